@@ -1,0 +1,294 @@
+/* create.c: taking a snapshot of a shut-off domain: every selected disk gets a
+ * new qcow2 overlay on top of its current leaf, the old leaf is frozen and
+ * recorded, and the domain is redefined onto the overlays. Disks that cannot
+ * be included are recorded with the reason. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "chain.h"
+#include "create.h"
+#include "error.h"
+#include "fileio.h"
+#include "image.h"
+#include "journal.h"
+#include "names.h"
+
+#define DESCRIPTION_MAX 65536
+
+/* Why a disk cannot be snapshotted, or NULL when it can. */
+const char *vmsnap_disk_ineligible_reason(const vmsnap_xml_disk *disk)
+{
+        if (strcmp(disk->device, "cdrom") == 0)
+                return "cdrom";
+        if (strcmp(disk->device, "disk") != 0)
+                return disk->device[0] ? disk->device : "not a disk";
+        if (strcmp(disk->type, "file") != 0)
+                return "not a file disk";
+        if (!disk->source)
+                return "no source file";
+        if (disk->readonly)
+                return "read-only";
+        if (disk->shareable)
+                return "shareable";
+        if (disk->format && strcmp(disk->format, "qcow2") != 0 && strcmp(disk->format, "raw") != 0)
+                return "format not supported";
+        return NULL;
+}
+
+int vmsnap_description_validate(const char *description, vmsnap_error *error)
+{
+        if (strlen(description) > DESCRIPTION_MAX)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "the description is %zu bytes long; at most %d are allowed",
+                                        strlen(description), DESCRIPTION_MAX);
+        return 0;
+}
+
+int vmsnap_snapshot_name_check_free(vmsnap_op *op, const char *name, const vmsnap_snapshot *except)
+{
+        int r = vmsnap_name_validate(name, op->error);
+        if (r < 0)
+                return r;
+        vmsnap_snapshot *existing = vmsnap_domain_meta_find_name(op->meta, name);
+        if (existing && existing != except)
+                return vmsnap_error_set(op->error, -EEXIST, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "domain %s already has a snapshot named \"%s\"; choose another name",
+                                        op->name, name);
+        return 0;
+}
+
+static char *default_name(vmsnap_op *op)
+{
+        char *name = NULL;
+
+        for (;;) {
+                free(name);
+                if (asprintf(&name, "snapshot-%u", op->meta->next_default_index++) < 0)
+                        abort();
+                if (!vmsnap_domain_meta_find_name(op->meta, name))
+                        return name;
+        }
+}
+
+static bool selected(const vmsnap_create_options *options, const char *target)
+{
+        if (options->n_disks == 0)
+                return true;
+        for (size_t i = 0; i < options->n_disks; i++)
+                if (strcmp(options->disks[i], target) == 0)
+                        return true;
+        return false;
+}
+
+static int check_selection(vmsnap_op *op, const vmsnap_create_options *options)
+{
+        for (size_t i = 0; i < options->n_disks; i++) {
+                const char *target = options->disks[i];
+                const vmsnap_xml_disk *disk = NULL;
+                const char *reason;
+
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(options->disks[j], target) == 0)
+                                return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                                        "disk %s is listed twice", target);
+                for (size_t j = 0; j < op->n_disks; j++)
+                        if (strcmp(op->disks[j].target, target) == 0)
+                                disk = &op->disks[j];
+                if (!disk)
+                        return vmsnap_error_set(op->error, -ENOENT, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                                "domain %s has no disk %s", op->name, target);
+                reason = vmsnap_disk_ineligible_reason(disk);
+                if (reason)
+                        return vmsnap_error_set(
+                                op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                "disk %s cannot be snapshotted (%s); only writable file disks in "
+                                "qcow2 or raw format can",
+                                target, reason);
+        }
+        return 0;
+}
+
+/* One disk to freeze: its current leaf and the overlay that replaces it. */
+typedef struct freeze_plan {
+        const vmsnap_xml_disk *disk;
+        char *leaf;
+        char *format;
+        char *overlay;
+} freeze_plan;
+
+static int plan_disks(vmsnap_op *op, const vmsnap_create_options *options, vmsnap_snapshot *snapshot,
+                      freeze_plan *plan, size_t *n_plan)
+{
+        *n_plan = 0;
+        for (size_t i = 0; i < op->n_disks; i++) {
+                const vmsnap_xml_disk *disk = &op->disks[i];
+                const char *reason = vmsnap_disk_ineligible_reason(disk);
+                vmsnap_image_header header = {0};
+                freeze_plan *p;
+                int r;
+
+                if (!reason && !selected(options, disk->target))
+                        reason = "not selected";
+                if (reason) {
+                        vmsnap_snapshot_add_disk(snapshot, disk->target, NULL, NULL, reason);
+                        continue;
+                }
+                p = &plan[(*n_plan)++];
+                p->disk = disk;
+                r = vmsnap_path_canonical(disk->source, &p->leaf, op->error);
+                if (r < 0)
+                        return r;
+                r = vmsnap_image_header_read(p->leaf, &header, op->error);
+                if (r < 0)
+                        return vmsnap_error_prefix(op->error, "disk %s", disk->target);
+                /* The header decides; a <driver type> that disagrees would corrupt the overlay. */
+                p->format = strdup(vmsnap_image_format_name(header.format));
+                vmsnap_image_header_clear(&header);
+                if (disk->format && strcmp(disk->format, p->format) != 0)
+                        return vmsnap_error_set(
+                                op->error, -EINVAL, VMSNAP_ERROR_FAILED,
+                                "disk %s is declared as %s but %s is a %s image; fix the domain's "
+                                "<driver type> first",
+                                disk->target, disk->format, p->leaf, p->format);
+                r = vmsnap_image_overlay_path(p->leaf, &p->overlay, op->error);
+                if (r < 0)
+                        return r;
+                vmsnap_snapshot_add_disk(snapshot, disk->target, p->leaf, p->format, NULL);
+        }
+        if (*n_plan == 0)
+                return vmsnap_error_set(
+                        op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                        "no disk of domain %s can be snapshotted: a snapshot needs at least one "
+                        "writable file disk in qcow2 or raw format",
+                        op->name);
+        return 0;
+}
+
+static int freeze_disks(vmsnap_op *op, freeze_plan *plan, size_t n_plan)
+{
+        vmsnap_xml_disk_source sources[n_plan];
+        _cleanup_free_ char *saved_xml = strdup(op->xml);
+        _cleanup_free_ char *new_xml = NULL;
+        int r;
+
+        r = vmsnap_journal_prepare(op, "create", saved_xml);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_plan; i++) {
+                if (vmsnap_op_canceled(op))
+                        return vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,
+                                                "the snapshot was canceled; nothing was changed");
+                r = vmsnap_journal_add_file(op, plan[i].overlay, plan[i].leaf);
+                if (r < 0)
+                        return r;
+                r = vmsnap_op_failpoint(op, "create: before overlay");
+                if (r < 0)
+                        return r;
+                r = vmsnap_image_create_overlay(plan[i].overlay, plan[i].leaf, plan[i].format, op->error);
+                if (r < 0)
+                        return r;
+                r = vmsnap_op_failpoint(op, "create: after overlay");
+                if (r < 0)
+                        return r;
+                sources[i] = (vmsnap_xml_disk_source){plan[i].disk->target, plan[i].overlay, "qcow2"};
+                vmsnap_op_progress(op, i + 1, n_plan + 1);
+        }
+        r = vmsnap_xml_set_disk_sources(saved_xml, sources, n_plan, &new_xml, op->error);
+        if (r < 0)
+                return r;
+        r = vmsnap_op_define(op, new_xml);
+        if (r < 0)
+                return r;
+        return vmsnap_op_failpoint(op, "create: after define");
+}
+
+int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsnap_create_options *options,
+                           const vmsnap_hooks *hooks, char **name_ret, vmsnap_error *error)
+{
+        static const vmsnap_create_options defaults = {0};
+        vmsnap_snapshot *snapshot = NULL;
+        vmsnap_op *op = NULL;
+        freeze_plan *plan = NULL;
+        size_t n_plan = 0;
+        char id[37];
+        int r;
+
+        if (!options)
+                options = &defaults;
+        r = vmsnap_op_begin(engine, domain, VMSNAP_OP_NO_PREVIEW | VMSNAP_OP_NO_FOREIGN_SNAPSHOTS, hooks,
+                            &op, error);
+        if (r < 0)
+                return r;
+        if (virDomainIsActive(op->domain) == 1) {
+                r = vmsnap_error_set(
+                        error, -EBUSY, VMSNAP_ERROR_DOMAIN_RUNNING,
+                        "domain %s is running; snapshots of running domains need the live "
+                        "snapshot support, which this build does not have yet: shut it down first",
+                        op->name);
+                goto out;
+        }
+        if (options->memory || options->quiesce) {
+                r = vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                     "domain %s is shut off: %s only applies to a running domain", op->name,
+                                     options->memory ? "memory" : "quiesce");
+                goto out;
+        }
+
+        snapshot = vmsnap_snapshot_new();
+        vmsnap_uuid_generate(id);
+        snapshot->id = strdup(id);
+        if (options->name && *options->name) {
+                r = vmsnap_snapshot_name_check_free(op, options->name, NULL);
+                if (r < 0)
+                        goto out;
+                snapshot->name = strdup(options->name);
+        } else
+                snapshot->name = default_name(op);
+        snapshot->description = strdup(options->description ? options->description : "");
+        r = vmsnap_description_validate(snapshot->description, error);
+        if (r < 0)
+                goto out;
+        r = check_selection(op, options);
+        if (r < 0)
+                goto out;
+
+        plan = calloc(op->n_disks + 1, sizeof(*plan));
+        if (!plan)
+                abort();
+        r = plan_disks(op, options, snapshot, plan, &n_plan);
+        if (r < 0)
+                goto out;
+
+        snapshot->created = time(NULL);
+        snapshot->parent_id = op->meta->current_id ? strdup(op->meta->current_id) : NULL;
+        snapshot->state = strdup(vmsnap_domain_state_name(op->domain));
+        snapshot->config_xml = strdup(op->xml);
+
+        r = freeze_disks(op, plan, n_plan);
+        if (r < 0) {
+                vmsnap_journal_rollback(op);
+                goto out;
+        }
+
+        for (size_t i = 0; i < n_plan; i++)
+                vmsnap_domain_meta_add_owned(op->meta, plan[i].overlay);
+        free(op->meta->current_id);
+        op->meta->current_id = strdup(snapshot->id);
+        vmsnap_domain_meta_add_snapshot(op->meta, snapshot);
+        r = vmsnap_journal_commit(op);
+        if (r == 0 && name_ret)
+                *name_ret = strdup(snapshot->name);
+        snapshot = NULL; /* owned by the model now */
+        vmsnap_op_progress(op, n_plan + 1, n_plan + 1);
+out:
+        for (size_t i = 0; plan && i < n_plan; i++) {
+                free(plan[i].leaf);
+                free(plan[i].format);
+                free(plan[i].overlay);
+        }
+        free(plan);
+        vmsnap_snapshot_free(snapshot);
+        vmsnap_op_end(op);
+        return r;
+}

@@ -1,0 +1,338 @@
+/* delete.c: deleting a snapshot: merge (the default: its children move to its
+ * parent and every image that read through its frozen images reads the same
+ * bytes afterwards), with its whole subtree, or of the metadata only. The
+ * merge plan picks per disk whichever copies less: pull the frozen image into
+ * each child image, or commit the only child down into it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "chain.h"
+#include "error.h"
+#include "fileio.h"
+#include "journal.h"
+
+/* A file the merge plan knows, with its backing file as its header says. */
+typedef struct graph_node {
+        char *path;
+        char *backing; /* canonical, NULL when none */
+        char *backing_format;
+} graph_node;
+
+typedef struct image_graph {
+        graph_node *nodes;
+        size_t n;
+} image_graph;
+
+static void graph_clear(image_graph *graph)
+{
+        for (size_t i = 0; i < graph->n; i++) {
+                free(graph->nodes[i].path);
+                free(graph->nodes[i].backing);
+                free(graph->nodes[i].backing_format);
+        }
+        free(graph->nodes);
+}
+
+static const graph_node *graph_find(const image_graph *graph, const char *path)
+{
+        for (size_t i = 0; i < graph->n; i++)
+                if (strcmp(graph->nodes[i].path, path) == 0)
+                        return &graph->nodes[i];
+        return NULL;
+}
+
+static int graph_add(vmsnap_op *op, image_graph *graph, const char *path)
+{
+        vmsnap_image_header header = {0};
+        graph_node *node, *grown;
+        int r;
+
+        if (!path || graph_find(graph, path) || !vmsnap_file_exists(path))
+                return 0;
+        r = vmsnap_image_header_read(path, &header, op->error);
+        if (r < 0)
+                return r;
+        grown = realloc(graph->nodes, (graph->n + 1) * sizeof(*grown));
+        if (!grown)
+                abort();
+        graph->nodes = grown;
+        node = &graph->nodes[graph->n++];
+        *node = (graph_node){strdup(path), NULL, NULL};
+        if (header.backing) {
+                if (vmsnap_path_canonical(header.backing, &node->backing, NULL) < 0)
+                        node->backing = strdup(header.backing);
+                node->backing_format = strdup(vmsnap_image_format_name(header.backing_format));
+        }
+        vmsnap_image_header_clear(&header);
+        return 0;
+}
+
+static int graph_build(vmsnap_op *op, const vmsnap_active_disk *active, size_t n_active, image_graph *graph)
+{
+        int r = 0;
+
+        for (size_t i = 0; r == 0 && i < op->meta->n_owned; i++)
+                r = graph_add(op, graph, op->meta->owned[i]);
+        for (size_t i = 0; r == 0 && i < op->meta->n_snapshots; i++)
+                for (size_t j = 0; r == 0 && j < op->meta->snapshots[i]->n_disks; j++)
+                        r = graph_add(op, graph, op->meta->snapshots[i]->disks[j].image);
+        for (size_t i = 0; r == 0 && i < n_active; i++)
+                r = graph_add(op, graph, active[i].source);
+        return r;
+}
+
+/* The images whose backing file is path. */
+static size_t graph_children(const image_graph *graph, const char *path, const graph_node **ret, size_t max)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < graph->n; i++)
+                if (graph->nodes[i].backing && strcmp(graph->nodes[i].backing, path) == 0) {
+                        if (n < max)
+                                ret[n] = &graph->nodes[i];
+                        n++;
+                }
+        return n;
+}
+
+/* Replaces every reference to old_path in the model by new_path (commit-down). */
+static void model_replace_image(vmsnap_domain_meta *meta, const char *old_path, const char *new_path)
+{
+        for (size_t i = 0; i < meta->n_snapshots; i++)
+                for (size_t j = 0; j < meta->snapshots[i]->n_disks; j++) {
+                        vmsnap_disk_entry *entry = &meta->snapshots[i]->disks[j];
+                        if (entry->image && strcmp(entry->image, old_path) == 0) {
+                                free(entry->image);
+                                entry->image = strdup(new_path);
+                        }
+                }
+}
+
+typedef struct merge_plan {
+        vmsnap_xml_disk_source *sources; /* active disks that move onto another file */
+        size_t n_sources;
+        uint64_t bytes; /* upper bound of what the merge writes */
+} merge_plan;
+
+/* Plans the merge of one frozen image out of its chain. */
+static int plan_disk_merge(vmsnap_op *op, const image_graph *graph, const vmsnap_disk_entry *entry,
+                           const vmsnap_active_disk *active, size_t n_active, merge_plan *plan)
+{
+        const char *frozen = entry->image;
+        const graph_node *kids[64], *grandkids[64], *node;
+        size_t n_kids, n_grandkids;
+        bool elsewhere;
+        int r;
+
+        if (!vmsnap_domain_meta_owns(op->meta, frozen)) {
+                vmsnap_op_message(op,
+                                  "disk %s: %s is the domain's original image, which vmsnap never changes; "
+                                  "it was left in place as the base of the chain",
+                                  entry->target, frozen);
+                return 0;
+        }
+        r = vmsnap_op_used_elsewhere(op, frozen, &elsewhere);
+        if (r < 0)
+                return r;
+        n_kids = graph_children(graph, frozen, kids, 64);
+        if (elsewhere || n_kids > 64) {
+                vmsnap_op_message(op, "disk %s: %s is used by another domain; it was left in place",
+                                  entry->target, frozen);
+                return 0;
+        }
+        for (size_t i = 0; i < n_kids; i++) {
+                r = vmsnap_op_used_elsewhere(op, kids[i]->path, &elsewhere);
+                if (r < 0)
+                        return r;
+                if (elsewhere || !vmsnap_domain_meta_owns(op->meta, kids[i]->path)) {
+                        vmsnap_op_message(op,
+                                          "disk %s: %s is read by %s, which vmsnap may not change; it was "
+                                          "left in place",
+                                          entry->target, frozen, kids[i]->path);
+                        return 0;
+                }
+        }
+        if (n_kids == 0)
+                return 0; /* nothing reads it: collected after the commit point */
+
+        node = graph_find(graph, frozen);
+        uint64_t pull_cost = vmsnap_file_allocated(frozen) * n_kids;
+        uint64_t commit_cost = n_kids == 1 ? vmsnap_file_allocated(kids[0]->path) : UINT64_MAX;
+
+        if (commit_cost < pull_cost) {
+                /* Commit the only child down: frozen takes the child's place everywhere. */
+                const char *child = kids[0]->path;
+                n_grandkids = graph_children(graph, child, grandkids, 64);
+                if (n_grandkids > 64)
+                        return vmsnap_error_set(op->error, -E2BIG, VMSNAP_ERROR_UNSUPPORTED,
+                                                "%s has more than 64 overlays", child);
+                vmsnap_journal_step_commit(op, child, frozen);
+                for (size_t i = 0; i < n_grandkids; i++)
+                        vmsnap_journal_step_rebase(op, grandkids[i]->path, frozen, "qcow2", false);
+                model_replace_image(op->meta, child, frozen);
+                for (size_t i = 0; i < n_active; i++)
+                        if (strcmp(active[i].source, child) == 0)
+                                plan->sources[plan->n_sources++] =
+                                        (vmsnap_xml_disk_source){active[i].target, frozen, "qcow2"};
+                plan->bytes += commit_cost;
+        } else {
+                for (size_t i = 0; i < n_kids; i++)
+                        vmsnap_journal_step_rebase(op, kids[i]->path, node->backing, node->backing_format,
+                                                   true);
+                plan->bytes += pull_cost;
+        }
+        return 0;
+}
+
+static int check_space(vmsnap_op *op, const char *dir_of, uint64_t bytes)
+{
+        _cleanup_free_ char *dir = strdup(dir_of);
+        char *slash = strrchr(dir, '/');
+        uint64_t available;
+        int r;
+
+        if (slash)
+                *slash = '\0';
+        r = vmsnap_dir_free_bytes(*dir ? dir : "/", &available, op->error);
+        if (r < 0)
+                return r;
+        if (bytes > available)
+                return vmsnap_error_set(
+                        op->error, -ENOSPC, VMSNAP_ERROR_NO_SPACE,
+                        "merging needs up to %llu MiB in %s but only %llu MiB are free; free some "
+                        "space or delete with children instead",
+                        (unsigned long long)(bytes >> 20), dir, (unsigned long long)(available >> 20));
+        return 0;
+}
+
+static void reparent_children(vmsnap_domain_meta *meta, const vmsnap_snapshot *snapshot)
+{
+        for (size_t i = 0; i < meta->n_snapshots; i++) {
+                vmsnap_snapshot *s = meta->snapshots[i];
+                if (s->parent_id && strcmp(s->parent_id, snapshot->id) == 0) {
+                        free(s->parent_id);
+                        s->parent_id = snapshot->parent_id ? strdup(snapshot->parent_id) : NULL;
+                }
+        }
+        if (meta->current_id && strcmp(meta->current_id, snapshot->id) == 0) {
+                free(meta->current_id);
+                meta->current_id = snapshot->parent_id ? strdup(snapshot->parent_id) : NULL;
+        }
+}
+
+static int delete_merge(vmsnap_op *op, vmsnap_snapshot *snapshot)
+{
+        vmsnap_active_disk *active = NULL;
+        size_t n_active = 0;
+        image_graph graph = {0};
+        merge_plan plan = {0};
+        _cleanup_free_ char *new_xml = NULL;
+        _cleanup_free_ char *id = strdup(snapshot->id);
+        int r;
+
+        r = vmsnap_op_active_disks(op, &active, &n_active);
+        if (r < 0)
+                return r;
+        r = graph_build(op, active, n_active, &graph);
+        if (r < 0)
+                goto out;
+        plan.sources = calloc(n_active + 1, sizeof(*plan.sources));
+        for (size_t i = 0; r == 0 && i < snapshot->n_disks; i++) {
+                const vmsnap_disk_entry *entry = &snapshot->disks[i];
+                if (entry->image)
+                        r = plan_disk_merge(op, &graph, entry, active, n_active, &plan);
+        }
+        for (size_t i = 0; r == 0 && i < snapshot->n_disks; i++)
+                if (snapshot->disks[i].image && plan.bytes > 0)
+                        r = check_space(op, snapshot->disks[i].image, plan.bytes);
+        if (r < 0)
+                goto out;
+        if (plan.n_sources > 0) {
+                r = vmsnap_xml_set_disk_sources(op->xml, plan.sources, plan.n_sources, &new_xml, op->error);
+                if (r < 0)
+                        goto out;
+                vmsnap_journal_step_define(op, new_xml);
+        }
+        if (vmsnap_op_canceled(op)) {
+                r = vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,
+                                     "the delete was canceled; nothing was changed");
+                goto out;
+        }
+        reparent_children(op->meta, snapshot);
+        vmsnap_domain_meta_remove_snapshot(op->meta, id);
+        /* From here on the merge completes, also after a crash. */
+        r = vmsnap_journal_commit(op);
+out:
+        free(plan.sources);
+        graph_clear(&graph);
+        vmsnap_active_disks_free(active, n_active);
+        return r;
+}
+
+static int delete_children(vmsnap_op *op, vmsnap_snapshot *snapshot)
+{
+        _cleanup_free_ char *id = strdup(snapshot->id);
+
+        if (op->meta->current_id && vmsnap_domain_meta_descends(op->meta, op->meta->current_id, id))
+                return vmsnap_error_set(op->error, -EBUSY, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "the current state of %s descends from snapshot \"%s\"; revert to a "
+                                        "snapshot outside its subtree first, or delete it without children",
+                                        op->name, snapshot->name);
+        for (size_t i = op->meta->n_snapshots; i > 0; i--) {
+                vmsnap_snapshot *s = op->meta->snapshots[i - 1];
+                if (strcmp(s->id, id) != 0 && vmsnap_domain_meta_descends(op->meta, s->id, id))
+                        vmsnap_domain_meta_remove_snapshot(op->meta, s->id);
+        }
+        vmsnap_domain_meta_remove_snapshot(op->meta, id);
+        return vmsnap_journal_commit(op);
+}
+
+static int delete_metadata(vmsnap_op *op, vmsnap_snapshot *snapshot)
+{
+        _cleanup_free_ char *id = strdup(snapshot->id);
+
+        /* Forgotten images are no longer vmsnap's: they are never removed or changed. */
+        for (size_t i = 0; i < snapshot->n_disks; i++)
+                if (snapshot->disks[i].image)
+                        vmsnap_domain_meta_remove_owned(op->meta, snapshot->disks[i].image);
+        reparent_children(op->meta, snapshot);
+        vmsnap_domain_meta_remove_snapshot(op->meta, id);
+        return vmsnap_op_save(op);
+}
+
+int vmsnap_snapshot_delete(vmsnap_engine *engine, const char *domain, const char *snapshot,
+                           vmsnap_delete_mode mode, const vmsnap_hooks *hooks, vmsnap_error *error)
+{
+        vmsnap_snapshot *target;
+        vmsnap_op *op;
+        unsigned flags = VMSNAP_OP_NO_PREVIEW;
+        int r;
+
+        if (mode != VMSNAP_DELETE_METADATA_ONLY)
+                flags |= VMSNAP_OP_SHUT_OFF | VMSNAP_OP_NO_FOREIGN_SNAPSHOTS;
+        if (mode > VMSNAP_DELETE_METADATA_ONLY)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "unknown delete mode %d", (int)mode);
+        r = vmsnap_op_begin(engine, domain, flags, hooks, &op, error);
+        if (r < 0)
+                return r;
+        r = vmsnap_op_find_snapshot(op, snapshot, &target);
+        if (r == 0 && op->slot->clone_locks > 0)
+                r = vmsnap_error_set(error, -EBUSY, VMSNAP_ERROR_LOCKED,
+                                     "a clone of domain %s is reading its snapshots; wait for it to finish",
+                                     op->name);
+        if (r == 0) {
+                switch (mode) {
+                case VMSNAP_DELETE_MERGE:
+                        r = delete_merge(op, target);
+                        break;
+                case VMSNAP_DELETE_CHILDREN:
+                        r = delete_children(op, target);
+                        break;
+                case VMSNAP_DELETE_METADATA_ONLY:
+                        r = delete_metadata(op, target);
+                        break;
+                }
+        }
+        vmsnap_op_end(op);
+        return r;
+}

@@ -1,0 +1,47 @@
+/* domxml.h: reading and editing libvirt domain XML with libxml2: the disks of a
+ * domain, and rewriting a disk's source and format. Pure string-to-string;
+ * never talks to libvirt. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "vmsnap/vmsnap.h"
+
+typedef struct vmsnap_xml_disk {
+        char *target;  /* <target dev=> */
+        char *device;  /* disk, cdrom, floppy, lun */
+        char *type;    /* file, block, network, volume, dir */
+        char *source;  /* <source file=> for type file, else NULL */
+        char *format;  /* <driver type=>, NULL when absent */
+        bool readonly; /* <readonly/> */
+        bool shareable;
+        bool has_backing_store; /* a <backingStore> child with content */
+} vmsnap_xml_disk;
+
+int vmsnap_xml_disks(const char *xml, vmsnap_xml_disk **ret, size_t *n_ret, vmsnap_error *error);
+void vmsnap_xml_disks_free(vmsnap_xml_disk *disks, size_t n);
+
+/* The domain's <name> and <uuid>. */
+int vmsnap_xml_identity(const char *xml, char **name_ret, char **uuid_ret, vmsnap_error *error);
+
+/* One disk to re-point: the disk with this target gets <source file=source>,
+ * <driver type=format> (a <driver name='qemu'> is added when absent), and any
+ * <backingStore> child removed, so libvirt re-detects the chain. */
+typedef struct vmsnap_xml_disk_source {
+        const char *target;
+        const char *source;
+        const char *format;
+} vmsnap_xml_disk_source;
+
+/* Returns a new XML string. Fails with -ENOENT naming the target if a disk is missing. */
+int vmsnap_xml_set_disk_sources(const char *xml, const vmsnap_xml_disk_source *sources, size_t n, char **ret,
+                                vmsnap_error *error);
+
+/* For clone: a new name, new (or removed) uuid, every <mac address> removed
+ * (libvirt then generates new ones), and the <nvram> path replaced when nvram is non-NULL. */
+int vmsnap_xml_rename_domain(const char *xml, const char *name, const char *uuid, const char *nvram,
+                             char **ret, vmsnap_error *error);
+
+/* Sets <name> (the domain keeps its UUID): a snapshot's configuration applied under
+ * the domain's current name. */
+int vmsnap_xml_set_name(const char *xml, const char *name, char **ret, vmsnap_error *error);

@@ -1,0 +1,539 @@
+/* engine.c: the engine object, its libvirt connection and per-domain slots,
+ * and the life of an operation (begin: lock, load, recover, check; save;
+ * end). What each operation does lives in its own file. */
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <libvirt/virterror.h>
+
+#include "chain.h"
+#include "config.h"
+#include "engine.h"
+#include "error.h"
+#include "fileio.h"
+#include "guard.h"
+#include "journal.h"
+#include "store.h"
+
+static void ignore_libvirt_error(void *userdata, virErrorPtr error)
+{
+        /* libvirt prints every error to stderr by default; vmsnap reports them itself. */
+}
+
+static int libvirt_error(vmsnap_error *error, vmsnap_error_kind kind, const char *what)
+{
+        virErrorPtr last = virGetLastError();
+        return vmsnap_error_set(error, -EIO, kind, "%s: %s", what,
+                                last && last->message ? last->message : "unknown libvirt error");
+}
+
+int vmsnap_engine_new(const char *uri, const char *state_dir, vmsnap_engine **ret, vmsnap_error *error)
+{
+        vmsnap_engine *engine;
+        int r;
+
+        vmsnap_error_clear(error);
+        virSetErrorFunc(NULL, ignore_libvirt_error);
+        if (virInitialize() < 0)
+                return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED,
+                                        "libvirt could not be initialized");
+
+        engine = calloc(1, sizeof(*engine));
+        if (!engine)
+                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        engine->uri = strdup(uri ? uri : VMSNAP_DEFAULT_URI);
+        engine->state_dir = strdup(state_dir ? state_dir : VMSNAP_DEFAULT_STATE_DIR);
+        pthread_mutex_init(&engine->slots_lock, NULL);
+
+        r = vmsnap_dir_ensure(engine->state_dir, error);
+        if (r < 0)
+                goto fail;
+
+        engine->connection = virConnectOpen(engine->uri);
+        if (!engine->connection) {
+                r = libvirt_error(error, VMSNAP_ERROR_FAILED, "cannot connect to libvirt");
+                vmsnap_error_prefix(error, "%s", engine->uri);
+                goto fail;
+        }
+        *ret = engine;
+        return 0;
+fail:
+        vmsnap_engine_free(engine);
+        return r;
+}
+
+static void slot_free(vmsnap_domain_slot *slot)
+{
+        pthread_mutex_destroy(&slot->op_lock);
+        pthread_mutex_destroy(&slot->data_lock);
+        vmsnap_domain_meta_free(slot->meta);
+        free(slot);
+}
+
+void vmsnap_engine_free(vmsnap_engine *engine)
+{
+        if (!engine)
+                return;
+        for (size_t i = 0; i < engine->n_slots; i++)
+                slot_free(engine->slots[i]);
+        free(engine->slots);
+        if (engine->connection)
+                virConnectClose(engine->connection);
+        pthread_mutex_destroy(&engine->slots_lock);
+        free(engine->uri);
+        free(engine->state_dir);
+        free(engine);
+}
+
+vmsnap_domain_slot *vmsnap_engine_slot(vmsnap_engine *engine, const char *uuid)
+{
+        vmsnap_domain_slot *slot = NULL;
+
+        pthread_mutex_lock(&engine->slots_lock);
+        for (size_t i = 0; i < engine->n_slots; i++)
+                if (strcmp(engine->slots[i]->uuid, uuid) == 0) {
+                        slot = engine->slots[i];
+                        goto out;
+                }
+        slot = calloc(1, sizeof(*slot));
+        vmsnap_domain_slot **slots = realloc(engine->slots, (engine->n_slots + 1) * sizeof(*slots));
+        if (!slot || !slots)
+                abort();
+        snprintf(slot->uuid, sizeof(slot->uuid), "%s", uuid);
+        pthread_mutex_init(&slot->op_lock, NULL);
+        pthread_mutex_init(&slot->data_lock, NULL);
+        engine->slots = slots;
+        engine->slots[engine->n_slots++] = slot;
+out:
+        pthread_mutex_unlock(&engine->slots_lock);
+        return slot;
+}
+
+void vmsnap_engine_forget(vmsnap_engine *engine)
+{
+        pthread_mutex_lock(&engine->slots_lock);
+        for (size_t i = 0; i < engine->n_slots; i++) {
+                vmsnap_domain_slot *slot = engine->slots[i];
+                pthread_mutex_lock(&slot->data_lock);
+                vmsnap_domain_meta_free(slot->meta);
+                slot->meta = NULL;
+                pthread_mutex_unlock(&slot->data_lock);
+        }
+        pthread_mutex_unlock(&engine->slots_lock);
+}
+
+int vmsnap_engine_lookup(vmsnap_engine *engine, const char *domain, virDomainPtr *ret, vmsnap_error *error)
+{
+        virDomainPtr found = NULL;
+
+        if (!domain || !*domain)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "no domain given: name a domain by its name or UUID");
+        if (strlen(domain) == VIR_UUID_STRING_BUFLEN - 1)
+                found = virDomainLookupByUUIDString(engine->connection, domain);
+        if (!found)
+                found = virDomainLookupByName(engine->connection, domain);
+        if (!found)
+                return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
+                                        "no domain named \"%s\" is defined on %s", domain, engine->uri);
+        *ret = found;
+        return 0;
+}
+
+const char *vmsnap_domain_state_name(virDomainPtr domain)
+{
+        int state, reason;
+
+        if (virDomainGetState(domain, &state, &reason, 0) < 0)
+                return "other";
+        switch (state) {
+        case VIR_DOMAIN_RUNNING:
+        case VIR_DOMAIN_BLOCKED:
+                return "running";
+        case VIR_DOMAIN_PAUSED:
+        case VIR_DOMAIN_PMSUSPENDED:
+                return "paused";
+        case VIR_DOMAIN_SHUTOFF:
+        case VIR_DOMAIN_CRASHED:
+                return "shutoff";
+        case VIR_DOMAIN_SHUTDOWN:
+                return "running";
+        default:
+                return "other";
+        }
+}
+
+/* ---- failpoints (tests) ---- */
+
+static atomic_uint failpoint_countdown;
+static atomic_uint failpoint_count;
+
+void vmsnap_failpoint_arm(unsigned n)
+{
+        atomic_store(&failpoint_countdown, n);
+        atomic_store(&failpoint_count, 0);
+}
+
+unsigned vmsnap_failpoint_reached(void)
+{
+        return atomic_load(&failpoint_count);
+}
+
+int vmsnap_op_failpoint(vmsnap_op *op, const char *step)
+{
+        unsigned left;
+
+        atomic_fetch_add(&failpoint_count, 1);
+        left = atomic_load(&failpoint_countdown);
+        if (left == 0)
+                return 0;
+        if (left > 1) {
+                atomic_store(&failpoint_countdown, left - 1);
+                return 0;
+        }
+        atomic_store(&failpoint_countdown, 0);
+        op->crashed = true;
+        return vmsnap_error_set(op->error, -EINTR, VMSNAP_ERROR_FAILED, "simulated crash at %s", step);
+}
+
+/* ---- operations ---- */
+
+int vmsnap_engine_slot_load(vmsnap_engine *engine, vmsnap_domain_slot *slot, virDomainPtr domain,
+                            vmsnap_error *error)
+{
+        vmsnap_domain_meta *meta = NULL;
+        int r;
+
+        pthread_mutex_lock(&slot->data_lock);
+        bool loaded = slot->meta != NULL;
+        pthread_mutex_unlock(&slot->data_lock);
+        if (loaded)
+                return 0;
+
+        r = vmsnap_store_load(engine->state_dir, slot->uuid, &meta, error);
+        if (r == -ENOENT)
+                meta = vmsnap_domain_meta_new(slot->uuid, virDomainGetName(domain));
+        else if (r < 0)
+                return r;
+        pthread_mutex_lock(&slot->data_lock);
+        slot->meta = meta;
+        pthread_mutex_unlock(&slot->data_lock);
+        return 0;
+}
+
+int vmsnap_op_reload_xml(vmsnap_op *op)
+{
+        char *xml;
+        int r;
+
+        xml = virDomainGetXMLDesc(op->domain, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+        if (!xml)
+                return libvirt_error(op->error, VMSNAP_ERROR_FAILED,
+                                     "cannot read the domain's configuration");
+        vmsnap_xml_disks_free(op->disks, op->n_disks);
+        op->disks = NULL;
+        op->n_disks = 0;
+        free(op->xml);
+        op->xml = xml;
+        r = vmsnap_xml_disks(xml, &op->disks, &op->n_disks, op->error);
+        if (r < 0)
+                return r;
+        free(op->name);
+        op->name = strdup(virDomainGetName(op->domain));
+        return 0;
+}
+
+int vmsnap_op_define(vmsnap_op *op, const char *xml)
+{
+        virDomainPtr defined = virDomainDefineXML(op->engine->connection, xml);
+        if (!defined)
+                return libvirt_error(op->error, VMSNAP_ERROR_FAILED,
+                                     "libvirt refused the new configuration");
+        virDomainFree(defined);
+        return vmsnap_op_reload_xml(op);
+}
+
+int vmsnap_op_begin(vmsnap_engine *engine, const char *domain, unsigned flags, const vmsnap_hooks *hooks,
+                    vmsnap_op **ret, vmsnap_error *error)
+{
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        vmsnap_op *op;
+        int r;
+
+        vmsnap_error_clear(error);
+        op = calloc(1, sizeof(*op));
+        if (!op)
+                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        op->engine = engine;
+        op->hooks = hooks;
+        op->error = error;
+
+        r = vmsnap_engine_lookup(engine, domain, &op->domain, error);
+        if (r < 0)
+                goto fail;
+        if (virDomainGetUUIDString(op->domain, uuid) < 0) {
+                r = libvirt_error(error, VMSNAP_ERROR_FAILED, "cannot read the domain's UUID");
+                goto fail;
+        }
+        op->slot = vmsnap_engine_slot(engine, uuid);
+        pthread_mutex_lock(&op->slot->op_lock);
+
+        r = vmsnap_engine_slot_load(engine, op->slot, op->domain, error);
+        if (r < 0)
+                goto fail;
+        pthread_mutex_lock(&op->slot->data_lock);
+        op->meta = vmsnap_domain_meta_copy(op->slot->meta);
+        pthread_mutex_unlock(&op->slot->data_lock);
+
+        r = vmsnap_op_reload_xml(op);
+        if (r < 0)
+                goto fail;
+        if (op->meta->name == NULL || strcmp(op->meta->name, op->name) != 0) {
+                free(op->meta->name);
+                op->meta->name = strdup(op->name);
+        }
+
+        if (op->meta->intent) {
+                r = vmsnap_journal_recover(op);
+                if (r < 0) {
+                        vmsnap_error_prefix(error,
+                                            "domain %s has an unfinished operation that could not be "
+                                            "completed",
+                                            op->name);
+                        goto fail;
+                }
+        }
+
+        if ((flags & VMSNAP_OP_SHUT_OFF) && virDomainIsActive(op->domain) == 1) {
+                r = vmsnap_error_set(error, -EBUSY, VMSNAP_ERROR_DOMAIN_RUNNING,
+                                     "domain %s is running; shut it down first (virsh shutdown %s)",
+                                     op->name, op->name);
+                goto fail;
+        }
+        if ((flags & VMSNAP_OP_NO_PREVIEW) && op->meta->preview) {
+                vmsnap_snapshot *c =
+                        vmsnap_domain_meta_find_id(op->meta, op->meta->preview->config_snapshot_id);
+                r = vmsnap_error_set(
+                        error, -EBUSY, VMSNAP_ERROR_IN_PREVIEW,
+                        "domain %s is previewing snapshot \"%s\"; commit or undo the preview first",
+                        op->name, c ? c->name : "?");
+                goto fail;
+        }
+        if ((flags & VMSNAP_OP_IN_PREVIEW) && !op->meta->preview) {
+                r = vmsnap_error_set(
+                        error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                        "domain %s is not previewing a snapshot; there is nothing to commit or undo",
+                        op->name);
+                goto fail;
+        }
+        if (flags & VMSNAP_OP_NO_FOREIGN_SNAPSHOTS) {
+                r = vmsnap_guard_no_foreign_snapshots(op);
+                if (r < 0)
+                        goto fail;
+        }
+        *ret = op;
+        return 0;
+fail:
+        vmsnap_op_end(op);
+        return r;
+}
+
+int vmsnap_op_save(vmsnap_op *op)
+{
+        int r = vmsnap_store_save(op->engine->state_dir, op->meta, op->error);
+        if (r < 0)
+                return r;
+        vmsnap_domain_meta *published = vmsnap_domain_meta_copy(op->meta);
+        pthread_mutex_lock(&op->slot->data_lock);
+        vmsnap_domain_meta *old = op->slot->meta;
+        op->slot->meta = published;
+        pthread_mutex_unlock(&op->slot->data_lock);
+        vmsnap_domain_meta_free(old);
+        return 0;
+}
+
+void vmsnap_op_end(vmsnap_op *op)
+{
+        if (!op)
+                return;
+        if (op->slot) {
+                if (op->crashed) {
+                        /* As after a real crash, the next operation starts from the store. */
+                        pthread_mutex_lock(&op->slot->data_lock);
+                        vmsnap_domain_meta_free(op->slot->meta);
+                        op->slot->meta = NULL;
+                        pthread_mutex_unlock(&op->slot->data_lock);
+                }
+                pthread_mutex_unlock(&op->slot->op_lock);
+        }
+        if (op->domain)
+                virDomainFree(op->domain);
+        vmsnap_xml_disks_free(op->disks, op->n_disks);
+        for (size_t i = 0; i < op->n_foreign_images; i++)
+                free(op->foreign_images[i]);
+        free(op->foreign_images);
+        vmsnap_domain_meta_free(op->meta);
+        free(op->xml);
+        free(op->name);
+        free(op);
+}
+
+void vmsnap_op_progress(vmsnap_op *op, uint64_t done, uint64_t total)
+{
+        if (op->hooks && op->hooks->progress)
+                op->hooks->progress(op->hooks->userdata, done, total);
+}
+
+void vmsnap_op_message(vmsnap_op *op, const char *format, ...)
+{
+        char text[2048];
+        va_list ap;
+
+        if (!op->hooks || !op->hooks->message)
+                return;
+        va_start(ap, format);
+        vsnprintf(text, sizeof(text), format, ap);
+        va_end(ap);
+        op->hooks->message(op->hooks->userdata, text);
+}
+
+bool vmsnap_op_canceled(vmsnap_op *op)
+{
+        return op->hooks && op->hooks->is_canceled && op->hooks->is_canceled(op->hooks->userdata);
+}
+
+int vmsnap_op_find_snapshot(vmsnap_op *op, const char *snapshot, vmsnap_snapshot **ret)
+{
+        vmsnap_snapshot *found;
+
+        if (!snapshot || !*snapshot)
+                return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "no snapshot given: name a snapshot of %s by its name or id",
+                                        op->name);
+        found = vmsnap_domain_meta_find(op->meta, snapshot);
+        if (!found)
+                return vmsnap_error_set(op->error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
+                                        "domain %s has no snapshot named \"%s\"", op->name, snapshot);
+        *ret = found;
+        return 0;
+}
+
+void vmsnap_active_disks_free(vmsnap_active_disk *disks, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(disks[i].target);
+                free(disks[i].source);
+                free(disks[i].format);
+        }
+        free(disks);
+}
+
+int vmsnap_op_active_disks(vmsnap_op *op, vmsnap_active_disk **ret, size_t *n_ret)
+{
+        vmsnap_active_disk *disks = calloc(op->n_disks + 1, sizeof(*disks));
+        size_t n = 0;
+
+        if (!disks)
+                return vmsnap_error_set(op->error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        for (size_t i = 0; i < op->n_disks; i++) {
+                const vmsnap_xml_disk *d = &op->disks[i];
+                char *canonical = NULL;
+
+                if (!d->source || strcmp(d->type, "file") != 0 || strcmp(d->device, "disk") != 0)
+                        continue;
+                if (vmsnap_path_canonical(d->source, &canonical, NULL) < 0)
+                        canonical = strdup(d->source);
+                disks[n].target = strdup(d->target);
+                disks[n].source = canonical;
+                disks[n].format = strdup(d->format ? d->format : "raw");
+                n++;
+        }
+        *ret = disks;
+        *n_ret = n;
+        return 0;
+}
+
+struct collect_ctx {
+        char ***paths;
+        size_t *n;
+};
+
+static int collect_chain_file(const char *path, const vmsnap_image_header *header, unsigned depth,
+                              void *userdata)
+{
+        struct collect_ctx *ctx = userdata;
+        char *canonical = NULL;
+        char **grown;
+
+        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
+                return 0;
+        grown = realloc(*ctx->paths, (*ctx->n + 1) * sizeof(char *));
+        if (!grown) {
+                free(canonical);
+                return -ENOMEM;
+        }
+        *ctx->paths = grown;
+        (*ctx->paths)[(*ctx->n)++] = canonical;
+        return 0;
+}
+
+static int load_foreign_images(vmsnap_op *op)
+{
+        virDomainPtr *domains = NULL;
+        int n;
+
+        n = virConnectListAllDomains(op->engine->connection, &domains, 0);
+        if (n < 0)
+                return libvirt_error(op->error, VMSNAP_ERROR_FAILED, "cannot list the defined domains");
+        for (int i = 0; i < n; i++) {
+                char uuid[VIR_UUID_STRING_BUFLEN];
+                vmsnap_xml_disk *disks = NULL;
+                size_t n_disks = 0;
+                char *xml;
+
+                if (virDomainGetUUIDString(domains[i], uuid) == 0 && strcmp(uuid, op->slot->uuid) == 0)
+                        goto next;
+                xml = virDomainGetXMLDesc(domains[i], VIR_DOMAIN_XML_INACTIVE);
+                if (xml && vmsnap_xml_disks(xml, &disks, &n_disks, NULL) == 0) {
+                        for (size_t j = 0; j < n_disks; j++) {
+                                struct collect_ctx ctx = {&op->foreign_images, &op->n_foreign_images};
+                                vmsnap_error ignored;
+                                if (!disks[j].source || strcmp(disks[j].type, "file") != 0)
+                                        continue;
+                                /* A broken chain of another domain still protects the files we can reach. */
+                                collect_chain_file(disks[j].source, NULL, 0, &ctx);
+                                vmsnap_chain_walk(disks[j].source, collect_chain_file, &ctx, &ignored);
+                        }
+                        vmsnap_xml_disks_free(disks, n_disks);
+                }
+                free(xml);
+        next:
+                virDomainFree(domains[i]);
+        }
+        free(domains);
+        op->foreign_loaded = true;
+        return 0;
+}
+
+int vmsnap_op_used_elsewhere(vmsnap_op *op, const char *path, bool *ret)
+{
+        char *canonical = NULL;
+        int r;
+
+        if (!op->foreign_loaded) {
+                r = load_foreign_images(op);
+                if (r < 0)
+                        return r;
+        }
+        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
+                canonical = strdup(path);
+        *ret = false;
+        for (size_t i = 0; i < op->n_foreign_images; i++)
+                if (strcmp(op->foreign_images[i], canonical) == 0) {
+                        *ret = true;
+                        break;
+                }
+        free(canonical);
+        return 0;
+}

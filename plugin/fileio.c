@@ -1,0 +1,423 @@
+/* fileio.c: the file-system primitives the engine goes through: atomic writes
+ * of metadata documents, whole-file reads, exclusive creation of image files
+ * owned like the image they derive from, safe removal, paths and free space.
+ * What the files contain is left to the callers. */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fileio.h"
+
+static inline void closep(int *fd)
+{
+        if (*fd >= 0)
+                close(*fd);
+}
+#define _cleanup_close_ _cleanup_(closep)
+
+/* Splits path into a freshly allocated directory part ("." when there is none)
+ * and a pointer to the last component inside path. Trailing slashes are not
+ * expected: callers name files, not directories. */
+static int path_split(const char *path, char **dir_ret, const char **base_ret)
+{
+        const char *slash = strrchr(path, '/');
+        char *dir;
+
+        if (!slash)
+                dir = strdup(".");
+        else if (slash == path)
+                dir = strdup("/");
+        else
+                dir = strndup(path, slash - path);
+        if (!dir)
+                return -ENOMEM;
+
+        *dir_ret = dir;
+        *base_ret = slash ? slash + 1 : path;
+        return 0;
+}
+
+static int write_all(int fd, const char *data, size_t size)
+{
+        while (size > 0) {
+                ssize_t n = write(fd, data, size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                data += n;
+                size -= (size_t)n;
+        }
+        return 0;
+}
+
+static int fsync_directory(const char *dir)
+{
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fsync(fd) < 0)
+                return -errno;
+        return 0;
+}
+
+int vmsnap_file_write_atomic(const char *path, const char *data, size_t size, vmsnap_error *error)
+{
+        _cleanup_free_ char *dir = NULL, *temp_path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *base;
+        int r;
+
+        if (!path || path[0] == '\0' || (!data && size > 0))
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "cannot write a file without a path or data");
+
+        r = path_split(path, &dir, &base);
+        if (r < 0)
+                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "out of memory");
+        if (base[0] == '\0')
+                return vmsnap_error_set(error, -EISDIR, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "cannot write %s: it names a directory, not a file", path);
+
+        /* The temporary file lives beside the target so that rename() stays on one file system. */
+        if (asprintf(&temp_path, "%s/.%s.XXXXXX", dir, base) < 0) {
+                temp_path = NULL;
+                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        }
+
+        fd = mkostemp(temp_path, O_CLOEXEC);
+        if (fd < 0)
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED,
+                                        "cannot create a temporary file in %s: %m", dir);
+
+        if (fchmod(fd, 0600) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        r = write_all(fd, data, size);
+        if (r < 0)
+                goto fail;
+        if (fsync(fd) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        r = close(fd);
+        fd = -EBADF;
+        if (r < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (rename(temp_path, path) < 0) {
+                r = -errno;
+                goto fail;
+        }
+
+        r = fsync_directory(dir);
+        if (r < 0)
+                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED,
+                                        "wrote %s but could not flush its directory: %s", path,
+                                        strerror(-r));
+        return 0;
+
+fail:
+        (void)unlink(temp_path);
+        return vmsnap_error_set(error, r,
+                                r == -ENOSPC || r == -EDQUOT ? VMSNAP_ERROR_NO_SPACE : VMSNAP_ERROR_FAILED,
+                                "cannot write %s: %s", path, strerror(-r));
+}
+
+int vmsnap_file_read_all(const char *path, char **data_ret, size_t *size_ret, vmsnap_error *error)
+{
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *data = NULL;
+        size_t size = 0, allocated = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                if (errno == ENOENT)
+                        return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND, "%s does not exist",
+                                                path);
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot open %s: %m", path);
+        }
+
+        for (;;) {
+                ssize_t n;
+
+                if (allocated - size < 2) {
+                        size_t grown = allocated ? allocated * 2 : 4096;
+                        char *p;
+
+                        if (grown < allocated)
+                                return vmsnap_error_set(error, -EFBIG, VMSNAP_ERROR_FAILED,
+                                                        "%s is too large to read into memory", path);
+                        p = realloc(data, grown);
+                        if (!p)
+                                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED,
+                                                        "out of memory reading %s", path);
+                        data = p;
+                        allocated = grown;
+                }
+
+                n = read(fd, data + size, allocated - size - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot read %s: %m",
+                                                path);
+                }
+                if (n == 0)
+                        break;
+                size += (size_t)n;
+        }
+
+        data[size] = '\0';
+        *data_ret = data;
+        data = NULL;
+        if (size_ret)
+                *size_ret = size;
+        return 0;
+}
+
+int vmsnap_file_create_like(const char *path, const char *template_path, vmsnap_error *error)
+{
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
+        const char *base;
+        struct stat template_stat;
+        mode_t mode;
+        int r;
+
+        if (!path || !template_path || path[0] == '\0')
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "cannot create a file without a path and a template");
+
+        if (stat(template_path, &template_stat) < 0)
+                return vmsnap_error_set(error, -errno,
+                                        errno == ENOENT ? VMSNAP_ERROR_NOT_FOUND : VMSNAP_ERROR_FAILED,
+                                        "cannot create %s like %s: %m", path, template_path);
+
+        /* Never more open than the template: only its read/write bits carry over,
+         * no execute, setuid, setgid or sticky bits. */
+        mode = template_stat.st_mode & 0666;
+
+        r = path_split(path, &dir, &base);
+        if (r < 0)
+                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "out of memory");
+        if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "cannot create %s: it does not name a file", path);
+
+        /* The directory is opened without following a symlink in its last component, and
+         * the file itself is created relative to that descriptor, so that nobody can swap a
+         * symlink in between. Callers pass canonical paths (vmsnap_path_canonical). */
+        dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir_fd < 0) {
+                if (errno == ELOOP || errno == ENOTDIR)
+                        return vmsnap_error_set(error, -ELOOP, VMSNAP_ERROR_FAILED,
+                                                "refusing to create %s: its directory %s is a symbolic link "
+                                                "or not a directory",
+                                                path, dir);
+                return vmsnap_error_set(error, -errno,
+                                        errno == ENOENT ? VMSNAP_ERROR_NOT_FOUND : VMSNAP_ERROR_FAILED,
+                                        "cannot open directory %s: %m", dir);
+        }
+
+        fd = openat(dir_fd, base, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC | O_NOCTTY, mode);
+        if (fd < 0) {
+                if (errno == EEXIST)
+                        return vmsnap_error_set(error, -EEXIST, VMSNAP_ERROR_FAILED,
+                                                "cannot create %s: something already exists at that path",
+                                                path);
+                return vmsnap_error_set(error, -errno,
+                                        errno == ENOSPC || errno == EDQUOT ? VMSNAP_ERROR_NO_SPACE
+                                                                           : VMSNAP_ERROR_FAILED,
+                                        "cannot create %s: %m", path);
+        }
+
+        /* Only root may give a file away; an unprivileged caller keeps its own ownership
+         * (and may still pick one of its groups). */
+        if (fchown(fd, template_stat.st_uid, template_stat.st_gid) < 0) {
+                r = -errno;
+                if (r != -EPERM || geteuid() == 0) {
+                        (void)unlinkat(dir_fd, base, 0);
+                        return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED,
+                                                "cannot give %s the owner of %s: %s", path, template_path,
+                                                strerror(-r));
+                }
+        }
+
+        /* The umask may have narrowed the mode given to openat(); make it exactly the template's. */
+        if (fchmod(fd, mode) < 0) {
+                r = -errno;
+                (void)unlinkat(dir_fd, base, 0);
+                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "cannot set the mode of %s: %s", path,
+                                        strerror(-r));
+        }
+
+        return 0;
+}
+
+int vmsnap_file_remove(const char *path, vmsnap_error *error)
+{
+        struct stat st;
+
+        if (lstat(path, &st) < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot remove %s: %m", path);
+        }
+
+        if (S_ISLNK(st.st_mode))
+                return vmsnap_error_set(error, -ELOOP, VMSNAP_ERROR_FAILED,
+                                        "refusing to remove %s: it is a symbolic link, not an image file",
+                                        path);
+        if (S_ISDIR(st.st_mode))
+                return vmsnap_error_set(error, -EISDIR, VMSNAP_ERROR_FAILED,
+                                        "refusing to remove %s: it is a directory, not an image file", path);
+        if (!S_ISREG(st.st_mode))
+                return vmsnap_error_set(error, -EPERM, VMSNAP_ERROR_FAILED,
+                                        "refusing to remove %s: it is not a regular file", path);
+
+        /* Should the file be replaced by a symlink between lstat() and here, unlink() removes
+         * the link itself and never what it points to. */
+        if (unlink(path) < 0 && errno != ENOENT)
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot remove %s: %m", path);
+
+        return 0;
+}
+
+int vmsnap_path_canonical(const char *path, char **ret, vmsnap_error *error)
+{
+        _cleanup_free_ char *copy = NULL, *dir = NULL, *resolved_dir = NULL;
+        const char *base;
+        char *resolved;
+        size_t length;
+        int r;
+
+        if (!path || path[0] == '\0')
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT, "the path is empty");
+
+        resolved = realpath(path, NULL);
+        if (resolved) {
+                *ret = resolved;
+                return 0;
+        }
+        if (errno != ENOENT)
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot resolve %s: %m", path);
+
+        /* A file that does not exist yet: resolve its directory and keep the last component. */
+        copy = strdup(path);
+        if (!copy)
+                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        length = strlen(copy);
+        while (length > 1 && copy[length - 1] == '/')
+                copy[--length] = '\0';
+
+        r = path_split(copy, &dir, &base);
+        if (r < 0)
+                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "out of memory");
+        if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+                return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND, "cannot resolve %s: %m",
+                                        path);
+
+        resolved_dir = realpath(dir, NULL);
+        if (!resolved_dir)
+                return vmsnap_error_set(error, -errno,
+                                        errno == ENOENT ? VMSNAP_ERROR_NOT_FOUND : VMSNAP_ERROR_FAILED,
+                                        "cannot resolve the directory of %s: %m", path);
+
+        if (asprintf(&resolved, "%s%s%s", resolved_dir, strcmp(resolved_dir, "/") == 0 ? "" : "/", base) < 0)
+                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+
+        *ret = resolved;
+        return 0;
+}
+
+uint64_t vmsnap_file_allocated(const char *path)
+{
+        struct stat st;
+
+        if (stat(path, &st) < 0)
+                return 0;
+        return (uint64_t)st.st_blocks * 512;
+}
+
+/* True when anything is at path, a dangling symlink included: callers use it to
+ * decide whether a name is free before creating a file there. */
+bool vmsnap_file_exists(const char *path)
+{
+        struct stat st;
+
+        return lstat(path, &st) == 0;
+}
+
+static int mkdir_one(const char *path, mode_t mode)
+{
+        struct stat st;
+
+        if (mkdir(path, mode) == 0)
+                return 0;
+        if (errno != EEXIST)
+                return -errno;
+        if (stat(path, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        return 0;
+}
+
+int vmsnap_dir_ensure(const char *path, vmsnap_error *error)
+{
+        _cleanup_free_ char *copy = NULL;
+        size_t length;
+        int r;
+
+        if (!path || path[0] == '\0')
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "the directory path is empty");
+
+        copy = strdup(path);
+        if (!copy)
+                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        length = strlen(copy);
+        while (length > 1 && copy[length - 1] == '/')
+                copy[--length] = '\0';
+
+        /* Parents get the usual 0755; the directory asked for is private. */
+        for (char *p = copy + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                r = mkdir_one(copy, 0755);
+                *p = '/';
+                if (r < 0)
+                        return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED,
+                                                "cannot create directory %.*s: %s", (int)(p - copy), copy,
+                                                strerror(-r));
+        }
+
+        r = mkdir_one(copy, 0700);
+        if (r < 0)
+                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "cannot create directory %s: %s",
+                                        copy, strerror(-r));
+        return 0;
+}
+
+int vmsnap_dir_free_bytes(const char *dir, uint64_t *ret, vmsnap_error *error)
+{
+        struct statvfs sv;
+
+        if (statvfs(dir, &sv) < 0)
+                return vmsnap_error_set(error, -errno,
+                                        errno == ENOENT ? VMSNAP_ERROR_NOT_FOUND : VMSNAP_ERROR_FAILED,
+                                        "cannot find the free space of %s: %m", dir);
+
+        *ret = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+        return 0;
+}

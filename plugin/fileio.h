@@ -1,0 +1,41 @@
+/* fileio.h: the file-system primitives every other module goes through:
+ * atomic writes of small documents, exclusive creation of new files with the
+ * ownership of the file they derive from, and safe removal. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "vmsnap/vmsnap.h"
+
+/* Writes data to path atomically: temp file in the same directory, fsync,
+ * rename over path, fsync the directory. Mode 0600. */
+int vmsnap_file_write_atomic(const char *path, const char *data, size_t size, vmsnap_error *error);
+
+/* Reads a whole file into a NUL-terminated buffer. -ENOENT (error set) when missing. */
+int vmsnap_file_read_all(const char *path, char **data_ret, size_t *size_ret, vmsnap_error *error);
+
+/* Creates path as a new empty file: O_CREAT|O_EXCL|O_NOFOLLOW, never through a
+ * symlink (the directory itself must not be a symlink either), with the owner, group
+ * and mode of template_path (mode masked to at most 0660 | template's bits,
+ * never more open than the template). Fails with -EEXIST if anything is at path. */
+int vmsnap_file_create_like(const char *path, const char *template_path, vmsnap_error *error);
+
+/* Removes a regular file; missing files are not an error. Refuses symlinks. */
+int vmsnap_file_remove(const char *path, vmsnap_error *error);
+
+/* Absolute, symlink-free form of path (realpath); for a missing file, the
+ * directory is resolved and the last component appended. */
+int vmsnap_path_canonical(const char *path, char **ret, vmsnap_error *error);
+
+/* st_blocks * 512 of path, 0 when missing. */
+uint64_t vmsnap_file_allocated(const char *path);
+
+bool vmsnap_file_exists(const char *path);
+
+/* mkdir -p with mode 0700 for the last component. */
+int vmsnap_dir_ensure(const char *path, vmsnap_error *error);
+
+/* Bytes available (f_bavail * f_frsize) on the file system holding dir. */
+int vmsnap_dir_free_bytes(const char *dir, uint64_t *ret, vmsnap_error *error);

@@ -1,0 +1,123 @@
+/* gc.c: removes image files vmsnap created once nothing reads them (see gc.h).
+ * Reachability is computed from the files' own headers, not from what the
+ * metadata remembers, so a file is never removed while a chain still needs it. */
+#include <string.h>
+
+#include "chain.h"
+#include "error.h"
+#include "fileio.h"
+#include "gc.h"
+
+typedef struct reach_set {
+        char **paths;
+        size_t n;
+} reach_set;
+
+static bool reach_contains(const reach_set *set, const char *path)
+{
+        for (size_t i = 0; i < set->n; i++)
+                if (strcmp(set->paths[i], path) == 0)
+                        return true;
+        return false;
+}
+
+static int reach_visit(const char *path, const vmsnap_image_header *header, unsigned depth, void *userdata)
+{
+        reach_set *set = userdata;
+        char *canonical = NULL;
+
+        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
+                return -ENOMEM;
+        if (reach_contains(set, canonical)) {
+                free(canonical);
+                return 1; /* the rest of this chain is already marked */
+        }
+        char **grown = realloc(set->paths, (set->n + 1) * sizeof(char *));
+        if (!grown) {
+                free(canonical);
+                return -ENOMEM;
+        }
+        set->paths = grown;
+        set->paths[set->n++] = canonical;
+        return 0;
+}
+
+static int reach_add_root(reach_set *set, const char *path, vmsnap_error *error)
+{
+        if (!path || !vmsnap_file_exists(path))
+                return 0;
+        int r = vmsnap_chain_walk(path, reach_visit, set, error);
+        return r < 0 ? r : 0;
+}
+
+static void reach_clear(reach_set *set)
+{
+        for (size_t i = 0; i < set->n; i++)
+                free(set->paths[i]);
+        free(set->paths);
+}
+
+int vmsnap_gc_run(vmsnap_op *op)
+{
+        vmsnap_domain_meta *meta = op->meta;
+        vmsnap_active_disk *active = NULL;
+        size_t n_active = 0;
+        reach_set reached = {0};
+        vmsnap_error walk_error = {0};
+        bool changed = false;
+        int r;
+
+        r = vmsnap_op_active_disks(op, &active, &n_active);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; r == 0 && i < n_active; i++)
+                r = reach_add_root(&reached, active[i].source, &walk_error);
+        for (size_t i = 0; r == 0 && i < meta->n_snapshots; i++)
+                for (size_t j = 0; r == 0 && j < meta->snapshots[i]->n_disks; j++)
+                        r = reach_add_root(&reached, meta->snapshots[i]->disks[j].image, &walk_error);
+        if (meta->preview)
+                for (size_t i = 0; r == 0 && i < meta->preview->n_disks; i++) {
+                        r = reach_add_root(&reached, meta->preview->disks[i].saved_leaf, &walk_error);
+                        if (r == 0)
+                                r = reach_add_root(&reached, meta->preview->disks[i].overlay, &walk_error);
+                }
+        vmsnap_active_disks_free(active, n_active);
+        if (r < 0) {
+                /* Without the whole picture nothing may be removed. */
+                vmsnap_op_message(op, "unused images were not removed: %s", walk_error.message);
+                reach_clear(&reached);
+                return 0;
+        }
+
+        for (size_t i = 0; i < meta->n_owned;) {
+                const char *path = meta->owned[i];
+                bool elsewhere = false;
+
+                if (reach_contains(&reached, path)) {
+                        i++;
+                        continue;
+                }
+                r = vmsnap_op_used_elsewhere(op, path, &elsewhere);
+                if (r < 0)
+                        break;
+                if (elsewhere) {
+                        vmsnap_op_message(
+                                op,
+                                "%s is no longer used by %s but another domain uses it; it was kept "
+                                "and is no longer managed by vmsnap",
+                                path, op->name);
+                } else {
+                        r = vmsnap_file_remove(path, op->error);
+                        if (r == 0)
+                                r = vmsnap_op_failpoint(op, "collect: after removal");
+                        if (r < 0)
+                                break;
+                }
+                vmsnap_domain_meta_remove_owned(meta, path); /* shifts the next entry into i */
+                changed = true;
+        }
+        reach_clear(&reached);
+        if (r < 0)
+                return r;
+        return changed ? vmsnap_op_save(op) : 0;
+}

@@ -1,0 +1,102 @@
+/* image.c: the three changes vmsnap makes to image files, each one qemu-img
+ * run through vmsnap_spawn(). Callers decide whether a file may be touched
+ * (safety rules); this file only performs the change. */
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+#include "fileio.h"
+#include "image.h"
+#include "names.h"
+#include "subprocess.h"
+
+int vmsnap_image_create_overlay(const char *path, const char *backing, const char *backing_format,
+                                vmsnap_error *error)
+{
+        int r;
+
+        /* The file is made here with O_EXCL and the backing file's owner and mode, so that
+         * qemu-img only fills an empty file that is already ours. */
+        r = vmsnap_file_create_like(path, backing, error);
+        if (r < 0)
+                return r;
+        const char *argv[] = {"qemu-img", "create", "-q",           "-f", "qcow2", "-b",
+                              backing,    "-F",     backing_format, path, NULL};
+        r = vmsnap_spawn(argv, NULL, error);
+        if (r < 0) {
+                vmsnap_file_remove(path, NULL);
+                return vmsnap_error_prefix(error, "cannot create overlay %s", path);
+        }
+        return 0;
+}
+
+int vmsnap_image_rebase(const char *image, const char *new_backing, const char *new_backing_format,
+                        bool safe, const vmsnap_hooks *hooks, vmsnap_error *error)
+{
+        const char *argv[16];
+        size_t n = 0;
+        int r;
+
+        argv[n++] = "qemu-img";
+        argv[n++] = "rebase";
+        argv[n++] = "-f";
+        argv[n++] = "qcow2";
+        argv[n++] = safe ? "-p" : "-u";
+        if (new_backing) {
+                argv[n++] = "-b";
+                argv[n++] = new_backing;
+                argv[n++] = "-F";
+                argv[n++] = new_backing_format;
+        } else {
+                argv[n++] = "-b";
+                argv[n++] = "";
+        }
+        argv[n++] = image;
+        argv[n] = NULL;
+        r = vmsnap_spawn(argv, hooks, error);
+        if (r < 0)
+                return vmsnap_error_prefix(error, "cannot rebase %s onto %s", image,
+                                           new_backing ? new_backing : "no backing file");
+        return 0;
+}
+
+int vmsnap_image_commit(const char *top, const char *base, const vmsnap_hooks *hooks, vmsnap_error *error)
+{
+        /* -d: top is removed afterwards, so emptying it would only cost time. */
+        const char *argv[] = {"qemu-img", "commit", "-f", "qcow2", "-p", "-d", "-b", base, top, NULL};
+        int r = vmsnap_spawn(argv, hooks, error);
+        if (r < 0)
+                return vmsnap_error_prefix(error, "cannot commit %s into %s", top, base);
+        return 0;
+}
+
+int vmsnap_image_overlay_path(const char *leaf, char **ret, vmsnap_error *error)
+{
+        const char *slash = strrchr(leaf, '/');
+        const char *base = slash ? slash + 1 : leaf;
+        size_t dir_len = slash ? (size_t)(slash - leaf) : 0;
+        size_t stem_len = strlen(base);
+        const char *tag, *dot;
+
+        /* Strip a previous ".vmsnap-xxxxxxxx" tag, else the extension. */
+        tag = strstr(base, ".vmsnap-");
+        if (tag)
+                stem_len = (size_t)(tag - base);
+        else if ((dot = strrchr(base, '.')) && dot != base)
+                stem_len = (size_t)(dot - base);
+
+        for (int attempt = 0; attempt < 16; attempt++) {
+                char uuid[37], *path;
+                vmsnap_uuid_generate(uuid);
+                if (asprintf(&path, "%.*s/%.*s.vmsnap-%.8s.qcow2", (int)dir_len, leaf, (int)stem_len, base,
+                             uuid) < 0)
+                        return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+                if (!vmsnap_file_exists(path)) {
+                        *ret = path;
+                        return 0;
+                }
+                free(path);
+        }
+        return vmsnap_error_set(error, -EEXIST, VMSNAP_ERROR_FAILED, "no free overlay name next to %s",
+                                leaf);
+}

@@ -1,0 +1,28 @@
+/* image.h: the changes vmsnap makes to image files, each through qemu-img:
+ * creating an overlay, rebasing an image onto another backing file, and
+ * committing an image into its backing file. Policy (which file, whether it
+ * may be touched) is the caller's; this module only does the one change. */
+#pragma once
+
+#include <stdbool.h>
+#include "vmsnap/vmsnap.h"
+
+/* Creates path as a new qcow2 overlay of backing (format backing_format), with the
+ * owner, group and mode of backing (safety rule 3). Fails with -EEXIST if path exists. */
+int vmsnap_image_create_overlay(const char *path, const char *backing, const char *backing_format,
+                                vmsnap_error *error);
+
+/* Points image at new_backing (NULL: no backing file). safe: copy into image every
+ * cluster where the old and the new backing differ, so its content is unchanged;
+ * unsafe: change only the header (the caller knows both read the same). */
+int vmsnap_image_rebase(const char *image, const char *new_backing, const char *new_backing_format,
+                        bool safe, const vmsnap_hooks *hooks, vmsnap_error *error);
+
+/* Writes the data of top into its backing file base (which must be top's direct
+ * backing); top is left as it was (it is about to be removed). */
+int vmsnap_image_commit(const char *top, const char *base, const vmsnap_hooks *hooks, vmsnap_error *error);
+
+/* Chooses the path of a new overlay on top of leaf: in leaf's directory, named after
+ * the disk's original file ("disk.qcow2" -> "disk.vmsnap-1a2b3c4d.qcow2", the tag
+ * replaced rather than stacked on later overlays). The path does not exist yet. */
+int vmsnap_image_overlay_path(const char *leaf, char **ret, vmsnap_error *error);

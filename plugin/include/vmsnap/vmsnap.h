@@ -1,0 +1,198 @@
+/* libvmsnap: the public C API of the vmsnap engine.
+ *
+ * The engine owns the snapshot model, the metadata store and every change to
+ * image files and libvirt domain definitions. It knows nothing of D-Bus: the
+ * bus adapter (vmsnapd) and the demo program are its clients. Every function
+ * returns 0 or a negative errno-style code and, on failure, fills a
+ * vmsnap_error with a sentence a person can act on. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VMSNAP_EXPORT __attribute__((visibility("default")))
+
+/* What kind of failure an error is; the bus maps each to a named D-Bus error. */
+typedef enum vmsnap_error_kind {
+        VMSNAP_ERROR_NONE = 0,
+        VMSNAP_ERROR_NOT_FOUND,
+        VMSNAP_ERROR_BUSY,
+        VMSNAP_ERROR_INVALID_ARGUMENT,
+        VMSNAP_ERROR_DOMAIN_RUNNING,
+        VMSNAP_ERROR_IN_PREVIEW,
+        VMSNAP_ERROR_NO_SPACE,
+        VMSNAP_ERROR_LOCKED,
+        VMSNAP_ERROR_UNSUPPORTED,
+        VMSNAP_ERROR_CANCELED,
+        VMSNAP_ERROR_FAILED,
+} vmsnap_error_kind;
+
+typedef struct vmsnap_error {
+        int code; /* negative errno-style value, 0 when no error */
+        vmsnap_error_kind kind;
+        char message[1024];
+} vmsnap_error;
+
+VMSNAP_EXPORT const char *vmsnap_error_kind_name(vmsnap_error_kind kind);
+
+/* Hooks an operation calls while it works; every member may be NULL.
+ * progress: bytes done of bytes total (monotonic, total may grow once known).
+ * message: a warning or note for the caller (e.g. "the original image ... was left in place").
+ * is_canceled: polled between steps and per chunk; true makes the operation
+ *   stop, undo what it did and fail with VMSNAP_ERROR_CANCELED. */
+typedef struct vmsnap_hooks {
+        void (*progress)(void *userdata, uint64_t done, uint64_t total);
+        void (*message)(void *userdata, const char *text);
+        bool (*is_canceled)(void *userdata);
+        void *userdata;
+} vmsnap_hooks;
+
+typedef struct vmsnap_engine vmsnap_engine;
+
+/* uri: a libvirt connection URI (NULL: qemu:///system).
+ * state_dir: where the per-domain metadata lives (NULL: /var/lib/vmsnap); created if missing. */
+VMSNAP_EXPORT int vmsnap_engine_new(const char *uri, const char *state_dir, vmsnap_engine **ret,
+                                    vmsnap_error *error);
+VMSNAP_EXPORT void vmsnap_engine_free(vmsnap_engine *engine);
+
+/* ---- records ---- */
+
+typedef struct vmsnap_domain_info {
+        char *name;
+        char *uuid;
+        char *state;            /* running, paused, shutoff, other */
+        char *current_snapshot; /* name, "" when none */
+        bool in_preview;
+        unsigned snapshot_count;
+} vmsnap_domain_info;
+
+typedef struct vmsnap_snapshot_disk {
+        char *target;          /* vda, ... */
+        char *image;           /* frozen image holding the disk's state; NULL when excluded */
+        char *format;          /* format of image (qcow2, raw); NULL when excluded */
+        char *excluded_reason; /* NULL when included */
+} vmsnap_snapshot_disk;
+
+typedef struct vmsnap_snapshot_info {
+        char *id; /* UUID */
+        char *name;
+        char *description;
+        int64_t created; /* unix seconds */
+        char *parent_id; /* "" for a root */
+        char *state;     /* domain state when taken: running, paused, shutoff */
+        vmsnap_snapshot_disk *disks;
+        size_t n_disks;
+        char **children_ids;
+        size_t n_children;
+        bool memory;
+        bool current;
+        bool partial;    /* a recorded disk is no longer attached or its image is gone */
+        bool locked;     /* held by a running clone */
+        bool in_preview; /* part of the running preview (configuration or a disk) */
+} vmsnap_snapshot_info;
+
+typedef struct vmsnap_image_info {
+        char *target;
+        char *image;
+        char *format;
+        uint64_t virtual_size;
+        uint64_t allocated;
+} vmsnap_image_info;
+
+VMSNAP_EXPORT void vmsnap_domain_info_clear(vmsnap_domain_info *info);
+VMSNAP_EXPORT void vmsnap_domain_info_array_free(vmsnap_domain_info *array, size_t n);
+VMSNAP_EXPORT void vmsnap_snapshot_info_clear(vmsnap_snapshot_info *info);
+VMSNAP_EXPORT void vmsnap_snapshot_info_array_free(vmsnap_snapshot_info *array, size_t n);
+VMSNAP_EXPORT void vmsnap_image_info_array_free(vmsnap_image_info *array, size_t n);
+
+/* ---- reading ---- */
+
+/* A domain is named by name or UUID, a snapshot by name or id. */
+VMSNAP_EXPORT int vmsnap_domain_list(vmsnap_engine *engine, vmsnap_domain_info **ret, size_t *n_ret,
+                                     vmsnap_error *error);
+VMSNAP_EXPORT int vmsnap_domain_get(vmsnap_engine *engine, const char *domain, vmsnap_domain_info *ret,
+                                    vmsnap_error *error);
+/* Snapshots in tree order: every parent before its children, roots by creation time. */
+VMSNAP_EXPORT int vmsnap_snapshot_list(vmsnap_engine *engine, const char *domain, vmsnap_snapshot_info **ret,
+                                       size_t *n_ret, vmsnap_error *error);
+VMSNAP_EXPORT int vmsnap_snapshot_get(vmsnap_engine *engine, const char *domain, const char *snapshot,
+                                      vmsnap_snapshot_info *ret, vmsnap_error *error);
+/* The domain XML recorded at the snapshot and, per included disk, its frozen image. */
+VMSNAP_EXPORT int vmsnap_snapshot_get_configuration(vmsnap_engine *engine, const char *domain,
+                                                    const char *snapshot, char **xml_ret,
+                                                    vmsnap_image_info **disks_ret, size_t *n_disks_ret,
+                                                    vmsnap_error *error);
+
+/* ---- changing ---- */
+
+typedef struct vmsnap_create_options {
+        const char *name;         /* NULL or "": a default such as "snapshot-3" */
+        const char *description;  /* NULL: "" */
+        const char *const *disks; /* targets to include; NULL or empty: every eligible disk */
+        size_t n_disks;
+        bool memory;  /* running domains only */
+        bool quiesce; /* running domains only */
+} vmsnap_create_options;
+
+/* On success *name_ret (if non-NULL) receives the new snapshot's name. */
+VMSNAP_EXPORT int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain,
+                                         const vmsnap_create_options *options, const vmsnap_hooks *hooks,
+                                         char **name_ret, vmsnap_error *error);
+
+typedef struct vmsnap_disk_choice {
+        const char *target;   /* vda */
+        const char *snapshot; /* name or id whose state the disk shows */
+} vmsnap_disk_choice;
+
+typedef struct vmsnap_preview_options {
+        const vmsnap_disk_choice *disks; /* custom preview; targets not listed come from the main snapshot */
+        size_t n_disks;
+        bool restore_memory;
+} vmsnap_preview_options;
+
+VMSNAP_EXPORT int vmsnap_preview_start(vmsnap_engine *engine, const char *domain, const char *snapshot,
+                                       const vmsnap_preview_options *options, const vmsnap_hooks *hooks,
+                                       vmsnap_error *error);
+VMSNAP_EXPORT int vmsnap_preview_commit(vmsnap_engine *engine, const char *domain, const vmsnap_hooks *hooks,
+                                        vmsnap_error *error);
+VMSNAP_EXPORT int vmsnap_preview_undo(vmsnap_engine *engine, const char *domain, const vmsnap_hooks *hooks,
+                                      vmsnap_error *error);
+
+typedef struct vmsnap_revert_options {
+        bool start;
+        bool restore_memory;
+} vmsnap_revert_options;
+
+VMSNAP_EXPORT int vmsnap_snapshot_revert(vmsnap_engine *engine, const char *domain, const char *snapshot,
+                                         const vmsnap_revert_options *options, const vmsnap_hooks *hooks,
+                                         vmsnap_error *error);
+
+typedef enum vmsnap_delete_mode {
+        VMSNAP_DELETE_MERGE = 0,     /* children move to the parent, their content unchanged */
+        VMSNAP_DELETE_CHILDREN,      /* the snapshot and its whole subtree */
+        VMSNAP_DELETE_METADATA_ONLY, /* forget it, keep every file */
+} vmsnap_delete_mode;
+
+VMSNAP_EXPORT int vmsnap_snapshot_delete(vmsnap_engine *engine, const char *domain, const char *snapshot,
+                                         vmsnap_delete_mode mode, const vmsnap_hooks *hooks,
+                                         vmsnap_error *error);
+
+VMSNAP_EXPORT int vmsnap_snapshot_rename(vmsnap_engine *engine, const char *domain, const char *snapshot,
+                                         const char *new_name, vmsnap_error *error);
+VMSNAP_EXPORT int vmsnap_snapshot_set_description(vmsnap_engine *engine, const char *domain,
+                                                  const char *snapshot, const char *description,
+                                                  vmsnap_error *error);
+
+/* Checks a snapshot name without any domain: 1-255 bytes of UTF-8, no '/', no control characters. */
+VMSNAP_EXPORT int vmsnap_name_validate(const char *name, vmsnap_error *error);
+
+VMSNAP_EXPORT const char *vmsnap_version(void);
+
+#ifdef __cplusplus
+}
+#endif

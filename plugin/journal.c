@@ -1,0 +1,286 @@
+/* journal.c: the intent journal (see journal.h). The intent is a JSON object
+ * kept in the domain's metadata document:
+ *   {"operation", "phase": "prepare"|"finish", "saved_xml",
+ *    "files": [{"path", "backing"}], "steps": [...], "done": n}
+ * Prepare is rolled back, finish is rolled forward; both end with garbage collection. */
+#include <string.h>
+
+#include "chain.h"
+#include "error.h"
+#include "fileio.h"
+#include "gc.h"
+#include "image.h"
+#include "journal.h"
+
+static json_object *intent_array(vmsnap_op *op, const char *key)
+{
+        json_object *array;
+
+        if (!op->meta->intent)
+                op->meta->intent = json_object_new_object();
+        if (!json_object_object_get_ex(op->meta->intent, key, &array)) {
+                array = json_object_new_array();
+                json_object_object_add(op->meta->intent, key, array);
+        }
+        return array;
+}
+
+static const char *intent_string(json_object *object, const char *key)
+{
+        json_object *value;
+
+        if (!object || !json_object_object_get_ex(object, key, &value) ||
+            !json_object_is_type(value, json_type_string))
+                return NULL;
+        return json_object_get_string(value);
+}
+
+int vmsnap_journal_prepare(vmsnap_op *op, const char *operation, const char *saved_xml)
+{
+        json_object *intent = json_object_new_object();
+
+        json_object_object_add(intent, "operation", json_object_new_string(operation));
+        json_object_object_add(intent, "phase", json_object_new_string("prepare"));
+        json_object_object_add(intent, "saved_xml", json_object_new_string(saved_xml));
+        json_object_object_add(intent, "files", json_object_new_array());
+        json_object_put(op->meta->intent);
+        op->meta->intent = intent;
+        return vmsnap_op_save(op);
+}
+
+int vmsnap_journal_add_file(vmsnap_op *op, const char *path, const char *backing)
+{
+        json_object *file = json_object_new_object();
+
+        json_object_object_add(file, "path", json_object_new_string(path));
+        json_object_object_add(file, "backing", json_object_new_string(backing));
+        json_object_array_add(intent_array(op, "files"), file);
+        return vmsnap_op_save(op);
+}
+
+/* Removes a file the prepare phase recorded, if it is what we made: a qcow2 overlay of
+ * the recorded backing file. Anything else at that path is not ours and is left alone. */
+static void remove_prepared_file(vmsnap_op *op, const char *path, const char *backing)
+{
+        vmsnap_image_header header = {0};
+        vmsnap_error ignored;
+        char *want = NULL, *have = NULL;
+
+        if (!vmsnap_file_exists(path))
+                return;
+        /* An empty file is one we created whose qemu-img never ran. */
+        if (vmsnap_file_allocated(path) == 0 && vmsnap_image_header_read(path, &header, &ignored) == 0 &&
+            header.format == VMSNAP_FORMAT_RAW && header.virtual_size == 0) {
+                vmsnap_file_remove(path, NULL);
+                goto out;
+        }
+        vmsnap_image_header_clear(&header);
+        if (vmsnap_image_header_read(path, &header, &ignored) < 0 || !header.backing)
+                goto keep;
+        if (vmsnap_path_canonical(header.backing, &have, NULL) < 0 ||
+            vmsnap_path_canonical(backing, &want, NULL) < 0 || strcmp(have, want) != 0)
+                goto keep;
+        vmsnap_file_remove(path, NULL);
+        goto out;
+keep:
+        vmsnap_op_message(op, "%s was left in place: it is not the overlay vmsnap was creating there", path);
+out:
+        vmsnap_image_header_clear(&header);
+        free(want);
+        free(have);
+}
+
+static int rollback_prepare(vmsnap_op *op)
+{
+        json_object *intent = json_object_get(op->meta->intent);
+        json_object *files;
+        const char *saved_xml = intent_string(intent, "saved_xml");
+        int r = 0;
+
+        if (json_object_object_get_ex(intent, "files", &files))
+                for (size_t i = json_object_array_length(files); i > 0; i--) {
+                        json_object *file = json_object_array_get_idx(files, i - 1);
+                        const char *path = intent_string(file, "path");
+                        const char *backing = intent_string(file, "backing");
+                        if (path && backing)
+                                remove_prepared_file(op, path, backing);
+                }
+        if (saved_xml && strcmp(saved_xml, op->xml) != 0)
+                r = vmsnap_op_define(op, saved_xml);
+        if (r == 0) {
+                json_object_put(op->meta->intent);
+                op->meta->intent = NULL;
+                r = vmsnap_op_save(op);
+        }
+        json_object_put(intent);
+        return r;
+}
+
+int vmsnap_journal_rollback(vmsnap_op *op)
+{
+        vmsnap_error saved = {0}, *original = op->error;
+        vmsnap_domain_meta *published;
+        int r;
+
+        if (op->crashed)
+                return 0;
+        /* Keep the operation's own error: the rollback reports only if it fails itself. */
+        if (original)
+                saved = *original;
+        pthread_mutex_lock(&op->slot->data_lock);
+        published = vmsnap_domain_meta_copy(op->slot->meta);
+        pthread_mutex_unlock(&op->slot->data_lock);
+        vmsnap_domain_meta_free(op->meta);
+        op->meta = published;
+        r = rollback_prepare(op);
+        if (r < 0 && original)
+                vmsnap_error_prefix(original, "%s; rolling back also failed", saved.message);
+        else if (original)
+                *original = saved;
+        return r;
+}
+
+void vmsnap_journal_step_commit(vmsnap_op *op, const char *top, const char *base)
+{
+        json_object *step = json_object_new_object();
+
+        json_object_object_add(step, "kind", json_object_new_string("commit"));
+        json_object_object_add(step, "top", json_object_new_string(top));
+        json_object_object_add(step, "base", json_object_new_string(base));
+        json_object_array_add(intent_array(op, "steps"), step);
+}
+
+void vmsnap_journal_step_rebase(vmsnap_op *op, const char *image, const char *backing, const char *format,
+                                bool safe)
+{
+        json_object *step = json_object_new_object();
+
+        json_object_object_add(step, "kind", json_object_new_string("rebase"));
+        json_object_object_add(step, "image", json_object_new_string(image));
+        json_object_object_add(step, "backing", backing ? json_object_new_string(backing) : NULL);
+        json_object_object_add(step, "format", format ? json_object_new_string(format) : NULL);
+        json_object_object_add(step, "safe", json_object_new_boolean(safe));
+        json_object_array_add(intent_array(op, "steps"), step);
+}
+
+void vmsnap_journal_step_define(vmsnap_op *op, const char *xml)
+{
+        json_object *step = json_object_new_object();
+
+        json_object_object_add(step, "kind", json_object_new_string("define"));
+        json_object_object_add(step, "xml", json_object_new_string(xml));
+        json_object_array_add(intent_array(op, "steps"), step);
+}
+
+struct step_progress {
+        vmsnap_op *op;
+        size_t index, count;
+};
+
+static void step_progress(void *userdata, uint64_t done, uint64_t total)
+{
+        struct step_progress *p = userdata;
+        /* Every step weighs the same: progress is steps done plus the fraction of this one. */
+        uint64_t scale = 10000;
+        vmsnap_op_progress(p->op, p->index * scale + (total ? done * scale / total : 0), p->count * scale);
+}
+
+static bool step_canceled(void *userdata)
+{
+        /* Past the commit point the merge always completes. */
+        return false;
+}
+
+static int run_step(vmsnap_op *op, json_object *step, size_t index, size_t count)
+{
+        const char *kind = intent_string(step, "kind");
+        struct step_progress progress = {op, index, count};
+        vmsnap_hooks hooks = {
+                .progress = step_progress, .is_canceled = step_canceled, .userdata = &progress};
+
+        if (kind && strcmp(kind, "commit") == 0) {
+                const char *top = intent_string(step, "top"), *base = intent_string(step, "base");
+                if (top && base)
+                        return vmsnap_image_commit(top, base, &hooks, op->error);
+        } else if (kind && strcmp(kind, "rebase") == 0) {
+                const char *image = intent_string(step, "image");
+                json_object *safe;
+                if (image && json_object_object_get_ex(step, "safe", &safe))
+                        return vmsnap_image_rebase(image, intent_string(step, "backing"),
+                                                   intent_string(step, "format"),
+                                                   json_object_get_boolean(safe), &hooks, op->error);
+        } else if (kind && strcmp(kind, "define") == 0) {
+                const char *xml = intent_string(step, "xml");
+                if (xml)
+                        return vmsnap_op_define(op, xml);
+        }
+        return vmsnap_error_set(op->error, -EBADMSG, VMSNAP_ERROR_FAILED,
+                                "the metadata of domain %s holds a step vmsnap cannot read", op->name);
+}
+
+static int run_finish(vmsnap_op *op)
+{
+        json_object *steps, *done_object;
+        size_t done = 0, count;
+        int r;
+
+        if (json_object_object_get_ex(op->meta->intent, "done", &done_object))
+                done = (size_t)json_object_get_int64(done_object);
+        if (!json_object_object_get_ex(op->meta->intent, "steps", &steps))
+                steps = NULL;
+        count = steps ? json_object_array_length(steps) : 0;
+        for (size_t i = done; i < count; i++) {
+                r = vmsnap_op_failpoint(op, "finish step");
+                if (r < 0)
+                        return r;
+                r = run_step(op, json_object_array_get_idx(steps, i), i, count);
+                if (r < 0)
+                        return r;
+                json_object_object_add(op->meta->intent, "done", json_object_new_int64((int64_t)i + 1));
+                r = vmsnap_op_save(op);
+                if (r < 0)
+                        return r;
+        }
+        /* Garbage is collected while the intent still stands, so a crash in the middle
+         * of it is finished by the recovery. */
+        r = vmsnap_gc_run(op);
+        if (r < 0)
+                return r;
+        r = vmsnap_op_failpoint(op, "finish end");
+        if (r < 0)
+                return r;
+        json_object_put(op->meta->intent);
+        op->meta->intent = NULL;
+        return vmsnap_op_save(op);
+}
+
+int vmsnap_journal_commit(vmsnap_op *op)
+{
+        int r;
+
+        if (!op->meta->intent)
+                op->meta->intent = json_object_new_object();
+        json_object_object_add(op->meta->intent, "phase", json_object_new_string("finish"));
+        json_object_object_add(op->meta->intent, "done", json_object_new_int64(0));
+        /* The files of the prepare phase are now part of the model. */
+        json_object_object_del(op->meta->intent, "files");
+        r = vmsnap_op_failpoint(op, "commit point");
+        if (r < 0)
+                return r;
+        r = vmsnap_op_save(op);
+        if (r < 0)
+                return r;
+        return run_finish(op);
+}
+
+int vmsnap_journal_recover(vmsnap_op *op)
+{
+        const char *phase = intent_string(op->meta->intent, "phase");
+        const char *operation = intent_string(op->meta->intent, "operation");
+
+        vmsnap_op_message(op, "completing an interrupted %s of domain %s",
+                          operation ? operation : "operation", op->name);
+        if (phase && strcmp(phase, "finish") == 0)
+                return run_finish(op);
+        return rollback_prepare(op);
+}

@@ -1,0 +1,30 @@
+/* journal.h: the intent journal that makes multi-step operations crash-safe.
+ *
+ * Before its first change an operation records its intent in the domain's
+ * metadata: the files it is about to create and the domain XML to go back to
+ * ("prepare" phase, rolled back on recovery). At its commit point it saves the
+ * final metadata together with the steps still to run ("finish" phase, rolled
+ * forward on recovery; every step is idempotent). */
+#pragma once
+
+#include "engine.h"
+
+/* Starts the prepare phase and saves it. saved_xml: the definition to restore. */
+int vmsnap_journal_prepare(vmsnap_op *op, const char *operation, const char *saved_xml);
+/* Records that path is about to be created as an overlay of backing; saved before creation. */
+int vmsnap_journal_add_file(vmsnap_op *op, const char *path, const char *backing);
+/* Rolls back the prepare phase now (for a failure, not a crash): removes created
+ * files, restores the saved XML, clears the intent and saves. */
+int vmsnap_journal_rollback(vmsnap_op *op);
+
+/* Finish-phase steps, appended to the intent before vmsnap_journal_commit(). */
+void vmsnap_journal_step_commit(vmsnap_op *op, const char *top, const char *base);
+void vmsnap_journal_step_rebase(vmsnap_op *op, const char *image, const char *backing, const char *format,
+                                bool safe);
+void vmsnap_journal_step_define(vmsnap_op *op, const char *xml);
+/* The commit point: saves op->meta (the final model) with the steps still to run,
+ * then runs them, then clears the intent and collects garbage. */
+int vmsnap_journal_commit(vmsnap_op *op);
+
+/* Called when a domain's metadata is loaded: finishes or rolls back what a crash interrupted. */
+int vmsnap_journal_recover(vmsnap_op *op);

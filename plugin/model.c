@@ -1,0 +1,326 @@
+/* model.c: constructors, deep copies, lookups and tree walks of the in-memory
+ * snapshot model (model.h). No I/O and no validation of what callers put in:
+ * store.c checks documents on load, the operations check their arguments. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+/* The model is small; running out of memory while building it leaves nothing sensible to do. */
+static _Noreturn void oom(void)
+{
+        abort();
+}
+
+static char *xstrdup(const char *text)
+{
+        if (!text)
+                return NULL;
+        char *copy = strdup(text);
+        if (!copy)
+                oom();
+        return copy;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+        void *p = calloc(n ? n : 1, size ? size : 1);
+        if (!p)
+                oom();
+        return p;
+}
+
+/* Grows *array by one element of size bytes and returns the new, zeroed element. */
+static void *array_append(void *array_pointer, size_t *n, size_t size)
+{
+        void **array = array_pointer;
+        if (*n >= SIZE_MAX / size - 1)
+                oom();
+        char *grown = realloc(*array, (*n + 1) * size);
+        if (!grown)
+                oom();
+        *array = grown;
+        memset(grown + *n * size, 0, size);
+        return grown + (*n)++ * size;
+}
+
+static bool streq_ptr(const char *a, const char *b)
+{
+        if (!a || !b)
+                return a == b;
+        return strcmp(a, b) == 0;
+}
+
+vmsnap_domain_meta *vmsnap_domain_meta_new(const char *uuid, const char *name)
+{
+        vmsnap_domain_meta *meta = xcalloc(1, sizeof(*meta));
+        meta->uuid = xstrdup(uuid);
+        meta->name = xstrdup(name);
+        meta->next_default_index = 1;
+        return meta;
+}
+
+static void disk_entry_clear(vmsnap_disk_entry *entry)
+{
+        free(entry->target);
+        free(entry->image);
+        free(entry->format);
+        free(entry->excluded_reason);
+}
+
+vmsnap_snapshot *vmsnap_snapshot_new(void)
+{
+        return xcalloc(1, sizeof(vmsnap_snapshot));
+}
+
+void vmsnap_snapshot_free(vmsnap_snapshot *snapshot)
+{
+        if (!snapshot)
+                return;
+        free(snapshot->id);
+        free(snapshot->name);
+        free(snapshot->description);
+        free(snapshot->parent_id);
+        free(snapshot->state);
+        free(snapshot->config_xml);
+        for (size_t i = 0; i < snapshot->n_disks; i++)
+                disk_entry_clear(&snapshot->disks[i]);
+        free(snapshot->disks);
+        free(snapshot->memory_file);
+        free(snapshot);
+}
+
+vmsnap_snapshot *vmsnap_snapshot_copy(const vmsnap_snapshot *snapshot)
+{
+        if (!snapshot)
+                return NULL;
+        vmsnap_snapshot *copy = vmsnap_snapshot_new();
+        copy->id = xstrdup(snapshot->id);
+        copy->name = xstrdup(snapshot->name);
+        copy->description = xstrdup(snapshot->description);
+        copy->created = snapshot->created;
+        copy->parent_id = xstrdup(snapshot->parent_id);
+        copy->state = xstrdup(snapshot->state);
+        copy->config_xml = xstrdup(snapshot->config_xml);
+        for (size_t i = 0; i < snapshot->n_disks; i++) {
+                const vmsnap_disk_entry *disk = &snapshot->disks[i];
+                vmsnap_snapshot_add_disk(copy, disk->target, disk->image, disk->format,
+                                         disk->excluded_reason);
+        }
+        copy->memory_file = xstrdup(snapshot->memory_file);
+        return copy;
+}
+
+void vmsnap_snapshot_add_disk(vmsnap_snapshot *snapshot, const char *target, const char *image,
+                              const char *format, const char *excluded_reason)
+{
+        vmsnap_disk_entry *entry = array_append(&snapshot->disks, &snapshot->n_disks, sizeof(*entry));
+        entry->target = xstrdup(target);
+        entry->image = xstrdup(image);
+        entry->format = xstrdup(format);
+        entry->excluded_reason = xstrdup(excluded_reason);
+}
+
+const vmsnap_disk_entry *vmsnap_snapshot_find_disk(const vmsnap_snapshot *snapshot, const char *target)
+{
+        if (!snapshot || !target)
+                return NULL;
+        for (size_t i = 0; i < snapshot->n_disks; i++)
+                if (streq_ptr(snapshot->disks[i].target, target))
+                        return &snapshot->disks[i];
+        return NULL;
+}
+
+static void preview_disk_clear(vmsnap_preview_disk *disk)
+{
+        free(disk->target);
+        free(disk->overlay);
+        free(disk->saved_leaf);
+        free(disk->saved_format);
+        free(disk->snapshot_id);
+}
+
+void vmsnap_preview_free(vmsnap_preview *preview)
+{
+        if (!preview)
+                return;
+        free(preview->config_snapshot_id);
+        free(preview->saved_xml);
+        free(preview->saved_current_id);
+        for (size_t i = 0; i < preview->n_disks; i++)
+                preview_disk_clear(&preview->disks[i]);
+        free(preview->disks);
+        free(preview);
+}
+
+static vmsnap_preview *preview_copy(const vmsnap_preview *preview)
+{
+        if (!preview)
+                return NULL;
+        vmsnap_preview *copy = xcalloc(1, sizeof(*copy));
+        copy->config_snapshot_id = xstrdup(preview->config_snapshot_id);
+        copy->saved_xml = xstrdup(preview->saved_xml);
+        copy->saved_current_id = xstrdup(preview->saved_current_id);
+        if (preview->n_disks > 0) {
+                copy->disks = xcalloc(preview->n_disks, sizeof(*copy->disks));
+                copy->n_disks = preview->n_disks;
+        }
+        for (size_t i = 0; i < preview->n_disks; i++) {
+                copy->disks[i].target = xstrdup(preview->disks[i].target);
+                copy->disks[i].overlay = xstrdup(preview->disks[i].overlay);
+                copy->disks[i].saved_leaf = xstrdup(preview->disks[i].saved_leaf);
+                copy->disks[i].saved_format = xstrdup(preview->disks[i].saved_format);
+                copy->disks[i].snapshot_id = xstrdup(preview->disks[i].snapshot_id);
+        }
+        return copy;
+}
+
+void vmsnap_domain_meta_free(vmsnap_domain_meta *meta)
+{
+        if (!meta)
+                return;
+        free(meta->uuid);
+        free(meta->name);
+        free(meta->current_id);
+        for (size_t i = 0; i < meta->n_snapshots; i++)
+                vmsnap_snapshot_free(meta->snapshots[i]);
+        free(meta->snapshots);
+        for (size_t i = 0; i < meta->n_owned; i++)
+                free(meta->owned[i]);
+        free(meta->owned);
+        vmsnap_preview_free(meta->preview);
+        json_object_put(meta->intent);
+        free(meta);
+}
+
+vmsnap_domain_meta *vmsnap_domain_meta_copy(const vmsnap_domain_meta *meta)
+{
+        if (!meta)
+                return NULL;
+        vmsnap_domain_meta *copy = vmsnap_domain_meta_new(meta->uuid, meta->name);
+        copy->current_id = xstrdup(meta->current_id);
+        for (size_t i = 0; i < meta->n_snapshots; i++)
+                vmsnap_domain_meta_add_snapshot(copy, vmsnap_snapshot_copy(meta->snapshots[i]));
+        for (size_t i = 0; i < meta->n_owned; i++)
+                vmsnap_domain_meta_add_owned(copy, meta->owned[i]);
+        copy->preview = preview_copy(meta->preview);
+        /* The intent is never edited in place, only replaced, so sharing it is safe. */
+        copy->intent = meta->intent ? json_object_get(meta->intent) : NULL;
+        copy->next_default_index = meta->next_default_index;
+        return copy;
+}
+
+void vmsnap_domain_meta_add_snapshot(vmsnap_domain_meta *meta, vmsnap_snapshot *snapshot)
+{
+        vmsnap_snapshot **slot = array_append(&meta->snapshots, &meta->n_snapshots, sizeof(*slot));
+        *slot = snapshot;
+}
+
+bool vmsnap_domain_meta_remove_snapshot(vmsnap_domain_meta *meta, const char *id)
+{
+        if (!id)
+                return false;
+        for (size_t i = 0; i < meta->n_snapshots; i++) {
+                if (!streq_ptr(meta->snapshots[i]->id, id))
+                        continue;
+                vmsnap_snapshot_free(meta->snapshots[i]);
+                memmove(meta->snapshots + i, meta->snapshots + i + 1,
+                        (meta->n_snapshots - i - 1) * sizeof(*meta->snapshots));
+                meta->n_snapshots--;
+                return true;
+        }
+        return false;
+}
+
+vmsnap_snapshot *vmsnap_domain_meta_find_id(const vmsnap_domain_meta *meta, const char *id)
+{
+        if (!meta || !id)
+                return NULL;
+        for (size_t i = 0; i < meta->n_snapshots; i++)
+                if (streq_ptr(meta->snapshots[i]->id, id))
+                        return meta->snapshots[i];
+        return NULL;
+}
+
+vmsnap_snapshot *vmsnap_domain_meta_find_name(const vmsnap_domain_meta *meta, const char *name)
+{
+        if (!meta || !name)
+                return NULL;
+        for (size_t i = 0; i < meta->n_snapshots; i++)
+                if (streq_ptr(meta->snapshots[i]->name, name))
+                        return meta->snapshots[i];
+        return NULL;
+}
+
+vmsnap_snapshot *vmsnap_domain_meta_find(const vmsnap_domain_meta *meta, const char *id_or_name)
+{
+        vmsnap_snapshot *snapshot = vmsnap_domain_meta_find_id(meta, id_or_name);
+        return snapshot ? snapshot : vmsnap_domain_meta_find_name(meta, id_or_name);
+}
+
+size_t vmsnap_domain_meta_children(const vmsnap_domain_meta *meta, const char *id, vmsnap_snapshot ***ret)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < meta->n_snapshots; i++)
+                if (streq_ptr(meta->snapshots[i]->parent_id, id))
+                        n++;
+        if (!ret)
+                return n;
+
+        vmsnap_snapshot **children = xcalloc(n + 1, sizeof(*children));
+        size_t k = 0;
+        for (size_t i = 0; i < meta->n_snapshots; i++)
+                if (streq_ptr(meta->snapshots[i]->parent_id, id))
+                        children[k++] = meta->snapshots[i];
+        *ret = children;
+        return n;
+}
+
+bool vmsnap_domain_meta_descends(const vmsnap_domain_meta *meta, const char *id, const char *ancestor_id)
+{
+        if (!id || !ancestor_id)
+                return false;
+        /* Bounded by the number of snapshots, so a parent loop in a hand-edited model cannot hang us. */
+        const char *cursor = id;
+        for (size_t steps = 0; cursor && steps <= meta->n_snapshots; steps++) {
+                if (streq_ptr(cursor, ancestor_id))
+                        return true;
+                const vmsnap_snapshot *snapshot = vmsnap_domain_meta_find_id(meta, cursor);
+                if (!snapshot)
+                        return false;
+                cursor = snapshot->parent_id;
+        }
+        return false;
+}
+
+bool vmsnap_domain_meta_owns(const vmsnap_domain_meta *meta, const char *path)
+{
+        if (!meta || !path)
+                return false;
+        for (size_t i = 0; i < meta->n_owned; i++)
+                if (streq_ptr(meta->owned[i], path))
+                        return true;
+        return false;
+}
+
+void vmsnap_domain_meta_add_owned(vmsnap_domain_meta *meta, const char *path)
+{
+        if (!path || vmsnap_domain_meta_owns(meta, path))
+                return;
+        char **slot = array_append(&meta->owned, &meta->n_owned, sizeof(*slot));
+        *slot = xstrdup(path);
+}
+
+void vmsnap_domain_meta_remove_owned(vmsnap_domain_meta *meta, const char *path)
+{
+        if (!path)
+                return;
+        size_t kept = 0;
+        for (size_t i = 0; i < meta->n_owned; i++) {
+                if (streq_ptr(meta->owned[i], path))
+                        free(meta->owned[i]);
+                else
+                        meta->owned[kept++] = meta->owned[i];
+        }
+        meta->n_owned = kept;
+}

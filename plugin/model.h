@@ -1,0 +1,91 @@
+/* model.h: the in-memory snapshot model of one domain, as the metadata store
+ * persists it. Plain data with constructors, lookups and tree helpers; no I/O.
+ * Operations (create.c, preview.c, delete.c, ...) change it; store.c saves it. */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct vmsnap_disk_entry {
+        char *target;          /* vda */
+        char *image;           /* frozen image (absolute path); NULL when excluded */
+        char *format;          /* "qcow2" or "raw"; NULL when excluded */
+        char *excluded_reason; /* NULL when included */
+} vmsnap_disk_entry;
+
+typedef struct vmsnap_snapshot {
+        char *id; /* UUID text */
+        char *name;
+        char *description;
+        int64_t created; /* unix seconds */
+        char *parent_id; /* NULL for a root */
+        char *state;     /* running, paused, shutoff */
+        char *config_xml;
+        vmsnap_disk_entry *disks;
+        size_t n_disks;
+        char *memory_file; /* NULL when none */
+} vmsnap_snapshot;
+
+/* One disk of a running preview. */
+typedef struct vmsnap_preview_disk {
+        char *target;
+        char *overlay;    /* the temporary overlay the domain now uses; NULL for a disk left as it was */
+        char *saved_leaf; /* the leaf the domain used before the preview */
+        char *saved_format;
+        char *snapshot_id; /* whose state the disk shows; NULL when it keeps its current state */
+} vmsnap_preview_disk;
+
+typedef struct vmsnap_preview {
+        char *config_snapshot_id;
+        char *saved_xml;        /* domain XML before the preview */
+        char *saved_current_id; /* current snapshot before the preview, NULL if none */
+        vmsnap_preview_disk *disks;
+        size_t n_disks;
+} vmsnap_preview;
+
+typedef struct vmsnap_domain_meta {
+        char *uuid;
+        char *name;       /* last known name, for people reading the file */
+        char *current_id; /* NULL when no current snapshot */
+        vmsnap_snapshot **snapshots;
+        size_t n_snapshots;
+        char **owned; /* absolute paths of image files vmsnap created and may change or delete */
+        size_t n_owned;
+        vmsnap_preview *preview;     /* NULL when no preview runs */
+        json_object *intent;         /* an unfinished multi-step operation, NULL when none */
+        unsigned next_default_index; /* for default names "snapshot-N" */
+} vmsnap_domain_meta;
+
+vmsnap_domain_meta *vmsnap_domain_meta_new(const char *uuid, const char *name);
+void vmsnap_domain_meta_free(vmsnap_domain_meta *meta);
+/* Deep copy (intent included, by reference count). */
+vmsnap_domain_meta *vmsnap_domain_meta_copy(const vmsnap_domain_meta *meta);
+
+vmsnap_snapshot *vmsnap_snapshot_new(void);
+void vmsnap_snapshot_free(vmsnap_snapshot *snapshot);
+vmsnap_snapshot *vmsnap_snapshot_copy(const vmsnap_snapshot *snapshot);
+/* Appends a disk entry; image/format NULL and reason non-NULL for an excluded disk. */
+void vmsnap_snapshot_add_disk(vmsnap_snapshot *snapshot, const char *target, const char *image,
+                              const char *format, const char *excluded_reason);
+const vmsnap_disk_entry *vmsnap_snapshot_find_disk(const vmsnap_snapshot *snapshot, const char *target);
+
+void vmsnap_preview_free(vmsnap_preview *preview);
+
+/* Takes ownership of snapshot. */
+void vmsnap_domain_meta_add_snapshot(vmsnap_domain_meta *meta, vmsnap_snapshot *snapshot);
+/* Removes and frees the snapshot with this id; returns false if absent. */
+bool vmsnap_domain_meta_remove_snapshot(vmsnap_domain_meta *meta, const char *id);
+vmsnap_snapshot *vmsnap_domain_meta_find_id(const vmsnap_domain_meta *meta, const char *id);
+vmsnap_snapshot *vmsnap_domain_meta_find_name(const vmsnap_domain_meta *meta, const char *name);
+/* By id first, then by name. */
+vmsnap_snapshot *vmsnap_domain_meta_find(const vmsnap_domain_meta *meta, const char *id_or_name);
+/* Number of direct children of id (NULL: roots) and, when ret is non-NULL, them. */
+size_t vmsnap_domain_meta_children(const vmsnap_domain_meta *meta, const char *id, vmsnap_snapshot ***ret);
+/* True if id equals ancestor_id or descends from it. */
+bool vmsnap_domain_meta_descends(const vmsnap_domain_meta *meta, const char *id, const char *ancestor_id);
+
+bool vmsnap_domain_meta_owns(const vmsnap_domain_meta *meta, const char *path);
+void vmsnap_domain_meta_add_owned(vmsnap_domain_meta *meta, const char *path);
+void vmsnap_domain_meta_remove_owned(vmsnap_domain_meta *meta, const char *path);

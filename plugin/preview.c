@@ -1,0 +1,385 @@
+/* preview.c: preview of a snapshot (or a custom mix: configuration from one
+ * snapshot, each disk from any other), then commit or undo; and revert, which
+ * is a preview of every disk followed by a commit. Each previewed disk runs
+ * on a temporary overlay, so the snapshot's own images stay frozen. */
+#include <libvirt/virterror.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "create.h"
+#include "error.h"
+#include "fileio.h"
+#include "image.h"
+#include "journal.h"
+
+typedef struct preview_plan {
+        char *target;
+        char *base; /* image the overlay sits on */
+        char *base_format;
+        char *snapshot_id; /* NULL: the disk keeps its current state */
+        char *overlay;
+} preview_plan;
+
+static void plans_free(preview_plan *plans, size_t n)
+{
+        if (!plans)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                free(plans[i].target);
+                free(plans[i].base);
+                free(plans[i].base_format);
+                free(plans[i].snapshot_id);
+                free(plans[i].overlay);
+        }
+        free(plans);
+}
+
+static const vmsnap_active_disk *active_find(const vmsnap_active_disk *active, size_t n, const char *target)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(active[i].target, target) == 0)
+                        return &active[i];
+        return NULL;
+}
+
+/* The snapshot a disk of the preview shows: from the custom choices, else config. */
+static int choice_for(vmsnap_op *op, const vmsnap_preview_options *options, const char *target,
+                      vmsnap_snapshot *config, vmsnap_snapshot **ret)
+{
+        for (size_t i = 0; options && i < options->n_disks; i++)
+                if (strcmp(options->disks[i].target, target) == 0)
+                        return vmsnap_op_find_snapshot(op, options->disks[i].snapshot, ret);
+        *ret = config;
+        return 0;
+}
+
+static int check_choices(vmsnap_op *op, const vmsnap_preview_options *options, vmsnap_snapshot *config,
+                         const vmsnap_xml_disk *config_disks, size_t n_config_disks)
+{
+        for (size_t i = 0; options && i < options->n_disks; i++) {
+                const vmsnap_disk_choice *choice = &options->disks[i];
+                const vmsnap_disk_entry *entry;
+                vmsnap_snapshot *chosen;
+                bool in_config = false;
+                int r;
+
+                if (!choice->target || !choice->snapshot)
+                        return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                                "a disk choice needs both a disk target and a snapshot");
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(options->disks[j].target, choice->target) == 0)
+                                return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                                        "disk %s is chosen twice", choice->target);
+                for (size_t j = 0; j < n_config_disks; j++)
+                        if (strcmp(config_disks[j].target, choice->target) == 0)
+                                in_config = true;
+                if (!in_config)
+                        return vmsnap_error_set(
+                                op->error, -ENOENT, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                "disk %s is not part of the configuration of snapshot \"%s\"",
+                                choice->target, config->name);
+                r = vmsnap_op_find_snapshot(op, choice->snapshot, &chosen);
+                if (r < 0)
+                        return r;
+                entry = vmsnap_snapshot_find_disk(chosen, choice->target);
+                if (!entry || !entry->image)
+                        return vmsnap_error_set(
+                                op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                "snapshot \"%s\" does not include disk %s (%s); choose a snapshot "
+                                "that does",
+                                chosen->name, choice->target,
+                                entry ? entry->excluded_reason : "the disk was not attached");
+        }
+        return 0;
+}
+
+static int plan_preview(vmsnap_op *op, vmsnap_snapshot *config, const vmsnap_preview_options *options,
+                        preview_plan **ret, size_t *n_ret)
+{
+        vmsnap_xml_disk *config_disks = NULL;
+        vmsnap_active_disk *active = NULL;
+        size_t n_config_disks = 0, n_active = 0, n = 0;
+        preview_plan *plans = NULL;
+        int r;
+
+        r = vmsnap_xml_disks(config->config_xml, &config_disks, &n_config_disks, op->error);
+        if (r < 0)
+                return r;
+        r = check_choices(op, options, config, config_disks, n_config_disks);
+        if (r < 0)
+                goto out;
+        r = vmsnap_op_active_disks(op, &active, &n_active);
+        if (r < 0)
+                goto out;
+        plans = calloc(n_config_disks + 1, sizeof(*plans));
+        if (!plans)
+                abort();
+        for (size_t i = 0; i < n_config_disks; i++) {
+                const vmsnap_xml_disk *disk = &config_disks[i];
+                const vmsnap_disk_entry *entry;
+                const vmsnap_active_disk *now;
+                vmsnap_snapshot *chosen;
+                preview_plan *p;
+
+                if (vmsnap_disk_ineligible_reason(disk))
+                        continue; /* cdroms and the like come with the configuration as they are */
+                r = choice_for(op, options, disk->target, config, &chosen);
+                if (r < 0)
+                        goto out;
+                p = &plans[n++];
+                p->target = strdup(disk->target);
+                entry = vmsnap_snapshot_find_disk(chosen, disk->target);
+                if (entry && entry->image) {
+                        if (!vmsnap_file_exists(entry->image)) {
+                                r = vmsnap_error_set(op->error, -ENOENT, VMSNAP_ERROR_FAILED,
+                                                     "image %s of disk %s in snapshot \"%s\" is missing",
+                                                     entry->image, disk->target, chosen->name);
+                                goto out;
+                        }
+                        p->base = strdup(entry->image);
+                        p->base_format = strdup(entry->format);
+                        p->snapshot_id = strdup(chosen->id);
+                } else if ((now = active_find(active, n_active, disk->target))) {
+                        /* As in oVirt: a disk the snapshot did not include keeps its current state. */
+                        p->base = strdup(now->source);
+                        p->base_format = strdup(now->format);
+                } else {
+                        r = vmsnap_error_set(
+                                op->error, -ENOENT, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                "disk %s was not included in snapshot \"%s\" and the domain has no "
+                                "disk %s now; choose a snapshot that includes it",
+                                disk->target, chosen->name, disk->target);
+                        goto out;
+                }
+                r = vmsnap_image_overlay_path(p->base, &p->overlay, op->error);
+                if (r < 0)
+                        goto out;
+        }
+        *ret = plans;
+        *n_ret = n;
+        plans = NULL;
+        n = 0;
+out:
+        plans_free(plans, n);
+        vmsnap_xml_disks_free(config_disks, n_config_disks);
+        vmsnap_active_disks_free(active, n_active);
+        return r;
+}
+
+/* The preview configuration: the snapshot's XML under the domain's current name, its
+ * disks on the overlays. */
+static int preview_xml(vmsnap_op *op, vmsnap_snapshot *config, preview_plan *plans, size_t n, char **ret)
+{
+        vmsnap_xml_disk_source sources[n + 1];
+        _cleanup_free_ char *renamed = NULL;
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                sources[i] = (vmsnap_xml_disk_source){plans[i].target, plans[i].overlay, "qcow2"};
+        r = vmsnap_xml_set_name(config->config_xml, op->name, &renamed, op->error);
+        if (r < 0)
+                return r;
+        return vmsnap_xml_set_disk_sources(renamed, sources, n, ret, op->error);
+}
+
+static vmsnap_preview *preview_record(vmsnap_op *op, vmsnap_snapshot *config, preview_plan *plans, size_t n)
+{
+        vmsnap_preview *preview = calloc(1, sizeof(*preview));
+        vmsnap_active_disk *active = NULL;
+        size_t n_active = 0;
+
+        if (!preview || vmsnap_op_active_disks(op, &active, &n_active) < 0)
+                abort();
+        preview->config_snapshot_id = strdup(config->id);
+        preview->saved_xml = strdup(op->xml);
+        preview->saved_current_id = op->meta->current_id ? strdup(op->meta->current_id) : NULL;
+        preview->disks = calloc(n + n_active + 1, sizeof(*preview->disks));
+        for (size_t i = 0; i < n; i++) {
+                const vmsnap_active_disk *now = active_find(active, n_active, plans[i].target);
+                vmsnap_preview_disk *d = &preview->disks[preview->n_disks++];
+                d->target = strdup(plans[i].target);
+                d->overlay = strdup(plans[i].overlay);
+                d->saved_leaf = now ? strdup(now->source) : NULL;
+                d->saved_format = now ? strdup(now->format) : NULL;
+                d->snapshot_id = plans[i].snapshot_id ? strdup(plans[i].snapshot_id) : NULL;
+        }
+        for (size_t i = 0; i < n_active; i++) {
+                bool planned = false;
+                for (size_t j = 0; j < n; j++)
+                        planned = planned || strcmp(plans[j].target, active[i].target) == 0;
+                if (planned)
+                        continue;
+                vmsnap_preview_disk *d = &preview->disks[preview->n_disks++];
+                d->target = strdup(active[i].target);
+                d->saved_leaf = strdup(active[i].source);
+                d->saved_format = strdup(active[i].format);
+        }
+        vmsnap_active_disks_free(active, n_active);
+        return preview;
+}
+
+/* Creates the overlays and switches the domain to the preview; on return the model
+ * holds the preview but is not saved yet (the caller commits it). */
+static int preview_apply(vmsnap_op *op, vmsnap_snapshot *config, const vmsnap_preview_options *options,
+                         const char *operation)
+{
+        preview_plan *plans = NULL;
+        size_t n = 0;
+        _cleanup_free_ char *saved_xml = strdup(op->xml);
+        _cleanup_free_ char *new_xml = NULL;
+        vmsnap_preview *preview = NULL;
+        int r;
+
+        if (options && options->restore_memory) {
+                if (!config->memory_file)
+                        return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                                "snapshot \"%s\" has no memory state to restore",
+                                                config->name);
+                return vmsnap_error_set(op->error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
+                                        "restoring the memory state of snapshot \"%s\" is not supported yet",
+                                        config->name);
+        }
+        r = plan_preview(op, config, options, &plans, &n);
+        if (r < 0)
+                return r;
+        /* The record is built before any change, while op->xml is still the saved state. */
+        preview = preview_record(op, config, plans, n);
+
+        r = vmsnap_journal_prepare(op, operation, saved_xml);
+        if (r < 0)
+                goto out;
+        for (size_t i = 0; i < n; i++) {
+                if (vmsnap_op_canceled(op)) {
+                        r = vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,
+                                             "the %s was canceled; nothing was changed", operation);
+                        goto fail;
+                }
+                r = vmsnap_journal_add_file(op, plans[i].overlay, plans[i].base);
+                if (r == 0)
+                        r = vmsnap_op_failpoint(op, "preview: before overlay");
+                if (r == 0)
+                        r = vmsnap_image_create_overlay(plans[i].overlay, plans[i].base,
+                                                        plans[i].base_format, op->error);
+                if (r == 0)
+                        r = vmsnap_op_failpoint(op, "preview: after overlay");
+                if (r < 0)
+                        goto fail;
+                vmsnap_op_progress(op, i + 1, n + 1);
+        }
+        r = preview_xml(op, config, plans, n, &new_xml);
+        if (r == 0)
+                r = vmsnap_op_define(op, new_xml);
+        if (r == 0)
+                r = vmsnap_op_failpoint(op, "preview: after define");
+        if (r < 0)
+                goto fail;
+
+        for (size_t i = 0; i < n; i++)
+                vmsnap_domain_meta_add_owned(op->meta, plans[i].overlay);
+        vmsnap_preview_free(op->meta->preview);
+        op->meta->preview = preview;
+        preview = NULL;
+        free(op->meta->current_id);
+        op->meta->current_id = strdup(config->id);
+        goto out;
+fail:
+        vmsnap_journal_rollback(op);
+out:
+        vmsnap_preview_free(preview);
+        plans_free(plans, n);
+        return r;
+}
+
+int vmsnap_preview_start(vmsnap_engine *engine, const char *domain, const char *snapshot,
+                         const vmsnap_preview_options *options, const vmsnap_hooks *hooks,
+                         vmsnap_error *error)
+{
+        vmsnap_snapshot *config;
+        vmsnap_op *op;
+        int r;
+
+        r = vmsnap_op_begin(engine, domain,
+                            VMSNAP_OP_SHUT_OFF | VMSNAP_OP_NO_PREVIEW | VMSNAP_OP_NO_FOREIGN_SNAPSHOTS,
+                            hooks, &op, error);
+        if (r < 0)
+                return r;
+        r = vmsnap_op_find_snapshot(op, snapshot, &config);
+        if (r == 0)
+                r = preview_apply(op, config, options, "preview");
+        if (r == 0)
+                r = vmsnap_journal_commit(op);
+        vmsnap_op_end(op);
+        return r;
+}
+
+/* The preview becomes the active state; the unsaved state it replaced is collected. */
+static int commit_apply(vmsnap_op *op)
+{
+        vmsnap_preview_free(op->meta->preview);
+        op->meta->preview = NULL;
+        return vmsnap_journal_commit(op);
+}
+
+int vmsnap_preview_commit(vmsnap_engine *engine, const char *domain, const vmsnap_hooks *hooks,
+                          vmsnap_error *error)
+{
+        vmsnap_op *op;
+        int r;
+
+        r = vmsnap_op_begin(engine, domain, VMSNAP_OP_SHUT_OFF | VMSNAP_OP_IN_PREVIEW, hooks, &op, error);
+        if (r < 0)
+                return r;
+        r = commit_apply(op);
+        vmsnap_op_end(op);
+        return r;
+}
+
+int vmsnap_preview_undo(vmsnap_engine *engine, const char *domain, const vmsnap_hooks *hooks,
+                        vmsnap_error *error)
+{
+        vmsnap_preview *preview;
+        vmsnap_op *op;
+        int r;
+
+        r = vmsnap_op_begin(engine, domain, VMSNAP_OP_SHUT_OFF | VMSNAP_OP_IN_PREVIEW, hooks, &op, error);
+        if (r < 0)
+                return r;
+        preview = op->meta->preview;
+        op->meta->preview = NULL;
+        free(op->meta->current_id);
+        op->meta->current_id = preview->saved_current_id ? strdup(preview->saved_current_id) : NULL;
+        vmsnap_journal_step_define(op, preview->saved_xml);
+        vmsnap_preview_free(preview);
+        r = vmsnap_journal_commit(op);
+        vmsnap_op_end(op);
+        return r;
+}
+
+int vmsnap_snapshot_revert(vmsnap_engine *engine, const char *domain, const char *snapshot,
+                           const vmsnap_revert_options *options, const vmsnap_hooks *hooks,
+                           vmsnap_error *error)
+{
+        vmsnap_preview_options preview_options = {.restore_memory = options && options->restore_memory};
+        vmsnap_snapshot *target;
+        vmsnap_op *op;
+        int r;
+
+        r = vmsnap_op_begin(engine, domain,
+                            VMSNAP_OP_SHUT_OFF | VMSNAP_OP_NO_PREVIEW | VMSNAP_OP_NO_FOREIGN_SNAPSHOTS,
+                            hooks, &op, error);
+        if (r < 0)
+                return r;
+        r = vmsnap_op_find_snapshot(op, snapshot, &target);
+        if (r == 0)
+                r = preview_apply(op, target, &preview_options, "revert");
+        if (r == 0)
+                r = commit_apply(op);
+        if (r == 0 && options && options->start && virDomainCreate(op->domain) < 0) {
+                virErrorPtr last = virGetLastError();
+                r = vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED,
+                                     "domain %s was reverted to \"%s\" but did not start: %s", op->name,
+                                     target->name, last && last->message ? last->message : "unknown error");
+        }
+        vmsnap_op_end(op);
+        return r;
+}

@@ -1,0 +1,661 @@
+/* store.c: the metadata store: the model (model.h) as one JSON document per
+ * domain, <state_dir>/<uuid>.json. Owns the document format and its strict
+ * validation; the atomic write and the read go through fileio.c. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+#include "fileio.h"
+#include "store.h"
+
+#define STORE_VERSION 1
+
+/* Every shape error of a document is reported the same way. */
+#define malformed(error, ...) vmsnap_error_set(error, -EBADMSG, VMSNAP_ERROR_FAILED, __VA_ARGS__)
+
+static void domain_meta_freep(vmsnap_domain_meta **meta)
+{
+        vmsnap_domain_meta_free(*meta);
+}
+#define _cleanup_domain_meta_ _cleanup_(domain_meta_freep)
+
+static void snapshot_freep(vmsnap_snapshot **snapshot)
+{
+        vmsnap_snapshot_free(*snapshot);
+}
+#define _cleanup_snapshot_ _cleanup_(snapshot_freep)
+
+static void preview_freep(vmsnap_preview **preview)
+{
+        vmsnap_preview_free(*preview);
+}
+#define _cleanup_preview_ _cleanup_(preview_freep)
+
+static void json_object_putp(json_object **object)
+{
+        json_object_put(*object);
+}
+#define _cleanup_json_ _cleanup_(json_object_putp)
+
+static void json_tokener_freep(json_tokener **tokener)
+{
+        if (*tokener)
+                json_tokener_free(*tokener);
+}
+
+/* ---- writing ---- */
+
+static json_object *json_string_or_null(const char *text)
+{
+        return text ? json_object_new_string(text) : NULL;
+}
+
+static void json_add(json_object *object, const char *key, json_object *value)
+{
+        json_object_object_add(object, key, value);
+}
+
+static json_object *disk_entry_to_json(const vmsnap_disk_entry *disk)
+{
+        json_object *object = json_object_new_object();
+        json_add(object, "target", json_string_or_null(disk->target));
+        json_add(object, "image", json_string_or_null(disk->image));
+        json_add(object, "format", json_string_or_null(disk->format));
+        json_add(object, "excluded_reason", json_string_or_null(disk->excluded_reason));
+        return object;
+}
+
+static json_object *snapshot_to_json(const vmsnap_snapshot *snapshot)
+{
+        json_object *object = json_object_new_object();
+        json_add(object, "id", json_string_or_null(snapshot->id));
+        json_add(object, "name", json_string_or_null(snapshot->name));
+        json_add(object, "description", json_object_new_string(snapshot->description ?: ""));
+        json_add(object, "created", json_object_new_int64(snapshot->created));
+        json_add(object, "parent", json_string_or_null(snapshot->parent_id));
+        json_add(object, "state", json_string_or_null(snapshot->state));
+        json_add(object, "config_xml", json_string_or_null(snapshot->config_xml));
+        json_object *disks = json_object_new_array();
+        for (size_t i = 0; i < snapshot->n_disks; i++)
+                json_object_array_add(disks, disk_entry_to_json(&snapshot->disks[i]));
+        json_add(object, "disks", disks);
+        json_add(object, "memory_file", json_string_or_null(snapshot->memory_file));
+        return object;
+}
+
+static json_object *preview_to_json(const vmsnap_preview *preview)
+{
+        json_object *object = json_object_new_object();
+        json_add(object, "config_snapshot", json_string_or_null(preview->config_snapshot_id));
+        json_add(object, "saved_xml", json_string_or_null(preview->saved_xml));
+        json_add(object, "saved_current", json_string_or_null(preview->saved_current_id));
+        json_object *disks = json_object_new_array();
+        for (size_t i = 0; i < preview->n_disks; i++) {
+                const vmsnap_preview_disk *disk = &preview->disks[i];
+                json_object *entry = json_object_new_object();
+                json_add(entry, "target", json_string_or_null(disk->target));
+                json_add(entry, "overlay", json_string_or_null(disk->overlay));
+                json_add(entry, "saved_leaf", json_string_or_null(disk->saved_leaf));
+                json_add(entry, "saved_format", json_string_or_null(disk->saved_format));
+                json_add(entry, "snapshot", json_string_or_null(disk->snapshot_id));
+                json_object_array_add(disks, entry);
+        }
+        json_add(object, "disks", disks);
+        return object;
+}
+
+json_object *vmsnap_store_to_json(const vmsnap_domain_meta *meta)
+{
+        json_object *object = json_object_new_object();
+        json_add(object, "version", json_object_new_int(STORE_VERSION));
+        json_add(object, "uuid", json_string_or_null(meta->uuid));
+        json_add(object, "name", json_string_or_null(meta->name));
+        json_add(object, "current", json_string_or_null(meta->current_id));
+        json_add(object, "next_default_index", json_object_new_int64(meta->next_default_index));
+        json_object *snapshots = json_object_new_array();
+        for (size_t i = 0; i < meta->n_snapshots; i++)
+                json_object_array_add(snapshots, snapshot_to_json(meta->snapshots[i]));
+        json_add(object, "snapshots", snapshots);
+        json_object *owned = json_object_new_array();
+        for (size_t i = 0; i < meta->n_owned; i++)
+                json_object_array_add(owned, json_object_new_string(meta->owned[i]));
+        json_add(object, "owned", owned);
+        json_add(object, "preview", meta->preview ? preview_to_json(meta->preview) : NULL);
+        json_add(object, "intent", meta->intent ? json_object_get(meta->intent) : NULL);
+        return object;
+}
+
+/* ---- reading: every field is checked before it is used ---- */
+
+/* where names the enclosing object the way a person finds it in the file, e.g. "snapshots[2]";
+ * "" for the document itself. */
+static void field_path(char *buffer, size_t size, const char *where, const char *key)
+{
+        snprintf(buffer, size, "%s%s%s", where, *where ? "." : "", key);
+}
+
+/* A string field: a JSON string without NUL bytes; when nullable, null or a missing key give NULL. */
+static int read_string(json_object *object, const char *where, const char *key, bool nullable, char **ret,
+                       vmsnap_error *error)
+{
+        char path[128];
+        json_object *value = NULL;
+
+        field_path(path, sizeof(path), where, key);
+        if (!json_object_object_get_ex(object, key, &value) || !value) {
+                if (nullable) {
+                        *ret = NULL;
+                        return 0;
+                }
+                return malformed(error, "field %s is missing or null; it must be a string", path);
+        }
+        if (!json_object_is_type(value, json_type_string))
+                return malformed(error, "field %s must be a string%s, not %s", path,
+                                 nullable ? " or null" : "", json_type_to_name(json_object_get_type(value)));
+
+        const char *text = json_object_get_string(value);
+        if ((size_t)json_object_get_string_len(value) != strlen(text))
+                return malformed(error, "field %s contains a NUL character", path);
+
+        char *copy = strdup(text);
+        if (!copy)
+                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory reading %s",
+                                        path);
+        *ret = copy;
+        return 0;
+}
+
+/* Like read_string, and the string must not be empty. */
+static int read_name(json_object *object, const char *where, const char *key, bool nullable, char **ret,
+                     vmsnap_error *error)
+{
+        char path[128];
+        int r = read_string(object, where, key, nullable, ret, error);
+        if (r < 0)
+                return r;
+        if (*ret && **ret == '\0') {
+                free(*ret);
+                *ret = NULL;
+                field_path(path, sizeof(path), where, key);
+                return malformed(error, "field %s must not be empty", path);
+        }
+        return 0;
+}
+
+static int read_int64(json_object *object, const char *where, const char *key, int64_t min, int64_t max,
+                      int64_t *ret, vmsnap_error *error)
+{
+        char path[128];
+        json_object *value = NULL;
+
+        field_path(path, sizeof(path), where, key);
+        if (!json_object_object_get_ex(object, key, &value) || !value)
+                return malformed(error, "field %s is missing or null; it must be an integer", path);
+        if (!json_object_is_type(value, json_type_int))
+                return malformed(error, "field %s must be an integer, not %s", path,
+                                 json_type_to_name(json_object_get_type(value)));
+
+        /* json-c clamps values beyond int64 to the nearest end, which the range check then refuses. */
+        int64_t number = json_object_get_int64(value);
+        if (number < min || number > max)
+                return malformed(error, "field %s is %" PRId64 ", outside %" PRId64 "..%" PRId64, path,
+                                 number, min, max);
+        *ret = number;
+        return 0;
+}
+
+/* An array field; when optional, a missing key or null gives NULL. */
+static int read_array(json_object *object, const char *where, const char *key, bool optional,
+                      json_object **ret, vmsnap_error *error)
+{
+        char path[128];
+        json_object *value = NULL;
+
+        field_path(path, sizeof(path), where, key);
+        if (!json_object_object_get_ex(object, key, &value) || !value) {
+                if (optional) {
+                        *ret = NULL;
+                        return 0;
+                }
+                return malformed(error, "field %s is missing or null; it must be an array", path);
+        }
+        if (!json_object_is_type(value, json_type_array))
+                return malformed(error, "field %s must be an array, not %s", path,
+                                 json_type_to_name(json_object_get_type(value)));
+        *ret = value;
+        return 0;
+}
+
+static int require_object(json_object *value, const char *path, vmsnap_error *error)
+{
+        if (!json_object_is_type(value, json_type_object))
+                return malformed(error, "%s must be an object, not %s", path,
+                                 json_type_to_name(json_object_get_type(value)));
+        return 0;
+}
+
+static int disk_entry_from_json(json_object *object, const char *where, vmsnap_snapshot *snapshot,
+                                vmsnap_error *error)
+{
+        _cleanup_free_ char *target = NULL, *image = NULL, *format = NULL, *reason = NULL;
+        int r;
+
+        r = require_object(object, where, error);
+        if (r < 0)
+                return r;
+        r = read_name(object, where, "target", false, &target, error);
+        if (r < 0)
+                return r;
+        r = read_name(object, where, "image", true, &image, error);
+        if (r < 0)
+                return r;
+        r = read_name(object, where, "format", true, &format, error);
+        if (r < 0)
+                return r;
+        r = read_string(object, where, "excluded_reason", true, &reason, error);
+        if (r < 0)
+                return r;
+
+        /* A disk is either included (image and format) or excluded (a reason): never both, never neither. */
+        if (reason && (image || format))
+                return malformed(error, "%s (disk %s) has an excluded_reason and also an image or format",
+                                 where, target);
+        if (!reason && (!image || !format))
+                return malformed(error, "%s (disk %s) needs either image and format, or an excluded_reason",
+                                 where, target);
+        if (vmsnap_snapshot_find_disk(snapshot, target))
+                return malformed(error, "%s repeats disk %s", where, target);
+
+        vmsnap_snapshot_add_disk(snapshot, target, image, format, reason);
+        return 0;
+}
+
+static int snapshot_from_json(json_object *object, const char *where, vmsnap_snapshot **ret,
+                              vmsnap_error *error)
+{
+        _cleanup_snapshot_ vmsnap_snapshot *snapshot = vmsnap_snapshot_new();
+        json_object *disks = NULL;
+        int r;
+
+        r = require_object(object, where, error);
+        if (r < 0)
+                return r;
+        r = read_name(object, where, "id", false, &snapshot->id, error);
+        if (r < 0)
+                return r;
+        r = read_name(object, where, "name", false, &snapshot->name, error);
+        if (r < 0)
+                return r;
+        r = read_string(object, where, "description", false, &snapshot->description, error);
+        if (r < 0)
+                return r;
+        r = read_int64(object, where, "created", INT64_MIN, INT64_MAX, &snapshot->created, error);
+        if (r < 0)
+                return r;
+        r = read_name(object, where, "parent", true, &snapshot->parent_id, error);
+        if (r < 0)
+                return r;
+        r = read_name(object, where, "state", false, &snapshot->state, error);
+        if (r < 0)
+                return r;
+        r = read_string(object, where, "config_xml", false, &snapshot->config_xml, error);
+        if (r < 0)
+                return r;
+        r = read_array(object, where, "disks", false, &disks, error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < json_object_array_length(disks); i++) {
+                char disk_where[96];
+                snprintf(disk_where, sizeof(disk_where), "%s.disks[%zu]", where, i);
+                r = disk_entry_from_json(json_object_array_get_idx(disks, i), disk_where, snapshot, error);
+                if (r < 0)
+                        return r;
+        }
+        r = read_name(object, where, "memory_file", true, &snapshot->memory_file, error);
+        if (r < 0)
+                return r;
+
+        *ret = snapshot;
+        snapshot = NULL;
+        return 0;
+}
+
+static int preview_from_json(json_object *object, vmsnap_preview **ret, vmsnap_error *error)
+{
+        _cleanup_preview_ vmsnap_preview *preview = calloc(1, sizeof(*preview));
+        json_object *disks = NULL;
+        int r;
+
+        if (!preview)
+                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED,
+                                        "out of memory reading preview");
+        r = require_object(object, "preview", error);
+        if (r < 0)
+                return r;
+        r = read_name(object, "preview", "config_snapshot", false, &preview->config_snapshot_id, error);
+        if (r < 0)
+                return r;
+        r = read_string(object, "preview", "saved_xml", false, &preview->saved_xml, error);
+        if (r < 0)
+                return r;
+        r = read_name(object, "preview", "saved_current", true, &preview->saved_current_id, error);
+        if (r < 0)
+                return r;
+        r = read_array(object, "preview", "disks", false, &disks, error);
+        if (r < 0)
+                return r;
+
+        size_t n = json_object_array_length(disks);
+        if (n > 0) {
+                preview->disks = calloc(n, sizeof(*preview->disks));
+                if (!preview->disks)
+                        return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED,
+                                                "out of memory reading preview disks");
+        }
+        for (size_t i = 0; i < n; i++) {
+                json_object *entry = json_object_array_get_idx(disks, i);
+                vmsnap_preview_disk *disk = &preview->disks[i];
+                char where[64];
+
+                snprintf(where, sizeof(where), "preview.disks[%zu]", i);
+                r = require_object(entry, where, error);
+                if (r < 0)
+                        return r;
+                /* Counted before filling so that vmsnap_preview_free() releases a half-read entry too. */
+                preview->n_disks = i + 1;
+                r = read_name(entry, where, "target", false, &disk->target, error);
+                if (r < 0)
+                        return r;
+                r = read_name(entry, where, "overlay", true, &disk->overlay, error);
+                if (r < 0)
+                        return r;
+                r = read_name(entry, where, "saved_leaf", false, &disk->saved_leaf, error);
+                if (r < 0)
+                        return r;
+                r = read_name(entry, where, "saved_format", false, &disk->saved_format, error);
+                if (r < 0)
+                        return r;
+                r = read_name(entry, where, "snapshot", true, &disk->snapshot_id, error);
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; k < i; k++)
+                        if (strcmp(preview->disks[k].target, disk->target) == 0)
+                                return malformed(error, "%s repeats disk %s", where, disk->target);
+        }
+
+        *ret = preview;
+        preview = NULL;
+        return 0;
+}
+
+/* Cross-references: unique ids and names, parents and every other id reference resolve, no parent loops. */
+static int domain_meta_check_references(const vmsnap_domain_meta *meta, vmsnap_error *error)
+{
+        for (size_t i = 0; i < meta->n_snapshots; i++) {
+                const vmsnap_snapshot *snapshot = meta->snapshots[i];
+
+                for (size_t k = 0; k < i; k++) {
+                        if (strcmp(meta->snapshots[k]->id, snapshot->id) == 0)
+                                return malformed(error, "snapshots[%zu] and snapshots[%zu] share the id %s",
+                                                 k, i, snapshot->id);
+                        if (strcmp(meta->snapshots[k]->name, snapshot->name) == 0)
+                                return malformed(error,
+                                                 "snapshots[%zu] and snapshots[%zu] share the name \"%s\"",
+                                                 k, i, snapshot->name);
+                }
+                if (snapshot->parent_id && !vmsnap_domain_meta_find_id(meta, snapshot->parent_id))
+                        return malformed(error,
+                                         "snapshots[%zu] (\"%s\") names parent %s, which is not a snapshot",
+                                         i, snapshot->name, snapshot->parent_id);
+
+                /* Every chain of parents must reach a root within n steps, or it loops. */
+                const vmsnap_snapshot *cursor = snapshot;
+                size_t steps = 0;
+                while (cursor && cursor->parent_id) {
+                        if (++steps > meta->n_snapshots)
+                                return malformed(error, "the parents of snapshots[%zu] (\"%s\") form a loop",
+                                                 i, snapshot->name);
+                        cursor = vmsnap_domain_meta_find_id(meta, cursor->parent_id);
+                }
+        }
+
+        if (meta->current_id && !vmsnap_domain_meta_find_id(meta, meta->current_id))
+                return malformed(error, "field current names %s, which is not a snapshot", meta->current_id);
+
+        const vmsnap_preview *preview = meta->preview;
+        if (!preview)
+                return 0;
+        if (!vmsnap_domain_meta_find_id(meta, preview->config_snapshot_id))
+                return malformed(error, "field preview.config_snapshot names %s, which is not a snapshot",
+                                 preview->config_snapshot_id);
+        if (preview->saved_current_id && !vmsnap_domain_meta_find_id(meta, preview->saved_current_id))
+                return malformed(error, "field preview.saved_current names %s, which is not a snapshot",
+                                 preview->saved_current_id);
+        for (size_t i = 0; i < preview->n_disks; i++) {
+                const char *id = preview->disks[i].snapshot_id;
+                if (id && !vmsnap_domain_meta_find_id(meta, id))
+                        return malformed(
+                                error, "field preview.disks[%zu].snapshot names %s, which is not a snapshot",
+                                i, id);
+        }
+        return 0;
+}
+
+int vmsnap_store_from_json(json_object *object, vmsnap_domain_meta **ret, vmsnap_error *error)
+{
+        _cleanup_domain_meta_ vmsnap_domain_meta *meta = NULL;
+        json_object *snapshots = NULL, *owned = NULL, *value = NULL;
+        int64_t number;
+        int r;
+
+        if (!object || !json_object_is_type(object, json_type_object))
+                return malformed(error, "the document must be a JSON object, not %s",
+                                 json_type_to_name(json_object_get_type(object)));
+
+        r = read_int64(object, "", "version", INT64_MIN, INT64_MAX, &number, error);
+        if (r < 0)
+                return r;
+        if (number != STORE_VERSION)
+                return vmsnap_error_set(error, -EPROTONOSUPPORT, VMSNAP_ERROR_UNSUPPORTED,
+                                        "the document has format version %" PRId64
+                                        ", but this vmsnap reads only version %d",
+                                        number, STORE_VERSION);
+
+        meta = vmsnap_domain_meta_new(NULL, NULL);
+        r = read_name(object, "", "uuid", false, &meta->uuid, error);
+        if (r < 0)
+                return r;
+        r = read_string(object, "", "name", false, &meta->name, error);
+        if (r < 0)
+                return r;
+        r = read_name(object, "", "current", true, &meta->current_id, error);
+        if (r < 0)
+                return r;
+        r = read_int64(object, "", "next_default_index", 0, UINT_MAX, &number, error);
+        if (r < 0)
+                return r;
+        meta->next_default_index = (unsigned)number;
+
+        r = read_array(object, "", "snapshots", false, &snapshots, error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < json_object_array_length(snapshots); i++) {
+                vmsnap_snapshot *snapshot = NULL;
+                char where[48];
+
+                snprintf(where, sizeof(where), "snapshots[%zu]", i);
+                r = snapshot_from_json(json_object_array_get_idx(snapshots, i), where, &snapshot, error);
+                if (r < 0)
+                        return r;
+                vmsnap_domain_meta_add_snapshot(meta, snapshot);
+        }
+
+        r = read_array(object, "", "owned", false, &owned, error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < json_object_array_length(owned); i++) {
+                json_object *entry = json_object_array_get_idx(owned, i);
+                const char *path = json_object_get_string(entry);
+
+                if (!json_object_is_type(entry, json_type_string) || !path || path[0] != '/' ||
+                    (size_t)json_object_get_string_len(entry) != strlen(path))
+                        return malformed(error, "field owned[%zu] must be an absolute path", i);
+                vmsnap_domain_meta_add_owned(meta, path);
+        }
+
+        if (json_object_object_get_ex(object, "preview", &value) && value) {
+                r = preview_from_json(value, &meta->preview, error);
+                if (r < 0)
+                        return r;
+        }
+
+        if (json_object_object_get_ex(object, "intent", &value) && value) {
+                r = require_object(value, "field intent", error);
+                if (r < 0)
+                        return r;
+                meta->intent = json_object_get(value);
+        }
+
+        r = domain_meta_check_references(meta, error);
+        if (r < 0)
+                return r;
+
+        *ret = meta;
+        meta = NULL;
+        return 0;
+}
+
+/* ---- files ---- */
+
+static int store_path(const char *state_dir, const char *uuid, char **ret, vmsnap_error *error)
+{
+        /* The uuid becomes a file name: nothing in it may lead out of the state directory. */
+        if (!uuid || !*uuid || strchr(uuid, '/') || uuid[0] == '.')
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "\"%s\" is not a domain UUID usable as a metadata file name",
+                                        uuid ? uuid : "(null)");
+        if (!state_dir || !*state_dir)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "no state directory was given for the metadata of domain %s", uuid);
+        if (asprintf(ret, "%s/%s.json", state_dir, uuid) < 0) {
+                *ret = NULL;
+                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        }
+        return 0;
+}
+
+/* Parses all of data as one JSON value; trailing text other than white space is refused. */
+static int json_parse_document(const char *data, size_t size, json_object **ret, vmsnap_error *error)
+{
+        _cleanup_(json_tokener_freep) json_tokener *tokener = NULL;
+
+        if (size > INT_MAX)
+                return malformed(error, "the document is too large (%zu bytes)", size);
+        tokener = json_tokener_new();
+        if (!tokener)
+                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        json_tokener_set_flags(tokener, JSON_TOKENER_STRICT);
+
+        json_object *object = json_tokener_parse_ex(tokener, data, (int)size);
+        enum json_tokener_error parse_error = json_tokener_get_error(tokener);
+        if (parse_error == json_tokener_continue)
+                return malformed(error, "the document ends in the middle of a JSON value (truncated?)");
+        if (!object || parse_error != json_tokener_success) {
+                json_object_put(object);
+                return malformed(error, "the document is not valid JSON: %s at offset %zu",
+                                 json_tokener_error_desc(parse_error), json_tokener_get_parse_end(tokener));
+        }
+        for (size_t offset = json_tokener_get_parse_end(tokener); offset < size; offset++)
+                if (!strchr(" \t\r\n", data[offset]) || data[offset] == '\0') {
+                        json_object_put(object);
+                        return malformed(error, "the document has trailing data at offset %zu", offset);
+                }
+        *ret = object;
+        return 0;
+}
+
+int vmsnap_store_load(const char *state_dir, const char *uuid, vmsnap_domain_meta **ret, vmsnap_error *error)
+{
+        _cleanup_free_ char *path = NULL, *data = NULL;
+        _cleanup_json_ json_object *document = NULL;
+        _cleanup_domain_meta_ vmsnap_domain_meta *meta = NULL;
+        vmsnap_error read_error = {};
+        size_t size = 0;
+        int r;
+
+        r = store_path(state_dir, uuid, &path, error);
+        if (r < 0)
+                return r;
+
+        r = vmsnap_file_read_all(path, &data, &size, &read_error);
+        if (r == -ENOENT)
+                return r; /* no metadata yet: not an error for the caller to report */
+        if (r < 0) {
+                if (error)
+                        *error = read_error;
+                return r;
+        }
+
+        r = json_parse_document(data, size, &document, error);
+        if (r >= 0)
+                r = vmsnap_store_from_json(document, &meta, error);
+        if (r >= 0 && strcmp(meta->uuid, uuid) != 0)
+                r = malformed(error, "the document describes domain %s, not %s", meta->uuid, uuid);
+        if (r < 0) {
+                vmsnap_error_prefix(error, "refusing metadata file %s", path);
+                return r;
+        }
+
+        *ret = meta;
+        meta = NULL;
+        return 0;
+}
+
+int vmsnap_store_save(const char *state_dir, const vmsnap_domain_meta *meta, vmsnap_error *error)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_json_ json_object *document = NULL;
+        _cleanup_domain_meta_ vmsnap_domain_meta *reread = NULL;
+        int r;
+
+        r = store_path(state_dir, meta->uuid, &path, error);
+        if (r < 0)
+                return r;
+
+        document = vmsnap_store_to_json(meta);
+        /* Never write a document that load would refuse: a bug here must not cost the user their tree. */
+        r = vmsnap_store_from_json(document, &reread, error);
+        if (r < 0) {
+                vmsnap_error_prefix(error, "refusing to save inconsistent metadata of domain %s",
+                                    meta->uuid);
+                return r;
+        }
+
+        size_t size = 0;
+        const char *text = json_object_to_json_string_length(
+                document, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE,
+                &size);
+        if (!text)
+                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+
+        _cleanup_free_ char *with_newline = NULL;
+        if (asprintf(&with_newline, "%s\n", text) < 0) {
+                with_newline = NULL;
+                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        }
+        return vmsnap_file_write_atomic(path, with_newline, size + 1, error);
+}
+
+int vmsnap_store_remove(const char *state_dir, const char *uuid, vmsnap_error *error)
+{
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = store_path(state_dir, uuid, &path, error);
+        if (r < 0)
+                return r;
+        return vmsnap_file_remove(path, error);
+}

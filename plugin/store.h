@@ -1,0 +1,18 @@
+/* store.h: the metadata store: one JSON document per domain,
+ * <state_dir>/<domain-uuid>.json, written atomically. Serialization of the
+ * model lives here and nowhere else. */
+#pragma once
+
+#include "model.h"
+#include "vmsnap/vmsnap.h"
+
+/* Loads the domain's document; -ENOENT (no error set) when there is none. */
+int vmsnap_store_load(const char *state_dir, const char *uuid, vmsnap_domain_meta **ret,
+                      vmsnap_error *error);
+int vmsnap_store_save(const char *state_dir, const vmsnap_domain_meta *meta, vmsnap_error *error);
+/* Removes the document; a missing one is fine. */
+int vmsnap_store_remove(const char *state_dir, const char *uuid, vmsnap_error *error);
+
+/* Exposed for unit tests and for the intent journal. */
+json_object *vmsnap_store_to_json(const vmsnap_domain_meta *meta);
+int vmsnap_store_from_json(json_object *object, vmsnap_domain_meta **ret, vmsnap_error *error);

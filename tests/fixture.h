@@ -1,0 +1,57 @@
+/* fixture.h: a libvirt domain with real qcow2/raw disks in a temporary
+ * directory, and an engine over the same libvirt connection URI. The URI is
+ * test:///default unless VMSNAP_TEST_URI names another (qemu:///system for the
+ * real-daemon run). Used by every integration test. */
+#pragma once
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vmsnap/vmsnap.h"
+
+#define FIXTURE_DISK_SIZE "2M"
+
+typedef struct fixture {
+        char *dir;
+        char *state_dir;
+        const char *uri;
+        virConnectPtr connection; /* keeps test:///default's shared state alive */
+        vmsnap_engine *engine;
+        char **defined; /* domain names to undefine at teardown */
+        size_t n_defined;
+        bool real_daemon;
+} fixture;
+
+fixture *fixture_new(void);
+void fixture_free(fixture *f);
+
+/* Defines a shut-off domain `name` with three writable disks (vda qcow2, vdb raw,
+ * vdc qcow2), a cdrom hdc and a read-only raw disk vdd; images under f->dir/name/. */
+void fixture_define_three_disk_domain(fixture *f, const char *name);
+/* Defines a shut-off domain from a <devices> fragment (disks only). */
+void fixture_define_domain(fixture *f, const char *name, const char *devices_xml);
+
+/* The file the domain's disk `target` uses now (malloc'd). */
+char *fixture_active_source(fixture *f, const char *domain, const char *target);
+/* Writes one 64 KiB cluster of pattern at cluster index `cluster` into the active image of a disk. */
+void fixture_write(fixture *f, const char *domain, const char *target, unsigned cluster, unsigned pattern);
+/* Digest of what a disk reads now. */
+char *fixture_active_digest(fixture *f, const char *domain, const char *target);
+/* Number of regular files under f->dir/domain (images of the domain). */
+size_t fixture_count_files(fixture *f, const char *domain);
+/* The domain's inactive XML now (malloc'd). */
+char *fixture_domain_xml(fixture *f, const char *domain);
+
+/* Every image file in the domain's directory is read by the domain or one of its
+ * snapshots (no orphans), and every qcow2 file passes qemu-img check. */
+void fixture_assert_no_orphans(fixture *f, const char *domain);
+
+/* Fails the test with the engine's message when r < 0. */
+#define assert_ok(r, error)                                                                                 \
+        do {                                                                                                \
+                int r_ = (r);                                                                               \
+                if (r_ < 0)                                                                                 \
+                        fail_msg("%s failed: %d %s", #r, r_, (error)->message);                             \
+        } while (0)

@@ -1,0 +1,327 @@
+/* test-safety.c: the safety rules of the design, each with a test that would
+ * catch its breach: (1) only files vmsnap made are changed or deleted, (2)
+ * nothing another domain uses is touched, (3) new files are never more open
+ * than their origin, (4) no mixing with libvirt-managed or internal snapshots,
+ * (5) every check runs before the first change. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "fixture.h"
+#include "testlib.h"
+
+/* The bytes of the file itself, not what it reads as a disk. */
+static char *file_hash(const char *path)
+{
+        const char *argv[] = {"sha256sum", path, NULL};
+        char *out = test_capture(argv);
+        if (!out)
+                fail_msg("sha256sum %s failed", path);
+        out[64] = '\0';
+        return out;
+}
+
+static void create_named(fixture *f, const char *domain, const char *name)
+{
+        vmsnap_create_options options = {.name = name};
+        vmsnap_error error = {0};
+        assert_ok(vmsnap_snapshot_create(f->engine, domain, &options, NULL, NULL, &error), &error);
+}
+
+typedef struct messages {
+        char text[4096];
+} messages;
+
+static void collect(void *userdata, const char *text)
+{
+        messages *m = userdata;
+        strncat(m->text, text, sizeof(m->text) - strlen(m->text) - 2);
+        strncat(m->text, "\n", sizeof(m->text) - strlen(m->text) - 1);
+}
+
+/* Two domains as linked clones of one template image. */
+static void define_linked_clones(fixture *f, char *template_path, size_t size)
+{
+        char dir[600], a[700], b[700], devices[2048];
+
+        snprintf(dir, sizeof(dir), "%s/shared", f->dir);
+        mkdir(dir, 0755);
+        snprintf(template_path, size, "%s/template.qcow2", dir);
+        test_qcow2_create(template_path, NULL, NULL, "2M");
+        test_qemu_io(template_path, "qcow2", "write -P 0x5a 0 1M");
+        for (int i = 0; i < 2; i++) {
+                const char *name = i ? "clone-b" : "clone-a";
+                char vmdir[700];
+                snprintf(vmdir, sizeof(vmdir), "%s/%s", f->dir, name);
+                mkdir(vmdir, 0755);
+                snprintf(i ? b : a, 700, "%s/disk.qcow2", vmdir);
+                test_qcow2_create(i ? b : a, template_path, "qcow2", "2M");
+                snprintf(devices, sizeof(devices),
+                         "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source "
+                         "file='%s'/>"
+                         "<target dev='vda' bus='virtio'/></disk>",
+                         i ? b : a);
+                fixture_define_domain(f, name, devices);
+        }
+}
+
+static void test_linked_clones_leave_the_template_and_the_other_clone_byte_identical(void **state)
+{
+        fixture *f = fixture_new();
+        char template_path[700], b_path[1024];
+        vmsnap_error error = {0};
+        messages notes = {{0}};
+        vmsnap_hooks hooks = {.message = collect, .userdata = &notes};
+
+        define_linked_clones(f, template_path, sizeof(template_path));
+        snprintf(b_path, sizeof(b_path), "%s/clone-b/disk.qcow2", f->dir);
+        char *template_before = file_hash(template_path), *b_before = file_hash(b_path);
+        char *b_reads = fixture_active_digest(f, "clone-b", "vda");
+
+        fixture_write(f, "clone-a", "vda", 3, 0x11);
+        create_named(f, "clone-a", "one");
+        fixture_write(f, "clone-a", "vda", 4, 0x12);
+        create_named(f, "clone-a", "two");
+        fixture_write(f, "clone-a", "vda", 5, 0x13);
+        char *a_reads = fixture_active_digest(f, "clone-a", "vda");
+        /* "one" froze the clone's own original disk: it stays where it is, and the job says so. */
+        assert_ok(vmsnap_snapshot_delete(f->engine, "clone-a", "one", VMSNAP_DELETE_MERGE, &hooks, &error),
+                  &error);
+        assert_non_null(strstr(notes.text, "original image"));
+        assert_ok(vmsnap_snapshot_revert(f->engine, "clone-a", "two", NULL, NULL, &error), &error);
+        assert_ok(vmsnap_snapshot_delete(f->engine, "clone-a", "two", VMSNAP_DELETE_MERGE, NULL, &error),
+                  &error);
+
+        char *template_after = file_hash(template_path), *b_after = file_hash(b_path);
+        char *b_reads_after = fixture_active_digest(f, "clone-b", "vda");
+        assert_string_equal(template_after, template_before);
+        assert_string_equal(b_after, b_before);
+        assert_string_equal(b_reads_after, b_reads);
+        char a_original[1024];
+        snprintf(a_original, sizeof(a_original), "%s/clone-a/disk.qcow2", f->dir);
+        struct stat st;
+        assert_int_equal(stat(a_original, &st), 0);
+        free(a_reads);
+        free(template_before);
+        free(template_after);
+        free(b_before);
+        free(b_after);
+        free(b_reads);
+        free(b_reads_after);
+        fixture_free(f);
+}
+
+static void test_original_images_are_never_written_or_removed(void **state)
+{
+        fixture *f = fixture_new();
+        vmsnap_error error = {0};
+        char a[1024], b[1024], c[1024];
+
+        fixture_define_three_disk_domain(f, "vm");
+        snprintf(a, sizeof(a), "%s/vm/a.qcow2", f->dir);
+        snprintf(b, sizeof(b), "%s/vm/b.img", f->dir);
+        snprintf(c, sizeof(c), "%s/vm/c.qcow2", f->dir);
+        fixture_write(f, "vm", "vda", 0, 0x21);
+        char *ha = file_hash(a), *hb = file_hash(b), *hc = file_hash(c);
+
+        create_named(f, "vm", "s1");
+        fixture_write(f, "vm", "vda", 1, 0x22);
+        create_named(f, "vm", "s2");
+        assert_ok(vmsnap_preview_start(f->engine, "vm", "s1", NULL, NULL, &error), &error);
+        assert_ok(vmsnap_preview_commit(f->engine, "vm", NULL, &error), &error);
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s2", VMSNAP_DELETE_CHILDREN, NULL, &error),
+                  &error);
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s1", VMSNAP_DELETE_MERGE, NULL, &error), &error);
+
+        char *ha2 = file_hash(a), *hb2 = file_hash(b), *hc2 = file_hash(c);
+        assert_string_equal(ha, ha2);
+        assert_string_equal(hb, hb2);
+        assert_string_equal(hc, hc2);
+        fixture_assert_no_orphans(f, "vm");
+        free(ha);
+        free(hb);
+        free(hc);
+        free(ha2);
+        free(hb2);
+        free(hc2);
+        fixture_free(f);
+}
+
+static void test_an_image_another_domain_reads_is_never_changed_or_removed(void **state)
+{
+        fixture *f = fixture_new();
+        vmsnap_error error = {0};
+        vmsnap_snapshot_info s1 = {0};
+        messages notes = {{0}};
+        vmsnap_hooks hooks = {.message = collect, .userdata = &notes};
+        char foreign[1024], devices[2048];
+
+        fixture_define_three_disk_domain(f, "vm");
+        create_named(f, "vm", "s0");
+        fixture_write(f, "vm", "vda", 0, 0x31);
+        create_named(f, "vm", "s1");
+        fixture_write(f, "vm", "vda", 1, 0x32);
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm", "s1", &s1, &error), &error);
+        const char *frozen = s1.disks[0].image; /* vda's image frozen by s1, made by vmsnap */
+        assert_non_null(strstr(frozen, ".vmsnap-"));
+
+        /* Somebody made a linked clone of that frozen image for another domain. */
+        snprintf(foreign, sizeof(foreign), "%s/foreign.qcow2", f->dir);
+        test_qcow2_create(foreign, frozen, "qcow2", "2M");
+        snprintf(devices, sizeof(devices),
+                 "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"
+                 "<target dev='vda' bus='virtio'/></disk>",
+                 foreign);
+        fixture_define_domain(f, "other", devices);
+        char *frozen_before = file_hash(frozen), *other_reads = fixture_active_digest(f, "other", "vda");
+
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s1", VMSNAP_DELETE_MERGE, &hooks, &error),
+                  &error);
+        assert_non_null(strstr(notes.text, "another domain"));
+        char *frozen_after = file_hash(frozen), *other_after = fixture_active_digest(f, "other", "vda");
+        assert_string_equal(frozen_after, frozen_before);
+        assert_string_equal(other_after, other_reads);
+        free(frozen_before);
+        free(frozen_after);
+        free(other_reads);
+        free(other_after);
+        vmsnap_snapshot_info_clear(&s1);
+        fixture_free(f);
+}
+
+static void test_new_overlays_are_never_more_open_than_their_origin(void **state)
+{
+        fixture *f = fixture_new();
+        vmsnap_error error = {0};
+        char a[1024];
+        struct stat st;
+
+        fixture_define_three_disk_domain(f, "vm");
+        snprintf(a, sizeof(a), "%s/vm/a.qcow2", f->dir);
+        assert_int_equal(chmod(a, 0600), 0);
+        mode_t old = umask(0);
+        create_named(f, "vm", "s1");
+        char *overlay = fixture_active_source(f, "vm", "vda");
+        assert_int_equal(stat(overlay, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        free(overlay);
+        /* A preview overlay derives from a frozen image: same rule. */
+        assert_ok(vmsnap_preview_start(f->engine, "vm", "s1", NULL, NULL, &error), &error);
+        overlay = fixture_active_source(f, "vm", "vda");
+        assert_int_equal(stat(overlay, &st), 0);
+        assert_int_equal(st.st_mode & 0077, 0);
+        free(overlay);
+        umask(old);
+        fixture_free(f);
+}
+
+static void test_a_domain_with_libvirt_snapshots_is_refused_with_what_to_do(void **state)
+{
+        fixture *f = fixture_new();
+        vmsnap_error error = {0};
+        vmsnap_snapshot_info *list = NULL;
+        size_t n = 0;
+
+        fixture_define_three_disk_domain(f, "vm");
+        if (f->real_daemon) {
+                fixture_free(f);
+                skip();
+        }
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm");
+        virDomainSnapshotPtr snap = virDomainSnapshotCreateXML(
+                d, "<domainsnapshot><name>libvirt-made</name></domainsnapshot>", 0);
+        assert_non_null(snap);
+        virDomainSnapshotFree(snap);
+        virDomainFree(d);
+        size_t files = fixture_count_files(f, "vm");
+        assert_true(vmsnap_snapshot_create(f->engine, "vm", NULL, NULL, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_UNSUPPORTED);
+        assert_non_null(strstr(error.message, "libvirt-made"));
+        assert_non_null(strstr(error.message, "virsh snapshot-delete"));
+        assert_int_equal(fixture_count_files(f, "vm"), files);
+        /* Reading still works. */
+        assert_ok(vmsnap_snapshot_list(f->engine, "vm", &list, &n, &error), &error);
+        vmsnap_snapshot_info_array_free(list, n);
+        fixture_free(f);
+}
+
+static void test_a_domain_with_internal_qcow2_snapshots_is_refused_naming_the_file(void **state)
+{
+        fixture *f = fixture_new();
+        vmsnap_error error = {0};
+        char a[1024];
+
+        fixture_define_three_disk_domain(f, "vm");
+        snprintf(a, sizeof(a), "%s/vm/a.qcow2", f->dir);
+        assert_int_equal(test_runf("qemu-img snapshot -c inside %s", a), 0);
+        assert_true(vmsnap_snapshot_create(f->engine, "vm", NULL, NULL, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_UNSUPPORTED);
+        assert_non_null(strstr(error.message, "a.qcow2"));
+        assert_non_null(strstr(error.message, "internal"));
+        fixture_free(f);
+}
+
+static void test_a_running_domain_is_refused_with_domain_running(void **state)
+{
+        fixture *f = fixture_new();
+        vmsnap_error error = {0};
+
+        fixture_define_three_disk_domain(f, "vm");
+        if (f->real_daemon) {
+                fixture_free(f);
+                skip();
+        }
+        create_named(f, "vm", "s1");
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm");
+        assert_int_equal(virDomainCreate(d), 0);
+        size_t files = fixture_count_files(f, "vm");
+        assert_true(vmsnap_snapshot_create(f->engine, "vm", NULL, NULL, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_DOMAIN_RUNNING);
+        assert_true(vmsnap_preview_start(f->engine, "vm", "s1", NULL, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_DOMAIN_RUNNING);
+        assert_non_null(strstr(error.message, "shut it down"));
+        assert_true(vmsnap_snapshot_delete(f->engine, "vm", "s1", VMSNAP_DELETE_MERGE, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_DOMAIN_RUNNING);
+        assert_int_equal(fixture_count_files(f, "vm"), files);
+        virDomainDestroy(d);
+        virDomainFree(d);
+        fixture_free(f);
+}
+
+static void test_metadata_is_readable_by_root_only(void **state)
+{
+        fixture *f = fixture_new();
+        char uuid[VIR_UUID_STRING_BUFLEN], path[1024];
+        struct stat st;
+
+        fixture_define_three_disk_domain(f, "vm");
+        create_named(f, "vm", "s1");
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm");
+        virDomainGetUUIDString(d, uuid);
+        virDomainFree(d);
+        snprintf(path, sizeof(path), "%s/%s.json", f->state_dir, uuid);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0077, 0);
+        fixture_free(f);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_linked_clones_leave_the_template_and_the_other_clone_byte_identical),
+                cmocka_unit_test(test_original_images_are_never_written_or_removed),
+                cmocka_unit_test(test_an_image_another_domain_reads_is_never_changed_or_removed),
+                cmocka_unit_test(test_new_overlays_are_never_more_open_than_their_origin),
+                cmocka_unit_test(test_a_domain_with_libvirt_snapshots_is_refused_with_what_to_do),
+                cmocka_unit_test(test_a_domain_with_internal_qcow2_snapshots_is_refused_naming_the_file),
+                cmocka_unit_test(test_a_running_domain_is_refused_with_domain_running),
+                cmocka_unit_test(test_metadata_is_readable_by_root_only),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,627 @@
+/* test-snapshots.c: the snapshot workflow on a shut-off three-disk domain with
+ * real qcow2 and raw images: create, list, preview (whole and custom), commit,
+ * undo, revert, delete (merge, children, metadata only), rename. Every test
+ * writes distinct data at each stage and checks what each disk reads with
+ * qemu-img (digests of the guest-visible content). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "fixture.h"
+#include "testlib.h"
+
+static const char *const writable[] = {"vda", "vdb", "vdc"};
+
+typedef struct state_digest {
+        char *disk[3];
+} state_digest;
+
+static state_digest capture(fixture *f, const char *domain)
+{
+        state_digest s;
+        for (int i = 0; i < 3; i++)
+                s.disk[i] = fixture_active_digest(f, domain, writable[i]);
+        return s;
+}
+
+static void release(state_digest *s)
+{
+        for (int i = 0; i < 3; i++)
+                free(s->disk[i]);
+}
+
+static void assert_reads(fixture *f, const char *domain, const state_digest *want)
+{
+        for (int i = 0; i < 3; i++) {
+                char *now = fixture_active_digest(f, domain, writable[i]);
+                if (strcmp(now, want->disk[i]) != 0)
+                        fail_msg("disk %s reads %s, expected %s", writable[i], now, want->disk[i]);
+                free(now);
+        }
+}
+
+static void write_all(fixture *f, const char *domain, unsigned cluster, unsigned pattern)
+{
+        for (int i = 0; i < 3; i++)
+                fixture_write(f, domain, writable[i], cluster, pattern + (unsigned)i);
+}
+
+static char *create(fixture *f, const char *domain, const char *name)
+{
+        vmsnap_create_options options = {.name = name, .description = "test"};
+        vmsnap_error error = {0};
+        char *created = NULL;
+        assert_ok(vmsnap_snapshot_create(f->engine, domain, &options, NULL, &created, &error), &error);
+        return created;
+}
+
+static void assert_snapshot_reads(fixture *f, const char *domain, const char *snapshot,
+                                  const state_digest *want)
+{
+        vmsnap_snapshot_info info = {0};
+        vmsnap_error error = {0};
+
+        assert_ok(vmsnap_snapshot_get(f->engine, domain, snapshot, &info, &error), &error);
+        for (size_t i = 0; i < info.n_disks; i++)
+                for (int j = 0; j < 3; j++)
+                        if (strcmp(info.disks[i].target, writable[j]) == 0 && info.disks[i].image) {
+                                char *d = test_image_digest(info.disks[i].image);
+                                if (strcmp(d, want->disk[j]) != 0)
+                                        fail_msg("snapshot %s disk %s reads %s, expected %s", snapshot,
+                                                 writable[j], d, want->disk[j]);
+                                free(d);
+                        }
+        vmsnap_snapshot_info_clear(&info);
+}
+
+static int setup(void **state)
+{
+        fixture *f = fixture_new();
+        fixture_define_three_disk_domain(f, "vm1");
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        fixture_free(*state);
+        return 0;
+}
+
+static void test_create_freezes_selected_disks_and_records_excluded_ones(void **state)
+{
+        fixture *f = *state;
+        vmsnap_snapshot_info info = {0};
+        vmsnap_error error = {0};
+        const char *disks[] = {"vda", "vdc"};
+        vmsnap_create_options options = {.name = "first", .disks = disks, .n_disks = 2};
+        char *vdb_before = fixture_active_source(f, "vm1", "vdb");
+
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm1", &options, NULL, NULL, &error), &error);
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm1", "first", &info, &error), &error);
+        assert_string_equal(info.state, "shutoff");
+        assert_true(info.current);
+        assert_string_equal(info.parent_id, "");
+        for (size_t i = 0; i < info.n_disks; i++) {
+                const vmsnap_snapshot_disk *d = &info.disks[i];
+                if (strcmp(d->target, "vda") == 0 || strcmp(d->target, "vdc") == 0) {
+                        assert_null(d->excluded_reason);
+                        assert_non_null(
+                                strstr(d->image, strcmp(d->target, "vda") == 0 ? "a.qcow2" : "c.qcow2"));
+                } else if (strcmp(d->target, "vdb") == 0)
+                        assert_string_equal(d->excluded_reason, "not selected");
+                else if (strcmp(d->target, "hdc") == 0)
+                        assert_string_equal(d->excluded_reason, "cdrom");
+                else if (strcmp(d->target, "vdd") == 0)
+                        assert_string_equal(d->excluded_reason, "read-only");
+        }
+        assert_int_equal(info.n_disks, 5);
+        /* The frozen disks now run on overlays; the unselected one is untouched. */
+        char *vda = fixture_active_source(f, "vm1", "vda"), *vdb = fixture_active_source(f, "vm1", "vdb");
+        assert_non_null(strstr(vda, "a.vmsnap-"));
+        assert_string_equal(vdb, vdb_before);
+        free(vda);
+        free(vdb);
+        free(vdb_before);
+        vmsnap_snapshot_info_clear(&info);
+}
+
+static void test_create_refuses_bad_input_before_changing_anything(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        size_t files = fixture_count_files(f, "vm1");
+        char *xml = fixture_domain_xml(f, "vm1");
+        const char *cdrom[] = {"hdc"}, *unknown[] = {"vdz"}, *twice[] = {"vda", "vda"};
+        struct {
+                vmsnap_create_options options;
+                const char *says;
+        } cases[] = {
+                {{.name = "a/b"}, "'/'"},
+                {{.name = "tab\there"}, "control"},
+                {{.disks = cdrom, .n_disks = 1}, "cdrom"},
+                {{.disks = unknown, .n_disks = 1}, "no disk vdz"},
+                {{.disks = twice, .n_disks = 2}, "twice"},
+                {{.memory = true}, "running"},
+        };
+
+        create(f, "vm1", "taken");
+        files = fixture_count_files(f, "vm1");
+        free(xml);
+        xml = fixture_domain_xml(f, "vm1");
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                int r = vmsnap_snapshot_create(f->engine, "vm1", &cases[i].options, NULL, NULL, &error);
+                assert_true(r < 0);
+                assert_int_equal(error.kind, VMSNAP_ERROR_INVALID_ARGUMENT);
+                if (!strstr(error.message, cases[i].says))
+                        fail_msg("case %zu: \"%s\" does not mention %s", i, error.message, cases[i].says);
+        }
+        vmsnap_create_options duplicate = {.name = "taken"};
+        assert_true(vmsnap_snapshot_create(f->engine, "vm1", &duplicate, NULL, NULL, &error) < 0);
+        assert_non_null(strstr(error.message, "already has a snapshot named"));
+        assert_true(vmsnap_snapshot_create(f->engine, "no-such-vm", NULL, NULL, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_NOT_FOUND);
+
+        assert_int_equal(fixture_count_files(f, "vm1"), files);
+        char *after = fixture_domain_xml(f, "vm1");
+        assert_string_equal(after, xml);
+        free(after);
+        free(xml);
+}
+
+static void test_default_names_are_generated_and_unique(void **state)
+{
+        fixture *f = *state;
+        char *a = create(f, "vm1", NULL), *b = create(f, "vm1", "");
+
+        assert_string_equal(a, "snapshot-1");
+        assert_string_equal(b, "snapshot-2");
+        free(a);
+        free(b);
+}
+
+static void test_preview_shows_the_snapshot_and_undo_restores_the_current_state(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        vmsnap_domain_info info = {0};
+
+        write_all(f, "vm1", 1, 0x10);
+        state_digest at_s1 = capture(f, "vm1");
+        free(create(f, "vm1", "s1"));
+        write_all(f, "vm1", 2, 0x20);
+        state_digest now = capture(f, "vm1");
+        char *xml_before = fixture_domain_xml(f, "vm1");
+        size_t files_before = fixture_count_files(f, "vm1");
+
+        assert_ok(vmsnap_preview_start(f->engine, "vm1", "s1", NULL, NULL, &error), &error);
+        assert_reads(f, "vm1", &at_s1);
+        assert_ok(vmsnap_domain_get(f->engine, "vm1", &info, &error), &error);
+        assert_true(info.in_preview);
+        vmsnap_domain_info_clear(&info);
+        /* Writing in the preview does not touch the snapshot. */
+        write_all(f, "vm1", 3, 0x30);
+        assert_snapshot_reads(f, "vm1", "s1", &at_s1);
+
+        assert_ok(vmsnap_preview_undo(f->engine, "vm1", NULL, &error), &error);
+        assert_reads(f, "vm1", &now);
+        char *xml_after = fixture_domain_xml(f, "vm1");
+        assert_string_equal(xml_after, xml_before);
+        assert_int_equal(fixture_count_files(f, "vm1"), files_before);
+        assert_ok(vmsnap_domain_get(f->engine, "vm1", &info, &error), &error);
+        assert_false(info.in_preview);
+        assert_string_equal(info.current_snapshot, "s1");
+        vmsnap_domain_info_clear(&info);
+        free(xml_before);
+        free(xml_after);
+        release(&at_s1);
+        release(&now);
+}
+
+static void test_custom_preview_takes_each_disk_from_its_snapshot(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+
+        write_all(f, "vm1", 1, 0x11);
+        state_digest at_s1 = capture(f, "vm1");
+        free(create(f, "vm1", "s1"));
+        write_all(f, "vm1", 1, 0x21);
+        state_digest at_s2 = capture(f, "vm1");
+        free(create(f, "vm1", "s2"));
+        write_all(f, "vm1", 1, 0x31);
+
+        /* Configuration and vda from s2, vdb from s1, vdc from s1. */
+        vmsnap_disk_choice choices[] = {{"vdb", "s1"}, {"vdc", "s1"}};
+        vmsnap_preview_options options = {.disks = choices, .n_disks = 2};
+        assert_ok(vmsnap_preview_start(f->engine, "vm1", "s2", &options, NULL, &error), &error);
+        state_digest want = {{at_s2.disk[0], at_s1.disk[1], at_s1.disk[2]}};
+        assert_reads(f, "vm1", &want);
+
+        /* A commit keeps the mix as the active state; s2 becomes current. */
+        assert_ok(vmsnap_preview_commit(f->engine, "vm1", NULL, &error), &error);
+        assert_reads(f, "vm1", &want);
+        vmsnap_domain_info info = {0};
+        assert_ok(vmsnap_domain_get(f->engine, "vm1", &info, &error), &error);
+        assert_string_equal(info.current_snapshot, "s2");
+        assert_false(info.in_preview);
+        vmsnap_domain_info_clear(&info);
+        assert_snapshot_reads(f, "vm1", "s1", &at_s1);
+        assert_snapshot_reads(f, "vm1", "s2", &at_s2);
+        release(&at_s1);
+        release(&at_s2);
+}
+
+static void test_custom_preview_refuses_a_snapshot_without_the_disk(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        const char *only_vda[] = {"vda"};
+        vmsnap_create_options options = {.name = "vda-only", .disks = only_vda, .n_disks = 1};
+
+        free(create(f, "vm1", "all"));
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm1", &options, NULL, NULL, &error), &error);
+        vmsnap_disk_choice choice[] = {{"vdb", "vda-only"}};
+        vmsnap_preview_options preview = {.disks = choice, .n_disks = 1};
+        assert_true(vmsnap_preview_start(f->engine, "vm1", "all", &preview, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_INVALID_ARGUMENT);
+        assert_non_null(strstr(error.message, "does not include disk vdb"));
+        vmsnap_disk_choice unknown[] = {{"vdz", "all"}};
+        preview.disks = unknown;
+        assert_true(vmsnap_preview_start(f->engine, "vm1", "all", &preview, NULL, &error) < 0);
+        assert_non_null(strstr(error.message, "vdz"));
+}
+
+static void test_excluded_disk_keeps_its_current_state_in_preview(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        const char *only_vda[] = {"vda"};
+        vmsnap_create_options options = {.name = "vda-only", .disks = only_vda, .n_disks = 1};
+
+        write_all(f, "vm1", 0, 0x40);
+        state_digest at_snap = capture(f, "vm1");
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm1", &options, NULL, NULL, &error), &error);
+        write_all(f, "vm1", 0, 0x50);
+        state_digest now = capture(f, "vm1");
+
+        assert_ok(vmsnap_preview_start(f->engine, "vm1", "vda-only", NULL, NULL, &error), &error);
+        state_digest want = {{at_snap.disk[0], now.disk[1], now.disk[2]}};
+        assert_reads(f, "vm1", &want);
+        assert_ok(vmsnap_preview_undo(f->engine, "vm1", NULL, &error), &error);
+        assert_reads(f, "vm1", &now);
+        release(&at_snap);
+        release(&now);
+}
+
+static void test_commit_drops_the_unsaved_state_and_keeps_every_snapshot(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+
+        write_all(f, "vm1", 0, 0x12);
+        state_digest at_s1 = capture(f, "vm1");
+        free(create(f, "vm1", "s1"));
+        write_all(f, "vm1", 0, 0x22);
+        state_digest at_s2 = capture(f, "vm1");
+        free(create(f, "vm1", "s2"));
+        write_all(f, "vm1", 0, 0x32); /* unsaved */
+        size_t files = fixture_count_files(f, "vm1");
+
+        assert_ok(vmsnap_preview_start(f->engine, "vm1", "s1", NULL, NULL, &error), &error);
+        assert_int_equal(fixture_count_files(f, "vm1"), files + 3);
+        assert_ok(vmsnap_preview_commit(f->engine, "vm1", NULL, &error), &error);
+        /* Three preview overlays became the leaves; the three unsaved leaves are gone. */
+        assert_int_equal(fixture_count_files(f, "vm1"), files);
+        assert_reads(f, "vm1", &at_s1);
+        assert_snapshot_reads(f, "vm1", "s1", &at_s1);
+        assert_snapshot_reads(f, "vm1", "s2", &at_s2);
+
+        /* The tree keeps s2; a new snapshot branches from s1. */
+        free(create(f, "vm1", "s3"));
+        vmsnap_snapshot_info s3 = {0}, s1 = {0};
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm1", "s3", &s3, &error), &error);
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm1", "s1", &s1, &error), &error);
+        assert_string_equal(s3.parent_id, s1.id);
+        assert_int_equal(s1.n_children, 2);
+        vmsnap_snapshot_info_clear(&s3);
+        vmsnap_snapshot_info_clear(&s1);
+        release(&at_s1);
+        release(&at_s2);
+}
+
+static void test_revert_returns_every_disk_to_the_snapshot(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+
+        write_all(f, "vm1", 5, 0x13);
+        state_digest at_s1 = capture(f, "vm1");
+        free(create(f, "vm1", "s1"));
+        write_all(f, "vm1", 5, 0x23);
+        free(create(f, "vm1", "s2"));
+        write_all(f, "vm1", 6, 0x33);
+
+        assert_ok(vmsnap_snapshot_revert(f->engine, "vm1", "s1", NULL, NULL, &error), &error);
+        assert_reads(f, "vm1", &at_s1);
+        vmsnap_domain_info info = {0};
+        assert_ok(vmsnap_domain_get(f->engine, "vm1", &info, &error), &error);
+        assert_string_equal(info.current_snapshot, "s1");
+        assert_false(info.in_preview);
+        vmsnap_domain_info_clear(&info);
+        release(&at_s1);
+}
+
+static void test_list_returns_the_tree_parents_first(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        vmsnap_snapshot_info *list = NULL;
+        size_t n = 0;
+
+        free(create(f, "vm1", "root"));
+        free(create(f, "vm1", "left"));
+        assert_ok(vmsnap_snapshot_revert(f->engine, "vm1", "root", NULL, NULL, &error), &error);
+        free(create(f, "vm1", "right"));
+        assert_ok(vmsnap_snapshot_list(f->engine, "vm1", &list, &n, &error), &error);
+        assert_int_equal(n, 3);
+        assert_string_equal(list[0].name, "root");
+        assert_int_equal(list[0].n_children, 2);
+        assert_string_equal(list[1].parent_id, list[0].id);
+        assert_string_equal(list[2].parent_id, list[0].id);
+        assert_true(list[2].current || list[1].current);
+        assert_string_equal(list[2].current ? list[2].name : list[1].name, "right");
+        vmsnap_snapshot_info_array_free(list, n);
+}
+
+static void test_delete_merge_keeps_what_every_other_state_reads(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        state_digest at[4];
+        char name[8];
+
+        for (int i = 0; i < 4; i++) {
+                write_all(f, "vm1", (unsigned)i, 0x40 + (unsigned)i);
+                at[i] = capture(f, "vm1");
+                snprintf(name, sizeof(name), "s%d", i);
+                free(create(f, "vm1", name));
+        }
+        write_all(f, "vm1", 9, 0x99);
+        state_digest now = capture(f, "vm1");
+
+        /* Middle, then root, then leaf. */
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm1", "s1", VMSNAP_DELETE_MERGE, NULL, &error), &error);
+        assert_snapshot_reads(f, "vm1", "s0", &at[0]);
+        assert_snapshot_reads(f, "vm1", "s2", &at[2]);
+        assert_snapshot_reads(f, "vm1", "s3", &at[3]);
+        assert_reads(f, "vm1", &now);
+        vmsnap_snapshot_info s2 = {0}, s0 = {0};
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm1", "s2", &s2, &error), &error);
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm1", "s0", &s0, &error), &error);
+        assert_string_equal(s2.parent_id, s0.id);
+        vmsnap_snapshot_info_clear(&s2);
+        vmsnap_snapshot_info_clear(&s0);
+
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm1", "s0", VMSNAP_DELETE_MERGE, NULL, &error), &error);
+        assert_snapshot_reads(f, "vm1", "s2", &at[2]);
+        assert_snapshot_reads(f, "vm1", "s3", &at[3]);
+        assert_reads(f, "vm1", &now);
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm1", "s3", VMSNAP_DELETE_MERGE, NULL, &error), &error);
+        assert_snapshot_reads(f, "vm1", "s2", &at[2]);
+        assert_reads(f, "vm1", &now);
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm1", "s2", VMSNAP_DELETE_MERGE, NULL, &error), &error);
+        assert_reads(f, "vm1", &now);
+
+        /* Every overlay merged away but one per disk; the originals are still there. */
+        assert_int_equal(fixture_count_files(f, "vm1"), 5 + 3);
+        for (int i = 0; i < 4; i++)
+                release(&at[i]);
+        release(&now);
+}
+
+static void test_delete_merge_of_a_branch_point_keeps_both_branches(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+
+        free(create(f, "vm1", "root")); /* base then freezes overlays vmsnap made */
+        write_all(f, "vm1", 0, 0x61);
+        free(create(f, "vm1", "base"));
+        write_all(f, "vm1", 1, 0x62);
+        state_digest at_left = capture(f, "vm1");
+        free(create(f, "vm1", "left"));
+        assert_ok(vmsnap_snapshot_revert(f->engine, "vm1", "base", NULL, NULL, &error), &error);
+        write_all(f, "vm1", 2, 0x63);
+        state_digest at_right = capture(f, "vm1");
+        free(create(f, "vm1", "right"));
+        write_all(f, "vm1", 3, 0x64);
+        state_digest now = capture(f, "vm1");
+
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm1", "base", VMSNAP_DELETE_MERGE, NULL, &error),
+                  &error);
+        assert_snapshot_reads(f, "vm1", "left", &at_left);
+        assert_snapshot_reads(f, "vm1", "right", &at_right);
+        assert_reads(f, "vm1", &now);
+        release(&at_left);
+        release(&at_right);
+        release(&now);
+}
+
+static void test_delete_children_removes_the_subtree_and_its_files(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        vmsnap_snapshot_info *list = NULL;
+        size_t n = 0;
+
+        free(create(f, "vm1", "keep"));
+        size_t files = fixture_count_files(f, "vm1");
+        free(create(f, "vm1", "drop"));
+        free(create(f, "vm1", "drop-child"));
+        write_all(f, "vm1", 0, 0x70);
+        /* Refused while the current state descends from it. */
+        assert_true(vmsnap_snapshot_delete(f->engine, "vm1", "drop", VMSNAP_DELETE_CHILDREN, NULL, &error) <
+                    0);
+        assert_non_null(strstr(error.message, "descends"));
+
+        assert_ok(vmsnap_snapshot_revert(f->engine, "vm1", "keep", NULL, NULL, &error), &error);
+        state_digest now = capture(f, "vm1");
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm1", "drop", VMSNAP_DELETE_CHILDREN, NULL, &error),
+                  &error);
+        assert_ok(vmsnap_snapshot_list(f->engine, "vm1", &list, &n, &error), &error);
+        assert_int_equal(n, 1);
+        assert_string_equal(list[0].name, "keep");
+        vmsnap_snapshot_info_array_free(list, n);
+        assert_int_equal(fixture_count_files(f, "vm1"), files);
+        assert_reads(f, "vm1", &now);
+        release(&now);
+}
+
+static void test_delete_metadata_only_keeps_every_file(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+
+        free(create(f, "vm1", "s1"));
+        free(create(f, "vm1", "s2"));
+        write_all(f, "vm1", 0, 0x71);
+        state_digest now = capture(f, "vm1");
+        size_t files = fixture_count_files(f, "vm1");
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm1", "s1", VMSNAP_DELETE_METADATA_ONLY, NULL, &error),
+                  &error);
+        assert_int_equal(fixture_count_files(f, "vm1"), files);
+        assert_reads(f, "vm1", &now);
+        vmsnap_snapshot_info s2 = {0};
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm1", "s2", &s2, &error), &error);
+        assert_string_equal(s2.parent_id, "");
+        vmsnap_snapshot_info_clear(&s2);
+        release(&now);
+}
+
+static void test_create_and_delete_are_refused_during_a_preview(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+
+        free(create(f, "vm1", "s1"));
+        assert_ok(vmsnap_preview_start(f->engine, "vm1", "s1", NULL, NULL, &error), &error);
+        assert_true(vmsnap_snapshot_create(f->engine, "vm1", NULL, NULL, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_IN_PREVIEW);
+        assert_true(vmsnap_snapshot_delete(f->engine, "vm1", "s1", VMSNAP_DELETE_MERGE, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_IN_PREVIEW);
+        assert_true(vmsnap_preview_start(f->engine, "vm1", "s1", NULL, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_IN_PREVIEW);
+        assert_ok(vmsnap_preview_undo(f->engine, "vm1", NULL, &error), &error);
+        assert_true(vmsnap_preview_commit(f->engine, "vm1", NULL, &error) < 0);
+        assert_non_null(strstr(error.message, "not previewing"));
+}
+
+static void test_rename_and_description_change_only_metadata(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        vmsnap_snapshot_info info = {0};
+
+        free(create(f, "vm1", "old"));
+        free(create(f, "vm1", "other"));
+        assert_ok(vmsnap_snapshot_rename(f->engine, "vm1", "old", "new name", &error), &error);
+        assert_ok(
+                vmsnap_snapshot_set_description(f->engine, "vm1", "new name", "before the upgrade", &error),
+                &error);
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm1", "new name", &info, &error), &error);
+        assert_string_equal(info.description, "before the upgrade");
+        vmsnap_snapshot_info_clear(&info);
+        assert_true(vmsnap_snapshot_get(f->engine, "vm1", "old", &info, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_NOT_FOUND);
+        assert_true(vmsnap_snapshot_rename(f->engine, "vm1", "new name", "other", &error) < 0);
+        assert_non_null(strstr(error.message, "already has"));
+        assert_true(vmsnap_snapshot_rename(f->engine, "vm1", "new name", "", &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_INVALID_ARGUMENT);
+
+        /* A fresh engine reads the same from the store. */
+        vmsnap_engine_free(f->engine);
+        assert_ok(vmsnap_engine_new(f->uri, f->state_dir, &f->engine, &error), &error);
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm1", "new name", &info, &error), &error);
+        assert_string_equal(info.description, "before the upgrade");
+        vmsnap_snapshot_info_clear(&info);
+}
+
+static void test_configuration_at_a_snapshot_names_its_frozen_images(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        vmsnap_image_info *disks = NULL;
+        size_t n = 0;
+        char *xml = NULL;
+
+        write_all(f, "vm1", 0, 0x72);
+        free(create(f, "vm1", "s1"));
+        assert_ok(vmsnap_snapshot_get_configuration(f->engine, "vm1", "s1", &xml, &disks, &n, &error),
+                  &error);
+        assert_non_null(strstr(xml, "<name>vm1</name>"));
+        assert_int_equal(n, 3);
+        for (size_t i = 0; i < n; i++) {
+                assert_int_equal(disks[i].virtual_size, 2 * 1024 * 1024);
+                assert_true(disks[i].allocated > 0);
+        }
+        assert_string_equal(disks[1].format, "raw");
+        vmsnap_image_info_array_free(disks, n);
+        free(xml);
+}
+
+static void test_domain_listing_reports_snapshot_state(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        vmsnap_domain_info *list = NULL;
+        size_t n = 0;
+        bool seen = false;
+
+        free(create(f, "vm1", "s1"));
+        free(create(f, "vm1", "s2"));
+        assert_ok(vmsnap_domain_list(f->engine, &list, &n, &error), &error);
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(list[i].name, "vm1") == 0) {
+                        seen = true;
+                        assert_string_equal(list[i].state, "shutoff");
+                        assert_string_equal(list[i].current_snapshot, "s2");
+                        assert_int_equal(list[i].snapshot_count, 2);
+                        assert_false(list[i].in_preview);
+                }
+        assert_true(seen);
+        vmsnap_domain_info_array_free(list, n);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                T(test_create_freezes_selected_disks_and_records_excluded_ones),
+                T(test_create_refuses_bad_input_before_changing_anything),
+                T(test_default_names_are_generated_and_unique),
+                T(test_preview_shows_the_snapshot_and_undo_restores_the_current_state),
+                T(test_custom_preview_takes_each_disk_from_its_snapshot),
+                T(test_custom_preview_refuses_a_snapshot_without_the_disk),
+                T(test_excluded_disk_keeps_its_current_state_in_preview),
+                T(test_commit_drops_the_unsaved_state_and_keeps_every_snapshot),
+                T(test_revert_returns_every_disk_to_the_snapshot),
+                T(test_list_returns_the_tree_parents_first),
+                T(test_delete_merge_keeps_what_every_other_state_reads),
+                T(test_delete_merge_of_a_branch_point_keeps_both_branches),
+                T(test_delete_children_removes_the_subtree_and_its_files),
+                T(test_delete_metadata_only_keeps_every_file),
+                T(test_create_and_delete_are_refused_during_a_preview),
+                T(test_rename_and_description_change_only_metadata),
+                T(test_configuration_at_a_snapshot_names_its_frozen_images),
+                T(test_domain_listing_reports_snapshot_state),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

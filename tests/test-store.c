@@ -1,0 +1,831 @@
+/* test-store.c: the snapshot model's lookups and tree helpers (model.c) and the
+ * metadata store (store.c): round trips, atomic saves, and strict refusal of
+ * every malformed document without crashing. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "error.h"
+#include "model.h"
+#include "store.h"
+#include "testlib.h"
+
+#define UUID "0b5e6c1a-3d2f-4e8a-9c71-5a4f2b6d8e90"
+#define ID_BASE "11111111-1111-4111-8111-111111111111"
+#define ID_A "22222222-2222-4222-8222-222222222222"
+#define ID_B "33333333-3333-4333-8333-333333333333"
+#define ID_C "44444444-4444-4444-8444-444444444444"
+
+static vmsnap_snapshot *snapshot_new(const char *id, const char *name, const char *parent_id)
+{
+        vmsnap_snapshot *snapshot = vmsnap_snapshot_new();
+        snapshot->id = strdup(id);
+        snapshot->name = strdup(name);
+        snapshot->description = strdup("");
+        snapshot->created = 1700000000;
+        snapshot->parent_id = parent_id ? strdup(parent_id) : NULL;
+        snapshot->state = strdup("shutoff");
+        snapshot->config_xml = strdup("<domain type='kvm'><name>vm</name></domain>");
+        return snapshot;
+}
+
+/* base -> a -> c, base -> b; current a; a preview of b running; an intent recorded. */
+static vmsnap_domain_meta *sample_meta(void)
+{
+        vmsnap_domain_meta *meta = vmsnap_domain_meta_new(UUID, "vm1");
+
+        vmsnap_snapshot *base = snapshot_new(ID_BASE, "base", NULL);
+        free(base->description);
+        base->description = strdup("fresh install, \"quoted\" and\nmultiline / with slashes");
+        vmsnap_snapshot_add_disk(base, "vda", "/var/lib/libvirt/images/vm1.qcow2", "qcow2", NULL);
+        vmsnap_snapshot_add_disk(base, "vdb", NULL, NULL, "read-only");
+        vmsnap_domain_meta_add_snapshot(meta, base);
+
+        vmsnap_snapshot *a = snapshot_new(ID_A, "a", ID_BASE);
+        a->created = -5; /* before 1970: still an integer the store keeps */
+        free(a->state);
+        a->state = strdup("running");
+        a->memory_file = strdup("/var/lib/libvirt/images/vm1.a.mem");
+        vmsnap_snapshot_add_disk(a, "vda", "/var/lib/libvirt/images/vm1.a.qcow2", "qcow2", NULL);
+        vmsnap_snapshot_add_disk(a, "vdc", "/var/lib/libvirt/images/data.raw", "raw", NULL);
+        vmsnap_domain_meta_add_snapshot(meta, a);
+
+        vmsnap_domain_meta_add_snapshot(meta, snapshot_new(ID_B, "b", ID_BASE));
+        vmsnap_domain_meta_add_snapshot(meta, snapshot_new(ID_C, "c", ID_A));
+
+        meta->current_id = strdup(ID_A);
+        meta->next_default_index = 7;
+        vmsnap_domain_meta_add_owned(meta, "/var/lib/libvirt/images/vm1.a.qcow2");
+        vmsnap_domain_meta_add_owned(meta, "/var/lib/libvirt/images/vm1.b.qcow2");
+
+        vmsnap_preview *preview = calloc(1, sizeof(*preview));
+        preview->config_snapshot_id = strdup(ID_B);
+        preview->saved_xml = strdup("<domain><name>vm1</name></domain>");
+        preview->saved_current_id = strdup(ID_A);
+        preview->n_disks = 2;
+        preview->disks = calloc(2, sizeof(*preview->disks));
+        preview->disks[0].target = strdup("vda");
+        preview->disks[0].overlay = strdup("/var/lib/libvirt/images/vm1.preview.qcow2");
+        preview->disks[0].saved_leaf = strdup("/var/lib/libvirt/images/vm1.leaf.qcow2");
+        preview->disks[0].saved_format = strdup("qcow2");
+        preview->disks[0].snapshot_id = strdup(ID_B);
+        preview->disks[1].target = strdup("vdc");
+        preview->disks[1].saved_leaf = strdup("/var/lib/libvirt/images/data.raw");
+        preview->disks[1].saved_format = strdup("raw");
+        meta->preview = preview;
+
+        meta->intent = json_tokener_parse("{\"operation\":\"delete\",\"step\":2,\"files\":[\"/x\"]}");
+        return meta;
+}
+
+static void assert_string_equal_or_null(const char *a, const char *b)
+{
+        if (!a || !b)
+                assert_ptr_equal(a, b);
+        else
+                assert_string_equal(a, b);
+}
+
+static void assert_meta_equal(const vmsnap_domain_meta *a, const vmsnap_domain_meta *b)
+{
+        assert_string_equal(a->uuid, b->uuid);
+        assert_string_equal(a->name, b->name);
+        assert_string_equal_or_null(a->current_id, b->current_id);
+        assert_int_equal(a->next_default_index, b->next_default_index);
+
+        assert_int_equal(a->n_snapshots, b->n_snapshots);
+        for (size_t i = 0; i < a->n_snapshots; i++) {
+                const vmsnap_snapshot *x = a->snapshots[i], *y = b->snapshots[i];
+                assert_string_equal(x->id, y->id);
+                assert_string_equal(x->name, y->name);
+                assert_string_equal(x->description, y->description);
+                assert_int_equal(x->created, y->created);
+                assert_string_equal_or_null(x->parent_id, y->parent_id);
+                assert_string_equal(x->state, y->state);
+                assert_string_equal(x->config_xml, y->config_xml);
+                assert_string_equal_or_null(x->memory_file, y->memory_file);
+                assert_int_equal(x->n_disks, y->n_disks);
+                for (size_t k = 0; k < x->n_disks; k++) {
+                        assert_string_equal(x->disks[k].target, y->disks[k].target);
+                        assert_string_equal_or_null(x->disks[k].image, y->disks[k].image);
+                        assert_string_equal_or_null(x->disks[k].format, y->disks[k].format);
+                        assert_string_equal_or_null(x->disks[k].excluded_reason,
+                                                    y->disks[k].excluded_reason);
+                }
+        }
+
+        assert_int_equal(a->n_owned, b->n_owned);
+        for (size_t i = 0; i < a->n_owned; i++)
+                assert_string_equal(a->owned[i], b->owned[i]);
+
+        assert_int_equal(!a->preview, !b->preview);
+        if (a->preview) {
+                const vmsnap_preview *x = a->preview, *y = b->preview;
+                assert_string_equal(x->config_snapshot_id, y->config_snapshot_id);
+                assert_string_equal(x->saved_xml, y->saved_xml);
+                assert_string_equal_or_null(x->saved_current_id, y->saved_current_id);
+                assert_int_equal(x->n_disks, y->n_disks);
+                for (size_t k = 0; k < x->n_disks; k++) {
+                        assert_string_equal(x->disks[k].target, y->disks[k].target);
+                        assert_string_equal_or_null(x->disks[k].overlay, y->disks[k].overlay);
+                        assert_string_equal(x->disks[k].saved_leaf, y->disks[k].saved_leaf);
+                        assert_string_equal(x->disks[k].saved_format, y->disks[k].saved_format);
+                        assert_string_equal_or_null(x->disks[k].snapshot_id, y->disks[k].snapshot_id);
+                }
+        }
+
+        assert_int_equal(!a->intent, !b->intent);
+        if (a->intent)
+                assert_true(json_object_equal(a->intent, b->intent));
+}
+
+/* ---- model ---- */
+
+static void test_model_finds_snapshots_by_id_or_by_name(void **state)
+{
+        vmsnap_domain_meta *meta = sample_meta();
+
+        assert_string_equal(vmsnap_domain_meta_find_id(meta, ID_B)->name, "b");
+        assert_null(vmsnap_domain_meta_find_id(meta, "b"));
+        assert_string_equal(vmsnap_domain_meta_find_name(meta, "c")->id, ID_C);
+        assert_null(vmsnap_domain_meta_find_name(meta, ID_C));
+        assert_string_equal(vmsnap_domain_meta_find(meta, ID_A)->name, "a");
+        assert_string_equal(vmsnap_domain_meta_find(meta, "base")->id, ID_BASE);
+        assert_null(vmsnap_domain_meta_find(meta, "nonexistent"));
+        assert_null(vmsnap_domain_meta_find(meta, NULL));
+
+        vmsnap_domain_meta_free(meta);
+}
+
+static void test_model_find_prefers_an_id_over_a_name_that_looks_like_one(void **state)
+{
+        vmsnap_domain_meta *meta = sample_meta();
+        /* A snapshot may be named like another's id; the id wins, as documented. */
+        vmsnap_domain_meta_add_snapshot(meta, snapshot_new(ID_C "-x", ID_A, NULL));
+
+        assert_string_equal(vmsnap_domain_meta_find(meta, ID_A)->id, ID_A);
+
+        vmsnap_domain_meta_free(meta);
+}
+
+static void test_model_finds_disks_by_target(void **state)
+{
+        vmsnap_domain_meta *meta = sample_meta();
+        const vmsnap_snapshot *base = vmsnap_domain_meta_find_id(meta, ID_BASE);
+
+        assert_string_equal(vmsnap_snapshot_find_disk(base, "vda")->format, "qcow2");
+        assert_string_equal(vmsnap_snapshot_find_disk(base, "vdb")->excluded_reason, "read-only");
+        assert_null(vmsnap_snapshot_find_disk(base, "vdb")->image);
+        assert_null(vmsnap_snapshot_find_disk(base, "vdz"));
+
+        vmsnap_domain_meta_free(meta);
+}
+
+static void test_model_children_of_null_are_the_roots(void **state)
+{
+        vmsnap_domain_meta *meta = sample_meta();
+        vmsnap_domain_meta_add_snapshot(meta, snapshot_new(ID_C "-root", "second root", NULL));
+        vmsnap_snapshot **roots = NULL;
+
+        assert_int_equal(vmsnap_domain_meta_children(meta, NULL, &roots), 2);
+        assert_string_equal(roots[0]->name, "base");
+        assert_string_equal(roots[1]->name, "second root");
+        assert_int_equal(vmsnap_domain_meta_children(meta, NULL, NULL), 2);
+
+        free(roots);
+        vmsnap_domain_meta_free(meta);
+}
+
+static void test_model_children_are_direct_children_only_in_order(void **state)
+{
+        vmsnap_domain_meta *meta = sample_meta();
+        vmsnap_snapshot **children = NULL;
+
+        assert_int_equal(vmsnap_domain_meta_children(meta, ID_BASE, &children), 2);
+        assert_string_equal(children[0]->name, "a");
+        assert_string_equal(children[1]->name, "b");
+        free(children);
+
+        assert_int_equal(vmsnap_domain_meta_children(meta, ID_C, NULL), 0);
+        assert_int_equal(vmsnap_domain_meta_children(meta, ID_A, NULL), 1);
+
+        vmsnap_domain_meta_free(meta);
+}
+
+static void test_model_descends_covers_self_and_every_ancestor(void **state)
+{
+        vmsnap_domain_meta *meta = sample_meta();
+
+        assert_true(vmsnap_domain_meta_descends(meta, ID_C, ID_C));
+        assert_true(vmsnap_domain_meta_descends(meta, ID_C, ID_A));
+        assert_true(vmsnap_domain_meta_descends(meta, ID_C, ID_BASE));
+        assert_false(vmsnap_domain_meta_descends(meta, ID_A, ID_C));
+        assert_false(vmsnap_domain_meta_descends(meta, ID_C, ID_B));
+        assert_false(vmsnap_domain_meta_descends(meta, ID_B, ID_A));
+        assert_false(vmsnap_domain_meta_descends(meta, NULL, ID_A));
+        assert_false(vmsnap_domain_meta_descends(meta, ID_A, NULL));
+
+        vmsnap_domain_meta_free(meta);
+}
+
+static void test_model_descends_terminates_on_a_parent_loop(void **state)
+{
+        vmsnap_domain_meta *meta = sample_meta();
+        vmsnap_snapshot *base = vmsnap_domain_meta_find_id(meta, ID_BASE);
+        base->parent_id = strdup(ID_C); /* base -> a -> c -> base */
+
+        assert_false(vmsnap_domain_meta_descends(meta, ID_C, ID_B));
+
+        vmsnap_domain_meta_free(meta);
+}
+
+static void test_model_remove_snapshot_keeps_the_others_in_order(void **state)
+{
+        vmsnap_domain_meta *meta = sample_meta();
+
+        assert_true(vmsnap_domain_meta_remove_snapshot(meta, ID_A));
+        assert_false(vmsnap_domain_meta_remove_snapshot(meta, ID_A));
+        assert_false(vmsnap_domain_meta_remove_snapshot(meta, "a"));
+        assert_int_equal(meta->n_snapshots, 3);
+        assert_string_equal(meta->snapshots[0]->name, "base");
+        assert_string_equal(meta->snapshots[1]->name, "b");
+        assert_string_equal(meta->snapshots[2]->name, "c");
+
+        vmsnap_domain_meta_free(meta);
+}
+
+static void test_model_owned_set_holds_each_path_once(void **state)
+{
+        vmsnap_domain_meta *meta = vmsnap_domain_meta_new(UUID, "vm1");
+
+        assert_false(vmsnap_domain_meta_owns(meta, "/images/a.qcow2"));
+        vmsnap_domain_meta_add_owned(meta, "/images/a.qcow2");
+        vmsnap_domain_meta_add_owned(meta, "/images/b.qcow2");
+        vmsnap_domain_meta_add_owned(meta, "/images/a.qcow2");
+        assert_int_equal(meta->n_owned, 2);
+        assert_true(vmsnap_domain_meta_owns(meta, "/images/a.qcow2"));
+        assert_false(vmsnap_domain_meta_owns(meta, "/images/a.qcow"));
+
+        vmsnap_domain_meta_remove_owned(meta, "/images/a.qcow2");
+        vmsnap_domain_meta_remove_owned(meta, "/images/never-owned.qcow2");
+        assert_int_equal(meta->n_owned, 1);
+        assert_false(vmsnap_domain_meta_owns(meta, "/images/a.qcow2"));
+        assert_true(vmsnap_domain_meta_owns(meta, "/images/b.qcow2"));
+
+        vmsnap_domain_meta_free(meta);
+}
+
+static void test_model_copy_is_deep_and_shares_the_intent(void **state)
+{
+        vmsnap_domain_meta *meta = sample_meta();
+        vmsnap_domain_meta *copy = vmsnap_domain_meta_copy(meta);
+
+        assert_meta_equal(meta, copy);
+        assert_ptr_equal(meta->intent, copy->intent);
+        assert_ptr_not_equal(meta->snapshots[0], copy->snapshots[0]);
+        assert_ptr_not_equal(meta->snapshots[0]->disks, copy->snapshots[0]->disks);
+        assert_ptr_not_equal(meta->preview, copy->preview);
+
+        /* Changing the copy leaves the original alone. */
+        copy->snapshots[0]->name[0] = 'X';
+        copy->preview->disks[0].target[0] = 'X';
+        vmsnap_domain_meta_add_owned(copy, "/images/new.qcow2");
+        assert_string_equal(meta->snapshots[0]->name, "base");
+        assert_string_equal(meta->preview->disks[0].target, "vda");
+        assert_int_equal(meta->n_owned, 2);
+
+        /* Each holds its own reference to the intent. */
+        vmsnap_domain_meta_free(meta);
+        assert_int_equal(json_object_get_int(json_object_object_get(copy->intent, "step")), 2);
+        vmsnap_domain_meta_free(copy);
+}
+
+/* ---- store: round trips ---- */
+
+typedef struct store_fixture {
+        char *dir;
+} store_fixture;
+
+static int setup_state_dir(void **state)
+{
+        store_fixture *fixture = calloc(1, sizeof(*fixture));
+        fixture->dir = test_tmpdir_new();
+        assert_non_null(fixture->dir);
+        *state = fixture;
+        return 0;
+}
+
+static int teardown_state_dir(void **state)
+{
+        store_fixture *fixture = *state;
+        test_tmpdir_remove(fixture->dir);
+        free(fixture->dir);
+        free(fixture);
+        return 0;
+}
+
+static void write_document(const char *dir, const char *uuid, const char *text, size_t size)
+{
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s.json", dir, uuid);
+        FILE *file = fopen(path, "w");
+        assert_non_null(file);
+        assert_int_equal(fwrite(text, 1, size, file), size);
+        assert_int_equal(fclose(file), 0);
+}
+
+static void test_store_save_then_load_gives_the_same_model(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *meta = sample_meta(), *loaded = NULL;
+        vmsnap_error error = {};
+
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), 0);
+        assert_meta_equal(meta, loaded);
+
+        vmsnap_domain_meta_free(loaded);
+        vmsnap_domain_meta_free(meta);
+}
+
+static void test_store_round_trips_an_empty_domain(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *meta = vmsnap_domain_meta_new(UUID, ""), *loaded = NULL;
+        vmsnap_error error = {};
+
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), 0);
+        assert_meta_equal(meta, loaded);
+        assert_null(loaded->preview);
+        assert_null(loaded->intent);
+        assert_null(loaded->current_id);
+
+        vmsnap_domain_meta_free(loaded);
+        vmsnap_domain_meta_free(meta);
+}
+
+static void test_store_save_replaces_the_document_and_leaves_no_temporary_files(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *meta = sample_meta(), *loaded = NULL;
+        vmsnap_error error = {};
+
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        assert_true(vmsnap_domain_meta_remove_snapshot(meta, ID_C));
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+
+        DIR *dir = opendir(fixture->dir);
+        assert_non_null(dir);
+        unsigned entries = 0;
+        struct dirent *entry;
+        while ((entry = readdir(dir))) {
+                if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+                        continue;
+                assert_string_equal(entry->d_name, UUID ".json");
+                entries++;
+        }
+        closedir(dir);
+        assert_int_equal(entries, 1);
+
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), 0);
+        assert_int_equal(loaded->n_snapshots, 3);
+
+        vmsnap_domain_meta_free(loaded);
+        vmsnap_domain_meta_free(meta);
+}
+
+static void test_store_load_of_a_missing_document_is_enoent_without_a_message(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *loaded = NULL;
+        vmsnap_error error = {};
+
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), -ENOENT);
+        assert_null(loaded);
+        assert_int_equal(error.code, 0);
+        assert_string_equal(error.message, "");
+}
+
+static void test_store_remove_deletes_the_document_and_accepts_a_missing_one(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *meta = sample_meta(), *loaded = NULL;
+        vmsnap_error error = {};
+
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        assert_int_equal(vmsnap_store_remove(fixture->dir, UUID, &error), 0);
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), -ENOENT);
+        assert_int_equal(vmsnap_store_remove(fixture->dir, UUID, &error), 0);
+
+        vmsnap_domain_meta_free(meta);
+}
+
+static void test_store_refuses_a_uuid_that_leaves_the_state_directory(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *loaded = NULL;
+        vmsnap_error error = {};
+
+        assert_int_equal(vmsnap_store_load(fixture->dir, "../escape", &loaded, &error), -EINVAL);
+        assert_int_equal(error.kind, VMSNAP_ERROR_INVALID_ARGUMENT);
+        assert_int_equal(vmsnap_store_remove(fixture->dir, "a/b", &error), -EINVAL);
+}
+
+static void test_store_save_refuses_a_model_it_could_not_load_back(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *meta = sample_meta(), *loaded = NULL;
+        vmsnap_error error = {};
+
+        vmsnap_domain_meta_add_snapshot(meta, snapshot_new(ID_C "-orphan", "orphan", "no-such-parent"));
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), -EBADMSG);
+        assert_non_null(strstr(error.message, "no-such-parent"));
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), -ENOENT);
+
+        vmsnap_domain_meta_free(meta);
+}
+
+/* ---- store: refusing malformed documents ---- */
+
+static json_object *sample_document(void)
+{
+        vmsnap_domain_meta *meta = sample_meta();
+        json_object *document = vmsnap_store_to_json(meta);
+        vmsnap_domain_meta_free(meta);
+        return document;
+}
+
+static json_object *snapshot_in(json_object *document, size_t index)
+{
+        return json_object_array_get_idx(json_object_object_get(document, "snapshots"), index);
+}
+
+/* Checks that the document is refused as malformed with a sentence containing each of the given words. */
+static void assert_refused_with_code(json_object *document, int code, const char *word, ...)
+{
+        vmsnap_domain_meta *meta = NULL;
+        vmsnap_error error = {};
+        va_list ap;
+
+        assert_int_equal(vmsnap_store_from_json(document, &meta, &error), code);
+        assert_null(meta);
+        assert_int_equal(error.code, code);
+        va_start(ap, word);
+        for (const char *w = word; w; w = va_arg(ap, const char *)) {
+                if (!strstr(error.message, w))
+                        fail_msg("expected \"%s\" in the error message \"%s\"", w, error.message);
+        }
+        va_end(ap);
+        json_object_put(document);
+}
+#define assert_refused(document, ...) assert_refused_with_code(document, -EBADMSG, __VA_ARGS__, NULL)
+
+static void test_store_accepts_its_own_document(void **state)
+{
+        json_object *document = sample_document();
+        vmsnap_domain_meta *meta = NULL;
+        vmsnap_error error = {};
+
+        assert_int_equal(vmsnap_store_from_json(document, &meta, &error), 0);
+        vmsnap_domain_meta_free(meta);
+        json_object_put(document);
+}
+
+static void test_store_refuses_a_document_that_is_not_an_object(void **state)
+{
+        assert_refused(json_object_new_array(), "object");
+        assert_refused(json_object_new_string("{}"), "object");
+
+        vmsnap_domain_meta *meta = NULL;
+        vmsnap_error error = {};
+        assert_int_equal(vmsnap_store_from_json(NULL, &meta, &error), -EBADMSG);
+}
+
+static void test_store_refuses_an_unknown_version(void **state)
+{
+        json_object *document = sample_document();
+        json_object_object_add(document, "version", json_object_new_int(2));
+        assert_refused_with_code(document, -EPROTONOSUPPORT, "version 2", NULL);
+
+        document = sample_document();
+        json_object_object_del(document, "version");
+        assert_refused(document, "version", "missing");
+
+        document = sample_document();
+        json_object_object_add(document, "version", json_object_new_string("1"));
+        assert_refused(document, "version", "integer");
+}
+
+static void test_store_refuses_fields_of_the_wrong_type(void **state)
+{
+        json_object *document = sample_document();
+        json_object_object_add(document, "uuid", json_object_new_int(7));
+        assert_refused(document, "field uuid", "string");
+
+        document = sample_document();
+        json_object_object_add(document, "current", json_object_new_boolean(true));
+        assert_refused(document, "field current", "string or null");
+
+        document = sample_document();
+        json_object_object_add(document, "snapshots", json_object_new_object());
+        assert_refused(document, "field snapshots", "array");
+
+        document = sample_document();
+        json_object_object_add(snapshot_in(document, 1), "created", json_object_new_double(1.5));
+        assert_refused(document, "snapshots[1].created", "integer");
+
+        document = sample_document();
+        json_object_object_add(snapshot_in(document, 0), "disks", json_object_new_string("vda"));
+        assert_refused(document, "snapshots[0].disks", "array");
+
+        document = sample_document();
+        json_object_array_put_idx(json_object_object_get(snapshot_in(document, 0), "disks"), 0,
+                                  json_object_new_int(1));
+        assert_refused(document, "snapshots[0].disks[0]", "object");
+
+        document = sample_document();
+        json_object_array_add(json_object_object_get(document, "owned"), json_object_new_int(3));
+        assert_refused(document, "owned[2]");
+
+        document = sample_document();
+        json_object_object_add(document, "intent", json_object_new_array());
+        assert_refused(document, "intent", "object");
+
+        document = sample_document();
+        json_object_object_add(json_object_object_get(document, "preview"), "disks", json_object_new_int(0));
+        assert_refused(document, "preview.disks", "array");
+}
+
+static void test_store_refuses_a_snapshot_without_an_id(void **state)
+{
+        json_object *document = sample_document();
+        json_object_object_del(snapshot_in(document, 2), "id");
+        assert_refused(document, "snapshots[2].id", "missing");
+
+        document = sample_document();
+        json_object_object_add(snapshot_in(document, 2), "id", json_object_new_string(""));
+        assert_refused(document, "snapshots[2].id", "empty");
+}
+
+static void test_store_refuses_a_string_with_a_nul_character(void **state)
+{
+        json_object *document = sample_document();
+        json_object_object_add(snapshot_in(document, 0), "name", json_object_new_string_len("ba\0se", 5));
+        assert_refused(document, "snapshots[0].name", "NUL");
+}
+
+static void test_store_refuses_a_snapshot_with_an_unknown_parent(void **state)
+{
+        json_object *document = sample_document();
+        json_object_object_add(snapshot_in(document, 3), "parent", json_object_new_string(ID_C "-gone"));
+        assert_refused(document, "snapshots[3]", "parent", ID_C "-gone");
+}
+
+static void test_store_refuses_snapshots_whose_parents_form_a_loop(void **state)
+{
+        json_object *document = sample_document();
+        json_object_object_add(snapshot_in(document, 0), "parent", json_object_new_string(ID_C));
+        assert_refused(document, "loop");
+}
+
+static void test_store_refuses_duplicate_snapshot_ids(void **state)
+{
+        json_object *document = sample_document();
+        json_object_object_add(snapshot_in(document, 3), "id", json_object_new_string(ID_B));
+        assert_refused(document, "snapshots[2]", "snapshots[3]", ID_B);
+}
+
+static void test_store_refuses_duplicate_snapshot_names(void **state)
+{
+        json_object *document = sample_document();
+        json_object_object_add(snapshot_in(document, 2), "name", json_object_new_string("a"));
+        assert_refused(document, "snapshots[1]", "snapshots[2]", "name");
+}
+
+static void test_store_refuses_a_disk_both_included_and_excluded(void **state)
+{
+        json_object *document = sample_document();
+        json_object *disk =
+                json_object_array_get_idx(json_object_object_get(snapshot_in(document, 0), "disks"), 0);
+        json_object_object_add(disk, "excluded_reason", json_object_new_string("cdrom"));
+        assert_refused(document, "snapshots[0].disks[0]", "vda");
+
+        document = sample_document();
+        disk = json_object_array_get_idx(json_object_object_get(snapshot_in(document, 0), "disks"), 1);
+        json_object_object_add(disk, "excluded_reason", NULL);
+        assert_refused(document, "snapshots[0].disks[1]", "vdb");
+}
+
+static void test_store_refuses_a_repeated_disk_target(void **state)
+{
+        json_object *document = sample_document();
+        json_object *disks = json_object_object_get(snapshot_in(document, 0), "disks");
+        json_object_array_add(disks, json_object_get(json_object_array_get_idx(disks, 0)));
+        assert_refused(document, "snapshots[0]", "repeats", "vda");
+}
+
+static void test_store_refuses_references_to_missing_snapshots(void **state)
+{
+        json_object *document = sample_document();
+        json_object_object_add(document, "current", json_object_new_string("gone"));
+        assert_refused(document, "current", "gone");
+
+        document = sample_document();
+        json_object_object_add(json_object_object_get(document, "preview"), "config_snapshot",
+                               json_object_new_string("gone"));
+        assert_refused(document, "preview.config_snapshot", "gone");
+
+        document = sample_document();
+        json_object_object_add(json_object_object_get(document, "preview"), "saved_current",
+                               json_object_new_string("gone"));
+        assert_refused(document, "preview.saved_current", "gone");
+
+        document = sample_document();
+        json_object *disk = json_object_array_get_idx(
+                json_object_object_get(json_object_object_get(document, "preview"), "disks"), 0);
+        json_object_object_add(disk, "snapshot", json_object_new_string("gone"));
+        assert_refused(document, "preview.disks[0].snapshot", "gone");
+}
+
+static void test_store_refuses_a_preview_disk_without_its_saved_leaf(void **state)
+{
+        json_object *document = sample_document();
+        json_object *disk = json_object_array_get_idx(
+                json_object_object_get(json_object_object_get(document, "preview"), "disks"), 1);
+        json_object_object_del(disk, "saved_leaf");
+        assert_refused(document, "preview.disks[1].saved_leaf", "missing");
+}
+
+static void test_store_refuses_a_next_default_index_out_of_range(void **state)
+{
+        json_object *document = sample_document();
+        json_object_object_add(document, "next_default_index", json_object_new_int(-1));
+        assert_refused(document, "next_default_index");
+
+        document = sample_document();
+        json_object_object_add(document, "next_default_index", json_object_new_int64(INT64_MAX));
+        assert_refused(document, "next_default_index");
+}
+
+static void test_store_load_refuses_truncated_json_naming_the_file(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *loaded = NULL;
+        vmsnap_error error = {};
+        const char *text = "{\"version\": 1, \"uuid\": \"" UUID "\", \"snapshots\": [";
+
+        write_document(fixture->dir, UUID, text, strlen(text));
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), -EBADMSG);
+        assert_null(loaded);
+        assert_int_equal(error.kind, VMSNAP_ERROR_FAILED);
+        assert_non_null(strstr(error.message, fixture->dir));
+        assert_non_null(strstr(error.message, UUID ".json"));
+        assert_non_null(strstr(error.message, "truncated"));
+}
+
+static void test_store_load_refuses_trailing_data_after_the_document(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *meta = sample_meta(), *loaded = NULL;
+        vmsnap_error error = {};
+        json_object *document = vmsnap_store_to_json(meta);
+        char *text = NULL;
+
+        assert_true(asprintf(&text, "%s\n  {}", json_object_to_json_string(document)) > 0);
+        write_document(fixture->dir, UUID, text, strlen(text));
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), -EBADMSG);
+        assert_non_null(strstr(error.message, "offset"));
+
+        /* A NUL byte after the document is not white space either. */
+        const char *plain = json_object_to_json_string(document);
+        write_document(fixture->dir, UUID, plain, strlen(plain) + 1);
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), -EBADMSG);
+        assert_non_null(strstr(error.message, "trailing"));
+
+        free(text);
+        json_object_put(document);
+        vmsnap_domain_meta_free(meta);
+}
+
+static void test_store_load_refuses_a_document_of_another_domain(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *meta = sample_meta(), *loaded = NULL;
+        vmsnap_error error = {};
+        const char *other = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
+
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        char from[4096], to[4096];
+        snprintf(from, sizeof(from), "%s/%s.json", fixture->dir, UUID);
+        snprintf(to, sizeof(to), "%s/%s.json", fixture->dir, other);
+        assert_int_equal(rename(from, to), 0);
+
+        assert_int_equal(vmsnap_store_load(fixture->dir, other, &loaded, &error), -EBADMSG);
+        assert_non_null(strstr(error.message, UUID));
+        assert_non_null(strstr(error.message, other));
+
+        vmsnap_domain_meta_free(meta);
+}
+
+/* Not a fuzzer, but the cheapest part of one: every prefix and many byte flips of a valid
+ * document must load or be refused, never crash or leak (run under ASan to see the latter). */
+static void test_store_load_survives_every_truncation_and_byte_flip(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *meta = sample_meta();
+        json_object *document = vmsnap_store_to_json(meta);
+        const char *text = json_object_to_json_string_ext(document, JSON_C_TO_STRING_PLAIN);
+        size_t size = strlen(text);
+        char *mutated = malloc(size + 1);
+        static const char replacements[] = {'\0', '"', '{', ']', '0', 'x', '-', '\\', ',', ' '};
+
+        for (size_t length = 0; length < size; length++) {
+                vmsnap_domain_meta *loaded = NULL;
+                vmsnap_error error = {};
+                write_document(fixture->dir, UUID, text, length);
+                assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), -EBADMSG);
+                assert_true(error.message[0] != '\0');
+        }
+
+        for (size_t offset = 0; offset < size; offset += 3) {
+                for (size_t k = 0; k < sizeof(replacements); k++) {
+                        vmsnap_domain_meta *loaded = NULL;
+                        vmsnap_error error = {};
+                        memcpy(mutated, text, size);
+                        mutated[offset] = replacements[k];
+                        write_document(fixture->dir, UUID, mutated, size);
+                        int r = vmsnap_store_load(fixture->dir, UUID, &loaded, &error);
+                        if (r < 0)
+                                assert_true(error.message[0] != '\0');
+                        vmsnap_domain_meta_free(loaded);
+                }
+        }
+
+        free(mutated);
+        json_object_put(document);
+        vmsnap_domain_meta_free(meta);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_model_finds_snapshots_by_id_or_by_name),
+                cmocka_unit_test(test_model_find_prefers_an_id_over_a_name_that_looks_like_one),
+                cmocka_unit_test(test_model_finds_disks_by_target),
+                cmocka_unit_test(test_model_children_of_null_are_the_roots),
+                cmocka_unit_test(test_model_children_are_direct_children_only_in_order),
+                cmocka_unit_test(test_model_descends_covers_self_and_every_ancestor),
+                cmocka_unit_test(test_model_descends_terminates_on_a_parent_loop),
+                cmocka_unit_test(test_model_remove_snapshot_keeps_the_others_in_order),
+                cmocka_unit_test(test_model_owned_set_holds_each_path_once),
+                cmocka_unit_test(test_model_copy_is_deep_and_shares_the_intent),
+                cmocka_unit_test_setup_teardown(test_store_save_then_load_gives_the_same_model,
+                                                setup_state_dir, teardown_state_dir),
+                cmocka_unit_test_setup_teardown(test_store_round_trips_an_empty_domain, setup_state_dir,
+                                                teardown_state_dir),
+                cmocka_unit_test_setup_teardown(
+                        test_store_save_replaces_the_document_and_leaves_no_temporary_files, setup_state_dir,
+                        teardown_state_dir),
+                cmocka_unit_test_setup_teardown(
+                        test_store_load_of_a_missing_document_is_enoent_without_a_message, setup_state_dir,
+                        teardown_state_dir),
+                cmocka_unit_test_setup_teardown(
+                        test_store_remove_deletes_the_document_and_accepts_a_missing_one, setup_state_dir,
+                        teardown_state_dir),
+                cmocka_unit_test_setup_teardown(test_store_refuses_a_uuid_that_leaves_the_state_directory,
+                                                setup_state_dir, teardown_state_dir),
+                cmocka_unit_test_setup_teardown(test_store_save_refuses_a_model_it_could_not_load_back,
+                                                setup_state_dir, teardown_state_dir),
+                cmocka_unit_test(test_store_accepts_its_own_document),
+                cmocka_unit_test(test_store_refuses_a_document_that_is_not_an_object),
+                cmocka_unit_test(test_store_refuses_an_unknown_version),
+                cmocka_unit_test(test_store_refuses_fields_of_the_wrong_type),
+                cmocka_unit_test(test_store_refuses_a_snapshot_without_an_id),
+                cmocka_unit_test(test_store_refuses_a_string_with_a_nul_character),
+                cmocka_unit_test(test_store_refuses_a_snapshot_with_an_unknown_parent),
+                cmocka_unit_test(test_store_refuses_snapshots_whose_parents_form_a_loop),
+                cmocka_unit_test(test_store_refuses_duplicate_snapshot_ids),
+                cmocka_unit_test(test_store_refuses_duplicate_snapshot_names),
+                cmocka_unit_test(test_store_refuses_a_disk_both_included_and_excluded),
+                cmocka_unit_test(test_store_refuses_a_repeated_disk_target),
+                cmocka_unit_test(test_store_refuses_references_to_missing_snapshots),
+                cmocka_unit_test(test_store_refuses_a_preview_disk_without_its_saved_leaf),
+                cmocka_unit_test(test_store_refuses_a_next_default_index_out_of_range),
+                cmocka_unit_test_setup_teardown(test_store_load_refuses_truncated_json_naming_the_file,
+                                                setup_state_dir, teardown_state_dir),
+                cmocka_unit_test_setup_teardown(test_store_load_refuses_trailing_data_after_the_document,
+                                                setup_state_dir, teardown_state_dir),
+                cmocka_unit_test_setup_teardown(test_store_load_refuses_a_document_of_another_domain,
+                                                setup_state_dir, teardown_state_dir),
+                cmocka_unit_test_setup_teardown(test_store_load_survives_every_truncation_and_byte_flip,
+                                                setup_state_dir, teardown_state_dir),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,28 @@
+/* testlib.h: helpers shared by the test programs: temporary directories,
+ * building images with qemu-img/qemu-io, comparing images with qemu-img. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* mkdtemp under $TMPDIR (or /var/tmp) named vmsnap-test-XXXXXX; returns a malloc'd path. */
+char *test_tmpdir_new(void);
+/* rm -rf of a directory made by test_tmpdir_new. */
+void test_tmpdir_remove(const char *dir);
+/* Runs argv (NULL-terminated) and returns its exit status (-1 if it could not run); output discarded
+ * unless VMSNAP_TEST_VERBOSE is set. */
+int test_run(const char *const *argv);
+/* Like test_run, but with a printf-formatted shell-free command split on spaces. Arguments with spaces
+ * are not supported. */
+int test_runf(const char *format, ...) __attribute__((format(printf, 1, 2)));
+/* Runs argv and returns its stdout (malloc'd, NUL-terminated) or NULL on failure. */
+char *test_capture(const char *const *argv);
+/* qemu-img create -f qcow2 [-b backing -F backing_format] path size */
+void test_qcow2_create(const char *path, const char *backing, const char *backing_format, const char *size);
+/* qemu-io -f format -c command path (e.g. "write -P 0x41 0 64k") */
+void test_qemu_io(const char *path, const char *format, const char *command);
+/* qemu-img compare -q: true when both images read the same. Formats auto-probed. */
+bool test_images_equal(const char *a, const char *b);
+/* SHA-256 hex (or any stable digest) of the guest-visible content of an image, computed by
+ * "qemu-img convert -O raw" to a temp file and hashing it; malloc'd. */
+char *test_image_digest(const char *path);
