@@ -90,7 +90,8 @@ int vmsnap_gc_run(vmsnap_op *op)
         }
 
         for (size_t i = 0; i < meta->n_owned;) {
-                const char *path = meta->owned[i];
+                /* A copy: the entry itself is freed when it leaves the owned set. */
+                _cleanup_free_ char *path = strdup(meta->owned[i]);
                 bool elsewhere = false;
 
                 if (reach_contains(&reached, path)) {

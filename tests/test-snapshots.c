@@ -151,7 +151,7 @@ static void test_create_refuses_bad_input_before_changing_anything(void **state)
                 {{.memory = true}, "running"},
         };
 
-        create(f, "vm1", "taken");
+        free(create(f, "vm1", "taken"));
         files = fixture_count_files(f, "vm1");
         free(xml);
         xml = fixture_domain_xml(f, "vm1");
