@@ -16,6 +16,15 @@
 #include "journal.h"
 #include "store.h"
 
+static pthread_once_t event_impl_once = PTHREAD_ONCE_INIT;
+static int event_impl_registered;
+
+static void register_event_impl(void)
+{
+        /* Must happen before the first connection is opened, once per process. */
+        event_impl_registered = virEventRegisterDefaultImpl();
+}
+
 static void ignore_libvirt_error(void *userdata, virErrorPtr error)
 {
         /* libvirt prints every error to stderr by default; vmsnap reports them itself. */
@@ -39,6 +48,7 @@ int vmsnap_engine_new(const char *uri, const char *state_dir, vmsnap_engine **re
                 return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED,
                                         "libvirt could not be initialized");
 
+        pthread_once(&event_impl_once, register_event_impl);
         engine = calloc(1, sizeof(*engine));
         if (!engine)
                 return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
@@ -71,10 +81,21 @@ static void slot_free(vmsnap_domain_slot *slot)
         free(slot);
 }
 
+static void wake_event_loop(int timer, void *opaque)
+{
+        virEventRemoveTimeout(timer);
+}
+
 void vmsnap_engine_free(vmsnap_engine *engine)
 {
         if (!engine)
                 return;
+        if (engine->event_thread_running) {
+                engine->event_thread_quit = true;
+                virConnectDomainEventDeregisterAny(engine->connection, engine->lifecycle_callback);
+                virEventAddTimeout(0, wake_event_loop, NULL, NULL);
+                pthread_join(engine->event_thread, NULL);
+        }
         for (size_t i = 0; i < engine->n_slots; i++)
                 slot_free(engine->slots[i]);
         free(engine->slots);
@@ -162,6 +183,80 @@ const char *vmsnap_domain_state_name(virDomainPtr domain)
         default:
                 return "other";
         }
+}
+
+/* ---- watching ---- */
+
+static void notify_changed(vmsnap_engine *engine, const char *uuid)
+{
+        if (engine->changed)
+                engine->changed(engine->changed_userdata, uuid);
+}
+
+static int on_lifecycle(virConnectPtr connection, virDomainPtr domain, int event, int detail, void *opaque)
+{
+        vmsnap_engine *engine = opaque;
+        char uuid[VIR_UUID_STRING_BUFLEN];
+
+        if (virDomainGetUUIDString(domain, uuid) < 0)
+                return 0;
+        if (event == VIR_DOMAIN_EVENT_UNDEFINED) {
+                /* The domain is gone: forget its snapshots. Its images stay: they are the
+                 * user's disks, and a re-defined domain may still need them. */
+                vmsnap_domain_slot *slot = vmsnap_engine_slot(engine, uuid);
+                pthread_mutex_lock(&slot->data_lock);
+                vmsnap_domain_meta_free(slot->meta);
+                slot->meta = NULL;
+                pthread_mutex_unlock(&slot->data_lock);
+                vmsnap_store_remove(engine->state_dir, uuid, NULL);
+        } else if (event == VIR_DOMAIN_EVENT_DEFINED) {
+                vmsnap_domain_slot *slot = vmsnap_engine_slot(engine, uuid);
+                pthread_mutex_lock(&slot->data_lock);
+                if (slot->meta &&
+                    strcmp(slot->meta->name ? slot->meta->name : "", virDomainGetName(domain)) != 0) {
+                        free(slot->meta->name);
+                        slot->meta->name = strdup(virDomainGetName(domain));
+                }
+                pthread_mutex_unlock(&slot->data_lock);
+        }
+        notify_changed(engine, uuid);
+        return 0;
+}
+
+static void *event_thread_main(void *userdata)
+{
+        vmsnap_engine *engine = userdata;
+
+        while (!engine->event_thread_quit)
+                if (virEventRunDefaultImpl() < 0)
+                        break;
+        return NULL;
+}
+
+int vmsnap_engine_watch(vmsnap_engine *engine, vmsnap_change_fn changed, void *userdata, vmsnap_error *error)
+{
+        vmsnap_error_clear(error);
+        if (engine->event_thread_running)
+                return vmsnap_error_set(error, -EBUSY, VMSNAP_ERROR_BUSY,
+                                        "the engine already has a watcher");
+        if (event_impl_registered < 0)
+                return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED,
+                                        "libvirt's event loop is not available");
+        engine->changed = changed;
+        engine->changed_userdata = userdata;
+        engine->lifecycle_callback =
+                virConnectDomainEventRegisterAny(engine->connection, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                 VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), engine, NULL);
+        if (engine->lifecycle_callback < 0)
+                return libvirt_error(error, VMSNAP_ERROR_FAILED,
+                                     "cannot subscribe to libvirt's domain events");
+        if (pthread_create(&engine->event_thread, NULL, event_thread_main, engine) != 0) {
+                virConnectDomainEventDeregisterAny(engine->connection, engine->lifecycle_callback);
+                return vmsnap_error_set(error, -EAGAIN, VMSNAP_ERROR_FAILED,
+                                        "cannot start the event thread");
+        }
+        engine->event_thread_running = true;
+        return 0;
 }
 
 /* ---- failpoints (tests) ---- */
@@ -344,6 +439,7 @@ int vmsnap_op_save(vmsnap_op *op)
         int r = vmsnap_store_save(op->engine->state_dir, op->meta, op->error);
         if (r < 0)
                 return r;
+        op->saved = true;
         vmsnap_domain_meta *published = vmsnap_domain_meta_copy(op->meta);
         pthread_mutex_lock(&op->slot->data_lock);
         vmsnap_domain_meta *old = op->slot->meta;
@@ -366,6 +462,8 @@ void vmsnap_op_end(vmsnap_op *op)
                         pthread_mutex_unlock(&op->slot->data_lock);
                 }
                 pthread_mutex_unlock(&op->slot->op_lock);
+                if (op->saved)
+                        notify_changed(op->engine, op->slot->uuid);
         }
         if (op->domain)
                 virDomainFree(op->domain);

@@ -29,6 +29,13 @@ struct vmsnap_engine {
         pthread_mutex_t slots_lock;
         vmsnap_domain_slot **slots;
         size_t n_slots;
+        /* The watcher (vmsnap_engine_watch): libvirt's event loop runs in its own thread. */
+        vmsnap_change_fn changed;
+        void *changed_userdata;
+        pthread_t event_thread;
+        bool event_thread_running;
+        volatile bool event_thread_quit;
+        int lifecycle_callback;
 };
 
 /* What an operation requires of the domain before it may start. */
@@ -61,6 +68,7 @@ typedef struct vmsnap_op {
         size_t n_foreign_images;
         bool foreign_loaded;
         bool crashed; /* a test failpoint fired: skip every cleanup, as a real crash would */
+        bool saved;   /* the metadata was written: watchers hear of it when the op ends */
 } vmsnap_op;
 
 /* Resolves the domain (name or UUID), takes its op lock, loads and recovers its

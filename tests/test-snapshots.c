@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "fixture.h"
@@ -599,6 +601,67 @@ static void test_domain_listing_reports_snapshot_state(void **state)
         vmsnap_domain_info_array_free(list, n);
 }
 
+typedef struct watch_log {
+        pthread_mutex_t lock;
+        char uuids[64][VIR_UUID_STRING_BUFLEN];
+        size_t n;
+} watch_log;
+
+static void on_change(void *userdata, const char *uuid)
+{
+        watch_log *log = userdata;
+        pthread_mutex_lock(&log->lock);
+        if (log->n < 64)
+                snprintf(log->uuids[log->n++], VIR_UUID_STRING_BUFLEN, "%s", uuid);
+        pthread_mutex_unlock(&log->lock);
+}
+
+/* Waits up to 5 s for uuid to be reported; clears the log. */
+static bool heard(watch_log *log, const char *uuid)
+{
+        for (int i = 0; i < 500; i++) {
+                bool found = false;
+                pthread_mutex_lock(&log->lock);
+                for (size_t j = 0; j < log->n; j++)
+                        found = found || strcmp(log->uuids[j], uuid) == 0;
+                if (found)
+                        log->n = 0;
+                pthread_mutex_unlock(&log->lock);
+                if (found)
+                        return true;
+                usleep(10000);
+        }
+        return false;
+}
+
+static void test_watchers_hear_of_every_change_and_undefine_drops_the_metadata(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        watch_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+        char uuid[VIR_UUID_STRING_BUFLEN], metadata[1200];
+        struct stat st;
+
+        assert_ok(vmsnap_engine_watch(f->engine, on_change, &log, &error), &error);
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm1");
+        virDomainGetUUIDString(d, uuid);
+        free(create(f, "vm1", "s1"));
+        assert_true(heard(&log, uuid));
+        assert_ok(vmsnap_snapshot_rename(f->engine, "vm1", "s1", "renamed", &error), &error);
+        assert_true(heard(&log, uuid));
+
+        /* Undefined behind vmsnap's back: the metadata goes, the images stay. */
+        char *leaf = fixture_active_source(f, "vm1", "vda");
+        snprintf(metadata, sizeof(metadata), "%s/%s.json", f->state_dir, uuid);
+        assert_int_equal(stat(metadata, &st), 0);
+        assert_int_equal(virDomainUndefine(d), 0);
+        virDomainFree(d);
+        assert_true(heard(&log, uuid));
+        assert_int_equal(stat(metadata, &st), -1);
+        assert_int_equal(stat(leaf, &st), 0);
+        free(leaf);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -622,6 +685,7 @@ int main(void)
                 T(test_rename_and_description_change_only_metadata),
                 T(test_configuration_at_a_snapshot_names_its_frozen_images),
                 T(test_domain_listing_reports_snapshot_state),
+                T(test_watchers_hear_of_every_change_and_undefine_drops_the_metadata),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

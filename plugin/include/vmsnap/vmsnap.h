@@ -60,6 +60,18 @@ VMSNAP_EXPORT int vmsnap_engine_new(const char *uri, const char *state_dir, vmsn
                                     vmsnap_error *error);
 VMSNAP_EXPORT void vmsnap_engine_free(vmsnap_engine *engine);
 
+/* Called, from an engine thread, whenever the snapshot state of a domain may have
+ * changed: after every change vmsnap makes, and when libvirt reports the domain
+ * defined, undefined, started or stopped, whoever did it. domain_uuid is the
+ * domain's UUID. When a domain is undefined its metadata is dropped (its image
+ * files are kept: they are the user's disks). */
+typedef void (*vmsnap_change_fn)(void *userdata, const char *domain_uuid);
+
+/* Starts watching libvirt's domain events in a thread of the engine and reports
+ * changes through changed. At most one watcher; it stops when the engine is freed. */
+VMSNAP_EXPORT int vmsnap_engine_watch(vmsnap_engine *engine, vmsnap_change_fn changed, void *userdata,
+                                      vmsnap_error *error);
+
 /* ---- records ---- */
 
 typedef struct vmsnap_domain_info {
