@@ -1,0 +1,39 @@
+/* collapse.h: copying a disk's backing chain into one standalone image, the
+ * heavy part of clone. A native qcow2 chain reader resolves the chain into
+ * extents; a shared pool of worker threads copies bounded chunks of every
+ * running collapse (reflink, then copy_file_range, then pread/pwrite; holes and
+ * zeroes cost nothing). What the reader does not support falls back to
+ * `qemu-img convert -p`. Policy (which files, where, free space, locks) is the
+ * caller's (clone.c). */
+#pragma once
+
+#include <stdint.h>
+
+#include "chain.h"
+#include "vmsnap/vmsnap.h"
+
+typedef struct vmsnap_pool vmsnap_pool;
+
+/* A fixed pool of worker threads shared by every collapse; workers 0: the CPU count. */
+int vmsnap_pool_new(unsigned workers, vmsnap_pool **ret, vmsnap_error *error);
+void vmsnap_pool_free(vmsnap_pool *pool);
+
+typedef struct vmsnap_collapse_item {
+        const char *source;         /* top of the chain to read (the frozen image of a snapshot) */
+        const char *target;         /* new file; must not exist; created O_EXCL|O_NOFOLLOW */
+        vmsnap_image_format format; /* of target: raw (sparse) or qcow2 (v3, 64 KiB clusters) */
+} vmsnap_collapse_item;
+
+/* What collapsing source costs: bytes of data that must be written (upper bound) and its
+ * virtual size. Reads only metadata. */
+int vmsnap_collapse_estimate(const char *source, uint64_t *bytes_ret, uint64_t *virtual_size_ret,
+                             vmsnap_error *error);
+
+/* Collapses every item, in parallel on the pool, and blocks until all are done.
+ * Progress: bytes done over bytes to copy, summed over the items. Cancellation
+ * (hooks->is_canceled) takes effect within one chunk. On failure or cancellation every
+ * target this call created is removed. The target gets the owner, group and mode of
+ * the item's source (never more open). A chain the native reader cannot read is copied
+ * by qemu-img convert instead, and hooks->message says so, naming the reason. */
+int vmsnap_collapse_run(vmsnap_pool *pool, const vmsnap_collapse_item *items, size_t n_items,
+                        const vmsnap_hooks *hooks, vmsnap_error *error);
