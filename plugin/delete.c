@@ -316,10 +316,17 @@ int vmsnap_snapshot_delete(vmsnap_engine *engine, const char *domain, const char
         if (r < 0)
                 return r;
         r = vmsnap_op_find_snapshot(op, snapshot, &target);
-        if (r == 0 && op->slot->clone_locks > 0)
-                r = vmsnap_error_set(error, -EBUSY, VMSNAP_ERROR_LOCKED,
-                                     "a clone of domain %s is reading its snapshots; wait for it to finish",
-                                     op->name);
+        if (r == 0 && mode != VMSNAP_DELETE_METADATA_ONLY) {
+                pthread_mutex_lock(&op->slot->data_lock);
+                size_t clones = op->slot->n_clone_locks;
+                pthread_mutex_unlock(&op->slot->data_lock);
+                /* A merge rewrites images that a clone may be reading. */
+                if (clones > 0)
+                        r = vmsnap_error_set(error, -EBUSY, VMSNAP_ERROR_LOCKED,
+                                             "a clone from a snapshot of %s is running; deleting snapshots of "
+                                             "%s must wait until it has finished",
+                                             op->name, op->name);
+        }
         if (r == 0) {
                 switch (mode) {
                 case VMSNAP_DELETE_MERGE:

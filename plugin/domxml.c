@@ -475,3 +475,46 @@ int vmsnap_xml_rename_domain(const char *xml, const char *name, const char *uuid
 
         return serialize(doc, ret, error);
 }
+
+int vmsnap_xml_nvram(const char *xml, char **ret, vmsnap_error *error)
+{
+        _cleanup_xml_doc_ xmlDocPtr doc = NULL;
+        int r;
+
+        *ret = NULL;
+        r = parse_domain(xml, &doc, error);
+        if (r < 0)
+                return r;
+        xmlNode *nvram = first_child(first_child(xmlDocGetRootElement(doc), "os"), "nvram");
+        if (!nvram)
+                return 0;
+        xmlNode *source = first_child(nvram, "source");
+        *ret = source ? attribute_dup(source, "file") : content_dup(nvram);
+        if (*ret && !**ret) {
+                free(*ret);
+                *ret = NULL;
+        }
+        return 0;
+}
+
+int vmsnap_xml_remove_disks(const char *xml, const char *const *targets, size_t n, char **ret,
+                            vmsnap_error *error)
+{
+        _cleanup_xml_doc_ xmlDocPtr doc = NULL;
+        int r;
+
+        r = parse_domain(xml, &doc, error);
+        if (r < 0)
+                return r;
+        xmlNode *root = xmlDocGetRootElement(doc);
+        for (size_t i = 0; i < n; i++) {
+                xmlNode *disk = next_disk(root, NULL);
+                while (disk && !attribute_equals(first_child(disk, "target"), "dev", targets[i]))
+                        disk = next_disk(root, disk);
+                if (!disk)
+                        return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
+                                                "the domain has no disk with target %s", targets[i]);
+                remove_element(disk);
+        }
+        return serialize(doc, ret, error);
+}

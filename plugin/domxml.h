@@ -45,3 +45,10 @@ int vmsnap_xml_rename_domain(const char *xml, const char *name, const char *uuid
 /* Sets <name> (the domain keeps its UUID): a snapshot's configuration applied under
  * the domain's current name. */
 int vmsnap_xml_set_name(const char *xml, const char *name, char **ret, vmsnap_error *error);
+
+/* The NVRAM file of the domain (<os><nvram>), or NULL in *ret when it has none. */
+int vmsnap_xml_nvram(const char *xml, char **ret, vmsnap_error *error);
+
+/* Returns the XML without the disks of these targets. */
+int vmsnap_xml_remove_disks(const char *xml, const char *const *targets, size_t n, char **ret,
+                            vmsnap_error *error);

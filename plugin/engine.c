@@ -8,6 +8,7 @@
 #include <libvirt/virterror.h>
 
 #include "chain.h"
+#include "collapse.h"
 #include "config.h"
 #include "engine.h"
 #include "error.h"
@@ -55,6 +56,7 @@ int vmsnap_engine_new(const char *uri, const char *state_dir, vmsnap_engine **re
         engine->uri = strdup(uri ? uri : VMSNAP_DEFAULT_URI);
         engine->state_dir = strdup(state_dir ? state_dir : VMSNAP_DEFAULT_STATE_DIR);
         pthread_mutex_init(&engine->slots_lock, NULL);
+        pthread_mutex_init(&engine->pool_lock, NULL);
 
         r = vmsnap_dir_ensure(engine->state_dir, error);
         if (r < 0)
@@ -78,6 +80,9 @@ static void slot_free(vmsnap_domain_slot *slot)
         pthread_mutex_destroy(&slot->op_lock);
         pthread_mutex_destroy(&slot->data_lock);
         vmsnap_domain_meta_free(slot->meta);
+        for (size_t i = 0; i < slot->n_clone_locks; i++)
+                free(slot->clone_locked_ids[i]);
+        free(slot->clone_locked_ids);
         free(slot);
 }
 
@@ -96,6 +101,7 @@ void vmsnap_engine_free(vmsnap_engine *engine)
                 virEventAddTimeout(0, wake_event_loop, NULL, NULL);
                 pthread_join(engine->event_thread, NULL);
         }
+        pthread_mutex_destroy(&engine->pool_lock);
         for (size_t i = 0; i < engine->n_slots; i++)
                 slot_free(engine->slots[i]);
         free(engine->slots);
@@ -187,7 +193,7 @@ const char *vmsnap_domain_state_name(virDomainPtr domain)
 
 /* ---- watching ---- */
 
-static void notify_changed(vmsnap_engine *engine, const char *uuid)
+void vmsnap_engine_notify(vmsnap_engine *engine, const char *uuid)
 {
         if (engine->changed)
                 engine->changed(engine->changed_userdata, uuid);
@@ -219,7 +225,7 @@ static int on_lifecycle(virConnectPtr connection, virDomainPtr domain, int event
                 }
                 pthread_mutex_unlock(&slot->data_lock);
         }
-        notify_changed(engine, uuid);
+        vmsnap_engine_notify(engine, uuid);
         return 0;
 }
 
@@ -463,7 +469,7 @@ void vmsnap_op_end(vmsnap_op *op)
                 }
                 pthread_mutex_unlock(&op->slot->op_lock);
                 if (op->saved)
-                        notify_changed(op->engine, op->slot->uuid);
+                        vmsnap_engine_notify(op->engine, op->slot->uuid);
         }
         if (op->domain)
                 virDomainFree(op->domain);

@@ -19,7 +19,9 @@ typedef struct vmsnap_domain_slot {
         /* Held briefly around every read or swap of meta, never across I/O. */
         pthread_mutex_t data_lock;
         vmsnap_domain_meta *meta; /* NULL until loaded; guarded by data_lock */
-        unsigned clone_locks;     /* snapshots held by running clones (see clone) */
+        /* Snapshots being read by running clones (guarded by data_lock): deletes wait. */
+        char **clone_locked_ids;
+        size_t n_clone_locks;
 } vmsnap_domain_slot;
 
 struct vmsnap_engine {
@@ -36,6 +38,10 @@ struct vmsnap_engine {
         bool event_thread_running;
         volatile bool event_thread_quit;
         int lifecycle_callback;
+        /* The collapse workers, made at the first clone. */
+        pthread_mutex_t pool_lock;
+        struct vmsnap_pool *pool;
+        unsigned workers;
 };
 
 /* What an operation requires of the domain before it may start. */
@@ -110,6 +116,11 @@ vmsnap_domain_slot *vmsnap_engine_slot(vmsnap_engine *engine, const char *uuid);
 /* Loads (and recovers) the slot's metadata if not loaded yet; op lock must be held. */
 int vmsnap_engine_slot_load(vmsnap_engine *engine, vmsnap_domain_slot *slot, virDomainPtr domain,
                             vmsnap_error *error);
+
+/* Tells the watcher that the domain's snapshot state changed. */
+void vmsnap_engine_notify(vmsnap_engine *engine, const char *uuid);
+/* Removes the copies of clones a crash interrupted before their domain was defined. */
+void vmsnap_clone_recover(vmsnap_engine *engine);
 
 /* Test-only: fail at the n-th failpoint reached from now on (0 disarms);
  * returns how many failpoints were reached since the last arm. */

@@ -281,6 +281,15 @@ static void tree_walk(const tree_index *tree, size_t index, size_t *out, size_t 
                 tree_walk(tree, tree->children[index][i], out, n_out);
 }
 
+/* Called with the slot's data lock held. */
+static bool clone_locked(const vmsnap_domain_slot *slot, const char *id)
+{
+        for (size_t i = 0; i < slot->n_clone_locks; i++)
+                if (strcmp(slot->clone_locked_ids[i], id) == 0)
+                        return true;
+        return false;
+}
+
 typedef struct read_context {
         virDomainPtr domain;
         vmsnap_domain_slot *slot;
@@ -339,7 +348,8 @@ int vmsnap_snapshot_list(vmsnap_engine *engine, const char *domain, vmsnap_snaps
                 if (tree.parent[tree.order[k]] == SIZE_MAX)
                         tree_walk(&tree, tree.order[k], order, &n_order);
         for (size_t k = 0; k < n_order; k++)
-                snapshot_info_fill(meta, &tree, order[k], &ctx.now, ctx.slot->clone_locks > 0, &infos[k]);
+                snapshot_info_fill(meta, &tree, order[k], &ctx.now, clone_locked(ctx.slot, meta->snapshots[order[k]]->id),
+                                   &infos[k]);
         tree_index_clear(&tree, n);
         free(order);
         read_end(&ctx);
@@ -370,7 +380,7 @@ int vmsnap_snapshot_get(vmsnap_engine *engine, const char *domain, const char *s
         tree_index_build(meta, &tree);
         for (size_t i = 0; i < meta->n_snapshots; i++)
                 if (meta->snapshots[i] == found)
-                        snapshot_info_fill(meta, &tree, i, &ctx.now, ctx.slot->clone_locks > 0, ret);
+                        snapshot_info_fill(meta, &tree, i, &ctx.now, clone_locked(ctx.slot, found->id), ret);
         tree_index_clear(&tree, meta->n_snapshots);
         read_end(&ctx);
         return 0;

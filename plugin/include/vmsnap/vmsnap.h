@@ -200,6 +200,36 @@ VMSNAP_EXPORT int vmsnap_snapshot_set_description(vmsnap_engine *engine, const c
                                                   const char *snapshot, const char *description,
                                                   vmsnap_error *error);
 
+/* Per-disk choices of a clone; every member may be NULL (the clone-wide choice applies). */
+typedef struct vmsnap_clone_disk {
+        const char *target;     /* vda */
+        const char *target_dir; /* directory for this disk's copy */
+        const char *format;     /* "qcow2" or "raw" */
+        int include;            /* 1 include (default), 0 leave the disk out of the clone */
+} vmsnap_clone_disk;
+
+typedef struct vmsnap_clone_options {
+        const char *target_dir; /* NULL: the pool, else the directory of each disk's image */
+        const char *pool;       /* a libvirt storage pool of type dir; NULL: none */
+        const char *format;     /* "qcow2" (default) or "raw" */
+        const vmsnap_clone_disk *disks;
+        size_t n_disks;
+        bool start;         /* start the new domain once defined */
+        bool allow_partial; /* clone a snapshot whose recorded image is gone, without that disk */
+} vmsnap_clone_options;
+
+/* Defines a new domain from the snapshot's configuration (new name, UUID and MAC
+ * addresses, NVRAM copied) whose disks are standalone copies of the snapshot's disks:
+ * each disk's backing chain collapsed into one image. new_name NULL or "":
+ * "copy_of_<domain>". Works while the source domain runs. The snapshot's domain cannot
+ * delete snapshots while the clone runs. *name_ret receives the new domain's name. */
+VMSNAP_EXPORT int vmsnap_snapshot_clone(vmsnap_engine *engine, const char *domain, const char *snapshot,
+                                        const char *new_name, const vmsnap_clone_options *options,
+                                        const vmsnap_hooks *hooks, char **name_ret, vmsnap_error *error);
+
+/* Worker threads for clones (0: the CPU count). Takes effect before the first clone. */
+VMSNAP_EXPORT int vmsnap_engine_set_workers(vmsnap_engine *engine, unsigned workers, vmsnap_error *error);
+
 /* Checks a snapshot name without any domain: 1-255 bytes of UTF-8, no '/', no control characters. */
 VMSNAP_EXPORT int vmsnap_name_validate(const char *name, vmsnap_error *error);
 
