@@ -1,9 +1,11 @@
 /* image.c: the three changes vmsnap makes to image files, each one qemu-img
  * run through vmsnap_spawn(). Callers decide whether a file may be touched
  * (safety rules); this file only performs the change. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "chain.h"
 #include "error.h"
 #include "fileio.h"
 #include "image.h"
@@ -13,15 +15,25 @@
 int vmsnap_image_create_overlay(const char *path, const char *backing, const char *backing_format,
                                 vmsnap_error *error)
 {
+        vmsnap_image_header header = {0};
+        char size[32];
         int r;
+
+        /* The backing file's header was validated here; qemu-img need not open the whole
+         * chain below it (-u), which matters for deep chains. */
+        r = vmsnap_image_header_read(backing, &header, error);
+        if (r < 0)
+                return vmsnap_error_prefix(error, "cannot create an overlay of %s", backing);
+        snprintf(size, sizeof(size), "%" PRIu64, header.virtual_size);
+        vmsnap_image_header_clear(&header);
 
         /* The file is made here with O_EXCL and the backing file's owner and mode, so that
          * qemu-img only fills an empty file that is already ours. */
         r = vmsnap_file_create_like(path, backing, error);
         if (r < 0)
                 return r;
-        const char *argv[] = {"qemu-img", "create", "-q",           "-f", "qcow2", "-b",
-                              backing,    "-F",     backing_format, path, NULL};
+        const char *argv[] = {"qemu-img", "create", "-q", "-u", "-f", "qcow2", "-b", backing, "-F", backing_format,
+                              path, size, NULL};
         r = vmsnap_spawn(argv, NULL, error);
         if (r < 0) {
                 vmsnap_file_remove(path, NULL);
