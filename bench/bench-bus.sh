@@ -1,0 +1,120 @@
+#!/bin/bash
+# bench-bus.sh BUILD_DIR [SNAPSHOTS]: vmsnapd's read path against virsh, in one run.
+#
+# On a real libvirtd (qemu:///system; started for the run when none is running):
+#  * vmsnap: a shut-off domain with one qcow2 disk and SNAPSHOTS (default 1000)
+#    snapshots made through vmsnapd; then ListSnapshots and GetSnapshot latency
+#    (p50/p99) and reads per second with 8 concurrent clients, on a private bus;
+#  * libvirt: a second domain with the same number of snapshots in libvirt's own
+#    metadata (redefined, linear like vmsnap's); then `virsh snapshot-list --tree`
+#    and `virsh snapshot-info`, timed the same way (each a process, as users run it).
+# Needs root. Targets (issue 3): ListSnapshots p99 < 5 ms; > 5,000 reads/s.
+set -euo pipefail
+build=$(realpath "${1:?usage: bench-bus.sh BUILD_DIR [SNAPSHOTS]}")
+count=${2:-1000}
+here=$(dirname "$(realpath "$0")")
+[ "$(id -u)" = 0 ] || { echo "bench-bus: needs root (it starts libvirtd and a private bus)"; exit 1; }
+
+work=$(mktemp -d /var/tmp/vmsnap-bench-XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+        for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+        for vm in vmsnap-bench virsh-bench; do
+                virsh -q -c qemu:///system undefine "$vm" --snapshots-metadata >/dev/null 2>&1 || true
+        done
+        rm -rf "$work"
+}
+trap cleanup EXIT
+
+if ! virsh -c qemu:///system version >/dev/null 2>&1; then
+        [ -S /run/libvirt/virtlogd-sock ] || virtlogd -d --pid-file "$work/virtlogd.pid"
+        printf 'log_outputs="3:file:%s/libvirtd.log"\n' "$work" >"$work/libvirtd.conf"
+        libvirtd -d -f "$work/libvirtd.conf" --pid-file "$work/libvirtd.pid"
+        for _ in $(seq 600); do virsh -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.1; done
+        pids+=("$(cat "$work/libvirtd.pid")")
+        [ -s "$work/virtlogd.pid" ] && pids+=("$(cat "$work/virtlogd.pid")")
+fi
+
+define() { # NAME DISK
+        qemu-img create -q -f qcow2 "$2" 64M
+        cat >"$work/$1.xml" <<EOF
+<domain type='qemu'><name>$1</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+<os><type arch='x86_64'>hvm</type></os><devices>
+<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$2'/><target dev='vda' bus='virtio'/></disk>
+</devices></domain>
+EOF
+        virsh -q -c qemu:///system define "$work/$1.xml" >/dev/null
+}
+define vmsnap-bench "$work/vmsnap.qcow2"
+define virsh-bench "$work/virsh.qcow2"
+
+# vmsnapd on a private bus; the caller is root, so no polkit round trip is involved.
+cat >"$work/bus.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>system</type><listen>unix:path=$work/bus</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/></policy>
+</busconfig>
+EOF
+dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile &
+pids+=($!)
+for _ in $(seq 100); do [ -S "$work/bus" ] && break; sleep 0.05; done
+address="unix:path=$work/bus"
+"$build/dbus/vmsnapd" --connect qemu:///system --state-dir "$work/state" --bus-address "$address" &
+pids+=($!)
+bus() { busctl --address="$address" "$@"; }
+for _ in $(seq 100); do bus status org.example.Snapshots >/dev/null 2>&1 && break; sleep 0.05; done
+
+echo "making $count snapshots through vmsnapd..."
+start=$(date +%s.%N)
+for i in $(seq "$count"); do
+        bus call org.example.Snapshots /org/example/Snapshots org.example.Snapshots Create \
+                "ssasa{sv}" vmsnap-bench "s$i" "" 0 0 >/dev/null
+done
+while :; do
+        made=$(bus --json=short call org.example.Snapshots /org/example/Snapshots org.example.Snapshots \
+                ListDomains | python3 -c 'import json,sys
+for d in json.load(sys.stdin)["data"][0]:
+    if d["name"]["data"] == "vmsnap-bench": print(d["snapshot_count"]["data"])')
+        [ "$made" -ge "$count" ] && break
+        sleep 0.5
+done
+echo "  done in $(echo "$(date +%s.%N) - $start" | bc) s"
+
+echo "making $count libvirt snapshots (metadata only)..."
+domxml=$(virsh -q -c qemu:///system dumpxml --inactive virsh-bench)
+commands=""
+for i in $(seq "$count"); do
+        parent=""
+        [ "$i" -gt 1 ] && parent="<parent><name>s$((i - 1))</name></parent>"
+        cat >"$work/snap$i.xml" <<EOF
+<domainsnapshot><name>s$i</name>$parent<state>shutoff</state><creationTime>$((1700000000 + i))</creationTime>
+<memory snapshot='no'/><disks><disk name='vda' snapshot='no'/></disks>$domxml</domainsnapshot>
+EOF
+        commands+="snapshot-create virsh-bench $work/snap$i.xml --redefine;"
+done
+virsh -q -c qemu:///system "$commands" >/dev/null
+
+echo
+echo "== vmsnapd over the bus ($count snapshots)"
+"$build/bench/bus-latency" "$address" vmsnap-bench "s$((count / 2))" 500 8 5
+
+echo
+echo "== virsh ($count snapshots; each call a virsh process, as users run it)"
+python3 - "$count" <<'PY'
+import subprocess, sys, time
+def timed(args, n):
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+        samples.append((time.perf_counter() - t) * 1000)
+    samples.sort()
+    return samples[len(samples) // 2], samples[min(len(samples) - 1, len(samples) * 99 // 100)]
+count = int(sys.argv[1])
+p50, p99 = timed(["virsh", "-q", "-c", "qemu:///system", "snapshot-list", "virsh-bench", "--tree"], 30)
+print(f"snapshot-list --tree  p50 {p50:8.3f} ms   p99 {p99:8.3f} ms   (30 runs)")
+p50, p99 = timed(["virsh", "-q", "-c", "qemu:///system", "snapshot-info", "virsh-bench", f"s{count // 2}"], 30)
+print(f"snapshot-info         p50 {p50:8.3f} ms   p99 {p99:8.3f} ms   (30 runs)")
+PY
