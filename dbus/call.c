@@ -1,0 +1,465 @@
+/* call.c: the life of a method call: authorization (polkit, in a request
+ * worker), the checks and reads done there, the per-domain queues that run
+ * changes one at a time, and the reply from the loop thread. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "call.h"
+#include "errors.h"
+#include "job.h"
+#include "polkit.h"
+#include "util.h"
+
+/* The changes waiting for one domain; the first is running when busy. */
+struct domain_lane {
+        char *uuid;
+        call *head, *tail;
+        bool busy;
+        domain_lane *next;
+};
+
+/* ---- calls ---- */
+
+void call_free(call *c)
+{
+        if (!c)
+                return;
+        sd_bus_message_unref(c->message);
+        free(c->sender);
+        free(c->domain);
+        free(c->snapshot);
+        free(c->name);
+        free(c->text);
+        strv_free(c->disks);
+        strv_free(c->preview_targets);
+        strv_free(c->preview_snapshots);
+        free(c->clone.target_dir);
+        free(c->clone.pool);
+        free(c->clone.format);
+        clone_disk_list_clear(&c->clone.disks);
+        free(c->domain_name);
+        free(c->domain_uuid);
+        free(c->snapshot_name);
+        free(c->error_message);
+        vmsnap_domain_info_array_free(c->domains, c->n_domains);
+        vmsnap_snapshot_info_array_free(c->snapshots, c->n_snapshots);
+        vmsnap_snapshot_info_clear(&c->snapshot_info);
+        free(c->xml);
+        vmsnap_image_info_array_free(c->images, c->n_images);
+        free(c->new_name);
+        free(c);
+}
+
+void call_freep(call **c)
+{
+        call_free(*c);
+}
+
+void call_fail(call *c, const char *error_name, const char *message)
+{
+        if (c->error_name)
+                return; /* the first failure is the one to report */
+        c->error_name = error_name;
+        c->error_message = xstrdup(message);
+}
+
+void call_fail_engine(call *c, const vmsnap_error *error)
+{
+        c->canceled = error->kind == VMSNAP_ERROR_CANCELED;
+        call_fail(c, bus_error_name_from_kind(error->kind),
+                  error->message[0] ? error->message : "the operation failed for an unknown reason");
+}
+
+/* The domain as the engine should see it: its UUID once known. */
+const char *call_domain(const call *c)
+{
+        return c->domain_uuid ? c->domain_uuid : c->domain;
+}
+
+/* The domain as a person reads it. */
+const char *call_domain_name(const call *c)
+{
+        return c->domain_name ? c->domain_name : c->domain;
+}
+
+const char *call_snapshot_name(const call *c)
+{
+        return c->snapshot_name ? c->snapshot_name : c->snapshot ? c->snapshot : "";
+}
+
+int call_new(manager *m, sd_bus_message *message, const method_spec *method, call **ret, sd_bus_error *error)
+{
+        _cleanup_(call_freep) call *c = xcalloc(1, sizeof(*c));
+        int r;
+
+        c->manager = m;
+        c->method = method;
+        c->message = sd_bus_message_ref(message);
+        c->sender = xstrdup(sd_bus_message_get_sender(message));
+        c->interactive = sd_bus_message_get_allow_interactive_authorization(message) > 0;
+        r = bus_message_sender_uid(message, &c->uid);
+        if (r < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_AUTHORIZED,
+                                         "Cannot tell who is calling %s: %s", method->member, strerror(-r));
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* ---- authorization (request worker) ---- */
+
+static void call_resolve(call *c)
+{
+        vmsnap_domain_info domain = {0};
+        vmsnap_snapshot_info snapshot = {0};
+        manager *m = c->manager;
+
+        if (!c->domain)
+                return;
+        if (vmsnap_domain_get(m->engine, c->domain, &domain, &c->resolve_error) < 0)
+                return;
+        c->domain_name = xstrdup(domain.name);
+        c->domain_uuid = xstrdup(domain.uuid);
+        vmsnap_domain_info_clear(&domain);
+        if (!c->snapshot)
+                return;
+        if (vmsnap_snapshot_get(m->engine, c->domain_uuid, c->snapshot, &snapshot, &c->resolve_error) < 0)
+                return;
+        c->snapshot_name = xstrdup(snapshot.name);
+        vmsnap_snapshot_info_clear(&snapshot);
+}
+
+static bool call_authorize(call *c)
+{
+        const method_spec *method = c->method;
+        const char *domain = c->domain ? call_domain_name(c) : NULL;
+        char reason[512], sentence[1024];
+
+        if (c->uid == 0)
+                return true; /* root is not asked about, as polkit itself would answer yes */
+
+        switch (polkit_check(c->sender, method->action, domain, c->snapshot ? call_snapshot_name(c) : NULL,
+                             c->interactive, reason, sizeof(reason))) {
+        case POLKIT_ANSWER_ALLOWED:
+                return true;
+        case POLKIT_ANSWER_DENIED:
+                snprintf(sentence, sizeof(sentence), "You are not allowed to %s%s%s", method->phrase,
+                         domain ? " " : "", domain ? domain : "");
+                break;
+        case POLKIT_ANSWER_CHALLENGE:
+                snprintf(sentence, sizeof(sentence),
+                         "Authentication is required to %s%s%s; call again with an authentication agent "
+                         "running and interactive authorization allowed",
+                         method->phrase, domain ? " " : "", domain ? domain : "");
+                break;
+        case POLKIT_ANSWER_UNAVAILABLE:
+        default:
+                snprintf(sentence, sizeof(sentence), "Cannot check whether you may %s%s%s: %s",
+                         method->phrase, domain ? " " : "", domain ? domain : "", reason);
+                break;
+        }
+        call_fail(c, BUS_ERROR_NOT_AUTHORIZED, sentence);
+        return false;
+}
+
+static void request_done(void *userdata);
+
+static void request_task(void *userdata)
+{
+        call *c = userdata;
+
+        /* Resolved first so that polkit rules see the domain's name whatever the caller
+         * gave, but reported only after authorization: a caller who may not read a
+         * domain does not learn whether it exists. */
+        call_resolve(c);
+        if (call_authorize(c)) {
+                if (c->resolve_error.code < 0)
+                        call_fail_engine(c, &c->resolve_error);
+                if (!c->error_name && c->method->check)
+                        c->method->check(c);
+                if (!c->error_name && c->method->kind == METHOD_READ && c->method->act)
+                        c->method->act(c);
+        }
+        loop_mailbox_post(c->manager->mailbox, request_done, c);
+}
+
+/* ---- replies (loop) ---- */
+
+static void call_reply(call *c)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        if (c->error_name) {
+                r = sd_bus_reply_method_errorf(c->message, c->error_name, "%s", c->error_message);
+                goto out;
+        }
+        r = sd_bus_message_new_method_return(c->message, &reply);
+        if (r >= 0 && c->method->reply)
+                r = c->method->reply(c, reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        if (r < 0)
+                r = sd_bus_reply_method_errorf(c->message, BUS_ERROR_FAILED,
+                                               "Cannot build the reply to %s: %s", c->method->member,
+                                               strerror(-r));
+out:
+        /* A caller that left before its answer is not an error of the daemon. */
+        if (r < 0 && r != -ENOTCONN && r != -ECONNRESET)
+                fprintf(stderr, "vmsnapd: cannot reply to %s from %s: %s\n", c->method->member, c->sender,
+                        strerror(-r));
+}
+
+static void call_reply_shutting_down(call *c)
+{
+        call_fail(c, BUS_ERROR_FAILED, "vmsnapd is shutting down; nothing was changed");
+        call_reply(c);
+}
+
+/* Reports a finished change: as the job's outcome, or as the reply. */
+static void call_finish_change(call *c)
+{
+        char summary[1024] = "";
+
+        if (!c->job) {
+                call_reply(c);
+                return;
+        }
+        if (!c->error_name) {
+                if (c->method->summarize)
+                        c->method->summarize(c, summary, sizeof(summary));
+                job_finish(c->job, JOB_DONE, NULL, c->new_name, c->new_name, summary);
+        } else
+                job_finish(c->job, c->canceled ? JOB_CANCELED : JOB_FAILED, c->error_message, NULL, NULL,
+                           NULL);
+}
+
+/* ---- the per-domain queues (loop) ---- */
+
+static void change_done(void *userdata);
+
+static void change_task(void *userdata)
+{
+        call *c = userdata;
+
+        if (c->job && job_cancel_requested(c->job)) {
+                c->canceled = true;
+                call_fail(c, BUS_ERROR_FAILED,
+                          "the job was canceled before it started; nothing was changed");
+        } else {
+                if (c->job)
+                        job_report_started(c->job);
+                c->method->act(c);
+        }
+        loop_mailbox_post(c->manager->mailbox, change_done, c);
+}
+
+static void lane_remove(manager *m, domain_lane *lane)
+{
+        for (domain_lane **p = &m->lanes; *p; p = &(*p)->next)
+                if (*p == lane) {
+                        *p = lane->next;
+                        break;
+                }
+        free(lane->uuid);
+        free(lane);
+}
+
+static void lane_dispatch(manager *m, domain_lane *lane)
+{
+        call *c;
+        int r;
+
+        if (lane->busy)
+                return;
+        c = lane->head;
+        if (!c || m->stopping) {
+                if (!c)
+                        lane_remove(m, lane);
+                return;
+        }
+        lane->head = c->lane_next;
+        if (!lane->head)
+                lane->tail = NULL;
+        c->lane_next = NULL;
+        if (c->job)
+                job_set_queued_call(c->job, NULL);
+        lane->busy = true;
+        manager_work_begin(m);
+        r = worker_pool_submit(m->changes, change_task, c);
+        if (r < 0) {
+                manager_work_end(m);
+                lane->busy = false;
+                c->lane = NULL;
+                call_fail(c, BUS_ERROR_FAILED, "vmsnapd cannot start the change now; nothing was changed");
+                call_finish_change(c);
+                call_free(c);
+        }
+}
+
+static void lane_enqueue(manager *m, call *c)
+{
+        domain_lane *lane;
+
+        for (lane = m->lanes; lane; lane = lane->next)
+                if (strcmp(lane->uuid, call_domain(c)) == 0)
+                        break;
+        if (!lane) {
+                lane = xcalloc(1, sizeof(*lane));
+                lane->uuid = xstrdup(call_domain(c));
+                lane->next = m->lanes;
+                m->lanes = lane;
+        }
+        if (lane->tail)
+                lane->tail->lane_next = c;
+        else
+                lane->head = c;
+        lane->tail = c;
+        c->lane = lane;
+        if (c->job)
+                job_set_queued_call(c->job, c);
+        lane_dispatch(m, lane);
+}
+
+static void change_done(void *userdata)
+{
+        call *c = userdata;
+        manager *m = c->manager;
+        domain_lane *lane = c->lane;
+
+        lane->busy = false;
+        call_finish_change(c);
+        call_free(c);
+        lane_dispatch(m, lane);
+        manager_work_end(m);
+}
+
+bool manager_cancel_queued_job(manager *m, job *j)
+{
+        call *c = job_queued_call(j);
+        domain_lane *lane;
+
+        if (!c)
+                return false;
+        lane = c->lane;
+        for (call **p = &lane->head; *p; p = &(*p)->lane_next)
+                if (*p == c) {
+                        *p = c->lane_next;
+                        if (lane->tail == c) {
+                                lane->tail = NULL;
+                                for (call *t = lane->head; t; t = t->lane_next)
+                                        lane->tail = t;
+                        }
+                        break;
+                }
+        c->lane_next = NULL;
+        job_finish(j, JOB_CANCELED, "the job was canceled before it started; nothing was changed", NULL,
+                   NULL, NULL);
+        call_free(c);
+        lane_dispatch(m, lane);
+        return true;
+}
+
+static void request_answer(call *c);
+
+static void request_done(void *userdata)
+{
+        call *c = userdata;
+        manager *m = c->manager;
+
+        request_answer(c);
+        manager_work_end(m);
+}
+
+/* Replies, or hands an authorized change to its domain's queue. Takes c. */
+static void request_answer(call *c)
+{
+        manager *m = c->manager;
+        int r;
+
+        if (c->error_name || c->method->kind == METHOD_READ) {
+                call_reply(c);
+                call_free(c);
+                return;
+        }
+        if (m->stopping) {
+                call_reply_shutting_down(c);
+                call_free(c);
+                return;
+        }
+        if (c->method->kind == METHOD_JOB) {
+                /* Create has no snapshot yet: its job shows the name asked for until it has one. */
+                r = job_new(m, c->method->operation, call_domain_name(c),
+                            c->snapshot ? call_snapshot_name(c)
+                            : c->name   ? c->name
+                                        : "",
+                            c->uid, &c->job);
+                if (r < 0) {
+                        call_fail(c, BUS_ERROR_FAILED, "cannot create the job object");
+                        call_reply(c);
+                        call_free(c);
+                        return;
+                }
+                /* JobNew went out first: a client that subscribed before calling sees it. */
+                r = sd_bus_reply_method_return(c->message, "o", job_path(c->job));
+                if (r < 0)
+                        fprintf(stderr, "vmsnapd: cannot reply with job %" PRIu32 " to %s: %s\n",
+                                job_id(c->job), c->sender, strerror(-r));
+        }
+        lane_enqueue(m, c);
+}
+
+int call_submit(call *c, sd_bus_error *error)
+{
+        manager *m = c->manager;
+        int r;
+
+        manager_work_begin(m);
+        r = worker_pool_submit(m->requests, request_task, c);
+        if (r < 0) {
+                manager_work_end(m);
+                call_free(c);
+                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "vmsnapd cannot take calls now: %s",
+                                         strerror(-r));
+        }
+        return 1;
+}
+
+const vmsnap_hooks *call_hooks(call *c)
+{
+        return c->job ? job_engine_hooks(c->job) : NULL;
+}
+
+/* ---- shutdown ---- */
+
+void call_discard(void *userdata)
+{
+        call *c = userdata;
+
+        if (c->job) {
+                c->lane = NULL;
+                job_finish(c->job, JOB_CANCELED,
+                           "vmsnapd stopped before the job started; nothing was changed", NULL, NULL, NULL);
+        } else
+                call_reply_shutting_down(c);
+        call_free(c);
+}
+
+/* Changes still waiting for their domain never reach the engine. */
+void calls_discard_waiting(manager *m)
+{
+        for (domain_lane *lane = m->lanes; lane; lane = lane->next)
+                while (lane->head) {
+                        call *c = lane->head;
+                        lane->head = c->lane_next;
+                        if (!lane->head)
+                                lane->tail = NULL;
+                        call_discard(c);
+                }
+}
+
+void calls_free_queues(manager *m)
+{
+        while (m->lanes)
+                lane_remove(m, m->lanes);
+}

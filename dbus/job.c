@@ -1,0 +1,709 @@
+/* job.c: the org.example.Snapshots.Job objects: their properties, Cancel(),
+ * the Progress and Completed signals, and their life from JobNew to JobRemoved.
+ * The engine reports progress from a worker thread; the job keeps the latest
+ * report under a lock and the loop publishes it at most ten times a second. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "errors.h"
+#include "job.h"
+#include "polkit.h"
+#include "util.h"
+
+#define PROGRESS_INTERVAL_USEC (100 * 1000ULL) /* at most ten Progress signals a second */
+
+/* A signal that cannot go out is logged, except when the bus is gone (at exit). */
+static void log_emit_failure(uint32_t id, const char *what, int r)
+{
+        if (r < 0 && r != -ENOTCONN && r != -ECONNRESET)
+                fprintf(stderr, "vmsnapd: job %" PRIu32 ": cannot signal %s: %s\n", id, what, strerror(-r));
+}
+
+struct job {
+        manager *manager;
+        job *next;
+
+        /* What the bus sees; loop thread only. */
+        uint32_t id;
+        char *path;
+        char *operation;
+        char *domain;
+        char *snapshot;
+        char *state;
+        double progress;
+        bool progress_valid;
+        uint64_t bytes_done, bytes_total, rate;
+        uint64_t start_time, expected_end_time; /* CLOCK_REALTIME µs, 0 when unknown */
+        uint32_t started_by_uid;
+        bool cancelable;
+        char *error;
+        char *result;
+        char **messages;
+
+        /* Reported by the worker that runs the job; guarded by lock. */
+        pthread_mutex_t lock;
+        struct {
+                uint64_t start_realtime, start_monotonic;
+                bool have_progress;
+                uint64_t done, total;
+                char **messages;
+                bool flush_posted;
+        } reported;
+        atomic_bool cancel_requested;
+        vmsnap_hooks hooks;
+
+        /* Loop thread only. */
+        call *queued_call;
+        bool finished;
+        uint64_t start_monotonic;
+        uint64_t last_progress_emit;
+        sd_event_source *progress_timer;
+        sd_event_source *linger_timer;
+};
+
+uint32_t job_id(const job *j)
+{
+        return j->id;
+}
+
+const char *job_path(const job *j)
+{
+        return j->path;
+}
+
+void job_set_queued_call(job *j, call *c)
+{
+        j->queued_call = c;
+}
+
+call *job_queued_call(const job *j)
+{
+        return j->queued_call;
+}
+
+bool job_cancel_requested(job *j)
+{
+        return atomic_load(&j->cancel_requested);
+}
+
+job *job_next(const job *j)
+{
+        return j->next;
+}
+
+job *job_find(manager *m, uint32_t id)
+{
+        for (job *j = m->jobs; j; j = j->next)
+                if (j->id == id)
+                        return j;
+        return NULL;
+}
+
+static void job_free(job *j)
+{
+        if (!j)
+                return;
+        sd_event_source_disable_unref(j->progress_timer);
+        sd_event_source_disable_unref(j->linger_timer);
+        pthread_mutex_destroy(&j->lock);
+        strv_free(j->reported.messages);
+        strv_free(j->messages);
+        free(j->path);
+        free(j->operation);
+        free(j->domain);
+        free(j->snapshot);
+        free(j->state);
+        free(j->error);
+        free(j->result);
+        free(j);
+}
+
+static void job_unlink(job *j)
+{
+        for (job **p = &j->manager->jobs; *p; p = &(*p)->next)
+                if (*p == j) {
+                        *p = j->next;
+                        return;
+                }
+}
+
+/* ---- engine hooks (worker thread) ---- */
+
+static void job_on_reported(void *userdata);
+
+/* Called with j->lock held: makes sure the loop will look at the new report. */
+static void job_post_flush_locked(job *j)
+{
+        if (j->reported.flush_posted)
+                return;
+        j->reported.flush_posted = true;
+        loop_mailbox_post(j->manager->mailbox, job_on_reported, j);
+}
+
+static void hook_progress(void *userdata, uint64_t done, uint64_t total)
+{
+        job *j = userdata;
+
+        pthread_mutex_lock(&j->lock);
+        j->reported.have_progress = true;
+        j->reported.done = done;
+        j->reported.total = total;
+        job_post_flush_locked(j);
+        pthread_mutex_unlock(&j->lock);
+}
+
+static void hook_message(void *userdata, const char *text)
+{
+        job *j = userdata;
+
+        pthread_mutex_lock(&j->lock);
+        strv_push(&j->reported.messages, text);
+        job_post_flush_locked(j);
+        pthread_mutex_unlock(&j->lock);
+}
+
+static bool hook_is_canceled(void *userdata)
+{
+        return job_cancel_requested(userdata);
+}
+
+const vmsnap_hooks *job_engine_hooks(job *j)
+{
+        return &j->hooks;
+}
+
+static void job_on_started(void *userdata);
+
+void job_report_started(job *j)
+{
+        pthread_mutex_lock(&j->lock);
+        j->reported.start_realtime = now_usec(CLOCK_REALTIME);
+        j->reported.start_monotonic = now_usec(CLOCK_MONOTONIC);
+        pthread_mutex_unlock(&j->lock);
+        loop_mailbox_post(j->manager->mailbox, job_on_started, j);
+}
+
+/* ---- publishing (loop thread) ---- */
+
+static void emit_changed(job *j, char **names)
+{
+        int r;
+
+        if (!names || !names[0] || !j->manager->bus)
+                return;
+        r = sd_bus_emit_properties_changed_strv(j->manager->bus, j->path, JOB_INTERFACE, names);
+        log_emit_failure(j->id, "changed properties", r);
+}
+
+static void job_on_started(void *userdata)
+{
+        job *j = userdata;
+        char *changed[] = {"State", "StartTime", NULL};
+
+        if (j->finished)
+                return;
+        pthread_mutex_lock(&j->lock);
+        j->start_time = j->reported.start_realtime;
+        j->start_monotonic = j->reported.start_monotonic;
+        pthread_mutex_unlock(&j->lock);
+        string_update(&j->state, "running");
+        emit_changed(j, changed);
+}
+
+/* Takes the latest report and makes it what the bus sees: Progress never goes
+ * back, even when the engine learns that the total is larger than it thought. */
+static void job_publish_progress(job *j)
+{
+        char **changed = NULL, **new_messages;
+        bool have_progress;
+        uint64_t done, total, now = now_usec(CLOCK_MONOTONIC);
+        int r;
+
+        pthread_mutex_lock(&j->lock);
+        have_progress = j->reported.have_progress;
+        done = j->reported.done;
+        total = j->reported.total;
+        new_messages = j->reported.messages;
+        j->reported.messages = NULL;
+        pthread_mutex_unlock(&j->lock);
+
+        for (char **m = new_messages; m && *m; m++)
+                strv_push(&j->messages, *m);
+        if (new_messages)
+                strv_push(&changed, "Messages");
+        strv_free(new_messages);
+
+        if (have_progress) {
+                double fraction = total > 0 ? (double)(done < total ? done : total) / (double)total : 0.0;
+                bool valid = total > 0;
+                uint64_t bytes_done = done > j->bytes_done ? done : j->bytes_done;
+                uint64_t rate = 0, expected_end = 0;
+
+                if (fraction < j->progress)
+                        fraction = j->progress;
+                if (j->start_monotonic > 0 && now > j->start_monotonic)
+                        rate = (uint64_t)((double)bytes_done * 1e6 / (double)(now - j->start_monotonic));
+                if (rate > 0 && total > bytes_done)
+                        expected_end = now_usec(CLOCK_REALTIME) +
+                                       (uint64_t)((double)(total - bytes_done) * 1e6 / (double)rate);
+
+                bool progress_changed =
+                        fraction != j->progress || bytes_done != j->bytes_done || total != j->bytes_total;
+                if (fraction != j->progress)
+                        strv_push(&changed, "Progress");
+                if (valid != j->progress_valid)
+                        strv_push(&changed, "ProgressValid");
+                if (bytes_done != j->bytes_done)
+                        strv_push(&changed, "BytesDone");
+                if (total != j->bytes_total)
+                        strv_push(&changed, "BytesTotal");
+                if (rate != j->rate)
+                        strv_push(&changed, "Rate");
+                if (expected_end != j->expected_end_time)
+                        strv_push(&changed, "ExpectedEndTime");
+                j->progress = fraction;
+                j->progress_valid = valid;
+                j->bytes_done = bytes_done;
+                j->bytes_total = total;
+                j->rate = rate;
+                j->expected_end_time = expected_end;
+
+                if (progress_changed && j->manager->bus) {
+                        r = sd_bus_emit_signal(j->manager->bus, j->path, JOB_INTERFACE, "Progress", "dtt",
+                                               j->progress, j->bytes_done, j->bytes_total);
+                        log_emit_failure(j->id, "progress", r);
+                }
+        }
+        emit_changed(j, changed);
+        strv_free(changed);
+        j->last_progress_emit = now;
+}
+
+static int job_on_progress_timer(sd_event_source *source, uint64_t usec, void *userdata)
+{
+        job_publish_progress(userdata);
+        return 0;
+}
+
+static void job_on_reported(void *userdata)
+{
+        job *j = userdata;
+        uint64_t now = now_usec(CLOCK_MONOTONIC), due;
+        int enabled = SD_EVENT_OFF, r;
+
+        pthread_mutex_lock(&j->lock);
+        j->reported.flush_posted = false;
+        pthread_mutex_unlock(&j->lock);
+        if (j->finished)
+                return;
+
+        if (j->progress_timer)
+                (void)sd_event_source_get_enabled(j->progress_timer, &enabled);
+        if (enabled != SD_EVENT_OFF)
+                return; /* the pending emission will take this report too */
+
+        due = j->last_progress_emit + PROGRESS_INTERVAL_USEC;
+        if (j->last_progress_emit == 0 || now >= due) {
+                job_publish_progress(j);
+                return;
+        }
+        if (!j->progress_timer) {
+                r = sd_event_add_time(j->manager->event, &j->progress_timer, CLOCK_MONOTONIC, due, 0,
+                                      job_on_progress_timer, j);
+                if (r < 0) {
+                        job_publish_progress(j); /* better too often than never */
+                        return;
+                }
+                (void)sd_event_source_set_description(j->progress_timer, "job-progress");
+        } else
+                (void)sd_event_source_set_time(j->progress_timer, due);
+        (void)sd_event_source_set_enabled(j->progress_timer, SD_EVENT_ONESHOT);
+}
+
+/* ---- end of life ---- */
+
+static const char *outcome_name(job_outcome outcome)
+{
+        switch (outcome) {
+        case JOB_DONE:
+                return "done";
+        case JOB_CANCELED:
+                return "canceled";
+        case JOB_FAILED:
+        default:
+                return "failed";
+        }
+}
+
+static void job_remove(job *j)
+{
+        manager *m = j->manager;
+        int r;
+
+        if (m->bus) {
+                r = sd_bus_emit_signal(m->bus, SNAPSHOTS_OBJECT_PATH, SNAPSHOTS_INTERFACE, "JobRemoved",
+                                       "uos", j->id, j->path, j->state);
+                log_emit_failure(j->id, "its removal", r);
+        }
+        job_unlink(j);
+        job_free(j);
+}
+
+static int job_on_linger_end(sd_event_source *source, uint64_t usec, void *userdata)
+{
+        job_remove(userdata);
+        return 0;
+}
+
+void job_finish(job *j, job_outcome outcome, const char *error, const char *result, const char *snapshot,
+                const char *summary)
+{
+        char **changed = NULL;
+        int r;
+
+        if (j->finished)
+                return;
+        sd_event_source_set_enabled(j->progress_timer, SD_EVENT_OFF);
+        job_publish_progress(j);
+        j->finished = true;
+        j->queued_call = NULL;
+
+        if (outcome == JOB_DONE && (!j->progress_valid || j->progress < 1.0)) {
+                /* Done is all of it, whatever the engine last said. */
+                j->progress = 1.0;
+                strv_push(&changed, "Progress");
+                if (!j->progress_valid) {
+                        j->progress_valid = true;
+                        strv_push(&changed, "ProgressValid");
+                }
+                if (j->bytes_total > j->bytes_done) {
+                        j->bytes_done = j->bytes_total;
+                        strv_push(&changed, "BytesDone");
+                }
+                if (j->manager->bus)
+                        log_emit_failure(j->id, "progress",
+                                         sd_bus_emit_signal(j->manager->bus, j->path, JOB_INTERFACE,
+                                                            "Progress", "dtt", j->progress, j->bytes_done,
+                                                            j->bytes_total));
+        }
+        if (string_update(&j->state, outcome_name(outcome)))
+                strv_push(&changed, "State");
+        if (j->expected_end_time != 0 || j->rate != 0) {
+                j->expected_end_time = 0;
+                j->rate = 0;
+                strv_push(&changed, "ExpectedEndTime");
+                strv_push(&changed, "Rate");
+        }
+        if (j->cancelable) {
+                j->cancelable = false;
+                strv_push(&changed, "Cancelable");
+        }
+        if (outcome != JOB_DONE && string_update(&j->error, error))
+                strv_push(&changed, "Error");
+        if (result && string_update(&j->result, result))
+                strv_push(&changed, "Result");
+        if (snapshot && string_update(&j->snapshot, snapshot))
+                strv_push(&changed, "Snapshot");
+        emit_changed(j, changed);
+        strv_free(changed);
+
+        if (j->manager->bus) {
+                r = sd_bus_emit_signal(j->manager->bus, j->path, JOB_INTERFACE, "Completed", "bs",
+                                       outcome == JOB_DONE, outcome == JOB_DONE ? summary : error);
+                log_emit_failure(j->id, "completion", r);
+        }
+
+        if (j->manager->stopping)
+                return;
+        r = sd_event_add_time_relative(j->manager->event, &j->linger_timer, CLOCK_MONOTONIC,
+                                       j->manager->job_linger_usec, 0, job_on_linger_end, j);
+        if (r < 0) {
+                fprintf(stderr, "vmsnapd: job %" PRIu32 " cannot linger (%s); removing it now\n", j->id,
+                        strerror(-r));
+                job_remove(j);
+                return;
+        }
+        (void)sd_event_source_set_description(j->linger_timer, "job-linger");
+}
+
+void job_cancel(job *j)
+{
+        if (j->finished)
+                return;
+        atomic_store(&j->cancel_requested, true);
+        if (j->queued_call)
+                (void)manager_cancel_queued_job(j->manager, j);
+}
+
+int job_new(manager *m, const char *operation, const char *domain, const char *snapshot, uid_t started_by,
+            job **ret)
+{
+        job *j = xcalloc(1, sizeof(*j));
+        int r;
+
+        j->manager = m;
+        j->id = ++m->last_job_id;
+        if (asprintf(&j->path, JOB_PATH_PREFIX "/%" PRIu32, j->id) < 0)
+                abort();
+        j->operation = xstrdup(operation);
+        j->domain = xstrdup(domain);
+        j->snapshot = xstrdup(snapshot);
+        j->state = xstrdup("queued");
+        j->error = xstrdup("");
+        j->result = xstrdup("");
+        j->messages = xcalloc(1, sizeof(char *));
+        j->started_by_uid = (uint32_t)started_by;
+        j->cancelable = true;
+        pthread_mutex_init(&j->lock, NULL);
+        j->hooks = (vmsnap_hooks){
+                .progress = hook_progress,
+                .message = hook_message,
+                .is_canceled = hook_is_canceled,
+                .userdata = j,
+        };
+
+        /* Kept in creation order, which is what ListJobs answers. */
+        job **tail = &m->jobs;
+        while (*tail)
+                tail = &(*tail)->next;
+        *tail = j;
+
+        r = sd_bus_emit_signal(m->bus, SNAPSHOTS_OBJECT_PATH, SNAPSHOTS_INTERFACE, "JobNew", "uo", j->id,
+                               j->path);
+        if (r < 0) {
+                job_unlink(j);
+                job_free(j);
+                return r;
+        }
+        *ret = j;
+        return 0;
+}
+
+void job_cancel_all(manager *m)
+{
+        for (job *j = m->jobs; j; j = j->next)
+                if (!j->finished)
+                        atomic_store(&j->cancel_requested, true);
+}
+
+void job_free_all(manager *m)
+{
+        while (m->jobs) {
+                job *j = m->jobs;
+                m->jobs = j->next;
+                job_free(j);
+        }
+}
+
+/* ---- Cancel() ---- */
+
+/* A Cancel() by someone else than the job's starter: polkit decides in a worker. */
+typedef struct cancel_request {
+        manager *manager;
+        sd_bus_message *message;
+        uint32_t job_id;
+        char *sender;
+        char *domain;
+        char *snapshot;
+        bool interactive;
+        polkit_answer answer;
+        char reason[512];
+} cancel_request;
+
+static void cancel_request_free(cancel_request *request)
+{
+        sd_bus_message_unref(request->message);
+        free(request->sender);
+        free(request->domain);
+        free(request->snapshot);
+        free(request);
+}
+
+static void cancel_request_answer(void *userdata)
+{
+        cancel_request *request = userdata;
+        manager *m = request->manager;
+        job *j = job_find(m, request->job_id);
+
+        switch (request->answer) {
+        case POLKIT_ANSWER_ALLOWED:
+                if (j)
+                        job_cancel(j);
+                (void)sd_bus_reply_method_return(request->message, NULL);
+                break;
+        case POLKIT_ANSWER_CHALLENGE:
+                (void)sd_bus_reply_method_errorf(
+                        request->message, BUS_ERROR_NOT_AUTHORIZED,
+                        "Authentication is required to cancel job %" PRIu32
+                        ", which another user started; call again with an authentication agent "
+                        "running and interactive authorization allowed",
+                        request->job_id);
+                break;
+        case POLKIT_ANSWER_DENIED:
+                (void)sd_bus_reply_method_errorf(request->message, BUS_ERROR_NOT_AUTHORIZED,
+                                                 "You are not allowed to cancel job %" PRIu32
+                                                 ", which another user started",
+                                                 request->job_id);
+                break;
+        case POLKIT_ANSWER_UNAVAILABLE:
+                (void)sd_bus_reply_method_errorf(request->message, BUS_ERROR_NOT_AUTHORIZED,
+                                                 "Cannot cancel job %" PRIu32 ": %s", request->job_id,
+                                                 request->reason);
+                break;
+        }
+        cancel_request_free(request);
+        manager_work_end(m);
+}
+
+static void cancel_request_authorize(void *userdata)
+{
+        cancel_request *request = userdata;
+
+        request->answer = polkit_check(request->sender, "org.example.snapshots.manage-jobs", request->domain,
+                                       request->snapshot, request->interactive, request->reason,
+                                       sizeof(request->reason));
+        loop_mailbox_post(request->manager->mailbox, cancel_request_answer, request);
+}
+
+static void cancel_request_discard(void *userdata)
+{
+        cancel_request *request = userdata;
+
+        (void)sd_bus_reply_method_errorf(request->message, BUS_ERROR_FAILED,
+                                         "vmsnapd is shutting down; the job was not canceled");
+        cancel_request_free(request);
+}
+
+static int method_cancel(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        job *j = userdata;
+        manager *m = j->manager;
+        cancel_request *request;
+        uid_t uid;
+        int r;
+
+        r = bus_message_sender_uid(message, &uid);
+        if (r < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_AUTHORIZED,
+                                         "Cannot tell who is asking to cancel job %" PRIu32 ": %s", j->id,
+                                         strerror(-r));
+        if (uid == 0 || uid == (uid_t)j->started_by_uid) {
+                job_cancel(j);
+                return sd_bus_reply_method_return(message, NULL);
+        }
+
+        request = xcalloc(1, sizeof(*request));
+        request->manager = m;
+        request->message = sd_bus_message_ref(message);
+        request->job_id = j->id;
+        request->sender = xstrdup(sd_bus_message_get_sender(message));
+        request->domain = xstrdup(j->domain);
+        request->snapshot = xstrdup(j->snapshot);
+        request->interactive = sd_bus_message_get_allow_interactive_authorization(message) > 0;
+        manager_work_begin(m);
+        r = worker_pool_submit(m->requests, cancel_request_authorize, request);
+        if (r < 0) {
+                manager_work_end(m);
+                cancel_request_discard(request);
+        }
+        return 1;
+}
+
+/* ---- properties and objects ---- */
+
+static int property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        return sd_bus_message_append(reply, "b", (int)*(bool *)userdata);
+}
+
+static int property_get_strv(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        return sd_bus_message_append_strv(reply, *(char ***)userdata);
+}
+
+static int job_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                           void **found, sd_bus_error *error)
+{
+        manager *m = userdata;
+        const char *id_text;
+        char *end;
+        unsigned long id;
+        job *j;
+
+        if (strncmp(path, JOB_PATH_PREFIX "/", strlen(JOB_PATH_PREFIX "/")) != 0)
+                return 0;
+        id_text = path + strlen(JOB_PATH_PREFIX "/");
+        if (*id_text < '1' || *id_text > '9')
+                return 0;
+        errno = 0;
+        id = strtoul(id_text, &end, 10);
+        if (errno != 0 || *end != '\0' || id > UINT32_MAX)
+                return 0;
+        j = job_find(m, (uint32_t)id);
+        if (!j)
+                return 0;
+        *found = j;
+        return 1;
+}
+
+static int job_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                               sd_bus_error *error)
+{
+        manager *m = userdata;
+        char **list = xcalloc(1, sizeof(char *));
+
+        for (job *j = m->jobs; j; j = j->next)
+                strv_push(&list, j->path);
+        *nodes = list;
+        return 1;
+}
+
+#define JOB_PROPERTY(name, signature, field, flags)                                                         \
+        SD_BUS_PROPERTY(name, signature, NULL, offsetof(job, field), flags)
+#define JOB_PROPERTY_CUSTOM(name, signature, getter, field, flags)                                          \
+        SD_BUS_PROPERTY(name, signature, getter, offsetof(job, field), flags)
+
+static const sd_bus_vtable job_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        JOB_PROPERTY("Id", "u", id, SD_BUS_VTABLE_PROPERTY_CONST),
+        JOB_PROPERTY("Operation", "s", operation, SD_BUS_VTABLE_PROPERTY_CONST),
+        JOB_PROPERTY("Domain", "s", domain, SD_BUS_VTABLE_PROPERTY_CONST),
+        JOB_PROPERTY("Snapshot", "s", snapshot, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        JOB_PROPERTY("State", "s", state, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        JOB_PROPERTY("Progress", "d", progress, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        JOB_PROPERTY_CUSTOM("ProgressValid", "b", property_get_bool, progress_valid,
+                            SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        JOB_PROPERTY("BytesDone", "t", bytes_done, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        JOB_PROPERTY("BytesTotal", "t", bytes_total, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        JOB_PROPERTY("Rate", "t", rate, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        JOB_PROPERTY("StartTime", "t", start_time, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        JOB_PROPERTY("ExpectedEndTime", "t", expected_end_time, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        JOB_PROPERTY("StartedByUID", "u", started_by_uid, SD_BUS_VTABLE_PROPERTY_CONST),
+        JOB_PROPERTY_CUSTOM("Cancelable", "b", property_get_bool, cancelable,
+                            SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        JOB_PROPERTY("Error", "s", error, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        JOB_PROPERTY("Result", "s", result, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        JOB_PROPERTY_CUSTOM("Messages", "as", property_get_strv, messages,
+                            SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Cancel", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_cancel,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("Progress", SD_BUS_ARGS("d", fraction, "t", done, "t", total), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("Completed", SD_BUS_ARGS("b", success, "s", message), 0),
+        SD_BUS_VTABLE_END,
+};
+
+int job_objects_register(manager *m)
+{
+        int r;
+
+        r = sd_bus_add_fallback_vtable(m->bus, &m->job_slot, JOB_PATH_PREFIX, JOB_INTERFACE, job_vtable,
+                                       job_object_find, m);
+        if (r < 0)
+                return r;
+        return sd_bus_add_node_enumerator(m->bus, &m->job_enumerator_slot, JOB_PATH_PREFIX,
+                                          job_node_enumerator, m);
+}

@@ -1,0 +1,50 @@
+/* job.h: long operations as bus objects at /org/example/Snapshots/job/<id>
+ * (interface org.example.Snapshots.Job). The manager decides when a job runs;
+ * the job turns engine hooks into throttled signals and lingers when done. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "manager.h"
+
+typedef enum job_outcome {
+        JOB_DONE,
+        JOB_FAILED,
+        JOB_CANCELED,
+} job_outcome;
+
+/* Loop thread. Creates the job in state "queued" and emits JobNew. */
+int job_new(manager *m, const char *operation, const char *domain, const char *snapshot, uid_t started_by,
+            job **ret);
+uint32_t job_id(const job *j);
+const char *job_path(const job *j);
+job *job_find(manager *m, uint32_t id);
+/* The jobs of m->jobs in turn: for (job *j = m->jobs; j; j = job_next(j)). */
+job *job_next(const job *j);
+
+/* The queued call the manager keeps for a job until it starts (loop thread). */
+void job_set_queued_call(job *j, call *c);
+call *job_queued_call(const job *j);
+
+/* Worker thread: the operation begins now. */
+void job_report_started(job *j);
+/* Hooks for the engine call that runs the job (progress, messages, cancellation). */
+const vmsnap_hooks *job_engine_hooks(job *j);
+/* Any thread. */
+bool job_cancel_requested(job *j);
+
+/* Loop thread: the operation ended. summary is said on success (Completed's message),
+ * error on failure or cancellation; result becomes the Result property. */
+void job_finish(job *j, job_outcome outcome, const char *error, const char *result, const char *snapshot,
+                const char *summary);
+/* Loop thread: asks the job to stop: a queued job ends at once, a running one when the
+ * engine next looks. */
+void job_cancel(job *j);
+
+/* Registers the fallback vtable and the node enumerator for job objects. */
+int job_objects_register(manager *m);
+/* At shutdown: ask every unfinished job to stop. */
+void job_cancel_all(manager *m);
+void job_free_all(manager *m);

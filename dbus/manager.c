@@ -1,0 +1,183 @@
+/* manager.c: the daemon's shared state: its life from start to an orderly
+ * shutdown, the work under way, and SnapshotsChanged from the engine's watcher
+ * thread to the bus. The interface is methods.c's, a call's journey call.c's. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "call.h"
+#include "job.h"
+#include "manager.h"
+#include "methods.h"
+#include "util.h"
+
+int bus_message_sender_uid(sd_bus_message *message, uid_t *ret)
+{
+        sd_bus_creds *creds = NULL;
+        int r;
+
+        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
+        if (r < 0)
+                return r;
+        r = sd_bus_creds_get_euid(creds, ret);
+        if (r == -ENODATA)
+                r = sd_bus_creds_get_uid(creds, ret);
+        sd_bus_creds_unref(creds);
+        return r;
+}
+
+/* ---- SnapshotsChanged: from the engine's watcher thread to the bus ---- */
+
+static void changes_flush(void *userdata)
+{
+        manager *m = userdata;
+        char **uuids;
+        size_t n;
+
+        pthread_mutex_lock(&m->changed_lock);
+        uuids = m->changed_uuids;
+        n = m->n_changed_uuids;
+        m->changed_uuids = NULL;
+        m->n_changed_uuids = 0;
+        m->changed_posted = false;
+        pthread_mutex_unlock(&m->changed_lock);
+
+        for (size_t i = 0; i < n; i++) {
+                int r = sd_bus_emit_signal(m->bus, SNAPSHOTS_OBJECT_PATH, SNAPSHOTS_INTERFACE,
+                                           "SnapshotsChanged", "s", uuids[i]);
+                if (r < 0 && r != -ENOTCONN && r != -ECONNRESET)
+                        fprintf(stderr, "vmsnapd: cannot signal SnapshotsChanged for %s: %s\n", uuids[i],
+                                strerror(-r));
+                free(uuids[i]);
+        }
+        free(uuids);
+}
+
+/* Engine thread. Changes reported before the loop looks are signalled once per domain. */
+static void on_engine_change(void *userdata, const char *domain_uuid)
+{
+        manager *m = userdata;
+
+        pthread_mutex_lock(&m->changed_lock);
+        for (size_t i = 0; i < m->n_changed_uuids; i++)
+                if (strcmp(m->changed_uuids[i], domain_uuid) == 0)
+                        goto out;
+        char **grown = realloc(m->changed_uuids, (m->n_changed_uuids + 1) * sizeof(char *));
+        if (!grown)
+                abort();
+        m->changed_uuids = grown;
+        m->changed_uuids[m->n_changed_uuids++] = xstrdup(domain_uuid);
+        if (!m->changed_posted) {
+                m->changed_posted = true;
+                loop_mailbox_post(m->mailbox, changes_flush, m);
+        }
+out:
+        pthread_mutex_unlock(&m->changed_lock);
+}
+
+/* ---- life ---- */
+
+int manager_new(sd_event *event, sd_bus *bus, vmsnap_engine *engine, unsigned workers,
+                uint64_t job_linger_usec, manager **ret)
+{
+        manager *m = xcalloc(1, sizeof(*m));
+        int r;
+
+        m->event = sd_event_ref(event);
+        m->bus = sd_bus_ref(bus);
+        m->engine = engine;
+        m->job_linger_usec = job_linger_usec;
+        pthread_mutex_init(&m->changed_lock, NULL);
+
+        r = loop_mailbox_new(event, &m->mailbox);
+        if (r >= 0)
+                r = worker_pool_new("vmsnapd-req", workers, &m->requests);
+        if (r >= 0)
+                r = worker_pool_new("vmsnapd-chg", workers, &m->changes);
+        if (r < 0) {
+                manager_free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+int manager_start(manager *m)
+{
+        vmsnap_error error = {0};
+        int r;
+
+        r = sd_bus_add_object_vtable(m->bus, &m->manager_slot, SNAPSHOTS_OBJECT_PATH, SNAPSHOTS_INTERFACE,
+                                     snapshots_vtable, m);
+        if (r < 0)
+                return r;
+        r = job_objects_register(m);
+        if (r < 0)
+                return r;
+        r = vmsnap_engine_watch(m->engine, on_engine_change, m, &error);
+        if (r < 0) {
+                /* Changes made through the bus still happen; clients just learn of them by reading. */
+                fprintf(stderr,
+                        "vmsnapd: cannot watch libvirt for changes (%s); SnapshotsChanged will not be "
+                        "emitted\n",
+                        error.message);
+        }
+        return 0;
+}
+
+void manager_work_begin(manager *m)
+{
+        m->in_flight++;
+}
+
+void manager_work_end(manager *m)
+{
+        m->in_flight--;
+        if (m->stopping && m->in_flight == 0)
+                (void)sd_event_exit(m->event, 0);
+}
+
+void manager_shut_down(manager *m)
+{
+        if (m->stopping)
+                return;
+        m->stopping = true;
+        job_cancel_all(m);
+        calls_discard_waiting(m);
+        if (m->in_flight == 0)
+                (void)sd_event_exit(m->event, 0);
+}
+
+void manager_stop(manager *m)
+{
+        if (!m || !m->requests)
+                return;
+        m->stopping = true;
+        job_cancel_all(m);
+        calls_discard_waiting(m);
+        worker_pool_free(m->requests, call_discard);
+        m->requests = NULL;
+        /* Running changes see their jobs canceled and stop at the engine's next check. */
+        worker_pool_free(m->changes, call_discard);
+        m->changes = NULL;
+        loop_mailbox_drain(m->mailbox);
+}
+
+void manager_free(manager *m)
+{
+        if (!m)
+                return;
+        manager_stop(m);
+        loop_mailbox_free(m->mailbox);
+        calls_free_queues(m);
+        job_free_all(m);
+        for (size_t i = 0; i < m->n_changed_uuids; i++)
+                free(m->changed_uuids[i]);
+        free(m->changed_uuids);
+        pthread_mutex_destroy(&m->changed_lock);
+        sd_bus_slot_unref(m->manager_slot);
+        sd_bus_slot_unref(m->job_slot);
+        sd_bus_slot_unref(m->job_enumerator_slot);
+        sd_bus_unref(m->bus);
+        sd_event_unref(m->event);
+        free(m);
+}

@@ -1,0 +1,75 @@
+/* manager.h: the daemon's state shared by the bus objects: the connection, the
+ * engine, the worker pools, the jobs and the per-domain queues of changes.
+ * Everything here belongs to the loop thread unless a field says otherwise. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "vmsnap/vmsnap.h"
+#include "worker.h"
+
+#define SNAPSHOTS_BUS_NAME "org.example.Snapshots"
+#define SNAPSHOTS_OBJECT_PATH "/org/example/Snapshots"
+#define SNAPSHOTS_INTERFACE "org.example.Snapshots"
+#define JOB_INTERFACE "org.example.Snapshots.Job"
+#define JOB_PATH_PREFIX "/org/example/Snapshots/job"
+
+typedef struct job job;
+typedef struct call call;
+typedef struct domain_lane domain_lane;
+
+typedef struct manager {
+        sd_event *event;
+        sd_bus *bus;
+        vmsnap_engine *engine; /* thread-safe; used by workers only */
+
+        /* Authorization, reads and calls that are quick: never wait for a domain. */
+        worker_pool *requests;
+        /* Changes: at most one per domain at a time (see domain_lane), so a change
+         * never parks a worker waiting for another change of its domain. */
+        worker_pool *changes;
+        loop_mailbox *mailbox;
+
+        uint64_t job_linger_usec;
+        uint32_t last_job_id;
+        job *jobs;
+        domain_lane *lanes;
+
+        /* Domains the engine reported changed, not yet signalled (any thread). */
+        pthread_mutex_t changed_lock;
+        char **changed_uuids;
+        size_t n_changed_uuids;
+        bool changed_posted;
+
+        sd_bus_slot *manager_slot, *job_slot, *job_enumerator_slot;
+        /* Calls handed to a worker whose result has not come back yet. */
+        unsigned in_flight;
+        bool stopping;
+} manager;
+
+int manager_new(sd_event *event, sd_bus *bus, vmsnap_engine *engine, unsigned workers,
+                uint64_t job_linger_usec, manager **ret);
+/* Publishes the objects and starts watching the engine for changes. */
+int manager_start(manager *m);
+/* On SIGTERM/SIGINT: takes no new calls, cancels every job, and ends the loop once
+ * the work under way has come back and its answers are sent. */
+void manager_shut_down(manager *m);
+/* After the loop ended: waits for the workers and answers whatever is left. */
+void manager_stop(manager *m);
+void manager_free(manager *m);
+
+/* Work handed to a worker (begin, loop thread) and its result back on the loop (end). */
+void manager_work_begin(manager *m);
+void manager_work_end(manager *m);
+
+/* Removes a job that waits in its domain's queue (it never reached the engine);
+ * returns false if it already left the queue. */
+bool manager_cancel_queued_job(manager *m, job *j);
+
+/* The effective UID of the peer that sent message (loop thread: may ask the bus). */
+int bus_message_sender_uid(sd_bus_message *message, uid_t *ret);

@@ -1,0 +1,674 @@
+/* methods.c: the org.example.Snapshots interface: its vtable and, per method,
+ * what is parsed (loop thread), checked and done (workers) and answered (loop).
+ * How a call travels between those threads is call.c's. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "call.h"
+#include "errors.h"
+#include "job.h"
+#include "methods.h"
+#include "records.h"
+#include "util.h"
+
+#define ACTION_READ "org.example.snapshots.read"
+#define ACTION_CREATE "org.example.snapshots.create"
+#define ACTION_PREVIEW "org.example.snapshots.preview"
+#define ACTION_DELETE "org.example.snapshots.delete"
+#define ACTION_CLONE "org.example.snapshots.clone"
+
+/* ---- parsing (loop) ---- */
+
+static int read_string(sd_bus_message *message, char **field)
+{
+        const char *value;
+        int r = sd_bus_message_read(message, "s", &value);
+        if (r < 0)
+                return r;
+        *field = xstrdup(value);
+        return 0;
+}
+
+static int parse_domain(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        int r = read_string(message, &c->domain);
+        if (r < 0)
+                return r;
+        if (!c->domain[0])
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                         "no domain given: name a domain by its name or UUID");
+        return 0;
+}
+
+static int parse_domain_snapshot(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        int r = parse_domain(c, message, error);
+        if (r < 0)
+                return r;
+        r = read_string(message, &c->snapshot);
+        if (r < 0)
+                return r;
+        if (!c->snapshot[0])
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                         "no snapshot given: name a snapshot of %s by its name or id",
+                                         c->domain);
+        return 0;
+}
+
+static const option_spec create_options[] = {
+        {"memory", "b", offsetof(call, create.memory), NULL},
+        {"quiesce", "b", offsetof(call, create.quiesce), NULL},
+        {NULL, NULL, 0, NULL},
+};
+
+static int parse_create(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        int r = parse_domain(c, message, error);
+        if (r < 0)
+                return r;
+        if ((r = read_string(message, &c->name)) < 0 || (r = read_string(message, &c->text)) < 0)
+                return r;
+        r = sd_bus_message_read_strv(message, &c->disks);
+        if (r < 0)
+                return r;
+        return bus_read_options(message, "Create", create_options, c, error);
+}
+
+static const option_spec preview_options[] = {
+        {"restore_memory", "b", offsetof(call, preview.restore_memory), NULL},
+        {NULL, NULL, 0, NULL},
+};
+
+static int parse_preview(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        const char *target, *snapshot;
+        int r = parse_domain_snapshot(c, message, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(message, 'a', "{ss}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(message, "{ss}", &target, &snapshot)) > 0) {
+                if (!target[0] || !snapshot[0])
+                        return sd_bus_error_setf(
+                                error, BUS_ERROR_INVALID_ARGUMENT,
+                                "the disks of Preview map a disk target (vda) to a snapshot; "
+                                "neither may be empty");
+                strv_push(&c->preview_targets, target);
+                strv_push(&c->preview_snapshots, snapshot);
+                c->n_preview_disks++;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(message);
+        if (r < 0)
+                return r;
+        return bus_read_options(message, "Preview", preview_options, c, error);
+}
+
+static const option_spec revert_options[] = {
+        {"start", "b", offsetof(call, revert.start), NULL},
+        {"restore_memory", "b", offsetof(call, revert.restore_memory), NULL},
+        {NULL, NULL, 0, NULL},
+};
+
+static int parse_revert(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        int r = parse_domain_snapshot(c, message, error);
+        if (r < 0)
+                return r;
+        return bus_read_options(message, "Revert", revert_options, c, error);
+}
+
+static const option_spec delete_options[] = {
+        {"children", "b", offsetof(call, delete.children), NULL},
+        {"metadata_only", "b", offsetof(call, delete.metadata_only), NULL},
+        {NULL, NULL, 0, NULL},
+};
+
+static int parse_delete(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        int r = parse_domain_snapshot(c, message, error);
+        if (r < 0)
+                return r;
+        r = bus_read_options(message, "Delete", delete_options, c, error);
+        if (r < 0)
+                return r;
+        if (c->delete.children && c->delete.metadata_only)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                         "options \"children\" and \"metadata_only\" of Delete exclude each "
+                                         "other: choose one");
+        return 0;
+}
+
+static const option_spec clone_options[] = {
+        {"target_dir", "s", offsetof(call, clone.target_dir), NULL},
+        {"pool", "s", offsetof(call, clone.pool), NULL},
+        {"format", "s", offsetof(call, clone.format), NULL},
+        {"disks", "a{sv}", offsetof(call, clone.disks), clone_disks_option_read},
+        {"start", "b", offsetof(call, clone.start), NULL},
+        {"allow_partial", "b", offsetof(call, clone.allow_partial), NULL},
+        {NULL, NULL, 0, NULL},
+};
+
+static int parse_clone(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        int r = parse_domain_snapshot(c, message, error);
+        if (r < 0)
+                return r;
+        r = read_string(message, &c->name);
+        if (r < 0)
+                return r;
+        r = bus_read_options(message, "Clone", clone_options, c, error);
+        if (r < 0)
+                return r;
+        if (c->clone.target_dir && c->clone.pool)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                         "options \"target_dir\" and \"pool\" of Clone exclude each other: "
+                                         "choose one");
+        if (c->clone.format && strcmp(c->clone.format, "qcow2") != 0 && strcmp(c->clone.format, "raw") != 0)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                         "option \"format\" of Clone is \"%s\"; it must be qcow2 or raw",
+                                         c->clone.format);
+        return 0;
+}
+
+static int parse_new_name(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        int r = parse_domain_snapshot(c, message, error);
+        if (r < 0)
+                return r;
+        return read_string(message, &c->name);
+}
+
+static int parse_description(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        int r = parse_domain_snapshot(c, message, error);
+        if (r < 0)
+                return r;
+        return read_string(message, &c->text);
+}
+
+/* ---- checks before a change (request worker) ---- */
+
+static bool check_name(call *c, const char *name)
+{
+        vmsnap_error error = {0};
+
+        if (name && *name && vmsnap_name_validate(name, &error) < 0) {
+                call_fail_engine(c, &error);
+                return false;
+        }
+        return true;
+}
+
+/* Clone: an empty name asks for a default. */
+static void check_name_if_given(call *c)
+{
+        check_name(c, c->name);
+}
+
+/* Create: an empty name asks for a default; a taken one is refused now rather than by
+ * the job (the engine checks again when the job runs). */
+static void check_create(call *c)
+{
+        vmsnap_snapshot_info existing = {0};
+        vmsnap_error error = {0};
+
+        if (!c->name || !c->name[0] || !check_name(c, c->name))
+                return;
+        if (vmsnap_snapshot_get(c->manager->engine, call_domain(c), c->name, &existing, &error) < 0)
+                return;
+        if (strcmp(existing.name, c->name) == 0) {
+                char sentence[1024];
+                snprintf(sentence, sizeof(sentence),
+                         "domain %s already has a snapshot named \"%s\"; choose another name",
+                         call_domain_name(c), c->name);
+                call_fail(c, BUS_ERROR_INVALID_ARGUMENT, sentence);
+        }
+        vmsnap_snapshot_info_clear(&existing);
+}
+
+static void check_rename(call *c)
+{
+        if (!c->name || !c->name[0]) {
+                call_fail(c, BUS_ERROR_INVALID_ARGUMENT, "no new name given: a snapshot needs a name");
+                return;
+        }
+        check_name(c, c->name);
+}
+
+static void check_preview(call *c)
+{
+        for (size_t i = 0; i < c->n_preview_disks; i++) {
+                vmsnap_snapshot_info info = {0};
+                vmsnap_error error = {0};
+
+                if (vmsnap_snapshot_get(c->manager->engine, call_domain(c), c->preview_snapshots[i], &info,
+                                        &error) < 0) {
+                        call_fail_engine(c, &error);
+                        return;
+                }
+                vmsnap_snapshot_info_clear(&info);
+        }
+}
+
+/* ---- acting (workers) ---- */
+
+static void act_list_domains(call *c)
+{
+        vmsnap_error error = {0};
+
+        if (vmsnap_domain_list(c->manager->engine, &c->domains, &c->n_domains, &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void act_list_snapshots(call *c)
+{
+        vmsnap_error error = {0};
+
+        if (vmsnap_snapshot_list(c->manager->engine, call_domain(c), &c->snapshots, &c->n_snapshots,
+                                 &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void act_get_snapshot(call *c)
+{
+        vmsnap_error error = {0};
+
+        if (vmsnap_snapshot_get(c->manager->engine, call_domain(c), c->snapshot, &c->snapshot_info, &error) <
+            0)
+                call_fail_engine(c, &error);
+}
+
+static void act_get_configuration(call *c)
+{
+        vmsnap_error error = {0};
+
+        if (vmsnap_snapshot_get_configuration(c->manager->engine, call_domain(c), c->snapshot, &c->xml,
+                                              &c->images, &c->n_images, &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void act_create(call *c)
+{
+        vmsnap_error error = {0};
+        vmsnap_create_options options = {
+                .name = c->name,
+                .description = c->text,
+                .disks = (const char *const *)c->disks,
+                .n_disks = strv_length(c->disks),
+                .memory = c->create.memory,
+                .quiesce = c->create.quiesce,
+        };
+
+        if (vmsnap_snapshot_create(c->manager->engine, call_domain(c), &options, call_hooks(c), &c->new_name,
+                                   &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void act_preview(call *c)
+{
+        _cleanup_free_ vmsnap_disk_choice *choices = xcalloc(c->n_preview_disks, sizeof(*choices));
+        vmsnap_error error = {0};
+
+        for (size_t i = 0; i < c->n_preview_disks; i++)
+                choices[i] = (vmsnap_disk_choice){c->preview_targets[i], c->preview_snapshots[i]};
+        vmsnap_preview_options options = {
+                .disks = choices,
+                .n_disks = c->n_preview_disks,
+                .restore_memory = c->preview.restore_memory,
+        };
+        if (vmsnap_preview_start(c->manager->engine, call_domain(c), c->snapshot, &options, call_hooks(c),
+                                 &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void act_commit(call *c)
+{
+        vmsnap_error error = {0};
+
+        if (vmsnap_preview_commit(c->manager->engine, call_domain(c), call_hooks(c), &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void act_undo(call *c)
+{
+        vmsnap_error error = {0};
+
+        if (vmsnap_preview_undo(c->manager->engine, call_domain(c), call_hooks(c), &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void act_revert(call *c)
+{
+        vmsnap_error error = {0};
+        vmsnap_revert_options options = {.start = c->revert.start,
+                                         .restore_memory = c->revert.restore_memory};
+
+        if (vmsnap_snapshot_revert(c->manager->engine, call_domain(c), c->snapshot, &options, call_hooks(c),
+                                   &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void act_delete(call *c)
+{
+        vmsnap_error error = {0};
+        vmsnap_delete_mode mode = c->delete.children        ? VMSNAP_DELETE_CHILDREN
+                                  : c->delete.metadata_only ? VMSNAP_DELETE_METADATA_ONLY
+                                                            : VMSNAP_DELETE_MERGE;
+
+        if (vmsnap_snapshot_delete(c->manager->engine, call_domain(c), c->snapshot, mode, call_hooks(c),
+                                   &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void act_clone(call *c)
+{
+        call_fail(c, BUS_ERROR_UNSUPPORTED,
+                  "cloning a domain from a snapshot is not available in this version of vmsnap yet; "
+                  "nothing was changed");
+}
+
+static void act_rename(call *c)
+{
+        vmsnap_error error = {0};
+
+        if (vmsnap_snapshot_rename(c->manager->engine, call_domain(c), c->snapshot, c->name, &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void act_set_description(call *c)
+{
+        vmsnap_error error = {0};
+
+        if (vmsnap_snapshot_set_description(c->manager->engine, call_domain(c), c->snapshot, c->text,
+                                            &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+/* ---- reply values (loop) ---- */
+
+static int reply_domains(call *c, sd_bus_message *reply)
+{
+        int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < c->n_domains; i++)
+                r = bus_append_domain_record(reply, &c->domains[i]);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int reply_snapshots(call *c, sd_bus_message *reply)
+{
+        int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < c->n_snapshots; i++)
+                r = bus_append_snapshot_record(reply, &c->snapshots[i]);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int reply_snapshot(call *c, sd_bus_message *reply)
+{
+        return bus_append_snapshot_record(reply, &c->snapshot_info);
+}
+
+static int reply_configuration(call *c, sd_bus_message *reply)
+{
+        int r = sd_bus_message_append(reply, "s", c->xml ? c->xml : "");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < c->n_images; i++)
+                r = bus_append_image_record(reply, &c->images[i]);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int reply_jobs(call *c, sd_bus_message *reply)
+{
+        int r = sd_bus_message_open_container(reply, 'a', "o");
+        for (job *j = c->manager->jobs; r >= 0 && j; j = job_next(j))
+                r = sd_bus_message_append(reply, "o", job_path(j));
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+/* ---- summaries of finished jobs ---- */
+
+static void summarize_create(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "Created snapshot \"%s\" of %s", c->new_name ? c->new_name : "",
+                 call_domain_name(c));
+}
+
+static void summarize_preview(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "%s now previews snapshot \"%s\"; commit or undo the preview when done",
+                 call_domain_name(c), call_snapshot_name(c));
+}
+
+static void summarize_commit(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "Committed the preview of %s", call_domain_name(c));
+}
+
+static void summarize_undo(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "Undid the preview of %s", call_domain_name(c));
+}
+
+static void summarize_revert(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "Reverted %s to snapshot \"%s\"", call_domain_name(c), call_snapshot_name(c));
+}
+
+static void summarize_delete(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "Deleted snapshot \"%s\" of %s", call_snapshot_name(c), call_domain_name(c));
+}
+
+/* ---- the interface ---- */
+
+static const method_spec methods[] = {
+        {
+                .member = "ListDomains",
+                .kind = METHOD_READ,
+                .action = ACTION_READ,
+                .phrase = "list domains and their snapshots",
+                .act = act_list_domains,
+                .reply = reply_domains,
+        },
+        {
+                .member = "ListSnapshots",
+                .kind = METHOD_READ,
+                .action = ACTION_READ,
+                .phrase = "read snapshots of",
+                .parse = parse_domain,
+                .act = act_list_snapshots,
+                .reply = reply_snapshots,
+        },
+        {
+                .member = "GetSnapshot",
+                .kind = METHOD_READ,
+                .action = ACTION_READ,
+                .phrase = "read snapshots of",
+                .parse = parse_domain_snapshot,
+                .act = act_get_snapshot,
+                .reply = reply_snapshot,
+        },
+        {
+                .member = "GetConfiguration",
+                .kind = METHOD_READ,
+                .action = ACTION_READ,
+                .phrase = "read snapshots of",
+                .parse = parse_domain_snapshot,
+                .act = act_get_configuration,
+                .reply = reply_configuration,
+        },
+        {
+                .member = "Create",
+                .kind = METHOD_JOB,
+                .action = ACTION_CREATE,
+                .phrase = "create snapshots of",
+                .operation = "create",
+                .parse = parse_create,
+                .check = check_create,
+                .act = act_create,
+                .summarize = summarize_create,
+        },
+        {
+                .member = "Preview",
+                .kind = METHOD_JOB,
+                .action = ACTION_PREVIEW,
+                .phrase = "preview snapshots of",
+                .operation = "preview",
+                .parse = parse_preview,
+                .check = check_preview,
+                .act = act_preview,
+                .summarize = summarize_preview,
+        },
+        {
+                .member = "Commit",
+                .kind = METHOD_JOB,
+                .action = ACTION_PREVIEW,
+                .phrase = "commit snapshot previews of",
+                .operation = "commit",
+                .parse = parse_domain,
+                .act = act_commit,
+                .summarize = summarize_commit,
+        },
+        {
+                .member = "Undo",
+                .kind = METHOD_JOB,
+                .action = ACTION_PREVIEW,
+                .phrase = "undo snapshot previews of",
+                .operation = "undo",
+                .parse = parse_domain,
+                .act = act_undo,
+                .summarize = summarize_undo,
+        },
+        {
+                .member = "Revert",
+                .kind = METHOD_JOB,
+                .action = ACTION_PREVIEW,
+                .phrase = "revert to snapshots of",
+                .operation = "revert",
+                .parse = parse_revert,
+                .act = act_revert,
+                .summarize = summarize_revert,
+        },
+        {
+                .member = "Delete",
+                .kind = METHOD_JOB,
+                .action = ACTION_DELETE,
+                .phrase = "delete snapshots of",
+                .operation = "delete",
+                .parse = parse_delete,
+                .act = act_delete,
+                .summarize = summarize_delete,
+        },
+        {
+                /* Checks everything a clone needs from its caller, then says it cannot clone yet. */
+                .member = "Clone",
+                .kind = METHOD_READ,
+                .action = ACTION_CLONE,
+                .phrase = "clone snapshots of",
+                .operation = "clone",
+                .parse = parse_clone,
+                .check = check_name_if_given,
+                .act = act_clone,
+        },
+        {
+                .member = "Rename",
+                .kind = METHOD_CHANGE,
+                .action = ACTION_DELETE,
+                .phrase = "rename snapshots of",
+                .parse = parse_new_name,
+                .check = check_rename,
+                .act = act_rename,
+        },
+        {
+                .member = "SetDescription",
+                .kind = METHOD_CHANGE,
+                .action = ACTION_DELETE,
+                .phrase = "change snapshot descriptions of",
+                .parse = parse_description,
+                .act = act_set_description,
+        },
+        {
+                .member = "ListJobs",
+                .kind = METHOD_READ,
+                .action = ACTION_READ,
+                .phrase = "list snapshot jobs",
+                .reply = reply_jobs,
+        },
+};
+
+static const method_spec *method_find(const char *member)
+{
+        for (size_t i = 0; member && i < sizeof(methods) / sizeof(methods[0]); i++)
+                if (strcmp(methods[i].member, member) == 0)
+                        return &methods[i];
+        return NULL;
+}
+
+/* ---- the handler every method shares: parse on the loop, the rest in workers ---- */
+
+static int method_call(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        manager *m = userdata;
+        const method_spec *method = method_find(sd_bus_message_get_member(message));
+        _cleanup_(call_freep) call *c = NULL;
+        int r;
+
+        if (!method)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_METHOD, "Unknown method %s",
+                                         sd_bus_message_get_member(message));
+        if (m->stopping)
+                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "vmsnapd is shutting down");
+        r = call_new(m, message, method, &c, error);
+        if (r < 0)
+                return r;
+        if (method->parse) {
+                r = method->parse(c, message, error);
+                if (r < 0)
+                        return r;
+        }
+        return call_submit(TAKE_PTR(c), error);
+}
+
+const sd_bus_vtable snapshots_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("ListDomains", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", domains), method_call,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListSnapshots", SD_BUS_ARGS("s", domain),
+                                SD_BUS_RESULT("aa{sv}", snapshots), method_call, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetSnapshot", SD_BUS_ARGS("s", domain, "s", snapshot),
+                                SD_BUS_RESULT("a{sv}", record), method_call, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetConfiguration", SD_BUS_ARGS("s", domain, "s", snapshot),
+                                SD_BUS_RESULT("s", xml, "aa{sv}", disks), method_call,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                "Create",
+                SD_BUS_ARGS("s", domain, "s", name, "s", description, "as", disks, "a{sv}", options),
+                SD_BUS_RESULT("o", job), method_call, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Preview",
+                                SD_BUS_ARGS("s", domain, "s", snapshot, "a{ss}", disks, "a{sv}", options),
+                                SD_BUS_RESULT("o", job), method_call, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Commit", SD_BUS_ARGS("s", domain), SD_BUS_RESULT("o", job), method_call,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Undo", SD_BUS_ARGS("s", domain), SD_BUS_RESULT("o", job), method_call,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Revert", SD_BUS_ARGS("s", domain, "s", snapshot, "a{sv}", options),
+                                SD_BUS_RESULT("o", job), method_call, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("s", domain, "s", snapshot, "a{sv}", options),
+                                SD_BUS_RESULT("o", job), method_call, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Clone",
+                                SD_BUS_ARGS("s", domain, "s", snapshot, "s", new_name, "a{sv}", options),
+                                SD_BUS_RESULT("o", job), method_call, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Rename", SD_BUS_ARGS("s", domain, "s", snapshot, "s", new_name),
+                                SD_BUS_NO_RESULT, method_call, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetDescription", SD_BUS_ARGS("s", domain, "s", snapshot, "s", text),
+                                SD_BUS_NO_RESULT, method_call, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListJobs", SD_BUS_NO_ARGS, SD_BUS_RESULT("ao", jobs), method_call,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("JobNew", SD_BUS_ARGS("u", id, "o", path), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("JobRemoved", SD_BUS_ARGS("u", id, "o", path, "s", result), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("SnapshotsChanged", SD_BUS_ARGS("s", domain_uuid), 0),
+        SD_BUS_VTABLE_END,
+};

@@ -1,0 +1,15 @@
+/* records.h: the engine's records as the a{sv} dictionaries of the bus API,
+ * with exactly the keys DESIGN.md lists ("The bus API"). */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "vmsnap/vmsnap.h"
+
+/* name, uuid, state, current_snapshot, in_preview, snapshot_count (u) */
+int bus_append_domain_record(sd_bus_message *reply, const vmsnap_domain_info *info);
+/* id, name, description, created (x, unix seconds), parent ("" for a root), state,
+ * disks (as), excluded (a(ss)), memory, current, partial, locked */
+int bus_append_snapshot_record(sd_bus_message *reply, const vmsnap_snapshot_info *info);
+/* target, image, format, virtual_size (t), allocated (t) */
+int bus_append_image_record(sd_bus_message *reply, const vmsnap_image_info *info);

@@ -1,0 +1,337 @@
+"""The bus API of vmsnapd, method by method, as root: every method's happy path,
+the records' keys and types, jobs from JobNew to JobRemoved, the interface XML
+against live introspection, and the command line. vmsnapd runs with
+--job-linger 3 (see meson.build)."""
+import os
+import subprocess
+import xml.etree.ElementTree as ElementTree
+
+from bustest import (DOMAIN_UUIDS, ERROR, JOB_IFACE, PATH, SOURCE_ROOT, Client, GLib, SignalRecorder, case, check,
+                     check_equal, disk_images, expect_error, finish, pump)
+
+LINGER = 3
+client = Client()
+DOMAIN_KEYS = {"name": "s", "uuid": "s", "state": "s", "current_snapshot": "s", "in_preview": "b",
+               "snapshot_count": "u"}
+SNAPSHOT_KEYS = {"id": "s", "name": "s", "description": "s", "created": "x", "parent": "s", "state": "s",
+                 "disks": "as", "excluded": "a(ss)", "memory": "b", "current": "b", "partial": "b", "locked": "b"}
+IMAGE_KEYS = {"target": "s", "image": "s", "format": "s", "virtual_size": "t", "allocated": "t"}
+
+
+def raw_call(method, signature="", args=()):
+    parameters = GLib.Variant(f"({signature})", tuple(args)) if signature else None
+    return client.connection.call_sync("org.example.Snapshots", PATH, "org.example.Snapshots", method, parameters,
+                                       None, 0, 30000, None)
+
+
+def record_types(record):
+    """{key: type string} of an a{sv} GLib.Variant."""
+    return {record.get_child_value(i).get_child_value(0).get_string():
+            record.get_child_value(i).get_child_value(1).get_variant().get_type_string()
+            for i in range(record.n_children())}
+
+
+def run(path):
+    return client.run_job(path)
+
+
+def snapshot(domain, name):
+    return client.get_snapshot(domain, name)
+
+
+@case("ListDomains lists every domain with exactly the keys name, uuid, state, current_snapshot, in_preview, "
+      "snapshot_count")
+def _():
+    reply = raw_call("ListDomains")
+    check_equal(reply.get_type_string(), "(aa{sv})", "reply signature")
+    records = reply.get_child_value(0)
+    names = set()
+    for i in range(records.n_children()):
+        check_equal(record_types(records.get_child_value(i)), DOMAIN_KEYS, "keys and types")
+    for domain in client.list_domains():
+        names.add(domain["name"])
+        check_equal(domain["uuid"], DOMAIN_UUIDS[domain["name"]], "uuid")
+        check_equal(domain["state"], "shutoff", "state")
+        check_equal((domain["current_snapshot"], domain["in_preview"], domain["snapshot_count"]), ("", False, 0),
+                    "snapshot state of a fresh domain")
+    check_equal(names, set(DOMAIN_UUIDS), "domains")
+
+
+@case("ListSnapshots of a domain without snapshots is an empty list")
+def _():
+    check_equal(client.list_snapshots("alpha"), [], "snapshots")
+
+
+@case("Create answers with a job path at once, JobNew comes before the reply, and the job ends done with the new "
+      "snapshot's name as Result")
+def _():
+    recorder = SignalRecorder(client.connection, member="JobNew")
+    path = client.create("alpha", "first", "the first one")
+    pump(0)  # only what arrived before the reply
+    check(any(s[4][1] == path for s in recorder.of("JobNew")), f"JobNew for {path} before the reply")
+    recorder.close()
+    job = run(path)
+    check_equal(job["Id"], int(path.rsplit("/", 1)[1]), "Id")
+    check_equal((job["Operation"], job["Domain"], job["Snapshot"], job["Result"]),
+                ("create", "alpha", "first", "first"), "Operation, Domain, Snapshot, Result")
+    check_equal((job["Progress"], job["ProgressValid"], job["Cancelable"], job["Error"]), (1.0, True, False, ""),
+                "finished job")
+    check_equal(job["StartedByUID"], 0, "StartedByUID")
+    check(job["StartTime"] > 1_600_000_000_000_000, f"StartTime in µs since the epoch: {job['StartTime']}")
+
+
+@case("A snapshot record has exactly the keys of the contract, with created as int64 unix seconds")
+def _():
+    reply = raw_call("GetSnapshot", "ss", ("alpha", "first"))
+    check_equal(record_types(reply.get_child_value(0)), SNAPSHOT_KEYS, "keys and types")
+    record = snapshot("alpha", "first")
+    check_equal((record["name"], record["description"], record["parent"], record["state"]),
+                ("first", "the first one", "", "shutoff"), "name, description, parent, state")
+    check_equal((record["disks"], record["excluded"]), (["vda", "vdb"], []), "disks, excluded")
+    check_equal((record["memory"], record["current"], record["partial"], record["locked"]),
+                (False, True, False, False), "flags")
+    import time
+    check(abs(record["created"] - time.time()) < 120, f"created is now: {record['created']}")
+
+
+@case("GetSnapshot finds a snapshot by its id as by its name, and a domain by its UUID as by its name")
+def _():
+    by_name = snapshot("alpha", "first")
+    check_equal(client.get_snapshot("alpha", by_name["id"]), by_name, "by id")
+    check_equal(client.get_snapshot(DOMAIN_UUIDS["alpha"], "first"), by_name, "by domain UUID")
+    check_equal(client.list_snapshots(DOMAIN_UUIDS["alpha"]), client.list_snapshots("alpha"), "ListSnapshots")
+
+
+@case("ListDomains shows the new current snapshot and the snapshot count")
+def _():
+    alpha = client.domain("alpha")
+    check_equal((alpha["current_snapshot"], alpha["snapshot_count"], alpha["in_preview"]), ("first", 1, False),
+                "alpha")
+
+
+@case("Create with a disk list includes those disks and records the others as excluded, not selected")
+def _():
+    run(client.create("alpha", "only-vda", "", ["vda"]))
+    record = snapshot("alpha", "only-vda")
+    check_equal((record["disks"], record["excluded"]), (["vda"], [("vdb", "not selected")]), "disks, excluded")
+    check_equal(record["parent"], snapshot("alpha", "first")["id"], "parent is the previous current snapshot")
+
+
+@case("Create with an empty name takes a default name and reports it as the job's Result")
+def _():
+    job = run(client.create("beta"))
+    check(job["Result"].startswith("snapshot-"), f"default name: {job['Result']}")
+    check_equal(job["Snapshot"], job["Result"], "Snapshot becomes the name taken")
+    check_equal(client.snapshot_names("beta"), [job["Result"]], "beta's snapshots")
+
+
+@case("GetConfiguration returns the domain XML at the snapshot and each included disk's image record")
+def _():
+    reply = raw_call("GetConfiguration", "ss", ("alpha", "first"))
+    check_equal(reply.get_type_string(), "(saa{sv})", "reply signature")
+    for i in range(reply.get_child_value(1).n_children()):
+        check_equal(record_types(reply.get_child_value(1).get_child_value(i)), IMAGE_KEYS, "keys and types")
+    xml, disks = client.get_configuration("alpha", "first")
+    check("<name>alpha</name>" in xml, "the XML is alpha's")
+    check_equal([d["target"] for d in disks], ["vda", "vdb"], "targets")
+    for disk in disks:
+        check_equal((disk["format"], disk["virtual_size"]), ("qcow2", 64 << 20), f"{disk['target']} format, size")
+        check(os.path.exists(disk["image"]), f"{disk['image']} exists")
+        check(disk["allocated"] > 0, "allocated")
+
+
+@case("Rename gives a snapshot a new name; the old name is then unknown")
+def _():
+    check_equal(client.rename("alpha", "only-vda", "vda-only"), (), "reply")
+    check_equal(snapshot("alpha", "vda-only")["disks"], ["vda"], "renamed snapshot")
+    expect_error(ERROR + "NotFound", snapshot, "alpha", "only-vda")
+
+
+@case("SetDescription replaces a snapshot's description")
+def _():
+    check_equal(client.set_description("alpha", "first", "changed words"), (), "reply")
+    check_equal(snapshot("alpha", "first")["description"], "changed words", "description")
+
+
+@case("Preview shows a snapshot until Undo, and ListDomains says the domain is in preview meanwhile")
+def _():
+    job = run(client.preview("alpha", "first"))
+    check_equal((job["Operation"], job["Snapshot"]), ("preview", "first"), "job")
+    check_equal(client.domain("alpha")["in_preview"], True, "in preview")
+    job = run(client.undo("alpha"))
+    check_equal(job["Operation"], "undo", "Operation")
+    alpha = client.domain("alpha")
+    check_equal((alpha["in_preview"], alpha["current_snapshot"]), (False, "vda-only"), "after undo")
+
+
+@case("A custom Preview takes each listed disk from its own snapshot, and Commit makes it the current state")
+def _():
+    run(client.create("alpha", "second"))
+    job = run(client.preview("alpha", "second", {"vdb": "first"}))
+    check_equal(job["State"], "done", "preview")
+    check_equal(client.domain("alpha")["in_preview"], True, "in preview")
+    job = run(client.commit("alpha"))
+    check_equal(job["Operation"], "commit", "Operation")
+    alpha = client.domain("alpha")
+    check_equal((alpha["in_preview"], alpha["current_snapshot"]), (False, "second"), "after commit")
+
+
+@case("Revert returns the domain to a snapshot, which becomes the current one")
+def _():
+    job = run(client.revert("alpha", "first", {"start": False}))
+    check_equal((job["Operation"], job["Snapshot"]), ("revert", "first"), "job")
+    check_equal(client.domain("alpha")["current_snapshot"], "first", "current snapshot")
+
+
+@case("Delete merges by default: the snapshot goes, its children move to its parent")
+def _():
+    run(client.create("beta", "b1"))
+    run(client.create("beta", "b2"))
+    b1 = snapshot("beta", "b1")
+    run(client.delete("beta", "b1"))
+    check("b1" not in client.snapshot_names("beta"), "b1 is gone")
+    check_equal(snapshot("beta", "b2")["parent"], b1["parent"], "b2's parent is b1's parent")
+
+
+@case("Delete with children removes the snapshot and its whole subtree")
+def _():
+    base = client.domain("beta")["current_snapshot"]
+    run(client.create("beta", "branch"))
+    run(client.create("beta", "leaf"))
+    run(client.revert("beta", base))  # the current state must not descend from what goes
+    run(client.delete("beta", "branch", {"children": True}))
+    names = client.snapshot_names("beta")
+    check("branch" not in names and "leaf" not in names, f"subtree gone: {names}")
+
+
+@case("Delete with metadata_only forgets the snapshot and keeps every file")
+def _():
+    run(client.create("beta", "forget-me"))
+    files = disk_images()
+    run(client.delete("beta", "forget-me", {"metadata_only": True}))
+    check("forget-me" not in client.snapshot_names("beta"), "forgotten")
+    check(files <= disk_images(), "no file removed")
+
+
+@case("Clone checks its arguments, then answers Unsupported with a sentence: the engine cannot clone yet")
+def _():
+    message = expect_error(ERROR + "Unsupported", client.clone, "alpha", "first", "",
+                           {"format": "raw", "disks": GLib.Variant("a{sv}", {
+                               "vda": GLib.Variant("a{sv}", {"include": GLib.Variant("b", True)})})})
+    check("clon" in message and message[0].isalpha(), f"a sentence: {message}")
+    check(client.list_jobs() is not None, "still answering")
+
+
+@case("ListJobs lists the jobs that exist, finished ones included while they linger")
+def _():
+    path = client.create("beta", "listed")
+    check(path in client.list_jobs(), f"{path} listed")
+    run(path)
+    check(path in client.list_jobs(), f"{path} still listed once done")
+
+
+@case(f"A finished job lingers (--job-linger {LINGER}), then JobRemoved says how it ended and the object is gone")
+def _():
+    recorder = SignalRecorder(client.connection, member="JobRemoved")
+    path = client.create("beta", "short-lived")
+    run(path)
+    check(pump(LINGER + 5, lambda: any(s[4][1] == path for s in recorder.of("JobRemoved"))),
+          "JobRemoved within the linger time")
+    removed = [s[4] for s in recorder.of("JobRemoved") if s[4][1] == path][0]
+    check_equal((removed[0], removed[2]), (int(path.rsplit("/", 1)[1]), "done"), "JobRemoved id and result")
+    check(path not in client.list_jobs(), "no longer listed")
+    expect_error("org.freedesktop.DBus.Error.UnknownObject", client.job, path)
+
+
+def interface_members(root, name):
+    """{member kind and name: signature details} of one interface of introspection XML."""
+    interface = root.find(f"./interface[@name='{name}']")
+    if interface is None:
+        raise AssertionError(f"no interface {name}")
+    members = {}
+    for method in interface.findall("method"):
+        members["method " + method.get("name")] = [
+            (arg.get("direction", "in"), arg.get("name"), arg.get("type")) for arg in method.findall("arg")]
+    for signal in interface.findall("signal"):
+        members["signal " + signal.get("name")] = [(arg.get("name"), arg.get("type"))
+                                                   for arg in signal.findall("arg")]
+    for prop in interface.findall("property"):
+        members["property " + prop.get("name")] = (prop.get("type"), prop.get("access"))
+    return members
+
+
+def compare_members(live, documented, name):
+    problems = []
+    for member in sorted(set(live) | set(documented)):
+        if member not in documented:
+            problems.append(f"{name}: {member} is served but not in the XML")
+        elif member not in live:
+            problems.append(f"{name}: {member} is in the XML but not served")
+        elif live[member] != documented[member]:
+            problems.append(f"{name}: {member} served as {live[member]}, documented as {documented[member]}")
+    if problems:
+        raise AssertionError("\n".join(problems))
+
+
+XML_FILE = os.path.join(SOURCE_ROOT, "dbus", "org.example.Snapshots.xml")
+
+
+@case("Live introspection of org.example.Snapshots matches dbus/org.example.Snapshots.xml: members, signatures, "
+      "argument names")
+def _():
+    documented = interface_members(ElementTree.parse(XML_FILE).getroot(), "org.example.Snapshots")
+    live = interface_members(ElementTree.fromstring(client.introspect()), "org.example.Snapshots")
+    compare_members(live, documented, "org.example.Snapshots")
+
+
+@case("Live introspection of a job object matches the org.example.Snapshots.Job interface of the XML")
+def _():
+    path = client.create("beta", "introspected")
+    documented = interface_members(ElementTree.parse(XML_FILE).getroot(), JOB_IFACE)
+    live = interface_members(ElementTree.fromstring(client.introspect(path)), JOB_IFACE)
+    compare_members(live, documented, JOB_IFACE)
+    run(path)
+    check(path.rsplit("/", 1)[1] in [n.get("name") for n in
+                                     ElementTree.fromstring(client.introspect(PATH + "/job")).findall("node")],
+          "the job is enumerated under /org/example/Snapshots/job")
+
+
+@case("Every interface, method, argument, property and signal in the XML has a doc string")
+def _():
+    root = ElementTree.parse(XML_FILE).getroot()
+    missing = []
+    for interface in root.findall("interface"):
+        for element in [interface] + list(interface.iter()):
+            if element.tag not in ("interface", "method", "signal", "property", "arg"):
+                continue
+            docs = [a for a in element.findall("annotation") if a.get("name") == "org.freedesktop.DBus.DocString"]
+            if not docs or not docs[0].get("value", "").strip():
+                missing.append(f"{interface.get('name')}: {element.tag} {element.get('name')}")
+    check(not missing, "without doc string: " + ", ".join(missing))
+
+
+VMSNAPD = os.environ["VMSNAPD"]
+
+
+@case("vmsnapd --help names every option and exits 0; --version prints the version")
+def _():
+    done = subprocess.run([VMSNAPD, "--help"], capture_output=True, text=True, timeout=10)
+    check_equal(done.returncode, 0, "--help status")
+    for option in ("--connect", "--state-dir", "--bus-address", "--workers", "--job-linger", "--help", "--version"):
+        check(option in done.stdout, f"--help mentions {option}")
+    done = subprocess.run([VMSNAPD, "--version"], capture_output=True, text=True, timeout=10)
+    check_equal(done.returncode, 0, "--version status")
+    check(done.stdout.startswith("vmsnapd "), f"--version: {done.stdout!r}")
+
+
+@case("vmsnapd refuses bad arguments with a message naming them and exit status 2")
+def _():
+    for args, named in ((["--bogus"], "--bogus"), (["--workers", "0"], "--workers"),
+                        (["--workers", "many"], "many"), (["--job-linger", "-1"], "--job-linger"),
+                        (["--connect"], "--connect"), (["stray"], "stray")):
+        done = subprocess.run([VMSNAPD] + args, capture_output=True, text=True, timeout=10)
+        check_equal(done.returncode, 2, f"status for {args}")
+        check(named in done.stderr, f"message for {args} names {named}: {done.stderr!r}")
+
+
+finish()
