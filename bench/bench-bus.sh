@@ -70,7 +70,7 @@ echo "making $count snapshots through vmsnapd..."
 start=$(date +%s.%N)
 for i in $(seq "$count"); do
         bus call org.example.Snapshots /org/example/Snapshots org.example.Snapshots Create \
-                "ssasa{sv}" vmsnap-bench "s$i" "" 0 0 >/dev/null
+                "sssasa{sv}" vmsnap-bench "s$i" "" 0 0 >/dev/null
 done
 while :; do
         made=$(bus --json=short call org.example.Snapshots /org/example/Snapshots org.example.Snapshots \
