@@ -184,6 +184,15 @@ static xmlNode *next_disk(xmlNode *root, xmlNode *disk)
         return disk;
 }
 
+/* The disk whose <target dev> is target, or NULL. */
+static xmlNode *find_disk(xmlNode *root, const char *target)
+{
+        xmlNode *disk = next_disk(root, NULL);
+        while (disk && !attribute_equals(first_child(disk, "target"), "dev", target))
+                disk = next_disk(root, disk);
+        return disk;
+}
+
 static bool disk_is_file(const xmlNode *disk)
 {
         /* libvirt treats a disk without a type as a file disk. */
@@ -381,9 +390,7 @@ int vmsnap_xml_set_disk_sources(const char *xml, const vmsnap_xml_disk_source *s
                                                 "disk source %zu lacks a target, a source path or a format",
                                                 i);
 
-                xmlNode *disk = next_disk(root, NULL);
-                while (disk && !attribute_equals(first_child(disk, "target"), "dev", wanted->target))
-                        disk = next_disk(root, disk);
+                xmlNode *disk = find_disk(root, wanted->target);
                 if (!disk)
                         return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
                                                 "the domain has no disk with target %s", wanted->target);
@@ -508,9 +515,7 @@ int vmsnap_xml_remove_disks(const char *xml, const char *const *targets, size_t 
                 return r;
         xmlNode *root = xmlDocGetRootElement(doc);
         for (size_t i = 0; i < n; i++) {
-                xmlNode *disk = next_disk(root, NULL);
-                while (disk && !attribute_equals(first_child(disk, "target"), "dev", targets[i]))
-                        disk = next_disk(root, disk);
+                xmlNode *disk = find_disk(root, targets[i]);
                 if (!disk)
                         return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
                                                 "the domain has no disk with target %s", targets[i]);
