@@ -299,14 +299,20 @@ static void lane_dispatch(manager *m, domain_lane *lane)
 
 static void lane_enqueue(manager *m, call *c)
 {
+        char own[64];
+        const char *key = call_domain(c);
         domain_lane *lane;
 
+        if (c->method->own_lane) {
+                snprintf(own, sizeof(own), "call:%p", (void *)c);
+                key = own;
+        }
         for (lane = m->lanes; lane; lane = lane->next)
-                if (strcmp(lane->uuid, call_domain(c)) == 0)
+                if (strcmp(lane->uuid, key) == 0)
                         break;
         if (!lane) {
                 lane = xcalloc(1, sizeof(*lane));
-                lane->uuid = xstrdup(call_domain(c));
+                lane->uuid = xstrdup(key);
                 lane->next = m->lanes;
                 m->lanes = lane;
         }

@@ -34,6 +34,9 @@ typedef struct method_spec {
         int (*reply)(call *c, sd_bus_message *reply);
         /* A job's Completed message on success. */
         void (*summarize)(call *c, char *out, size_t size);
+        /* Runs beside the domain's queued changes instead of after them (a clone only reads
+         * frozen images; the engine keeps deletes away from them while it runs). */
+        bool own_lane;
 } method_spec;
 
 struct call {

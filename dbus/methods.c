@@ -365,9 +365,31 @@ static void act_delete(call *c)
 
 static void act_clone(call *c)
 {
-        call_fail(c, BUS_ERROR_UNSUPPORTED,
-                  "cloning a domain from a snapshot is not available in this version of vmsnap yet; "
-                  "nothing was changed");
+        size_t n = c->clone.disks.n_disks;
+        _cleanup_free_ vmsnap_clone_disk *disks = xcalloc(n + 1, sizeof(*disks));
+        vmsnap_error error = {0};
+
+        for (size_t i = 0; i < n; i++) {
+                const clone_disk_options *d = &c->clone.disks.disks[i];
+                disks[i] = (vmsnap_clone_disk){
+                        .target = d->target,
+                        .target_dir = d->target_dir,
+                        .format = d->format,
+                        .include = d->include_set ? d->include : 1,
+                };
+        }
+        vmsnap_clone_options options = {
+                .target_dir = c->clone.target_dir,
+                .pool = c->clone.pool,
+                .format = c->clone.format,
+                .disks = disks,
+                .n_disks = n,
+                .start = c->clone.start,
+                .allow_partial = c->clone.allow_partial,
+        };
+        if (vmsnap_snapshot_clone(c->manager->engine, call_domain(c), c->snapshot, c->name, &options,
+                                  call_hooks(c), &c->new_name, &error) < 0)
+                call_fail_engine(c, &error);
 }
 
 static void act_rename(call *c)
@@ -455,6 +477,12 @@ static void summarize_undo(call *c, char *out, size_t size)
 static void summarize_revert(call *c, char *out, size_t size)
 {
         snprintf(out, size, "Reverted %s to snapshot \"%s\"", call_domain_name(c), call_snapshot_name(c));
+}
+
+static void summarize_clone(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "Cloned snapshot \"%s\" of %s as the new domain %s", call_snapshot_name(c),
+                 call_domain_name(c), c->new_name ? c->new_name : "");
 }
 
 static void summarize_delete(call *c, char *out, size_t size)
@@ -563,15 +591,16 @@ static const method_spec methods[] = {
                 .summarize = summarize_delete,
         },
         {
-                /* Checks everything a clone needs from its caller, then says it cannot clone yet. */
                 .member = "Clone",
-                .kind = METHOD_READ,
+                .kind = METHOD_JOB,
                 .action = ACTION_CLONE,
                 .phrase = "clone snapshots of",
                 .operation = "clone",
                 .parse = parse_clone,
                 .check = check_name_if_given,
                 .act = act_clone,
+                .summarize = summarize_clone,
+                .own_lane = true,
         },
         {
                 .member = "Rename",

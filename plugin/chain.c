@@ -401,6 +401,16 @@ static int qcow2_header_check(const qcow2_header *h, size_t header_bytes, uint64
         ret->encrypted = crypt_method != 0;
         ret->dirty = incompatible & QCOW2_INCOMPATIBLE_DIRTY;
         ret->external_data_file = incompatible & QCOW2_INCOMPATIBLE_DATA_FILE;
+        ret->qcow2.cluster_bits = cluster_bits;
+        ret->qcow2.header_length = header_length;
+        ret->qcow2.l1_size = l1_size;
+        ret->qcow2.l1_table_offset = l1_table_offset;
+        ret->qcow2.refcount_table_offset = refcount_table_offset;
+        ret->qcow2.refcount_table_clusters = refcount_table_clusters;
+        ret->qcow2.extended_l2 = incompatible & QCOW2_INCOMPATIBLE_EXTENDED_L2;
+        ret->qcow2.compression_type = header_length > offsetof(qcow2_header, compression_type)
+                                              ? h->compression_type
+                                              : QCOW2_COMPRESSION_ZLIB;
         *header_length_ret = header_length;
         return 0;
 }
@@ -512,12 +522,11 @@ static int qcow2_backing_read(int fd, const qcow2_header *h, const char *path, v
         return backing_resolve(path, ret->backing_raw, &ret->backing, error);
 }
 
-/* Reads path's header. With forced set, the format is the one a parent image declared
- * and is not probed: a raw disk stays raw whatever its guest wrote at its start. */
-static int image_header_read(const char *path, const vmsnap_image_format *forced, vmsnap_image_header *ret,
-                             vmsnap_error *error)
+/* Reads the header of the image open as fd. With forced set, the format is the one a parent
+ * image declared and is not probed: a raw disk stays raw whatever its guest wrote at its start. */
+static int image_header_read_fd(int fd, const char *path, const vmsnap_image_format *forced,
+                                vmsnap_image_header *ret, vmsnap_error *error)
 {
-        _cleanup_close_ int fd = -EBADF;
         vmsnap_image_header header = {0};
         qcow2_header h = {0};
         uint32_t header_length = 0;
@@ -526,15 +535,6 @@ static int image_header_read(const char *path, const vmsnap_image_format *forced
         size_t got;
         int r;
 
-        /* O_NONBLOCK: a FIFO put in an image's place must not hang us; it is refused below. */
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0) {
-                if (errno == ENOENT)
-                        return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
-                                                "image %s does not exist", path);
-                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot open image %s: %m",
-                                        path);
-        }
         if (fstat(fd, &st) < 0)
                 return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot examine image %s: %m",
                                         path);
@@ -585,6 +585,71 @@ raw:
 fail:
         vmsnap_image_header_clear(&header);
         return r;
+}
+
+static int image_header_read(const char *path, const vmsnap_image_format *forced, vmsnap_image_header *ret,
+                             vmsnap_error *error)
+{
+        _cleanup_close_ int fd = -EBADF;
+
+        /* O_NONBLOCK: a FIFO put in an image's place must not hang us; it is refused as not a
+         * regular file. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0) {
+                if (errno == ENOENT)
+                        return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
+                                                "image %s does not exist", path);
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot open image %s: %m",
+                                        path);
+        }
+        return image_header_read_fd(fd, path, forced, ret, error);
+}
+
+int vmsnap_image_header_read_fd(int fd, const char *path, const vmsnap_image_format *declared,
+                                vmsnap_image_header *ret, vmsnap_error *error)
+{
+        if (fd < 0 || !path || !ret)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "no image was given to read");
+        return image_header_read_fd(fd, path, declared, ret, error);
+}
+
+/* Magic strings of the formats qemu reads and vmsnap does not, at offset 0. Other formats
+ * (dmg) keep theirs elsewhere; a file probed as raw by qemu is raw for us too. */
+static const struct {
+        const char *name;
+        const char *magic;
+        size_t length;
+} foreign_formats[] = {
+        {"vmdk", "KDMV", 4},
+        {"vmdk", "# Disk DescriptorFile", 21},
+        {"vpc", "conectix", 8},
+        {"vhdx", "vhdxfile", 8},
+        {"qed", "QED\0", 4},
+        {"luks", "LUKS\xba\xbe", 6},
+        {"parallels", "WithoutFreeSpace", 16},
+        {"parallels", "WithouFreSpacExt", 16},
+        {"bochs", "Bochs Virtual HD Image", 22},
+        {"cloop", "#!/bin/sh\n#V2.0 Format", 22},
+};
+
+const char *vmsnap_image_foreign_format(int fd)
+{
+        static const uint8_t vdi_signature[4] = {0x7f, 0x10, 0xda, 0xbe};
+        uint8_t start[72];
+        size_t got;
+
+        if (pread_full(fd, start, sizeof(start), 0, &got) < 0)
+                return NULL;
+
+        for (size_t i = 0; i < sizeof(foreign_formats) / sizeof(foreign_formats[0]); i++)
+                if (got >= foreign_formats[i].length &&
+                    memcmp(start, foreign_formats[i].magic, foreign_formats[i].length) == 0)
+                        return foreign_formats[i].name;
+        /* vdi: a text banner, then its signature at byte 64 (little-endian 0xbeda107f). */
+        if (got >= 68 && memcmp(start + 64, vdi_signature, sizeof(vdi_signature)) == 0)
+                return "vdi";
+        return NULL;
 }
 
 int vmsnap_image_header_read(const char *path, vmsnap_image_header *ret, vmsnap_error *error)

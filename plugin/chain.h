@@ -26,6 +26,18 @@ typedef struct vmsnap_image_header {
         bool encrypted;
         bool dirty;              /* incompatible feature bit 0 */
         bool external_data_file; /* incompatible feature bit 2 */
+        /* Where a qcow2 image keeps its tables (all zero for raw), checked against the file's size
+         * when the header was read; the cluster reader (qcow2.c) starts from these. */
+        struct {
+                uint32_t cluster_bits;
+                uint32_t header_length;
+                uint32_t l1_size; /* entries */
+                uint64_t l1_table_offset;
+                uint64_t refcount_table_offset;
+                uint32_t refcount_table_clusters;
+                bool extended_l2;         /* incompatible feature bit 4: 128-bit L2 entries */
+                uint8_t compression_type; /* 0 zlib, 1 zstd */
+        } qcow2;
 } vmsnap_image_header;
 
 const char *vmsnap_image_format_name(vmsnap_image_format format);
@@ -36,6 +48,16 @@ int vmsnap_image_format_parse(const char *name, vmsnap_image_format *ret);
  * Refuses (with a sentence) a qcow2 header whose fields are out of range. */
 int vmsnap_image_header_read(const char *path, vmsnap_image_header *ret, vmsnap_error *error);
 void vmsnap_image_header_clear(vmsnap_image_header *header);
+/* The same for a file already open as fd (path names it in messages and anchors a relative
+ * backing name). declared: the format a parent image declared for it (it is then not probed),
+ * or NULL to probe. */
+int vmsnap_image_header_read_fd(int fd, const char *path, const vmsnap_image_format *declared,
+                                vmsnap_image_header *ret, vmsnap_error *error);
+
+/* For a file that probes as raw: the name of another image format that its first bytes announce
+ * (vmdk, vdi, vpc, vhdx, qed, luks, parallels, bochs, cloop), or NULL when it announces none and
+ * is taken as raw. Only a probed file needs this; a declared raw one is raw. */
+const char *vmsnap_image_foreign_format(int fd);
 
 /* Calls visit for path and then each backing file down to the base, with depth 0
  * for path. Stops early when visit returns non-zero (that value is returned).

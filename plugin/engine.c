@@ -68,6 +68,7 @@ int vmsnap_engine_new(const char *uri, const char *state_dir, vmsnap_engine **re
                 vmsnap_error_prefix(error, "%s", engine->uri);
                 goto fail;
         }
+        vmsnap_clone_recover(engine);
         *ret = engine;
         return 0;
 fail:
@@ -101,6 +102,7 @@ void vmsnap_engine_free(vmsnap_engine *engine)
                 virEventAddTimeout(0, wake_event_loop, NULL, NULL);
                 pthread_join(engine->event_thread, NULL);
         }
+        vmsnap_pool_free(engine->pool);
         pthread_mutex_destroy(&engine->pool_lock);
         for (size_t i = 0; i < engine->n_slots; i++)
                 slot_free(engine->slots[i]);

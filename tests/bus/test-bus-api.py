@@ -213,13 +213,29 @@ def _():
     check(files <= disk_images(), "no file removed")
 
 
-@case("Clone checks its arguments, then answers Unsupported with a sentence: the engine cannot clone yet")
+@case("Clone defines a new domain whose disks are standalone copies of the snapshot's, as a job")
 def _():
-    message = expect_error(ERROR + "Unsupported", client.clone, "alpha", "first", "",
-                           {"format": "raw", "disks": GLib.Variant("a{sv}", {
-                               "vda": GLib.Variant("a{sv}", {"include": GLib.Variant("b", True)})})})
-    check("clon" in message and message[0].isalpha(), f"a sentence: {message}")
-    check(client.list_jobs() is not None, "still answering")
+    run(client.create("alpha", "to-clone"))
+    before = disk_images()
+    properties = run(client.clone("alpha", "to-clone", "", {
+        "format": "raw", "disks": GLib.Variant("a{sv}", {
+            "vda": GLib.Variant("a{sv}", {"format": GLib.Variant("s", "qcow2")})})}))
+    check_equal(properties["Result"], "copy_of_alpha", "the new domain's name")
+    check_equal(properties["Operation"], "clone", "Operation")
+    check(properties["BytesTotal"] >= properties["BytesDone"] > 0 or properties["BytesTotal"] == 0,
+          f"bytes {properties['BytesDone']} of {properties['BytesTotal']}")
+    check("copy_of_alpha" in [d["name"] for d in client.list_domains()], "listed among the domains")
+    made = disk_images() - before
+    check(any(p.endswith("copy_of_alpha-vda.qcow2") for p in made), f"vda copied as qcow2: {made}")
+    check(any(p.endswith("copy_of_alpha-vdb.img") for p in made), f"vdb copied as raw: {made}")
+    for path in made:
+        info = subprocess.run(["qemu-img", "info", "-U", path], capture_output=True, text=True).stdout
+        check("backing file" not in info, f"{path} is standalone")
+    # A name in use is refused before any copying, with a sentence.
+    after = disk_images()
+    failed = client.run_job(client.clone("alpha", "to-clone", "alpha"), expect="failed")
+    check("already exists" in failed["Error"], f"a sentence: {failed['Error']}")
+    check_equal(disk_images(), after, "no file written")
 
 
 @case("ListJobs lists the jobs that exist, finished ones included while they linger")

@@ -1,0 +1,580 @@
+/* clone.c: a new domain from a snapshot (oVirt's "clone VM from snapshot"):
+ * every check up front (name, target paths, free space, partial snapshots),
+ * the snapshot locked against deletes, each disk's chain collapsed into a
+ * standalone image by the collapse engine, then the new domain defined from
+ * the snapshot's configuration with a new name, UUID and MAC addresses. A
+ * clone journal in the state directory lets a restart remove the copies of a
+ * clone that never got defined. */
+#include <dirent.h>
+#include <libvirt/virterror.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "collapse.h"
+#include "create.h"
+#include "engine.h"
+#include "error.h"
+#include "fileio.h"
+#include "names.h"
+
+/* Why an excluded disk still belongs in the clone as it is: it is shared read-only. */
+static bool shared_as_is(const char *reason)
+{
+        return strcmp(reason, "cdrom") == 0 || strcmp(reason, "read-only") == 0 ||
+               strcmp(reason, "shareable") == 0 || strcmp(reason, "no source file") == 0;
+}
+
+typedef struct clone_disk_plan {
+        char *target;
+        char *source; /* frozen image, top of the chain to collapse */
+        char *copy;   /* the new file */
+        vmsnap_image_format format;
+} clone_disk_plan;
+
+typedef struct clone_plan {
+        char *name;
+        char uuid[37];
+        vmsnap_snapshot *snapshot; /* a copy: the model may change while the copy runs */
+        clone_disk_plan *disks;
+        size_t n_disks;
+        char **dropped; /* targets left out of the clone */
+        size_t n_dropped;
+        char *nvram_source;
+        char *nvram_copy;
+        char *journal;
+} clone_plan;
+
+static void clone_plan_clear(clone_plan *plan)
+{
+        for (size_t i = 0; i < plan->n_disks; i++) {
+                free(plan->disks[i].target);
+                free(plan->disks[i].source);
+                free(plan->disks[i].copy);
+        }
+        free(plan->disks);
+        for (size_t i = 0; i < plan->n_dropped; i++)
+                free(plan->dropped[i]);
+        free(plan->dropped);
+        vmsnap_snapshot_free(plan->snapshot);
+        free(plan->name);
+        free(plan->nvram_source);
+        free(plan->nvram_copy);
+        free(plan->journal);
+}
+
+static void drop_disk(clone_plan *plan, const char *target)
+{
+        char **grown = realloc(plan->dropped, (plan->n_dropped + 1) * sizeof(char *));
+        if (!grown)
+                abort();
+        plan->dropped = grown;
+        plan->dropped[plan->n_dropped++] = strdup(target);
+}
+
+static const vmsnap_clone_disk *disk_choice(const vmsnap_clone_options *options, const char *target)
+{
+        for (size_t i = 0; i < options->n_disks; i++)
+                if (options->disks[i].target && strcmp(options->disks[i].target, target) == 0)
+                        return &options->disks[i];
+        return NULL;
+}
+
+static int parse_format(vmsnap_op *op, const char *text, vmsnap_image_format *ret)
+{
+        if (!text || !*text) {
+                *ret = VMSNAP_FORMAT_QCOW2;
+                return 0;
+        }
+        if (vmsnap_image_format_parse(text, ret) < 0)
+                return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "format \"%s\" is not supported for a clone; use qcow2 or raw",
+                                        text);
+        return 0;
+}
+
+/* The directory of a libvirt storage pool of type dir (or fs, netfs). */
+static int pool_directory(vmsnap_op *op, const char *pool_name, char **ret)
+{
+        virStoragePoolPtr pool = virStoragePoolLookupByName(op->engine->connection, pool_name);
+        char *xml, *start, *end;
+
+        if (!pool)
+                return vmsnap_error_set(op->error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
+                                        "there is no libvirt storage pool named \"%s\"", pool_name);
+        xml = virStoragePoolGetXMLDesc(pool, 0);
+        virStoragePoolFree(pool);
+        start = xml ? strstr(xml, "<path>") : NULL;
+        end = start ? strstr(start, "</path>") : NULL;
+        if (!start || !end ||
+            !(strstr(xml, "type='dir'") || strstr(xml, "type='fs'") || strstr(xml, "type='netfs'"))) {
+                free(xml);
+                return vmsnap_error_set(
+                        op->error, -EINVAL, VMSNAP_ERROR_UNSUPPORTED,
+                        "storage pool \"%s\" is not a directory pool; clones go to directory "
+                        "pools only",
+                        pool_name);
+        }
+        start += strlen("<path>");
+        *ret = strndup(start, (size_t)(end - start));
+        free(xml);
+        return 0;
+}
+
+static int check_directory(vmsnap_op *op, const char *dir, char **canonical_ret)
+{
+        struct stat st;
+        int r;
+
+        r = vmsnap_path_canonical(dir, canonical_ret, op->error);
+        if (r < 0)
+                return r;
+        if (stat(*canonical_ret, &st) < 0 || !S_ISDIR(st.st_mode))
+                return vmsnap_error_set(
+                        op->error, -ENOTDIR, VMSNAP_ERROR_INVALID_ARGUMENT,
+                        "%s is not a directory; clones are written into an existing directory", dir);
+        return 0;
+}
+
+static char *dirname_of(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+        return slash && slash != path ? strndup(path, (size_t)(slash - path)) : strdup("/");
+}
+
+static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const char *default_dir,
+                      clone_plan *plan)
+{
+        const vmsnap_snapshot *s = plan->snapshot;
+        vmsnap_image_format default_format;
+        int r;
+
+        r = parse_format(op, options->format, &default_format);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < options->n_disks; i++) {
+                const vmsnap_clone_disk *d = &options->disks[i];
+                if (!d->target || !vmsnap_snapshot_find_disk(s, d->target))
+                        return vmsnap_error_set(op->error, -ENOENT, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                                "snapshot \"%s\" has no disk %s", s->name,
+                                                d->target ? d->target : "(none)");
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(options->disks[j].target, d->target) == 0)
+                                return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                                        "disk %s has two sets of clone options", d->target);
+        }
+
+        plan->disks = calloc(s->n_disks + 1, sizeof(*plan->disks));
+        if (!plan->disks)
+                abort();
+        for (size_t i = 0; i < s->n_disks; i++) {
+                const vmsnap_disk_entry *entry = &s->disks[i];
+                const vmsnap_clone_disk *choice = disk_choice(options, entry->target);
+                _cleanup_free_ char *dir = NULL, *canonical = NULL;
+                clone_disk_plan *p;
+
+                if (choice && choice->include == 0) {
+                        drop_disk(plan, entry->target);
+                        continue;
+                }
+                if (!entry->image) {
+                        if (shared_as_is(entry->excluded_reason))
+                                continue;
+                        drop_disk(plan, entry->target);
+                        vmsnap_op_message(
+                                op, "disk %s was not part of snapshot \"%s\" (%s); the clone has no %s",
+                                entry->target, s->name, entry->excluded_reason, entry->target);
+                        continue;
+                }
+                if (!vmsnap_file_exists(entry->image)) {
+                        if (!options->allow_partial)
+                                return vmsnap_error_set(
+                                        op->error, -ENOENT, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "snapshot \"%s\" is partial: image %s of disk %s is gone; "
+                                        "allow a partial clone to clone it without that disk",
+                                        s->name, entry->image, entry->target);
+                        drop_disk(plan, entry->target);
+                        vmsnap_op_message(op,
+                                          "snapshot \"%s\" is partial: image %s of disk %s is gone, so the "
+                                          "clone has no %s",
+                                          s->name, entry->image, entry->target, entry->target);
+                        continue;
+                }
+
+                p = &plan->disks[plan->n_disks++];
+                p->target = strdup(entry->target);
+                p->source = strdup(entry->image);
+                p->format = default_format;
+                if (choice && choice->format) {
+                        r = parse_format(op, choice->format, &p->format);
+                        if (r < 0)
+                                return r;
+                }
+                if (choice && choice->target_dir)
+                        dir = strdup(choice->target_dir);
+                else if (default_dir)
+                        dir = strdup(default_dir);
+                else
+                        dir = dirname_of(entry->image);
+
+                r = check_directory(op, dir, &canonical);
+                if (r < 0)
+                        return r;
+                if (asprintf(&p->copy, "%s/%s-%s.%s", canonical, plan->name, p->target,
+                             p->format == VMSNAP_FORMAT_RAW ? "img" : "qcow2") < 0)
+                        abort();
+                if (vmsnap_file_exists(p->copy))
+                        return vmsnap_error_set(
+                                op->error, -EEXIST, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                "%s already exists; choose another name or directory for the "
+                                "clone",
+                                p->copy);
+        }
+        if (plan->n_disks == 0)
+                return vmsnap_error_set(
+                        op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                        "the clone would have no disk: snapshot \"%s\" includes none that can be "
+                        "copied",
+                        s->name);
+        return 0;
+}
+
+static int plan_nvram(vmsnap_op *op, clone_plan *plan)
+{
+        _cleanup_free_ char *dir = NULL;
+        int r;
+
+        r = vmsnap_xml_nvram(plan->snapshot->config_xml, &plan->nvram_source, op->error);
+        if (r < 0 || !plan->nvram_source)
+                return r;
+        if (!vmsnap_file_exists(plan->nvram_source)) {
+                /* libvirt creates NVRAM from the template on first start. */
+                free(plan->nvram_source);
+                plan->nvram_source = NULL;
+                return 0;
+        }
+        dir = dirname_of(plan->nvram_source);
+        if (asprintf(&plan->nvram_copy, "%s/%s_VARS.fd", dir, plan->name) < 0)
+                abort();
+        if (vmsnap_file_exists(plan->nvram_copy))
+                return vmsnap_error_set(op->error, -EEXIST, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "%s already exists; choose another name for the clone",
+                                        plan->nvram_copy);
+        return 0;
+}
+
+/* Refuses up front when a file system cannot hold what the clone writes to it. */
+static int check_space(vmsnap_op *op, clone_plan *plan)
+{
+        uint64_t needed[plan->n_disks + 1];
+        dev_t devices[plan->n_disks + 1];
+        int r;
+
+        for (size_t i = 0; i < plan->n_disks; i++) {
+                uint64_t bytes = 0, virtual_size = 0;
+                _cleanup_free_ char *dir = dirname_of(plan->disks[i].copy);
+                struct stat st;
+
+                r = vmsnap_collapse_estimate(plan->disks[i].source, &bytes, &virtual_size, op->error);
+                if (r < 0)
+                        return vmsnap_error_prefix(op->error, "disk %s", plan->disks[i].target);
+                if (stat(dir, &st) < 0)
+                        return vmsnap_error_set(op->error, -errno, VMSNAP_ERROR_FAILED, "cannot read %s",
+                                                dir);
+                devices[i] = st.st_dev;
+                needed[i] = bytes;
+        }
+        for (size_t i = 0; i < plan->n_disks; i++) {
+                uint64_t total = 0, available = 0;
+                _cleanup_free_ char *dir = dirname_of(plan->disks[i].copy);
+                for (size_t j = 0; j < plan->n_disks; j++)
+                        if (devices[j] == devices[i])
+                                total += needed[j];
+                r = vmsnap_dir_free_bytes(dir, &available, op->error);
+                if (r < 0)
+                        return r;
+                if (total > available)
+                        return vmsnap_error_set(
+                                op->error, -ENOSPC, VMSNAP_ERROR_NO_SPACE,
+                                "the clone needs up to %llu MiB in %s but only %llu MiB are free; "
+                                "free some space or choose another directory",
+                                (unsigned long long)((total + (1 << 20) - 1) >> 20), dir,
+                                (unsigned long long)(available >> 20));
+        }
+        return 0;
+}
+
+/* ---- the clone journal: copies of a clone that was interrupted are removed ---- */
+
+static int journal_write(vmsnap_engine *engine, clone_plan *plan, vmsnap_error *error)
+{
+        json_object *doc = json_object_new_object(), *files = json_object_new_array();
+        int r;
+
+        json_object_object_add(doc, "uuid", json_object_new_string(plan->uuid));
+        json_object_object_add(doc, "name", json_object_new_string(plan->name));
+        for (size_t i = 0; i < plan->n_disks; i++)
+                json_object_array_add(files, json_object_new_string(plan->disks[i].copy));
+        if (plan->nvram_copy)
+                json_object_array_add(files, json_object_new_string(plan->nvram_copy));
+        json_object_object_add(doc, "files", files);
+        if (asprintf(&plan->journal, "%s/clone-%s.json", engine->state_dir, plan->uuid) < 0)
+                abort();
+        const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY);
+        r = vmsnap_file_write_atomic(plan->journal, text, strlen(text), error);
+        json_object_put(doc);
+        return r;
+}
+
+/* Removes the copies of clones whose domain never got defined. */
+void vmsnap_clone_recover(vmsnap_engine *engine)
+{
+        DIR *dir = opendir(engine->state_dir);
+        struct dirent *entry;
+
+        if (!dir)
+                return;
+        while ((entry = readdir(dir))) {
+                _cleanup_free_ char *path = NULL, *text = NULL;
+                json_object *doc, *uuid, *files;
+                size_t size;
+
+                if (strncmp(entry->d_name, "clone-", 6) != 0 || !strstr(entry->d_name, ".json"))
+                        continue;
+                if (asprintf(&path, "%s/%s", engine->state_dir, entry->d_name) < 0)
+                        abort();
+                if (vmsnap_file_read_all(path, &text, &size, NULL) < 0)
+                        continue;
+                doc = json_tokener_parse(text);
+                if (doc && json_object_object_get_ex(doc, "uuid", &uuid) &&
+                    json_object_object_get_ex(doc, "files", &files) &&
+                    json_object_is_type(files, json_type_array)) {
+                        virDomainPtr defined = virDomainLookupByUUIDString(engine->connection,
+                                                                           json_object_get_string(uuid));
+                        if (defined)
+                                virDomainFree(defined);
+                        else
+                                for (size_t i = 0; i < json_object_array_length(files); i++)
+                                        vmsnap_file_remove(
+                                                json_object_get_string(json_object_array_get_idx(files, i)),
+                                                NULL);
+                }
+                json_object_put(doc);
+                unlink(path);
+        }
+        closedir(dir);
+}
+
+static void remove_copies(clone_plan *plan)
+{
+        for (size_t i = 0; i < plan->n_disks; i++)
+                vmsnap_file_remove(plan->disks[i].copy, NULL);
+        if (plan->nvram_copy)
+                vmsnap_file_remove(plan->nvram_copy, NULL);
+}
+
+static int build_xml(clone_plan *plan, char **ret, vmsnap_error *error)
+{
+        vmsnap_xml_disk_source sources[plan->n_disks + 1];
+        _cleanup_free_ char *without = NULL, *with_copies = NULL;
+        int r;
+
+        r = vmsnap_xml_remove_disks(plan->snapshot->config_xml, (const char *const *)plan->dropped,
+                                    plan->n_dropped, &without, error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < plan->n_disks; i++)
+                sources[i] = (vmsnap_xml_disk_source){plan->disks[i].target, plan->disks[i].copy,
+                                                      vmsnap_image_format_name(plan->disks[i].format)};
+        r = vmsnap_xml_set_disk_sources(without, sources, plan->n_disks, &with_copies, error);
+        if (r < 0)
+                return r;
+        return vmsnap_xml_rename_domain(with_copies, plan->name, plan->uuid, plan->nvram_copy, ret, error);
+}
+
+static vmsnap_pool *engine_pool(vmsnap_engine *engine, vmsnap_error *error)
+{
+        pthread_mutex_lock(&engine->pool_lock);
+        if (!engine->pool && vmsnap_pool_new(engine->workers, &engine->pool, error) < 0)
+                engine->pool = NULL;
+        vmsnap_pool *pool = engine->pool;
+        pthread_mutex_unlock(&engine->pool_lock);
+        return pool;
+}
+
+int vmsnap_engine_set_workers(vmsnap_engine *engine, unsigned workers, vmsnap_error *error)
+{
+        pthread_mutex_lock(&engine->pool_lock);
+        bool started = engine->pool != NULL;
+        if (!started)
+                engine->workers = workers;
+        pthread_mutex_unlock(&engine->pool_lock);
+        if (started)
+                return vmsnap_error_set(
+                        error, -EBUSY, VMSNAP_ERROR_BUSY,
+                        "the worker pool is already running; set the worker count before the "
+                        "first clone");
+        return 0;
+}
+
+static void lock_snapshot(vmsnap_domain_slot *slot, const char *id)
+{
+        pthread_mutex_lock(&slot->data_lock);
+        char **grown = realloc(slot->clone_locked_ids, (slot->n_clone_locks + 1) * sizeof(char *));
+        if (!grown)
+                abort();
+        slot->clone_locked_ids = grown;
+        slot->clone_locked_ids[slot->n_clone_locks++] = strdup(id);
+        pthread_mutex_unlock(&slot->data_lock);
+}
+
+static void unlock_snapshot(vmsnap_domain_slot *slot, const char *id)
+{
+        pthread_mutex_lock(&slot->data_lock);
+        for (size_t i = 0; i < slot->n_clone_locks; i++)
+                if (strcmp(slot->clone_locked_ids[i], id) == 0) {
+                        free(slot->clone_locked_ids[i]);
+                        slot->clone_locked_ids[i] = slot->clone_locked_ids[--slot->n_clone_locks];
+                        break;
+                }
+        pthread_mutex_unlock(&slot->data_lock);
+}
+
+/* Everything that can be checked before the first byte is written. */
+static int clone_prepare(vmsnap_op *op, const char *snapshot, const char *new_name,
+                         const vmsnap_clone_options *options, clone_plan *plan)
+{
+        _cleanup_free_ char *pool_dir = NULL;
+        vmsnap_snapshot *found;
+        virDomainPtr existing;
+        int r;
+
+        r = vmsnap_op_find_snapshot(op, snapshot, &found);
+        if (r < 0)
+                return r;
+        plan->snapshot = vmsnap_snapshot_copy(found);
+        if (new_name && *new_name)
+                plan->name = strdup(new_name);
+        else if (asprintf(&plan->name, "copy_of_%s", op->name) < 0)
+                abort();
+        r = vmsnap_name_validate(plan->name, op->error);
+        if (r < 0)
+                return vmsnap_error_prefix(op->error, "the clone's name");
+        existing = virDomainLookupByName(op->engine->connection, plan->name);
+        if (existing) {
+                virDomainFree(existing);
+                return vmsnap_error_set(
+                        op->error, -EEXIST, VMSNAP_ERROR_INVALID_ARGUMENT,
+                        "a domain named \"%s\" already exists; choose another name for the clone",
+                        plan->name);
+        }
+        if (options->target_dir && options->pool)
+                return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "give a target directory or a storage pool, not both");
+        if (options->pool) {
+                r = pool_directory(op, options->pool, &pool_dir);
+                if (r < 0)
+                        return r;
+        }
+        vmsnap_uuid_generate(plan->uuid);
+        r = plan_disks(op, options, options->target_dir ? options->target_dir : pool_dir, plan);
+        if (r == 0)
+                r = plan_nvram(op, plan);
+        if (r == 0)
+                r = check_space(op, plan);
+        return r;
+}
+
+static int clone_copy_and_define(vmsnap_engine *engine, vmsnap_op *op, clone_plan *plan,
+                                 const vmsnap_clone_options *options, const vmsnap_hooks *hooks,
+                                 vmsnap_error *error)
+{
+        vmsnap_collapse_item items[plan->n_disks + 1];
+        size_t n = 0;
+        _cleanup_free_ char *xml = NULL;
+        vmsnap_pool *pool;
+        virDomainPtr defined;
+        int r;
+
+        pool = engine_pool(engine, error);
+        if (!pool)
+                return -ENOMEM;
+        r = build_xml(plan, &xml, error);
+        if (r < 0)
+                return r;
+        r = journal_write(engine, plan, error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < plan->n_disks; i++)
+                items[n++] = (vmsnap_collapse_item){plan->disks[i].source, plan->disks[i].copy,
+                                                    plan->disks[i].format};
+        if (plan->nvram_copy)
+                items[n++] = (vmsnap_collapse_item){plan->nvram_source, plan->nvram_copy, VMSNAP_FORMAT_RAW};
+        r = vmsnap_collapse_run(pool, items, n, hooks, error);
+        if (r < 0)
+                return r;
+        r = vmsnap_op_failpoint(op, "clone: before define");
+        if (r < 0)
+                return r;
+        defined = virDomainDefineXML(engine->connection, xml);
+        if (!defined) {
+                virErrorPtr last = virGetLastError();
+                remove_copies(plan);
+                return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED,
+                                        "libvirt refused the clone's definition: %s",
+                                        last && last->message ? last->message : "unknown error");
+        }
+        unlink(plan->journal);
+        if (options->start && virDomainCreate(defined) < 0) {
+                virErrorPtr last = virGetLastError();
+                r = vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED,
+                                     "clone %s was defined but did not start: %s", plan->name,
+                                     last && last->message ? last->message : "unknown error");
+        }
+        virDomainFree(defined);
+        return r;
+}
+
+int vmsnap_snapshot_clone(vmsnap_engine *engine, const char *domain, const char *snapshot,
+                          const char *new_name, const vmsnap_clone_options *options,
+                          const vmsnap_hooks *hooks, char **name_ret, vmsnap_error *error)
+{
+        static const vmsnap_clone_options defaults = {0};
+        clone_plan plan = {0};
+        vmsnap_op *op;
+        vmsnap_domain_slot *slot;
+        int r;
+
+        if (!options)
+                options = &defaults;
+        r = vmsnap_op_begin(engine, domain, 0, hooks, &op, error);
+        if (r < 0)
+                return r;
+        r = clone_prepare(op, snapshot, new_name, options, &plan);
+        if (r < 0) {
+                vmsnap_op_end(op);
+                clone_plan_clear(&plan);
+                return r;
+        }
+        /* The copy runs without the domain's operation lock: snapshots can still be taken
+         * meanwhile; only deletes, which rewrite images, wait for it. */
+        slot = op->slot;
+        lock_snapshot(slot, plan.snapshot->id);
+        vmsnap_op_end(op);
+        vmsnap_engine_notify(engine, slot->uuid);
+
+        /* A separate op only for the failpoint hook; the domain is not locked. */
+        vmsnap_op shadow = {.engine = engine, .error = error};
+        r = clone_copy_and_define(engine, &shadow, &plan, options, hooks, error);
+        if (r < 0 && !shadow.crashed && plan.journal && vmsnap_file_exists(plan.journal)) {
+                remove_copies(&plan);
+                unlink(plan.journal);
+        }
+        if (r == 0 && name_ret)
+                *name_ret = strdup(plan.name);
+        unlock_snapshot(slot, plan.snapshot->id);
+        vmsnap_engine_notify(engine, slot->uuid);
+        clone_plan_clear(&plan);
+        return r;
+}

@@ -1,0 +1,50 @@
+/* writer.h: the new standalone image a collapse writes. Raw: sparse, only data is
+ * written. qcow2: version 3, 64 KiB clusters, data clusters in guest order, zeroes and
+ * holes left unallocated, metadata written last. Bytes move by FICLONERANGE (reflink),
+ * else copy_file_range, else pread/pwrite, decided per piece; compressed clusters are
+ * decompressed. Which extents to copy is the caller's (collapse.c, from extent.h). */
+#pragma once
+
+#include <stdint.h>
+
+#include "chain.h"
+#include "extent.h"
+
+#define VMSNAP_WRITER_QCOW2_CLUSTER_BITS 16
+
+typedef struct vmsnap_writer vmsnap_writer;
+
+/* Starts writing the empty file fd (kept open by the caller until vmsnap_writer_free) as an
+ * image of format with virtual_size bytes. n_sources: images the extents come from (extent
+ * depths 0..n_sources-1); the writer remembers per source which copy method works. */
+int vmsnap_writer_new(int fd, const char *path, vmsnap_image_format format, uint64_t virtual_size,
+                      unsigned n_sources, vmsnap_writer **ret, vmsnap_error *error);
+void vmsnap_writer_free(vmsnap_writer *writer);
+
+/* Reserves room in the target for guest bytes [offset, offset + length) that hold data
+ * (qcow2: allocates their clusters, sharing a cluster that an earlier call began). Calls come
+ * in increasing guest order. *target_ret: where guest byte offset goes; *length_ret: how many
+ * of the bytes follow contiguously from there (fewer when a new L2 table lies between).
+ * Not thread-safe: one caller at a time. */
+int vmsnap_writer_place(vmsnap_writer *writer, uint64_t offset, uint64_t length, uint64_t *target_ret,
+                        uint64_t *length_ret, vmsnap_error *error);
+
+/* Bytes of scratch memory vmsnap_writer_copy() needs for extents of map. */
+uint64_t vmsnap_writer_scratch_size(const vmsnap_extent_map *map);
+
+/* Copies a DATA or COMPRESSED extent to target (from vmsnap_writer_place for the extent's
+ * whole length). Thread-safe: several workers copy different extents at once. */
+int vmsnap_writer_copy(vmsnap_writer *writer, const vmsnap_extent *extent, uint64_t target, void *scratch,
+                       uint64_t scratch_size, vmsnap_error *error);
+
+/* True once a reflink into the target succeeded. */
+bool vmsnap_writer_reflinks(const vmsnap_writer *writer);
+
+/* Completes the image once every copy is done: qcow2 metadata (the last L2 table, L1 table,
+ * refcounts, then the header), the final size, and fsync. */
+int vmsnap_writer_finish(vmsnap_writer *writer, vmsnap_error *error);
+
+/* The qcow2 file vmsnap_writer would write for data_clusters clusters (of 64 KiB) holding data,
+ * spread over l2_tables L2 tables, on a disk of virtual_size bytes: an upper bound of what
+ * a collapse writes. */
+uint64_t vmsnap_writer_qcow2_size(uint64_t virtual_size, uint64_t data_clusters, uint64_t l2_tables);

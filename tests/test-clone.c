@@ -1,0 +1,349 @@
+/* test-clone.c: clone a new domain from a snapshot: every disk of the clone
+ * reads what the snapshot's disk reads (qemu-img compare), the new domain has
+ * its own name, UUID and MAC addresses, bad requests are refused before a byte
+ * is written, the snapshot cannot be deleted while the copy runs, cancel and
+ * crash leave no file behind, partial snapshots need the caller's consent. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "engine.h"
+#include "fileio.h"
+#include "fixture.h"
+#include "testlib.h"
+
+static const char *const writable[] = {"vda", "vdb", "vdc"};
+
+static int setup(void **state)
+{
+        fixture *f = fixture_new();
+        char devices[4096], dir[1024];
+        char path[1100];
+
+        fixture_define_three_disk_domain(f, "vm");
+        /* A second domain with a network interface, for the MAC address. */
+        snprintf(dir, sizeof(dir), "%s/net", f->dir);
+        mkdir(dir, 0755);
+        snprintf(path, sizeof(path), "%s/net/disk.qcow2", f->dir);
+        test_qcow2_create(path, NULL, NULL, "2M");
+        snprintf(devices, sizeof(devices),
+                 "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"
+                 "<target dev='vda' bus='virtio'/></disk>"
+                 "<interface type='network'><mac address='52:54:00:12:34:56'/><source network='default'/>"
+                 "</interface>",
+                 path);
+        fixture_define_domain(f, "net", devices);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        fixture *f = *state;
+        virDomainPtr d;
+        const char *clones[] = {"copy_of_vm",    "c1",     "c2", "raw-clone", "copy_of_net",
+                                "running-clone", "partial"};
+        for (size_t i = 0; i < sizeof(clones) / sizeof(clones[0]); i++)
+                if ((d = virDomainLookupByName(f->connection, clones[i]))) {
+                        virDomainUndefine(d);
+                        virDomainFree(d);
+                }
+        fixture_free(f);
+        return 0;
+}
+
+static void create_named(fixture *f, const char *domain, const char *name)
+{
+        vmsnap_create_options options = {.name = name};
+        vmsnap_error error = {0};
+        assert_ok(vmsnap_snapshot_create(f->engine, domain, &options, NULL, NULL, &error), &error);
+}
+
+static void write_all(fixture *f, unsigned cluster, unsigned pattern)
+{
+        for (int i = 0; i < 3; i++)
+                fixture_write(f, "vm", writable[i], cluster, pattern + (unsigned)i);
+}
+
+static void assert_clone_reads_snapshot(fixture *f, const char *clone, const char *snapshot)
+{
+        vmsnap_snapshot_info info = {0};
+        vmsnap_error error = {0};
+
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm", snapshot, &info, &error), &error);
+        for (size_t i = 0; i < info.n_disks; i++) {
+                if (!info.disks[i].image)
+                        continue;
+                char *copy = fixture_active_source(f, clone, info.disks[i].target);
+                if (!test_images_equal(copy, info.disks[i].image))
+                        fail_msg("disk %s of %s does not read what snapshot %s reads", info.disks[i].target,
+                                 clone, snapshot);
+                /* Standalone: no backing file. */
+                const char *argv[] = {"qemu-img", "info", "-U", copy, NULL};
+                char *out = test_capture(argv);
+                assert_non_null(out);
+                assert_null(strstr(out, "backing file:"));
+                free(out);
+                free(copy);
+        }
+        vmsnap_snapshot_info_clear(&info);
+}
+
+static void test_clone_copies_every_disk_at_the_snapshot_into_a_new_domain(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        char *name = NULL;
+
+        write_all(f, 0, 0x10);
+        create_named(f, "vm", "s1");
+        write_all(f, 1, 0x20);
+        create_named(f, "vm", "s2");
+        write_all(f, 2, 0x30);
+
+        assert_ok(vmsnap_snapshot_clone(f->engine, "vm", "s1", NULL, NULL, NULL, &name, &error), &error);
+        assert_string_equal(name, "copy_of_vm");
+        assert_clone_reads_snapshot(f, "copy_of_vm", "s1");
+        /* A new UUID, the cdrom and the read-only disk shared as they were. */
+        char *xml = fixture_domain_xml(f, "copy_of_vm"), *original = fixture_domain_xml(f, "vm");
+        assert_non_null(strstr(xml, "cd.iso"));
+        assert_non_null(strstr(xml, "ro.img"));
+        char *uuid = strstr(original, "<uuid>"), *clone_uuid = strstr(xml, "<uuid>");
+        assert_non_null(uuid);
+        assert_non_null(clone_uuid);
+        assert_int_not_equal(strncmp(uuid, clone_uuid, 42), 0);
+        free(xml);
+        free(original);
+        free(name);
+        /* Another clone of a later snapshot, raw. */
+        vmsnap_clone_options raw = {.format = "raw"};
+        assert_ok(vmsnap_snapshot_clone(f->engine, "vm", "s2", "raw-clone", &raw, NULL, NULL, &error),
+                  &error);
+        assert_clone_reads_snapshot(f, "raw-clone", "s2");
+        char *copy = fixture_active_source(f, "raw-clone", "vda");
+        assert_non_null(strstr(copy, "raw-clone-vda.img"));
+        free(copy);
+}
+
+static void test_clone_gets_new_mac_addresses(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+
+        create_named(f, "net", "s1");
+        assert_ok(vmsnap_snapshot_clone(f->engine, "net", "s1", NULL, NULL, NULL, NULL, &error), &error);
+        char *xml = fixture_domain_xml(f, "copy_of_net");
+        assert_null(strstr(xml, "52:54:00:12:34:56"));
+        free(xml);
+}
+
+static void test_clone_refuses_bad_requests_before_writing_anything(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        char other_dir[1100], existing[1200];
+
+        create_named(f, "vm", "s1");
+        size_t files = fixture_count_files(f, "vm");
+        vmsnap_clone_options bad_format = {.format = "vmdk"};
+        vmsnap_clone_options missing_dir = {.target_dir = "/nonexistent/dir"};
+        vmsnap_clone_options both = {.target_dir = "/tmp", .pool = "default"};
+        vmsnap_clone_disk unknown_disk[] = {{.target = "vdz"}};
+        vmsnap_clone_options unknown = {.disks = unknown_disk, .n_disks = 1};
+        struct {
+                const char *name;
+                const vmsnap_clone_options *options;
+                const char *says;
+        } cases[] = {
+                {"vm", NULL, "already exists"}, {"bad/name", NULL, "'/'"},
+                {"c1", &bad_format, "vmdk"},    {"c1", &missing_dir, "/nonexistent/dir"},
+                {"c1", &both, "not both"},      {"c1", &unknown, "vdz"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                assert_true(vmsnap_snapshot_clone(f->engine, "vm", "s1", cases[i].name, cases[i].options,
+                                                  NULL, NULL, &error) < 0);
+                if (!strstr(error.message, cases[i].says))
+                        fail_msg("case %zu: \"%s\" does not mention %s", i, error.message, cases[i].says);
+        }
+        assert_true(vmsnap_snapshot_clone(f->engine, "vm", "nope", "c1", NULL, NULL, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_NOT_FOUND);
+
+        /* An existing file at the copy's path is never overwritten. */
+        snprintf(other_dir, sizeof(other_dir), "%s/out", f->dir);
+        mkdir(other_dir, 0755);
+        snprintf(existing, sizeof(existing), "%s/c1-vda.qcow2", other_dir);
+        FILE *file = fopen(existing, "w");
+        fputs("precious", file);
+        fclose(file);
+        vmsnap_clone_options into = {.target_dir = other_dir};
+        assert_true(vmsnap_snapshot_clone(f->engine, "vm", "s1", "c1", &into, NULL, NULL, &error) < 0);
+        assert_non_null(strstr(error.message, "already exists"));
+        char *text = NULL;
+        size_t size = 0;
+        assert_int_equal(vmsnap_file_read_all(existing, &text, &size, NULL), 0);
+        assert_string_equal(text, "precious");
+        free(text);
+        assert_int_equal(fixture_count_files(f, "vm"), files);
+        virDomainPtr d = virDomainLookupByName(f->connection, "c1");
+        assert_null(d);
+}
+
+typedef struct during {
+        fixture *f;
+        int delete_result;
+        vmsnap_error_kind delete_kind;
+        bool tried;
+        bool cancel;
+} during;
+
+static void progress_tries_delete(void *userdata, uint64_t done, uint64_t total)
+{
+        during *d = userdata;
+        vmsnap_error error = {0};
+        if (d->tried)
+                return;
+        d->tried = true;
+        d->delete_result =
+                vmsnap_snapshot_delete(d->f->engine, "vm", "s1", VMSNAP_DELETE_MERGE, NULL, &error);
+        d->delete_kind = error.kind;
+}
+
+static bool cancel_once_started(void *userdata)
+{
+        during *d = userdata;
+        return d->cancel && d->tried;
+}
+
+static void test_snapshot_cannot_be_deleted_while_it_is_cloned(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        during d = {.f = f};
+        vmsnap_hooks hooks = {.progress = progress_tries_delete, .userdata = &d};
+
+        create_named(f, "vm", "s0");
+        write_all(f, 0, 0x41);
+        create_named(f, "vm", "s1");
+        assert_ok(vmsnap_snapshot_clone(f->engine, "vm", "s1", "c1", NULL, &hooks, NULL, &error), &error);
+        assert_true(d.tried);
+        assert_true(d.delete_result < 0);
+        assert_int_equal(d.delete_kind, VMSNAP_ERROR_LOCKED);
+        /* Afterwards it can. */
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s1", VMSNAP_DELETE_MERGE, NULL, &error), &error);
+}
+
+static void test_canceled_clone_leaves_no_file_and_no_domain(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        during d = {.f = f, .cancel = true, .tried = false};
+        vmsnap_hooks hooks = {
+                .progress = progress_tries_delete, .is_canceled = cancel_once_started, .userdata = &d};
+        char out[1100];
+
+        snprintf(out, sizeof(out), "%s/out", f->dir);
+        mkdir(out, 0755);
+        for (unsigned c = 0; c < 30; c++)
+                write_all(f, c, 0x50 + c);
+        create_named(f, "vm", "s1");
+        vmsnap_clone_options into = {.target_dir = out};
+        int r = vmsnap_snapshot_clone(f->engine, "vm", "s1", "c2", &into, &hooks, NULL, &error);
+        assert_true(r < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_CANCELED);
+        assert_int_equal(fixture_count_files(f, "out"), 0);
+        assert_null(virDomainLookupByName(f->connection, "c2"));
+}
+
+static void collect(void *userdata, const char *text)
+{
+        strncat(userdata, text, 2047 - strlen(userdata));
+}
+
+static void test_partial_snapshot_needs_consent_and_is_reported(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        vmsnap_snapshot_info info = {0};
+        char notes[2048] = "";
+
+        create_named(f, "vm", "s0");
+        create_named(f, "vm", "s1");
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm", "s1", &info, &error), &error);
+        /* vdb's frozen image at s1 disappears (a user removed it by hand). */
+        for (size_t i = 0; i < info.n_disks; i++)
+                if (strcmp(info.disks[i].target, "vdb") == 0)
+                        assert_int_equal(unlink(info.disks[i].image), 0);
+        vmsnap_snapshot_info_clear(&info);
+        assert_true(vmsnap_snapshot_clone(f->engine, "vm", "s1", "partial", NULL, NULL, NULL, &error) < 0);
+        assert_non_null(strstr(error.message, "partial"));
+
+        vmsnap_hooks hooks = {.message = collect, .userdata = notes};
+        vmsnap_clone_options allow = {.allow_partial = true};
+        assert_ok(vmsnap_snapshot_clone(f->engine, "vm", "s1", "partial", &allow, &hooks, NULL, &error),
+                  &error);
+        assert_non_null(strstr(notes, "vdb"));
+        char *xml = fixture_domain_xml(f, "partial");
+        assert_null(strstr(xml, "dev=\"vdb\""));
+        assert_null(strstr(xml, "dev='vdb'"));
+        free(xml);
+}
+
+static void test_clone_of_a_running_domain_works(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+
+        write_all(f, 3, 0x61);
+        create_named(f, "vm", "s1");
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm");
+        assert_int_equal(virDomainCreate(d), 0);
+        assert_ok(vmsnap_snapshot_clone(f->engine, "vm", "s1", "running-clone", NULL, NULL, NULL, &error),
+                  &error);
+        assert_clone_reads_snapshot(f, "running-clone", "s1");
+        virDomainDestroy(d);
+        virDomainFree(d);
+}
+
+static void test_a_crash_before_define_leaves_no_copy_after_restart(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        char out[1100];
+
+        snprintf(out, sizeof(out), "%s/out", f->dir);
+        mkdir(out, 0755);
+        create_named(f, "vm", "s1");
+        vmsnap_clone_options into = {.target_dir = out};
+        vmsnap_failpoint_arm(1);
+        assert_true(vmsnap_snapshot_clone(f->engine, "vm", "s1", "c1", &into, NULL, NULL, &error) < 0);
+        vmsnap_failpoint_arm(0);
+        assert_non_null(strstr(error.message, "simulated crash"));
+        assert_true(fixture_count_files(f, "out") > 0); /* the copies were left, as by a crash */
+        vmsnap_engine_free(f->engine);
+        assert_ok(vmsnap_engine_new(f->uri, f->state_dir, &f->engine, &error), &error);
+        assert_int_equal(fixture_count_files(f, "out"), 0);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                T(test_clone_copies_every_disk_at_the_snapshot_into_a_new_domain),
+                T(test_clone_gets_new_mac_addresses),
+                T(test_clone_refuses_bad_requests_before_writing_anything),
+                T(test_snapshot_cannot_be_deleted_while_it_is_cloned),
+                T(test_canceled_clone_leaves_no_file_and_no_domain),
+                T(test_partial_snapshot_needs_consent_and_is_reported),
+                T(test_clone_of_a_running_domain_works),
+                T(test_a_crash_before_define_leaves_no_copy_after_restart),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
