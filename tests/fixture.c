@@ -74,7 +74,9 @@ void fixture_define_domain(fixture *f, const char *name, const char *devices_xml
         /* A test that failed half-way may have left its domain behind. */
         d = virDomainLookupByName(f->connection, name);
         if (d) {
-                virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
+                if (virDomainIsActive(d) == 1)
+                        virDomainDestroy(d);
+                virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM);
                 virDomainFree(d);
         }
         if (asprintf(&xml,
