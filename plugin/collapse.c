@@ -116,11 +116,13 @@ static int map_measure(vmsnap_extent_map *map, uint64_t *data_ret, uint64_t *clu
                 if (r < 0)
                         return r;
                 if (extent_has_data(&extent)) {
-                        uint64_t first = extent.offset / cluster_bytes,
-                                 last = (position + extent.length - 1) / cluster_bytes;
+                        uint64_t last_byte = extent.offset + extent.length - 1;
+                        uint64_t first = extent.offset / cluster_bytes, last = last_byte / cluster_bytes;
                         uint64_t first_table = extent.offset / table_bytes,
-                                 last_table = (position + extent.length - 1) / table_bytes;
+                                 last_table = last_byte / table_bytes;
 
+                        /* Runs come in guest order; a cluster or table shared with the previous run
+                         * is counted once. */
                         data += extent.length;
                         if (first < next_cluster)
                                 first = next_cluster;
@@ -597,6 +599,9 @@ int vmsnap_collapse_run(vmsnap_pool *pool, const vmsnap_collapse_item *items, si
         /* Every chain is read, and refused if damaged, before the first file is created. */
         for (size_t i = 0; i < n_items && r >= 0; i++)
                 r = job_prepare(&run.jobs[i], error);
+        if (r >= 0 && run_check_canceled(&run))
+                r = vmsnap_error_set(error, -ECANCELED, VMSNAP_ERROR_CANCELED,
+                                     "copying the disks was canceled before it began");
         for (size_t i = 0; i < n_items && r >= 0; i++)
                 r = job_create_target(&run.jobs[i], error);
         if (r < 0)

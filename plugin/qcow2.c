@@ -333,7 +333,7 @@ uint64_t vmsnap_qcow2_compressed_scratch_size(const vmsnap_qcow2 *image)
  * the file cuts short reads as zeroes beyond it, as qemu reads it. */
 static int l2_load(vmsnap_qcow2 *image, uint64_t l2_offset, vmsnap_error *error)
 {
-        size_t got;
+        size_t got = 0;
         int r;
 
         if (image->l2_cached_offset == l2_offset)
@@ -506,7 +506,7 @@ int vmsnap_qcow2_map(vmsnap_qcow2 *image, uint64_t offset, uint64_t length, vmsn
                      vmsnap_error *error)
 {
         uint64_t limit, end;
-        piece first;
+        piece first = {0};
         int r;
 
         if (!image || !ret || offset >= image->virtual_size || length == 0)
@@ -523,7 +523,7 @@ int vmsnap_qcow2_map(vmsnap_qcow2 *image, uint64_t offset, uint64_t length, vmsn
         /* Extend while the next piece continues this one: same kind, and for data the next bytes
          * of the file. Each compressed cluster is a run of its own. */
         while (end < limit && first.kind != VMSNAP_EXTENT_COMPRESSED) {
-                piece next;
+                piece next = {0};
 
                 r = piece_at(image, end, &next, error);
                 if (r < 0)
@@ -607,7 +607,7 @@ int vmsnap_qcow2_read_compressed(const vmsnap_qcow2 *image, const vmsnap_qcow2_r
                                  void *scratch, vmsnap_error *error)
 {
         uint64_t size;
-        size_t got;
+        size_t got = 0;
         int r;
 
         if (!image || !run || run->kind != VMSNAP_EXTENT_COMPRESSED || !out || !scratch)

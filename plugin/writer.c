@@ -172,7 +172,7 @@ int vmsnap_writer_new(int fd, const char *path, vmsnap_image_format format, uint
         } else {
                 writer->l1_size = l1_size_for(virtual_size);
                 writer->l1_clusters = div_round_up(writer->l1_size * sizeof(uint64_t), CLUSTER_SIZE);
-                if (writer->l1_size * sizeof(uint64_t) > 32u * 1024 * 1024) {
+                if (writer->l1_size * sizeof(uint64_t) > UINT64_C(32) << 20) {
                         r = vmsnap_error_set(error, -EFBIG, VMSNAP_ERROR_INVALID_ARGUMENT,
                                              "a disk of %llu bytes is too large for a qcow2 image",
                                              (unsigned long long)virtual_size);
@@ -248,7 +248,7 @@ static int qcow2_cluster(vmsnap_writer *writer, uint64_t index, uint64_t *ret, v
 int vmsnap_writer_place(vmsnap_writer *writer, uint64_t offset, uint64_t length, uint64_t *target_ret,
                         uint64_t *length_ret, vmsnap_error *error)
 {
-        uint64_t first, last, host, placed;
+        uint64_t first, last, host = 0, placed;
         int r;
 
         if (!writer || length == 0 || offset >= writer->virtual_size ||
@@ -272,7 +272,7 @@ int vmsnap_writer_place(vmsnap_writer *writer, uint64_t offset, uint64_t length,
         placed = CLUSTER_SIZE - (offset & (CLUSTER_SIZE - 1));
 
         for (uint64_t index = first + 1; index <= last; index++) {
-                uint64_t next;
+                uint64_t next = 0;
 
                 /* A new L2 table would land between this cluster and the next. */
                 if (index % L2_ENTRIES == 0)

@@ -367,7 +367,8 @@ typedef struct recorder {
         pthread_t thread;
         bool other_thread;
         char messages[4096];
-        bool cancel;              /* answer yes to is_canceled */
+        bool cancel;              /* answer yes to is_canceled... */
+        unsigned cancel_after;    /* ...once this many progress reports came */
         struct timespec canceled; /* when it first did */
 } recorder;
 
@@ -400,9 +401,11 @@ static bool record_is_canceled(void *userdata)
 
         if (!pthread_equal(pthread_self(), r->thread))
                 r->other_thread = true;
-        if (r->cancel && r->canceled.tv_sec == 0)
+        if (!r->cancel || r->reports < r->cancel_after)
+                return false;
+        if (r->canceled.tv_sec == 0)
                 clock_gettime(CLOCK_MONOTONIC, &r->canceled);
-        return r->cancel;
+        return true;
 }
 
 static vmsnap_hooks recorder_hooks(recorder *r)
@@ -554,7 +557,8 @@ static void test_collapse_canceled_mid_copy_leaves_no_target(void **state)
                 {.source = top, .target = a_copy, .format = VMSNAP_FORMAT_RAW},
                 {.source = base, .target = b_copy, .format = VMSNAP_FORMAT_QCOW2},
         };
-        recorder r = {.cancel = true};
+        /* The first report comes once the targets exist, before any data moves. */
+        recorder r = {.cancel = true, .cancel_after = 1};
         vmsnap_hooks hooks = recorder_hooks(&r);
         vmsnap_error error = {0};
 
@@ -571,6 +575,19 @@ static void test_collapse_canceled_mid_copy_leaves_no_target(void **state)
         assert_true(r.done < r.total / 2);
         assert_false(exists(a_copy));
         assert_false(exists(b_copy));
+}
+
+static void test_collapse_canceled_before_it_begins_creates_nothing(void **state)
+{
+        fixture *f = *state;
+        _cleanup_free_ char *top = chain_build(f->dir, "c", NULL), *target = path_in(f->dir, "copy.qcow2");
+        recorder r = {.cancel = true};
+        vmsnap_hooks hooks = recorder_hooks(&r);
+        vmsnap_error error = {0};
+
+        assert_int_equal(collapse(f->pool, top, target, VMSNAP_FORMAT_QCOW2, &hooks, &error), -ECANCELED);
+        assert_int_equal(error.kind, VMSNAP_ERROR_CANCELED);
+        assert_false(exists(target));
 }
 
 static void test_collapse_falls_back_to_qemu_img_for_an_external_data_file(void **state)
@@ -599,6 +616,26 @@ static void test_collapse_falls_back_to_qemu_img_for_an_external_data_file(void 
         /* qemu-img wrote into the file vmsnap created, with the source's mode. */
         assert_int_equal(stat(target, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0604);
+}
+
+static void test_collapse_canceled_while_qemu_img_copies_leaves_no_target(void **state)
+{
+        fixture *f = *state;
+        _cleanup_free_ char *top = path_in(f->dir, "top.qcow2"), *data = path_in(f->dir, "data.raw"),
+                            *target = path_in(f->dir, "copy.qcow2"), *options = NULL;
+        recorder r = {.cancel = true, .cancel_after = 1};
+        vmsnap_hooks hooks = recorder_hooks(&r);
+        vmsnap_error error = {0};
+
+        assert_true(asprintf(&options, "data_file=%s", data) >= 0);
+        image_create(top, options, NULL, NULL, "1G");
+        io(top, "qcow2", "write -P 0x75 0 768M", NULL);
+
+        assert_int_equal(collapse(f->pool, top, target, VMSNAP_FORMAT_QCOW2, &hooks, &error), -ECANCELED);
+        assert_int_equal(error.kind, VMSNAP_ERROR_CANCELED);
+        assert_true(seconds_since(&r.canceled) < 2.0);
+        assert_non_null(strstr(r.messages, "qemu-img convert"));
+        assert_false(exists(target));
 }
 
 static void test_collapse_falls_back_to_qemu_img_for_a_vmdk_image(void **state)
@@ -855,7 +892,9 @@ int main(int argc, char **argv)
                 TEST(test_collapse_refuses_a_damaged_chain_before_creating_any_target),
                 TEST(test_collapse_refuses_an_image_not_closed_cleanly),
                 TEST(test_collapse_canceled_mid_copy_leaves_no_target),
+                TEST(test_collapse_canceled_before_it_begins_creates_nothing),
                 TEST(test_collapse_falls_back_to_qemu_img_for_an_external_data_file),
+                TEST(test_collapse_canceled_while_qemu_img_copies_leaves_no_target),
                 TEST(test_collapse_falls_back_to_qemu_img_for_a_vmdk_image),
                 TEST(test_collapse_removes_every_target_when_qemu_img_fails),
                 TEST(test_collapse_estimate_bounds_what_is_written),
