@@ -97,7 +97,7 @@ static int parse_format(vmsnap_op *op, const char *text, vmsnap_image_format *re
 /* The directory of a libvirt storage pool of type dir (or fs, netfs). */
 static int pool_directory(vmsnap_op *op, const char *pool_name, char **ret)
 {
-        virStoragePoolPtr pool = virStoragePoolLookupByName(op->engine->connection, pool_name);
+        virStoragePoolPtr pool = virStoragePoolLookupByName(virDomainGetConnect(op->domain), pool_name);
         char *xml, *start, *end;
 
         if (!pool)
@@ -461,7 +461,7 @@ static int clone_prepare(vmsnap_op *op, const char *snapshot, const char *new_na
         r = vmsnap_name_validate(plan->name, op->error);
         if (r < 0)
                 return vmsnap_error_prefix(op->error, "the clone's name");
-        existing = virDomainLookupByName(op->engine->connection, plan->name);
+        existing = virDomainLookupByName(virDomainGetConnect(op->domain), plan->name);
         if (existing) {
                 virDomainFree(existing);
                 return vmsnap_error_set(
@@ -517,7 +517,13 @@ static int clone_copy_and_define(vmsnap_engine *engine, vmsnap_op *op, clone_pla
         r = vmsnap_op_failpoint(op, "clone: before define");
         if (r < 0)
                 return r;
-        defined = virDomainDefineXML(engine->connection, xml);
+        virConnectPtr connection = vmsnap_engine_connection(engine, error);
+        if (!connection) {
+                remove_copies(plan);
+                return error->code;
+        }
+        defined = virDomainDefineXML(connection, xml);
+        virConnectClose(connection);
         if (!defined) {
                 virErrorPtr last = virGetLastError();
                 remove_copies(plan);

@@ -56,7 +56,9 @@ int vmsnap_engine_new(const char *uri, const char *state_dir, vmsnap_engine **re
         engine->uri = strdup(uri ? uri : VMSNAP_DEFAULT_URI);
         engine->state_dir = strdup(state_dir ? state_dir : VMSNAP_DEFAULT_STATE_DIR);
         pthread_mutex_init(&engine->slots_lock, NULL);
+        pthread_mutex_init(&engine->connection_lock, NULL);
         pthread_mutex_init(&engine->pool_lock, NULL);
+        engine->keepalive_timer = -1;
 
         r = vmsnap_dir_ensure(engine->state_dir, error);
         if (r < 0)
@@ -98,6 +100,8 @@ void vmsnap_engine_free(vmsnap_engine *engine)
                 return;
         if (engine->event_thread_running) {
                 engine->event_thread_quit = true;
+                if (engine->keepalive_timer >= 0)
+                        virEventRemoveTimeout(engine->keepalive_timer);
                 virConnectDomainEventDeregisterAny(engine->connection, engine->lifecycle_callback);
                 virEventAddTimeout(0, wake_event_loop, NULL, NULL);
                 pthread_join(engine->event_thread, NULL);
@@ -110,8 +114,10 @@ void vmsnap_engine_free(vmsnap_engine *engine)
         if (engine->connection)
                 virConnectClose(engine->connection);
         pthread_mutex_destroy(&engine->slots_lock);
+        pthread_mutex_destroy(&engine->connection_lock);
         free(engine->uri);
         free(engine->state_dir);
+        free(engine->run_dir);
         free(engine);
 }
 
@@ -159,10 +165,14 @@ int vmsnap_engine_lookup(vmsnap_engine *engine, const char *domain, virDomainPtr
         if (!domain || !*domain)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "no domain given: name a domain by its name or UUID");
+        virConnectPtr connection = vmsnap_engine_connection(engine, error);
+        if (!connection)
+                return error ? error->code : -EIO;
         if (strlen(domain) == VIR_UUID_STRING_BUFLEN - 1)
-                found = virDomainLookupByUUIDString(engine->connection, domain);
+                found = virDomainLookupByUUIDString(connection, domain);
         if (!found)
-                found = virDomainLookupByName(engine->connection, domain);
+                found = virDomainLookupByName(connection, domain);
+        virConnectClose(connection);
         if (!found)
                 return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
                                         "no domain named \"%s\" is defined on %s", domain, engine->uri);
@@ -191,6 +201,70 @@ const char *vmsnap_domain_state_name(virDomainPtr domain)
         default:
                 return "other";
         }
+}
+
+/* ---- the connection ---- */
+
+static int on_lifecycle(virConnectPtr connection, virDomainPtr domain, int event, int detail, void *opaque);
+
+/* With connection_lock held: subscribes the watcher on the current connection. */
+static int subscribe_events(vmsnap_engine *engine)
+{
+        engine->lifecycle_callback =
+                virConnectDomainEventRegisterAny(engine->connection, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                 VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), engine, NULL);
+        return engine->lifecycle_callback < 0 ? -EIO : 0;
+}
+
+/* After a reconnect nothing is known of what happened meanwhile: every domain may have changed. */
+static void notify_every_domain(vmsnap_engine *engine, virConnectPtr connection)
+{
+        virDomainPtr *domains = NULL;
+        int n = virConnectListAllDomains(connection, &domains, 0);
+
+        for (int i = 0; i < n; i++) {
+                char uuid[VIR_UUID_STRING_BUFLEN];
+                if (virDomainGetUUIDString(domains[i], uuid) == 0)
+                        vmsnap_engine_notify(engine, uuid);
+                virDomainFree(domains[i]);
+        }
+        free(domains);
+}
+
+virConnectPtr vmsnap_engine_connection(vmsnap_engine *engine, vmsnap_error *error)
+{
+        virConnectPtr connection = NULL;
+        bool reconnected = false;
+
+        pthread_mutex_lock(&engine->connection_lock);
+        if (virConnectIsAlive(engine->connection) != 1) {
+                /* libvirtd went away (restarted, upgraded): open a new connection. Operations that
+                 * still hold the old one fail with libvirt's error; later ones use the new one. */
+                virConnectPtr fresh = virConnectOpen(engine->uri);
+                if (fresh) {
+                        virConnectClose(engine->connection);
+                        engine->connection = fresh;
+                        reconnected = engine->changed && subscribe_events(engine) == 0;
+                }
+        }
+        if (virConnectIsAlive(engine->connection) == 1)
+                connection = engine->connection;
+        if (connection)
+                virConnectRef(connection);
+        pthread_mutex_unlock(&engine->connection_lock);
+        if (!connection)
+                libvirt_error(error, VMSNAP_ERROR_FAILED, "libvirt is not reachable");
+        else if (reconnected)
+                notify_every_domain(engine, connection);
+        return connection;
+}
+
+/* Every few seconds while watching: a lost connection is reopened, so that events flow again. */
+static void keep_connection(int timer, void *opaque)
+{
+        virConnectPtr connection = vmsnap_engine_connection(opaque, NULL);
+        if (connection)
+                virConnectClose(connection);
 }
 
 /* ---- watching ---- */
@@ -250,14 +324,15 @@ int vmsnap_engine_watch(vmsnap_engine *engine, vmsnap_change_fn changed, void *u
         if (event_impl_registered < 0)
                 return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED,
                                         "libvirt's event loop is not available");
+        pthread_mutex_lock(&engine->connection_lock);
         engine->changed = changed;
         engine->changed_userdata = userdata;
-        engine->lifecycle_callback =
-                virConnectDomainEventRegisterAny(engine->connection, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                 VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), engine, NULL);
-        if (engine->lifecycle_callback < 0)
+        int r = subscribe_events(engine);
+        pthread_mutex_unlock(&engine->connection_lock);
+        if (r < 0)
                 return libvirt_error(error, VMSNAP_ERROR_FAILED,
                                      "cannot subscribe to libvirt's domain events");
+        engine->keepalive_timer = virEventAddTimeout(5000, keep_connection, engine, NULL);
         if (pthread_create(&engine->event_thread, NULL, event_thread_main, engine) != 0) {
                 virConnectDomainEventDeregisterAny(engine->connection, engine->lifecycle_callback);
                 return vmsnap_error_set(error, -EAGAIN, VMSNAP_ERROR_FAILED,
@@ -349,7 +424,7 @@ int vmsnap_op_reload_xml(vmsnap_op *op)
 
 int vmsnap_op_define(vmsnap_op *op, const char *xml)
 {
-        virDomainPtr defined = virDomainDefineXML(op->engine->connection, xml);
+        virDomainPtr defined = virDomainDefineXML(virDomainGetConnect(op->domain), xml);
         if (!defined)
                 return libvirt_error(op->error, VMSNAP_ERROR_FAILED,
                                      "libvirt refused the new configuration");
@@ -589,7 +664,7 @@ static int load_foreign_images(vmsnap_op *op)
         virDomainPtr *domains = NULL;
         int n;
 
-        n = virConnectListAllDomains(op->engine->connection, &domains, 0);
+        n = virConnectListAllDomains(virDomainGetConnect(op->domain), &domains, 0);
         if (n < 0)
                 return libvirt_error(op->error, VMSNAP_ERROR_FAILED, "cannot list the defined domains");
         for (int i = 0; i < n; i++) {

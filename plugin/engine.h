@@ -27,7 +27,8 @@ typedef struct vmsnap_domain_slot {
 struct vmsnap_engine {
         char *uri;
         char *state_dir;
-        virConnectPtr connection;
+        virConnectPtr connection; /* use vmsnap_engine_connection(): it is replaced after a reconnect */
+        pthread_mutex_t connection_lock;
         pthread_mutex_t slots_lock;
         vmsnap_domain_slot **slots;
         size_t n_slots;
@@ -38,10 +39,13 @@ struct vmsnap_engine {
         bool event_thread_running;
         volatile bool event_thread_quit;
         int lifecycle_callback;
+        int keepalive_timer;
         /* The collapse workers, made at the first clone. */
         pthread_mutex_t pool_lock;
         struct vmsnap_pool *pool;
         unsigned workers;
+        /* Where holds for the libvirt hook live (live.c); NULL: VMSNAP_RUN_DIR. */
+        char *run_dir;
 };
 
 /* What an operation requires of the domain before it may start. */
@@ -108,6 +112,10 @@ int vmsnap_op_find_snapshot(vmsnap_op *op, const char *snapshot, vmsnap_snapshot
 
 /* Domain state as text: running, paused, shutoff, other. */
 const char *vmsnap_domain_state_name(virDomainPtr domain);
+
+/* The libvirt connection, reopened when the daemon went away (libvirtd restarted);
+ * a new reference the caller releases with virConnectClose(). */
+virConnectPtr vmsnap_engine_connection(vmsnap_engine *engine, vmsnap_error *error);
 
 /* Looks up a domain by UUID or name; fails with NotFound. */
 int vmsnap_engine_lookup(vmsnap_engine *engine, const char *domain, virDomainPtr *ret, vmsnap_error *error);

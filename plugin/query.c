@@ -88,7 +88,11 @@ int vmsnap_domain_list(vmsnap_engine *engine, vmsnap_domain_info **ret, size_t *
         int count, r = 0;
 
         vmsnap_error_clear(error);
-        count = virConnectListAllDomains(engine->connection, &domains, 0);
+        virConnectPtr connection = vmsnap_engine_connection(engine, error);
+        if (!connection)
+                return error ? error->code : -EIO;
+        count = virConnectListAllDomains(connection, &domains, 0);
+        virConnectClose(connection);
         if (count < 0) {
                 virErrorPtr last = virGetLastError();
                 return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED, "cannot list domains: %s",
@@ -348,8 +352,8 @@ int vmsnap_snapshot_list(vmsnap_engine *engine, const char *domain, vmsnap_snaps
                 if (tree.parent[tree.order[k]] == SIZE_MAX)
                         tree_walk(&tree, tree.order[k], order, &n_order);
         for (size_t k = 0; k < n_order; k++)
-                snapshot_info_fill(meta, &tree, order[k], &ctx.now, clone_locked(ctx.slot, meta->snapshots[order[k]]->id),
-                                   &infos[k]);
+                snapshot_info_fill(meta, &tree, order[k], &ctx.now,
+                                   clone_locked(ctx.slot, meta->snapshots[order[k]]->id), &infos[k]);
         tree_index_clear(&tree, n);
         free(order);
         read_end(&ctx);
