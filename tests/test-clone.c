@@ -331,6 +331,80 @@ static void test_a_crash_before_define_leaves_no_copy_after_restart(void **state
         assert_int_equal(fixture_count_files(f, "out"), 0);
 }
 
+static void test_clone_refuses_a_target_without_room_before_writing(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        char small[1100];
+
+        if (geteuid() != 0) {
+                print_message("# needs root to mount a small tmpfs\n");
+                skip();
+        }
+        snprintf(small, sizeof(small), "%s/small", f->dir);
+        mkdir(small, 0755);
+        if (test_runf("mount -t tmpfs -o size=256k tmpfs %s", small) != 0) {
+                print_message("# mounting a tmpfs is not possible here\n");
+                skip();
+        }
+        for (unsigned c = 0; c < 16; c++)
+                write_all(f, c, 0x70 + c); /* 1 MiB per disk to copy */
+        create_named(f, "vm", "s1");
+        vmsnap_clone_options into = {.target_dir = small};
+        int r = vmsnap_snapshot_clone(f->engine, "vm", "s1", "c1", &into, NULL, NULL, &error);
+        size_t left = fixture_count_files(f, "small");
+        test_runf("umount %s", small);
+        assert_true(r < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_NO_SPACE);
+        assert_non_null(strstr(error.message, "MiB"));
+        assert_int_equal(left, 0);
+        assert_null(virDomainLookupByName(f->connection, "c1"));
+}
+
+static void test_clone_into_a_storage_pool_writes_into_its_directory(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        char dir[1100], xml[1400];
+
+        if (f->real_daemon)
+                skip();
+        snprintf(dir, sizeof(dir), "%s/pool", f->dir);
+        mkdir(dir, 0755);
+        snprintf(xml, sizeof(xml),
+                 "<pool type='dir'><name>clones</name><target><path>%s</path></target></pool>", dir);
+        virStoragePoolPtr pool = virStoragePoolCreateXML(f->connection, xml, 0);
+        assert_non_null(pool);
+        create_named(f, "vm", "s1");
+        vmsnap_clone_options options = {.pool = "clones"};
+        assert_ok(vmsnap_snapshot_clone(f->engine, "vm", "s1", "c1", &options, NULL, NULL, &error), &error);
+        assert_int_equal(fixture_count_files(f, "pool"), 3);
+        vmsnap_clone_options missing = {.pool = "no-such-pool"};
+        assert_true(vmsnap_snapshot_clone(f->engine, "vm", "s1", "c2", &missing, NULL, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_NOT_FOUND);
+        virStoragePoolDestroy(pool);
+        virStoragePoolFree(pool);
+}
+
+static void test_clone_never_writes_through_a_symlink_at_its_target(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        char out[1100], link_path[1200], victim[1200];
+
+        snprintf(out, sizeof(out), "%s/out", f->dir);
+        mkdir(out, 0755);
+        snprintf(victim, sizeof(victim), "%s/victim", f->dir);
+        snprintf(link_path, sizeof(link_path), "%s/c1-vda.qcow2", out);
+        assert_int_equal(symlink(victim, link_path), 0);
+        create_named(f, "vm", "s1");
+        vmsnap_clone_options into = {.target_dir = out};
+        assert_true(vmsnap_snapshot_clone(f->engine, "vm", "s1", "c1", &into, NULL, NULL, &error) < 0);
+        assert_non_null(strstr(error.message, "already exists"));
+        struct stat st;
+        assert_int_equal(lstat(victim, &st), -1);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -344,6 +418,9 @@ int main(void)
                 T(test_partial_snapshot_needs_consent_and_is_reported),
                 T(test_clone_of_a_running_domain_works),
                 T(test_a_crash_before_define_leaves_no_copy_after_restart),
+                T(test_clone_refuses_a_target_without_room_before_writing),
+                T(test_clone_into_a_storage_pool_writes_into_its_directory),
+                T(test_clone_never_writes_through_a_symlink_at_its_target),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,4 +47,4 @@ if ! virsh -c qemu:///system version >/dev/null 2>&1; then
         [ -n "$ok" ] || skip "libvirtd did not answer within 60 s"
 fi
 
-VMSNAP_TEST_URI=qemu:///system "$@"
+VMSNAP_TEST_URI=qemu:///system "$(dirname "$0")/cmocka-tap.sh" "$@"
