@@ -95,7 +95,8 @@ int bus_append_snapshot_record(sd_bus_message *reply, const vmsnap_snapshot_info
             (r = append_excluded(reply, info)) < 0 || (r = append_bool(reply, "memory", info->memory)) < 0 ||
             (r = append_bool(reply, "current", info->current)) < 0 ||
             (r = append_bool(reply, "partial", info->partial)) < 0 ||
-            (r = append_bool(reply, "locked", info->locked)) < 0)
+            (r = append_bool(reply, "locked", info->locked)) < 0 ||
+            (r = append_bool(reply, "in_preview", info->in_preview)) < 0)
                 return r;
         return sd_bus_message_close_container(reply);
 }

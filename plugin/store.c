@@ -392,35 +392,90 @@ static int preview_from_json(json_object *object, vmsnap_preview **ret, vmsnap_e
 }
 
 /* Cross-references: unique ids and names, parents and every other id reference resolve, no parent loops. */
+static int compare_ids(const void *a, const void *b, void *userdata)
+{
+        const vmsnap_domain_meta *meta = userdata;
+        return strcmp(meta->snapshots[*(const size_t *)a]->id, meta->snapshots[*(const size_t *)b]->id);
+}
+
+static int compare_names(const void *a, const void *b, void *userdata)
+{
+        const vmsnap_domain_meta *meta = userdata;
+        return strcmp(meta->snapshots[*(const size_t *)a]->name, meta->snapshots[*(const size_t *)b]->name);
+}
+
+/* Index of the snapshot with this id in by_id (sorted by id), or SIZE_MAX. */
+static size_t index_find(const vmsnap_domain_meta *meta, const size_t *by_id, const char *id)
+{
+        size_t lo = 0, hi = meta->n_snapshots;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                int c = strcmp(meta->snapshots[by_id[mid]]->id, id);
+                if (c == 0)
+                        return by_id[mid];
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return SIZE_MAX;
+}
+
+/* Unique ids and names, existing parents, no parent loops: O(n log n), since the store is
+ * checked on every load and documents may hold thousands of snapshots. */
+static int check_tree(const vmsnap_domain_meta *meta, vmsnap_error *error)
+{
+        size_t n = meta->n_snapshots;
+        _cleanup_free_ size_t *by_id = calloc(n + 1, sizeof(size_t));
+        _cleanup_free_ size_t *by_name = calloc(n + 1, sizeof(size_t));
+        _cleanup_free_ size_t *parent = calloc(n + 1, sizeof(size_t));
+        _cleanup_free_ unsigned char *color = calloc(n + 1, 1); /* 0 new, 1 on the path, 2 reaches a root */
+
+        if (!by_id || !by_name || !parent || !color)
+                abort();
+        for (size_t i = 0; i < n; i++)
+                by_id[i] = by_name[i] = i;
+        qsort_r(by_id, n, sizeof(size_t), compare_ids, (void *)meta);
+        qsort_r(by_name, n, sizeof(size_t), compare_names, (void *)meta);
+        for (size_t i = 1; i < n; i++) {
+                if (strcmp(meta->snapshots[by_id[i - 1]]->id, meta->snapshots[by_id[i]]->id) == 0)
+                        return malformed(error, "snapshots[%zu] and snapshots[%zu] share the id %s", by_id[i - 1],
+                                         by_id[i], meta->snapshots[by_id[i]]->id);
+                if (strcmp(meta->snapshots[by_name[i - 1]]->name, meta->snapshots[by_name[i]]->name) == 0)
+                        return malformed(error, "snapshots[%zu] and snapshots[%zu] share the name \"%s\"",
+                                         by_name[i - 1], by_name[i], meta->snapshots[by_name[i]]->name);
+        }
+        for (size_t i = 0; i < n; i++) {
+                const vmsnap_snapshot *snapshot = meta->snapshots[i];
+                parent[i] = SIZE_MAX;
+                if (!snapshot->parent_id)
+                        continue;
+                parent[i] = index_find(meta, by_id, snapshot->parent_id);
+                if (parent[i] == SIZE_MAX)
+                        return malformed(error, "snapshots[%zu] (\"%s\") names parent %s, which is not a snapshot",
+                                         i, snapshot->name, snapshot->parent_id);
+        }
+        for (size_t i = 0; i < n; i++) {
+                size_t cursor = i;
+                /* Walk up until a root or a snapshot already known to reach one. */
+                while (cursor != SIZE_MAX && color[cursor] == 0) {
+                        color[cursor] = 1;
+                        cursor = parent[cursor];
+                }
+                if (cursor != SIZE_MAX && color[cursor] == 1)
+                        return malformed(error, "the parents of snapshots[%zu] (\"%s\") form a loop", i,
+                                         meta->snapshots[i]->name);
+                for (cursor = i; cursor != SIZE_MAX && color[cursor] == 1; cursor = parent[cursor])
+                        color[cursor] = 2;
+        }
+        return 0;
+}
+
 static int domain_meta_check_references(const vmsnap_domain_meta *meta, vmsnap_error *error)
 {
-        for (size_t i = 0; i < meta->n_snapshots; i++) {
-                const vmsnap_snapshot *snapshot = meta->snapshots[i];
-
-                for (size_t k = 0; k < i; k++) {
-                        if (strcmp(meta->snapshots[k]->id, snapshot->id) == 0)
-                                return malformed(error, "snapshots[%zu] and snapshots[%zu] share the id %s",
-                                                 k, i, snapshot->id);
-                        if (strcmp(meta->snapshots[k]->name, snapshot->name) == 0)
-                                return malformed(error,
-                                                 "snapshots[%zu] and snapshots[%zu] share the name \"%s\"",
-                                                 k, i, snapshot->name);
-                }
-                if (snapshot->parent_id && !vmsnap_domain_meta_find_id(meta, snapshot->parent_id))
-                        return malformed(error,
-                                         "snapshots[%zu] (\"%s\") names parent %s, which is not a snapshot",
-                                         i, snapshot->name, snapshot->parent_id);
-
-                /* Every chain of parents must reach a root within n steps, or it loops. */
-                const vmsnap_snapshot *cursor = snapshot;
-                size_t steps = 0;
-                while (cursor && cursor->parent_id) {
-                        if (++steps > meta->n_snapshots)
-                                return malformed(error, "the parents of snapshots[%zu] (\"%s\") form a loop",
-                                                 i, snapshot->name);
-                        cursor = vmsnap_domain_meta_find_id(meta, cursor->parent_id);
-                }
-        }
+        int r = check_tree(meta, error);
+        if (r < 0)
+                return r;
 
         if (meta->current_id && !vmsnap_domain_meta_find_id(meta, meta->current_id))
                 return malformed(error, "field current names %s, which is not a snapshot", meta->current_id);

@@ -14,7 +14,8 @@ client = Client()
 DOMAIN_KEYS = {"name": "s", "uuid": "s", "state": "s", "current_snapshot": "s", "in_preview": "b",
                "snapshot_count": "u"}
 SNAPSHOT_KEYS = {"id": "s", "name": "s", "description": "s", "created": "x", "parent": "s", "state": "s",
-                 "disks": "as", "excluded": "a(ss)", "memory": "b", "current": "b", "partial": "b", "locked": "b"}
+                 "disks": "as", "excluded": "a(ss)", "memory": "b", "current": "b", "partial": "b", "locked": "b",
+                 "in_preview": "b"}
 IMAGE_KEYS = {"target": "s", "image": "s", "format": "s", "virtual_size": "t", "allocated": "t"}
 
 

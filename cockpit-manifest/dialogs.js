@@ -1,0 +1,463 @@
+/* dialogs.js: the dialogs of the page, each filled with defaults from the bus:
+ * Create, Preview, Custom preview (configuration plus a disk × snapshot matrix, as
+ * oVirt's), Commit, Revert, Delete (merge, with children, or metadata only, each
+ * saying what it keeps), Edit (rename and description) and Clone (name, per-disk
+ * target directory and format from GetConfiguration). A dialog starts the call; the
+ * job it returns is handed to the job list, and the tree follows SnapshotsChanged.
+ * ctx: {domain (ListDomains record), records (ListSnapshots), tree (buildTree), jobs}. */
+import * as bus from "./bus.js";
+import { h, alert, label, replaceChildren, spinner, formatBytes } from "./dom.js";
+import { Modal, formGroup, fieldset, textInput, textArea, select, choice } from "./modal.js";
+import { treeRows } from "./tree.js";
+
+const _ = cockpit.gettext;
+
+const REASONS = {
+    "not selected": _("not selected"),
+    cdrom: _("CD-ROM"),
+    "read-only": _("read-only"),
+    "not a file disk": _("not a file disk"),
+    "no source file": _("no source file"),
+    shareable: _("shareable"),
+    "format not supported": _("format not supported"),
+};
+
+function reasonText(reason) {
+    return REASONS[reason] || reason;
+}
+
+function quoted(name) {
+    return cockpit.format(_("“$0”"), name);
+}
+
+async function startJob(ctx, promise) {
+    const path = await promise;
+    await ctx.jobs.track(path, { mine: true });
+    return path;
+}
+
+/* The next "snapshot-N" that no snapshot of the domain is called. */
+export function nextSnapshotName(records) {
+    const names = new Set(records.map(record => record.name));
+    let n = records.length + 1;
+    while (names.has(`snapshot-${n}`))
+        n += 1;
+    return `snapshot-${n}`;
+}
+
+function descendants(node) {
+    const found = [];
+    const stack = [...node.children];
+    while (stack.length > 0) {
+        const next = stack.pop();
+        found.push(next);
+        stack.push(...next.children);
+    }
+    return found;
+}
+
+/* The domain's disks as the next snapshot sees them: [{target, eligible, reason}].
+ * GetConfiguration of the current snapshot records every disk it saw (included, or
+ * excluded with the reason); without a snapshot there is nothing to ask yet. */
+async function currentDisks(ctx) {
+    const current = ctx.records.find(record => record.current);
+    if (!current)
+        return null;
+    const disks = (current.disks || []).map(target => ({ target, eligible: true }));
+    for (const [target, reason] of current.excluded || [])
+        disks.push({ target, eligible: reason === "not selected", reason });
+    disks.sort((a, b) => a.target.localeCompare(b.target, undefined, { numeric: true }));
+    return disks;
+}
+
+/* ---- Create ---- */
+
+export async function createDialog(ctx) {
+    const { domain } = ctx;
+    const name = textInput(nextSnapshotName(ctx.records), { "data-field": "name", maxlength: "255", "data-autofocus": true });
+    const description = textArea("", { "data-field": "description" });
+    const disks = await currentDisks(ctx);
+    const diskChoices = (disks || []).map(disk => choice("checkbox", disk.target, null, {
+        checked: disk.eligible,
+        disabledReason: disk.eligible ? null : cockpit.format(_("Cannot be included: $0"), reasonText(disk.reason)),
+        dataset: { target: disk.target },
+    }));
+    const running = domain.state === "running";
+    const memory = running ? choice("checkbox", _("Save the memory state"), _("The VM can later resume from this moment."), { checked: false, dataset: { field: "memory" } }) : null;
+    const quiesce = running ? choice("checkbox", _("Quiesce file systems"), _("Needs the QEMU guest agent in the VM."), { checked: false, dataset: { field: "quiesce" } }) : null;
+
+    const body = h("div", { class: "vmsnap-dialog-body" },
+                   formGroup(_("Name"), name),
+                   formGroup(_("Description"), description),
+                   disks
+                       ? fieldset(_("Disks"), h("div", { class: "vmsnap-disk-choices" }, diskChoices.map(c => c.element)),
+                                  _("Unchecked disks keep changing with the VM; the snapshot records them as excluded."))
+                       : fieldset(_("Disks"), h("p", { class: "vmsnap-muted" }, _("Every disk that can be snapshotted is included in the first snapshot."))),
+                   running
+                       ? fieldset(_("Running VM"), [memory.element, quiesce.element])
+                       : h("p", { class: "pf-c-form__helper-text vmsnap-muted" },
+                           cockpit.format(_("$0 is not running: its disks are saved, there is no memory state to save."), domain.name)));
+
+    return new Modal({
+        title: cockpit.format(_("Create a snapshot of $0"), domain.name),
+        body,
+        dataset: { dialog: "create" },
+        errorTitle: _("The snapshot was not created"),
+        primary: {
+            label: _("Create"),
+            action: async () => {
+                const chosen = diskChoices.filter(c => c.input.checked).map(c => c.input.dataset.target);
+                if (disks && chosen.length === 0)
+                    throw new Error(_("Choose at least one disk."));
+                const values = running ? { memory: memory.input.checked, quiesce: quiesce.input.checked } : {};
+                await startJob(ctx, bus.create(domain.name, name.value.trim(), description.value, chosen, values));
+            },
+        },
+    }).open();
+}
+
+/* ---- Preview, Commit, Revert ---- */
+
+export function previewDialog(ctx, snapshot) {
+    const { domain } = ctx;
+    const restore = snapshot.memory ? choice("checkbox", _("Restore the memory state"), null, { dataset: { field: "restore_memory" } }) : null;
+    return new Modal({
+        title: cockpit.format(_("Preview $0"), quoted(snapshot.name)),
+        body: h("div", {},
+                h("p", {}, cockpit.format(_("$0 shows the disks and configuration of $1 until you commit or undo the preview. Nothing is lost: Undo returns to the state $0 has now."), domain.name, quoted(snapshot.name))),
+                restore ? restore.element : null),
+        size: "sm",
+        dataset: { dialog: "preview" },
+        errorTitle: _("The preview did not start"),
+        primary: {
+            label: _("Preview"),
+            action: () => startJob(ctx, bus.preview(domain.name, snapshot.id, {}, restore ? { restore_memory: restore.input.checked } : {})),
+        },
+    }).open();
+}
+
+export function commitDialog(ctx) {
+    const { domain } = ctx;
+    return new Modal({
+        title: cockpit.format(_("Commit the preview of $0"), domain.name),
+        body: h("p", {}, cockpit.format(_("The previewed state becomes the state of $0. The state it had before the preview is discarded, except what its snapshots hold; every snapshot is kept."), domain.name)),
+        size: "sm",
+        dataset: { dialog: "commit" },
+        errorTitle: _("The preview was not committed"),
+        primary: { label: _("Commit"), action: () => startJob(ctx, bus.commit(domain.name)) },
+    }).open();
+}
+
+export function revertDialog(ctx, snapshot) {
+    const { domain } = ctx;
+    const start = choice("checkbox", _("Start the VM afterwards"), null, { dataset: { field: "start" } });
+    const restore = snapshot.memory
+        ? choice("checkbox", _("Start from the saved memory state"), null, { dataset: { field: "restore_memory" } })
+        : null;
+    return new Modal({
+        title: cockpit.format(_("Revert $0 to $1"), domain.name, quoted(snapshot.name)),
+        body: h("div", {},
+                h("p", {}, cockpit.format(_("Every disk and the configuration of $0 return to $1. What $0 holds now and no snapshot saved is discarded; every snapshot is kept."), domain.name, quoted(snapshot.name))),
+                start.element, restore ? restore.element : null),
+        size: "sm",
+        dataset: { dialog: "revert" },
+        errorTitle: _("The VM was not reverted"),
+        primary: {
+            label: _("Revert"),
+            danger: true,
+            action: () => startJob(ctx, bus.revert(domain.name, snapshot.id, {
+                start: start.input.checked,
+                restore_memory: restore ? restore.input.checked : undefined,
+            })),
+        },
+    }).open();
+}
+
+/* ---- Custom preview ---- */
+
+export function customPreviewDialog(ctx, initial) {
+    const { domain } = ctx;
+    const rows = treeRows(ctx.tree);
+    const records = rows.map(row => row.node.record);
+    const targets = new Set();
+    for (const record of records) {
+        (record.disks || []).forEach(target => targets.add(target));
+        (record.excluded || []).forEach(([target]) => targets.add(target));
+    }
+    const diskTargets = Array.from(targets).sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+    const byId = new Map(records.map(record => [record.id, record]));
+    const includes = (record, target) => (record.disks || []).includes(target);
+    const knows = (record, target) => includes(record, target) || (record.excluded || []).some(([t]) => t === target);
+
+    let config = initial || records.find(record => record.current) || records[0];
+    const restore = choice("checkbox", _("Restore the memory state"), _("Only with the configuration snapshot's own disks and memory."), { dataset: { field: "restore_memory" } });
+
+    const configRadios = [];
+    const diskRadios = new Map(diskTargets.map(target => [target, []])); // target -> [{input, id}]
+
+    function radio(name, value, labelText, dataset) {
+        const input = h("input", { type: "radio", class: "pf-c-radio__input", name, value, "aria-label": labelText, dataset });
+        return input;
+    }
+
+    const header = h("tr", { role: "row" },
+                     h("th", { scope: "col" }, _("Snapshot")),
+                     h("th", { scope: "col", class: "vmsnap-matrix-config" }, _("Configuration")),
+                     diskTargets.map(target => h("th", { scope: "col", class: "vmsnap-matrix-disk", dataset: { target } }, target)));
+    const bodyRows = rows.map(row => {
+        const record = row.node.record;
+        const configInput = radio("config", record.id, cockpit.format(_("Configuration of $0"), record.name), { snapshot: record.name });
+        configRadios.push(configInput);
+        const name = h("th", { scope: "row", class: "vmsnap-matrix-name" }, record.name);
+        name.style.paddingInlineStart = `calc(var(--pf-global--spacer--lg) + var(--pf-global--spacer--md) * ${row.level - 1})`;
+        return h("tr", { dataset: { snapshot: record.name } },
+                 name,
+                 h("td", { class: "vmsnap-matrix-config" }, configInput),
+                 diskTargets.map(target => {
+                     if (!includes(record, target)) {
+                         const excluded = (record.excluded || []).find(([t]) => t === target);
+                         return h("td", { class: "vmsnap-matrix-excluded", title: excluded ? reasonText(excluded[1]) : "" },
+                                  excluded ? _("excluded") : "—");
+                     }
+                     const input = radio(`disk-${target}`, record.id, cockpit.format(_("$0 from $1"), target, record.name), { target, snapshot: record.name });
+                     diskRadios.get(target).push(input);
+                     return h("td", { class: "vmsnap-matrix-disk" }, input);
+                 }));
+    });
+    // A disk the configuration snapshot excluded keeps the VM's current state, unless another snapshot is chosen.
+    const currentRow = h("tr", { class: "vmsnap-matrix-current", dataset: { snapshot: "" } },
+                         h("th", { scope: "row", class: "vmsnap-matrix-name" }, _("Current state (no snapshot)")),
+                         h("td", {}),
+                         diskTargets.map(target => {
+                             const input = radio(`disk-${target}`, "", cockpit.format(_("$0 keeps its current state"), target), { target, snapshot: "" });
+                             diskRadios.get(target).push(input);
+                             return h("td", { class: "vmsnap-matrix-disk" }, input);
+                         }));
+
+    const summary = h("p", { class: "pf-c-form__helper-text", "aria-live": "polite" });
+
+    function applyDefaults() {
+        for (const input of configRadios)
+            input.checked = input.value === config.id;
+        for (const [target, inputs] of diskRadios) {
+            const inConfig = knows(config, target);
+            for (const input of inputs) {
+                input.checked = includes(config, target) ? input.value === config.id : input.value === "";
+                // Disks the configuration does not have cannot be previewed; "current" is for disks it excluded.
+                input.disabled = !inConfig || (input.value === "" && includes(config, target));
+            }
+        }
+        update();
+    }
+
+    function chosenDisks() {
+        const map = {};
+        for (const [target, inputs] of diskRadios) {
+            // Not "enabled" too: the dialog disables every field while the call runs.
+            const checked = inputs.find(input => input.checked);
+            if (checked && checked.value !== "" && checked.value !== config.id)
+                map[target] = checked.value;
+        }
+        return map;
+    }
+
+    function update() {
+        const map = chosenDisks();
+        const ownDisks = Object.keys(map).length === 0;
+        restore.input.disabled = !config.memory || !ownDisks;
+        restore.element.querySelector("label").classList.toggle("pf-m-disabled", restore.input.disabled);
+        if (restore.input.disabled)
+            restore.input.checked = false;
+        const others = Object.entries(map).map(([target, id]) => cockpit.format(_("$0 from $1"), target, byId.get(id).name));
+        summary.textContent = others.length
+            ? cockpit.format(_("Configuration and the other disks from $0; $1."), config.name, others.join(", "))
+            : cockpit.format(_("Configuration and every disk from $0."), config.name);
+    }
+
+    const matrix = h("table", { class: "pf-c-table pf-m-compact pf-m-grid-md vmsnap-matrix", "aria-label": _("Disk and snapshot matrix") },
+                     h("thead", {}, header), h("tbody", {}, bodyRows, currentRow));
+    matrix.addEventListener("change", event => {
+        if (event.target.name === "config") {
+            config = byId.get(event.target.value);
+            applyDefaults();
+        } else {
+            update();
+        }
+    });
+    applyDefaults();
+
+    return new Modal({
+        title: cockpit.format(_("Custom preview of $0"), domain.name),
+        description: _("Choose the snapshot whose configuration the VM shows, then for each disk the snapshot whose state it shows."),
+        body: h("div", {}, h("div", { class: "vmsnap-matrix-scroll" }, matrix), summary, restore.element),
+        size: "lg",
+        dataset: { dialog: "custom-preview" },
+        errorTitle: _("The preview did not start"),
+        primary: {
+            label: _("Preview"),
+            action: () => startJob(ctx, bus.preview(domain.name, config.id, chosenDisks(),
+                                                    config.memory ? { restore_memory: restore.input.checked } : {})),
+        },
+    }).open();
+}
+
+/* ---- Delete ---- */
+
+export function deleteDialog(ctx, snapshot) {
+    const { domain } = ctx;
+    const node = ctx.tree.nodes.get(snapshot.id);
+    const below = descendants(node);
+    const current = ctx.records.find(record => record.current);
+    const currentInside = current && (current.id === snapshot.id || below.some(n => n.record.id === current.id));
+    const parentName = node.parent ? node.parent.record.name : null;
+
+    const merge = choice("radio", _("Delete this snapshot only (merge)"),
+                         node.children.length
+                             ? cockpit.format(cockpit.ngettext(
+                                 "Keeps everything else: its child moves to $1 and still reads exactly what it reads now, as do the VM's disks. Its data is merged into the images that need it.",
+                                 "Keeps everything else: its $0 children move to $1 and still read exactly what they read now, as do the VM's disks. Its data is merged into the images that need it.",
+                                 node.children.length), node.children.length, parentName ? quoted(parentName) : _("the top of the tree"))
+                             : _("Keeps everything else: every other snapshot and the VM's disks read exactly what they read now. Its data is merged into the images that need it."),
+                         { name: "delete-mode", value: "merge", checked: true });
+    const children = choice("radio",
+                            cockpit.format(cockpit.ngettext("Delete it and the $0 snapshot below it", "Delete it and the $0 snapshots below it", below.length), below.length),
+                            _("Keeps the other snapshots; the states this branch holds are gone for good."),
+                            {
+                                name: "delete-mode",
+                                value: "children",
+                                disabledReason: below.length === 0 ? _("It has no snapshot below it.")
+                                    : currentInside ? cockpit.format(_("Not possible while $0 runs on this branch: revert to a snapshot outside it first."), domain.name) : null,
+                            });
+    const metadata = choice("radio", _("Forget it, keep its files"),
+                            _("Keeps every image file on disk untouched; vmsnap only stops listing this snapshot."),
+                            { name: "delete-mode", value: "metadata_only" });
+
+    return new Modal({
+        title: cockpit.format(_("Delete snapshot $0"), quoted(snapshot.name)),
+        body: h("div", {}, fieldset(_("What to delete"), [merge.element, children.element, metadata.element])),
+        dataset: { dialog: "delete" },
+        errorTitle: _("The snapshot was not deleted"),
+        primary: {
+            label: _("Delete"),
+            danger: true,
+            action: () => {
+                const values = {};
+                if (children.input.checked)
+                    values.children = true;
+                if (metadata.input.checked)
+                    values.metadata_only = true;
+                return startJob(ctx, bus.remove(domain.name, snapshot.id, values));
+            },
+        },
+    }).open();
+}
+
+/* ---- Edit: rename and description ---- */
+
+export function editDialog(ctx, snapshot) {
+    const { domain } = ctx;
+    const name = textInput(snapshot.name, { "data-field": "name", maxlength: "255", "data-autofocus": true });
+    const description = textArea(snapshot.description, { "data-field": "description" });
+    return new Modal({
+        title: cockpit.format(_("Edit snapshot $0"), quoted(snapshot.name)),
+        body: h("div", {}, formGroup(_("Name"), name), formGroup(_("Description"), description)),
+        dataset: { dialog: "edit" },
+        errorTitle: _("The snapshot was not changed"),
+        primary: {
+            label: _("Save"),
+            action: async () => {
+                const newName = name.value.trim();
+                if (description.value !== snapshot.description)
+                    await bus.setDescription(domain.name, snapshot.id, description.value);
+                if (newName !== snapshot.name)
+                    await bus.rename(domain.name, snapshot.id, newName);
+            },
+        },
+    }).open();
+}
+
+/* ---- Clone ---- */
+
+function directoryOf(path) {
+    const slash = path.lastIndexOf("/");
+    return slash > 0 ? path.slice(0, slash) : "/";
+}
+
+export function cloneDialog(ctx, snapshot) {
+    const { domain } = ctx;
+    const name = textInput(`copy_of_${domain.name}`, { "data-field": "name", "data-autofocus": true });
+    const start = choice("checkbox", _("Start the new VM"), null, { dataset: { field: "start" } });
+    const partial = snapshot.partial
+        ? choice("checkbox", _("Clone without the missing disks"), _("A disk this snapshot recorded is gone."), { dataset: { field: "allow_partial" } })
+        : null;
+    const disksArea = h("div", { class: "vmsnap-clone-disks" }, spinner("lg"));
+    const diskRows = [];
+    // vmsnapd names each copy <new name>-<target>.qcow2 (or .img for raw) in its directory.
+    const showFileName = row => {
+        const base = name.value.trim() || `copy_of_${domain.name}`;
+        row.file.textContent = cockpit.format(_("File: $0"), `${base}-${row.target}.${row.format.value === "raw" ? "img" : "qcow2"}`);
+    };
+    name.addEventListener("input", () => diskRows.forEach(showFileName));
+
+    const modal = new Modal({
+        title: cockpit.format(_("Clone $0 from $1"), domain.name, quoted(snapshot.name)),
+        description: _("A new VM with its own copy of every disk as it was in this snapshot, each backing chain collapsed into one image."),
+        body: h("div", {}, formGroup(_("Name of the new VM"), name), disksArea, start.element, partial ? partial.element : null),
+        size: "lg",
+        dataset: { dialog: "clone" },
+        errorTitle: _("The clone did not start"),
+        primary: {
+            label: _("Clone"),
+            action: () => {
+                const disks = {};
+                for (const row of diskRows) {
+                    disks[row.target] = bus.variant("a{sv}", bus.options({
+                        include: row.include.input.checked,
+                        target_dir: row.directory.value.trim(),
+                        format: row.format.value,
+                    }));
+                }
+                return startJob(ctx, bus.clone(domain.name, snapshot.id, name.value.trim(), {
+                    disks: bus.variant("a{sv}", disks),
+                    start: start.input.checked,
+                    allow_partial: partial ? partial.input.checked : undefined,
+                }));
+            },
+        },
+    }).open();
+
+    bus.getConfiguration(domain.name, snapshot.id).then(configuration => {
+        const table = h("table", { class: "pf-c-table pf-m-compact pf-m-grid-md vmsnap-clone-table", "aria-label": _("Disks of the clone") },
+                        h("thead", {}, h("tr", {},
+                                         h("th", { scope: "col" }, _("Disk")),
+                                         h("th", { scope: "col" }, _("Size")),
+                                         h("th", { scope: "col" }, _("Target directory")),
+                                         h("th", { scope: "col" }, _("Format")))),
+                        h("tbody", {}, configuration.disks.map(disk => {
+                            const include = choice("checkbox", disk.target, null, { checked: true, dataset: { target: disk.target } });
+                            const directory = textInput(directoryOf(disk.image), {
+                                "aria-label": cockpit.format(_("Target directory of $0"), disk.target),
+                                dataset: { target: disk.target, field: "target_dir" },
+                            });
+                            const format = select([["qcow2", "qcow2"], ["raw", "raw"]], disk.format === "raw" ? "raw" : "qcow2", {
+                                "aria-label": cockpit.format(_("Format of $0"), disk.target),
+                                dataset: { target: disk.target, field: "format" },
+                            });
+                            const file = h("p", { class: "pf-c-form__helper-text vmsnap-clone-file" });
+                            const diskRow = { target: disk.target, include, directory, format, file };
+                            diskRows.push(diskRow);
+                            format.addEventListener("change", () => showFileName(diskRow));
+                            showFileName(diskRow);
+                            return h("tr", { dataset: { target: disk.target } },
+                                     h("td", { "data-label": _("Disk") }, include.element),
+                                     h("td", { "data-label": _("Size") }, cockpit.format(_("$0, $1 allocated"), formatBytes(disk.virtual_size), formatBytes(disk.allocated))),
+                                     h("td", { "data-label": _("Target directory") }, directory, file),
+                                     h("td", { "data-label": _("Format") }, format));
+                        })));
+        const excluded = (snapshot.excluded || []).map(([target, reason]) => label(cockpit.format(_("$0 not in this snapshot ($1)"), target, reasonText(reason)), "grey"));
+        replaceChildren(disksArea, fieldset(_("Disks"), table), excluded.length ? h("div", { class: "vmsnap-markers" }, excluded) : null);
+    }, error => {
+        replaceChildren(disksArea, alert("danger", _("The snapshot's configuration could not be read"), h("p", {}, bus.errorSentence(error))));
+    });
+    return modal;
+}

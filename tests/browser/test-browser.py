@@ -1,0 +1,594 @@
+"""The Cockpit page in a real browser, end to end: headless Chromium → cockpit-ws (a
+local session as vmsnap-ok, or vmsnap-no whom polkit denies) → cockpit-bridge →
+the private system bus → vmsnapd → polkitd, libvirt's test driver and real qcow2
+images. Each case is one behaviour a person sees; the bus (as root) is the oracle.
+Screenshots of every step go to VMSNAP_BROWSER_ARTIFACTS. While the first cases run,
+vmsnapd builds a tree of 500 snapshots on beta in the background, for the timing case
+near the end (timings are TAP comments, not assertions)."""
+import atexit
+import json
+import os
+import subprocess
+import time
+
+from browsertest import Browser, CockpitSession
+from bustest import (ADDRESS, DOMAIN_UUIDS, TEST_DIR, BusError, Client, call_as, case, check, check_equal,
+                     finish, skip)
+
+client = Client()
+IMAGES = os.path.join(TEST_DIR, "images")
+# Enough data that a clone takes about a second here: long enough to see its bar move.
+CLONE_MIB = int(os.environ.get("VMSNAP_BROWSER_CLONE_MIB", "1536"))
+BETA_BRANCHES, BETA_PER_BRANCH = 25, 20  # 1 root + 25 × 20 - 1 = 500 snapshots
+
+cleanups = []
+atexit.register(lambda: [cleanup() for cleanup in reversed(cleanups)])
+
+
+def comment(text):
+    print(f"# {text}", flush=True)
+
+
+def until(condition, timeout=20, what="a condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout} s for {what}")
+        time.sleep(0.05)
+
+
+def snapshot(domain, name):
+    return next((s for s in client.list_snapshots(domain) if s["name"] == name), None)
+
+
+def domain_record(name):
+    return client.domain(name)
+
+
+def backing_of(image):
+    info = json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", image], check=True,
+                                     capture_output=True, text=True).stdout)
+    return os.path.realpath(os.path.join(os.path.dirname(image), info["backing-filename"]))
+
+
+# ---- the page ----
+
+def row(name):
+    return f'.vmsnap-tree tr[data-name="{name}"]'
+
+
+def select_snapshot(name):
+    browser.click(row(name))
+    browser.wait(f"q('{row(name)}').getAttribute('aria-selected') === 'true'", what=f"{name} selected")
+
+
+def open_dialog(button, dialog):
+    browser.click(f".vmsnap-toolbar .vmsnap-{button}")
+    browser.element(f'.vmsnap-modal[data-dialog="{dialog}"]')
+
+
+def submit_dialog():
+    """Clicks the dialog's primary button; the dialog must close. Its error sentence, if
+    it shows one instead, is the failure."""
+    browser.click(".vmsnap-modal .vmsnap-modal-primary")
+    outcome = browser.wait("!q('.vmsnap-modal') ? 'closed' : "
+                           "(q('.vmsnap-modal .vmsnap-error-sentence') || {}).textContent",
+                           timeout=30, what="the dialog to close")
+    if outcome != "closed":
+        browser.screenshot("dialog-error")
+        browser.click(".vmsnap-modal .vmsnap-modal-cancel")  # the next case starts on the page
+        raise AssertionError(f"the dialog showed an error instead of closing: {outcome}")
+
+
+def go(vm):
+    browser.js("window.location.hash = arguments[0]", "#/" + vm)
+    browser.wait(f"(q('.vmsnap-domain') || {{}}).dataset && q('.vmsnap-domain').dataset.vm === '{vm}' && "
+                 "!q('.vmsnap-tree-loading')", what=f"the snapshots of {vm}")
+
+
+def tree_rows():
+    return browser.js("""return Array.from(document.querySelectorAll('.vmsnap-tree tbody tr')).map(r => ({
+        name: r.dataset.name, level: +r.getAttribute('aria-level'), hidden: r.hidden,
+        current: !!r.querySelector('.vmsnap-marker-current'), preview: !!r.querySelector('.vmsnap-marker-preview'),
+        excluded: Array.from(r.querySelectorAll('.vmsnap-excluded')).map(e => e.textContent),
+        description: r.querySelector('.vmsnap-description').textContent}))""")
+
+
+def tree_row(name):
+    return next((r for r in tree_rows() if r["name"] == name), None)
+
+
+def page_case(name):
+    """A case that starts on the page as a person left it: a dialog a failed case left
+    open is closed first."""
+    def decorate(function):
+        def run():
+            browser.js("const c = document.querySelector('.vmsnap-modal .vmsnap-modal-cancel'); if (c) c.click();")
+            function()
+        return case(name)(run)
+    return decorate
+
+
+# ---- setup: data to clone, the 500-snapshot tree in the background, the browser ----
+
+
+def set_up():
+    global beta_started, beta_jobs, session, browser
+    started = time.monotonic()
+    alpha_vdb = os.path.join(IMAGES, "alpha-vdb.qcow2")
+    subprocess.run(["qemu-img", "resize", "-q", alpha_vdb, f"{CLONE_MIB + 64}M"], check=True)
+    subprocess.run(["qemu-io", "-f", "qcow2", "-c", f"write -P 0x33 0 {CLONE_MIB}M", alpha_vdb], check=True,
+                   stdout=subprocess.DEVNULL)
+    comment(f"setup: {CLONE_MIB} MiB written into alpha's vdb (what the clone copies) in "
+            f"{time.monotonic() - started:.1f} s")
+
+    # Branches of 20 from one root (what a person makes by going back to a good state),
+    # not one chain of 500: vmsnapd took 95 s here for such a chain (each change checks
+    # every snapshot's chain of parents), and 30-60 s for this tree.
+    beta_started = time.monotonic()
+    beta_jobs = [client.create("beta", "root", "the root of a tree of 500")]
+    client.run_job(beta_jobs[0])
+    for branch in range(BETA_BRANCHES):
+        if branch:
+            beta_jobs.append(client.revert("beta", "root"))
+        for i in range(BETA_PER_BRANCH if branch else BETA_PER_BRANCH - 1):
+            beta_jobs.append(client.create("beta", f"b{branch:02d}-{i:02d}"))
+    comment(f"setup: {len(beta_jobs)} jobs for beta's 500 snapshots submitted in "
+            f"{time.monotonic() - beta_started:.2f} s; they run while the cases below do")
+
+    session = CockpitSession("vmsnap-ok")
+    cleanups.append(session.stop)
+    browser = Browser()
+    cleanups.append(browser.quit)
+    browser.dark(None)
+
+
+try:
+    set_up()
+except Exception as error:  # nothing below can run
+    print(f"Bail out! setting up the browser tests failed: {error}", flush=True)
+    raise SystemExit(1)
+
+
+@page_case("the page lists every VM with its state and snapshot count, and opens the one in the URL")
+def _():
+    browser.open(session.url("alpha"))
+    browser.wait("qa('.vmsnap-vms tbody tr').length === 3", what="three VMs")
+    for name in ("alpha", "gamma"):
+        record = domain_record(name)
+        shown = browser.js("const r = document.querySelector(`.vmsnap-vms tr[data-vm='${arguments[0]}']`);"
+                           "return [r.querySelector('.vmsnap-vm-state').textContent, "
+                           "        r.querySelector('.vmsnap-vm-count').textContent]",
+                           name)
+        check_equal(shown, ["Shut off", str(record["snapshot_count"])], f"state and count of {name}")
+    browser.wait("q('.vmsnap-domain').dataset.vm === 'alpha' && q('.vmsnap-empty')", what="alpha's empty tree")
+    check_equal(browser.text(".vmsnap-vm-link[aria-current='page']"), "alpha", "the VM of the URL")
+    browser.screenshot("vm-list")
+
+
+@page_case("Create takes a snapshot with the name and description typed in the dialog, and the tree shows it")
+def _():
+    open_dialog("create", "create")
+    check_equal(browser.js("return document.querySelector('[data-field=name]').value"), "snapshot-1",
+                "the default name")
+    check(not browser.js("return document.querySelector('[data-field=memory]')"),
+          "no memory option for a shut-off VM")
+    browser.screenshot("create-dialog")
+    browser.fill("[data-field=name]", "base")
+    browser.fill("[data-field=description]", "clean install")
+    submit_dialog()
+    browser.wait(f"q('{row('base')}')", what="base in the tree")
+    record = snapshot("alpha", "base")
+    check(record is not None, "base exists on the bus")
+    check_equal((record["description"], record["disks"]), ("clean install", ["vda", "vdb"]), "description, disks")
+    check(tree_row("base")["current"], "base is marked current")
+    browser.screenshot("created-base", show=".vmsnap-domain")
+
+
+@page_case("the create dialog has a checkbox per disk; a disk left unchecked is recorded as excluded, and the tree "
+           "says so")
+def _():
+    open_dialog("create", "create")
+    check_equal(browser.js("return Array.from(document.querySelectorAll('.vmsnap-disk-choices input'))"
+                           "    .map(i => [i.dataset.target, i.checked])"),
+                [["vda", True], ["vdb", True]], "disk checkboxes")
+    browser.fill("[data-field=name]", "before-upgrade")
+    browser.click('.vmsnap-disk-choices input[data-target="vdb"]')
+    submit_dialog()
+    browser.wait(f"q('{row('before-upgrade')}')", what="before-upgrade in the tree")
+    record = snapshot("alpha", "before-upgrade")
+    check_equal((record["disks"], record["excluded"]), (["vda"], [("vdb", "not selected")]), "disks, excluded")
+    check_equal(tree_row("before-upgrade")["excluded"], ["vdb excluded: not selected"], "the tree's disks cell")
+
+
+@page_case("Revert returns the VM to the chosen snapshot and the tree moves the current marker there")
+def _():
+    client.run_job(client.create("alpha", "after-upgrade", "upgraded"))  # made elsewhere: the tree follows
+    browser.wait(f"q('{row('after-upgrade')}') && q('{row('after-upgrade')} .vmsnap-marker-current')",
+                 what="after-upgrade, current, in the tree")
+    select_snapshot("base")
+    open_dialog("revert", "revert")
+    browser.screenshot("revert-dialog")
+    submit_dialog()
+    browser.wait(f"q('{row('base')} .vmsnap-marker-current')", what="base marked current")
+    check_equal(domain_record("alpha")["current_snapshot"], "base", "current snapshot on the bus")
+
+
+@page_case("dialogs work from the keyboard: focus starts in the first field, Tab stays inside, Escape closes and "
+      "focus returns to the button; Enter in the name field creates the snapshot")
+def _():
+    browser.js("document.querySelector('.vmsnap-toolbar .vmsnap-create').focus()")
+    browser.driver.switch_to.active_element.send_keys("\n")
+    browser.element('.vmsnap-modal[data-dialog="create"]')
+    check_equal(browser.js("return document.activeElement.dataset.field"), "name", "focus in the name field")
+    for _ in range(12):
+        browser.driver.switch_to.active_element.send_keys("\t")
+        check(browser.js("return !!document.activeElement.closest('.vmsnap-modal')"), "focus stays in the dialog")
+    browser.driver.switch_to.active_element.send_keys("\ue00c")  # Escape
+    browser.wait("!q('.vmsnap-modal')", what="the dialog to close on Escape")
+    check(browser.js("return document.activeElement.classList.contains('vmsnap-create')"),
+          "focus back on the Create button")
+    browser.driver.switch_to.active_element.send_keys(" ")
+    browser.element('.vmsnap-modal[data-dialog="create"]')
+    field = browser.driver.switch_to.active_element
+    field.send_keys("\ue009a")  # Ctrl+A
+    field.send_keys("experiment\n")
+    browser.wait(f"!q('.vmsnap-modal') && q('{row('experiment')}')", what="experiment in the tree")
+    # base now has two children: its branches are nested one level below it.
+    levels = {r["name"]: r["level"] for r in tree_rows()}
+    check_equal(levels, {"base": 1, "before-upgrade": 2, "after-upgrade": 2, "experiment": 2}, "tree levels")
+    browser.screenshot("tree-with-branches", show=".vmsnap-domain")
+
+
+@page_case("the tree is usable with the keyboard: arrows move the selection, Left folds a branch, Right opens it")
+def _():
+    select_snapshot("base")
+    browser.driver.switch_to.active_element.send_keys("\ue015")  # ArrowDown
+    check_equal(browser.js("return document.activeElement.dataset.name"), "before-upgrade", "ArrowDown")
+    browser.driver.switch_to.active_element.send_keys("\ue012")  # ArrowLeft: to the parent
+    check_equal(browser.js("return document.activeElement.dataset.name"), "base", "ArrowLeft to the parent")
+    browser.driver.switch_to.active_element.send_keys("\ue012")  # ArrowLeft: fold
+    check_equal([r["name"] for r in tree_rows() if not r["hidden"]], ["base"], "folded")
+    browser.driver.switch_to.active_element.send_keys("\ue014")  # ArrowRight: open
+    check_equal([r["name"] for r in tree_rows() if not r["hidden"]],
+                ["base", "before-upgrade", "after-upgrade", "experiment"], "open again")
+
+
+@page_case("Custom preview takes the configuration from one snapshot and each disk from the snapshot chosen in the "
+      "matrix; the Commit / Undo banner appears")
+def _():
+    select_snapshot("base")
+    open_dialog("custom-preview", "custom-preview")
+    matrix = browser.js("""return Array.from(document.querySelectorAll('.vmsnap-matrix tbody tr')).map(r => [
+        r.dataset.snapshot, Array.from(r.querySelectorAll('td')).map(c => c.querySelector('input') ?
+        (c.querySelector('input').checked ? 'x' : 'o') + (c.querySelector('input').disabled ? '-' : '') :
+        c.textContent.trim())])""")
+    check_equal(matrix, [["base", ["x", "x", "x"]],
+                         ["before-upgrade", ["o", "o", "excluded"]],
+                         ["after-upgrade", ["o", "o", "o"]],
+                         ["experiment", ["o", "o", "o"]],
+                         ["", ["", "o-", "o-"]]],
+                "the matrix: configuration, vda, vdb per snapshot")
+    browser.click('.vmsnap-matrix input[name="disk-vdb"][data-snapshot="after-upgrade"]')
+    check(browser.text(".vmsnap-modal .pf-c-form__helper-text").endswith("vdb from after-upgrade."),
+          "the summary names the mix")
+    browser.screenshot("custom-preview-dialog")
+    submit_dialog()
+    browser.wait("q('.vmsnap-preview-banner')", what="the preview banner")
+    record = domain_record("alpha")
+    check_equal((record["in_preview"], record["current_snapshot"]), (True, "base"), "in preview of base")
+    # The banner comes with the VM list, the marker with the tree: two reads.
+    browser.wait(f"q('{row('base')} .vmsnap-marker-preview')", what="base marked in preview")
+    check(browser.js("return document.querySelector('.vmsnap-toolbar .vmsnap-create').disabled"),
+          "no Create during a preview")
+    browser.screenshot("preview-banner", show=".vmsnap-domain")
+
+
+@page_case("Commit makes the custom preview the VM's state: the banner goes, and each disk now reads the snapshot "
+      "chosen for it")
+def _():
+    browser.click(".vmsnap-preview-banner .vmsnap-commit")
+    browser.element('.vmsnap-modal[data-dialog="commit"]')
+    submit_dialog()
+    browser.wait("!q('.vmsnap-preview-banner') && q('.vmsnap-domain').dataset.inPreview === 'false'",
+                 what="the banner to go")
+    check_equal(domain_record("alpha")["in_preview"], False, "in_preview on the bus")
+    # A snapshot now freezes the committed disks: their backing files are the images chosen.
+    client.run_job(client.create("alpha", "after-commit"))
+    _, frozen = client.get_configuration("alpha", "after-commit")
+    _, base_disks = client.get_configuration("alpha", "base")
+    _, upgrade_disks = client.get_configuration("alpha", "after-upgrade")
+    image = {d["target"]: d["image"] for d in frozen}
+    chosen = {"vda": next(d["image"] for d in base_disks if d["target"] == "vda"),
+              "vdb": next(d["image"] for d in upgrade_disks if d["target"] == "vdb")}
+    check_equal(backing_of(image["vda"]), os.path.realpath(chosen["vda"]), "vda reads base")
+    check_equal(backing_of(image["vdb"]), os.path.realpath(chosen["vdb"]), "vdb reads after-upgrade")
+    browser.wait(f"q('{row('after-commit')}')", what="after-commit in the tree")
+
+
+@page_case("Undo ends a preview and returns the VM to the state before it")
+def _():
+    select_snapshot("experiment")
+    open_dialog("preview", "preview")
+    submit_dialog()
+    browser.wait("q('.vmsnap-preview-banner')", what="the preview banner")
+    check_equal(domain_record("alpha")["current_snapshot"], "experiment", "previewing experiment")
+    browser.click(".vmsnap-preview-banner .vmsnap-undo")
+    browser.wait("!q('.vmsnap-preview-banner') && q('.vmsnap-domain').dataset.inPreview === 'false'",
+                 what="the banner to go")
+    record = domain_record("alpha")
+    check_equal((record["in_preview"], record["current_snapshot"]), (False, "after-commit"), "back where it was")
+    browser.wait(f"q('{row('after-commit')} .vmsnap-marker-current')", what="after-commit current again")
+
+
+@page_case("Delete merges by default and says what it keeps: the snapshot goes, its child moves to its parent, the "
+      "others stay")
+def _():
+    before = {s["name"] for s in client.list_snapshots("alpha")}
+    select_snapshot("before-upgrade")
+    open_dialog("delete", "delete")
+    text = browser.text('.vmsnap-modal[data-dialog="delete"] .pf-c-modal-box__body')
+    check("its child moves to “base”" in text, f"the merge choice says where the child goes: {text}")
+    check(browser.js("return document.querySelector('input[value=merge]').checked"), "merge is the default")
+    browser.screenshot("delete-dialog")
+    submit_dialog()
+    browser.wait(f"!q('{row('before-upgrade')}')", what="before-upgrade to leave the tree")
+    check_equal({s["name"] for s in client.list_snapshots("alpha")}, before - {"before-upgrade"}, "snapshots left")
+    check_equal(snapshot("alpha", "after-upgrade")["parent"], snapshot("alpha", "base")["id"], "new parent")
+
+
+@page_case("Edit renames a snapshot and replaces its description")
+def _():
+    select_snapshot("experiment")
+    open_dialog("edit", "edit")
+    browser.fill('.vmsnap-modal [data-field="name"]', "kernel-test")
+    browser.fill('.vmsnap-modal [data-field="description"]', "trying kernel 6.1")
+    submit_dialog()
+    browser.wait(f"q('{row('kernel-test')}')", what="the new name in the tree")
+    check_equal(snapshot("alpha", "kernel-test")["description"], "trying kernel 6.1", "description")
+    check_equal(tree_row("kernel-test")["description"], "trying kernel 6.1", "description in the tree")
+
+
+@page_case("a snapshot made with busctl elsewhere appears in the tree (SnapshotsChanged)")
+def _():
+    environment = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": ADDRESS}
+    started = time.time()
+    subprocess.run(["busctl", "--system", "call", "org.example.Snapshots", "/org/example/Snapshots",
+                    "org.example.Snapshots", "Create", "sssasa{sv}", "alpha", "from-busctl", "made elsewhere", "0",
+                    "0"], check=True, env=environment, capture_output=True)
+    browser.wait(f"q('{row('from-busctl')}')", what="from-busctl in the tree")
+    comment(f"busctl Create to the row in the tree: {(time.time() - started) * 1000:.0f} ms (job included)")
+    check_equal(tree_row("from-busctl")["description"], "made elsewhere", "its description")
+    browser.screenshot("tree-after-busctl", show=".vmsnap-domain")
+
+
+@page_case("Cancel stops a job: its bar says it was canceled, and the tree does not change")
+def _():
+    go("gamma")
+    names_before = client.snapshot_names("gamma")
+    open_dialog("create", "create")
+    browser.fill("[data-field=name]", "to-cancel")
+    # A change of gamma made elsewhere (48 disks: most of a second) keeps ours queued behind it.
+    client.create("gamma", "from-elsewhere")
+    browser.click(".vmsnap-modal .vmsnap-modal-primary")
+    ours = '.vmsnap-job[data-domain="gamma"][data-snapshot="to-cancel"]'
+    browser.click(f"{ours} .vmsnap-job-cancel")
+    browser.screenshot("jobs-running")
+    state = browser.wait(f"(s => ['canceled', 'done', 'failed'].includes(s) ? s : null)(q('{ours}').dataset.state)",
+                         what="the job to end")
+    check_equal(state, "canceled", "how the job ended")
+    status = browser.text(f"{ours} .vmsnap-job-status")
+    check("canceled" in status, f"the bar says why: {status}")
+    browser.screenshot("job-canceled")
+    until(lambda: "from-elsewhere" in client.snapshot_names("gamma"), what="the other change to finish")
+    check_equal(client.snapshot_names("gamma"), sorted(names_before + ["from-elsewhere"]), "gamma's snapshots")
+    go("alpha")
+
+
+@page_case("Clone: the dialog's defaults come from GetConfiguration, the progress bar moves and completes, and the "
+      "new VM is listed")
+def _():
+    select_snapshot("base")
+    open_dialog("clone", "clone")
+    browser.wait("qa('.vmsnap-clone-table tbody tr').length === 2", what="the disks of the clone")
+    check_equal(browser.js("return document.querySelector('.vmsnap-modal [data-field=name]').value"), "copy_of_alpha",
+                "default name")
+    _, disks = client.get_configuration("alpha", "base")
+    for disk in disks:
+        shown = browser.js("""const r = document.querySelector(`.vmsnap-clone-table tr[data-target='${arguments[0]}']`);
+            return [r.querySelector('[data-field=target_dir]').value, r.querySelector('[data-field=format]').value]""",
+                           disk["target"])
+        check_equal(shown, [os.path.dirname(disk["image"]), disk["format"]], f"defaults of {disk['target']}")
+    browser.screenshot("clone-dialog")
+    browser.js("""window.vmsnapSeen = [];
+        new MutationObserver(() => {
+            for (const bar of document.querySelectorAll('.vmsnap-job[data-operation=clone] .pf-c-progress__bar')) {
+                const value = bar.getAttribute('aria-valuenow');
+                if (window.vmsnapSeen[window.vmsnapSeen.length - 1] !== value)
+                    window.vmsnapSeen.push(value);
+                const status = bar.closest('.vmsnap-job').querySelector('.vmsnap-job-status');
+                if (status && bar.closest('.vmsnap-job').dataset.state === 'running')
+                    window.vmsnapStatus = status.textContent;
+            }
+        }).observe(document.querySelector('.vmsnap-jobs'), {subtree: true, childList: true, attributes: true});""")
+    submit_dialog()
+    shot_taken = False
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state = browser.js("const j = document.querySelector('.vmsnap-job[data-operation=clone]');"
+                           "return j ? [j.dataset.state, "
+                           "            j.querySelector('.pf-c-progress__bar').getAttribute('aria-valuenow')] : null")
+        if state and not shot_taken and state[0] == "running" and 0 < int(state[1]) < 100:
+            browser.screenshot("clone-progress")
+            shot_taken = True
+        if state and state[0] in ("done", "failed", "canceled"):
+            break
+        time.sleep(0.05)
+    seen = [int(v) for v in browser.js("return window.vmsnapSeen")]
+    comment(f"clone progress values seen: {seen}")
+    check(state is not None and state[0] == "done",
+          f"the clone job ended {state}: {browser.text('.vmsnap-job[data-operation=clone] .vmsnap-job-status')}")
+    check(len([v for v in seen if 0 < v < 100]) >= 2, f"the bar moved through at least two values: {seen}")
+    check(seen == sorted(seen) and seen[-1] == 100, f"the bar only went forward, to 100: {seen}")
+    status = browser.js("return window.vmsnapStatus || ''")
+    comment(f"a status line while it ran: {status}")
+    check(" of " in status and "/s" in status and "left" in status, f"bytes, rate and time left: {status}")
+    browser.wait("q(\".vmsnap-vms tr[data-vm='copy_of_alpha']\")", what="copy_of_alpha in the VM list")
+    browser.screenshot("clone-done")
+
+
+@page_case("a user whom polkit denies sees the authorization error, and nothing changes")
+def _():
+    denied = CockpitSession("vmsnap-no")
+    cleanups.append(denied.stop)
+    first_tab = browser.driver.current_window_handle
+    state_file = os.path.join(TEST_DIR, "state", DOMAIN_UUIDS["alpha"] + ".json")
+    with open(state_file, "rb") as f:
+        state_before = f.read()
+    images_before = sorted(n for n in os.listdir(IMAGES) if n.startswith("alpha-"))
+    browser.driver.switch_to.new_window("tab")
+    try:
+        browser.open(denied.url("alpha"))
+        browser.wait("q('.vmsnap-error-state')", what="the error state")
+        sentence = browser.text(".vmsnap-vm-list .vmsnap-error-sentence")
+        check("not allowed" in sentence, f"the sentence says so: {sentence}")
+        browser.screenshot("denied-read")
+        # Now let vmsnap-no read, so that it can try to change something.
+        rules = f"/etc/polkit-1/rules.d/40-vmsnap-browser-test-{os.getpid()}.rules"
+        with open(rules, "w") as f:
+            f.write('polkit.addRule(function(action, subject) {\n'
+                    '    if (action.id == "org.example.snapshots.read" && subject.user == "vmsnap-no")\n'
+                    '        return polkit.Result.YES;\n'
+                    '    return polkit.Result.NOT_HANDLED;\n'
+                    '});\n')
+        cleanups.append(lambda: os.path.exists(rules) and os.remove(rules))
+
+        def may_read():
+            try:
+                call_as("vmsnap-no", "ListDomains")
+                return True
+            except BusError:
+                return False
+
+        until(may_read, timeout=15, what="polkitd to load the read rule")
+        # The page may have read again by itself (a SnapshotsChanged of beta); else Try again.
+        if browser.js("return !!document.querySelector('.vmsnap-error-state button')"):
+            browser.click(".vmsnap-error-state button")
+        browser.wait(f"q('{row('base')}')", what="alpha's tree for vmsnap-no")
+        browser.screenshot("denied-may-read")
+        open_dialog("create", "create")
+        browser.click(".vmsnap-modal .vmsnap-modal-primary")
+        sentence = browser.wait("(q('.vmsnap-modal .vmsnap-error-sentence') || {}).textContent",
+                                what="the authorization error")
+        check_equal(sentence, "You are not allowed to create snapshots of alpha", "the error sentence")
+        browser.screenshot("denied-create")
+        browser.driver.switch_to.active_element.send_keys("\ue00c")
+        with open(state_file, "rb") as f:
+            check(f.read() == state_before, "alpha's metadata did not change")
+        check_equal(sorted(n for n in os.listdir(IMAGES) if n.startswith("alpha-")), images_before, "alpha's images")
+    finally:
+        browser.driver.close()
+        browser.driver.switch_to.window(first_tab)
+        denied.stop()
+
+
+@page_case("the page follows Cockpit's dark theme and the system's preference, and back to light")
+def _():
+    browser.dark("shell")
+    browser.wait("document.documentElement.classList.contains('pf-theme-dark')", what="the dark class")
+    browser.screenshot("tree-dark", show=".vmsnap-domain")
+    select_snapshot("base")
+    open_dialog("delete", "delete")
+    browser.screenshot("delete-dialog-dark")
+    browser.driver.switch_to.active_element.send_keys("\ue00c")
+    browser.dark("system")
+    browser.wait("document.documentElement.classList.contains('pf-theme-dark')",
+                 what="the dark class from prefers-color-scheme")
+    browser.dark(None)
+    browser.wait("!document.documentElement.classList.contains('pf-theme-dark')", what="light again")
+    background = browser.js("return getComputedStyle(document.querySelector('.pf-c-card')).backgroundColor")
+    check_equal(background, "rgb(255, 255, 255)", "a light card")
+
+
+SHELL_CASE = "in Cockpit's shell the page is in the menu, and the shell's own Dark style switch reaches it"
+if not os.path.exists("/usr/share/cockpit/shell/manifest.json"):
+    skip(SHELL_CASE, "Cockpit's shell is not installed (apt-get install cockpit-system)")
+else:
+    @page_case(SHELL_CASE)
+    def _():
+        frame = "iframe[name='cockpit1:localhost/snapshots']"
+        try:
+            browser.open(f"http://127.0.0.1:{session.port}/snapshots#/alpha")
+            link = browser.wait("(a => a && a.textContent.trim())(q('nav a[href$=\"/snapshots\"]'))",
+                                what="the menu entry")
+            check_equal(link, "Snapshots", "the menu entry")
+            browser.driver.switch_to.frame(browser.element(frame))
+            browser.wait(f"q('{row('base')}')", what="alpha's tree in the shell's frame")
+            browser.driver.switch_to.default_content()
+            for style, dark in (("dark", True), ("auto", False)):
+                browser.click("#toggle-menu")
+                browser.click(f"button#{style}")
+                browser.driver.switch_to.frame(browser.element(frame))
+                browser.wait(f"document.documentElement.classList.contains('pf-theme-dark') === {str(dark).lower()}",
+                             what=f"the page's style after the shell's {style}")
+                browser.driver.switch_to.default_content()
+                if dark:
+                    browser.screenshot("shell-dark")
+        finally:
+            browser.driver.switch_to.default_content()
+            browser.open(session.url("alpha"))
+            browser.dark(None)
+            browser.wait(f"q('{row('base')}')", what="alpha's tree outside the shell")
+
+
+@page_case("a tree of 500 snapshots opens and follows a change (timings as comments)")
+def _():
+    client.run_job(beta_jobs[-1], timeout=600)
+    setup = time.monotonic() - beta_started
+    check_equal(domain_record("beta")["snapshot_count"], 500, "beta's snapshots")
+    comment(f"setup: 500 snapshots on beta through vmsnapd (Create and Revert jobs) in {setup:.1f} s")
+    painted_500 = "performance.getEntriesByName('vmsnap:tree-painted').find(e => e.detail.rows === 500)"
+    started = time.time()
+    browser.js("window.location.hash = '#/beta'")  # from alpha's tree to beta's, in the open page
+    browser.wait(painted_500, timeout=30, what="the tree of 500")
+    comment(f"switch from alpha to beta's tree of 500 in the open page: {(time.time() - started) * 1000:.0f} ms")
+    started = time.time()
+    browser.driver.refresh()  # a fresh page: its clock starts at the navigation
+    browser.wait(painted_500, timeout=30, what="the tree of 500 after a reload")
+    opened = browser.js(f"return {painted_500}.startTime")
+    comment(f"open the page to a painted tree of 500 snapshots: {opened:.0f} ms "
+            f"(WebDriver's view, reload to seen: {(time.time() - started) * 1000:.0f} ms)")
+    phases = browser.js("""
+        const at = (name, test) => (performance.getEntriesByName(name).find(test || (() => true)) || {}).startTime;
+        const nav = performance.getEntriesByType('navigation')[0];
+        return [nav.domContentLoadedEventEnd, at('vmsnap:domains-read'),
+                at('vmsnap:snapshots-read', e => e.detail.rows === 500),
+                at('vmsnap:tree-updated', e => e.detail.rows === 500)];""")
+    comment("  of which: scripts and styles loaded at {:.0f} ms, VMs read at {:.0f} ms, 500 snapshots read at "
+            "{:.0f} ms, tree in the DOM at {:.0f} ms".format(*phases))
+    check_equal(browser.js("return document.querySelectorAll('.vmsnap-tree tbody tr').length"), 500, "rows")
+    browser.screenshot("tree-500", show=".vmsnap-domain")
+    changed_at = time.time()
+    client.rename("beta", "b12-07", "renamed-from-the-bus")
+    browser.wait(f"q('{row('renamed-from-the-bus')}')", what="the renamed row")
+    timings = browser.js("""const signal = performance.getEntriesByName('vmsnap:snapshots-changed').pop();
+        const painted = performance.getEntriesByName('vmsnap:tree-painted')
+            .filter(e => e.startTime > signal.startTime)[0];
+        return [painted.startTime - signal.startTime, performance.timeOrigin + painted.startTime];""")
+    comment(f"SnapshotsChanged to the updated tree of 500: {timings[0]:.0f} ms "
+            f"(Rename call to painted: {timings[1] - changed_at * 1000:.0f} ms)")
+
+
+@page_case("the browser console shows no script error and no content security policy violation")
+def _():
+    # The page's own messages only: the shell's other pages complain about what this test bed lacks.
+    problems = [entry["message"] for entry in browser.collect_console()
+                if (entry["level"] == "SEVERE" and "/snapshots/" in entry["message"])
+                or "Content Security Policy" in entry["message"]]
+    check(not problems, "\n".join(problems))
+
+
+finish()
