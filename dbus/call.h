@@ -59,10 +59,10 @@ struct call {
                 bool memory, quiesce;
         } create;
         struct {
-                bool restore_memory;
+                bool restore_memory, stop;
         } preview;
         struct {
-                bool start, restore_memory;
+                bool start, restore_memory, stop;
         } revert;
         struct {
                 bool children, metadata_only;

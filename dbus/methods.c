@@ -76,6 +76,7 @@ static int parse_create(call *c, sd_bus_message *message, sd_bus_error *error)
 
 static const option_spec preview_options[] = {
         {"restore_memory", "b", offsetof(call, preview.restore_memory), NULL},
+        {"stop", "b", offsetof(call, preview.stop), NULL},
         {NULL, NULL, 0, NULL},
 };
 
@@ -109,6 +110,7 @@ static int parse_preview(call *c, sd_bus_message *message, sd_bus_error *error)
 static const option_spec revert_options[] = {
         {"start", "b", offsetof(call, revert.start), NULL},
         {"restore_memory", "b", offsetof(call, revert.restore_memory), NULL},
+        {"stop", "b", offsetof(call, revert.stop), NULL},
         {NULL, NULL, 0, NULL},
 };
 
@@ -318,6 +320,7 @@ static void act_preview(call *c)
                 .disks = choices,
                 .n_disks = c->n_preview_disks,
                 .restore_memory = c->preview.restore_memory,
+                .stop = c->preview.stop,
         };
         if (vmsnap_preview_start(c->manager->engine, call_domain(c), c->snapshot, &options, call_hooks(c),
                                  &error) < 0)
@@ -344,7 +347,8 @@ static void act_revert(call *c)
 {
         vmsnap_error error = {0};
         vmsnap_revert_options options = {.start = c->revert.start,
-                                         .restore_memory = c->revert.restore_memory};
+                                         .restore_memory = c->revert.restore_memory,
+                                         .stop = c->revert.stop};
 
         if (vmsnap_snapshot_revert(c->manager->engine, call_domain(c), c->snapshot, &options, call_hooks(c),
                                    &error) < 0)

@@ -1,7 +1,8 @@
-/* create.c: taking a snapshot of a shut-off domain: every selected disk gets a
- * new qcow2 overlay on top of its current leaf, the old leaf is frozen and
- * recorded, and the domain is redefined onto the overlays. Disks that cannot
- * be included are recorded with the reason. */
+/* create.c: taking a snapshot: every selected disk gets a new qcow2 overlay on
+ * top of its current leaf, the old leaf is frozen and recorded. A shut-off
+ * domain is redefined onto the overlays; a running one is switched onto them by
+ * libvirt (live.c), optionally with its memory state. Disks that cannot be
+ * included are recorded with the reason. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 #include "fileio.h"
 #include "image.h"
 #include "journal.h"
+#include "live.h"
 #include "names.h"
 
 #define DESCRIPTION_MAX 65536
@@ -111,7 +113,8 @@ static int check_selection(vmsnap_op *op, const vmsnap_create_options *options)
 
 /* One disk to freeze: its current leaf and the overlay that replaces it. */
 typedef struct freeze_plan {
-        const vmsnap_xml_disk *disk;
+        const vmsnap_xml_disk *disk; /* into op->disks: valid until the domain is redefined */
+        char *target;
         char *leaf;
         char *format;
         char *overlay;
@@ -136,6 +139,7 @@ static int plan_disks(vmsnap_op *op, const vmsnap_create_options *options, vmsna
                 }
                 p = &plan[(*n_plan)++];
                 p->disk = disk;
+                p->target = strdup(disk->target);
                 r = vmsnap_path_canonical(disk->source, &p->leaf, op->error);
                 if (r < 0)
                         return r;
@@ -165,14 +169,40 @@ static int plan_disks(vmsnap_op *op, const vmsnap_create_options *options, vmsna
         return 0;
 }
 
-static int freeze_disks(vmsnap_op *op, freeze_plan *plan, size_t n_plan)
+/* The persistent definition of a running domain must follow its disks onto the
+ * overlays; libvirt does that itself for external snapshots, this makes sure. */
+static int define_onto_overlays(vmsnap_op *op, const vmsnap_xml_disk_source *sources, size_t n)
+{
+        _cleanup_free_ char *new_xml = NULL;
+        bool differs = false;
+        int r;
+
+        r = vmsnap_op_reload_xml(op);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < op->n_disks; j++)
+                        if (strcmp(op->disks[j].target, sources[i].target) == 0)
+                                differs = differs || !op->disks[j].source ||
+                                          strcmp(op->disks[j].source, sources[i].source) != 0;
+        if (!differs)
+                return 0;
+        r = vmsnap_xml_set_disk_sources(op->xml, sources, n, &new_xml, op->error);
+        if (r < 0)
+                return r;
+        return vmsnap_op_define(op, new_xml);
+}
+
+static int freeze_disks(vmsnap_op *op, freeze_plan *plan, size_t n_plan, bool live, const char *memory_file,
+                        bool quiesce)
 {
         vmsnap_xml_disk_source sources[n_plan];
+        vmsnap_live_disk live_disks[n_plan];
         _cleanup_free_ char *saved_xml = strdup(op->xml);
         _cleanup_free_ char *new_xml = NULL;
         int r;
 
-        r = vmsnap_journal_prepare(op, "create", saved_xml);
+        r = vmsnap_journal_prepare(op, "create", live ? "" : saved_xml);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n_plan; i++) {
@@ -191,8 +221,26 @@ static int freeze_disks(vmsnap_op *op, freeze_plan *plan, size_t n_plan)
                 r = vmsnap_op_failpoint(op, "create: after overlay");
                 if (r < 0)
                         return r;
-                sources[i] = (vmsnap_xml_disk_source){plan[i].disk->target, plan[i].overlay, "qcow2"};
+                sources[i] = (vmsnap_xml_disk_source){plan[i].target, plan[i].overlay, "qcow2"};
+                live_disks[i] = (vmsnap_live_disk){plan[i].target, plan[i].overlay};
                 vmsnap_op_progress(op, i + 1, n_plan + 1);
+        }
+        if (live) {
+                if (memory_file) {
+                        r = vmsnap_journal_add_memory_file(op, memory_file);
+                        if (r < 0)
+                                return r;
+                }
+                if (vmsnap_op_canceled(op))
+                        return vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,
+                                                "the snapshot was canceled; nothing was changed");
+                r = vmsnap_live_snapshot(op, live_disks, n_plan, memory_file, quiesce);
+                if (r < 0)
+                        return r;
+                r = vmsnap_op_failpoint(op, "create: after live snapshot");
+                if (r < 0)
+                        return r;
+                return define_onto_overlays(op, sources, n_plan);
         }
         r = vmsnap_xml_set_disk_sources(saved_xml, sources, n_plan, &new_xml, op->error);
         if (r < 0)
@@ -211,6 +259,8 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
         vmsnap_op *op = NULL;
         freeze_plan *plan = NULL;
         size_t n_plan = 0;
+        char *memory_file = NULL;
+        bool live;
         char id[37];
         int r;
 
@@ -220,15 +270,9 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
                             &op, error);
         if (r < 0)
                 return r;
-        if (virDomainIsActive(op->domain) == 1) {
-                r = vmsnap_error_set(
-                        error, -EBUSY, VMSNAP_ERROR_DOMAIN_RUNNING,
-                        "domain %s is running; snapshots of running domains need the live "
-                        "snapshot support, which this build does not have yet: shut it down first",
-                        op->name);
-                goto out;
-        }
-        if (options->memory || options->quiesce) {
+        vmsnap_live_hold(op, "create");
+        live = virDomainIsActive(op->domain) == 1;
+        if (!live && (options->memory || options->quiesce)) {
                 r = vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                      "domain %s is shut off: %s only applies to a running domain", op->name,
                                      options->memory ? "memory" : "quiesce");
@@ -259,13 +303,34 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
         r = plan_disks(op, options, snapshot, plan, &n_plan);
         if (r < 0)
                 goto out;
+        if (options->quiesce) {
+                bool agent = false;
+                r = vmsnap_live_has_guest_agent(op, &agent);
+                if (r < 0)
+                        goto out;
+                if (!agent) {
+                        r = vmsnap_error_set(
+                                error, -EINVAL, VMSNAP_ERROR_UNSUPPORTED,
+                                "domain %s has no QEMU guest agent channel, so its file systems "
+                                "cannot be quiesced; nothing was changed: add a channel of target "
+                                "org.qemu.guest_agent.0 and run qemu-guest-agent in the guest, or take "
+                                "the snapshot without quiesce",
+                                op->name);
+                        goto out;
+                }
+        }
+        if (options->memory) {
+                r = vmsnap_live_memory_path(op, plan[0].leaf, snapshot->id, &memory_file);
+                if (r < 0)
+                        goto out;
+        }
 
         snapshot->created = time(NULL);
         snapshot->parent_id = op->meta->current_id ? strdup(op->meta->current_id) : NULL;
         snapshot->state = strdup(vmsnap_domain_state_name(op->domain));
         snapshot->config_xml = strdup(op->xml);
 
-        r = freeze_disks(op, plan, n_plan);
+        r = freeze_disks(op, plan, n_plan, live, memory_file, options->quiesce);
         if (r < 0) {
                 vmsnap_journal_rollback(op);
                 goto out;
@@ -273,6 +338,10 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
 
         for (size_t i = 0; i < n_plan; i++)
                 vmsnap_domain_meta_add_owned(op->meta, plan[i].overlay);
+        if (memory_file) {
+                vmsnap_domain_meta_add_owned(op->meta, memory_file);
+                snapshot->memory_file = strdup(memory_file);
+        }
         free(op->meta->current_id);
         op->meta->current_id = strdup(snapshot->id);
         vmsnap_domain_meta_add_snapshot(op->meta, snapshot);
@@ -283,12 +352,15 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
         vmsnap_op_progress(op, n_plan + 1, n_plan + 1);
 out:
         for (size_t i = 0; plan && i < n_plan; i++) {
+                free(plan[i].target);
                 free(plan[i].leaf);
                 free(plan[i].format);
                 free(plan[i].overlay);
         }
         free(plan);
+        free(memory_file);
         vmsnap_snapshot_free(snapshot);
+        vmsnap_live_release(op);
         vmsnap_op_end(op);
         return r;
 }

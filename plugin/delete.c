@@ -2,7 +2,9 @@
  * parent and every image that read through its frozen images reads the same
  * bytes afterwards), with its whole subtree, or of the metadata only. The
  * merge plan picks per disk whichever copies less: pull the frozen image into
- * each child image, or commit the only child down into it. */
+ * each child image, or commit the only child down into it. While the domain
+ * runs, images in its running chains change only through libvirt block jobs
+ * (live.c); other branches keep using qemu-img. */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +12,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "journal.h"
+#include "live.h"
 
 /* A file the merge plan knows, with its backing file as its header says. */
 typedef struct graph_node {
@@ -113,6 +116,79 @@ typedef struct merge_plan {
         uint64_t bytes; /* upper bound of what the merge writes */
 } merge_plan;
 
+/* The running domain reads frozen through disk target's chain: of its children, the
+ * one in that chain (K) is merged by a block job, the others (other snapshots'
+ * branches) are pulled by qemu-img first, so that frozen then has K alone. K the
+ * active image: active commit with pivot or pull, whichever copies less. K frozen
+ * itself: commit K down (libvirt cannot pull into an image below the active one). */
+static int plan_live_merge(vmsnap_op *op, const image_graph *graph, const vmsnap_disk_entry *entry,
+                           const graph_node *const *kids, size_t n_kids, const char *active_source,
+                           merge_plan *plan)
+{
+        const char *frozen = entry->image, *in_chain = NULL;
+        const graph_node *node = graph_find(graph, frozen), *grandkids[64];
+        size_t n_grandkids;
+        int r;
+
+        for (size_t i = 0; i < n_kids && !in_chain; i++) {
+                bool contains = false;
+                r = vmsnap_live_chain_contains(op, entry->target, kids[i]->path, &contains);
+                if (r < 0)
+                        return r;
+                if (contains)
+                        in_chain = kids[i]->path;
+        }
+        if (!in_chain)
+                return vmsnap_error_set(op->error, -EIO, VMSNAP_ERROR_FAILED,
+                                        "disk %s of domain %s reads %s, but none of its overlays is in the "
+                                        "running chain; vmsnap's metadata does not match the images",
+                                        entry->target, op->name, frozen);
+        for (size_t i = 0; i < n_kids; i++)
+                if (kids[i]->path != in_chain) {
+                        vmsnap_journal_step_rebase(op, kids[i]->path, node->backing, node->backing_format,
+                                                   true);
+                        plan->bytes += vmsnap_file_allocated(frozen);
+                }
+        if (strcmp(in_chain, active_source) == 0) {
+                uint64_t commit_cost = vmsnap_file_allocated(in_chain),
+                         pull_cost = vmsnap_file_allocated(frozen);
+                if (commit_cost < pull_cost) {
+                        vmsnap_journal_step_block_commit(op, entry->target, in_chain, frozen, true, NULL);
+                        model_replace_image(op->meta, in_chain, frozen);
+                        plan->sources[plan->n_sources++] =
+                                (vmsnap_xml_disk_source){entry->target, frozen, "qcow2"};
+                        plan->bytes += commit_cost;
+                } else {
+                        vmsnap_journal_step_block_pull(op, entry->target, in_chain, node->backing,
+                                                       node->backing_format);
+                        plan->bytes += pull_cost;
+                }
+                return 0;
+        }
+        /* The image above K in the running chain is moved onto frozen by libvirt; K's other
+         * children only need their header changed: frozen will read what K read. */
+        const char *above = NULL;
+        n_grandkids = graph_children(graph, in_chain, grandkids, 64);
+        if (n_grandkids > 64)
+                return vmsnap_error_set(op->error, -E2BIG, VMSNAP_ERROR_UNSUPPORTED,
+                                        "%s has more than 64 overlays", in_chain);
+        for (size_t i = 0; i < n_grandkids && !above; i++) {
+                bool contains = false;
+                r = vmsnap_live_chain_contains(op, entry->target, grandkids[i]->path, &contains);
+                if (r < 0)
+                        return r;
+                if (contains)
+                        above = grandkids[i]->path;
+        }
+        vmsnap_journal_step_block_commit(op, entry->target, in_chain, frozen, false, above);
+        for (size_t i = 0; i < n_grandkids; i++)
+                if (grandkids[i]->path != above)
+                        vmsnap_journal_step_rebase(op, grandkids[i]->path, frozen, "qcow2", false);
+        model_replace_image(op->meta, in_chain, frozen);
+        plan->bytes += vmsnap_file_allocated(in_chain);
+        return 0;
+}
+
 /* Plans the merge of one frozen image out of its chain. */
 static int plan_disk_merge(vmsnap_op *op, const image_graph *graph, const vmsnap_disk_entry *entry,
                            const vmsnap_active_disk *active, size_t n_active, merge_plan *plan)
@@ -153,6 +229,18 @@ static int plan_disk_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
         }
         if (n_kids == 0)
                 return 0; /* nothing reads it: collected after the commit point */
+        if (virDomainIsActive(op->domain) == 1)
+                for (size_t i = 0; i < n_active; i++) {
+                        bool in_chain = false;
+                        if (strcmp(active[i].target, entry->target) != 0)
+                                continue;
+                        r = vmsnap_live_chain_contains(op, entry->target, frozen, &in_chain);
+                        if (r < 0)
+                                return r;
+                        if (in_chain)
+                                return plan_live_merge(op, graph, entry, kids, n_kids, active[i].source,
+                                                       plan);
+                }
 
         node = graph_find(graph, frozen);
         uint64_t pull_cost = vmsnap_file_allocated(frozen) * n_kids;
@@ -307,14 +395,17 @@ int vmsnap_snapshot_delete(vmsnap_engine *engine, const char *domain, const char
         unsigned flags = VMSNAP_OP_NO_PREVIEW;
         int r;
 
+        /* A running domain is fine: its chains change only through block jobs. */
         if (mode != VMSNAP_DELETE_METADATA_ONLY)
-                flags |= VMSNAP_OP_SHUT_OFF | VMSNAP_OP_NO_FOREIGN_SNAPSHOTS;
+                flags |= VMSNAP_OP_NO_FOREIGN_SNAPSHOTS;
         if (mode > VMSNAP_DELETE_METADATA_ONLY)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "unknown delete mode %d", (int)mode);
         r = vmsnap_op_begin(engine, domain, flags, hooks, &op, error);
         if (r < 0)
                 return r;
+        if (mode != VMSNAP_DELETE_METADATA_ONLY)
+                vmsnap_live_hold(op, "merge");
         r = vmsnap_op_find_snapshot(op, snapshot, &target);
         if (r == 0 && mode != VMSNAP_DELETE_METADATA_ONLY) {
                 pthread_mutex_lock(&op->slot->data_lock);
@@ -322,10 +413,11 @@ int vmsnap_snapshot_delete(vmsnap_engine *engine, const char *domain, const char
                 pthread_mutex_unlock(&op->slot->data_lock);
                 /* A merge rewrites images that a clone may be reading. */
                 if (clones > 0)
-                        r = vmsnap_error_set(error, -EBUSY, VMSNAP_ERROR_LOCKED,
-                                             "a clone from a snapshot of %s is running; deleting snapshots of "
-                                             "%s must wait until it has finished",
-                                             op->name, op->name);
+                        r = vmsnap_error_set(
+                                error, -EBUSY, VMSNAP_ERROR_LOCKED,
+                                "a clone from a snapshot of %s is running; deleting snapshots of "
+                                "%s must wait until it has finished",
+                                op->name, op->name);
         }
         if (r == 0) {
                 switch (mode) {
@@ -340,6 +432,8 @@ int vmsnap_snapshot_delete(vmsnap_engine *engine, const char *domain, const char
                         break;
                 }
         }
+        if (mode != VMSNAP_DELETE_METADATA_ONLY)
+                vmsnap_live_release(op);
         vmsnap_op_end(op);
         return r;
 }

@@ -72,9 +72,14 @@ int vmsnap_gc_run(vmsnap_op *op)
                 return r;
         for (size_t i = 0; r == 0 && i < n_active; i++)
                 r = reach_add_root(&reached, active[i].source, &walk_error);
-        for (size_t i = 0; r == 0 && i < meta->n_snapshots; i++)
+        for (size_t i = 0; r == 0 && i < meta->n_snapshots; i++) {
+                /* A memory file is read by no chain; its snapshot keeps it. */
+                if (meta->snapshots[i]->memory_file && vmsnap_file_exists(meta->snapshots[i]->memory_file))
+                        r = reach_visit(meta->snapshots[i]->memory_file, NULL, 0, &reached) < 0 ? -ENOMEM
+                                                                                                : 0;
                 for (size_t j = 0; r == 0 && j < meta->snapshots[i]->n_disks; j++)
                         r = reach_add_root(&reached, meta->snapshots[i]->disks[j].image, &walk_error);
+        }
         if (meta->preview)
                 for (size_t i = 0; r == 0 && i < meta->preview->n_disks; i++) {
                         r = reach_add_root(&reached, meta->preview->disks[i].saved_leaf, &walk_error);

@@ -1,7 +1,7 @@
 /* journal.c: the intent journal (see journal.h). The intent is a JSON object
  * kept in the domain's metadata document:
  *   {"operation", "phase": "prepare"|"finish", "saved_xml",
- *    "files": [{"path", "backing"}], "steps": [...], "done": n}
+ *    "files": [{"path", "backing"} | {"path", "memory": true}], "steps": [...], "done": n}
  * Prepare is rolled back, finish is rolled forward; both end with garbage collection. */
 #include <string.h>
 
@@ -11,6 +11,7 @@
 #include "gc.h"
 #include "image.h"
 #include "journal.h"
+#include "live.h"
 
 static json_object *intent_array(vmsnap_op *op, const char *key)
 {
@@ -58,6 +59,30 @@ int vmsnap_journal_add_file(vmsnap_op *op, const char *path, const char *backing
         return vmsnap_op_save(op);
 }
 
+int vmsnap_journal_add_memory_file(vmsnap_op *op, const char *path)
+{
+        json_object *file = json_object_new_object();
+
+        json_object_object_add(file, "path", json_object_new_string(path));
+        json_object_object_add(file, "memory", json_object_new_boolean(true));
+        json_object_array_add(intent_array(op, "files"), file);
+        return vmsnap_op_save(op);
+}
+
+/* A file the running domain reads now stays: a crash between libvirt's live snapshot
+ * and the commit point leaves the domain on the new overlays, and removing them
+ * would lose its writes. */
+static bool used_by_running_domain(vmsnap_op *op, const char *path)
+{
+        bool used = false;
+
+        if (vmsnap_live_uses(op, path, &used) < 0)
+                return true; /* in doubt, keep */
+        if (used)
+                vmsnap_op_message(op, "%s was kept: the running domain %s uses it", path, op->name);
+        return used;
+}
+
 /* Removes a file the prepare phase recorded, if it is what we made: a qcow2 overlay of
  * the recorded backing file. Anything else at that path is not ours and is left alone. */
 static void remove_prepared_file(vmsnap_op *op, const char *path, const char *backing)
@@ -66,7 +91,7 @@ static void remove_prepared_file(vmsnap_op *op, const char *path, const char *ba
         vmsnap_error ignored;
         char *want = NULL, *have = NULL;
 
-        if (!vmsnap_file_exists(path))
+        if (!vmsnap_file_exists(path) || used_by_running_domain(op, path))
                 return;
         /* An empty file is one we created whose qemu-img never ran. */
         if (vmsnap_file_allocated(path) == 0 && vmsnap_image_header_read(path, &header, &ignored) == 0 &&
@@ -102,10 +127,17 @@ static int rollback_prepare(vmsnap_op *op)
                         json_object *file = json_object_array_get_idx(files, i - 1);
                         const char *path = intent_string(file, "path");
                         const char *backing = intent_string(file, "backing");
-                        if (path && backing)
+                        json_object *memory;
+                        /* The path was free when recorded, so whatever is there now is libvirt's
+                         * unfinished memory file. */
+                        if (path && json_object_object_get_ex(file, "memory", &memory))
+                                vmsnap_file_remove(path, NULL);
+                        else if (path && backing)
                                 remove_prepared_file(op, path, backing);
                 }
-        if (saved_xml && strcmp(saved_xml, op->xml) != 0)
+        /* An empty saved_xml: the operation changes the definition only through libvirt
+         * calls that succeed or fail whole (live snapshots); nothing to restore. */
+        if (saved_xml && *saved_xml && strcmp(saved_xml, op->xml) != 0)
                 r = vmsnap_op_define(op, saved_xml);
         if (r == 0) {
                 json_object_put(op->meta->intent);
@@ -172,6 +204,43 @@ void vmsnap_journal_step_define(vmsnap_op *op, const char *xml)
         json_object_array_add(intent_array(op, "steps"), step);
 }
 
+void vmsnap_journal_step_block_commit(vmsnap_op *op, const char *target, const char *image, const char *base,
+                                      bool active, const char *child)
+{
+        json_object *step = json_object_new_object();
+
+        json_object_object_add(step, "kind", json_object_new_string("blockcommit"));
+        json_object_object_add(step, "target", json_object_new_string(target));
+        json_object_object_add(step, "image", json_object_new_string(image));
+        json_object_object_add(step, "base", json_object_new_string(base));
+        json_object_object_add(step, "active", json_object_new_boolean(active));
+        json_object_object_add(step, "child", child ? json_object_new_string(child) : NULL);
+        json_object_array_add(intent_array(op, "steps"), step);
+}
+
+void vmsnap_journal_step_block_pull(vmsnap_op *op, const char *target, const char *image, const char *base,
+                                    const char *base_format)
+{
+        json_object *step = json_object_new_object();
+
+        json_object_object_add(step, "kind", json_object_new_string("blockpull"));
+        json_object_object_add(step, "target", json_object_new_string(target));
+        json_object_object_add(step, "image", json_object_new_string(image));
+        json_object_object_add(step, "base", base ? json_object_new_string(base) : NULL);
+        json_object_object_add(step, "format", base_format ? json_object_new_string(base_format) : NULL);
+        json_object_array_add(intent_array(op, "steps"), step);
+}
+
+void vmsnap_journal_step_restore(vmsnap_op *op, const char *memory_file, const char *xml)
+{
+        json_object *step = json_object_new_object();
+
+        json_object_object_add(step, "kind", json_object_new_string("restore"));
+        json_object_object_add(step, "memory_file", json_object_new_string(memory_file));
+        json_object_object_add(step, "xml", json_object_new_string(xml));
+        json_object_array_add(intent_array(op, "steps"), step);
+}
+
 struct step_progress {
         vmsnap_op *op;
         size_t index, count;
@@ -189,6 +258,77 @@ static bool step_canceled(void *userdata)
 {
         /* Past the commit point the merge always completes. */
         return false;
+}
+
+static int run_block_commit(vmsnap_op *op, json_object *step, const vmsnap_hooks *hooks)
+{
+        const char *target = intent_string(step, "target"), *image = intent_string(step, "image");
+        const char *base = intent_string(step, "base"), *child = intent_string(step, "child");
+        json_object *active;
+        bool in_chain = false;
+        int r;
+
+        if (!target || !image || !base || !json_object_object_get_ex(step, "active", &active))
+                return -EBADMSG;
+        r = vmsnap_live_chain_contains(op, target, image, &in_chain);
+        if (r < 0 || !in_chain)
+                return r; /* done before a crash */
+        if (virDomainIsActive(op->domain) == 1)
+                return vmsnap_live_block_commit(op, target, json_object_get_boolean(active) ? NULL : image,
+                                                base, hooks);
+        /* The domain stopped meanwhile: the same change offline. */
+        r = vmsnap_image_commit(image, base, hooks, op->error);
+        if (r == 0 && child)
+                r = vmsnap_image_rebase(child, base, "qcow2", false, hooks, op->error);
+        return r;
+}
+
+static int run_block_pull(vmsnap_op *op, json_object *step, const vmsnap_hooks *hooks)
+{
+        const char *target = intent_string(step, "target"), *image = intent_string(step, "image");
+        const char *base = intent_string(step, "base");
+        vmsnap_image_header header = {0};
+        _cleanup_free_ char *have = NULL, *want = NULL;
+        bool done, running;
+        int r;
+
+        if (!target || !image)
+                return -EBADMSG;
+        r = vmsnap_image_header_read(image, &header, op->error);
+        if (r < 0)
+                return r;
+        if (header.backing)
+                vmsnap_path_canonical(header.backing, &have, NULL);
+        if (base)
+                vmsnap_path_canonical(base, &want, NULL);
+        vmsnap_image_header_clear(&header);
+        done = (!have && !want) || (have && want && strcmp(have, want) == 0);
+        if (done)
+                return 0;
+        r = vmsnap_live_uses(op, image, &running);
+        if (r < 0)
+                return r;
+        if (running)
+                r = vmsnap_live_block_pull(op, target, base, hooks);
+        else
+                r = vmsnap_image_rebase(image, base, intent_string(step, "format"), true, hooks, op->error);
+        if (r < 0)
+                return r;
+        /* The job left no trace of failing but the header tells. */
+        r = vmsnap_image_header_read(image, &header, op->error);
+        if (r < 0)
+                return r;
+        free(have);
+        have = NULL;
+        if (header.backing)
+                vmsnap_path_canonical(header.backing, &have, NULL);
+        vmsnap_image_header_clear(&header);
+        if ((!have && !want) || (have && want && strcmp(have, want) == 0))
+                return 0;
+        return vmsnap_error_set(op->error, -EIO, VMSNAP_ERROR_FAILED,
+                                "pulling data into %s (disk %s of domain %s) ended without completing; see "
+                                "libvirt's log",
+                                image, target, op->name);
 }
 
 static int run_step(vmsnap_op *op, json_object *step, size_t index, size_t count)
@@ -209,6 +349,18 @@ static int run_step(vmsnap_op *op, json_object *step, size_t index, size_t count
                         return vmsnap_image_rebase(image, intent_string(step, "backing"),
                                                    intent_string(step, "format"),
                                                    json_object_get_boolean(safe), &hooks, op->error);
+        } else if (kind && strcmp(kind, "blockcommit") == 0) {
+                int r = run_block_commit(op, step, &hooks);
+                if (r != -EBADMSG)
+                        return r;
+        } else if (kind && strcmp(kind, "blockpull") == 0) {
+                int r = run_block_pull(op, step, &hooks);
+                if (r != -EBADMSG)
+                        return r;
+        } else if (kind && strcmp(kind, "restore") == 0) {
+                const char *file = intent_string(step, "memory_file"), *xml = intent_string(step, "xml");
+                if (file && xml)
+                        return vmsnap_live_restore(op, file, xml);
         } else if (kind && strcmp(kind, "define") == 0) {
                 const char *xml = intent_string(step, "xml");
                 if (xml)

@@ -9,10 +9,14 @@
 
 #include "engine.h"
 
-/* Starts the prepare phase and saves it. saved_xml: the definition to restore. */
+/* Starts the prepare phase and saves it. saved_xml: the definition to restore (""
+ * when the operation changes it only through one all-or-nothing libvirt call). */
 int vmsnap_journal_prepare(vmsnap_op *op, const char *operation, const char *saved_xml);
 /* Records that path is about to be created as an overlay of backing; saved before creation. */
 int vmsnap_journal_add_file(vmsnap_op *op, const char *path, const char *backing);
+/* Records that libvirt is about to write a memory-state file at path (which does not
+ * exist yet); saved before the call. */
+int vmsnap_journal_add_memory_file(vmsnap_op *op, const char *path);
 /* Rolls back the prepare phase now (for a failure, not a crash): removes created
  * files, restores the saved XML, clears the intent and saves. */
 int vmsnap_journal_rollback(vmsnap_op *op);
@@ -22,6 +26,18 @@ void vmsnap_journal_step_commit(vmsnap_op *op, const char *top, const char *base
 void vmsnap_journal_step_rebase(vmsnap_op *op, const char *image, const char *backing, const char *format,
                                 bool safe);
 void vmsnap_journal_step_define(vmsnap_op *op, const char *xml);
+/* Commits image into base, the image below it in disk target's chain, while the domain
+ * may run: a libvirt block job when it runs (active: image is the disk's active file,
+ * pivoted onto base; else child is the image above it, whose backing libvirt moves to
+ * base), qemu-img when it does not. Done once image has left the disk's chain. */
+void vmsnap_journal_step_block_commit(vmsnap_op *op, const char *target, const char *image, const char *base,
+                                      bool active, const char *child);
+/* Pulls into disk target's active file image what it reads above base (NULL: all):
+ * a libvirt block job when the domain runs, qemu-img rebase when it does not. */
+void vmsnap_journal_step_block_pull(vmsnap_op *op, const char *target, const char *image, const char *base,
+                                    const char *base_format);
+/* Starts the domain from a memory file with this XML (live.c), unless it runs. */
+void vmsnap_journal_step_restore(vmsnap_op *op, const char *memory_file, const char *xml);
 /* The commit point: saves op->meta (the final model) with the steps still to run,
  * then runs them, then clears the intent and collects garbage. */
 int vmsnap_journal_commit(vmsnap_op *op);

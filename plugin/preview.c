@@ -1,7 +1,9 @@
 /* preview.c: preview of a snapshot (or a custom mix: configuration from one
  * snapshot, each disk from any other), then commit or undo; and revert, which
  * is a preview of every disk followed by a commit. Each previewed disk runs
- * on a temporary overlay, so the snapshot's own images stay frozen. */
+ * on a temporary overlay, so the snapshot's own images stay frozen. With
+ * restore_memory the domain then starts from the snapshot's memory file
+ * (live.c), running on from the snapshot's instant. */
 #include <libvirt/virterror.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "fileio.h"
 #include "image.h"
 #include "journal.h"
+#include "live.h"
 
 typedef struct preview_plan {
         char *target;
@@ -220,30 +223,49 @@ static vmsnap_preview *preview_record(vmsnap_op *op, vmsnap_snapshot *config, pr
 
 /* Creates the overlays and switches the domain to the preview; on return the model
  * holds the preview but is not saved yet (the caller commits it). */
+/* The XML the domain restores its memory with: the memory file's own, on the overlays. */
+static int restore_xml(vmsnap_op *op, vmsnap_snapshot *config, preview_plan *plans, size_t n, char **ret)
+{
+        vmsnap_xml_disk_source sources[n + 1];
+
+        for (size_t i = 0; i < n; i++)
+                sources[i] = (vmsnap_xml_disk_source){plans[i].target, plans[i].overlay, "qcow2"};
+        return vmsnap_live_restore_xml(op, config->memory_file, sources, n, ret);
+}
+
 static int preview_apply(vmsnap_op *op, vmsnap_snapshot *config, const vmsnap_preview_options *options,
-                         const char *operation)
+                         const char *operation, bool stop)
 {
         preview_plan *plans = NULL;
         size_t n = 0;
         _cleanup_free_ char *saved_xml = strdup(op->xml);
-        _cleanup_free_ char *new_xml = NULL;
+        _cleanup_free_ char *new_xml = NULL, *memory_xml = NULL;
         vmsnap_preview *preview = NULL;
         int r;
 
-        if (options && options->restore_memory) {
-                if (!config->memory_file)
-                        return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                                "snapshot \"%s\" has no memory state to restore",
-                                                config->name);
-                return vmsnap_error_set(op->error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
-                                        "restoring the memory state of snapshot \"%s\" is not supported yet",
-                                        config->name);
-        }
+        if (options && options->restore_memory && !config->memory_file)
+                return vmsnap_error_set(
+                        op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                        "snapshot \"%s\" has no memory state to restore; take snapshots with "
+                        "memory from a running domain to restore one",
+                        config->name);
         r = plan_preview(op, config, options, &plans, &n);
         if (r < 0)
                 return r;
+        if (options && options->restore_memory) {
+                r = restore_xml(op, config, plans, n, &memory_xml);
+                if (r < 0) {
+                        plans_free(plans, n);
+                        return r;
+                }
+        }
         /* The record is built before any change, while op->xml is still the saved state. */
         preview = preview_record(op, config, plans, n);
+        if (stop) {
+                r = vmsnap_live_stop(op);
+                if (r < 0)
+                        goto out;
+        }
 
         r = vmsnap_journal_prepare(op, operation, saved_xml);
         if (r < 0)
@@ -281,6 +303,8 @@ static int preview_apply(vmsnap_op *op, vmsnap_snapshot *config, const vmsnap_pr
         preview = NULL;
         free(op->meta->current_id);
         op->meta->current_id = strdup(config->id);
+        if (memory_xml)
+                vmsnap_journal_step_restore(op, config->memory_file, memory_xml);
         goto out;
 fail:
         vmsnap_journal_rollback(op);
@@ -298,16 +322,21 @@ int vmsnap_preview_start(vmsnap_engine *engine, const char *domain, const char *
         vmsnap_op *op;
         int r;
 
-        r = vmsnap_op_begin(engine, domain,
-                            VMSNAP_OP_SHUT_OFF | VMSNAP_OP_NO_PREVIEW | VMSNAP_OP_NO_FOREIGN_SNAPSHOTS,
-                            hooks, &op, error);
+        bool running = false;
+
+        r = vmsnap_op_begin(engine, domain, VMSNAP_OP_NO_PREVIEW | VMSNAP_OP_NO_FOREIGN_SNAPSHOTS, hooks,
+                            &op, error);
         if (r < 0)
                 return r;
-        r = vmsnap_op_find_snapshot(op, snapshot, &config);
+        vmsnap_live_hold(op, "preview");
+        r = vmsnap_live_check_stopped(op, "preview", options && options->stop, &running);
         if (r == 0)
-                r = preview_apply(op, config, options, "preview");
+                r = vmsnap_op_find_snapshot(op, snapshot, &config);
+        if (r == 0)
+                r = preview_apply(op, config, options, "preview", running);
         if (r == 0)
                 r = vmsnap_journal_commit(op);
+        vmsnap_live_release(op);
         vmsnap_op_end(op);
         return r;
 }
@@ -320,28 +349,67 @@ static int commit_apply(vmsnap_op *op)
         return vmsnap_journal_commit(op);
 }
 
-int vmsnap_preview_commit(vmsnap_engine *engine, const char *domain, const vmsnap_hooks *hooks,
-                          vmsnap_error *error)
+/* Begins commit or undo: holds the domain, and refuses or stops it when it runs. */
+static int end_begin(vmsnap_engine *engine, const char *domain, const char *operation,
+                     const vmsnap_preview_end_options *options, const vmsnap_hooks *hooks, vmsnap_op **ret,
+                     vmsnap_error *error)
 {
         vmsnap_op *op;
         int r;
 
-        r = vmsnap_op_begin(engine, domain, VMSNAP_OP_SHUT_OFF | VMSNAP_OP_IN_PREVIEW, hooks, &op, error);
+        r = vmsnap_op_begin(engine, domain, VMSNAP_OP_IN_PREVIEW, hooks, &op, error);
+        if (r < 0)
+                return r;
+        vmsnap_live_hold(op, operation);
+        r = vmsnap_live_check_stopped(op, operation, options && options->stop, NULL);
+        if (r == 0)
+                r = vmsnap_live_stop(op);
+        if (r < 0) {
+                vmsnap_live_release(op);
+                vmsnap_op_end(op);
+                return r;
+        }
+        *ret = op;
+        return 0;
+}
+
+int vmsnap_preview_commit_with_options(vmsnap_engine *engine, const char *domain,
+                                       const vmsnap_preview_end_options *options, const vmsnap_hooks *hooks,
+                                       vmsnap_error *error)
+{
+        vmsnap_op *op;
+        int r;
+
+        r = end_begin(engine, domain, "commit", options, hooks, &op, error);
         if (r < 0)
                 return r;
         r = commit_apply(op);
+        vmsnap_live_release(op);
         vmsnap_op_end(op);
         return r;
+}
+
+int vmsnap_preview_commit(vmsnap_engine *engine, const char *domain, const vmsnap_hooks *hooks,
+                          vmsnap_error *error)
+{
+        return vmsnap_preview_commit_with_options(engine, domain, NULL, hooks, error);
 }
 
 int vmsnap_preview_undo(vmsnap_engine *engine, const char *domain, const vmsnap_hooks *hooks,
                         vmsnap_error *error)
 {
+        return vmsnap_preview_undo_with_options(engine, domain, NULL, hooks, error);
+}
+
+int vmsnap_preview_undo_with_options(vmsnap_engine *engine, const char *domain,
+                                     const vmsnap_preview_end_options *options, const vmsnap_hooks *hooks,
+                                     vmsnap_error *error)
+{
         vmsnap_preview *preview;
         vmsnap_op *op;
         int r;
 
-        r = vmsnap_op_begin(engine, domain, VMSNAP_OP_SHUT_OFF | VMSNAP_OP_IN_PREVIEW, hooks, &op, error);
+        r = end_begin(engine, domain, "undo", options, hooks, &op, error);
         if (r < 0)
                 return r;
         preview = op->meta->preview;
@@ -351,6 +419,7 @@ int vmsnap_preview_undo(vmsnap_engine *engine, const char *domain, const vmsnap_
         vmsnap_journal_step_define(op, preview->saved_xml);
         vmsnap_preview_free(preview);
         r = vmsnap_journal_commit(op);
+        vmsnap_live_release(op);
         vmsnap_op_end(op);
         return r;
 }
@@ -362,24 +431,32 @@ int vmsnap_snapshot_revert(vmsnap_engine *engine, const char *domain, const char
         vmsnap_preview_options preview_options = {.restore_memory = options && options->restore_memory};
         vmsnap_snapshot *target;
         vmsnap_op *op;
+        bool running = false;
         int r;
 
-        r = vmsnap_op_begin(engine, domain,
-                            VMSNAP_OP_SHUT_OFF | VMSNAP_OP_NO_PREVIEW | VMSNAP_OP_NO_FOREIGN_SNAPSHOTS,
-                            hooks, &op, error);
+        r = vmsnap_op_begin(engine, domain, VMSNAP_OP_NO_PREVIEW | VMSNAP_OP_NO_FOREIGN_SNAPSHOTS, hooks,
+                            &op, error);
         if (r < 0)
                 return r;
-        r = vmsnap_op_find_snapshot(op, snapshot, &target);
+        vmsnap_live_hold(op, "revert");
+        /* Going back to a running moment replaces what runs now: restore_memory implies stop. */
+        r = vmsnap_live_check_stopped(op, "revert", options && (options->stop || options->restore_memory),
+                                      &running);
         if (r == 0)
-                r = preview_apply(op, target, &preview_options, "revert");
+                r = vmsnap_op_find_snapshot(op, snapshot, &target);
+        if (r == 0)
+                r = preview_apply(op, target, &preview_options, "revert", running);
         if (r == 0)
                 r = commit_apply(op);
-        if (r == 0 && options && options->start && virDomainCreate(op->domain) < 0) {
+        vmsnap_live_release(op);
+        if (r == 0 && options && options->start && !options->restore_memory &&
+            virDomainCreate(op->domain) < 0) {
                 virErrorPtr last = virGetLastError();
                 r = vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED,
                                      "domain %s was reverted to \"%s\" but did not start: %s", op->name,
                                      target->name, last && last->message ? last->message : "unknown error");
         }
+        vmsnap_live_release(op);
         vmsnap_op_end(op);
         return r;
 }

@@ -272,14 +272,11 @@ static void test_a_running_domain_is_refused_with_domain_running(void **state)
         create_named(f, "vm", "s1");
         virDomainPtr d = virDomainLookupByName(f->connection, "vm");
         assert_int_equal(virDomainCreate(d), 0);
+        /* Create and delete work on a running domain through libvirt (test-live.c); preview does not. */
         size_t files = fixture_count_files(f, "vm");
-        assert_true(vmsnap_snapshot_create(f->engine, "vm", NULL, NULL, NULL, &error) < 0);
-        assert_int_equal(error.kind, VMSNAP_ERROR_DOMAIN_RUNNING);
         assert_true(vmsnap_preview_start(f->engine, "vm", "s1", NULL, NULL, &error) < 0);
         assert_int_equal(error.kind, VMSNAP_ERROR_DOMAIN_RUNNING);
         assert_non_null(strstr(error.message, "shut it down"));
-        assert_true(vmsnap_snapshot_delete(f->engine, "vm", "s1", VMSNAP_DELETE_MERGE, NULL, &error) < 0);
-        assert_int_equal(error.kind, VMSNAP_ERROR_DOMAIN_RUNNING);
         assert_int_equal(fixture_count_files(f, "vm"), files);
         virDomainDestroy(d);
         virDomainFree(d);

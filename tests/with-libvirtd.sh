@@ -24,14 +24,23 @@ cleanup() {
                 [ ${#started[@]} -eq 0 ] && break
                 sleep 0.1
         done
+        [ -n "$hook_installed" ] && rm -f "$hook_installed"
         rm -rf "$work"
 }
+hook_installed=
 trap cleanup EXIT
 
 if ! virsh -c qemu:///system version >/dev/null 2>&1; then
         if [ ! -S /run/libvirt/virtlogd-sock ]; then
                 virtlogd -d --pid-file "$work/virtlogd.pid" || skip "virtlogd did not start"
                 started+=("$work/virtlogd.pid")
+        fi
+        # libvirtd finds hooks only when it starts: vmsnap's hook (tests/test-live.c) is
+        # installed for the run unless one is there already.
+        hook=/etc/libvirt/hooks/qemu.d/vmsnap
+        if [ -n "${VMSNAP_SOURCE_ROOT:-}" ] && [ ! -e "$hook" ] && mkdir -p "${hook%/*}" &&
+                install -m 0755 "$VMSNAP_SOURCE_ROOT/packaging/libvirt-hook/vmsnap" "$hook"; then
+                hook_installed=$hook
         fi
         printf 'log_outputs="3:file:%s/libvirtd.log"\n' "$work" >"$work/libvirtd.conf"
         libvirtd -d -f "$work/libvirtd.conf" --pid-file "$work/libvirtd.pid" || skip "libvirtd did not start"

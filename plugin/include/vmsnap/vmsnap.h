@@ -164,8 +164,18 @@ typedef struct vmsnap_disk_choice {
 typedef struct vmsnap_preview_options {
         const vmsnap_disk_choice *disks; /* custom preview; targets not listed come from the main snapshot */
         size_t n_disks;
+        /* Start the domain from the snapshot's memory state: it runs on from the
+         * instant the snapshot was taken, on the preview's disks. */
         bool restore_memory;
+        /* A running domain is refused with DomainRunning unless this is set: then it is
+         * stopped (virDomainDestroy) first, and what only its memory held is lost. */
+        bool stop;
 } vmsnap_preview_options;
+
+/* Options of commit and undo. */
+typedef struct vmsnap_preview_end_options {
+        bool stop; /* as in vmsnap_preview_options */
+} vmsnap_preview_end_options;
 
 VMSNAP_EXPORT int vmsnap_preview_start(vmsnap_engine *engine, const char *domain, const char *snapshot,
                                        const vmsnap_preview_options *options, const vmsnap_hooks *hooks,
@@ -174,10 +184,20 @@ VMSNAP_EXPORT int vmsnap_preview_commit(vmsnap_engine *engine, const char *domai
                                         vmsnap_error *error);
 VMSNAP_EXPORT int vmsnap_preview_undo(vmsnap_engine *engine, const char *domain, const vmsnap_hooks *hooks,
                                       vmsnap_error *error);
+/* The same with options (NULL: none): stop a running domain first. */
+VMSNAP_EXPORT int vmsnap_preview_commit_with_options(vmsnap_engine *engine, const char *domain,
+                                                     const vmsnap_preview_end_options *options,
+                                                     const vmsnap_hooks *hooks, vmsnap_error *error);
+VMSNAP_EXPORT int vmsnap_preview_undo_with_options(vmsnap_engine *engine, const char *domain,
+                                                   const vmsnap_preview_end_options *options,
+                                                   const vmsnap_hooks *hooks, vmsnap_error *error);
 
 typedef struct vmsnap_revert_options {
         bool start;
+        /* Restore the snapshot's memory state: the domain runs on from the snapshot's
+         * instant (a running domain is stopped first; this implies stop). */
         bool restore_memory;
+        bool stop; /* stop a running domain first, else it is refused with DomainRunning */
 } vmsnap_revert_options;
 
 VMSNAP_EXPORT int vmsnap_snapshot_revert(vmsnap_engine *engine, const char *domain, const char *snapshot,
@@ -229,6 +249,13 @@ VMSNAP_EXPORT int vmsnap_snapshot_clone(vmsnap_engine *engine, const char *domai
 
 /* Worker threads for clones (0: the CPU count). Takes effect before the first clone. */
 VMSNAP_EXPORT int vmsnap_engine_set_workers(vmsnap_engine *engine, unsigned workers, vmsnap_error *error);
+
+/* While an offline change (create or merge of a shut-off domain, preview, commit, undo,
+ * revert) runs, the engine holds the domain with a file <run_dir>/hold/<domain-uuid>
+ * naming the operation; the libvirt hook installed as
+ * /etc/libvirt/hooks/qemu.d/vmsnap refuses to start a held domain. Default run_dir:
+ * /run/vmsnap, the path the hook reads (change it only for tests). */
+VMSNAP_EXPORT int vmsnap_engine_set_run_dir(vmsnap_engine *engine, const char *run_dir, vmsnap_error *error);
 
 /* Checks a snapshot name without any domain: 1-255 bytes of UTF-8, no '/', no control characters. */
 VMSNAP_EXPORT int vmsnap_name_validate(const char *name, vmsnap_error *error);

@@ -1,0 +1,69 @@
+/* live.h: the changes vmsnap makes to a running domain, each through libvirt:
+ * external snapshots onto overlays vmsnap made beforehand (disks and, optionally,
+ * memory), and what the running domain's chains contain. Policy (which disks,
+ * file names, the journal) stays with the operations that call these. */
+#pragma once
+
+#include "engine.h"
+
+/* One disk of a live snapshot: the running disk `target` continues on `overlay`,
+ * which already exists as a qcow2 overlay of the disk's current leaf. */
+typedef struct vmsnap_live_disk {
+        const char *target;
+        const char *overlay;
+} vmsnap_live_disk;
+
+/* Takes an external snapshot of the running domain: the listed disks switch to
+ * their overlays (REUSE_EXT), every other disk is left out, atomically. memory_file:
+ * NULL for disk-only, else a path (not existing yet) that receives the memory state
+ * while the domain keeps running. quiesce: freeze the guest's file systems through
+ * its agent first. Nothing changes when it fails. */
+int vmsnap_live_snapshot(vmsnap_op *op, const vmsnap_live_disk *disks, size_t n_disks,
+                         const char *memory_file, bool quiesce);
+
+/* True in *ret when the running domain's live definition declares a QEMU guest agent channel. */
+int vmsnap_live_has_guest_agent(vmsnap_op *op, bool *ret);
+
+/* True in *ret when the domain runs and a chain of its live disks contains path. */
+int vmsnap_live_uses(vmsnap_op *op, const char *path, bool *ret);
+
+/* The path of a snapshot's memory file: "<dir of first_leaf>/<domain>.vmsnap-<id prefix>.mem"; it does not
+ * exist yet. */
+int vmsnap_live_memory_path(vmsnap_op *op, const char *first_leaf, const char *snapshot_id, char **ret);
+
+/* True in *ret when path is in the backing chain of disk target as the domain uses it
+ * now (its running definition when it runs, else its persistent one), the disk's
+ * current file included. */
+int vmsnap_live_chain_contains(vmsnap_op *op, const char *target, const char *path, bool *ret);
+
+/* Commits disk target's image top (NULL: the active image) into base, an image
+ * below it in the running chain, with a libvirt block job; an active commit pivots
+ * the disk onto base when the copy is done. Waits for the job; progress goes to
+ * hooks. Adopts a job already running on the disk (after a restart). */
+int vmsnap_live_block_commit(vmsnap_op *op, const char *target, const char *top, const char *base,
+                             const vmsnap_hooks *hooks);
+
+/* Copies into disk target's active image everything it reads through the images
+ * above base (NULL: the whole chain), which becomes its backing file; a libvirt block
+ * job, waited for. */
+int vmsnap_live_block_pull(vmsnap_op *op, const char *target, const char *base, const vmsnap_hooks *hooks);
+
+/* The libvirt hook's hold on the domain (see vmsnap_engine_set_run_dir): written
+ * before an offline change checks the domain's state, removed when it ends. A hold
+ * that cannot be written is reported as a message, not an error: the hook is a
+ * second line of defence behind the state check. */
+void vmsnap_live_hold(vmsnap_op *op, const char *operation);
+void vmsnap_live_release(vmsnap_op *op);
+
+/* Refuses a running domain with DomainRunning naming what to do, or, with stop, stops
+ * it (virDomainDestroy). operation: "preview", ... for the sentence. */
+int vmsnap_live_check_stopped(vmsnap_op *op, const char *operation, bool stop, bool *running_ret);
+int vmsnap_live_stop(vmsnap_op *op);
+
+/* The domain XML kept in a memory file, its disks moved onto sources: what the
+ * domain restored from it runs with. */
+int vmsnap_live_restore_xml(vmsnap_op *op, const char *memory_file, const vmsnap_xml_disk_source *sources,
+                            size_t n, char **ret);
+/* Starts the shut-off domain from the memory file with xml (vmsnap_live_restore_xml);
+ * a running domain is left alone (done before a crash). */
+int vmsnap_live_restore(vmsnap_op *op, const char *memory_file, const char *xml);

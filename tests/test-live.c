@@ -1,0 +1,852 @@
+/* test-live.c: snapshots of running domains against a real libvirtd and QEMU
+ * (TCG): live create with and without memory, a subset of disks, quiesce
+ * refused without a guest agent, and the rollback when libvirt fails. Run
+ * through tests/with-libvirtd.sh; skipped against the test driver. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "domxml.h"
+#include "engine.h"
+#include "fixture.h"
+#include "testlib.h"
+
+/* A tiny TCG domain (TESTBED): 64 MiB, no video, no balloon, QEMU as root through a
+ * static seclabel; two qcow2 disks vda, vdb with distinct data; extra: more devices. */
+static void define_tiny_domain(fixture *f, const char *name, const char *extra)
+{
+        char dir[1024], a[1100], b[1100], *xml;
+        virDomainPtr d;
+
+        snprintf(dir, sizeof(dir), "%s/%s", f->dir, name);
+        mkdir(dir, 0755);
+        snprintf(a, sizeof(a), "%s/a.qcow2", dir);
+        snprintf(b, sizeof(b), "%s/b.qcow2", dir);
+        test_qcow2_create(a, NULL, NULL, FIXTURE_DISK_SIZE);
+        test_qcow2_create(b, NULL, NULL, FIXTURE_DISK_SIZE);
+        test_qemu_io(a, "qcow2", "write -P 0x11 0 64k");
+        test_qemu_io(b, "qcow2", "write -P 0x22 64k 64k");
+        d = virDomainLookupByName(f->connection, name);
+        if (d) {
+                virDomainDestroy(d);
+                virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
+                virDomainFree(d);
+        }
+        if (asprintf(&xml,
+                     "<domain type='qemu'><name>%s</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+                     "<os><type arch='x86_64'>hvm</type></os><devices>"
+                     "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                     "<source file='%s'/><target dev='vda' bus='virtio'/></disk>"
+                     "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                     "<source file='%s'/><target dev='vdb' bus='virtio'/></disk>"
+                     "<video><model type='none'/></video><memballoon model='none'/>%s</devices>"
+                     "<seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>"
+                     "</domain>",
+                     name, a, b, extra ? extra : "") < 0)
+                abort();
+        d = virDomainDefineXML(f->connection, xml);
+        if (!d)
+                fail_msg("cannot define %s: %s", name, virGetLastErrorMessage());
+        if (virDomainCreate(d) < 0)
+                fail_msg("cannot start %s: %s", name, virGetLastErrorMessage());
+        virDomainFree(d);
+        free(xml);
+        f->defined = realloc(f->defined, (f->n_defined + 1) * sizeof(char *));
+        f->defined[f->n_defined++] = strdup(name);
+}
+
+/* The source of a disk in the running (live) or persistent definition. */
+static char *disk_source(fixture *f, const char *domain, const char *target, bool live)
+{
+        virDomainPtr d = virDomainLookupByName(f->connection, domain);
+        char *xml = virDomainGetXMLDesc(d, live ? 0 : VIR_DOMAIN_XML_INACTIVE), *source = NULL;
+        vmsnap_xml_disk *disks = NULL;
+        size_t n = 0;
+
+        assert_int_equal(vmsnap_xml_disks(xml, &disks, &n, NULL), 0);
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(disks[i].target, target) == 0)
+                        source = strdup(disks[i].source);
+        vmsnap_xml_disks_free(disks, n);
+        free(xml);
+        virDomainFree(d);
+        assert_non_null(source);
+        return source;
+}
+
+static bool domain_running(fixture *f, const char *domain)
+{
+        virDomainPtr d = virDomainLookupByName(f->connection, domain);
+        bool running = virDomainIsActive(d) == 1;
+        virDomainFree(d);
+        return running;
+}
+
+static void destroy(fixture *f, const char *domain)
+{
+        virDomainPtr d = virDomainLookupByName(f->connection, domain);
+        virDomainDestroy(d);
+        virDomainFree(d);
+}
+
+static const char *image_of(const vmsnap_snapshot_info *info, const char *target)
+{
+        for (size_t i = 0; i < info->n_disks; i++)
+                if (strcmp(info->disks[i].target, target) == 0)
+                        return info->disks[i].image;
+        return NULL;
+}
+
+static int libvirt_snapshot_count(fixture *f, const char *domain)
+{
+        virDomainPtr d = virDomainLookupByName(f->connection, domain);
+        int n = virDomainSnapshotNum(d, 0);
+        virDomainFree(d);
+        return n;
+}
+
+static void test_live_create_moves_the_running_disks_onto_new_overlays(void **state)
+{
+        fixture *f = *state;
+        vmsnap_create_options options = {.name = "live"};
+        vmsnap_snapshot_info info = {0};
+        vmsnap_error error = {0};
+        char a[1100], before_a[1100];
+
+        snprintf(a, sizeof(a), "%s/vm/a.qcow2", f->dir);
+        snprintf(before_a, sizeof(before_a), "%s/reference-a.qcow2", f->dir);
+        define_tiny_domain(f, "vm", NULL);
+        assert_int_equal(test_runf("cp %s %s", a, before_a), 0);
+
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm", &options, NULL, NULL, &error), &error);
+        assert_true(domain_running(f, "vm"));
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm", "live", &info, &error), &error);
+        assert_string_equal(info.state, "running");
+        assert_false(info.memory);
+        for (int i = 0; i < 2; i++) {
+                const char *target = i == 0 ? "vda" : "vdb";
+                char *live = disk_source(f, "vm", target, true);
+                char *persistent = disk_source(f, "vm", target, false);
+                /* The running domain and its definition both continue on vmsnap's overlay. */
+                assert_non_null(strstr(live, ".vmsnap-"));
+                assert_string_equal(live, persistent);
+                assert_non_null(strstr(image_of(&info, target), i == 0 ? "/a.qcow2" : "/b.qcow2"));
+                free(live);
+                free(persistent);
+        }
+        /* The frozen image reads what the disk held, while QEMU keeps it open read-only. */
+        assert_int_equal(test_runf("qemu-img compare -U -q %s %s", image_of(&info, "vda"), before_a), 0);
+        assert_int_equal(libvirt_snapshot_count(f, "vm"), 0);
+
+        /* A second live snapshot stacks on the first; after stopping, nothing is orphaned. */
+        vmsnap_create_options second = {.name = "live2"};
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm", &second, NULL, NULL, &error), &error);
+        destroy(f, "vm");
+        char *vda = fixture_active_source(f, "vm", "vda");
+        assert_int_equal(test_runf("qemu-img check -q %s", vda), 0);
+        assert_true(test_images_equal(vda, before_a));
+        free(vda);
+        vmsnap_snapshot_info_clear(&info);
+}
+
+static void test_live_create_of_one_disk_leaves_the_other_as_it_was(void **state)
+{
+        fixture *f = *state;
+        const char *disks[] = {"vdb"};
+        vmsnap_create_options options = {.name = "only-vdb", .disks = disks, .n_disks = 1};
+        vmsnap_error error = {0};
+
+        define_tiny_domain(f, "vm", NULL);
+        char *vda_before = disk_source(f, "vm", "vda", true);
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm", &options, NULL, NULL, &error), &error);
+        char *vda_after = disk_source(f, "vm", "vda", true), *vdb = disk_source(f, "vm", "vdb", true);
+        assert_string_equal(vda_after, vda_before);
+        assert_non_null(strstr(vdb, "b.vmsnap-"));
+        free(vda_before);
+        free(vda_after);
+        free(vdb);
+}
+
+static void test_live_create_with_memory_writes_a_memory_file_and_keeps_running(void **state)
+{
+        fixture *f = *state;
+        vmsnap_create_options options = {.name = "with-memory", .memory = true};
+        vmsnap_snapshot_info info = {0};
+        vmsnap_error error = {0};
+        char memory[1200];
+        struct stat st;
+
+        define_tiny_domain(f, "vm", NULL);
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm", &options, NULL, NULL, &error), &error);
+        assert_true(domain_running(f, "vm"));
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm", "with-memory", &info, &error), &error);
+        assert_true(info.memory);
+        /* Beside the first disk, named after the domain and the snapshot. */
+        snprintf(memory, sizeof(memory), "%s/vm/vm.vmsnap-%.8s.mem", f->dir, info.id);
+        assert_int_equal(stat(memory, &st), 0);
+        assert_true(st.st_size > 0);
+        char *live = disk_source(f, "vm", "vda", true), *persistent = disk_source(f, "vm", "vda", false);
+        assert_non_null(strstr(live, "a.vmsnap-"));
+        assert_string_equal(live, persistent);
+        assert_int_equal(libvirt_snapshot_count(f, "vm"), 0);
+        free(live);
+        free(persistent);
+
+        /* The memory file belongs to the snapshot: a later operation's cleanup keeps it. */
+        vmsnap_create_options next = {.name = "after"};
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm", &next, NULL, NULL, &error), &error);
+        assert_int_equal(stat(memory, &st), 0);
+        vmsnap_snapshot_info_clear(&info);
+}
+
+static void assert_nothing_changed(fixture *f, const char *domain, size_t files, const char *vda)
+{
+        vmsnap_snapshot_info *list = NULL;
+        vmsnap_error error = {0};
+        size_t n = 0;
+
+        assert_int_equal(fixture_count_files(f, domain), files);
+        char *live = disk_source(f, domain, "vda", true), *persistent = disk_source(f, domain, "vda", false);
+        assert_string_equal(live, vda);
+        assert_string_equal(persistent, vda);
+        assert_ok(vmsnap_snapshot_list(f->engine, domain, &list, &n, &error), &error);
+        assert_int_equal(n, 0);
+        vmsnap_snapshot_info_array_free(list, n);
+        assert_true(domain_running(f, domain));
+        free(live);
+        free(persistent);
+}
+
+static void test_quiesce_without_a_guest_agent_channel_is_refused_before_any_change(void **state)
+{
+        fixture *f = *state;
+        vmsnap_create_options options = {.name = "quiet", .quiesce = true};
+        vmsnap_error error = {0};
+
+        define_tiny_domain(f, "vm", NULL);
+        size_t files = fixture_count_files(f, "vm");
+        char *vda = disk_source(f, "vm", "vda", true);
+        assert_true(vmsnap_snapshot_create(f->engine, "vm", &options, NULL, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_UNSUPPORTED);
+        assert_non_null(strstr(error.message, "guest agent"));
+        assert_non_null(strstr(error.message, "nothing was changed"));
+        assert_nothing_changed(f, "vm", files, vda);
+        free(vda);
+}
+
+static void test_quiesce_with_a_silent_guest_agent_fails_and_removes_the_overlays(void **state)
+{
+        fixture *f = *state;
+        vmsnap_create_options options = {.name = "quiet", .quiesce = true, .memory = false};
+        vmsnap_error error = {0};
+
+        /* The channel exists but nothing in the guest answers on it. */
+        define_tiny_domain(f, "vm",
+                           "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/>"
+                           "</channel>");
+        size_t files = fixture_count_files(f, "vm");
+        char *vda = disk_source(f, "vm", "vda", true);
+        assert_true(vmsnap_snapshot_create(f->engine, "vm", &options, NULL, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_FAILED);
+        assert_non_null(strstr(error.message, "quiesce"));
+        assert_non_null(strstr(error.message, "nothing was changed"));
+        assert_nothing_changed(f, "vm", files, vda);
+        free(vda);
+}
+
+static void test_a_crash_after_the_live_snapshot_keeps_the_overlays_the_domain_uses(void **state)
+{
+        fixture *f = *state;
+        vmsnap_create_options options = {.name = "crash"};
+        vmsnap_error error = {0};
+
+        define_tiny_domain(f, "vm", NULL);
+        /* Failpoints: before overlay, after overlay (x2 disks), after live snapshot. */
+        vmsnap_failpoint_arm(5);
+        assert_true(vmsnap_snapshot_create(f->engine, "vm", &options, NULL, NULL, &error) < 0);
+        assert_non_null(strstr(error.message, "after live snapshot"));
+        vmsnap_engine_forget(f->engine);
+        /* Recovery rolls the snapshot record back but never removes what QEMU writes to. */
+        vmsnap_snapshot_info *list = NULL;
+        size_t n = 0;
+        assert_ok(vmsnap_snapshot_list(f->engine, "vm", &list, &n, &error), &error);
+        vmsnap_create_options next = {.name = "next"};
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm", &next, NULL, NULL, &error), &error);
+        destroy(f, "vm");
+        char *vda = fixture_active_source(f, "vm", "vda");
+        assert_int_equal(test_runf("qemu-img check -q %s", vda), 0);
+        free(vda);
+        vmsnap_snapshot_info_array_free(list, n);
+}
+
+/* ---- live delete ---- */
+
+/* A write by the running guest into disk target (vda, vdb), mirrored into the
+ * offline reference image that tracks what the disk should read. */
+static void guest_write(fixture *f, const char *domain, const char *target, unsigned pattern,
+                        unsigned offset, unsigned length)
+{
+        char command[512], reference[1100], io[128];
+        unsigned index = strcmp(target, "vda") == 0 ? 0 : 1;
+
+        snprintf(io, sizeof(io), "write -P %u %u %u", pattern, offset, length);
+        snprintf(command, sizeof(command),
+                 "qemu-io -d /machine/peripheral/virtio-disk%u/virtio-backend \"%s\"", index, io);
+        const char *argv[] = {"virsh", "-q",    "-c",    f->uri, "qemu-monitor-command",
+                              domain,  "--hmp", command, NULL};
+        char *output = test_capture(argv);
+        if (!output || strstr(output, "rror"))
+                fail_msg("guest write failed: %s", output ? output : "?");
+        free(output);
+        snprintf(command, sizeof(command),
+                 "qemu-io -d /machine/peripheral/virtio-disk%u/virtio-backend \"flush\"", index);
+        argv[7] = command;
+        free(test_capture(argv));
+        snprintf(reference, sizeof(reference), "%s/reference-%s.qcow2", f->dir, target);
+        test_qemu_io(reference, "qcow2", io);
+}
+
+/* The reference of what disk target reads now, kept as the state of snapshot `name`. */
+static void keep_reference(fixture *f, const char *target, const char *name)
+{
+        assert_int_equal(test_runf("cp %s/reference-%s.qcow2 %s/reference-%s-%s.qcow2", f->dir, target,
+                                   f->dir, target, name),
+                         0);
+}
+
+static void snapshot_live(fixture *f, const char *name)
+{
+        vmsnap_create_options options = {.name = name};
+        vmsnap_error error = {0};
+
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm", &options, NULL, NULL, &error), &error);
+        keep_reference(f, "vda", name);
+}
+
+static char *frozen_image(fixture *f, const char *snapshot)
+{
+        vmsnap_snapshot_info info = {0};
+        vmsnap_error error = {0};
+
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm", snapshot, &info, &error), &error);
+        char *image = strdup(image_of(&info, "vda"));
+        vmsnap_snapshot_info_clear(&info);
+        return image;
+}
+
+static void assert_snapshot_reads_its_moment(fixture *f, const char *snapshot)
+{
+        char *image = frozen_image(f, snapshot);
+        if (test_runf("qemu-img compare -U -q %s %s/reference-vda-%s.qcow2", image, f->dir, snapshot) != 0)
+                fail_msg("snapshot %s (%s) no longer reads what it read when it was taken", snapshot, image);
+        free(image);
+}
+
+/* Stops the domain and checks that its disk reads every write the guest made. */
+static void assert_disk_kept_every_write(fixture *f)
+{
+        destroy(f, "vm");
+        char *vda = fixture_active_source(f, "vm", "vda");
+        assert_int_equal(test_runf("qemu-img check -q %s", vda), 0);
+        if (test_runf("qemu-img compare -q %s %s/reference-vda.qcow2", vda, f->dir) != 0)
+                fail_msg("disk vda (%s) does not read what the guest wrote", vda);
+        free(vda);
+}
+
+/* a.qcow2 <- s1 frozen; o1 <- s2; o2 <- s3; o3 active. big_in: "o2" or "o3" gets 1 MiB more. */
+static void build_three_live_snapshots(fixture *f, const char *big_in)
+{
+        char a[1100];
+
+        define_tiny_domain(f, "vm", NULL);
+        snprintf(a, sizeof(a), "%s/vm/a.qcow2", f->dir);
+        assert_int_equal(test_runf("cp %s %s/reference-vda.qcow2", a, f->dir), 0);
+        snapshot_live(f, "s1");
+        guest_write(f, "vm", "vda", 0x21, 64 * 1024, 64 * 1024);
+        snapshot_live(f, "s2");
+        guest_write(f, "vm", "vda", 0x31, 128 * 1024, 64 * 1024);
+        if (strcmp(big_in, "o2") == 0)
+                guest_write(f, "vm", "vda", 0x32, 1024 * 1024, 1024 * 1024);
+        snapshot_live(f, "s3");
+        guest_write(f, "vm", "vda", 0x41, 192 * 1024, 64 * 1024);
+        if (strcmp(big_in, "o3") == 0)
+                guest_write(f, "vm", "vda", 0x42, 1024 * 1024, 1024 * 1024);
+}
+
+static void count_progress(void *userdata, uint64_t done, uint64_t total)
+{
+        (*(unsigned *)userdata)++;
+}
+
+static void test_live_delete_of_the_leaf_snapshot_commits_the_active_image_and_pivots(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        unsigned progress = 0;
+        vmsnap_hooks hooks = {.progress = count_progress, .userdata = &progress};
+
+        build_three_live_snapshots(f, "o2"); /* the active image is the smaller: commit it down */
+        char *o2 = frozen_image(f, "s3"), *o3 = disk_source(f, "vm", "vda", true);
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s3", VMSNAP_DELETE_MERGE, &hooks, &error),
+                  &error);
+        assert_true(domain_running(f, "vm"));
+        char *live = disk_source(f, "vm", "vda", true), *persistent = disk_source(f, "vm", "vda", false);
+        assert_string_equal(live, o2);
+        assert_string_equal(persistent, o2);
+        assert_false(access(o3, F_OK) == 0);
+        assert_true(progress > 0);
+        assert_snapshot_reads_its_moment(f, "s1");
+        assert_snapshot_reads_its_moment(f, "s2");
+        assert_disk_kept_every_write(f);
+        free(o2);
+        free(o3);
+        free(live);
+        free(persistent);
+}
+
+static void test_live_delete_of_the_leaf_snapshot_pulls_when_that_copies_less(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+
+        build_three_live_snapshots(f, "o3"); /* the frozen image is the smaller: pull it up */
+        char *o1 = frozen_image(f, "s2"), *o2 = frozen_image(f, "s3"),
+             *o3 = disk_source(f, "vm", "vda", true);
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s3", VMSNAP_DELETE_MERGE, NULL, &error), &error);
+        char *live = disk_source(f, "vm", "vda", true);
+        assert_string_equal(live, o3);
+        assert_false(access(o2, F_OK) == 0);
+        char *info = test_capture((const char *[]){"qemu-img", "info", "-U", o3, NULL});
+        assert_non_null(strstr(info, o1));
+        assert_snapshot_reads_its_moment(f, "s1");
+        assert_snapshot_reads_its_moment(f, "s2");
+        assert_disk_kept_every_write(f);
+        free(info);
+        free(o1);
+        free(o2);
+        free(o3);
+        free(live);
+}
+
+static void test_live_delete_of_a_middle_snapshot_commits_below_the_active_image(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+
+        build_three_live_snapshots(f, "none");
+        char *o1 = frozen_image(f, "s2"), *o2 = frozen_image(f, "s3"),
+             *o3 = disk_source(f, "vm", "vda", true);
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s2", VMSNAP_DELETE_MERGE, NULL, &error), &error);
+        char *live = disk_source(f, "vm", "vda", true), *s3 = frozen_image(f, "s3");
+        assert_string_equal(live, o3);
+        /* s3's state now lives in o1, which took o2's place in the chain. */
+        assert_string_equal(s3, o1);
+        assert_false(access(o2, F_OK) == 0);
+        assert_snapshot_reads_its_moment(f, "s1");
+        assert_snapshot_reads_its_moment(f, "s3");
+        assert_disk_kept_every_write(f);
+        free(o1);
+        free(o2);
+        free(o3);
+        free(live);
+        free(s3);
+}
+
+static void test_live_delete_of_the_root_snapshot_leaves_the_original_image(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        char a[1100];
+
+        build_three_live_snapshots(f, "none");
+        snprintf(a, sizeof(a), "%s/vm/a.qcow2", f->dir);
+        size_t files = fixture_count_files(f, "vm");
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s1", VMSNAP_DELETE_MERGE, NULL, &error), &error);
+        assert_int_equal(fixture_count_files(f, "vm"), files);
+        assert_true(access(a, F_OK) == 0);
+        assert_snapshot_reads_its_moment(f, "s2");
+        assert_snapshot_reads_its_moment(f, "s3");
+        assert_disk_kept_every_write(f);
+}
+
+static char *digest_of_snapshot(fixture *f, const char *snapshot)
+{
+        char *image = frozen_image(f, snapshot), *digest = test_image_digest(image);
+        free(image);
+        return digest;
+}
+
+static void test_live_delete_pulls_other_branches_with_qemu_img_and_merges_the_running_one(void **state)
+{
+        fixture *f = *state;
+        vmsnap_revert_options revert = {0};
+        vmsnap_error error = {0};
+        vmsnap_create_options s1 = {.name = "s1"}, s2 = {.name = "s2"}, s3 = {.name = "s3"};
+
+        /* Offline: a <- o1 (s2) <- p (s3, another branch); a <- o1 <- r (active after reverting to s2). */
+        define_tiny_domain(f, "vm", NULL);
+        destroy(f, "vm");
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm", &s1, NULL, NULL, &error), &error);
+        fixture_write(f, "vm", "vda", 1, 0x21);
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm", &s2, NULL, NULL, &error), &error);
+        assert_ok(vmsnap_snapshot_revert(f->engine, "vm", "s2", &revert, NULL, &error), &error);
+        fixture_write(f, "vm", "vda", 2, 0x31);
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm", &s3, NULL, NULL, &error), &error);
+        assert_ok(vmsnap_snapshot_revert(f->engine, "vm", "s2", &revert, NULL, &error), &error);
+        char *want_s1 = digest_of_snapshot(f, "s1"), *want_s3 = digest_of_snapshot(f, "s3");
+        char *want_active = fixture_active_digest(f, "vm", "vda");
+        char *o1 = frozen_image(f, "s2");
+
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm");
+        assert_int_equal(virDomainCreate(d), 0);
+        virDomainFree(d);
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s2", VMSNAP_DELETE_MERGE, NULL, &error), &error);
+        assert_true(domain_running(f, "vm"));
+        char *s1_now = digest_of_snapshot(f, "s1"), *s3_now = digest_of_snapshot(f, "s3");
+        assert_string_equal(s1_now, want_s1);
+        assert_string_equal(s3_now, want_s3);
+        destroy(f, "vm");
+        char *active_now = fixture_active_digest(f, "vm", "vda");
+        assert_string_equal(active_now, want_active);
+        char *vda = fixture_active_source(f, "vm", "vda");
+        assert_int_equal(test_runf("qemu-img check -q %s", vda), 0);
+        free(vda);
+        free(o1);
+        free(want_s1);
+        free(want_s3);
+        free(want_active);
+        free(s1_now);
+        free(s3_now);
+        free(active_now);
+}
+
+/* ---- revert to a running moment, stop, the hook ---- */
+
+static void test_revert_with_memory_runs_on_from_the_snapshot_instant(void **state)
+{
+        fixture *f = *state;
+        vmsnap_create_options options = {.name = "m", .memory = true};
+        vmsnap_revert_options revert = {.restore_memory = true};
+        vmsnap_error error = {0};
+        char a[1100];
+        int domain_state, reason;
+
+        define_tiny_domain(f, "vm", NULL);
+        snprintf(a, sizeof(a), "%s/vm/a.qcow2", f->dir);
+        assert_int_equal(test_runf("cp %s %s/reference-vda.qcow2", a, f->dir), 0);
+        guest_write(f, "vm", "vda", 0x51, 0, 64 * 1024);
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm", &options, NULL, NULL, &error), &error);
+        keep_reference(f, "vda", "m");
+        guest_write(f, "vm", "vda", 0x61, 64 * 1024, 64 * 1024); /* after the snapshot: must vanish */
+        char *m = frozen_image(f, "m"), *before = disk_source(f, "vm", "vda", true);
+
+        assert_ok(vmsnap_snapshot_revert(f->engine, "vm", "m", &revert, NULL, &error), &error);
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm");
+        assert_int_equal(virDomainGetState(d, &domain_state, &reason, 0), 0);
+        assert_int_equal(domain_state, VIR_DOMAIN_RUNNING);
+        assert_int_equal(reason, VIR_DOMAIN_RUNNING_RESTORED);
+        virDomainFree(d);
+        char *live = disk_source(f, "vm", "vda", true), *persistent = disk_source(f, "vm", "vda", false);
+        /* A new overlay on the snapshot's frozen image, in the running and the persistent definition. */
+        assert_string_not_equal(live, before);
+        assert_string_equal(live, persistent);
+        char *info = test_capture((const char *[]){"qemu-img", "info", "-U", live, NULL});
+        assert_non_null(strstr(info, m));
+        /* The disk reads the snapshot's moment; the memory file restores again. */
+        destroy(f, "vm");
+        assert_int_equal(test_runf("qemu-img compare -q %s %s/reference-vda-m.qcow2", live, f->dir), 0);
+        assert_ok(vmsnap_snapshot_revert(f->engine, "vm", "m", &revert, NULL, &error), &error);
+        assert_true(domain_running(f, "vm"));
+        free(info);
+        free(m);
+        free(before);
+        free(live);
+        free(persistent);
+}
+
+static void test_preview_commit_and_undo_refuse_a_running_domain_unless_asked_to_stop_it(void **state)
+{
+        fixture *f = *state;
+        vmsnap_create_options options = {.name = "s1"};
+        vmsnap_preview_options preview = {0};
+        vmsnap_preview_end_options end = {0};
+        vmsnap_error error = {0};
+
+        define_tiny_domain(f, "vm", NULL);
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm", &options, NULL, NULL, &error), &error);
+        size_t files = fixture_count_files(f, "vm");
+        assert_true(vmsnap_preview_start(f->engine, "vm", "s1", &preview, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_DOMAIN_RUNNING);
+        assert_non_null(strstr(error.message, "option stop"));
+        assert_int_equal(fixture_count_files(f, "vm"), files);
+        assert_true(domain_running(f, "vm"));
+
+        preview.stop = true;
+        assert_ok(vmsnap_preview_start(f->engine, "vm", "s1", &preview, NULL, &error), &error);
+        assert_false(domain_running(f, "vm"));
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm");
+        assert_int_equal(virDomainCreate(d), 0);
+        assert_true(vmsnap_preview_commit_with_options(f->engine, "vm", &end, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_DOMAIN_RUNNING);
+        assert_true(vmsnap_preview_undo(f->engine, "vm", NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_DOMAIN_RUNNING);
+        end.stop = true;
+        assert_ok(vmsnap_preview_undo_with_options(f->engine, "vm", &end, NULL, &error), &error);
+        assert_false(domain_running(f, "vm"));
+        virDomainFree(d);
+}
+
+static const char hook_path[] = "/etc/libvirt/hooks/qemu.d/vmsnap";
+
+struct start_attempt {
+        fixture *f;
+        bool tried;
+        char message[1024];
+};
+
+static void try_start(void *userdata, uint64_t done, uint64_t total)
+{
+        struct start_attempt *attempt = userdata;
+        virDomainPtr d;
+
+        if (attempt->tried)
+                return;
+        attempt->tried = true;
+        d = virDomainLookupByName(attempt->f->connection, "vm");
+        if (virDomainCreate(d) == 0) {
+                snprintf(attempt->message, sizeof(attempt->message), "started");
+                virDomainDestroy(d);
+        } else
+                snprintf(attempt->message, sizeof(attempt->message), "%s", virGetLastErrorMessage());
+        virDomainFree(d);
+}
+
+static void test_the_libvirt_hook_refuses_to_start_a_domain_during_an_offline_merge(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        struct start_attempt attempt = {f, false, ""};
+        vmsnap_hooks hooks = {.progress = try_start, .userdata = &attempt};
+        char uuid[VIR_UUID_STRING_BUFLEN], hold[256];
+
+        if (access(hook_path, X_OK) != 0)
+                skip(); /* libvirtd was started without vmsnap's hook */
+        define_tiny_domain(f, "vm", NULL);
+        destroy(f, "vm");
+        vmsnap_create_options s1 = {.name = "s1"}, s2 = {.name = "s2"};
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm", &s1, NULL, NULL, &error), &error);
+        fixture_write(f, "vm", "vda", 1, 0x71);
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm", &s2, NULL, NULL, &error), &error);
+        fixture_write(f, "vm", "vda", 2, 0x72);
+        /* s2's frozen image is vmsnap's: deleting it merges with qemu-img, holding the domain. */
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s2", VMSNAP_DELETE_MERGE, &hooks, &error),
+                  &error);
+        assert_true(attempt.tried);
+        if (!strstr(attempt.message, "merge"))
+                fail_msg("the start during the merge was not refused naming it: %s", attempt.message);
+
+        /* Released afterwards; a hold whose process is gone does not block either. */
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm");
+        virDomainGetUUIDString(d, uuid);
+        snprintf(hold, sizeof(hold), "/run/vmsnap/hold/%s", uuid);
+        assert_false(access(hold, F_OK) == 0);
+        FILE *stale = fopen(hold, "w");
+        assert_non_null(stale);
+        fprintf(stale, "merge 999999999\n");
+        fclose(stale);
+        int started = virDomainCreate(d);
+        unlink(hold);
+        assert_int_equal(started, 0);
+        virDomainFree(d);
+}
+
+/* ---- a real Linux guest ---- */
+
+/* The highest "tick N" on the console at or after offset; 0 when none. */
+static unsigned last_tick(const char *console, long offset, unsigned *first)
+{
+        FILE *file = fopen(console, "r");
+        char line[256];
+        unsigned last = 0, n;
+
+        if (first)
+                *first = 0;
+        if (!file)
+                return 0;
+        fseek(file, 0, SEEK_END);
+        if (ftell(file) < offset)
+                offset = 0; /* the file was truncated when the domain started again */
+        fseek(file, offset, SEEK_SET);
+        while (fgets(line, sizeof(line), file))
+                if (sscanf(line, "tick %u", &n) == 1) {
+                        if (first && *first == 0)
+                                *first = n;
+                        last = n;
+                }
+        fclose(file);
+        return last;
+}
+
+static unsigned wait_tick(const char *console, long offset, unsigned at_least)
+{
+        for (int i = 0; i < 1200; i++) {
+                unsigned last = last_tick(console, offset, NULL);
+                if (last >= at_least)
+                        return last;
+                usleep(100 * 1000);
+        }
+        fail_msg("the guest did not reach tick %u within 120 s (see %s)", at_least, console);
+        return 0;
+}
+
+/* The counter the guest last wrote to an image (read while the domain may run). */
+static unsigned disk_counter(fixture *f, const char *image)
+{
+        char raw[1100], text[17] = {0};
+        unsigned n = 0;
+
+        snprintf(raw, sizeof(raw), "%s/counter.raw", f->dir);
+        unlink(raw);
+        assert_int_equal(test_runf("qemu-img convert -U -O raw %s %s", image, raw), 0);
+        FILE *file = fopen(raw, "r");
+        assert_non_null(file);
+        assert_int_equal(fread(text, 1, 16, file), 16);
+        fclose(file);
+        unlink(raw);
+        sscanf(text, "%u", &n);
+        return n;
+}
+
+static long file_size(const char *path)
+{
+        struct stat st;
+        return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+static void test_a_linux_guest_reverted_to_a_memory_snapshot_runs_on_from_that_moment(void **state)
+{
+        fixture *f = *state;
+        char guest[1100], disk[1200], console[1200], *xml;
+        vmsnap_error error = {0};
+
+        snprintf(guest, sizeof(guest), "%s/guest", f->dir);
+        const char *source = getenv("VMSNAP_SOURCE_ROOT");
+        char script[1100];
+        snprintf(script, sizeof(script), "%s/tests/live-guest.sh", source ? source : ".");
+        if (test_runf("%s %s", script, guest) != 0) {
+                print_message("# SKIP the guest's kernel and busybox could not be downloaded (apt-get "
+                              "download)\n");
+                skip();
+        }
+        mkdir(f->dir, 0755);
+        char vmdir[1100];
+        snprintf(vmdir, sizeof(vmdir), "%s/linux", f->dir);
+        mkdir(vmdir, 0755);
+        snprintf(disk, sizeof(disk), "%s/disk.qcow2", vmdir);
+        snprintf(console, sizeof(console), "%s/console.log", guest);
+        test_qcow2_create(disk, NULL, NULL, "1M");
+        if (asprintf(&xml,
+                     "<domain type='qemu'><name>linux</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>"
+                     "<os><type "
+                     "arch='x86_64'>hvm</type><kernel>%s/vmlinuz</kernel><initrd>%s/initrd.gz</initrd>"
+                     "<cmdline>console=ttyS0 quiet</cmdline></os><features><acpi/></features><devices>"
+                     "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"
+                     "<target dev='vda' bus='virtio'/></disk>"
+                     "<serial type='file'><source path='%s'/><target port='0'/></serial>"
+                     "<console type='file'><source path='%s'/><target type='serial' port='0'/></console>"
+                     "<video><model type='none'/></video><memballoon model='none'/></devices>"
+                     "<seclabel type='static' model='dac' "
+                     "relabel='no'><label>+0:+0</label></seclabel></domain>",
+                     guest, guest, disk, console, console) < 0)
+                abort();
+        virDomainPtr d = virDomainDefineXML(f->connection, xml);
+        free(xml);
+        if (!d)
+                fail_msg("cannot define the guest: %s", virGetLastErrorMessage());
+        f->defined = realloc(f->defined, (f->n_defined + 1) * sizeof(char *));
+        f->defined[f->n_defined++] = strdup("linux");
+        assert_int_equal(virDomainCreate(d), 0);
+        wait_tick(console, 0, 3);
+
+        vmsnap_create_options options = {.name = "moment", .memory = true};
+        assert_ok(vmsnap_snapshot_create(f->engine, "linux", &options, NULL, NULL, &error), &error);
+        unsigned at_snapshot = wait_tick(console, 0, 1);
+        vmsnap_snapshot_info info = {0};
+        assert_ok(vmsnap_snapshot_get(f->engine, "linux", "moment", &info, &error), &error);
+        unsigned frozen = disk_counter(f, image_of(&info, "vda"));
+        /* The frozen disk holds the counter of the snapshot's instant. */
+        assert_true(frozen >= 3 && frozen <= at_snapshot + 1);
+        unsigned later = wait_tick(console, 0, frozen + 4);
+        print_message("# snapshot at tick %u (disk %u), guest ran on to %u\n", at_snapshot, frozen, later);
+
+        long offset = file_size(console);
+        vmsnap_revert_options revert = {.restore_memory = true};
+        assert_ok(vmsnap_snapshot_revert(f->engine, "linux", "moment", &revert, NULL, &error), &error);
+        assert_true(domain_running(f, "linux"));
+        unsigned first = 0;
+        for (int i = 0; i < 300 && first == 0; i++) {
+                usleep(100 * 1000);
+                last_tick(console, offset, &first);
+        }
+        /* The console goes on from the snapshot's counter, not from where the guest was. */
+        if (first < frozen || first > frozen + 1)
+                fail_msg("after the revert the guest printed tick %u first; the snapshot was at %u", first,
+                         frozen);
+        char *active = disk_source(f, "linux", "vda", true);
+        unsigned on_disk = disk_counter(f, active);
+        print_message("# after the revert: console tick %u, disk %u\n", first, on_disk);
+        assert_true(on_disk >= frozen && on_disk < later);
+        /* And it keeps running. */
+        wait_tick(console, offset, first + 2);
+        free(active);
+        virDomainFree(d);
+        vmsnap_snapshot_info_clear(&info);
+}
+
+static int setup(void **state)
+{
+        *state = fixture_new();
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        fixture_free(*state);
+        return 0;
+}
+
+int main(void)
+{
+        const char *uri = getenv("VMSNAP_TEST_URI");
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        struct CMUnitTest tests[] = {
+                T(test_live_create_moves_the_running_disks_onto_new_overlays),
+                T(test_live_create_of_one_disk_leaves_the_other_as_it_was),
+                T(test_live_create_with_memory_writes_a_memory_file_and_keeps_running),
+                T(test_quiesce_without_a_guest_agent_channel_is_refused_before_any_change),
+                T(test_quiesce_with_a_silent_guest_agent_fails_and_removes_the_overlays),
+                T(test_a_crash_after_the_live_snapshot_keeps_the_overlays_the_domain_uses),
+                T(test_live_delete_of_the_leaf_snapshot_commits_the_active_image_and_pivots),
+                T(test_live_delete_of_the_leaf_snapshot_pulls_when_that_copies_less),
+                T(test_live_delete_of_a_middle_snapshot_commits_below_the_active_image),
+                T(test_live_delete_of_the_root_snapshot_leaves_the_original_image),
+                T(test_live_delete_pulls_other_branches_with_qemu_img_and_merges_the_running_one),
+                T(test_revert_with_memory_runs_on_from_the_snapshot_instant),
+                T(test_preview_commit_and_undo_refuse_a_running_domain_unless_asked_to_stop_it),
+                T(test_the_libvirt_hook_refuses_to_start_a_domain_during_an_offline_merge),
+                T(test_a_linux_guest_reverted_to_a_memory_snapshot_runs_on_from_that_moment),
+        };
+
+        if (!uri || strncmp(uri, "test:", 5) == 0) {
+                printf("1..0 # SKIP live snapshots need a real libvirtd (run through with-libvirtd.sh)\n");
+                return 0;
+        }
+        return cmocka_run_group_tests_name("live snapshots", tests, NULL, NULL);
+}
