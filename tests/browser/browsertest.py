@@ -6,6 +6,7 @@ tests/bus/harness.sh have started the bus, polkitd and vmsnapd and set the envir
 import json
 import os
 import pwd
+import shutil
 import socket
 import subprocess
 import sys
@@ -46,7 +47,12 @@ class CockpitSession:
         os.chmod(base, 0o755)
         data = os.path.join(base, "data")
         os.makedirs(os.path.join(data, "cockpit"))
-        os.symlink(os.path.abspath(PACKAGE), os.path.join(data, "cockpit", "snapshots"))
+        # A copy, not a link: the build tree may sit under a directory the test user cannot
+        # enter (a mktemp -d checkout is 0700).
+        shutil.copytree(os.path.abspath(PACKAGE), os.path.join(data, "cockpit", "snapshots"))
+        for root, dirs, files in os.walk(data):
+            for name in dirs + files:
+                os.chmod(os.path.join(root, name), 0o755 if name in dirs else 0o644)
         home = os.path.join(base, "home")
         os.makedirs(home)
         os.chown(home, account.pw_uid, account.pw_gid)
