@@ -37,6 +37,8 @@ if ! virsh -c qemu:///system version >/dev/null 2>&1; then
 fi
 
 define() { # NAME DISK
+        # A run that was interrupted may have left its domain behind.
+        virsh -q -c qemu:///system undefine "$1" --snapshots-metadata >/dev/null 2>&1 || true
         qemu-img create -q -f qcow2 "$2" 64M
         cat >"$work/$1.xml" <<EOF
 <domain type='qemu'><name>$1</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
@@ -90,7 +92,7 @@ for i in $(seq "$count"); do
         [ "$i" -gt 1 ] && parent="<parent><name>s$((i - 1))</name></parent>"
         cat >"$work/snap$i.xml" <<EOF
 <domainsnapshot><name>s$i</name>$parent<state>shutoff</state><creationTime>$((1700000000 + i))</creationTime>
-<memory snapshot='no'/><disks><disk name='vda' snapshot='no'/></disks>$domxml</domainsnapshot>
+<memory snapshot='no'/><disks><disk name='vda' snapshot='internal'/></disks>$domxml</domainsnapshot>
 EOF
         commands+="snapshot-create virsh-bench $work/snap$i.xml --redefine;"
 done
