@@ -31,71 +31,6 @@ typedef struct fixture {
         char *mount_point; /* an XFS loop mount to take down after the test */
 } fixture;
 
-static char *path_in(const char *dir, const char *name)
-{
-        char *path;
-
-        assert_true(asprintf(&path, "%s/%s", dir, name) >= 0);
-        return path;
-}
-
-/* qemu-img create -f qcow2 [-o options] [-b backing -F backing_format] path [size] */
-static void image_create(const char *path, const char *options, const char *backing,
-                         const char *backing_format, const char *size)
-{
-        const char *argv[16] = {"qemu-img", "create", "-q", "-f", "qcow2"};
-        size_t n = 5;
-
-        if (options) {
-                argv[n++] = "-o";
-                argv[n++] = options;
-        }
-        if (backing) {
-                argv[n++] = "-b";
-                argv[n++] = backing;
-                argv[n++] = "-F";
-                argv[n++] = backing_format ? backing_format : "qcow2";
-        }
-        argv[n++] = path;
-        if (size)
-                argv[n++] = size;
-        argv[n] = NULL;
-        if (test_run(argv) != 0)
-                fail_msg("qemu-img create of %s failed", path);
-}
-
-/* Runs every command (up to a NULL) in one qemu-io process. */
-static void io(const char *path, const char *format, ...)
-{
-        const char *argv[64] = {"qemu-io", "-f", format};
-        size_t n = 3;
-        const char *command;
-        char *output;
-        va_list ap;
-
-        va_start(ap, format);
-        while ((command = va_arg(ap, const char *))) {
-                assert_true(n < 60);
-                argv[n++] = "-c";
-                argv[n++] = command;
-        }
-        va_end(ap);
-        argv[n++] = path;
-        argv[n] = NULL;
-
-        output = test_capture(argv);
-        if (!output || strstr(output, "error") || strstr(output, "failed"))
-                fail_msg("qemu-io on %s failed: %s", path, output ? output : "");
-        free(output);
-}
-
-static void raw_create(const char *path, const char *size)
-{
-        const char *argv[] = {"qemu-img", "create", "-q", "-f", "raw", path, size, NULL};
-
-        assert_int_equal(test_run(argv), 0);
-}
-
 /* A chain with a bit of everything: data, zero clusters over data, discards, compressed
  * clusters, writes that do not fill their clusters. */
 static char *chain_build(const char *dir, const char *prefix, const char *options)
@@ -107,18 +42,19 @@ static char *chain_build(const char *dir, const char *prefix, const char *option
         assert_true(asprintf(&base_name, "%s-base.qcow2", prefix) >= 0);
         assert_true(asprintf(&middle_name, "%s-middle.qcow2", prefix) >= 0);
         assert_true(asprintf(&top_name, "%s-top.qcow2", prefix) >= 0);
-        base = path_in(dir, base_name);
-        middle = path_in(dir, middle_name);
-        top = path_in(dir, top_name);
+        base = test_path_in(dir, base_name);
+        middle = test_path_in(dir, middle_name);
+        top = test_path_in(dir, top_name);
 
-        image_create(base, options, NULL, NULL, "40M");
-        io(base, "qcow2", "write -P 0x11 0 4M", "write -P 0x12 8M 3M", "write -c -P 0x13 16M 2M",
-           "write -P 0x14 30M 17k", NULL);
-        image_create(middle, options, base, "qcow2", NULL);
-        io(middle, "qcow2", "write -P 0x21 1M 64k", "write -z 2M 1M", "discard 8M 1M",
-           "write -c -P 0x22 20M 2M", "write -P 0x23 33333 4444", NULL);
-        image_create(top, options, middle, "qcow2", NULL);
-        io(top, "qcow2", "write -P 0x31 1536k 512k", "write -z 16M 64k", "write -P 0x32 39M 1M", NULL);
+        test_image_create(base, options, NULL, NULL, "40M");
+        test_qemu_io_all(base, "qcow2", "write -P 0x11 0 4M", "write -P 0x12 8M 3M",
+                         "write -c -P 0x13 16M 2M", "write -P 0x14 30M 17k", NULL);
+        test_image_create(middle, options, base, "qcow2", NULL);
+        test_qemu_io_all(middle, "qcow2", "write -P 0x21 1M 64k", "write -z 2M 1M", "discard 8M 1M",
+                         "write -c -P 0x22 20M 2M", "write -P 0x23 33333 4444", NULL);
+        test_image_create(top, options, middle, "qcow2", NULL);
+        test_qemu_io_all(top, "qcow2", "write -P 0x31 1536k 512k", "write -z 16M 64k",
+                         "write -P 0x32 39M 1M", NULL);
         return top;
 }
 
@@ -206,7 +142,8 @@ static void test_collapse_copies_a_chain_to_qcow2_that_qemu_img_checks(void **st
 static void test_collapse_copies_a_chain_to_sparse_raw(void **state)
 {
         fixture *f = *state;
-        _cleanup_free_ char *top = chain_build(f->dir, "c", NULL), *target = path_in(f->dir, "copy.raw");
+        _cleanup_free_ char *top = chain_build(f->dir, "c", NULL),
+                            *target = test_path_in(f->dir, "copy.raw");
         vmsnap_error error = {0};
         struct stat st;
 
@@ -246,12 +183,13 @@ static void test_collapse_copies_chains_of_every_cluster_size_and_feature(void *
 static void test_collapse_copies_a_raw_base_and_a_raw_disk(void **state)
 {
         fixture *f = *state;
-        _cleanup_free_ char *base = path_in(f->dir, "base.raw"), *top = path_in(f->dir, "top.qcow2");
+        _cleanup_free_ char *base = test_path_in(f->dir, "base.raw"),
+                            *top = test_path_in(f->dir, "top.qcow2");
 
-        raw_create(base, "8M");
-        io(base, "raw", "write -P 0x41 1M 1M", "write -P 0x42 5M 12345", NULL);
-        image_create(top, NULL, base, "raw", NULL);
-        io(top, "qcow2", "write -P 0x43 1536k 4k", NULL);
+        test_raw_create(base, "8M");
+        test_qemu_io_all(base, "raw", "write -P 0x41 1M 1M", "write -P 0x42 5M 12345", NULL);
+        test_image_create(top, NULL, base, "raw", NULL);
+        test_qemu_io_all(top, "qcow2", "write -P 0x43 1536k 4k", NULL);
 
         assert_collapses(f, top, VMSNAP_FORMAT_QCOW2);
         assert_collapses(f, top, VMSNAP_FORMAT_RAW);
@@ -261,12 +199,13 @@ static void test_collapse_copies_a_raw_base_and_a_raw_disk(void **state)
 static void test_collapse_reads_zeroes_past_the_end_of_a_short_backing_file(void **state)
 {
         fixture *f = *state;
-        _cleanup_free_ char *base = path_in(f->dir, "base.qcow2"), *top = path_in(f->dir, "top.qcow2");
+        _cleanup_free_ char *base = test_path_in(f->dir, "base.qcow2"),
+                            *top = test_path_in(f->dir, "top.qcow2");
 
-        image_create(base, NULL, NULL, NULL, "3M");
-        io(base, "qcow2", "write -P 0x51 0 3M", NULL);
-        image_create(top, NULL, base, "qcow2", "8M");
-        io(top, "qcow2", "write -P 0x52 6M 64k", NULL);
+        test_image_create(base, NULL, NULL, NULL, "3M");
+        test_qemu_io_all(base, "qcow2", "write -P 0x51 0 3M", NULL);
+        test_image_create(top, NULL, base, "qcow2", "8M");
+        test_qemu_io_all(top, "qcow2", "write -P 0x52 6M 64k", NULL);
 
         assert_collapses(f, top, VMSNAP_FORMAT_QCOW2);
         assert_collapses(f, top, VMSNAP_FORMAT_RAW);
@@ -276,20 +215,20 @@ static void test_collapse_copies_a_chain_of_depth_50_with_relative_names(void **
 {
         fixture *f = *state;
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
-        char *previous = path_in(f->dir, "layer0.qcow2");
+        char *previous = test_path_in(f->dir, "layer0.qcow2");
 
-        image_create(previous, NULL, NULL, NULL, "8M");
-        io(previous, "qcow2", "write -P 0x01 0 8M", NULL);
+        test_image_create(previous, NULL, NULL, NULL, "8M");
+        test_qemu_io_all(previous, "qcow2", "write -P 0x01 0 8M", NULL);
         for (unsigned i = 1; i < 50; i++) {
                 _cleanup_free_ char *name = NULL, *previous_name = NULL, *command = NULL;
                 char *layer;
 
                 assert_true(asprintf(&name, "layer%u.qcow2", i) >= 0);
                 assert_true(asprintf(&previous_name, "layer%u.qcow2", i - 1) >= 0);
-                layer = path_in(f->dir, name);
-                image_create(layer, NULL, previous_name, "qcow2", "8M");
+                layer = test_path_in(f->dir, name);
+                test_image_create(layer, NULL, previous_name, "qcow2", "8M");
                 assert_true(asprintf(&command, "write -P %u %u 5000", i + 1, i * 150000) >= 0);
-                io(layer, "qcow2", command, NULL);
+                test_qemu_io_all(layer, "qcow2", command, NULL);
                 free(previous);
                 previous = layer;
         }
@@ -306,8 +245,10 @@ static void test_collapse_copies_several_disks_in_one_call(void **state)
         fixture *f = *state;
         _cleanup_free_ char *a = chain_build(f->dir, "a", NULL),
                             *b = chain_build(f->dir, "b", "cluster_size=4096"),
-                            *a_copy = path_in(f->dir, "a.copy"), *b_copy = path_in(f->dir, "b.copy"),
-                            *c_copy = path_in(f->dir, "c.copy"), *d_copy = path_in(f->dir, "d.copy");
+                            *a_copy = test_path_in(f->dir, "a.copy"),
+                            *b_copy = test_path_in(f->dir, "b.copy"),
+                            *c_copy = test_path_in(f->dir, "c.copy"),
+                            *d_copy = test_path_in(f->dir, "d.copy");
         vmsnap_collapse_item items[] = {
                 {.source = a, .target = a_copy, .format = VMSNAP_FORMAT_QCOW2},
                 {.source = b, .target = b_copy, .format = VMSNAP_FORMAT_RAW},
@@ -343,7 +284,8 @@ static void test_collapse_runs_from_several_threads_on_one_pool(void **state)
         fixture *f = *state;
         _cleanup_free_ char *a = chain_build(f->dir, "a", NULL),
                             *b = chain_build(f->dir, "b", "cluster_size=2097152"),
-                            *a_copy = path_in(f->dir, "a.copy"), *b_copy = path_in(f->dir, "b.copy");
+                            *a_copy = test_path_in(f->dir, "a.copy"),
+                            *b_copy = test_path_in(f->dir, "b.copy");
         thread_job jobs[2] = {
                 {.pool = f->pool, .source = a, .target = a_copy},
                 {.pool = f->pool, .source = b, .target = b_copy},
@@ -422,7 +364,8 @@ static vmsnap_hooks recorder_hooks(recorder *r)
 static void test_collapse_reports_progress_on_the_callers_thread_up_to_the_data_size(void **state)
 {
         fixture *f = *state;
-        _cleanup_free_ char *top = chain_build(f->dir, "c", NULL), *target = path_in(f->dir, "copy.qcow2");
+        _cleanup_free_ char *top = chain_build(f->dir, "c", NULL),
+                            *target = test_path_in(f->dir, "copy.qcow2");
         recorder r = {0};
         vmsnap_hooks hooks = recorder_hooks(&r);
         vmsnap_error error = {0};
@@ -441,7 +384,8 @@ static void test_collapse_reports_progress_on_the_callers_thread_up_to_the_data_
 static void test_collapse_gives_the_target_the_owner_and_mode_of_its_source(void **state)
 {
         fixture *f = *state;
-        _cleanup_free_ char *top = chain_build(f->dir, "c", NULL), *target = path_in(f->dir, "copy.qcow2");
+        _cleanup_free_ char *top = chain_build(f->dir, "c", NULL),
+                            *target = test_path_in(f->dir, "copy.qcow2");
         vmsnap_error error = {0};
         struct stat st;
 
@@ -461,8 +405,9 @@ static void test_collapse_gives_the_target_the_owner_and_mode_of_its_source(void
 static void test_collapse_refuses_an_existing_target_and_leaves_it_alone(void **state)
 {
         fixture *f = *state;
-        _cleanup_free_ char *top = chain_build(f->dir, "c", NULL), *target = path_in(f->dir, "copy.qcow2"),
-                            *link = path_in(f->dir, "link.qcow2");
+        _cleanup_free_ char *top = chain_build(f->dir, "c", NULL),
+                            *target = test_path_in(f->dir, "copy.qcow2"),
+                            *link = test_path_in(f->dir, "link.qcow2");
         vmsnap_error error = {0};
         struct stat st;
         int fd;
@@ -487,9 +432,10 @@ static void test_collapse_refuses_an_existing_target_and_leaves_it_alone(void **
 static void test_collapse_refuses_a_damaged_chain_before_creating_any_target(void **state)
 {
         fixture *f = *state;
-        _cleanup_free_ char *good = chain_build(f->dir, "good", NULL), *bad = path_in(f->dir, "bad.qcow2"),
-                            *good_copy = path_in(f->dir, "good.copy"),
-                            *bad_copy = path_in(f->dir, "bad.copy");
+        _cleanup_free_ char *good = chain_build(f->dir, "good", NULL),
+                            *bad = test_path_in(f->dir, "bad.qcow2"),
+                            *good_copy = test_path_in(f->dir, "good.copy"),
+                            *bad_copy = test_path_in(f->dir, "bad.copy");
         vmsnap_collapse_item items[] = {
                 {.source = good, .target = good_copy, .format = VMSNAP_FORMAT_QCOW2},
                 {.source = bad, .target = bad_copy, .format = VMSNAP_FORMAT_QCOW2},
@@ -500,8 +446,8 @@ static void test_collapse_refuses_a_damaged_chain_before_creating_any_target(voi
         uint64_t l1 = 0, l2 = 0;
         int fd;
 
-        image_create(bad, NULL, NULL, NULL, "8M");
-        io(bad, "qcow2", "write -P 1 0 1M", NULL);
+        test_image_create(bad, NULL, NULL, NULL, "8M");
+        test_qemu_io_all(bad, "qcow2", "write -P 1 0 1M", NULL);
         fd = open(bad, O_RDWR | O_CLOEXEC);
         assert_true(fd >= 0);
         assert_int_equal(pread(fd, l1_bytes, 8, 40), 8);
@@ -525,7 +471,8 @@ static void test_collapse_refuses_a_damaged_chain_before_creating_any_target(voi
 static void test_collapse_refuses_an_image_not_closed_cleanly(void **state)
 {
         fixture *f = *state;
-        _cleanup_free_ char *top = chain_build(f->dir, "c", NULL), *target = path_in(f->dir, "copy.qcow2");
+        _cleanup_free_ char *top = chain_build(f->dir, "c", NULL),
+                            *target = test_path_in(f->dir, "copy.qcow2");
         uint8_t dirty[8] = {0, 0, 0, 0, 0, 0, 0, 1};
         vmsnap_error error = {0};
         int fd = open(top, O_WRONLY | O_CLOEXEC);
@@ -551,8 +498,10 @@ static double seconds_since(const struct timespec *then)
 static void test_collapse_canceled_mid_copy_leaves_no_target(void **state)
 {
         fixture *f = *state;
-        _cleanup_free_ char *base = path_in(f->dir, "big.raw"), *top = path_in(f->dir, "top.qcow2"),
-                            *a_copy = path_in(f->dir, "a.copy"), *b_copy = path_in(f->dir, "b.copy");
+        _cleanup_free_ char *base = test_path_in(f->dir, "big.raw"),
+                            *top = test_path_in(f->dir, "top.qcow2"),
+                            *a_copy = test_path_in(f->dir, "a.copy"),
+                            *b_copy = test_path_in(f->dir, "b.copy");
         vmsnap_collapse_item items[] = {
                 {.source = top, .target = a_copy, .format = VMSNAP_FORMAT_RAW},
                 {.source = base, .target = b_copy, .format = VMSNAP_FORMAT_QCOW2},
@@ -563,9 +512,9 @@ static void test_collapse_canceled_mid_copy_leaves_no_target(void **state)
         vmsnap_error error = {0};
 
         /* 2 x 1 GiB of data: far more than the first look at the cancel flag lets through. */
-        raw_create(base, "1G");
-        io(base, "raw", "write -P 0x61 0 1G", NULL);
-        image_create(top, NULL, base, "raw", NULL);
+        test_raw_create(base, "1G");
+        test_qemu_io_all(base, "raw", "write -P 0x61 0 1G", NULL);
+        test_image_create(top, NULL, base, "raw", NULL);
 
         assert_int_equal(vmsnap_collapse_run(f->pool, items, 2, &hooks, &error), -ECANCELED);
         assert_int_equal(error.kind, VMSNAP_ERROR_CANCELED);
@@ -580,7 +529,8 @@ static void test_collapse_canceled_mid_copy_leaves_no_target(void **state)
 static void test_collapse_canceled_before_it_begins_creates_nothing(void **state)
 {
         fixture *f = *state;
-        _cleanup_free_ char *top = chain_build(f->dir, "c", NULL), *target = path_in(f->dir, "copy.qcow2");
+        _cleanup_free_ char *top = chain_build(f->dir, "c", NULL),
+                            *target = test_path_in(f->dir, "copy.qcow2");
         recorder r = {.cancel = true};
         vmsnap_hooks hooks = recorder_hooks(&r);
         vmsnap_error error = {0};
@@ -593,16 +543,17 @@ static void test_collapse_canceled_before_it_begins_creates_nothing(void **state
 static void test_collapse_falls_back_to_qemu_img_for_an_external_data_file(void **state)
 {
         fixture *f = *state;
-        _cleanup_free_ char *top = path_in(f->dir, "top.qcow2"), *data = path_in(f->dir, "data.raw"),
-                            *target = path_in(f->dir, "copy.qcow2"), *options = NULL;
+        _cleanup_free_ char *top = test_path_in(f->dir, "top.qcow2"),
+                            *data = test_path_in(f->dir, "data.raw"),
+                            *target = test_path_in(f->dir, "copy.qcow2"), *options = NULL;
         recorder r = {0};
         vmsnap_hooks hooks = recorder_hooks(&r);
         vmsnap_error error = {0};
         struct stat st;
 
         assert_true(asprintf(&options, "data_file=%s", data) >= 0);
-        image_create(top, options, NULL, NULL, "16M");
-        io(top, "qcow2", "write -P 0x71 1M 3M", "write -P 0x72 9M 64k", NULL);
+        test_image_create(top, options, NULL, NULL, "16M");
+        test_qemu_io_all(top, "qcow2", "write -P 0x71 1M 3M", "write -P 0x72 9M 64k", NULL);
         assert_int_equal(chmod(top, 0604), 0);
 
         if (collapse(f->pool, top, target, VMSNAP_FORMAT_QCOW2, &hooks, &error) < 0)
@@ -621,15 +572,16 @@ static void test_collapse_falls_back_to_qemu_img_for_an_external_data_file(void 
 static void test_collapse_canceled_while_qemu_img_copies_leaves_no_target(void **state)
 {
         fixture *f = *state;
-        _cleanup_free_ char *top = path_in(f->dir, "top.qcow2"), *data = path_in(f->dir, "data.raw"),
-                            *target = path_in(f->dir, "copy.qcow2"), *options = NULL;
+        _cleanup_free_ char *top = test_path_in(f->dir, "top.qcow2"),
+                            *data = test_path_in(f->dir, "data.raw"),
+                            *target = test_path_in(f->dir, "copy.qcow2"), *options = NULL;
         recorder r = {.cancel = true, .cancel_after = 1};
         vmsnap_hooks hooks = recorder_hooks(&r);
         vmsnap_error error = {0};
 
         assert_true(asprintf(&options, "data_file=%s", data) >= 0);
-        image_create(top, options, NULL, NULL, "1G");
-        io(top, "qcow2", "write -P 0x75 0 768M", NULL);
+        test_image_create(top, options, NULL, NULL, "1G");
+        test_qemu_io_all(top, "qcow2", "write -P 0x75 0 768M", NULL);
 
         assert_int_equal(collapse(f->pool, top, target, VMSNAP_FORMAT_QCOW2, &hooks, &error), -ECANCELED);
         assert_int_equal(error.kind, VMSNAP_ERROR_CANCELED);
@@ -641,14 +593,15 @@ static void test_collapse_canceled_while_qemu_img_copies_leaves_no_target(void *
 static void test_collapse_falls_back_to_qemu_img_for_a_vmdk_image(void **state)
 {
         fixture *f = *state;
-        _cleanup_free_ char *vmdk = path_in(f->dir, "disk.vmdk"), *target = path_in(f->dir, "copy.raw");
+        _cleanup_free_ char *vmdk = test_path_in(f->dir, "disk.vmdk"),
+                            *target = test_path_in(f->dir, "copy.raw");
         const char *create[] = {"qemu-img", "create", "-q", "-f", "vmdk", vmdk, "8M", NULL};
         recorder r = {0};
         vmsnap_hooks hooks = recorder_hooks(&r);
         vmsnap_error error = {0};
 
         assert_int_equal(test_run(create), 0);
-        io(vmdk, "vmdk", "write -P 0x81 2M 1M", NULL);
+        test_qemu_io_all(vmdk, "vmdk", "write -P 0x81 2M 1M", NULL);
 
         if (collapse(f->pool, vmdk, target, VMSNAP_FORMAT_RAW, &hooks, &error) < 0)
                 fail_msg("%s", error.message);
@@ -661,9 +614,9 @@ static void test_collapse_removes_every_target_when_qemu_img_fails(void **state)
 {
         fixture *f = *state;
         _cleanup_free_ char *good = chain_build(f->dir, "good", NULL),
-                            *locked = path_in(f->dir, "locked.qcow2"),
-                            *good_copy = path_in(f->dir, "good.copy"),
-                            *locked_copy = path_in(f->dir, "locked.copy");
+                            *locked = test_path_in(f->dir, "locked.qcow2"),
+                            *good_copy = test_path_in(f->dir, "good.copy"),
+                            *locked_copy = test_path_in(f->dir, "locked.copy");
         vmsnap_collapse_item items[] = {
                 {.source = good, .target = good_copy, .format = VMSNAP_FORMAT_QCOW2},
                 {.source = locked, .target = locked_copy, .format = VMSNAP_FORMAT_QCOW2},
@@ -673,7 +626,7 @@ static void test_collapse_removes_every_target_when_qemu_img_fails(void **state)
         int fd;
 
         /* Encrypted (qcow2's old AES): vmsnap hands it to qemu-img, which has no key for it. */
-        image_create(locked, NULL, NULL, NULL, "8M");
+        test_image_create(locked, NULL, NULL, NULL, "8M");
         fd = open(locked, O_WRONLY | O_CLOEXEC);
         assert_true(fd >= 0);
         assert_int_equal(pwrite(fd, aes, 4, 32), 4);
@@ -689,7 +642,8 @@ static void test_collapse_estimate_bounds_what_is_written(void **state)
 {
         fixture *f = *state;
         _cleanup_free_ char *top = chain_build(f->dir, "c", "cluster_size=4096"),
-                            *qcow2 = path_in(f->dir, "copy.qcow2"), *raw = path_in(f->dir, "copy.raw");
+                            *qcow2 = test_path_in(f->dir, "copy.qcow2"),
+                            *raw = test_path_in(f->dir, "copy.raw");
         uint64_t bytes = 0, virtual_size = 0;
         vmsnap_error error = {0};
         struct stat st;
@@ -712,7 +666,8 @@ static void test_collapse_estimate_bounds_what_is_written(void **state)
 /* Mounts a fresh 1 GiB XFS with reflink at f->mount_point, or says why it cannot. */
 static bool xfs_mount(fixture *f, char *reason, size_t reason_size)
 {
-        _cleanup_free_ char *image = path_in(f->dir, "xfs.img"), *mount_point = path_in(f->dir, "xfs");
+        _cleanup_free_ char *image = test_path_in(f->dir, "xfs.img"),
+                            *mount_point = test_path_in(f->dir, "xfs");
         const char *mkfs[] = {"mkfs.xfs", "-q", "-m", "reflink=1", image, NULL};
         const char *mount_loop[] = {"mount", "-o", "loop", image, mount_point, NULL};
         int fd;
@@ -761,12 +716,12 @@ static void test_collapse_shares_blocks_by_reflink_on_xfs(void **state)
                 fflush(stdout);
                 skip();
         }
-        base = path_in(f->mount_point, "base.qcow2");
-        qcow2 = path_in(f->mount_point, "copy.qcow2");
-        raw = path_in(f->mount_point, "copy.raw");
+        base = test_path_in(f->mount_point, "base.qcow2");
+        qcow2 = test_path_in(f->mount_point, "copy.qcow2");
+        raw = test_path_in(f->mount_point, "copy.raw");
 
-        image_create(base, NULL, NULL, NULL, "256M");
-        io(base, "qcow2", "write -P 0x91 0 128M", NULL);
+        test_image_create(base, NULL, NULL, NULL, "256M");
+        test_qemu_io_all(base, "qcow2", "write -P 0x91 0 128M", NULL);
         top = chain_build(f->mount_point, "x", "cluster_size=4096");
         sync();
 
@@ -792,13 +747,14 @@ static void test_collapse_shares_blocks_by_reflink_on_xfs(void **state)
 static void test_collapse_of_a_64_gib_sparse_disk_keeps_memory_bounded(void **state)
 {
         fixture *f = *state;
-        _cleanup_free_ char *top = path_in(f->dir, "big.qcow2"), *qcow2 = path_in(f->dir, "copy.qcow2"),
-                            *raw = path_in(f->dir, "copy.raw");
+        _cleanup_free_ char *top = test_path_in(f->dir, "big.qcow2"),
+                            *qcow2 = test_path_in(f->dir, "copy.qcow2"),
+                            *raw = test_path_in(f->dir, "copy.raw");
         const char *commands[65] = {0};
         char writes[64][48];
         long peak_kib = 0;
 
-        image_create(top, NULL, NULL, NULL, "64G");
+        test_image_create(top, NULL, NULL, NULL, "64G");
         for (unsigned i = 0; i < 64; i++) {
                 snprintf(writes[i], sizeof(writes[i]), "write -P %u %uG 1M", i + 1, i);
                 commands[i] = writes[i];

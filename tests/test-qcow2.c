@@ -24,71 +24,6 @@
 
 #define L2_OFFSET_MASK UINT64_C(0x00fffffffffffe00)
 
-static char *path_in(const char *dir, const char *name)
-{
-        char *path;
-
-        assert_true(asprintf(&path, "%s/%s", dir, name) >= 0);
-        return path;
-}
-
-/* qemu-img create -f qcow2 [-o options] [-b backing -F backing_format] path [size] */
-static void image_create(const char *path, const char *options, const char *backing,
-                         const char *backing_format, const char *size)
-{
-        const char *argv[16] = {"qemu-img", "create", "-q", "-f", "qcow2"};
-        size_t n = 5;
-
-        if (options) {
-                argv[n++] = "-o";
-                argv[n++] = options;
-        }
-        if (backing) {
-                argv[n++] = "-b";
-                argv[n++] = backing;
-                argv[n++] = "-F";
-                argv[n++] = backing_format ? backing_format : "qcow2";
-        }
-        argv[n++] = path;
-        if (size)
-                argv[n++] = size;
-        argv[n] = NULL;
-        if (test_run(argv) != 0)
-                fail_msg("qemu-img create of %s failed", path);
-}
-
-/* Runs every command (up to a NULL) in one qemu-io process. */
-static void io(const char *path, const char *format, ...)
-{
-        const char *argv[64] = {"qemu-io", "-f", format};
-        size_t n = 3;
-        const char *command;
-        char *output;
-        va_list ap;
-
-        va_start(ap, format);
-        while ((command = va_arg(ap, const char *))) {
-                assert_true(n < 60);
-                argv[n++] = "-c";
-                argv[n++] = command;
-        }
-        va_end(ap);
-        argv[n++] = path;
-        argv[n] = NULL;
-
-        output = test_capture(argv);
-        if (!output || strstr(output, "error") || strstr(output, "failed"))
-                fail_msg("qemu-io on %s failed: %s", path, output ? output : "");
-        free(output);
-}
-
-static void raw_create(const char *path, const char *size)
-{
-        const char *argv[] = {"qemu-img", "create", "-q", "-f", "raw", path, size, NULL};
-
-        assert_int_equal(test_run(argv), 0);
-}
-
 static int pwrite_all(int fd, const void *buffer, size_t size, uint64_t offset)
 {
         return pwrite(fd, buffer, size, (off_t)offset) == (ssize_t)size ? 0 : -1;
@@ -167,7 +102,7 @@ static int render(const char *top, const char *raw_path, vmsnap_error *error)
 /* The disk read through vmsnap's reader is byte for byte what qemu reads. */
 static void assert_reads_like_qemu(const char *dir, const char *top)
 {
-        _cleanup_free_ char *rendered = path_in(dir, "rendered.raw");
+        _cleanup_free_ char *rendered = test_path_in(dir, "rendered.raw");
         vmsnap_error error = {0};
         const char *compare[] = {"qemu-img", "compare", "-q", "-f", "raw", rendered, top, NULL};
 
@@ -298,16 +233,16 @@ static void test_reader_reads_clusters_of_every_size(void **state)
         static const char *const sizes[] = {"512", "4096", "65536", "2097152"};
 
         for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-                _cleanup_free_ char *base = path_in(*state, "base.qcow2"),
-                                    *top = path_in(*state, "top.qcow2"), *options = NULL;
+                _cleanup_free_ char *base = test_path_in(*state, "base.qcow2"),
+                                    *top = test_path_in(*state, "top.qcow2"), *options = NULL;
 
                 assert_true(asprintf(&options, "cluster_size=%s", sizes[i]) >= 0);
-                image_create(base, options, NULL, NULL, "16M");
-                io(base, "qcow2", "write -P 0x11 0 1M", "write -P 0x12 3000 5000", "write -P 0x13 9M 2M",
-                   NULL);
-                image_create(top, options, base, "qcow2", NULL);
-                io(top, "qcow2", "write -P 0x21 512k 100k", "write -z 9M 64k", "write -P 0x22 15M 1M",
-                   "discard 10M 512k", NULL);
+                test_image_create(base, options, NULL, NULL, "16M");
+                test_qemu_io_all(base, "qcow2", "write -P 0x11 0 1M", "write -P 0x12 3000 5000",
+                                 "write -P 0x13 9M 2M", NULL);
+                test_image_create(top, options, base, "qcow2", NULL);
+                test_qemu_io_all(top, "qcow2", "write -P 0x21 512k 100k", "write -z 9M 64k",
+                                 "write -P 0x22 15M 1M", "discard 10M 512k", NULL);
                 assert_reads_like_qemu(*state, top);
                 unlink(top);
                 unlink(base);
@@ -316,11 +251,11 @@ static void test_reader_reads_clusters_of_every_size(void **state)
 
 static void test_reader_merges_adjacent_runs(void **state)
 {
-        _cleanup_free_ char *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *top = test_path_in(*state, "top.qcow2");
         vmsnap_extent_map *map;
 
-        image_create(top, NULL, NULL, NULL, "64M");
-        io(top, "qcow2", "write -P 0x31 0 8M", "write -z 8M 4M", NULL);
+        test_image_create(top, NULL, NULL, NULL, "64M");
+        test_qemu_io_all(top, "qcow2", "write -P 0x31 0 8M", "write -z 8M 4M", NULL);
         map = map_open(top);
         /* One write of 8 MiB is contiguous in the file: one run, not 128 clusters. */
         expect_extent(map, 0, VMSNAP_EXTENT_DATA, 8 << 20);
@@ -333,13 +268,14 @@ static void test_reader_merges_adjacent_runs(void **state)
 
 static void test_reader_reports_zero_clusters_over_backing_data(void **state)
 {
-        _cleanup_free_ char *base = path_in(*state, "base.qcow2"), *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *base = test_path_in(*state, "base.qcow2"),
+                            *top = test_path_in(*state, "top.qcow2");
         vmsnap_extent_map *map;
 
-        image_create(base, NULL, NULL, NULL, "4M");
-        io(base, "qcow2", "write -P 0x41 0 4M", NULL);
-        image_create(top, NULL, base, "qcow2", NULL);
-        io(top, "qcow2", "write -z 1M 1M", NULL);
+        test_image_create(base, NULL, NULL, NULL, "4M");
+        test_qemu_io_all(base, "qcow2", "write -P 0x41 0 4M", NULL);
+        test_image_create(top, NULL, base, "qcow2", NULL);
+        test_qemu_io_all(top, "qcow2", "write -z 1M 1M", NULL);
 
         map = map_open(top);
         expect_extent(map, 0, VMSNAP_EXTENT_DATA, 1 << 20);
@@ -351,14 +287,15 @@ static void test_reader_reports_zero_clusters_over_backing_data(void **state)
 
 static void test_reader_decompresses_zlib_clusters(void **state)
 {
-        _cleanup_free_ char *base = path_in(*state, "base.qcow2"), *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *base = test_path_in(*state, "base.qcow2"),
+                            *top = test_path_in(*state, "top.qcow2");
         vmsnap_extent_map *map;
 
-        image_create(base, NULL, NULL, NULL, "8M");
-        io(base, "qcow2", "write -c -P 0x51 0 64k", "write -c -P 0x52 64k 64k", "write -c -P 0x53 4M 256k",
-           NULL);
-        image_create(top, NULL, base, "qcow2", NULL);
-        io(top, "qcow2", "write -c -P 0x54 1M 64k", "write -P 0x55 4160k 4k", NULL);
+        test_image_create(base, NULL, NULL, NULL, "8M");
+        test_qemu_io_all(base, "qcow2", "write -c -P 0x51 0 64k", "write -c -P 0x52 64k 64k",
+                         "write -c -P 0x53 4M 256k", NULL);
+        test_image_create(top, NULL, base, "qcow2", NULL);
+        test_qemu_io_all(top, "qcow2", "write -c -P 0x54 1M 64k", "write -P 0x55 4160k 4k", NULL);
 
         map = map_open(top);
         /* Each compressed cluster is a run of its own. */
@@ -371,13 +308,14 @@ static void test_reader_decompresses_zlib_clusters(void **state)
 
 static void test_reader_decompresses_zstd_clusters(void **state)
 {
-        _cleanup_free_ char *base = path_in(*state, "base.qcow2"), *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *base = test_path_in(*state, "base.qcow2"),
+                            *top = test_path_in(*state, "top.qcow2");
         vmsnap_extent_map *map;
 
-        image_create(base, "compression_type=zstd", NULL, NULL, "8M");
-        io(base, "qcow2", "write -c -P 0x61 0 1M", "write -c -P 0x62 3M 128k", NULL);
-        image_create(top, "compression_type=zstd,cluster_size=4096", base, "qcow2", NULL);
-        io(top, "qcow2", "write -c -P 0x63 512k 64k", NULL);
+        test_image_create(base, "compression_type=zstd", NULL, NULL, "8M");
+        test_qemu_io_all(base, "qcow2", "write -c -P 0x61 0 1M", "write -c -P 0x62 3M 128k", NULL);
+        test_image_create(top, "compression_type=zstd,cluster_size=4096", base, "qcow2", NULL);
+        test_qemu_io_all(top, "qcow2", "write -c -P 0x63 512k 64k", NULL);
 
         map = map_open(top);
         expect_extent(map, 512 << 10, VMSNAP_EXTENT_COMPRESSED, 4096);
@@ -387,15 +325,16 @@ static void test_reader_decompresses_zstd_clusters(void **state)
 
 static void test_reader_reads_subclusters_of_extended_l2_entries(void **state)
 {
-        _cleanup_free_ char *base = path_in(*state, "base.qcow2"), *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *base = test_path_in(*state, "base.qcow2"),
+                            *top = test_path_in(*state, "top.qcow2");
         vmsnap_extent_map *map;
 
-        image_create(base, NULL, NULL, NULL, "4M");
-        io(base, "qcow2", "write -P 0x71 0 4M", NULL);
+        test_image_create(base, NULL, NULL, NULL, "4M");
+        test_qemu_io_all(base, "qcow2", "write -P 0x71 0 4M", NULL);
         /* 64 KiB clusters of 32 subclusters of 2 KiB. */
-        image_create(top, "extended_l2=on,cluster_size=65536", base, "qcow2", NULL);
-        io(top, "qcow2", "write -P 0x72 4k 2k", "write -z 8k 4k", "write -P 0x73 128k 6k",
-           "write -c -P 0x74 1M 64k", NULL);
+        test_image_create(top, "extended_l2=on,cluster_size=65536", base, "qcow2", NULL);
+        test_qemu_io_all(top, "qcow2", "write -P 0x72 4k 2k", "write -z 8k 4k", "write -P 0x73 128k 6k",
+                         "write -c -P 0x74 1M 64k", NULL);
 
         map = map_open(top);
         expect_extent(map, 0, VMSNAP_EXTENT_DATA, 4096); /* from the base */
@@ -408,24 +347,27 @@ static void test_reader_reads_subclusters_of_extended_l2_entries(void **state)
 
 static void test_reader_reads_version_2_images(void **state)
 {
-        _cleanup_free_ char *base = path_in(*state, "base.qcow2"), *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *base = test_path_in(*state, "base.qcow2"),
+                            *top = test_path_in(*state, "top.qcow2");
 
-        image_create(base, "compat=0.10", NULL, NULL, "8M");
-        io(base, "qcow2", "write -P 0x81 0 8M", NULL);
-        image_create(top, "compat=0.10", base, "qcow2", NULL);
-        io(top, "qcow2", "write -P 0x82 1M 1M", "write -z 3M 1M", "write -c -P 0x83 5M 64k", NULL);
+        test_image_create(base, "compat=0.10", NULL, NULL, "8M");
+        test_qemu_io_all(base, "qcow2", "write -P 0x81 0 8M", NULL);
+        test_image_create(top, "compat=0.10", base, "qcow2", NULL);
+        test_qemu_io_all(top, "qcow2", "write -P 0x82 1M 1M", "write -z 3M 1M", "write -c -P 0x83 5M 64k",
+                         NULL);
         assert_reads_like_qemu(*state, top);
 }
 
 static void test_reader_reads_raw_base_with_holes(void **state)
 {
-        _cleanup_free_ char *base = path_in(*state, "base.raw"), *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *base = test_path_in(*state, "base.raw"),
+                            *top = test_path_in(*state, "top.qcow2");
         vmsnap_extent_map *map;
 
-        raw_create(base, "16M");
-        io(base, "raw", "write -P 0x91 2M 1M", "write -P 0x92 10M 64k", NULL);
-        image_create(top, NULL, base, "raw", NULL);
-        io(top, "qcow2", "write -P 0x93 2560k 64k", NULL);
+        test_raw_create(base, "16M");
+        test_qemu_io_all(base, "raw", "write -P 0x91 2M 1M", "write -P 0x92 10M 64k", NULL);
+        test_image_create(top, NULL, base, "raw", NULL);
+        test_qemu_io_all(top, "qcow2", "write -P 0x93 2560k 64k", NULL);
 
         map = map_open(top);
         /* qemu-img writes the first block of a new raw file (to learn its alignment); the rest
@@ -439,19 +381,20 @@ static void test_reader_reads_raw_base_with_holes(void **state)
 
 static void test_reader_resolves_relative_backing_names(void **state)
 {
-        _cleanup_free_ char *sub = path_in(*state, "images"), *base = path_in(*state, "images/base.qcow2"),
-                            *middle = path_in(*state, "images/middle.qcow2"),
-                            *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *sub = test_path_in(*state, "images"),
+                            *base = test_path_in(*state, "images/base.qcow2"),
+                            *middle = test_path_in(*state, "images/middle.qcow2"),
+                            *top = test_path_in(*state, "top.qcow2");
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
 
         assert_int_equal(mkdir(sub, 0755), 0);
-        image_create(base, NULL, NULL, NULL, "4M");
-        io(base, "qcow2", "write -P 0xa1 0 4M", NULL);
+        test_image_create(base, NULL, NULL, NULL, "4M");
+        test_qemu_io_all(base, "qcow2", "write -P 0xa1 0 4M", NULL);
         /* Names relative to each image's own directory, not to the caller's. */
-        image_create(middle, NULL, "base.qcow2", "qcow2", "4M");
-        io(middle, "qcow2", "write -P 0xa2 1M 1M", NULL);
-        image_create(top, NULL, "images/middle.qcow2", "qcow2", "4M");
-        io(top, "qcow2", "write -P 0xa3 3M 64k", NULL);
+        test_image_create(middle, NULL, "base.qcow2", "qcow2", "4M");
+        test_qemu_io_all(middle, "qcow2", "write -P 0xa2 1M 1M", NULL);
+        test_image_create(top, NULL, "images/middle.qcow2", "qcow2", "4M");
+        test_qemu_io_all(top, "qcow2", "write -P 0xa3 3M 64k", NULL);
 
         assert_int_equal(chdir("/"), 0);
         assert_reads_like_qemu(*state, top);
@@ -460,16 +403,17 @@ static void test_reader_resolves_relative_backing_names(void **state)
 
 static void test_reader_reads_zeroes_past_the_end_of_a_short_backing_file(void **state)
 {
-        _cleanup_free_ char *base = path_in(*state, "base.qcow2"), *middle = path_in(*state, "middle.qcow2"),
-                            *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *base = test_path_in(*state, "base.qcow2"),
+                            *middle = test_path_in(*state, "middle.qcow2"),
+                            *top = test_path_in(*state, "top.qcow2");
         vmsnap_extent_map *map;
 
-        image_create(base, NULL, NULL, NULL, "8M");
-        io(base, "qcow2", "write -P 0xb1 0 8M", NULL);
+        test_image_create(base, NULL, NULL, NULL, "8M");
+        test_qemu_io_all(base, "qcow2", "write -P 0xb1 0 8M", NULL);
         /* The middle image is shorter than its backing file: past its end, the base does not show. */
-        image_create(middle, NULL, base, "qcow2", "2M");
-        image_create(top, NULL, middle, "qcow2", "6M");
-        io(top, "qcow2", "write -P 0xb2 5M 64k", NULL);
+        test_image_create(middle, NULL, base, "qcow2", "2M");
+        test_image_create(top, NULL, middle, "qcow2", "6M");
+        test_qemu_io_all(top, "qcow2", "write -P 0xb2 5M 64k", NULL);
 
         map = map_open(top);
         assert_int_equal(vmsnap_extent_map_virtual_size(map), 6 << 20);
@@ -481,20 +425,20 @@ static void test_reader_reads_zeroes_past_the_end_of_a_short_backing_file(void *
 
 static void test_reader_follows_a_chain_of_depth_60(void **state)
 {
-        char *previous = path_in(*state, "layer0.qcow2");
+        char *previous = test_path_in(*state, "layer0.qcow2");
         vmsnap_extent_map *map;
 
-        image_create(previous, "cluster_size=4096", NULL, NULL, "1M");
-        io(previous, "qcow2", "write -P 0x01 0 1M", NULL);
+        test_image_create(previous, "cluster_size=4096", NULL, NULL, "1M");
+        test_qemu_io_all(previous, "qcow2", "write -P 0x01 0 1M", NULL);
         for (unsigned i = 1; i < 60; i++) {
                 _cleanup_free_ char *name = NULL, *command = NULL;
                 char *layer;
 
                 assert_true(asprintf(&name, "layer%u.qcow2", i) >= 0);
-                layer = path_in(*state, name);
-                image_create(layer, "cluster_size=4096", previous, "qcow2", NULL);
+                layer = test_path_in(*state, name);
+                test_image_create(layer, "cluster_size=4096", previous, "qcow2", NULL);
                 assert_true(asprintf(&command, "write -P %u %u 4096", i + 1, i * 8192) >= 0);
-                io(layer, "qcow2", command, NULL);
+                test_qemu_io_all(layer, "qcow2", command, NULL);
                 free(previous);
                 previous = layer;
         }
@@ -508,15 +452,16 @@ static void test_reader_follows_a_chain_of_depth_60(void **state)
 
 static void test_reader_reads_large_sparse_disks_in_bounded_windows(void **state)
 {
-        _cleanup_free_ char *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *top = test_path_in(*state, "top.qcow2");
         vmsnap_extent_map *map;
         vmsnap_extent extents[4];
         vmsnap_error error = {0};
         uint64_t position = 0, end, windows = 0;
         size_t n;
 
-        image_create(top, NULL, NULL, NULL, "1T");
-        io(top, "qcow2", "write -P 0xc1 0 64k", "write -P 0xc2 300G 64k", "write -P 0xc3 1023G 64k", NULL);
+        test_image_create(top, NULL, NULL, NULL, "1T");
+        test_qemu_io_all(top, "qcow2", "write -P 0xc1 0 64k", "write -P 0xc2 300G 64k",
+                         "write -P 0xc3 1023G 64k", NULL);
 
         map = map_open(top);
         while (position < (UINT64_C(1) << 40)) {
@@ -535,9 +480,9 @@ static void test_reader_reads_large_sparse_disks_in_bounded_windows(void **state
 
 static void test_reader_refuses_a_dirty_image(void **state)
 {
-        _cleanup_free_ char *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *top = test_path_in(*state, "top.qcow2");
 
-        image_create(top, NULL, NULL, NULL, "4M");
+        test_image_create(top, NULL, NULL, NULL, "4M");
         write_be(top, HEADER_INCOMPATIBLE_FEATURES, 1, 8);
         assert_refused(top, -EUCLEAN, VMSNAP_ERROR_FAILED, "was not closed cleanly");
         assert_refused(top, -EUCLEAN, VMSNAP_ERROR_FAILED, "qemu-img check -r all");
@@ -545,62 +490,63 @@ static void test_reader_refuses_a_dirty_image(void **state)
 
 static void test_reader_refuses_an_image_marked_corrupt(void **state)
 {
-        _cleanup_free_ char *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *top = test_path_in(*state, "top.qcow2");
 
-        image_create(top, NULL, NULL, NULL, "4M");
+        test_image_create(top, NULL, NULL, NULL, "4M");
         write_be(top, HEADER_INCOMPATIBLE_FEATURES, 2, 8);
         assert_refused(top, -EUCLEAN, VMSNAP_ERROR_FAILED, "marked corrupt");
 }
 
 static void test_reader_refuses_unknown_incompatible_features_as_unsupported(void **state)
 {
-        _cleanup_free_ char *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *top = test_path_in(*state, "top.qcow2");
 
-        image_create(top, NULL, NULL, NULL, "4M");
+        test_image_create(top, NULL, NULL, NULL, "4M");
         write_be(top, HEADER_INCOMPATIBLE_FEATURES, UINT64_C(1) << 40, 8);
         assert_refused(top, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED, "unknown");
 }
 
 static void test_reader_refuses_encrypted_images_as_unsupported(void **state)
 {
-        _cleanup_free_ char *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *top = test_path_in(*state, "top.qcow2");
 
         /* crypt_method 1, qcow2's old AES encryption (qemu-img still reads it given a key).
          * A LUKS image made here would need qemu's key-derivation benchmark, which is flaky
          * on a busy machine. */
-        image_create(top, NULL, NULL, NULL, "4M");
+        test_image_create(top, NULL, NULL, NULL, "4M");
         write_be(top, HEADER_CRYPT_METHOD, 1, 4);
         assert_refused(top, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED, "encrypted");
 }
 
 static void test_reader_refuses_external_data_files_as_unsupported(void **state)
 {
-        _cleanup_free_ char *top = path_in(*state, "top.qcow2"), *data = path_in(*state, "data.raw"),
-                            *options = NULL;
+        _cleanup_free_ char *top = test_path_in(*state, "top.qcow2"),
+                            *data = test_path_in(*state, "data.raw"), *options = NULL;
 
         assert_true(asprintf(&options, "data_file=%s", data) >= 0);
-        image_create(top, options, NULL, NULL, "4M");
+        test_image_create(top, options, NULL, NULL, "4M");
         assert_refused(top, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED, "external data file");
 }
 
 static void test_reader_refuses_other_formats_as_unsupported(void **state)
 {
-        _cleanup_free_ char *vmdk = path_in(*state, "disk.vmdk"), *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *vmdk = test_path_in(*state, "disk.vmdk"),
+                            *top = test_path_in(*state, "top.qcow2");
         const char *argv[] = {"qemu-img", "create", "-q", "-f", "vmdk", vmdk, "4M", NULL};
 
         assert_int_equal(test_run(argv), 0);
         assert_refused(vmdk, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED, "vmdk");
         /* Named as a backing format, it is refused too. */
-        image_create(top, NULL, vmdk, "vmdk", NULL);
+        test_image_create(top, NULL, vmdk, "vmdk", NULL);
         assert_refused(top, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED, "vmdk");
 }
 
 static void test_reader_refuses_backing_loops(void **state)
 {
-        _cleanup_free_ char *a = path_in(*state, "a.qcow2"), *b = path_in(*state, "b.qcow2");
+        _cleanup_free_ char *a = test_path_in(*state, "a.qcow2"), *b = test_path_in(*state, "b.qcow2");
 
-        image_create(a, NULL, NULL, NULL, "4M");
-        image_create(b, NULL, a, "qcow2", NULL);
+        test_image_create(a, NULL, NULL, NULL, "4M");
+        test_image_create(b, NULL, a, "qcow2", NULL);
         /* Point a back at b, as a careless "qemu-img rebase -u" would. */
         {
                 const char *argv[] = {"qemu-img", "rebase", "-u",    "-f", "qcow2", "-b",
@@ -612,30 +558,30 @@ static void test_reader_refuses_backing_loops(void **state)
 
 static void test_reader_refuses_an_l1_table_overlapping_the_refcount_table(void **state)
 {
-        _cleanup_free_ char *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *top = test_path_in(*state, "top.qcow2");
 
-        image_create(top, NULL, NULL, NULL, "4M");
-        io(top, "qcow2", "write -P 1 0 64k", NULL);
+        test_image_create(top, NULL, NULL, NULL, "4M");
+        test_qemu_io_all(top, "qcow2", "write -P 1 0 64k", NULL);
         write_be(top, HEADER_L1_TABLE_OFFSET, read_be(top, HEADER_REFCOUNT_TABLE_OFFSET, 8), 8);
         assert_refused(top, -EBADMSG, VMSNAP_ERROR_FAILED, "overlaps");
 }
 
 static void test_reader_refuses_an_l1_table_past_the_end_of_the_file(void **state)
 {
-        _cleanup_free_ char *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *top = test_path_in(*state, "top.qcow2");
 
-        image_create(top, NULL, NULL, NULL, "4M");
+        test_image_create(top, NULL, NULL, NULL, "4M");
         write_be(top, HEADER_L1_TABLE_OFFSET, UINT64_C(1) << 40, 8);
         assert_refused(top, -EBADMSG, VMSNAP_ERROR_FAILED, "L1 table");
 }
 
 static void test_reader_refuses_l2_tables_outside_the_file_or_unaligned(void **state)
 {
-        _cleanup_free_ char *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *top = test_path_in(*state, "top.qcow2");
         uint64_t l1;
 
-        image_create(top, NULL, NULL, NULL, "4M");
-        io(top, "qcow2", "write -P 1 0 64k", NULL);
+        test_image_create(top, NULL, NULL, NULL, "4M");
+        test_qemu_io_all(top, "qcow2", "write -P 1 0 64k", NULL);
         l1 = read_be(top, HEADER_L1_TABLE_OFFSET, 8);
 
         write_be(top, l1, (UINT64_C(1) << 40) | (UINT64_C(1) << 63), 8);
@@ -649,11 +595,11 @@ static void test_reader_refuses_l2_tables_outside_the_file_or_unaligned(void **s
 
 static void test_reader_refuses_data_clusters_past_the_end_of_the_file(void **state)
 {
-        _cleanup_free_ char *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *top = test_path_in(*state, "top.qcow2");
         uint64_t l2;
 
-        image_create(top, NULL, NULL, NULL, "4M");
-        io(top, "qcow2", "write -P 1 0 64k", "write -P 2 1M 64k", NULL);
+        test_image_create(top, NULL, NULL, NULL, "4M");
+        test_qemu_io_all(top, "qcow2", "write -P 1 0 64k", "write -P 2 1M 64k", NULL);
         l2 = first_l2_table(top);
         write_be(top, l2 + 16 * 8, (UINT64_C(1) << 40) | (UINT64_C(1) << 63), 8);
         assert_refused(top, -EBADMSG, VMSNAP_ERROR_FAILED, "past the end of the file");
@@ -661,11 +607,11 @@ static void test_reader_refuses_data_clusters_past_the_end_of_the_file(void **st
 
 static void test_reader_refuses_data_clusters_overlapping_metadata(void **state)
 {
-        _cleanup_free_ char *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *top = test_path_in(*state, "top.qcow2");
         uint64_t l2;
 
-        image_create(top, NULL, NULL, NULL, "4M");
-        io(top, "qcow2", "write -P 1 0 64k", NULL);
+        test_image_create(top, NULL, NULL, NULL, "4M");
+        test_qemu_io_all(top, "qcow2", "write -P 1 0 64k", NULL);
         l2 = first_l2_table(top);
         write_be(top, l2, read_be(top, HEADER_REFCOUNT_TABLE_OFFSET, 8) | (UINT64_C(1) << 63), 8);
         assert_refused(top, -EBADMSG, VMSNAP_ERROR_FAILED, "overlaps the refcount table");
@@ -673,10 +619,10 @@ static void test_reader_refuses_data_clusters_overlapping_metadata(void **state)
 
 static void test_reader_refuses_a_truncated_image(void **state)
 {
-        _cleanup_free_ char *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *top = test_path_in(*state, "top.qcow2");
 
-        image_create(top, NULL, NULL, NULL, "64M");
-        io(top, "qcow2", "write -P 1 0 1M", "write -P 2 32M 1M", NULL);
+        test_image_create(top, NULL, NULL, NULL, "64M");
+        test_qemu_io_all(top, "qcow2", "write -P 1 0 1M", "write -P 2 32M 1M", NULL);
         /* Cut the file inside its tables: the header then points past its end. */
         assert_int_equal(truncate(top, 3 * 65536 + 100), 0);
         assert_refused(top, -EBADMSG, VMSNAP_ERROR_FAILED, "");
@@ -684,11 +630,11 @@ static void test_reader_refuses_a_truncated_image(void **state)
 
 static void test_reader_refuses_the_zero_flag_in_version_2(void **state)
 {
-        _cleanup_free_ char *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *top = test_path_in(*state, "top.qcow2");
         uint64_t l2;
 
-        image_create(top, "compat=0.10", NULL, NULL, "4M");
-        io(top, "qcow2", "write -P 1 0 64k", NULL);
+        test_image_create(top, "compat=0.10", NULL, NULL, "4M");
+        test_qemu_io_all(top, "qcow2", "write -P 1 0 64k", NULL);
         l2 = first_l2_table(top);
         write_be(top, l2 + 8, 1, 8);
         assert_refused(top, -EBADMSG, VMSNAP_ERROR_FAILED, "version 2");
@@ -696,11 +642,11 @@ static void test_reader_refuses_the_zero_flag_in_version_2(void **state)
 
 static void test_reader_refuses_subclusters_both_allocated_and_zero(void **state)
 {
-        _cleanup_free_ char *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *top = test_path_in(*state, "top.qcow2");
         uint64_t l2, bitmap;
 
-        image_create(top, "extended_l2=on", NULL, NULL, "4M");
-        io(top, "qcow2", "write -P 1 0 8k", NULL);
+        test_image_create(top, "extended_l2=on", NULL, NULL, "4M");
+        test_qemu_io_all(top, "qcow2", "write -P 1 0 8k", NULL);
         l2 = first_l2_table(top);
         bitmap = read_be(top, l2 + 8, 8);
         assert_true(bitmap != 0);
@@ -710,13 +656,13 @@ static void test_reader_refuses_subclusters_both_allocated_and_zero(void **state
 
 static void test_reader_refuses_a_compressed_cluster_that_does_not_decompress(void **state)
 {
-        _cleanup_free_ char *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *top = test_path_in(*state, "top.qcow2");
         uint64_t l2, entry, host;
         static const uint8_t garbage[64] = {0xff, 0xfe, 0xfd, 0x00, 0x13, 0x37};
         int fd;
 
-        image_create(top, NULL, NULL, NULL, "4M");
-        io(top, "qcow2", "write -c -P 0x5a 0 64k", NULL);
+        test_image_create(top, NULL, NULL, NULL, "4M");
+        test_qemu_io_all(top, "qcow2", "write -c -P 0x5a 0 64k", NULL);
         l2 = first_l2_table(top);
         entry = read_be(top, l2, 8);
         host = entry & ((UINT64_C(1) << 54) - 1);
@@ -739,15 +685,16 @@ static uint64_t next_random(uint64_t *state)
 
 static void test_reader_survives_random_damage_to_its_tables(void **state)
 {
-        _cleanup_free_ char *original = path_in(*state, "original.qcow2"),
-                            *top = path_in(*state, "top.qcow2"), *rendered = path_in(*state, "rendered.raw");
+        _cleanup_free_ char *original = test_path_in(*state, "original.qcow2"),
+                            *top = test_path_in(*state, "top.qcow2"),
+                            *rendered = test_path_in(*state, "rendered.raw");
         uint64_t seed = 0x9e3779b97f4a7c15, file_size;
         struct stat st;
         vmsnap_error error = {0};
 
-        image_create(original, "cluster_size=4096", NULL, NULL, "2M");
-        io(original, "qcow2", "write -P 1 0 64k", "write -c -P 2 256k 64k", "write -z 512k 8k",
-           "write -P 3 1M 4k", NULL);
+        test_image_create(original, "cluster_size=4096", NULL, NULL, "2M");
+        test_qemu_io_all(original, "qcow2", "write -P 1 0 64k", "write -c -P 2 256k 64k", "write -z 512k 8k",
+                         "write -P 3 1M 4k", NULL);
         assert_int_equal(stat(original, &st), 0);
         file_size = (uint64_t)st.st_size;
 

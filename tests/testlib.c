@@ -268,3 +268,68 @@ char *test_image_digest(const char *path)
                 fail_msg("out of memory");
         return digest;
 }
+
+char *test_path_in(const char *dir, const char *name)
+{
+        char *path;
+
+        assert_true(asprintf(&path, "%s/%s", dir, name) >= 0);
+        return path;
+}
+
+/* qemu-img create -f qcow2 [-o options] [-b backing -F backing_format] path [size] */
+void test_image_create(const char *path, const char *options, const char *backing,
+                       const char *backing_format, const char *size)
+{
+        const char *argv[16] = {"qemu-img", "create", "-q", "-f", "qcow2"};
+        size_t n = 5;
+
+        if (options) {
+                argv[n++] = "-o";
+                argv[n++] = options;
+        }
+        if (backing) {
+                argv[n++] = "-b";
+                argv[n++] = backing;
+                argv[n++] = "-F";
+                argv[n++] = backing_format ? backing_format : "qcow2";
+        }
+        argv[n++] = path;
+        if (size)
+                argv[n++] = size;
+        argv[n] = NULL;
+        if (test_run(argv) != 0)
+                fail_msg("qemu-img create of %s failed", path);
+}
+
+/* Runs every command (up to a NULL) in one qemu-io process. */
+void test_qemu_io_all(const char *path, const char *format, ...)
+{
+        const char *argv[64] = {"qemu-io", "-f", format};
+        size_t n = 3;
+        const char *command;
+        char *output;
+        va_list ap;
+
+        va_start(ap, format);
+        while ((command = va_arg(ap, const char *))) {
+                assert_true(n < 60);
+                argv[n++] = "-c";
+                argv[n++] = command;
+        }
+        va_end(ap);
+        argv[n++] = path;
+        argv[n] = NULL;
+
+        output = test_capture(argv);
+        if (!output || strstr(output, "error") || strstr(output, "failed"))
+                fail_msg("qemu-io on %s failed: %s", path, output ? output : "");
+        free(output);
+}
+
+void test_raw_create(const char *path, const char *size)
+{
+        const char *argv[] = {"qemu-img", "create", "-q", "-f", "raw", path, size, NULL};
+
+        assert_int_equal(test_run(argv), 0);
+}

@@ -26,3 +26,12 @@ bool test_images_equal(const char *a, const char *b);
 /* SHA-256 hex (or any stable digest) of the guest-visible content of an image, computed by
  * "qemu-img convert -O raw" to a temp file and hashing it; malloc'd. */
 char *test_image_digest(const char *path);
+/* dir/name, malloc'd. */
+char *test_path_in(const char *dir, const char *name);
+/* qemu-img create -f qcow2 [-o options] [-b backing -F backing_format] path [size] */
+void test_image_create(const char *path, const char *options, const char *backing,
+                       const char *backing_format, const char *size);
+/* Runs every command (up to a NULL) in one qemu-io process on path; fails the test on an error. */
+void test_qemu_io_all(const char *path, const char *format, ...);
+/* qemu-img create -f raw path size */
+void test_raw_create(const char *path, const char *size);
