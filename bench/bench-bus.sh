@@ -14,6 +14,9 @@ build=$(realpath "${1:?usage: bench-bus.sh BUILD_DIR [SNAPSHOTS]}")
 count=${2:-1000}
 here=$(dirname "$(realpath "$0")")
 [ "$(id -u)" = 0 ] || { echo "bench-bus: needs root (it starts libvirtd and a private bus)"; exit 1; }
+# One real libvirtd at a time (see tests/with-libvirtd.sh).
+exec 9>/run/lock/vmsnap-libvirtd.lock
+flock 9
 
 work=$(mktemp -d /var/tmp/vmsnap-bench-XXXXXX)
 chmod 755 "$work"

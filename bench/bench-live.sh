@@ -13,6 +13,9 @@ set -euo pipefail
 build=$(realpath "${1:?usage: bench-live.sh BUILD_DIR [COUNT]}")
 count=${2:-7}
 [ "$(id -u)" = 0 ] || { echo "bench-live: needs root"; exit 1; }
+# One real libvirtd at a time (see tests/with-libvirtd.sh).
+exec 9>/run/lock/vmsnap-libvirtd.lock
+flock 9
 work=$(mktemp -d /var/tmp/vmsnap-bench-live-XXXXXX)
 chmod 755 "$work"
 pids=()

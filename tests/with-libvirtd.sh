@@ -13,6 +13,11 @@ skip() {
 command -v libvirtd >/dev/null || skip "libvirtd is not installed (apt-get install libvirt-daemon-system)"
 command -v virtlogd >/dev/null || skip "virtlogd is not installed"
 
+# One real libvirtd at a time: test runs of several build trees (and the benchmarks)
+# take turns instead of stopping each other's daemon.
+exec 9>/run/lock/vmsnap-libvirtd.lock
+flock 9
+
 work=$(mktemp -d /tmp/vmsnap-libvirtd-XXXXXX)
 started=()
 cleanup() {

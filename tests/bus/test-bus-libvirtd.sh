@@ -13,6 +13,11 @@ skip() {
 }
 [ "$(id -u)" = 0 ] || skip "starting libvirtd needs root"
 command -v libvirtd >/dev/null || skip "libvirtd is not installed"
+
+# One real libvirtd at a time: test runs of several build trees (and the benchmarks)
+# take turns instead of stopping each other's daemon.
+exec 9>/run/lock/vmsnap-libvirtd.lock
+flock 9
 virsh -c qemu:///system version >/dev/null 2>&1 && skip "a libvirtd is already running; this test restarts its own"
 
 work=$(mktemp -d /var/tmp/vmsnap-bus-libvirtd-XXXXXX)
