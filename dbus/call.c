@@ -98,7 +98,7 @@ int call_new(manager *m, sd_bus_message *message, const method_spec *method, cal
         c->message = sd_bus_message_ref(message);
         c->sender = xstrdup(sd_bus_message_get_sender(message));
         c->interactive = sd_bus_message_get_allow_interactive_authorization(message) > 0;
-        r = bus_message_sender_uid(message, &c->uid);
+        r = manager_caller_uid(m, message, &c->uid);
         if (r < 0)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_AUTHORIZED,
                                          "Cannot tell who is calling %s: %s", method->member, strerror(-r));

@@ -584,7 +584,7 @@ static int method_cancel(sd_bus_message *message, void *userdata, sd_bus_error *
         uid_t uid;
         int r;
 
-        r = bus_message_sender_uid(message, &uid);
+        r = manager_caller_uid(m, message, &uid);
         if (r < 0)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_AUTHORIZED,
                                          "Cannot tell who is asking to cancel job %" PRIu32 ": %s", j->id,

@@ -10,19 +10,9 @@
 #include "methods.h"
 #include "util.h"
 
-int bus_message_sender_uid(sd_bus_message *message, uid_t *ret)
+int manager_caller_uid(manager *m, sd_bus_message *message, uid_t *ret)
 {
-        sd_bus_creds *creds = NULL;
-        int r;
-
-        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
-        if (r < 0)
-                return r;
-        r = sd_bus_creds_get_euid(creds, ret);
-        if (r == -ENODATA)
-                r = sd_bus_creds_get_uid(creds, ret);
-        sd_bus_creds_unref(creds);
-        return r;
+        return caller_cache_uid(m->callers, message, ret);
 }
 
 /* ---- SnapshotsChanged: from the engine's watcher thread to the bus ---- */
@@ -87,6 +77,7 @@ int manager_new(sd_event *event, sd_bus *bus, vmsnap_engine *engine, unsigned wo
         m->engine = engine;
         m->job_linger_usec = job_linger_usec;
         pthread_mutex_init(&m->changed_lock, NULL);
+        m->callers = caller_cache_new(CALLER_CACHE_SIZE);
 
         r = loop_mailbox_new(event, &m->mailbox);
         if (r >= 0)
@@ -174,6 +165,7 @@ void manager_free(manager *m)
                 free(m->changed_uuids[i]);
         free(m->changed_uuids);
         pthread_mutex_destroy(&m->changed_lock);
+        caller_cache_free(m->callers);
         sd_bus_slot_unref(m->manager_slot);
         sd_bus_slot_unref(m->job_slot);
         sd_bus_slot_unref(m->job_enumerator_slot);

@@ -10,6 +10,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "callers.h"
 #include "vmsnap/vmsnap.h"
 #include "worker.h"
 
@@ -18,6 +19,8 @@
 #define SNAPSHOTS_INTERFACE "org.example.Snapshots"
 #define JOB_INTERFACE "org.example.Snapshots.Job"
 #define JOB_PATH_PREFIX "/org/example/Snapshots/job"
+/* Distinct callers remembered at once; more are asked of the bus again. */
+#define CALLER_CACHE_SIZE 256
 
 typedef struct job job;
 typedef struct call call;
@@ -46,6 +49,9 @@ typedef struct manager {
         size_t n_changed_uuids;
         bool changed_posted;
 
+        /* The UID behind each caller's unique name (callers.c). */
+        caller_cache *callers;
+
         sd_bus_slot *manager_slot, *job_slot, *job_enumerator_slot;
         /* Calls handed to a worker whose result has not come back yet. */
         unsigned in_flight;
@@ -72,4 +78,4 @@ void manager_work_end(manager *m);
 bool manager_cancel_queued_job(manager *m, job *j);
 
 /* The effective UID of the peer that sent message (loop thread: may ask the bus). */
-int bus_message_sender_uid(sd_bus_message *message, uid_t *ret);
+int manager_caller_uid(manager *m, sd_bus_message *message, uid_t *ret);

@@ -12,10 +12,12 @@
 #include "config.h"
 #include "engine.h"
 #include "error.h"
+#include "facts.h"
 #include "fileio.h"
 #include "guard.h"
 #include "journal.h"
 #include "store.h"
+#include "tree.h"
 
 static pthread_once_t event_impl_once = PTHREAD_ONCE_INIT;
 static int event_impl_registered;
@@ -82,7 +84,8 @@ static void slot_free(vmsnap_domain_slot *slot)
 {
         pthread_mutex_destroy(&slot->op_lock);
         pthread_mutex_destroy(&slot->data_lock);
-        vmsnap_domain_meta_free(slot->meta);
+        vmsnap_domain_meta_free(vmsnap_slot_publish(slot, NULL));
+        vmsnap_slot_drop_facts(slot);
         for (size_t i = 0; i < slot->n_clone_locks; i++)
                 free(slot->clone_locked_ids[i]);
         free(slot->clone_locked_ids);
@@ -145,14 +148,24 @@ out:
         return slot;
 }
 
+vmsnap_domain_meta *vmsnap_slot_publish(vmsnap_domain_slot *slot, vmsnap_domain_meta *meta)
+{
+        vmsnap_domain_meta *old = slot->meta;
+
+        slot->meta = meta;
+        vmsnap_tree_free(slot->tree);
+        slot->tree = NULL;
+        return old;
+}
+
 void vmsnap_engine_forget(vmsnap_engine *engine)
 {
         pthread_mutex_lock(&engine->slots_lock);
         for (size_t i = 0; i < engine->n_slots; i++) {
                 vmsnap_domain_slot *slot = engine->slots[i];
                 pthread_mutex_lock(&slot->data_lock);
-                vmsnap_domain_meta_free(slot->meta);
-                slot->meta = NULL;
+                vmsnap_domain_meta_free(vmsnap_slot_publish(slot, NULL));
+                vmsnap_slot_drop_facts(slot);
                 pthread_mutex_unlock(&slot->data_lock);
         }
         pthread_mutex_unlock(&engine->slots_lock);
@@ -244,6 +257,7 @@ virConnectPtr vmsnap_engine_connection(vmsnap_engine *engine, vmsnap_error *erro
                 if (fresh) {
                         virConnectClose(engine->connection);
                         engine->connection = fresh;
+                        vmsnap_engine_drop_all_facts(engine);
                         reconnected = engine->changed && subscribe_events(engine) == 0;
                 }
         }
@@ -282,17 +296,19 @@ static int on_lifecycle(virConnectPtr connection, virDomainPtr domain, int event
 
         if (virDomainGetUUIDString(domain, uuid) < 0)
                 return 0;
+        vmsnap_domain_slot *slot = vmsnap_engine_slot(engine, uuid);
+        pthread_mutex_lock(&slot->data_lock);
+        vmsnap_slot_drop_facts(slot);
+        pthread_mutex_unlock(&slot->data_lock);
         if (event == VIR_DOMAIN_EVENT_UNDEFINED) {
                 /* The domain is gone: forget its snapshots. Its images stay: they are the
                  * user's disks, and a re-defined domain may still need them. */
-                vmsnap_domain_slot *slot = vmsnap_engine_slot(engine, uuid);
                 pthread_mutex_lock(&slot->data_lock);
-                vmsnap_domain_meta_free(slot->meta);
-                slot->meta = NULL;
+                vmsnap_domain_meta *old = vmsnap_slot_publish(slot, NULL);
                 pthread_mutex_unlock(&slot->data_lock);
+                vmsnap_domain_meta_free(old);
                 vmsnap_store_remove(engine->state_dir, uuid, NULL);
         } else if (event == VIR_DOMAIN_EVENT_DEFINED) {
-                vmsnap_domain_slot *slot = vmsnap_engine_slot(engine, uuid);
                 pthread_mutex_lock(&slot->data_lock);
                 if (slot->meta &&
                     strcmp(slot->meta->name ? slot->meta->name : "", virDomainGetName(domain)) != 0) {
@@ -395,8 +411,9 @@ int vmsnap_engine_slot_load(vmsnap_engine *engine, vmsnap_domain_slot *slot, vir
         else if (r < 0)
                 return r;
         pthread_mutex_lock(&slot->data_lock);
-        slot->meta = meta;
+        vmsnap_domain_meta *old = vmsnap_slot_publish(slot, meta);
         pthread_mutex_unlock(&slot->data_lock);
+        vmsnap_domain_meta_free(old);
         return 0;
 }
 
@@ -525,8 +542,7 @@ int vmsnap_op_save(vmsnap_op *op)
         op->saved = true;
         vmsnap_domain_meta *published = vmsnap_domain_meta_copy(op->meta);
         pthread_mutex_lock(&op->slot->data_lock);
-        vmsnap_domain_meta *old = op->slot->meta;
-        op->slot->meta = published;
+        vmsnap_domain_meta *old = vmsnap_slot_publish(op->slot, published);
         pthread_mutex_unlock(&op->slot->data_lock);
         vmsnap_domain_meta_free(old);
         return 0;
@@ -537,13 +553,15 @@ void vmsnap_op_end(vmsnap_op *op)
         if (!op)
                 return;
         if (op->slot) {
-                if (op->crashed) {
-                        /* As after a real crash, the next operation starts from the store. */
-                        pthread_mutex_lock(&op->slot->data_lock);
-                        vmsnap_domain_meta_free(op->slot->meta);
-                        op->slot->meta = NULL;
-                        pthread_mutex_unlock(&op->slot->data_lock);
-                }
+                vmsnap_domain_meta *dropped = NULL;
+                pthread_mutex_lock(&op->slot->data_lock);
+                /* As after a real crash, the next operation starts from the store. */
+                if (op->crashed)
+                        dropped = vmsnap_slot_publish(op->slot, NULL);
+                /* The operation may have changed the configuration or started the domain. */
+                vmsnap_slot_drop_facts(op->slot);
+                pthread_mutex_unlock(&op->slot->data_lock);
+                vmsnap_domain_meta_free(dropped);
                 pthread_mutex_unlock(&op->slot->op_lock);
                 if (op->saved)
                         vmsnap_engine_notify(op->engine, op->slot->uuid);

@@ -7,6 +7,7 @@
 #include <libvirt/libvirt.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "domxml.h"
 #include "model.h"
@@ -22,6 +23,13 @@ typedef struct vmsnap_domain_slot {
         /* Snapshots being read by running clones (guarded by data_lock): deletes wait. */
         char **clone_locked_ids;
         size_t n_clone_locks;
+        /* For reads, guarded by data_lock: the tree of meta, built by the first read after
+         * meta was published (tree.h), and what libvirt last said of the domain (facts.h). */
+        struct vmsnap_tree *tree;
+        struct vmsnap_domain_facts *facts;
+        uint64_t facts_fetched_usec;
+        unsigned facts_epoch; /* engine->facts_epoch when fetched */
+        unsigned facts_drops; /* counts every drop, so a fetch that raced an event is not kept */
 } vmsnap_domain_slot;
 
 struct vmsnap_engine {
@@ -40,6 +48,8 @@ struct vmsnap_engine {
         volatile bool event_thread_quit;
         int lifecycle_callback;
         int keepalive_timer;
+        /* Bumped at every reconnect: the facts of every slot are then out of date. */
+        unsigned facts_epoch;
         /* The collapse workers, made at the first clone. */
         pthread_mutex_t pool_lock;
         struct vmsnap_pool *pool;
@@ -121,6 +131,9 @@ virConnectPtr vmsnap_engine_connection(vmsnap_engine *engine, vmsnap_error *erro
 int vmsnap_engine_lookup(vmsnap_engine *engine, const char *domain, virDomainPtr *ret, vmsnap_error *error);
 /* The slot of a domain UUID, created on first use. */
 vmsnap_domain_slot *vmsnap_engine_slot(vmsnap_engine *engine, const char *uuid);
+/* With slot->data_lock held: publishes meta to readers and returns the previous
+ * metadata, for the caller to free once the lock is released. */
+vmsnap_domain_meta *vmsnap_slot_publish(vmsnap_domain_slot *slot, vmsnap_domain_meta *meta);
 /* Loads (and recovers) the slot's metadata if not loaded yet; op lock must be held. */
 int vmsnap_engine_slot_load(vmsnap_engine *engine, vmsnap_domain_slot *slot, virDomainPtr domain,
                             vmsnap_error *error);

@@ -9,7 +9,9 @@
 #include "chain.h"
 #include "engine.h"
 #include "error.h"
+#include "facts.h"
 #include "fileio.h"
+#include "tree.h"
 
 static char *xstrdup(const char *s)
 {
@@ -22,7 +24,7 @@ static char *xstrdup(const char *s)
 /* Locks the slot's data and makes sure its metadata is loaded. The first load goes
  * through an operation, so that what a crash left unfinished is recovered before
  * anyone reads it. Unlock with pthread_mutex_unlock(&slot->data_lock). */
-static int slot_read_lock(vmsnap_engine *engine, vmsnap_domain_slot *slot, virDomainPtr domain,
+static int slot_read_lock(vmsnap_engine *engine, vmsnap_domain_slot *slot, const char *domain_name,
                           vmsnap_error *error)
 {
         vmsnap_op *op;
@@ -41,38 +43,31 @@ static int slot_read_lock(vmsnap_engine *engine, vmsnap_domain_slot *slot, virDo
         if (!slot->meta) {
                 pthread_mutex_unlock(&slot->data_lock);
                 return vmsnap_error_set(error, -EAGAIN, VMSNAP_ERROR_BUSY,
-                                        "the metadata of domain %s was just dropped; try again",
-                                        virDomainGetName(domain));
+                                        "the metadata of domain %s was just dropped; try again", domain_name);
         }
         return 0;
 }
 
-static vmsnap_domain_slot *slot_of(vmsnap_engine *engine, virDomainPtr domain)
+/* With the slot's data lock held: the tree of its metadata, built on first use. */
+static const vmsnap_tree *slot_tree(vmsnap_domain_slot *slot)
 {
-        char uuid[VIR_UUID_STRING_BUFLEN];
-
-        if (virDomainGetUUIDString(domain, uuid) < 0)
-                return NULL;
-        return vmsnap_engine_slot(engine, uuid);
+        if (!slot->tree)
+                slot->tree = vmsnap_tree_build(slot->meta);
+        return slot->tree;
 }
 
-static int domain_info_fill(vmsnap_engine *engine, virDomainPtr domain, vmsnap_domain_info *info,
-                            vmsnap_error *error)
+static int domain_info_fill(vmsnap_engine *engine, vmsnap_domain_slot *slot, const vmsnap_domain_facts *facts,
+                            vmsnap_domain_info *info, vmsnap_error *error)
 {
-        vmsnap_domain_slot *slot = slot_of(engine, domain);
-        int r;
-
-        if (!slot)
-                return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED, "cannot read a domain's UUID");
-        r = slot_read_lock(engine, slot, domain, error);
+        int r = slot_read_lock(engine, slot, facts->name, error);
         if (r < 0)
                 return r;
         const vmsnap_domain_meta *meta = slot->meta;
         const vmsnap_snapshot *current =
                 meta->current_id ? vmsnap_domain_meta_find_id(meta, meta->current_id) : NULL;
-        info->name = xstrdup(virDomainGetName(domain));
+        info->name = xstrdup(facts->name);
         info->uuid = xstrdup(slot->uuid);
-        info->state = xstrdup(vmsnap_domain_state_name(domain));
+        info->state = xstrdup(facts->state);
         info->current_snapshot = xstrdup(current ? current->name : "");
         info->in_preview = meta->preview != NULL;
         info->snapshot_count = (unsigned)meta->n_snapshots;
@@ -102,10 +97,15 @@ int vmsnap_domain_list(vmsnap_engine *engine, vmsnap_domain_info **ret, size_t *
         if (!infos)
                 abort();
         for (int i = 0; i < count; i++) {
+                vmsnap_domain_facts facts = {0};
+                vmsnap_domain_slot *slot;
                 if (r == 0)
-                        r = domain_info_fill(engine, domains[i], &infos[n], error);
+                        r = vmsnap_domain_facts_get_for(engine, domains[i], &facts, &slot, error);
+                if (r == 0)
+                        r = domain_info_fill(engine, slot, &facts, &infos[n], error);
                 if (r == 0)
                         n++;
+                vmsnap_domain_facts_clear(&facts);
                 virDomainFree(domains[i]);
         }
         free(domains);
@@ -121,28 +121,23 @@ int vmsnap_domain_list(vmsnap_engine *engine, vmsnap_domain_info **ret, size_t *
 int vmsnap_domain_get(vmsnap_engine *engine, const char *domain, vmsnap_domain_info *ret,
                       vmsnap_error *error)
 {
-        virDomainPtr found;
+        vmsnap_domain_facts facts = {0};
+        vmsnap_domain_slot *slot;
         int r;
 
         vmsnap_error_clear(error);
-        r = vmsnap_engine_lookup(engine, domain, &found, error);
+        r = vmsnap_domain_facts_get(engine, domain, &facts, &slot, error);
         if (r < 0)
                 return r;
-        r = domain_info_fill(engine, found, ret, error);
-        virDomainFree(found);
+        r = domain_info_fill(engine, slot, &facts, ret, error);
+        vmsnap_domain_facts_clear(&facts);
         return r;
 }
 
-/* The targets attached to the domain now, for "partial". */
-typedef struct attached {
-        vmsnap_xml_disk *disks;
-        size_t n;
-} attached;
-
-static bool attached_has(const attached *now, const char *target)
+static bool attached_has(const vmsnap_domain_facts *now, const char *target)
 {
-        for (size_t i = 0; i < now->n; i++)
-                if (strcmp(now->disks[i].target, target) == 0)
+        for (size_t i = 0; i < now->n_targets; i++)
+                if (strcmp(now->targets[i], target) == 0)
                         return true;
         return false;
 }
@@ -160,90 +155,20 @@ static bool in_preview(const vmsnap_domain_meta *meta, const char *id)
         return false;
 }
 
-/* The tree as index lists: children of each snapshot, sorted by creation time. */
-typedef struct tree_index {
-        size_t *parent;    /* index of the parent, or SIZE_MAX for a root */
-        size_t *order;     /* snapshots sorted by (created, name) */
-        size_t **children; /* per snapshot */
-        size_t *n_children;
-} tree_index;
-
-static int compare_created(const void *a, const void *b, void *userdata)
+/* Called with the slot's data lock held. */
+static bool clone_locked(const vmsnap_domain_slot *slot, const char *id)
 {
-        const vmsnap_domain_meta *meta = userdata;
-        const vmsnap_snapshot *x = meta->snapshots[*(const size_t *)a];
-        const vmsnap_snapshot *y = meta->snapshots[*(const size_t *)b];
-        if (x->created != y->created)
-                return x->created < y->created ? -1 : 1;
-        return strcmp(x->name, y->name);
+        for (size_t i = 0; i < slot->n_clone_locks; i++)
+                if (strcmp(slot->clone_locked_ids[i], id) == 0)
+                        return true;
+        return false;
 }
 
-static int compare_id(const void *a, const void *b, void *userdata)
+/* Called with the slot's data lock held. */
+static void snapshot_info_fill(const vmsnap_domain_slot *slot, const vmsnap_tree *tree, size_t index,
+                               const vmsnap_domain_facts *now, vmsnap_snapshot_info *info)
 {
-        const vmsnap_domain_meta *meta = userdata;
-        return strcmp(meta->snapshots[*(const size_t *)a]->id, meta->snapshots[*(const size_t *)b]->id);
-}
-
-static void tree_index_build(const vmsnap_domain_meta *meta, tree_index *tree)
-{
-        size_t n = meta->n_snapshots;
-        size_t *by_id = calloc(n + 1, sizeof(size_t));
-
-        tree->parent = calloc(n + 1, sizeof(size_t));
-        tree->order = calloc(n + 1, sizeof(size_t));
-        tree->children = calloc(n + 1, sizeof(size_t *));
-        tree->n_children = calloc(n + 1, sizeof(size_t));
-        if (!by_id || !tree->parent || !tree->order || !tree->children || !tree->n_children)
-                abort();
-        for (size_t i = 0; i < n; i++)
-                by_id[i] = tree->order[i] = i;
-        qsort_r(by_id, n, sizeof(size_t), compare_id, (void *)meta);
-        qsort_r(tree->order, n, sizeof(size_t), compare_created, (void *)meta);
-
-        for (size_t i = 0; i < n; i++) {
-                const char *parent_id = meta->snapshots[i]->parent_id;
-                size_t lo = 0, hi = n;
-                tree->parent[i] = SIZE_MAX;
-                while (parent_id && lo < hi) {
-                        size_t mid = (lo + hi) / 2;
-                        int c = strcmp(meta->snapshots[by_id[mid]]->id, parent_id);
-                        if (c == 0) {
-                                tree->parent[i] = by_id[mid];
-                                break;
-                        }
-                        if (c < 0)
-                                lo = mid + 1;
-                        else
-                                hi = mid;
-                }
-        }
-        /* Children in creation order: walk the sorted order and append. */
-        for (size_t k = 0; k < n; k++) {
-                size_t i = tree->order[k], p = tree->parent[i];
-                if (p == SIZE_MAX)
-                        continue;
-                size_t *grown = realloc(tree->children[p], (tree->n_children[p] + 1) * sizeof(size_t));
-                if (!grown)
-                        abort();
-                tree->children[p] = grown;
-                tree->children[p][tree->n_children[p]++] = i;
-        }
-        free(by_id);
-}
-
-static void tree_index_clear(tree_index *tree, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                free(tree->children[i]);
-        free(tree->children);
-        free(tree->n_children);
-        free(tree->parent);
-        free(tree->order);
-}
-
-static void snapshot_info_fill(const vmsnap_domain_meta *meta, const tree_index *tree, size_t index,
-                               const attached *now, bool locked, vmsnap_snapshot_info *info)
-{
+        const vmsnap_domain_meta *meta = slot->meta;
         const vmsnap_snapshot *s = meta->snapshots[index];
 
         info->id = xstrdup(s->id);
@@ -254,7 +179,7 @@ static void snapshot_info_fill(const vmsnap_domain_meta *meta, const tree_index 
         info->state = xstrdup(s->state);
         info->memory = s->memory_file != NULL;
         info->current = meta->current_id && strcmp(meta->current_id, s->id) == 0;
-        info->locked = locked;
+        info->locked = slot->n_clone_locks > 0 && clone_locked(slot, s->id);
         info->in_preview = in_preview(meta, s->id);
         info->disks = calloc(s->n_disks + 1, sizeof(*info->disks));
         if (!info->disks)
@@ -266,7 +191,7 @@ static void snapshot_info_fill(const vmsnap_domain_meta *meta, const tree_index 
                 info->disks[i].image = e->image ? xstrdup(e->image) : NULL;
                 info->disks[i].format = e->format ? xstrdup(e->format) : NULL;
                 info->disks[i].excluded_reason = e->excluded_reason ? xstrdup(e->excluded_reason) : NULL;
-                if (e->image && now && !attached_has(now, e->target))
+                if (e->image && now->targets_known && !attached_has(now, e->target))
                         info->partial = true;
         }
         info->n_children = tree->n_children[index];
@@ -277,88 +202,51 @@ static void snapshot_info_fill(const vmsnap_domain_meta *meta, const tree_index 
                 info->children_ids[i] = xstrdup(meta->snapshots[tree->children[index][i]]->id);
 }
 
-/* Depth-first in creation order: every parent before its children. */
-static void tree_walk(const tree_index *tree, size_t index, size_t *out, size_t *n_out)
-{
-        out[(*n_out)++] = index;
-        for (size_t i = 0; i < tree->n_children[index]; i++)
-                tree_walk(tree, tree->children[index][i], out, n_out);
-}
-
-/* Called with the slot's data lock held. */
-static bool clone_locked(const vmsnap_domain_slot *slot, const char *id)
-{
-        for (size_t i = 0; i < slot->n_clone_locks; i++)
-                if (strcmp(slot->clone_locked_ids[i], id) == 0)
-                        return true;
-        return false;
-}
-
+/* A read: the domain's facts, and its slot with the data lock held. */
 typedef struct read_context {
-        virDomainPtr domain;
         vmsnap_domain_slot *slot;
-        attached now;
+        vmsnap_domain_facts now;
 } read_context;
 
 static int read_begin(vmsnap_engine *engine, const char *domain, read_context *ctx, vmsnap_error *error)
 {
-        char *xml;
         int r;
 
         vmsnap_error_clear(error);
         *ctx = (read_context){0};
-        r = vmsnap_engine_lookup(engine, domain, &ctx->domain, error);
+        r = vmsnap_domain_facts_get(engine, domain, &ctx->now, &ctx->slot, error);
         if (r < 0)
                 return r;
-        ctx->slot = slot_of(engine, ctx->domain);
-        xml = virDomainGetXMLDesc(ctx->domain, VIR_DOMAIN_XML_INACTIVE);
-        if (xml)
-                vmsnap_xml_disks(xml, &ctx->now.disks, &ctx->now.n, NULL);
-        free(xml);
-        r = slot_read_lock(engine, ctx->slot, ctx->domain, error);
-        if (r < 0) {
-                vmsnap_xml_disks_free(ctx->now.disks, ctx->now.n);
-                virDomainFree(ctx->domain);
-        }
+        r = slot_read_lock(engine, ctx->slot, ctx->now.name, error);
+        if (r < 0)
+                vmsnap_domain_facts_clear(&ctx->now);
         return r;
 }
 
 static void read_end(read_context *ctx)
 {
         pthread_mutex_unlock(&ctx->slot->data_lock);
-        vmsnap_xml_disks_free(ctx->now.disks, ctx->now.n);
-        virDomainFree(ctx->domain);
+        vmsnap_domain_facts_clear(&ctx->now);
 }
 
 int vmsnap_snapshot_list(vmsnap_engine *engine, const char *domain, vmsnap_snapshot_info **ret,
                          size_t *n_ret, vmsnap_error *error)
 {
         read_context ctx;
-        tree_index tree;
-        size_t *order, n_order = 0;
         int r;
 
         r = read_begin(engine, domain, &ctx, error);
         if (r < 0)
                 return r;
-        const vmsnap_domain_meta *meta = ctx.slot->meta;
-        size_t n = meta->n_snapshots;
-        tree_index_build(meta, &tree);
-        order = calloc(n + 1, sizeof(size_t));
-        vmsnap_snapshot_info *infos = calloc(n + 1, sizeof(*infos));
-        if (!order || !infos)
+        const vmsnap_tree *tree = slot_tree(ctx.slot);
+        vmsnap_snapshot_info *infos = calloc(tree->n_depth_first + 1, sizeof(*infos));
+        if (!infos)
                 abort();
-        for (size_t k = 0; k < n; k++)
-                if (tree.parent[tree.order[k]] == SIZE_MAX)
-                        tree_walk(&tree, tree.order[k], order, &n_order);
-        for (size_t k = 0; k < n_order; k++)
-                snapshot_info_fill(meta, &tree, order[k], &ctx.now,
-                                   clone_locked(ctx.slot, meta->snapshots[order[k]]->id), &infos[k]);
-        tree_index_clear(&tree, n);
-        free(order);
-        read_end(&ctx);
+        for (size_t k = 0; k < tree->n_depth_first; k++)
+                snapshot_info_fill(ctx.slot, tree, tree->depth_first[k], &ctx.now, &infos[k]);
         *ret = infos;
-        *n_ret = n_order;
+        *n_ret = tree->n_depth_first;
+        read_end(&ctx);
         return 0;
 }
 
@@ -366,7 +254,6 @@ int vmsnap_snapshot_get(vmsnap_engine *engine, const char *domain, const char *s
                         vmsnap_snapshot_info *ret, vmsnap_error *error)
 {
         read_context ctx;
-        tree_index tree;
         int r;
 
         r = read_begin(engine, domain, &ctx, error);
@@ -376,16 +263,15 @@ int vmsnap_snapshot_get(vmsnap_engine *engine, const char *domain, const char *s
         const vmsnap_snapshot *found = snapshot ? vmsnap_domain_meta_find(meta, snapshot) : NULL;
         if (!found) {
                 r = vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
-                                     "domain %s has no snapshot named \"%s\"", virDomainGetName(ctx.domain),
+                                     "domain %s has no snapshot named \"%s\"", ctx.now.name,
                                      snapshot ? snapshot : "");
                 read_end(&ctx);
                 return r;
         }
-        tree_index_build(meta, &tree);
+        const vmsnap_tree *tree = slot_tree(ctx.slot);
         for (size_t i = 0; i < meta->n_snapshots; i++)
                 if (meta->snapshots[i] == found)
-                        snapshot_info_fill(meta, &tree, i, &ctx.now, clone_locked(ctx.slot, found->id), ret);
-        tree_index_clear(&tree, meta->n_snapshots);
+                        snapshot_info_fill(ctx.slot, tree, i, &ctx.now, ret);
         read_end(&ctx);
         return 0;
 }
@@ -414,7 +300,7 @@ int vmsnap_snapshot_get_configuration(vmsnap_engine *engine, const char *domain,
                 copy = vmsnap_snapshot_copy(found);
         else
                 r = vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
-                                     "domain %s has no snapshot named \"%s\"", virDomainGetName(ctx.domain),
+                                     "domain %s has no snapshot named \"%s\"", ctx.now.name,
                                      snapshot ? snapshot : "");
         read_end(&ctx);
         if (r < 0)

@@ -1,0 +1,191 @@
+/* facts.c: the domain facts kept for reads (see facts.h). A fetch that raced
+ * with an event is used for the read that made it but not kept: the event may
+ * be newer than what libvirt answered. */
+#include <libvirt/virterror.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "domxml.h"
+#include "engine.h"
+#include "error.h"
+#include "facts.h"
+
+static char *xstrdup(const char *s)
+{
+        char *copy = strdup(s ? s : "");
+        if (!copy)
+                abort();
+        return copy;
+}
+
+static uint64_t now_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void vmsnap_domain_facts_clear(vmsnap_domain_facts *facts)
+{
+        if (!facts)
+                return;
+        for (size_t i = 0; i < facts->n_targets; i++)
+                free(facts->targets[i]);
+        free(facts->targets);
+        free(facts->name);
+        free(facts->uuid);
+        *facts = (vmsnap_domain_facts){0};
+}
+
+static void facts_copy(const vmsnap_domain_facts *from, vmsnap_domain_facts *to)
+{
+        to->uuid = xstrdup(from->uuid);
+        to->name = xstrdup(from->name);
+        to->state = from->state;
+        to->targets_known = from->targets_known;
+        to->n_targets = from->n_targets;
+        to->targets = calloc(from->n_targets + 1, sizeof(char *));
+        if (!to->targets)
+                abort();
+        for (size_t i = 0; i < from->n_targets; i++)
+                to->targets[i] = xstrdup(from->targets[i]);
+}
+
+static unsigned engine_epoch(vmsnap_engine *engine)
+{
+        return __atomic_load_n(&engine->facts_epoch, __ATOMIC_ACQUIRE);
+}
+
+void vmsnap_slot_drop_facts(vmsnap_domain_slot *slot)
+{
+        vmsnap_domain_facts_clear(slot->facts);
+        free(slot->facts);
+        slot->facts = NULL;
+        slot->facts_drops++;
+}
+
+void vmsnap_engine_drop_all_facts(vmsnap_engine *engine)
+{
+        __atomic_add_fetch(&engine->facts_epoch, 1, __ATOMIC_RELEASE);
+}
+
+/* With slot->data_lock held: copies the slot's facts if they may be used. */
+static bool slot_facts_take(vmsnap_engine *engine, vmsnap_domain_slot *slot, vmsnap_domain_facts *ret)
+{
+        if (!engine->event_thread_running || !slot->facts || slot->facts_epoch != engine_epoch(engine) ||
+            now_usec() - slot->facts_fetched_usec >= VMSNAP_FACTS_MAX_AGE_USEC)
+                return false;
+        facts_copy(slot->facts, ret);
+        return true;
+}
+
+/* The existing slot whose fresh facts name this domain (by UUID or by name), copying them. */
+static vmsnap_domain_slot *find_fresh(vmsnap_engine *engine, const char *domain, vmsnap_domain_facts *ret)
+{
+        vmsnap_domain_slot *found = NULL;
+
+        if (!engine->event_thread_running)
+                return NULL;
+        pthread_mutex_lock(&engine->slots_lock);
+        for (size_t i = 0; i < engine->n_slots && !found; i++) {
+                vmsnap_domain_slot *slot = engine->slots[i];
+                pthread_mutex_lock(&slot->data_lock);
+                if (slot->facts &&
+                    (strcmp(slot->uuid, domain) == 0 || strcmp(slot->facts->name, domain) == 0) &&
+                    slot_facts_take(engine, slot, ret))
+                        found = slot;
+                pthread_mutex_unlock(&slot->data_lock);
+        }
+        pthread_mutex_unlock(&engine->slots_lock);
+        return found;
+}
+
+/* Asks libvirt, and keeps the answer in the slot unless an event came meanwhile. */
+static int facts_fetch(vmsnap_engine *engine, virDomainPtr domain, vmsnap_domain_facts *ret,
+                       vmsnap_domain_slot **slot_ret, vmsnap_error *error)
+{
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        vmsnap_xml_disk *disks = NULL;
+        size_t n_disks = 0;
+        char *xml;
+
+        if (virDomainGetUUIDString(domain, uuid) < 0)
+                return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED, "cannot read a domain's UUID");
+        vmsnap_domain_slot *slot = vmsnap_engine_slot(engine, uuid);
+        pthread_mutex_lock(&slot->data_lock);
+        unsigned drops = slot->facts_drops, epoch = engine_epoch(engine);
+        pthread_mutex_unlock(&slot->data_lock);
+
+        vmsnap_domain_facts facts = {
+                .uuid = xstrdup(uuid),
+                .name = xstrdup(virDomainGetName(domain)),
+                .state = vmsnap_domain_state_name(domain),
+        };
+        xml = virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE);
+        if (xml && vmsnap_xml_disks(xml, &disks, &n_disks, NULL) == 0) {
+                facts.targets_known = true;
+                facts.targets = calloc(n_disks + 1, sizeof(char *));
+                if (!facts.targets)
+                        abort();
+                for (size_t i = 0; i < n_disks; i++)
+                        facts.targets[facts.n_targets++] = xstrdup(disks[i].target);
+        }
+        vmsnap_xml_disks_free(disks, n_disks);
+        free(xml);
+
+        pthread_mutex_lock(&slot->data_lock);
+        if (engine->event_thread_running && slot->facts_drops == drops && engine_epoch(engine) == epoch &&
+            facts.targets_known) {
+                vmsnap_domain_facts_clear(slot->facts);
+                free(slot->facts);
+                slot->facts = calloc(1, sizeof(*slot->facts));
+                if (!slot->facts)
+                        abort();
+                facts_copy(&facts, slot->facts);
+                slot->facts_epoch = epoch;
+                slot->facts_fetched_usec = now_usec();
+        }
+        pthread_mutex_unlock(&slot->data_lock);
+        *ret = facts;
+        *slot_ret = slot;
+        return 0;
+}
+
+int vmsnap_domain_facts_get_for(vmsnap_engine *engine, virDomainPtr domain, vmsnap_domain_facts *ret,
+                                vmsnap_domain_slot **slot_ret, vmsnap_error *error)
+{
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        vmsnap_domain_slot *slot;
+
+        if (virDomainGetUUIDString(domain, uuid) < 0)
+                return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED, "cannot read a domain's UUID");
+        slot = find_fresh(engine, uuid, ret);
+        if (slot) {
+                *slot_ret = slot;
+                return 0;
+        }
+        return facts_fetch(engine, domain, ret, slot_ret, error);
+}
+
+int vmsnap_domain_facts_get(vmsnap_engine *engine, const char *domain, vmsnap_domain_facts *ret,
+                            vmsnap_domain_slot **slot_ret, vmsnap_error *error)
+{
+        virDomainPtr found;
+        vmsnap_domain_slot *slot;
+        int r;
+
+        if (domain && *domain) {
+                slot = find_fresh(engine, domain, ret);
+                if (slot) {
+                        *slot_ret = slot;
+                        return 0;
+                }
+        }
+        r = vmsnap_engine_lookup(engine, domain, &found, error);
+        if (r < 0)
+                return r;
+        r = facts_fetch(engine, found, ret, slot_ret, error);
+        virDomainFree(found);
+        return r;
+}
