@@ -662,6 +662,64 @@ static void test_watchers_hear_of_every_change_and_undefine_drops_the_metadata(v
         free(leaf);
 }
 
+/* Reads take the domain's name, state and disks from what libvirt last said while the
+ * engine watches; a change made behind vmsnap's back is seen by the first read after
+ * its event, not up to the facts' maximum age later. */
+static void test_reads_see_changes_made_behind_vmsnaps_back_at_once(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        watch_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+        vmsnap_snapshot_info info = {0};
+        vmsnap_domain_info domain = {0};
+        char uuid[VIR_UUID_STRING_BUFLEN];
+
+        assert_ok(vmsnap_engine_watch(f->engine, on_change, &log, &error), &error);
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm1");
+        virDomainGetUUIDString(d, uuid);
+        free(create(f, "vm1", "s1"));
+        assert_true(heard(&log, uuid));
+
+        /* Read once, so that the facts are kept. */
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm1", "s1", &info, &error), &error);
+        assert_false(info.partial);
+        vmsnap_snapshot_info_clear(&info);
+        assert_ok(vmsnap_domain_get(f->engine, uuid, &domain, &error), &error);
+        assert_string_equal(domain.state, "shutoff");
+        vmsnap_domain_info_clear(&domain);
+
+        /* vdc detached from the persistent configuration: s1 becomes partial. */
+        char *xml = fixture_domain_xml(f, "vm1");
+        char *target = strstr(xml, "<target dev='vdc'");
+        assert_non_null(target);
+        char *begin = target, *end = strstr(target, "</disk>");
+        while (begin > xml && strncmp(begin, "<disk ", 6) != 0)
+                begin--;
+        assert_non_null(end);
+        memmove(begin, end + strlen("</disk>"), strlen(end + strlen("</disk>")) + 1);
+        virDomainPtr redefined = virDomainDefineXML(f->connection, xml);
+        assert_non_null(redefined);
+        virDomainFree(redefined);
+        free(xml);
+        assert_true(heard(&log, uuid));
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm1", "s1", &info, &error), &error);
+        assert_true(info.partial);
+        vmsnap_snapshot_info_clear(&info);
+
+        /* Started: the domain reads as running. */
+        assert_int_equal(virDomainCreate(d), 0);
+        assert_true(heard(&log, uuid));
+        assert_ok(vmsnap_domain_get(f->engine, "vm1", &domain, &error), &error);
+        assert_string_equal(domain.state, "running");
+        vmsnap_domain_info_clear(&domain);
+        assert_int_equal(virDomainDestroy(d), 0);
+        assert_true(heard(&log, uuid));
+        assert_ok(vmsnap_domain_get(f->engine, "vm1", &domain, &error), &error);
+        assert_string_equal(domain.state, "shutoff");
+        vmsnap_domain_info_clear(&domain);
+        virDomainFree(d);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -686,6 +744,7 @@ int main(void)
                 T(test_configuration_at_a_snapshot_names_its_frozen_images),
                 T(test_domain_listing_reports_snapshot_state),
                 T(test_watchers_hear_of_every_change_and_undefine_drops_the_metadata),
+                T(test_reads_see_changes_made_behind_vmsnaps_back_at_once),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
