@@ -5,6 +5,9 @@
 #  * vmsnap: a shut-off domain with one qcow2 disk and SNAPSHOTS (default 1000)
 #    snapshots made through vmsnapd; then ListSnapshots and GetSnapshot latency
 #    (p50/p99) and reads per second with 8 concurrent clients, on a private bus;
+#    with two anchors on the same bus: a Peer.Ping round trip, and a "floor"
+#    server answering ListSnapshots with the same records serialized by vmsnapd's
+#    code and nothing else (what the reply's 13,000 dictionary entries cost);
 #  * libvirt: a second domain with the same number of snapshots in libvirt's own
 #    metadata (redefined, linear like vmsnap's); then `virsh snapshot-list --tree`
 #    and `virsh snapshot-info`, timed the same way (each a process, as users run it).

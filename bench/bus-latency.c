@@ -2,8 +2,15 @@
  * GetSnapshot latency (p50/p99 over N calls), and reads per second with C
  * concurrent clients, each on its own connection.
  *
+ * Two anchors run in the same process and on the same bus, so the figures can be
+ * read against what the bus itself costs: a Ping round trip (the smallest call),
+ * and a "floor" server that answers ListSnapshots with the records vmsnapd gave,
+ * serialized for each answer by vmsnapd's own code (dbus/records.c), and does
+ * nothing else: what the bus and the reply's size cost without vmsnapd's work.
+ *
  *   bus-latency ADDRESS DOMAIN SNAPSHOT [CALLS] [CLIENTS] [SECONDS]
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +18,8 @@
 #include <string.h>
 #include <systemd/sd-bus.h>
 #include <time.h>
+
+#include "../dbus/records.h"
 
 static const char *address, *domain, *snapshot;
 
@@ -32,18 +41,47 @@ static sd_bus *connect_bus(void)
         return bus;
 }
 
-static int call(sd_bus *bus, bool list)
+typedef enum request {
+        LIST_SNAPSHOTS,
+        GET_SNAPSHOT,
+        PING,
+        FLOOR_LIST,
+} request;
+
+static const char *const request_names[] = {
+        [LIST_SNAPSHOTS] = "ListSnapshots",
+        [GET_SNAPSHOT] = "GetSnapshot",
+        [PING] = "Peer.Ping",
+        [FLOOR_LIST] = "floor List",
+};
+
+#define FLOOR_NAME "org.example.SnapshotsBenchFloor"
+
+static int call(sd_bus *bus, request what)
 {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
         int r;
 
-        if (list)
+        switch (what) {
+        case LIST_SNAPSHOTS:
                 r = sd_bus_call_method(bus, "org.example.Snapshots", "/org/example/Snapshots", "org.example.Snapshots",
                                        "ListSnapshots", &error, &reply, "s", domain);
-        else
+                break;
+        case GET_SNAPSHOT:
                 r = sd_bus_call_method(bus, "org.example.Snapshots", "/org/example/Snapshots", "org.example.Snapshots",
                                        "GetSnapshot", &error, &reply, "ss", domain, snapshot);
+                break;
+        case PING:
+                r = sd_bus_call_method(bus, "org.example.Snapshots", "/org/example/Snapshots",
+                                       "org.freedesktop.DBus.Peer", "Ping", &error, &reply, NULL);
+                break;
+        case FLOOR_LIST:
+        default:
+                r = sd_bus_call_method(bus, FLOOR_NAME, "/floor", FLOOR_NAME, "ListSnapshots", &error, &reply, "s",
+                                       domain);
+                break;
+        }
         if (r < 0) {
                 fprintf(stderr, "bus-latency: %s\n", error.message ? error.message : strerror(-r));
                 exit(1);
@@ -59,20 +97,193 @@ static int compare(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
-static void latency(sd_bus *bus, bool list, int calls)
+static void latency(sd_bus *bus, request what, int calls)
 {
         double *samples = calloc((size_t)calls, sizeof(double));
         for (int i = 0; i < 20; i++)
-                call(bus, list); /* warm up */
+                call(bus, what); /* warm up */
         for (int i = 0; i < calls; i++) {
                 double start = now_ms();
-                call(bus, list);
+                call(bus, what);
                 samples[i] = now_ms() - start;
         }
         qsort(samples, (size_t)calls, sizeof(double), compare);
-        printf("%-14s p50 %7.3f ms   p99 %7.3f ms   (%d calls)\n", list ? "ListSnapshots" : "GetSnapshot",
-               samples[calls / 2], samples[calls * 99 / 100], calls);
+        printf("%-14s p50 %7.3f ms   p99 %7.3f ms   (%d calls)\n", request_names[what], samples[calls / 2],
+               samples[calls * 99 / 100], calls);
         free(samples);
+}
+
+/* ---- the floor server: the same reply, with nothing behind it ---- */
+
+static vmsnap_snapshot_info *floor_records;
+static size_t n_floor_records;
+static volatile bool floor_stop;
+
+static char *xstrdup(const char *s)
+{
+        char *copy = strdup(s ? s : "");
+        if (!copy)
+                abort();
+        return copy;
+}
+
+static void add_disk(vmsnap_snapshot_info *info, const char *target, const char *reason)
+{
+        info->disks = realloc(info->disks, (info->n_disks + 1) * sizeof(*info->disks));
+        if (!info->disks)
+                abort();
+        info->disks[info->n_disks++] = (vmsnap_snapshot_disk){
+                .target = xstrdup(target),
+                .image = reason ? NULL : xstrdup("image"),
+                .excluded_reason = reason ? xstrdup(reason) : NULL,
+        };
+}
+
+/* One a{sv} snapshot record of a ListSnapshots reply back into the engine's struct. */
+static int parse_record(sd_bus_message *m, vmsnap_snapshot_info *info)
+{
+        const char *key, *text, *target, *reason;
+        char **strv = NULL;
+        int r, b;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r <= 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                if (sd_bus_message_read(m, "s", &key) < 0)
+                        return -EIO;
+                if (strcmp(key, "created") == 0)
+                        r = sd_bus_message_read(m, "v", "x", &info->created);
+                else if (strcmp(key, "disks") == 0) {
+                        r = sd_bus_message_enter_container(m, 'v', "as");
+                        if (r >= 0)
+                                r = sd_bus_message_read_strv(m, &strv);
+                        for (char **t = strv; r >= 0 && t && *t; t++)
+                                add_disk(info, *t, NULL);
+                        for (char **t = strv; t && *t; t++)
+                                free(*t);
+                        free(strv);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
+                } else if (strcmp(key, "excluded") == 0) {
+                        r = sd_bus_message_enter_container(m, 'v', "a(ss)");
+                        if (r >= 0)
+                                r = sd_bus_message_enter_container(m, 'a', "(ss)");
+                        while (r >= 0 && (r = sd_bus_message_read(m, "(ss)", &target, &reason)) > 0)
+                                add_disk(info, target, reason);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
+                } else if (sd_bus_message_peek_type(m, NULL, &text) >= 0 && strcmp(text, "b") == 0) {
+                        r = sd_bus_message_read(m, "v", "b", &b);
+                        if (strcmp(key, "memory") == 0)
+                                info->memory = b;
+                        else if (strcmp(key, "current") == 0)
+                                info->current = b;
+                        else if (strcmp(key, "partial") == 0)
+                                info->partial = b;
+                        else if (strcmp(key, "locked") == 0)
+                                info->locked = b;
+                        else if (strcmp(key, "in_preview") == 0)
+                                info->in_preview = b;
+                } else {
+                        r = sd_bus_message_read(m, "v", "s", &text);
+                        if (r >= 0) {
+                                char **field = strcmp(key, "id") == 0            ? &info->id
+                                               : strcmp(key, "name") == 0        ? &info->name
+                                               : strcmp(key, "description") == 0 ? &info->description
+                                               : strcmp(key, "parent") == 0      ? &info->parent_id
+                                                                                 : &info->state;
+                                free(*field);
+                                *field = xstrdup(text);
+                        }
+                }
+                if (r < 0 || sd_bus_message_exit_container(m) < 0)
+                        return -EIO;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m) < 0 ? -EIO : 1;
+}
+
+static int parse_records(sd_bus_message *m)
+{
+        vmsnap_snapshot_info info;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        for (;;) {
+                info = (vmsnap_snapshot_info){0};
+                r = parse_record(m, &info);
+                if (r <= 0)
+                        break;
+                floor_records = realloc(floor_records, (n_floor_records + 1) * sizeof(*floor_records));
+                if (!floor_records)
+                        abort();
+                floor_records[n_floor_records++] = info;
+        }
+        vmsnap_snapshot_info_clear(&info);
+        return r;
+}
+
+static int floor_list(sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+        sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < n_floor_records; i++)
+                r = bus_append_snapshot_record(reply, &floor_records[i]);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        sd_bus_message_unref(reply);
+        return r < 0 ? r : 1;
+}
+
+static const sd_bus_vtable floor_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD("ListSnapshots", "s", "aa{sv}", floor_list, 0),
+        SD_BUS_VTABLE_END,
+};
+
+static pthread_mutex_t floor_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t floor_ready = PTHREAD_COND_INITIALIZER;
+static bool floor_up;
+
+static void *floor_server(void *userdata)
+{
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *template = NULL;
+        sd_bus *bus = connect_bus();
+
+        if (sd_bus_call_method(bus, "org.example.Snapshots", "/org/example/Snapshots", "org.example.Snapshots",
+                               "ListSnapshots", &error, &template, "s", domain) < 0 ||
+            parse_records(template) < 0 ||
+            sd_bus_add_object_vtable(bus, NULL, "/floor", FLOOR_NAME, floor_vtable, NULL) < 0 ||
+            sd_bus_request_name(bus, FLOOR_NAME, 0) < 0) {
+                fprintf(stderr, "bus-latency: cannot start the floor server\n");
+                exit(1);
+        }
+        pthread_mutex_lock(&floor_lock);
+        floor_up = true;
+        pthread_cond_signal(&floor_ready);
+        pthread_mutex_unlock(&floor_lock);
+        while (!floor_stop) {
+                int r = sd_bus_process(bus, NULL);
+                if (r == 0)
+                        sd_bus_wait(bus, 100 * 1000);
+        }
+        sd_bus_message_unref(template);
+        vmsnap_snapshot_info_array_free(floor_records, n_floor_records);
+        sd_bus_flush_close_unref(bus);
+        return NULL;
 }
 
 static double deadline;
@@ -84,7 +295,7 @@ static void *reader(void *userdata)
         sd_bus *bus = connect_bus();
         long reads = 0;
         while (now_ms() < deadline) {
-                call(bus, false);
+                call(bus, GET_SNAPSHOT);
                 reads++;
         }
         pthread_mutex_lock(&total_lock);
@@ -108,8 +319,20 @@ int main(int argc, char **argv)
         double seconds = argc > 6 ? atof(argv[6]) : 5;
 
         sd_bus *bus = connect_bus();
-        latency(bus, true, calls);
-        latency(bus, false, calls * 4);
+        latency(bus, LIST_SNAPSHOTS, calls);
+        latency(bus, GET_SNAPSHOT, calls * 4);
+
+        pthread_t floor_thread;
+        pthread_create(&floor_thread, NULL, floor_server, NULL);
+        pthread_mutex_lock(&floor_lock);
+        while (!floor_up)
+                pthread_cond_wait(&floor_ready, &floor_lock);
+        pthread_mutex_unlock(&floor_lock);
+        printf("anchors on the same bus:\n");
+        latency(bus, PING, calls * 4);
+        latency(bus, FLOOR_LIST, calls);
+        floor_stop = true;
+        pthread_join(floor_thread, NULL);
         sd_bus_flush_close_unref(bus);
 
         pthread_t threads[64];
