@@ -660,6 +660,15 @@ int vmsnap_image_header_read(const char *path, vmsnap_image_header *ret, vmsnap_
         return image_header_read(path, NULL, ret, error);
 }
 
+int vmsnap_image_header_read_as(const char *path, const vmsnap_image_format *format, vmsnap_image_header *ret,
+                                vmsnap_error *error)
+{
+        if (!path || !ret)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "no image was given to read");
+        return image_header_read(path, format, ret, error);
+}
+
 typedef struct file_identity {
         dev_t device;
         ino_t inode;
@@ -667,10 +676,16 @@ typedef struct file_identity {
 
 int vmsnap_chain_walk(const char *path, vmsnap_chain_visit_fn visit, void *userdata, vmsnap_error *error)
 {
+        return vmsnap_chain_walk_as(path, NULL, visit, userdata, error);
+}
+
+int vmsnap_chain_walk_as(const char *path, const vmsnap_image_format *top_format, vmsnap_chain_visit_fn visit,
+                         void *userdata, vmsnap_error *error)
+{
         _cleanup_free_ file_identity *visited = NULL;
         _cleanup_free_ char *current = NULL;
-        vmsnap_image_format declared = VMSNAP_FORMAT_RAW;
-        bool format_declared = false;
+        vmsnap_image_format declared = top_format ? *top_format : VMSNAP_FORMAT_RAW;
+        bool format_declared = top_format != NULL;
         int r;
 
         if (!path || !visit)

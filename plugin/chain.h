@@ -47,6 +47,10 @@ int vmsnap_image_format_parse(const char *name, vmsnap_image_format *ret);
 /* Reads the header of path. A file that does not start with the qcow2 magic is raw.
  * Refuses (with a sentence) a qcow2 header whose fields are out of range. */
 int vmsnap_image_header_read(const char *path, vmsnap_image_header *ret, vmsnap_error *error);
+/* The header of an image whose format is known from elsewhere: raw is raw whatever its first
+ * bytes say; qcow2 must start with the qcow2 magic. NULL probes, as above. */
+int vmsnap_image_header_read_as(const char *path, const vmsnap_image_format *format, vmsnap_image_header *ret,
+                                vmsnap_error *error);
 void vmsnap_image_header_clear(vmsnap_image_header *header);
 /* The same for a file already open as fd (path names it in messages and anchors a relative
  * backing name). declared: the format a parent image declared for it (it is then not probed),
@@ -65,3 +69,8 @@ const char *vmsnap_image_foreign_format(int fd);
 typedef int (*vmsnap_chain_visit_fn)(const char *path, const vmsnap_image_header *header, unsigned depth,
                                      void *userdata);
 int vmsnap_chain_walk(const char *path, vmsnap_chain_visit_fn visit, void *userdata, vmsnap_error *error);
+/* The same for a top image whose format is known from elsewhere (a domain's <driver type=>,
+ * a snapshot's record): it is read as that format, never probed, so a raw disk whose guest
+ * wrote a qcow2 header into it stays raw. NULL probes, as vmsnap_chain_walk does. */
+int vmsnap_chain_walk_as(const char *path, const vmsnap_image_format *top_format, vmsnap_chain_visit_fn visit,
+                         void *userdata, vmsnap_error *error);

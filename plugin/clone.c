@@ -29,7 +29,8 @@ static bool shared_as_is(const char *reason)
 typedef struct clone_disk_plan {
         char *target;
         char *source; /* frozen image, top of the chain to collapse */
-        char *copy;   /* the new file */
+        char *source_format; /* as the snapshot recorded it */
+        char *copy;          /* the new file */
         vmsnap_image_format format;
 } clone_disk_plan;
 
@@ -51,6 +52,7 @@ static void clone_plan_clear(clone_plan *plan)
         for (size_t i = 0; i < plan->n_disks; i++) {
                 free(plan->disks[i].target);
                 free(plan->disks[i].source);
+                free(plan->disks[i].source_format);
                 free(plan->disks[i].copy);
         }
         free(plan->disks);
@@ -205,6 +207,7 @@ static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const 
                 p = &plan->disks[plan->n_disks++];
                 p->target = strdup(entry->target);
                 p->source = strdup(entry->image);
+                p->source_format = entry->format ? strdup(entry->format) : NULL;
                 p->format = default_format;
                 if (choice && choice->format) {
                         r = parse_format(op, choice->format, &p->format);
@@ -276,7 +279,8 @@ static int check_space(vmsnap_op *op, clone_plan *plan)
                 _cleanup_free_ char *dir = dirname_of(plan->disks[i].copy);
                 struct stat st;
 
-                r = vmsnap_collapse_estimate(plan->disks[i].source, &bytes, &virtual_size, op->error);
+                r = vmsnap_collapse_estimate(plan->disks[i].source, plan->disks[i].source_format, &bytes,
+                                             &virtual_size, op->error);
                 if (r < 0)
                         return vmsnap_error_prefix(op->error, "disk %s", plan->disks[i].target);
                 if (stat(dir, &st) < 0)
@@ -507,10 +511,19 @@ static int clone_copy_and_define(vmsnap_engine *engine, vmsnap_op *op, clone_pla
         if (r < 0)
                 return r;
         for (size_t i = 0; i < plan->n_disks; i++)
-                items[n++] = (vmsnap_collapse_item){plan->disks[i].source, plan->disks[i].copy,
-                                                    plan->disks[i].format};
+                items[n++] = (vmsnap_collapse_item){
+                        .source = plan->disks[i].source,
+                        .target = plan->disks[i].copy,
+                        .format = plan->disks[i].format,
+                        .source_format = plan->disks[i].source_format,
+                };
         if (plan->nvram_copy)
-                items[n++] = (vmsnap_collapse_item){plan->nvram_source, plan->nvram_copy, VMSNAP_FORMAT_RAW};
+                items[n++] = (vmsnap_collapse_item){
+                        .source = plan->nvram_source,
+                        .target = plan->nvram_copy,
+                        .format = VMSNAP_FORMAT_RAW,
+                        .source_format = "raw",
+                };
         r = vmsnap_collapse_run(pool, items, n, hooks, error);
         if (r < 0)
                 return r;

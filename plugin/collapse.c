@@ -147,8 +147,24 @@ static int map_measure(vmsnap_extent_map *map, uint64_t *data_ret, uint64_t *clu
         return 0;
 }
 
-int vmsnap_collapse_estimate(const char *source, uint64_t *bytes_ret, uint64_t *virtual_size_ret,
-                             vmsnap_error *error)
+/* The extent map of source as recorded: qcow2 and raw are read natively; a source recorded
+ * as another format is qemu-img's to copy (-EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED). */
+static int source_map_open(const char *source, const char *source_format, vmsnap_extent_map **ret,
+                           vmsnap_error *error)
+{
+        vmsnap_image_format format;
+
+        if (!source_format)
+                return vmsnap_extent_map_open(source, NULL, ret, error);
+        if (vmsnap_image_format_parse(source_format, &format) < 0)
+                return vmsnap_error_set(error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
+                                        "%s is recorded as a %s image; vmsnap's reader reads only qcow2 and raw",
+                                        source, source_format);
+        return vmsnap_extent_map_open(source, &format, ret, error);
+}
+
+int vmsnap_collapse_estimate(const char *source, const char *source_format, uint64_t *bytes_ret,
+                             uint64_t *virtual_size_ret, vmsnap_error *error)
 {
         vmsnap_extent_map *map = NULL;
         uint64_t clusters, tables, size;
@@ -158,7 +174,7 @@ int vmsnap_collapse_estimate(const char *source, uint64_t *bytes_ret, uint64_t *
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "no image was given to measure");
 
-        r = vmsnap_extent_map_open(source, &map, error);
+        r = source_map_open(source, source_format, &map, error);
         if (r == -EOPNOTSUPP) {
                 /* qemu-img will copy it; without reading its data, the whole disk is the bound. */
                 vmsnap_image_header header = {0};
@@ -414,10 +430,16 @@ static int job_fallback(collapse_job *job, vmsnap_error *error)
                 .userdata = &context,
         };
         const char *argv[] = {"qemu-img", "convert", "-p", "-O", vmsnap_image_format_name(job->item->format),
-                              NULL,       NULL,      NULL, NULL, NULL};
+                              NULL,       NULL,      NULL, NULL, NULL,
+                              NULL,       NULL};
         size_t n = 5;
         int fd, r;
 
+        /* The recorded format, never a probe (qemu-img would warn and guess). */
+        if (job->item->source_format) {
+                argv[n++] = "-f";
+                argv[n++] = job->item->source_format;
+        }
         if (job->item->format == VMSNAP_FORMAT_QCOW2) {
                 argv[n++] = "-o";
                 argv[n++] = FALLBACK_CLUSTER_SIZE;
@@ -455,7 +477,7 @@ static int job_prepare(collapse_job *job, vmsnap_error *error)
         vmsnap_error reason = {0};
         int r;
 
-        r = vmsnap_extent_map_open(job->item->source, &job->map, &reason);
+        r = source_map_open(job->item->source, job->item->source_format, &job->map, &reason);
         if (r == -EOPNOTSUPP && reason.kind == VMSNAP_ERROR_UNSUPPORTED) {
                 vmsnap_image_header header = {0};
                 vmsnap_error ignored = {0};

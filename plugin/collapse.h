@@ -22,12 +22,16 @@ typedef struct vmsnap_collapse_item {
         const char *source;         /* top of the chain to read (the frozen image of a snapshot) */
         const char *target;         /* new file; must not exist; created O_EXCL|O_NOFOLLOW */
         vmsnap_image_format format; /* of target: raw (sparse) or qcow2 (v3, 64 KiB clusters) */
+        /* What source is recorded to be (qcow2, raw, or another format qemu reads, which
+         * qemu-img then copies); NULL probes it. Always give it when it is known: a raw disk
+         * whose guest wrote an image header into it must not be read as that image. */
+        const char *source_format;
 } vmsnap_collapse_item;
 
 /* What collapsing source costs: bytes of data that must be written (upper bound) and its
  * virtual size. Reads only metadata. */
-int vmsnap_collapse_estimate(const char *source, uint64_t *bytes_ret, uint64_t *virtual_size_ret,
-                             vmsnap_error *error);
+int vmsnap_collapse_estimate(const char *source, const char *source_format, uint64_t *bytes_ret,
+                             uint64_t *virtual_size_ret, vmsnap_error *error);
 
 /* Collapses every item, in parallel on the pool, and blocks until all are done.
  * Progress: bytes done over bytes to copy, summed over the items. Cancellation

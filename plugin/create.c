@@ -143,18 +143,21 @@ static int plan_disks(vmsnap_op *op, const vmsnap_create_options *options, vmsna
                 r = vmsnap_path_canonical(disk->source, &p->leaf, op->error);
                 if (r < 0)
                         return r;
-                r = vmsnap_image_header_read(p->leaf, &header, op->error);
+                /* The domain's <driver type> decides, as it does for qemu. libvirt reads a disk
+                 * that declares none as raw and never probes a format (a guest could write
+                 * any header into a raw disk), and neither does vmsnap. A disk declared
+                 * qcow2 must be one: an overlay over anything else would not open. */
+                vmsnap_image_format declared = VMSNAP_FORMAT_RAW;
+                if (disk->format && vmsnap_image_format_parse(disk->format, &declared) < 0)
+                        return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                                "disk %s has format %s, which cannot be snapshotted",
+                                                disk->target, disk->format);
+                r = vmsnap_image_header_read_as(p->leaf, &declared, &header, op->error);
                 if (r < 0)
-                        return vmsnap_error_prefix(op->error, "disk %s", disk->target);
-                /* The header decides; a <driver type> that disagrees would corrupt the overlay. */
+                        return vmsnap_error_prefix(op->error, "disk %s (declared %s in the domain)",
+                                                   disk->target, vmsnap_image_format_name(declared));
                 p->format = strdup(vmsnap_image_format_name(header.format));
                 vmsnap_image_header_clear(&header);
-                if (disk->format && strcmp(disk->format, p->format) != 0)
-                        return vmsnap_error_set(
-                                op->error, -EINVAL, VMSNAP_ERROR_FAILED,
-                                "disk %s is declared as %s but %s is a %s image; fix the domain's "
-                                "<driver type> first",
-                                disk->target, disk->format, p->leaf, p->format);
                 r = vmsnap_image_overlay_path(p->leaf, &p->overlay, op->error);
                 if (r < 0)
                         return r;

@@ -44,15 +44,19 @@ static const graph_node *graph_find(const image_graph *graph, const char *path)
         return NULL;
 }
 
-static int graph_add(vmsnap_op *op, image_graph *graph, const char *path)
+/* format: what path is recorded to be; it is read as that, never probed. NULL only for
+ * files vmsnap made itself. */
+static int graph_add(vmsnap_op *op, image_graph *graph, const char *path, const char *format)
 {
         vmsnap_image_header header = {0};
+        vmsnap_image_format known;
         graph_node *node, *grown;
         int r;
 
         if (!path || graph_find(graph, path) || !vmsnap_file_exists(path))
                 return 0;
-        r = vmsnap_image_header_read(path, &header, op->error);
+        r = vmsnap_image_header_read_as(path, vmsnap_image_format_parse(format, &known) == 0 ? &known : NULL,
+                                        &header, op->error);
         if (r < 0)
                 return r;
         grown = realloc(graph->nodes, (graph->n + 1) * sizeof(*grown));
@@ -75,12 +79,14 @@ static int graph_build(vmsnap_op *op, const vmsnap_active_disk *active, size_t n
         int r = 0;
 
         for (size_t i = 0; r == 0 && i < op->meta->n_owned; i++)
-                r = graph_add(op, graph, op->meta->owned[i]);
+                /* Files vmsnap made (overlays, memory states): their headers are its own. */
+                r = graph_add(op, graph, op->meta->owned[i], NULL);
         for (size_t i = 0; r == 0 && i < op->meta->n_snapshots; i++)
                 for (size_t j = 0; r == 0 && j < op->meta->snapshots[i]->n_disks; j++)
-                        r = graph_add(op, graph, op->meta->snapshots[i]->disks[j].image);
+                        r = graph_add(op, graph, op->meta->snapshots[i]->disks[j].image,
+                                      op->meta->snapshots[i]->disks[j].format);
         for (size_t i = 0; r == 0 && i < n_active; i++)
-                r = graph_add(op, graph, active[i].source);
+                r = graph_add(op, graph, active[i].source, active[i].format);
         return r;
 }
 

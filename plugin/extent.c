@@ -52,8 +52,9 @@ void vmsnap_extent_map_free(vmsnap_extent_map *map)
 
 typedef struct open_context {
         vmsnap_extent_map *map;
-        vmsnap_image_format declared; /* the format the image above declared for this one */
-        bool declared_known;          /* ... when it declared one (else it was probed) */
+        /* The format the image above (for the top: the caller) declared for this one ... */
+        vmsnap_image_format declared;
+        bool declared_known; /* ... when one was declared (else it was probed) */
         vmsnap_error *error;
 } open_context;
 
@@ -84,8 +85,9 @@ static int layer_open(const char *path, const vmsnap_image_header *walked, unsig
 
         /* The walk read the header by name; read it again from the descriptor the data will be
          * read through, so that both describe the same file. */
-        r = vmsnap_image_header_read_fd(l->fd, path, depth == 0 ? NULL : &context->declared, &header,
-                                        context->error);
+        r = vmsnap_image_header_read_fd(l->fd, path,
+                                        depth == 0 && !context->declared_known ? NULL : &context->declared,
+                                        &header, context->error);
         if (r < 0)
                 return r;
         if (header.format != walked->format || header.virtual_size != walked->virtual_size) {
@@ -106,7 +108,7 @@ static int layer_open(const char *path, const vmsnap_image_header *walked, unsig
                 r = vmsnap_qcow2_open(l->fd, path, &header, &l->qcow2, context->error);
                 if (r >= 0 && vmsnap_qcow2_compressed_scratch_size(l->qcow2) > map->scratch_size)
                         map->scratch_size = vmsnap_qcow2_compressed_scratch_size(l->qcow2);
-        } else if (depth == 0 || !context->declared_known) {
+        } else if (!context->declared_known) {
                 /* Nobody declared this file raw; it only lacks the qcow2 magic. */
                 const char *foreign = vmsnap_image_foreign_format(l->fd);
 
@@ -122,7 +124,8 @@ static int layer_open(const char *path, const vmsnap_image_header *walked, unsig
         return r < 0 ? r : 0;
 }
 
-int vmsnap_extent_map_open(const char *path, vmsnap_extent_map **ret, vmsnap_error *error)
+int vmsnap_extent_map_open(const char *path, const vmsnap_image_format *format, vmsnap_extent_map **ret,
+                           vmsnap_error *error)
 {
         vmsnap_extent_map *map;
         open_context context;
@@ -136,8 +139,13 @@ int vmsnap_extent_map_open(const char *path, vmsnap_extent_map **ret, vmsnap_err
         if (!map)
                 return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
 
-        context = (open_context){.map = map, .error = error};
-        r = vmsnap_chain_walk(path, layer_open, &context, error);
+        context = (open_context){
+                .map = map,
+                .error = error,
+                .declared = format ? *format : VMSNAP_FORMAT_RAW,
+                .declared_known = format != NULL,
+        };
+        r = vmsnap_chain_walk_as(path, format, layer_open, &context, error);
         if (r < 0) {
                 vmsnap_extent_map_free(map);
                 return r;

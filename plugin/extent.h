@@ -28,8 +28,10 @@ typedef struct vmsnap_extent_map vmsnap_extent_map;
  * relative backing names resolved against each image's directory, at most 1024 deep, no
  * loops. What the reader does not support (other formats, encryption, external data files,
  * backings that are not files, unknown features) is refused as VMSNAP_ERROR_UNSUPPORTED with
- * code -EOPNOTSUPP; damaged images as VMSNAP_ERROR_FAILED; missing ones as NOT_FOUND. */
-int vmsnap_extent_map_open(const char *path, vmsnap_extent_map **ret, vmsnap_error *error);
+ * code -EOPNOTSUPP; damaged images as VMSNAP_ERROR_FAILED; missing ones as NOT_FOUND.
+ * format: what path is known to be (see vmsnap_chain_walk_as); NULL probes it. */
+int vmsnap_extent_map_open(const char *path, const vmsnap_image_format *format, vmsnap_extent_map **ret,
+                           vmsnap_error *error);
 void vmsnap_extent_map_free(vmsnap_extent_map *map);
 
 /* The virtual size of the top image: the size of the disk. */

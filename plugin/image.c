@@ -16,12 +16,18 @@ int vmsnap_image_create_overlay(const char *path, const char *backing, const cha
                                 vmsnap_error *error)
 {
         vmsnap_image_header header = {0};
+        vmsnap_image_format format;
         char size[32];
         int r;
 
-        /* The backing file's header was validated here; qemu-img need not open the whole
-         * chain below it (-u), which matters for deep chains. */
-        r = vmsnap_image_header_read(backing, &header, error);
+        /* The backing file's header was validated here, read as the format it is recorded
+         * to be (a raw disk stays raw whatever its guest wrote into it); qemu-img need not
+         * open the whole chain below it (-u), which matters for deep chains. */
+        if (vmsnap_image_format_parse(backing_format, &format) < 0)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "cannot create an overlay of %s: its format %s is neither qcow2 nor raw",
+                                        backing, backing_format ? backing_format : "(none)");
+        r = vmsnap_image_header_read_as(backing, &format, &header, error);
         if (r < 0)
                 return vmsnap_error_prefix(error, "cannot create an overlay of %s", backing);
         snprintf(size, sizeof(size), "%" PRIu64, header.virtual_size);

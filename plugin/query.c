@@ -313,17 +313,21 @@ int vmsnap_snapshot_get_configuration(vmsnap_engine *engine, const char *domain,
         for (size_t i = 0; i < copy->n_disks; i++) {
                 const vmsnap_disk_entry *e = &copy->disks[i];
                 vmsnap_image_header header = {0};
+                vmsnap_image_format format;
                 vmsnap_error ignored;
 
                 if (!e->image)
                         continue;
+                /* Read as recorded: a raw disk is raw whatever its guest wrote at its start. */
+                const vmsnap_image_format *known = vmsnap_image_format_parse(e->format, &format) == 0 ? &format
+                                                                                                      : NULL;
                 disks[n].target = xstrdup(e->target);
                 disks[n].image = xstrdup(e->image);
                 disks[n].format = xstrdup(e->format);
-                if (vmsnap_image_header_read(e->image, &header, &ignored) == 0)
+                if (vmsnap_image_header_read_as(e->image, known, &header, &ignored) == 0)
                         disks[n].virtual_size = header.virtual_size;
                 vmsnap_image_header_clear(&header);
-                vmsnap_chain_walk(e->image, sum_allocated, &disks[n].allocated, &ignored);
+                vmsnap_chain_walk_as(e->image, known, sum_allocated, &disks[n].allocated, &ignored);
                 n++;
         }
         *xml_ret = xstrdup(copy->config_xml);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "chain.h"
 #include "engine.h"
 #include "fileio.h"
 #include "fixture.h"
@@ -130,6 +131,38 @@ static void test_clone_copies_every_disk_at_the_snapshot_into_a_new_domain(void 
         char *copy = fixture_active_source(f, "raw-clone", "vda");
         assert_non_null(strstr(copy, "raw-clone-vda.img"));
         free(copy);
+}
+
+/* A raw disk whose guest wrote a qcow2 header over its first clusters is copied as the raw
+ * disk it is: the snapshot recorded it raw, and the copy reads it as recorded, never probed. */
+static void test_clone_reads_a_raw_disk_as_raw_whatever_its_first_bytes_say(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        char inner[512];
+
+        char *raw = fixture_active_source(f, "vm", "vdb");
+        assert_non_null(strstr(raw, ".img"));
+        snprintf(inner, sizeof(inner), "%s/inner.qcow2", f->dir);
+        assert_int_equal(test_runf("qemu-img create -q -f qcow2 %s 64M", inner), 0);
+        test_qemu_io(inner, "qcow2", "write -P 0x66 0 1M");
+        assert_int_equal(test_runf("dd if=%s of=%s bs=64k count=8 conv=notrunc status=none", inner, raw), 0);
+        test_qemu_io(raw, "raw", "write -P 0x5a 1M 64k");
+        create_named(f, "vm", "s1");
+
+        /* The overlay over it has the raw disk's size, not the one its guest's header claims. */
+        vmsnap_image_header header = {0};
+        char *overlay = fixture_active_source(f, "vm", "vdb");
+        assert_ok(vmsnap_image_header_read(overlay, &header, &error), &error);
+        assert_int_equal(header.virtual_size, 2 * 1024 * 1024);
+        vmsnap_image_header_clear(&header);
+        free(overlay);
+
+        assert_ok(vmsnap_snapshot_clone(f->engine, "vm", "s1", NULL, NULL, NULL, NULL, &error), &error);
+        char *copy = fixture_active_source(f, "copy_of_vm", "vdb");
+        assert_int_equal(test_runf("qemu-img compare -q -f raw -F qcow2 %s %s", raw, copy), 0);
+        free(copy);
+        free(raw);
 }
 
 static void test_clone_gets_new_mac_addresses(void **state)
@@ -411,6 +444,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 T(test_clone_copies_every_disk_at_the_snapshot_into_a_new_domain),
+                T(test_clone_reads_a_raw_disk_as_raw_whatever_its_first_bytes_say),
                 T(test_clone_gets_new_mac_addresses),
                 T(test_clone_refuses_bad_requests_before_writing_anything),
                 T(test_snapshot_cannot_be_deleted_while_it_is_cloned),

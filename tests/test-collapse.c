@@ -648,7 +648,7 @@ static void test_collapse_estimate_bounds_what_is_written(void **state)
         vmsnap_error error = {0};
         struct stat st;
 
-        assert_int_equal(vmsnap_collapse_estimate(top, &bytes, &virtual_size, &error), 0);
+        assert_int_equal(vmsnap_collapse_estimate(top, NULL, &bytes, &virtual_size, &error), 0);
         assert_int_equal(virtual_size, 40 << 20);
         assert_true(bytes < virtual_size);
 

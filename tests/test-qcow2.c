@@ -39,7 +39,7 @@ static int render(const char *top, const char *raw_path, vmsnap_error *error)
         uint64_t position = 0, size;
         int fd, r;
 
-        r = vmsnap_extent_map_open(top, &map, error);
+        r = vmsnap_extent_map_open(top, NULL, &map, error);
         if (r < 0)
                 return r;
         size = vmsnap_extent_map_virtual_size(map);
@@ -120,7 +120,7 @@ static void assert_refused(const char *top, int code, vmsnap_error_kind kind, co
         vmsnap_error error = {0};
         int r;
 
-        r = vmsnap_extent_map_open(top, &map, &error);
+        r = vmsnap_extent_map_open(top, NULL, &map, &error);
         if (r >= 0) {
                 uint64_t size = vmsnap_extent_map_virtual_size(map), position = 0;
                 uint8_t *cluster = malloc(2 << 20), *scratch = malloc(4 << 20);
@@ -171,7 +171,7 @@ static vmsnap_extent_map *map_open(const char *top)
         vmsnap_extent_map *map = NULL;
         vmsnap_error error = {0};
 
-        if (vmsnap_extent_map_open(top, &map, &error) < 0)
+        if (vmsnap_extent_map_open(top, NULL, &map, &error) < 0)
                 fail_msg("opening %s failed: %s", top, error.message);
         return map;
 }

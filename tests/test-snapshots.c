@@ -720,6 +720,35 @@ static void test_reads_see_changes_made_behind_vmsnaps_back_at_once(void **state
         virDomainFree(d);
 }
 
+/* The domain's <driver type> decides what a disk is, never its first bytes: a disk declared
+ * qcow2 that is not one is refused with what to fix, before anything is written. */
+static void test_create_refuses_a_disk_declared_qcow2_that_is_not(void **state)
+{
+        fixture *f = *state;
+        vmsnap_create_options options = {.name = "s1"};
+        vmsnap_error error = {0};
+        char path[512], devices[1024];
+
+        snprintf(path, sizeof(path), "%s/mislabeled", f->dir);
+        mkdir(path, 0755);
+        snprintf(path, sizeof(path), "%s/mislabeled/plain.img", f->dir);
+        test_raw_create(path, "1M");
+        snprintf(devices, sizeof(devices),
+                 "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"
+                 "<target dev='vda' bus='virtio'/></disk>",
+                 path);
+        fixture_define_domain(f, "mislabeled", devices);
+        size_t files = fixture_count_files(f, "mislabeled");
+        assert_int_equal(files, 1);
+        assert_true(vmsnap_snapshot_create(f->engine, "mislabeled", &options, NULL, NULL, &error) < 0);
+        assert_non_null(strstr(error.message, "qcow2 magic"));
+        assert_non_null(strstr(error.message, "vda"));
+        assert_int_equal(fixture_count_files(f, "mislabeled"), files);
+        virDomainPtr d = virDomainLookupByName(f->connection, "mislabeled");
+        virDomainUndefine(d);
+        virDomainFree(d);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -745,6 +774,7 @@ int main(void)
                 T(test_domain_listing_reports_snapshot_state),
                 T(test_watchers_hear_of_every_change_and_undefine_drops_the_metadata),
                 T(test_reads_see_changes_made_behind_vmsnaps_back_at_once),
+                T(test_create_refuses_a_disk_declared_qcow2_that_is_not),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
