@@ -127,9 +127,9 @@ int bus_append_snapshot_record(sd_bus_message *reply, const vmsnap_snapshot_info
         open_container(reply, &r, SD_BUS_TYPE_ARRAY, "(ss)");
         for (size_t i = 0; r >= 0 && i < info->n_disks; i++)
                 if (!info->disks[i].image)
-                        r = sd_bus_message_append(reply, "(ss)", info->disks[i].target,
-                                                  info->disks[i].excluded_reason ? info->disks[i].excluded_reason
-                                                                                 : "");
+                        r = sd_bus_message_append(
+                                reply, "(ss)", info->disks[i].target,
+                                info->disks[i].excluded_reason ? info->disks[i].excluded_reason : "");
         close_container(reply, &r);
         end_entry(reply, &r);
 

@@ -12,65 +12,16 @@
 
 #include "chain.h"
 #include "error.h"
+#include "fileio.h"
+#include "qcow2-format.h"
 
-#define QCOW2_MAGIC 0x514649fbU /* "QFI\xfb" */
-#define QCOW2_V2_HEADER_LENGTH 72
-#define QCOW2_V3_HEADER_LENGTH_MIN 104
-#define QCOW2_CLUSTER_BITS_MIN 9
-#define QCOW2_CLUSTER_BITS_MAX 21
-#define QCOW2_EXTENDED_L2_CLUSTER_BITS_MIN 14
-#define QCOW2_REFCOUNT_ORDER_MAX 6
-#define QCOW2_BACKING_NAME_MAX 1023
-#define QCOW2_BACKING_FORMAT_MAX 15
 /* qemu's implementation limits; an image beyond them is not one qemu wrote. */
 #define QCOW2_L1_TABLE_BYTES_MAX (32u * 1024 * 1024)
 #define QCOW2_REFCOUNT_TABLE_BYTES_MAX (8u * 1024 * 1024)
 #define QCOW2_SNAPSHOTS_MAX 65536u
 #define QCOW2_SNAPSHOT_ENTRY_BYTES_MIN 40u
 
-#define QCOW2_INCOMPATIBLE_DIRTY (UINT64_C(1) << 0)
-#define QCOW2_INCOMPATIBLE_CORRUPT (UINT64_C(1) << 1)
-#define QCOW2_INCOMPATIBLE_DATA_FILE (UINT64_C(1) << 2)
-#define QCOW2_INCOMPATIBLE_COMPRESSION_TYPE (UINT64_C(1) << 3)
-#define QCOW2_INCOMPATIBLE_EXTENDED_L2 (UINT64_C(1) << 4)
-#define QCOW2_INCOMPATIBLE_KNOWN                                                                            \
-        (QCOW2_INCOMPATIBLE_DIRTY | QCOW2_INCOMPATIBLE_CORRUPT | QCOW2_INCOMPATIBLE_DATA_FILE |             \
-         QCOW2_INCOMPATIBLE_COMPRESSION_TYPE | QCOW2_INCOMPATIBLE_EXTENDED_L2)
-
-#define QCOW2_COMPRESSION_ZLIB 0
-#define QCOW2_COMPRESSION_ZSTD 1
-
-#define QCOW2_EXTENSION_END 0x00000000U
-#define QCOW2_EXTENSION_BACKING_FORMAT 0xe2792acaU
-
 #define CHAIN_DEPTH_MAX 1024
-
-/* The on-disk header, big-endian, as docs/interop/qcow2.txt lays it out. */
-typedef struct __attribute__((packed)) qcow2_header {
-        uint32_t magic;
-        uint32_t version;
-        uint64_t backing_file_offset;
-        uint32_t backing_file_size;
-        uint32_t cluster_bits;
-        uint64_t size;
-        uint32_t crypt_method;
-        uint32_t l1_size;
-        uint64_t l1_table_offset;
-        uint64_t refcount_table_offset;
-        uint32_t refcount_table_clusters;
-        uint32_t nb_snapshots;
-        uint64_t snapshots_offset;
-        /* version 3 */
-        uint64_t incompatible_features;
-        uint64_t compatible_features;
-        uint64_t autoclear_features;
-        uint32_t refcount_order;
-        uint32_t header_length;
-        /* optional, present when header_length > 104 */
-        uint8_t compression_type;
-} qcow2_header;
-
-_Static_assert(sizeof(qcow2_header) == 105, "qcow2 header layout");
 
 static inline void closep(int *fd)
 {
@@ -130,25 +81,6 @@ static int header_invalid(vmsnap_error *error, const char *path, const char *for
 static bool range_inside(uint64_t offset, uint64_t length, uint64_t file_size)
 {
         return offset <= file_size && length <= file_size - offset;
-}
-
-static int pread_full(int fd, void *buffer, size_t size, uint64_t offset, size_t *ret)
-{
-        size_t done = 0;
-
-        while (done < size) {
-                ssize_t n = pread(fd, (char *)buffer + done, size - done, (off_t)(offset + done));
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                done += (size_t)n;
-        }
-        *ret = done;
-        return 0;
 }
 
 /* Mirrors qemu's path_has_protocol(): a ':' before any '/' makes "nbd:host:port",
@@ -434,7 +366,7 @@ static int qcow2_extensions_read(int fd, uint64_t start, uint64_t end, uint64_t 
         area = malloc(length);
         if (!area)
                 return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-        r = pread_full(fd, area, length, start, &got);
+        r = vmsnap_pread_full(fd, area, length, start, &got);
         if (r < 0)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "cannot read %s: %m", path);
         length = got;
@@ -510,7 +442,7 @@ static int qcow2_backing_read(int fd, const qcow2_header *h, const char *path, v
         ret->backing_raw = malloc((size_t)length + 1);
         if (!ret->backing_raw)
                 return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-        r = pread_full(fd, ret->backing_raw, length, offset, &got);
+        r = vmsnap_pread_full(fd, ret->backing_raw, length, offset, &got);
         if (r < 0)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "cannot read %s: %m", path);
         if (got != length)
@@ -546,7 +478,7 @@ static int image_header_read_fd(int fd, const char *path, const vmsnap_image_for
         if (forced && *forced == VMSNAP_FORMAT_RAW)
                 goto raw;
 
-        r = pread_full(fd, &h, sizeof(h), 0, &got);
+        r = vmsnap_pread_full(fd, &h, sizeof(h), 0, &got);
         if (r < 0)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "cannot read image %s: %m", path);
 
@@ -639,7 +571,7 @@ const char *vmsnap_image_foreign_format(int fd)
         uint8_t start[72];
         size_t got;
 
-        if (pread_full(fd, start, sizeof(start), 0, &got) < 0)
+        if (vmsnap_pread_full(fd, start, sizeof(start), 0, &got) < 0)
                 return NULL;
 
         for (size_t i = 0; i < sizeof(foreign_formats) / sizeof(foreign_formats[0]); i++)

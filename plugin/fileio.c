@@ -421,3 +421,38 @@ int vmsnap_dir_free_bytes(const char *dir, uint64_t *ret, vmsnap_error *error)
         *ret = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
         return 0;
 }
+
+int vmsnap_pread_full(int fd, void *buffer, size_t size, uint64_t offset, size_t *ret)
+{
+        size_t done = 0;
+
+        while (done < size) {
+                ssize_t n = pread(fd, (char *)buffer + done, size - done, (off_t)(offset + done));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                done += (size_t)n;
+        }
+        *ret = done;
+        return 0;
+}
+
+int vmsnap_pwrite_full(int fd, const void *buffer, size_t size, uint64_t offset)
+{
+        size_t done = 0;
+
+        while (done < size) {
+                ssize_t n = pwrite(fd, (const char *)buffer + done, size - done, (off_t)(offset + done));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                done += (size_t)n;
+        }
+        return 0;
+}

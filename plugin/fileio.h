@@ -11,6 +11,11 @@
 
 /* Writes data to path atomically: temp file in the same directory, fsync,
  * rename over path, fsync the directory. Mode 0600. */
+/* pread until size bytes or the end of the file; *ret: the bytes read. -errno on failure. */
+int vmsnap_pread_full(int fd, void *buffer, size_t size, uint64_t offset, size_t *ret);
+/* pwrite until all size bytes are written; -errno on failure. */
+int vmsnap_pwrite_full(int fd, const void *buffer, size_t size, uint64_t offset);
+
 int vmsnap_file_write_atomic(const char *path, const char *data, size_t size, vmsnap_error *error);
 
 /* Reads a whole file into a NUL-terminated buffer. -ENOENT (error set) when missing. */

@@ -13,17 +13,9 @@
 #include <zstd.h>
 
 #include "error.h"
+#include "fileio.h"
+#include "qcow2-format.h"
 #include "qcow2.h"
-
-#define L1_OFFSET_MASK UINT64_C(0x00fffffffffffe00)
-#define L2_OFFSET_MASK UINT64_C(0x00fffffffffffe00)
-#define L2_COMPRESSED (UINT64_C(1) << 62)
-#define L2_ZERO (UINT64_C(1) << 0)
-#define SUBCLUSTERS_PER_CLUSTER 32
-#define COMPRESSED_SECTOR_SIZE 512
-
-#define COMPRESSION_ZLIB 0
-#define COMPRESSION_ZSTD 1
 
 struct vmsnap_qcow2 {
         int fd;
@@ -85,25 +77,6 @@ static int corrupt(const vmsnap_qcow2 *image, vmsnap_error *error, const char *f
         return vmsnap_error_set(error, -EBADMSG, VMSNAP_ERROR_FAILED,
                                 "%s is a damaged qcow2 image: %s; \"qemu-img check\" shows what is wrong",
                                 image->path, reason);
-}
-
-static int pread_full(int fd, void *buffer, size_t size, uint64_t offset, size_t *ret)
-{
-        size_t done = 0;
-
-        while (done < size) {
-                ssize_t n = pread(fd, (char *)buffer + done, size - done, (off_t)(offset + done));
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                done += (size_t)n;
-        }
-        *ret = done;
-        return 0;
 }
 
 static bool ranges_overlap(uint64_t a_start, uint64_t a_end, uint64_t b_start, uint64_t b_end)
@@ -178,7 +151,7 @@ static int l1_load(vmsnap_qcow2 *image, const vmsnap_image_header *header, vmsna
         image->l1 = malloc(bytes);
         if (!image->l1)
                 return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-        r = pread_full(image->fd, image->l1, bytes, image->l1_start, &got);
+        r = vmsnap_pread_full(image->fd, image->l1, bytes, image->l1_start, &got);
         if (r < 0)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "cannot read the L1 table of %s: %m",
                                         image->path);
@@ -189,7 +162,7 @@ static int l1_load(vmsnap_qcow2 *image, const vmsnap_image_header *header, vmsna
                 uint64_t l2_offset;
 
                 image->l1[i] = be64toh(image->l1[i]);
-                l2_offset = image->l1[i] & L1_OFFSET_MASK;
+                l2_offset = image->l1[i] & QCOW2_OFFSET_MASK;
                 if (l2_offset == 0)
                         continue;
                 r = cluster_check(image, l2_offset, "L2 table", i * bytes_per_l1_entry, error);
@@ -253,7 +226,8 @@ int vmsnap_qcow2_open(int fd, const char *path, const vmsnap_image_header *heade
         image->compressed_offset_mask = (UINT64_C(1) << image->compressed_size_shift) - 1;
 
         if (image->cluster_bits < 9 || image->cluster_bits > 21 ||
-            (image->compression_type != COMPRESSION_ZLIB && image->compression_type != COMPRESSION_ZSTD)) {
+            (image->compression_type != QCOW2_COMPRESSION_ZLIB &&
+             image->compression_type != QCOW2_COMPRESSION_ZSTD)) {
                 r = corrupt(image, error, "its header is out of range");
                 goto fail;
         }
@@ -340,7 +314,7 @@ static int l2_load(vmsnap_qcow2 *image, uint64_t l2_offset, vmsnap_error *error)
                 return 0;
 
         image->l2_cached_offset = 0;
-        r = pread_full(image->fd, image->l2, image->cluster_size, l2_offset, &got);
+        r = vmsnap_pread_full(image->fd, image->l2, image->cluster_size, l2_offset, &got);
         if (r < 0)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "cannot read an L2 table of %s: %m",
                                         image->path);
@@ -364,7 +338,8 @@ static int compressed_piece(const vmsnap_qcow2 *image, uint64_t entry, uint64_t 
 {
         uint64_t host_offset = entry & image->compressed_offset_mask;
         uint64_t sectors = ((entry >> image->compressed_size_shift) & image->compressed_size_mask) + 1;
-        uint64_t size = sectors * COMPRESSED_SECTOR_SIZE - (host_offset & (COMPRESSED_SECTOR_SIZE - 1));
+        uint64_t size =
+                sectors * QCOW2_COMPRESSED_SECTOR_SIZE - (host_offset & (QCOW2_COMPRESSED_SECTOR_SIZE - 1));
         uint64_t readable_end;
         const char *overlapped;
 
@@ -397,12 +372,12 @@ static int compressed_piece(const vmsnap_qcow2 *image, uint64_t entry, uint64_t 
 static int standard_piece(const vmsnap_qcow2 *image, uint64_t entry, uint64_t offset, uint64_t cluster_start,
                           piece *ret, vmsnap_error *error)
 {
-        uint64_t host_cluster = entry & L2_OFFSET_MASK;
+        uint64_t host_cluster = entry & QCOW2_OFFSET_MASK;
         int r;
 
         *ret = (piece){.end = cluster_start + image->cluster_size};
 
-        if (entry & L2_ZERO) {
+        if (entry & QCOW2_OFLAG_ZERO) {
                 /* Version 2 has no zero flag; qemu calls such an entry corruption. */
                 if (image->version < 3)
                         return corrupt(image, error,
@@ -434,9 +409,9 @@ static int standard_piece(const vmsnap_qcow2 *image, uint64_t entry, uint64_t of
 static int extended_piece(const vmsnap_qcow2 *image, uint64_t entry, uint64_t bitmap, uint64_t offset,
                           uint64_t cluster_start, piece *ret, vmsnap_error *error)
 {
-        uint64_t host_cluster = entry & L2_OFFSET_MASK;
+        uint64_t host_cluster = entry & QCOW2_OFFSET_MASK;
         uint32_t allocated = (uint32_t)bitmap, zero = (uint32_t)(bitmap >> 32);
-        uint64_t subcluster_size = image->cluster_size / SUBCLUSTERS_PER_CLUSTER;
+        uint64_t subcluster_size = image->cluster_size / QCOW2_SUBCLUSTERS_PER_CLUSTER;
         unsigned index = (unsigned)((offset - cluster_start) / subcluster_size);
         int r;
 
@@ -475,7 +450,7 @@ static int piece_at(vmsnap_qcow2 *image, uint64_t offset, piece *ret, vmsnap_err
         uint64_t l2_offset, entry, bitmap = 0;
         int r;
 
-        l2_offset = image->l1[l1_index] & L1_OFFSET_MASK;
+        l2_offset = image->l1[l1_index] & QCOW2_OFFSET_MASK;
         if (l2_offset == 0) {
                 *ret = (piece){
                         .kind = VMSNAP_EXTENT_UNALLOCATED,
@@ -495,7 +470,7 @@ static int piece_at(vmsnap_qcow2 *image, uint64_t offset, piece *ret, vmsnap_err
                 entry = be64toh(image->l2[l2_index]);
 
         /* Compressed clusters have no subclusters; their bitmap is reserved. */
-        if (entry & L2_COMPRESSED)
+        if (entry & QCOW2_OFLAG_COMPRESSED)
                 return compressed_piece(image, entry, cluster_start, ret, error);
         if (image->extended_l2)
                 return extended_piece(image, entry, bitmap, offset, cluster_start, ret, error);
@@ -621,11 +596,11 @@ int vmsnap_qcow2_read_compressed(const vmsnap_qcow2 *image, const vmsnap_qcow2_r
         if (size > image->file_size - run->host_offset)
                 size = image->file_size - run->host_offset;
 
-        r = pread_full(image->fd, scratch, (size_t)size, run->host_offset, &got);
+        r = vmsnap_pread_full(image->fd, scratch, (size_t)size, run->host_offset, &got);
         if (r < 0)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "cannot read %s: %m", image->path);
 
-        if (image->compression_type == COMPRESSION_ZSTD)
+        if (image->compression_type == QCOW2_COMPRESSION_ZSTD)
                 r = zstd_decompress(scratch, got, out, image->cluster_size);
         else
                 r = zlib_decompress(scratch, got, out, image->cluster_size);
@@ -635,7 +610,7 @@ int vmsnap_qcow2_read_compressed(const vmsnap_qcow2 *image, const vmsnap_qcow2_r
                 return corrupt(image, error,
                                "the %s-compressed cluster for guest offset %llu (file offset %llu) "
                                "does not decompress",
-                               image->compression_type == COMPRESSION_ZSTD ? "zstd" : "zlib",
+                               image->compression_type == QCOW2_COMPRESSION_ZSTD ? "zstd" : "zlib",
                                (unsigned long long)run->cluster_offset,
                                (unsigned long long)run->host_offset);
         return 0;

@@ -14,9 +14,10 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fileio.h"
+#include "qcow2-format.h"
 #include "writer.h"
 
-#define QCOW2_MAGIC 0x514649fbU
 #define CLUSTER_BITS VMSNAP_WRITER_QCOW2_CLUSTER_BITS
 #define CLUSTER_SIZE (UINT64_C(1) << CLUSTER_BITS)
 #define L2_ENTRIES (CLUSTER_SIZE / sizeof(uint64_t))
@@ -25,7 +26,6 @@
 #define REFCOUNT_BLOCK_ENTRIES (CLUSTER_SIZE * 8 / (1u << REFCOUNT_ORDER))
 #define REFCOUNT_TABLE_ENTRIES (CLUSTER_SIZE / sizeof(uint64_t))
 #define HEADER_LENGTH 112                  /* the version 3 fields and the compression type, padded to 8 */
-#define OFLAG_COPIED (UINT64_C(1) << 63)   /* refcount exactly one; every cluster here has it */
 #define COPY_PIECE_MAX (UINT64_C(1) << 30) /* one copy_file_range call; the kernel caps it anyway */
 
 /* How bytes can move from one source into the target, best first. A source falls back for good
@@ -58,22 +58,6 @@ struct vmsnap_writer {
         uint64_t last_cluster_offset;
         bool any_cluster;
 };
-
-static int pwrite_full(int fd, const void *buffer, size_t size, uint64_t offset)
-{
-        size_t done = 0;
-
-        while (done < size) {
-                ssize_t n = pwrite(fd, (const char *)buffer + done, size - done, (off_t)(offset + done));
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                done += (size_t)n;
-        }
-        return 0;
-}
 
 static int write_failed(const vmsnap_writer *writer, int r, vmsnap_error *error)
 {
@@ -204,10 +188,10 @@ static int l2_flush(vmsnap_writer *writer, vmsnap_error *error)
                 return 0;
         for (uint64_t i = 0; i < L2_ENTRIES; i++)
                 writer->l2[i] = htobe64(writer->l2[i]);
-        r = pwrite_full(writer->fd, writer->l2, CLUSTER_SIZE, writer->l2_offset);
+        r = vmsnap_pwrite_full(writer->fd, writer->l2, CLUSTER_SIZE, writer->l2_offset);
         if (r < 0)
                 return write_failed(writer, r, error);
-        writer->l1[writer->l2_index] = writer->l2_offset | OFLAG_COPIED;
+        writer->l1[writer->l2_index] = writer->l2_offset | QCOW2_OFLAG_COPIED;
         memset(writer->l2, 0, CLUSTER_SIZE);
         writer->l2_offset = 0;
         return 0;
@@ -236,7 +220,7 @@ static int qcow2_cluster(vmsnap_writer *writer, uint64_t index, uint64_t *ret, v
                 writer->next_free += CLUSTER_SIZE;
         }
 
-        writer->l2[index % L2_ENTRIES] = writer->next_free | OFLAG_COPIED;
+        writer->l2[index % L2_ENTRIES] = writer->next_free | QCOW2_OFLAG_COPIED;
         writer->last_cluster = index;
         writer->last_cluster_offset = writer->next_free;
         writer->any_cluster = true;
@@ -316,7 +300,7 @@ static int write_skipping_zeroes(vmsnap_writer *writer, const uint8_t *buffer, s
                 if (n > size - position)
                         n = size - position;
                 if (!all_zero(buffer + position, n)) {
-                        r = pwrite_full(writer->fd, buffer + position, n, target + position);
+                        r = vmsnap_pwrite_full(writer->fd, buffer + position, n, target + position);
                         if (r < 0)
                                 return r;
                 }
@@ -476,31 +460,15 @@ int vmsnap_writer_copy(vmsnap_writer *writer, const vmsnap_extent *extent, uint6
         return 0;
 }
 
-typedef struct __attribute__((packed)) qcow2_header {
-        uint32_t magic;
-        uint32_t version;
-        uint64_t backing_file_offset;
-        uint32_t backing_file_size;
-        uint32_t cluster_bits;
-        uint64_t size;
-        uint32_t crypt_method;
-        uint32_t l1_size;
-        uint64_t l1_table_offset;
-        uint64_t refcount_table_offset;
-        uint32_t refcount_table_clusters;
-        uint32_t nb_snapshots;
-        uint64_t snapshots_offset;
-        uint64_t incompatible_features;
-        uint64_t compatible_features;
-        uint64_t autoclear_features;
-        uint32_t refcount_order;
-        uint32_t header_length;
-        uint8_t compression_type;
-        uint8_t padding[7];
-        uint64_t end_of_extensions[1]; /* header extension type 0 and length 0 */
-} qcow2_header;
+/* What the writer puts at offset 0: the header, padded to HEADER_LENGTH, then the end of
+ * the header extensions (type 0, length 0). */
+typedef struct __attribute__((packed)) written_header {
+        qcow2_header fields;
+        uint8_t padding[HEADER_LENGTH - sizeof(qcow2_header)];
+        uint64_t end_of_extensions;
+} written_header;
 
-_Static_assert(sizeof(qcow2_header) == HEADER_LENGTH + 8, "qcow2 header layout");
+_Static_assert(sizeof(written_header) == HEADER_LENGTH + 8, "qcow2 header layout");
 
 /* Every cluster up to the end of the refcount blocks is in use exactly once: the writer never
  * frees one. So each refcount block is all ones, except past the end. */
@@ -522,13 +490,13 @@ static int refcounts_write(vmsnap_writer *writer, uint64_t table_offset, uint64_
 
                 for (uint64_t i = 0; i < REFCOUNT_BLOCK_ENTRIES; i++)
                         block[i] = htobe16(first + i < total_clusters ? 1 : 0);
-                r = pwrite_full(writer->fd, block, CLUSTER_SIZE, blocks_offset + b * CLUSTER_SIZE);
+                r = vmsnap_pwrite_full(writer->fd, block, CLUSTER_SIZE, blocks_offset + b * CLUSTER_SIZE);
                 if (r < 0)
                         return write_failed(writer, r, error);
                 table[b] = htobe64(blocks_offset + b * CLUSTER_SIZE);
         }
 
-        r = pwrite_full(writer->fd, table, table_clusters * CLUSTER_SIZE, table_offset);
+        r = vmsnap_pwrite_full(writer->fd, table, table_clusters * CLUSTER_SIZE, table_offset);
         if (r < 0)
                 return write_failed(writer, r, error);
         return 0;
@@ -537,7 +505,7 @@ static int refcounts_write(vmsnap_writer *writer, uint64_t table_offset, uint64_
 static int qcow2_finish(vmsnap_writer *writer, vmsnap_error *error)
 {
         uint64_t clusters, blocks, table_clusters, table_offset, total;
-        qcow2_header header;
+        written_header header;
         int r;
 
         r = l2_flush(writer, error);
@@ -556,7 +524,8 @@ static int qcow2_finish(vmsnap_writer *writer, vmsnap_error *error)
         if (writer->l1_size > 0) {
                 for (uint64_t i = 0; i < writer->l1_size; i++)
                         writer->l1[i] = htobe64(writer->l1[i]);
-                r = pwrite_full(writer->fd, writer->l1, writer->l1_size * sizeof(uint64_t), CLUSTER_SIZE);
+                r = vmsnap_pwrite_full(writer->fd, writer->l1, writer->l1_size * sizeof(uint64_t),
+                                       CLUSTER_SIZE);
                 if (r < 0)
                         return write_failed(writer, r, error);
         }
@@ -565,19 +534,20 @@ static int qcow2_finish(vmsnap_writer *writer, vmsnap_error *error)
         if (ftruncate(writer->fd, (off_t)(total * CLUSTER_SIZE)) < 0 || fdatasync(writer->fd) < 0)
                 return write_failed(writer, -errno, error);
 
-        header = (qcow2_header){
-                .magic = htobe32(QCOW2_MAGIC),
-                .version = htobe32(3),
-                .cluster_bits = htobe32(CLUSTER_BITS),
-                .size = htobe64(writer->virtual_size),
-                .l1_size = htobe32((uint32_t)writer->l1_size),
-                .l1_table_offset = htobe64(writer->l1_size > 0 ? CLUSTER_SIZE : 0),
-                .refcount_table_offset = htobe64(table_offset),
-                .refcount_table_clusters = htobe32((uint32_t)table_clusters),
-                .refcount_order = htobe32(REFCOUNT_ORDER),
-                .header_length = htobe32(HEADER_LENGTH),
-        };
-        r = pwrite_full(writer->fd, &header, sizeof(header), 0);
+        header = (written_header){.fields = {
+                                          .magic = htobe32(QCOW2_MAGIC),
+                                          .version = htobe32(3),
+                                          .cluster_bits = htobe32(CLUSTER_BITS),
+                                          .size = htobe64(writer->virtual_size),
+                                          .l1_size = htobe32((uint32_t)writer->l1_size),
+                                          .l1_table_offset = htobe64(writer->l1_size > 0 ? CLUSTER_SIZE : 0),
+                                          .refcount_table_offset = htobe64(table_offset),
+                                          .refcount_table_clusters = htobe32((uint32_t)table_clusters),
+                                          .refcount_order = htobe32(REFCOUNT_ORDER),
+                                          .header_length = htobe32(HEADER_LENGTH),
+                                          .compression_type = QCOW2_COMPRESSION_ZLIB,
+                                  }};
+        r = vmsnap_pwrite_full(writer->fd, &header, sizeof(header), 0);
         if (r < 0)
                 return write_failed(writer, r, error);
         return 0;
