@@ -3,7 +3,9 @@
 # private bus, for what the test driver cannot show: a domain undefined behind
 # vmsnapd's back loses its metadata (its images stay) and SnapshotsChanged says so,
 # and vmsnapd keeps working after libvirtd restarts. The test owns the libvirtd it
-# restarts, so it skips when one is already running. TAP on stdout.
+# restarts, so it skips when one is already running. Also what needs a running
+# domain: Commit and Undo refuse it with DomainRunning unless given the option stop.
+# TAP on stdout.
 set -u
 vmsnapd=$(realpath "$1")
 
@@ -67,7 +69,8 @@ cat >"$work/vm.xml" <<EOF
 <domain type='qemu'><name>bus-vm</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
 <os><type arch='x86_64'>hvm</type></os><devices>
 <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$work/disk.qcow2'/><target dev='vda' bus='virtio'/></disk>
-</devices></domain>
+<video><model type='none'/></video><memballoon model='none'/></devices>
+<seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel></domain>
 EOF
 virsh -q -c qemu:///system define "$work/vm.xml" >/dev/null
 uuid=$(virsh -q -c qemu:///system domuuid bus-vm)
@@ -90,10 +93,32 @@ result() { # NAME CONDITION...
         n=$((n + 1))
         if "$@"; then echo "ok $n - $name"; else echo "not ok $n - $name"; fi
 }
-echo "1..4"
+echo "1..8"
 
 result "a snapshot of a shut-off domain on real libvirtd is created through the bus" \
         test "$(create s1)" = done
+
+# A preview whose domain was started meanwhile: ending it replaces the running disks.
+domain_state() { virsh -q -c qemu:///system domstate bus-vm | head -n 1; }
+in_preview() { call --json=short ListDomains | python3 -c '
+import json, sys
+print([d["in_preview"]["data"] for d in json.load(sys.stdin)["data"][0] if d["name"]["data"] == "bus-vm"][0])'; }
+# METHOD: the preview of s1 on the running domain, ended by METHOD without and then with stop.
+end_running_preview() {
+        local method=$1 refused ended
+        wait_job "$(call Preview 'ssa{ss}a{sv}' bus-vm s1 0 0 | cut -d'"' -f2)" >/dev/null
+        virsh -q -c qemu:///system start bus-vm >/dev/null
+        refused=$(gdbus call --address "$address" --dest org.example.Snapshots --object-path /org/example/Snapshots \
+                --method "org.example.Snapshots.$method" bus-vm {} 2>&1)
+        result "$method of a running domain's preview is refused with DomainRunning naming the option stop" \
+                eval '[[ $refused == *Error.DomainRunning:*"option stop"* ]] && [ "$(domain_state)" = running ] &&
+                      [ "$(in_preview)" = True ]'
+        ended=$(wait_job "$(call "$method" 'sa{sv}' bus-vm 1 stop b true | cut -d'"' -f2)")
+        result "$method with the option stop stops the domain and ends the preview" \
+                eval '[ "$ended" = done ] && [ "$(domain_state)" = "shut off" ] && [ "$(in_preview)" = False ]'
+}
+end_running_preview Commit
+end_running_preview Undo
 
 bus monitor --match "type='signal',member='SnapshotsChanged'" >"$work/signals" 2>&1 &
 monitor=$!
