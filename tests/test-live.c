@@ -192,6 +192,10 @@ static void test_live_create_with_memory_writes_a_memory_file_and_keeps_running(
         snprintf(memory, sizeof(memory), "%s/vm/vm.vmsnap-%.8s.mem", f->dir, info.id);
         assert_int_equal(stat(memory, &st), 0);
         assert_true(st.st_size > 0);
+        /* The guest's RAM is for root's eyes only, as the metadata is. */
+        if ((st.st_mode & 07777) != 0600 || st.st_uid != 0 || st.st_gid != 0)
+                fail_msg("the memory file is mode %04o, owner %u:%u; it must be 0600 root:root",
+                         (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)st.st_gid);
         char *live = disk_source(f, "vm", "vda", true), *persistent = disk_source(f, "vm", "vda", false);
         assert_non_null(strstr(live, "a.vmsnap-"));
         assert_string_equal(live, persistent);
@@ -628,6 +632,35 @@ static void try_start(void *userdata, uint64_t done, uint64_t total)
         virDomainFree(d);
 }
 
+/* Field 22 of /proc/self/stat, counted after the command name's last ')'. */
+static unsigned long long own_start_time(void)
+{
+        char stat[1024] = {0};
+        unsigned long long start = 0;
+        FILE *file = fopen("/proc/self/stat", "r");
+
+        assert_non_null(file);
+        assert_true(fread(stat, 1, sizeof(stat) - 1, file) > 0);
+        fclose(file);
+        const char *after = strrchr(stat, ')');
+        assert_non_null(after);
+        /* state (3), fields 4..21 (18), then 22 */
+        char *field = strtok((char *)after + 1, " ");
+        for (int i = 3; field && i < 22; i++)
+                field = strtok(NULL, " ");
+        assert_non_null(field);
+        start = strtoull(field, NULL, 10);
+        return start;
+}
+
+static void write_hold(const char *path, const char *content)
+{
+        FILE *file = fopen(path, "w");
+        assert_non_null(file);
+        fputs(content, file);
+        fclose(file);
+}
+
 static void test_the_libvirt_hook_refuses_to_start_a_domain_during_an_offline_merge(void **state)
 {
         fixture *f = *state;
@@ -652,18 +685,35 @@ static void test_the_libvirt_hook_refuses_to_start_a_domain_during_an_offline_me
         if (!strstr(attempt.message, "merge"))
                 fail_msg("the start during the merge was not refused naming it: %s", attempt.message);
 
-        /* Released afterwards; a hold whose process is gone does not block either. */
+        /* Released afterwards; a hold whose process is gone does not block either, nor one
+         * whose pid now belongs to another process (this one: alive, but started at another
+         * time than the hold says). */
         virDomainPtr d = virDomainLookupByName(f->connection, "vm");
         virDomainGetUUIDString(d, uuid);
         snprintf(hold, sizeof(hold), "/run/vmsnap/hold/%s", uuid);
         assert_false(access(hold, F_OK) == 0);
-        FILE *stale = fopen(hold, "w");
-        assert_non_null(stale);
-        fprintf(stale, "merge 999999999\n");
-        fclose(stale);
+        unsigned long long start = own_start_time();
+        char stale_holds[3][128];
+        snprintf(stale_holds[0], sizeof(stale_holds[0]), "merge 999999999 %llu\n", start);
+        snprintf(stale_holds[1], sizeof(stale_holds[1]), "merge %ld %llu\n", (long)getpid(), start + 1);
+        snprintf(stale_holds[2], sizeof(stale_holds[2]), "merge %ld 0\n", (long)getpid());
+        for (int i = 0; i < 3; i++) {
+                write_hold(hold, stale_holds[i]);
+                int started = virDomainCreate(d);
+                unlink(hold);
+                if (started != 0)
+                        fail_msg("the stale hold \"%.*s\" refused the start: %s",
+                                 (int)strlen(stale_holds[i]) - 1, stale_holds[i], virGetLastErrorMessage());
+                virDomainDestroy(d);
+        }
+        /* The same pid with its own start time is a hold. */
+        char live_hold[128];
+        snprintf(live_hold, sizeof(live_hold), "merge %ld %llu\n", (long)getpid(), start);
+        write_hold(hold, live_hold);
         int started = virDomainCreate(d);
         unlink(hold);
-        assert_int_equal(started, 0);
+        assert_int_not_equal(started, 0);
+        assert_non_null(strstr(virGetLastErrorMessage(), "merge"));
         virDomainFree(d);
 }
 
