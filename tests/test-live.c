@@ -265,29 +265,80 @@ static void test_quiesce_with_a_silent_guest_agent_fails_and_removes_the_overlay
         free(vda);
 }
 
-static void test_a_crash_after_the_live_snapshot_keeps_the_overlays_the_domain_uses(void **state)
+/* Failpoints of a live create of two disks: before overlay and after overlay (x2), before
+ * the live snapshot (5), after it (6). */
+#define FAILPOINT_BEFORE_LIVE_SNAPSHOT 5
+#define FAILPOINT_AFTER_LIVE_SNAPSHOT 6
+
+static void test_a_crash_before_the_live_snapshot_is_rolled_back_removing_the_overlays(void **state)
 {
         fixture *f = *state;
-        vmsnap_create_options options = {.name = "crash"};
+        vmsnap_create_options options = {.name = "crash", .memory = true};
+        vmsnap_snapshot_info *list = NULL;
         vmsnap_error error = {0};
+        size_t n = 0;
 
         define_tiny_domain(f, "vm", NULL);
-        /* Failpoints: before overlay, after overlay (x2 disks), after live snapshot. */
-        vmsnap_failpoint_arm(5);
+        size_t files = fixture_count_files(f, "vm");
+        char *vda = disk_source(f, "vm", "vda", true);
+        vmsnap_failpoint_arm(FAILPOINT_BEFORE_LIVE_SNAPSHOT);
+        assert_true(vmsnap_snapshot_create(f->engine, "vm", &options, NULL, NULL, &error) < 0);
+        assert_non_null(strstr(error.message, "before live snapshot"));
+        /* The overlays exist until the recovery. */
+        assert_int_equal(fixture_count_files(f, "vm"), files + 2);
+        vmsnap_engine_forget(f->engine);
+        assert_ok(vmsnap_snapshot_list(f->engine, "vm", &list, &n, &error), &error);
+        vmsnap_snapshot_info_array_free(list, n);
+        /* libvirt never switched: no record, no overlay, no memory file, the disks as they were. */
+        assert_nothing_changed(f, "vm", files, vda);
+        free(vda);
+}
+
+static void test_a_crash_after_the_live_snapshot_records_the_snapshot_at_recovery(void **state)
+{
+        fixture *f = *state;
+        vmsnap_create_options options = {.name = "crash", .memory = true};
+        vmsnap_snapshot_info info = {0};
+        vmsnap_error error = {0};
+        char a[1100], memory[1200];
+        struct stat st;
+
+        define_tiny_domain(f, "vm", NULL);
+        snprintf(a, sizeof(a), "%s/vm/a.qcow2", f->dir);
+        vmsnap_failpoint_arm(FAILPOINT_AFTER_LIVE_SNAPSHOT);
         assert_true(vmsnap_snapshot_create(f->engine, "vm", &options, NULL, NULL, &error) < 0);
         assert_non_null(strstr(error.message, "after live snapshot"));
         vmsnap_engine_forget(f->engine);
-        /* Recovery rolls the snapshot record back but never removes what QEMU writes to. */
-        vmsnap_snapshot_info *list = NULL;
-        size_t n = 0;
-        assert_ok(vmsnap_snapshot_list(f->engine, "vm", &list, &n, &error), &error);
+
+        /* libvirt switched the disks before the crash: recovery keeps the snapshot it took. */
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm", "crash", &info, &error), &error);
+        assert_true(info.current);
+        assert_true(info.memory);
+        assert_string_equal(info.state, "running");
+        assert_string_equal(image_of(&info, "vda"), a);
+        char *live = disk_source(f, "vm", "vda", true), *persistent = disk_source(f, "vm", "vda", false);
+        assert_non_null(strstr(live, "a.vmsnap-"));
+        assert_string_equal(live, persistent);
+        snprintf(memory, sizeof(memory), "%s/vm/vm.vmsnap-%.8s.mem", f->dir, info.id);
+        assert_int_equal(stat(memory, &st), 0);
+        assert_true(st.st_size > 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+
+        /* The recovered record is whole: the snapshot merges away and reverts like any other. */
         vmsnap_create_options next = {.name = "next"};
         assert_ok(vmsnap_snapshot_create(f->engine, "vm", &next, NULL, NULL, &error), &error);
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "next", VMSNAP_DELETE_MERGE, NULL, &error),
+                  &error);
+        vmsnap_revert_options revert = {.restore_memory = true};
+        assert_ok(vmsnap_snapshot_revert(f->engine, "vm", "crash", &revert, NULL, &error), &error);
+        assert_true(domain_running(f, "vm"));
         destroy(f, "vm");
         char *vda = fixture_active_source(f, "vm", "vda");
         assert_int_equal(test_runf("qemu-img check -q %s", vda), 0);
         free(vda);
-        vmsnap_snapshot_info_array_free(list, n);
+        free(live);
+        free(persistent);
+        vmsnap_snapshot_info_clear(&info);
 }
 
 /* ---- live delete ---- */
@@ -882,7 +933,8 @@ int main(void)
                 T(test_live_create_with_memory_writes_a_memory_file_and_keeps_running),
                 T(test_quiesce_without_a_guest_agent_channel_is_refused_before_any_change),
                 T(test_quiesce_with_a_silent_guest_agent_fails_and_removes_the_overlays),
-                T(test_a_crash_after_the_live_snapshot_keeps_the_overlays_the_domain_uses),
+                T(test_a_crash_before_the_live_snapshot_is_rolled_back_removing_the_overlays),
+                T(test_a_crash_after_the_live_snapshot_records_the_snapshot_at_recovery),
                 T(test_live_delete_of_the_leaf_snapshot_commits_the_active_image_and_pivots),
                 T(test_live_delete_of_the_leaf_snapshot_pulls_when_that_copies_less),
                 T(test_live_delete_of_a_middle_snapshot_commits_below_the_active_image),
