@@ -2,7 +2,7 @@
  * kept in the domain's metadata document:
  *   {"operation", "phase": "prepare"|"finish", "saved_xml",
  *    "files": [{"path", "backing"} | {"path", "memory": true}], "steps": [...], "done": n,
- *    "switch": {"disks": [{"target", "overlay"}], "model": {...}}}
+ *    "switch": {"disks": [{"target", "overlay"}], "model": {...}}, "block_jobs": [target, ...]}
  * Prepare is rolled back, finish is rolled forward; both end with garbage collection.
  * A prepare phase with a switch is rolled forward instead when libvirt did switch. */
 #include <string.h>
@@ -69,6 +69,12 @@ int vmsnap_journal_add_memory_file(vmsnap_op *op, const char *path)
         json_object_object_add(file, "path", json_object_new_string(path));
         json_object_object_add(file, "memory", json_object_new_boolean(true));
         json_object_array_add(intent_array(op, "files"), file);
+        return vmsnap_op_save(op);
+}
+
+int vmsnap_journal_add_block_job(vmsnap_op *op, const char *target)
+{
+        json_object_array_add(intent_array(op, "block_jobs"), json_object_new_string(target));
         return vmsnap_op_save(op);
 }
 
@@ -230,7 +236,7 @@ static int roll_forward_switch(vmsnap_op *op, json_object *expected)
 static int rollback_prepare(vmsnap_op *op)
 {
         json_object *intent = json_object_get(op->meta->intent);
-        json_object *files, *expected;
+        json_object *files, *expected, *jobs;
         const char *saved_xml = intent_string(intent, "saved_xml");
         int r = 0;
 
@@ -240,6 +246,19 @@ static int rollback_prepare(vmsnap_op *op)
                 return r;
         }
 
+        /* A block job of the prepare phase that outlived a crash is stopped before anything
+         * else: its disk keeps the chain it had. */
+        if (json_object_object_get_ex(intent, "block_jobs", &jobs))
+                for (size_t i = 0; r == 0 && i < json_object_array_length(jobs); i++) {
+                        json_object *target = json_object_array_get_idx(jobs, i);
+                        if (json_object_is_type(target, json_type_string) &&
+                            virDomainIsActive(op->domain) == 1)
+                                r = vmsnap_live_block_job_abort(op, json_object_get_string(target));
+                }
+        if (r < 0) {
+                json_object_put(intent);
+                return r;
+        }
         if (json_object_object_get_ex(intent, "files", &files))
                 for (size_t i = json_object_array_length(files); i > 0; i--) {
                         json_object *file = json_object_array_get_idx(files, i - 1);
@@ -535,6 +554,7 @@ int vmsnap_journal_commit(vmsnap_op *op)
         /* The files of the prepare phase and the switch are now part of the model. */
         json_object_object_del(op->meta->intent, "files");
         json_object_object_del(op->meta->intent, "switch");
+        json_object_object_del(op->meta->intent, "block_jobs");
         r = vmsnap_op_failpoint(op, "commit point");
         if (r < 0)
                 return r;

@@ -17,6 +17,9 @@ int vmsnap_journal_add_file(vmsnap_op *op, const char *path, const char *backing
 /* Records that libvirt is about to write a memory-state file at path (which does not
  * exist yet); saved before the call. */
 int vmsnap_journal_add_memory_file(vmsnap_op *op, const char *path);
+/* Records that a block job that changes no snapshot (a pull into a running disk) is
+ * about to run on disk target before the commit point; saved. Rolling back stops it. */
+int vmsnap_journal_add_block_job(vmsnap_op *op, const char *target);
 /* Records, just before the one libvirt call that moves the running disks onto their
  * overlays (disks: target -> overlay), the model the operation commits once they have
  * moved; saved. A crash (or a lost reply) leaves the truth with libvirt: recovery

@@ -284,9 +284,32 @@ static void report(const vmsnap_hooks *hooks, const virDomainBlockJobInfo *info)
                 hooks->progress(hooks->userdata, info->cur, info->end);
 }
 
+static bool block_job_running(vmsnap_op *op, const char *target);
+
+int vmsnap_live_block_job_abort(vmsnap_op *op, const char *target)
+{
+        /* Without PIVOT: the disk stays on the image it uses; synchronous, but polled
+         * until the job is gone all the same (libvirt may report it a moment longer). */
+        if (!block_job_running(op, target))
+                return 0;
+        if (virDomainBlockJobAbort(op->domain, target, 0) < 0 && block_job_running(op, target))
+                return vmsnap_error_set(op->error, -EIO, VMSNAP_ERROR_FAILED,
+                                        "the block job of disk %s of domain %s could not be stopped: %s",
+                                        target, op->name, libvirt_message());
+        for (int i = 0; i < 1200 && block_job_running(op, target); i++)
+                sleep_ms(50);
+        if (block_job_running(op, target))
+                return vmsnap_error_set(op->error, -ETIMEDOUT, VMSNAP_ERROR_FAILED,
+                                        "the block job of disk %s of domain %s was asked to stop but still "
+                                        "runs after 60 s; see libvirt's log",
+                                        target, op->name);
+        return 0;
+}
+
 /* Polls the disk's block job until it is gone, or, for an active commit, until it is
- * ready and has pivoted. */
-static int wait_block_job(vmsnap_op *op, const char *target, bool pivot, const char *what,
+ * ready and has pivoted. With cancelable, a cancel through hooks stops the job (no
+ * pivot) and ends in -ECANCELED. */
+static int wait_block_job(vmsnap_op *op, const char *target, bool pivot, bool cancelable, const char *what,
                           const vmsnap_hooks *hooks)
 {
         for (;;) {
@@ -300,6 +323,14 @@ static int wait_block_job(vmsnap_op *op, const char *target, bool pivot, const c
                 if (r == 0)
                         return 0; /* finished (or failed: the caller checks the chain) */
                 report(hooks, &info);
+                if (cancelable && hooks && hooks->is_canceled && hooks->is_canceled(hooks->userdata)) {
+                        r = vmsnap_live_block_job_abort(op, target);
+                        if (r < 0)
+                                return r;
+                        return vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,
+                                                "the %s of disk %s of domain %s was stopped on request",
+                                                what, target, op->name);
+                }
                 if (pivot && info.end > 0 && info.cur == info.end &&
                     virDomainBlockJobAbort(op->domain, target, VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT) == 0)
                         return 0;
@@ -326,7 +357,9 @@ int vmsnap_live_block_commit(vmsnap_op *op, const char *target, const char *top,
                         op->error, -EIO, VMSNAP_ERROR_FAILED,
                         "libvirt could not start committing disk %s of domain %s into %s: %s", target,
                         op->name, base, libvirt_message());
-        r = wait_block_job(op, target, top == NULL, "commit", hooks);
+        /* A commit writes into base, an image a snapshot reads: stopped halfway, that snapshot
+         * would read what it never held. It runs to its end once started. */
+        r = wait_block_job(op, target, top == NULL, false, "commit", hooks);
         if (r < 0)
                 return r;
         /* Done means the committed image left the chain (or, active, the disk now runs on base). */
@@ -358,7 +391,9 @@ int vmsnap_live_block_pull(vmsnap_op *op, const char *target, const char *base, 
                 return vmsnap_error_set(op->error, -EIO, VMSNAP_ERROR_FAILED,
                                         "libvirt could not start pulling data into disk %s of domain %s: %s",
                                         target, op->name, libvirt_message());
-        return wait_block_job(op, target, false, "pull", hooks);
+        /* A pull only copies into the active image what it reads already: stopping it halfway
+         * changes nothing anyone reads. */
+        return wait_block_job(op, target, false, true, "pull", hooks);
 }
 
 #define VMSNAP_RUN_DIR "/run/vmsnap"

@@ -50,8 +50,12 @@ int vmsnap_live_block_commit(vmsnap_op *op, const char *target, const char *top,
 
 /* Copies into disk target's active image everything it reads through the images
  * above base (NULL: the whole chain), which becomes its backing file; a libvirt block
- * job, waited for. */
+ * job, waited for. A cancel through hooks stops the job (the disk keeps its chain, its
+ * active image holds part of the data it already read) and returns -ECANCELED. */
 int vmsnap_live_block_pull(vmsnap_op *op, const char *target, const char *base, const vmsnap_hooks *hooks);
+
+/* Stops disk target's block job, if one runs, without pivot, and waits until it is gone. */
+int vmsnap_live_block_job_abort(vmsnap_op *op, const char *target);
 
 /* The libvirt hook's hold on the domain (see vmsnap_engine_set_run_dir): written
  * before an offline change checks the domain's state, removed when it ends. The file
