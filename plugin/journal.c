@@ -530,6 +530,16 @@ static int run_finish(vmsnap_op *op)
                 if (r < 0)
                         return r;
         }
+        /* Past the commit point a merge writes into images snapshots read: stopped halfway,
+         * they would read what they never held. A cancel that came meanwhile is answered. */
+        if (count > done && vmsnap_op_canceled(op)) {
+                const char *operation = intent_string(op->meta->intent, "operation");
+                vmsnap_op_message(op,
+                                  "the cancel came after the point of no return: the %s of domain %s was "
+                                  "completed, because stopping it halfway would have changed what its "
+                                  "snapshots read",
+                                  operation ? operation : "operation", op->name);
+        }
         /* Garbage is collected while the intent still stands, so a crash in the middle
          * of it is finished by the recovery. */
         r = vmsnap_gc_run(op);

@@ -797,6 +797,61 @@ static void test_a_pull_that_outlived_a_crash_is_stopped_by_the_recovery(void **
         free(o2);
 }
 
+struct late_cancel {
+        fixture *f;
+        bool canceled;
+        char messages[4096];
+};
+
+/* Cancels once vda's active commit runs (vdb's pull before it may be stopped by a cancel). */
+static void cancel_during_the_commit(void *userdata, uint64_t done, uint64_t total)
+{
+        struct late_cancel *c = userdata;
+        virDomainPtr d = virDomainLookupByName(c->f->connection, "vm");
+        virDomainBlockJobInfo info = {0};
+
+        if (virDomainGetBlockJobInfo(d, "vda", &info, 0) == 1 &&
+            info.type == VIR_DOMAIN_BLOCK_JOB_TYPE_ACTIVE_COMMIT)
+                c->canceled = true;
+        virDomainFree(d);
+}
+
+static bool late_cancel_requested(void *userdata)
+{
+        return ((struct late_cancel *)userdata)->canceled;
+}
+
+static void keep_message(void *userdata, const char *text)
+{
+        struct late_cancel *c = userdata;
+        strncat(c->messages, text, sizeof(c->messages) - strlen(c->messages) - 2);
+        strcat(c->messages, "\n");
+}
+
+static void test_cancel_during_a_live_commit_completes_the_merge_and_says_why(void **state)
+{
+        fixture *f = *state;
+        struct late_cancel cancel = {.f = f};
+        vmsnap_hooks hooks = {.progress = cancel_during_the_commit,
+                              .message = keep_message,
+                              .is_canceled = late_cancel_requested,
+                              .userdata = &cancel};
+        vmsnap_error error = {0};
+
+        /* The active image is the smaller: s3 merges by an active commit into its frozen image,
+         * which stopped halfway would hold neither s3's state nor the disk's. */
+        build_three_live_snapshots(f, "o2");
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s3", VMSNAP_DELETE_MERGE, &hooks, &error),
+                  &error);
+        assert_true(cancel.canceled);
+        if (!strstr(cancel.messages, "point of no return"))
+                fail_msg("the late cancel was not answered; messages: %s", cancel.messages);
+        assert_false(block_job_on(f, "vda"));
+        assert_snapshot_reads_its_moment(f, "s1");
+        assert_snapshot_reads_its_moment(f, "s2");
+        assert_disk_kept_every_write(f);
+}
+
 /* ---- revert to a running moment, stop, the hook ---- */
 
 static void test_revert_with_memory_runs_on_from_the_snapshot_instant(void **state)
@@ -1158,6 +1213,7 @@ int main(void)
                 T(test_cancel_during_a_live_pull_stops_the_block_job_and_changes_nothing),
                 T(test_the_active_disk_reads_the_same_after_a_canceled_pull),
                 T(test_a_pull_that_outlived_a_crash_is_stopped_by_the_recovery),
+                T(test_cancel_during_a_live_commit_completes_the_merge_and_says_why),
                 T(test_revert_with_memory_runs_on_from_the_snapshot_instant),
                 T(test_preview_commit_and_undo_refuse_a_running_domain_unless_asked_to_stop_it),
                 T(test_the_libvirt_hook_refuses_to_start_a_domain_during_an_offline_merge),
@@ -1168,5 +1224,8 @@ int main(void)
                 printf("1..0 # SKIP live snapshots need a real libvirtd (run through with-libvirtd.sh)\n");
                 return 0;
         }
+        /* VMSNAP_TEST_FILTER=test_cancel_* runs the matching cases only. */
+        if (getenv("VMSNAP_TEST_FILTER"))
+                cmocka_set_test_filter(getenv("VMSNAP_TEST_FILTER"));
         return cmocka_run_group_tests_name("live snapshots", tests, NULL, NULL);
 }
