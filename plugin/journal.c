@@ -182,7 +182,8 @@ static int roll_forward_switch(vmsnap_op *op, json_object *expected)
 {
         json_object *model, *disks, *intent;
         vmsnap_domain_meta *after = NULL;
-        const char *operation = intent_string(op->meta->intent, "operation");
+        const char *recorded = intent_string(op->meta->intent, "operation");
+        _cleanup_free_ char *operation = strdup(recorded ? recorded : "create");
         size_t n;
         int r;
 
@@ -207,8 +208,7 @@ static int roll_forward_switch(vmsnap_op *op, json_object *expected)
                                           strcmp(op->disks[j].source, sources[i].source) != 0;
         }
         intent = json_object_new_object();
-        json_object_object_add(intent, "operation",
-                               json_object_new_string(operation ? operation : "create"));
+        json_object_object_add(intent, "operation", json_object_new_string(operation));
         json_object_object_add(intent, "phase", json_object_new_string("finish"));
         json_object_object_add(intent, "done", json_object_new_int64(0));
         free(after->name);
@@ -226,7 +226,7 @@ static int roll_forward_switch(vmsnap_op *op, json_object *expected)
         vmsnap_op_message(op,
                           "libvirt had moved the disks of domain %s onto the new overlays: the %s was "
                           "completed",
-                          op->name, operation ? operation : "operation");
+                          op->name, operation);
         r = vmsnap_op_save(op);
         if (r < 0)
                 return r;
