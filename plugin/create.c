@@ -373,6 +373,14 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
         r = freeze_disks(op, snapshot, plan, n_plan, live, options->quiesce);
         if (r < 0) {
                 vmsnap_journal_rollback(op);
+                /* libvirt may have moved the disks although the call reported a failure (a
+                 * lost reply): the rollback then recorded the snapshot, which is the outcome. */
+                if (!op->crashed && vmsnap_domain_meta_find_id(op->meta, snapshot->id)) {
+                        vmsnap_error_clear(error);
+                        r = 0;
+                        if (name_ret)
+                                *name_ret = strdup(snapshot->name);
+                }
                 goto out;
         }
 
