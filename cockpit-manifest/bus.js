@@ -94,12 +94,12 @@ export async function preview(domain, snapshot, diskMap, values) {
 }
 
 export async function commit(domain) {
-    const [job] = await call("Commit", "s", [domain], true);
+    const [job] = await call("Commit", "sa{sv}", [domain, {}], true);
     return job;
 }
 
 export async function undo(domain) {
-    const [job] = await call("Undo", "s", [domain], true);
+    const [job] = await call("Undo", "sa{sv}", [domain, {}], true);
     return job;
 }
 

@@ -65,6 +65,9 @@ struct call {
                 bool start, restore_memory, stop;
         } revert;
         struct {
+                bool stop;
+        } preview_end; /* Commit, Undo */
+        struct {
                 bool children, metadata_only;
         } delete;
         struct {

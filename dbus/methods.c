@@ -107,6 +107,32 @@ static int parse_preview(call *c, sd_bus_message *message, sd_bus_error *error)
         return bus_read_options(message, "Preview", preview_options, c, error);
 }
 
+static const option_spec commit_options[] = {
+        {"stop", "b", offsetof(call, preview_end.stop), NULL},
+        {NULL, NULL, 0, NULL},
+};
+
+static int parse_commit(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        int r = parse_domain(c, message, error);
+        if (r < 0)
+                return r;
+        return bus_read_options(message, "Commit", commit_options, c, error);
+}
+
+static const option_spec undo_options[] = {
+        {"stop", "b", offsetof(call, preview_end.stop), NULL},
+        {NULL, NULL, 0, NULL},
+};
+
+static int parse_undo(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        int r = parse_domain(c, message, error);
+        if (r < 0)
+                return r;
+        return bus_read_options(message, "Undo", undo_options, c, error);
+}
+
 static const option_spec revert_options[] = {
         {"start", "b", offsetof(call, revert.start), NULL},
         {"restore_memory", "b", offsetof(call, revert.restore_memory), NULL},
@@ -255,6 +281,28 @@ static void check_preview(call *c)
         }
 }
 
+/* Commit, Undo: a running domain without the option stop is refused with DomainRunning
+ * before a job is made (the engine checks again when the job runs). */
+static void check_preview_end(call *c)
+{
+        vmsnap_domain_info info = {0};
+        vmsnap_error error = {0};
+        char sentence[1024];
+
+        if (c->preview_end.stop || vmsnap_domain_get(c->manager->engine, call_domain(c), &info, &error) < 0)
+                return;
+        if (info.in_preview && (strcmp(info.state, "running") == 0 || strcmp(info.state, "paused") == 0)) {
+                snprintf(sentence, sizeof(sentence),
+                         "domain %s is running and %s of its preview replaces its disks: shut it down "
+                         "first (virsh shutdown %s), or ask for it to be stopped (option stop; what only "
+                         "its memory holds is lost)",
+                         info.name, strcmp(c->method->member, "Commit") == 0 ? "the commit" : "the undo",
+                         info.name);
+                call_fail(c, BUS_ERROR_DOMAIN_RUNNING, sentence);
+        }
+        vmsnap_domain_info_clear(&info);
+}
+
 /* ---- acting (workers) ---- */
 
 static void act_list_domains(call *c)
@@ -330,16 +378,20 @@ static void act_preview(call *c)
 static void act_commit(call *c)
 {
         vmsnap_error error = {0};
+        vmsnap_preview_end_options options = {.stop = c->preview_end.stop};
 
-        if (vmsnap_preview_commit(c->manager->engine, call_domain(c), call_hooks(c), &error) < 0)
+        if (vmsnap_preview_commit_with_options(c->manager->engine, call_domain(c), &options, call_hooks(c),
+                                               &error) < 0)
                 call_fail_engine(c, &error);
 }
 
 static void act_undo(call *c)
 {
         vmsnap_error error = {0};
+        vmsnap_preview_end_options options = {.stop = c->preview_end.stop};
 
-        if (vmsnap_preview_undo(c->manager->engine, call_domain(c), call_hooks(c), &error) < 0)
+        if (vmsnap_preview_undo_with_options(c->manager->engine, call_domain(c), &options, call_hooks(c),
+                                             &error) < 0)
                 call_fail_engine(c, &error);
 }
 
@@ -560,7 +612,8 @@ static const method_spec methods[] = {
                 .action = ACTION_PREVIEW,
                 .phrase = "commit snapshot previews of",
                 .operation = "commit",
-                .parse = parse_domain,
+                .parse = parse_commit,
+                .check = check_preview_end,
                 .act = act_commit,
                 .summarize = summarize_commit,
         },
@@ -570,7 +623,8 @@ static const method_spec methods[] = {
                 .action = ACTION_PREVIEW,
                 .phrase = "undo snapshot previews of",
                 .operation = "undo",
-                .parse = parse_domain,
+                .parse = parse_undo,
+                .check = check_preview_end,
                 .act = act_undo,
                 .summarize = summarize_undo,
         },
@@ -683,10 +737,10 @@ const sd_bus_vtable snapshots_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Preview",
                                 SD_BUS_ARGS("s", domain, "s", snapshot, "a{ss}", disks, "a{sv}", options),
                                 SD_BUS_RESULT("o", job), method_call, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Commit", SD_BUS_ARGS("s", domain), SD_BUS_RESULT("o", job), method_call,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Undo", SD_BUS_ARGS("s", domain), SD_BUS_RESULT("o", job), method_call,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Commit", SD_BUS_ARGS("s", domain, "a{sv}", options),
+                                SD_BUS_RESULT("o", job), method_call, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Undo", SD_BUS_ARGS("s", domain, "a{sv}", options), SD_BUS_RESULT("o", job),
+                                method_call, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Revert", SD_BUS_ARGS("s", domain, "s", snapshot, "a{sv}", options),
                                 SD_BUS_RESULT("o", job), method_call, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("s", domain, "s", snapshot, "a{sv}", options),

@@ -173,8 +173,9 @@ static int plan_disks(vmsnap_op *op, const vmsnap_create_options *options, vmsna
 }
 
 /* The persistent definition of a running domain must follow its disks onto the
- * overlays; libvirt does that itself for external snapshots, this makes sure. */
-static int define_onto_overlays(vmsnap_op *op, const vmsnap_xml_disk_source *sources, size_t n)
+ * overlays; libvirt does that itself for external snapshots, this makes sure, as a
+ * step after the commit point (the disks have moved: there is no going back). */
+static int follow_onto_overlays(vmsnap_op *op, const vmsnap_xml_disk_source *sources, size_t n)
 {
         _cleanup_free_ char *new_xml = NULL;
         bool differs = false;
@@ -193,11 +194,42 @@ static int define_onto_overlays(vmsnap_op *op, const vmsnap_xml_disk_source *sou
         r = vmsnap_xml_set_disk_sources(op->xml, sources, n, &new_xml, op->error);
         if (r < 0)
                 return r;
-        return vmsnap_op_define(op, new_xml);
+        vmsnap_journal_step_define(op, new_xml);
+        return 0;
 }
 
-static int freeze_disks(vmsnap_op *op, freeze_plan *plan, size_t n_plan, bool live, const char *memory_file,
-                        bool quiesce)
+/* What the model gains with the snapshot (which it takes over): the overlays and the
+ * memory file become vmsnap's, and the snapshot becomes the current one. */
+static void record_snapshot(vmsnap_domain_meta *meta, vmsnap_snapshot *snapshot, const freeze_plan *plan,
+                            size_t n_plan)
+{
+        for (size_t i = 0; i < n_plan; i++)
+                vmsnap_domain_meta_add_owned(meta, plan[i].overlay);
+        if (snapshot->memory_file)
+                vmsnap_domain_meta_add_owned(meta, snapshot->memory_file);
+        free(meta->current_id);
+        meta->current_id = strdup(snapshot->id);
+        vmsnap_domain_meta_add_snapshot(meta, snapshot);
+}
+
+/* Before libvirt is asked: the model after the snapshot, for recovery to roll forward to
+ * if libvirt moved the disks and vmsnap did not live to record it. */
+static int expect_switch(vmsnap_op *op, const vmsnap_snapshot *snapshot, const freeze_plan *plan,
+                         size_t n_plan, const vmsnap_xml_disk_source *sources)
+{
+        vmsnap_domain_meta *after = vmsnap_domain_meta_copy(op->meta);
+        int r;
+
+        json_object_put(after->intent);
+        after->intent = NULL;
+        record_snapshot(after, vmsnap_snapshot_copy(snapshot), plan, n_plan);
+        r = vmsnap_journal_expect_switch(op, sources, n_plan, after);
+        vmsnap_domain_meta_free(after);
+        return r;
+}
+
+static int freeze_disks(vmsnap_op *op, const vmsnap_snapshot *snapshot, freeze_plan *plan, size_t n_plan,
+                        bool live, bool quiesce)
 {
         vmsnap_xml_disk_source sources[n_plan];
         vmsnap_live_disk live_disks[n_plan];
@@ -229,21 +261,27 @@ static int freeze_disks(vmsnap_op *op, freeze_plan *plan, size_t n_plan, bool li
                 vmsnap_op_progress(op, i + 1, n_plan + 1);
         }
         if (live) {
-                if (memory_file) {
-                        r = vmsnap_journal_add_memory_file(op, memory_file);
+                if (snapshot->memory_file) {
+                        r = vmsnap_journal_add_memory_file(op, snapshot->memory_file);
                         if (r < 0)
                                 return r;
                 }
                 if (vmsnap_op_canceled(op))
                         return vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,
                                                 "the snapshot was canceled; nothing was changed");
-                r = vmsnap_live_snapshot(op, live_disks, n_plan, memory_file, quiesce);
+                r = expect_switch(op, snapshot, plan, n_plan, sources);
+                if (r < 0)
+                        return r;
+                r = vmsnap_op_failpoint(op, "create: before live snapshot");
+                if (r < 0)
+                        return r;
+                r = vmsnap_live_snapshot(op, live_disks, n_plan, snapshot->memory_file, quiesce);
                 if (r < 0)
                         return r;
                 r = vmsnap_op_failpoint(op, "create: after live snapshot");
                 if (r < 0)
                         return r;
-                return define_onto_overlays(op, sources, n_plan);
+                return follow_onto_overlays(op, sources, n_plan);
         }
         r = vmsnap_xml_set_disk_sources(saved_xml, sources, n_plan, &new_xml, op->error);
         if (r < 0)
@@ -333,21 +371,23 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
         snapshot->state = strdup(vmsnap_domain_state_name(op->domain));
         snapshot->config_xml = strdup(op->xml);
 
-        r = freeze_disks(op, plan, n_plan, live, memory_file, options->quiesce);
+        snapshot->memory_file = memory_file ? strdup(memory_file) : NULL;
+
+        r = freeze_disks(op, snapshot, plan, n_plan, live, options->quiesce);
         if (r < 0) {
                 vmsnap_journal_rollback(op);
+                /* libvirt may have moved the disks although the call reported a failure (a
+                 * lost reply): the rollback then recorded the snapshot, which is the outcome. */
+                if (!op->crashed && vmsnap_domain_meta_find_id(op->meta, snapshot->id)) {
+                        vmsnap_error_clear(error);
+                        r = 0;
+                        if (name_ret)
+                                *name_ret = strdup(snapshot->name);
+                }
                 goto out;
         }
 
-        for (size_t i = 0; i < n_plan; i++)
-                vmsnap_domain_meta_add_owned(op->meta, plan[i].overlay);
-        if (memory_file) {
-                vmsnap_domain_meta_add_owned(op->meta, memory_file);
-                snapshot->memory_file = strdup(memory_file);
-        }
-        free(op->meta->current_id);
-        op->meta->current_id = strdup(snapshot->id);
-        vmsnap_domain_meta_add_snapshot(op->meta, snapshot);
+        record_snapshot(op->meta, snapshot, plan, n_plan);
         r = vmsnap_journal_commit(op);
         if (r == 0 && name_ret)
                 *name_ret = strdup(snapshot->name);

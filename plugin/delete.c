@@ -116,9 +116,17 @@ static void model_replace_image(vmsnap_domain_meta *meta, const char *old_path, 
                 }
 }
 
+/* A pull into a running disk's active image: run before the commit point. */
+typedef struct planned_pull {
+        char *target;
+        char *base; /* NULL: the whole chain */
+} planned_pull;
+
 typedef struct merge_plan {
         vmsnap_xml_disk_source *sources; /* active disks that move onto another file */
         size_t n_sources;
+        planned_pull *pulls;
+        size_t n_pulls;
         uint64_t bytes; /* upper bound of what the merge writes */
 } merge_plan;
 
@@ -167,6 +175,8 @@ static int plan_live_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
                 } else {
                         vmsnap_journal_step_block_pull(op, entry->target, in_chain, node->backing,
                                                        node->backing_format);
+                        plan->pulls[plan->n_pulls++] = (planned_pull){
+                                strdup(entry->target), node->backing ? strdup(node->backing) : NULL};
                         plan->bytes += pull_cost;
                 }
                 return 0;
@@ -313,23 +323,88 @@ static void reparent_children(vmsnap_domain_meta *meta, const vmsnap_snapshot *s
         }
 }
 
+struct pull_progress {
+        vmsnap_op *op;
+        size_t index, count;
+};
+
+static void pull_progress(void *userdata, uint64_t done, uint64_t total)
+{
+        struct pull_progress *p = userdata;
+        uint64_t scale = 10000;
+        vmsnap_op_progress(p->op, p->index * scale + (total ? done * scale / total : 0), p->count * scale);
+}
+
+static bool pull_canceled(void *userdata)
+{
+        struct pull_progress *p = userdata;
+        return vmsnap_op_canceled(p->op);
+}
+
+/* The pulls into running disks run before the commit point: a pull changes nothing that
+ * any snapshot or disk reads, so a cancel (or a crash) during one stops its block job and
+ * leaves the snapshot, the chains and the metadata as they were. Commits write into a
+ * snapshot's image and run after the commit point. before: the model before the plan,
+ * which the prepare phase is recorded on; op->meta (the plan) is restored on success. */
+static int pull_before_commit(vmsnap_op *op, vmsnap_domain_meta **before, const merge_plan *plan,
+                              const char *snapshot_name)
+{
+        vmsnap_domain_meta *planned = op->meta;
+        struct pull_progress progress = {op, 0, plan->n_pulls};
+        vmsnap_hooks hooks = {
+                .progress = pull_progress, .is_canceled = pull_canceled, .userdata = &progress};
+        const char *target = NULL;
+        int r;
+
+        if (plan->n_pulls == 0)
+                return 0;
+        op->meta = *before;
+        *before = NULL;
+        r = vmsnap_journal_prepare(op, "delete", "");
+        for (size_t i = 0; r == 0 && i < plan->n_pulls; i++)
+                r = vmsnap_journal_add_block_job(op, plan->pulls[i].target);
+        for (size_t i = 0; r == 0 && i < plan->n_pulls; i++) {
+                progress.index = i;
+                target = plan->pulls[i].target;
+                r = vmsnap_op_failpoint(op, "delete: before block pull");
+                if (r == 0)
+                        r = vmsnap_live_block_pull(op, target, plan->pulls[i].base, &hooks);
+        }
+        if (r < 0) {
+                if (r == -ECANCELED)
+                        vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,
+                                         "the delete of snapshot \"%s\" was canceled while data was pulled "
+                                         "into disk %s; the block job was stopped and nothing was changed",
+                                         snapshot_name, target);
+                vmsnap_journal_rollback(op);
+                vmsnap_domain_meta_free(planned);
+                return r;
+        }
+        vmsnap_domain_meta_free(op->meta);
+        op->meta = planned;
+        return 0;
+}
+
 static int delete_merge(vmsnap_op *op, vmsnap_snapshot *snapshot)
 {
+        vmsnap_domain_meta *before = vmsnap_domain_meta_copy(op->meta);
         vmsnap_active_disk *active = NULL;
         size_t n_active = 0;
         image_graph graph = {0};
         merge_plan plan = {0};
         _cleanup_free_ char *new_xml = NULL;
         _cleanup_free_ char *id = strdup(snapshot->id);
+        _cleanup_free_ char *name = strdup(snapshot->name);
         int r;
 
         r = vmsnap_op_active_disks(op, &active, &n_active);
         if (r < 0)
-                return r;
+                goto out;
         r = graph_build(op, active, n_active, &graph);
         if (r < 0)
                 goto out;
         plan.sources = calloc(n_active + 1, sizeof(*plan.sources));
+        plan.pulls = calloc(snapshot->n_disks + 1, sizeof(*plan.pulls));
         for (size_t i = 0; r == 0 && i < snapshot->n_disks; i++) {
                 const vmsnap_disk_entry *entry = &snapshot->disks[i];
                 if (entry->image)
@@ -351,11 +426,29 @@ static int delete_merge(vmsnap_op *op, vmsnap_snapshot *snapshot)
                                      "the delete was canceled; nothing was changed");
                 goto out;
         }
+        r = pull_before_commit(op, &before, &plan, name);
+        if (r < 0)
+                goto out;
+        if (plan.n_pulls > 0 && vmsnap_op_canceled(op)) {
+                r = vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,
+                                     "the delete was canceled after data had been pulled into the running "
+                                     "disks; snapshot \"%s\" stays and every disk reads what it read before",
+                                     name);
+                vmsnap_journal_rollback(op);
+                goto out;
+        }
+        snapshot = vmsnap_domain_meta_find_id(op->meta, id);
         reparent_children(op->meta, snapshot);
         vmsnap_domain_meta_remove_snapshot(op->meta, id);
         /* From here on the merge completes, also after a crash. */
         r = vmsnap_journal_commit(op);
 out:
+        vmsnap_domain_meta_free(before);
+        for (size_t i = 0; i < plan.n_pulls; i++) {
+                free(plan.pulls[i].target);
+                free(plan.pulls[i].base);
+        }
+        free(plan.pulls);
         free(plan.sources);
         graph_clear(&graph);
         vmsnap_active_disks_free(active, n_active);

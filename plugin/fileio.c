@@ -263,6 +263,30 @@ int vmsnap_file_create_like(const char *path, const char *template_path, vmsnap_
         return 0;
 }
 
+int vmsnap_file_make_private(const char *path, vmsnap_error *error)
+{
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot open %s: %m", path);
+        if (fstat(fd, &st) < 0)
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED,
+                                        "cannot read the status of %s: %m", path);
+        if (!S_ISREG(st.st_mode))
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_FAILED, "%s is not a regular file",
+                                        path);
+        /* Through the descriptor: the file checked is the file changed. */
+        if ((st.st_uid != geteuid() || st.st_gid != getegid()) && fchown(fd, geteuid(), getegid()) < 0)
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED,
+                                        "cannot take ownership of %s: %m", path);
+        if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot make %s private: %m",
+                                        path);
+        return 0;
+}
+
 int vmsnap_file_remove(const char *path, vmsnap_error *error)
 {
         struct stat st;

@@ -27,6 +27,11 @@ int vmsnap_file_read_all(const char *path, char **data_ret, size_t *size_ret, vm
  * never more open than the template). Fails with -EEXIST if anything is at path. */
 int vmsnap_file_create_like(const char *path, const char *template_path, vmsnap_error *error);
 
+/* Makes the regular file at path (not a symlink) owned by this process's user and
+ * group with mode 0600, as the metadata is: for files whose content is no image's
+ * (a memory state), so that no template's ownership applies. */
+int vmsnap_file_make_private(const char *path, vmsnap_error *error);
+
 /* Removes a regular file; missing files are not an error. Refuses symlinks. */
 int vmsnap_file_remove(const char *path, vmsnap_error *error);
 

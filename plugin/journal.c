@@ -1,8 +1,10 @@
 /* journal.c: the intent journal (see journal.h). The intent is a JSON object
  * kept in the domain's metadata document:
  *   {"operation", "phase": "prepare"|"finish", "saved_xml",
- *    "files": [{"path", "backing"} | {"path", "memory": true}], "steps": [...], "done": n}
- * Prepare is rolled back, finish is rolled forward; both end with garbage collection. */
+ *    "files": [{"path", "backing"} | {"path", "memory": true}], "steps": [...], "done": n,
+ *    "switch": {"disks": [{"target", "overlay"}], "model": {...}}, "block_jobs": [target, ...]}
+ * Prepare is rolled back, finish is rolled forward; both end with garbage collection.
+ * A prepare phase with a switch is rolled forward instead when libvirt did switch. */
 #include <string.h>
 
 #include "chain.h"
@@ -12,6 +14,7 @@
 #include "image.h"
 #include "journal.h"
 #include "live.h"
+#include "store.h"
 
 static json_object *intent_array(vmsnap_op *op, const char *key)
 {
@@ -69,6 +72,12 @@ int vmsnap_journal_add_memory_file(vmsnap_op *op, const char *path)
         return vmsnap_op_save(op);
 }
 
+int vmsnap_journal_add_block_job(vmsnap_op *op, const char *target)
+{
+        json_object_array_add(intent_array(op, "block_jobs"), json_object_new_string(target));
+        return vmsnap_op_save(op);
+}
+
 /* A file the running domain reads now stays: a crash between libvirt's live snapshot
  * and the commit point leaves the domain on the new overlays, and removing them
  * would lose its writes. */
@@ -115,13 +124,141 @@ out:
         free(have);
 }
 
+static int run_finish(vmsnap_op *op);
+
+int vmsnap_journal_expect_switch(vmsnap_op *op, const vmsnap_xml_disk_source *disks, size_t n,
+                                 const vmsnap_domain_meta *after)
+{
+        json_object *expected = json_object_new_object(), *list = json_object_new_array(), *model;
+
+        for (size_t i = 0; i < n; i++) {
+                json_object *disk = json_object_new_object();
+                json_object_object_add(disk, "target", json_object_new_string(disks[i].target));
+                json_object_object_add(disk, "overlay", json_object_new_string(disks[i].source));
+                json_object_array_add(list, disk);
+        }
+        json_object_object_add(expected, "disks", list);
+        model = vmsnap_store_to_json(after);
+        json_object_object_del(model, "intent");
+        json_object_object_add(expected, "model", model);
+        if (!op->meta->intent)
+                op->meta->intent = json_object_new_object();
+        json_object_object_add(op->meta->intent, "switch", expected);
+        return vmsnap_op_save(op);
+}
+
+/* Whether libvirt moved every disk of the switch onto its overlay: the domain's disk
+ * sources decide (the running definition, or the persistent one once it stopped). An
+ * atomic switch moves all or none; anything else is treated as none, and the files the
+ * domain uses are then kept by the rollback. */
+static bool switch_happened(vmsnap_op *op, json_object *expected)
+{
+        json_object *disks;
+        size_t n;
+
+        if (!json_object_object_get_ex(expected, "disks", &disks) ||
+            !json_object_is_type(disks, json_type_array))
+                return false;
+        n = json_object_array_length(disks);
+        for (size_t i = 0; i < n; i++) {
+                json_object *disk = json_object_array_get_idx(disks, i);
+                const char *target = intent_string(disk, "target"),
+                           *overlay = intent_string(disk, "overlay");
+                _cleanup_free_ char *source = NULL, *have = NULL, *want = NULL;
+                vmsnap_error ignored;
+
+                if (!target || !overlay || vmsnap_live_disk_source(op, target, &source) < 0)
+                        return false;
+                if (vmsnap_path_canonical(source, &have, &ignored) < 0 ||
+                    vmsnap_path_canonical(overlay, &want, &ignored) < 0 || strcmp(have, want) != 0)
+                        return false;
+        }
+        return n > 0;
+}
+
+/* libvirt switched the disks: the operation's model becomes the domain's, and what is
+ * left (the persistent definition following the disks) is finished as after a commit. */
+static int roll_forward_switch(vmsnap_op *op, json_object *expected)
+{
+        json_object *model, *disks, *intent;
+        vmsnap_domain_meta *after = NULL;
+        const char *recorded = intent_string(op->meta->intent, "operation");
+        _cleanup_free_ char *operation = strdup(recorded ? recorded : "create");
+        size_t n;
+        int r;
+
+        if (!json_object_object_get_ex(expected, "model", &model) ||
+            !json_object_object_get_ex(expected, "disks", &disks))
+                return vmsnap_error_set(op->error, -EBADMSG, VMSNAP_ERROR_FAILED,
+                                        "the metadata of domain %s holds a switch vmsnap cannot read",
+                                        op->name);
+        r = vmsnap_store_from_json(model, &after, op->error);
+        if (r < 0)
+                return vmsnap_error_prefix(op->error, "the metadata of domain %s", op->name);
+        n = json_object_array_length(disks);
+        vmsnap_xml_disk_source sources[n + 1];
+        bool differs = false;
+        for (size_t i = 0; i < n; i++) {
+                json_object *disk = json_object_array_get_idx(disks, i);
+                sources[i] = (vmsnap_xml_disk_source){intent_string(disk, "target"),
+                                                      intent_string(disk, "overlay"), "qcow2"};
+                for (size_t j = 0; j < op->n_disks; j++)
+                        if (strcmp(op->disks[j].target, sources[i].target) == 0)
+                                differs = differs || !op->disks[j].source ||
+                                          strcmp(op->disks[j].source, sources[i].source) != 0;
+        }
+        intent = json_object_new_object();
+        json_object_object_add(intent, "operation", json_object_new_string(operation));
+        json_object_object_add(intent, "phase", json_object_new_string("finish"));
+        json_object_object_add(intent, "done", json_object_new_int64(0));
+        free(after->name);
+        after->name = strdup(op->name);
+        vmsnap_domain_meta_free(op->meta);
+        op->meta = after;
+        op->meta->intent = intent;
+        if (differs) {
+                _cleanup_free_ char *xml = NULL;
+                r = vmsnap_xml_set_disk_sources(op->xml, sources, n, &xml, op->error);
+                if (r < 0)
+                        return r;
+                vmsnap_journal_step_define(op, xml);
+        }
+        vmsnap_op_message(op,
+                          "libvirt had moved the disks of domain %s onto the new overlays: the %s was "
+                          "completed",
+                          op->name, operation);
+        r = vmsnap_op_save(op);
+        if (r < 0)
+                return r;
+        return run_finish(op);
+}
+
 static int rollback_prepare(vmsnap_op *op)
 {
         json_object *intent = json_object_get(op->meta->intent);
-        json_object *files;
+        json_object *files, *expected, *jobs;
         const char *saved_xml = intent_string(intent, "saved_xml");
         int r = 0;
 
+        if (json_object_object_get_ex(intent, "switch", &expected) && switch_happened(op, expected)) {
+                r = roll_forward_switch(op, expected);
+                json_object_put(intent);
+                return r;
+        }
+
+        /* A block job of the prepare phase that outlived a crash is stopped before anything
+         * else: its disk keeps the chain it had. */
+        if (json_object_object_get_ex(intent, "block_jobs", &jobs))
+                for (size_t i = 0; r == 0 && i < json_object_array_length(jobs); i++) {
+                        json_object *target = json_object_array_get_idx(jobs, i);
+                        if (json_object_is_type(target, json_type_string) &&
+                            virDomainIsActive(op->domain) == 1)
+                                r = vmsnap_live_block_job_abort(op, json_object_get_string(target));
+                }
+        if (r < 0) {
+                json_object_put(intent);
+                return r;
+        }
         if (json_object_object_get_ex(intent, "files", &files))
                 for (size_t i = json_object_array_length(files); i > 0; i--) {
                         json_object *file = json_object_array_get_idx(files, i - 1);
@@ -393,6 +530,16 @@ static int run_finish(vmsnap_op *op)
                 if (r < 0)
                         return r;
         }
+        /* Past the commit point a merge writes into images snapshots read: stopped halfway,
+         * they would read what they never held. A cancel that came meanwhile is answered. */
+        if (count > done && vmsnap_op_canceled(op)) {
+                const char *operation = intent_string(op->meta->intent, "operation");
+                vmsnap_op_message(op,
+                                  "the cancel came after the point of no return: the %s of domain %s was "
+                                  "completed, because stopping it halfway would have changed what its "
+                                  "snapshots read",
+                                  operation ? operation : "operation", op->name);
+        }
         /* Garbage is collected while the intent still stands, so a crash in the middle
          * of it is finished by the recovery. */
         r = vmsnap_gc_run(op);
@@ -414,8 +561,10 @@ int vmsnap_journal_commit(vmsnap_op *op)
                 op->meta->intent = json_object_new_object();
         json_object_object_add(op->meta->intent, "phase", json_object_new_string("finish"));
         json_object_object_add(op->meta->intent, "done", json_object_new_int64(0));
-        /* The files of the prepare phase are now part of the model. */
+        /* The files of the prepare phase and the switch are now part of the model. */
         json_object_object_del(op->meta->intent, "files");
+        json_object_object_del(op->meta->intent, "switch");
+        json_object_object_del(op->meta->intent, "block_jobs");
         r = vmsnap_op_failpoint(op, "commit point");
         if (r < 0)
                 return r;

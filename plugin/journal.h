@@ -17,6 +17,15 @@ int vmsnap_journal_add_file(vmsnap_op *op, const char *path, const char *backing
 /* Records that libvirt is about to write a memory-state file at path (which does not
  * exist yet); saved before the call. */
 int vmsnap_journal_add_memory_file(vmsnap_op *op, const char *path);
+/* Records that a block job that changes no snapshot (a pull into a running disk) is
+ * about to run on disk target before the commit point; saved. Rolling back stops it. */
+int vmsnap_journal_add_block_job(vmsnap_op *op, const char *target);
+/* Records, just before the one libvirt call that moves the running disks onto their
+ * overlays (disks: target -> overlay), the model the operation commits once they have
+ * moved; saved. A crash (or a lost reply) leaves the truth with libvirt: recovery
+ * rolls forward to this model when the domain's disks use the overlays, else back. */
+int vmsnap_journal_expect_switch(vmsnap_op *op, const vmsnap_xml_disk_source *disks, size_t n,
+                                 const vmsnap_domain_meta *after);
 /* Rolls back the prepare phase now (for a failure, not a crash): removes created
  * files, restores the saved XML, clears the intent and saves. */
 int vmsnap_journal_rollback(vmsnap_op *op);

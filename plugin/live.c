@@ -81,6 +81,7 @@ int vmsnap_live_snapshot(vmsnap_op *op, const vmsnap_live_disk *disks, size_t n_
         unsigned flags = VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA | VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC |
                          VIR_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT;
         virDomainSnapshotPtr snapshot;
+        vmsnap_error private_error = {0};
 
         /* With memory the domain keeps running while its RAM is written (LIVE);
          * without, only the disks switch (DISK_ONLY). */
@@ -102,6 +103,14 @@ int vmsnap_live_snapshot(vmsnap_op *op, const vmsnap_live_disk *disks, size_t n_
                                         op->name, libvirt_message());
         }
         virDomainSnapshotFree(snapshot);
+        /* The memory state holds whatever the guest had in RAM (keys, passwords): readable by
+         * root alone, whatever mode and owner libvirt gave it. The snapshot stands either
+         * way, so a failure here is said, not undone. */
+        if (memory_file && vmsnap_file_make_private(memory_file, &private_error) < 0)
+                vmsnap_op_message(op,
+                                  "the memory state %s of domain %s may be readable by others (%s): make it "
+                                  "readable by root only (chmod 0600 %s; chown root:root %s)",
+                                  memory_file, op->name, private_error.message, memory_file, memory_file);
         return 0;
 }
 
@@ -216,9 +225,7 @@ int vmsnap_live_memory_path(vmsnap_op *op, const char *first_leaf, const char *s
         return 0;
 }
 
-/* The file disk target uses now: the running definition's source when the domain
- * runs, else the persistent one. */
-static int current_source(vmsnap_op *op, const char *target, char **ret)
+int vmsnap_live_disk_source(vmsnap_op *op, const char *target, char **ret)
 {
         _cleanup_free_ char *xml = NULL;
         vmsnap_xml_disk *disks = NULL;
@@ -252,7 +259,7 @@ int vmsnap_live_chain_contains(vmsnap_op *op, const char *target, const char *pa
         int r;
 
         *ret = false;
-        r = current_source(op, target, &source);
+        r = vmsnap_live_disk_source(op, target, &source);
         if (r < 0)
                 return r;
         if (vmsnap_path_canonical(path, &want, NULL) < 0)
@@ -277,9 +284,32 @@ static void report(const vmsnap_hooks *hooks, const virDomainBlockJobInfo *info)
                 hooks->progress(hooks->userdata, info->cur, info->end);
 }
 
+static bool block_job_running(vmsnap_op *op, const char *target);
+
+int vmsnap_live_block_job_abort(vmsnap_op *op, const char *target)
+{
+        /* Without PIVOT: the disk stays on the image it uses; synchronous, but polled
+         * until the job is gone all the same (libvirt may report it a moment longer). */
+        if (!block_job_running(op, target))
+                return 0;
+        if (virDomainBlockJobAbort(op->domain, target, 0) < 0 && block_job_running(op, target))
+                return vmsnap_error_set(op->error, -EIO, VMSNAP_ERROR_FAILED,
+                                        "the block job of disk %s of domain %s could not be stopped: %s",
+                                        target, op->name, libvirt_message());
+        for (int i = 0; i < 1200 && block_job_running(op, target); i++)
+                sleep_ms(50);
+        if (block_job_running(op, target))
+                return vmsnap_error_set(op->error, -ETIMEDOUT, VMSNAP_ERROR_FAILED,
+                                        "the block job of disk %s of domain %s was asked to stop but still "
+                                        "runs after 60 s; see libvirt's log",
+                                        target, op->name);
+        return 0;
+}
+
 /* Polls the disk's block job until it is gone, or, for an active commit, until it is
- * ready and has pivoted. */
-static int wait_block_job(vmsnap_op *op, const char *target, bool pivot, const char *what,
+ * ready and has pivoted. With cancelable, a cancel through hooks stops the job (no
+ * pivot) and ends in -ECANCELED. */
+static int wait_block_job(vmsnap_op *op, const char *target, bool pivot, bool cancelable, const char *what,
                           const vmsnap_hooks *hooks)
 {
         for (;;) {
@@ -293,6 +323,14 @@ static int wait_block_job(vmsnap_op *op, const char *target, bool pivot, const c
                 if (r == 0)
                         return 0; /* finished (or failed: the caller checks the chain) */
                 report(hooks, &info);
+                if (cancelable && hooks && hooks->is_canceled && hooks->is_canceled(hooks->userdata)) {
+                        r = vmsnap_live_block_job_abort(op, target);
+                        if (r < 0)
+                                return r;
+                        return vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,
+                                                "the %s of disk %s of domain %s was stopped on request",
+                                                what, target, op->name);
+                }
                 if (pivot && info.end > 0 && info.cur == info.end &&
                     virDomainBlockJobAbort(op->domain, target, VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT) == 0)
                         return 0;
@@ -319,7 +357,9 @@ int vmsnap_live_block_commit(vmsnap_op *op, const char *target, const char *top,
                         op->error, -EIO, VMSNAP_ERROR_FAILED,
                         "libvirt could not start committing disk %s of domain %s into %s: %s", target,
                         op->name, base, libvirt_message());
-        r = wait_block_job(op, target, top == NULL, "commit", hooks);
+        /* A commit writes into base, an image a snapshot reads: stopped halfway, that snapshot
+         * would read what it never held. It runs to its end once started. */
+        r = wait_block_job(op, target, top == NULL, false, "commit", hooks);
         if (r < 0)
                 return r;
         /* Done means the committed image left the chain (or, active, the disk now runs on base). */
@@ -327,7 +367,7 @@ int vmsnap_live_block_commit(vmsnap_op *op, const char *target, const char *top,
                 r = vmsnap_live_chain_contains(op, target, top, &still);
         else {
                 _cleanup_free_ char *source = NULL, *a = NULL, *b = NULL;
-                r = current_source(op, target, &source);
+                r = vmsnap_live_disk_source(op, target, &source);
                 if (r == 0) {
                         vmsnap_path_canonical(source, &a, NULL);
                         vmsnap_path_canonical(base, &b, NULL);
@@ -351,7 +391,9 @@ int vmsnap_live_block_pull(vmsnap_op *op, const char *target, const char *base, 
                 return vmsnap_error_set(op->error, -EIO, VMSNAP_ERROR_FAILED,
                                         "libvirt could not start pulling data into disk %s of domain %s: %s",
                                         target, op->name, libvirt_message());
-        return wait_block_job(op, target, false, "pull", hooks);
+        /* A pull only copies into the active image what it reads already: stopping it halfway
+         * changes nothing anyone reads. */
+        return wait_block_job(op, target, false, true, "pull", hooks);
 }
 
 #define VMSNAP_RUN_DIR "/run/vmsnap"
@@ -377,14 +419,46 @@ static char *hold_path(vmsnap_op *op, bool dir_only)
         return path;
 }
 
+/* Field 22 of /proc/self/stat: when this process started, in clock ticks after boot.
+ * The command name (field 2) may hold spaces and parentheses: fields are counted
+ * after its last ')'. */
+static int own_start_time(unsigned long long *ret)
+{
+        _cleanup_free_ char *stat = NULL;
+        unsigned long long start;
+        const char *after;
+        size_t size;
+
+        if (vmsnap_file_read_all("/proc/self/stat", &stat, &size, NULL) < 0)
+                return -EIO;
+        after = strrchr(stat, ')');
+        /* After ") ": state (3), then fields 4..21, then starttime (22). */
+        if (!after ||
+            sscanf(after + 1,
+                   " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                   &start) != 1)
+                return -EBADMSG;
+        *ret = start;
+        return 0;
+}
+
 void vmsnap_live_hold(vmsnap_op *op, const char *operation)
 {
         _cleanup_free_ char *dir = hold_path(op, true), *path = hold_path(op, false);
         vmsnap_error error = {0};
-        char text[128];
+        unsigned long long start = 0;
+        char text[160];
 
-        /* The pid lets the hook tell a hold from one a crash left behind. */
-        snprintf(text, sizeof(text), "%s %ld\n", operation, (long)getpid());
+        /* The pid and its start time let the hook tell a hold from one a crash left
+         * behind, also when the pid has since been reused by another process. */
+        if (own_start_time(&start) < 0) {
+                vmsnap_op_message(op,
+                                  "domain %s could not be held against starts during the %s: "
+                                  "/proc/self/stat is unreadable",
+                                  op->name, operation);
+                return;
+        }
+        snprintf(text, sizeof(text), "%s %ld %llu\n", operation, (long)getpid(), start);
         if (vmsnap_dir_ensure(dir, &error) < 0 ||
             vmsnap_file_write_atomic(path, text, strlen(text), &error) < 0)
                 vmsnap_op_message(op, "domain %s could not be held against starts during the %s: %s",

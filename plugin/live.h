@@ -17,7 +17,8 @@ typedef struct vmsnap_live_disk {
  * their overlays (REUSE_EXT), every other disk is left out, atomically. memory_file:
  * NULL for disk-only, else a path (not existing yet) that receives the memory state
  * while the domain keeps running. quiesce: freeze the guest's file systems through
- * its agent first. Nothing changes when it fails. */
+ * its agent first. Nothing changes when it fails. The memory file ends up mode 0600,
+ * owned by vmsnap's user (root), like the metadata. */
 int vmsnap_live_snapshot(vmsnap_op *op, const vmsnap_live_disk *disks, size_t n_disks,
                          const char *memory_file, bool quiesce);
 
@@ -30,6 +31,10 @@ int vmsnap_live_uses(vmsnap_op *op, const char *path, bool *ret);
 /* The path of a snapshot's memory file: "<dir of first_leaf>/<domain>.vmsnap-<id prefix>.mem"; it does not
  * exist yet. */
 int vmsnap_live_memory_path(vmsnap_op *op, const char *first_leaf, const char *snapshot_id, char **ret);
+
+/* The file disk target uses now: the running definition's source when the domain
+ * runs, else the persistent one (as written there, not made canonical). */
+int vmsnap_live_disk_source(vmsnap_op *op, const char *target, char **ret);
 
 /* True in *ret when path is in the backing chain of disk target as the domain uses it
  * now (its running definition when it runs, else its persistent one), the disk's
@@ -45,11 +50,18 @@ int vmsnap_live_block_commit(vmsnap_op *op, const char *target, const char *top,
 
 /* Copies into disk target's active image everything it reads through the images
  * above base (NULL: the whole chain), which becomes its backing file; a libvirt block
- * job, waited for. */
+ * job, waited for. A cancel through hooks stops the job (the disk keeps its chain, its
+ * active image holds part of the data it already read) and returns -ECANCELED. */
 int vmsnap_live_block_pull(vmsnap_op *op, const char *target, const char *base, const vmsnap_hooks *hooks);
 
+/* Stops disk target's block job, if one runs, without pivot, and waits until it is gone. */
+int vmsnap_live_block_job_abort(vmsnap_op *op, const char *target);
+
 /* The libvirt hook's hold on the domain (see vmsnap_engine_set_run_dir): written
- * before an offline change checks the domain's state, removed when it ends. A hold
+ * before an offline change checks the domain's state, removed when it ends. The file
+ * <run dir>/hold/<uuid> holds "<operation> <pid> <start time>", the start time being
+ * field 22 of /proc/<pid>/stat: the hook honours a hold only while a process with
+ * that pid and that start time runs (packaging/libvirt-hook/vmsnap). A hold
  * that cannot be written is reported as a message, not an error: the hook is a
  * second line of defence behind the state check. */
 void vmsnap_live_hold(vmsnap_op *op, const char *operation);

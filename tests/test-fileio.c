@@ -246,6 +246,38 @@ static void test_create_like_with_missing_template_is_not_found(void **state)
         assert_false(vmsnap_file_exists(path));
 }
 
+static void test_make_private_narrows_mode_to_0600_and_takes_ownership(void **state)
+{
+        _cleanup_free_ char *path = path_in(*state, "vm.vmsnap-1234abcd.mem");
+        vmsnap_error error = {0};
+        struct stat st;
+
+        write_text(path, "guest memory");
+        assert_int_equal(chmod(path, 0664), 0);
+        if (geteuid() == 0)
+                assert_int_equal(chown(path, 4242, 4343), 0);
+
+        assert_int_equal(vmsnap_file_make_private(path, &error), 0);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        assert_int_equal(st.st_uid, geteuid());
+        assert_int_equal(st.st_gid, getegid());
+}
+
+static void test_make_private_refuses_a_symlink_and_leaves_its_target(void **state)
+{
+        _cleanup_free_ char *path = path_in(*state, "link.mem"), *target = path_in(*state, "target");
+        vmsnap_error error = {0};
+
+        write_text(target, "");
+        assert_int_equal(chmod(target, 0644), 0);
+        assert_int_equal(symlink(target, path), 0);
+
+        assert_true(vmsnap_file_make_private(path, &error) < 0);
+        assert_non_null(strstr(error.message, path));
+        assert_int_equal(mode_of(target), 0644);
+}
+
 static void test_remove_deletes_regular_file(void **state)
 {
         _cleanup_free_ char *path = path_in(*state, "overlay.qcow2");
@@ -410,6 +442,10 @@ int main(void)
                         test_create_like_refuses_symlink_and_creates_nothing_at_its_target, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_create_like_refuses_symlinked_directory, setup,
                                                 teardown),
+                cmocka_unit_test_setup_teardown(test_make_private_narrows_mode_to_0600_and_takes_ownership,
+                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_make_private_refuses_a_symlink_and_leaves_its_target,
+                                                setup, teardown),
                 cmocka_unit_test_setup_teardown(test_create_like_with_missing_template_is_not_found, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_remove_deletes_regular_file, setup, teardown),

@@ -20,7 +20,7 @@
 
 /* A tiny TCG domain (TESTBED): 64 MiB, no video, no balloon, QEMU as root through a
  * static seclabel; two qcow2 disks vda, vdb with distinct data; extra: more devices. */
-static void define_tiny_domain(fixture *f, const char *name, const char *extra)
+static void define_tiny_domain_sized(fixture *f, const char *name, const char *extra, const char *size)
 {
         char dir[1024], a[1100], b[1100], *xml;
         virDomainPtr d;
@@ -29,8 +29,8 @@ static void define_tiny_domain(fixture *f, const char *name, const char *extra)
         mkdir(dir, 0755);
         snprintf(a, sizeof(a), "%s/a.qcow2", dir);
         snprintf(b, sizeof(b), "%s/b.qcow2", dir);
-        test_qcow2_create(a, NULL, NULL, FIXTURE_DISK_SIZE);
-        test_qcow2_create(b, NULL, NULL, FIXTURE_DISK_SIZE);
+        test_qcow2_create(a, NULL, NULL, size);
+        test_qcow2_create(b, NULL, NULL, size);
         test_qemu_io(a, "qcow2", "write -P 0x11 0 64k");
         test_qemu_io(b, "qcow2", "write -P 0x22 64k 64k");
         d = virDomainLookupByName(f->connection, name);
@@ -60,6 +60,11 @@ static void define_tiny_domain(fixture *f, const char *name, const char *extra)
         free(xml);
         f->defined = realloc(f->defined, (f->n_defined + 1) * sizeof(char *));
         f->defined[f->n_defined++] = strdup(name);
+}
+
+static void define_tiny_domain(fixture *f, const char *name, const char *extra)
+{
+        define_tiny_domain_sized(f, name, extra, FIXTURE_DISK_SIZE);
 }
 
 /* The source of a disk in the running (live) or persistent definition. */
@@ -192,6 +197,10 @@ static void test_live_create_with_memory_writes_a_memory_file_and_keeps_running(
         snprintf(memory, sizeof(memory), "%s/vm/vm.vmsnap-%.8s.mem", f->dir, info.id);
         assert_int_equal(stat(memory, &st), 0);
         assert_true(st.st_size > 0);
+        /* The guest's RAM is for root's eyes only, as the metadata is. */
+        if ((st.st_mode & 07777) != 0600 || st.st_uid != 0 || st.st_gid != 0)
+                fail_msg("the memory file is mode %04o, owner %u:%u; it must be 0600 root:root",
+                         (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)st.st_gid);
         char *live = disk_source(f, "vm", "vda", true), *persistent = disk_source(f, "vm", "vda", false);
         assert_non_null(strstr(live, "a.vmsnap-"));
         assert_string_equal(live, persistent);
@@ -261,29 +270,80 @@ static void test_quiesce_with_a_silent_guest_agent_fails_and_removes_the_overlay
         free(vda);
 }
 
-static void test_a_crash_after_the_live_snapshot_keeps_the_overlays_the_domain_uses(void **state)
+/* Failpoints of a live create of two disks: before overlay and after overlay (x2), before
+ * the live snapshot (5), after it (6). */
+#define FAILPOINT_BEFORE_LIVE_SNAPSHOT 5
+#define FAILPOINT_AFTER_LIVE_SNAPSHOT 6
+
+static void test_a_crash_before_the_live_snapshot_is_rolled_back_removing_the_overlays(void **state)
 {
         fixture *f = *state;
-        vmsnap_create_options options = {.name = "crash"};
+        vmsnap_create_options options = {.name = "crash", .memory = true};
+        vmsnap_snapshot_info *list = NULL;
         vmsnap_error error = {0};
+        size_t n = 0;
 
         define_tiny_domain(f, "vm", NULL);
-        /* Failpoints: before overlay, after overlay (x2 disks), after live snapshot. */
-        vmsnap_failpoint_arm(5);
+        size_t files = fixture_count_files(f, "vm");
+        char *vda = disk_source(f, "vm", "vda", true);
+        vmsnap_failpoint_arm(FAILPOINT_BEFORE_LIVE_SNAPSHOT);
+        assert_true(vmsnap_snapshot_create(f->engine, "vm", &options, NULL, NULL, &error) < 0);
+        assert_non_null(strstr(error.message, "before live snapshot"));
+        /* The overlays exist until the recovery. */
+        assert_int_equal(fixture_count_files(f, "vm"), files + 2);
+        vmsnap_engine_forget(f->engine);
+        assert_ok(vmsnap_snapshot_list(f->engine, "vm", &list, &n, &error), &error);
+        vmsnap_snapshot_info_array_free(list, n);
+        /* libvirt never switched: no record, no overlay, no memory file, the disks as they were. */
+        assert_nothing_changed(f, "vm", files, vda);
+        free(vda);
+}
+
+static void test_a_crash_after_the_live_snapshot_records_the_snapshot_at_recovery(void **state)
+{
+        fixture *f = *state;
+        vmsnap_create_options options = {.name = "crash", .memory = true};
+        vmsnap_snapshot_info info = {0};
+        vmsnap_error error = {0};
+        char a[1100], memory[1200];
+        struct stat st;
+
+        define_tiny_domain(f, "vm", NULL);
+        snprintf(a, sizeof(a), "%s/vm/a.qcow2", f->dir);
+        vmsnap_failpoint_arm(FAILPOINT_AFTER_LIVE_SNAPSHOT);
         assert_true(vmsnap_snapshot_create(f->engine, "vm", &options, NULL, NULL, &error) < 0);
         assert_non_null(strstr(error.message, "after live snapshot"));
         vmsnap_engine_forget(f->engine);
-        /* Recovery rolls the snapshot record back but never removes what QEMU writes to. */
-        vmsnap_snapshot_info *list = NULL;
-        size_t n = 0;
-        assert_ok(vmsnap_snapshot_list(f->engine, "vm", &list, &n, &error), &error);
+
+        /* libvirt switched the disks before the crash: recovery keeps the snapshot it took. */
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm", "crash", &info, &error), &error);
+        assert_true(info.current);
+        assert_true(info.memory);
+        assert_string_equal(info.state, "running");
+        assert_string_equal(image_of(&info, "vda"), a);
+        char *live = disk_source(f, "vm", "vda", true), *persistent = disk_source(f, "vm", "vda", false);
+        assert_non_null(strstr(live, "a.vmsnap-"));
+        assert_string_equal(live, persistent);
+        snprintf(memory, sizeof(memory), "%s/vm/vm.vmsnap-%.8s.mem", f->dir, info.id);
+        assert_int_equal(stat(memory, &st), 0);
+        assert_true(st.st_size > 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+
+        /* The recovered record is whole: the snapshot merges away and reverts like any other. */
         vmsnap_create_options next = {.name = "next"};
         assert_ok(vmsnap_snapshot_create(f->engine, "vm", &next, NULL, NULL, &error), &error);
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "next", VMSNAP_DELETE_MERGE, NULL, &error),
+                  &error);
+        vmsnap_revert_options revert = {.restore_memory = true};
+        assert_ok(vmsnap_snapshot_revert(f->engine, "vm", "crash", &revert, NULL, &error), &error);
+        assert_true(domain_running(f, "vm"));
         destroy(f, "vm");
         char *vda = fixture_active_source(f, "vm", "vda");
         assert_int_equal(test_runf("qemu-img check -q %s", vda), 0);
         free(vda);
-        vmsnap_snapshot_info_array_free(list, n);
+        free(live);
+        free(persistent);
+        vmsnap_snapshot_info_clear(&info);
 }
 
 /* ---- live delete ---- */
@@ -527,6 +587,271 @@ static void test_live_delete_pulls_other_branches_with_qemu_img_and_merges_the_r
         free(active_now);
 }
 
+/* ---- canceling a live merge ---- */
+
+/* a.qcow2 <- o1 (s2's frozen image, 48 MiB of data) <- o2 (active, 49 MiB), built while
+ * the domain is shut off, then started: deleting s2 pulls o1 into o2 (it copies less
+ * than committing o2 down). */
+static void build_a_running_domain_whose_merge_pulls(fixture *f)
+{
+        vmsnap_create_options s1 = {.name = "s1"}, s2 = {.name = "s2"};
+        vmsnap_error error = {0};
+
+        define_tiny_domain_sized(f, "vm", NULL, "128M");
+        destroy(f, "vm");
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm", &s1, NULL, NULL, &error), &error);
+        char *o1 = fixture_active_source(f, "vm", "vda");
+        test_qemu_io(o1, "qcow2", "write -P 0x31 0 48M");
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm", &s2, NULL, NULL, &error), &error);
+        char *o2 = fixture_active_source(f, "vm", "vda");
+        test_qemu_io(o2, "qcow2", "write -P 0x41 16M 49M");
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm");
+        assert_int_equal(virDomainCreate(d), 0);
+        virDomainFree(d);
+        free(o1);
+        free(o2);
+}
+
+/* Hooks that slow the block job down to 1 MiB/s at its first report (libvirt's own
+ * bandwidth control, as a busy host would), then cancel once part of it is done. */
+struct cancel_midway {
+        fixture *f;
+        bool throttled, canceled;
+        uint64_t done, total;
+};
+
+static void throttle_then_cancel(void *userdata, uint64_t done, uint64_t total)
+{
+        struct cancel_midway *c = userdata;
+
+        if (!c->throttled) {
+                virDomainPtr d = virDomainLookupByName(c->f->connection, "vm");
+                c->throttled = virDomainBlockJobSetSpeed(d, "vda", 1024 * 1024,
+                                                         VIR_DOMAIN_BLOCK_JOB_SPEED_BANDWIDTH_BYTES) == 0;
+                virDomainFree(d);
+        }
+        if (!c->canceled && done > 0 && done < total) {
+                c->canceled = true;
+                c->done = done;
+                c->total = total;
+        }
+}
+
+static bool cancel_requested(void *userdata)
+{
+        return ((struct cancel_midway *)userdata)->canceled;
+}
+
+static bool block_job_on(fixture *f, const char *target)
+{
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm");
+        virDomainBlockJobInfo info = {0};
+        int r = virDomainGetBlockJobInfo(d, target, &info, 0);
+        virDomainFree(d);
+        return r == 1;
+}
+
+static char *backing_of(const char *image)
+{
+        char *json = test_capture((const char *[]){"qemu-img", "info", "-U", "--output=json", image, NULL});
+        char *key = json ? strstr(json, "\"full-backing-filename\": \"") : NULL, *backing = NULL;
+
+        if (key) {
+                key += strlen("\"full-backing-filename\": \"");
+                backing = strndup(key, strcspn(key, "\""));
+        }
+        free(json);
+        return backing;
+}
+
+static void test_cancel_during_a_live_pull_stops_the_block_job_and_changes_nothing(void **state)
+{
+        fixture *f = *state;
+        struct cancel_midway cancel = {.f = f};
+        vmsnap_hooks hooks = {
+                .progress = throttle_then_cancel, .is_canceled = cancel_requested, .userdata = &cancel};
+        vmsnap_snapshot_info *list = NULL;
+        vmsnap_error error = {0};
+        size_t n = 0;
+
+        build_a_running_domain_whose_merge_pulls(f);
+        char *o1 = frozen_image(f, "s2"), *o2 = disk_source(f, "vm", "vda", true);
+        char *s1_before = digest_of_snapshot(f, "s1"), *s2_before = digest_of_snapshot(f, "s2");
+        size_t files = fixture_count_files(f, "vm");
+
+        assert_true(vmsnap_snapshot_delete(f->engine, "vm", "s2", VMSNAP_DELETE_MERGE, &hooks, &error) < 0);
+        if (!cancel.canceled)
+                fail_msg("the pull ended before it could be canceled: %s", error.message);
+        print_message("# canceled at %.1f %% of the pull\n",
+                      100.0 * (double)cancel.done / (double)cancel.total);
+        assert_true(cancel.throttled);
+        assert_int_equal(error.kind, VMSNAP_ERROR_CANCELED);
+        assert_non_null(strstr(error.message, "canceled"));
+
+        /* The block job is gone and the domain runs on the chain it had. */
+        assert_false(block_job_on(f, "vda"));
+        assert_true(domain_running(f, "vm"));
+        char *live = disk_source(f, "vm", "vda", true), *persistent = disk_source(f, "vm", "vda", false);
+        assert_string_equal(live, o2);
+        assert_string_equal(persistent, o2);
+        char *backing = backing_of(o2);
+        assert_non_null(backing);
+        assert_string_equal(backing, o1);
+        /* The snapshot is still there, reads what it read, and so does its parent; no file came or went. */
+        assert_ok(vmsnap_snapshot_list(f->engine, "vm", &list, &n, &error), &error);
+        assert_int_equal(n, 2);
+        char *s2_image = frozen_image(f, "s2"), *s1_after = digest_of_snapshot(f, "s1"),
+             *s2_after = digest_of_snapshot(f, "s2");
+        assert_string_equal(s2_image, o1);
+        assert_string_equal(s1_after, s1_before);
+        assert_string_equal(s2_after, s2_before);
+        assert_int_equal(fixture_count_files(f, "vm"), files);
+
+        /* Nothing is left pending: the same delete, not canceled, completes. */
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s2", VMSNAP_DELETE_MERGE, NULL, &error), &error);
+        char *after_merge = backing_of(o2), *s1_merged = digest_of_snapshot(f, "s1");
+        assert_string_not_equal(after_merge, o1);
+        assert_string_equal(s1_merged, s1_before);
+        /* o1 merged away (and vdb's image of s2 likewise), nothing else removed or left behind. */
+        assert_false(access(o1, F_OK) == 0);
+        assert_int_equal(fixture_count_files(f, "vm"), files - 2);
+        free(after_merge);
+        free(s1_merged);
+        free(o1);
+        free(o2);
+        free(live);
+        free(persistent);
+        free(backing);
+        free(s2_image);
+        free(s1_before);
+        free(s2_before);
+        free(s1_after);
+        free(s2_after);
+        vmsnap_snapshot_info_array_free(list, n);
+}
+
+static void test_the_active_disk_reads_the_same_after_a_canceled_pull(void **state)
+{
+        fixture *f = *state;
+        struct cancel_midway cancel = {.f = f};
+        vmsnap_hooks hooks = {
+                .progress = throttle_then_cancel, .is_canceled = cancel_requested, .userdata = &cancel};
+        vmsnap_error error = {0};
+
+        build_a_running_domain_whose_merge_pulls(f);
+        destroy(f, "vm");
+        size_t files = fixture_count_files(f, "vm");
+        char *before = fixture_active_digest(f, "vm", "vda");
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm");
+        assert_int_equal(virDomainCreate(d), 0);
+        assert_true(vmsnap_snapshot_delete(f->engine, "vm", "s2", VMSNAP_DELETE_MERGE, &hooks, &error) < 0);
+        assert_true(cancel.canceled);
+        assert_int_equal(error.kind, VMSNAP_ERROR_CANCELED);
+        destroy(f, "vm");
+        /* Part of o1's data now sits in o2 as well: the disk reads the same bytes. */
+        char *after = fixture_active_digest(f, "vm", "vda");
+        assert_string_equal(after, before);
+        char *o2 = fixture_active_source(f, "vm", "vda");
+        assert_int_equal(test_runf("qemu-img check -q %s", o2), 0);
+        assert_int_equal(fixture_count_files(f, "vm"), files);
+        free(o2);
+        free(before);
+        free(after);
+        virDomainFree(d);
+}
+
+static void test_a_pull_that_outlived_a_crash_is_stopped_by_the_recovery(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+
+        build_a_running_domain_whose_merge_pulls(f);
+        char *o1 = frozen_image(f, "s2"), *o2 = disk_source(f, "vm", "vda", true);
+        /* The first failpoint of a live delete is just before its pull starts. */
+        vmsnap_failpoint_arm(1);
+        assert_true(vmsnap_snapshot_delete(f->engine, "vm", "s2", VMSNAP_DELETE_MERGE, NULL, &error) < 0);
+        assert_non_null(strstr(error.message, "before block pull"));
+        /* As if the daemon had died after starting it: QEMU's job goes on (slowly). */
+        char a[1100];
+        snprintf(a, sizeof(a), "%s/vm/a.qcow2", f->dir);
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm");
+        assert_int_equal(
+                virDomainBlockRebase(d, "vda", a, 1024 * 1024, VIR_DOMAIN_BLOCK_REBASE_BANDWIDTH_BYTES), 0);
+        virDomainFree(d);
+        assert_true(block_job_on(f, "vda"));
+
+        vmsnap_engine_forget(f->engine);
+        vmsnap_snapshot_info *list = NULL;
+        size_t n = 0;
+        assert_ok(vmsnap_snapshot_list(f->engine, "vm", &list, &n, &error), &error);
+        /* Reading recovers the domain: the job was stopped, the chain and the snapshots are as they were. */
+        assert_false(block_job_on(f, "vda"));
+        assert_int_equal(n, 2);
+        char *backing = backing_of(o2), *live = disk_source(f, "vm", "vda", true);
+        assert_string_equal(backing, o1);
+        assert_string_equal(live, o2);
+        vmsnap_snapshot_info_array_free(list, n);
+        free(backing);
+        free(live);
+        free(o1);
+        free(o2);
+}
+
+struct late_cancel {
+        fixture *f;
+        bool canceled;
+        char messages[4096];
+};
+
+/* Cancels once vda's active commit runs (vdb's pull before it may be stopped by a cancel). */
+static void cancel_during_the_commit(void *userdata, uint64_t done, uint64_t total)
+{
+        struct late_cancel *c = userdata;
+        virDomainPtr d = virDomainLookupByName(c->f->connection, "vm");
+        virDomainBlockJobInfo info = {0};
+
+        if (virDomainGetBlockJobInfo(d, "vda", &info, 0) == 1 &&
+            info.type == VIR_DOMAIN_BLOCK_JOB_TYPE_ACTIVE_COMMIT)
+                c->canceled = true;
+        virDomainFree(d);
+}
+
+static bool late_cancel_requested(void *userdata)
+{
+        return ((struct late_cancel *)userdata)->canceled;
+}
+
+static void keep_message(void *userdata, const char *text)
+{
+        struct late_cancel *c = userdata;
+        strncat(c->messages, text, sizeof(c->messages) - strlen(c->messages) - 2);
+        strcat(c->messages, "\n");
+}
+
+static void test_cancel_during_a_live_commit_completes_the_merge_and_says_why(void **state)
+{
+        fixture *f = *state;
+        struct late_cancel cancel = {.f = f};
+        vmsnap_hooks hooks = {.progress = cancel_during_the_commit,
+                              .message = keep_message,
+                              .is_canceled = late_cancel_requested,
+                              .userdata = &cancel};
+        vmsnap_error error = {0};
+
+        /* The active image is the smaller: s3 merges by an active commit into its frozen image,
+         * which stopped halfway would hold neither s3's state nor the disk's. */
+        build_three_live_snapshots(f, "o2");
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s3", VMSNAP_DELETE_MERGE, &hooks, &error),
+                  &error);
+        assert_true(cancel.canceled);
+        if (!strstr(cancel.messages, "point of no return"))
+                fail_msg("the late cancel was not answered; messages: %s", cancel.messages);
+        assert_false(block_job_on(f, "vda"));
+        assert_snapshot_reads_its_moment(f, "s1");
+        assert_snapshot_reads_its_moment(f, "s2");
+        assert_disk_kept_every_write(f);
+}
+
 /* ---- revert to a running moment, stop, the hook ---- */
 
 static void test_revert_with_memory_runs_on_from_the_snapshot_instant(void **state)
@@ -628,6 +953,35 @@ static void try_start(void *userdata, uint64_t done, uint64_t total)
         virDomainFree(d);
 }
 
+/* Field 22 of /proc/self/stat, counted after the command name's last ')'. */
+static unsigned long long own_start_time(void)
+{
+        char stat[1024] = {0};
+        unsigned long long start = 0;
+        FILE *file = fopen("/proc/self/stat", "r");
+
+        assert_non_null(file);
+        assert_true(fread(stat, 1, sizeof(stat) - 1, file) > 0);
+        fclose(file);
+        const char *after = strrchr(stat, ')');
+        assert_non_null(after);
+        /* state (3), fields 4..21 (18), then 22 */
+        char *field = strtok((char *)after + 1, " ");
+        for (int i = 3; field && i < 22; i++)
+                field = strtok(NULL, " ");
+        assert_non_null(field);
+        start = strtoull(field, NULL, 10);
+        return start;
+}
+
+static void write_hold(const char *path, const char *content)
+{
+        FILE *file = fopen(path, "w");
+        assert_non_null(file);
+        fputs(content, file);
+        fclose(file);
+}
+
 static void test_the_libvirt_hook_refuses_to_start_a_domain_during_an_offline_merge(void **state)
 {
         fixture *f = *state;
@@ -652,18 +1006,35 @@ static void test_the_libvirt_hook_refuses_to_start_a_domain_during_an_offline_me
         if (!strstr(attempt.message, "merge"))
                 fail_msg("the start during the merge was not refused naming it: %s", attempt.message);
 
-        /* Released afterwards; a hold whose process is gone does not block either. */
+        /* Released afterwards; a hold whose process is gone does not block either, nor one
+         * whose pid now belongs to another process (this one: alive, but started at another
+         * time than the hold says). */
         virDomainPtr d = virDomainLookupByName(f->connection, "vm");
         virDomainGetUUIDString(d, uuid);
         snprintf(hold, sizeof(hold), "/run/vmsnap/hold/%s", uuid);
         assert_false(access(hold, F_OK) == 0);
-        FILE *stale = fopen(hold, "w");
-        assert_non_null(stale);
-        fprintf(stale, "merge 999999999\n");
-        fclose(stale);
+        unsigned long long start = own_start_time();
+        char stale_holds[3][128];
+        snprintf(stale_holds[0], sizeof(stale_holds[0]), "merge 999999999 %llu\n", start);
+        snprintf(stale_holds[1], sizeof(stale_holds[1]), "merge %ld %llu\n", (long)getpid(), start + 1);
+        snprintf(stale_holds[2], sizeof(stale_holds[2]), "merge %ld 0\n", (long)getpid());
+        for (int i = 0; i < 3; i++) {
+                write_hold(hold, stale_holds[i]);
+                int started = virDomainCreate(d);
+                unlink(hold);
+                if (started != 0)
+                        fail_msg("the stale hold \"%.*s\" refused the start: %s",
+                                 (int)strlen(stale_holds[i]) - 1, stale_holds[i], virGetLastErrorMessage());
+                virDomainDestroy(d);
+        }
+        /* The same pid with its own start time is a hold. */
+        char live_hold[128];
+        snprintf(live_hold, sizeof(live_hold), "merge %ld %llu\n", (long)getpid(), start);
+        write_hold(hold, live_hold);
         int started = virDomainCreate(d);
         unlink(hold);
-        assert_int_equal(started, 0);
+        assert_int_not_equal(started, 0);
+        assert_non_null(strstr(virGetLastErrorMessage(), "merge"));
         virDomainFree(d);
 }
 
@@ -832,12 +1203,17 @@ int main(void)
                 T(test_live_create_with_memory_writes_a_memory_file_and_keeps_running),
                 T(test_quiesce_without_a_guest_agent_channel_is_refused_before_any_change),
                 T(test_quiesce_with_a_silent_guest_agent_fails_and_removes_the_overlays),
-                T(test_a_crash_after_the_live_snapshot_keeps_the_overlays_the_domain_uses),
+                T(test_a_crash_before_the_live_snapshot_is_rolled_back_removing_the_overlays),
+                T(test_a_crash_after_the_live_snapshot_records_the_snapshot_at_recovery),
                 T(test_live_delete_of_the_leaf_snapshot_commits_the_active_image_and_pivots),
                 T(test_live_delete_of_the_leaf_snapshot_pulls_when_that_copies_less),
                 T(test_live_delete_of_a_middle_snapshot_commits_below_the_active_image),
                 T(test_live_delete_of_the_root_snapshot_leaves_the_original_image),
                 T(test_live_delete_pulls_other_branches_with_qemu_img_and_merges_the_running_one),
+                T(test_cancel_during_a_live_pull_stops_the_block_job_and_changes_nothing),
+                T(test_the_active_disk_reads_the_same_after_a_canceled_pull),
+                T(test_a_pull_that_outlived_a_crash_is_stopped_by_the_recovery),
+                T(test_cancel_during_a_live_commit_completes_the_merge_and_says_why),
                 T(test_revert_with_memory_runs_on_from_the_snapshot_instant),
                 T(test_preview_commit_and_undo_refuse_a_running_domain_unless_asked_to_stop_it),
                 T(test_the_libvirt_hook_refuses_to_start_a_domain_during_an_offline_merge),
@@ -848,5 +1224,8 @@ int main(void)
                 printf("1..0 # SKIP live snapshots need a real libvirtd (run through with-libvirtd.sh)\n");
                 return 0;
         }
+        /* VMSNAP_TEST_FILTER=test_cancel_* runs the matching cases only. */
+        if (getenv("VMSNAP_TEST_FILTER"))
+                cmocka_set_test_filter(getenv("VMSNAP_TEST_FILTER"));
         return cmocka_run_group_tests_name("live snapshots", tests, NULL, NULL);
 }

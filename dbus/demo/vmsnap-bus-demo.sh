@@ -111,13 +111,13 @@ say "custom preview: configuration and vda from \"configured\", vdb from \"fresh
 call Preview 'ssa{ss}a{sv}' demo-vm configured 1 vdb fresh-install 0 | wait_job
 call ListDomains
 say "commit the preview"
-call Commit s demo-vm | wait_job
+call Commit 'sa{sv}' demo-vm 0 | wait_job
 say "create \"after-commit\""
 call Create 'sssasa{sv}' demo-vm after-commit "" 0 0 | wait_job
 tree
 say "preview \"fresh-install\", then undo"
 call Preview 'ssa{ss}a{sv}' demo-vm fresh-install 0 0 | wait_job
-call Undo s demo-vm | wait_job
+call Undo 'sa{sv}' demo-vm 0 | wait_job
 say "delete \"configured\" (merge: its child moves up, every other state reads the same)"
 call Delete 'ssa{sv}' demo-vm configured 0 | wait_job
 tree

@@ -186,11 +186,11 @@ class Client:
         return self.call("Preview", "ssa{ss}a{sv}",
                          (domain, snapshot, disks or {}, variant_options(options or {})))[0]
 
-    def commit(self, domain):
-        return self.call("Commit", "s", (domain,))[0]
+    def commit(self, domain, options=None):
+        return self.call("Commit", "sa{sv}", (domain, variant_options(options or {})))[0]
 
-    def undo(self, domain):
-        return self.call("Undo", "s", (domain,))[0]
+    def undo(self, domain, options=None):
+        return self.call("Undo", "sa{sv}", (domain, variant_options(options or {})))[0]
 
     def revert(self, domain, snapshot, options=None):
         return self.call("Revert", "ssa{sv}", (domain, snapshot, variant_options(options or {})))[0]

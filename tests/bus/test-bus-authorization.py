@@ -102,9 +102,9 @@ def _():
 @case("org.example.snapshots.preview allows vmsnap-ok Preview, Commit, Undo and Revert")
 def _():
     run(as_user(OK, "Preview", "ssa{ss}a{sv}", ("beta", "b1", {}, {}))[0])
-    run(as_user(OK, "Undo", "s", ("beta",))[0])
+    run(as_user(OK, "Undo", "sa{sv}", ("beta", {}))[0])
     run(as_user(OK, "Preview", "ssa{ss}a{sv}", ("beta", "b1", {}, {}))[0])
-    run(as_user(OK, "Commit", "s", ("beta",))[0])
+    run(as_user(OK, "Commit", "sa{sv}", ("beta", {}))[0])
     run(as_user(OK, "Revert", "ssa{sv}", ("beta", "by-ok", {}))[0])
     check_equal(client.domain("beta")["current_snapshot"], "by-ok", "current snapshot")
 
@@ -115,8 +115,8 @@ def _():
                 "You are not allowed to preview snapshots of beta", "Preview's message")
     run(client.preview("beta", "b1"))
     state = state_files()
-    denied(NO, "Commit", "s", ("beta",))
-    denied(NO, "Undo", "s", ("beta",))
+    denied(NO, "Commit", "sa{sv}", ("beta", {}))
+    denied(NO, "Undo", "sa{sv}", ("beta", {}))
     check_equal(state_files(), state, "metadata during the preview")
     run(client.undo("beta"))
     state = state_files()

@@ -32,7 +32,8 @@ def _():
         for method, signature, args in (("ListSnapshots", "i", (1,)), ("ListSnapshots", "", ()),
                                         ("GetSnapshot", "s", ("alpha",)), ("Create", "sssas", ("alpha", "x", "", [])),
                                         ("Delete", "ssa{ss}", ("alpha", "a1", {})), ("Rename", "ssi", ("alpha", "a1", 3)),
-                                        ("ListDomains", "s", ("extra",))):
+                                        ("ListDomains", "s", ("extra",)), ("Commit", "s", ("alpha",)),
+                                        ("Undo", "s", ("alpha",))):
             expect_error(INVALID_ARGS, client.call, method, signature, args)
     unchanged(wrong_calls)
 
@@ -100,6 +101,8 @@ def _():
         for function, args in ((client.create, ("alpha", "x", "", [], {"colour": True})),
                                (client.preview, ("alpha", "a1", {}, {"memory": True})),
                                (client.revert, ("alpha", "a1", {"restore": True})),
+                               (client.commit, ("alpha", {"start": True})),
+                               (client.undo, ("alpha", {"restore_memory": True})),
                                (client.delete, ("alpha", "a1", {"force": True})),
                                (client.clone, ("alpha", "a1", "", {"target": "/tmp"})),
                                (client.clone, ("alpha", "a1", "", {"disks": v("a{sv}", {
@@ -117,6 +120,8 @@ def _():
                 (client.create, ("alpha", "x", "", [], {"memory": "yes"}), "memory", "(b)"),
                 (client.delete, ("alpha", "a1", {"children": 1}), "children", "(b)"),
                 (client.revert, ("alpha", "a1", {"start": v("v", v("b", True))}), "start", "(b)"),
+                (client.commit, ("alpha", {"stop": "yes"}), "stop", "(b)"),
+                (client.undo, ("alpha", {"stop": 1}), "stop", "(b)"),
                 (client.clone, ("alpha", "a1", "", {"format": True}), "format", "(s)"),
                 (client.clone, ("alpha", "a1", "", {"disks": "vda"}), "disks", "(a{sv})"),
                 (client.clone, ("alpha", "a1", "", {"disks": v("a{sv}", {"vda": v("s", "raw")})}), "vda",

@@ -3,7 +3,10 @@
 # private bus, for what the test driver cannot show: a domain undefined behind
 # vmsnapd's back loses its metadata (its images stay) and SnapshotsChanged says so,
 # and vmsnapd keeps working after libvirtd restarts. The test owns the libvirtd it
-# restarts, so it skips when one is already running. TAP on stdout.
+# restarts, so it skips when one is already running. Also what needs a running
+# domain: Commit and Undo refuse it with DomainRunning unless given the option stop,
+# and Cancel stops a live merge's block job leaving the domain as it was.
+# TAP on stdout.
 set -u
 vmsnapd=$(realpath "$1")
 
@@ -26,6 +29,8 @@ pids=()
 libvirtd_pid=
 cleanup() {
         virsh -q -c qemu:///system undefine bus-vm >/dev/null 2>&1
+        virsh -q -c qemu:///system destroy bus-merge-vm >/dev/null 2>&1
+        virsh -q -c qemu:///system undefine bus-merge-vm >/dev/null 2>&1
         for pid in "${pids[@]}" $libvirtd_pid; do kill "$pid" 2>/dev/null; done
         [ -s "$work/virtlogd.pid" ] && kill "$(cat "$work/virtlogd.pid")" 2>/dev/null
         for _ in $(seq 100); do [ -e /run/libvirt/libvirt-sock ] || break; sleep 0.1; done
@@ -67,7 +72,8 @@ cat >"$work/vm.xml" <<EOF
 <domain type='qemu'><name>bus-vm</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
 <os><type arch='x86_64'>hvm</type></os><devices>
 <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$work/disk.qcow2'/><target dev='vda' bus='virtio'/></disk>
-</devices></domain>
+<video><model type='none'/></video><memballoon model='none'/></devices>
+<seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel></domain>
 EOF
 virsh -q -c qemu:///system define "$work/vm.xml" >/dev/null
 uuid=$(virsh -q -c qemu:///system domuuid bus-vm)
@@ -90,10 +96,84 @@ result() { # NAME CONDITION...
         n=$((n + 1))
         if "$@"; then echo "ok $n - $name"; else echo "not ok $n - $name"; fi
 }
-echo "1..4"
+echo "1..12"
 
 result "a snapshot of a shut-off domain on real libvirtd is created through the bus" \
         test "$(create s1)" = done
+
+# A preview whose domain was started meanwhile: ending it replaces the running disks.
+domain_state_of() { virsh -q -c qemu:///system domstate "$1" | head -n 1; }
+domain_state() { domain_state_of bus-vm; }
+in_preview() { call --json=short ListDomains | python3 -c '
+import json, sys
+print([d["in_preview"]["data"] for d in json.load(sys.stdin)["data"][0] if d["name"]["data"] == "bus-vm"][0])'; }
+# METHOD: the preview of s1 on the running domain, ended by METHOD without and then with stop.
+end_running_preview() {
+        local method=$1 refused ended
+        wait_job "$(call Preview 'ssa{ss}a{sv}' bus-vm s1 0 0 | cut -d'"' -f2)" >/dev/null
+        virsh -q -c qemu:///system start bus-vm >/dev/null
+        refused=$(gdbus call --address "$address" --dest org.example.Snapshots --object-path /org/example/Snapshots \
+                --method "org.example.Snapshots.$method" bus-vm {} 2>&1)
+        result "$method of a running domain's preview is refused with DomainRunning naming the option stop" \
+                eval '[[ $refused == *Error.DomainRunning:*"option stop"* ]] && [ "$(domain_state)" = running ] &&
+                      [ "$(in_preview)" = True ]'
+        ended=$(wait_job "$(call "$method" 'sa{sv}' bus-vm 1 stop b true | cut -d'"' -f2)")
+        result "$method with the option stop stops the domain and ends the preview" \
+                eval '[ "$ended" = done ] && [ "$(domain_state)" = "shut off" ] && [ "$(in_preview)" = False ]'
+}
+end_running_preview Commit
+end_running_preview Undo
+
+# A live merge canceled through the bus while libvirt pulls data into the running disk:
+# a <- o1 (s2, 1 GiB of data) <- o2 (active, 1.25 GiB), so deleting s2 pulls o1 into o2
+# (committing o2 down would copy more).
+mkdir "$work/merge"
+qemu-img create -q -f qcow2 "$work/merge/disk.qcow2" 2G
+sed -e 's/bus-vm/bus-merge-vm/' -e "s|$work/disk.qcow2|$work/merge/disk.qcow2|" "$work/vm.xml" >"$work/merge.xml"
+virsh -q -c qemu:///system define "$work/merge.xml" >/dev/null
+merge_call() { wait_job "$(call "$@" | cut -d'"' -f2)"; }
+active_source() { virsh -q -c qemu:///system domblklist bus-merge-vm | awk '$1 == "vda" {print $2}'; }
+merge_call Create sssasa{sv} bus-merge-vm s1 "" 0 0 >/dev/null
+qemu-io -f qcow2 -c "write -P 0x31 0 1G" "$(active_source)" >/dev/null
+merge_call Create sssasa{sv} bus-merge-vm s2 "" 0 0 >/dev/null
+qemu-io -f qcow2 -c "write -P 0x41 512M 1280M" "$(active_source)" >/dev/null
+virsh -q -c qemu:///system start bus-merge-vm >/dev/null
+o2=$(active_source)
+o1=$(qemu-img info -U --output=json "$o2" | python3 -c 'import json, sys; print(json.load(sys.stdin)["full-backing-filename"])')
+files_before=$(ls "$work/merge" | sort)
+job=$(call Delete ssa{sv} bus-merge-vm s2 0 | cut -d'"' -f2)
+# Slow the pull down to 1 MiB/s as soon as it shows, so that the cancel comes halfway.
+throttled=
+for _ in $(seq 2000); do
+        # virsh prints a job's progress on stderr.
+        if virsh -q -c qemu:///system blockjob bus-merge-vm vda 2>&1 | grep -q "Block Pull"; then
+                virsh -q -c qemu:///system blockjob bus-merge-vm vda --bandwidth 1 >/dev/null 2>&1 && throttled=yes
+                break
+        fi
+        sleep 0.01
+done
+if [ -z "$throttled" ]; then
+        for _ in 1 2 3 4; do
+                n=$((n + 1))
+                echo "ok $n # SKIP the block pull ended before it could be slowed down to be canceled (the job: $(bus get-property org.example.Snapshots "$job" org.example.Snapshots.Job State Error 2>&1 | tr '\n' ' '))"
+        done
+else
+        sleep 1
+        bus call org.example.Snapshots "$job" org.example.Snapshots.Job Cancel
+        state=$(wait_job "$job")
+        error=$(bus get-property org.example.Snapshots "$job" org.example.Snapshots.Job Error)
+        result "Cancel during a live merge's block pull ends the job canceled, saying nothing was changed" \
+                eval '[ "$state" = canceled ] && [[ $error == *"nothing was changed"* ]]'
+        result "after the cancel no block job runs and the domain runs on its chain as before" \
+                eval '! virsh -q -c qemu:///system blockjob bus-merge-vm vda 2>&1 | grep -q "Block" &&
+                      [ "$(domain_state_of bus-merge-vm)" = running ] && [ "$(active_source)" = "$o2" ] &&
+                      [ "$(qemu-img info -U --output=json "$o2" | grep -c "\"full-backing-filename\": \"$o1\"")" = 1 ]'
+        result "after the cancel the snapshot is still listed and no file came or went" \
+                eval 'call ListSnapshots s bus-merge-vm | grep -q "\"s2\"" && [ "$(ls "$work/merge" | sort)" = "$files_before" ]'
+        result "the same Delete, not canceled, then merges the snapshot away" \
+                eval '[ "$(merge_call Delete ssa{sv} bus-merge-vm s2 0)" = done ] && [ ! -e "$o1" ]'
+fi
+virsh -q -c qemu:///system destroy bus-merge-vm >/dev/null 2>&1
 
 bus monitor --match "type='signal',member='SnapshotsChanged'" >"$work/signals" 2>&1 &
 monitor=$!
