@@ -101,6 +101,19 @@ int bus_append_snapshot_record(sd_bus_message *reply, const vmsnap_snapshot_info
         return sd_bus_message_close_container(reply);
 }
 
+static int append_image_keys(sd_bus_message *reply, const vmsnap_image_info *info)
+{
+        int r;
+
+        if ((r = append_string(reply, "target", info->target)) < 0 ||
+            (r = append_string(reply, "image", info->image)) < 0 ||
+            (r = append_string(reply, "format", info->format)) < 0 ||
+            (r = sd_bus_message_append(reply, "{sv}", "virtual_size", "t", info->virtual_size)) < 0 ||
+            (r = sd_bus_message_append(reply, "{sv}", "allocated", "t", info->allocated)) < 0)
+                return r;
+        return 0;
+}
+
 int bus_append_image_record(sd_bus_message *reply, const vmsnap_image_info *info)
 {
         int r;
@@ -108,11 +121,21 @@ int bus_append_image_record(sd_bus_message *reply, const vmsnap_image_info *info
         r = sd_bus_message_open_container(reply, 'a', "{sv}");
         if (r < 0)
                 return r;
-        if ((r = append_string(reply, "target", info->target)) < 0 ||
-            (r = append_string(reply, "image", info->image)) < 0 ||
-            (r = append_string(reply, "format", info->format)) < 0 ||
-            (r = sd_bus_message_append(reply, "{sv}", "virtual_size", "t", info->virtual_size)) < 0 ||
-            (r = sd_bus_message_append(reply, "{sv}", "allocated", "t", info->allocated)) < 0)
+        if ((r = append_image_keys(reply, info)) < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+int bus_append_current_disk_record(sd_bus_message *reply, const vmsnap_image_info *info)
+{
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        if ((r = append_image_keys(reply, info)) < 0 ||
+            (r = append_bool(reply, "eligible", !info->ineligible_reason)) < 0 ||
+            (r = append_string(reply, "reason", info->ineligible_reason)) < 0)
                 return r;
         return sd_bus_message_close_container(reply);
 }
