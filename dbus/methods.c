@@ -626,6 +626,7 @@ static const method_spec methods[] = {
                 .act = act_clone,
                 .summarize = summarize_clone,
                 .own_lane = true,
+                .progress_counts_bytes = true,
         },
         {
                 .member = "Rename",

@@ -277,6 +277,7 @@ def _():
         "format": "raw", "disks": GLib.Variant("a{sv}", {
             "vda": GLib.Variant("a{sv}", {"format": GLib.Variant("s", "qcow2")})})}))
     check_equal(properties["Result"], "copy_of_alpha", "the new domain's name")
+    check_equal(properties["Snapshot"], "to-clone", "Snapshot: still the snapshot copied")
     check_equal(properties["Operation"], "clone", "Operation")
     check(properties["BytesTotal"] >= properties["BytesDone"] > 0 or properties["BytesTotal"] == 0,
           f"bytes {properties['BytesDone']} of {properties['BytesTotal']}")
