@@ -62,6 +62,7 @@ function descendants(node) {
  * snapshot): the eligible ones checked, the others disabled with the reason. */
 function diskChoice(disk) {
     const details = disk.image
+        // TRANSLATORS: a disk's image file, its format (qcow2, raw) and its size
         ? cockpit.format(_("$0 ($1, $2)"), disk.image, disk.format, formatBytes(disk.virtual_size))
         : null;
     return {
