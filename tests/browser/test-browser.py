@@ -319,6 +319,7 @@ def _():
                            "        !!document.querySelector('[data-field=quiesce]')]"), [False, True],
                 "memory (unchecked) and quiesce")
     check_equal([c[0] for c in disk_checkboxes()], ["vda", "vdb", "vdc", "vdd", "vde", "hdc"], "the same disks")
+    browser.js("document.querySelector('[data-field=memory]').scrollIntoView({block: 'center'})")
     browser.screenshot("create-dialog-running")
     browser.driver.switch_to.active_element.send_keys("\ue00c")  # Escape
     browser.wait("!q('.vmsnap-modal')", what="the dialog to close")
