@@ -497,19 +497,21 @@ int vmsnap_domain_get_configuration(vmsnap_engine *engine, const char *domain, c
                 abort();
         for (size_t i = 0; i < n; i++) {
                 const char *reason = vmsnap_disk_ineligible_reason(&now[i]);
-                vmsnap_image_format format;
+                vmsnap_image_format format, declared;
+                bool readable = false;
 
                 disks[i].target = xstrdup(now[i].target);
                 disks[i].ineligible_reason = reason ? xstrdup(reason) : NULL;
                 if (now[i].source) {
                         disks[i].image = xstrdup(now[i].source);
-                        /* The header decides, as it does when a snapshot is taken. */
-                        if (image_sizes_fill(&disks[i], &format)) {
-                                disks[i].format = xstrdup(vmsnap_image_format_name(format));
-                                continue;
-                        }
+                        readable = image_sizes_fill(&disks[i], &format);
                 }
-                disks[i].format = xstrdup(now[i].format);
+                /* The header tells qcow2 from raw, as when a snapshot is taken; a format it
+                 * cannot tell (vmdk, ...) is reported as the domain declares it. */
+                if (readable && (!now[i].format || vmsnap_image_format_parse(now[i].format, &declared) == 0))
+                        disks[i].format = xstrdup(vmsnap_image_format_name(format));
+                else
+                        disks[i].format = xstrdup(now[i].format);
         }
         vmsnap_xml_disks_free(now, n);
         *xml_ret = xml;

@@ -642,13 +642,15 @@ static void test_configuration_now_gives_the_reason_create_would_give_for_each_d
         vmsnap_error error = {0};
         vmsnap_image_info *disks = NULL;
         size_t n = 0;
-        char *xml = NULL, *devices = NULL, image[512], shared[512];
+        char *xml = NULL, *devices = NULL, image[512], shared[512], vmdk[512];
         vmsnap_snapshot_info info = {0};
 
         snprintf(image, sizeof(image), "%s/mixed-a.qcow2", f->dir);
         snprintf(shared, sizeof(shared), "%s/mixed-shared.img", f->dir);
+        snprintf(vmdk, sizeof(vmdk), "%s/mixed.vmdk", f->dir);
         test_qcow2_create(image, NULL, NULL, FIXTURE_DISK_SIZE);
         assert_int_equal(test_runf("qemu-img create -q -f raw %s 1M", shared), 0);
+        assert_int_equal(test_runf("qemu-img create -q -f raw %s 1M", vmdk), 0);
         if (asprintf(&devices,
                      "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"
                      "<target dev='vda' bus='virtio'/></disk>"
@@ -659,21 +661,27 @@ static void test_configuration_now_gives_the_reason_create_would_give_for_each_d
                      "<target dev='vdc' bus='virtio'/></disk>"
                      "<disk type='block' device='disk'><driver name='qemu' type='raw'/>"
                      "<source dev='/dev/null'/><target dev='vdd' bus='virtio'/></disk>"
-                     "<disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/></disk>",
-                     image, shared) < 0)
+                     "<disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/></disk>"
+                     "<disk type='file' device='disk'><driver name='qemu' type='vmdk'/><source file='%s'/>"
+                     "<target dev='vde' bus='virtio'/></disk>",
+                     image, shared, vmdk) < 0)
                 abort();
         fixture_define_domain(f, "mixed", devices);
         free(devices);
 
         assert_ok(vmsnap_domain_get_configuration(f->engine, "mixed", &xml, &disks, &n, &error), &error);
-        assert_int_equal(n, 5);
+        assert_int_equal(n, 6);
         assert_null(image_of(disks, n, "vda")->ineligible_reason);
+        assert_string_equal(image_of(disks, n, "vda")->format, "qcow2");
         assert_string_equal(image_of(disks, n, "vdb")->ineligible_reason, "shareable");
         assert_string_equal(image_of(disks, n, "vdc")->ineligible_reason, "not a file disk");
         assert_null(image_of(disks, n, "vdc")->image);
         assert_string_equal(image_of(disks, n, "vdd")->ineligible_reason, "not a file disk");
         assert_string_equal(image_of(disks, n, "hdc")->ineligible_reason, "cdrom");
         assert_null(image_of(disks, n, "hdc")->image);
+        assert_string_equal(image_of(disks, n, "vde")->ineligible_reason, "format not supported");
+        assert_string_equal(image_of(disks, n, "vde")->format,
+                            "vmdk"); /* as declared: the header cannot tell */
 
         /* The snapshot records exactly those reasons for the disks it leaves out. */
         vmsnap_create_options options = {.name = "s1"};
