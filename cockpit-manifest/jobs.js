@@ -10,6 +10,44 @@ import { h, icon, button, replaceChildren, formatBytes, formatRate, formatDurati
 const _ = cockpit.gettext;
 
 const FINISHED = ["done", "failed", "canceled"];
+
+/* At most this many job reads in flight. Finished jobs linger on the bus for minutes,
+ * so a page may open to hundreds of them; reading them all at once would pass the bus's
+ * limit of pending calls per connection (128 in dbus-daemon's default configuration),
+ * and every other call of the page, the snapshot tree's too, would fail meanwhile. */
+const READS_IN_FLIGHT = 8;
+
+class ReadQueue {
+    constructor(limit) {
+        this.limit = limit;
+        this.active = 0;
+        this.waiting = [];
+    }
+
+    /* Runs read() when a place is free; urgent reads (a job this page started, an
+     * outcome) go before the others. */
+    run(read, urgent) {
+        return new Promise((resolve, reject) => {
+            const entry = { read, resolve, reject };
+            if (urgent)
+                this.waiting.unshift(entry);
+            else
+                this.waiting.push(entry);
+            this.next();
+        });
+    }
+
+    next() {
+        while (this.active < this.limit && this.waiting.length > 0) {
+            const { read, resolve, reject } = this.waiting.shift();
+            this.active += 1;
+            read().then(resolve, reject).finally(() => {
+                this.active -= 1;
+                this.next();
+            });
+        }
+    }
+}
 const KEEP_DONE_MS = 10000; // a successful job this page started stays this long, then its bar goes
 
 /* vmsnapd fills BytesTotal only for a job whose progress counts bytes (a clone); a job
@@ -90,8 +128,8 @@ class JobView {
             Object.assign(this.props, values);
     }
 
-    async load() {
-        const props = await bus.jobProperties(this.path);
+    async load(urgent) {
+        const props = await this.list.reads.run(() => bus.jobProperties(this.path), urgent || this.mine);
         this.props = Object.assign(props, this.pending);
         this.pending = {};
     }
@@ -178,6 +216,7 @@ export class JobList {
         this.container = container;
         this.onFinished = onFinished;
         this.views = new Map();
+        this.reads = new ReadQueue(READS_IN_FLIGHT);
         this.summaries = new Map(); // domain -> <li> "n more waiting"
         this.layoutPending = false;
         this.list = h("ul", { class: "vmsnap-jobs", "aria-labelledby": "jobs-title" });
@@ -201,7 +240,8 @@ export class JobList {
      * permissions may have changed). */
     async reload() {
         const paths = await bus.listJobs();
-        await Promise.all(paths.map(path => this.track(path, { onlyUnfinished: true })));
+        // Newest first: the running ones are among them, the many finished ones before.
+        await Promise.all(paths.reverse().map(path => this.track(path, { onlyUnfinished: true })));
     }
 
     /* Shows the job at path (idempotent): mine, a job this page started (it stays a
@@ -248,7 +288,7 @@ export class JobList {
             view.merge(args[0]);
         } else if (member === "Completed") {
             // The final State, Error and Result come with GetAll: canceled and failed look alike here.
-            view.load().then(() => {
+            view.load(true).then(() => {
                 view.render();
                 if (!wasFinished)
                     this.finished(view);
