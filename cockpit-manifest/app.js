@@ -108,7 +108,10 @@ class Page {
         await this.domainsRefresh.request();
     }
 
+    /* Try again, or the service came back: everything is read afresh (a snapshot list
+     * read ahead at the start may have failed for what the retry is about). */
     refreshAll() {
+        this.prefetch = null;
         this.domainsRefresh.request();
         this.snapshotsRefresh.request();
         this.jobs.reload().catch(() => {});

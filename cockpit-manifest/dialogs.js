@@ -56,32 +56,32 @@ function descendants(node) {
     return found;
 }
 
-/* The domain's disks as the next snapshot sees them: [{target, eligible, reason}].
- * GetConfiguration of the current snapshot records every disk it saw (included, or
- * excluded with the reason); without a snapshot there is nothing to ask yet. */
-async function currentDisks(ctx) {
-    const current = ctx.records.find(record => record.current);
-    if (!current)
-        return null;
-    const disks = (current.disks || []).map(target => ({ target, eligible: true }));
-    for (const [target, reason] of current.excluded || [])
-        disks.push({ target, eligible: reason === "not selected", reason });
-    disks.sort((a, b) => a.target.localeCompare(b.target, undefined, { numeric: true }));
-    return disks;
-}
-
 /* ---- Create ---- */
 
-export async function createDialog(ctx) {
+/* One checkbox per disk of the domain as it is now (GetConfiguration with no
+ * snapshot): the eligible ones checked, the others disabled with the reason. */
+function diskChoice(disk) {
+    const details = disk.image
+        // TRANSLATORS: a disk's image file, its format (qcow2, raw) and its size
+        ? cockpit.format(_("$0 ($1, $2)"), disk.image, disk.format, formatBytes(disk.virtual_size))
+        : null;
+    return {
+        eligible: disk.eligible,
+        ...choice("checkbox", disk.target, details, {
+            checked: disk.eligible,
+            disabledReason: disk.eligible ? null : cockpit.format(_("Cannot be included: $0"), reasonText(disk.reason)),
+            dataset: { target: disk.target },
+        }),
+    };
+}
+
+export function createDialog(ctx) {
     const { domain } = ctx;
     const name = textInput(nextSnapshotName(ctx.records), { "data-field": "name", maxlength: "255", "data-autofocus": true });
     const description = textArea("", { "data-field": "description" });
-    const disks = await currentDisks(ctx);
-    const diskChoices = (disks || []).map(disk => choice("checkbox", disk.target, null, {
-        checked: disk.eligible,
-        disabledReason: disk.eligible ? null : cockpit.format(_("Cannot be included: $0"), reasonText(disk.reason)),
-        dataset: { target: disk.target },
-    }));
+    // Until GetConfiguration answers there are no checkboxes, and Create includes every eligible disk.
+    let diskChoices = null;
+    const disksArea = h("div", { class: "vmsnap-disk-choices", "aria-busy": "true" }, spinner("md"));
     const running = domain.state === "running";
     const memory = running ? choice("checkbox", _("Save the memory state"), _("The VM can later resume from this moment."), { checked: false, dataset: { field: "memory" } }) : null;
     const quiesce = running ? choice("checkbox", _("Quiesce file systems"), _("Needs the QEMU guest agent in the VM."), { checked: false, dataset: { field: "quiesce" } }) : null;
@@ -89,16 +89,14 @@ export async function createDialog(ctx) {
     const body = h("div", { class: "vmsnap-dialog-body" },
                    formGroup(_("Name"), name),
                    formGroup(_("Description"), description),
-                   disks
-                       ? fieldset(_("Disks"), h("div", { class: "vmsnap-disk-choices" }, diskChoices.map(c => c.element)),
-                                  _("Unchecked disks keep changing with the VM; the snapshot records them as excluded."))
-                       : fieldset(_("Disks"), h("p", { class: "vmsnap-muted" }, _("Every disk that can be snapshotted is included in the first snapshot."))),
+                   fieldset(_("Disks"), disksArea,
+                            _("Unchecked disks keep changing with the VM; the snapshot records them as excluded.")),
                    running
                        ? fieldset(_("Running VM"), [memory.element, quiesce.element])
                        : h("p", { class: "pf-c-form__helper-text vmsnap-muted" },
                            cockpit.format(_("$0 is not running: its disks are saved, there is no memory state to save."), domain.name)));
 
-    return new Modal({
+    const modal = new Modal({
         title: cockpit.format(_("Create a snapshot of $0"), domain.name),
         body,
         dataset: { dialog: "create" },
@@ -106,14 +104,28 @@ export async function createDialog(ctx) {
         primary: {
             label: _("Create"),
             action: async () => {
-                const chosen = diskChoices.filter(c => c.input.checked).map(c => c.input.dataset.target);
-                if (disks && chosen.length === 0)
+                // Not "enabled": the dialog disables every field while the call runs.
+                const chosen = (diskChoices || []).filter(c => c.eligible && c.input.checked).map(c => c.input.dataset.target);
+                if (diskChoices && chosen.length === 0)
                     throw new Error(_("Choose at least one disk."));
                 const values = running ? { memory: memory.input.checked, quiesce: quiesce.input.checked } : {};
                 await startJob(ctx, bus.create(domain.name, name.value.trim(), description.value, chosen, values));
             },
         },
     }).open();
+
+    bus.getConfiguration(domain.name, "").then(configuration => {
+        if (modal.running)
+            return; // Create already went out with every eligible disk
+        diskChoices = configuration.disks.map(diskChoice);
+        replaceChildren(disksArea, diskChoices.map(c => c.element));
+        disksArea.removeAttribute("aria-busy");
+    }, error => {
+        replaceChildren(disksArea, alert("warning", _("The disks could not be read"), h("p", {}, bus.errorSentence(error))));
+        disksArea.append(h("p", { class: "pf-c-form__helper-text" }, _("The snapshot includes every disk that can be snapshotted.")));
+        disksArea.removeAttribute("aria-busy");
+    });
+    return modal;
 }
 
 /* ---- Preview, Commit, Revert ---- */

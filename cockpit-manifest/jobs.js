@@ -1,6 +1,7 @@
 /* jobs.js: the live jobs of vmsnapd as PatternFly progress bars: one per job, fed by
- * the job's Progress, PropertiesChanged and Completed signals (percent, bytes, rate,
- * time left), with Cancel while it runs and the error sentence when it fails. Jobs
+ * the job's Progress, PropertiesChanged and Completed signals (percent; bytes, rate and
+ * time left only for a job that counts bytes, which is a clone: the others advance in
+ * steps), with Cancel while it runs and the error sentence when it fails. Jobs
  * started elsewhere (busctl, another browser) appear too. What a finished job changed
  * reaches the tree through SnapshotsChanged, not through here. */
 import * as bus from "./bus.js";
@@ -9,15 +10,54 @@ import { h, icon, button, replaceChildren, formatBytes, formatRate, formatDurati
 const _ = cockpit.gettext;
 
 const FINISHED = ["done", "failed", "canceled"];
+
+/* At most this many job reads in flight. Finished jobs linger on the bus for minutes,
+ * so a page may open to hundreds of them; reading them all at once would pass the bus's
+ * limit of pending calls per connection (128 in dbus-daemon's default configuration),
+ * and every other call of the page, the snapshot tree's too, would fail meanwhile. */
+const READS_IN_FLIGHT = 8;
+
+class ReadQueue {
+    constructor(limit) {
+        this.limit = limit;
+        this.active = 0;
+        this.waiting = [];
+    }
+
+    /* Runs read() when a place is free; urgent reads (a job this page started, an
+     * outcome) go before the others. */
+    run(read, urgent) {
+        return new Promise((resolve, reject) => {
+            const entry = { read, resolve, reject };
+            if (urgent)
+                this.waiting.unshift(entry);
+            else
+                this.waiting.push(entry);
+            this.next();
+        });
+    }
+
+    next() {
+        while (this.active < this.limit && this.waiting.length > 0) {
+            const { read, resolve, reject } = this.waiting.shift();
+            this.active += 1;
+            read().then(resolve, reject).finally(() => {
+                this.active -= 1;
+                this.next();
+            });
+        }
+    }
+}
 const KEEP_DONE_MS = 10000; // a successful job this page started stays this long, then its bar goes
 
-/* Operations whose BytesDone/BytesTotal count bytes (the others count steps). */
-const COPIES_DATA = ["clone", "delete"];
+/* vmsnapd fills BytesTotal only for a job whose progress counts bytes (a clone); a job
+ * that advances in steps has a fraction and nothing more to say. */
+function countsBytes(props) {
+    return props.BytesTotal > 0;
+}
 
-/* source: the snapshot a clone copies, as first read (vmsnapd may later put the new
- * domain's name in Snapshot, as it puts the name taken for create). */
-function title(props, source) {
-    const snapshot = props.Operation === "clone" && source ? source : props.Snapshot;
+function title(props) {
+    const snapshot = props.Snapshot;
     switch (props.Operation) {
     case "create":
         return snapshot ? cockpit.format(_("Creating snapshot “$0” of $1"), snapshot, props.Domain)
@@ -52,16 +92,17 @@ function finishedText(props) {
     return props.Error || _("The job failed.");
 }
 
-/* "42% · 1.2 GiB of 2.0 GiB · 512 MiB/s · about 3 seconds left" */
+/* A clone: "1.2 GiB of 2.0 GiB · 512 MiB/s · about 3 seconds left"; a job counted in
+ * steps shows its percentage beside the bar and no line here. */
 function runningText(props) {
     if (props.State === "queued")
         return cockpit.format(_("Waiting for an earlier change of $0"), props.Domain);
     if (!props.ProgressValid)
         return _("Starting…");
-    const parts = [];
-    if (COPIES_DATA.includes(props.Operation) && props.BytesTotal > 0)
-        parts.push(cockpit.format(_("$0 of $1"), formatBytes(props.BytesDone), formatBytes(props.BytesTotal)));
-    if (COPIES_DATA.includes(props.Operation) && props.Rate > 0) {
+    if (!countsBytes(props))
+        return "";
+    const parts = [cockpit.format(_("$0 of $1"), formatBytes(props.BytesDone), formatBytes(props.BytesTotal))];
+    if (props.Rate > 0) {
         parts.push(formatRate(props.Rate));
         const left = Math.max(0, props.BytesTotal - props.BytesDone) / props.Rate;
         parts.push(left < 1 ? _("less than a second left") : cockpit.format(_("about $0 left"), formatDuration(left)));
@@ -87,16 +128,14 @@ class JobView {
             Object.assign(this.props, values);
     }
 
-    async load() {
-        const props = await bus.jobProperties(this.path);
+    async load(urgent) {
+        const props = await this.list.reads.run(() => bus.jobProperties(this.path), urgent || this.mine);
         this.props = Object.assign(props, this.pending);
         this.pending = {};
-        if (this.source === undefined)
-            this.source = this.props.Snapshot;
     }
 
     get title() {
-        return title(this.props, this.source);
+        return title(this.props);
     }
 
     get finished() {
@@ -134,6 +173,7 @@ class JobView {
         this.element.dataset.operation = props.Operation;
         this.element.dataset.domain = props.Domain;
         this.element.dataset.snapshot = props.Snapshot;
+        this.element.dataset.progressUnit = countsBytes(props) ? "bytes" : "steps";
         const shownPercent = props.State === "done" ? 100 : percent;
         // One line per job: title, bar, percent, Cancel; what it is doing underneath.
         replaceChildren(this.element,
@@ -176,6 +216,7 @@ export class JobList {
         this.container = container;
         this.onFinished = onFinished;
         this.views = new Map();
+        this.reads = new ReadQueue(READS_IN_FLIGHT);
         this.summaries = new Map(); // domain -> <li> "n more waiting"
         this.layoutPending = false;
         this.list = h("ul", { class: "vmsnap-jobs", "aria-labelledby": "jobs-title" });
@@ -199,7 +240,8 @@ export class JobList {
      * permissions may have changed). */
     async reload() {
         const paths = await bus.listJobs();
-        await Promise.all(paths.map(path => this.track(path, { onlyUnfinished: true })));
+        // Newest first: the running ones are among them, the many finished ones before.
+        await Promise.all(paths.reverse().map(path => this.track(path, { onlyUnfinished: true })));
     }
 
     /* Shows the job at path (idempotent): mine, a job this page started (it stays a
@@ -237,15 +279,16 @@ export class JobList {
             return;
         const wasFinished = view.finished;
         if (member === "Progress") {
+            // ProgressValid comes with PropertiesChanged: a job counted in steps sends done = total = 0.
             const [fraction, done, total] = args;
-            view.merge({ Progress: fraction, BytesDone: done, BytesTotal: total, ProgressValid: total > 0 });
+            view.merge({ Progress: fraction, BytesDone: done, BytesTotal: total });
             if (view.props && view.props.State === "queued")
                 view.merge({ State: "running" });
         } else if (member === "PropertiesChanged") {
             view.merge(args[0]);
         } else if (member === "Completed") {
             // The final State, Error and Result come with GetAll: canceled and failed look alike here.
-            view.load().then(() => {
+            view.load(true).then(() => {
                 view.render();
                 if (!wasFinished)
                     this.finished(view);

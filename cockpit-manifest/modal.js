@@ -200,12 +200,15 @@ export function select(options, value, attributes) {
 /* kind: checkbox or radio; returns {element, input}. disabledReason disables it and says why. */
 export function choice(kind, labelText, description, { name, value, checked, disabledReason, dataset } = {}) {
     const id = uniqueId(kind);
+    const explanation = disabledReason || description;
+    const descriptionId = explanation ? id + "-description" : null;
     const input = h("input", {
         class: `pf-c-${kind === "checkbox" ? "check" : "radio"}__input`,
         type: kind,
         id,
         name,
         value,
+        "aria-describedby": descriptionId,
         dataset: dataset || {},
     });
     input.checked = Boolean(checked);
@@ -214,8 +217,6 @@ export function choice(kind, labelText, description, { name, value, checked, dis
     const element = h("div", { class: prefix },
                       input,
                       h("label", { class: `${prefix}__label${disabledReason ? " pf-m-disabled" : ""}`, for: id }, labelText),
-                      description || disabledReason
-                          ? h("span", { class: `${prefix}__description` }, disabledReason || description)
-                          : null);
+                      explanation ? h("span", { class: `${prefix}__description`, id: descriptionId }, explanation) : null);
     return { element, input };
 }

@@ -228,7 +228,9 @@ static void call_finish_change(call *c)
         if (!c->error_name) {
                 if (c->method->summarize)
                         c->method->summarize(c, summary, sizeof(summary));
-                job_finish(c->job, JOB_DONE, NULL, c->new_name, c->new_name, summary);
+                /* Only Create learns its snapshot's name now; a clone's job keeps the snapshot it
+                 * copied, and the new domain's name is its Result. */
+                job_finish(c->job, JOB_DONE, NULL, c->new_name, c->snapshot ? NULL : c->new_name, summary);
         } else
                 job_finish(c->job, c->canceled ? JOB_CANCELED : JOB_FAILED, c->error_message, NULL, NULL,
                            NULL);
@@ -399,7 +401,7 @@ static void request_answer(call *c)
                             c->snapshot ? call_snapshot_name(c)
                             : c->name   ? c->name
                                         : "",
-                            c->uid, &c->job);
+                            c->uid, c->method->progress_counts_bytes, &c->job);
                 if (r < 0) {
                         call_fail(c, BUS_ERROR_FAILED, "cannot create the job object");
                         call_reply(c);

@@ -34,6 +34,10 @@ typedef struct method_spec {
         int (*reply)(call *c, sd_bus_message *reply);
         /* A job's Completed message on success. */
         void (*summarize)(call *c, char *out, size_t size);
+        /* The engine's progress for this job counts bytes (a clone's copying), so the job
+         * publishes BytesDone, BytesTotal, Rate and ExpectedEndTime; other jobs count steps
+         * and publish only the fraction. */
+        bool progress_counts_bytes;
         /* Runs beside the domain's queued changes instead of after them (a clone only reads
          * frozen images; the engine keeps deletes away from them while it runs). */
         bool own_lane;

@@ -1,7 +1,9 @@
 /* job.c: the org.example.Snapshots.Job objects: their properties, Cancel(),
  * the Progress and Completed signals, and their life from JobNew to JobRemoved.
  * The engine reports progress from a worker thread; the job keeps the latest
- * report under a lock and the loop publishes it at most ten times a second. */
+ * report under a lock and the loop publishes it at most ten times a second. A
+ * job whose engine progress counts steps publishes only the fraction: its
+ * BytesDone, BytesTotal, Rate and ExpectedEndTime stay 0. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -37,6 +39,7 @@ struct job {
         uint64_t bytes_done, bytes_total, rate;
         uint64_t start_time, expected_end_time; /* CLOCK_REALTIME µs, 0 when unknown */
         uint32_t started_by_uid;
+        bool counts_bytes; /* else the engine's done/total are steps */
         bool cancelable;
         char *error;
         char *result;
@@ -238,26 +241,31 @@ static void job_publish_progress(job *j)
         if (have_progress) {
                 double fraction = total > 0 ? (double)(done < total ? done : total) / (double)total : 0.0;
                 bool valid = total > 0;
-                uint64_t bytes_done = done > j->bytes_done ? done : j->bytes_done;
-                uint64_t rate = 0, expected_end = 0;
+                uint64_t bytes_done = 0, bytes_total = 0, rate = 0, expected_end = 0;
 
                 if (fraction < j->progress)
                         fraction = j->progress;
-                if (j->start_monotonic > 0 && now > j->start_monotonic)
-                        rate = (uint64_t)((double)bytes_done * 1e6 / (double)(now - j->start_monotonic));
-                if (rate > 0 && total > bytes_done)
-                        expected_end = now_usec(CLOCK_REALTIME) +
-                                       (uint64_t)((double)(total - bytes_done) * 1e6 / (double)rate);
+                if (j->counts_bytes) {
+                        bytes_done = done > j->bytes_done ? done : j->bytes_done;
+                        bytes_total = total;
+                        if (j->start_monotonic > 0 && now > j->start_monotonic)
+                                rate = (uint64_t)((double)bytes_done * 1e6 /
+                                                  (double)(now - j->start_monotonic));
+                        if (rate > 0 && bytes_total > bytes_done)
+                                expected_end =
+                                        now_usec(CLOCK_REALTIME) +
+                                        (uint64_t)((double)(bytes_total - bytes_done) * 1e6 / (double)rate);
+                }
 
-                bool progress_changed =
-                        fraction != j->progress || bytes_done != j->bytes_done || total != j->bytes_total;
+                bool progress_changed = fraction != j->progress || bytes_done != j->bytes_done ||
+                                        bytes_total != j->bytes_total;
                 if (fraction != j->progress)
                         strv_push(&changed, "Progress");
                 if (valid != j->progress_valid)
                         strv_push(&changed, "ProgressValid");
                 if (bytes_done != j->bytes_done)
                         strv_push(&changed, "BytesDone");
-                if (total != j->bytes_total)
+                if (bytes_total != j->bytes_total)
                         strv_push(&changed, "BytesTotal");
                 if (rate != j->rate)
                         strv_push(&changed, "Rate");
@@ -266,7 +274,7 @@ static void job_publish_progress(job *j)
                 j->progress = fraction;
                 j->progress_valid = valid;
                 j->bytes_done = bytes_done;
-                j->bytes_total = total;
+                j->bytes_total = bytes_total;
                 j->rate = rate;
                 j->expected_end_time = expected_end;
 
@@ -438,7 +446,7 @@ void job_cancel(job *j)
 }
 
 int job_new(manager *m, const char *operation, const char *domain, const char *snapshot, uid_t started_by,
-            job **ret)
+            bool counts_bytes, job **ret)
 {
         job *j = xcalloc(1, sizeof(*j));
         int r;
@@ -455,6 +463,7 @@ int job_new(manager *m, const char *operation, const char *domain, const char *s
         j->result = xstrdup("");
         j->messages = xcalloc(1, sizeof(char *));
         j->started_by_uid = (uint32_t)started_by;
+        j->counts_bytes = counts_bytes;
         j->cancelable = true;
         pthread_mutex_init(&j->lock, NULL);
         j->hooks = (vmsnap_hooks){

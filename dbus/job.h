@@ -15,9 +15,11 @@ typedef enum job_outcome {
         JOB_CANCELED,
 } job_outcome;
 
-/* Loop thread. Creates the job in state "queued" and emits JobNew. */
+/* Loop thread. Creates the job in state "queued" and emits JobNew. counts_bytes: the
+ * engine's progress counts bytes (BytesDone, BytesTotal, Rate and ExpectedEndTime are
+ * published); otherwise it counts steps and only Progress is. */
 int job_new(manager *m, const char *operation, const char *domain, const char *snapshot, uid_t started_by,
-            job **ret);
+            bool counts_bytes, job **ret);
 uint32_t job_id(const job *j);
 const char *job_path(const job *j);
 job *job_find(manager *m, uint32_t id);
@@ -36,7 +38,8 @@ const vmsnap_hooks *job_engine_hooks(job *j);
 bool job_cancel_requested(job *j);
 
 /* Loop thread: the operation ended. summary is said on success (Completed's message),
- * error on failure or cancellation; result becomes the Result property. */
+ * error on failure or cancellation; result becomes the Result property, snapshot (when
+ * not NULL) the Snapshot property. */
 void job_finish(job *j, job_outcome outcome, const char *error, const char *result, const char *snapshot,
                 const char *summary);
 /* Loop thread: asks the job to stop: a queued job ends at once, a running one when the

@@ -55,6 +55,22 @@ static int parse_domain_snapshot(call *c, sd_bus_message *message, sd_bus_error 
         return 0;
 }
 
+/* GetConfiguration: an empty snapshot asks for the domain's configuration now. */
+static int parse_configuration(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        int r = parse_domain(c, message, error);
+        if (r < 0)
+                return r;
+        r = read_string(message, &c->snapshot);
+        if (r < 0)
+                return r;
+        if (!c->snapshot[0]) {
+                free(c->snapshot);
+                c->snapshot = NULL;
+        }
+        return 0;
+}
+
 static const option_spec create_options[] = {
         {"memory", "b", offsetof(call, create.memory), NULL},
         {"quiesce", "b", offsetof(call, create.quiesce), NULL},
@@ -335,8 +351,12 @@ static void act_get_configuration(call *c)
 {
         vmsnap_error error = {0};
 
-        if (vmsnap_snapshot_get_configuration(c->manager->engine, call_domain(c), c->snapshot, &c->xml,
-                                              &c->images, &c->n_images, &error) < 0)
+        int r = c->snapshot
+                        ? vmsnap_snapshot_get_configuration(c->manager->engine, call_domain(c), c->snapshot,
+                                                            &c->xml, &c->images, &c->n_images, &error)
+                        : vmsnap_domain_get_configuration(c->manager->engine, call_domain(c), &c->xml,
+                                                          &c->images, &c->n_images, &error);
+        if (r < 0)
                 call_fail_engine(c, &error);
 }
 
@@ -494,7 +514,8 @@ static int reply_configuration(call *c, sd_bus_message *reply)
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "a{sv}");
         for (size_t i = 0; r >= 0 && i < c->n_images; i++)
-                r = bus_append_image_record(reply, &c->images[i]);
+                r = c->snapshot ? bus_append_image_record(reply, &c->images[i])
+                                : bus_append_current_disk_record(reply, &c->images[i]);
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
@@ -580,7 +601,7 @@ static const method_spec methods[] = {
                 .kind = METHOD_READ,
                 .action = ACTION_READ,
                 .phrase = "read snapshots of",
-                .parse = parse_domain_snapshot,
+                .parse = parse_configuration,
                 .act = act_get_configuration,
                 .reply = reply_configuration,
         },
@@ -659,6 +680,7 @@ static const method_spec methods[] = {
                 .act = act_clone,
                 .summarize = summarize_clone,
                 .own_lane = true,
+                .progress_counts_bytes = true,
         },
         {
                 .member = "Rename",

@@ -142,16 +142,33 @@ int bus_append_snapshot_record(sd_bus_message *reply, const vmsnap_snapshot_info
         return r;
 }
 
+static void append_image_keys(sd_bus_message *reply, int *r, const vmsnap_image_info *info)
+{
+        append_string(reply, r, "target", info->target);
+        append_string(reply, r, "image", info->image);
+        append_string(reply, r, "format", info->format);
+        append_uint64(reply, r, "virtual_size", info->virtual_size);
+        append_uint64(reply, r, "allocated", info->allocated);
+}
+
 int bus_append_image_record(sd_bus_message *reply, const vmsnap_image_info *info)
 {
         int r = 0;
 
         open_container(reply, &r, SD_BUS_TYPE_ARRAY, "{sv}");
-        append_string(reply, &r, "target", info->target);
-        append_string(reply, &r, "image", info->image);
-        append_string(reply, &r, "format", info->format);
-        append_uint64(reply, &r, "virtual_size", info->virtual_size);
-        append_uint64(reply, &r, "allocated", info->allocated);
+        append_image_keys(reply, &r, info);
+        close_container(reply, &r);
+        return r;
+}
+
+int bus_append_current_disk_record(sd_bus_message *reply, const vmsnap_image_info *info)
+{
+        int r = 0;
+
+        open_container(reply, &r, SD_BUS_TYPE_ARRAY, "{sv}");
+        append_image_keys(reply, &r, info);
+        append_bool(reply, &r, "eligible", !info->ineligible_reason);
+        append_string(reply, &r, "reason", info->ineligible_reason);
         close_container(reply, &r);
         return r;
 }

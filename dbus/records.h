@@ -11,5 +11,7 @@ int bus_append_domain_record(sd_bus_message *reply, const vmsnap_domain_info *in
 /* id, name, description, created (x, unix seconds), parent ("" for a root), state,
  * disks (as), excluded (a(ss)), memory, current, partial, locked */
 int bus_append_snapshot_record(sd_bus_message *reply, const vmsnap_snapshot_info *info);
-/* target, image, format, virtual_size (t), allocated (t) */
+/* target, image, format, virtual_size (t), allocated (t): a disk at a snapshot */
 int bus_append_image_record(sd_bus_message *reply, const vmsnap_image_info *info);
+/* The same keys and eligible (b), reason (s, "" when eligible): a disk of the domain now */
+int bus_append_current_disk_record(sd_bus_message *reply, const vmsnap_image_info *info);

@@ -401,6 +401,21 @@ int vmsnap_xml_set_disk_sources(const char *xml, const vmsnap_xml_disk_source *s
         return serialize(doc, ret, error);
 }
 
+int vmsnap_xml_without_secrets(const char *xml, char **ret, vmsnap_error *error)
+{
+        _cleanup_xml_doc_ xmlDocPtr doc = NULL;
+        int r;
+
+        r = parse_domain(xml, &doc, error);
+        if (r < 0)
+                return r;
+        xmlNode *devices = first_child(xmlDocGetRootElement(doc), "devices");
+        for (xmlNode *graphics = devices ? first_child(devices, "graphics") : NULL; graphics;
+             graphics = next_sibling(graphics, "graphics"))
+                unset_attribute(graphics, "passwd");
+        return serialize(doc, ret, error);
+}
+
 static int domain_set_name(xmlNode *root, const char *name, xmlNode **ret, vmsnap_error *error)
 {
         if (!name || !*name)

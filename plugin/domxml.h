@@ -42,6 +42,10 @@ int vmsnap_xml_set_disk_sources(const char *xml, const vmsnap_xml_disk_source *s
 int vmsnap_xml_rename_domain(const char *xml, const char *name, const char *uuid, const char *nvram,
                              char **ret, vmsnap_error *error);
 
+/* The configuration without what libvirt shows only with VIR_DOMAIN_XML_SECURE (the
+ * passwd of <graphics>): for readers; a snapshot records it whole, to restore it whole. */
+int vmsnap_xml_without_secrets(const char *xml, char **ret, vmsnap_error *error);
+
 /* Sets <name> (the domain keeps its UUID): a snapshot's configuration applied under
  * the domain's current name. */
 int vmsnap_xml_set_name(const char *xml, const char *name, char **ret, vmsnap_error *error);

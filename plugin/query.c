@@ -1,5 +1,5 @@
 /* query.c: the read side: domains with their snapshot state, the snapshot
- * tree, one snapshot, and the configuration at a snapshot. Reads never take a
+ * tree, one snapshot, and the configuration at a snapshot or now. Reads never take a
  * domain's operation lock, so a long merge does not delay them; they copy what
  * they need from the published metadata under the short data lock. */
 #include <libvirt/virterror.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "chain.h"
+#include "create.h"
 #include "engine.h"
 #include "error.h"
 #include "facts.h"
@@ -282,6 +283,26 @@ static int sum_allocated(const char *path, const vmsnap_image_header *header, un
         return 0;
 }
 
+/* The sizes of an image record from its file: virtual size from the header, allocated
+ * over its whole backing chain. The image is read as the format it is declared or recorded
+ * to be (a raw disk is raw whatever its guest wrote at its start); only a format vmsnap does
+ * not read (vmdk, ...) is probed, for its size. File I/O: never called under the data lock.
+ * Returns false when the image cannot be read; its sizes then stay 0. */
+static bool image_sizes_fill(vmsnap_image_info *info, const char *format)
+{
+        vmsnap_image_header header = {0};
+        vmsnap_image_format known;
+        const vmsnap_image_format *as = vmsnap_image_format_parse(format, &known) == 0 ? &known : NULL;
+        vmsnap_error ignored;
+
+        if (vmsnap_image_header_read_as(info->image, as, &header, &ignored) < 0)
+                return false;
+        info->virtual_size = header.virtual_size;
+        vmsnap_image_header_clear(&header);
+        vmsnap_chain_walk_as(info->image, as, sum_allocated, &info->allocated, &ignored);
+        return true;
+}
+
 int vmsnap_snapshot_get_configuration(vmsnap_engine *engine, const char *domain, const char *snapshot,
                                       char **xml_ret, vmsnap_image_info **disks_ret, size_t *n_disks_ret,
                                       vmsnap_error *error)
@@ -306,34 +327,85 @@ int vmsnap_snapshot_get_configuration(vmsnap_engine *engine, const char *domain,
         if (r < 0)
                 return r;
 
+        /* Any reader may ask: the snapshot's configuration without its secrets. */
+        r = vmsnap_xml_without_secrets(copy->config_xml, xml_ret, error);
+        if (r < 0) {
+                vmsnap_snapshot_free(copy);
+                return r;
+        }
+
         /* Headers are read outside the lock: this is file I/O. */
         disks = calloc(copy->n_disks + 1, sizeof(*disks));
         if (!disks)
                 abort();
         for (size_t i = 0; i < copy->n_disks; i++) {
                 const vmsnap_disk_entry *e = &copy->disks[i];
-                vmsnap_image_header header = {0};
-                vmsnap_image_format format;
-                vmsnap_error ignored;
 
                 if (!e->image)
                         continue;
-                /* Read as recorded: a raw disk is raw whatever its guest wrote at its start. */
-                const vmsnap_image_format *known = vmsnap_image_format_parse(e->format, &format) == 0 ? &format
-                                                                                                      : NULL;
                 disks[n].target = xstrdup(e->target);
                 disks[n].image = xstrdup(e->image);
                 disks[n].format = xstrdup(e->format);
-                if (vmsnap_image_header_read_as(e->image, known, &header, &ignored) == 0)
-                        disks[n].virtual_size = header.virtual_size;
-                vmsnap_image_header_clear(&header);
-                vmsnap_chain_walk_as(e->image, known, sum_allocated, &disks[n].allocated, &ignored);
+                (void)image_sizes_fill(&disks[n], e->format);
                 n++;
         }
-        *xml_ret = xstrdup(copy->config_xml);
         *disks_ret = disks;
         *n_disks_ret = n;
         vmsnap_snapshot_free(copy);
+        return 0;
+}
+
+int vmsnap_domain_get_configuration(vmsnap_engine *engine, const char *domain, char **xml_ret,
+                                    vmsnap_image_info **disks_ret, size_t *n_disks_ret, vmsnap_error *error)
+{
+        vmsnap_xml_disk *now = NULL;
+        vmsnap_image_info *disks;
+        virDomainPtr found;
+        char *xml;
+        size_t n = 0;
+        int r;
+
+        vmsnap_error_clear(error);
+        r = vmsnap_engine_lookup(engine, domain, &found, error);
+        if (r < 0)
+                return r;
+        /* Not VIR_DOMAIN_XML_SECURE: any reader may ask for this. */
+        xml = virDomainGetXMLDesc(found, VIR_DOMAIN_XML_INACTIVE);
+        if (!xml) {
+                virErrorPtr last = virGetLastError();
+                r = vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED,
+                                     "cannot read the configuration of %s: %s", virDomainGetName(found),
+                                     last && last->message ? last->message : "unknown libvirt error");
+                virDomainFree(found);
+                return r;
+        }
+        virDomainFree(found);
+        r = vmsnap_xml_disks(xml, &now, &n, error);
+        if (r < 0) {
+                free(xml);
+                return r;
+        }
+
+        disks = calloc(n + 1, sizeof(*disks));
+        if (!disks)
+                abort();
+        for (size_t i = 0; i < n; i++) {
+                const char *reason = vmsnap_disk_ineligible_reason(&now[i]);
+
+                disks[i].target = xstrdup(now[i].target);
+                disks[i].ineligible_reason = reason ? xstrdup(reason) : NULL;
+                /* The domain's <driver type> is the disk's format, raw when it declares none,
+                 * as libvirt reads it and as a snapshot records it. */
+                disks[i].format = xstrdup(now[i].format ? now[i].format : "raw");
+                if (now[i].source) {
+                        disks[i].image = xstrdup(now[i].source);
+                        (void)image_sizes_fill(&disks[i], disks[i].format);
+                }
+        }
+        vmsnap_xml_disks_free(now, n);
+        *xml_ret = xml;
+        *disks_ret = disks;
+        *n_disks_ret = n;
         return 0;
 }
 
@@ -388,6 +460,7 @@ void vmsnap_image_info_array_free(vmsnap_image_info *array, size_t n)
                 free(array[i].target);
                 free(array[i].image);
                 free(array[i].format);
+                free(array[i].ineligible_reason);
         }
         free(array);
 }

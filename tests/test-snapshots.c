@@ -578,6 +578,143 @@ static void test_configuration_at_a_snapshot_names_its_frozen_images(void **stat
         free(xml);
 }
 
+static const vmsnap_image_info *image_of(const vmsnap_image_info *disks, size_t n, const char *target)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(disks[i].target, target) == 0)
+                        return &disks[i];
+        fail_msg("no disk %s in the configuration", target);
+        return NULL;
+}
+
+static void test_configuration_now_lists_every_disk_and_whether_a_snapshot_can_include_it(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        vmsnap_image_info *disks = NULL;
+        size_t n = 0;
+        char *xml = NULL;
+
+        /* Before any snapshot: the domain's own images. */
+        assert_ok(vmsnap_domain_get_configuration(f->engine, "vm1", &xml, &disks, &n, &error), &error);
+        assert_non_null(strstr(xml, "<name>vm1</name>"));
+        assert_int_equal(n, 5);
+        for (size_t i = 0; i < 3; i++) {
+                const vmsnap_image_info *disk = image_of(disks, n, writable[i]);
+                char *source = fixture_active_source(f, "vm1", writable[i]);
+                assert_null(disk->ineligible_reason);
+                assert_string_equal(disk->image, source);
+                assert_int_equal(disk->virtual_size, 2 * 1024 * 1024);
+                free(source);
+        }
+        assert_string_equal(image_of(disks, n, "vda")->format, "qcow2");
+        assert_string_equal(image_of(disks, n, "vdb")->format, "raw");
+        assert_true(image_of(disks, n, "vda")->allocated > 0);
+        assert_string_equal(image_of(disks, n, "hdc")->ineligible_reason, "cdrom");
+        assert_string_equal(image_of(disks, n, "vdd")->ineligible_reason, "read-only");
+        vmsnap_image_info_array_free(disks, n);
+        free(xml);
+
+        /* After a snapshot of vda only: vda runs on its new overlay, which the next
+         * snapshot would freeze; the allocation counts the whole chain. */
+        const char *only_vda[] = {"vda"};
+        vmsnap_create_options options = {.name = "s1", .disks = only_vda, .n_disks = 1};
+        fixture_write(f, "vm1", "vda", 0, 0x41);
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm1", &options, NULL, NULL, &error), &error);
+        fixture_write(f, "vm1", "vda", 1, 0x42);
+        assert_ok(vmsnap_domain_get_configuration(f->engine, "vm1", &xml, &disks, &n, &error), &error);
+        char *overlay = fixture_active_source(f, "vm1", "vda");
+        const vmsnap_image_info *vda = image_of(disks, n, "vda");
+        assert_string_equal(vda->image, overlay);
+        assert_string_equal(vda->format, "qcow2");
+        assert_null(vda->ineligible_reason);
+        assert_int_equal(vda->virtual_size, 2 * 1024 * 1024);
+        assert_true(vda->allocated >= 2 * 64 * 1024);
+        assert_null(image_of(disks, n, "vdb")->ineligible_reason); /* "not selected" then, eligible now */
+        free(overlay);
+        vmsnap_image_info_array_free(disks, n);
+        free(xml);
+}
+
+static void test_configuration_now_gives_the_reason_create_would_give_for_each_disk(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        vmsnap_image_info *disks = NULL;
+        size_t n = 0;
+        char *xml = NULL, *devices = NULL, image[512], shared[512], vmdk[512];
+        vmsnap_snapshot_info info = {0};
+
+        snprintf(image, sizeof(image), "%s/mixed-a.qcow2", f->dir);
+        snprintf(shared, sizeof(shared), "%s/mixed-shared.img", f->dir);
+        snprintf(vmdk, sizeof(vmdk), "%s/mixed.vmdk", f->dir);
+        test_qcow2_create(image, NULL, NULL, FIXTURE_DISK_SIZE);
+        assert_int_equal(test_runf("qemu-img create -q -f raw %s 1M", shared), 0);
+        assert_int_equal(test_runf("qemu-img create -q -f raw %s 1M", vmdk), 0);
+        if (asprintf(&devices,
+                     "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"
+                     "<target dev='vda' bus='virtio'/></disk>"
+                     "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/>"
+                     "<target dev='vdb' bus='virtio'/><shareable/></disk>"
+                     "<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
+                     "<source protocol='nbd' name='export'><host name='192.0.2.1' port='10809'/></source>"
+                     "<target dev='vdc' bus='virtio'/></disk>"
+                     "<disk type='block' device='disk'><driver name='qemu' type='raw'/>"
+                     "<source dev='/dev/null'/><target dev='vdd' bus='virtio'/></disk>"
+                     "<disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/></disk>"
+                     "<disk type='file' device='disk'><driver name='qemu' type='vmdk'/><source file='%s'/>"
+                     "<target dev='vde' bus='virtio'/></disk>",
+                     image, shared, vmdk) < 0)
+                abort();
+        fixture_define_domain(f, "mixed", devices);
+        free(devices);
+
+        assert_ok(vmsnap_domain_get_configuration(f->engine, "mixed", &xml, &disks, &n, &error), &error);
+        assert_int_equal(n, 6);
+        assert_null(image_of(disks, n, "vda")->ineligible_reason);
+        assert_string_equal(image_of(disks, n, "vda")->format, "qcow2");
+        assert_string_equal(image_of(disks, n, "vdb")->ineligible_reason, "shareable");
+        assert_string_equal(image_of(disks, n, "vdc")->ineligible_reason, "not a file disk");
+        assert_null(image_of(disks, n, "vdc")->image);
+        assert_string_equal(image_of(disks, n, "vdd")->ineligible_reason, "not a file disk");
+        assert_string_equal(image_of(disks, n, "hdc")->ineligible_reason, "cdrom");
+        assert_null(image_of(disks, n, "hdc")->image);
+        assert_string_equal(image_of(disks, n, "vde")->ineligible_reason, "format not supported");
+        assert_string_equal(image_of(disks, n, "vde")->format,
+                            "vmdk"); /* as declared: the header cannot tell */
+
+        /* The snapshot records exactly those reasons for the disks it leaves out. */
+        vmsnap_create_options options = {.name = "s1"};
+        assert_ok(vmsnap_snapshot_create(f->engine, "mixed", &options, NULL, NULL, &error), &error);
+        assert_ok(vmsnap_snapshot_get(f->engine, "mixed", "s1", &info, &error), &error);
+        assert_int_equal(info.n_disks, n);
+        for (size_t i = 0; i < info.n_disks; i++) {
+                const vmsnap_image_info *now = image_of(disks, n, info.disks[i].target);
+                if (now->ineligible_reason)
+                        assert_string_equal(info.disks[i].excluded_reason, now->ineligible_reason);
+                else
+                        assert_null(info.disks[i].excluded_reason);
+        }
+        vmsnap_snapshot_info_clear(&info);
+        vmsnap_image_info_array_free(disks, n);
+        free(xml);
+}
+
+static void test_configuration_now_of_an_unknown_domain_is_not_found(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        vmsnap_image_info *disks = NULL;
+        size_t n = 0;
+        char *xml = NULL;
+
+        assert_true(vmsnap_domain_get_configuration(f->engine, "no-such-vm", &xml, &disks, &n, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_NOT_FOUND);
+        assert_non_null(strstr(error.message, "no-such-vm"));
+        assert_null(xml);
+        assert_null(disks);
+}
+
 static void test_domain_listing_reports_snapshot_state(void **state)
 {
         fixture *f = *state;
@@ -749,6 +886,44 @@ static void test_create_refuses_a_disk_declared_qcow2_that_is_not(void **state)
         virDomainFree(d);
 }
 
+/* A snapshot records the configuration whole, secrets included, so that a revert restores
+ * it; readers get it without them (reading is allowed to more people than changing). */
+static void test_configuration_at_a_snapshot_hides_secrets_a_revert_restores(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        vmsnap_image_info *disks = NULL;
+        size_t n = 0;
+        char *xml = NULL, path[512], devices[1024];
+
+        snprintf(path, sizeof(path), "%s/guarded", f->dir);
+        mkdir(path, 0755);
+        snprintf(path, sizeof(path), "%s/guarded/disk.qcow2", f->dir);
+        test_qcow2_create(path, NULL, NULL, "1M");
+        snprintf(devices, sizeof(devices),
+                 "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"
+                 "<target dev='vda' bus='virtio'/></disk>"
+                 "<graphics type='vnc' port='-1' autoport='yes' passwd='s3cret-Pa55'/>",
+                 path);
+        fixture_define_domain(f, "guarded", devices);
+        free(create(f, "guarded", "s1"));
+
+        assert_ok(vmsnap_snapshot_get_configuration(f->engine, "guarded", "s1", &xml, &disks, &n, &error),
+                  &error);
+        assert_non_null(strstr(xml, "<graphics"));
+        assert_null(strstr(xml, "s3cret-Pa55"));
+        vmsnap_image_info_array_free(disks, n);
+        free(xml);
+
+        virDomainPtr d = virDomainLookupByName(f->connection, "guarded");
+        assert_ok(vmsnap_snapshot_revert(f->engine, "guarded", "s1", NULL, NULL, &error), &error);
+        xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+        assert_non_null(strstr(xml, "s3cret-Pa55"));
+        free(xml);
+        virDomainUndefine(d);
+        virDomainFree(d);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -771,10 +946,14 @@ int main(void)
                 T(test_create_and_delete_are_refused_during_a_preview),
                 T(test_rename_and_description_change_only_metadata),
                 T(test_configuration_at_a_snapshot_names_its_frozen_images),
+                T(test_configuration_now_lists_every_disk_and_whether_a_snapshot_can_include_it),
+                T(test_configuration_now_gives_the_reason_create_would_give_for_each_disk),
+                T(test_configuration_now_of_an_unknown_domain_is_not_found),
                 T(test_domain_listing_reports_snapshot_state),
                 T(test_watchers_hear_of_every_change_and_undefine_drops_the_metadata),
                 T(test_reads_see_changes_made_behind_vmsnaps_back_at_once),
                 T(test_create_refuses_a_disk_declared_qcow2_that_is_not),
+                T(test_configuration_at_a_snapshot_hides_secrets_a_revert_restores),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

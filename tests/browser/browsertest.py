@@ -26,6 +26,8 @@ ARTIFACTS = os.environ["VMSNAP_BROWSER_ARTIFACTS"]
 COCKPIT_WS = "/usr/lib/cockpit/cockpit-ws"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+# How long a wait for something the page should show may take before the case fails.
+WAIT_SECONDS = 60
 
 
 def free_port():
@@ -116,7 +118,6 @@ class Browser:
         service = Service(CHROMEDRIVER, env={**os.environ, "HOME": profile},
                           log_path=os.path.join(profile, "chromedriver.log"))
         self.driver = webdriver.Chrome(service=service, options=options)
-        self.driver.set_script_timeout(60)
         self.console = []
         os.makedirs(ARTIFACTS, exist_ok=True)
         for name in os.listdir(ARTIFACTS):  # a run's screenshots, not an earlier run's
@@ -133,9 +134,11 @@ class Browser:
     def js(self, script, *args):
         return self.driver.execute_script(script, *args)
 
-    def wait(self, expression, timeout=20, what=None):
+    def wait(self, expression, timeout=WAIT_SECONDS, what=None):
         """Waits in the page until the JavaScript expression is truthy; returns its value.
-        The expression may use `q(css)` and `qa(css)` (querySelector, querySelectorAll)."""
+        The expression may use `q(css)` and `qa(css)` (querySelector, querySelectorAll).
+        The timeout is generous: a condition that holds returns at once, and under the
+        sanitizers every part is several times slower."""
         script = """
             const done = arguments[arguments.length - 1];
             const q = css => document.querySelector(css);
@@ -148,17 +151,18 @@ class Browser:
                 if (performance.now() - start > %d) return done(null);
                 setTimeout(poll, 20);
             })();""" % (expression, int(timeout * 1000))
+        self.driver.set_script_timeout(timeout + 30)  # WebDriver's own limit must not cut the wait short
         value = self.driver.execute_async_script(script)
         if not value:
             self.screenshot("timeout")
             raise AssertionError(f"waited {timeout} s for {what or expression}")
         return value
 
-    def element(self, css, timeout=20):
+    def element(self, css, timeout=WAIT_SECONDS):
         self.wait(f"q({json.dumps(css)})", timeout, f"an element {css}")
         return self.driver.find_element(By.CSS_SELECTOR, css)
 
-    def click(self, css, timeout=20):
+    def click(self, css, timeout=WAIT_SECONDS):
         """Clicks the element once it exists and is enabled, as a person would: with the
         mouse, in the middle of the window. A page that redraws the element between
         finding and clicking it gets another try."""
@@ -173,7 +177,13 @@ class Browser:
             except (StaleElementReferenceException, ElementClickInterceptedException):
                 if attempt == 4:
                     raise
-                time.sleep(0.1)
+                self.next_paint()
+
+    def next_paint(self):
+        """Returns once the page has painted again (what redraws an element is done by then)."""
+        self.driver.set_script_timeout(WAIT_SECONDS)
+        self.driver.execute_async_script(
+            "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done()));")
 
     def fill(self, css, text):
         field = self.element(css)

@@ -172,12 +172,25 @@ for i in $(seq 0 47); do
         image "gamma-$target.qcow2" 16M
         gamma_disks+=$(disk_xml "gamma-$target.qcow2" "$target")
 done
+# delta: one disk of each kind a snapshot cannot include, beside two it can.
+image delta-vda.qcow2 64M 1M
+qemu-img create -q -f raw "$work/images/delta-vdb.img" 32M || bail "qemu-img create delta-vdb.img failed"
+image delta-vdc.qcow2 16M
+qemu-img create -q -f raw "$work/images/delta-vdd.img" 16M || bail "qemu-img create delta-vdd.img failed"
+qemu-img create -q -f raw "$work/images/delta-cd.iso" 1M || bail "qemu-img create delta-cd.iso failed"
+delta_disks="$(disk_xml delta-vda.qcow2 vda)"
+delta_disks+="<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='$work/images/delta-vdb.img'/><target dev='vdb' bus='virtio'/></disk>"
+delta_disks+="<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$work/images/delta-vdc.qcow2'/><target dev='vdc' bus='virtio'/><readonly/></disk>"
+delta_disks+="<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='$work/images/delta-vdd.img'/><target dev='vdd' bus='virtio'/><shareable/></disk>"
+delta_disks+="<disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='nbd' name='export'><host name='192.0.2.1' port='10809'/></source><target dev='vde' bus='virtio'/></disk>"
+delta_disks+="<disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='$work/images/delta-cd.iso'/><target dev='hdc' bus='ide'/><readonly/></disk>"
 {
         echo "<node>"
         domain_xml alpha 11111111-1111-4111-8111-111111111111 \
                 "$(disk_xml alpha-vda.qcow2 vda)$(disk_xml alpha-vdb.qcow2 vdb)"
         domain_xml beta 22222222-2222-4222-8222-222222222222 "$(disk_xml beta-vda.qcow2 vda)"
         domain_xml gamma 33333333-3333-4333-8333-333333333333 "$gamma_disks"
+        domain_xml delta 44444444-4444-4444-8444-444444444444 "$delta_disks"
         echo "</node>"
 } >"$work/node.xml"
 

@@ -17,6 +17,7 @@ SNAPSHOT_KEYS = {"id": "s", "name": "s", "description": "s", "created": "x", "pa
                  "disks": "as", "excluded": "a(ss)", "memory": "b", "current": "b", "partial": "b", "locked": "b",
                  "in_preview": "b"}
 IMAGE_KEYS = {"target": "s", "image": "s", "format": "s", "virtual_size": "t", "allocated": "t"}
+CURRENT_DISK_KEYS = {**IMAGE_KEYS, "eligible": "b", "reason": "s"}
 
 
 def raw_call(method, signature="", args=()):
@@ -141,6 +142,60 @@ def _():
         check(disk["allocated"] > 0, "allocated")
 
 
+@case("GetConfiguration with an empty snapshot returns the domain's configuration now: every disk in the domain's "
+      "order, whether Create can include it, and why not")
+def _():
+    reply = raw_call("GetConfiguration", "ss", ("delta", ""))
+    check_equal(reply.get_type_string(), "(saa{sv})", "reply signature")
+    for i in range(reply.get_child_value(1).n_children()):
+        check_equal(record_types(reply.get_child_value(1).get_child_value(i)), CURRENT_DISK_KEYS, "keys and types")
+    xml, disks = client.get_configuration("delta", "")
+    check("<name>delta</name>" in xml, "the XML is delta's")
+    check_equal([(d["target"], d["eligible"], d["reason"]) for d in disks],
+                [("vda", True, ""), ("vdb", True, ""), ("vdc", False, "read-only"), ("vdd", False, "shareable"),
+                 ("vde", False, "not a file disk"), ("hdc", False, "cdrom")], "targets, eligible, reason")
+    by_target = {d["target"]: d for d in disks}
+    images = os.path.join(os.environ["VMSNAP_TEST_DIR"], "images")
+    check_equal((by_target["vda"]["image"], by_target["vda"]["format"], by_target["vda"]["virtual_size"]),
+                (os.path.join(images, "delta-vda.qcow2"), "qcow2", 64 << 20), "vda")
+    check(by_target["vda"]["allocated"] >= 1 << 20, f"vda's allocation counts its data: {by_target['vda']}")
+    check_equal((by_target["vdb"]["format"], by_target["vdb"]["virtual_size"]), ("raw", 32 << 20), "vdb")
+    check_equal((by_target["vde"]["image"], by_target["vde"]["virtual_size"]), ("", 0), "the network disk")
+
+
+@case("Create with no disk list takes exactly the disks GetConfiguration now calls eligible, records the others "
+      "with its reasons, and the next GetConfiguration names the new overlay")
+def _():
+    _, before = client.get_configuration("delta", "")
+    job = run(client.create("delta", "all-eligible"))
+    record = snapshot("delta", "all-eligible")
+    check_equal(record["disks"], [d["target"] for d in before if d["eligible"]], "included")
+    check_equal(sorted(record["excluded"]), sorted((d["target"], d["reason"]) for d in before if not d["eligible"]),
+                "excluded, with the same reasons")
+    _, frozen = client.get_configuration("delta", "all-eligible")
+    _, after = client.get_configuration("delta", "")
+    was = {d["target"]: d["image"] for d in before}
+    now = {d["target"]: d for d in after}
+    for disk in frozen:
+        check_equal(os.path.realpath(disk["image"]), os.path.realpath(was[disk["target"]]),
+                    f"{disk['target']} froze the image that was active")
+        check(now[disk["target"]]["image"] != was[disk["target"]], f"{disk['target']} runs on a new overlay")
+        check_equal(now[disk["target"]]["format"], "qcow2", f"{disk['target']}'s overlay is qcow2")
+    check_equal(now["vdc"]["image"], was["vdc"], "an ineligible disk is untouched")
+    check_equal(job["Result"], "all-eligible", "Result")
+
+
+@case("GetConfiguration refuses an empty domain with InvalidArgument and an unknown one with NotFound, each naming "
+      "what is wrong")
+def _():
+    message = expect_error(ERROR + "InvalidArgument", client.get_configuration, "", "")
+    check("no domain given" in message, f"the sentence: {message}")
+    message = expect_error(ERROR + "NotFound", client.get_configuration, "no-such-vm", "")
+    check("no-such-vm" in message, f"the sentence names the domain: {message}")
+    message = expect_error(ERROR + "NotFound", client.get_configuration, "delta", "no-such-snapshot")
+    check("no-such-snapshot" in message, f"the sentence names the snapshot: {message}")
+
+
 @case("Rename gives a snapshot a new name; the old name is then unknown")
 def _():
     check_equal(client.rename("alpha", "only-vda", "vda-only"), (), "reply")
@@ -222,6 +277,7 @@ def _():
         "format": "raw", "disks": GLib.Variant("a{sv}", {
             "vda": GLib.Variant("a{sv}", {"format": GLib.Variant("s", "qcow2")})})}))
     check_equal(properties["Result"], "copy_of_alpha", "the new domain's name")
+    check_equal(properties["Snapshot"], "to-clone", "Snapshot: still the snapshot copied")
     check_equal(properties["Operation"], "clone", "Operation")
     check(properties["BytesTotal"] >= properties["BytesDone"] > 0 or properties["BytesTotal"] == 0,
           f"bytes {properties['BytesDone']} of {properties['BytesTotal']}")

@@ -49,6 +49,7 @@ READ_CALLS = [
     ("ListSnapshots", "s", ("alpha",)),
     ("GetSnapshot", "ss", ("alpha", "a1")),
     ("GetConfiguration", "ss", ("alpha", "a1")),
+    ("GetConfiguration", "ss", ("alpha", "")),
     ("ListJobs", "", ()),
 ]
 
@@ -61,6 +62,8 @@ def _():
                 ["a1", "a2", "needs-auth"], "ListSnapshots")
     check_equal(as_user(OK, "GetSnapshot", "ss", ("alpha", "a1"))[0]["name"], "a1", "GetSnapshot")
     check("<domain" in as_user(OK, "GetConfiguration", "ss", ("alpha", "a1"))[0], "GetConfiguration")
+    check_equal([d["target"] for d in as_user(OK, "GetConfiguration", "ss", ("alpha", ""))[1]], ["vda", "vdb"],
+                "GetConfiguration of the domain now")
     as_user(OK, "ListJobs")
 
 

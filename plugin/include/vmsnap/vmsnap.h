@@ -41,7 +41,9 @@ typedef struct vmsnap_error {
 VMSNAP_EXPORT const char *vmsnap_error_kind_name(vmsnap_error_kind kind);
 
 /* Hooks an operation calls while it works; every member may be NULL.
- * progress: bytes done of bytes total (monotonic, total may grow once known).
+ * progress: done of total (monotonic, total may grow once known). A clone counts bytes
+ *   to copy; every other operation counts steps of its own (disks frozen, images merged),
+ *   so that only the fraction done/total means anything to a caller.
  * message: a warning or note for the caller (e.g. "the original image ... was left in place").
  * is_canceled: polled between steps and per chunk; true makes the operation
  *   stop, undo what it did and fail with VMSNAP_ERROR_CANCELED. */
@@ -110,10 +112,13 @@ typedef struct vmsnap_snapshot_info {
 
 typedef struct vmsnap_image_info {
         char *target;
-        char *image;
+        char *image; /* NULL for a disk without an image file (network, block, empty cdrom) */
         char *format;
         uint64_t virtual_size;
         uint64_t allocated;
+        /* The domain's current configuration only: why a new snapshot cannot include the
+         * disk ("cdrom", "read-only", "shareable", "not a file disk", ...), NULL when it can. */
+        char *ineligible_reason;
 } vmsnap_image_info;
 
 VMSNAP_EXPORT void vmsnap_domain_info_clear(vmsnap_domain_info *info);
@@ -139,6 +144,12 @@ VMSNAP_EXPORT int vmsnap_snapshot_get_configuration(vmsnap_engine *engine, const
                                                     const char *snapshot, char **xml_ret,
                                                     vmsnap_image_info **disks_ret, size_t *n_disks_ret,
                                                     vmsnap_error *error);
+/* The domain's configuration now (its persistent XML) and every disk in it: its active
+ * image, and whether a new snapshot can include it (ineligible_reason), decided as
+ * vmsnap_snapshot_create decides. What a create dialog offers. */
+VMSNAP_EXPORT int vmsnap_domain_get_configuration(vmsnap_engine *engine, const char *domain, char **xml_ret,
+                                                  vmsnap_image_info **disks_ret, size_t *n_disks_ret,
+                                                  vmsnap_error *error);
 
 /* ---- changing ---- */
 
