@@ -41,7 +41,9 @@ while [ $# -gt 0 ]; do
         *) echo "usage: $0 [--rounds N] [--dir DIR] [--build BUILD_DIR] [--cold] [--no-xfs]" >&2; exit 2 ;;
         esac
 done
-dir=${dir:-$build/bench-clone}
+# Absolute: the chains name their backing files by these paths.
+build=$(realpath "$build")
+dir=$(realpath -m "${dir:-$build/bench-clone}")
 
 if [ $cold = 1 ] && [ "$(id -u)" != 0 ]; then
         echo "--cold drops the page cache and needs root" >&2
