@@ -17,9 +17,8 @@ build=$(realpath "${1:?usage: bench-bus.sh BUILD_DIR [SNAPSHOTS]}")
 count=${2:-1000}
 here=$(dirname "$(realpath "$0")")
 [ "$(id -u)" = 0 ] || { echo "bench-bus: needs root (it starts libvirtd and a private bus)"; exit 1; }
-# One real libvirtd at a time (see tests/with-libvirtd.sh).
-exec 9>/run/lock/vmsnap-libvirtd.lock
-flock 9
+. "$here/../tests/libvirtd.sh"
+libvirtd_lock
 
 work=$(mktemp -d /var/tmp/vmsnap-bench-XXXXXX)
 chmod 755 "$work"
@@ -29,18 +28,12 @@ cleanup() {
         for vm in vmsnap-bench virsh-bench; do
                 virsh -q -c qemu:///system undefine "$vm" --snapshots-metadata >/dev/null 2>&1 || true
         done
+        libvirtd_stop
         rm -rf "$work"
 }
 trap cleanup EXIT
 
-if ! virsh -c qemu:///system version >/dev/null 2>&1; then
-        [ -S /run/libvirt/virtlogd-sock ] || virtlogd -d --pid-file "$work/virtlogd.pid"
-        printf 'log_outputs="3:file:%s/libvirtd.log"\n' "$work" >"$work/libvirtd.conf"
-        libvirtd -d -f "$work/libvirtd.conf" --pid-file "$work/libvirtd.pid"
-        for _ in $(seq 600); do virsh -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.1; done
-        pids+=("$(cat "$work/libvirtd.pid")")
-        [ -s "$work/virtlogd.pid" ] && pids+=("$(cat "$work/virtlogd.pid")")
-fi
+libvirtd_running || libvirtd_start "$work" || { echo "bench-bus: libvirtd did not start"; exit 1; }
 
 define() { # NAME DISK
         # A run that was interrupted may have left its domain behind.

@@ -12,27 +12,20 @@
 set -euo pipefail
 build=$(realpath "${1:?usage: bench-live.sh BUILD_DIR [COUNT]}")
 count=${2:-7}
+here=$(dirname "$(realpath "$0")")
 [ "$(id -u)" = 0 ] || { echo "bench-live: needs root"; exit 1; }
-# One real libvirtd at a time (see tests/with-libvirtd.sh).
-exec 9>/run/lock/vmsnap-libvirtd.lock
-flock 9
+. "$here/../tests/libvirtd.sh"
+libvirtd_lock
 work=$(mktemp -d /var/tmp/vmsnap-bench-live-XXXXXX)
 chmod 755 "$work"
-pids=()
 cleanup() {
         virsh -q -c qemu:///system destroy live-bench >/dev/null 2>&1 || true
         virsh -q -c qemu:///system undefine live-bench >/dev/null 2>&1 || true
-        for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+        libvirtd_stop
         rm -rf "$work"
 }
 trap cleanup EXIT
-if ! virsh -c qemu:///system version >/dev/null 2>&1; then
-        [ -S /run/libvirt/virtlogd-sock ] || { virtlogd -d --pid-file "$work/virtlogd.pid"; pids+=("$(cat "$work/virtlogd.pid")"); }
-        printf 'log_outputs="3:file:%s/libvirtd.log"\n' "$work" >"$work/libvirtd.conf"
-        libvirtd -d -f "$work/libvirtd.conf" --pid-file "$work/libvirtd.pid"
-        for _ in $(seq 600); do virsh -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.1; done
-        pids=("$(cat "$work/libvirtd.pid")" "${pids[@]}")
-fi
+libvirtd_running || libvirtd_start "$work" || { echo "bench-live: libvirtd did not start"; exit 1; }
 qemu-img create -q -f qcow2 "$work/a.qcow2" 64M
 qemu-img create -q -f qcow2 "$work/b.qcow2" 64M
 cat >"$work/domain.xml" <<XML

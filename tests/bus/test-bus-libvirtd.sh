@@ -17,38 +17,24 @@ skip() {
 [ "$(id -u)" = 0 ] || skip "starting libvirtd needs root"
 command -v libvirtd >/dev/null || skip "libvirtd is not installed"
 
-# One real libvirtd at a time: test runs of several build trees (and the benchmarks)
-# take turns instead of stopping each other's daemon.
-exec 9>/run/lock/vmsnap-libvirtd.lock
-flock 9
-virsh -c qemu:///system version >/dev/null 2>&1 && skip "a libvirtd is already running; this test restarts its own"
+. "$(dirname "$0")/../libvirtd.sh"
+libvirtd_lock
+libvirtd_running && skip "a libvirtd is already running; this test restarts its own"
 
 work=$(mktemp -d /var/tmp/vmsnap-bus-libvirtd-XXXXXX)
 chmod 755 "$work"
 pids=()
-libvirtd_pid=
 cleanup() {
         virsh -q -c qemu:///system undefine bus-vm >/dev/null 2>&1
         virsh -q -c qemu:///system destroy bus-merge-vm >/dev/null 2>&1
         virsh -q -c qemu:///system undefine bus-merge-vm >/dev/null 2>&1
-        for pid in "${pids[@]}" $libvirtd_pid; do kill "$pid" 2>/dev/null; done
-        [ -s "$work/virtlogd.pid" ] && kill "$(cat "$work/virtlogd.pid")" 2>/dev/null
-        for _ in $(seq 100); do [ -e /run/libvirt/libvirt-sock ] || break; sleep 0.1; done
+        for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+        libvirtd_stop
         rm -rf "$work"
 }
 trap cleanup EXIT
 
-start_libvirtd() {
-        printf 'log_outputs="3:file:%s/libvirtd.log"\n' "$work" >"$work/libvirtd.conf"
-        libvirtd -d -f "$work/libvirtd.conf" --pid-file "$work/libvirtd.pid" || return 1
-        for _ in $(seq 600); do
-                virsh -c qemu:///system version >/dev/null 2>&1 && break
-                sleep 0.1
-        done
-        libvirtd_pid=$(cat "$work/libvirtd.pid")
-}
-[ -S /run/libvirt/virtlogd-sock ] || virtlogd -d --pid-file "$work/virtlogd.pid"
-start_libvirtd || skip "libvirtd did not start"
+libvirtd_start "$work" || skip "libvirtd did not start or answer within 60 s"
 
 cat >"$work/bus.conf" <<EOF
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
@@ -192,7 +178,5 @@ result "SnapshotsChanged names a domain undefined behind vmsnapd's back" grep -q
 
 # libvirtd restarts (an upgrade): vmsnapd reconnects and goes on.
 virsh -q -c qemu:///system define "$work/vm.xml" >/dev/null
-kill "$libvirtd_pid"
-for _ in $(seq 100); do kill -0 "$libvirtd_pid" 2>/dev/null || break; sleep 0.1; done
-start_libvirtd
+libvirtd_restart "$work"
 result "vmsnapd serves the domain again after libvirtd restarted" test "$(create after-restart)" = done
