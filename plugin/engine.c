@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <libvirt/virterror.h>
 
 #include "chain.h"
@@ -19,13 +20,71 @@
 #include "store.h"
 #include "tree.h"
 
-static pthread_once_t event_impl_once = PTHREAD_ONCE_INIT;
-static int event_impl_registered;
+/* libvirt's event loop is one per process. The first watcher registers it, before it
+ * opens its connection, and one thread runs it until the process exits. An engine that
+ * only acts never registers it: a connection opened while the loop is registered tells
+ * libvirtd that it answers keepalive pings, and libvirtd closes one whose pings go
+ * unanswered after 30 s, so that the next call of a program without a running loop
+ * dies of SIGPIPE. */
+static pthread_once_t event_loop_once = PTHREAD_ONCE_INIT;
+static int event_loop_status;
 
-static void register_event_impl(void)
+static void *event_loop_main(void *userdata)
 {
-        /* Must happen before the first connection is opened, once per process. */
-        event_impl_registered = virEventRegisterDefaultImpl();
+        while (virEventRunDefaultImpl() >= 0)
+                ;
+        return NULL;
+}
+
+static void event_loop_start(void)
+{
+        pthread_attr_t attr;
+        pthread_t thread;
+
+        if (virEventRegisterDefaultImpl() < 0) {
+                event_loop_status = -EIO;
+                return;
+        }
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&thread, &attr, event_loop_main, NULL) != 0)
+                event_loop_status = -EAGAIN;
+        pthread_attr_destroy(&attr);
+}
+
+/* Each callback and timer an engine has in the loop holds a reference on its watch until
+ * libvirt calls this, from the loop's thread, once it can no longer run; the engine is
+ * freed only after that. */
+static void watch_release(void *opaque)
+{
+        vmsnap_engine *engine = opaque;
+
+        pthread_mutex_lock(&engine->watch_lock);
+        engine->watch_refs--;
+        pthread_cond_broadcast(&engine->watch_released);
+        pthread_mutex_unlock(&engine->watch_lock);
+}
+
+static void watch_hold(vmsnap_engine *engine)
+{
+        pthread_mutex_lock(&engine->watch_lock);
+        engine->watch_refs++;
+        pthread_mutex_unlock(&engine->watch_lock);
+}
+
+/* Waits (10 s at most: libvirt calls the release functions promptly) until nothing of
+ * the loop refers to the engine any more. */
+static void watch_wait_released(vmsnap_engine *engine)
+{
+        struct timespec deadline;
+
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 10;
+        pthread_mutex_lock(&engine->watch_lock);
+        while (engine->watch_refs > 0)
+                if (pthread_cond_timedwait(&engine->watch_released, &engine->watch_lock, &deadline) != 0)
+                        break;
+        pthread_mutex_unlock(&engine->watch_lock);
 }
 
 static void ignore_libvirt_error(void *userdata, virErrorPtr error)
@@ -51,7 +110,6 @@ int vmsnap_engine_new(const char *uri, const char *state_dir, vmsnap_engine **re
                 return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED,
                                         "libvirt could not be initialized");
 
-        pthread_once(&event_impl_once, register_event_impl);
         engine = calloc(1, sizeof(*engine));
         if (!engine)
                 return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
@@ -60,6 +118,8 @@ int vmsnap_engine_new(const char *uri, const char *state_dir, vmsnap_engine **re
         pthread_mutex_init(&engine->slots_lock, NULL);
         pthread_mutex_init(&engine->connection_lock, NULL);
         pthread_mutex_init(&engine->pool_lock, NULL);
+        pthread_mutex_init(&engine->watch_lock, NULL);
+        pthread_cond_init(&engine->watch_released, NULL);
         engine->keepalive_timer = -1;
 
         r = vmsnap_dir_ensure(engine->state_dir, error);
@@ -92,22 +152,17 @@ static void slot_free(vmsnap_domain_slot *slot)
         free(slot);
 }
 
-static void wake_event_loop(int timer, void *opaque)
-{
-        virEventRemoveTimeout(timer);
-}
-
 void vmsnap_engine_free(vmsnap_engine *engine)
 {
         if (!engine)
                 return;
-        if (engine->event_thread_running) {
-                engine->event_thread_quit = true;
+        if (engine->watching) {
                 if (engine->keepalive_timer >= 0)
                         virEventRemoveTimeout(engine->keepalive_timer);
+                pthread_mutex_lock(&engine->connection_lock);
                 virConnectDomainEventDeregisterAny(engine->connection, engine->lifecycle_callback);
-                virEventAddTimeout(0, wake_event_loop, NULL, NULL);
-                pthread_join(engine->event_thread, NULL);
+                pthread_mutex_unlock(&engine->connection_lock);
+                watch_wait_released(engine);
         }
         vmsnap_pool_free(engine->pool);
         pthread_mutex_destroy(&engine->pool_lock);
@@ -118,6 +173,8 @@ void vmsnap_engine_free(vmsnap_engine *engine)
                 virConnectClose(engine->connection);
         pthread_mutex_destroy(&engine->slots_lock);
         pthread_mutex_destroy(&engine->connection_lock);
+        pthread_mutex_destroy(&engine->watch_lock);
+        pthread_cond_destroy(&engine->watch_released);
         free(engine->uri);
         free(engine->state_dir);
         free(engine->run_dir);
@@ -223,10 +280,13 @@ static int on_lifecycle(virConnectPtr connection, virDomainPtr domain, int event
 /* With connection_lock held: subscribes the watcher on the current connection. */
 static int subscribe_events(vmsnap_engine *engine)
 {
-        engine->lifecycle_callback =
-                virConnectDomainEventRegisterAny(engine->connection, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                 VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), engine, NULL);
-        return engine->lifecycle_callback < 0 ? -EIO : 0;
+        engine->lifecycle_callback = virConnectDomainEventRegisterAny(
+                engine->connection, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), engine, watch_release);
+        if (engine->lifecycle_callback < 0)
+                return -EIO;
+        watch_hold(engine);
+        return 0;
 }
 
 /* After a reconnect nothing is known of what happened meanwhile: every domain may have changed. */
@@ -255,6 +315,9 @@ virConnectPtr vmsnap_engine_connection(vmsnap_engine *engine, vmsnap_error *erro
                  * still hold the old one fail with libvirt's error; later ones use the new one. */
                 virConnectPtr fresh = virConnectOpen(engine->uri);
                 if (fresh) {
+                        if (engine->watching)
+                                virConnectDomainEventDeregisterAny(engine->connection,
+                                                                   engine->lifecycle_callback);
                         virConnectClose(engine->connection);
                         engine->connection = fresh;
                         vmsnap_engine_drop_all_facts(engine);
@@ -321,26 +384,26 @@ static int on_lifecycle(virConnectPtr connection, virDomainPtr domain, int event
         return 0;
 }
 
-static void *event_thread_main(void *userdata)
-{
-        vmsnap_engine *engine = userdata;
-
-        while (!engine->event_thread_quit)
-                if (virEventRunDefaultImpl() < 0)
-                        break;
-        return NULL;
-}
-
 int vmsnap_engine_watch(vmsnap_engine *engine, vmsnap_change_fn changed, void *userdata, vmsnap_error *error)
 {
         vmsnap_error_clear(error);
-        if (engine->event_thread_running)
+        if (engine->watching)
                 return vmsnap_error_set(error, -EBUSY, VMSNAP_ERROR_BUSY,
                                         "the engine already has a watcher");
-        if (event_impl_registered < 0)
-                return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED,
-                                        "libvirt's event loop is not available");
+        pthread_once(&event_loop_once, event_loop_start);
+        if (event_loop_status < 0)
+                return vmsnap_error_set(error, event_loop_status, VMSNAP_ERROR_FAILED,
+                                        "libvirt's event loop could not be started");
+
+        /* The connection opened before the loop existed delivers no events: replace it. */
         pthread_mutex_lock(&engine->connection_lock);
+        virConnectPtr attached = virConnectOpen(engine->uri);
+        if (!attached) {
+                pthread_mutex_unlock(&engine->connection_lock);
+                return libvirt_error(error, VMSNAP_ERROR_FAILED, "cannot connect to libvirt");
+        }
+        virConnectClose(engine->connection);
+        engine->connection = attached;
         engine->changed = changed;
         engine->changed_userdata = userdata;
         int r = subscribe_events(engine);
@@ -348,13 +411,10 @@ int vmsnap_engine_watch(vmsnap_engine *engine, vmsnap_change_fn changed, void *u
         if (r < 0)
                 return libvirt_error(error, VMSNAP_ERROR_FAILED,
                                      "cannot subscribe to libvirt's domain events");
-        engine->keepalive_timer = virEventAddTimeout(5000, keep_connection, engine, NULL);
-        if (pthread_create(&engine->event_thread, NULL, event_thread_main, engine) != 0) {
-                virConnectDomainEventDeregisterAny(engine->connection, engine->lifecycle_callback);
-                return vmsnap_error_set(error, -EAGAIN, VMSNAP_ERROR_FAILED,
-                                        "cannot start the event thread");
-        }
-        engine->event_thread_running = true;
+        engine->keepalive_timer = virEventAddTimeout(5000, keep_connection, engine, watch_release);
+        if (engine->keepalive_timer >= 0)
+                watch_hold(engine);
+        engine->watching = true;
         return 0;
 }
 

@@ -40,14 +40,16 @@ struct vmsnap_engine {
         pthread_mutex_t slots_lock;
         vmsnap_domain_slot **slots;
         size_t n_slots;
-        /* The watcher (vmsnap_engine_watch): libvirt's event loop runs in its own thread. */
+        /* The watcher (vmsnap_engine_watch): its callbacks run in libvirt's event loop,
+         * one thread per process; watch_refs counts those libvirt still holds. */
         vmsnap_change_fn changed;
         void *changed_userdata;
-        pthread_t event_thread;
-        bool event_thread_running;
-        volatile bool event_thread_quit;
+        bool watching;
         int lifecycle_callback;
         int keepalive_timer;
+        pthread_mutex_t watch_lock;
+        pthread_cond_t watch_released;
+        unsigned watch_refs;
         /* Bumped at every reconnect: the facts of every slot are then out of date. */
         unsigned facts_epoch;
         /* The collapse workers, made at the first clone. */

@@ -73,7 +73,7 @@ void vmsnap_engine_drop_all_facts(vmsnap_engine *engine)
 /* With slot->data_lock held: copies the slot's facts if they may be used. */
 static bool slot_facts_take(vmsnap_engine *engine, vmsnap_domain_slot *slot, vmsnap_domain_facts *ret)
 {
-        if (!engine->event_thread_running || !slot->facts || slot->facts_epoch != engine_epoch(engine) ||
+        if (!engine->watching || !slot->facts || slot->facts_epoch != engine_epoch(engine) ||
             now_usec() - slot->facts_fetched_usec >= VMSNAP_FACTS_MAX_AGE_USEC)
                 return false;
         facts_copy(slot->facts, ret);
@@ -85,7 +85,7 @@ static vmsnap_domain_slot *find_fresh(vmsnap_engine *engine, const char *domain,
 {
         vmsnap_domain_slot *found = NULL;
 
-        if (!engine->event_thread_running)
+        if (!engine->watching)
                 return NULL;
         pthread_mutex_lock(&engine->slots_lock);
         for (size_t i = 0; i < engine->n_slots && !found; i++) {
@@ -135,7 +135,7 @@ static int facts_fetch(vmsnap_engine *engine, virDomainPtr domain, vmsnap_domain
         free(xml);
 
         pthread_mutex_lock(&slot->data_lock);
-        if (engine->event_thread_running && slot->facts_drops == drops && engine_epoch(engine) == epoch &&
+        if (engine->watching && slot->facts_drops == drops && engine_epoch(engine) == epoch &&
             facts.targets_known) {
                 vmsnap_domain_facts_clear(slot->facts);
                 free(slot->facts);

@@ -771,6 +771,40 @@ static bool heard(watch_log *log, const char *uuid)
         return false;
 }
 
+/* libvirtd closes a connection whose keepalive pings go unanswered, and the next call
+ * on it dies of SIGPIPE. An engine that only acts must not promise answers (no event
+ * loop of its own), and once a watcher has started libvirt's loop in the process, that
+ * loop must keep answering for every later engine, also after the watcher is gone.
+ * with-libvirtd.sh starts libvirtd with keepalives every second, two missed at most,
+ * and says in VMSNAP_TEST_IDLE_SECONDS how long to stay idle. */
+static void test_engines_keep_their_libvirt_connection_while_idle(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        watch_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+        vmsnap_domain_info domain = {0};
+        vmsnap_engine *watcher, *later;
+        const char *idle = getenv("VMSNAP_TEST_IDLE_SECONDS");
+
+        if (!f->real_daemon || !idle) {
+                skip(); /* needs a libvirtd with short keepalives (tests/with-libvirtd.sh) */
+                return;
+        }
+        sleep((unsigned)atoi(idle));
+        assert_ok(vmsnap_domain_get(f->engine, "vm1", &domain, &error), &error);
+        vmsnap_domain_info_clear(&domain);
+
+        assert_ok(vmsnap_engine_new(f->uri, f->state_dir, &watcher, &error), &error);
+        assert_ok(vmsnap_engine_watch(watcher, on_change, &log, &error), &error);
+        vmsnap_engine_free(watcher);
+        assert_ok(vmsnap_engine_new(f->uri, f->state_dir, &later, &error), &error);
+        sleep((unsigned)atoi(idle));
+        assert_ok(vmsnap_domain_get(later, "vm1", &domain, &error), &error);
+        assert_string_equal(domain.name, "vm1");
+        vmsnap_domain_info_clear(&domain);
+        vmsnap_engine_free(later);
+}
+
 static void test_watchers_hear_of_every_change_and_undefine_drops_the_metadata(void **state)
 {
         fixture *f = *state;
@@ -929,6 +963,7 @@ static void test_configuration_at_a_snapshot_hides_secrets_a_revert_restores(voi
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                T(test_engines_keep_their_libvirt_connection_while_idle),
                 T(test_create_freezes_selected_disks_and_records_excluded_ones),
                 T(test_create_refuses_bad_input_before_changing_anything),
                 T(test_default_names_are_generated_and_unique),

@@ -33,6 +33,10 @@ if ! libvirtd_running; then
                 install -m 0755 "$VMSNAP_SOURCE_ROOT/packaging/libvirt-hook/vmsnap" "$hook"; then
                 hook_installed=$hook
         fi
+        # Keepalives every second, two missed at most: a client that promises answers and
+        # gives none loses its connection within seconds, and the tests show it.
+        LIBVIRTD_CONF=$'keepalive_interval = 1\nkeepalive_count = 2'
+        export VMSNAP_TEST_IDLE_SECONDS=5
         libvirtd_start "$work" || skip "libvirtd did not start or answer within 60 s: $(tail -n 2 "$work/libvirtd.log" 2>/dev/null | tr '\n' ' ')"
 fi
 
