@@ -42,8 +42,13 @@ libvirtd_start() {
                 libvirtd_started+=("$work/virtlogd.pid")
         fi
         printf 'log_outputs="3:file:%s/libvirtd.log"\n%s\n' "$work" "${LIBVIRTD_CONF:-}" >"$work/libvirtd.conf"
-        libvirtd -d -f "$work/libvirtd.conf" --pid-file "$work/libvirtd.pid" 9>&- || return 1
         libvirtd_started+=("$work/libvirtd.pid")
+        libvirtd_spawn "$work"
+}
+
+# libvirtd_spawn WORK: libvirtd alone, answering within 60 s, or a failure.
+libvirtd_spawn() {
+        libvirtd -d -f "$1/libvirtd.conf" --pid-file "$1/libvirtd.pid" 9>&- || return 1
         for _ in $(seq 600); do
                 libvirtd_running && return 0
                 sleep 0.1
@@ -60,12 +65,7 @@ libvirtd_restart() {
                 kill -0 "$pid" 2>/dev/null || break
                 sleep 0.1
         done
-        libvirtd -d -f "$work/libvirtd.conf" --pid-file "$work/libvirtd.pid" 9>&- || return 1
-        for _ in $(seq 600); do
-                libvirtd_running && return 0
-                sleep 0.1
-        done
-        return 1
+        libvirtd_spawn "$work"
 }
 
 # libvirtd_stop: stops what libvirtd_start started and waits for their sockets to go.
