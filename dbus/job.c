@@ -52,6 +52,7 @@ struct job {
                 bool have_progress;
                 uint64_t done, total;
                 char **messages;
+                bool past_point_of_no_return;
                 bool flush_posted;
         } reported;
         atomic_bool cancel_requested;
@@ -172,6 +173,16 @@ static bool hook_is_canceled(void *userdata)
         return job_cancel_requested(userdata);
 }
 
+static void hook_past_point_of_no_return(void *userdata)
+{
+        job *j = userdata;
+
+        pthread_mutex_lock(&j->lock);
+        j->reported.past_point_of_no_return = true;
+        job_post_flush_locked(j);
+        pthread_mutex_unlock(&j->lock);
+}
+
 const vmsnap_hooks *job_engine_hooks(job *j)
 {
         return &j->hooks;
@@ -230,7 +241,14 @@ static void job_publish_progress(job *j)
         total = j->reported.total;
         new_messages = j->reported.messages;
         j->reported.messages = NULL;
+        bool past_point_of_no_return = j->reported.past_point_of_no_return;
         pthread_mutex_unlock(&j->lock);
+
+        /* Past its point of no return a job completes whatever happens: Cancel can no longer stop it. */
+        if (past_point_of_no_return && j->cancelable) {
+                j->cancelable = false;
+                strv_push(&changed, "Cancelable");
+        }
 
         for (char **m = new_messages; m && *m; m++)
                 strv_push(&j->messages, *m);
@@ -471,6 +489,7 @@ int job_new(manager *m, const char *operation, const char *domain, const char *s
                 .message = hook_message,
                 .is_canceled = hook_is_canceled,
                 .userdata = j,
+                .past_point_of_no_return = hook_past_point_of_no_return,
         };
 
         /* Kept in creation order, which is what ListJobs answers. */

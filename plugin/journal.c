@@ -230,6 +230,8 @@ static int roll_forward_switch(vmsnap_op *op, json_object *expected)
         r = vmsnap_op_save(op);
         if (r < 0)
                 return r;
+        if (op->hooks && op->hooks->past_point_of_no_return)
+                op->hooks->past_point_of_no_return(op->hooks->userdata);
         return run_finish(op);
 }
 
@@ -571,6 +573,8 @@ int vmsnap_journal_commit(vmsnap_op *op)
         r = vmsnap_op_save(op);
         if (r < 0)
                 return r;
+        if (op->hooks && op->hooks->past_point_of_no_return)
+                op->hooks->past_point_of_no_return(op->hooks->userdata);
         return run_finish(op);
 }
 

@@ -99,8 +99,8 @@ def _():
     properties.close()
 
 
-@case("PropertiesChanged follows the job: State running then done, Snapshot the name taken, Cancelable false at "
-      "the end")
+@case("PropertiesChanged follows the job: State running then done, Snapshot the name taken, Cancelable false "
+      "once past the point of no return, before the job says it is done")
 def _():
     recorder = SignalRecorder(client.connection, interface="org.freedesktop.DBus.Properties")
     completed = SignalRecorder(client.connection, interface=JOB_IFACE, member="Completed")
@@ -112,6 +112,9 @@ def _():
     check_equal(states, ["running", "done"], "State changes")
     check_equal([c["Snapshot"] for c in changes if "Snapshot" in c], [job["Result"]], "Snapshot becomes the name")
     check_equal([c["Cancelable"] for c in changes if "Cancelable" in c], [False], "Cancelable changes")
+    uncancelable = next(i for i, c in enumerate(changes) if "Cancelable" in c)
+    done = next(i for i, c in enumerate(changes) if c.get("State") == "done")
+    check(uncancelable < done, f"Cancelable went false in change {uncancelable}, before State done in change {done}")
     recorder.close()
     completed.close()
 

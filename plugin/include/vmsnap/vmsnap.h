@@ -52,6 +52,10 @@ typedef struct vmsnap_hooks {
         void (*message)(void *userdata, const char *text);
         bool (*is_canceled)(void *userdata);
         void *userdata;
+        /* Called once when the operation passes its point of no return (its changes are
+         * recorded and it completes, also after a crash): from then on is_canceled is
+         * no longer asked. May be NULL. */
+        void (*past_point_of_no_return)(void *userdata);
 } vmsnap_hooks;
 
 typedef struct vmsnap_engine vmsnap_engine;
