@@ -896,6 +896,47 @@ static void test_revert_with_memory_runs_on_from_the_snapshot_instant(void **sta
         free(persistent);
 }
 
+/* Clone reads only frozen images, which QEMU shares for reading: the VM runs on while
+ * its snapshot is copied. A pause and resume would leave the domain running with the
+ * reason "unpaused"; it keeps the reason it had. */
+static void test_clone_of_a_running_domain_copies_the_snapshot_without_pausing_it(void **state)
+{
+        fixture *f = *state;
+        vmsnap_create_options options = {.name = "s1"};
+        vmsnap_snapshot_info info = {0};
+        vmsnap_error error = {0};
+        int state_before, reason_before, state_after, reason_after;
+
+        define_tiny_domain(f, "vm", NULL);
+        assert_ok(vmsnap_snapshot_create(f->engine, "vm", &options, NULL, NULL, &error), &error);
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm", "s1", &info, &error), &error);
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm");
+        assert_int_equal(virDomainGetState(d, &state_before, &reason_before, 0), 0);
+        assert_int_equal(state_before, VIR_DOMAIN_RUNNING);
+        assert_int_equal(reason_before,
+                         VIR_DOMAIN_RUNNING_BOOTED); /* the live snapshot did not pause it either */
+
+        f->defined = realloc(f->defined, (f->n_defined + 1) * sizeof(char *));
+        f->defined[f->n_defined++] = strdup("vm-clone");
+        assert_ok(vmsnap_snapshot_clone(f->engine, "vm", "s1", "vm-clone", NULL, NULL, NULL, &error),
+                  &error);
+
+        assert_int_equal(virDomainGetState(d, &state_after, &reason_after, 0), 0);
+        assert_int_equal(state_after, VIR_DOMAIN_RUNNING);
+        assert_int_equal(reason_after, reason_before);
+        virDomainFree(d);
+        for (int i = 0; i < 2; i++) {
+                const char *target = i == 0 ? "vda" : "vdb";
+                char *copy = disk_source(f, "vm-clone", target, false);
+                assert_int_equal(test_runf("qemu-img compare -U -q %s %s", image_of(&info, target), copy),
+                                 0);
+                free(copy);
+        }
+        assert_false(domain_running(f, "vm-clone"));
+        vmsnap_snapshot_info_clear(&info);
+        destroy(f, "vm");
+}
+
 static void test_preview_commit_and_undo_refuse_a_running_domain_unless_asked_to_stop_it(void **state)
 {
         fixture *f = *state;
@@ -1215,6 +1256,7 @@ int main(void)
                 T(test_a_pull_that_outlived_a_crash_is_stopped_by_the_recovery),
                 T(test_cancel_during_a_live_commit_completes_the_merge_and_says_why),
                 T(test_revert_with_memory_runs_on_from_the_snapshot_instant),
+                T(test_clone_of_a_running_domain_copies_the_snapshot_without_pausing_it),
                 T(test_preview_commit_and_undo_refuse_a_running_domain_unless_asked_to_stop_it),
                 T(test_the_libvirt_hook_refuses_to_start_a_domain_during_an_offline_merge),
                 T(test_a_linux_guest_reverted_to_a_memory_snapshot_runs_on_from_that_moment),
