@@ -115,7 +115,7 @@ def go(vm):
 
 
 def tree_rows():
-    return browser.js("""return Array.from(document.querySelectorAll('.vmsnap-tree tbody tr')).map(r => ({
+    return browser.js("""return Array.from(document.querySelectorAll('.vmsnap-tree tbody tr.vmsnap-row')).map(r => ({
         name: r.dataset.name, level: +r.getAttribute('aria-level'), hidden: r.hidden,
         current: !!r.querySelector('.vmsnap-marker-current'), preview: !!r.querySelector('.vmsnap-marker-preview'),
         excluded: Array.from(r.querySelectorAll('.vmsnap-excluded')).map(e => e.textContent),
@@ -124,6 +124,49 @@ def tree_rows():
 
 def tree_row(name):
     return next((r for r in tree_rows() if r["name"] == name), None)
+
+
+def scroll_through_tree():
+    """Scrolls the page from the top of the tree to its end, most of a window at a time,
+    as a person reading it would. Returns the snapshots' names in the order their rows
+    were first drawn, the most rows the page held at once, and every moment a spacer
+    (the stand-in for rows not drawn) showed inside the window: each is a gap a reader
+    would have seen."""
+    browser.driver.set_script_timeout(WAIT_SECONDS)
+    return browser.driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const names = [], seen = new Set(), gaps = [];
+        let mostDrawn = 0;
+        const tree = document.querySelector('.vmsnap-tree');
+        let scroller = tree.parentElement;
+        while (scroller && !(['auto', 'scroll'].includes(getComputedStyle(scroller).overflowY) &&
+                             scroller.scrollHeight > scroller.clientHeight))
+            scroller = scroller.parentElement;
+        scroller = scroller || document.scrollingElement;
+        const view = scroller === document.scrollingElement
+            ? {top: 0, bottom: window.innerHeight} : scroller.getBoundingClientRect();
+        tree.scrollIntoView({block: 'start'});
+        const look = () => requestAnimationFrame(() => requestAnimationFrame(() => {
+            const rows = Array.from(document.querySelectorAll('.vmsnap-tree tbody tr.vmsnap-row'));
+            mostDrawn = Math.max(mostDrawn, rows.length);
+            for (const row of rows) {
+                if (!seen.has(row.dataset.id)) {
+                    seen.add(row.dataset.id);
+                    names.push(row.dataset.name);
+                }
+            }
+            for (const spacer of document.querySelectorAll('.vmsnap-tree tr.vmsnap-spacer')) {
+                const box = spacer.getBoundingClientRect();
+                if (!spacer.hidden && box.height > 0 && box.bottom > view.top && box.top < view.bottom)
+                    gaps.push({scrollTop: scroller.scrollTop, top: box.top, bottom: box.bottom});
+            }
+            const body = tree.tBodies[0].getBoundingClientRect();
+            if (body.bottom <= view.bottom + 1 || scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 1)
+                return done({names, mostDrawn, gaps});
+            scroller.scrollBy(0, Math.floor((view.bottom - view.top) * 0.9));
+            look();
+        }));
+        look();""")
 
 
 def record_job_bars(job):
@@ -169,6 +212,14 @@ def page_case(name):
 
 
 # ---- setup: the 500-snapshot tree, data to clone, the browser ----
+
+
+def beta_names_in_tree_order():
+    """root, then its branches one after another, each a chain (created in name order)."""
+    names = ["root"]
+    for branch in range(BETA_BRANCHES):
+        names += [f"b{branch:02d}-{i:02d}" for i in range(BETA_PER_BRANCH if branch else BETA_PER_BRANCH - 1)]
+    return names
 
 
 def wait_for_beta_jobs(jobs):
@@ -381,10 +432,13 @@ def _():
     browser.driver.switch_to.active_element.send_keys("\ue012")  # ArrowLeft: to the parent
     check_equal(browser.js("return document.activeElement.dataset.name"), "base", "ArrowLeft to the parent")
     browser.driver.switch_to.active_element.send_keys("\ue012")  # ArrowLeft: fold
-    check_equal([r["name"] for r in tree_rows() if not r["hidden"]], ["base"], "folded")
+    check_equal([r["name"] for r in tree_rows()], ["base"], "folded: the branches' rows are gone")
+    check_equal(browser.js("return document.querySelector('.vmsnap-tree').getAttribute('aria-rowcount')"), "2",
+                "aria-rowcount when folded (the header and base)")
     browser.driver.switch_to.active_element.send_keys("\ue014")  # ArrowRight: open
-    check_equal([r["name"] for r in tree_rows() if not r["hidden"]],
+    check_equal([r["name"] for r in tree_rows()],
                 ["base", "before-upgrade", "after-upgrade", "experiment"], "open again")
+    check_equal(browser.js("return document.activeElement.dataset.name"), "base", "focus stays on base")
 
 
 @page_case("Custom preview takes the configuration from one snapshot and each disk from the snapshot chosen in the "
@@ -710,17 +764,40 @@ def _():
                 at('vmsnap:tree-updated', e => e.detail.rows === 500)];""")
     comment("  of which: scripts and styles loaded at {:.0f} ms, VMs read at {:.0f} ms, 500 snapshots read at "
             "{:.0f} ms, tree in the DOM at {:.0f} ms".format(*phases))
-    check_equal(browser.js("return document.querySelectorAll('.vmsnap-tree tbody tr').length"), 500, "rows")
+    check_equal(browser.js("return document.querySelector('.vmsnap-tree').getAttribute('aria-rowcount')"), "501",
+                "aria-rowcount (the header and 500 snapshots)")
+    drawn = browser.js("return document.querySelectorAll('.vmsnap-tree tbody tr.vmsnap-row').length")
+    check(0 < drawn < 150, f"only the rows near the window are drawn ({drawn} of 500)")
     browser.screenshot("tree-500", show=".vmsnap-domain")
+    read = scroll_through_tree()
+    comment(f"scrolled through the tree of 500: at most {read['mostDrawn']} rows drawn at once")
+    check_equal(len(read["names"]), 500, "every snapshot's row was drawn on the way down")
+    check_equal(read["names"], beta_names_in_tree_order(), "in the tree's order")
+    check_equal(read["gaps"][:3], [], "a spacer inside the window (rows missing where the reader looks)")
+    browser.screenshot("tree-500-end", show=".vmsnap-tree tbody tr.vmsnap-row:last-of-type")
+
+    # End and Home with the keyboard reach rows that were not drawn.
+    browser.js("document.querySelector('.vmsnap-tree').scrollIntoView({block: 'start'})")  # back to the top
+    select_snapshot("root")
+    browser.driver.switch_to.active_element.send_keys("\ue010")  # End
+    check_equal(browser.js("return document.activeElement.dataset.name"), "b24-19", "End: the last row, focused")
+    check(browser.js("const b = document.activeElement.getBoundingClientRect(); return b.top >= 0 && b.bottom <= window.innerHeight"),
+          "the last row is in the window")
+    browser.driver.switch_to.active_element.send_keys("\ue011")  # Home
+    check_equal(browser.js("return document.activeElement.dataset.name"), "root", "Home: the first row, focused")
+
     changed_at = time.time()
     client.rename("beta", "b12-07", "renamed-from-the-bus")
-    browser.wait(f"q('{row('renamed-from-the-bus')}')", what="the renamed row")
+    browser.wait("(s => s && performance.getEntriesByName('vmsnap:tree-painted').some(e => e.startTime > s.startTime))"
+                 "(performance.getEntriesByName('vmsnap:snapshots-changed').pop())", what="the tree painted after the rename")
     timings = browser.js("""const signal = performance.getEntriesByName('vmsnap:snapshots-changed').pop();
         const painted = performance.getEntriesByName('vmsnap:tree-painted')
             .filter(e => e.startTime > signal.startTime)[0];
         return [painted.startTime - signal.startTime, performance.timeOrigin + painted.startTime];""")
     comment(f"SnapshotsChanged to the updated tree of 500: {timings[0]:.0f} ms "
             f"(Rename call to painted: {timings[1] - changed_at * 1000:.0f} ms)")
+    names = scroll_through_tree()["names"]
+    check("renamed-from-the-bus" in names and "b12-07" not in names, "the renamed row, found by scrolling")
 
 
 @page_case("the pages never passed the bus's limit of pending calls per connection, although hundreds of finished "
