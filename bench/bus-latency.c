@@ -2,11 +2,13 @@
  * GetSnapshot latency (p50/p99 over N calls), and reads per second with C
  * concurrent clients, each on its own connection.
  *
- * Two anchors run in the same process and on the same bus, so the figures can be
- * read against what the bus itself costs: a Ping round trip (the smallest call),
- * and a "floor" server that answers ListSnapshots with the records vmsnapd gave,
+ * Anchors run in the same process, so the figures can be read against what the
+ * bus and sd-bus themselves cost: a Ping round trip (the smallest call); a "floor"
+ * server on the same bus that answers ListSnapshots with the records vmsnapd gave,
  * serialized for each answer by vmsnapd's own code (dbus/records.c), and does
- * nothing else: what the bus and the reply's size cost without vmsnapd's work.
+ * nothing else (what the bus and the reply's size cost without vmsnapd's work);
+ * the same floor server over a socket pair, with no bus daemon between (what
+ * sd-bus alone costs); and the building of that reply in memory, never sent.
  *
  *   bus-latency ADDRESS DOMAIN SNAPSHOT [CALLS] [CLIENTS] [SECONDS]
  */
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <systemd/sd-bus.h>
 #include <time.h>
 
@@ -46,6 +49,7 @@ typedef enum request {
         GET_SNAPSHOT,
         PING,
         FLOOR_LIST,
+        PEER_LIST,
 } request;
 
 static const char *const request_names[] = {
@@ -53,6 +57,7 @@ static const char *const request_names[] = {
         [GET_SNAPSHOT] = "GetSnapshot",
         [PING] = "Peer.Ping",
         [FLOOR_LIST] = "floor List",
+        [PEER_LIST] = "no bus daemon",
 };
 
 #define FLOOR_NAME "org.example.SnapshotsBenchFloor"
@@ -75,6 +80,9 @@ static int call(sd_bus *bus, request what)
         case PING:
                 r = sd_bus_call_method(bus, "org.example.Snapshots", "/org/example/Snapshots",
                                        "org.freedesktop.DBus.Peer", "Ping", &error, &reply, NULL);
+                break;
+        case PEER_LIST:
+                r = sd_bus_call_method(bus, NULL, "/floor", FLOOR_NAME, "ListSnapshots", &error, &reply, "s", domain);
                 break;
         case FLOOR_LIST:
         default:
@@ -229,6 +237,14 @@ static int parse_records(sd_bus_message *m)
         return r;
 }
 
+static int floor_append_records(sd_bus_message *reply)
+{
+        int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < n_floor_records; i++)
+                r = bus_append_snapshot_record(reply, &floor_records[i]);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
 static int floor_list(sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
         sd_bus_message *reply = NULL;
@@ -236,11 +252,7 @@ static int floor_list(sd_bus_message *message, void *userdata, sd_bus_error *err
 
         r = sd_bus_message_new_method_return(message, &reply);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-        for (size_t i = 0; r >= 0 && i < n_floor_records; i++)
-                r = bus_append_snapshot_record(reply, &floor_records[i]);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
+                r = floor_append_records(reply);
         if (r >= 0)
                 r = sd_bus_send(NULL, reply, NULL);
         sd_bus_message_unref(reply);
@@ -257,18 +269,34 @@ static pthread_mutex_t floor_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t floor_ready = PTHREAD_COND_INITIALIZER;
 static bool floor_up;
 
+/* The floor server on the bus (peer_fd < 0), which first reads vmsnapd's records, or
+ * on one end of a socket pair (the records read already). */
 static void *floor_server(void *userdata)
 {
+        int peer_fd = *(int *)userdata;
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *template = NULL;
-        sd_bus *bus = connect_bus();
+        sd_bus *bus = NULL;
+        sd_id128_t id;
 
-        if (sd_bus_call_method(bus, "org.example.Snapshots", "/org/example/Snapshots", "org.example.Snapshots",
-                               "ListSnapshots", &error, &template, "s", domain) < 0 ||
-            parse_records(template) < 0 ||
-            sd_bus_add_object_vtable(bus, NULL, "/floor", FLOOR_NAME, floor_vtable, NULL) < 0 ||
-            sd_bus_request_name(bus, FLOOR_NAME, 0) < 0) {
-                fprintf(stderr, "bus-latency: cannot start the floor server\n");
+        if (peer_fd < 0) {
+                bus = connect_bus();
+                if (sd_bus_call_method(bus, "org.example.Snapshots", "/org/example/Snapshots",
+                                       "org.example.Snapshots", "ListSnapshots", &error, &template, "s",
+                                       domain) < 0 ||
+                    parse_records(template) < 0 ||
+                    sd_bus_request_name(bus, FLOOR_NAME, 0) < 0) {
+                        fprintf(stderr, "bus-latency: cannot start the floor server\n");
+                        exit(1);
+                }
+        } else if (sd_bus_new(&bus) < 0 || sd_bus_set_fd(bus, peer_fd, peer_fd) < 0 ||
+                   sd_id128_randomize(&id) < 0 || sd_bus_set_server(bus, 1, id) < 0 ||
+                   sd_bus_set_anonymous(bus, 1) < 0 || sd_bus_start(bus) < 0) {
+                fprintf(stderr, "bus-latency: cannot start the floor server on a socket pair\n");
+                exit(1);
+        }
+        if (sd_bus_add_object_vtable(bus, NULL, "/floor", FLOOR_NAME, floor_vtable, NULL) < 0) {
+                fprintf(stderr, "bus-latency: cannot serve the floor object\n");
                 exit(1);
         }
         pthread_mutex_lock(&floor_lock);
@@ -281,9 +309,46 @@ static void *floor_server(void *userdata)
                         sd_bus_wait(bus, 100 * 1000);
         }
         sd_bus_message_unref(template);
-        vmsnap_snapshot_info_array_free(floor_records, n_floor_records);
         sd_bus_flush_close_unref(bus);
         return NULL;
+}
+
+static void floor_start(pthread_t *thread, int *peer_fd)
+{
+        floor_up = false;
+        floor_stop = false;
+        pthread_create(thread, NULL, floor_server, peer_fd);
+        pthread_mutex_lock(&floor_lock);
+        while (!floor_up)
+                pthread_cond_wait(&floor_ready, &floor_lock);
+        pthread_mutex_unlock(&floor_lock);
+}
+
+static void floor_end(pthread_t thread)
+{
+        floor_stop = true;
+        pthread_join(thread, NULL);
+}
+
+/* The floor's reply built in memory on the bus connection, never sent. */
+static void build_latency(sd_bus *bus, int calls)
+{
+        double *samples = calloc((size_t)calls, sizeof(double));
+        for (int i = 0; i < calls; i++) {
+                sd_bus_message *m = NULL;
+                double start = now_ms();
+                if (sd_bus_message_new_method_call(bus, &m, FLOOR_NAME, "/floor", FLOOR_NAME, "X") < 0 ||
+                    floor_append_records(m) < 0) {
+                        fprintf(stderr, "bus-latency: cannot build the reply\n");
+                        exit(1);
+                }
+                samples[i] = now_ms() - start;
+                sd_bus_message_unref(m);
+        }
+        qsort(samples, (size_t)calls, sizeof(double), compare);
+        printf("%-14s p50 %7.3f ms   p99 %7.3f ms   (%d replies of %zu records built, not sent)\n", "build only",
+               samples[calls / 2], samples[calls * 99 / 100], calls, n_floor_records);
+        free(samples);
 }
 
 static double deadline;
@@ -323,17 +388,32 @@ int main(int argc, char **argv)
         latency(bus, GET_SNAPSHOT, calls * 4);
 
         pthread_t floor_thread;
-        pthread_create(&floor_thread, NULL, floor_server, NULL);
-        pthread_mutex_lock(&floor_lock);
-        while (!floor_up)
-                pthread_cond_wait(&floor_ready, &floor_lock);
-        pthread_mutex_unlock(&floor_lock);
+        int no_fd = -1, pair[2];
+        floor_start(&floor_thread, &no_fd);
         printf("anchors on the same bus:\n");
         latency(bus, PING, calls * 4);
         latency(bus, FLOOR_LIST, calls);
-        floor_stop = true;
-        pthread_join(floor_thread, NULL);
+        floor_end(floor_thread);
+
+        /* The floor again, over a socket pair: sd-bus on both ends, no bus daemon between. */
+        sd_bus *peer = NULL;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0 || sd_bus_new(&peer) < 0 ||
+            sd_bus_set_fd(peer, pair[0], pair[0]) < 0) {
+                fprintf(stderr, "bus-latency: cannot make a socket pair\n");
+                return 1;
+        }
+        floor_start(&floor_thread, &pair[1]);
+        if (sd_bus_start(peer) < 0) {
+                fprintf(stderr, "bus-latency: cannot talk to the floor server on the socket pair\n");
+                return 1;
+        }
+        printf("the floor without the bus:\n");
+        latency(peer, PEER_LIST, calls);
+        floor_end(floor_thread);
+        sd_bus_flush_close_unref(peer);
+        build_latency(bus, calls);
         sd_bus_flush_close_unref(bus);
+        vmsnap_snapshot_info_array_free(floor_records, n_floor_records);
 
         pthread_t threads[64];
         if (clients > 64)
