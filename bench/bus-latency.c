@@ -8,7 +8,8 @@
  * serialized for each answer by vmsnapd's own code (dbus/records.c), and does
  * nothing else (what the bus and the reply's size cost without vmsnapd's work);
  * the same floor server over a socket pair, with no bus daemon between (what
- * sd-bus alone costs); and the building of that reply in memory, never sent.
+ * sd-bus alone costs); and the building of that reply in memory, never sent, beside
+ * the same records as an array of structs (what a leaner reply would cost).
  *
  *   bus-latency ADDRESS DOMAIN SNAPSHOT [CALLS] [CLIENTS] [SECONDS]
  */
@@ -330,15 +331,51 @@ static void floor_end(pthread_t thread)
         pthread_join(thread, NULL);
 }
 
-/* The floor's reply built in memory on the bus connection, never sent. */
-static void build_latency(sd_bus *bus, int calls)
+/* The same records as an array of structs, one struct per snapshot (fields in the
+ * order of ListSnapshots' keys): what a leaner reply than aa{sv} would cost. */
+static int append_struct_records(sd_bus_message *m)
+{
+        int r = sd_bus_message_open_container(m, 'a', "(ssssxsasa(ss)bbbbb)");
+        for (size_t i = 0; r >= 0 && i < n_floor_records; i++) {
+                const vmsnap_snapshot_info *info = &floor_records[i];
+                r = sd_bus_message_open_container(m, 'r', "ssssxsasa(ss)bbbbb");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "ssssxs", info->id, info->name, info->description,
+                                                  info->parent_id, info->created, info->state);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'a', "s");
+                for (size_t d = 0; r >= 0 && d < info->n_disks; d++)
+                        if (info->disks[d].image)
+                                r = sd_bus_message_append_basic(m, 's', info->disks[d].target);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'a', "(ss)");
+                for (size_t d = 0; r >= 0 && d < info->n_disks; d++)
+                        if (!info->disks[d].image)
+                                r = sd_bus_message_append(m, "(ss)", info->disks[d].target,
+                                                          info->disks[d].excluded_reason);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "bbbbb", info->memory, info->current, info->partial,
+                                                  info->locked, info->in_preview);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+        }
+        return r < 0 ? r : sd_bus_message_close_container(m);
+}
+
+/* The floor's reply built in memory on the bus connection, never sent: as vmsnapd
+ * builds it (aa{sv}), and as an array of structs. */
+static void build_latency(sd_bus *bus, int calls, bool structs)
 {
         double *samples = calloc((size_t)calls, sizeof(double));
         for (int i = 0; i < calls; i++) {
                 sd_bus_message *m = NULL;
                 double start = now_ms();
                 if (sd_bus_message_new_method_call(bus, &m, FLOOR_NAME, "/floor", FLOOR_NAME, "X") < 0 ||
-                    floor_append_records(m) < 0) {
+                    (structs ? append_struct_records(m) : floor_append_records(m)) < 0) {
                         fprintf(stderr, "bus-latency: cannot build the reply\n");
                         exit(1);
                 }
@@ -346,8 +383,9 @@ static void build_latency(sd_bus *bus, int calls)
                 sd_bus_message_unref(m);
         }
         qsort(samples, (size_t)calls, sizeof(double), compare);
-        printf("%-14s p50 %7.3f ms   p99 %7.3f ms   (%d replies of %zu records built, not sent)\n", "build only",
-               samples[calls / 2], samples[calls * 99 / 100], calls, n_floor_records);
+        printf("%-14s p50 %7.3f ms   p99 %7.3f ms   (%d replies of %zu records built, not sent)\n",
+               structs ? "build a(...)" : "build aa{sv}", samples[calls / 2], samples[calls * 99 / 100], calls,
+               n_floor_records);
         free(samples);
 }
 
@@ -411,7 +449,8 @@ int main(int argc, char **argv)
         latency(peer, PEER_LIST, calls);
         floor_end(floor_thread);
         sd_bus_flush_close_unref(peer);
-        build_latency(bus, calls);
+        build_latency(bus, calls, false);
+        build_latency(bus, calls, true);
         sd_bus_flush_close_unref(bus);
         vmsnap_snapshot_info_array_free(floor_records, n_floor_records);
 
