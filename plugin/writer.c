@@ -169,6 +169,17 @@ int vmsnap_writer_new(int fd, const char *path, vmsnap_image_format format, uint
                         goto fail;
                 }
                 writer->next_free = (1 + writer->l1_clusters) * CLUSTER_SIZE;
+
+                /* The file as large as the image can grow (a hole until written): every reflink
+                 * and copy then lands inside it, and the file system need not extend the file
+                 * with each one (XFS runs a transaction for each reflink past the end). The
+                 * real size is set when the image is finished. */
+                if (ftruncate(fd, (off_t)vmsnap_writer_qcow2_size(virtual_size,
+                                                                   div_round_up(virtual_size, CLUSTER_SIZE),
+                                                                   writer->l1_size)) < 0) {
+                        r = write_failed(writer, -errno, error);
+                        goto fail;
+                }
         }
 
         *ret = writer;
