@@ -63,10 +63,13 @@ dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile &
 pids+=($!)
 for _ in $(seq 100); do [ -S "$work/bus" ] && break; sleep 0.05; done
 address="unix:path=$work/bus"
-"$build/dbus/vmsnapd" --connect qemu:///system --state-dir "$work/state" --bus-address "$address" &
-pids+=($!)
 bus() { busctl --address="$address" "$@"; }
-for _ in $(seq 100); do bus status org.example.Snapshots >/dev/null 2>&1 && break; sleep 0.05; done
+start_vmsnapd() { # on $address; its pid is the last of pids
+        "$build/dbus/vmsnapd" --connect qemu:///system --state-dir "$work/state" --bus-address "$address" &
+        pids+=($!)
+        for _ in $(seq 100); do bus status org.example.Snapshots >/dev/null 2>&1 && break; sleep 0.05; done
+}
+start_vmsnapd
 
 echo "making $count snapshots through vmsnapd..."
 start=$(date +%s.%N)
@@ -103,8 +106,8 @@ echo
 echo "== vmsnapd over dbus-daemon, Debian's system bus ($count snapshots)"
 "$build/bench/bus-latency" "$address" vmsnap-bench "s$((count / 2))" 500 8 5
 
-# The same vmsnapd (same state, same libvirtd) on dbus-broker: dbus-daemon relays a
-# message 2,048 bytes per turn of its main loop, which is most of a 430 KB list's time.
+# The same vmsnapd (same state, same libvirtd) on dbus-broker, which has no part of
+# dbus-daemon's code (dbus-daemon relays 2,048 bytes per turn of its main loop).
 if command -v dbus-broker-launch >/dev/null && command -v systemd-socket-activate >/dev/null; then
         kill "${pids[1]}"
         wait "${pids[1]}" 2>/dev/null || true
@@ -112,10 +115,8 @@ if command -v dbus-broker-launch >/dev/null && command -v systemd-socket-activat
         "$here/private-dbus-broker.py" "$work/broker" "$work/broker.conf" &
         pids+=($!)
         address="unix:path=$work/broker"
-        for _ in $(seq 100); do busctl --address="$address" list >/dev/null 2>&1 && break; sleep 0.05; done
-        "$build/dbus/vmsnapd" --connect qemu:///system --state-dir "$work/state" --bus-address "$address" &
-        pids+=($!)
-        for _ in $(seq 100); do bus status org.example.Snapshots >/dev/null 2>&1 && break; sleep 0.05; done
+        for _ in $(seq 100); do bus list >/dev/null 2>&1 && break; sleep 0.05; done
+        start_vmsnapd
         echo
         echo "== vmsnapd over dbus-broker ($count snapshots)"
         "$build/bench/bus-latency" "$address" vmsnap-bench "s$((count / 2))" 500 8 5

@@ -106,9 +106,17 @@ static int compare(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
+/* Prints p50 and p99 of n samples (sorting them) under name, with what they were. */
+static void report(const char *name, double *samples, int n, const char *what)
+{
+        qsort(samples, (size_t)n, sizeof(double), compare);
+        printf("%-14s p50 %7.3f ms   p99 %7.3f ms   (%s)\n", name, samples[n / 2], samples[n * 99 / 100], what);
+}
+
 static void latency(sd_bus *bus, request what, int calls)
 {
         double *samples = calloc((size_t)calls, sizeof(double));
+        char described[64];
         for (int i = 0; i < 20; i++)
                 call(bus, what); /* warm up */
         for (int i = 0; i < calls; i++) {
@@ -116,9 +124,8 @@ static void latency(sd_bus *bus, request what, int calls)
                 call(bus, what);
                 samples[i] = now_ms() - start;
         }
-        qsort(samples, (size_t)calls, sizeof(double), compare);
-        printf("%-14s p50 %7.3f ms   p99 %7.3f ms   (%d calls)\n", request_names[what], samples[calls / 2],
-               samples[calls * 99 / 100], calls);
+        snprintf(described, sizeof(described), "%d calls", calls);
+        report(request_names[what], samples, calls, described);
         free(samples);
 }
 
@@ -371,6 +378,7 @@ static int append_struct_records(sd_bus_message *m)
 static void build_latency(sd_bus *bus, int calls, bool structs)
 {
         double *samples = calloc((size_t)calls, sizeof(double));
+        char described[96];
         for (int i = 0; i < calls; i++) {
                 sd_bus_message *m = NULL;
                 double start = now_ms();
@@ -382,10 +390,8 @@ static void build_latency(sd_bus *bus, int calls, bool structs)
                 samples[i] = now_ms() - start;
                 sd_bus_message_unref(m);
         }
-        qsort(samples, (size_t)calls, sizeof(double), compare);
-        printf("%-14s p50 %7.3f ms   p99 %7.3f ms   (%d replies of %zu records built, not sent)\n",
-               structs ? "build a(...)" : "build aa{sv}", samples[calls / 2], samples[calls * 99 / 100], calls,
-               n_floor_records);
+        snprintf(described, sizeof(described), "%d replies of %zu records built, not sent", calls, n_floor_records);
+        report(structs ? "build a(...)" : "build aa{sv}", samples, calls, described);
         free(samples);
 }
 
