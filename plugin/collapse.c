@@ -26,6 +26,11 @@
 #define CHUNK_EXTENTS 256
 /* How far ahead one question to the extent map looks across holes. */
 #define SCAN_WINDOW (UINT64_C(256) << 20)
+/* A window, the stretch of a disk whose data is placed in the target at once: at most this
+ * many data extents, and at most this much of the guest disk, which bounds the L2 tables of a
+ * qcow2 target held in memory (65 of 64 KiB). */
+#define WINDOW_EXTENTS 16384
+#define WINDOW_BYTES (UINT64_C(32) << 30)
 #define PROGRESS_INTERVAL_MS 100
 #define FALLBACK_CLUSTER_SIZE "cluster_size=65536"
 
@@ -44,9 +49,18 @@ typedef struct collapse_job {
         dev_t target_device;
         ino_t target_inode;
 
-        pthread_mutex_t lock; /* the map, the writer's placement and the cursor */
+        pthread_mutex_t lock; /* the map, the writer's placement, the window and the cursor */
         bool lock_initialized;
-        uint64_t cursor; /* guest offset up to which chunks were handed out */
+        /* A qcow2 target whose sources share blocks with it: its clusters follow the sources'
+         * order, so that each layer's runs become few reflinks. Else guest order, the layout
+         * a guest reads fastest from a copy. */
+        bool host_order;
+        vmsnap_extent *window_extents; /* WINDOW_EXTENTS, the data extents of the window */
+        struct collapse_piece *window; /* the window's pieces, placed, in the order handed out */
+        size_t window_capacity;
+        size_t window_count;
+        size_t window_next;
+        uint64_t cursor; /* guest offset where the next window begins */
         vmsnap_pool_task *task;
         atomic_bool limited; /* to one worker, once reflinks work */
 
@@ -67,6 +81,9 @@ struct collapse_run {
         uint64_t reported_at_ms;
 };
 
+/* Bytes to copy: extent.length bytes of the source from extent.host_offset to target. A DATA piece
+ * may join runs that are apart in the guest but next to each other in both files; its
+ * extent.offset then names only where its first byte is in the guest. */
 typedef struct collapse_piece {
         vmsnap_extent extent;
         uint64_t target;
@@ -218,57 +235,136 @@ static bool piece_continues(const collapse_piece *piece, const vmsnap_extent *ex
                piece->target + piece->extent.length == target;
 }
 
-/* Hands the next chunk of job to the calling worker: extents in guest order, their place in
- * the target fixed now (which keeps qcow2 clusters in guest order whoever copies them). */
-static int job_claim(collapse_job *job, collapse_piece *pieces, size_t *n_ret, vmsnap_error *error)
+/* The order of a host-order window: each layer's runs as they lie in its file. */
+static int extent_compare_host(const void *a, const void *b)
 {
-        uint64_t size = vmsnap_extent_map_virtual_size(job->map), bytes = 0;
-        bool after_hole = false;
+        const vmsnap_extent *x = a, *y = b;
+
+        if (x->depth != y->depth)
+                return x->depth < y->depth ? -1 : 1;
+        if (x->host_offset != y->host_offset)
+                return x->host_offset < y->host_offset ? -1 : 1;
+        return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static int window_append(collapse_job *job, const vmsnap_extent *extent, uint64_t target, uint64_t length,
+                         vmsnap_error *error)
+{
+        collapse_piece *last = job->window_count > 0 ? &job->window[job->window_count - 1] : NULL;
+
+        if (last && piece_continues(last, extent, target)) {
+                last->extent.length += length;
+                return 0;
+        }
+        if (job->window_count == job->window_capacity) {
+                size_t capacity = job->window_capacity ? job->window_capacity * 2 : 1024;
+                collapse_piece *grown = realloc(job->window, capacity * sizeof(*grown));
+
+                if (!grown)
+                        return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+                job->window = grown;
+                job->window_capacity = capacity;
+        }
+        job->window[job->window_count] = (collapse_piece){.extent = *extent, .target = target};
+        job->window[job->window_count].extent.length = length;
+        job->window_count++;
+        return 0;
+}
+
+/* Reads the next window of the chain and places its data in the target (in the sources' order
+ * or the guest's), merging what lies next to each other in both files into one piece; then the
+ * target's L2 tables that are complete are written. */
+static int job_fill_window(collapse_job *job, vmsnap_error *error)
+{
+        uint64_t size = vmsnap_extent_map_virtual_size(job->map);
+        uint64_t limit = size - job->cursor < WINDOW_BYTES ? size : job->cursor + WINDOW_BYTES;
         size_t n = 0;
         int r;
 
-        while (job->cursor < size && n < CHUNK_EXTENTS && bytes < CHUNK_BYTES) {
-                vmsnap_extent extent;
+        if (!job->window_extents) {
+                job->window_extents = calloc(WINDOW_EXTENTS, sizeof(*job->window_extents));
+                if (!job->window_extents)
+                        return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        }
+        job->window_count = job->window_next = 0;
 
-                /* Ask for no more than the chunk takes, so the chain is read about as far as it is
-                 * copied; across holes, look far ahead. */
+        while (job->cursor < limit && n < WINDOW_EXTENTS) {
+                vmsnap_extent *extent = &job->window_extents[n];
+
                 r = vmsnap_extent_map_next(job->map, job->cursor,
-                                           after_hole ? SCAN_WINDOW : CHUNK_BYTES - bytes, &extent, error);
+                                           limit - job->cursor < SCAN_WINDOW ? limit - job->cursor : SCAN_WINDOW,
+                                           extent, error);
                 if (r < 0)
                         return r;
-                if (!extent_has_data(&extent)) {
-                        job->cursor += extent.length;
-                        after_hole = true;
+                job->cursor += extent->length;
+                if (!extent_has_data(extent))
                         continue;
-                }
-                after_hole = false;
-                if (extent.length > CHUNK_BYTES - bytes)
-                        extent.length = CHUNK_BYTES - bytes;
+                /* The window's tables first, in guest order: its data then lies in one stretch. */
+                r = vmsnap_writer_reserve_tables(job->writer, extent->offset, extent->length, error);
+                if (r < 0)
+                        return r;
+                n++;
+        }
 
-                while (extent.length > 0 && n < CHUNK_EXTENTS) {
+        if (job->host_order)
+                qsort(job->window_extents, n, sizeof(*job->window_extents), extent_compare_host);
+
+        for (size_t i = 0; i < n; i++) {
+                vmsnap_extent extent = job->window_extents[i];
+
+                while (extent.length > 0) {
                         uint64_t target, placed;
 
                         r = vmsnap_writer_place(job->writer, extent.offset, extent.length, &target, &placed,
                                                 error);
                         if (r < 0)
                                 return r;
-                        if (n > 0 && piece_continues(&pieces[n - 1], &extent, target))
-                                /* Guest ranges apart, but next to each other in both files (a qcow2
-                                 * target packs clusters): one copy, one reflink. */
-                                pieces[n - 1].extent.length += placed;
-                        else {
-                                pieces[n] = (collapse_piece){.extent = extent, .target = target};
-                                pieces[n].extent.length = placed;
-                                n++;
-                        }
-                        bytes += placed;
-
+                        r = window_append(job, &extent, target, placed, error);
+                        if (r < 0)
+                                return r;
                         extent.offset += placed;
                         extent.length -= placed;
                         if (extent.kind == VMSNAP_EXTENT_DATA)
                                 extent.host_offset += placed;
-                        job->cursor = extent.offset;
                 }
+        }
+
+        return vmsnap_writer_settle(job->writer, job->cursor, error);
+}
+
+/* Hands the next chunk of job to the calling worker: pieces of the current window in order,
+ * a long piece cut at the chunk's size. */
+static int job_claim(collapse_job *job, collapse_piece *pieces, size_t *n_ret, vmsnap_error *error)
+{
+        uint64_t size = vmsnap_extent_map_virtual_size(job->map), bytes = 0;
+        size_t n = 0;
+        int r;
+
+        while (job->window_next == job->window_count && job->cursor < size) {
+                r = job_fill_window(job, error);
+                if (r < 0)
+                        return r;
+        }
+
+        while (job->window_next < job->window_count && n < CHUNK_EXTENTS && bytes < CHUNK_BYTES) {
+                collapse_piece *piece = &job->window[job->window_next];
+                uint64_t take = piece->extent.length;
+
+                if (piece->extent.kind == VMSNAP_EXTENT_DATA && take > CHUNK_BYTES - bytes)
+                        take = CHUNK_BYTES - bytes;
+                pieces[n] = *piece;
+                pieces[n].extent.length = take;
+                n++;
+                bytes += take;
+
+                if (take == piece->extent.length) {
+                        job->window_next++;
+                        continue;
+                }
+                piece->extent.offset += take;
+                piece->extent.host_offset += take;
+                piece->extent.length -= take;
+                piece->target += take;
         }
 
         *n_ret = n;
@@ -282,6 +378,7 @@ static int job_work(void *userdata, vmsnap_pool_worker *worker)
         collapse_run *run = job->run;
         collapse_piece pieces[CHUNK_EXTENTS];
         vmsnap_error error = {0};
+        uint64_t low = UINT64_MAX, high = 0;
         void *scratch;
         size_t n = 0;
         int r;
@@ -317,6 +414,10 @@ static int job_work(void *userdata, vmsnap_pool_worker *worker)
                         return 0;
                 }
                 atomic_fetch_add(&job->done, pieces[i].extent.length);
+                if (pieces[i].target < low)
+                        low = pieces[i].target;
+                if (pieces[i].target + pieces[i].extent.length > high)
+                        high = pieces[i].target + pieces[i].extent.length;
         }
 
         /* Reflinks into one file contend for its locks: one worker at a time goes faster, and the
@@ -326,10 +427,7 @@ static int job_work(void *userdata, vmsnap_pool_worker *worker)
 
         /* Start writing the chunk to disk now rather than all at the final flush, so that the
          * disk works while the next chunks are copied. */
-        (void)sync_file_range(
-                job->target_fd, (off64_t)pieces[0].target,
-                (off64_t)(pieces[n - 1].target + pieces[n - 1].extent.length - pieces[0].target),
-                SYNC_FILE_RANGE_WRITE);
+        (void)sync_file_range(job->target_fd, (off64_t)low, (off64_t)(high - low), SYNC_FILE_RANGE_WRITE);
         return 1;
 }
 
@@ -533,13 +631,28 @@ static int job_create_target(collapse_job *job, vmsnap_error *error)
                 job->target_fd = -EBADF;
                 return 0;
         }
-        return vmsnap_writer_new(job->target_fd, job->item->target, job->item->format,
-                                 vmsnap_extent_map_virtual_size(job->map), vmsnap_extent_map_depth(job->map),
-                                 &job->writer, error);
+        r = vmsnap_writer_new(job->target_fd, job->item->target, job->item->format,
+                              vmsnap_extent_map_virtual_size(job->map), vmsnap_extent_map_depth(job->map),
+                              &job->writer, error);
+        if (r < 0)
+                return r;
+
+        /* A raw target keeps guest order whatever happens: guest offset is file offset. The top and
+         * the base of the chain stand for the images between. */
+        if (job->item->format == VMSNAP_FORMAT_QCOW2) {
+                unsigned base = vmsnap_extent_map_depth(job->map) - 1;
+
+                job->host_order = vmsnap_writer_probe_reflink(job->writer, 0, vmsnap_extent_map_fd(job->map, 0)) &&
+                                  (base == 0 || vmsnap_writer_probe_reflink(job->writer, base,
+                                                                            vmsnap_extent_map_fd(job->map, base)));
+        }
+        return 0;
 }
 
 static void job_clear(collapse_job *job)
 {
+        free(job->window_extents);
+        free(job->window);
         vmsnap_writer_free(job->writer);
         vmsnap_extent_map_free(job->map);
         if (job->target_fd >= 0)

@@ -170,6 +170,11 @@ const char *vmsnap_extent_map_path(const vmsnap_extent_map *map, unsigned depth)
         return depth < map->n_layers ? map->layers[depth].path : NULL;
 }
 
+int vmsnap_extent_map_fd(const vmsnap_extent_map *map, unsigned depth)
+{
+        return depth < map->n_layers ? map->layers[depth].fd : -EBADF;
+}
+
 uint64_t vmsnap_extent_map_scratch_size(const vmsnap_extent_map *map)
 {
         return map->scratch_size;

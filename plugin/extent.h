@@ -39,6 +39,8 @@ uint64_t vmsnap_extent_map_virtual_size(const vmsnap_extent_map *map);
 /* Number of images in the chain, and the one at depth (0 is the top). */
 unsigned vmsnap_extent_map_depth(const vmsnap_extent_map *map);
 const char *vmsnap_extent_map_path(const vmsnap_extent_map *map, unsigned depth);
+/* The file of the image at depth, open for reading (the map keeps it); -EBADF past the base. */
+int vmsnap_extent_map_fd(const vmsnap_extent_map *map, unsigned depth);
 /* Bytes of scratch that decompressing any compressed extent of the map needs (0 when none can). */
 uint64_t vmsnap_extent_map_scratch_size(const vmsnap_extent_map *map);
 

@@ -1,6 +1,7 @@
 /* writer.c: writing the standalone image of a collapse. Owns the target's layout (raw:
  * guest offset = file offset, holes everywhere nothing is written; qcow2: header, L1
- * table, then L2 tables and data clusters in guest order, refcounts at the end) and the
+ * table, then L2 tables and data clusters in the order they are placed, refcounts at the
+ * end) and the
  * moving of bytes: reflink first, then copy_file_range, then pread/pwrite, falling back
  * per source and per piece. Which extents exist is extent.c's; scheduling is pool.c's. */
 #include <endian.h>
@@ -46,17 +47,15 @@ struct vmsnap_writer {
         _Atomic int *copy_methods; /* per source */
         atomic_bool reflinked;
 
-        /* qcow2 layout, all offsets in the target file */
-        uint64_t *l1; /* host byte order */
+        /* qcow2 layout, all offsets in the target file. Clusters go where they are first
+         * placed, in whatever order the caller places them; an L2 table stays in memory
+         * until the caller says its guest range is all placed (vmsnap_writer_settle). */
+        uint64_t *l1; /* host byte order; 0 for a table not allocated */
         uint64_t l1_size;
         uint64_t l1_clusters;
-        uint64_t *l2; /* host byte order, the table being filled */
-        uint64_t l2_index;
-        uint64_t l2_offset;    /* 0 when no table is being filled */
+        uint64_t **tables;     /* per L1 entry: its L2 table in memory (host byte order), or NULL */
+        uint64_t written_below; /* L1 index: every table before it is written and freed */
         uint64_t next_free;    /* first unused cluster */
-        uint64_t last_cluster; /* guest cluster index allocated last, and where it went */
-        uint64_t last_cluster_offset;
-        bool any_cluster;
 };
 
 static int write_failed(const vmsnap_writer *writer, int r, vmsnap_error *error)
@@ -112,8 +111,11 @@ void vmsnap_writer_free(vmsnap_writer *writer)
                 return;
         free(writer->path);
         free(writer->copy_methods);
+        if (writer->tables)
+                for (uint64_t i = 0; i < writer->l1_size; i++)
+                        free(writer->tables[i]);
+        free(writer->tables);
         free(writer->l1);
-        free(writer->l2);
         free(writer);
 }
 
@@ -163,8 +165,8 @@ int vmsnap_writer_new(int fd, const char *path, vmsnap_image_format format, uint
                         goto fail;
                 }
                 writer->l1 = calloc(writer->l1_size ? writer->l1_size : 1, sizeof(uint64_t));
-                writer->l2 = calloc(L2_ENTRIES, sizeof(uint64_t));
-                if (!writer->l1 || !writer->l2) {
+                writer->tables = calloc(writer->l1_size ? writer->l1_size : 1, sizeof(*writer->tables));
+                if (!writer->l1 || !writer->tables) {
                         r = vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
                         goto fail;
                 }
@@ -190,53 +192,61 @@ fail:
         return r;
 }
 
-/* Writes the L2 table being filled; the L1 entry pointing at it is set now and written at the end. */
-static int l2_flush(vmsnap_writer *writer, vmsnap_error *error)
+/* The L2 table of guest cluster index, allocated (at the first unused cluster) when it is new. */
+static int table_for(vmsnap_writer *writer, uint64_t index, uint64_t **ret, vmsnap_error *error)
 {
-        int r;
+        uint64_t l2_index = index / L2_ENTRIES;
 
-        if (writer->l2_offset == 0)
-                return 0;
-        for (uint64_t i = 0; i < L2_ENTRIES; i++)
-                writer->l2[i] = htobe64(writer->l2[i]);
-        r = vmsnap_pwrite_full(writer->fd, writer->l2, CLUSTER_SIZE, writer->l2_offset);
-        if (r < 0)
-                return write_failed(writer, r, error);
-        writer->l1[writer->l2_index] = writer->l2_offset | QCOW2_OFLAG_COPIED;
-        memset(writer->l2, 0, CLUSTER_SIZE);
-        writer->l2_offset = 0;
+        if (l2_index < writer->written_below)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_FAILED,
+                                        "data of %s was placed after its L2 table was written", writer->path);
+        if (!writer->tables[l2_index]) {
+                writer->tables[l2_index] = calloc(L2_ENTRIES, sizeof(uint64_t));
+                if (!writer->tables[l2_index])
+                        return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+                writer->l1[l2_index] = writer->next_free | QCOW2_OFLAG_COPIED;
+                writer->next_free += CLUSTER_SIZE;
+        }
+        *ret = writer->tables[l2_index];
         return 0;
 }
 
-/* Where guest cluster index lives, allocating it (and its L2 table) when it is new. */
-static int qcow2_cluster(vmsnap_writer *writer, uint64_t index, uint64_t *ret, vmsnap_error *error)
+int vmsnap_writer_reserve_tables(vmsnap_writer *writer, uint64_t offset, uint64_t length, vmsnap_error *error)
 {
-        uint64_t l2_index = index / L2_ENTRIES;
+        uint64_t *table;
         int r;
 
-        if (writer->any_cluster && index == writer->last_cluster) {
-                *ret = writer->last_cluster_offset;
+        if (!writer || length == 0 || offset >= writer->virtual_size ||
+            length > writer->virtual_size - offset)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "a guest range outside the disk was placed");
+        if (writer->format == VMSNAP_FORMAT_RAW)
                 return 0;
-        }
-        if (writer->any_cluster && index < writer->last_cluster)
-                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_FAILED,
-                                        "clusters of %s were placed out of guest order", writer->path);
 
-        if (writer->l2_offset == 0 || l2_index != writer->l2_index) {
-                r = l2_flush(writer, error);
+        for (uint64_t index = offset >> CLUSTER_BITS; index <= (offset + length - 1) >> CLUSTER_BITS;
+             index += L2_ENTRIES - index % L2_ENTRIES) {
+                r = table_for(writer, index, &table, error);
                 if (r < 0)
                         return r;
-                writer->l2_index = l2_index;
-                writer->l2_offset = writer->next_free;
+        }
+        return 0;
+}
+
+/* Where guest cluster index lives, allocating it when it is new. */
+static int qcow2_cluster(vmsnap_writer *writer, uint64_t index, uint64_t *ret, vmsnap_error *error)
+{
+        uint64_t *table, *entry;
+        int r;
+
+        r = table_for(writer, index, &table, error);
+        if (r < 0)
+                return r;
+        entry = &table[index % L2_ENTRIES];
+        if (*entry == 0) {
+                *entry = writer->next_free | QCOW2_OFLAG_COPIED;
                 writer->next_free += CLUSTER_SIZE;
         }
-
-        writer->l2[index % L2_ENTRIES] = writer->next_free | QCOW2_OFLAG_COPIED;
-        writer->last_cluster = index;
-        writer->last_cluster_offset = writer->next_free;
-        writer->any_cluster = true;
-        writer->next_free += CLUSTER_SIZE;
-        *ret = writer->last_cluster_offset;
+        *ret = *entry & QCOW2_OFFSET_MASK;
         return 0;
 }
 
@@ -269,8 +279,9 @@ int vmsnap_writer_place(vmsnap_writer *writer, uint64_t offset, uint64_t length,
         for (uint64_t index = first + 1; index <= last; index++) {
                 uint64_t next = 0;
 
-                /* A new L2 table would land between this cluster and the next. */
-                if (index % L2_ENTRIES == 0)
+                /* Stop before a cluster that lies elsewhere (placed before, or after a new L2
+                 * table) rather than allocate it: the caller places the rest again. */
+                if (index % L2_ENTRIES == 0 && !writer->tables[index / L2_ENTRIES])
                         break;
                 r = qcow2_cluster(writer, index, &next, error);
                 if (r < 0)
@@ -281,6 +292,34 @@ int vmsnap_writer_place(vmsnap_writer *writer, uint64_t offset, uint64_t length,
         }
 
         *length_ret = placed < length ? placed : length;
+        return 0;
+}
+
+int vmsnap_writer_settle(vmsnap_writer *writer, uint64_t offset, vmsnap_error *error)
+{
+        uint64_t below;
+        int r;
+
+        if (!writer)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT, "no target to write");
+        if (writer->format == VMSNAP_FORMAT_RAW)
+                return 0;
+
+        below = offset >= writer->virtual_size ? writer->l1_size : offset / L2_COVERAGE;
+        for (; writer->written_below < below; writer->written_below++) {
+                uint64_t *table = writer->tables[writer->written_below];
+
+                if (!table)
+                        continue;
+                for (uint64_t i = 0; i < L2_ENTRIES; i++)
+                        table[i] = htobe64(table[i]);
+                r = vmsnap_pwrite_full(writer->fd, table, CLUSTER_SIZE,
+                                       writer->l1[writer->written_below] & QCOW2_OFFSET_MASK);
+                free(table);
+                writer->tables[writer->written_below] = NULL;
+                if (r < 0)
+                        return write_failed(writer, r, error);
+        }
         return 0;
 }
 
@@ -430,6 +469,41 @@ static int copy_data(vmsnap_writer *writer, _Atomic int *method, int source_fd, 
                           length - head - body, scratch, scratch_size, error);
 }
 
+bool vmsnap_writer_probe_reflink(vmsnap_writer *writer, unsigned depth, int source_fd)
+{
+        _cleanup_free_ char *directory = NULL;
+        struct file_clone_range range;
+        struct stat st;
+        char *slash;
+        bool shared;
+        int fd;
+
+        if (!writer || depth >= writer->n_sources ||
+            atomic_load_explicit(&writer->copy_methods[depth], memory_order_relaxed) != COPY_REFLINK)
+                return false;
+        if (fstat(source_fd, &st) < 0 || (uint64_t)st.st_size < writer->block_size)
+                return false;
+
+        directory = strdup(writer->path);
+        if (!directory)
+                return false;
+        slash = strrchr(directory, '/');
+        if (!slash)
+                strcpy(directory, ".");
+        else
+                slash[slash == directory ? 1 : 0] = '\0';
+
+        fd = open(directory, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return false;
+        range = (struct file_clone_range){.src_fd = source_fd, .src_length = writer->block_size};
+        shared = ioctl(fd, FICLONERANGE, &range) == 0;
+        if (!shared && method_unsupported(errno) && errno != EINVAL)
+                atomic_store_explicit(&writer->copy_methods[depth], COPY_FILE_RANGE, memory_order_relaxed);
+        close(fd);
+        return shared;
+}
+
 static int copy_compressed(vmsnap_writer *writer, const vmsnap_extent *extent, uint64_t target,
                            void *scratch, uint64_t scratch_size, vmsnap_error *error)
 {
@@ -519,7 +593,7 @@ static int qcow2_finish(vmsnap_writer *writer, vmsnap_error *error)
         written_header header;
         int r;
 
-        r = l2_flush(writer, error);
+        r = vmsnap_writer_settle(writer, writer->virtual_size, error);
         if (r < 0)
                 return r;
 

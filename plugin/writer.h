@@ -1,6 +1,6 @@
 /* writer.h: the new standalone image a collapse writes. Raw: sparse, only data is
- * written. qcow2: version 3, 64 KiB clusters, data clusters in guest order, zeroes and
- * holes left unallocated, metadata written last. Bytes move by FICLONERANGE (reflink),
+ * written. qcow2: version 3, 64 KiB clusters, data clusters in the order the caller
+ * places them, zeroes and holes left unallocated, the header written last. Bytes move by FICLONERANGE (reflink),
  * else copy_file_range, else pread/pwrite, decided per piece; compressed clusters are
  * decompressed. Which extents to copy is the caller's (collapse.c, from extent.h). */
 #pragma once
@@ -21,13 +21,27 @@ int vmsnap_writer_new(int fd, const char *path, vmsnap_image_format format, uint
                       unsigned n_sources, vmsnap_writer **ret, vmsnap_error *error);
 void vmsnap_writer_free(vmsnap_writer *writer);
 
+/* qcow2: allocates now the L2 tables that map guest bytes [offset, offset + length), those not
+ * allocated yet, so that the data clusters placed after them lie next to each other. Calling it
+ * for the data of a stretch of the disk before placing that data is optional but keeps tables
+ * from landing between clusters. Raw: nothing to do. */
+int vmsnap_writer_reserve_tables(vmsnap_writer *writer, uint64_t offset, uint64_t length,
+                                 vmsnap_error *error);
+
 /* Reserves room in the target for guest bytes [offset, offset + length) that hold data
- * (qcow2: allocates their clusters, sharing a cluster that an earlier call began). Calls come
- * in increasing guest order. *target_ret: where guest byte offset goes; *length_ret: how many
- * of the bytes follow contiguously from there (fewer when a new L2 table lies between).
- * Not thread-safe: one caller at a time. */
+ * (qcow2: allocates the clusters not placed before, at the end of what is allocated; a
+ * cluster an earlier call placed is used again). Calls may come in any guest order, so the
+ * target's clusters can follow the order of the sources' clusters. *target_ret: where guest
+ * byte offset goes; *length_ret: how many of the bytes follow contiguously from there (fewer
+ * when the next cluster lies elsewhere: place the rest with another call). Not thread-safe:
+ * one caller at a time. */
 int vmsnap_writer_place(vmsnap_writer *writer, uint64_t offset, uint64_t length, uint64_t *target_ret,
                         uint64_t *length_ret, vmsnap_error *error);
+
+/* Every guest byte below offset that holds data is placed: writes the L2 tables that map only
+ * such bytes and frees their memory, so that memory stays bounded on any disk. A later
+ * vmsnap_writer_place() below offset fails. */
+int vmsnap_writer_settle(vmsnap_writer *writer, uint64_t offset, vmsnap_error *error);
 
 /* Bytes of scratch memory vmsnap_writer_copy() needs for extents of map. */
 uint64_t vmsnap_writer_scratch_size(const vmsnap_extent_map *map);
@@ -37,11 +51,17 @@ uint64_t vmsnap_writer_scratch_size(const vmsnap_extent_map *map);
 int vmsnap_writer_copy(vmsnap_writer *writer, const vmsnap_extent *extent, uint64_t target, void *scratch,
                        uint64_t scratch_size, vmsnap_error *error);
 
+/* Whether blocks of the source at depth (open as source_fd) can be shared with the target by
+ * reflink: one block of it is reflinked into an unnamed file beside the target, gone once
+ * closed; the target itself is not touched. A source that cannot is copied from then on without
+ * trying again. */
+bool vmsnap_writer_probe_reflink(vmsnap_writer *writer, unsigned depth, int source_fd);
+
 /* True once a reflink into the target succeeded. */
 bool vmsnap_writer_reflinks(const vmsnap_writer *writer);
 
-/* Completes the image once every copy is done: qcow2 metadata (the last L2 table, L1 table,
- * refcounts, then the header), the final size, and fsync. */
+/* Completes the image once every copy is done: qcow2 metadata (the L2 tables not written yet,
+ * refcounts, the L1 table, then the header), the final size, and fsync. */
 int vmsnap_writer_finish(vmsnap_writer *writer, vmsnap_error *error);
 
 /* The qcow2 file vmsnap_writer would write for data_clusters clusters (of 64 KiB) holding data,

@@ -2,8 +2,9 @@
  * qemu-img and qemu-io: every copy reads what its source chain reads ("qemu-img compare"),
  * every qcow2 copy passes "qemu-img check", targets get their source's owner and mode, a
  * damaged chain is refused before anything is created, cancellation and failures leave no
- * target, unsupported chains go through qemu-img convert, XFS shares blocks by reflink, and a
- * 64 GiB disk is copied in bounded memory. */
+ * target, unsupported chains go through qemu-img convert, XFS shares blocks by reflink with each
+ * layer's clusters kept in the order of its file, a disk of more extents than one window is
+ * copied whole, and a 64 GiB disk is copied in bounded memory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "collapse.h"
 #include "error.h"
@@ -194,6 +196,39 @@ static void test_collapse_copies_a_raw_base_and_a_raw_disk(void **state)
         assert_collapses(f, top, VMSNAP_FORMAT_QCOW2);
         assert_collapses(f, top, VMSNAP_FORMAT_RAW);
         assert_collapses(f, base, VMSNAP_FORMAT_QCOW2);
+}
+
+/* A raw base of 20,480 blocks of 4 KiB, each a hole's width from the next, under a qcow2
+ * overlay: more data extents than the collapse places at once (16,384), with the window's edge
+ * inside a cluster and an L2 table of the qcow2 target. */
+static char *many_extents_chain_build(const char *dir)
+{
+        _cleanup_free_ char *base = test_path_in(dir, "many.raw");
+        char *top = test_path_in(dir, "many.qcow2");
+        uint8_t block[4096];
+        int fd;
+
+        fd = open(base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, 160 << 20), 0);
+        for (unsigned i = 0; i < 20480; i++) {
+                memset(block, (int)(i % 251) + 1, sizeof(block));
+                assert_int_equal(pwrite(fd, block, sizeof(block), (off_t)i * 8192), (ssize_t)sizeof(block));
+        }
+        assert_int_equal(close(fd), 0);
+
+        test_image_create(top, NULL, base, "raw", NULL);
+        test_qemu_io_all(top, "qcow2", "write -P 0x71 1M 64k", "write -P 0x72 130M 3M", "write -z 150M 1M", NULL);
+        return top;
+}
+
+static void test_collapse_copies_a_disk_of_more_extents_than_one_window(void **state)
+{
+        fixture *f = *state;
+        _cleanup_free_ char *top = many_extents_chain_build(f->dir);
+
+        assert_collapses(f, top, VMSNAP_FORMAT_QCOW2);
+        assert_collapses(f, top, VMSNAP_FORMAT_RAW);
 }
 
 static void test_collapse_reads_zeroes_past_the_end_of_a_short_backing_file(void **state)
@@ -742,6 +777,99 @@ static void test_collapse_shares_blocks_by_reflink_on_xfs(void **state)
         assert_copy_reads_like(raw, VMSNAP_FORMAT_RAW, top);
 }
 
+/* Where qemu-img map says each of the guest offsets of the qcow2 image path lies in its file. */
+static void mapped_offsets(const char *path, const uint64_t *guests, size_t n, uint64_t *offsets)
+{
+        const char *argv[] = {"qemu-img", "map", "--output=json", "-f", "qcow2", path, NULL};
+        _cleanup_free_ char *output = test_capture(argv);
+        json_object *map;
+
+        assert_non_null(output);
+        map = json_tokener_parse(output);
+        assert_non_null(map);
+        for (size_t i = 0; i < n; i++) {
+                offsets[i] = UINT64_MAX;
+                for (size_t j = 0; j < json_object_array_length(map); j++) {
+                        json_object *run = json_object_array_get_idx(map, j), *start, *length, *offset;
+
+                        if (!json_object_object_get_ex(run, "start", &start) ||
+                            !json_object_object_get_ex(run, "length", &length) ||
+                            !json_object_object_get_ex(run, "offset", &offset))
+                                continue;
+                        if (guests[i] >= (uint64_t)json_object_get_int64(start) &&
+                            guests[i] < (uint64_t)json_object_get_int64(start) + (uint64_t)json_object_get_int64(length))
+                                offsets[i] = (uint64_t)json_object_get_int64(offset) + guests[i] -
+                                             (uint64_t)json_object_get_int64(start);
+                }
+                if (offsets[i] == UINT64_MAX)
+                        fail_msg("qemu-img map places no data at guest offset %llu of %s",
+                                 (unsigned long long)guests[i], path);
+        }
+        json_object_put(map);
+}
+
+/* With reflink, a qcow2 copy lays out its clusters the way each layer's file holds them, so that
+ * a layer's clusters are shared in a few long reflinks rather than one each. */
+static void test_collapse_on_xfs_keeps_each_layers_clusters_in_the_order_of_its_file(void **state)
+{
+        fixture *f = *state;
+        _cleanup_free_ char *base = NULL, *top = NULL, *copy = NULL, *many = NULL;
+        const char *writes[17] = {0};
+        char commands[16][48];
+        uint64_t guests[16], offsets[16];
+        vmsnap_error error = {0};
+        char reason[256];
+
+        if (!xfs_mount(f, reason, sizeof(reason))) {
+                printf("# skipped: %s\n", reason);
+                fflush(stdout);
+                skip();
+        }
+        base = test_path_in(f->mount_point, "base.qcow2");
+        top = test_path_in(f->mount_point, "top.qcow2");
+        copy = test_path_in(f->mount_point, "copy.qcow2");
+
+        test_image_create(base, NULL, NULL, NULL, "64M");
+        test_qemu_io_all(base, "qcow2", "write -P 0x81 0 16M", NULL);
+        /* The overlay's clusters, written from the end of the disk back: its file holds them in the
+         * reverse of guest order. One of them hides a cluster of the base. */
+        test_image_create(top, NULL, base, "qcow2", NULL);
+        for (unsigned i = 0; i < 16; i++) {
+                guests[i] = i == 15 ? UINT64_C(4) << 20 : (UINT64_C(47) - i) << 20;
+                snprintf(commands[i], sizeof(commands[i]), "write -P %u %llu 64k", 0x90 + i,
+                         (unsigned long long)guests[i]);
+                writes[i] = commands[i];
+        }
+        {
+                const char *argv[40] = {"qemu-io", "-f", "qcow2"};
+                size_t n = 3;
+
+                for (unsigned i = 0; i < 16; i++) {
+                        argv[n++] = "-c";
+                        argv[n++] = writes[i];
+                }
+                argv[n++] = top;
+                assert_int_equal(test_run(argv), 0);
+        }
+
+        if (collapse(f->pool, top, copy, VMSNAP_FORMAT_QCOW2, NULL, &error) < 0)
+                fail_msg("%s", error.message);
+        assert_copy_reads_like(copy, VMSNAP_FORMAT_QCOW2, top);
+
+        /* In the copy as in the overlay: each cluster right after the one written before it. */
+        mapped_offsets(copy, guests, 16, offsets);
+        for (unsigned i = 1; i < 16; i++)
+                if (offsets[i] != offsets[i - 1] + 65536)
+                        fail_msg("the overlay's cluster at guest %llu lies at %llu of the copy, not right "
+                                 "after the one written before it (%llu)",
+                                 (unsigned long long)guests[i], (unsigned long long)offsets[i],
+                                 (unsigned long long)offsets[i - 1]);
+
+        /* The same across the edge of a window. */
+        many = many_extents_chain_build(f->mount_point);
+        assert_collapses(f, many, VMSNAP_FORMAT_QCOW2);
+}
+
 /* ---- memory ---- */
 
 static void test_collapse_of_a_64_gib_sparse_disk_keeps_memory_bounded(void **state)
@@ -838,6 +966,7 @@ int main(int argc, char **argv)
                 TEST(test_collapse_copies_a_chain_to_sparse_raw),
                 TEST(test_collapse_copies_chains_of_every_cluster_size_and_feature),
                 TEST(test_collapse_copies_a_raw_base_and_a_raw_disk),
+                TEST(test_collapse_copies_a_disk_of_more_extents_than_one_window),
                 TEST(test_collapse_reads_zeroes_past_the_end_of_a_short_backing_file),
                 TEST(test_collapse_copies_a_chain_of_depth_50_with_relative_names),
                 TEST(test_collapse_copies_several_disks_in_one_call),
@@ -855,6 +984,7 @@ int main(int argc, char **argv)
                 TEST(test_collapse_removes_every_target_when_qemu_img_fails),
                 TEST(test_collapse_estimate_bounds_what_is_written),
                 TEST(test_collapse_shares_blocks_by_reflink_on_xfs),
+                TEST(test_collapse_on_xfs_keeps_each_layers_clusters_in_the_order_of_its_file),
                 TEST(test_collapse_of_a_64_gib_sparse_disk_keeps_memory_bounded),
         };
 
