@@ -3,7 +3,10 @@
 # of DESIGN.md, measured in the same run on the same chains:
 #   vmsnap            collapse-bench: vmsnap_collapse_run() on a pool of CPU-count workers,
 #                     qcow2 target, fsync included
-#   qemu-img          qemu-img convert -O qcow2 (default options, as oVirt's vdsm runs it)
+#   qemu-img          qemu-img convert -O qcow2 (default options)
+#   qemu-img oVirt    qemu-img convert -p -t none -T none -O qcow2 -o compat=1.1, the command
+#                     oVirt's vdsm runs to copy a disk (lib/vdsm/storage/qemuimg.py): O_DIRECT
+#                     on both sides, so its data is on the disk when it exits
 #   qemu-img -C       qemu-img convert -C -O qcow2 (copy offload)
 #   limit buffered    dd of an allocated file as large as the chain's data, bs=4M, fdatasync
 #   limit direct      the same with O_DIRECT, bs=16M: straight to the device
@@ -156,6 +159,10 @@ bench_one_disk() { # FS CHAIN_DIR
                 echo "$fs|1 disk|qemu-img +flush|$(python3 -c "print(f'{$bare + $last_seconds:.3f}')")" >>"$results"
 
                 prepare "${sources[@]}"
+                timed "$fs" "1 disk" "qemu-img oVirt" qemu-img convert -p -t none -T none -O qcow2 -o compat=1.1 \
+                        "$top" "$work/out.qcow2"
+
+                prepare "${sources[@]}"
                 timed "$fs" "1 disk" "qemu-img -C" qemu-img convert -C -O qcow2 "$top" "$work/out.qcow2"
                 bare=$last_seconds
                 timed "$fs" "1 disk" "qemu-img -C flush only" flush "$work/out.qcow2"
@@ -193,6 +200,15 @@ bench_four_disks() { # FS SET_DIR
                 local end=$EPOCHREALTIME
                 echo "$fs|4 disks|qemu-img x4|$(python3 -c "print(f'{$converted - $start:.3f}')")" >>"$results"
                 echo "$fs|4 disks|qemu-img x4 +flush|$(python3 -c "print(f'{$end - $start:.3f}')")" >>"$results"
+
+                prepare "${sources[@]}"
+                start=$EPOCHREALTIME
+                for d in 1 2 3 4; do
+                        qemu-img convert -p -t none -T none -O qcow2 -o compat=1.1 \
+                                "$set/d$d/l3.qcow2" "$work/out$d.qcow2" >/dev/null
+                done
+                end=$EPOCHREALTIME
+                echo "$fs|4 disks|qemu-img oVirt x4|$(python3 -c "print(f'{$end - $start:.3f}')")" >>"$results"
         done
         for d in 1 2 3 4; do
                 "$bench" "$set/d$d/l3.qcow2" "$work/check$d.qcow2" >/dev/null
@@ -276,7 +292,8 @@ print()
 print("ratios (median over median; > 1 means vmsnap is faster; +flush: qemu-img's time with a sync of its target)")
 for (fs, case), tools in runs.items():
     v = statistics.median(tools["vmsnap"])
-    for anchor in ("qemu-img", "qemu-img +flush", "qemu-img -C", "qemu-img -C +flush", "qemu-img x4", "qemu-img x4 +flush"):
+    for anchor in ("qemu-img", "qemu-img +flush", "qemu-img oVirt", "qemu-img -C", "qemu-img -C +flush",
+                   "qemu-img x4", "qemu-img x4 +flush", "qemu-img oVirt x4"):
         if anchor in tools:
             print(f"{fs:<12} {case:<8} {anchor + ' / vmsnap':<30} {statistics.median(tools[anchor]) / v:6.2f}x")
     limits = [statistics.median(values) for tool, values in tools.items() if tool.startswith("limit")]
