@@ -204,8 +204,11 @@ vmsnap_domain_meta *vmsnap_domain_meta_copy(const vmsnap_domain_meta *meta)
         for (size_t i = 0; i < meta->n_owned; i++)
                 vmsnap_domain_meta_add_owned(copy, meta->owned[i]);
         copy->preview = preview_copy(meta->preview);
-        /* The intent is never edited in place, only replaced, so sharing it is safe. */
-        copy->intent = meta->intent ? json_object_get(meta->intent) : NULL;
+        /* A copy of its own: the journal adds to the intent in place, and json-c's reference
+         * counts are not atomic, so a published copy must not share it with the operation. */
+        copy->intent = NULL;
+        if (meta->intent && json_object_deep_copy(meta->intent, &copy->intent, NULL) < 0)
+                oom();
         copy->next_default_index = meta->next_default_index;
         return copy;
 }

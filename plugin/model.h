@@ -60,7 +60,7 @@ typedef struct vmsnap_domain_meta {
 
 vmsnap_domain_meta *vmsnap_domain_meta_new(const char *uuid, const char *name);
 void vmsnap_domain_meta_free(vmsnap_domain_meta *meta);
-/* Deep copy (intent included, by reference count). */
+/* Deep copy, the intent included. */
 vmsnap_domain_meta *vmsnap_domain_meta_copy(const vmsnap_domain_meta *meta);
 
 vmsnap_snapshot *vmsnap_snapshot_new(void);
