@@ -160,8 +160,24 @@ export class SnapshotTree {
             if (!this.tree.nodes.has(id))
                 this.collapsed.delete(id);
         }
-        this.rowElements.clear();
-        this.heights.clear();
+        // A row whose snapshot and place in the tree did not change keeps its element
+        // (and its height): a click, hover or focus on it survives a refresh, and a
+        // change to one snapshot redraws one row.
+        const elements = this.rowElements;
+        const heights = this.heights;
+        this.rowElements = new Map();
+        this.heights = new Map();
+        for (const row of this.rows) {
+            const id = row.node.record.id;
+            const element = elements.get(id);
+            if (element && element.vmsnapKey === rowKey(row, inPreview)) {
+                this.rowElements.set(id, element);
+                if (heights.has(id))
+                    this.heights.set(id, heights.get(id));
+            }
+        }
+        if (this.tabStop)
+            this.tabStop.tabIndex = -1;
         this.tabStop = null;
         this.applyCollapsed();
         this.updateSelection(hadFocus);
@@ -278,6 +294,7 @@ export class SnapshotTree {
         let element = this.rowElements.get(id);
         if (!element) {
             element = this.renderRow(row, this.inPreview);
+            element.vmsnapKey = rowKey(row, this.inPreview);
             this.rowElements.set(id, element);
             this.showSelected(element, id === this.selectedId);
             this.showCollapsed(row, element);
@@ -508,6 +525,12 @@ export class SnapshotTree {
         if (target !== null && target !== undefined && target !== index)
             this.select(this.shown[target].node.record.id, true);
     }
+}
+
+/* What a row's element is drawn from: equal keys, equal rows. */
+function rowKey(row, inPreview) {
+    return JSON.stringify([row.node.record, row.level, row.posinset, row.setsize, !!row.fork, !!row.continues,
+                           !!row.hasSuccessor, !!inPreview]);
 }
 
 function spacerRow(className) {

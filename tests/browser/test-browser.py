@@ -79,7 +79,12 @@ def row(name):
 
 def select_snapshot(name):
     browser.click(row(name))
-    browser.wait(f"q('{row(name)}').getAttribute('aria-selected') === 'true'", what=f"{name} selected")
+    try:
+        browser.wait(f"q('{row(name)}').getAttribute('aria-selected') === 'true'", what=f"{name} selected")
+    except AssertionError as error:
+        selected = browser.js("return Array.from(document.querySelectorAll('.vmsnap-tree tr[aria-selected=true]'))"
+                              ".map(r => r.dataset.name)")
+        raise AssertionError(f"{error}; selected instead: {selected}") from None
 
 
 def open_dialog(button, dialog):
@@ -536,9 +541,12 @@ def _():
     check_equal(tree_row("kernel-test")["description"], "trying kernel 6.1", "description in the tree")
 
 
-@page_case("a snapshot made with busctl elsewhere appears in the tree (SnapshotsChanged)")
+@page_case("a snapshot made with busctl elsewhere appears in the tree (SnapshotsChanged); the rows that did not "
+           "change keep their elements, so a click on one during the refresh is not lost")
 def _():
     environment = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": ADDRESS}
+    before = domain_record("alpha")["current_snapshot"]
+    browser.js("document.querySelectorAll('.vmsnap-tree tr.vmsnap-row').forEach(r => { r.vmsnapProbe = true; })")
     started = time.time()
     subprocess.run(["busctl", "--system", "call", "org.example.Snapshots", "/org/example/Snapshots",
                     "org.example.Snapshots", "Create", "sssasa{sv}", "alpha", "from-busctl", "made elsewhere", "0",
@@ -546,6 +554,10 @@ def _():
     browser.wait(f"q('{row('from-busctl')}')", what="from-busctl in the tree")
     comment(f"busctl Create to the row in the tree: {(time.time() - started) * 1000:.0f} ms (job included)")
     check_equal(tree_row("from-busctl")["description"], "made elsewhere", "its description")
+    kept = browser.js("return Array.from(document.querySelectorAll('.vmsnap-tree tr.vmsnap-row'))"
+                      ".filter(r => r.vmsnapProbe).map(r => r.dataset.name)")
+    check("base" in kept, f"base did not change and kept its row element: {kept}")
+    check(before not in kept, f"{before}, no longer current, was drawn again: {kept}")
     browser.screenshot("tree-after-busctl", show=".vmsnap-domain")
 
 
