@@ -192,6 +192,15 @@ fail:
         return r;
 }
 
+/* A guest range the caller may place: inside the disk, not empty. */
+static int range_check(const vmsnap_writer *writer, uint64_t offset, uint64_t length, vmsnap_error *error)
+{
+        if (!writer || length == 0 || offset >= writer->virtual_size || length > writer->virtual_size - offset)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "a guest range outside the disk was placed");
+        return 0;
+}
+
 /* The L2 table of guest cluster index, allocated (at the first unused cluster) when it is new. */
 static int table_for(vmsnap_writer *writer, uint64_t index, uint64_t **ret, vmsnap_error *error)
 {
@@ -216,10 +225,9 @@ int vmsnap_writer_reserve_tables(vmsnap_writer *writer, uint64_t offset, uint64_
         uint64_t *table;
         int r;
 
-        if (!writer || length == 0 || offset >= writer->virtual_size ||
-            length > writer->virtual_size - offset)
-                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                        "a guest range outside the disk was placed");
+        r = range_check(writer, offset, length, error);
+        if (r < 0)
+                return r;
         if (writer->format == VMSNAP_FORMAT_RAW)
                 return 0;
 
@@ -256,10 +264,9 @@ int vmsnap_writer_place(vmsnap_writer *writer, uint64_t offset, uint64_t length,
         uint64_t first, last, host = 0, placed;
         int r;
 
-        if (!writer || length == 0 || offset >= writer->virtual_size ||
-            length > writer->virtual_size - offset)
-                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                        "a guest range outside the disk was placed");
+        r = range_check(writer, offset, length, error);
+        if (r < 0)
+                return r;
 
         if (writer->format == VMSNAP_FORMAT_RAW) {
                 *target_ret = offset;

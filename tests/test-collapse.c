@@ -730,6 +730,18 @@ static bool xfs_mount(fixture *f, char *reason, size_t reason_size)
         return true;
 }
 
+/* The test goes on with an XFS mount at f->mount_point, or is skipped saying why there is none. */
+static void xfs_mount_or_skip(fixture *f)
+{
+        char reason[256];
+
+        if (!xfs_mount(f, reason, sizeof(reason))) {
+                printf("# skipped: %s\n", reason);
+                fflush(stdout);
+                skip();
+        }
+}
+
 static uint64_t used_bytes(const char *dir)
 {
         struct statvfs sv;
@@ -744,13 +756,8 @@ static void test_collapse_shares_blocks_by_reflink_on_xfs(void **state)
         _cleanup_free_ char *base = NULL, *top = NULL, *qcow2 = NULL, *raw = NULL;
         vmsnap_error error = {0};
         uint64_t before, after;
-        char reason[256];
 
-        if (!xfs_mount(f, reason, sizeof(reason))) {
-                printf("# skipped: %s\n", reason);
-                fflush(stdout);
-                skip();
-        }
+        xfs_mount_or_skip(f);
         base = test_path_in(f->mount_point, "base.qcow2");
         qcow2 = test_path_in(f->mount_point, "copy.qcow2");
         raw = test_path_in(f->mount_point, "copy.raw");
@@ -814,17 +821,12 @@ static void test_collapse_on_xfs_keeps_each_layers_clusters_in_the_order_of_its_
 {
         fixture *f = *state;
         _cleanup_free_ char *base = NULL, *top = NULL, *copy = NULL, *many = NULL;
-        const char *writes[17] = {0};
+        const char *writes[16];
         char commands[16][48];
         uint64_t guests[16], offsets[16];
         vmsnap_error error = {0};
-        char reason[256];
 
-        if (!xfs_mount(f, reason, sizeof(reason))) {
-                printf("# skipped: %s\n", reason);
-                fflush(stdout);
-                skip();
-        }
+        xfs_mount_or_skip(f);
         base = test_path_in(f->mount_point, "base.qcow2");
         top = test_path_in(f->mount_point, "top.qcow2");
         copy = test_path_in(f->mount_point, "copy.qcow2");
@@ -840,17 +842,7 @@ static void test_collapse_on_xfs_keeps_each_layers_clusters_in_the_order_of_its_
                          (unsigned long long)guests[i]);
                 writes[i] = commands[i];
         }
-        {
-                const char *argv[40] = {"qemu-io", "-f", "qcow2"};
-                size_t n = 3;
-
-                for (unsigned i = 0; i < 16; i++) {
-                        argv[n++] = "-c";
-                        argv[n++] = writes[i];
-                }
-                argv[n++] = top;
-                assert_int_equal(test_run(argv), 0);
-        }
+        test_qemu_io_list(top, "qcow2", writes, 16);
 
         if (collapse(f->pool, top, copy, VMSNAP_FORMAT_QCOW2, NULL, &error) < 0)
                 fail_msg("%s", error.message);
@@ -878,7 +870,7 @@ static void test_collapse_of_a_64_gib_sparse_disk_keeps_memory_bounded(void **st
         _cleanup_free_ char *top = test_path_in(f->dir, "big.qcow2"),
                             *qcow2 = test_path_in(f->dir, "copy.qcow2"),
                             *raw = test_path_in(f->dir, "copy.raw");
-        const char *commands[65] = {0};
+        const char *commands[64];
         char writes[64][48];
         long peak_kib = 0;
 
@@ -887,18 +879,7 @@ static void test_collapse_of_a_64_gib_sparse_disk_keeps_memory_bounded(void **st
                 snprintf(writes[i], sizeof(writes[i]), "write -P %u %uG 1M", i + 1, i);
                 commands[i] = writes[i];
         }
-        {
-                const char *argv[140] = {"qemu-io", "-f", "qcow2"};
-                size_t n = 3;
-
-                for (unsigned i = 0; i < 64; i++) {
-                        argv[n++] = "-c";
-                        argv[n++] = commands[i];
-                }
-                argv[n++] = top;
-                argv[n] = NULL;
-                assert_int_equal(test_run(argv), 0);
-        }
+        test_qemu_io_list(top, "qcow2", commands, 64);
 
         /* In a fresh process of its own (this program again), so that its peak memory is the
          * collapse's alone. */

@@ -303,28 +303,44 @@ void test_image_create(const char *path, const char *options, const char *backin
 }
 
 /* Runs every command (up to a NULL) in one qemu-io process. */
-void test_qemu_io_all(const char *path, const char *format, ...)
+void test_qemu_io_list(const char *path, const char *format, const char *const *commands, size_t n_commands)
 {
-        const char *argv[64] = {"qemu-io", "-f", format};
-        size_t n = 3;
-        const char *command;
+        const char **argv = calloc(2 * n_commands + 5, sizeof(*argv));
+        size_t n = 0;
         char *output;
-        va_list ap;
 
-        va_start(ap, format);
-        while ((command = va_arg(ap, const char *))) {
-                assert_true(n < 60);
+        assert_non_null(argv);
+        argv[n++] = "qemu-io";
+        argv[n++] = "-f";
+        argv[n++] = format;
+        for (size_t i = 0; i < n_commands; i++) {
                 argv[n++] = "-c";
-                argv[n++] = command;
+                argv[n++] = commands[i];
         }
-        va_end(ap);
         argv[n++] = path;
         argv[n] = NULL;
 
         output = test_capture(argv);
+        free(argv);
         if (!output || strstr(output, "error") || strstr(output, "failed"))
                 fail_msg("qemu-io on %s failed: %s", path, output ? output : "");
         free(output);
+}
+
+void test_qemu_io_all(const char *path, const char *format, ...)
+{
+        const char *commands[32];
+        const char *command;
+        size_t n = 0;
+        va_list ap;
+
+        va_start(ap, format);
+        while ((command = va_arg(ap, const char *))) {
+                assert_true(n < 32);
+                commands[n++] = command;
+        }
+        va_end(ap);
+        test_qemu_io_list(path, format, commands, n);
 }
 
 void test_raw_create(const char *path, const char *size)

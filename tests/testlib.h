@@ -33,5 +33,7 @@ void test_image_create(const char *path, const char *options, const char *backin
                        const char *backing_format, const char *size);
 /* Runs every command (up to a NULL) in one qemu-io process on path; fails the test on an error. */
 void test_qemu_io_all(const char *path, const char *format, ...);
+/* The same for n_commands commands in an array. */
+void test_qemu_io_list(const char *path, const char *format, const char *const *commands, size_t n_commands);
 /* qemu-img create -f raw path size */
 void test_raw_create(const char *path, const char *size);
