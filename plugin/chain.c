@@ -23,13 +23,6 @@
 
 #define CHAIN_DEPTH_MAX 1024
 
-static inline void closep(int *fd)
-{
-        if (*fd >= 0)
-                close(*fd);
-}
-#define _cleanup_close_ _cleanup_(closep)
-
 const char *vmsnap_image_format_name(vmsnap_image_format format)
 {
         switch (format) {

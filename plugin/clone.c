@@ -16,6 +16,7 @@
 #include "create.h"
 #include "engine.h"
 #include "error.h"
+#include "failpoint.h"
 #include "fileio.h"
 #include "names.h"
 
@@ -530,6 +531,8 @@ static int clone_copy_and_define(vmsnap_engine *engine, vmsnap_op *op, clone_pla
         r = vmsnap_op_failpoint(op, "clone: before define");
         if (r < 0)
                 return r;
+        if (vmsnap_failpoint_dead())
+                return vmsnap_failpoint_dead_error(error);
         virConnectPtr connection = vmsnap_engine_connection(engine, error);
         if (!connection) {
                 remove_copies(plan);

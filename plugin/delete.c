@@ -159,8 +159,10 @@ static int plan_live_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
                                         entry->target, op->name, frozen);
         for (size_t i = 0; i < n_kids; i++)
                 if (kids[i]->path != in_chain) {
-                        vmsnap_journal_step_rebase(op, kids[i]->path, node->backing, node->backing_format,
-                                                   true);
+                        r = vmsnap_journal_step_rebase(op, kids[i]->path, node->backing,
+                                                       node->backing_format, true);
+                        if (r < 0)
+                                return r;
                         plan->bytes += vmsnap_file_allocated(frozen);
                 }
         if (strcmp(in_chain, active_source) == 0) {
@@ -173,8 +175,10 @@ static int plan_live_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
                                 (vmsnap_xml_disk_source){entry->target, frozen, "qcow2"};
                         plan->bytes += commit_cost;
                 } else {
-                        vmsnap_journal_step_block_pull(op, entry->target, in_chain, node->backing,
-                                                       node->backing_format);
+                        r = vmsnap_journal_step_block_pull(op, entry->target, in_chain, node->backing,
+                                                           node->backing_format);
+                        if (r < 0)
+                                return r;
                         plan->pulls[plan->n_pulls++] = (planned_pull){
                                 strdup(entry->target), node->backing ? strdup(node->backing) : NULL};
                         plan->bytes += pull_cost;
@@ -198,8 +202,11 @@ static int plan_live_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
         }
         vmsnap_journal_step_block_commit(op, entry->target, in_chain, frozen, false, above);
         for (size_t i = 0; i < n_grandkids; i++)
-                if (grandkids[i]->path != above)
-                        vmsnap_journal_step_rebase(op, grandkids[i]->path, frozen, "qcow2", false);
+                if (grandkids[i]->path != above) {
+                        r = vmsnap_journal_step_rebase(op, grandkids[i]->path, frozen, "qcow2", false);
+                        if (r < 0)
+                                return r;
+                }
         model_replace_image(op->meta, in_chain, frozen);
         plan->bytes += vmsnap_file_allocated(in_chain);
         return 0;
@@ -270,8 +277,11 @@ static int plan_disk_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
                         return vmsnap_error_set(op->error, -E2BIG, VMSNAP_ERROR_UNSUPPORTED,
                                                 "%s has more than 64 overlays", child);
                 vmsnap_journal_step_commit(op, child, frozen);
-                for (size_t i = 0; i < n_grandkids; i++)
-                        vmsnap_journal_step_rebase(op, grandkids[i]->path, frozen, "qcow2", false);
+                for (size_t i = 0; i < n_grandkids; i++) {
+                        r = vmsnap_journal_step_rebase(op, grandkids[i]->path, frozen, "qcow2", false);
+                        if (r < 0)
+                                return r;
+                }
                 model_replace_image(op->meta, child, frozen);
                 for (size_t i = 0; i < n_active; i++)
                         if (strcmp(active[i].source, child) == 0)
@@ -279,9 +289,12 @@ static int plan_disk_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
                                         (vmsnap_xml_disk_source){active[i].target, frozen, "qcow2"};
                 plan->bytes += commit_cost;
         } else {
-                for (size_t i = 0; i < n_kids; i++)
-                        vmsnap_journal_step_rebase(op, kids[i]->path, node->backing, node->backing_format,
-                                                   true);
+                for (size_t i = 0; i < n_kids; i++) {
+                        r = vmsnap_journal_step_rebase(op, kids[i]->path, node->backing,
+                                                       node->backing_format, true);
+                        if (r < 0)
+                                return r;
+                }
                 plan->bytes += pull_cost;
         }
         return 0;

@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "error.h"
 #include "facts.h"
+#include "failpoint.h"
 #include "fileio.h"
 #include "guard.h"
 #include "journal.h"
@@ -501,6 +502,8 @@ int vmsnap_op_reload_xml(vmsnap_op *op)
 
 int vmsnap_op_define(vmsnap_op *op, const char *xml)
 {
+        if (vmsnap_failpoint_dead())
+                return vmsnap_failpoint_dead_error(op->error);
         virDomainPtr defined = virDomainDefineXML(virDomainGetConnect(op->domain), xml);
         if (!defined)
                 return libvirt_error(op->error, VMSNAP_ERROR_FAILED,

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include "vmsnap/vmsnap.h"
 
 /* Sets *error (if non-NULL) and returns code (which must be negative). */
@@ -20,3 +21,10 @@ static inline void freep(void *p)
         free(*(void **)p);
 }
 #define _cleanup_free_ _cleanup_(freep)
+/* Closes a file descriptor (negative: none) on scope exit. */
+static inline void closep(int *fd)
+{
+        if (*fd >= 0)
+                close(*fd);
+}
+#define _cleanup_close_ _cleanup_(closep)

@@ -11,14 +11,8 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "failpoint.h"
 #include "fileio.h"
-
-static inline void closep(int *fd)
-{
-        if (*fd >= 0)
-                close(*fd);
-}
-#define _cleanup_close_ _cleanup_(closep)
 
 /* Splits path into a freshly allocated directory part ("." when there is none)
  * and a pointer to the last component inside path. Trailing slashes are not
@@ -77,6 +71,8 @@ int vmsnap_file_write_atomic(const char *path, const char *data, size_t size, vm
         if (!path || path[0] == '\0' || (!data && size > 0))
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "cannot write a file without a path or data");
+        if (vmsnap_failpoint_dead())
+                return vmsnap_failpoint_dead_error(error);
 
         r = path_split(path, &dir, &base);
         if (r < 0)
@@ -184,82 +180,170 @@ int vmsnap_file_read_all(const char *path, char **data_ret, size_t *size_ret, vm
         return 0;
 }
 
-int vmsnap_file_create_like(const char *path, const char *template_path, vmsnap_error *error)
-{
-        _cleanup_free_ char *dir = NULL;
-        _cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
+/* The parent directory of a file about to be created, opened without following a symlink in
+ * its last component, and the template whose owner, group and mode the file takes. */
+typedef struct creation {
+        char *dir;
         const char *base;
+        int dir_fd;
         struct stat template_stat;
         mode_t mode;
+} creation;
+
+static void creation_clear(creation *c)
+{
+        free(c->dir);
+        if (c->dir_fd >= 0)
+                close(c->dir_fd);
+}
+
+static int creation_begin(creation *c, const char *path, const char *template_path, vmsnap_error *error)
+{
         int r;
 
+        *c = (creation){.dir_fd = -EBADF};
         if (!path || !template_path || path[0] == '\0')
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "cannot create a file without a path and a template");
 
-        if (stat(template_path, &template_stat) < 0)
+        if (stat(template_path, &c->template_stat) < 0)
                 return vmsnap_error_set(error, -errno,
                                         errno == ENOENT ? VMSNAP_ERROR_NOT_FOUND : VMSNAP_ERROR_FAILED,
                                         "cannot create %s like %s: %m", path, template_path);
 
         /* Never more open than the template: only its read/write bits carry over,
          * no execute, setuid, setgid or sticky bits. */
-        mode = template_stat.st_mode & 0666;
+        c->mode = c->template_stat.st_mode & 0666;
 
-        r = path_split(path, &dir, &base);
+        r = path_split(path, &c->dir, &c->base);
         if (r < 0)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "out of memory");
-        if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+        if (c->base[0] == '\0' || strcmp(c->base, ".") == 0 || strcmp(c->base, "..") == 0)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "cannot create %s: it does not name a file", path);
 
         /* The directory is opened without following a symlink in its last component, and
          * the file itself is created relative to that descriptor, so that nobody can swap a
          * symlink in between. Callers pass canonical paths (vmsnap_path_canonical). */
-        dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dir_fd < 0) {
+        c->dir_fd = open(c->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (c->dir_fd < 0) {
                 if (errno == ELOOP || errno == ENOTDIR)
                         return vmsnap_error_set(error, -ELOOP, VMSNAP_ERROR_FAILED,
                                                 "refusing to create %s: its directory %s is a symbolic link "
                                                 "or not a directory",
-                                                path, dir);
+                                                path, c->dir);
                 return vmsnap_error_set(error, -errno,
                                         errno == ENOENT ? VMSNAP_ERROR_NOT_FOUND : VMSNAP_ERROR_FAILED,
-                                        "cannot open directory %s: %m", dir);
+                                        "cannot open directory %s: %m", c->dir);
         }
+        return 0;
+}
 
-        fd = openat(dir_fd, base, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC | O_NOCTTY, mode);
-        if (fd < 0) {
-                if (errno == EEXIST)
-                        return vmsnap_error_set(error, -EEXIST, VMSNAP_ERROR_FAILED,
-                                                "cannot create %s: something already exists at that path",
-                                                path);
-                return vmsnap_error_set(error, -errno,
-                                        errno == ENOSPC || errno == EDQUOT ? VMSNAP_ERROR_NO_SPACE
-                                                                           : VMSNAP_ERROR_FAILED,
-                                        "cannot create %s: %m", path);
-        }
+static int creation_refused(const char *path, int errno_value, vmsnap_error *error)
+{
+        if (errno_value == EEXIST)
+                return vmsnap_error_set(error, -EEXIST, VMSNAP_ERROR_FAILED,
+                                        "cannot create %s: something already exists at that path", path);
+        return vmsnap_error_set(error, -errno_value,
+                                errno_value == ENOSPC || errno_value == EDQUOT ? VMSNAP_ERROR_NO_SPACE
+                                                                               : VMSNAP_ERROR_FAILED,
+                                "cannot create %s: %s", path, strerror(errno_value));
+}
 
+/* Gives the new file fd the template's owner, group and mode. */
+static int creation_give(const creation *c, int fd, const char *path, const char *template_path,
+                         vmsnap_error *error)
+{
         /* Only root may give a file away; an unprivileged caller keeps its own ownership
          * (and may still pick one of its groups). */
-        if (fchown(fd, template_stat.st_uid, template_stat.st_gid) < 0) {
-                r = -errno;
-                if (r != -EPERM || geteuid() == 0) {
-                        (void)unlinkat(dir_fd, base, 0);
-                        return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED,
-                                                "cannot give %s the owner of %s: %s", path, template_path,
-                                                strerror(-r));
-                }
-        }
-
+        if (fchown(fd, c->template_stat.st_uid, c->template_stat.st_gid) < 0 &&
+            (errno != EPERM || geteuid() == 0))
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED,
+                                        "cannot give %s the owner of %s: %m", path, template_path);
         /* The umask may have narrowed the mode given to openat(); make it exactly the template's. */
-        if (fchmod(fd, mode) < 0) {
-                r = -errno;
-                (void)unlinkat(dir_fd, base, 0);
-                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "cannot set the mode of %s: %s", path,
-                                        strerror(-r));
-        }
+        if (fchmod(fd, c->mode) < 0)
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot set the mode of %s: %m",
+                                        path);
+        return 0;
+}
 
+int vmsnap_file_create_like(const char *path, const char *template_path, vmsnap_error *error)
+{
+        _cleanup_(creation_clear) creation c;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (vmsnap_failpoint_dead())
+                return vmsnap_failpoint_dead_error(error);
+        r = creation_begin(&c, path, template_path, error);
+        if (r < 0)
+                return r;
+        fd = openat(c.dir_fd, c.base, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC | O_NOCTTY,
+                    c.mode);
+        if (fd < 0)
+                return creation_refused(path, errno, error);
+        r = creation_give(&c, fd, path, template_path, error);
+        if (r < 0)
+                (void)unlinkat(c.dir_fd, c.base, 0);
+        return r;
+}
+
+int vmsnap_file_create_unnamed_like(const char *path, const char *template_path, int *fd_ret,
+                                    vmsnap_error *error)
+{
+        _cleanup_(creation_clear) creation c;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (vmsnap_failpoint_dead())
+                return vmsnap_failpoint_dead_error(error);
+        r = creation_begin(&c, path, template_path, error);
+        if (r < 0)
+                return r;
+        fd = openat(c.dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, c.mode);
+        if (fd < 0) {
+                /* Kernels and file systems without unnamed files say so in several ways. */
+                if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)
+                        return vmsnap_error_set(error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
+                                                "the file system of %s has no unnamed files", c.dir);
+                return creation_refused(path, errno, error);
+        }
+        r = creation_give(&c, fd, path, template_path, error);
+        if (r < 0)
+                return r;
+        *fd_ret = fd;
+        fd = -EBADF;
+        return 0;
+}
+
+int vmsnap_file_link_unnamed(int fd, const char *path, vmsnap_error *error)
+{
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_close_ int dir_fd = -EBADF;
+        const char *base;
+        char self[64];
+        int r;
+
+        if (vmsnap_failpoint_dead())
+                return vmsnap_failpoint_dead_error(error);
+        /* The content reaches the disk before the name does: a crash leaves no half file. */
+        if (fsync(fd) < 0)
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot flush %s: %m", path);
+        r = path_split(path, &dir, &base);
+        if (r < 0)
+                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "out of memory");
+        dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir_fd < 0)
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot open directory %s: %m",
+                                        dir);
+        /* Through /proc rather than AT_EMPTY_PATH, which needs CAP_DAC_READ_SEARCH. linkat()
+         * never replaces what is at the new name, a symlink included. */
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+        if (linkat(AT_FDCWD, self, dir_fd, base, AT_SYMLINK_FOLLOW) < 0)
+                return creation_refused(path, errno, error);
+        if (fsync(dir_fd) < 0)
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot flush directory %s: %m",
+                                        dir);
         return 0;
 }
 
@@ -291,6 +375,8 @@ int vmsnap_file_remove(const char *path, vmsnap_error *error)
 {
         struct stat st;
 
+        if (vmsnap_failpoint_dead())
+                return vmsnap_failpoint_dead_error(error);
         if (lstat(path, &st) < 0) {
                 if (errno == ENOENT)
                         return 0;

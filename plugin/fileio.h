@@ -27,6 +27,17 @@ int vmsnap_file_read_all(const char *path, char **data_ret, size_t *size_ret, vm
  * never more open than the template). Fails with -EEXIST if anything is at path. */
 int vmsnap_file_create_like(const char *path, const char *template_path, vmsnap_error *error);
 
+/* Opens a new unnamed file (O_TMPFILE) in the directory of path, with the owner, group
+ * and mode vmsnap_file_create_like() would give it, for the caller to fill and then name
+ * with vmsnap_file_link_unnamed(): the file appears at path complete or not at all, and a
+ * crash before that leaves nothing behind. *fd_ret is the caller's to close. -EOPNOTSUPP
+ * when the file system has no unnamed files. */
+int vmsnap_file_create_unnamed_like(const char *path, const char *template_path, int *fd_ret,
+                                    vmsnap_error *error);
+/* Flushes the unnamed file fd and gives it the name path, never replacing anything that is
+ * there (-EEXIST), then flushes the directory. */
+int vmsnap_file_link_unnamed(int fd, const char *path, vmsnap_error *error);
+
 /* Makes the regular file at path (not a symlink) owned by this process's user and
  * group with mode 0600, as the metadata is: for files whose content is no image's
  * (a memory state), so that no template's ownership applies. */

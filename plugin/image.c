@@ -1,9 +1,10 @@
-/* image.c: the three changes vmsnap makes to image files, each one qemu-img
- * run through vmsnap_spawn(). Callers decide whether a file may be touched
+/* image.c: the changes vmsnap makes to image files, each one qemu-img run
+ * through vmsnap_spawn(). Callers decide whether a file may be touched
  * (safety rules); this file only performs the change. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chain.h"
 #include "error.h"
@@ -24,25 +25,50 @@ int vmsnap_image_create_overlay(const char *path, const char *backing, const cha
          * to be (a raw disk stays raw whatever its guest wrote into it); qemu-img need not
          * open the whole chain below it (-u), which matters for deep chains. */
         if (vmsnap_image_format_parse(backing_format, &format) < 0)
-                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                        "cannot create an overlay of %s: its format %s is neither qcow2 nor raw",
-                                        backing, backing_format ? backing_format : "(none)");
+                return vmsnap_error_set(
+                        error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                        "cannot create an overlay of %s: its format %s is neither qcow2 nor raw", backing,
+                        backing_format ? backing_format : "(none)");
         r = vmsnap_image_header_read_as(backing, &format, &header, error);
         if (r < 0)
                 return vmsnap_error_prefix(error, "cannot create an overlay of %s", backing);
         snprintf(size, sizeof(size), "%" PRIu64, header.virtual_size);
         vmsnap_image_header_clear(&header);
 
-        /* The file is made here with O_EXCL and the backing file's owner and mode, so that
-         * qemu-img only fills an empty file that is already ours. */
-        r = vmsnap_file_create_like(path, backing, error);
-        if (r < 0)
+        /* qemu-img fills an unnamed file that is already ours (the backing file's owner and
+         * mode), which then gets its name whole: a qemu-img or vmsnapd killed halfway leaves
+         * nothing at path. File systems without unnamed files get the file made at path with
+         * O_EXCL, which an interrupted qemu-img leaves empty (recovery removes that). */
+        _cleanup_close_ int fd = -EBADF;
+        char unnamed[64];
+        r = vmsnap_file_create_unnamed_like(path, backing, &fd, error);
+        if (r == -EOPNOTSUPP) {
+                r = vmsnap_file_create_like(path, backing, error);
+                if (r < 0)
+                        return r;
+        } else if (r < 0)
                 return r;
-        const char *argv[] = {"qemu-img", "create", "-q", "-u", "-f", "qcow2", "-b", backing, "-F", backing_format,
-                              path, size, NULL};
+        else
+                snprintf(unnamed, sizeof(unnamed), "/proc/%d/fd/%d", (int)getpid(), fd);
+        const char *argv[] = {"qemu-img",
+                              "create",
+                              "-q",
+                              "-u",
+                              "-f",
+                              "qcow2",
+                              "-b",
+                              backing,
+                              "-F",
+                              backing_format,
+                              fd >= 0 ? unnamed : path,
+                              size,
+                              NULL};
         r = vmsnap_spawn(argv, NULL, error);
+        if (r == 0 && fd >= 0)
+                r = vmsnap_file_link_unnamed(fd, path, error);
         if (r < 0) {
-                vmsnap_file_remove(path, NULL);
+                if (fd < 0)
+                        vmsnap_file_remove(path, NULL);
                 return vmsnap_error_prefix(error, "cannot create overlay %s", path);
         }
         return 0;
@@ -85,6 +111,15 @@ int vmsnap_image_commit(const char *top, const char *base, const vmsnap_hooks *h
         int r = vmsnap_spawn(argv, hooks, error);
         if (r < 0)
                 return vmsnap_error_prefix(error, "cannot commit %s into %s", top, base);
+        return 0;
+}
+
+int vmsnap_image_repair_leaks(const char *image, vmsnap_error *error)
+{
+        const char *argv[] = {"qemu-img", "check", "-q", "-f", "qcow2", "-r", "leaks", image, NULL};
+        int r = vmsnap_spawn(argv, NULL, error);
+        if (r < 0)
+                return vmsnap_error_prefix(error, "cannot check %s for unused clusters", image);
         return 0;
 }
 

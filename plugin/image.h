@@ -22,6 +22,10 @@ int vmsnap_image_rebase(const char *image, const char *new_backing, const char *
  * backing); top is left as it was (it is about to be removed). */
 int vmsnap_image_commit(const char *top, const char *base, const vmsnap_hooks *hooks, vmsnap_error *error);
 
+/* Gives back the clusters a qcow2 image allocated but never mapped, as an interrupted
+ * qemu-img leaves them (qemu-img check -r leaks); nothing else is changed. */
+int vmsnap_image_repair_leaks(const char *image, vmsnap_error *error);
+
 /* Chooses the path of a new overlay on top of leaf: in leaf's directory, named after
  * the disk's original file ("disk.qcow2" -> "disk.vmsnap-1a2b3c4d.qcow2", the tag
  * replaced rather than stacked on later overlays). The path does not exist yet. */

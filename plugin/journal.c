@@ -102,9 +102,12 @@ static void remove_prepared_file(vmsnap_op *op, const char *path, const char *ba
 
         if (!vmsnap_file_exists(path) || used_by_running_domain(op, path))
                 return;
-        /* An empty file is one we created whose qemu-img never ran. */
-        if (vmsnap_file_allocated(path) == 0 && vmsnap_image_header_read(path, &header, &ignored) == 0 &&
-            header.format == VMSNAP_FORMAT_RAW && header.virtual_size == 0) {
+        /* An empty file is one we created whose qemu-img never ran; a qcow2 of no size and
+         * no backing file is the first thing qemu-img create writes, killed before the rest
+         * (both only where the file system has no unnamed files: see image.c). */
+        if (vmsnap_image_header_read(path, &header, &ignored) == 0 && header.virtual_size == 0 &&
+            ((header.format == VMSNAP_FORMAT_RAW && vmsnap_file_allocated(path) == 0) ||
+             (header.format == VMSNAP_FORMAT_QCOW2 && !header.backing))) {
                 vmsnap_file_remove(path, NULL);
                 goto out;
         }
@@ -124,7 +127,7 @@ out:
         free(have);
 }
 
-static int run_finish(vmsnap_op *op);
+static int run_finish(vmsnap_op *op, bool resuming);
 
 int vmsnap_journal_expect_switch(vmsnap_op *op, const vmsnap_xml_disk_source *disks, size_t n,
                                  const vmsnap_domain_meta *after)
@@ -239,7 +242,7 @@ static int roll_forward_switch(vmsnap_op *op, json_object *expected)
         if (r < 0)
                 return r;
         tell_past_point_of_no_return(op);
-        return run_finish(op);
+        return run_finish(op, false);
 }
 
 static int rollback_prepare(vmsnap_op *op)
@@ -328,17 +331,43 @@ void vmsnap_journal_step_commit(vmsnap_op *op, const char *top, const char *base
         json_object_array_add(intent_array(op, "steps"), step);
 }
 
-void vmsnap_journal_step_rebase(vmsnap_op *op, const char *image, const char *backing, const char *format,
-                                bool safe)
+/* Records in step the backing file image starts from (as its header names it) and that
+ * file's format: the state a redo of the step restores first. */
+static int record_start(vmsnap_op *op, json_object *step, const char *image)
+{
+        vmsnap_image_header header = {0};
+        int r = vmsnap_image_header_read(image, &header, op->error);
+
+        if (r < 0) {
+                json_object_put(step);
+                return vmsnap_error_prefix(op->error, "cannot plan a change of %s", image);
+        }
+        json_object_object_add(step, "from",
+                               header.backing_raw ? json_object_new_string(header.backing_raw) : NULL);
+        json_object_object_add(
+                step, "from_format",
+                header.backing_raw ? json_object_new_string(vmsnap_image_format_name(header.backing_format))
+                                   : NULL);
+        vmsnap_image_header_clear(&header);
+        return 0;
+}
+
+int vmsnap_journal_step_rebase(vmsnap_op *op, const char *image, const char *backing, const char *format,
+                               bool safe)
 {
         json_object *step = json_object_new_object();
+        int r;
 
         json_object_object_add(step, "kind", json_object_new_string("rebase"));
         json_object_object_add(step, "image", json_object_new_string(image));
         json_object_object_add(step, "backing", backing ? json_object_new_string(backing) : NULL);
         json_object_object_add(step, "format", format ? json_object_new_string(format) : NULL);
         json_object_object_add(step, "safe", json_object_new_boolean(safe));
+        r = record_start(op, step, image);
+        if (r < 0)
+                return r;
         json_object_array_add(intent_array(op, "steps"), step);
+        return 0;
 }
 
 void vmsnap_journal_step_define(vmsnap_op *op, const char *xml)
@@ -364,17 +393,22 @@ void vmsnap_journal_step_block_commit(vmsnap_op *op, const char *target, const c
         json_object_array_add(intent_array(op, "steps"), step);
 }
 
-void vmsnap_journal_step_block_pull(vmsnap_op *op, const char *target, const char *image, const char *base,
-                                    const char *base_format)
+int vmsnap_journal_step_block_pull(vmsnap_op *op, const char *target, const char *image, const char *base,
+                                   const char *base_format)
 {
         json_object *step = json_object_new_object();
+        int r;
 
         json_object_object_add(step, "kind", json_object_new_string("blockpull"));
         json_object_object_add(step, "target", json_object_new_string(target));
         json_object_object_add(step, "image", json_object_new_string(image));
         json_object_object_add(step, "base", base ? json_object_new_string(base) : NULL);
         json_object_object_add(step, "format", base_format ? json_object_new_string(base_format) : NULL);
+        r = record_start(op, step, image);
+        if (r < 0)
+                return r;
         json_object_array_add(intent_array(op, "steps"), step);
+        return 0;
 }
 
 void vmsnap_journal_step_restore(vmsnap_op *op, const char *memory_file, const char *xml)
@@ -406,7 +440,49 @@ static bool step_canceled(void *userdata)
         return false;
 }
 
-static int run_block_commit(vmsnap_op *op, json_object *step, const vmsnap_hooks *hooks)
+/* A qemu-img killed halfway may leave clusters it allocated but never linked; they cost
+ * space only, and are given back before the step runs again. */
+static void repair_leaks(vmsnap_op *op, const char *image)
+{
+        vmsnap_error error = {0};
+
+        if (vmsnap_image_repair_leaks(image, &error) < 0)
+                vmsnap_op_message(op, "%s may hold unused clusters: %s", image, error.message);
+}
+
+/* Puts image back on the backing file the step recorded it started from, by changing the
+ * header only. A safe rebase or a pull writes every cluster it copies into image before it
+ * moves the backing pointer, but qemu-img 7.2 may write that pointer before the tables that
+ * map the copied clusters: killed in between, the header names the new backing file while
+ * clusters that only the old one held are missing. Back on the old backing file, what was
+ * copied reads the same and what was not reads through again, and the step can run anew. */
+static int restore_start(vmsnap_op *op, json_object *step, const char *image)
+{
+        vmsnap_image_header header = {0};
+        const char *from = intent_string(step, "from"), *from_format = intent_string(step, "from_format");
+        bool same;
+        int r;
+
+        if (!json_object_object_get_ex(step, "from_format", NULL))
+                return vmsnap_error_set(op->error, -EBADMSG, VMSNAP_ERROR_FAILED,
+                                        "the metadata of domain %s does not say where the change of %s "
+                                        "started, so it cannot be run again safely",
+                                        op->name, image);
+        r = vmsnap_image_header_read(image, &header, op->error);
+        if (r < 0)
+                return r;
+        same = (!from && !header.backing_raw) ||
+               (from && header.backing_raw && strcmp(from, header.backing_raw) == 0);
+        vmsnap_image_header_clear(&header);
+        repair_leaks(op, image);
+        if (same)
+                return 0;
+        vmsnap_op_message(op, "%s was put back on its backing file %s before its change ran again", image,
+                          from ? from : "(none)");
+        return vmsnap_image_rebase(image, from, from_format, false, NULL, op->error);
+}
+
+static int run_block_commit(vmsnap_op *op, json_object *step, const vmsnap_hooks *hooks, bool interrupted)
 {
         const char *target = intent_string(step, "target"), *image = intent_string(step, "image");
         const char *base = intent_string(step, "base"), *child = intent_string(step, "child");
@@ -422,14 +498,17 @@ static int run_block_commit(vmsnap_op *op, json_object *step, const vmsnap_hooks
         if (virDomainIsActive(op->domain) == 1)
                 return vmsnap_live_block_commit(op, target, json_object_get_boolean(active) ? NULL : image,
                                                 base, hooks);
-        /* The domain stopped meanwhile: the same change offline. */
+        /* The domain stopped meanwhile: the same change offline. A commit interrupted
+         * halfway is run again whole: image is unchanged and only it reads base. */
+        if (interrupted)
+                repair_leaks(op, base);
         r = vmsnap_image_commit(image, base, hooks, op->error);
         if (r == 0 && child)
                 r = vmsnap_image_rebase(child, base, "qcow2", false, hooks, op->error);
         return r;
 }
 
-static int run_block_pull(vmsnap_op *op, json_object *step, const vmsnap_hooks *hooks)
+static int run_block_pull(vmsnap_op *op, json_object *step, const vmsnap_hooks *hooks, bool interrupted)
 {
         const char *target = intent_string(step, "target"), *image = intent_string(step, "image");
         const char *base = intent_string(step, "base");
@@ -440,6 +519,16 @@ static int run_block_pull(vmsnap_op *op, json_object *step, const vmsnap_hooks *
 
         if (!target || !image)
                 return -EBADMSG;
+        r = vmsnap_live_uses(op, image, &running);
+        if (r < 0)
+                return r;
+        /* A running QEMU holds the image's tables itself and its header tells the truth; an
+         * offline pull that was interrupted is put back where it started first. */
+        if (interrupted && !running) {
+                r = restore_start(op, step, image);
+                if (r < 0)
+                        return r;
+        }
         r = vmsnap_image_header_read(image, &header, op->error);
         if (r < 0)
                 return r;
@@ -451,9 +540,6 @@ static int run_block_pull(vmsnap_op *op, json_object *step, const vmsnap_hooks *
         done = (!have && !want) || (have && want && strcmp(have, want) == 0);
         if (done)
                 return 0;
-        r = vmsnap_live_uses(op, image, &running);
-        if (r < 0)
-                return r;
         if (running)
                 r = vmsnap_live_block_pull(op, target, base, hooks);
         else
@@ -477,30 +563,44 @@ static int run_block_pull(vmsnap_op *op, json_object *step, const vmsnap_hooks *
                                 image, target, op->name);
 }
 
-static int run_step(vmsnap_op *op, json_object *step, size_t index, size_t count)
+/* Runs one finish step. interrupted: it may have run before, partly (a crash, or a child
+ * killed halfway): what it started from is restored before it runs again. */
+static int run_step(vmsnap_op *op, json_object *step, size_t index, size_t count, bool interrupted)
 {
         const char *kind = intent_string(step, "kind");
         struct step_progress progress = {op, index, count};
         vmsnap_hooks hooks = {
                 .progress = step_progress, .is_canceled = step_canceled, .userdata = &progress};
+        int r;
 
         if (kind && strcmp(kind, "commit") == 0) {
                 const char *top = intent_string(step, "top"), *base = intent_string(step, "base");
-                if (top && base)
+                /* top is never changed by the commit and only top reads base: run again whole. */
+                if (top && base) {
+                        if (interrupted)
+                                repair_leaks(op, base);
                         return vmsnap_image_commit(top, base, &hooks, op->error);
+                }
         } else if (kind && strcmp(kind, "rebase") == 0) {
                 const char *image = intent_string(step, "image");
                 json_object *safe;
-                if (image && json_object_object_get_ex(step, "safe", &safe))
+                if (image && json_object_object_get_ex(step, "safe", &safe)) {
+                        /* An unsafe rebase only writes the header: running it again is enough. */
+                        if (interrupted && json_object_get_boolean(safe)) {
+                                r = restore_start(op, step, image);
+                                if (r < 0)
+                                        return r;
+                        }
                         return vmsnap_image_rebase(image, intent_string(step, "backing"),
                                                    intent_string(step, "format"),
                                                    json_object_get_boolean(safe), &hooks, op->error);
+                }
         } else if (kind && strcmp(kind, "blockcommit") == 0) {
-                int r = run_block_commit(op, step, &hooks);
+                r = run_block_commit(op, step, &hooks, interrupted);
                 if (r != -EBADMSG)
                         return r;
         } else if (kind && strcmp(kind, "blockpull") == 0) {
-                int r = run_block_pull(op, step, &hooks);
+                r = run_block_pull(op, step, &hooks, interrupted);
                 if (r != -EBADMSG)
                         return r;
         } else if (kind && strcmp(kind, "restore") == 0) {
@@ -516,7 +616,29 @@ static int run_step(vmsnap_op *op, json_object *step, size_t index, size_t count
                                 "the metadata of domain %s holds a step vmsnap cannot read", op->name);
 }
 
-static int run_finish(vmsnap_op *op)
+/* How often a step whose child was killed is put back and run again before the job fails
+ * (the intent stays, and the next load of the domain tries once more). */
+#define STEP_ATTEMPTS 3
+
+/* Runs a step; a child killed under it (the OOM killer, say) is not the end: past the
+ * commit point the operation must complete, so the step is put back and run again. */
+static int run_step_to_end(vmsnap_op *op, json_object *step, size_t index, size_t count, bool interrupted)
+{
+        int r;
+
+        for (unsigned attempt = 1;; attempt++) {
+                r = run_step(op, step, index, count, interrupted);
+                if (r != -ECHILD || op->crashed || attempt == STEP_ATTEMPTS)
+                        return r;
+                vmsnap_op_message(op, "%s; the step was put back where it started and run again",
+                                  op->error->message);
+                interrupted = true;
+        }
+}
+
+/* Runs the steps not done yet. resuming: after a crash, so the first of them may have run
+ * partly. */
+static int run_finish(vmsnap_op *op, bool resuming)
 {
         json_object *steps, *done_object;
         size_t done = 0, count;
@@ -531,7 +653,8 @@ static int run_finish(vmsnap_op *op)
                 r = vmsnap_op_failpoint(op, "finish step");
                 if (r < 0)
                         return r;
-                r = run_step(op, json_object_array_get_idx(steps, i), i, count);
+                r = run_step_to_end(op, json_object_array_get_idx(steps, i), i, count,
+                                    resuming && i == done);
                 if (r < 0)
                         return r;
                 json_object_object_add(op->meta->intent, "done", json_object_new_int64((int64_t)i + 1));
@@ -581,7 +704,7 @@ int vmsnap_journal_commit(vmsnap_op *op)
         if (r < 0)
                 return r;
         tell_past_point_of_no_return(op);
-        return run_finish(op);
+        return run_finish(op, false);
 }
 
 int vmsnap_journal_recover(vmsnap_op *op)
@@ -592,6 +715,6 @@ int vmsnap_journal_recover(vmsnap_op *op)
         vmsnap_op_message(op, "completing an interrupted %s of domain %s",
                           operation ? operation : "operation", op->name);
         if (phase && strcmp(phase, "finish") == 0)
-                return run_finish(op);
+                return run_finish(op, true);
         return rollback_prepare(op);
 }

@@ -4,7 +4,9 @@
  * metadata: the files it is about to create and the domain XML to go back to
  * ("prepare" phase, rolled back on recovery). At its commit point it saves the
  * final metadata together with the steps still to run ("finish" phase, rolled
- * forward on recovery; every step is idempotent). */
+ * forward on recovery). A step done by another program (qemu-img, a block job) is
+ * never trusted halfway: it records the state it starts from, and a redo after a
+ * crash or a killed child restores that state before it runs the step again. */
 #pragma once
 
 #include "engine.h"
@@ -32,8 +34,10 @@ int vmsnap_journal_rollback(vmsnap_op *op);
 
 /* Finish-phase steps, appended to the intent before vmsnap_journal_commit(). */
 void vmsnap_journal_step_commit(vmsnap_op *op, const char *top, const char *base);
-void vmsnap_journal_step_rebase(vmsnap_op *op, const char *image, const char *backing, const char *format,
-                                bool safe);
+/* Rebases image onto backing; the step records the backing file image has now, which a
+ * redo after an interruption puts back first. Fails when image's header cannot be read. */
+int vmsnap_journal_step_rebase(vmsnap_op *op, const char *image, const char *backing, const char *format,
+                               bool safe);
 void vmsnap_journal_step_define(vmsnap_op *op, const char *xml);
 /* Commits image into base, the image below it in disk target's chain, while the domain
  * may run: a libvirt block job when it runs (active: image is the disk's active file,
@@ -43,8 +47,8 @@ void vmsnap_journal_step_block_commit(vmsnap_op *op, const char *target, const c
                                       bool active, const char *child);
 /* Pulls into disk target's active file image what it reads above base (NULL: all):
  * a libvirt block job when the domain runs, qemu-img rebase when it does not. */
-void vmsnap_journal_step_block_pull(vmsnap_op *op, const char *target, const char *image, const char *base,
-                                    const char *base_format);
+int vmsnap_journal_step_block_pull(vmsnap_op *op, const char *target, const char *image, const char *base,
+                                   const char *base_format);
 /* Starts the domain from a memory file with this XML (live.c), unless it runs. */
 void vmsnap_journal_step_restore(vmsnap_op *op, const char *memory_file, const char *xml);
 /* The commit point: saves op->meta (the final model) with the steps still to run,

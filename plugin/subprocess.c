@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "failpoint.h"
 #include "subprocess.h"
 
 /* Only the end of stderr matters for the sentence, and a chatty child must not grow us without bound. */
@@ -368,6 +369,8 @@ int vmsnap_spawn(const char *const *argv, const vmsnap_hooks *hooks, vmsnap_erro
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "no program was given to run");
         name = program_name(argv[0]);
+        if (vmsnap_failpoint_dead())
+                return vmsnap_failpoint_dead_error(error);
 
         state = calloc(1, sizeof(*state));
         if (!state)
@@ -469,12 +472,14 @@ int vmsnap_spawn(const char *const *argv, const vmsnap_hooks *hooks, vmsnap_erro
                 return 0;
 
         stderr_last_line(state, last_line, sizeof(last_line));
+        /* A child killed from outside (the OOM killer, an administrator) may have left its
+         * work half done; callers that can put it back and run it again look for -ECHILD. */
+        if (WIFSIGNALED(status))
+                return vmsnap_error_set(
+                        error, -ECHILD, VMSNAP_ERROR_FAILED, "%s was killed by signal SIG%s%s%s", name,
+                        sigabbrev_np(WTERMSIG(status)) ?: "(unknown)", last_line[0] ? ": " : "", last_line);
         if (last_line[0] != '\0')
                 return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED, "%s failed: %s", name, last_line);
-        if (WIFSIGNALED(status))
-                return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED,
-                                        "%s failed: killed by signal SIG%s", name,
-                                        sigabbrev_np(WTERMSIG(status)) ?: "(unknown)");
         return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED, "%s failed with exit status %d", name,
                                 WEXITSTATUS(status));
 }

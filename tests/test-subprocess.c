@@ -108,6 +108,16 @@ static void test_spawn_of_silent_failure_reports_exit_status(void **state)
         assert_string_equal(error.message, "false failed with exit status 1");
 }
 
+static void test_spawn_of_child_killed_by_a_signal_returns_echild(void **state)
+{
+        /* As the OOM killer would: callers tell a killed child from one that refused. */
+        const char *argv[] = {"/bin/sh", "-c", "echo 'working' >&2; kill -KILL $$", NULL};
+        vmsnap_error error = {0};
+
+        assert_int_equal(vmsnap_spawn(argv, NULL, &error), -ECHILD);
+        assert_string_equal(error.message, "sh was killed by signal SIGKILL: working");
+}
+
 static void test_spawn_keeps_only_the_tail_of_long_stderr(void **state)
 {
         const char *argv[] = {"/bin/sh", "-c",
@@ -316,6 +326,7 @@ int main(void)
                 cmocka_unit_test(test_spawn_of_failing_program_names_it_with_last_stderr_line),
                 cmocka_unit_test(test_spawn_of_failing_qemu_img_carries_its_message),
                 cmocka_unit_test(test_spawn_of_silent_failure_reports_exit_status),
+                cmocka_unit_test(test_spawn_of_child_killed_by_a_signal_returns_echild),
                 cmocka_unit_test(test_spawn_keeps_only_the_tail_of_long_stderr),
                 cmocka_unit_test(test_spawn_of_missing_program_fails_with_sentence),
                 cmocka_unit_test(test_spawn_gives_child_empty_stdin),

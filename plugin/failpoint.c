@@ -1,0 +1,31 @@
+/* failpoint.c: the process-wide "killed" flag of failpoint.h. It sits below every
+ * other file of the engine, so that fileio, subprocess and the operations can all
+ * consult it without reaching up. */
+#include <errno.h>
+#include <stdatomic.h>
+
+#include "error.h"
+#include "failpoint.h"
+
+static atomic_bool dead;
+
+void vmsnap_failpoint_die(void)
+{
+        atomic_store(&dead, true);
+}
+
+void vmsnap_failpoint_revive(void)
+{
+        atomic_store(&dead, false);
+}
+
+bool vmsnap_failpoint_dead(void)
+{
+        return atomic_load_explicit(&dead, memory_order_relaxed);
+}
+
+int vmsnap_failpoint_dead_error(vmsnap_error *error)
+{
+        return vmsnap_error_set(error, -EINTR, VMSNAP_ERROR_FAILED,
+                                "simulated crash: the process was killed");
+}
