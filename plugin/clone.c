@@ -29,7 +29,7 @@ static bool shared_as_is(const char *reason)
 
 typedef struct clone_disk_plan {
         char *target;
-        char *source; /* frozen image, top of the chain to collapse */
+        char *source;        /* frozen image, top of the chain to collapse */
         char *source_format; /* as the snapshot recorded it */
         char *copy;          /* the new file */
         vmsnap_image_format format;
@@ -366,7 +366,7 @@ void vmsnap_clone_recover(vmsnap_engine *engine)
                                                 NULL);
                 }
                 json_object_put(doc);
-                unlink(path);
+                vmsnap_file_remove(path, NULL);
         }
         closedir(dir);
 }
@@ -547,7 +547,7 @@ static int clone_copy_and_define(vmsnap_engine *engine, vmsnap_op *op, clone_pla
                                         "libvirt refused the clone's definition: %s",
                                         last && last->message ? last->message : "unknown error");
         }
-        unlink(plan->journal);
+        vmsnap_file_remove(plan->journal, NULL);
         if (options->start && virDomainCreate(defined) < 0) {
                 virErrorPtr last = virGetLastError();
                 r = vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED,
@@ -591,7 +591,7 @@ int vmsnap_snapshot_clone(vmsnap_engine *engine, const char *domain, const char 
         r = clone_copy_and_define(engine, &shadow, &plan, options, hooks, error);
         if (r < 0 && !shadow.crashed && plan.journal && vmsnap_file_exists(plan.journal)) {
                 remove_copies(&plan);
-                unlink(plan.journal);
+                vmsnap_file_remove(plan.journal, NULL);
         }
         if (r == 0 && name_ret)
                 *name_ret = strdup(plan.name);

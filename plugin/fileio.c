@@ -269,7 +269,7 @@ static int creation_give(const creation *c, int fd, const char *path, const char
 
 int vmsnap_file_create_like(const char *path, const char *template_path, vmsnap_error *error)
 {
-        _cleanup_(creation_clear) creation c;
+        _cleanup_(creation_clear) creation c = {.dir_fd = -EBADF};
         _cleanup_close_ int fd = -EBADF;
         int r;
 
@@ -291,7 +291,7 @@ int vmsnap_file_create_like(const char *path, const char *template_path, vmsnap_
 int vmsnap_file_create_unnamed_like(const char *path, const char *template_path, int *fd_ret,
                                     vmsnap_error *error)
 {
-        _cleanup_(creation_clear) creation c;
+        _cleanup_(creation_clear) creation c = {.dir_fd = -EBADF};
         _cleanup_close_ int fd = -EBADF;
         int r;
 

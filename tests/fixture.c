@@ -17,8 +17,6 @@
 #include "fileio.h"
 #include "store.h"
 
-static const char *const writable[] = {"vda", "vdb", "vdc"};
-
 fixture *fixture_new(void)
 {
         fixture *f = calloc(1, sizeof(*f));
@@ -76,7 +74,8 @@ void fixture_define_domain(fixture *f, const char *name, const char *devices_xml
         if (d) {
                 if (virDomainIsActive(d) == 1)
                         virDomainDestroy(d);
-                virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM);
+                virDomainUndefineFlags(d,
+                                       VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM);
                 virDomainFree(d);
         }
         if (asprintf(&xml,
@@ -235,11 +234,22 @@ void fixture_assert_no_orphans(fixture *f, const char *domain)
         struct dirent *e;
         DIR *d;
 
-        for (int i = 0; i < 3; i++) {
-                char *source = fixture_active_source(f, domain, writable[i]);
-                vmsnap_chain_walk(source, mark, &set, &error);
-                free(source);
+        /* What every defined domain reads (a clone's copies may lie beside the images). */
+        virDomainPtr *domains = NULL;
+        int n_domains = virConnectListAllDomains(f->connection, &domains, 0);
+        for (int i = 0; i < n_domains; i++) {
+                char *xml = virDomainGetXMLDesc(domains[i], VIR_DOMAIN_XML_INACTIVE);
+                vmsnap_xml_disk *disks = NULL;
+                size_t n_disks = 0;
+                if (xml && vmsnap_xml_disks(xml, &disks, &n_disks, NULL) == 0)
+                        for (size_t j = 0; j < n_disks; j++)
+                                if (disks[j].source && vmsnap_file_exists(disks[j].source))
+                                        vmsnap_chain_walk(disks[j].source, mark, &set, &error);
+                vmsnap_xml_disks_free(disks, n_disks);
+                free(xml);
+                virDomainFree(domains[i]);
         }
+        free(domains);
         assert_ok(vmsnap_snapshot_list(f->engine, domain, &list, &n, &error), &error);
         for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < list[i].n_disks; j++)
