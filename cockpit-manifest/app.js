@@ -134,7 +134,9 @@ class Page {
 
     async loadDomains() {
         try {
-            const domains = await bus.listDomains();
+            // Domains libvirt no longer defines keep their trees on the bus (defined false); the
+            // page lists the VMs one can act on, and one such name may be defined again anew.
+            const domains = (await bus.listDomains()).filter(d => d.defined !== false);
             mark("vmsnap:domains-read", { count: domains.length });
             domains.sort((a, b) => a.name.localeCompare(b.name));
             if (this.domainsError)

@@ -99,6 +99,7 @@ int bus_append_domain_record(sd_bus_message *reply, const vmsnap_domain_info *in
         append_string(reply, &r, "current_snapshot", info->current_snapshot);
         append_bool(reply, &r, "in_preview", info->in_preview);
         append_uint32(reply, &r, "snapshot_count", (uint32_t)info->snapshot_count);
+        append_bool(reply, &r, "defined", info->defined);
         close_container(reply, &r);
         return r;
 }

@@ -365,13 +365,14 @@ static int on_lifecycle(virConnectPtr connection, virDomainPtr domain, int event
         vmsnap_slot_drop_facts(slot);
         pthread_mutex_unlock(&slot->data_lock);
         if (event == VIR_DOMAIN_EVENT_UNDEFINED) {
-                /* The domain is gone: forget its snapshots. Its images stay: they are the
-                 * user's disks, and a re-defined domain may still need them. */
+                /* Undefined, or the first half of a rename (UNDEFINED/RENAMED, then DEFINED): the
+                 * tree is as durable as the disks. Its document stays in the state directory, and
+                 * a define with the same UUID loads it again, checked against the disks as at any
+                 * load; only what is published is dropped. */
                 pthread_mutex_lock(&slot->data_lock);
                 vmsnap_domain_meta *old = vmsnap_slot_publish(slot, NULL);
                 pthread_mutex_unlock(&slot->data_lock);
                 vmsnap_domain_meta_free(old);
-                vmsnap_store_remove(engine->state_dir, uuid, NULL);
         } else if (event == VIR_DOMAIN_EVENT_DEFINED) {
                 pthread_mutex_lock(&slot->data_lock);
                 if (slot->meta &&

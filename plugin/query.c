@@ -2,6 +2,7 @@
  * tree, one snapshot, and the configuration at a snapshot or now. Reads never take a
  * domain's operation lock, so a long merge does not delay them; they copy what
  * they need from the published metadata under the short data lock. */
+#include <dirent.h>
 #include <libvirt/virterror.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include "error.h"
 #include "facts.h"
 #include "fileio.h"
+#include "names.h"
+#include "store.h"
 #include "tree.h"
 
 static char *xstrdup(const char *s)
@@ -72,8 +75,58 @@ static int domain_info_fill(vmsnap_engine *engine, vmsnap_domain_slot *slot, con
         info->current_snapshot = xstrdup(current ? current->name : "");
         info->in_preview = meta->preview != NULL;
         info->snapshot_count = (unsigned)meta->n_snapshots;
+        info->defined = true;
         pthread_mutex_unlock(&slot->data_lock);
         return 0;
+}
+
+static bool uuid_listed(const vmsnap_domain_info *infos, size_t n, const char *uuid)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(infos[i].uuid, uuid) == 0)
+                        return true;
+        return false;
+}
+
+/* Appends the domains whose metadata the state directory keeps but libvirt no longer
+ * defines. Their documents are only read: what a crash left unfinished waits for the
+ * domain's return, when the load recovers it with the domain at hand. */
+static void append_undefined(vmsnap_engine *engine, vmsnap_domain_info **infos, size_t *n)
+{
+        DIR *dir = opendir(engine->state_dir);
+        struct dirent *entry;
+
+        if (!dir)
+                return;
+        while ((entry = readdir(dir))) {
+                char uuid[VIR_UUID_STRING_BUFLEN];
+                vmsnap_domain_meta *meta = NULL;
+                size_t length = strlen(entry->d_name);
+
+                if (length != 36 + 5 || strcmp(entry->d_name + 36, ".json") != 0)
+                        continue;
+                snprintf(uuid, sizeof(uuid), "%.36s", entry->d_name);
+                if (!vmsnap_uuid_is_valid(uuid) || uuid_listed(*infos, *n, uuid) ||
+                    vmsnap_store_load(engine->state_dir, uuid, &meta, NULL) < 0)
+                        continue;
+                vmsnap_domain_info *grown = realloc(*infos, (*n + 2) * sizeof(**infos));
+                if (!grown)
+                        abort();
+                *infos = grown;
+                const vmsnap_snapshot *current =
+                        meta->current_id ? vmsnap_domain_meta_find_id(meta, meta->current_id) : NULL;
+                (*infos)[(*n)++] = (vmsnap_domain_info){
+                        .name = xstrdup(meta->name && *meta->name ? meta->name : uuid),
+                        .uuid = xstrdup(uuid),
+                        .state = xstrdup("undefined"),
+                        .current_snapshot = xstrdup(current ? current->name : ""),
+                        .in_preview = meta->preview != NULL,
+                        .snapshot_count = (unsigned)meta->n_snapshots,
+                        .defined = false,
+                };
+                vmsnap_domain_meta_free(meta);
+        }
+        closedir(dir);
 }
 
 int vmsnap_domain_list(vmsnap_engine *engine, vmsnap_domain_info **ret, size_t *n_ret, vmsnap_error *error)
@@ -114,6 +167,7 @@ int vmsnap_domain_list(vmsnap_engine *engine, vmsnap_domain_info **ret, size_t *
                 vmsnap_domain_info_array_free(infos, n);
                 return r;
         }
+        append_undefined(engine, &infos, &n);
         *ret = infos;
         *n_ret = n;
         return 0;

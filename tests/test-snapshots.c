@@ -805,11 +805,29 @@ static void test_engines_keep_their_libvirt_connection_while_idle(void **state)
         vmsnap_engine_free(later);
 }
 
-static void test_watchers_hear_of_every_change_and_undefine_drops_the_metadata(void **state)
+static bool listed_as(fixture *f, const char *uuid, const char *name, bool defined, unsigned snapshots)
+{
+        vmsnap_domain_info *list = NULL;
+        vmsnap_error error = {0};
+        size_t n = 0;
+        bool found = false;
+
+        assert_ok(vmsnap_domain_list(f->engine, &list, &n, &error), &error);
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(list[i].uuid, uuid) == 0)
+                        found = strcmp(list[i].name, name) == 0 && list[i].defined == defined &&
+                                list[i].snapshot_count == snapshots &&
+                                strcmp(list[i].state, defined ? list[i].state : "undefined") == 0;
+        vmsnap_domain_info_array_free(list, n);
+        return found;
+}
+
+static void test_watchers_hear_of_every_change_and_an_undefine_keeps_the_tree_until_defined_again(void **state)
 {
         fixture *f = *state;
         vmsnap_error error = {0};
         watch_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+        vmsnap_snapshot_info info = {0};
         char uuid[VIR_UUID_STRING_BUFLEN], metadata[1200];
         struct stat st;
 
@@ -821,16 +839,73 @@ static void test_watchers_hear_of_every_change_and_undefine_drops_the_metadata(v
         assert_ok(vmsnap_snapshot_rename(f->engine, "vm1", "s1", "renamed", &error), &error);
         assert_true(heard(&log, uuid));
 
-        /* Undefined behind vmsnap's back: the metadata goes, the images stay. */
+        /* Undefined behind vmsnap's back (as virsh undefine, then define of the saved XML,
+         * edits a VM): the tree and the images stay, and the domain is listed as undefined. */
         char *leaf = fixture_active_source(f, "vm1", "vda");
+        char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
         snprintf(metadata, sizeof(metadata), "%s/%s.json", f->state_dir, uuid);
         assert_int_equal(stat(metadata, &st), 0);
         assert_int_equal(virDomainUndefine(d), 0);
         virDomainFree(d);
         assert_true(heard(&log, uuid));
-        assert_int_equal(stat(metadata, &st), -1);
+        assert_int_equal(stat(metadata, &st), 0);
         assert_int_equal(stat(leaf, &st), 0);
+        assert_true(listed_as(f, uuid, "vm1", false, 1));
+
+        d = virDomainDefineXML(f->connection, xml);
+        assert_non_null(d);
+        virDomainFree(d);
+        assert_true(heard(&log, uuid));
+        assert_true(listed_as(f, uuid, "vm1", true, 1));
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm1", "renamed", &info, &error), &error);
+        vmsnap_snapshot_info_clear(&info);
+        free(xml);
         free(leaf);
+}
+
+/* virsh domrename, virt-manager and cockpit-machines rename through libvirt, which
+ * announces it as an undefine and a define: the tree follows the UUID. */
+static void test_a_libvirt_rename_keeps_the_tree_and_every_operation_works_under_the_new_name(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        watch_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+        vmsnap_snapshot_info *list = NULL;
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        size_t n = 0;
+
+        assert_ok(vmsnap_engine_watch(f->engine, on_change, &log, &error), &error);
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm1");
+        virDomainGetUUIDString(d, uuid);
+        fixture_write(f, "vm1", "vda", 0, 0x31);
+        free(create(f, "vm1", "s1"));
+        fixture_write(f, "vm1", "vda", 1, 0x32);
+        free(create(f, "vm1", "s2"));
+        char *before = fixture_active_digest(f, "vm1", "vda");
+
+        assert_int_equal(virDomainRename(d, "vm1-renamed", 0), 0);
+        virDomainFree(d);
+        assert_true(heard(&log, uuid));
+        assert_true(listed_as(f, uuid, "vm1-renamed", true, 2));
+        assert_ok(vmsnap_snapshot_list(f->engine, "vm1-renamed", &list, &n, &error), &error);
+        assert_int_equal(n, 2);
+        vmsnap_snapshot_info_array_free(list, n);
+
+        /* Changes work under the new name, and merges keep what the disk reads. */
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm1-renamed", "s1", VMSNAP_DELETE_MERGE, NULL, &error),
+                  &error);
+        free(create(f, "vm1-renamed", "s3"));
+        char *after = fixture_active_digest(f, "vm1-renamed", "vda");
+        assert_string_equal(before, after);
+        free(before);
+        free(after);
+
+        /* Back to the name the fixture knows (its images' directory, its teardown). */
+        d = virDomainLookupByName(f->connection, "vm1-renamed");
+        assert_int_equal(virDomainRename(d, "vm1", 0), 0);
+        virDomainFree(d);
+        assert_true(listed_as(f, uuid, "vm1", true, 2));
+        fixture_assert_no_orphans(f, "vm1");
 }
 
 /* Reads take the domain's name, state and disks from what libvirt last said while the
@@ -985,7 +1060,8 @@ int main(void)
                 T(test_configuration_now_gives_the_reason_create_would_give_for_each_disk),
                 T(test_configuration_now_of_an_unknown_domain_is_not_found),
                 T(test_domain_listing_reports_snapshot_state),
-                T(test_watchers_hear_of_every_change_and_undefine_drops_the_metadata),
+                T(test_watchers_hear_of_every_change_and_an_undefine_keeps_the_tree_until_defined_again),
+                T(test_a_libvirt_rename_keeps_the_tree_and_every_operation_works_under_the_new_name),
                 T(test_reads_see_changes_made_behind_vmsnaps_back_at_once),
                 T(test_create_refuses_a_disk_declared_qcow2_that_is_not),
                 T(test_configuration_at_a_snapshot_hides_secrets_a_revert_restores),

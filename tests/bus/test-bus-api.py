@@ -12,7 +12,7 @@ from bustest import (DOMAIN_UUIDS, ERROR, JOB_IFACE, PATH, SOURCE_ROOT, Client, 
 LINGER = 3
 client = Client()
 DOMAIN_KEYS = {"name": "s", "uuid": "s", "state": "s", "current_snapshot": "s", "in_preview": "b",
-               "snapshot_count": "u"}
+               "snapshot_count": "u", "defined": "b"}
 SNAPSHOT_KEYS = {"id": "s", "name": "s", "description": "s", "created": "x", "parent": "s", "state": "s",
                  "disks": "as", "excluded": "a(ss)", "memory": "b", "current": "b", "partial": "b", "locked": "b",
                  "in_preview": "b"}
@@ -42,7 +42,7 @@ def snapshot(domain, name):
 
 
 @case("ListDomains lists every domain with exactly the keys name, uuid, state, current_snapshot, in_preview, "
-      "snapshot_count")
+      "snapshot_count, defined")
 def _():
     reply = raw_call("ListDomains")
     check_equal(reply.get_type_string(), "(aa{sv})", "reply signature")
@@ -54,6 +54,7 @@ def _():
         names.add(domain["name"])
         check_equal(domain["uuid"], DOMAIN_UUIDS[domain["name"]], "uuid")
         check_equal(domain["state"], "shutoff", "state")
+        check_equal(domain["defined"], True, "defined")
         check_equal((domain["current_snapshot"], domain["in_preview"], domain["snapshot_count"]), ("", False, 0),
                     "snapshot state of a fresh domain")
     check_equal(names, set(DOMAIN_UUIDS), "domains")

@@ -82,7 +82,7 @@ result() { # NAME CONDITION...
         n=$((n + 1))
         if "$@"; then echo "ok $n - $name"; else echo "not ok $n - $name"; fi
 }
-echo "1..12"
+echo "1..14"
 
 result "a snapshot of a shut-off domain on real libvirtd is created through the bus" \
         test "$(create s1)" = done
@@ -165,18 +165,23 @@ bus monitor --match "type='signal',member='SnapshotsChanged'" >"$work/signals" 2
 monitor=$!
 pids+=($monitor)
 sleep 0.5
+snapshots_before=$(call ListSnapshots s bus-vm | grep -o '"s1"' | head -1)
 virsh -q -c qemu:///system undefine bus-vm >/dev/null
-gone=no
 for _ in $(seq 100); do
-        [ -e "$work/state/$uuid.json" ] || { gone=yes; break; }
+        grep -q "$uuid" "$work/signals" && break
         sleep 0.1
 done
-sleep 0.5
-result "a domain undefined behind vmsnapd's back loses its metadata and its images stay" \
-        test "$gone" = yes -a -e "$work/disk.qcow2" -a "$(ls "$work" | grep -c vmsnap-)" -ge 1
 result "SnapshotsChanged names a domain undefined behind vmsnapd's back" grep -q "$uuid" "$work/signals"
+result "a domain undefined behind vmsnapd's back keeps its metadata, and its images stay" \
+        test -e "$work/state/$uuid.json" -a -e "$work/disk.qcow2" -a "$(ls "$work" | grep -c vmsnap-)" -ge 1
+result "ListDomains lists the undefined domain with defined false and its snapshots" \
+        eval 'call ListDomains | grep -q "\"uuid\" s \"$uuid\" \"state\" s \"undefined\".*\"defined\" b false"'
+
+# Defined again from the saved XML (the usual way to edit a VM): the tree is back.
+virsh -q -c qemu:///system define "$work/vm.xml" >/dev/null
+result "a define with the same UUID brings the tree back" \
+        eval '[ -n "$snapshots_before" ] && call ListSnapshots s bus-vm | grep -q "\"s1\""'
 
 # libvirtd restarts (an upgrade): vmsnapd reconnects and goes on.
-virsh -q -c qemu:///system define "$work/vm.xml" >/dev/null
 libvirtd_restart "$work"
 result "vmsnapd serves the domain again after libvirtd restarted" test "$(create after-restart)" = done

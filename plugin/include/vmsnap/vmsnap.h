@@ -83,10 +83,14 @@ VMSNAP_EXPORT int vmsnap_engine_watch(vmsnap_engine *engine, vmsnap_change_fn ch
 typedef struct vmsnap_domain_info {
         char *name;
         char *uuid;
-        char *state;            /* running, paused, shutoff, other */
+        char *state;            /* running, paused, shutoff, other; undefined when !defined */
         char *current_snapshot; /* name, "" when none */
         bool in_preview;
         unsigned snapshot_count;
+        /* false: libvirt no longer defines the domain (undefined, or renamed while vmsnap
+         * was away); its tree is kept, and comes back when a domain of the same UUID is
+         * defined again. */
+        bool defined;
 } vmsnap_domain_info;
 
 typedef struct vmsnap_snapshot_disk {
