@@ -166,6 +166,7 @@ monitor=$!
 pids+=($monitor)
 sleep 0.5
 snapshots_before=$(call ListSnapshots s bus-vm | grep -o '"s1"' | head -1)
+virsh -q -c qemu:///system dumpxml --inactive bus-vm >"$work/vm-now.xml"
 virsh -q -c qemu:///system undefine bus-vm >/dev/null
 for _ in $(seq 100); do
         grep -q "$uuid" "$work/signals" && break
@@ -178,7 +179,7 @@ result "ListDomains lists the undefined domain with defined false and its snapsh
         eval 'call ListDomains | grep -q "\"uuid\" s \"$uuid\" \"state\" s \"undefined\".*\"defined\" b false"'
 
 # Defined again from the saved XML (the usual way to edit a VM): the tree is back.
-virsh -q -c qemu:///system define "$work/vm.xml" >/dev/null
+virsh -q -c qemu:///system define "$work/vm-now.xml" >/dev/null
 result "a define with the same UUID brings the tree back" \
         eval '[ -n "$snapshots_before" ] && call ListSnapshots s bus-vm | grep -q "\"s1\""'
 
