@@ -513,7 +513,7 @@ static void run_scenario(const scenario *s)
                 if (watch.children_seen > 0) {
                         k.target_child = 1 + (unsigned)random_below(watch.children_seen);
                         uint64_t life = watch.lifetime_us[k.target_child - 1];
-                        k.delay_us = random_below(life + life / 4 + 1);
+                        k.delay_us = random_below(life + 1);
                         k.engine_too = trial % 3 == 2;
                 } else {
                         k.delay_us = random_below(duration_us + 1);
