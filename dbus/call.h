@@ -72,7 +72,7 @@ struct call {
                 bool stop;
         } preview_end; /* Commit, Undo */
         struct {
-                bool children, metadata_only;
+                bool children, children_only, metadata_only;
         } delete;
         struct {
                 char *target_dir, *pool, *format;

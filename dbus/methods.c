@@ -166,6 +166,7 @@ static int parse_revert(call *c, sd_bus_message *message, sd_bus_error *error)
 
 static const option_spec delete_options[] = {
         {"children", "b", offsetof(call, delete.children), NULL},
+        {"children_only", "b", offsetof(call, delete.children_only), NULL},
         {"metadata_only", "b", offsetof(call, delete.metadata_only), NULL},
         {NULL, NULL, 0, NULL},
 };
@@ -178,10 +179,10 @@ static int parse_delete(call *c, sd_bus_message *message, sd_bus_error *error)
         r = bus_read_options(message, "Delete", delete_options, c, error);
         if (r < 0)
                 return r;
-        if (c->delete.children && c->delete.metadata_only)
+        if (c->delete.children + c->delete.children_only + c->delete.metadata_only > 1)
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
-                                         "options \"children\" and \"metadata_only\" of Delete exclude each "
-                                         "other: choose one");
+                                         "options \"children\", \"children_only\" and \"metadata_only\" of "
+                                         "Delete exclude each other: choose one");
         return 0;
 }
 
@@ -431,6 +432,7 @@ static void act_delete(call *c)
 {
         vmsnap_error error = {0};
         vmsnap_delete_mode mode = c->delete.children        ? VMSNAP_DELETE_CHILDREN
+                                  : c->delete.children_only ? VMSNAP_DELETE_CHILDREN_ONLY
                                   : c->delete.metadata_only ? VMSNAP_DELETE_METADATA_ONLY
                                                             : VMSNAP_DELETE_MERGE;
 

@@ -1,6 +1,7 @@
 /* delete.c: deleting a snapshot: merge (the default: its children move to its
  * parent and every image that read through its frozen images reads the same
- * bytes afterwards), with its whole subtree, or of the metadata only. The
+ * bytes afterwards), with its whole subtree, of its subtree only, or of the
+ * metadata only. The
  * merge plan picks per disk whichever copies less: pull the frozen image into
  * each child image, or commit the only child down into it. While the domain
  * runs, images in its running chains change only through libvirt block jobs
@@ -468,21 +469,39 @@ out:
         return r;
 }
 
-static int delete_children(vmsnap_op *op, vmsnap_snapshot *snapshot)
+/* Removes the subtree below snapshot, and snapshot itself unless keep_snapshot (the
+ * RFC's CHILDREN_ONLY). The images nothing reads any more are collected after the
+ * commit point. */
+static int delete_children(vmsnap_op *op, vmsnap_snapshot *snapshot, bool keep_snapshot)
 {
         _cleanup_free_ char *id = strdup(snapshot->id);
+        const char *current = op->meta->current_id;
+        size_t removed = 0;
 
-        if (op->meta->current_id && vmsnap_domain_meta_descends(op->meta, op->meta->current_id, id))
+        if (current && vmsnap_domain_meta_descends(op->meta, current, id) &&
+            !(keep_snapshot && strcmp(current, id) == 0))
                 return vmsnap_error_set(op->error, -EBUSY, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                        "the current state of %s descends from snapshot \"%s\"; revert to a "
-                                        "snapshot outside its subtree first, or delete it without children",
+                                        keep_snapshot ? "the current state of %s descends from a child of "
+                                                        "snapshot \"%s\"; revert to it or to a snapshot "
+                                                        "outside its subtree first"
+                                                      : "the current state of %s descends from snapshot "
+                                                        "\"%s\"; revert to a snapshot outside its subtree "
+                                                        "first, or delete it without children",
                                         op->name, snapshot->name);
         for (size_t i = op->meta->n_snapshots; i > 0; i--) {
                 vmsnap_snapshot *s = op->meta->snapshots[i - 1];
-                if (strcmp(s->id, id) != 0 && vmsnap_domain_meta_descends(op->meta, s->id, id))
+                if (strcmp(s->id, id) != 0 && vmsnap_domain_meta_descends(op->meta, s->id, id)) {
                         vmsnap_domain_meta_remove_snapshot(op->meta, s->id);
+                        removed++;
+                }
         }
-        vmsnap_domain_meta_remove_snapshot(op->meta, id);
+        if (!keep_snapshot)
+                vmsnap_domain_meta_remove_snapshot(op->meta, id);
+        else if (removed == 0) {
+                vmsnap_op_message(op, "snapshot \"%s\" of %s has no children: nothing was deleted",
+                                  snapshot->name, op->name);
+                return 0;
+        }
         return vmsnap_journal_commit(op);
 }
 
@@ -510,7 +529,7 @@ int vmsnap_snapshot_delete(vmsnap_engine *engine, const char *domain, const char
         /* A running domain is fine: its chains change only through block jobs. */
         if (mode != VMSNAP_DELETE_METADATA_ONLY)
                 flags |= VMSNAP_OP_NO_FOREIGN_SNAPSHOTS;
-        if (mode > VMSNAP_DELETE_METADATA_ONLY)
+        if (mode > VMSNAP_DELETE_CHILDREN_ONLY)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "unknown delete mode %d", (int)mode);
         r = vmsnap_op_begin(engine, domain, flags, hooks, &op, error);
@@ -537,7 +556,8 @@ int vmsnap_snapshot_delete(vmsnap_engine *engine, const char *domain, const char
                         r = delete_merge(op, target);
                         break;
                 case VMSNAP_DELETE_CHILDREN:
-                        r = delete_children(op, target);
+                case VMSNAP_DELETE_CHILDREN_ONLY:
+                        r = delete_children(op, target, mode == VMSNAP_DELETE_CHILDREN_ONLY);
                         break;
                 case VMSNAP_DELETE_METADATA_ONLY:
                         r = delete_metadata(op, target);

@@ -486,6 +486,54 @@ static void test_delete_children_removes_the_subtree_and_its_files(void **state)
         release(&now);
 }
 
+static void test_delete_children_only_removes_the_subtree_below_and_keeps_the_snapshot(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        vmsnap_snapshot_info *list = NULL;
+        size_t n = 0;
+
+        free(create(f, "vm1", "root"));
+        write_all(f, "vm1", 0, 0x72);
+        state_digest at_keep = capture(f, "vm1");
+        free(create(f, "vm1", "keep"));
+        write_all(f, "vm1", 1, 0x73);
+        free(create(f, "vm1", "child"));
+        write_all(f, "vm1", 2, 0x74);
+        free(create(f, "vm1", "grandchild"));
+        write_all(f, "vm1", 3, 0x75);
+        /* Refused while the current state descends from a child, and nothing changes. */
+        size_t files_before = fixture_count_files(f, "vm1");
+        assert_true(vmsnap_snapshot_delete(f->engine, "vm1", "keep", VMSNAP_DELETE_CHILDREN_ONLY, NULL,
+                                           &error) < 0);
+        assert_non_null(strstr(error.message, "descends from a child of snapshot \"keep\""));
+        assert_int_equal(fixture_count_files(f, "vm1"), files_before);
+
+        /* From keep itself it goes: the children and their images, keep and what it reads stay. */
+        assert_ok(vmsnap_snapshot_revert(f->engine, "vm1", "keep", NULL, NULL, &error), &error);
+        size_t files_at_keep = fixture_count_files(f, "vm1");
+        state_digest now = capture(f, "vm1");
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm1", "keep", VMSNAP_DELETE_CHILDREN_ONLY, NULL, &error),
+                  &error);
+        assert_ok(vmsnap_snapshot_list(f->engine, "vm1", &list, &n, &error), &error);
+        assert_int_equal(n, 2);
+        assert_string_equal(list[0].name, "root");
+        assert_string_equal(list[1].name, "keep");
+        assert_true(list[1].current);
+        vmsnap_snapshot_info_array_free(list, n);
+        assert_reads(f, "vm1", &now);
+        assert_snapshot_reads(f, "vm1", "keep", &at_keep);
+        assert_reads(f, "vm1", &at_keep);
+        assert_true(fixture_count_files(f, "vm1") < files_at_keep);
+        fixture_assert_no_orphans(f, "vm1");
+
+        /* Nothing below: nothing to do, and it says so. */
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm1", "keep", VMSNAP_DELETE_CHILDREN_ONLY, NULL, &error),
+                  &error);
+        release(&now);
+        release(&at_keep);
+}
+
 static void test_delete_metadata_only_keeps_every_file(void **state)
 {
         fixture *f = *state;
@@ -1052,6 +1100,7 @@ int main(void)
                 T(test_delete_merge_keeps_what_every_other_state_reads),
                 T(test_delete_merge_of_a_branch_point_keeps_both_branches),
                 T(test_delete_children_removes_the_subtree_and_its_files),
+                T(test_delete_children_only_removes_the_subtree_below_and_keeps_the_snapshot),
                 T(test_delete_metadata_only_keeps_every_file),
                 T(test_create_and_delete_are_refused_during_a_preview),
                 T(test_rename_and_description_change_only_metadata),

@@ -261,6 +261,18 @@ def _():
     check("branch" not in names and "leaf" not in names, f"subtree gone: {names}")
 
 
+@case("Delete with children_only removes the subtree below a snapshot and keeps the snapshot")
+def _():
+    run(client.create("beta", "stays"))
+    run(client.create("beta", "below"))
+    run(client.create("beta", "further-below"))
+    run(client.revert("beta", "stays"))
+    properties = run(client.delete("beta", "stays", {"children_only": True}))
+    check_equal(properties["State"], "done", "the job")
+    names = client.snapshot_names("beta")
+    check("stays" in names and "below" not in names and "further-below" not in names, f"subtree gone: {names}")
+
+
 @case("Delete with metadata_only forgets the snapshot and keeps every file")
 def _():
     run(client.create("beta", "forget-me"))

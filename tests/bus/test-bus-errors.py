@@ -137,6 +137,8 @@ def _():
 def _():
     unchanged(lambda: [expect_error(INVALID_ARGUMENT, f, *a) for f, a in (
         (client.delete, ("alpha", "a1", {"children": True, "metadata_only": True})),
+        (client.delete, ("alpha", "a1", {"children_only": True, "children": True})),
+        (client.delete, ("alpha", "a1", {"children_only": True, "metadata_only": True})),
         (client.clone, ("alpha", "a1", "", {"target_dir": "/tmp", "pool": "default"})),
         (client.clone, ("alpha", "a1", "", {"format": "vmdk"})),
         (client.preview, ("alpha", "a1", {"": "a1"})))])

@@ -227,6 +227,7 @@ typedef enum vmsnap_delete_mode {
         VMSNAP_DELETE_MERGE = 0,     /* children move to the parent, their content unchanged */
         VMSNAP_DELETE_CHILDREN,      /* the snapshot and its whole subtree */
         VMSNAP_DELETE_METADATA_ONLY, /* forget it, keep every file */
+        VMSNAP_DELETE_CHILDREN_ONLY, /* its whole subtree, the snapshot itself stays */
 } vmsnap_delete_mode;
 
 VMSNAP_EXPORT int vmsnap_snapshot_delete(vmsnap_engine *engine, const char *domain, const char *snapshot,
