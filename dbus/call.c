@@ -230,10 +230,11 @@ static void call_finish_change(call *c)
                         c->method->summarize(c, summary, sizeof(summary));
                 /* Only Create learns its snapshot's name now; a clone's job keeps the snapshot it
                  * copied, and the new domain's name is its Result. */
-                job_finish(c->job, JOB_DONE, NULL, c->new_name, c->snapshot ? NULL : c->new_name, summary);
+                job_finish(c->job, JOB_DONE, NULL, NULL, c->new_name, c->snapshot ? NULL : c->new_name,
+                           summary);
         } else
-                job_finish(c->job, c->canceled ? JOB_CANCELED : JOB_FAILED, c->error_message, NULL, NULL,
-                           NULL);
+                job_finish(c->job, c->canceled ? JOB_CANCELED : JOB_FAILED, c->error_name, c->error_message,
+                           NULL, NULL, NULL);
 }
 
 /* ---- the per-domain queues (loop) ---- */
@@ -361,8 +362,8 @@ bool manager_cancel_queued_job(manager *m, job *j)
                         break;
                 }
         c->lane_next = NULL;
-        job_finish(j, JOB_CANCELED, "the job was canceled before it started; nothing was changed", NULL,
-                   NULL, NULL);
+        job_finish(j, JOB_CANCELED, NULL, "the job was canceled before it started; nothing was changed",
+                   NULL, NULL, NULL);
         call_free(c);
         lane_dispatch(m, lane);
         return true;
@@ -446,7 +447,7 @@ void call_discard(void *userdata)
 
         if (c->job) {
                 c->lane = NULL;
-                job_finish(c->job, JOB_CANCELED,
+                job_finish(c->job, JOB_CANCELED, NULL,
                            "vmsnapd stopped before the job started; nothing was changed", NULL, NULL, NULL);
         } else
                 call_reply_shutting_down(c);

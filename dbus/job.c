@@ -42,6 +42,7 @@ struct job {
         bool counts_bytes; /* else the engine's done/total are steps */
         bool cancelable;
         char *error;
+        char *error_name; /* org.example.Snapshots.Error.* of a failed job, "" otherwise */
         char *result;
         char **messages;
 
@@ -120,6 +121,7 @@ static void job_free(job *j)
         free(j->snapshot);
         free(j->state);
         free(j->error);
+        free(j->error_name);
         free(j->result);
         free(j);
 }
@@ -383,8 +385,8 @@ static int job_on_linger_end(sd_event_source *source, uint64_t usec, void *userd
         return 0;
 }
 
-void job_finish(job *j, job_outcome outcome, const char *error, const char *result, const char *snapshot,
-                const char *summary)
+void job_finish(job *j, job_outcome outcome, const char *error_name, const char *error, const char *result,
+                const char *snapshot, const char *summary)
 {
         char **changed = NULL;
         int r;
@@ -428,6 +430,9 @@ void job_finish(job *j, job_outcome outcome, const char *error, const char *resu
         }
         if (outcome != JOB_DONE && string_update(&j->error, error))
                 strv_push(&changed, "Error");
+        if (outcome == JOB_FAILED &&
+            string_update(&j->error_name, error_name ? error_name : BUS_ERROR_FAILED))
+                strv_push(&changed, "ErrorName");
         if (result && string_update(&j->result, result))
                 strv_push(&changed, "Result");
         if (snapshot && string_update(&j->snapshot, snapshot))
@@ -478,6 +483,7 @@ int job_new(manager *m, const char *operation, const char *domain, const char *s
         j->snapshot = xstrdup(snapshot);
         j->state = xstrdup("queued");
         j->error = xstrdup("");
+        j->error_name = xstrdup("");
         j->result = xstrdup("");
         j->messages = xcalloc(1, sizeof(char *));
         j->started_by_uid = (uint32_t)started_by;
@@ -714,6 +720,7 @@ static const sd_bus_vtable job_vtable[] = {
         JOB_PROPERTY_CUSTOM("Cancelable", "b", property_get_bool, cancelable,
                             SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         JOB_PROPERTY("Error", "s", error, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        JOB_PROPERTY("ErrorName", "s", error_name, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         JOB_PROPERTY("Result", "s", result, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         JOB_PROPERTY_CUSTOM("Messages", "as", property_get_strv, messages,
                             SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

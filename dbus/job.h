@@ -38,10 +38,11 @@ const vmsnap_hooks *job_engine_hooks(job *j);
 bool job_cancel_requested(job *j);
 
 /* Loop thread: the operation ended. summary is said on success (Completed's message),
- * error on failure or cancellation; result becomes the Result property, snapshot (when
+ * error on failure or cancellation; error_name (org.example.Snapshots.Error.*) becomes
+ * ErrorName when the job failed; result becomes the Result property, snapshot (when
  * not NULL) the Snapshot property. */
-void job_finish(job *j, job_outcome outcome, const char *error, const char *result, const char *snapshot,
-                const char *summary);
+void job_finish(job *j, job_outcome outcome, const char *error_name, const char *error, const char *result,
+                const char *snapshot, const char *summary);
 /* Loop thread: asks the job to stop: a queued job ends at once, a running one when the
  * engine next looks. */
 void job_cancel(job *j);
