@@ -8,6 +8,7 @@
 #include "call.h"
 #include "errors.h"
 #include "job.h"
+#include "lanes.h"
 #include "polkit.h"
 #include "util.h"
 
@@ -421,13 +422,19 @@ static void request_answer(call *c)
 int call_submit(call *c, sd_bus_error *error)
 {
         manager *m = c->manager;
+        uid_t uid = c->uid;
         int r;
 
         manager_work_begin(m);
-        r = worker_pool_submit(m->requests, request_task, c);
+        r = lanes_submit(m->request_lanes, uid, request_task, call_discard, c);
         if (r < 0) {
                 manager_work_end(m);
                 call_free(c);
+                if (r == -EBUSY)
+                        return sd_bus_error_setf(error, BUS_ERROR_BUSY,
+                                                 "You have %u calls waiting for an answer already; wait for "
+                                                 "some of them before calling again",
+                                                 lanes_pending(m->request_lanes, uid));
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "vmsnapd cannot take calls now: %s",
                                          strerror(-r));
         }

@@ -11,6 +11,7 @@
 
 #include "errors.h"
 #include "job.h"
+#include "lanes.h"
 #include "polkit.h"
 #include "util.h"
 
@@ -637,10 +638,17 @@ static int method_cancel(sd_bus_message *message, void *userdata, sd_bus_error *
         request->snapshot = xstrdup(j->snapshot);
         request->interactive = sd_bus_message_get_allow_interactive_authorization(message) > 0;
         manager_work_begin(m);
-        r = worker_pool_submit(m->requests, cancel_request_authorize, request);
+        r = lanes_submit(m->request_lanes, uid, cancel_request_authorize, cancel_request_discard, request);
         if (r < 0) {
                 manager_work_end(m);
-                cancel_request_discard(request);
+                cancel_request_free(request);
+                if (r == -EBUSY)
+                        return sd_bus_error_setf(error, BUS_ERROR_BUSY,
+                                                 "You have %u calls waiting for an answer already; wait for "
+                                                 "some of them before calling again",
+                                                 lanes_pending(m->request_lanes, uid));
+                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "vmsnapd cannot take calls now: %s",
+                                         strerror(-r));
         }
         return 1;
 }

@@ -6,6 +6,7 @@
 
 #include "call.h"
 #include "job.h"
+#include "lanes.h"
 #include "manager.h"
 #include "methods.h"
 #include "util.h"
@@ -83,6 +84,8 @@ int manager_new(sd_event *event, sd_bus *bus, vmsnap_engine *engine, unsigned wo
         if (r >= 0)
                 r = worker_pool_new("vmsnapd-req", workers, &m->requests);
         if (r >= 0)
+                m->request_lanes = lanes_new(m->requests, workers, m->mailbox, LANE_MAX_PENDING);
+        if (r >= 0)
                 r = worker_pool_new("vmsnapd-chg", workers, &m->changes);
         if (r < 0) {
                 manager_free(m);
@@ -145,7 +148,8 @@ void manager_stop(manager *m)
         m->stopping = true;
         job_cancel_all(m);
         calls_discard_waiting(m);
-        worker_pool_free(m->requests, call_discard);
+        lanes_discard_waiting(m->request_lanes);
+        worker_pool_free(m->requests, lanes_discard_task);
         m->requests = NULL;
         /* Running changes see their jobs canceled and stop at the engine's next check. */
         worker_pool_free(m->changes, call_discard);
@@ -159,6 +163,7 @@ void manager_free(manager *m)
                 return;
         manager_stop(m);
         loop_mailbox_free(m->mailbox);
+        lanes_free(m->request_lanes);
         calls_free_queues(m);
         job_free_all(m);
         for (size_t i = 0; i < m->n_changed_uuids; i++)

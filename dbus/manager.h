@@ -25,6 +25,7 @@
 typedef struct job job;
 typedef struct call call;
 typedef struct domain_lane domain_lane;
+typedef struct lanes lanes;
 
 typedef struct manager {
         sd_event *event;
@@ -33,6 +34,8 @@ typedef struct manager {
 
         /* Authorization, reads and calls that are quick: never wait for a domain. */
         worker_pool *requests;
+        /* The way into requests: a queue per caller, served in turn (lanes.c). */
+        lanes *request_lanes;
         /* Changes: at most one per domain at a time (see domain_lane), so a change
          * never parks a worker waiting for another change of its domain. */
         worker_pool *changes;
