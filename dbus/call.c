@@ -49,6 +49,8 @@ void call_free(call *c)
         free(c->xml);
         vmsnap_image_info_array_free(c->images, c->n_images);
         free(c->new_name);
+        strv_free(c->read_domains);
+        free(c->read_allowed);
         free(c);
 }
 
@@ -133,14 +135,17 @@ static void call_resolve(call *c)
 static bool call_authorize(call *c)
 {
         const method_spec *method = c->method;
-        const char *domain = c->domain ? call_domain_name(c) : NULL;
+        /* polkit's rules see the domain's name; a refusal echoes what the caller gave, so that
+         * a caller who named the domain by UUID does not learn its name from the refusal. */
+        const char *domain = c->domain;
         char reason[512], sentence[1024];
 
         if (c->uid == 0)
                 return true; /* root is not asked about, as polkit itself would answer yes */
 
-        switch (polkit_check(c->sender, method->action, domain, c->snapshot ? call_snapshot_name(c) : NULL,
-                             c->interactive, reason, sizeof(reason))) {
+        switch (polkit_check(c->sender, method->action, c->domain ? call_domain_name(c) : NULL,
+                             c->snapshot ? call_snapshot_name(c) : NULL, c->interactive, reason,
+                             sizeof(reason))) {
         case POLKIT_ANSWER_ALLOWED:
                 return true;
         case POLKIT_ANSWER_DENIED:

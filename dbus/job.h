@@ -26,6 +26,13 @@ job *job_find(manager *m, uint32_t id);
 /* The jobs of m->jobs in turn: for (job *j = m->jobs; j; j = job_next(j)). */
 job *job_next(const job *j);
 
+const char *job_domain(const job *j);
+uid_t job_started_by(const job *j);
+/* Loop thread: may the caller (uid, unique name) read the job? Its starter and root may;
+ * others if polkit allowed them org.example.snapshots.read for its domain recently
+ * (readers.h). */
+bool job_readable_by(manager *m, const job *j, uid_t uid, const char *sender);
+
 /* The queued call the manager keeps for a job until it starts (loop thread). */
 void job_set_queued_call(job *j, call *c);
 call *job_queued_call(const job *j);
@@ -47,7 +54,7 @@ void job_finish(job *j, job_outcome outcome, const char *error_name, const char 
  * engine next looks. */
 void job_cancel(job *j);
 
-/* Registers the fallback vtable and the node enumerator for job objects. */
+/* Registers the fallback vtable, the node enumerator and the read check of job objects. */
 int job_objects_register(manager *m);
 /* At shutdown: ask every unfinished job to stop. */
 void job_cancel_all(manager *m);

@@ -9,6 +9,7 @@
 #include "lanes.h"
 #include "manager.h"
 #include "methods.h"
+#include "readers.h"
 #include "util.h"
 
 int manager_caller_uid(manager *m, sd_bus_message *message, uid_t *ret)
@@ -79,6 +80,7 @@ int manager_new(sd_event *event, sd_bus *bus, vmsnap_engine *engine, unsigned wo
         m->job_linger_usec = job_linger_usec;
         pthread_mutex_init(&m->changed_lock, NULL);
         m->callers = caller_cache_new(CALLER_CACHE_SIZE);
+        m->readers = readers_new();
 
         r = loop_mailbox_new(event, &m->mailbox);
         if (r >= 0)
@@ -171,9 +173,11 @@ void manager_free(manager *m)
         free(m->changed_uuids);
         pthread_mutex_destroy(&m->changed_lock);
         caller_cache_free(m->callers);
+        readers_free(m->readers);
         sd_bus_slot_unref(m->manager_slot);
         sd_bus_slot_unref(m->job_slot);
         sd_bus_slot_unref(m->job_enumerator_slot);
+        sd_bus_slot_unref(m->job_filter_slot);
         sd_bus_unref(m->bus);
         sd_event_unref(m->event);
         free(m);

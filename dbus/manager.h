@@ -26,6 +26,7 @@ typedef struct job job;
 typedef struct call call;
 typedef struct domain_lane domain_lane;
 typedef struct lanes lanes;
+typedef struct readers readers;
 
 typedef struct manager {
         sd_event *event;
@@ -54,8 +55,12 @@ typedef struct manager {
 
         /* The UID behind each caller's unique name (callers.c). */
         caller_cache *callers;
+        /* polkit's recent answers on who may read which domain's jobs (readers.c). */
+        readers *readers;
+        /* The daemon is emitting a job's PropertiesChanged (it reads the job itself). */
+        bool emitting;
 
-        sd_bus_slot *manager_slot, *job_slot, *job_enumerator_slot;
+        sd_bus_slot *manager_slot, *job_slot, *job_enumerator_slot, *job_filter_slot;
         /* Calls handed to a worker whose result has not come back yet. */
         unsigned in_flight;
         bool stopping;

@@ -8,7 +8,11 @@ import shutil
 import subprocess
 import time
 
-from bustest import (ADDRESS, ERROR, HERE, PYTHON, TEST_DIR, Client, case, check, check_equal, finish)
+import atexit
+import pwd
+
+from bustest import (ADDRESS, DOMAIN_UUIDS, ERROR, HERE, JOB_IFACE, PATH, PYTHON, TEST_DIR, BusError, Client, call_as,
+                     case, check, check_equal, expect_error, finish)
 
 client = Client()
 OK, NO = "vmsnap-ok", "vmsnap-no"
@@ -17,6 +21,21 @@ BUSY = ERROR + "Busy"
 BOUND = 64  # LANE_MAX_PENDING in dbus/lanes.h
 
 client.run_job(client.create("alpha", "a1"))
+
+# One more rule for this program: vmsnap-ok may not read beta (everything else stays as the
+# harness's rule says). polkitd picks rules up within a second.
+RULE = f"/etc/polkit-1/rules.d/40-vmsnap-bus-trust-{os.getpid()}.rules"
+with open(RULE, "w") as rule:
+    rule.write("""polkit.addRule(function(action, subject) {
+        if (action.id == "org.example.snapshots.read" && subject.user == "vmsnap-ok" &&
+            action.lookup("domain") == "beta")
+                return polkit.Result.NO;
+        return polkit.Result.NOT_HANDLED;
+});
+""")
+os.chmod(RULE, 0o644)
+atexit.register(os.remove, RULE)
+time.sleep(1.5)
 
 _flood_script = os.path.join(TEST_DIR, "flood.py")
 shutil.copy(os.path.join(HERE, "flood.py"), _flood_script)
@@ -34,6 +53,65 @@ def flood_result(process):
     out, _ = process.communicate(timeout=120)
     check_equal(process.returncode, 0, "flood.py's exit status")
     return json.loads(out)
+
+
+def job_as(user, path):
+    return call_as(user, "GetAll", "s", (JOB_IFACE,), path=path, interface="org.freedesktop.DBus.Properties")[0]
+
+
+ALPHA_JOB = client.create("alpha", "by-root")
+BETA_JOB = client.create("beta", "by-root")
+client.run_job(ALPHA_JOB)
+failed = client.run_job(client.create("beta", "b-bad", "", ["vdz"]), expect="failed")
+BETA_FAILED = [p for p in client.list_jobs() if client.job(p)["Error"] == failed["Error"]][-1]
+
+
+@case("A job is private: vmsnap-no (denied read) gets NotAuthorized for its properties, one property and its "
+      "introspection, with the same sentence as for a job that does not exist, naming no domain or path")
+def _():
+    for path in (ALPHA_JOB, BETA_FAILED):
+        for function in (lambda: job_as(NO, path),
+                         lambda: call_as(NO, "Get", "ss", (JOB_IFACE, "Domain"), path=path,
+                                         interface="org.freedesktop.DBus.Properties"),
+                         lambda: call_as(NO, "Introspect", path=path,
+                                         interface="org.freedesktop.DBus.Introspectable")):
+            message = expect_error(NOT_AUTHORIZED, function)
+            check_equal(message, f"There is no job {path} that you may read", "the sentence")
+    gone = PATH + "/job/999999"
+    check_equal(expect_error(NOT_AUTHORIZED, job_as, NO, gone), f"There is no job {gone} that you may read",
+                "the sentence for a job that does not exist")
+    expect_error("org.freedesktop.DBus.Error.UnknownObject", client.job, gone)
+    listing = call_as(NO, "Introspect", path=PATH + "/job", interface="org.freedesktop.DBus.Introspectable")[0]
+    check(f'node name="{ALPHA_JOB.rsplit("/", 1)[1]}"' not in listing, f"no job node listed: {listing}")
+    expect_error(NOT_AUTHORIZED, call_as, NO, "Cancel", path=ALPHA_JOB, interface=JOB_IFACE)
+
+
+@case("A job is readable by its starter, by root, and by a caller polkit allows to read its domain; ListJobs "
+      "lists only those")
+def _():
+    check_equal(client.job(ALPHA_JOB)["Domain"], "alpha", "root reads")
+    check_equal(job_as(OK, ALPHA_JOB)["Domain"], "alpha", "vmsnap-ok may read alpha")
+    expect_error(NOT_AUTHORIZED, job_as, OK, BETA_JOB)
+    expect_error(NOT_AUTHORIZED, job_as, OK, BETA_FAILED)
+    own = call_as(OK, "Create", "sssasa{sv}", ("beta", "by-ok", "", [], {}))[0]
+    check_equal(client.run_job(own)["StartedByUID"], pwd.getpwnam(OK).pw_uid, "StartedByUID")
+    check_equal(job_as(OK, own)["State"], "done", "the starter reads its job on beta")
+    listed = call_as(OK, "ListJobs")[0]
+    check(ALPHA_JOB in listed and own in listed, f"alpha's job and its own listed: {listed}")
+    check(BETA_JOB not in listed and BETA_FAILED not in listed, f"root's beta jobs not listed: {listed}")
+    everything = client.list_jobs()
+    check(all(p in everything for p in (ALPHA_JOB, BETA_JOB, BETA_FAILED, own)), f"root lists all: {everything}")
+
+
+@case("A refusal of a domain named by UUID echoes the UUID and never the domain's name")
+def _():
+    for method, signature, args in (("ListSnapshots", "s", (DOMAIN_UUIDS["alpha"],)),
+                                    ("GetSnapshot", "ss", (DOMAIN_UUIDS["alpha"], "a1")),
+                                    ("Create", "sssasa{sv}", (DOMAIN_UUIDS["alpha"], "x", "", [], {}))):
+        message = expect_error(NOT_AUTHORIZED, call_as, NO, method, signature, args)
+        check("alpha" not in message and DOMAIN_UUIDS["alpha"] in message, f"{method}: {message}")
+    message = expect_error(NOT_AUTHORIZED, call_as, OK, "ListSnapshots", "s", (DOMAIN_UUIDS["beta"],))
+    check_equal(message, f"You are not allowed to read snapshots of {DOMAIN_UUIDS['beta']}", "message")
 
 
 @case("A caller past its bound of calls waiting gets Busy with a sentence; the rest of its calls are answered "
