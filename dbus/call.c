@@ -191,12 +191,45 @@ static void request_task(void *userdata)
 
 /* ---- replies (loop) ---- */
 
+/* Copies text for a log line with control characters (a newline in a domain argument)
+ * made visible, so that one refusal stays one line. */
+static void log_safe(char *out, size_t size, const char *text)
+{
+        size_t n = 0;
+
+        for (const char *p = text ? text : ""; *p && n + 5 < size; p++) {
+                unsigned char ch = (unsigned char)*p;
+                if (ch < 0x20 || ch == 0x7f)
+                        n += (size_t)snprintf(out + n, size - n, "\\x%02x", ch);
+                else
+                        out[n++] = (char)ch;
+        }
+        out[n] = '\0';
+}
+
+/* One line on stderr (the journal) for every change refused or failed: method, domain,
+ * caller's UID, error name and sentence. Reads are not logged: they change nothing. */
+static void call_log_failure(const call *c)
+{
+        char domain[256], message[1024], job_text[32] = "";
+
+        if (c->method->kind == METHOD_READ || !c->error_name || c->canceled)
+                return;
+        log_safe(domain, sizeof(domain), c->domain ? call_domain_name(c) : "");
+        log_safe(message, sizeof(message), c->error_message);
+        if (c->job)
+                snprintf(job_text, sizeof(job_text), " (job %" PRIu32 ")", job_id(c->job));
+        fprintf(stderr, "vmsnapd: %s of %s by uid %u%s failed: %s: %s\n", c->method->member, domain,
+                (unsigned)c->uid, job_text, c->error_name, message);
+}
+
 static void call_reply(call *c)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
         if (c->error_name) {
+                call_log_failure(c);
                 r = sd_bus_reply_method_errorf(c->message, c->error_name, "%s", c->error_message);
                 goto out;
         }
@@ -238,9 +271,11 @@ static void call_finish_change(call *c)
                  * copied, and the new domain's name is its Result. */
                 job_finish(c->job, JOB_DONE, NULL, NULL, c->new_name, c->snapshot ? NULL : c->new_name,
                            summary);
-        } else
+        } else {
+                call_log_failure(c);
                 job_finish(c->job, c->canceled ? JOB_CANCELED : JOB_FAILED, c->error_name, c->error_message,
                            NULL, NULL, NULL);
+        }
 }
 
 /* ---- the per-domain queues (loop) ---- */

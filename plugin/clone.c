@@ -367,10 +367,11 @@ void vmsnap_clone_recover(vmsnap_engine *engine)
                                         const char *file =
                                                 json_object_get_string(json_object_array_get_idx(files, i));
                                         vmsnap_file_remove(file, NULL);
-                                        vmsnap_engine_log(engine,
-                                                          "clone %s: interrupted before its domain was defined; "
-                                                          "removed %s",
-                                                          json_object_get_string(uuid), file);
+                                        vmsnap_engine_log(
+                                                engine,
+                                                "clone %s: interrupted before its domain was defined; "
+                                                "removed %s",
+                                                json_object_get_string(uuid), file);
                                 }
                 }
                 json_object_put(doc);

@@ -559,10 +559,12 @@ int vmsnap_op_begin(vmsnap_engine *engine, const char *domain, unsigned flags, c
                 r = vmsnap_journal_recover(op);
                 op->recovering = false;
                 if (r < 0)
-                        vmsnap_engine_log(engine, "domain %s: the interrupted operation could not be completed: %s",
+                        vmsnap_engine_log(engine,
+                                          "domain %s: the interrupted operation could not be completed: %s",
                                           op->name, error->message);
                 else
-                        vmsnap_engine_log(engine, "domain %s: the interrupted operation is completed", op->name);
+                        vmsnap_engine_log(engine, "domain %s: the interrupted operation is completed",
+                                          op->name);
                 if (r < 0) {
                         vmsnap_error_prefix(error,
                                             "domain %s has an unfinished operation that could not be "

@@ -95,8 +95,8 @@ typedef struct vmsnap_op {
         char **foreign_images; /* canonical paths in other domains' chains; loaded on demand */
         size_t n_foreign_images;
         bool foreign_loaded;
-        bool crashed; /* a test failpoint fired: skip every cleanup, as a real crash would */
-        bool saved;   /* the metadata was written: watchers hear of it when the op ends */
+        bool crashed;    /* a test failpoint fired: skip every cleanup, as a real crash would */
+        bool saved;      /* the metadata was written: watchers hear of it when the op ends */
         bool recovering; /* its messages are also the engine's log (vmsnap_engine_set_log) */
 } vmsnap_op;
 

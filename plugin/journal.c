@@ -594,10 +594,11 @@ int vmsnap_journal_recover(vmsnap_op *op)
         vmsnap_op_message(op, "completing an interrupted %s of domain %s",
                           operation ? operation : "operation", op->name);
         /* What recovery decided goes to the engine's log only: the job's messages stay as they were. */
-        vmsnap_engine_log(op->engine,
-                          forward ? "domain %s: the interrupted %s had passed its commit point; finishing it"
-                                  : "domain %s: the interrupted %s had not reached its commit point; rolling it back",
-                          op->name, operation ? operation : "operation");
+        vmsnap_engine_log(
+                op->engine,
+                forward ? "domain %s: the interrupted %s had passed its commit point; finishing it"
+                        : "domain %s: the interrupted %s had not reached its commit point; rolling it back",
+                op->name, operation ? operation : "operation");
         if (forward)
                 return run_finish(op);
         return rollback_prepare(op);

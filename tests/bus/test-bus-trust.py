@@ -114,6 +114,32 @@ def _():
     check_equal(message, f"You are not allowed to read snapshots of {DOMAIN_UUIDS['beta']}", "message")
 
 
+def daemon_log():
+    with open(os.path.join(TEST_DIR, "vmsnapd.log")) as log:
+        return log.read().splitlines()
+
+
+@case("vmsnapd's stderr has one start line (libvirt URI, state directory, workers) and one line for each refused "
+      "or failed change: method, domain, the caller's UID, error name and sentence; a refused read is not logged")
+def _():
+    starts = [line for line in daemon_log() if ": starting: " in line]
+    check_equal(len(starts), 1, "start lines")
+    check(os.path.join(TEST_DIR, "state") in starts[0] and "libvirt test://" in starts[0] and " workers" in starts[0],
+          f"start line: {starts[0]}")
+    no_uid = pwd.getpwnam(NO).pw_uid
+    expect_error(NOT_AUTHORIZED, call_as, NO, "Delete", "ssa{sv}", ("alpha", "a1", {}))
+    expect_error(NOT_AUTHORIZED, call_as, NO, "ListSnapshots", "s", ("gamma",))
+    failed = client.run_job(client.create("alpha", "log-bad", "", ["vdz"]), expect="failed")
+    lines = daemon_log()
+    refused = [line for line in lines if line.startswith("vmsnapd: Delete of alpha ")]
+    check_equal(refused, [f"vmsnapd: Delete of alpha by uid {no_uid} failed: {NOT_AUTHORIZED}: "
+                          "You are not allowed to delete snapshots of alpha"], "the refusal's line")
+    check(not [line for line in lines if "ListSnapshots" in line and "gamma" in line], "a read is not logged")
+    job_lines = [line for line in lines if line.startswith("vmsnapd: Create of alpha by uid 0 (job ")]
+    check(job_lines and job_lines[-1].endswith(f"failed: {failed['ErrorName']}: {failed['Error']}"),
+          f"the failed job's line: {job_lines}")
+
+
 @case("A caller past its bound of calls waiting gets Busy with a sentence; the rest of its calls are answered "
       "(NotAuthorized for a denied user), none is lost")
 def _():
