@@ -459,22 +459,45 @@ static void request_answer(call *c)
         lane_enqueue(m, c);
 }
 
+/* A refusal for being past the bound of calls waiting, answered a little later (lanes.h). */
+typedef struct busy_reply {
+        sd_bus_message *message;
+        unsigned pending;
+} busy_reply;
+
+static void busy_reply_send(void *userdata)
+{
+        busy_reply *busy = userdata;
+
+        (void)sd_bus_reply_method_errorf(busy->message, BUS_ERROR_BUSY,
+                                         "You have %u calls waiting for an answer already; wait for some of "
+                                         "them before calling again",
+                                         busy->pending);
+        sd_bus_message_unref(busy->message);
+        free(busy);
+}
+
 int call_submit(call *c, sd_bus_error *error)
 {
         manager *m = c->manager;
-        uid_t uid = c->uid;
+        busy_reply *busy;
         int r;
 
         manager_work_begin(m);
-        r = lanes_submit(m->request_lanes, uid, request_task, call_discard, c);
+        r = lanes_submit(m->request_lanes, c->uid, request_task, call_discard, c);
+        if (r == -EBUSY) {
+                manager_work_end(m);
+                busy = xcalloc(1, sizeof(*busy));
+                busy->message = sd_bus_message_ref(c->message);
+                busy->pending = lanes_pending(m->request_lanes, c->uid);
+                if (lanes_hold(m->request_lanes, busy_reply_send, busy) < 0)
+                        busy_reply_send(busy);
+                call_free(c);
+                return 1;
+        }
         if (r < 0) {
                 manager_work_end(m);
                 call_free(c);
-                if (r == -EBUSY)
-                        return sd_bus_error_setf(error, BUS_ERROR_BUSY,
-                                                 "You have %u calls waiting for an answer already; wait for "
-                                                 "some of them before calling again",
-                                                 lanes_pending(m->request_lanes, uid));
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "vmsnapd cannot take calls now: %s",
                                          strerror(-r));
         }

@@ -25,7 +25,18 @@ struct lane {
         lane *next;             /* all lanes (a lane without work is freed) */
 };
 
+typedef struct held {
+        worker_task_fn answer;
+        void *userdata;
+        uint64_t due; /* CLOCK_MONOTONIC µs */
+        struct held *next;
+} held;
+
 struct lanes {
+        sd_event *event;
+        sd_event_source *hold_timer;
+        held *held_head, *held_tail; /* in the order they are due */
+        unsigned n_held;
         worker_pool *pool;
         loop_mailbox *mailbox;
         unsigned n_workers, share, max_pending;
@@ -35,10 +46,12 @@ struct lanes {
         bool stopped;
 };
 
-lanes *lanes_new(worker_pool *pool, unsigned n_workers, loop_mailbox *mailbox, unsigned max_pending)
+lanes *lanes_new(sd_event *event, worker_pool *pool, unsigned n_workers, loop_mailbox *mailbox,
+                 unsigned max_pending)
 {
         lanes *l = xcalloc(1, sizeof(*l));
 
+        l->event = sd_event_ref(event);
         l->pool = pool;
         l->mailbox = mailbox;
         l->n_workers = n_workers ? n_workers : 1;
@@ -184,6 +197,78 @@ int lanes_submit(lanes *l, uid_t uid, worker_task_fn run, worker_task_fn discard
         return 0;
 }
 
+/* ---- refusals held back ---- */
+
+static int on_hold_timer(sd_event_source *source, uint64_t usec, void *userdata)
+{
+        lanes *l = userdata;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        while (l->held_head && l->held_head->due <= now) {
+                held *h = l->held_head;
+
+                l->held_head = h->next;
+                if (!l->held_head)
+                        l->held_tail = NULL;
+                l->n_held--;
+                h->answer(h->userdata);
+                free(h);
+        }
+        if (l->held_head) {
+                (void)sd_event_source_set_time(source, l->held_head->due);
+                (void)sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
+        }
+        return 0;
+}
+
+int lanes_hold(lanes *l, worker_task_fn answer, void *userdata)
+{
+        held *h;
+        int r;
+
+        if (l->stopped || l->n_held >= LANE_MAX_HELD)
+                return -ENOBUFS;
+        if (!l->hold_timer) {
+                r = sd_event_add_time(l->event, &l->hold_timer, CLOCK_MONOTONIC, 0, 10 * 1000, on_hold_timer,
+                                      l);
+                if (r < 0)
+                        return r;
+                (void)sd_event_source_set_description(l->hold_timer, "busy-hold");
+                (void)sd_event_source_set_enabled(l->hold_timer, SD_EVENT_OFF);
+        }
+        h = xcalloc(1, sizeof(*h));
+        h->answer = answer;
+        h->userdata = userdata;
+        h->due = now_usec(CLOCK_MONOTONIC) + LANE_BUSY_DELAY_USEC;
+        if (l->held_tail)
+                l->held_tail->next = h;
+        else {
+                l->held_head = h;
+                (void)sd_event_source_set_time(l->hold_timer, h->due);
+                (void)sd_event_source_set_enabled(l->hold_timer, SD_EVENT_ONESHOT);
+        }
+        l->held_tail = h;
+        l->n_held++;
+        return 0;
+}
+
+void lanes_release_held(lanes *l)
+{
+        if (!l)
+                return;
+        while (l->held_head) {
+                held *h = l->held_head;
+
+                l->held_head = h->next;
+                l->n_held--;
+                h->answer(h->userdata);
+                free(h);
+        }
+        l->held_tail = NULL;
+        if (l->hold_timer)
+                (void)sd_event_source_set_enabled(l->hold_timer, SD_EVENT_OFF);
+}
+
 void lanes_discard_waiting(lanes *l)
 {
         l->stopped = true;
@@ -212,6 +297,9 @@ void lanes_free(lanes *l)
 {
         if (!l)
                 return;
+        lanes_release_held(l);
+        sd_event_source_disable_unref(l->hold_timer);
+        sd_event_unref(l->event);
         while (l->lanes) {
                 lane *ln = l->lanes;
 

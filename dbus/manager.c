@@ -86,7 +86,7 @@ int manager_new(sd_event *event, sd_bus *bus, vmsnap_engine *engine, unsigned wo
         if (r >= 0)
                 r = worker_pool_new("vmsnapd-req", workers, &m->requests);
         if (r >= 0)
-                m->request_lanes = lanes_new(m->requests, workers, m->mailbox, LANE_MAX_PENDING);
+                m->request_lanes = lanes_new(event, m->requests, workers, m->mailbox, LANE_MAX_PENDING);
         if (r >= 0)
                 r = worker_pool_new("vmsnapd-chg", workers, &m->changes);
         if (r < 0) {
@@ -139,6 +139,7 @@ void manager_shut_down(manager *m)
         m->stopping = true;
         job_cancel_all(m);
         calls_discard_waiting(m);
+        lanes_release_held(m->request_lanes);
         if (m->in_flight == 0)
                 (void)sd_event_exit(m->event, 0);
 }
@@ -150,6 +151,7 @@ void manager_stop(manager *m)
         m->stopping = true;
         job_cancel_all(m);
         calls_discard_waiting(m);
+        lanes_release_held(m->request_lanes);
         lanes_discard_waiting(m->request_lanes);
         worker_pool_free(m->requests, lanes_discard_task);
         m->requests = NULL;
