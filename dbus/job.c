@@ -689,7 +689,13 @@ static int property_get_strv(sd_bus *bus, const char *path, const char *interfac
  *    (sd_bus_enqueue_for_read), as systemd's bus_verify_polkit_async does;
  *  - job_object_find then reads the remembered answer.
  * ListJobs asks the same question for the domains of the jobs it may list, in its
- * request worker, and lists only the jobs the caller may read. */
+ * request worker, and lists only the jobs the caller may read.
+ *
+ * Signals are another matter: JobNew and JobRemoved are broadcast on purpose and carry
+ * only the id and path (and JobRemoved how the job ended), which tells that some job
+ * exists and nothing about it. The job's own signals (PropertiesChanged, Progress,
+ * Completed) still go to whoever subscribed to its path; keeping those to the job's
+ * readers needs unicast copies to known watchers, which this file does not do yet. */
 
 /* The job a path names, or NULL (also for paths that are not job paths). */
 static job *job_from_path(manager *m, const char *path, bool *is_job_path)
