@@ -8,6 +8,7 @@
 #include "call.h"
 #include "errors.h"
 #include "job.h"
+#include "lanes.h"
 #include "polkit.h"
 #include "util.h"
 
@@ -48,6 +49,8 @@ void call_free(call *c)
         free(c->xml);
         vmsnap_image_info_array_free(c->images, c->n_images);
         free(c->new_name);
+        strv_free(c->read_domains);
+        free(c->read_allowed);
         free(c);
 }
 
@@ -132,14 +135,17 @@ static void call_resolve(call *c)
 static bool call_authorize(call *c)
 {
         const method_spec *method = c->method;
-        const char *domain = c->domain ? call_domain_name(c) : NULL;
+        /* polkit's rules see the domain's name; a refusal echoes what the caller gave, so that
+         * a caller who named the domain by UUID does not learn its name from the refusal. */
+        const char *domain = c->domain;
         char reason[512], sentence[1024];
 
         if (c->uid == 0)
                 return true; /* root is not asked about, as polkit itself would answer yes */
 
-        switch (polkit_check(c->sender, method->action, domain, c->snapshot ? call_snapshot_name(c) : NULL,
-                             c->interactive, reason, sizeof(reason))) {
+        switch (polkit_check(c->sender, method->action, c->domain ? call_domain_name(c) : NULL,
+                             c->snapshot ? call_snapshot_name(c) : NULL, c->interactive, reason,
+                             sizeof(reason))) {
         case POLKIT_ANSWER_ALLOWED:
                 return true;
         case POLKIT_ANSWER_DENIED:
@@ -185,12 +191,45 @@ static void request_task(void *userdata)
 
 /* ---- replies (loop) ---- */
 
+/* Copies text for a log line with control characters (a newline in a domain argument)
+ * made visible, so that one refusal stays one line. */
+static void log_safe(char *out, size_t size, const char *text)
+{
+        size_t n = 0;
+
+        for (const char *p = text ? text : ""; *p && n + 5 < size; p++) {
+                unsigned char ch = (unsigned char)*p;
+                if (ch < 0x20 || ch == 0x7f)
+                        n += (size_t)snprintf(out + n, size - n, "\\x%02x", ch);
+                else
+                        out[n++] = (char)ch;
+        }
+        out[n] = '\0';
+}
+
+/* One line on stderr (the journal) for every change refused or failed: method, domain,
+ * caller's UID, error name and sentence. Reads are not logged: they change nothing. */
+static void call_log_failure(const call *c)
+{
+        char domain[256], message[1024], job_text[32] = "";
+
+        if (c->method->kind == METHOD_READ || !c->error_name || c->canceled)
+                return;
+        log_safe(domain, sizeof(domain), c->domain ? call_domain_name(c) : "");
+        log_safe(message, sizeof(message), c->error_message);
+        if (c->job)
+                snprintf(job_text, sizeof(job_text), " (job %" PRIu32 ")", job_id(c->job));
+        fprintf(stderr, "vmsnapd: %s of %s by uid %u%s failed: %s: %s\n", c->method->member, domain,
+                (unsigned)c->uid, job_text, c->error_name, message);
+}
+
 static void call_reply(call *c)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
         if (c->error_name) {
+                call_log_failure(c);
                 r = sd_bus_reply_method_errorf(c->message, c->error_name, "%s", c->error_message);
                 goto out;
         }
@@ -230,10 +269,13 @@ static void call_finish_change(call *c)
                         c->method->summarize(c, summary, sizeof(summary));
                 /* Only Create learns its snapshot's name now; a clone's job keeps the snapshot it
                  * copied, and the new domain's name is its Result. */
-                job_finish(c->job, JOB_DONE, NULL, c->new_name, c->snapshot ? NULL : c->new_name, summary);
-        } else
-                job_finish(c->job, c->canceled ? JOB_CANCELED : JOB_FAILED, c->error_message, NULL, NULL,
-                           NULL);
+                job_finish(c->job, JOB_DONE, NULL, NULL, c->new_name, c->snapshot ? NULL : c->new_name,
+                           summary);
+        } else {
+                call_log_failure(c);
+                job_finish(c->job, c->canceled ? JOB_CANCELED : JOB_FAILED, c->error_name, c->error_message,
+                           NULL, NULL, NULL);
+        }
 }
 
 /* ---- the per-domain queues (loop) ---- */
@@ -361,8 +403,8 @@ bool manager_cancel_queued_job(manager *m, job *j)
                         break;
                 }
         c->lane_next = NULL;
-        job_finish(j, JOB_CANCELED, "the job was canceled before it started; nothing was changed", NULL,
-                   NULL, NULL);
+        job_finish(j, JOB_CANCELED, NULL, "the job was canceled before it started; nothing was changed",
+                   NULL, NULL, NULL);
         call_free(c);
         lane_dispatch(m, lane);
         return true;
@@ -417,13 +459,42 @@ static void request_answer(call *c)
         lane_enqueue(m, c);
 }
 
+/* A refusal for being past the bound of calls waiting, answered a little later (lanes.h). */
+typedef struct busy_reply {
+        sd_bus_message *message;
+        unsigned pending;
+} busy_reply;
+
+static void busy_reply_send(void *userdata)
+{
+        busy_reply *busy = userdata;
+
+        (void)sd_bus_reply_method_errorf(busy->message, BUS_ERROR_BUSY,
+                                         "You have %u calls waiting for an answer already; wait for some of "
+                                         "them before calling again",
+                                         busy->pending);
+        sd_bus_message_unref(busy->message);
+        free(busy);
+}
+
 int call_submit(call *c, sd_bus_error *error)
 {
         manager *m = c->manager;
+        busy_reply *busy;
         int r;
 
         manager_work_begin(m);
-        r = worker_pool_submit(m->requests, request_task, c);
+        r = lanes_submit(m->request_lanes, c->uid, request_task, call_discard, c);
+        if (r == -EBUSY) {
+                manager_work_end(m);
+                busy = xcalloc(1, sizeof(*busy));
+                busy->message = sd_bus_message_ref(c->message);
+                busy->pending = lanes_pending(m->request_lanes, c->uid);
+                if (lanes_hold(m->request_lanes, busy_reply_send, busy) < 0)
+                        busy_reply_send(busy);
+                call_free(c);
+                return 1;
+        }
         if (r < 0) {
                 manager_work_end(m);
                 call_free(c);
@@ -446,7 +517,7 @@ void call_discard(void *userdata)
 
         if (c->job) {
                 c->lane = NULL;
-                job_finish(c->job, JOB_CANCELED,
+                job_finish(c->job, JOB_CANCELED, NULL,
                            "vmsnapd stopped before the job started; nothing was changed", NULL, NULL, NULL);
         } else
                 call_reply_shutting_down(c);

@@ -80,6 +80,11 @@ struct call {
                 bool start, allow_partial;
         } clone;
 
+        /* ListJobs: the domains of jobs the caller did not start, whose read polkit has not
+         * answered recently (loop), and polkit's answers, true: allowed (request worker). */
+        char **read_domains;
+        bool *read_allowed;
+
         /* Resolved in the request worker before authorization. */
         char *domain_name, *domain_uuid, *snapshot_name;
         vmsnap_error resolve_error;

@@ -11,7 +11,9 @@
 
 #include "errors.h"
 #include "job.h"
+#include "lanes.h"
 #include "polkit.h"
+#include "readers.h"
 #include "util.h"
 
 #define PROGRESS_INTERVAL_USEC (100 * 1000ULL) /* at most ten Progress signals a second */
@@ -42,6 +44,7 @@ struct job {
         bool counts_bytes; /* else the engine's done/total are steps */
         bool cancelable;
         char *error;
+        char *error_name; /* org.example.Snapshots.Error.* of a failed job, "" otherwise */
         char *result;
         char **messages;
 
@@ -120,6 +123,7 @@ static void job_free(job *j)
         free(j->snapshot);
         free(j->state);
         free(j->error);
+        free(j->error_name);
         free(j->result);
         free(j);
 }
@@ -207,7 +211,10 @@ static void emit_changed(job *j, char **names)
 
         if (!names || !names[0] || !j->manager->bus)
                 return;
+        /* The daemon reads its own job here: job_object_find lets it. */
+        j->manager->emitting = true;
         r = sd_bus_emit_properties_changed_strv(j->manager->bus, j->path, JOB_INTERFACE, names);
+        j->manager->emitting = false;
         log_emit_failure(j->id, "changed properties", r);
 }
 
@@ -383,8 +390,8 @@ static int job_on_linger_end(sd_event_source *source, uint64_t usec, void *userd
         return 0;
 }
 
-void job_finish(job *j, job_outcome outcome, const char *error, const char *result, const char *snapshot,
-                const char *summary)
+void job_finish(job *j, job_outcome outcome, const char *error_name, const char *error, const char *result,
+                const char *snapshot, const char *summary)
 {
         char **changed = NULL;
         int r;
@@ -428,6 +435,9 @@ void job_finish(job *j, job_outcome outcome, const char *error, const char *resu
         }
         if (outcome != JOB_DONE && string_update(&j->error, error))
                 strv_push(&changed, "Error");
+        if (outcome == JOB_FAILED &&
+            string_update(&j->error_name, error_name ? error_name : BUS_ERROR_FAILED))
+                strv_push(&changed, "ErrorName");
         if (result && string_update(&j->result, result))
                 strv_push(&changed, "Result");
         if (snapshot && string_update(&j->snapshot, snapshot))
@@ -478,6 +488,7 @@ int job_new(manager *m, const char *operation, const char *domain, const char *s
         j->snapshot = xstrdup(snapshot);
         j->state = xstrdup("queued");
         j->error = xstrdup("");
+        j->error_name = xstrdup("");
         j->result = xstrdup("");
         j->messages = xcalloc(1, sizeof(char *));
         j->started_by_uid = (uint32_t)started_by;
@@ -631,10 +642,17 @@ static int method_cancel(sd_bus_message *message, void *userdata, sd_bus_error *
         request->snapshot = xstrdup(j->snapshot);
         request->interactive = sd_bus_message_get_allow_interactive_authorization(message) > 0;
         manager_work_begin(m);
-        r = worker_pool_submit(m->requests, cancel_request_authorize, request);
+        r = lanes_submit(m->request_lanes, uid, cancel_request_authorize, cancel_request_discard, request);
         if (r < 0) {
                 manager_work_end(m);
-                cancel_request_discard(request);
+                cancel_request_free(request);
+                if (r == -EBUSY)
+                        return sd_bus_error_setf(error, BUS_ERROR_BUSY,
+                                                 "You have %u calls waiting for an answer already; wait for "
+                                                 "some of them before calling again",
+                                                 lanes_pending(m->request_lanes, uid));
+                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "vmsnapd cannot take calls now: %s",
+                                         strerror(-r));
         }
         return 1;
 }
@@ -653,39 +671,221 @@ static int property_get_strv(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append_strv(reply, *(char ***)userdata);
 }
 
+/* ---- who may read a job ----
+ *
+ * A job's properties and introspection are readable by its starter, by root, and by
+ * callers whom polkit allows org.example.snapshots.read for the job's domain; anyone
+ * else gets NotAuthorized with the same sentence whether the job exists or not.
+ *
+ * sd-bus answers property reads on the loop thread, inside job_object_find, which must
+ * decide at once, while polkit's answer takes a round trip that must never block the
+ * loop. So the decision is made in two steps:
+ *  - starter and root are answered at once (the caller's UID is cached per unique name);
+ *  - for anyone else a bus filter, which sees every message before sd-bus dispatches
+ *    it, holds a message to a job object whose (caller, domain) has no recent answer,
+ *    asks polkit in a request worker (through the caller's lane, so a flood of reads
+ *    waits in its own queue), remembers the answer (readers.c: per unique name and
+ *    domain, for 10 s) and hands the message back to sd-bus
+ *    (sd_bus_enqueue_for_read), as systemd's bus_verify_polkit_async does;
+ *  - job_object_find then reads the remembered answer.
+ * ListJobs asks the same question for the domains of the jobs it may list, in its
+ * request worker, and lists only the jobs the caller may read.
+ *
+ * Signals are another matter: JobNew and JobRemoved are broadcast on purpose and carry
+ * only the id and path (and JobRemoved how the job ended), which tells that some job
+ * exists and nothing about it. The job's own signals (PropertiesChanged, Progress,
+ * Completed) still go to whoever subscribed to its path; keeping those to the job's
+ * readers needs unicast copies to known watchers, which this file does not do yet. */
+
+/* The job a path names, or NULL (also for paths that are not job paths). */
+static job *job_from_path(manager *m, const char *path, bool *is_job_path)
+{
+        const char *id_text;
+        char *end;
+        unsigned long id;
+
+        *is_job_path = false;
+        if (strncmp(path, JOB_PATH_PREFIX "/", strlen(JOB_PATH_PREFIX "/")) != 0)
+                return NULL;
+        id_text = path + strlen(JOB_PATH_PREFIX "/");
+        if (*id_text < '1' || *id_text > '9')
+                return NULL;
+        errno = 0;
+        id = strtoul(id_text, &end, 10);
+        if (errno != 0 || *end != '\0' || id > UINT32_MAX)
+                return NULL;
+        *is_job_path = true;
+        return job_find(m, (uint32_t)id);
+}
+
+const char *job_domain(const job *j)
+{
+        return j->domain;
+}
+
+uid_t job_started_by(const job *j)
+{
+        return (uid_t)j->started_by_uid;
+}
+
+bool job_readable_by(manager *m, const job *j, uid_t uid, const char *sender)
+{
+        if (uid == 0 || uid == (uid_t)j->started_by_uid)
+                return true;
+        return readers_lookup(m->readers, sender, j->domain) == 1;
+}
+
+typedef struct read_request {
+        manager *manager;
+        sd_bus_message *message;
+        char *sender;
+        char *domain;
+        polkit_answer answer;
+        char reason[512];
+} read_request;
+
+static void read_request_free(read_request *request)
+{
+        sd_bus_message_unref(request->message);
+        free(request->sender);
+        free(request->domain);
+        free(request);
+}
+
+static void read_request_answer(void *userdata)
+{
+        read_request *request = userdata;
+        manager *m = request->manager;
+        int r;
+
+        if (request->answer == POLKIT_ANSWER_UNAVAILABLE) {
+                (void)sd_bus_reply_method_errorf(request->message, BUS_ERROR_NOT_AUTHORIZED,
+                                                 "Cannot check whether you may read %s: %s",
+                                                 sd_bus_message_get_path(request->message), request->reason);
+        } else {
+                readers_remember(m->readers, request->sender, request->domain,
+                                 request->answer == POLKIT_ANSWER_ALLOWED);
+                /* Dispatched again: the filter now lets it pass and job_object_find decides. */
+                r = sd_bus_enqueue_for_read(m->bus, request->message);
+                if (r < 0)
+                        (void)sd_bus_reply_method_errorf(request->message, BUS_ERROR_FAILED,
+                                                         "vmsnapd cannot answer the read of %s now: %s",
+                                                         sd_bus_message_get_path(request->message),
+                                                         strerror(-r));
+        }
+        read_request_free(request);
+        manager_work_end(m);
+}
+
+static void read_request_authorize(void *userdata)
+{
+        read_request *request = userdata;
+
+        request->answer = polkit_check(request->sender, "org.example.snapshots.read", request->domain, NULL,
+                                       false, request->reason, sizeof(request->reason));
+        loop_mailbox_post(request->manager->mailbox, read_request_answer, request);
+}
+
+static void read_request_discard(void *userdata)
+{
+        read_request *request = userdata;
+
+        (void)sd_bus_reply_method_errorf(request->message, BUS_ERROR_FAILED, "vmsnapd is shutting down");
+        read_request_free(request);
+}
+
+static int job_access_filter(sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+        manager *m = userdata;
+        const char *path = sd_bus_message_get_path(message), *sender = sd_bus_message_get_sender(message);
+        uint8_t type = 0;
+        bool is_job_path;
+        read_request *request;
+        job *j;
+        uid_t uid;
+        int r;
+
+        if (sd_bus_message_get_type(message, &type) < 0 || type != SD_BUS_MESSAGE_METHOD_CALL || !path ||
+            !sender)
+                return 0;
+        j = job_from_path(m, path, &is_job_path);
+        if (!j)
+                return 0; /* job_object_find answers */
+        if (manager_caller_uid(m, message, &uid) < 0 || uid == 0 || uid == (uid_t)j->started_by_uid ||
+            readers_lookup(m->readers, sender, j->domain) >= 0)
+                return 0;
+
+        request = xcalloc(1, sizeof(*request));
+        request->manager = m;
+        request->message = sd_bus_message_ref(message);
+        request->sender = xstrdup(sender);
+        request->domain = xstrdup(j->domain);
+        manager_work_begin(m);
+        r = lanes_submit(m->request_lanes, uid, read_request_authorize, read_request_discard, request);
+        if (r < 0) {
+                manager_work_end(m);
+                if (r == -EBUSY)
+                        (void)sd_bus_reply_method_errorf(message, BUS_ERROR_BUSY,
+                                                         "You have %u calls waiting for an answer already; "
+                                                         "wait for some of them before calling again",
+                                                         lanes_pending(m->request_lanes, uid));
+                else
+                        (void)sd_bus_reply_method_errorf(message, BUS_ERROR_FAILED,
+                                                         "vmsnapd cannot take calls now: %s", strerror(-r));
+                read_request_free(request);
+        }
+        return 1; /* held until polkit answers */
+}
+
 static int job_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
                            void **found, sd_bus_error *error)
 {
         manager *m = userdata;
-        const char *id_text;
-        char *end;
-        unsigned long id;
+        sd_bus_message *message = sd_bus_get_current_message(bus);
+        bool is_job_path;
+        uid_t uid;
         job *j;
 
-        if (strncmp(path, JOB_PATH_PREFIX "/", strlen(JOB_PATH_PREFIX "/")) != 0)
+        j = job_from_path(m, path, &is_job_path);
+        if (!is_job_path)
                 return 0;
-        id_text = path + strlen(JOB_PATH_PREFIX "/");
-        if (*id_text < '1' || *id_text > '9')
-                return 0;
-        errno = 0;
-        id = strtoul(id_text, &end, 10);
-        if (errno != 0 || *end != '\0' || id > UINT32_MAX)
-                return 0;
-        j = job_find(m, (uint32_t)id);
-        if (!j)
-                return 0;
-        *found = j;
-        return 1;
+        /* The daemon itself (PropertiesChanged) and a call not about this object read freely. */
+        if (m->emitting || !message || !sd_bus_message_get_path(message) ||
+            strcmp(sd_bus_message_get_path(message), path) != 0) {
+                if (!j)
+                        return 0;
+                *found = j;
+                return 1;
+        }
+        if (manager_caller_uid(m, message, &uid) < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_AUTHORIZED, "Cannot tell who is asking for %s",
+                                         path);
+        if (j && job_readable_by(m, j, uid, sd_bus_message_get_sender(message))) {
+                *found = j;
+                return 1;
+        }
+        if (!j && uid == 0)
+                return 0; /* root may learn that a job is gone: UnknownObject */
+        /* The same sentence whether the job exists or not. */
+        return sd_bus_error_setf(error, BUS_ERROR_NOT_AUTHORIZED, "There is no job %s that you may read",
+                                 path);
 }
 
 static int job_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
                                sd_bus_error *error)
 {
         manager *m = userdata;
+        sd_bus_message *message = sd_bus_get_current_message(bus);
         char **list = xcalloc(1, sizeof(char *));
+        uid_t uid = 0;
 
+        if (message && manager_caller_uid(m, message, &uid) < 0) {
+                *nodes = list; /* nobody known: nothing to show */
+                return 1;
+        }
         for (job *j = m->jobs; j; j = j->next)
-                strv_push(&list, j->path);
+                if (!message || job_readable_by(m, j, uid, sd_bus_message_get_sender(message)))
+                        strv_push(&list, j->path);
         *nodes = list;
         return 1;
 }
@@ -714,6 +914,7 @@ static const sd_bus_vtable job_vtable[] = {
         JOB_PROPERTY_CUSTOM("Cancelable", "b", property_get_bool, cancelable,
                             SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         JOB_PROPERTY("Error", "s", error, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        JOB_PROPERTY("ErrorName", "s", error_name, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         JOB_PROPERTY("Result", "s", result, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         JOB_PROPERTY_CUSTOM("Messages", "as", property_get_strv, messages,
                             SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -732,6 +933,9 @@ int job_objects_register(manager *m)
                                        job_object_find, m);
         if (r < 0)
                 return r;
-        return sd_bus_add_node_enumerator(m->bus, &m->job_enumerator_slot, JOB_PATH_PREFIX,
-                                          job_node_enumerator, m);
+        r = sd_bus_add_node_enumerator(m->bus, &m->job_enumerator_slot, JOB_PATH_PREFIX, job_node_enumerator,
+                                       m);
+        if (r < 0)
+                return r;
+        return sd_bus_add_filter(m->bus, &m->job_filter_slot, job_access_filter, m);
 }

@@ -26,6 +26,13 @@ job *job_find(manager *m, uint32_t id);
 /* The jobs of m->jobs in turn: for (job *j = m->jobs; j; j = job_next(j)). */
 job *job_next(const job *j);
 
+const char *job_domain(const job *j);
+uid_t job_started_by(const job *j);
+/* Loop thread: may the caller (uid, unique name) read the job? Its starter and root may;
+ * others if polkit allowed them org.example.snapshots.read for its domain recently
+ * (readers.h). */
+bool job_readable_by(manager *m, const job *j, uid_t uid, const char *sender);
+
 /* The queued call the manager keeps for a job until it starts (loop thread). */
 void job_set_queued_call(job *j, call *c);
 call *job_queued_call(const job *j);
@@ -38,15 +45,16 @@ const vmsnap_hooks *job_engine_hooks(job *j);
 bool job_cancel_requested(job *j);
 
 /* Loop thread: the operation ended. summary is said on success (Completed's message),
- * error on failure or cancellation; result becomes the Result property, snapshot (when
+ * error on failure or cancellation; error_name (org.example.Snapshots.Error.*) becomes
+ * ErrorName when the job failed; result becomes the Result property, snapshot (when
  * not NULL) the Snapshot property. */
-void job_finish(job *j, job_outcome outcome, const char *error, const char *result, const char *snapshot,
-                const char *summary);
+void job_finish(job *j, job_outcome outcome, const char *error_name, const char *error, const char *result,
+                const char *snapshot, const char *summary);
 /* Loop thread: asks the job to stop: a queued job ends at once, a running one when the
  * engine next looks. */
 void job_cancel(job *j);
 
-/* Registers the fallback vtable and the node enumerator for job objects. */
+/* Registers the fallback vtable, the node enumerator and the read check of job objects. */
 int job_objects_register(manager *m);
 /* At shutdown: ask every unfinished job to stop. */
 void job_cancel_all(manager *m);

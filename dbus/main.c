@@ -179,6 +179,12 @@ static int bus_connect(const char *address, sd_bus **ret)
         return 0;
 }
 
+/* Any engine thread: what the engine recovered (an interrupted operation, a half-made clone). */
+static void log_recovery(void *userdata, const char *text)
+{
+        fprintf(stderr, "vmsnapd: recovery: %s\n", text);
+}
+
 /* The loop ends once the work under way has answered (see manager_shut_down). */
 static int on_terminate(sd_event_source *source, const struct signalfd_siginfo *info, void *userdata)
 {
@@ -211,11 +217,16 @@ static int run(const arguments *args)
         }
         bus_errors_register();
 
+        /* stderr is the journal under systemd: one line at start, then recoveries and refusals. */
+        fprintf(stderr, "vmsnapd %s: starting: libvirt %s, state directory %s, %u workers, %s\n",
+                VMSNAP_VERSION, args->uri, args->state_dir, args->workers,
+                args->bus_address ? args->bus_address : "the system bus");
         r = vmsnap_engine_new(args->uri, args->state_dir, &engine, &error);
         if (r < 0) {
                 fprintf(stderr, "vmsnapd: %s\n", error.message);
                 return EXIT_FAILURE;
         }
+        vmsnap_engine_set_log(engine, log_recovery, NULL);
 
         r = sd_event_default(&event);
         if (r < 0) {

@@ -6,8 +6,10 @@
 
 #include "call.h"
 #include "job.h"
+#include "lanes.h"
 #include "manager.h"
 #include "methods.h"
+#include "readers.h"
 #include "util.h"
 
 int manager_caller_uid(manager *m, sd_bus_message *message, uid_t *ret)
@@ -78,10 +80,13 @@ int manager_new(sd_event *event, sd_bus *bus, vmsnap_engine *engine, unsigned wo
         m->job_linger_usec = job_linger_usec;
         pthread_mutex_init(&m->changed_lock, NULL);
         m->callers = caller_cache_new(CALLER_CACHE_SIZE);
+        m->readers = readers_new();
 
         r = loop_mailbox_new(event, &m->mailbox);
         if (r >= 0)
                 r = worker_pool_new("vmsnapd-req", workers, &m->requests);
+        if (r >= 0)
+                m->request_lanes = lanes_new(event, m->requests, workers, m->mailbox, LANE_MAX_PENDING);
         if (r >= 0)
                 r = worker_pool_new("vmsnapd-chg", workers, &m->changes);
         if (r < 0) {
@@ -134,6 +139,7 @@ void manager_shut_down(manager *m)
         m->stopping = true;
         job_cancel_all(m);
         calls_discard_waiting(m);
+        lanes_release_held(m->request_lanes);
         if (m->in_flight == 0)
                 (void)sd_event_exit(m->event, 0);
 }
@@ -145,7 +151,9 @@ void manager_stop(manager *m)
         m->stopping = true;
         job_cancel_all(m);
         calls_discard_waiting(m);
-        worker_pool_free(m->requests, call_discard);
+        lanes_release_held(m->request_lanes);
+        lanes_discard_waiting(m->request_lanes);
+        worker_pool_free(m->requests, lanes_discard_task);
         m->requests = NULL;
         /* Running changes see their jobs canceled and stop at the engine's next check. */
         worker_pool_free(m->changes, call_discard);
@@ -159,6 +167,7 @@ void manager_free(manager *m)
                 return;
         manager_stop(m);
         loop_mailbox_free(m->mailbox);
+        lanes_free(m->request_lanes);
         calls_free_queues(m);
         job_free_all(m);
         for (size_t i = 0; i < m->n_changed_uuids; i++)
@@ -166,9 +175,11 @@ void manager_free(manager *m)
         free(m->changed_uuids);
         pthread_mutex_destroy(&m->changed_lock);
         caller_cache_free(m->callers);
+        readers_free(m->readers);
         sd_bus_slot_unref(m->manager_slot);
         sd_bus_slot_unref(m->job_slot);
         sd_bus_slot_unref(m->job_enumerator_slot);
+        sd_bus_slot_unref(m->job_filter_slot);
         sd_bus_unref(m->bus);
         sd_event_unref(m->event);
         free(m);

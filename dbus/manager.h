@@ -25,6 +25,8 @@
 typedef struct job job;
 typedef struct call call;
 typedef struct domain_lane domain_lane;
+typedef struct lanes lanes;
+typedef struct readers readers;
 
 typedef struct manager {
         sd_event *event;
@@ -33,6 +35,8 @@ typedef struct manager {
 
         /* Authorization, reads and calls that are quick: never wait for a domain. */
         worker_pool *requests;
+        /* The way into requests: a queue per caller, served in turn (lanes.c). */
+        lanes *request_lanes;
         /* Changes: at most one per domain at a time (see domain_lane), so a change
          * never parks a worker waiting for another change of its domain. */
         worker_pool *changes;
@@ -51,8 +55,12 @@ typedef struct manager {
 
         /* The UID behind each caller's unique name (callers.c). */
         caller_cache *callers;
+        /* polkit's recent answers on who may read which domain's jobs (readers.c). */
+        readers *readers;
+        /* The daemon is emitting a job's PropertiesChanged (it reads the job itself). */
+        bool emitting;
 
-        sd_bus_slot *manager_slot, *job_slot, *job_enumerator_slot;
+        sd_bus_slot *manager_slot, *job_slot, *job_enumerator_slot, *job_filter_slot;
         /* Calls handed to a worker whose result has not come back yet. */
         unsigned in_flight;
         bool stopping;

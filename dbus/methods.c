@@ -8,6 +8,8 @@
 #include "errors.h"
 #include "job.h"
 #include "methods.h"
+#include "polkit.h"
+#include "readers.h"
 #include "records.h"
 #include "util.h"
 
@@ -521,11 +523,51 @@ static int reply_configuration(call *c, sd_bus_message *reply)
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
+/* Loop: the domains of the jobs the caller may not read by right (it did not start them,
+ * it is not root) on which polkit has not answered lately; the request worker asks. */
+static int parse_list_jobs(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        manager *m = c->manager;
+
+        if (c->uid == 0)
+                return 0;
+        for (job *j = m->jobs; j; j = job_next(j)) {
+                bool listed = false;
+
+                if (job_started_by(j) == c->uid || readers_lookup(m->readers, c->sender, job_domain(j)) >= 0)
+                        continue;
+                for (char **d = c->read_domains; d && *d && !listed; d++)
+                        listed = strcmp(*d, job_domain(j)) == 0;
+                if (!listed)
+                        strv_push(&c->read_domains, job_domain(j));
+        }
+        return 0;
+}
+
+/* Request worker, after ListJobs itself was allowed. */
+static void check_list_jobs(call *c)
+{
+        size_t n = strv_length(c->read_domains);
+        char reason[512];
+
+        c->read_allowed = xcalloc(n ? n : 1, sizeof(bool));
+        for (size_t i = 0; i < n; i++)
+                c->read_allowed[i] = polkit_check(c->sender, ACTION_READ, c->read_domains[i], NULL, false,
+                                                  reason, sizeof(reason)) == POLKIT_ANSWER_ALLOWED;
+}
+
+/* Loop: only the jobs the caller may read (job.c, "who may read a job"). */
 static int reply_jobs(call *c, sd_bus_message *reply)
 {
-        int r = sd_bus_message_open_container(reply, 'a', "o");
-        for (job *j = c->manager->jobs; r >= 0 && j; j = job_next(j))
-                r = sd_bus_message_append(reply, "o", job_path(j));
+        manager *m = c->manager;
+        int r;
+
+        for (size_t i = 0; c->read_allowed && c->read_domains && c->read_domains[i]; i++)
+                readers_remember(m->readers, c->sender, c->read_domains[i], c->read_allowed[i]);
+        r = sd_bus_message_open_container(reply, 'a', "o");
+        for (job *j = m->jobs; r >= 0 && j; j = job_next(j))
+                if (job_readable_by(m, j, c->uid, c->sender))
+                        r = sd_bus_message_append(reply, "o", job_path(j));
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
@@ -706,6 +748,8 @@ static const method_spec methods[] = {
                 .kind = METHOD_READ,
                 .action = ACTION_READ,
                 .phrase = "list snapshot jobs",
+                .parse = parse_list_jobs,
+                .check = check_list_jobs,
                 .reply = reply_jobs,
         },
 };

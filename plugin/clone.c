@@ -357,13 +357,23 @@ void vmsnap_clone_recover(vmsnap_engine *engine)
                     json_object_is_type(files, json_type_array)) {
                         virDomainPtr defined = virDomainLookupByUUIDString(engine->connection,
                                                                            json_object_get_string(uuid));
-                        if (defined)
+                        if (defined) {
                                 virDomainFree(defined);
-                        else
-                                for (size_t i = 0; i < json_object_array_length(files); i++)
-                                        vmsnap_file_remove(
-                                                json_object_get_string(json_object_array_get_idx(files, i)),
-                                                NULL);
+                                vmsnap_engine_log(engine,
+                                                  "clone %s: interrupted after its domain was defined; its "
+                                                  "files are kept",
+                                                  json_object_get_string(uuid));
+                        } else
+                                for (size_t i = 0; i < json_object_array_length(files); i++) {
+                                        const char *file =
+                                                json_object_get_string(json_object_array_get_idx(files, i));
+                                        vmsnap_file_remove(file, NULL);
+                                        vmsnap_engine_log(
+                                                engine,
+                                                "clone %s: interrupted before its domain was defined; "
+                                                "removed %s",
+                                                json_object_get_string(uuid), file);
+                                }
                 }
                 json_object_put(doc);
                 vmsnap_file_remove(path, NULL);

@@ -120,6 +120,7 @@ int vmsnap_engine_new(const char *uri, const char *state_dir, vmsnap_engine **re
         pthread_mutex_init(&engine->connection_lock, NULL);
         pthread_mutex_init(&engine->pool_lock, NULL);
         pthread_mutex_init(&engine->watch_lock, NULL);
+        pthread_mutex_init(&engine->log_lock, NULL);
         pthread_cond_init(&engine->watch_released, NULL);
         engine->keepalive_timer = -1;
 
@@ -175,6 +176,10 @@ void vmsnap_engine_free(vmsnap_engine *engine)
         pthread_mutex_destroy(&engine->slots_lock);
         pthread_mutex_destroy(&engine->connection_lock);
         pthread_mutex_destroy(&engine->watch_lock);
+        pthread_mutex_destroy(&engine->log_lock);
+        for (size_t i = 0; i < engine->n_early_log; i++)
+                free(engine->early_log[i]);
+        free(engine->early_log);
         pthread_cond_destroy(&engine->watch_released);
         free(engine->uri);
         free(engine->state_dir);
@@ -554,7 +559,16 @@ int vmsnap_op_begin(vmsnap_engine *engine, const char *domain, unsigned flags, c
         }
 
         if (op->meta->intent) {
+                op->recovering = true;
                 r = vmsnap_journal_recover(op);
+                op->recovering = false;
+                if (r < 0)
+                        vmsnap_engine_log(engine,
+                                          "domain %s: the interrupted operation could not be completed: %s",
+                                          op->name, error->message);
+                else
+                        vmsnap_engine_log(engine, "domain %s: the interrupted operation is completed",
+                                          op->name);
                 if (r < 0) {
                         vmsnap_error_prefix(error,
                                             "domain %s has an unfinished operation that could not be "
@@ -648,17 +662,65 @@ void vmsnap_op_progress(vmsnap_op *op, uint64_t done, uint64_t total)
                 op->hooks->progress(op->hooks->userdata, done, total);
 }
 
+#define EARLY_LOG_MAX 64
+
+static void engine_log_text(vmsnap_engine *engine, const char *text)
+{
+        pthread_mutex_lock(&engine->log_lock);
+        if (engine->log)
+                engine->log(engine->log_userdata, text);
+        else if (engine->n_early_log < EARLY_LOG_MAX) {
+                char **grown = realloc(engine->early_log, (engine->n_early_log + 1) * sizeof(char *));
+                char *copy = strdup(text);
+                if (!grown || !copy)
+                        abort();
+                engine->early_log = grown;
+                engine->early_log[engine->n_early_log++] = copy;
+        }
+        pthread_mutex_unlock(&engine->log_lock);
+}
+
+void vmsnap_engine_log(vmsnap_engine *engine, const char *format, ...)
+{
+        char text[2048];
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(text, sizeof(text), format, ap);
+        va_end(ap);
+        engine_log_text(engine, text);
+}
+
+void vmsnap_engine_set_log(vmsnap_engine *engine, vmsnap_log_fn log, void *userdata)
+{
+        pthread_mutex_lock(&engine->log_lock);
+        engine->log = log;
+        engine->log_userdata = userdata;
+        for (size_t i = 0; i < engine->n_early_log; i++) {
+                if (log)
+                        log(userdata, engine->early_log[i]);
+                free(engine->early_log[i]);
+        }
+        free(engine->early_log);
+        engine->early_log = NULL;
+        engine->n_early_log = 0;
+        pthread_mutex_unlock(&engine->log_lock);
+}
+
 void vmsnap_op_message(vmsnap_op *op, const char *format, ...)
 {
         char text[2048];
         va_list ap;
 
-        if (!op->hooks || !op->hooks->message)
+        if (!op->recovering && (!op->hooks || !op->hooks->message))
                 return;
         va_start(ap, format);
         vsnprintf(text, sizeof(text), format, ap);
         va_end(ap);
-        op->hooks->message(op->hooks->userdata, text);
+        if (op->recovering)
+                engine_log_text(op->engine, text);
+        if (op->hooks && op->hooks->message)
+                op->hooks->message(op->hooks->userdata, text);
 }
 
 bool vmsnap_op_canceled(vmsnap_op *op)

@@ -58,6 +58,12 @@ struct vmsnap_engine {
         unsigned workers;
         /* Where holds for the libvirt hook live (live.c); NULL: VMSNAP_RUN_DIR. */
         char *run_dir;
+        /* Recoveries reported (vmsnap_engine_set_log); kept until log is set. */
+        pthread_mutex_t log_lock;
+        vmsnap_log_fn log;
+        void *log_userdata;
+        char **early_log;
+        size_t n_early_log;
 };
 
 /* What an operation requires of the domain before it may start. */
@@ -89,8 +95,9 @@ typedef struct vmsnap_op {
         char **foreign_images; /* canonical paths in other domains' chains; loaded on demand */
         size_t n_foreign_images;
         bool foreign_loaded;
-        bool crashed; /* a test failpoint fired: skip every cleanup, as a real crash would */
-        bool saved;   /* the metadata was written: watchers hear of it when the op ends */
+        bool crashed;    /* a test failpoint fired: skip every cleanup, as a real crash would */
+        bool saved;      /* the metadata was written: watchers hear of it when the op ends */
+        bool recovering; /* its messages are also the engine's log (vmsnap_engine_set_log) */
 } vmsnap_op;
 
 /* Resolves the domain (name or UUID), takes its op lock, loads and recovers its
@@ -107,6 +114,8 @@ void vmsnap_op_end(vmsnap_op *op);
 /* Reports progress/messages through the hooks; checks cancellation. */
 void vmsnap_op_progress(vmsnap_op *op, uint64_t done, uint64_t total);
 void vmsnap_op_message(vmsnap_op *op, const char *format, ...) __attribute__((format(printf, 2, 3)));
+/* Reports a recovery to the engine's log (vmsnap_engine_set_log). Any thread. */
+void vmsnap_engine_log(vmsnap_engine *engine, const char *format, ...) __attribute__((format(printf, 2, 3)));
 bool vmsnap_op_canceled(vmsnap_op *op);
 /* Test failure injection: returns -EINTR and marks the op crashed when the armed
  * failpoint fires at this step. */

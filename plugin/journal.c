@@ -712,9 +712,17 @@ int vmsnap_journal_recover(vmsnap_op *op)
         const char *phase = intent_string(op->meta->intent, "phase");
         const char *operation = intent_string(op->meta->intent, "operation");
 
+        bool forward = phase && strcmp(phase, "finish") == 0;
+
         vmsnap_op_message(op, "completing an interrupted %s of domain %s",
                           operation ? operation : "operation", op->name);
-        if (phase && strcmp(phase, "finish") == 0)
+        /* What recovery decided goes to the engine's log only: the job's messages stay as they were. */
+        vmsnap_engine_log(
+                op->engine,
+                forward ? "domain %s: the interrupted %s had passed its commit point; finishing it"
+                        : "domain %s: the interrupted %s had not reached its commit point; rolling it back",
+                op->name, operation ? operation : "operation");
+        if (forward)
                 return run_finish(op, true);
         return rollback_prepare(op);
 }

@@ -208,16 +208,38 @@ static int run_delete_left_subtree(fixture *f, vmsnap_error *error)
         return vmsnap_snapshot_delete(f->engine, "vm", "left", VMSNAP_DELETE_CHILDREN, NULL, error);
 }
 
-static void restart_engine(fixture *f)
+/* What the engine's log said during a restart: the decision and the end of a recovery. */
+typedef struct recovery_log {
+        unsigned decisions, completions;
+} recovery_log;
+
+static void on_engine_log(void *userdata, const char *text)
+{
+        recovery_log *log = userdata;
+
+        if (strstr(text, "domain vm: the interrupted") &&
+            (strstr(text, "rolling it back") || strstr(text, "finishing it")))
+                log->decisions++;
+        if (strstr(text, "domain vm: the interrupted operation is completed"))
+                log->completions++;
+}
+
+/* Returns how many recoveries the engine's log reported (each with its decision and its end). */
+static unsigned restart_engine(fixture *f)
 {
         vmsnap_error error = {0};
         vmsnap_domain_info info = {0};
+        recovery_log log = {0};
 
         vmsnap_engine_free(f->engine);
         assert_ok(vmsnap_engine_new(f->uri, f->state_dir, &f->engine, &error), &error);
-        /* The first look at the domain recovers it. */
+        vmsnap_engine_set_log(f->engine, on_engine_log, &log);
+        /* The first look at the domain recovers it, outside any operation's hooks. */
         assert_ok(vmsnap_domain_get(f->engine, "vm", &info, &error), &error);
         vmsnap_domain_info_clear(&info);
+        vmsnap_engine_set_log(f->engine, NULL, NULL);
+        assert_int_equal(log.decisions, log.completions);
+        return log.decisions;
 }
 
 static void assert_no_intent(fixture *f)
@@ -247,7 +269,7 @@ static void assert_sources_exist(fixture *f)
 static void run_scenario(const scenario *s)
 {
         observed before, after;
-        unsigned crash_points;
+        unsigned crash_points, logged_recoveries = 0;
 
         /* A clean run tells what the operation does and how many steps it has. */
         fixture *f = fixture_new();
@@ -279,7 +301,7 @@ static void run_scenario(const scenario *s)
                 if (!strstr(error.message, "simulated crash"))
                         fail_msg("%s: step %u failed for another reason: %s", s->name, n, error.message);
                 print_message("# %s: crash %u: %s\n", s->name, n, error.message);
-                restart_engine(f);
+                logged_recoveries += restart_engine(f);
                 observe(f, &now);
                 if (!observed_equal(&now, &before) && !observed_equal(&now, &after))
                         fail_msg("%s: after a crash at step %u and recovery the domain is neither as before "
@@ -294,6 +316,8 @@ static void run_scenario(const scenario *s)
                 fixture_free(f);
         }
         observed_clear(&after);
+        /* A crash after the intent was written is recovered, and the log says so. */
+        assert_true(logged_recoveries > 0);
 }
 
 #define SCENARIO_TEST(test_name, prepare, run)                                                              \

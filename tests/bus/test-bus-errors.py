@@ -180,6 +180,23 @@ def _():
     client.run_job(client.undo("alpha"))
 
 
+@case("A job that fails when it runs carries the error's name in ErrorName: InPreview for a create during a "
+      "preview, a named error (not Failed) for a disk that is not there; a done job's ErrorName is empty")
+def _():
+    done = client.run_job(client.create("alpha", "named-ok"))
+    check_equal(done["ErrorName"], "", "ErrorName of a done job")
+    client.run_job(client.preview("alpha", "a1"))
+    try:
+        job = client.run_job(client.create("alpha", "named-during"), expect="failed")
+        check_equal(job["ErrorName"], ERROR + "InPreview", "ErrorName during a preview")
+    finally:
+        client.run_job(client.undo("alpha"))
+    job = client.run_job(client.create("alpha", "named-vdz", "", ["vdz"]), expect="failed")
+    check(job["ErrorName"].startswith(ERROR) and job["ErrorName"] != ERROR + "Failed",
+          f"a named error for an unknown disk: {job['ErrorName']} ({job['Error']})")
+    client.run_job(client.delete("alpha", "named-ok"))
+
+
 @case("Unknown job objects and properties get the standard errors; job properties are read-only")
 def _():
     expect_error("org.freedesktop.DBus.Error.UnknownObject", client.job, PATH + "/job/999999")

@@ -78,6 +78,14 @@ typedef void (*vmsnap_change_fn)(void *userdata, const char *domain_uuid);
 VMSNAP_EXPORT int vmsnap_engine_watch(vmsnap_engine *engine, vmsnap_change_fn changed, void *userdata,
                                       vmsnap_error *error);
 
+/* Recoveries the engine performs, as sentences: an interrupted operation it finished or
+ * rolled back (and what it did on the way), the files of a clone interrupted before its
+ * domain was defined that it removed at start. Called from whichever thread recovered,
+ * also outside any operation's hooks. Sentences from before log was set (those of
+ * vmsnap_engine_new) are handed to it when it is set (at most 64 are kept). NULL: none. */
+typedef void (*vmsnap_log_fn)(void *userdata, const char *text);
+VMSNAP_EXPORT void vmsnap_engine_set_log(vmsnap_engine *engine, vmsnap_log_fn log, void *userdata);
+
 /* ---- records ---- */
 
 typedef struct vmsnap_domain_info {
