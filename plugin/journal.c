@@ -479,6 +479,9 @@ static int restore_start(vmsnap_op *op, json_object *step, const char *image)
                 return 0;
         vmsnap_op_message(op, "%s was put back on its backing file %s before its change ran again", image,
                           from ? from : "(none)");
+        vmsnap_engine_log(op->engine,
+                          "domain %s: %s was put back on its backing file %s before its change ran again",
+                          op->name, image, from ? from : "(none)");
         return vmsnap_image_rebase(image, from, from_format, false, NULL, op->error);
 }
 
@@ -632,6 +635,9 @@ static int run_step_to_end(vmsnap_op *op, json_object *step, size_t index, size_
                         return r;
                 vmsnap_op_message(op, "%s; the step was put back where it started and run again",
                                   op->error->message);
+                vmsnap_engine_log(op->engine,
+                                  "domain %s: %s; the step was put back where it started and run again",
+                                  op->name, op->error->message);
                 interrupted = true;
         }
 }
