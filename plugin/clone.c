@@ -28,7 +28,7 @@ static bool shared_as_is(const char *reason)
 
 typedef struct clone_disk_plan {
         char *target;
-        char *source; /* frozen image, top of the chain to collapse */
+        char *source;        /* frozen image, top of the chain to collapse */
         char *source_format; /* as the snapshot recorded it */
         char *copy;          /* the new file */
         vmsnap_image_format format;
@@ -462,9 +462,9 @@ static int clone_prepare(vmsnap_op *op, const char *snapshot, const char *new_na
                 plan->name = strdup(new_name);
         else if (asprintf(&plan->name, "copy_of_%s", op->name) < 0)
                 abort();
-        r = vmsnap_name_validate(plan->name, op->error);
+        r = vmsnap_name_check(plan->name, VMSNAP_NAME_DOMAIN, op->error);
         if (r < 0)
-                return vmsnap_error_prefix(op->error, "the clone's name");
+                return r;
         existing = virDomainLookupByName(virDomainGetConnect(op->domain), plan->name);
         if (existing) {
                 virDomainFree(existing);

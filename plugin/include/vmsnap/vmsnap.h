@@ -272,7 +272,10 @@ VMSNAP_EXPORT int vmsnap_engine_set_workers(vmsnap_engine *engine, unsigned work
  * /run/vmsnap, the path the hook reads (change it only for tests). */
 VMSNAP_EXPORT int vmsnap_engine_set_run_dir(vmsnap_engine *engine, const char *run_dir, vmsnap_error *error);
 
-/* Checks a snapshot name without any domain: 1-255 bytes of UTF-8, no '/', no control characters. */
+/* Checks a snapshot name without any domain: 1-255 bytes of UTF-8, no '/', no control,
+ * format (zero-width, bidirectional) or line/paragraph separator characters, no white space
+ * at either end, and not spelled as a UUID (ids name snapshots and domains by UUID). A
+ * clone's domain name passes the same rules. */
 VMSNAP_EXPORT int vmsnap_name_validate(const char *name, vmsnap_error *error);
 
 VMSNAP_EXPORT const char *vmsnap_version(void);
