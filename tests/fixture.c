@@ -76,7 +76,8 @@ void fixture_define_domain(fixture *f, const char *name, const char *devices_xml
         if (d) {
                 if (virDomainIsActive(d) == 1)
                         virDomainDestroy(d);
-                virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM);
+                virDomainUndefineFlags(d,
+                                       VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM);
                 virDomainFree(d);
         }
         if (asprintf(&xml,
@@ -91,6 +92,11 @@ void fixture_define_domain(fixture *f, const char *name, const char *devices_xml
         }
         virDomainFree(d);
         free(xml);
+        fixture_add_defined(f, name);
+}
+
+void fixture_add_defined(fixture *f, const char *name)
+{
         f->defined = realloc(f->defined, (f->n_defined + 1) * sizeof(char *));
         f->defined[f->n_defined++] = strdup(name);
 }

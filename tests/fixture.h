@@ -33,6 +33,9 @@ void fixture_define_three_disk_domain(fixture *f, const char *name);
 /* Defines a shut-off domain from a <devices> fragment (disks only). */
 void fixture_define_domain(fixture *f, const char *name, const char *devices_xml);
 
+/* Undefines the domain `name` at teardown if a test made it (a clone). */
+void fixture_add_defined(fixture *f, const char *name);
+
 /* The file the domain's disk `target` uses now (malloc'd). */
 char *fixture_active_source(fixture *f, const char *domain, const char *target);
 /* Writes one 64 KiB cluster of pattern at cluster index `cluster` into the active image of a disk. */
