@@ -179,6 +179,7 @@ void vmsnap_engine_free(vmsnap_engine *engine)
         free(engine->uri);
         free(engine->state_dir);
         free(engine->run_dir);
+        free(engine->clone_targets);
         free(engine);
 }
 

@@ -58,6 +58,9 @@ struct vmsnap_engine {
         unsigned workers;
         /* Where holds for the libvirt hook live (live.c); NULL: VMSNAP_RUN_DIR. */
         char *run_dir;
+        /* The administrator's list of clone directories (confine.h); NULL:
+         * VMSNAP_CLONE_TARGETS_FILE. */
+        char *clone_targets;
 };
 
 /* What an operation requires of the domain before it may start. */

@@ -42,6 +42,16 @@ static int path_split(const char *path, char **dir_ret, const char **base_ret)
         return 0;
 }
 
+char *vmsnap_path_dirname(const char *path)
+{
+        char *dir = NULL;
+        const char *base;
+
+        if (path_split(path, &dir, &base) < 0)
+                abort();
+        return dir;
+}
+
 static int write_all(int fd, const char *data, size_t size)
 {
         while (size > 0) {

@@ -39,6 +39,9 @@ int vmsnap_file_remove(const char *path, vmsnap_error *error);
  * directory is resolved and the last component appended. */
 int vmsnap_path_canonical(const char *path, char **ret, vmsnap_error *error);
 
+/* The directory part of a file's path ("/" for "/x", "." for "x"); malloc'd. */
+char *vmsnap_path_dirname(const char *path);
+
 /* st_blocks * 512 of path, 0 when missing. */
 uint64_t vmsnap_file_allocated(const char *path);
 

@@ -211,6 +211,7 @@ static void test_clone_refuses_bad_requests_before_writing_anything(void **state
         /* An existing file at the copy's path is never overwritten. */
         snprintf(other_dir, sizeof(other_dir), "%s/out", f->dir);
         mkdir(other_dir, 0755);
+        fixture_allow_clone_target(f, other_dir);
         snprintf(existing, sizeof(existing), "%s/c1-vda.qcow2", other_dir);
         FILE *file = fopen(existing, "w");
         fputs("precious", file);
@@ -283,6 +284,7 @@ static void test_canceled_clone_leaves_no_file_and_no_domain(void **state)
 
         snprintf(out, sizeof(out), "%s/out", f->dir);
         mkdir(out, 0755);
+        fixture_allow_clone_target(f, out);
         for (unsigned c = 0; c < 30; c++)
                 write_all(f, c, 0x50 + c);
         create_named(f, "vm", "s1");
@@ -352,6 +354,7 @@ static void test_a_crash_before_define_leaves_no_copy_after_restart(void **state
 
         snprintf(out, sizeof(out), "%s/out", f->dir);
         mkdir(out, 0755);
+        fixture_allow_clone_target(f, out);
         create_named(f, "vm", "s1");
         vmsnap_clone_options into = {.target_dir = out};
         vmsnap_failpoint_arm(1);
@@ -376,6 +379,7 @@ static void test_clone_refuses_a_target_without_room_before_writing(void **state
         }
         snprintf(small, sizeof(small), "%s/small", f->dir);
         mkdir(small, 0755);
+        fixture_allow_clone_target(f, small);
         if (test_runf("mount -t tmpfs -o size=256k tmpfs %s", small) != 0) {
                 print_message("# mounting a tmpfs is not possible here\n");
                 skip();
@@ -427,6 +431,7 @@ static void test_clone_never_writes_through_a_symlink_at_its_target(void **state
 
         snprintf(out, sizeof(out), "%s/out", f->dir);
         mkdir(out, 0755);
+        fixture_allow_clone_target(f, out);
         snprintf(victim, sizeof(victim), "%s/victim", f->dir);
         snprintf(link_path, sizeof(link_path), "%s/c1-vda.qcow2", out);
         assert_int_equal(symlink(victim, link_path), 0);

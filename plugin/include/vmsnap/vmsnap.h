@@ -262,6 +262,16 @@ VMSNAP_EXPORT int vmsnap_snapshot_clone(vmsnap_engine *engine, const char *domai
                                         const char *new_name, const vmsnap_clone_options *options,
                                         const vmsnap_hooks *hooks, char **name_ret, vmsnap_error *error);
 
+/* Where clones may write (safety rule 6): into the directories of the source domain's
+ * images (and NVRAM), of libvirt's active storage pools of type dir, and those listed in
+ * the clone-targets file; any other target_dir, or one reached through a symbolic link, is
+ * refused with InvalidArgument naming the allowed places. The file holds one absolute
+ * directory per line ('#' comment lines, blank lines ignored), is read at every clone,
+ * and is used only while owned by root (or the engine's user) and not writable by group
+ * or others. path: the file (NULL: /etc/vmsnap/clone-targets). Set it before clones run. */
+VMSNAP_EXPORT int vmsnap_engine_set_clone_targets(vmsnap_engine *engine, const char *path,
+                                                  vmsnap_error *error);
+
 /* Worker threads for clones (0: the CPU count). Takes effect before the first clone. */
 VMSNAP_EXPORT int vmsnap_engine_set_workers(vmsnap_engine *engine, unsigned workers, vmsnap_error *error);
 
