@@ -320,14 +320,33 @@ static void list_append(char *buffer, size_t size, const vmsnap_place *places, s
         }
 }
 
+/* "the directories of the domain's images (...), of active libvirt dir pools (...) and
+ * those listed in FILE (...)" */
+static void places_describe(const vmsnap_places *places, char *allowed, size_t size)
+{
+        snprintf(allowed, size, "the directories of the domain's images (");
+        list_append(allowed, size, places->images, places->n_images);
+        snprintf(allowed + strlen(allowed), size - strlen(allowed), "), of active libvirt dir pools (");
+        list_append(allowed, size, places->pools, places->n_pools);
+        snprintf(allowed + strlen(allowed), size - strlen(allowed), ") and those listed in %s (",
+                 places->config_path);
+        if (places->config_problem)
+                snprintf(allowed + strlen(allowed), size - strlen(allowed), "not used: %s",
+                         places->config_problem);
+        else
+                list_append(allowed, size, places->configured, places->n_configured);
+        snprintf(allowed + strlen(allowed), size - strlen(allowed), ")");
+}
+
 int vmsnap_places_check(const vmsnap_places *places, const char *dir, const char *what, char **canonical_ret,
                         vmsnap_error *error)
 {
         _cleanup_free_ char *normalized = NULL;
-        char allowed[768] = "";
+        char allowed[768];
         struct stat st;
         int fd, r;
 
+        places_describe(places, allowed, sizeof(allowed));
         /* The walk refuses every symlink and the directory is known by device and inode,
          * so no name can stand for another place. What remains: the copy is created later
          * by path (vmsnap_file_create_like, which opens the last directory with O_NOFOLLOW
@@ -336,8 +355,15 @@ int vmsnap_places_check(const vmsnap_places *places, const char *dir, const char
          * the allowed places are root's, libvirt's and the administrator's directories,
          * whose parents only root writes on a sane system. */
         r = vmsnap_dir_open_nofollow(dir, &fd, &normalized, error);
-        if (r < 0)
-                return vmsnap_error_prefix(error, "%s", what);
+        if (r < 0) {
+                if (error) {
+                        char reason[sizeof(error->message)];
+                        snprintf(reason, sizeof(reason), "%s", error->message);
+                        vmsnap_error_set(error, r, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                         "%s: %s; clones go only into %s", what, reason, allowed);
+                }
+                return r;
+        }
         r = fstat(fd, &st);
         close(fd);
         if (r < 0)
@@ -350,19 +376,6 @@ int vmsnap_places_check(const vmsnap_places *places, const char *dir, const char
                 normalized = NULL;
                 return 0;
         }
-
-        strcat(allowed, "the directories of the domain's images (");
-        list_append(allowed, sizeof(allowed), places->images, places->n_images);
-        strncat(allowed, "), of active libvirt dir pools (", sizeof(allowed) - strlen(allowed) - 1);
-        list_append(allowed, sizeof(allowed), places->pools, places->n_pools);
-        snprintf(allowed + strlen(allowed), sizeof(allowed) - strlen(allowed), ") and those listed in %s (",
-                 places->config_path);
-        if (places->config_problem)
-                snprintf(allowed + strlen(allowed), sizeof(allowed) - strlen(allowed), "not used: %s",
-                         places->config_problem);
-        else
-                list_append(allowed, sizeof(allowed), places->configured, places->n_configured);
-        strncat(allowed, ")", sizeof(allowed) - strlen(allowed) - 1);
         return vmsnap_error_set(error, -EPERM, VMSNAP_ERROR_INVALID_ARGUMENT,
                                 "%s %s is not a place clones may be written to; they go only into %s", what,
                                 normalized, allowed);

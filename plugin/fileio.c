@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -443,9 +445,42 @@ int vmsnap_dir_ensure(const char *path, vmsnap_error *error)
         return 0;
 }
 
+/* File systems that show the kernel's state instead of holding files: an image
+ * written there is refused or lost, whatever free space they report. */
+static const char *pseudo_file_system(const char *dir)
+{
+        static const struct {
+                unsigned long magic;
+                const char *name;
+        } kinds[] = {
+                {PROC_SUPER_MAGIC, "proc"},       {SYSFS_MAGIC, "sysfs"},
+                {DEVPTS_SUPER_MAGIC, "devpts"},   {CGROUP_SUPER_MAGIC, "cgroup"},
+                {CGROUP2_SUPER_MAGIC, "cgroup2"}, {DEBUGFS_MAGIC, "debugfs"},
+                {SECURITYFS_MAGIC, "securityfs"}, {TRACEFS_MAGIC, "tracefs"},
+                {BPF_FS_MAGIC, "bpf"},            {PSTOREFS_MAGIC, "pstore"},
+                {EFIVARFS_MAGIC, "efivarfs"},     {BINFMTFS_MAGIC, "binfmt_misc"},
+                {0x62656570 /* CONFIGFS_MAGIC */, "configfs"},
+        };
+        struct statfs sf;
+
+        if (statfs(dir, &sf) < 0)
+                return NULL;
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+                if ((unsigned long)sf.f_type == kinds[i].magic)
+                        return kinds[i].name;
+        return NULL;
+}
+
 int vmsnap_dir_free_bytes(const char *dir, uint64_t *ret, vmsnap_error *error)
 {
+        const char *pseudo = pseudo_file_system(dir);
         struct statvfs sv;
+
+        if (pseudo)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "%s is on a %s file system, which shows the kernel's state and "
+                                        "cannot hold disk images; choose a directory on a disk",
+                                        dir, pseudo);
 
         if (statvfs(dir, &sv) < 0)
                 return vmsnap_error_set(error, -errno,

@@ -50,5 +50,6 @@ bool vmsnap_file_exists(const char *path);
 /* mkdir -p with mode 0700 for the last component. */
 int vmsnap_dir_ensure(const char *path, vmsnap_error *error);
 
-/* Bytes available (f_bavail * f_frsize) on the file system holding dir. */
+/* Bytes available (f_bavail * f_frsize) on the file system holding dir; InvalidArgument
+ * when dir is on a file system that cannot hold images (proc, sysfs, cgroup, ...). */
 int vmsnap_dir_free_bytes(const char *dir, uint64_t *ret, vmsnap_error *error);
