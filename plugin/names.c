@@ -211,6 +211,11 @@ int vmsnap_name_validate(const char *name, vmsnap_error *error)
         return vmsnap_name_check(name, VMSNAP_NAME_SNAPSHOT, error);
 }
 
+int vmsnap_domain_name_validate(const char *name, vmsnap_error *error)
+{
+        return vmsnap_name_check(name, VMSNAP_NAME_DOMAIN, error);
+}
+
 int vmsnap_name_check(const char *name, vmsnap_name_kind kind, vmsnap_error *error)
 {
         const char *what = kind == VMSNAP_NAME_DOMAIN ? "domain name" : "snapshot name";

@@ -180,6 +180,8 @@ static void test_name_check_calls_a_domain_name_a_domain_name(void **state)
         assert_non_null(strstr(error.message, "always names a domain by its id"));
         assert_int_equal(vmsnap_name_check("", VMSNAP_NAME_DOMAIN, &error), -EINVAL);
         assert_string_equal(error.message, "domain name is empty");
+        assert_int_equal(vmsnap_domain_name_validate("x\u2029", &error), -EINVAL);
+        assert_non_null(strstr(error.message, "domain name contains U+2029"));
 }
 
 static void test_uuid_parse_takes_every_spelling_to_the_lowercase_form(void **state)

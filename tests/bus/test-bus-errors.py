@@ -193,6 +193,8 @@ def _():
                 job = client.run_job(function(*args), expect="failed")
             except BusError as error:
                 check(error.name == INVALID_ARGUMENT and says in error.message, str(error))
+                what = "domain name" if function == client.clone else "snapshot name"
+                check(what in error.message, f"{function.__name__} calls it a {what}: {error.message}")
             else:
                 check(says in job["Error"], job["Error"])
         message = expect_error(INVALID_ARGUMENT, client.rename, "alpha", "a2", name)

@@ -287,6 +287,8 @@ VMSNAP_EXPORT int vmsnap_engine_set_run_dir(vmsnap_engine *engine, const char *r
  * at either end, and not spelled as a UUID (ids name snapshots and domains by UUID). A
  * clone's domain name passes the same rules. */
 VMSNAP_EXPORT int vmsnap_name_validate(const char *name, vmsnap_error *error);
+/* The same rules for the name of a new domain (a clone); the message calls it a domain name. */
+VMSNAP_EXPORT int vmsnap_domain_name_validate(const char *name, vmsnap_error *error);
 
 VMSNAP_EXPORT const char *vmsnap_version(void);
 
