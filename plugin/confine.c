@@ -1,7 +1,6 @@
-/* confine.c: where new files may go (see confine.h): gathering the allowed
- * directories (the source domain's image directories, libvirt's active dir pools,
- * the administrator's clone-targets file), walking a directory without following
- * symlinks, and refusing any other place with a sentence that names the allowed ones. */
+/* confine.c: where new files may go (confine.h): gathering the allowed directories,
+ * walking a caller's directory without following symlinks, and refusing any other
+ * place with a sentence that names the allowed ones. */
 #include <fcntl.h>
 #include <libvirt/virterror.h>
 #include <stdarg.h>

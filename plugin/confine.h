@@ -1,7 +1,6 @@
-/* confine.h: where new files may go (safety rule 6 of DESIGN.md). A clone writes
- * only into a directory that holds one of the source domain's images, the directory
- * of an active libvirt dir pool, or one the administrator lists in the clone-targets
- * file; and every directory it is given is walked without following a symlink. */
+/* confine.h: where new files may go (safety rule 6): a clone writes only beside the
+ * source domain's images, into libvirt's active dir pools, or into directories the
+ * administrator lists in the clone-targets file, reached without any symlink. */
 #pragma once
 
 #include <libvirt/libvirt.h>

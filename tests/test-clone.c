@@ -565,6 +565,14 @@ static void test_a_clone_targets_file_others_may_write_is_not_used(void **state)
         assert_clone_confined(f, &into, "writable by its group (mode 0664)");
         assert_int_equal(fixture_count_files(f, "out"), 0);
 
+        /* Owned by anyone but root (or the engine's own user): not used either. */
+        if (geteuid() == 0) {
+                chmod(f->clone_targets, 0644);
+                assert_int_equal(chown(f->clone_targets, 65534, 65534), 0);
+                assert_clone_confined(f, &into, "not used: it is owned by uid 65534, not by root");
+                assert_int_equal(chown(f->clone_targets, 0, 0), 0);
+        }
+
         /* Writable by its owner only: used. */
         chmod(f->clone_targets, 0600);
         assert_ok(vmsnap_snapshot_clone(f->engine, "vm", "s1", "c1", &into, NULL, NULL, &error), &error);

@@ -133,7 +133,9 @@ VMSNAP_EXPORT void vmsnap_image_info_array_free(vmsnap_image_info *array, size_t
 
 /* ---- reading ---- */
 
-/* A domain is named by name or UUID, a snapshot by name or id. */
+/* A domain is named by name or UUID, a snapshot by name or id. Text that parses as a
+ * UUID (8-4-4-4-12 or 32 hex digits, either case) is taken as the UUID (id) first and only
+ * then as a name, in every function below; names spelled as a UUID are never made. */
 VMSNAP_EXPORT int vmsnap_domain_list(vmsnap_engine *engine, vmsnap_domain_info **ret, size_t *n_ret,
                                      vmsnap_error *error);
 VMSNAP_EXPORT int vmsnap_domain_get(vmsnap_engine *engine, const char *domain, vmsnap_domain_info *ret,
