@@ -400,6 +400,18 @@ static void test_dir_free_bytes_reports_space(void **state)
         assert_true(free_bytes > 0);
 }
 
+static void test_dir_free_bytes_says_a_kernel_file_system_cannot_hold_images(void **state)
+{
+        vmsnap_error error = {0};
+        uint64_t free_bytes = 0;
+
+        assert_int_equal(vmsnap_dir_free_bytes("/proc", &free_bytes, &error), -EINVAL);
+        assert_int_equal(error.kind, VMSNAP_ERROR_INVALID_ARGUMENT);
+        assert_non_null(strstr(error.message, "/proc is on a proc file system"));
+        assert_int_equal(vmsnap_dir_free_bytes("/sys", &free_bytes, &error), -EINVAL);
+        assert_non_null(strstr(error.message, "sysfs"));
+}
+
 static void test_file_allocated_counts_blocks_and_is_zero_when_missing(void **state)
 {
         _cleanup_free_ char *path = path_in(*state, "data"), *missing = path_in(*state, "absent");
@@ -463,6 +475,7 @@ int main(void)
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dir_ensure_refuses_file_in_the_way, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dir_free_bytes_reports_space, setup, teardown),
+                cmocka_unit_test(test_dir_free_bytes_says_a_kernel_file_system_cannot_hold_images),
                 cmocka_unit_test_setup_teardown(test_file_allocated_counts_blocks_and_is_zero_when_missing,
                                                 setup, teardown),
         };
