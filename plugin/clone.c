@@ -442,15 +442,17 @@ static void unlock_snapshot(vmsnap_domain_slot *slot, const char *id)
         pthread_mutex_unlock(&slot->data_lock);
 }
 
-/* The places the clone may write into (safety rule 6): beside the domain's images now,
- * the snapshot's images and its NVRAM, libvirt's active dir pools, and the configured ones. */
+/* The places the clone may write into (safety rule 6): beside the domain's disk images now
+ * (not a cdrom's file, which may sit anywhere), the snapshot's images and its NVRAM,
+ * libvirt's active dir pools, and the configured ones. */
 static int gather_places(vmsnap_op *op, const clone_plan *plan, vmsnap_places *ret)
 {
         const char *images[op->n_disks + plan->snapshot->n_disks + 2];
         size_t n = 0;
 
         for (size_t i = 0; i < op->n_disks; i++)
-                if (op->disks[i].source && strcmp(op->disks[i].type, "file") == 0)
+                if (op->disks[i].source && strcmp(op->disks[i].type, "file") == 0 &&
+                    strcmp(op->disks[i].device, "disk") == 0)
                         images[n++] = op->disks[i].source;
         for (size_t i = 0; i < plan->snapshot->n_disks; i++)
                 if (plan->snapshot->disks[i].image)
