@@ -32,6 +32,7 @@ typedef struct clone_disk_plan {
         char *source;        /* frozen image, top of the chain to collapse */
         char *source_format; /* as the snapshot recorded it */
         char *copy;          /* the new file */
+        struct stat dir;     /* the directory it goes into, as confine.c found it */
         vmsnap_image_format format;
 } clone_disk_plan;
 
@@ -45,6 +46,7 @@ typedef struct clone_plan {
         size_t n_dropped;
         char *nvram_source;
         char *nvram_copy;
+        struct stat nvram_dir;
         char *journal;
 } clone_plan;
 
@@ -101,13 +103,13 @@ static int parse_format(vmsnap_op *op, const char *text, vmsnap_image_format *re
  * vmsnap chose (an image's, a pool's) is first resolved as libvirt names it; one the
  * caller gave is walked as given, and a symlink in it is refused. */
 static int place_check(vmsnap_op *op, const vmsnap_places *places, const char *dir, bool chosen_by_caller,
-                       const char *what, char **canonical_ret)
+                       const char *what, char **canonical_ret, struct stat *st_ret)
 {
         _cleanup_free_ char *resolved = NULL;
 
         if (!chosen_by_caller && vmsnap_path_canonical(dir, &resolved, NULL) == 0)
                 dir = resolved;
-        return vmsnap_places_check(places, dir, what, canonical_ret, op->error);
+        return vmsnap_places_check(places, dir, what, canonical_ret, st_ret, op->error);
 }
 
 static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const vmsnap_places *places,
@@ -204,7 +206,7 @@ static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const 
                         by_caller = false;
                 }
 
-                r = place_check(op, places, dir, by_caller, what, &canonical);
+                r = place_check(op, places, dir, by_caller, what, &canonical, &p->dir);
                 if (r < 0)
                         return r;
                 if (asprintf(&p->copy, "%s/%s-%s.%s", canonical, plan->name, p->target,
@@ -240,7 +242,8 @@ static int plan_nvram(vmsnap_op *op, const vmsnap_places *places, clone_plan *pl
                 return 0;
         }
         dir = vmsnap_path_dirname(plan->nvram_source);
-        r = place_check(op, places, dir, false, "the directory of the NVRAM file", &canonical);
+        r = place_check(op, places, dir, false, "the directory of the NVRAM file", &canonical,
+                        &plan->nvram_dir);
         if (r < 0)
                 return r;
         if (asprintf(&plan->nvram_copy, "%s/%s_VARS.fd", canonical, plan->name) < 0)
@@ -542,6 +545,8 @@ static int clone_copy_and_define(vmsnap_engine *engine, vmsnap_op *op, clone_pla
                         .target = plan->disks[i].copy,
                         .format = plan->disks[i].format,
                         .source_format = plan->disks[i].source_format,
+                        .dir_device = plan->disks[i].dir.st_dev,
+                        .dir_inode = plan->disks[i].dir.st_ino,
                 };
         if (plan->nvram_copy)
                 items[n++] = (vmsnap_collapse_item){
@@ -549,6 +554,8 @@ static int clone_copy_and_define(vmsnap_engine *engine, vmsnap_op *op, clone_pla
                         .target = plan->nvram_copy,
                         .format = VMSNAP_FORMAT_RAW,
                         .source_format = "raw",
+                        .dir_device = plan->nvram_dir.st_dev,
+                        .dir_inode = plan->nvram_dir.st_ino,
                 };
         r = vmsnap_collapse_run(pool, items, n, hooks, error);
         if (r < 0)

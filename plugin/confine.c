@@ -338,7 +338,7 @@ static void places_describe(const vmsnap_places *places, char *allowed, size_t s
 }
 
 int vmsnap_places_check(const vmsnap_places *places, const char *dir, const char *what, char **canonical_ret,
-                        vmsnap_error *error)
+                        struct stat *st_ret, vmsnap_error *error)
 {
         _cleanup_free_ char *normalized = NULL;
         char allowed[768];
@@ -349,10 +349,13 @@ int vmsnap_places_check(const vmsnap_places *places, const char *dir, const char
         /* The walk refuses every symlink and the directory is known by device and inode,
          * so no name can stand for another place. What remains: the copy is created later
          * by path (vmsnap_file_create_like, which opens the last directory with O_NOFOLLOW
-         * and creates with O_EXCL|O_NOFOLLOW). Between this walk and that creation,
-         * whoever may write a directory on the path could swap a component for a symlink;
-         * the allowed places are root's, libvirt's and the administrator's directories,
-         * whose parents only root writes on a sane system. */
+         * and creates with O_EXCL|O_NOFOLLOW; qemu-img, the fallback, opens it by path too).
+         * Right after creating it, the collapse walks the path again and checks that the new
+         * file sits in this very directory (collapse.c, target_in_its_place), and removes it
+         * otherwise. Between this walk and that check, whoever may write a directory on the
+         * path could swap a component for a symlink and back; the allowed places are root's,
+         * libvirt's and the administrator's directories, whose parents only root writes on
+         * a sane system. */
         r = vmsnap_dir_open_nofollow(dir, &fd, &normalized, error);
         if (r < 0) {
                 if (error) {
@@ -373,6 +376,8 @@ int vmsnap_places_check(const vmsnap_places *places, const char *dir, const char
             place_has(places->configured, places->n_configured, &st)) {
                 *canonical_ret = normalized;
                 normalized = NULL;
+                if (st_ret)
+                        *st_ret = st;
                 return 0;
         }
         return vmsnap_error_set(error, -EPERM, VMSNAP_ERROR_INVALID_ARGUMENT,

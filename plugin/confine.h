@@ -6,6 +6,7 @@
 #include <libvirt/libvirt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "vmsnap/vmsnap.h"
@@ -50,9 +51,10 @@ int vmsnap_dir_open_nofollow(const char *path, int *fd_ret, char **normalized_re
 
 /* Refuses with InvalidArgument, naming the allowed places, unless dir (walked as
  * vmsnap_dir_open_nofollow does) is one of places. *canonical_ret: its canonical path.
- * what names the directory in messages ("the clone's target directory"). */
+ * what names the directory in messages ("the clone's target directory"). *st_ret (may be
+ * NULL): the directory's stat, for vmsnap_collapse_item's dir_device and dir_inode. */
 int vmsnap_places_check(const vmsnap_places *places, const char *dir, const char *what, char **canonical_ret,
-                        vmsnap_error *error);
+                        struct stat *st_ret, vmsnap_error *error);
 
 /* The directory of the active libvirt storage pool of type dir named pool_name
  * (canonical), or NotFound / InvalidArgument saying why it is not one. */
