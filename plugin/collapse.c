@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "collapse.h"
-#include "confine.h"
 #include "error.h"
 #include "extent.h"
 #include "fileio.h"

@@ -43,12 +43,6 @@ int vmsnap_places_gather(virConnectPtr connection, const char *const *image_path
                          const char *config_path, vmsnap_places *ret, vmsnap_error *error);
 void vmsnap_places_clear(vmsnap_places *places);
 
-/* Opens the absolute directory path component by component with O_NOFOLLOW, so that
- * no symlink anywhere in it is followed; ".." is refused. *fd_ret: an O_PATH descriptor
- * of the directory; *normalized_ret (may be NULL): the path without "." or repeated
- * slashes, which is then its canonical form. */
-int vmsnap_dir_open_nofollow(const char *path, int *fd_ret, char **normalized_ret, vmsnap_error *error);
-
 /* Refuses with InvalidArgument, naming the allowed places, unless dir (walked as
  * vmsnap_dir_open_nofollow does) is one of places. *canonical_ret: its canonical path.
  * what names the directory in messages ("the clone's target directory"). *st_ret (may be
