@@ -26,7 +26,8 @@
 typedef struct arguments {
         const char *uri;
         const char *state_dir;
-        const char *bus_address; /* NULL: the system bus */
+        const char *bus_address;   /* NULL: the system bus */
+        const char *clone_targets; /* NULL: the engine's default, /etc/vmsnap/clone-targets */
         unsigned workers;
         uint64_t job_linger_sec;
 } arguments;
@@ -43,6 +44,8 @@ static void help(void)
                "  --workers N            threads for changes, and as many for reads and\n"
                "                         authorization (default: the number of CPUs)\n"
                "  --job-linger SECONDS   how long a finished job stays readable (default 300)\n"
+               "  --clone-targets FILE   the list of directories clones may also write into\n"
+               "                         (default /etc/vmsnap/clone-targets)\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n",
                VMSNAP_DEFAULT_URI, VMSNAP_DEFAULT_STATE_DIR);
@@ -85,6 +88,7 @@ static int parse_arguments(int argc, char *argv[], arguments *args)
                 OPT_BUS_ADDRESS,
                 OPT_WORKERS,
                 OPT_JOB_LINGER,
+                OPT_CLONE_TARGETS,
                 OPT_VERSION
         };
         static const struct option options[] = {
@@ -93,6 +97,7 @@ static int parse_arguments(int argc, char *argv[], arguments *args)
                 {"bus-address", required_argument, NULL, OPT_BUS_ADDRESS},
                 {"workers", required_argument, NULL, OPT_WORKERS},
                 {"job-linger", required_argument, NULL, OPT_JOB_LINGER},
+                {"clone-targets", required_argument, NULL, OPT_CLONE_TARGETS},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, OPT_VERSION},
                 {},
@@ -137,6 +142,12 @@ static int parse_arguments(int argc, char *argv[], arguments *args)
                                 return usage_error("--job-linger takes seconds from 0 to 604800, not \"%s\"",
                                                    optarg);
                         args->job_linger_sec = number;
+                        break;
+                case OPT_CLONE_TARGETS:
+                        if (optarg[0] != '/')
+                                return usage_error("--clone-targets needs an absolute file name, not \"%s\"",
+                                                   optarg);
+                        args->clone_targets = optarg;
                         break;
                 case 'h':
                         help();
@@ -227,6 +238,13 @@ static int run(const arguments *args)
                 return EXIT_FAILURE;
         }
         vmsnap_engine_set_log(engine, log_recovery, NULL);
+        if (args->clone_targets) {
+                r = vmsnap_engine_set_clone_targets(engine, args->clone_targets, &error);
+                if (r < 0) {
+                        fprintf(stderr, "vmsnapd: %s\n", error.message);
+                        goto out;
+                }
+        }
 
         r = sd_event_default(&event);
         if (r < 0) {

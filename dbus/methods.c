@@ -249,10 +249,13 @@ static bool check_name(call *c, const char *name)
         return true;
 }
 
-/* Clone: an empty name asks for a default. */
+/* Clone: an empty name asks for a default; a given one names the new domain. */
 static void check_name_if_given(call *c)
 {
-        check_name(c, c->name);
+        vmsnap_error error = {0};
+
+        if (c->name && *c->name && vmsnap_domain_name_validate(c->name, &error) < 0)
+                call_fail_engine(c, &error);
 }
 
 /* Create: an empty name asks for a default; a taken one is refused now rather than by

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "collapse.h"
+#include "confine.h"
 #include "create.h"
 #include "engine.h"
 #include "error.h"
@@ -32,6 +33,7 @@ typedef struct clone_disk_plan {
         char *source;        /* frozen image, top of the chain to collapse */
         char *source_format; /* as the snapshot recorded it */
         char *copy;          /* the new file */
+        struct stat dir;     /* the directory it goes into, as confine.c found it */
         vmsnap_image_format format;
 } clone_disk_plan;
 
@@ -45,6 +47,7 @@ typedef struct clone_plan {
         size_t n_dropped;
         char *nvram_source;
         char *nvram_copy;
+        struct stat nvram_dir;
         char *journal;
 } clone_plan;
 
@@ -97,57 +100,21 @@ static int parse_format(vmsnap_op *op, const char *text, vmsnap_image_format *re
         return 0;
 }
 
-/* The directory of a libvirt storage pool of type dir (or fs, netfs). */
-static int pool_directory(vmsnap_op *op, const char *pool_name, char **ret)
+/* Safety rule 6: the directory a copy goes into must be one of places. A directory
+ * vmsnap chose (an image's, a pool's) is first resolved as libvirt names it; one the
+ * caller gave is walked as given, and a symlink in it is refused. */
+static int place_check(vmsnap_op *op, const vmsnap_places *places, const char *dir, bool chosen_by_caller,
+                       const char *what, char **canonical_ret, struct stat *st_ret)
 {
-        virStoragePoolPtr pool = virStoragePoolLookupByName(virDomainGetConnect(op->domain), pool_name);
-        char *xml, *start, *end;
+        _cleanup_free_ char *resolved = NULL;
 
-        if (!pool)
-                return vmsnap_error_set(op->error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
-                                        "there is no libvirt storage pool named \"%s\"", pool_name);
-        xml = virStoragePoolGetXMLDesc(pool, 0);
-        virStoragePoolFree(pool);
-        start = xml ? strstr(xml, "<path>") : NULL;
-        end = start ? strstr(start, "</path>") : NULL;
-        if (!start || !end ||
-            !(strstr(xml, "type='dir'") || strstr(xml, "type='fs'") || strstr(xml, "type='netfs'"))) {
-                free(xml);
-                return vmsnap_error_set(
-                        op->error, -EINVAL, VMSNAP_ERROR_UNSUPPORTED,
-                        "storage pool \"%s\" is not a directory pool; clones go to directory "
-                        "pools only",
-                        pool_name);
-        }
-        start += strlen("<path>");
-        *ret = strndup(start, (size_t)(end - start));
-        free(xml);
-        return 0;
+        if (!chosen_by_caller && vmsnap_path_canonical(dir, &resolved, NULL) == 0)
+                dir = resolved;
+        return vmsnap_places_check(places, dir, what, canonical_ret, st_ret, op->error);
 }
 
-static int check_directory(vmsnap_op *op, const char *dir, char **canonical_ret)
-{
-        struct stat st;
-        int r;
-
-        r = vmsnap_path_canonical(dir, canonical_ret, op->error);
-        if (r < 0)
-                return r;
-        if (stat(*canonical_ret, &st) < 0 || !S_ISDIR(st.st_mode))
-                return vmsnap_error_set(
-                        op->error, -ENOTDIR, VMSNAP_ERROR_INVALID_ARGUMENT,
-                        "%s is not a directory; clones are written into an existing directory", dir);
-        return 0;
-}
-
-static char *dirname_of(const char *path)
-{
-        const char *slash = strrchr(path, '/');
-        return slash && slash != path ? strndup(path, (size_t)(slash - path)) : strdup("/");
-}
-
-static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const char *default_dir,
-                      clone_plan *plan)
+static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const vmsnap_places *places,
+                      const char *pool_dir, clone_plan *plan)
 {
         const vmsnap_snapshot *s = plan->snapshot;
         vmsnap_image_format default_format;
@@ -158,10 +125,14 @@ static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const 
                 return r;
         for (size_t i = 0; i < options->n_disks; i++) {
                 const vmsnap_clone_disk *d = &options->disks[i];
-                if (!d->target || !vmsnap_snapshot_find_disk(s, d->target))
+                if (!d->target || !*d->target)
+                        return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                                "a disk target must not be empty; name a disk of snapshot "
+                                                "\"%s\" such as vda",
+                                                s->name);
+                if (!vmsnap_snapshot_find_disk(s, d->target))
                         return vmsnap_error_set(op->error, -ENOENT, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                                "snapshot \"%s\" has no disk %s", s->name,
-                                                d->target ? d->target : "(none)");
+                                                "snapshot \"%s\" has no disk %s", s->name, d->target);
                 for (size_t j = 0; j < i; j++)
                         if (strcmp(options->disks[j].target, d->target) == 0)
                                 return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
@@ -215,14 +186,28 @@ static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const 
                         if (r < 0)
                                 return r;
                 }
-                if (choice && choice->target_dir)
+                _cleanup_free_ char *what = NULL;
+                bool by_caller = true;
+                if (choice && choice->target_dir) {
                         dir = strdup(choice->target_dir);
-                else if (default_dir)
-                        dir = strdup(default_dir);
-                else
-                        dir = dirname_of(entry->image);
+                        if (asprintf(&what, "the target directory of disk %s", entry->target) < 0)
+                                abort();
+                } else if (options->target_dir) {
+                        dir = strdup(options->target_dir);
+                        what = strdup("the target directory");
+                } else if (pool_dir) {
+                        dir = strdup(pool_dir);
+                        if (asprintf(&what, "the directory of pool \"%s\"", options->pool) < 0)
+                                abort();
+                        by_caller = false;
+                } else {
+                        dir = vmsnap_path_dirname(entry->image);
+                        if (asprintf(&what, "the directory of disk %s's image", entry->target) < 0)
+                                abort();
+                        by_caller = false;
+                }
 
-                r = check_directory(op, dir, &canonical);
+                r = place_check(op, places, dir, by_caller, what, &canonical, &p->dir);
                 if (r < 0)
                         return r;
                 if (asprintf(&p->copy, "%s/%s-%s.%s", canonical, plan->name, p->target,
@@ -244,22 +229,25 @@ static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const 
         return 0;
 }
 
-static int plan_nvram(vmsnap_op *op, clone_plan *plan)
+static int plan_nvram(vmsnap_op *op, const vmsnap_places *places, clone_plan *plan)
 {
-        _cleanup_free_ char *dir = NULL;
+        _cleanup_free_ char *dir = NULL, *canonical = NULL;
         int r;
 
-        r = vmsnap_xml_nvram(plan->snapshot->config_xml, &plan->nvram_source, op->error);
-        if (r < 0 || !plan->nvram_source)
-                return r;
+        if (!plan->nvram_source)
+                return 0;
         if (!vmsnap_file_exists(plan->nvram_source)) {
                 /* libvirt creates NVRAM from the template on first start. */
                 free(plan->nvram_source);
                 plan->nvram_source = NULL;
                 return 0;
         }
-        dir = dirname_of(plan->nvram_source);
-        if (asprintf(&plan->nvram_copy, "%s/%s_VARS.fd", dir, plan->name) < 0)
+        dir = vmsnap_path_dirname(plan->nvram_source);
+        r = place_check(op, places, dir, false, "the directory of the NVRAM file", &canonical,
+                        &plan->nvram_dir);
+        if (r < 0)
+                return r;
+        if (asprintf(&plan->nvram_copy, "%s/%s_VARS.fd", canonical, plan->name) < 0)
                 abort();
         if (vmsnap_file_exists(plan->nvram_copy))
                 return vmsnap_error_set(op->error, -EEXIST, VMSNAP_ERROR_INVALID_ARGUMENT,
@@ -277,7 +265,7 @@ static int check_space(vmsnap_op *op, clone_plan *plan)
 
         for (size_t i = 0; i < plan->n_disks; i++) {
                 uint64_t bytes = 0, virtual_size = 0;
-                _cleanup_free_ char *dir = dirname_of(plan->disks[i].copy);
+                _cleanup_free_ char *dir = vmsnap_path_dirname(plan->disks[i].copy);
                 struct stat st;
 
                 r = vmsnap_collapse_estimate(plan->disks[i].source, plan->disks[i].source_format, &bytes,
@@ -292,7 +280,7 @@ static int check_space(vmsnap_op *op, clone_plan *plan)
         }
         for (size_t i = 0; i < plan->n_disks; i++) {
                 uint64_t total = 0, available = 0;
-                _cleanup_free_ char *dir = dirname_of(plan->disks[i].copy);
+                _cleanup_free_ char *dir = vmsnap_path_dirname(plan->disks[i].copy);
                 for (size_t j = 0; j < plan->n_disks; j++)
                         if (devices[j] == devices[i])
                                 total += needed[j];
@@ -433,6 +421,18 @@ int vmsnap_engine_set_workers(vmsnap_engine *engine, unsigned workers, vmsnap_er
         return 0;
 }
 
+int vmsnap_engine_set_clone_targets(vmsnap_engine *engine, const char *path, vmsnap_error *error)
+{
+        vmsnap_error_clear(error);
+        if (path && path[0] != '/')
+                return vmsnap_error_set(
+                        error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                        "the clone-targets file must be given by an absolute path, not \"%s\"", path);
+        free(engine->clone_targets);
+        engine->clone_targets = path ? strdup(path) : NULL;
+        return 0;
+}
+
 static void lock_snapshot(vmsnap_domain_slot *slot, const char *id)
 {
         pthread_mutex_lock(&slot->data_lock);
@@ -456,11 +456,33 @@ static void unlock_snapshot(vmsnap_domain_slot *slot, const char *id)
         pthread_mutex_unlock(&slot->data_lock);
 }
 
+/* The places the clone may write into (safety rule 6): beside the domain's disk images now
+ * (not a cdrom's file, which may sit anywhere), the snapshot's images and its NVRAM,
+ * libvirt's active dir pools, and the configured ones. */
+static int gather_places(vmsnap_op *op, const clone_plan *plan, vmsnap_places *ret)
+{
+        const char *images[op->n_disks + plan->snapshot->n_disks + 2];
+        size_t n = 0;
+
+        for (size_t i = 0; i < op->n_disks; i++)
+                if (op->disks[i].source && strcmp(op->disks[i].type, "file") == 0 &&
+                    strcmp(op->disks[i].device, "disk") == 0)
+                        images[n++] = op->disks[i].source;
+        for (size_t i = 0; i < plan->snapshot->n_disks; i++)
+                if (plan->snapshot->disks[i].image)
+                        images[n++] = plan->snapshot->disks[i].image;
+        if (plan->nvram_source)
+                images[n++] = plan->nvram_source;
+        return vmsnap_places_gather(virDomainGetConnect(op->domain), images, n, op->engine->clone_targets,
+                                    ret, op->error);
+}
+
 /* Everything that can be checked before the first byte is written. */
 static int clone_prepare(vmsnap_op *op, const char *snapshot, const char *new_name,
                          const vmsnap_clone_options *options, clone_plan *plan)
 {
         _cleanup_free_ char *pool_dir = NULL;
+        vmsnap_places places = {0};
         vmsnap_snapshot *found;
         virDomainPtr existing;
         int r;
@@ -473,9 +495,9 @@ static int clone_prepare(vmsnap_op *op, const char *snapshot, const char *new_na
                 plan->name = strdup(new_name);
         else if (asprintf(&plan->name, "copy_of_%s", op->name) < 0)
                 abort();
-        r = vmsnap_name_validate(plan->name, op->error);
+        r = vmsnap_name_check(plan->name, VMSNAP_NAME_DOMAIN, op->error);
         if (r < 0)
-                return vmsnap_error_prefix(op->error, "the clone's name");
+                return r;
         existing = virDomainLookupByName(virDomainGetConnect(op->domain), plan->name);
         if (existing) {
                 virDomainFree(existing);
@@ -488,16 +510,23 @@ static int clone_prepare(vmsnap_op *op, const char *snapshot, const char *new_na
                 return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "give a target directory or a storage pool, not both");
         if (options->pool) {
-                r = pool_directory(op, options->pool, &pool_dir);
+                r = vmsnap_pool_dir(virDomainGetConnect(op->domain), options->pool, &pool_dir, op->error);
                 if (r < 0)
                         return r;
         }
+        r = vmsnap_xml_nvram(plan->snapshot->config_xml, &plan->nvram_source, op->error);
+        if (r < 0)
+                return r;
+        r = gather_places(op, plan, &places);
+        if (r < 0)
+                return r;
         vmsnap_uuid_generate(plan->uuid);
-        r = plan_disks(op, options, options->target_dir ? options->target_dir : pool_dir, plan);
+        r = plan_disks(op, options, &places, pool_dir, plan);
         if (r == 0)
-                r = plan_nvram(op, plan);
+                r = plan_nvram(op, &places, plan);
         if (r == 0)
                 r = check_space(op, plan);
+        vmsnap_places_clear(&places);
         return r;
 }
 
@@ -527,6 +556,8 @@ static int clone_copy_and_define(vmsnap_engine *engine, vmsnap_op *op, clone_pla
                         .target = plan->disks[i].copy,
                         .format = plan->disks[i].format,
                         .source_format = plan->disks[i].source_format,
+                        .dir_device = plan->disks[i].dir.st_dev,
+                        .dir_inode = plan->disks[i].dir.st_ino,
                 };
         if (plan->nvram_copy)
                 items[n++] = (vmsnap_collapse_item){
@@ -534,6 +565,8 @@ static int clone_copy_and_define(vmsnap_engine *engine, vmsnap_op *op, clone_pla
                         .target = plan->nvram_copy,
                         .format = VMSNAP_FORMAT_RAW,
                         .source_format = "raw",
+                        .dir_device = plan->nvram_dir.st_dev,
+                        .dir_inode = plan->nvram_dir.st_ino,
                 };
         r = vmsnap_collapse_run(pool, items, n, hooks, error);
         if (r < 0)

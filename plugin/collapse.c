@@ -174,9 +174,10 @@ static int source_map_open(const char *source, const char *source_format, vmsnap
         if (!source_format)
                 return vmsnap_extent_map_open(source, NULL, ret, error);
         if (vmsnap_image_format_parse(source_format, &format) < 0)
-                return vmsnap_error_set(error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
-                                        "%s is recorded as a %s image; vmsnap's reader reads only qcow2 and raw",
-                                        source, source_format);
+                return vmsnap_error_set(
+                        error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
+                        "%s is recorded as a %s image; vmsnap's reader reads only qcow2 and raw", source,
+                        source_format);
         return vmsnap_extent_map_open(source, &format, ret, error);
 }
 
@@ -292,7 +293,8 @@ static int job_fill_window(collapse_job *job, vmsnap_error *error)
                 vmsnap_extent *extent = &job->window_extents[n];
 
                 r = vmsnap_extent_map_next(job->map, job->cursor,
-                                           limit - job->cursor < SCAN_WINDOW ? limit - job->cursor : SCAN_WINDOW,
+                                           limit - job->cursor < SCAN_WINDOW ? limit - job->cursor
+                                                                             : SCAN_WINDOW,
                                            extent, error);
                 if (r < 0)
                         return r;
@@ -601,6 +603,32 @@ static int job_prepare(collapse_job *job, vmsnap_error *error)
         return map_measure(job->map, &job->total, NULL, NULL, error);
 }
 
+/* The file just created (st) is at item->target in the directory confine.c chose, through
+ * no symlink: what closes most of the window between that check and the creation by path. */
+static int target_in_its_place(const vmsnap_collapse_item *item, const struct stat *st, vmsnap_error *error)
+{
+        _cleanup_free_ char *dir = NULL;
+        struct stat dir_st, at;
+        int dir_fd, r;
+
+        if (item->dir_device == 0 && item->dir_inode == 0)
+                return 0;
+        dir = vmsnap_path_dirname(item->target);
+        r = vmsnap_dir_open_nofollow(dir, &dir_fd, NULL, error);
+        if (r < 0)
+                return vmsnap_error_prefix(error, "%s was created elsewhere than checked", item->target);
+        const char *base = strrchr(item->target, '/') ? strrchr(item->target, '/') + 1 : item->target;
+        r = fstat(dir_fd, &dir_st) < 0 || fstatat(dir_fd, base, &at, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+        close(dir_fd);
+        if (r < 0 || dir_st.st_dev != item->dir_device || dir_st.st_ino != item->dir_inode ||
+            at.st_dev != st->st_dev || at.st_ino != st->st_ino)
+                return vmsnap_error_set(error, -ESTALE, VMSNAP_ERROR_FAILED,
+                                        "%s was not created in the directory that was checked: a directory "
+                                        "on its path was replaced meanwhile",
+                                        item->target);
+        return 0;
+}
+
 static int job_create_target(collapse_job *job, vmsnap_error *error)
 {
         struct stat st;
@@ -624,6 +652,9 @@ static int job_create_target(collapse_job *job, vmsnap_error *error)
                                         job->item->target);
         job->target_device = st.st_dev;
         job->target_inode = st.st_ino;
+        r = target_in_its_place(job->item, &st, error);
+        if (r < 0)
+                return r;
 
         if (job->fallback_reason) {
                 /* qemu-img opens the file by name itself. */
@@ -642,9 +673,10 @@ static int job_create_target(collapse_job *job, vmsnap_error *error)
         if (job->item->format == VMSNAP_FORMAT_QCOW2) {
                 unsigned base = vmsnap_extent_map_depth(job->map) - 1;
 
-                job->host_order = vmsnap_writer_probe_reflink(job->writer, 0, vmsnap_extent_map_fd(job->map, 0)) &&
-                                  (base == 0 || vmsnap_writer_probe_reflink(job->writer, base,
-                                                                            vmsnap_extent_map_fd(job->map, base)));
+                job->host_order =
+                        vmsnap_writer_probe_reflink(job->writer, 0, vmsnap_extent_map_fd(job->map, 0)) &&
+                        (base == 0 || vmsnap_writer_probe_reflink(job->writer, base,
+                                                                  vmsnap_extent_map_fd(job->map, base)));
         }
         return 0;
 }

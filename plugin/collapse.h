@@ -7,6 +7,8 @@
  * caller's (clone.c). */
 #pragma once
 
+#include <sys/types.h>
+
 #include <stdint.h>
 
 #include "chain.h"
@@ -26,6 +28,11 @@ typedef struct vmsnap_collapse_item {
          * qemu-img then copies); NULL probes it. Always give it when it is known: a raw disk
          * whose guest wrote an image header into it must not be read as that image. */
         const char *source_format;
+        /* The directory target must be created in, as confine.c found it (safety rule 6):
+         * once created, the file must be reachable at target through no symlink, in this
+         * directory, or it is removed and the collapse fails. 0, 0: not checked. */
+        dev_t dir_device;
+        ino_t dir_inode;
 } vmsnap_collapse_item;
 
 /* What collapsing source costs: bytes of data that must be written (upper bound) and its

@@ -90,6 +90,11 @@ static int check_selection(vmsnap_op *op, const vmsnap_create_options *options)
                 const vmsnap_xml_disk *disk = NULL;
                 const char *reason;
 
+                if (!target || !*target)
+                        return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                                "a disk target must not be empty; name a disk of domain %s "
+                                                "such as vda",
+                                                op->name);
                 for (size_t j = 0; j < i; j++)
                         if (strcmp(options->disks[j], target) == 0)
                                 return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,

@@ -94,15 +94,16 @@ static void content_set(xmlNode *node, const char *text)
         xmlNodeAddContent(node, (const xmlChar *)text);
 }
 
-static int parse_domain(const char *xml, xmlDocPtr *ret, vmsnap_error *error)
+/* Parses libvirt XML whose root element must be <root> (domain, pool). */
+static int parse_libvirt_xml(const char *xml, const char *root_name, xmlDocPtr *ret, vmsnap_error *error)
 {
         if (!xml)
-                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                        "no domain XML was given");
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT, "no %s XML was given",
+                                        root_name);
         size_t size = strlen(xml);
         if (size > INT_MAX)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                        "the domain XML is too large (%zu bytes)", size);
+                                        "the %s XML is too large (%zu bytes)", root_name, size);
 
         pthread_once(&xml_init_once, xml_init);
         xmlResetLastError();
@@ -117,28 +118,48 @@ static int parse_domain(const char *xml, xmlDocPtr *ret, vmsnap_error *error)
                         message[strcspn(message, "\n")] = '\0';
                 }
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                        "the domain XML is not well-formed (line %d: %s)",
+                                        "the %s XML is not well-formed (line %d: %s)", root_name,
                                         parse_error ? parse_error->line : 0, message);
         }
 
         /* libvirt never writes a DOCTYPE; refusing one keeps entity tricks out of everything below. */
         if (doc->intSubset || doc->extSubset) {
                 xmlFreeDoc(doc);
-                return vmsnap_error_set(
-                        error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                        "the domain XML has a <!DOCTYPE>, which libvirt domain XML never has");
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "the %s XML has a <!DOCTYPE>, which libvirt XML never has",
+                                        root_name);
         }
 
         xmlNode *root = xmlDocGetRootElement(doc);
-        if (!name_is(root, "domain")) {
-                int r = vmsnap_error_set(
-                        error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                        "the XML is not a libvirt domain: its root element is <%s>, not <domain>",
-                        root ? (const char *)root->name : "");
+        if (!name_is(root, root_name)) {
+                int r = vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                         "the XML is not a libvirt %s: its root element is <%s>, not <%s>",
+                                         root_name, root ? (const char *)root->name : "", root_name);
                 xmlFreeDoc(doc);
                 return r;
         }
         *ret = doc;
+        return 0;
+}
+
+static int parse_domain(const char *xml, xmlDocPtr *ret, vmsnap_error *error)
+{
+        return parse_libvirt_xml(xml, "domain", ret, error);
+}
+
+int vmsnap_xml_pool_target(const char *xml, char **type_ret, char **path_ret, vmsnap_error *error)
+{
+        _cleanup_xml_doc_ xmlDocPtr doc = NULL;
+        int r;
+
+        *type_ret = *path_ret = NULL;
+        r = parse_libvirt_xml(xml, "pool", &doc, error);
+        if (r < 0)
+                return r;
+        xmlNode *root = xmlDocGetRootElement(doc);
+        xmlNode *path = first_child(first_child(root, "target"), "path");
+        *type_ret = attribute_dup(root, "type");
+        *path_ret = path ? content_dup(path) : NULL;
         return 0;
 }
 

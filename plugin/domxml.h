@@ -1,6 +1,6 @@
 /* domxml.h: reading and editing libvirt domain XML with libxml2: the disks of a
- * domain, and rewriting a disk's source and format. Pure string-to-string;
- * never talks to libvirt. */
+ * domain, and rewriting a disk's source and format; and the target of a storage
+ * pool's XML. Pure string-to-string; never talks to libvirt. */
 #pragma once
 
 #include <stdbool.h>
@@ -56,3 +56,7 @@ int vmsnap_xml_nvram(const char *xml, char **ret, vmsnap_error *error);
 /* Returns the XML without the disks of these targets. */
 int vmsnap_xml_remove_disks(const char *xml, const char *const *targets, size_t n, char **ret,
                             vmsnap_error *error);
+
+/* A storage pool's type (<pool type=>) and directory (<target><path>); either NULL
+ * in its *ret when the XML has none. */
+int vmsnap_xml_pool_target(const char *xml, char **type_ret, char **path_ret, vmsnap_error *error);

@@ -18,6 +18,7 @@
 #include "fileio.h"
 #include "guard.h"
 #include "journal.h"
+#include "names.h"
 #include "store.h"
 #include "tree.h"
 
@@ -184,6 +185,7 @@ void vmsnap_engine_free(vmsnap_engine *engine)
         free(engine->uri);
         free(engine->state_dir);
         free(engine->run_dir);
+        free(engine->clone_targets);
         free(engine);
 }
 
@@ -236,6 +238,7 @@ void vmsnap_engine_forget(vmsnap_engine *engine)
 
 int vmsnap_engine_lookup(vmsnap_engine *engine, const char *domain, virDomainPtr *ret, vmsnap_error *error)
 {
+        char uuid[VIR_UUID_STRING_BUFLEN];
         virDomainPtr found = NULL;
 
         if (!domain || !*domain)
@@ -244,8 +247,10 @@ int vmsnap_engine_lookup(vmsnap_engine *engine, const char *domain, virDomainPtr
         virConnectPtr connection = vmsnap_engine_connection(engine, error);
         if (!connection)
                 return error ? error->code : -EIO;
-        if (strlen(domain) == VIR_UUID_STRING_BUFLEN - 1)
-                found = virDomainLookupByUUIDString(connection, domain);
+        /* The one rule for naming a domain: a UUID in any spelling is a UUID first; only
+         * when no domain has it, a name. libvirt allows such names; vmsnap never makes one. */
+        if (vmsnap_uuid_parse(domain, uuid))
+                found = virDomainLookupByUUIDString(connection, uuid);
         if (!found)
                 found = virDomainLookupByName(connection, domain);
         virConnectClose(connection);

@@ -64,6 +64,9 @@ struct vmsnap_engine {
         void *log_userdata;
         char **early_log;
         size_t n_early_log;
+        /* The administrator's list of clone directories (confine.h); NULL:
+         * VMSNAP_CLONE_TARGETS_FILE. */
+        char *clone_targets;
 };
 
 /* What an operation requires of the domain before it may start. */
@@ -138,7 +141,8 @@ const char *vmsnap_domain_state_name(virDomainPtr domain);
  * a new reference the caller releases with virConnectClose(). */
 virConnectPtr vmsnap_engine_connection(vmsnap_engine *engine, vmsnap_error *error);
 
-/* Looks up a domain by UUID or name; fails with NotFound. */
+/* Looks up a domain: text that parses as a UUID (vmsnap_uuid_parse) by UUID first, then
+ * by name; fails with NotFound. Every lookup of a domain gives this function's answer. */
 int vmsnap_engine_lookup(vmsnap_engine *engine, const char *domain, virDomainPtr *ret, vmsnap_error *error);
 /* The slot of a domain UUID, created on first use. */
 vmsnap_domain_slot *vmsnap_engine_slot(vmsnap_engine *engine, const char *uuid);

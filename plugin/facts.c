@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "error.h"
 #include "facts.h"
+#include "names.h"
 
 static char *xstrdup(const char *s)
 {
@@ -80,8 +81,10 @@ static bool slot_facts_take(vmsnap_engine *engine, vmsnap_domain_slot *slot, vms
         return true;
 }
 
-/* The existing slot whose fresh facts name this domain (by UUID or by name), copying them. */
-static vmsnap_domain_slot *find_fresh(vmsnap_engine *engine, const char *domain, vmsnap_domain_facts *ret)
+/* The existing slot whose fresh facts are of the domain with this UUID, or (uuid NULL)
+ * of the domain with this name, copying them. */
+static vmsnap_domain_slot *find_fresh(vmsnap_engine *engine, const char *uuid, const char *name,
+                                      vmsnap_domain_facts *ret)
 {
         vmsnap_domain_slot *found = NULL;
 
@@ -92,7 +95,7 @@ static vmsnap_domain_slot *find_fresh(vmsnap_engine *engine, const char *domain,
                 vmsnap_domain_slot *slot = engine->slots[i];
                 pthread_mutex_lock(&slot->data_lock);
                 if (slot->facts &&
-                    (strcmp(slot->uuid, domain) == 0 || strcmp(slot->facts->name, domain) == 0) &&
+                    (uuid ? strcmp(slot->uuid, uuid) == 0 : strcmp(slot->facts->name, name) == 0) &&
                     slot_facts_take(engine, slot, ret))
                         found = slot;
                 pthread_mutex_unlock(&slot->data_lock);
@@ -160,7 +163,7 @@ int vmsnap_domain_facts_get_for(vmsnap_engine *engine, virDomainPtr domain, vmsn
 
         if (virDomainGetUUIDString(domain, uuid) < 0)
                 return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED, "cannot read a domain's UUID");
-        slot = find_fresh(engine, uuid, ret);
+        slot = find_fresh(engine, uuid, NULL, ret);
         if (slot) {
                 *slot_ret = slot;
                 return 0;
@@ -175,8 +178,14 @@ int vmsnap_domain_facts_get(vmsnap_engine *engine, const char *domain, vmsnap_do
         vmsnap_domain_slot *slot;
         int r;
 
+        /* The kept facts answer only what vmsnap_engine_lookup would: a UUID by the slot of
+         * that UUID, a name that is no UUID by the slot of that name; anything else
+         * (a UUID no slot knows, which may still be some domain's name) asks libvirt. */
         if (domain && *domain) {
-                slot = find_fresh(engine, domain, ret);
+                char uuid[VIR_UUID_STRING_BUFLEN];
+                bool is_uuid = vmsnap_uuid_parse(domain, uuid);
+
+                slot = find_fresh(engine, is_uuid ? uuid : NULL, domain, ret);
                 if (slot) {
                         *slot_ret = slot;
                         return 0;

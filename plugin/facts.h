@@ -32,7 +32,8 @@ typedef struct vmsnap_domain_facts {
 void vmsnap_domain_facts_clear(vmsnap_domain_facts *facts);
 
 /* Facts about a domain named by name or UUID, and its slot: from the slot while
- * fresh, else from libvirt (failing with NotFound when no such domain is defined). */
+ * fresh, else from libvirt (failing with NotFound when no such domain is defined).
+ * The domain is the one vmsnap_engine_lookup names: a UUID first, then a name. */
 int vmsnap_domain_facts_get(vmsnap_engine *engine, const char *domain, vmsnap_domain_facts *ret,
                             vmsnap_domain_slot **slot_ret, vmsnap_error *error);
 /* The same for a domain already looked up. */

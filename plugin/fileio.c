@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -34,6 +36,16 @@ static int path_split(const char *path, char **dir_ret, const char **base_ret)
         *dir_ret = dir;
         *base_ret = slash ? slash + 1 : path;
         return 0;
+}
+
+char *vmsnap_path_dirname(const char *path)
+{
+        char *dir = NULL;
+        const char *base;
+
+        if (path_split(path, &dir, &base) < 0)
+                abort();
+        return dir;
 }
 
 static int write_all(int fd, const char *data, size_t size)
@@ -402,6 +414,82 @@ int vmsnap_file_remove(const char *path, vmsnap_error *error)
         return 0;
 }
 
+/* Why a component could not be opened as a directory without following it. */
+static int walk_refuse(int parent, const char *component, int saved_errno, const char *path,
+                       vmsnap_error *error)
+{
+        struct stat st;
+
+        if (fstatat(parent, component, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                if (S_ISLNK(st.st_mode))
+                        return vmsnap_error_set(error, -ELOOP, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                                "%s is reached through the symbolic link \"%s\"; give the "
+                                                "directory's own path, without symbolic links",
+                                                path, component);
+                if (!S_ISDIR(st.st_mode))
+                        return vmsnap_error_set(error, -ENOTDIR, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                                "%s is not a directory (\"%s\" is not one); new files "
+                                                "go into an existing directory",
+                                                path, component);
+        }
+        if (saved_errno == ENOENT)
+                return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "%s is not a directory (\"%s\" does not exist); new files "
+                                        "go into an existing directory",
+                                        path, component);
+        return vmsnap_error_set(error, -saved_errno, VMSNAP_ERROR_INVALID_ARGUMENT, "cannot open %s: %s",
+                                path, strerror(saved_errno));
+}
+
+int vmsnap_dir_open_nofollow(const char *path, int *fd_ret, char **normalized_ret, vmsnap_error *error)
+{
+        _cleanup_free_ char *copy = NULL, *normalized = NULL;
+        size_t used = 0;
+        char *saveptr = NULL;
+        int fd;
+
+        if (!path || path[0] != '/')
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "\"%s\" is not an absolute directory path", path ? path : "");
+        copy = strdup(path);
+        if (!copy)
+                abort();
+        normalized = calloc(1, strlen(path) + 2);
+        if (!normalized)
+                abort();
+        fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot open /: %m");
+        for (char *c = strtok_r(copy, "/", &saveptr); c; c = strtok_r(NULL, "/", &saveptr)) {
+                if (strcmp(c, ".") == 0)
+                        continue;
+                if (strcmp(c, "..") == 0) {
+                        close(fd);
+                        return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                                "%s contains \"..\"; give the directory's own path", path);
+                }
+                int next = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0) {
+                        int r = walk_refuse(fd, c, errno, path, error);
+                        close(fd);
+                        return r;
+                }
+                close(fd);
+                fd = next;
+                normalized[used++] = '/';
+                memcpy(normalized + used, c, strlen(c));
+                used += strlen(c);
+        }
+        if (used == 0)
+                normalized[used++] = '/';
+        *fd_ret = fd;
+        if (normalized_ret) {
+                *normalized_ret = normalized;
+                normalized = NULL;
+        }
+        return 0;
+}
+
 int vmsnap_path_canonical(const char *path, char **ret, vmsnap_error *error)
 {
         _cleanup_free_ char *copy = NULL, *dir = NULL, *resolved_dir = NULL;
@@ -519,9 +607,48 @@ int vmsnap_dir_ensure(const char *path, vmsnap_error *error)
         return 0;
 }
 
+/* File systems that show the kernel's state instead of holding files: an image
+ * written there is refused or lost, whatever free space they report. */
+static const char *pseudo_file_system(const char *dir)
+{
+        static const struct {
+                unsigned long magic;
+                const char *name;
+        } kinds[] = {
+                {PROC_SUPER_MAGIC, "proc"},
+                {SYSFS_MAGIC, "sysfs"},
+                {DEVPTS_SUPER_MAGIC, "devpts"},
+                {CGROUP_SUPER_MAGIC, "cgroup"},
+                {CGROUP2_SUPER_MAGIC, "cgroup2"},
+                {DEBUGFS_MAGIC, "debugfs"},
+                {SECURITYFS_MAGIC, "securityfs"},
+                {TRACEFS_MAGIC, "tracefs"},
+                {BPF_FS_MAGIC, "bpf"},
+                {PSTOREFS_MAGIC, "pstore"},
+                {EFIVARFS_MAGIC, "efivarfs"},
+                {BINFMTFS_MAGIC, "binfmt_misc"},
+                {0x62656570 /* CONFIGFS_MAGIC */, "configfs"},
+        };
+        struct statfs sf;
+
+        if (statfs(dir, &sf) < 0)
+                return NULL;
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+                if ((unsigned long)sf.f_type == kinds[i].magic)
+                        return kinds[i].name;
+        return NULL;
+}
+
 int vmsnap_dir_free_bytes(const char *dir, uint64_t *ret, vmsnap_error *error)
 {
+        const char *pseudo = pseudo_file_system(dir);
         struct statvfs sv;
+
+        if (pseudo)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "%s is on a %s file system, which shows the kernel's state and "
+                                        "cannot hold disk images; choose a directory on a disk",
+                                        dir, pseudo);
 
         if (statvfs(dir, &sv) < 0)
                 return vmsnap_error_set(error, -errno,

@@ -50,6 +50,15 @@ int vmsnap_file_remove(const char *path, vmsnap_error *error);
  * directory is resolved and the last component appended. */
 int vmsnap_path_canonical(const char *path, char **ret, vmsnap_error *error);
 
+/* The directory part of a file's path ("/" for "/x", "." for "x"); malloc'd. */
+char *vmsnap_path_dirname(const char *path);
+
+/* Opens the absolute directory path component by component with O_NOFOLLOW, so that
+ * no symlink anywhere in it is followed; ".." is refused. *fd_ret: an O_PATH descriptor
+ * of the directory; *normalized_ret (may be NULL): the path without "." or repeated
+ * slashes, which is then its canonical form. */
+int vmsnap_dir_open_nofollow(const char *path, int *fd_ret, char **normalized_ret, vmsnap_error *error);
+
 /* st_blocks * 512 of path, 0 when missing. */
 uint64_t vmsnap_file_allocated(const char *path);
 
@@ -58,5 +67,6 @@ bool vmsnap_file_exists(const char *path);
 /* mkdir -p with mode 0700 for the last component. */
 int vmsnap_dir_ensure(const char *path, vmsnap_error *error);
 
-/* Bytes available (f_bavail * f_frsize) on the file system holding dir. */
+/* Bytes available (f_bavail * f_frsize) on the file system holding dir; InvalidArgument
+ * when dir is on a file system that cannot hold images (proc, sysfs, cgroup, ...). */
 int vmsnap_dir_free_bytes(const char *dir, uint64_t *ret, vmsnap_error *error);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "names.h"
 
 /* The model is small; running out of memory while building it leaves nothing sensible to do. */
 static _Noreturn void oom(void)
@@ -257,7 +258,13 @@ vmsnap_snapshot *vmsnap_domain_meta_find_name(const vmsnap_domain_meta *meta, co
 
 vmsnap_snapshot *vmsnap_domain_meta_find(const vmsnap_domain_meta *meta, const char *id_or_name)
 {
-        vmsnap_snapshot *snapshot = vmsnap_domain_meta_find_id(meta, id_or_name);
+        vmsnap_snapshot *snapshot = NULL;
+        char id[37];
+
+        /* A UUID in any spelling is an id first; only then a name (names that parse as a
+         * UUID are refused, but metadata from before that rule may hold one). */
+        if (vmsnap_uuid_parse(id_or_name, id))
+                snapshot = vmsnap_domain_meta_find_id(meta, id);
         return snapshot ? snapshot : vmsnap_domain_meta_find_name(meta, id_or_name);
 }
 

@@ -79,7 +79,8 @@ void vmsnap_domain_meta_add_snapshot(vmsnap_domain_meta *meta, vmsnap_snapshot *
 bool vmsnap_domain_meta_remove_snapshot(vmsnap_domain_meta *meta, const char *id);
 vmsnap_snapshot *vmsnap_domain_meta_find_id(const vmsnap_domain_meta *meta, const char *id);
 vmsnap_snapshot *vmsnap_domain_meta_find_name(const vmsnap_domain_meta *meta, const char *name);
-/* By id first, then by name. */
+/* The one rule for naming a snapshot: text that parses as a UUID (vmsnap_uuid_parse, any
+ * spelling) is taken as an id first; only when no snapshot has that id, as a name. */
 vmsnap_snapshot *vmsnap_domain_meta_find(const vmsnap_domain_meta *meta, const char *id_or_name);
 /* Number of direct children of id (NULL: roots) and, when ret is non-NULL, them. */
 size_t vmsnap_domain_meta_children(const vmsnap_domain_meta *meta, const char *id, vmsnap_snapshot ***ret);

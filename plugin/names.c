@@ -1,5 +1,6 @@
-/* names.c: identifiers and user-chosen names: random UUIDs for snapshots, the
- * check every snapshot name passes before it is stored, and the library version.
+/* names.c: identifiers and user-chosen names: random UUIDs for snapshots, what
+ * counts as a UUID, the check every snapshot name and clone's domain name passes
+ * before it is stored, and the library version.
  * Uniqueness of names within a domain is the model's business, not this file's. */
 #include <fcntl.h>
 #include <stdio.h>
@@ -84,6 +85,49 @@ bool vmsnap_uuid_is_valid(const char *text)
         return text[36] == '\0';
 }
 
+static int hex_value(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+bool vmsnap_uuid_parse(const char *text, char out[37])
+{
+        char digits[32];
+        size_t n = 0, length;
+        bool dashed;
+
+        if (!text)
+                return false;
+        length = strnlen(text, 37);
+        if (length == 36)
+                dashed = true;
+        else if (length == 32)
+                dashed = false;
+        else
+                return false;
+
+        for (size_t i = 0; i < length; i++) {
+                if (dashed && (i == 8 || i == 13 || i == 18 || i == 23)) {
+                        if (text[i] != '-')
+                                return false;
+                        continue;
+                }
+                if (hex_value(text[i]) < 0)
+                        return false;
+                digits[n++] = "0123456789abcdef"[hex_value(text[i])];
+        }
+        if (out)
+                snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", digits, digits + 8, digits + 12, digits + 16,
+                         digits + 20);
+        return true;
+}
+
 /* Decodes one UTF-8 sequence at s (at most length bytes). Returns its length, or 0 when
  * it is malformed: truncated, overlong, a surrogate, or beyond U+10FFFF. */
 static size_t utf8_decode(const unsigned char *s, size_t length, uint32_t *ret)
@@ -137,20 +181,56 @@ static bool is_space(uint32_t c)
                c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
 }
 
+/* Characters that change how the text around them is shown without showing
+ * themselves: Unicode's format characters (category Cf: zero-width, joiners,
+ * bidirectional marks, embeddings, overrides and isolates, the byte order mark,
+ * tags) and the line and paragraph separators. A name holding one can look like
+ * another name, or reorder what a person reads around it. Returns what it is, or NULL. */
+static const char *invisible_kind(uint32_t c)
+{
+        if (c == 0x2028)
+                return "a line separator";
+        if (c == 0x2029)
+                return "a paragraph separator";
+        if (c == 0x061c || c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
+            (c >= 0x2066 && c <= 0x2069))
+                return "a bidirectional control character";
+        if (c == 0x200b || c == 0x200c || c == 0x200d || c == 0x2060 || c == 0xfeff)
+                return "a zero-width character";
+        if (c == 0x00ad || (c >= 0x0600 && c <= 0x0605) || c == 0x06dd || c == 0x070f ||
+            (c >= 0x0890 && c <= 0x0891) || c == 0x08e2 || c == 0x180e || (c >= 0x2061 && c <= 0x2064) ||
+            (c >= 0x206a && c <= 0x206f) || (c >= 0xfff9 && c <= 0xfffb) || c == 0x110bd || c == 0x110cd ||
+            (c >= 0x13430 && c <= 0x1343f) || (c >= 0x1bca0 && c <= 0x1bca3) ||
+            (c >= 0x1d173 && c <= 0x1d17a) || c == 0xe0001 || (c >= 0xe0020 && c <= 0xe007f))
+                return "a format character";
+        return NULL;
+}
+
 int vmsnap_name_validate(const char *name, vmsnap_error *error)
 {
+        return vmsnap_name_check(name, VMSNAP_NAME_SNAPSHOT, error);
+}
+
+int vmsnap_domain_name_validate(const char *name, vmsnap_error *error)
+{
+        return vmsnap_name_check(name, VMSNAP_NAME_DOMAIN, error);
+}
+
+int vmsnap_name_check(const char *name, vmsnap_name_kind kind, vmsnap_error *error)
+{
+        const char *what = kind == VMSNAP_NAME_DOMAIN ? "domain name" : "snapshot name";
+        size_t characters = 0;
         const unsigned char *bytes = (const unsigned char *)name;
         uint32_t first = 0, last = 0;
         size_t length;
 
         if (!name || name[0] == '\0')
-                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                        "snapshot name is empty");
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT, "%s is empty", what);
 
         length = strnlen(name, NAME_MAX_BYTES + 1);
         if (length > NAME_MAX_BYTES)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                        "snapshot name is %zu bytes long; at most %d bytes are allowed",
+                                        "%s is %zu bytes long; at most %d bytes are allowed", what,
                                         strlen(name), NAME_MAX_BYTES);
 
         /* The name is quoted in messages only once it is known to be printable text. */
@@ -160,31 +240,46 @@ int vmsnap_name_validate(const char *name, vmsnap_error *error)
 
                 if (n == 0)
                         return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                                "snapshot name is not valid UTF-8 (at byte %zu)", i);
+                                                "%s is not valid UTF-8 (at byte %zu)", what, i);
                 if (is_control(c))
                         return vmsnap_error_set(
                                 error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                "snapshot name contains the control character U+%04X (at byte "
+                                "%s contains the control character U+%04X (character %zu, byte "
                                 "%zu), which is not allowed",
-                                (unsigned)c, i);
+                                what, (unsigned)c, characters + 1, i);
+                if (invisible_kind(c))
+                        return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                                "%s contains U+%04X, %s (character %zu, byte %zu), which is "
+                                                "not allowed: it is not shown, or changes how the text "
+                                                "around it is shown",
+                                                what, (unsigned)c, invisible_kind(c), characters + 1, i);
                 if (i == 0)
                         first = c;
                 last = c;
+                characters++;
                 i += n;
         }
 
         if (strchr(name, '/'))
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                        "snapshot name \"%s\" contains '/', which is not allowed", name);
+                                        "%s \"%s\" contains '/', which is not allowed", what, name);
 
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                        "snapshot name \"%s\" is reserved", name);
+                                        "%s \"%s\" is reserved", what, name);
 
         if (is_space(first) || is_space(last))
-                return vmsnap_error_set(
-                        error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                        "snapshot name \"%s\" starts or ends with white space, which is not allowed", name);
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "%s \"%s\" starts or ends with white space, which is not allowed",
+                                        what, name);
+
+        /* A UUID names a domain or a snapshot by its id; a name spelled as one would
+         * make a UUID name two things. */
+        if (vmsnap_uuid_parse(name, NULL))
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "%s \"%s\" has the form of a UUID, which is not allowed: a UUID "
+                                        "always names %s by its id",
+                                        what, name, kind == VMSNAP_NAME_DOMAIN ? "a domain" : "a snapshot");
 
         return 0;
 }

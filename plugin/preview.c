@@ -69,6 +69,11 @@ static int check_choices(vmsnap_op *op, const vmsnap_preview_options *options, v
                 if (!choice->target || !choice->snapshot)
                         return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                                 "a disk choice needs both a disk target and a snapshot");
+                if (!*choice->target)
+                        return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                                "a disk target must not be empty; name a disk of snapshot "
+                                                "\"%s\" such as vda",
+                                                config->name);
                 for (size_t j = 0; j < i; j++)
                         if (strcmp(options->disks[j].target, choice->target) == 0)
                                 return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,

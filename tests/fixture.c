@@ -36,7 +36,22 @@ fixture *fixture_new(void)
                 fail_msg("cannot connect to %s", f->uri);
         if (vmsnap_engine_new(f->uri, f->state_dir, &f->engine, &error) < 0)
                 fail_msg("engine: %s", error.message);
+        /* Never the machine's own list: only what a test allows. */
+        if (asprintf(&f->clone_targets, "%s/clone-targets", f->dir) < 0)
+                abort();
+        if (vmsnap_engine_set_clone_targets(f->engine, f->clone_targets, &error) < 0)
+                fail_msg("clone targets: %s", error.message);
         return f;
+}
+
+void fixture_allow_clone_target(fixture *f, const char *dir)
+{
+        FILE *file = fopen(f->clone_targets, "a");
+
+        assert_non_null(file);
+        fprintf(file, "%s\n", dir);
+        fclose(file);
+        chmod(f->clone_targets, 0644);
 }
 
 void fixture_free(fixture *f)
@@ -61,6 +76,7 @@ void fixture_free(fixture *f)
                 test_tmpdir_remove(f->dir);
         free(f->dir);
         free(f->state_dir);
+        free(f->clone_targets);
         free(f);
 }
 
@@ -90,6 +106,11 @@ void fixture_define_domain(fixture *f, const char *name, const char *devices_xml
         }
         virDomainFree(d);
         free(xml);
+        fixture_add_defined(f, name);
+}
+
+void fixture_add_defined(fixture *f, const char *name)
+{
         f->defined = realloc(f->defined, (f->n_defined + 1) * sizeof(char *));
         f->defined[f->n_defined++] = strdup(name);
 }

@@ -16,6 +16,7 @@
 typedef struct fixture {
         char *dir;
         char *state_dir;
+        char *clone_targets; /* the engine's clone-targets file: f->dir/clone-targets */
         const char *uri;
         virConnectPtr connection; /* keeps test:///default's shared state alive */
         vmsnap_engine *engine;
@@ -32,6 +33,12 @@ void fixture_free(fixture *f);
 void fixture_define_three_disk_domain(fixture *f, const char *name);
 /* Defines a shut-off domain from a <devices> fragment (disks only). */
 void fixture_define_domain(fixture *f, const char *name, const char *devices_xml);
+
+/* Lists dir in the engine's clone-targets file (mode 0644), so clones may go there. */
+void fixture_allow_clone_target(fixture *f, const char *dir);
+
+/* Undefines the domain `name` at teardown if a test made it (a clone). */
+void fixture_add_defined(fixture *f, const char *name);
 
 /* The file the domain's disk `target` uses now (malloc'd). */
 char *fixture_active_source(fixture *f, const char *domain, const char *target);

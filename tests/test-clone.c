@@ -211,6 +211,7 @@ static void test_clone_refuses_bad_requests_before_writing_anything(void **state
         /* An existing file at the copy's path is never overwritten. */
         snprintf(other_dir, sizeof(other_dir), "%s/out", f->dir);
         mkdir(other_dir, 0755);
+        fixture_allow_clone_target(f, other_dir);
         snprintf(existing, sizeof(existing), "%s/c1-vda.qcow2", other_dir);
         FILE *file = fopen(existing, "w");
         fputs("precious", file);
@@ -283,6 +284,7 @@ static void test_canceled_clone_leaves_no_file_and_no_domain(void **state)
 
         snprintf(out, sizeof(out), "%s/out", f->dir);
         mkdir(out, 0755);
+        fixture_allow_clone_target(f, out);
         for (unsigned c = 0; c < 30; c++)
                 write_all(f, c, 0x50 + c);
         create_named(f, "vm", "s1");
@@ -352,6 +354,7 @@ static void test_a_crash_before_define_leaves_no_copy_after_restart(void **state
 
         snprintf(out, sizeof(out), "%s/out", f->dir);
         mkdir(out, 0755);
+        fixture_allow_clone_target(f, out);
         create_named(f, "vm", "s1");
         vmsnap_clone_options into = {.target_dir = out};
         vmsnap_failpoint_arm(1);
@@ -376,6 +379,7 @@ static void test_clone_refuses_a_target_without_room_before_writing(void **state
         }
         snprintf(small, sizeof(small), "%s/small", f->dir);
         mkdir(small, 0755);
+        fixture_allow_clone_target(f, small);
         if (test_runf("mount -t tmpfs -o size=256k tmpfs %s", small) != 0) {
                 print_message("# mounting a tmpfs is not possible here\n");
                 skip();
@@ -427,6 +431,7 @@ static void test_clone_never_writes_through_a_symlink_at_its_target(void **state
 
         snprintf(out, sizeof(out), "%s/out", f->dir);
         mkdir(out, 0755);
+        fixture_allow_clone_target(f, out);
         snprintf(victim, sizeof(victim), "%s/victim", f->dir);
         snprintf(link_path, sizeof(link_path), "%s/c1-vda.qcow2", out);
         assert_int_equal(symlink(victim, link_path), 0);
@@ -436,6 +441,204 @@ static void test_clone_never_writes_through_a_symlink_at_its_target(void **state
         assert_non_null(strstr(error.message, "already exists"));
         struct stat st;
         assert_int_equal(lstat(victim, &st), -1);
+}
+
+/* Refused with InvalidArgument before anything is written, naming the allowed places. */
+static void assert_clone_confined(fixture *f, const vmsnap_clone_options *options, const char *says)
+{
+        vmsnap_error error = {0};
+        char images[1100];
+
+        size_t files = fixture_count_files(f, "vm");
+        int r = vmsnap_snapshot_clone(f->engine, "vm", "s1", "c1", options, NULL, NULL, &error);
+        if (r >= 0)
+                fail_msg("the clone into %s was not refused", says);
+        assert_int_equal(error.kind, VMSNAP_ERROR_INVALID_ARGUMENT);
+        if (!strstr(error.message, says))
+                fail_msg("\"%s\" does not say \"%s\"", error.message, says);
+        snprintf(images, sizeof(images), "%s/vm", f->dir);
+        if (!strstr(error.message, "clone") || !strstr(error.message, f->clone_targets))
+                fail_msg("\"%s\" does not name the allowed places", error.message);
+        assert_int_equal(fixture_count_files(f, "vm"), files);
+        virDomainPtr d = virDomainLookupByName(f->connection, "c1");
+        if (d)
+                fail_msg("after \"%s\", a domain c1 exists", error.message);
+}
+
+static void test_clone_writes_nowhere_but_the_allowed_places(void **state)
+{
+        fixture *f = *state;
+        char out[1100], images[1100], link_dir[1100], via_link[1200], link_parent[1100], via_parent[1200];
+
+        create_named(f, "vm", "s1");
+        snprintf(out, sizeof(out), "%s/out", f->dir);
+        mkdir(out, 0755);
+        fixture_allow_clone_target(f, out);
+        snprintf(images, sizeof(images), "%s/vm", f->dir);
+        /* A symlink as the last component, and one on the way to an allowed directory. */
+        snprintf(link_dir, sizeof(link_dir), "%s/link", f->dir);
+        assert_int_equal(symlink(out, link_dir), 0);
+        snprintf(link_parent, sizeof(link_parent), "%s/parent", f->dir);
+        assert_int_equal(symlink(f->dir, link_parent), 0);
+        snprintf(via_parent, sizeof(via_parent), "%s/out", link_parent);
+        snprintf(via_link, sizeof(via_link), "%s/", link_dir);
+
+        const struct {
+                const char *dir;
+                const char *says;
+        } cases[] = {
+                {"/etc", "the target directory /etc is not a place clones may be written to"},
+                {"/dev", "/dev is not a place"},
+                {"/proc", "/proc is not a place"},
+                {"/", "the target directory / is not a place"},
+                {f->dir, "is not a place"},
+                {link_dir, "symbolic link \"link\""},
+                {via_link, "symbolic link \"link\""},
+                {via_parent, "symbolic link \"parent\""},
+                {"etc", "not an absolute directory path"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                vmsnap_clone_options into = {.target_dir = cases[i].dir};
+                assert_clone_confined(f, &into, cases[i].says);
+        }
+        /* The places are named: the images' directory and the configured one. */
+        vmsnap_error error = {0};
+        vmsnap_clone_options etc = {.target_dir = "/etc"};
+        assert_true(vmsnap_snapshot_clone(f->engine, "vm", "s1", "c1", &etc, NULL, NULL, &error) < 0);
+        assert_non_null(strstr(error.message, images));
+        assert_non_null(strstr(error.message, out));
+        struct stat st;
+        assert_int_equal(stat("/etc/c1-vda.qcow2", &st), -1);
+
+        /* One disk's own target directory is confined the same way. */
+        vmsnap_clone_disk per_disk[] = {{.target = "vdb", .target_dir = "/etc", .include = 1}};
+        vmsnap_clone_options disk_outside = {.target_dir = out, .disks = per_disk, .n_disks = 1};
+        assert_clone_confined(f, &disk_outside, "the target directory of disk vdb /etc is not a place");
+        assert_int_equal(fixture_count_files(f, "out"), 0);
+        vmsnap_clone_disk per_disk_link[] = {{.target = "vdc", .target_dir = link_dir, .include = 1}};
+        vmsnap_clone_options disk_link = {.disks = per_disk_link, .n_disks = 1};
+        assert_clone_confined(f, &disk_link, "symbolic link");
+        assert_int_equal(fixture_count_files(f, "out"), 0);
+}
+
+static void test_clone_goes_into_a_directory_the_configuration_lists(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        char out[1100];
+        FILE *file;
+
+        create_named(f, "vm", "s1");
+        snprintf(out, sizeof(out), "%s/out", f->dir);
+        mkdir(out, 0755);
+        vmsnap_clone_options into = {.target_dir = out};
+        assert_clone_confined(f, &into, "is not a place");
+
+        /* Read at each clone: an edit applies at once. Comments and blank lines are skipped. */
+        file = fopen(f->clone_targets, "w");
+        assert_non_null(file);
+        fprintf(file, "# clone directories\n\n   %s/  \n", out);
+        fclose(file);
+        chmod(f->clone_targets, 0644);
+        assert_ok(vmsnap_snapshot_clone(f->engine, "vm", "s1", "c1", &into, NULL, NULL, &error), &error);
+        assert_int_equal(fixture_count_files(f, "out"), 3);
+        assert_clone_reads_snapshot(f, "c1", "s1");
+
+        /* The source domain's image directory needs no listing. */
+        assert_ok(vmsnap_snapshot_clone(f->engine, "vm", "s1", "c2", NULL, NULL, NULL, &error), &error);
+}
+
+static void test_a_clone_targets_file_others_may_write_is_not_used(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        char out[1100];
+
+        create_named(f, "vm", "s1");
+        snprintf(out, sizeof(out), "%s/out", f->dir);
+        mkdir(out, 0755);
+        fixture_allow_clone_target(f, out);
+        chmod(f->clone_targets, 0666);
+        vmsnap_clone_options into = {.target_dir = out};
+        assert_clone_confined(f, &into, "not used: it is writable by others (mode 0666)");
+        chmod(f->clone_targets, 0664);
+        assert_clone_confined(f, &into, "writable by its group (mode 0664)");
+        assert_int_equal(fixture_count_files(f, "out"), 0);
+
+        /* Owned by anyone but root (or the engine's own user): not used either. */
+        if (geteuid() == 0) {
+                chmod(f->clone_targets, 0644);
+                assert_int_equal(chown(f->clone_targets, 65534, 65534), 0);
+                assert_clone_confined(f, &into, "not used: it is owned by uid 65534, not by root");
+                assert_int_equal(chown(f->clone_targets, 0, 0), 0);
+        }
+
+        /* Writable by its owner only: used. */
+        chmod(f->clone_targets, 0600);
+        assert_ok(vmsnap_snapshot_clone(f->engine, "vm", "s1", "c1", &into, NULL, NULL, &error), &error);
+        assert_int_equal(fixture_count_files(f, "out"), 3);
+}
+
+static void test_clone_into_a_pool_needs_an_active_dir_pool(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        char dir[1100], xml[1400];
+
+        if (f->real_daemon)
+                skip();
+        snprintf(dir, sizeof(dir), "%s/pool", f->dir);
+        mkdir(dir, 0755);
+        snprintf(xml, sizeof(xml),
+                 "<pool type='dir'><name>idle</name><target><path>%s</path></target></pool>", dir);
+        virStoragePoolPtr pool = virStoragePoolDefineXML(f->connection, xml, 0);
+        assert_non_null(pool);
+        create_named(f, "vm", "s1");
+        vmsnap_clone_options options = {.pool = "idle"};
+        assert_true(vmsnap_snapshot_clone(f->engine, "vm", "s1", "c1", &options, NULL, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_INVALID_ARGUMENT);
+        assert_non_null(strstr(error.message, "storage pool \"idle\" is not an active pool of type dir"));
+        /* Nor is an inactive pool's directory a place of its own. */
+        vmsnap_clone_options into = {.target_dir = dir};
+        assert_clone_confined(f, &into, "is not a place");
+        assert_int_equal(fixture_count_files(f, "pool"), 0);
+
+        /* Once active, its directory is. */
+        assert_int_equal(virStoragePoolCreate(pool, 0), 0);
+        assert_ok(vmsnap_snapshot_clone(f->engine, "vm", "s1", "c1", &into, NULL, NULL, &error), &error);
+        assert_int_equal(fixture_count_files(f, "pool"), 3);
+        virStoragePoolDestroy(pool);
+        virStoragePoolUndefine(pool);
+        virStoragePoolFree(pool);
+}
+
+static void test_clone_says_a_proc_target_cannot_hold_images(void **state)
+{
+        fixture *f = *state;
+
+        /* Even an administrator's listing does not make /proc a place for images. */
+        create_named(f, "vm", "s1");
+        fixture_allow_clone_target(f, "/proc");
+        vmsnap_clone_options into = {.target_dir = "/proc"};
+        vmsnap_error error = {0};
+        assert_true(vmsnap_snapshot_clone(f->engine, "vm", "s1", "c1", &into, NULL, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_INVALID_ARGUMENT);
+        if (!strstr(error.message, "/proc is on a proc file system"))
+                fail_msg("\"%s\" does not say that /proc cannot hold images", error.message);
+        assert_null(virDomainLookupByName(f->connection, "c1"));
+}
+
+static void test_clone_names_an_empty_disk_target(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+
+        create_named(f, "vm", "s1");
+        vmsnap_clone_disk empty[] = {{.target = "", .include = 1}};
+        vmsnap_clone_options options = {.disks = empty, .n_disks = 1};
+        assert_true(vmsnap_snapshot_clone(f->engine, "vm", "s1", "c1", &options, NULL, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_INVALID_ARGUMENT);
+        assert_non_null(strstr(error.message, "a disk target must not be empty"));
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -455,6 +658,12 @@ int main(void)
                 T(test_clone_refuses_a_target_without_room_before_writing),
                 T(test_clone_into_a_storage_pool_writes_into_its_directory),
                 T(test_clone_never_writes_through_a_symlink_at_its_target),
+                T(test_clone_writes_nowhere_but_the_allowed_places),
+                T(test_clone_goes_into_a_directory_the_configuration_lists),
+                T(test_a_clone_targets_file_others_may_write_is_not_used),
+                T(test_clone_into_a_pool_needs_an_active_dir_pool),
+                T(test_clone_says_a_proc_target_cannot_hold_images),
+                T(test_clone_names_an_empty_disk_target),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

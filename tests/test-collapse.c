@@ -24,6 +24,7 @@
 #include <json-c/json.h>
 
 #include "collapse.h"
+#include "fileio.h"
 #include "error.h"
 #include "testlib.h"
 
@@ -218,7 +219,8 @@ static char *many_extents_chain_build(const char *dir)
         assert_int_equal(close(fd), 0);
 
         test_image_create(top, NULL, base, "raw", NULL);
-        test_qemu_io_all(top, "qcow2", "write -P 0x71 1M 64k", "write -P 0x72 130M 3M", "write -z 150M 1M", NULL);
+        test_qemu_io_all(top, "qcow2", "write -P 0x71 1M 64k", "write -P 0x72 130M 3M", "write -z 150M 1M",
+                         NULL);
         return top;
 }
 
@@ -296,6 +298,32 @@ static void test_collapse_copies_several_disks_in_one_call(void **state)
                 fail_msg("%s", error.message);
         for (size_t i = 0; i < 4; i++)
                 assert_copy_reads_like(items[i].target, items[i].format, items[i].source);
+}
+
+static void test_collapse_removes_a_copy_not_created_in_the_checked_directory(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        struct stat dir;
+        _cleanup_free_ char *a = chain_build(f->dir, "a", NULL), *a_copy = test_path_in(f->dir, "a.copy");
+
+        /* As if a directory on the copy's path had been swapped after the check. */
+        assert_int_equal(stat("/", &dir), 0);
+        vmsnap_collapse_item item = {.source = a,
+                                     .target = a_copy,
+                                     .format = VMSNAP_FORMAT_QCOW2,
+                                     .dir_device = dir.st_dev,
+                                     .dir_inode = dir.st_ino};
+        assert_int_equal(vmsnap_collapse_run(f->pool, &item, 1, NULL, &error), -ESTALE);
+        assert_non_null(strstr(error.message, "was not created in the directory that was checked"));
+        assert_false(vmsnap_file_exists(a_copy));
+
+        /* The right directory: copied. */
+        assert_int_equal(stat(f->dir, &dir), 0);
+        item.dir_device = dir.st_dev;
+        item.dir_inode = dir.st_ino;
+        assert_int_equal(vmsnap_collapse_run(f->pool, &item, 1, NULL, &error), 0);
+        assert_copy_reads_like(a_copy, VMSNAP_FORMAT_QCOW2, a);
 }
 
 typedef struct thread_job {
@@ -804,7 +832,8 @@ static void mapped_offsets(const char *path, const uint64_t *guests, size_t n, u
                             !json_object_object_get_ex(run, "offset", &offset))
                                 continue;
                         if (guests[i] >= (uint64_t)json_object_get_int64(start) &&
-                            guests[i] < (uint64_t)json_object_get_int64(start) + (uint64_t)json_object_get_int64(length))
+                            guests[i] < (uint64_t)json_object_get_int64(start) +
+                                                (uint64_t)json_object_get_int64(length))
                                 offsets[i] = (uint64_t)json_object_get_int64(offset) + guests[i] -
                                              (uint64_t)json_object_get_int64(start);
                 }
@@ -952,6 +981,7 @@ int main(int argc, char **argv)
                 TEST(test_collapse_copies_a_chain_of_depth_50_with_relative_names),
                 TEST(test_collapse_copies_several_disks_in_one_call),
                 TEST(test_collapse_runs_from_several_threads_on_one_pool),
+                TEST(test_collapse_removes_a_copy_not_created_in_the_checked_directory),
                 TEST(test_collapse_reports_progress_on_the_callers_thread_up_to_the_data_size),
                 TEST(test_collapse_gives_the_target_the_owner_and_mode_of_its_source),
                 TEST(test_collapse_refuses_an_existing_target_and_leaves_it_alone),

@@ -400,6 +400,47 @@ static void test_dir_free_bytes_reports_space(void **state)
         assert_true(free_bytes > 0);
 }
 
+static void test_dir_open_nofollow_refuses_every_symlinked_component(void **state)
+{
+        _cleanup_free_ char *real = path_in(*state, "real"), *inner = path_in(*state, "real/inner"),
+                            *link = path_in(*state, "link"), *via = path_in(*state, "link/inner"),
+                            *untidy = NULL, *normalized = NULL;
+        vmsnap_error error = {0};
+        int fd = -1;
+
+        assert_int_equal(mkdir(real, 0755), 0);
+        assert_int_equal(mkdir(inner, 0755), 0);
+        assert_int_equal(symlink(real, link), 0);
+
+        if (asprintf(&untidy, "%s//./inner/", real) < 0)
+                abort();
+        assert_int_equal(vmsnap_dir_open_nofollow(untidy, &fd, &normalized, &error), 0);
+        assert_string_equal(normalized, inner);
+        close(fd);
+
+        assert_int_equal(vmsnap_dir_open_nofollow(via, &fd, NULL, &error), -ELOOP);
+        assert_non_null(strstr(error.message, "symbolic link \"link\""));
+        assert_int_equal(vmsnap_dir_open_nofollow(link, &fd, NULL, &error), -ELOOP);
+        free(untidy);
+        if (asprintf(&untidy, "%s/../real", inner) < 0)
+                abort();
+        assert_int_equal(vmsnap_dir_open_nofollow(untidy, &fd, NULL, &error), -EINVAL);
+        assert_non_null(strstr(error.message, "\"..\""));
+        assert_int_equal(vmsnap_dir_open_nofollow("relative", &fd, NULL, &error), -EINVAL);
+}
+
+static void test_dir_free_bytes_says_a_kernel_file_system_cannot_hold_images(void **state)
+{
+        vmsnap_error error = {0};
+        uint64_t free_bytes = 0;
+
+        assert_int_equal(vmsnap_dir_free_bytes("/proc", &free_bytes, &error), -EINVAL);
+        assert_int_equal(error.kind, VMSNAP_ERROR_INVALID_ARGUMENT);
+        assert_non_null(strstr(error.message, "/proc is on a proc file system"));
+        assert_int_equal(vmsnap_dir_free_bytes("/sys", &free_bytes, &error), -EINVAL);
+        assert_non_null(strstr(error.message, "sysfs"));
+}
+
 static void test_file_allocated_counts_blocks_and_is_zero_when_missing(void **state)
 {
         _cleanup_free_ char *path = path_in(*state, "data"), *missing = path_in(*state, "absent");
@@ -463,6 +504,9 @@ int main(void)
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dir_ensure_refuses_file_in_the_way, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dir_free_bytes_reports_space, setup, teardown),
+                cmocka_unit_test(test_dir_free_bytes_says_a_kernel_file_system_cannot_hold_images),
+                cmocka_unit_test_setup_teardown(test_dir_open_nofollow_refuses_every_symlinked_component,
+                                                setup, teardown),
                 cmocka_unit_test_setup_teardown(test_file_allocated_counts_blocks_and_is_zero_when_missing,
                                                 setup, teardown),
         };

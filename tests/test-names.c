@@ -132,6 +132,72 @@ static void test_name_validate_works_without_error_object(void **state)
         assert_int_equal(vmsnap_name_validate("fine", NULL), 0);
 }
 
+static void test_name_validate_refuses_names_spelled_as_a_uuid(void **state)
+{
+        assert_name_refused("0b5c3c1e-8f1d-4a53-9c0e-2f6a1b7d9e41", "has the form of a UUID");
+        assert_name_refused("0B5C3C1E-8F1D-4A53-9C0E-2F6A1B7D9E41", "has the form of a UUID");
+        assert_name_refused("0b5c3c1e8f1d4a539c0e2f6a1b7d9e41", "has the form of a UUID");
+        /* Near misses are names. */
+        assert_name_accepted("0b5c3c1e-8f1d-4a53-9c0e-2f6a1b7d9e4");
+        assert_name_accepted("0b5c3c1e-8f1d-4a53-9c0e-2f6a1b7d9e4g");
+        assert_name_accepted("before 0b5c3c1e-8f1d-4a53-9c0e-2f6a1b7d9e41");
+}
+
+static void test_name_validate_refuses_invisible_and_bidirectional_characters(void **state)
+{
+        static const struct {
+                const char *name;
+                const char *says;
+        } cases[] = {
+                {"a\u200bb", "U+200B, a zero-width character (character 2, byte 1)"},
+                {"ab\u200e", "U+200E, a bidirectional control character (character 3, byte 2)"},
+                {"\u200fx", "U+200F"},
+                {"abc\u202etxt.exe", "U+202E, a bidirectional control character (character 4"},
+                {"x\u202ay", "U+202A"},
+                {"x\u2066y", "U+2066"},
+                {"x\u2069y", "U+2069"},
+                {"\ufeffname", "U+FEFF, a zero-width character (character 1, byte 0)"},
+                {"x\u00adx", "U+00AD, a format character"},
+                {"line\u2028two", "U+2028, a line separator (character 5, byte 4)"},
+                {"para\u2029two", "U+2029, a paragraph separator"},
+                {"\u00e9\u200dx", "U+200D, a zero-width character (character 2, byte 2)"},
+                {"tag\U000E0041", "U+E0041, a format character"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                assert_name_refused(cases[i].name, cases[i].says);
+}
+
+static void test_name_check_calls_a_domain_name_a_domain_name(void **state)
+{
+        vmsnap_error error = {0};
+
+        assert_int_equal(vmsnap_name_check("a/b", VMSNAP_NAME_DOMAIN, &error), -EINVAL);
+        assert_non_null(strstr(error.message, "domain name \"a/b\""));
+        assert_null(strstr(error.message, "snapshot"));
+        assert_int_equal(
+                vmsnap_name_check("0b5c3c1e-8f1d-4a53-9c0e-2f6a1b7d9e41", VMSNAP_NAME_DOMAIN, &error),
+                -EINVAL);
+        assert_non_null(strstr(error.message, "always names a domain by its id"));
+        assert_int_equal(vmsnap_name_check("", VMSNAP_NAME_DOMAIN, &error), -EINVAL);
+        assert_string_equal(error.message, "domain name is empty");
+        assert_int_equal(vmsnap_domain_name_validate("x\u2029", &error), -EINVAL);
+        assert_non_null(strstr(error.message, "domain name contains U+2029"));
+}
+
+static void test_uuid_parse_takes_every_spelling_to_the_lowercase_form(void **state)
+{
+        char out[37];
+
+        assert_true(vmsnap_uuid_parse("0B5C3C1E-8F1D-4A53-9C0E-2F6A1B7D9E41", out));
+        assert_string_equal(out, "0b5c3c1e-8f1d-4a53-9c0e-2f6a1b7d9e41");
+        assert_true(vmsnap_uuid_parse("0b5c3c1e8f1d4a539c0e2f6a1b7d9e41", out));
+        assert_string_equal(out, "0b5c3c1e-8f1d-4a53-9c0e-2f6a1b7d9e41");
+        assert_false(vmsnap_uuid_parse("0b5c3c1e-8f1d4a53-9c0e-2f6a1b7d9e41-", out));
+        assert_false(vmsnap_uuid_parse("0b5c3c1e-8f1d-4a53-9c0e-2f6a1b7d9e4x", out));
+        assert_false(vmsnap_uuid_parse("", out));
+        assert_false(vmsnap_uuid_parse(NULL, out));
+}
+
 static void test_uuid_generate_is_lowercase_version_4(void **state)
 {
         char uuid[37];
@@ -269,6 +335,10 @@ int main(void)
                 cmocka_unit_test(test_name_validate_refuses_dot_and_dot_dot),
                 cmocka_unit_test(test_name_validate_refuses_leading_or_trailing_white_space),
                 cmocka_unit_test(test_name_validate_works_without_error_object),
+                cmocka_unit_test(test_name_validate_refuses_names_spelled_as_a_uuid),
+                cmocka_unit_test(test_name_validate_refuses_invisible_and_bidirectional_characters),
+                cmocka_unit_test(test_name_check_calls_a_domain_name_a_domain_name),
+                cmocka_unit_test(test_uuid_parse_takes_every_spelling_to_the_lowercase_form),
                 cmocka_unit_test(test_uuid_generate_is_lowercase_version_4),
                 cmocka_unit_test(test_uuid_generate_never_repeats),
                 cmocka_unit_test(test_uuid_is_valid_refuses_malformed_text),

@@ -140,7 +140,7 @@ static void test_create_refuses_bad_input_before_changing_anything(void **state)
         vmsnap_error error = {0};
         size_t files = fixture_count_files(f, "vm1");
         char *xml = fixture_domain_xml(f, "vm1");
-        const char *cdrom[] = {"hdc"}, *unknown[] = {"vdz"}, *twice[] = {"vda", "vda"};
+        const char *cdrom[] = {"hdc"}, *unknown[] = {"vdz"}, *twice[] = {"vda", "vda"}, *empty[] = {""};
         struct {
                 vmsnap_create_options options;
                 const char *says;
@@ -150,6 +150,7 @@ static void test_create_refuses_bad_input_before_changing_anything(void **state)
                 {{.disks = cdrom, .n_disks = 1}, "cdrom"},
                 {{.disks = unknown, .n_disks = 1}, "no disk vdz"},
                 {{.disks = twice, .n_disks = 2}, "twice"},
+                {{.disks = empty, .n_disks = 1}, "a disk target must not be empty"},
                 {{.memory = true}, "running"},
         };
 
@@ -278,6 +279,11 @@ static void test_custom_preview_refuses_a_snapshot_without_the_disk(void **state
         preview.disks = unknown;
         assert_true(vmsnap_preview_start(f->engine, "vm1", "all", &preview, NULL, &error) < 0);
         assert_non_null(strstr(error.message, "vdz"));
+        vmsnap_disk_choice empty[] = {{"", "all"}};
+        preview.disks = empty;
+        assert_true(vmsnap_preview_start(f->engine, "vm1", "all", &preview, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_INVALID_ARGUMENT);
+        assert_non_null(strstr(error.message, "a disk target must not be empty"));
 }
 
 static void test_excluded_disk_keeps_its_current_state_in_preview(void **state)

@@ -403,7 +403,8 @@ VMSNAPD = os.environ["VMSNAPD"]
 def _():
     done = subprocess.run([VMSNAPD, "--help"], capture_output=True, text=True, timeout=10)
     check_equal(done.returncode, 0, "--help status")
-    for option in ("--connect", "--state-dir", "--bus-address", "--workers", "--job-linger", "--help", "--version"):
+    for option in ("--connect", "--state-dir", "--bus-address", "--workers", "--job-linger", "--clone-targets",
+                   "--help", "--version"):
         check(option in done.stdout, f"--help mentions {option}")
     done = subprocess.run([VMSNAPD, "--version"], capture_output=True, text=True, timeout=10)
     check_equal(done.returncode, 0, "--version status")

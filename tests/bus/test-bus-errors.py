@@ -2,8 +2,10 @@
 wrong signatures, unknown domains and snapshots, bad names, unknown and wrongly
 typed options, impossible requests. After each case the harness's check that
 vmsnapd still runs applies (bustest.case)."""
-from bustest import (ERROR, JOB_IFACE, PATH, Client, GLib, case, check, check_equal, disk_images, expect_error, finish,
-                     state_files)
+import os
+
+from bustest import (ERROR, JOB_IFACE, PATH, BusError, Client, GLib, case, check, check_equal, disk_images,
+                     expect_error, finish, state_files)
 
 client = Client()
 INVALID_ARGUMENT = ERROR + "InvalidArgument"
@@ -166,6 +168,39 @@ def _():
         files, state = disk_images(), state_files()
         job = client.run_job(function(*args), expect="failed")
         check(words in job["Error"], f"{function.__name__}: {job['Error']}")
+        check_equal((disk_images(), state_files()), (files, state), "nothing changed")
+
+
+@case("Clone writes only where images live: /etc, /dev, /proc and a per-disk directory outside fail the job with "
+      "a sentence naming the allowed places, and nothing is written")
+def _():
+    for options in ({"target_dir": "/etc"}, {"target_dir": "/dev"}, {"target_dir": "/proc"},
+                    {"disks": v("a{sv}", {"vda": v("a{sv}", {"target_dir": v("s", "/etc")})})}):
+        files, state = disk_images(), state_files()
+        job = client.run_job(client.clone("alpha", "a1", "c-etc", options), expect="failed")
+        check("is not a place clones may be written to" in job["Error"] and "clone-targets" in job["Error"],
+              job["Error"])
+        check_equal((disk_images(), state_files()), (files, state), "nothing changed")
+        check(not os.path.exists("/etc/c-etc-vda.qcow2"), "no copy in /etc")
+        check(all(d["name"] != "c-etc" for d in client.list_domains()), "no clone defined")
+
+
+@case("A name spelled as a UUID or holding a bidirectional control is refused at create, rename and clone")
+def _():
+    uuid = client.domain("alpha")["uuid"]
+    for name, says in ((uuid, "form of a UUID"), ("a\u202eb", "U+202E")):
+        files, state = disk_images(), state_files()
+        for function, args in ((client.create, ("alpha", name)), (client.clone, ("alpha", "a1", name))):
+            try:
+                job = client.run_job(function(*args), expect="failed")
+            except BusError as error:
+                check(error.name == INVALID_ARGUMENT and says in error.message, str(error))
+                what = "domain name" if function == client.clone else "snapshot name"
+                check(what in error.message, f"{function.__name__} calls it a {what}: {error.message}")
+            else:
+                check(says in job["Error"], job["Error"])
+        message = expect_error(INVALID_ARGUMENT, client.rename, "alpha", "a2", name)
+        check(says in message, message)
         check_equal((disk_images(), state_files()), (files, state), "nothing changed")
 
 

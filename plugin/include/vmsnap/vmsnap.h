@@ -145,7 +145,9 @@ VMSNAP_EXPORT void vmsnap_image_info_array_free(vmsnap_image_info *array, size_t
 
 /* ---- reading ---- */
 
-/* A domain is named by name or UUID, a snapshot by name or id. */
+/* A domain is named by name or UUID, a snapshot by name or id. Text that parses as a
+ * UUID (8-4-4-4-12 or 32 hex digits, either case) is taken as the UUID (id) first and only
+ * then as a name, in every function below; names spelled as a UUID are never made. */
 VMSNAP_EXPORT int vmsnap_domain_list(vmsnap_engine *engine, vmsnap_domain_info **ret, size_t *n_ret,
                                      vmsnap_error *error);
 VMSNAP_EXPORT int vmsnap_domain_get(vmsnap_engine *engine, const char *domain, vmsnap_domain_info *ret,
@@ -275,6 +277,16 @@ VMSNAP_EXPORT int vmsnap_snapshot_clone(vmsnap_engine *engine, const char *domai
                                         const char *new_name, const vmsnap_clone_options *options,
                                         const vmsnap_hooks *hooks, char **name_ret, vmsnap_error *error);
 
+/* Where clones may write (safety rule 6): into the directories of the source domain's
+ * images (and NVRAM), of libvirt's active storage pools of type dir, and those listed in
+ * the clone-targets file; any other target_dir, or one reached through a symbolic link, is
+ * refused with InvalidArgument naming the allowed places. The file holds one absolute
+ * directory per line ('#' comment lines, blank lines ignored), is read at every clone,
+ * and is used only while owned by root (or the engine's user) and not writable by group
+ * or others. path: the file (NULL: /etc/vmsnap/clone-targets). Set it before clones run. */
+VMSNAP_EXPORT int vmsnap_engine_set_clone_targets(vmsnap_engine *engine, const char *path,
+                                                  vmsnap_error *error);
+
 /* Worker threads for clones (0: the CPU count). Takes effect before the first clone. */
 VMSNAP_EXPORT int vmsnap_engine_set_workers(vmsnap_engine *engine, unsigned workers, vmsnap_error *error);
 
@@ -285,8 +297,13 @@ VMSNAP_EXPORT int vmsnap_engine_set_workers(vmsnap_engine *engine, unsigned work
  * /run/vmsnap, the path the hook reads (change it only for tests). */
 VMSNAP_EXPORT int vmsnap_engine_set_run_dir(vmsnap_engine *engine, const char *run_dir, vmsnap_error *error);
 
-/* Checks a snapshot name without any domain: 1-255 bytes of UTF-8, no '/', no control characters. */
+/* Checks a snapshot name without any domain: 1-255 bytes of UTF-8, no '/', no control,
+ * format (zero-width, bidirectional) or line/paragraph separator characters, no white space
+ * at either end, and not spelled as a UUID (ids name snapshots and domains by UUID). A
+ * clone's domain name passes the same rules. */
 VMSNAP_EXPORT int vmsnap_name_validate(const char *name, vmsnap_error *error);
+/* The same rules for the name of a new domain (a clone); the message calls it a domain name. */
+VMSNAP_EXPORT int vmsnap_domain_name_validate(const char *name, vmsnap_error *error);
 
 VMSNAP_EXPORT const char *vmsnap_version(void);
 
