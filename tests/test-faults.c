@@ -326,7 +326,7 @@ static void define_big_disk(fixture *f)
         char *dir = test_path_in(f->dir, "vm"), *image = test_path_in(dir, "big.qcow2"), devices[1024];
 
         mkdir(dir, 0755);
-        test_qcow2_create(image, NULL, NULL, "64M");
+        test_qcow2_create(image, NULL, NULL, "32M");
         snprintf(devices, sizeof(devices),
                  "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"
                  "<target dev='vda' bus='virtio'/></disk>",
@@ -372,29 +372,29 @@ static void prepare_in_preview(fixture *f)
 }
 
 /* base (0x11) <- s1 <- s2 <- s3, as in the report of the data loss: s2 holds 0x22 over
- * [4M, 36M), the image frozen at s3 holds 0x33 over [20M, 60M), more than s2's: deleting s2
- * pulls s2's 16 MiB that s3 does not cover into s3's image. */
+ * [2M, 18M), the image frozen at s3 holds 0x33 over [10M, 30M), more than s2's: deleting s2
+ * pulls s2's 8 MiB that s3 does not cover into s3's image. */
 static void prepare_light_middle(fixture *f)
 {
-        write_big(f, "write -P 0x11 0 8M");
+        write_big(f, "write -P 0x11 0 4M");
         create_named(f, "s1");
-        write_big(f, "write -P 0x22 4M 32M");
+        write_big(f, "write -P 0x22 2M 16M");
         create_named(f, "s2");
-        write_big(f, "write -P 0x33 20M 40M");
+        write_big(f, "write -P 0x33 10M 20M");
         create_named(f, "s3");
-        write_big(f, "write -P 0x44 60M 1M");
+        write_big(f, "write -P 0x44 30M 1M");
 }
 
-/* The same with a heavy s2 (40 MiB) and a light child (8 MiB): the child is committed down. */
+/* The same with a heavy s2 (20 MiB) and a light child (4 MiB): the child is committed down. */
 static void prepare_heavy_middle(fixture *f)
 {
-        write_big(f, "write -P 0x11 0 8M");
+        write_big(f, "write -P 0x11 0 4M");
         create_named(f, "s1");
-        write_big(f, "write -P 0x22 4M 40M");
+        write_big(f, "write -P 0x22 2M 20M");
         create_named(f, "s2");
-        write_big(f, "write -P 0x33 20M 8M");
+        write_big(f, "write -P 0x33 10M 4M");
         create_named(f, "s3");
-        write_big(f, "write -P 0x44 60M 1M");
+        write_big(f, "write -P 0x44 30M 1M");
 }
 
 static int run_create(fixture *f, vmsnap_error *error)
