@@ -82,11 +82,15 @@ int manager_new(sd_event *event, sd_bus *bus, vmsnap_engine *engine, unsigned wo
         m->callers = caller_cache_new(CALLER_CACHE_SIZE);
         m->readers = readers_new();
 
+        /* Request workers mostly wait on polkit and libvirt, not on a CPU; twice as many (at least
+         * four) leave every caller, whose lane holds half of them, more than one at a time, so a
+         * read is not queued behind the checks of the same caller's changes. */
+        unsigned request_workers = workers * 2 > 4 ? workers * 2 : 4;
         r = loop_mailbox_new(event, &m->mailbox);
         if (r >= 0)
-                r = worker_pool_new("vmsnapd-req", workers, &m->requests);
+                r = worker_pool_new("vmsnapd-req", request_workers, &m->requests);
         if (r >= 0)
-                m->request_lanes = lanes_new(event, m->requests, workers, m->mailbox, LANE_MAX_PENDING);
+                m->request_lanes = lanes_new(event, m->requests, request_workers, m->mailbox, LANE_MAX_PENDING);
         if (r >= 0)
                 r = worker_pool_new("vmsnapd-chg", workers, &m->changes);
         if (r < 0) {
