@@ -203,7 +203,7 @@ def _():
     check(set(DOMAIN_UUIDS) <= names, f"the daemon answers: {names}")
 
 
-@case("While changes of gamma run, ListSnapshots of gamma and of alpha answer within 200 ms")
+@case("While changes of gamma run, ListSnapshots of gamma and of alpha answer within 200 ms (1 s under the sanitizers)")
 def _():
     paths = [client.create("gamma") for _ in range(4)]
     latencies, while_running = [], 0
@@ -221,7 +221,10 @@ def _():
     for p in paths:
         run(p)
     check(while_running >= 10, f"{while_running} rounds measured while a job ran")
-    check(max(latencies) < 0.2, f"slowest answer {max(latencies) * 1000:.0f} ms")
+    # A read that waited for a change would take a whole change (seconds); the sanitizers make
+    # every answer several times slower, so their build gets a wider margin.
+    bound = 1.0 if os.environ.get("VMSNAP_SANITIZED") == "1" else 0.2
+    check(max(latencies) < bound, f"slowest answer {max(latencies) * 1000:.0f} ms (bound {bound * 1000:.0f} ms)")
 
 
 @case("SnapshotsChanged carries the domain's UUID after every change made through the bus")
