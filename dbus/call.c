@@ -443,7 +443,7 @@ static void request_answer(call *c)
                             c->snapshot ? call_snapshot_name(c)
                             : c->name   ? c->name
                                         : "",
-                            c->uid, c->method->progress_counts_bytes, &c->job);
+                            c->uid, c->sender, c->method->progress_counts_bytes, &c->job);
                 if (r < 0) {
                         call_fail(c, BUS_ERROR_FAILED, "cannot create the job object");
                         call_reply(c);

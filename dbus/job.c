@@ -17,6 +17,7 @@
 #include "util.h"
 
 #define PROGRESS_INTERVAL_USEC (100 * 1000ULL) /* at most ten Progress signals a second */
+#define AUDIENCE_MAX 64                          /* connections a job's own signals go to */
 
 /* A signal that cannot go out is logged, except when the bus is gone (at exit). */
 static void log_emit_failure(uint32_t id, const char *what, int r)
@@ -47,6 +48,9 @@ struct job {
         char *error_name; /* org.example.Snapshots.Error.* of a failed job, "" otherwise */
         char *result;
         char **messages;
+        /* The unique names its own signals go to: its starter and those that read it. */
+        char **audience;
+        size_t n_audience;
 
         /* Reported by the worker that runs the job; guarded by lock. */
         pthread_mutex_t lock;
@@ -117,6 +121,7 @@ static void job_free(job *j)
         pthread_mutex_destroy(&j->lock);
         strv_free(j->reported.messages);
         strv_free(j->messages);
+        strv_free(j->audience);
         free(j->path);
         free(j->operation);
         free(j->domain);
@@ -205,17 +210,124 @@ void job_report_started(job *j)
 
 /* ---- publishing (loop thread) ---- */
 
-static void emit_changed(job *j, char **names)
+void job_audience_add(job *j, const char *unique_name)
 {
+        if (!unique_name || unique_name[0] != ':')
+                return;
+        for (size_t i = 0; i < j->n_audience; i++)
+                if (strcmp(j->audience[i], unique_name) == 0)
+                        return;
+        if (j->n_audience >= AUDIENCE_MAX)
+                return; /* the rest reads the properties when it wants them */
+        strv_push(&j->audience, unique_name);
+        j->n_audience++;
+}
+
+typedef int (*signal_body)(job *j, sd_bus_message *signal, const void *data);
+
+/* A job's own signals are unicast to its audience, never broadcast: whoever else
+ * subscribed to the job's path must not learn what it does ("who may read a job"). */
+static void job_signal(job *j, const char *interface, const char *member, signal_body body, const void *data)
+{
+        sd_bus *bus = j->manager->bus;
+
+        if (!bus)
+                return;
+        for (size_t i = 0; i < j->n_audience; i++) {
+                sd_bus_message *signal = NULL;
+                int r;
+
+                r = sd_bus_message_new_signal(bus, &signal, j->path, interface, member);
+                if (r >= 0)
+                        r = sd_bus_message_set_destination(signal, j->audience[i]);
+                if (r >= 0)
+                        r = body(j, signal, data);
+                if (r >= 0)
+                        r = sd_bus_send(bus, signal, NULL);
+                sd_bus_message_unref(signal);
+                log_emit_failure(j->id, member, r);
+        }
+}
+
+static const sd_bus_vtable job_vtable[];
+
+/* Appends {name: value} for one property, read as the job vtable declares it. */
+static int append_property(job *j, sd_bus_message *signal, const char *name)
+{
+        for (const sd_bus_vtable *v = job_vtable; v->type != _SD_BUS_VTABLE_END; v++) {
+                const char *type;
+                const void *field;
+                int r;
+
+                if (v->type != _SD_BUS_VTABLE_PROPERTY || strcmp(v->x.property.member, name) != 0)
+                        continue;
+                type = v->x.property.signature;
+                field = (const char *)j + v->x.property.offset;
+                r = sd_bus_message_open_container(signal, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append(signal, "s", name);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(signal, 'v', type);
+                if (r < 0)
+                        return r;
+                if (strcmp(type, "s") == 0)
+                        r = sd_bus_message_append(signal, "s", *(char *const *)field);
+                else if (strcmp(type, "u") == 0)
+                        r = sd_bus_message_append(signal, "u", *(const uint32_t *)field);
+                else if (strcmp(type, "t") == 0)
+                        r = sd_bus_message_append(signal, "t", *(const uint64_t *)field);
+                else if (strcmp(type, "d") == 0)
+                        r = sd_bus_message_append(signal, "d", *(const double *)field);
+                else if (strcmp(type, "b") == 0)
+                        r = sd_bus_message_append(signal, "b", (int)*(const bool *)field);
+                else if (strcmp(type, "as") == 0)
+                        r = sd_bus_message_append_strv(signal, *(char **const *)field);
+                else
+                        r = -EINVAL;
+                if (r >= 0)
+                        r = sd_bus_message_close_container(signal);
+                return r < 0 ? r : sd_bus_message_close_container(signal);
+        }
+        return -ENOENT;
+}
+
+static int properties_changed_body(job *j, sd_bus_message *signal, const void *data)
+{
+        char *const *names = data;
         int r;
 
-        if (!names || !names[0] || !j->manager->bus)
+        r = sd_bus_message_append(signal, "s", JOB_INTERFACE);
+        if (r >= 0)
+                r = sd_bus_message_open_container(signal, 'a', "{sv}");
+        for (size_t i = 0; r >= 0 && names[i]; i++)
+                r = append_property(j, signal, names[i]);
+        if (r >= 0)
+                r = sd_bus_message_close_container(signal);
+        return r < 0 ? r : sd_bus_message_append(signal, "as", 0);
+}
+
+static int progress_body(job *j, sd_bus_message *signal, const void *data)
+{
+        return sd_bus_message_append(signal, "dtt", j->progress, j->bytes_done, j->bytes_total);
+}
+
+typedef struct completion {
+        bool success;
+        const char *message;
+} completion;
+
+static int completed_body(job *j, sd_bus_message *signal, const void *data)
+{
+        const completion *outcome = data;
+
+        return sd_bus_message_append(signal, "bs", outcome->success, outcome->message ? outcome->message : "");
+}
+
+static void emit_changed(job *j, char **names)
+{
+        if (!names || !names[0])
                 return;
-        /* The daemon reads its own job here: job_object_find lets it. */
-        j->manager->emitting = true;
-        r = sd_bus_emit_properties_changed_strv(j->manager->bus, j->path, JOB_INTERFACE, names);
-        j->manager->emitting = false;
-        log_emit_failure(j->id, "changed properties", r);
+        job_signal(j, "org.freedesktop.DBus.Properties", "PropertiesChanged", properties_changed_body, names);
 }
 
 static void job_on_started(void *userdata)
@@ -240,7 +352,6 @@ static void job_publish_progress(job *j)
         char **changed = NULL, **new_messages;
         bool have_progress;
         uint64_t done, total, now = now_usec(CLOCK_MONOTONIC);
-        int r;
 
         pthread_mutex_lock(&j->lock);
         have_progress = j->reported.have_progress;
@@ -303,11 +414,8 @@ static void job_publish_progress(job *j)
                 j->rate = rate;
                 j->expected_end_time = expected_end;
 
-                if (progress_changed && j->manager->bus) {
-                        r = sd_bus_emit_signal(j->manager->bus, j->path, JOB_INTERFACE, "Progress", "dtt",
-                                               j->progress, j->bytes_done, j->bytes_total);
-                        log_emit_failure(j->id, "progress", r);
-                }
+                if (progress_changed)
+                        job_signal(j, JOB_INTERFACE, "Progress", progress_body, NULL);
         }
         emit_changed(j, changed);
         strv_free(changed);
@@ -415,11 +523,7 @@ void job_finish(job *j, job_outcome outcome, const char *error_name, const char 
                         j->bytes_done = j->bytes_total;
                         strv_push(&changed, "BytesDone");
                 }
-                if (j->manager->bus)
-                        log_emit_failure(j->id, "progress",
-                                         sd_bus_emit_signal(j->manager->bus, j->path, JOB_INTERFACE,
-                                                            "Progress", "dtt", j->progress, j->bytes_done,
-                                                            j->bytes_total));
+                job_signal(j, JOB_INTERFACE, "Progress", progress_body, NULL);
         }
         if (string_update(&j->state, outcome_name(outcome)))
                 strv_push(&changed, "State");
@@ -445,11 +549,8 @@ void job_finish(job *j, job_outcome outcome, const char *error_name, const char 
         emit_changed(j, changed);
         strv_free(changed);
 
-        if (j->manager->bus) {
-                r = sd_bus_emit_signal(j->manager->bus, j->path, JOB_INTERFACE, "Completed", "bs",
-                                       outcome == JOB_DONE, outcome == JOB_DONE ? summary : error);
-                log_emit_failure(j->id, "completion", r);
-        }
+        job_signal(j, JOB_INTERFACE, "Completed", completed_body,
+                   &(completion){.success = outcome == JOB_DONE, .message = outcome == JOB_DONE ? summary : error});
 
         if (j->manager->stopping)
                 return;
@@ -474,7 +575,7 @@ void job_cancel(job *j)
 }
 
 int job_new(manager *m, const char *operation, const char *domain, const char *snapshot, uid_t started_by,
-            bool counts_bytes, job **ret)
+            const char *starter, bool counts_bytes, job **ret)
 {
         job *j = xcalloc(1, sizeof(*j));
         int r;
@@ -494,6 +595,7 @@ int job_new(manager *m, const char *operation, const char *domain, const char *s
         j->started_by_uid = (uint32_t)started_by;
         j->counts_bytes = counts_bytes;
         j->cancelable = true;
+        job_audience_add(j, starter);
         pthread_mutex_init(&j->lock, NULL);
         j->hooks = (vmsnap_hooks){
                 .progress = hook_progress,
@@ -691,11 +793,13 @@ static int property_get_strv(sd_bus *bus, const char *path, const char *interfac
  * ListJobs asks the same question for the domains of the jobs it may list, in its
  * request worker, and lists only the jobs the caller may read.
  *
- * Signals are another matter: JobNew and JobRemoved are broadcast on purpose and carry
- * only the id and path (and JobRemoved how the job ended), which tells that some job
- * exists and nothing about it. The job's own signals (PropertiesChanged, Progress,
- * Completed) still go to whoever subscribed to its path; keeping those to the job's
- * readers needs unicast copies to known watchers, which this file does not do yet. */
+ * Signals: JobNew and JobRemoved are broadcast on purpose and carry only the id and
+ * path (and JobRemoved how the job ended), which tells that some job exists and
+ * nothing about it. The job's own signals (PropertiesChanged, Progress, Completed) are
+ * unicast to its audience: the connection that started it, and each connection that
+ * was allowed to read it (a property, its introspection, Cancel, or ListJobs), at
+ * most AUDIENCE_MAX of them. A subscriber that never read the job hears nothing;
+ * one that reads it after JobNew hears every change from then on. */
 
 /* The job a path names, or NULL (also for paths that are not job paths). */
 static job *job_from_path(manager *m, const char *path, bool *is_job_path)
@@ -849,8 +953,8 @@ static int job_object_find(sd_bus *bus, const char *path, const char *interface,
         j = job_from_path(m, path, &is_job_path);
         if (!is_job_path)
                 return 0;
-        /* The daemon itself (PropertiesChanged) and a call not about this object read freely. */
-        if (m->emitting || !message || !sd_bus_message_get_path(message) ||
+        /* A call not about this object (the daemon's own lookups) reads freely. */
+        if (!message || !sd_bus_message_get_path(message) ||
             strcmp(sd_bus_message_get_path(message), path) != 0) {
                 if (!j)
                         return 0;
@@ -861,6 +965,7 @@ static int job_object_find(sd_bus *bus, const char *path, const char *interface,
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_AUTHORIZED, "Cannot tell who is asking for %s",
                                          path);
         if (j && job_readable_by(m, j, uid, sd_bus_message_get_sender(message))) {
+                job_audience_add(j, sd_bus_message_get_sender(message));
                 *found = j;
                 return 1;
         }

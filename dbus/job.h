@@ -15,11 +15,12 @@ typedef enum job_outcome {
         JOB_CANCELED,
 } job_outcome;
 
-/* Loop thread. Creates the job in state "queued" and emits JobNew. counts_bytes: the
- * engine's progress counts bytes (BytesDone, BytesTotal, Rate and ExpectedEndTime are
+/* Loop thread. Creates the job in state "queued" and emits JobNew. starter: the unique
+ * name of the caller, the first of the job's audience. counts_bytes: the engine's
+ * progress counts bytes (BytesDone, BytesTotal, Rate and ExpectedEndTime are
  * published); otherwise it counts steps and only Progress is. */
 int job_new(manager *m, const char *operation, const char *domain, const char *snapshot, uid_t started_by,
-            bool counts_bytes, job **ret);
+            const char *starter, bool counts_bytes, job **ret);
 uint32_t job_id(const job *j);
 const char *job_path(const job *j);
 job *job_find(manager *m, uint32_t id);
@@ -32,6 +33,8 @@ uid_t job_started_by(const job *j);
  * others if polkit allowed them org.example.snapshots.read for its domain recently
  * (readers.h). */
 bool job_readable_by(manager *m, const job *j, uid_t uid, const char *sender);
+/* Loop thread: the job's own signals go to this connection from now on (it may read it). */
+void job_audience_add(job *j, const char *unique_name);
 
 /* The queued call the manager keeps for a job until it starts (loop thread). */
 void job_set_queued_call(job *j, call *c);

@@ -57,8 +57,6 @@ typedef struct manager {
         caller_cache *callers;
         /* polkit's recent answers on who may read which domain's jobs (readers.c). */
         readers *readers;
-        /* The daemon is emitting a job's PropertiesChanged (it reads the job itself). */
-        bool emitting;
 
         sd_bus_slot *manager_slot, *job_slot, *job_enumerator_slot, *job_filter_slot;
         /* Calls handed to a worker whose result has not come back yet. */

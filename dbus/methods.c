@@ -569,8 +569,10 @@ static int reply_jobs(call *c, sd_bus_message *reply)
                 readers_remember(m->readers, c->sender, c->read_domains[i], c->read_allowed[i]);
         r = sd_bus_message_open_container(reply, 'a', "o");
         for (job *j = m->jobs; r >= 0 && j; j = job_next(j))
-                if (job_readable_by(m, j, c->uid, c->sender))
+                if (job_readable_by(m, j, c->uid, c->sender)) {
+                        job_audience_add(j, c->sender);
                         r = sd_bus_message_append(reply, "o", job_path(j));
+                }
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 

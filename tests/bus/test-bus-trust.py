@@ -11,8 +11,8 @@ import time
 import atexit
 import pwd
 
-from bustest import (ADDRESS, DOMAIN_UUIDS, ERROR, HERE, JOB_IFACE, PATH, PYTHON, TEST_DIR, BusError, Client, call_as,
-                     case, check, check_equal, expect_error, finish)
+from bustest import (ADDRESS, DOMAIN_UUIDS, ERROR, HERE, JOB_IFACE, PATH, PYTHON, TEST_DIR, BusError, Client,
+                     SignalRecorder, call_as, case, check, check_equal, expect_error, finish, pump)
 
 client = Client()
 OK, NO = "vmsnap-ok", "vmsnap-no"
@@ -40,6 +40,9 @@ time.sleep(1.5)
 _flood_script = os.path.join(TEST_DIR, "flood.py")
 shutil.copy(os.path.join(HERE, "flood.py"), _flood_script)
 os.chmod(_flood_script, 0o644)
+_listen_script = os.path.join(TEST_DIR, "listen.py")
+shutil.copy(os.path.join(HERE, "listen.py"), _listen_script)
+os.chmod(_listen_script, 0o644)
 
 
 def flood(user, connections, in_flight, seconds, total=0):
@@ -47,6 +50,21 @@ def flood(user, connections, in_flight, seconds, total=0):
     return subprocess.Popen(["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", PYTHON,
                              _flood_script, ADDRESS, str(connections), str(in_flight), str(seconds), str(total)],
                             stdout=subprocess.PIPE, text=True, cwd="/")
+
+
+def listener(user, mode):
+    """Starts listen.py as user (root when None) and waits until it has subscribed."""
+    as_user = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups"] if user else []
+    process = subprocess.Popen(as_user + [PYTHON, _listen_script, ADDRESS, mode], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True, cwd="/")
+    check_equal(process.stdout.readline().strip(), "ready", f"listen.py as {user or 'root'} subscribed")
+    return process
+
+
+def heard(process):
+    """Stops a listener; returns its events ([path, interface or "read", member or State])."""
+    out, _ = process.communicate(input="", timeout=60)
+    return json.loads(out)
 
 
 def flood_result(process):
@@ -171,6 +189,32 @@ def _():
     check(answered >= 25, f"root's calls answered during the flood: {answered}")
     print(f"# root's ListSnapshots answered during 2.5 s of flood: {answered}; the flood's: {result['answers']}")
     check(result["answers"].get(BUSY, 0) > 0, f"the flooding user got Busy: {result['answers']}")
+
+
+@case("A job's own signals (PropertiesChanged, Progress, Completed) reach only its starter and connections that "
+      "read it: a denied user, and root's connection that never read the job, hear its JobNew and nothing else")
+def _():
+    _, disks = client.get_configuration("alpha", "")
+    for disk in disks:  # 128 MiB to copy: the clone runs long enough to be read while it runs
+        subprocess.run(["qemu-io", "-f", disk["format"], "-c", "write -P 0x5a 0 64M", disk["image"]], check=True,
+                       stdout=subprocess.DEVNULL)
+    client.run_job(client.create("alpha", "heard"))
+    denied, bystander, reader = listener(NO, "passive"), listener(None, "passive"), listener(OK, "read")
+    starter = SignalRecorder(client.connection, interface=JOB_IFACE)
+    path = client.clone("alpha", "heard", "heard-clone")
+    client.run_job(path)
+    pump(0.3)
+    events = {"denied": heard(denied), "bystander": heard(bystander), "reader": heard(reader)}
+    for who in ("denied", "bystander"):
+        check([e for e in events[who] if e[2] == "JobNew"], f"the {who} heard JobNew: {events[who]}")
+        check_equal([e for e in events[who] if e[0] == path], [], f"the job's signals the {who} heard")
+    reads = [e[2] for e in events["reader"] if e[0] == path and e[1] == "read"]
+    check(reads and reads[0] in ("queued", "running"), f"vmsnap-ok read the job while it ran: {reads}")
+    own = [e[1:] for e in events["reader"] if e[0] == path and e[1] != "read"]
+    check([JOB_IFACE, "Completed"] in own, f"the reader heard Completed: {own}")
+    check(["org.freedesktop.DBus.Properties", "PropertiesChanged"] in own, f"the reader heard changes: {own}")
+    check(starter.of("Completed", path) and starter.of("Progress", path), "the starter heard Progress and Completed")
+    starter.close()
 
 
 finish()
