@@ -75,6 +75,9 @@ struct call {
                 bool children, children_only, metadata_only;
         } delete;
         struct {
+                bool into_original;
+        } delete_all;
+        struct {
                 char *target_dir, *pool, *format;
                 clone_disk_list disks;
                 bool start, allow_partial;

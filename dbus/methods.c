@@ -188,6 +188,19 @@ static int parse_delete(call *c, sd_bus_message *message, sd_bus_error *error)
         return 0;
 }
 
+static const option_spec delete_all_options[] = {
+        {"into_original", "b", offsetof(call, delete_all.into_original), NULL},
+        {NULL, NULL, 0, NULL},
+};
+
+static int parse_delete_all(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        int r = parse_domain(c, message, error);
+        if (r < 0)
+                return r;
+        return bus_read_options(message, "DeleteAll", delete_all_options, c, error);
+}
+
 static const option_spec clone_options[] = {
         {"target_dir", "s", offsetof(call, clone.target_dir), NULL},
         {"pool", "s", offsetof(call, clone.pool), NULL},
@@ -446,6 +459,15 @@ static void act_delete(call *c)
                 call_fail_engine(c, &error);
 }
 
+static void act_delete_all(call *c)
+{
+        vmsnap_error error = {0};
+        vmsnap_delete_all_options options = {.into_original = c->delete_all.into_original};
+
+        if (vmsnap_snapshot_delete_all(c->manager->engine, call_domain(c), &options, call_hooks(c), &error) < 0)
+                call_fail_engine(c, &error);
+}
+
 static void act_clone(call *c)
 {
         size_t n = c->clone.disks.n_disks;
@@ -616,6 +638,11 @@ static void summarize_delete(call *c, char *out, size_t size)
         snprintf(out, size, "Deleted snapshot \"%s\" of %s", call_snapshot_name(c), call_domain_name(c));
 }
 
+static void summarize_delete_all(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "Deleted every snapshot of %s", call_domain_name(c));
+}
+
 /* ---- the interface ---- */
 
 static const method_spec methods[] = {
@@ -719,6 +746,16 @@ static const method_spec methods[] = {
                 .summarize = summarize_delete,
         },
         {
+                .member = "DeleteAll",
+                .kind = METHOD_JOB,
+                .action = ACTION_DELETE,
+                .phrase = "delete snapshots of",
+                .operation = "delete-all",
+                .parse = parse_delete_all,
+                .act = act_delete_all,
+                .summarize = summarize_delete_all,
+        },
+        {
                 .member = "Clone",
                 .kind = METHOD_JOB,
                 .action = ACTION_CLONE,
@@ -818,6 +855,8 @@ const sd_bus_vtable snapshots_vtable[] = {
                                 SD_BUS_RESULT("o", job), method_call, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("s", domain, "s", snapshot, "a{sv}", options),
                                 SD_BUS_RESULT("o", job), method_call, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteAll", SD_BUS_ARGS("s", domain, "a{sv}", options), SD_BUS_RESULT("o", job),
+                                method_call, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Clone",
                                 SD_BUS_ARGS("s", domain, "s", snapshot, "s", new_name, "a{sv}", options),
                                 SD_BUS_RESULT("o", job), method_call, SD_BUS_VTABLE_UNPRIVILEGED),

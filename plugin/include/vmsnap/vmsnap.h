@@ -244,6 +244,20 @@ VMSNAP_EXPORT int vmsnap_snapshot_delete(vmsnap_engine *engine, const char *doma
                                          vmsnap_delete_mode mode, const vmsnap_hooks *hooks,
                                          vmsnap_error *error);
 
+typedef struct vmsnap_delete_all_options {
+        /* Commit each disk into its original image, so that it is one file again; refused
+         * when another domain reads that image. Without it each disk is left as its
+         * original plus at most one vmsnap overlay. */
+        bool into_original;
+} vmsnap_delete_all_options;
+
+/* Deletes every snapshot of the domain; every disk reads what it read before. Works on
+ * a running domain (block jobs), refused during a preview; cancelable until its commit
+ * point. options may be NULL. */
+VMSNAP_EXPORT int vmsnap_snapshot_delete_all(vmsnap_engine *engine, const char *domain,
+                                             const vmsnap_delete_all_options *options,
+                                             const vmsnap_hooks *hooks, vmsnap_error *error);
+
 VMSNAP_EXPORT int vmsnap_snapshot_rename(vmsnap_engine *engine, const char *domain, const char *snapshot,
                                          const char *new_name, vmsnap_error *error);
 VMSNAP_EXPORT int vmsnap_snapshot_set_description(vmsnap_engine *engine, const char *domain,

@@ -1,0 +1,272 @@
+/* delete-all.c: deleting every snapshot of a domain at once (the RFC's
+ * snapshot-delete-all, the "Delete all" of VMware and VirtualBox). Each disk
+ * keeps reading what it reads now and is left as its original image plus at most
+ * one vmsnap overlay: whichever of a pull into the active overlay or a commit down
+ * into the lowest overlay writes less. With into_original the active chain is
+ * committed into the original image itself, so that the disk is one file again.
+ * The plan is one journal intent (delete.c's steps, live or offline), so a crash
+ * finishes it; the images nothing reads any more are collected after it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "chain.h"
+#include "domxml.h"
+#include "error.h"
+#include "fileio.h"
+#include "journal.h"
+#include "live.h"
+
+/* The images of one disk's active chain that vmsnap made, top first, and the first
+ * image below them that it did not make (the original), if any. */
+typedef struct owned_chain {
+        char **paths;
+        size_t n;
+        char *original;
+        char *original_format;
+        vmsnap_domain_meta *meta;
+} owned_chain;
+
+static void owned_chain_clear(owned_chain *chain)
+{
+        for (size_t i = 0; i < chain->n; i++)
+                free(chain->paths[i]);
+        free(chain->paths);
+        free(chain->original);
+        free(chain->original_format);
+}
+
+static int owned_chain_visit(const char *path, const vmsnap_image_header *header, unsigned depth,
+                             void *userdata)
+{
+        owned_chain *chain = userdata;
+        char *canonical = NULL, **grown;
+
+        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
+                canonical = strdup(path);
+        if (!canonical)
+                abort();
+        if (!vmsnap_domain_meta_owns(chain->meta, canonical)) {
+                chain->original = canonical;
+                return 1; /* vmsnap's part of the chain ends here */
+        }
+        grown = realloc(chain->paths, (chain->n + 1) * sizeof(*grown));
+        if (!grown)
+                abort();
+        chain->paths = grown;
+        chain->paths[chain->n++] = canonical;
+        /* What the original is, as the overlay above it declares. */
+        free(chain->original_format);
+        chain->original_format =
+                header->backing ? strdup(vmsnap_image_format_name(header->backing_format)) : NULL;
+        return 0;
+}
+
+static uint64_t allocated_sum(char *const *paths, size_t n)
+{
+        uint64_t sum = 0;
+        for (size_t i = 0; i < n; i++)
+                sum += vmsnap_file_allocated(paths[i]);
+        return sum;
+}
+
+typedef struct delete_all_plan {
+        vmsnap_xml_disk_source *sources; /* disks that end on another file */
+        size_t n_sources;
+        char **kept; /* strings the sources point to */
+        size_t n_kept;
+        uint64_t bytes;  /* upper bound of what the steps write */
+        size_t n_steps;
+} delete_all_plan;
+
+static const char *plan_keep(delete_all_plan *plan, const char *text)
+{
+        char **grown = realloc(plan->kept, (plan->n_kept + 1) * sizeof(*grown));
+        if (!grown)
+                abort();
+        plan->kept = grown;
+        plan->kept[plan->n_kept] = strdup(text);
+        return plan->kept[plan->n_kept++];
+}
+
+static void plan_move_disk(delete_all_plan *plan, const char *target, const char *source, const char *format)
+{
+        plan->sources[plan->n_sources++] = (vmsnap_xml_disk_source){
+                plan_keep(plan, target), plan_keep(plan, source), plan_keep(plan, format)};
+}
+
+/* Plans one disk: its active chain ends reading the same bytes from at most the
+ * original plus one overlay (or the original alone with into_original). */
+static int plan_disk(vmsnap_op *op, const vmsnap_active_disk *disk, bool into_original, delete_all_plan *plan)
+{
+        owned_chain chain = {.meta = op->meta};
+        vmsnap_image_format format;
+        bool elsewhere = false;
+        int r;
+
+        if (!vmsnap_domain_meta_owns(op->meta, disk->source))
+                return 0; /* the disk is still its original image */
+        r = vmsnap_chain_walk_as(disk->source, vmsnap_image_format_parse(disk->format, &format) == 0 ? &format : NULL,
+                                 owned_chain_visit, &chain, op->error);
+        if (r < 0)
+                goto out;
+        r = 0;
+        if (into_original && !chain.original) {
+                vmsnap_op_message(op,
+                                  "disk %s: every image of its chain was made by vmsnap, so there is no original "
+                                  "to commit into; it keeps one overlay",
+                                  disk->target);
+                into_original = false;
+        }
+        if (into_original) {
+                r = vmsnap_op_used_elsewhere(op, chain.original, &elsewhere);
+                if (r < 0)
+                        goto out;
+                if (elsewhere) {
+                        r = vmsnap_error_set(op->error, -EBUSY, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                             "disk %s of %s cannot be committed into its original image %s: "
+                                             "another domain reads that image, and would then read what it "
+                                             "never held; delete all without into_original",
+                                             disk->target, op->name, chain.original);
+                        goto out;
+                }
+                vmsnap_journal_step_block_commit(op, disk->target, disk->source, chain.original, true, NULL);
+                plan_move_disk(plan, disk->target, chain.original,
+                               chain.original_format ? chain.original_format : "raw");
+                plan->bytes += allocated_sum(chain.paths, chain.n);
+                plan->n_steps++;
+                vmsnap_op_message(op, "disk %s: committed into its original image %s", disk->target,
+                                  chain.original);
+                goto out;
+        }
+        if (chain.n < 2)
+                goto out; /* the original and one overlay already */
+
+        const char *lowest = chain.paths[chain.n - 1];
+        uint64_t pull_cost = allocated_sum(chain.paths + 1, chain.n - 1);
+        uint64_t commit_cost = allocated_sum(chain.paths, chain.n - 1);
+
+        r = vmsnap_op_used_elsewhere(op, lowest, &elsewhere);
+        if (r < 0)
+                goto out;
+        if (commit_cost < pull_cost && !elsewhere) {
+                /* The lowest overlay takes the data above it and becomes the disk's file. */
+                vmsnap_journal_step_block_commit(op, disk->target, disk->source, lowest, true, NULL);
+                plan_move_disk(plan, disk->target, lowest, "qcow2");
+                plan->bytes += commit_cost;
+        } else {
+                /* The active overlay takes the data below it, down to the original. */
+                r = vmsnap_journal_step_block_pull(op, disk->target, disk->source, chain.original,
+                                                   chain.original_format);
+                if (r < 0)
+                        goto out;
+                plan->bytes += pull_cost;
+        }
+        plan->n_steps++;
+        if (chain.original)
+                vmsnap_op_message(op,
+                                  "disk %s: %s is the domain's original image, which vmsnap never changes; it "
+                                  "was left in place as the base of the disk",
+                                  disk->target, chain.original);
+out:
+        owned_chain_clear(&chain);
+        return r;
+}
+
+static int check_space(vmsnap_op *op, const vmsnap_active_disk *active, size_t n_active, uint64_t bytes)
+{
+        for (size_t i = 0; i < n_active; i++) {
+                _cleanup_free_ char *dir = vmsnap_path_dirname(active[i].source);
+                uint64_t available;
+                int r = vmsnap_dir_free_bytes(dir, &available, op->error);
+                if (r < 0)
+                        return r;
+                if (bytes > available)
+                        return vmsnap_error_set(op->error, -ENOSPC, VMSNAP_ERROR_NO_SPACE,
+                                                "deleting every snapshot of %s needs up to %llu MiB in %s but "
+                                                "only %llu MiB are free; free some space first",
+                                                op->name, (unsigned long long)(bytes >> 20), dir,
+                                                (unsigned long long)(available >> 20));
+        }
+        return 0;
+}
+
+static int delete_all(vmsnap_op *op, bool into_original)
+{
+        vmsnap_active_disk *active = NULL;
+        size_t n_active = 0, n_snapshots = op->meta->n_snapshots;
+        delete_all_plan plan = {0};
+        _cleanup_free_ char *new_xml = NULL;
+        int r;
+
+        r = vmsnap_op_active_disks(op, &active, &n_active);
+        if (r < 0)
+                return r;
+        plan.sources = calloc(n_active + 1, sizeof(*plan.sources));
+        if (!plan.sources)
+                abort();
+        for (size_t i = 0; r == 0 && i < n_active; i++)
+                r = plan_disk(op, &active[i], into_original, &plan);
+        if (r == 0 && plan.bytes > 0)
+                r = check_space(op, active, n_active, plan.bytes);
+        if (r == 0 && plan.n_sources > 0) {
+                r = vmsnap_xml_set_disk_sources(op->xml, plan.sources, plan.n_sources, &new_xml, op->error);
+                if (r == 0)
+                        vmsnap_journal_step_define(op, new_xml); /* after the commits: they check the chain */
+        }
+        if (r == 0 && vmsnap_op_canceled(op))
+                r = vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,
+                                     "deleting every snapshot of %s was canceled; nothing was changed", op->name);
+        if (r < 0) {
+                json_object_put(op->meta->intent);
+                op->meta->intent = NULL;
+                goto out;
+        }
+        if (n_snapshots == 0 && plan.n_steps == 0) {
+                vmsnap_op_message(op, "%s has no snapshots: nothing was deleted", op->name);
+                goto out;
+        }
+        while (op->meta->n_snapshots > 0) {
+                _cleanup_free_ char *id = strdup(op->meta->snapshots[op->meta->n_snapshots - 1]->id);
+                vmsnap_domain_meta_remove_snapshot(op->meta, id);
+        }
+        free(op->meta->current_id);
+        op->meta->current_id = NULL;
+        /* From here on every disk is brought to its one or two files, also after a crash. */
+        r = vmsnap_journal_commit(op);
+out:
+        for (size_t i = 0; i < plan.n_kept; i++)
+                free(plan.kept[i]);
+        free(plan.kept);
+        free(plan.sources);
+        vmsnap_active_disks_free(active, n_active);
+        return r;
+}
+
+int vmsnap_snapshot_delete_all(vmsnap_engine *engine, const char *domain,
+                               const vmsnap_delete_all_options *options, const vmsnap_hooks *hooks,
+                               vmsnap_error *error)
+{
+        vmsnap_op *op;
+        int r;
+
+        /* A running domain is fine: its chains change only through block jobs. */
+        r = vmsnap_op_begin(engine, domain, VMSNAP_OP_NO_PREVIEW | VMSNAP_OP_NO_FOREIGN_SNAPSHOTS, hooks, &op,
+                            error);
+        if (r < 0)
+                return r;
+        vmsnap_live_hold(op, "merge");
+        pthread_mutex_lock(&op->slot->data_lock);
+        size_t clones = op->slot->n_clone_locks;
+        pthread_mutex_unlock(&op->slot->data_lock);
+        /* A merge rewrites images that a clone may be reading. */
+        if (clones > 0)
+                r = vmsnap_error_set(error, -EBUSY, VMSNAP_ERROR_LOCKED,
+                                     "a clone from a snapshot of %s is running; deleting its snapshots must "
+                                     "wait until it has finished",
+                                     op->name);
+        if (r == 0)
+                r = delete_all(op, options && options->into_original);
+        vmsnap_live_release(op);
+        vmsnap_op_end(op);
+        return r;
+}
