@@ -119,7 +119,10 @@ static void call_resolve(call *c)
 
         if (!c->domain)
                 return;
-        if (vmsnap_domain_get(m->engine, c->domain, &domain, &c->resolve_error) < 0)
+        if ((c->method->undefined_domains
+                     ? vmsnap_domain_get_including_undefined(m->engine, c->domain, &domain,
+                                                             &c->resolve_error)
+                     : vmsnap_domain_get(m->engine, c->domain, &domain, &c->resolve_error)) < 0)
                 return;
         c->domain_name = xstrdup(domain.name);
         c->domain_uuid = xstrdup(domain.uuid);

@@ -41,6 +41,9 @@ typedef struct method_spec {
         /* Runs beside the domain's queued changes instead of after them (a clone only reads
          * frozen images; the engine keeps deletes away from them while it runs). */
         bool own_lane;
+        /* The domain may be one libvirt no longer defines, known by its kept metadata
+         * (Purge): the call resolves it among those too. */
+        bool undefined_domains;
 } method_spec;
 
 struct call {
@@ -77,6 +80,9 @@ struct call {
         struct {
                 bool into_original;
         } delete_all;
+        struct {
+                bool undefine;
+        } purge;
         struct {
                 char *target_dir, *pool, *format;
                 clone_disk_list disks;

@@ -201,6 +201,19 @@ static int parse_delete_all(call *c, sd_bus_message *message, sd_bus_error *erro
         return bus_read_options(message, "DeleteAll", delete_all_options, c, error);
 }
 
+static const option_spec purge_options[] = {
+        {"undefine", "b", offsetof(call, purge.undefine), NULL},
+        {NULL, NULL, 0, NULL},
+};
+
+static int parse_purge(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        int r = parse_domain(c, message, error);
+        if (r < 0)
+                return r;
+        return bus_read_options(message, "Purge", purge_options, c, error);
+}
+
 static const option_spec clone_options[] = {
         {"target_dir", "s", offsetof(call, clone.target_dir), NULL},
         {"pool", "s", offsetof(call, clone.pool), NULL},
@@ -497,6 +510,15 @@ static void act_clone(call *c)
                 call_fail_engine(c, &error);
 }
 
+static void act_purge(call *c)
+{
+        vmsnap_error error = {0};
+        vmsnap_purge_options options = {.undefine = c->purge.undefine};
+
+        if (vmsnap_domain_purge(c->manager->engine, call_domain(c), &options, call_hooks(c), &error) < 0)
+                call_fail_engine(c, &error);
+}
+
 static void act_rename(call *c)
 {
         vmsnap_error error = {0};
@@ -643,6 +665,12 @@ static void summarize_delete_all(call *c, char *out, size_t size)
         snprintf(out, size, "Deleted every snapshot of %s", call_domain_name(c));
 }
 
+static void summarize_purge(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "%s %s: every file vmsnap made for it and its snapshot metadata are gone",
+                 c->purge.undefine ? "Undefined and purged" : "Purged", call_domain_name(c));
+}
+
 /* ---- the interface ---- */
 
 static const method_spec methods[] = {
@@ -756,6 +784,17 @@ static const method_spec methods[] = {
                 .summarize = summarize_delete_all,
         },
         {
+                .member = "Purge",
+                .kind = METHOD_JOB,
+                .action = ACTION_DELETE,
+                .phrase = "purge the snapshots and files of",
+                .operation = "purge",
+                .parse = parse_purge,
+                .act = act_purge,
+                .summarize = summarize_purge,
+                .undefined_domains = true,
+        },
+        {
                 .member = "Clone",
                 .kind = METHOD_JOB,
                 .action = ACTION_CLONE,
@@ -856,6 +895,8 @@ const sd_bus_vtable snapshots_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("s", domain, "s", snapshot, "a{sv}", options),
                                 SD_BUS_RESULT("o", job), method_call, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("DeleteAll", SD_BUS_ARGS("s", domain, "a{sv}", options), SD_BUS_RESULT("o", job),
+                                method_call, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Purge", SD_BUS_ARGS("s", domain, "a{sv}", options), SD_BUS_RESULT("o", job),
                                 method_call, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Clone",
                                 SD_BUS_ARGS("s", domain, "s", snapshot, "s", new_name, "a{sv}", options),

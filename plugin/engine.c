@@ -136,6 +136,7 @@ int vmsnap_engine_new(const char *uri, const char *state_dir, vmsnap_engine **re
                 goto fail;
         }
         vmsnap_clone_recover(engine);
+        vmsnap_purge_recover(engine);
         *ret = engine;
         return 0;
 fail:
@@ -257,6 +258,91 @@ int vmsnap_engine_lookup(vmsnap_engine *engine, const char *domain, virDomainPtr
         if (!found)
                 return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
                                         "no domain named \"%s\" is defined on %s", domain, engine->uri);
+        *ret = found;
+        return 0;
+}
+
+/* The one domain libvirt no longer defines whose kept metadata last named it name, or
+ * -ENOENT. Several are ambiguous: only a UUID tells them apart. */
+static int lookup_kept_name(vmsnap_engine *engine, virConnectPtr connection, const char *name,
+                            char uuid_ret[VIR_UUID_STRING_BUFLEN], vmsnap_error *error)
+{
+        char **uuids = NULL, found[512] = "";
+        size_t n = 0, matches = 0;
+        int r;
+
+        r = vmsnap_store_list(engine->state_dir, &uuids, &n, error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                vmsnap_domain_meta *meta = NULL;
+                virDomainPtr defined;
+
+                if (vmsnap_store_load(engine->state_dir, uuids[i], &meta, NULL) == 0 && meta->name &&
+                    strcmp(meta->name, name) == 0) {
+                        defined = virDomainLookupByUUIDString(connection, uuids[i]);
+                        if (defined)
+                                virDomainFree(defined);
+                        else {
+                                snprintf(uuid_ret, VIR_UUID_STRING_BUFLEN, "%s", uuids[i]);
+                                strncat(found, matches ? ", " : "", sizeof(found) - strlen(found) - 1);
+                                strncat(found, uuids[i], sizeof(found) - strlen(found) - 1);
+                                matches++;
+                        }
+                }
+                vmsnap_domain_meta_free(meta);
+                free(uuids[i]);
+        }
+        free(uuids);
+        if (matches > 1)
+                return vmsnap_error_set(
+                        error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                        "%zu domains that libvirt no longer defines were last named \"%s\" (%s); "
+                        "name one by its UUID",
+                        matches, name, found);
+        return matches == 1 ? 0 : -ENOENT;
+}
+
+int vmsnap_engine_lookup_kept(vmsnap_engine *engine, const char *domain,
+                              char uuid_ret[VIR_UUID_STRING_BUFLEN], virDomainPtr *ret, vmsnap_error *error)
+{
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        vmsnap_domain_meta *meta = NULL;
+        virDomainPtr found = NULL;
+        int r = -ENOENT;
+
+        if (!domain || !*domain)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "no domain given: name a domain by its name or UUID");
+        virConnectPtr connection = vmsnap_engine_connection(engine, error);
+        if (!connection)
+                return error ? error->code : -EIO;
+        /* vmsnap_engine_lookup's rule, each step asking libvirt first and the store second. */
+        if (vmsnap_uuid_parse(domain, uuid)) {
+                found = virDomainLookupByUUIDString(connection, uuid);
+                if (!found && vmsnap_store_load(engine->state_dir, uuid, &meta, NULL) == 0) {
+                        vmsnap_domain_meta_free(meta);
+                        r = 0;
+                }
+        }
+        if (!found && r < 0) {
+                found = virDomainLookupByName(connection, domain);
+                if (!found)
+                        r = lookup_kept_name(engine, connection, domain, uuid, error);
+        }
+        virConnectClose(connection);
+        if (found && virDomainGetUUIDString(found, uuid) < 0) {
+                virDomainFree(found);
+                return libvirt_error(error, VMSNAP_ERROR_FAILED, "cannot read the domain's UUID");
+        }
+        if (!found && r == -ENOENT)
+                return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
+                                        "no domain named \"%s\" is defined on %s, and vmsnap keeps no "
+                                        "metadata of a domain of that name or UUID",
+                                        domain, engine->uri);
+        if (!found && r < 0)
+                return r;
+        memcpy(uuid_ret, uuid, VIR_UUID_STRING_BUFLEN);
         *ret = found;
         return 0;
 }
@@ -523,6 +609,43 @@ int vmsnap_op_define(vmsnap_op *op, const char *xml)
         return vmsnap_op_reload_xml(op);
 }
 
+/* The rest of vmsnap_op_begin for a domain libvirt no longer defines: its metadata from
+ * the store (a purge may have removed it since the lookup), and the recovery of an
+ * unfinished purge; any other unfinished operation needs the domain and waits for it. */
+static int begin_kept(vmsnap_op *op, const char *domain)
+{
+        json_object *operation;
+        int r;
+
+        r = vmsnap_store_load(op->engine->state_dir, op->slot->uuid, &op->meta, op->error);
+        if (r == -ENOENT)
+                return vmsnap_error_set(op->error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
+                                        "no domain named \"%s\" is defined on %s, and vmsnap keeps no "
+                                        "metadata of a domain of that name or UUID",
+                                        domain, op->engine->uri);
+        if (r < 0)
+                return r;
+        op->name = strdup(op->meta->name && *op->meta->name ? op->meta->name : op->slot->uuid);
+        if (!op->name)
+                abort();
+        if (!op->meta->intent || !json_object_object_get_ex(op->meta->intent, "operation", &operation) ||
+            strcmp(json_object_get_string(operation), "purge") != 0)
+                return 0;
+        op->recovering = true;
+        r = vmsnap_journal_recover(op);
+        op->recovering = false;
+        if (r < 0) {
+                vmsnap_engine_log(op->engine,
+                                  "domain %s: the interrupted operation could not be completed: %s",
+                                  op->name, op->error->message);
+                return vmsnap_error_prefix(op->error,
+                                           "domain %s has an unfinished purge that could not be completed",
+                                           op->name);
+        }
+        vmsnap_engine_log(op->engine, "domain %s: the interrupted operation is completed", op->name);
+        return 0;
+}
+
 int vmsnap_op_begin(vmsnap_engine *engine, const char *domain, unsigned flags, const vmsnap_hooks *hooks,
                     vmsnap_op **ret, vmsnap_error *error)
 {
@@ -538,15 +661,24 @@ int vmsnap_op_begin(vmsnap_engine *engine, const char *domain, unsigned flags, c
         op->hooks = hooks;
         op->error = error;
 
-        r = vmsnap_engine_lookup(engine, domain, &op->domain, error);
+        if (flags & VMSNAP_OP_UNDEFINED_OK)
+                r = vmsnap_engine_lookup_kept(engine, domain, uuid, &op->domain, error);
+        else {
+                r = vmsnap_engine_lookup(engine, domain, &op->domain, error);
+                if (r == 0 && virDomainGetUUIDString(op->domain, uuid) < 0)
+                        r = libvirt_error(error, VMSNAP_ERROR_FAILED, "cannot read the domain's UUID");
+        }
         if (r < 0)
                 goto fail;
-        if (virDomainGetUUIDString(op->domain, uuid) < 0) {
-                r = libvirt_error(error, VMSNAP_ERROR_FAILED, "cannot read the domain's UUID");
-                goto fail;
-        }
         op->slot = vmsnap_engine_slot(engine, uuid);
         pthread_mutex_lock(&op->slot->op_lock);
+        if (!op->domain) {
+                r = begin_kept(op, domain);
+                if (r < 0)
+                        goto fail;
+                *ret = op;
+                return 0;
+        }
 
         r = vmsnap_engine_slot_load(engine, op->slot, op->domain, error);
         if (r < 0)
@@ -813,7 +945,15 @@ static int load_foreign_images(vmsnap_op *op)
         virDomainPtr *domains = NULL;
         int n;
 
-        n = virConnectListAllDomains(virDomainGetConnect(op->domain), &domains, 0);
+        /* A domain libvirt no longer defines (a purge) has no handle to ask through. */
+        virConnectPtr connection = op->domain ? virDomainGetConnect(op->domain)
+                                              : vmsnap_engine_connection(op->engine, op->error);
+        if (connection && op->domain)
+                virConnectRef(connection);
+        if (!connection)
+                return op->error ? op->error->code : -EIO;
+        n = virConnectListAllDomains(connection, &domains, 0);
+        virConnectClose(connection);
         if (n < 0)
                 return libvirt_error(op->error, VMSNAP_ERROR_FAILED, "cannot list the defined domains");
         for (int i = 0; i < n; i++) {

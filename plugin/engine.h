@@ -75,6 +75,11 @@ typedef enum vmsnap_op_flags {
         VMSNAP_OP_NO_PREVIEW = 1 << 1,           /* refused while a preview runs */
         VMSNAP_OP_IN_PREVIEW = 1 << 2,           /* requires a running preview */
         VMSNAP_OP_NO_FOREIGN_SNAPSHOTS = 1 << 3, /* safety rule 4 */
+        /* The domain may be one libvirt no longer defines, known only by the metadata the
+         * state directory keeps (vmsnap_engine_lookup_kept): op->domain and op->xml are then
+         * NULL, op->disks empty, and only an unfinished purge is recovered (purge.c). The
+         * other flags apply to a defined domain only. */
+        VMSNAP_OP_UNDEFINED_OK = 1 << 4,
 } vmsnap_op_flags;
 
 /* One file disk of the domain as it is now. */
@@ -101,6 +106,7 @@ typedef struct vmsnap_op {
         bool crashed;    /* a test failpoint fired: skip every cleanup, as a real crash would */
         bool saved;      /* the metadata was written: watchers hear of it when the op ends */
         bool recovering; /* its messages are also the engine's log (vmsnap_engine_set_log) */
+        bool purged;     /* recovery completed a purge: the domain's metadata is gone */
 } vmsnap_op;
 
 /* Resolves the domain (name or UUID), takes its op lock, loads and recovers its
@@ -144,6 +150,13 @@ virConnectPtr vmsnap_engine_connection(vmsnap_engine *engine, vmsnap_error *erro
 /* Looks up a domain: text that parses as a UUID (vmsnap_uuid_parse) by UUID first, then
  * by name; fails with NotFound. Every lookup of a domain gives this function's answer. */
 int vmsnap_engine_lookup(vmsnap_engine *engine, const char *domain, virDomainPtr *ret, vmsnap_error *error);
+/* The same rule over the domains libvirt defines and those whose metadata the state
+ * directory keeps although libvirt no longer defines them: by UUID first (libvirt, then the
+ * store), then by name (libvirt, then the last known name in the store). uuid_ret receives
+ * the UUID; *ret the libvirt domain, or NULL when libvirt no longer defines it. Fails with
+ * NotFound, or InvalidArgument when the name was last used by several undefined domains. */
+int vmsnap_engine_lookup_kept(vmsnap_engine *engine, const char *domain,
+                              char uuid_ret[VIR_UUID_STRING_BUFLEN], virDomainPtr *ret, vmsnap_error *error);
 /* The slot of a domain UUID, created on first use. */
 vmsnap_domain_slot *vmsnap_engine_slot(vmsnap_engine *engine, const char *uuid);
 /* With slot->data_lock held: publishes meta to readers and returns the previous
@@ -157,6 +170,9 @@ int vmsnap_engine_slot_load(vmsnap_engine *engine, vmsnap_domain_slot *slot, vir
 void vmsnap_engine_notify(vmsnap_engine *engine, const char *uuid);
 /* Removes the copies of clones a crash interrupted before their domain was defined. */
 void vmsnap_clone_recover(vmsnap_engine *engine);
+/* Finishes, or rolls back, the purges a crash interrupted, also of domains libvirt no
+ * longer defines (purge.c). */
+void vmsnap_purge_recover(vmsnap_engine *engine);
 
 /* Test-only: fail at the n-th failpoint reached from now on (0 disarms);
  * returns how many failpoints were reached since the last arm. */

@@ -14,6 +14,7 @@
 #include "image.h"
 #include "journal.h"
 #include "live.h"
+#include "purge.h"
 #include "store.h"
 
 static json_object *intent_array(vmsnap_op *op, const char *key)
@@ -85,6 +86,8 @@ static bool used_by_running_domain(vmsnap_op *op, const char *path)
 {
         bool used = false;
 
+        if (!op->domain)
+                return false; /* libvirt no longer defines it: nothing of it runs */
         if (vmsnap_live_uses(op, path, &used) < 0)
                 return true; /* in doubt, keep */
         if (used)
@@ -125,6 +128,19 @@ out:
         vmsnap_image_header_clear(&header);
         free(want);
         free(have);
+}
+
+void vmsnap_journal_remove_prepared(vmsnap_op *op, json_object *file)
+{
+        const char *path = intent_string(file, "path");
+        const char *backing = intent_string(file, "backing");
+
+        /* The path was free when recorded, so whatever is there now is libvirt's
+         * unfinished memory file. */
+        if (path && json_object_object_get_ex(file, "memory", NULL))
+                vmsnap_file_remove(path, NULL);
+        else if (path && backing)
+                remove_prepared_file(op, path, backing);
 }
 
 static int run_finish(vmsnap_op *op, bool resuming);
@@ -272,18 +288,8 @@ static int rollback_prepare(vmsnap_op *op)
                 return r;
         }
         if (json_object_object_get_ex(intent, "files", &files))
-                for (size_t i = json_object_array_length(files); i > 0; i--) {
-                        json_object *file = json_object_array_get_idx(files, i - 1);
-                        const char *path = intent_string(file, "path");
-                        const char *backing = intent_string(file, "backing");
-                        json_object *memory;
-                        /* The path was free when recorded, so whatever is there now is libvirt's
-                         * unfinished memory file. */
-                        if (path && json_object_object_get_ex(file, "memory", &memory))
-                                vmsnap_file_remove(path, NULL);
-                        else if (path && backing)
-                                remove_prepared_file(op, path, backing);
-                }
+                for (size_t i = json_object_array_length(files); i > 0; i--)
+                        vmsnap_journal_remove_prepared(op, json_object_array_get_idx(files, i - 1));
         /* An empty saved_xml: the operation changes the definition only through libvirt
          * calls that succeed or fail whole (live snapshots); nothing to restore. */
         if (saved_xml && *saved_xml && strcmp(saved_xml, op->xml) != 0)
@@ -719,6 +725,10 @@ int vmsnap_journal_recover(vmsnap_op *op)
         const char *operation = intent_string(op->meta->intent, "operation");
 
         bool forward = phase && strcmp(phase, "finish") == 0;
+
+        /* A purge decides with libvirt, and may run while libvirt no longer defines the domain. */
+        if (operation && strcmp(operation, "purge") == 0)
+                return vmsnap_purge_recover_op(op);
 
         vmsnap_op_message(op, "completing an interrupted %s of domain %s",
                           operation ? operation : "operation", op->name);

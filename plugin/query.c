@@ -88,6 +88,23 @@ static bool uuid_listed(const vmsnap_domain_info *infos, size_t n, const char *u
         return false;
 }
 
+/* The record of a domain libvirt no longer defines, from its kept metadata. */
+static void undefined_info_fill(const char *uuid, const vmsnap_domain_meta *meta, vmsnap_domain_info *info)
+{
+        const vmsnap_snapshot *current =
+                meta->current_id ? vmsnap_domain_meta_find_id(meta, meta->current_id) : NULL;
+
+        *info = (vmsnap_domain_info){
+                .name = xstrdup(meta->name && *meta->name ? meta->name : uuid),
+                .uuid = xstrdup(uuid),
+                .state = xstrdup("undefined"),
+                .current_snapshot = xstrdup(current ? current->name : ""),
+                .in_preview = meta->preview != NULL,
+                .snapshot_count = (unsigned)meta->n_snapshots,
+                .defined = false,
+        };
+}
+
 /* Appends the domains whose metadata the state directory keeps but libvirt no longer
  * defines. Their documents are only read: what a crash left unfinished waits for the
  * domain's return, when the load recovers it with the domain at hand. */
@@ -113,17 +130,7 @@ static void append_undefined(vmsnap_engine *engine, vmsnap_domain_info **infos, 
                 if (!grown)
                         abort();
                 *infos = grown;
-                const vmsnap_snapshot *current =
-                        meta->current_id ? vmsnap_domain_meta_find_id(meta, meta->current_id) : NULL;
-                (*infos)[(*n)++] = (vmsnap_domain_info){
-                        .name = xstrdup(meta->name && *meta->name ? meta->name : uuid),
-                        .uuid = xstrdup(uuid),
-                        .state = xstrdup("undefined"),
-                        .current_snapshot = xstrdup(current ? current->name : ""),
-                        .in_preview = meta->preview != NULL,
-                        .snapshot_count = (unsigned)meta->n_snapshots,
-                        .defined = false,
-                };
+                undefined_info_fill(uuid, meta, &(*infos)[(*n)++]);
                 vmsnap_domain_meta_free(meta);
         }
         closedir(dir);
@@ -187,6 +194,35 @@ int vmsnap_domain_get(vmsnap_engine *engine, const char *domain, vmsnap_domain_i
         r = domain_info_fill(engine, slot, &facts, ret, error);
         vmsnap_domain_facts_clear(&facts);
         return r;
+}
+
+int vmsnap_domain_get_including_undefined(vmsnap_engine *engine, const char *domain, vmsnap_domain_info *ret,
+                                          vmsnap_error *error)
+{
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        vmsnap_domain_meta *meta = NULL;
+        virDomainPtr found = NULL;
+        int r;
+
+        vmsnap_error_clear(error);
+        r = vmsnap_engine_lookup_kept(engine, domain, uuid, &found, error);
+        if (r < 0)
+                return r;
+        if (found) {
+                virDomainFree(found);
+                return vmsnap_domain_get(engine, uuid, ret, error);
+        }
+        r = vmsnap_store_load(engine->state_dir, uuid, &meta, error);
+        if (r == -ENOENT)
+                return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
+                                        "no domain named \"%s\" is defined on %s, and vmsnap keeps no "
+                                        "metadata of a domain of that name or UUID",
+                                        domain, engine->uri);
+        if (r < 0)
+                return r;
+        undefined_info_fill(uuid, meta, ret);
+        vmsnap_domain_meta_free(meta);
+        return 0;
 }
 
 static bool attached_has(const vmsnap_domain_facts *now, const char *target)

@@ -1,6 +1,7 @@
 /* store.c: the metadata store: the model (model.h) as one JSON document per
  * domain, <state_dir>/<uuid>.json. Owns the document format and its strict
  * validation; the atomic write and the read go through fileio.c. */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -9,6 +10,7 @@
 
 #include "error.h"
 #include "fileio.h"
+#include "names.h"
 #include "store.h"
 
 #define STORE_VERSION 1
@@ -713,4 +715,41 @@ int vmsnap_store_remove(const char *state_dir, const char *uuid, vmsnap_error *e
         if (r < 0)
                 return r;
         return vmsnap_file_remove(path, error);
+}
+
+int vmsnap_store_list(const char *state_dir, char ***ret, size_t *n_ret, vmsnap_error *error)
+{
+        DIR *dir = opendir(state_dir);
+        struct dirent *entry;
+        char **uuids = NULL;
+        size_t n = 0;
+
+        *ret = NULL;
+        *n_ret = 0;
+        if (!dir) {
+                if (errno == ENOENT)
+                        return 0;
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED,
+                                        "cannot read the state directory %s: %m", state_dir);
+        }
+        while ((entry = readdir(dir))) {
+                char uuid[37];
+
+                if (strlen(entry->d_name) != 36 + 5 || strcmp(entry->d_name + 36, ".json") != 0)
+                        continue;
+                snprintf(uuid, sizeof(uuid), "%.36s", entry->d_name);
+                if (!vmsnap_uuid_is_valid(uuid))
+                        continue;
+                char **grown = realloc(uuids, (n + 1) * sizeof(char *));
+                if (!grown)
+                        abort();
+                uuids = grown;
+                uuids[n] = strdup(uuid);
+                if (!uuids[n++])
+                        abort();
+        }
+        closedir(dir);
+        *ret = uuids;
+        *n_ret = n;
+        return 0;
 }

@@ -13,6 +13,10 @@ int vmsnap_store_save(const char *state_dir, const vmsnap_domain_meta *meta, vms
 /* Removes the document; a missing one is fine. */
 int vmsnap_store_remove(const char *state_dir, const char *uuid, vmsnap_error *error);
 
+/* The UUIDs of every domain document in the state directory (<uuid>.json), unsorted;
+ * the caller frees each string, then the array. A missing directory lists nothing. */
+int vmsnap_store_list(const char *state_dir, char ***ret, size_t *n_ret, vmsnap_error *error);
+
 /* Exposed for unit tests and for the intent journal. */
 json_object *vmsnap_store_to_json(const vmsnap_domain_meta *meta);
 int vmsnap_store_from_json(json_object *object, vmsnap_domain_meta **ret, vmsnap_error *error);

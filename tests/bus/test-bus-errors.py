@@ -52,7 +52,8 @@ def _():
                                (client.get_configuration, ("nowhere", "a1")), (client.create, ("nowhere",)),
                                (client.commit, ("nowhere",)), (client.undo, ("nowhere",)),
                                (client.delete, ("nowhere", "a1")), (client.rename, ("nowhere", "a1", "b")),
-                               (client.revert, ("nowhere", "a1")), (client.clone, ("nowhere", "a1"))):
+                               (client.revert, ("nowhere", "a1")), (client.clone, ("nowhere", "a1")),
+                               (client.purge, ("nowhere",)), (client.purge, ("nowhere", {"undefine": True}))):
             message = expect_error(NOT_FOUND, function, *args)
             check("nowhere" in message, f"{function.__name__}: {message}")
     unchanged(calls)
@@ -106,6 +107,7 @@ def _():
                                (client.commit, ("alpha", {"start": True})),
                                (client.undo, ("alpha", {"restore_memory": True})),
                                (client.delete, ("alpha", "a1", {"force": True})),
+                               (client.purge, ("alpha", {"force": True})),
                                (client.clone, ("alpha", "a1", "", {"target": "/tmp"})),
                                (client.clone, ("alpha", "a1", "", {"disks": v("a{sv}", {
                                    "vda": v("a{sv}", {"size": v("s", "big")})})}))):
@@ -123,6 +125,7 @@ def _():
                 (client.delete, ("alpha", "a1", {"children": 1}), "children", "(b)"),
                 (client.revert, ("alpha", "a1", {"start": v("v", v("b", True))}), "start", "(b)"),
                 (client.commit, ("alpha", {"stop": "yes"}), "stop", "(b)"),
+                (client.purge, ("alpha", {"undefine": "yes"}), "undefine", "(b)"),
                 (client.undo, ("alpha", {"stop": 1}), "stop", "(b)"),
                 (client.clone, ("alpha", "a1", "", {"format": True}), "format", "(s)"),
                 (client.clone, ("alpha", "a1", "", {"disks": "vda"}), "disks", "(a{sv})"),

@@ -69,8 +69,8 @@ VMSNAP_EXPORT void vmsnap_engine_free(vmsnap_engine *engine);
 /* Called, from an engine thread, whenever the snapshot state of a domain may have
  * changed: after every change vmsnap makes, and when libvirt reports the domain
  * defined, undefined, started or stopped, whoever did it. domain_uuid is the
- * domain's UUID. When a domain is undefined its metadata is dropped (its image
- * files are kept: they are the user's disks). */
+ * domain's UUID. When a domain is undefined its metadata is kept (defined false in
+ * vmsnap_domain_list) until vmsnap_domain_purge or a define with the same UUID. */
 typedef void (*vmsnap_change_fn)(void *userdata, const char *domain_uuid);
 
 /* Starts watching libvirt's domain events in a thread of the engine and reports
@@ -152,6 +152,11 @@ VMSNAP_EXPORT int vmsnap_domain_list(vmsnap_engine *engine, vmsnap_domain_info *
                                      vmsnap_error *error);
 VMSNAP_EXPORT int vmsnap_domain_get(vmsnap_engine *engine, const char *domain, vmsnap_domain_info *ret,
                                     vmsnap_error *error);
+/* The same, and also a domain libvirt no longer defines whose tree vmsnap keeps (defined
+ * false), found by its UUID or its last known name: by UUID first (libvirt, then the kept
+ * metadata), then by name (libvirt, then the kept metadata). What Purge is given. */
+VMSNAP_EXPORT int vmsnap_domain_get_including_undefined(vmsnap_engine *engine, const char *domain,
+                                                        vmsnap_domain_info *ret, vmsnap_error *error);
 /* Snapshots in tree order: every parent before its children, roots by creation time. */
 VMSNAP_EXPORT int vmsnap_snapshot_list(vmsnap_engine *engine, const char *domain, vmsnap_snapshot_info **ret,
                                        size_t *n_ret, vmsnap_error *error);
@@ -257,6 +262,23 @@ typedef struct vmsnap_delete_all_options {
 VMSNAP_EXPORT int vmsnap_snapshot_delete_all(vmsnap_engine *engine, const char *domain,
                                              const vmsnap_delete_all_options *options,
                                              const vmsnap_hooks *hooks, vmsnap_error *error);
+
+typedef struct vmsnap_purge_options {
+        /* A domain libvirt still defines is refused unless this is set: then it must be shut
+         * off, and it is undefined (with its NVRAM) before vmsnap's files are removed. */
+        bool undefine;
+} vmsnap_purge_options;
+
+/* Removes every file vmsnap made for a domain libvirt no longer defines (overlays,
+ * memory files, files of an operation left unfinished), then its metadata: the domain
+ * leaves vmsnap_domain_list. domain: the UUID, or the last known name, as
+ * vmsnap_domain_get_including_undefined finds it. Originals and shared bases (files vmsnap
+ * did not make) and files another defined domain's chain contains are never removed; a
+ * message names each with its path. Crash-safe: after a crash the domain is as before or
+ * as after once the engine restarts. options may be NULL. */
+VMSNAP_EXPORT int vmsnap_domain_purge(vmsnap_engine *engine, const char *domain,
+                                      const vmsnap_purge_options *options, const vmsnap_hooks *hooks,
+                                      vmsnap_error *error);
 
 VMSNAP_EXPORT int vmsnap_snapshot_rename(vmsnap_engine *engine, const char *domain, const char *snapshot,
                                          const char *new_name, vmsnap_error *error);

@@ -1,0 +1,551 @@
+/* purge.c: Purge (vmsnap_domain_purge, see vmsnap.h): every file vmsnap made for a
+ * domain libvirt no longer defines goes (after an undefine, on request), then its
+ * metadata; and the recovery of a purge a crash interrupted. Which files a domain owns
+ * is the model's; removing a file is fileio's; the intent lives in the store's document. */
+#include <libvirt/virterror.h>
+#include <string.h>
+
+#include "chain.h"
+#include "domxml.h"
+#include "error.h"
+#include "failpoint.h"
+#include "fileio.h"
+#include "guard.h"
+#include "journal.h"
+#include "live.h"
+#include "purge.h"
+#include "store.h"
+
+/* The intent of a purge, in the domain's document:
+ *   {"operation": "purge", "phase": "prepare"|"finish", "undefine": b,
+ *    "remove": [path, ...], "prepared": [{"path", "backing"} | {"path", "memory": true}, ...]}
+ * remove: the files vmsnap made, as planned; prepared: the files an operation left
+ * unfinished had recorded before creating them. Only a defined domain waiting for its
+ * undefine has a prepare phase: rolled back while libvirt still defines the domain, rolled
+ * forward once it does not. The finish phase is rolled forward. */
+
+static const char *intent_string(json_object *object, const char *key)
+{
+        json_object *value;
+
+        if (!object || !json_object_object_get_ex(object, key, &value) ||
+            !json_object_is_type(value, json_type_string))
+                return NULL;
+        return json_object_get_string(value);
+}
+
+static json_object *intent_array(json_object *object, const char *key)
+{
+        json_object *value;
+
+        if (!object || !json_object_object_get_ex(object, key, &value) ||
+            !json_object_is_type(value, json_type_array))
+                return NULL;
+        return value;
+}
+
+/* ---- sets of canonical paths ---- */
+
+typedef struct path_set {
+        char **paths;
+        size_t n;
+} path_set;
+
+static char *canonical_or_copy(const char *path)
+{
+        char *canonical = NULL;
+
+        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
+                canonical = strdup(path);
+        if (!canonical)
+                abort();
+        return canonical;
+}
+
+static bool path_set_has(const path_set *set, const char *canonical)
+{
+        for (size_t i = 0; i < set->n; i++)
+                if (strcmp(set->paths[i], canonical) == 0)
+                        return true;
+        return false;
+}
+
+/* Adds path; false when it was there already. */
+static bool path_set_add(path_set *set, const char *path)
+{
+        char *canonical = canonical_or_copy(path);
+
+        if (path_set_has(set, canonical)) {
+                free(canonical);
+                return false;
+        }
+        char **grown = realloc(set->paths, (set->n + 1) * sizeof(char *));
+        if (!grown)
+                abort();
+        set->paths = grown;
+        set->paths[set->n++] = canonical;
+        return true;
+}
+
+static void path_set_clear(path_set *set)
+{
+        for (size_t i = 0; i < set->n; i++)
+                free(set->paths[i]);
+        free(set->paths);
+        *set = (path_set){0};
+}
+
+static int add_chain_file(const char *path, const vmsnap_image_header *header, unsigned depth,
+                          void *userdata)
+{
+        path_set_add(userdata, path);
+        return 0;
+}
+
+/* ---- planning ---- */
+
+struct originals {
+        vmsnap_op *op;
+        path_set seen;
+};
+
+/* Safety rule 1: a file vmsnap did not make is never removed; the job names each. */
+static int note_original(const char *path, const vmsnap_image_header *header, unsigned depth, void *userdata)
+{
+        struct originals *ctx = userdata;
+        _cleanup_free_ char *canonical = canonical_or_copy(path);
+
+        if (vmsnap_domain_meta_owns(ctx->op->meta, path) ||
+            vmsnap_domain_meta_owns(ctx->op->meta, canonical))
+                return 0;
+        if (path_set_add(&ctx->seen, canonical))
+                vmsnap_op_message(ctx->op,
+                                  "%s stays: vmsnap did not make it (an original image of domain %s or a "
+                                  "shared base), so Purge leaves it in place",
+                                  canonical, ctx->op->name);
+        return 0;
+}
+
+static void walk_for_originals(struct originals *ctx, const char *path)
+{
+        vmsnap_error ignored;
+
+        /* A chain broken below vmsnap's files still names what it can reach. */
+        if (path && vmsnap_file_exists(path))
+                vmsnap_chain_walk(path, note_original, ctx, &ignored);
+}
+
+/* Names the files in the domain's chains that vmsnap did not make: everything below its
+ * own files, the images its snapshots froze, a preview's kept state, its disks now. */
+static void list_originals(vmsnap_op *op)
+{
+        const vmsnap_domain_meta *meta = op->meta;
+        struct originals ctx = {op, {0}};
+        vmsnap_active_disk *active = NULL;
+        size_t n_active = 0;
+
+        for (size_t i = 0; i < meta->n_owned; i++)
+                walk_for_originals(&ctx, meta->owned[i]);
+        for (size_t i = 0; i < meta->n_snapshots; i++)
+                for (size_t j = 0; j < meta->snapshots[i]->n_disks; j++)
+                        walk_for_originals(&ctx, meta->snapshots[i]->disks[j].image);
+        for (size_t i = 0; meta->preview && i < meta->preview->n_disks; i++) {
+                walk_for_originals(&ctx, meta->preview->disks[i].saved_leaf);
+                walk_for_originals(&ctx, meta->preview->disks[i].overlay);
+        }
+        if (op->domain && vmsnap_op_active_disks(op, &active, &n_active) == 0) {
+                for (size_t i = 0; i < n_active; i++)
+                        walk_for_originals(&ctx, active[i].source);
+                vmsnap_active_disks_free(active, n_active);
+        }
+        path_set_clear(&ctx.seen);
+}
+
+/* An operation left unfinished on a domain libvirt no longer defines cannot be completed
+ * without it. Its purge removes what it created; but past its commit point a step that
+ * writes into a file vmsnap did not make (a commit into an original) must finish first. */
+static int check_unfinished(vmsnap_op *op, json_object *previous)
+{
+        /* What each kind of step writes into (journal.c); the others only read or define. */
+        static const struct {
+                const char *kind, *written[2];
+        } writes[] = {
+                {"commit", {"base", NULL}},
+                {"rebase", {"image", NULL}},
+                {"blockcommit", {"base", "child"}},
+                {"blockpull", {"image", NULL}},
+        };
+        const char *phase = intent_string(previous, "phase"),
+                   *operation = intent_string(previous, "operation");
+        json_object *steps = intent_array(previous, "steps");
+
+        if (!phase || strcmp(phase, "finish") != 0 || !steps)
+                return 0;
+        for (size_t i = 0; i < json_object_array_length(steps); i++) {
+                json_object *step = json_object_array_get_idx(steps, i);
+                const char *kind = intent_string(step, "kind");
+
+                for (size_t k = 0; kind && k < sizeof(writes) / sizeof(writes[0]); k++)
+                        for (size_t w = 0; strcmp(kind, writes[k].kind) == 0 && w < 2; w++) {
+                                const char *path = writes[k].written[w]
+                                                           ? intent_string(step, writes[k].written[w])
+                                                           : NULL;
+                                if (path && !vmsnap_domain_meta_owns(op->meta, path))
+                                        return vmsnap_error_set(
+                                                op->error, -EBUSY, VMSNAP_ERROR_FAILED,
+                                                "domain %s has an unfinished %s that had passed its point "
+                                                "of "
+                                                "no return and still has to write into %s, which vmsnap did "
+                                                "not make; define the domain again so that vmsnap completes "
+                                                "it, then purge it",
+                                                op->name, operation ? operation : "operation", path);
+                        }
+        }
+        return 0;
+}
+
+/* The purge's intent: what will be removed. Files another defined domain's chain contains
+ * stay (safety rule 2), and so does every file vmsnap did not make (rule 1); the job
+ * names each. */
+static int purge_plan(vmsnap_op *op, bool undefine, json_object **ret)
+{
+        json_object *intent = json_object_new_object(), *remove = json_object_new_array(),
+                    *prepared = json_object_new_array(), *files;
+        json_object *previous = op->meta->intent;
+        bool elsewhere;
+        int r;
+
+        json_object_object_add(intent, "operation", json_object_new_string("purge"));
+        json_object_object_add(intent, "undefine", json_object_new_boolean(undefine));
+        json_object_object_add(intent, "remove", remove);
+        json_object_object_add(intent, "prepared", prepared);
+
+        r = previous ? check_unfinished(op, previous) : 0;
+        files = intent_array(previous, "files");
+        for (size_t i = 0; r == 0 && files && i < json_object_array_length(files); i++) {
+                json_object *file = json_object_array_get_idx(files, i);
+                const char *path = intent_string(file, "path");
+
+                if (!path)
+                        continue;
+                r = vmsnap_op_used_elsewhere(op, path, &elsewhere);
+                if (r == 0 && elsewhere)
+                        vmsnap_op_message(op, "%s stays: another domain's chain contains it", path);
+                else if (r == 0)
+                        json_object_array_add(prepared, json_object_get(file));
+        }
+        for (size_t i = 0; r == 0 && i < op->meta->n_owned; i++) {
+                const char *path = op->meta->owned[i];
+
+                r = vmsnap_op_used_elsewhere(op, path, &elsewhere);
+                if (r == 0 && elsewhere)
+                        vmsnap_op_message(op,
+                                          "%s stays: another domain's chain contains it; vmsnap made it for "
+                                          "%s and no longer manages it",
+                                          path, op->name);
+                else if (r == 0)
+                        json_object_array_add(remove, json_object_new_string(path));
+        }
+        if (r < 0) {
+                json_object_put(intent);
+                return r;
+        }
+        list_originals(op);
+        *ret = intent;
+        return 0;
+}
+
+/* ---- acting ---- */
+
+static int purge_undefine(vmsnap_op *op)
+{
+        _cleanup_free_ char *nvram = NULL;
+        unsigned flags = 0;
+        int r;
+
+        r = vmsnap_xml_nvram(op->xml, &nvram, op->error);
+        if (r < 0)
+                return r;
+        /* libvirt's drivers refuse flags they do not know: NVRAM only when there is one. */
+        if (nvram)
+                flags |= VIR_DOMAIN_UNDEFINE_NVRAM;
+        if (vmsnap_failpoint_dead())
+                return vmsnap_failpoint_dead_error(op->error);
+        if (virDomainUndefineFlags(op->domain, flags) < 0) {
+                virErrorPtr last = virGetLastError();
+                return vmsnap_error_set(op->error, -EIO, VMSNAP_ERROR_FAILED,
+                                        "libvirt refused to undefine domain %s: %s", op->name,
+                                        last && last->message ? last->message : "unknown libvirt error");
+        }
+        return 0;
+}
+
+/* A domain defined again with the same UUID after its undefine, before a recovery
+ * finished the purge: what its disks read now stays. */
+static void collect_read_now(vmsnap_op *op, path_set *set)
+{
+        vmsnap_active_disk *active = NULL;
+        size_t n_active = 0;
+
+        if (!op->domain || vmsnap_op_active_disks(op, &active, &n_active) < 0)
+                return;
+        for (size_t i = 0; i < n_active; i++) {
+                vmsnap_error ignored;
+                path_set_add(set, active[i].source);
+                if (vmsnap_file_exists(active[i].source))
+                        vmsnap_chain_walk(active[i].source, add_chain_file, set, &ignored);
+        }
+        vmsnap_active_disks_free(active, n_active);
+}
+
+/* Whether path must stay after all: checked again right before each removal. */
+static int must_stay(vmsnap_op *op, const char *path, const path_set *read_now, bool *ret)
+{
+        _cleanup_free_ char *canonical = canonical_or_copy(path);
+        int r;
+
+        *ret = false;
+        r = vmsnap_op_used_elsewhere(op, path, ret);
+        if (r < 0)
+                return r;
+        if (*ret)
+                vmsnap_op_message(op, "%s stays: another domain's chain contains it", path);
+        else if (path_set_has(read_now, canonical)) {
+                vmsnap_op_message(op, "%s stays: domain %s, defined again, uses it", path, op->name);
+                *ret = true;
+        }
+        return 0;
+}
+
+/* Past the point of no return: removes the planned files, then the metadata. Every
+ * removal can run again: a file already gone is fine. */
+static int purge_finish(vmsnap_op *op)
+{
+        json_object *remove = intent_array(op->meta->intent, "remove");
+        json_object *prepared = intent_array(op->meta->intent, "prepared");
+        size_t n_remove = remove ? json_object_array_length(remove) : 0;
+        size_t n_prepared = prepared ? json_object_array_length(prepared) : 0;
+        size_t total = n_remove + n_prepared + 1;
+        path_set read_now = {0};
+        bool stay;
+        int r = 0;
+
+        if (op->recovering)
+                collect_read_now(op, &read_now);
+        for (size_t i = 0; r == 0 && i < n_remove + n_prepared; i++) {
+                json_object *entry = i < n_remove ? json_object_array_get_idx(remove, i)
+                                                  : json_object_array_get_idx(prepared, i - n_remove);
+                const char *path =
+                        i < n_remove ? json_object_get_string(entry) : intent_string(entry, "path");
+
+                if (!path)
+                        continue;
+                r = must_stay(op, path, &read_now, &stay);
+                if (r == 0 && !stay) {
+                        if (i < n_remove)
+                                r = vmsnap_file_remove(path, op->error);
+                        else
+                                vmsnap_journal_remove_prepared(op, entry);
+                }
+                if (r == 0)
+                        r = vmsnap_op_failpoint(op, "purge: after a removal");
+                vmsnap_op_progress(op, i + 1, total);
+        }
+        path_set_clear(&read_now);
+        if (r < 0)
+                return r;
+        r = vmsnap_op_failpoint(op, "purge: before the metadata goes");
+        if (r < 0)
+                return r;
+        r = vmsnap_store_remove(op->engine->state_dir, op->slot->uuid, op->error);
+        if (r < 0)
+                return r;
+        /* The domain is new to vmsnap from here: what readers saw goes, and an operation
+         * that recovered this purge on a domain defined again starts from nothing. */
+        pthread_mutex_lock(&op->slot->data_lock);
+        vmsnap_domain_meta *old = vmsnap_slot_publish(op->slot, NULL);
+        pthread_mutex_unlock(&op->slot->data_lock);
+        vmsnap_domain_meta_free(old);
+        vmsnap_domain_meta_free(op->meta);
+        op->meta = vmsnap_domain_meta_new(op->slot->uuid, op->name);
+        op->saved = true;
+        op->purged = true;
+        vmsnap_op_progress(op, total, total);
+        return 0;
+}
+
+/* A failure (not a crash) before the undefine: the intent goes, the domain is as before. */
+static void purge_rollback(vmsnap_op *op)
+{
+        vmsnap_error ignored = {0}, *original = op->error;
+
+        json_object_put(op->meta->intent);
+        op->meta->intent = NULL;
+        op->error = &ignored;
+        if (vmsnap_op_save(op) < 0)
+                vmsnap_engine_log(op->engine, "domain %s: the purge's intent could not be cleared: %s",
+                                  op->name, ignored.message);
+        op->error = original;
+}
+
+static void tell_past_point_of_no_return(vmsnap_op *op)
+{
+        if (op->hooks && op->hooks->past_point_of_no_return)
+                op->hooks->past_point_of_no_return(op->hooks->userdata);
+}
+
+static int purge_run(vmsnap_op *op, json_object *intent)
+{
+        bool defined = op->domain != NULL;
+        int r;
+
+        /* An undefined domain's first change is a removal: its intent starts at the point
+         * of no return, and replaces (with its files) what an unfinished operation left. */
+        json_object_object_add(intent, "phase", json_object_new_string(defined ? "prepare" : "finish"));
+        json_object_put(op->meta->intent);
+        op->meta->intent = intent;
+        r = vmsnap_op_save(op);
+        if (r < 0)
+                return r;
+        if (defined) {
+                r = vmsnap_op_failpoint(op, "purge: before the undefine");
+                if (r == 0)
+                        r = purge_undefine(op);
+                if (r < 0) {
+                        if (!op->crashed)
+                                purge_rollback(op);
+                        return r;
+                }
+                r = vmsnap_op_failpoint(op, "purge: undefined");
+                if (r < 0)
+                        return r;
+                json_object_object_add(op->meta->intent, "phase", json_object_new_string("finish"));
+                r = vmsnap_op_save(op);
+                if (r < 0)
+                        return r;
+        }
+        tell_past_point_of_no_return(op);
+        r = vmsnap_op_failpoint(op, "purge: point of no return");
+        if (r < 0)
+                return r;
+        return purge_finish(op);
+}
+
+/* A defined domain: only on request, only shut off, and only without snapshots that
+ * libvirt manages (its undefine would refuse them). */
+static int check_defined(vmsnap_op *op, bool undefine)
+{
+        if (!undefine)
+                return vmsnap_error_set(op->error, -EBUSY, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "domain %s is still defined in libvirt; Purge removes what vmsnap "
+                                        "made for a domain libvirt no longer defines: pass the option "
+                                        "undefine to undefine it with Purge, or undefine it first "
+                                        "(virsh undefine %s)",
+                                        op->name, op->name);
+        if (virDomainIsActive(op->domain) == 1)
+                return vmsnap_error_set(op->error, -EBUSY, VMSNAP_ERROR_DOMAIN_RUNNING,
+                                        "domain %s is running; shut it down first (virsh shutdown %s): "
+                                        "Purge undefines only a shut-off domain",
+                                        op->name, op->name);
+        return vmsnap_guard_no_foreign_snapshots(op);
+}
+
+static int check_no_clone(vmsnap_op *op)
+{
+        pthread_mutex_lock(&op->slot->data_lock);
+        size_t clones = op->slot->n_clone_locks;
+        pthread_mutex_unlock(&op->slot->data_lock);
+        if (clones > 0)
+                return vmsnap_error_set(op->error, -EBUSY, VMSNAP_ERROR_LOCKED,
+                                        "a clone from a snapshot of %s is running; purging %s must wait "
+                                        "until it has finished",
+                                        op->name, op->name);
+        return 0;
+}
+
+int vmsnap_domain_purge(vmsnap_engine *engine, const char *domain, const vmsnap_purge_options *options,
+                        const vmsnap_hooks *hooks, vmsnap_error *error)
+{
+        bool undefine = options && options->undefine, held = false;
+        json_object *intent = NULL;
+        vmsnap_op *op;
+        int r;
+
+        r = vmsnap_op_begin(engine, domain, VMSNAP_OP_UNDEFINED_OK, hooks, &op, error);
+        if (r < 0)
+                return r;
+        if (op->purged) {
+                /* Its recovery just now did what was asked. */
+                vmsnap_op_message(op, "an interrupted purge of domain %s was completed", op->name);
+                vmsnap_op_end(op);
+                return 0;
+        }
+        if (op->domain && undefine) {
+                vmsnap_live_hold(op, "purge");
+                held = true;
+        }
+        if (op->domain)
+                r = check_defined(op, undefine);
+        if (r == 0)
+                r = check_no_clone(op);
+        if (r == 0)
+                r = purge_plan(op, undefine, &intent);
+        if (r == 0)
+                r = purge_run(op, intent);
+        if (held)
+                vmsnap_live_release(op);
+        vmsnap_op_end(op);
+        return r;
+}
+
+/* ---- recovery ---- */
+
+int vmsnap_purge_recover_op(vmsnap_op *op)
+{
+        const char *phase = intent_string(op->meta->intent, "phase");
+        /* Before its point of no return a purge only waited for the undefine: whether
+         * libvirt still defines the domain tells whether it happened. */
+        bool forward = (phase && strcmp(phase, "finish") == 0) || !op->domain;
+        int r;
+
+        vmsnap_engine_log(op->engine,
+                          forward ? "domain %s: the interrupted purge had passed its point of no return; "
+                                    "finishing it"
+                                  : "domain %s: the interrupted purge had not undefined the domain; rolling "
+                                    "it back",
+                          op->name);
+        if (forward) {
+                tell_past_point_of_no_return(op);
+                return purge_finish(op);
+        }
+        json_object_put(op->meta->intent);
+        op->meta->intent = NULL;
+        r = vmsnap_op_save(op);
+        return r;
+}
+
+void vmsnap_purge_recover(vmsnap_engine *engine)
+{
+        char **uuids = NULL;
+        size_t n = 0;
+
+        if (vmsnap_store_list(engine->state_dir, &uuids, &n, NULL) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                vmsnap_domain_meta *meta = NULL;
+                vmsnap_error error = {0};
+                vmsnap_op *op;
+                bool purge = false;
+
+                if (vmsnap_store_load(engine->state_dir, uuids[i], &meta, NULL) == 0)
+                        purge = intent_string(meta->intent, "operation") &&
+                                strcmp(intent_string(meta->intent, "operation"), "purge") == 0;
+                vmsnap_domain_meta_free(meta);
+                /* The beginning of an operation recovers it, and says so in the log. */
+                if (purge &&
+                    vmsnap_op_begin(engine, uuids[i], VMSNAP_OP_UNDEFINED_OK, NULL, &op, &error) == 0)
+                        vmsnap_op_end(op);
+                free(uuids[i]);
+        }
+        free(uuids);
+}
