@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chain.h"
@@ -360,17 +361,143 @@ static void estimate_op_close(vmsnap_op *op)
                 virDomainFree(op->domain);
 }
 
-void vmsnap_sizes_fill(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
+/* ---- the plans of a domain, cached ---- */
+
+/* What a domain's plans were made from: its snapshots' images and the files vmsnap made,
+ * each as (path, device, inode, mtime, size). What libvirt says (the active disks, the
+ * files other domains use) is not in it; that is why a result is kept at most
+ * PLANS_MAX_AGE_USEC, as facts.h keeps libvirt's answers. */
+#define PLANS_MAX_AGE_USEC (2ULL * 1000 * 1000)
+#define PLANS_CACHE_MAX 64
+
+typedef struct domain_plans {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        char *fingerprint;
+        uint64_t made_usec;
+        char **ids;
+        uint64_t *reclaimable;
+        size_t n;
+} domain_plans;
+
+static pthread_mutex_t plans_lock = PTHREAD_MUTEX_INITIALIZER;
+static domain_plans plans_cache[PLANS_CACHE_MAX];
+
+static uint64_t now_usec(void)
+{
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
+}
+
+static void fingerprint_add(FILE *out, const char *path)
+{
+        struct stat st;
+        if (!path)
+                return;
+        if (stat(path, &st) < 0)
+                fprintf(out, "%s -\n", path);
+        else
+                fprintf(out, "%s %llu %llu %lld.%09ld %lld\n", path, (unsigned long long)st.st_dev,
+                        (unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+                        (long long)st.st_size);
+}
+
+static char *fingerprint_make(const vmsnap_domain_meta *meta)
+{
+        char *text = NULL;
+        size_t size = 0;
+        FILE *out = open_memstream(&text, &size);
+
+        if (!out)
+                abort();
+        fprintf(out, "%s\n", meta->current_id ? meta->current_id : "");
+        for (size_t i = 0; i < meta->n_snapshots; i++) {
+                const vmsnap_snapshot *s = meta->snapshots[i];
+                fprintf(out, "%s %s\n", s->id, s->parent_id ? s->parent_id : "");
+                fingerprint_add(out, s->memory_file);
+                for (size_t j = 0; j < s->n_disks; j++)
+                        fingerprint_add(out, s->disks[j].image);
+        }
+        for (size_t i = 0; i < meta->n_owned; i++)
+                fingerprint_add(out, meta->owned[i]);
+        if (fclose(out) != 0)
+                abort();
+        return text;
+}
+
+static void plans_clear(domain_plans *plans)
+{
+        free(plans->fingerprint);
+        for (size_t i = 0; i < plans->n; i++)
+                free(plans->ids[i]);
+        free(plans->ids);
+        free(plans->reclaimable);
+        *plans = (domain_plans){0};
+}
+
+/* Fills reclaimable from a fresh cached result; false when there is none. */
+static bool plans_lookup(const char *uuid, const char *fingerprint, vmsnap_snapshot_info *infos, size_t n)
+{
+        bool found = false;
+
+        pthread_mutex_lock(&plans_lock);
+        for (size_t k = 0; k < PLANS_CACHE_MAX && !found; k++) {
+                domain_plans *plans = &plans_cache[k];
+                if (!plans->fingerprint || strcmp(plans->uuid, uuid) != 0)
+                        continue;
+                found = strcmp(plans->fingerprint, fingerprint) == 0 &&
+                        now_usec() - plans->made_usec < PLANS_MAX_AGE_USEC;
+                for (size_t i = 0; found && i < n; i++) {
+                        infos[i].reclaimable = 0;
+                        for (size_t j = 0; j < plans->n; j++)
+                                if (strcmp(plans->ids[j], infos[i].id) == 0)
+                                        infos[i].reclaimable = plans->reclaimable[j];
+                }
+        }
+        pthread_mutex_unlock(&plans_lock);
+        return found;
+}
+
+static void plans_store(const char *uuid, const char *fingerprint, uint64_t made_usec,
+                        const vmsnap_snapshot_info *infos, size_t n)
+{
+        domain_plans *slot = NULL;
+
+        pthread_mutex_lock(&plans_lock);
+        for (size_t k = 0; k < PLANS_CACHE_MAX && !slot; k++)
+                if (plans_cache[k].fingerprint && strcmp(plans_cache[k].uuid, uuid) == 0)
+                        slot = &plans_cache[k];
+        for (size_t k = 0; k < PLANS_CACHE_MAX && !slot; k++)
+                if (!plans_cache[k].fingerprint)
+                        slot = &plans_cache[k];
+        if (!slot) /* full: the oldest goes */
+                for (size_t k = 0; k < PLANS_CACHE_MAX; k++)
+                        if (!slot || plans_cache[k].made_usec < slot->made_usec)
+                                slot = &plans_cache[k];
+        plans_clear(slot);
+        snprintf(slot->uuid, sizeof(slot->uuid), "%s", uuid);
+        slot->fingerprint = xstrdup(fingerprint);
+        slot->made_usec = made_usec;
+        slot->ids = calloc(n + 1, sizeof(char *));
+        slot->reclaimable = calloc(n + 1, sizeof(uint64_t));
+        if (!slot->ids || !slot->reclaimable)
+                abort();
+        for (size_t i = 0; i < n; i++) {
+                slot->ids[i] = xstrdup(infos[i].id);
+                slot->reclaimable[i] = infos[i].reclaimable;
+        }
+        slot->n = n;
+        pthread_mutex_unlock(&plans_lock);
+}
+
+/* The reclaimable bytes of every record, from the merge plans made now. */
+static void plans_make(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
                        vmsnap_snapshot_info *infos, size_t n)
 {
         vmsnap_merge_estimator *estimator = NULL;
         vmsnap_error error = {0};
         vmsnap_op op;
 
-        for (size_t i = 0; i < n; i++) {
-                const vmsnap_snapshot *s = vmsnap_domain_meta_find_id(meta, infos[i].id);
-                infos[i].size = s ? snapshot_size(meta, s) : 0;
-        }
         if (estimate_op_open(engine, uuid, meta, &error, &op) < 0 ||
             vmsnap_merge_estimator_new(&op, &estimator) < 0) {
                 estimate_op_close(&op);
@@ -392,4 +519,22 @@ void vmsnap_sizes_fill(vmsnap_engine *engine, const char *uuid, const vmsnap_dom
         }
         vmsnap_merge_estimator_free(estimator);
         estimate_op_close(&op);
+}
+
+void vmsnap_sizes_fill(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
+                       vmsnap_snapshot_info *infos, size_t n)
+{
+        _cleanup_free_ char *fingerprint = fingerprint_make(meta);
+        uint64_t started = now_usec();
+
+        for (size_t i = 0; i < n; i++) {
+                const vmsnap_snapshot *s = vmsnap_domain_meta_find_id(meta, infos[i].id);
+                infos[i].size = s ? snapshot_size(meta, s) : 0;
+        }
+        if (plans_lookup(uuid, fingerprint, infos, n))
+                return;
+        plans_make(engine, uuid, meta, infos, n);
+        /* Only a listing's plans are kept: a record of one snapshot is planned alone. */
+        if (n > 1 || meta->n_snapshots <= 1)
+                plans_store(uuid, fingerprint, started, infos, n);
 }

@@ -49,7 +49,9 @@ uint64_t vmsnap_image_growth(const char *from, const char *into, bool over_zero)
 
 /* Fills size and reclaimable of every record (n of them, of domain uuid) from meta, a
  * copy the caller owns. File I/O and libvirt calls: never under the data lock. A file
- * that cannot be read counts as nothing. */
+ * that cannot be read counts as nothing. A listing's plans are kept while the snapshots'
+ * images and vmsnap's files are unchanged, and at most 2 s (for what libvirt says: the
+ * active disks, the files other domains use). */
 void vmsnap_sizes_fill(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
                        vmsnap_snapshot_info *infos, size_t n);
 
