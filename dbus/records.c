@@ -100,6 +100,7 @@ int bus_append_domain_record(sd_bus_message *reply, const vmsnap_domain_info *in
         append_bool(reply, &r, "in_preview", info->in_preview);
         append_uint32(reply, &r, "snapshot_count", (uint32_t)info->snapshot_count);
         append_bool(reply, &r, "defined", info->defined);
+        append_uint64(reply, &r, "snapshot_bytes", info->snapshot_bytes);
         close_container(reply, &r);
         return r;
 }
@@ -139,6 +140,9 @@ int bus_append_snapshot_record(sd_bus_message *reply, const vmsnap_snapshot_info
         append_bool(reply, &r, "partial", info->partial);
         append_bool(reply, &r, "locked", info->locked);
         append_bool(reply, &r, "in_preview", info->in_preview);
+        append_uint32(reply, &r, "children", (uint32_t)info->n_children);
+        append_uint64(reply, &r, "size", info->size);
+        append_uint64(reply, &r, "reclaimable", info->reclaimable);
         close_container(reply, &r);
         return r;
 }

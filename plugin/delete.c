@@ -14,6 +14,7 @@
 #include "fileio.h"
 #include "journal.h"
 #include "live.h"
+#include "sizes.h"
 
 /* A file the merge plan knows, with its backing file as its header says. */
 typedef struct graph_node {
@@ -129,6 +130,9 @@ typedef struct merge_plan {
         planned_pull *pulls;
         size_t n_pulls;
         uint64_t bytes; /* upper bound of what the merge writes */
+        /* A dry run (vmsnap_merge_estimate): the decisions are recorded here, and nothing
+         * is journaled or changed. */
+        vmsnap_merge_effects *effects;
 } merge_plan;
 
 /* The running domain reads frozen through disk target's chain: of its children, the
@@ -159,7 +163,9 @@ static int plan_live_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
                                         "running chain; vmsnap's metadata does not match the images",
                                         entry->target, op->name, frozen);
         for (size_t i = 0; i < n_kids; i++)
-                if (kids[i]->path != in_chain) {
+                if (kids[i]->path != in_chain && plan->effects)
+                        vmsnap_merge_effects_move(plan->effects, frozen, kids[i]->path, false);
+                else if (kids[i]->path != in_chain) {
                         r = vmsnap_journal_step_rebase(op, kids[i]->path, node->backing,
                                                        node->backing_format, true);
                         if (r < 0)
@@ -169,7 +175,12 @@ static int plan_live_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
         if (strcmp(in_chain, active_source) == 0) {
                 uint64_t commit_cost = vmsnap_file_allocated(in_chain),
                          pull_cost = vmsnap_file_allocated(frozen);
-                if (commit_cost < pull_cost) {
+                if (plan->effects) {
+                        const char *from = commit_cost < pull_cost ? in_chain : frozen;
+                        const char *into = commit_cost < pull_cost ? frozen : in_chain;
+                        vmsnap_merge_effects_move(plan->effects, from, into, commit_cost < pull_cost);
+                        vmsnap_merge_effects_remove(plan->effects, from);
+                } else if (commit_cost < pull_cost) {
                         vmsnap_journal_step_block_commit(op, entry->target, in_chain, frozen, true, NULL);
                         model_replace_image(op->meta, in_chain, frozen);
                         plan->sources[plan->n_sources++] =
@@ -200,6 +211,11 @@ static int plan_live_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
                         return r;
                 if (contains)
                         above = grandkids[i]->path;
+        }
+        if (plan->effects) {
+                vmsnap_merge_effects_move(plan->effects, in_chain, frozen, true);
+                vmsnap_merge_effects_remove(plan->effects, in_chain);
+                return 0;
         }
         vmsnap_journal_step_block_commit(op, entry->target, in_chain, frozen, false, above);
         for (size_t i = 0; i < n_grandkids; i++)
@@ -251,8 +267,12 @@ static int plan_disk_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
                         return 0;
                 }
         }
-        if (n_kids == 0)
-                return 0; /* nothing reads it: collected after the commit point */
+        if (n_kids == 0) {
+                /* nothing reads it: collected after the commit point */
+                if (plan->effects)
+                        vmsnap_merge_effects_remove(plan->effects, frozen);
+                return 0;
+        }
         if (virDomainIsActive(op->domain) == 1)
                 for (size_t i = 0; i < n_active; i++) {
                         bool in_chain = false;
@@ -270,7 +290,14 @@ static int plan_disk_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
         uint64_t pull_cost = vmsnap_file_allocated(frozen) * n_kids;
         uint64_t commit_cost = n_kids == 1 ? vmsnap_file_allocated(kids[0]->path) : UINT64_MAX;
 
-        if (commit_cost < pull_cost) {
+        if (plan->effects) {
+                for (size_t i = 0; i < n_kids; i++)
+                        if (commit_cost < pull_cost)
+                                vmsnap_merge_effects_move(plan->effects, kids[i]->path, frozen, true);
+                        else
+                                vmsnap_merge_effects_move(plan->effects, frozen, kids[i]->path, false);
+                vmsnap_merge_effects_remove(plan->effects, commit_cost < pull_cost ? kids[0]->path : frozen);
+        } else if (commit_cost < pull_cost) {
                 /* Commit the only child down: frozen takes the child's place everywhere. */
                 const char *child = kids[0]->path;
                 n_grandkids = graph_children(graph, child, grandkids, 64);
@@ -568,4 +595,54 @@ int vmsnap_snapshot_delete(vmsnap_engine *engine, const char *domain, const char
                 vmsnap_live_release(op);
         vmsnap_op_end(op);
         return r;
+}
+
+/* ---- the same plan as a dry run, for sizes.c ---- */
+
+struct vmsnap_merge_estimator {
+        vmsnap_op *op;
+        vmsnap_active_disk *active;
+        size_t n_active;
+        image_graph graph;
+};
+
+int vmsnap_merge_estimator_new(vmsnap_op *op, vmsnap_merge_estimator **ret)
+{
+        vmsnap_merge_estimator *estimator = calloc(1, sizeof(*estimator));
+        int r;
+
+        if (!estimator)
+                abort();
+        estimator->op = op;
+        r = vmsnap_op_active_disks(op, &estimator->active, &estimator->n_active);
+        if (r == 0)
+                r = graph_build(op, estimator->active, estimator->n_active, &estimator->graph);
+        if (r < 0) {
+                vmsnap_merge_estimator_free(estimator);
+                return r;
+        }
+        *ret = estimator;
+        return 0;
+}
+
+int vmsnap_merge_estimate(vmsnap_merge_estimator *estimator, const vmsnap_snapshot *snapshot,
+                          vmsnap_merge_effects *ret)
+{
+        merge_plan plan = {.effects = ret};
+        int r = 0;
+
+        for (size_t i = 0; r == 0 && i < snapshot->n_disks; i++)
+                if (snapshot->disks[i].image)
+                        r = plan_disk_merge(estimator->op, &estimator->graph, &snapshot->disks[i],
+                                            estimator->active, estimator->n_active, &plan);
+        return r;
+}
+
+void vmsnap_merge_estimator_free(vmsnap_merge_estimator *estimator)
+{
+        if (!estimator)
+                return;
+        graph_clear(&estimator->graph);
+        vmsnap_active_disks_free(estimator->active, estimator->n_active);
+        free(estimator);
 }

@@ -14,6 +14,7 @@
 #include "facts.h"
 #include "fileio.h"
 #include "names.h"
+#include "sizes.h"
 #include "store.h"
 #include "tree.h"
 
@@ -47,7 +48,8 @@ static int slot_read_lock(vmsnap_engine *engine, vmsnap_domain_slot *slot, const
         if (!slot->meta) {
                 pthread_mutex_unlock(&slot->data_lock);
                 return vmsnap_error_set(error, -EAGAIN, VMSNAP_ERROR_BUSY,
-                                        "the metadata of domain %s was just dropped; try again", domain_name);
+                                        "the metadata of domain %s was just dropped; try again",
+                                        domain_name);
         }
         return 0;
 }
@@ -60,8 +62,8 @@ static const vmsnap_tree *slot_tree(vmsnap_domain_slot *slot)
         return slot->tree;
 }
 
-static int domain_info_fill(vmsnap_engine *engine, vmsnap_domain_slot *slot, const vmsnap_domain_facts *facts,
-                            vmsnap_domain_info *info, vmsnap_error *error)
+static int domain_info_fill(vmsnap_engine *engine, vmsnap_domain_slot *slot,
+                            const vmsnap_domain_facts *facts, vmsnap_domain_info *info, vmsnap_error *error)
 {
         int r = slot_read_lock(engine, slot, facts->name, error);
         if (r < 0)
@@ -76,7 +78,18 @@ static int domain_info_fill(vmsnap_engine *engine, vmsnap_domain_slot *slot, con
         info->in_preview = meta->preview != NULL;
         info->snapshot_count = (unsigned)meta->n_snapshots;
         info->defined = true;
+        size_t n_owned = meta->n_owned;
+        char **owned = calloc(n_owned + 1, sizeof(char *));
+        if (!owned)
+                abort();
+        for (size_t i = 0; i < n_owned; i++)
+                owned[i] = xstrdup(meta->owned[i]);
         pthread_mutex_unlock(&slot->data_lock);
+        /* File I/O: outside the lock. */
+        info->snapshot_bytes = vmsnap_sizes_of_files(owned, n_owned);
+        for (size_t i = 0; i < n_owned; i++)
+                free(owned[i]);
+        free(owned);
         return 0;
 }
 
@@ -102,6 +115,7 @@ static void undefined_info_fill(const char *uuid, const vmsnap_domain_meta *meta
                 .in_preview = meta->preview != NULL,
                 .snapshot_count = (unsigned)meta->n_snapshots,
                 .defined = false,
+                .snapshot_bytes = vmsnap_sizes_of_files(meta->owned, meta->n_owned),
         };
 }
 
@@ -335,9 +349,14 @@ int vmsnap_snapshot_list(vmsnap_engine *engine, const char *domain, vmsnap_snaps
                 abort();
         for (size_t k = 0; k < tree->n_depth_first; k++)
                 snapshot_info_fill(ctx.slot, tree, tree->depth_first[k], &ctx.now, &infos[k]);
-        *ret = infos;
-        *n_ret = tree->n_depth_first;
+        size_t n = tree->n_depth_first;
+        vmsnap_domain_meta *meta = vmsnap_domain_meta_copy(ctx.slot->meta);
         read_end(&ctx);
+        /* Sizes read images and ask libvirt: outside the lock, on the copy. */
+        vmsnap_sizes_fill(engine, ctx.slot->uuid, meta, infos, n);
+        vmsnap_domain_meta_free(meta);
+        *ret = infos;
+        *n_ret = n;
         return 0;
 }
 
@@ -363,7 +382,10 @@ int vmsnap_snapshot_get(vmsnap_engine *engine, const char *domain, const char *s
         for (size_t i = 0; i < meta->n_snapshots; i++)
                 if (meta->snapshots[i] == found)
                         snapshot_info_fill(ctx.slot, tree, i, &ctx.now, ret);
+        vmsnap_domain_meta *copy = vmsnap_domain_meta_copy(meta);
         read_end(&ctx);
+        vmsnap_sizes_fill(engine, ctx.slot->uuid, copy, ret, 1);
+        vmsnap_domain_meta_free(copy);
         return 0;
 }
 

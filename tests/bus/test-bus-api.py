@@ -14,10 +14,10 @@ from bustest import (DOMAIN_UUIDS, ERROR, JOB_IFACE, PATH, SOURCE_ROOT, TEST_DIR
 LINGER = 3
 client = Client()
 DOMAIN_KEYS = {"name": "s", "uuid": "s", "state": "s", "current_snapshot": "s", "in_preview": "b",
-               "snapshot_count": "u", "defined": "b"}
+               "snapshot_count": "u", "defined": "b", "snapshot_bytes": "t"}
 SNAPSHOT_KEYS = {"id": "s", "name": "s", "description": "s", "created": "x", "parent": "s", "state": "s",
                  "disks": "as", "excluded": "a(ss)", "memory": "b", "current": "b", "partial": "b", "locked": "b",
-                 "in_preview": "b"}
+                 "in_preview": "b", "children": "u", "size": "t", "reclaimable": "t"}
 IMAGE_KEYS = {"target": "s", "image": "s", "format": "s", "virtual_size": "t", "allocated": "t"}
 CURRENT_DISK_KEYS = {**IMAGE_KEYS, "eligible": "b", "reason": "s"}
 
@@ -44,7 +44,7 @@ def snapshot(domain, name):
 
 
 @case("ListDomains lists every domain with exactly the keys name, uuid, state, current_snapshot, in_preview, "
-      "snapshot_count, defined")
+      "snapshot_count, defined, snapshot_bytes")
 def _():
     reply = raw_call("ListDomains")
     check_equal(reply.get_type_string(), "(aa{sv})", "reply signature")
@@ -57,8 +57,8 @@ def _():
         check_equal(domain["uuid"], DOMAIN_UUIDS[domain["name"]], "uuid")
         check_equal(domain["state"], "shutoff", "state")
         check_equal(domain["defined"], True, "defined")
-        check_equal((domain["current_snapshot"], domain["in_preview"], domain["snapshot_count"]), ("", False, 0),
-                    "snapshot state of a fresh domain")
+        check_equal((domain["current_snapshot"], domain["in_preview"], domain["snapshot_count"],
+                     domain["snapshot_bytes"]), ("", False, 0, 0), "snapshot state of a fresh domain")
     check_equal(names, set(DOMAIN_UUIDS), "domains")
 
 
@@ -112,6 +112,23 @@ def _():
     alpha = client.domain("alpha")
     check_equal((alpha["current_snapshot"], alpha["snapshot_count"], alpha["in_preview"]), ("first", 1, False),
                 "alpha")
+
+
+@case("ListSnapshots records carry children (u), size (t) and reclaimable (t); ListDomains snapshot_bytes (t)")
+def _():
+    reply = raw_call("ListSnapshots", "s", ("alpha",))
+    check_equal(reply.get_type_string(), "(aa{sv})", "reply signature")
+    records = reply.get_child_value(0)
+    check(records.n_children() > 0, "alpha has snapshots")
+    for i in range(records.n_children()):
+        types = record_types(records.get_child_value(i))
+        check_equal({key: types.get(key) for key in ("children", "size", "reclaimable")},
+                    {"children": "u", "size": "t", "reclaimable": "t"}, "types of the sizes")
+    first = snapshot("alpha", "first")
+    # It froze alpha's original images: vmsnap made none of them, and a delete frees nothing.
+    check_equal((first["children"], first["size"], first["reclaimable"]), (0, 0, 0), "first's sizes")
+    # The overlays vmsnap made for it are files with blocks.
+    check(client.domain("alpha")["snapshot_bytes"] > 0, "alpha's snapshot_bytes counts its overlays")
 
 
 @case("Create with a disk list includes those disks and records the others as excluded, not selected")

@@ -99,6 +99,9 @@ typedef struct vmsnap_domain_info {
          * was away); its tree is kept, and comes back when a domain of the same UUID is
          * defined again. */
         bool defined;
+        /* Bytes allocated (st_blocks) by the files vmsnap made for the domain that exist:
+         * overlays, frozen images, memory states. Originals are not counted. */
+        uint64_t snapshot_bytes;
 } vmsnap_domain_info;
 
 typedef struct vmsnap_snapshot_disk {
@@ -124,6 +127,14 @@ typedef struct vmsnap_snapshot_info {
         bool partial;    /* a recorded disk is no longer attached or its image is gone */
         bool locked;     /* held by a running clone */
         bool in_preview; /* part of the running preview (configuration or a disk) */
+        /* Bytes allocated in the images this snapshot froze that vmsnap made; an original
+         * image counts 0. */
+        uint64_t size;
+        /* Bytes a delete (merge) of the snapshot would free now, from the plan that merge
+         * would run: the files it removes (frozen images, or the child committed down, and
+         * the memory state) less what the images receiving their data grow by. Images
+         * vmsnap may not change count 0. 0 also when the plan cannot be made now. */
+        uint64_t reclaimable;
 } vmsnap_snapshot_info;
 
 typedef struct vmsnap_image_info {

@@ -1,0 +1,540 @@
+/* sizes.c: what snapshots occupy and what deleting one would free (see sizes.h).
+ * Which files a merge removes and which data it moves is delete.c's plan, run as a
+ * dry run; this file turns that plan into bytes: a removed file frees its allocated
+ * blocks, a move grows its target by the clusters it did not hold. The allocation
+ * maps come from qcow2.c and are cached per file version (device, inode, mtime,
+ * size), so a listing reads an image's tables once until the image changes. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chain.h"
+#include "error.h"
+#include "fileio.h"
+#include "qcow2.h"
+#include "sizes.h"
+
+/* ---- what a plan does ---- */
+
+static char *xstrdup(const char *s)
+{
+        char *copy = strdup(s);
+        if (!copy)
+                abort();
+        return copy;
+}
+
+void vmsnap_merge_effects_remove(vmsnap_merge_effects *effects, const char *path)
+{
+        for (size_t i = 0; i < effects->n_removed; i++)
+                if (strcmp(effects->removed[i], path) == 0)
+                        return;
+        char **grown = realloc(effects->removed, (effects->n_removed + 1) * sizeof(*grown));
+        if (!grown)
+                abort();
+        effects->removed = grown;
+        effects->removed[effects->n_removed++] = xstrdup(path);
+}
+
+void vmsnap_merge_effects_move(vmsnap_merge_effects *effects, const char *from, const char *into,
+                               bool over_zero)
+{
+        vmsnap_merge_move *grown = realloc(effects->moves, (effects->n_moves + 1) * sizeof(*grown));
+        if (!grown)
+                abort();
+        effects->moves = grown;
+        effects->moves[effects->n_moves++] = (vmsnap_merge_move){xstrdup(from), xstrdup(into), over_zero};
+}
+
+void vmsnap_merge_effects_clear(vmsnap_merge_effects *effects)
+{
+        for (size_t i = 0; i < effects->n_removed; i++)
+                free(effects->removed[i]);
+        free(effects->removed);
+        for (size_t i = 0; i < effects->n_moves; i++) {
+                free(effects->moves[i].from);
+                free(effects->moves[i].into);
+        }
+        free(effects->moves);
+        *effects = (vmsnap_merge_effects){0};
+}
+
+/* ---- allocation maps, cached per file version ---- */
+
+/* Guest runs of one kind, in order, adjacent runs of a kind merged. */
+typedef struct allocation_map {
+        char *path;
+        dev_t dev;
+        ino_t ino;
+        struct timespec mtime;
+        off_t size;
+        uint64_t cluster_size;
+        uint64_t virtual_size;
+        vmsnap_qcow2_run *runs; /* kind, offset, length only */
+        size_t n_runs;
+} allocation_map;
+
+#define MAP_CACHE_MAX 256
+
+static pthread_mutex_t map_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static allocation_map *map_cache[MAP_CACHE_MAX];
+static size_t map_cache_next;
+
+static void allocation_map_free(allocation_map *map)
+{
+        if (!map)
+                return;
+        free(map->path);
+        free(map->runs);
+        free(map);
+}
+
+static allocation_map *allocation_map_copy(const allocation_map *map)
+{
+        allocation_map *copy = malloc(sizeof(*copy));
+        if (!copy)
+                abort();
+        *copy = *map;
+        copy->path = xstrdup(map->path);
+        copy->runs = malloc((map->n_runs + 1) * sizeof(*copy->runs));
+        if (!copy->runs)
+                abort();
+        memcpy(copy->runs, map->runs, map->n_runs * sizeof(*copy->runs));
+        return copy;
+}
+
+static bool same_version(const allocation_map *map, const char *path, const struct stat *st)
+{
+        return strcmp(map->path, path) == 0 && map->dev == st->st_dev && map->ino == st->st_ino &&
+               map->mtime.tv_sec == st->st_mtim.tv_sec && map->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+               map->size == st->st_size;
+}
+
+static void map_append(allocation_map *map, const vmsnap_qcow2_run *run, size_t *capacity)
+{
+        vmsnap_qcow2_run *last = map->n_runs ? &map->runs[map->n_runs - 1] : NULL;
+
+        if (last && last->kind == run->kind && last->offset + last->length == run->offset) {
+                last->length += run->length;
+                return;
+        }
+        if (map->n_runs == *capacity) {
+                *capacity = *capacity ? *capacity * 2 : 64;
+                vmsnap_qcow2_run *grown = realloc(map->runs, *capacity * sizeof(*grown));
+                if (!grown)
+                        abort();
+                map->runs = grown;
+        }
+        map->runs[map->n_runs++] =
+                (vmsnap_qcow2_run){.kind = run->kind, .offset = run->offset, .length = run->length};
+}
+
+/* Reads the map of the qcow2 image open as fd. */
+static int allocation_map_read(int fd, const char *path, allocation_map *map)
+{
+        const vmsnap_image_format qcow2 = VMSNAP_FORMAT_QCOW2;
+        vmsnap_image_header header = {0};
+        vmsnap_qcow2 *image = NULL;
+        vmsnap_error ignored;
+        size_t capacity = 0;
+        int r;
+
+        r = vmsnap_image_header_read_fd(fd, path, &qcow2, &header, &ignored);
+        if (r == 0)
+                r = vmsnap_qcow2_open(fd, path, &header, &image, &ignored);
+        if (r < 0) {
+                vmsnap_image_header_clear(&header);
+                return r;
+        }
+        map->cluster_size = vmsnap_qcow2_cluster_size(image);
+        map->virtual_size = vmsnap_qcow2_virtual_size(image);
+        for (uint64_t offset = 0; r == 0 && offset < map->virtual_size;) {
+                vmsnap_qcow2_run run;
+                r = vmsnap_qcow2_map(image, offset, map->virtual_size - offset, &run, &ignored);
+                if (r == 0 && run.length == 0)
+                        r = -EBADMSG;
+                if (r == 0) {
+                        map_append(map, &run, &capacity);
+                        offset += run.length;
+                }
+        }
+        vmsnap_qcow2_free(image);
+        vmsnap_image_header_clear(&header);
+        return r;
+}
+
+/* A copy of the map of path as it is now, from the cache when the file has not changed
+ * since it was read; NULL when path is not a qcow2 image vmsnap can read. */
+static allocation_map *allocation_map_get(const char *path)
+{
+        allocation_map *map, *copy;
+        struct stat st;
+        int fd;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return NULL;
+        if (fstat(fd, &st) < 0) {
+                close(fd);
+                return NULL;
+        }
+        pthread_mutex_lock(&map_cache_lock);
+        for (size_t i = 0; i < MAP_CACHE_MAX; i++)
+                if (map_cache[i] && same_version(map_cache[i], path, &st)) {
+                        copy = allocation_map_copy(map_cache[i]);
+                        pthread_mutex_unlock(&map_cache_lock);
+                        close(fd);
+                        return copy;
+                }
+        pthread_mutex_unlock(&map_cache_lock);
+
+        map = calloc(1, sizeof(*map));
+        if (!map)
+                abort();
+        *map = (allocation_map){.path = xstrdup(path),
+                                .dev = st.st_dev,
+                                .ino = st.st_ino,
+                                .mtime = st.st_mtim,
+                                .size = st.st_size};
+        if (allocation_map_read(fd, path, map) < 0) {
+                close(fd);
+                allocation_map_free(map);
+                return NULL;
+        }
+        close(fd);
+
+        copy = allocation_map_copy(map);
+        pthread_mutex_lock(&map_cache_lock);
+        for (size_t i = 0; i < MAP_CACHE_MAX; i++)
+                if (map_cache[i] && strcmp(map_cache[i]->path, path) == 0) {
+                        allocation_map_free(map_cache[i]); /* an older version of the file */
+                        map_cache[i] = NULL;
+                }
+        allocation_map_free(map_cache[map_cache_next]);
+        map_cache[map_cache_next] = map;
+        map_cache_next = (map_cache_next + 1) % MAP_CACHE_MAX;
+        pthread_mutex_unlock(&map_cache_lock);
+        return copy;
+}
+
+/* ---- growth of a merge's target ---- */
+
+/* Cluster index ranges [start, end) of into. */
+typedef struct cluster_range {
+        uint64_t start, end;
+} cluster_range;
+
+static void ranges_add(cluster_range **ranges, size_t *n, size_t *capacity, uint64_t start, uint64_t end)
+{
+        if (start >= end)
+                return;
+        if (*n > 0 && (*ranges)[*n - 1].end >= start) {
+                if ((*ranges)[*n - 1].end < end)
+                        (*ranges)[*n - 1].end = end;
+                return;
+        }
+        if (*n == *capacity) {
+                *capacity = *capacity ? *capacity * 2 : 64;
+                cluster_range *grown = realloc(*ranges, *capacity * sizeof(*grown));
+                if (!grown)
+                        abort();
+                *ranges = grown;
+        }
+        (*ranges)[(*n)++] = (cluster_range){start, end};
+}
+
+static bool holds_data(vmsnap_extent_kind kind)
+{
+        return kind == VMSNAP_EXTENT_DATA || kind == VMSNAP_EXTENT_COMPRESSED;
+}
+
+uint64_t vmsnap_image_growth(const char *from, const char *into, bool over_zero)
+{
+        allocation_map *source = allocation_map_get(from), *target = allocation_map_get(into);
+        cluster_range *moved = NULL, *held = NULL;
+        size_t n_moved = 0, n_held = 0, capacity_moved = 0, capacity_held = 0;
+        uint64_t clusters = 0, growth;
+
+        if (!source || !target) {
+                /* Not read: at most everything from holds lands in into. */
+                allocation_map_free(source);
+                allocation_map_free(target);
+                return vmsnap_file_allocated(from);
+        }
+        uint64_t size = target->cluster_size;
+        for (size_t i = 0; i < source->n_runs; i++) {
+                const vmsnap_qcow2_run *run = &source->runs[i];
+                uint64_t end = run->offset + run->length;
+                if (!holds_data(run->kind) || run->offset >= target->virtual_size)
+                        continue;
+                if (end > target->virtual_size)
+                        end = target->virtual_size;
+                ranges_add(&moved, &n_moved, &capacity_moved, run->offset / size, (end + size - 1) / size);
+        }
+        for (size_t i = 0; i < target->n_runs; i++) {
+                const vmsnap_qcow2_run *run = &target->runs[i];
+                /* Only whole clusters: a cluster partly held (subclusters) still takes data. */
+                if (holds_data(run->kind) || (!over_zero && run->kind == VMSNAP_EXTENT_ZERO))
+                        ranges_add(&held, &n_held, &capacity_held, (run->offset + size - 1) / size,
+                                   (run->offset + run->length) / size);
+        }
+        /* |moved \ held|: both sorted and disjoint. */
+        size_t j = 0;
+        for (size_t i = 0; i < n_moved; i++) {
+                uint64_t start = moved[i].start, end = moved[i].end, covered = 0;
+                while (j < n_held && held[j].end <= start)
+                        j++;
+                for (size_t k = j; k < n_held && held[k].start < end; k++) {
+                        uint64_t a = held[k].start > start ? held[k].start : start;
+                        uint64_t b = held[k].end < end ? held[k].end : end;
+                        covered += b - a;
+                }
+                clusters += (end - start) - covered;
+        }
+        growth = clusters * size;
+        free(moved);
+        free(held);
+        allocation_map_free(source);
+        allocation_map_free(target);
+        return growth;
+}
+
+/* ---- records ---- */
+
+uint64_t vmsnap_sizes_of_files(char *const *paths, size_t n)
+{
+        uint64_t total = 0;
+        for (size_t i = 0; i < n; i++)
+                total += vmsnap_file_allocated(paths[i]);
+        return total;
+}
+
+static uint64_t snapshot_size(const vmsnap_domain_meta *meta, const vmsnap_snapshot *snapshot)
+{
+        uint64_t total = 0;
+        for (size_t i = 0; i < snapshot->n_disks; i++)
+                if (snapshot->disks[i].image && vmsnap_domain_meta_owns(meta, snapshot->disks[i].image))
+                        total += vmsnap_file_allocated(snapshot->disks[i].image);
+        return total;
+}
+
+static uint64_t effects_freed(const vmsnap_merge_effects *effects)
+{
+        uint64_t freed = 0, grown = 0;
+
+        for (size_t i = 0; i < effects->n_removed; i++)
+                freed += vmsnap_file_allocated(effects->removed[i]);
+        for (size_t i = 0; i < effects->n_moves; i++)
+                grown += vmsnap_image_growth(effects->moves[i].from, effects->moves[i].into,
+                                             effects->moves[i].over_zero);
+        return freed > grown ? freed - grown : 0;
+}
+
+/* An operation context for the planner that takes no lock and changes nothing: the
+ * domain as libvirt defines it now, and a copy of the published metadata. */
+static int estimate_op_open(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
+                            vmsnap_error *error, vmsnap_op *op)
+{
+        *op = (vmsnap_op){.engine = engine, .error = error};
+        int r = vmsnap_engine_lookup(engine, uuid, &op->domain, error);
+        if (r < 0)
+                return r;
+        op->slot = vmsnap_engine_slot(engine, uuid);
+        op->meta = vmsnap_domain_meta_copy(meta);
+        return vmsnap_op_reload_xml(op);
+}
+
+static void estimate_op_close(vmsnap_op *op)
+{
+        for (size_t i = 0; i < op->n_foreign_images; i++)
+                free(op->foreign_images[i]);
+        free(op->foreign_images);
+        vmsnap_xml_disks_free(op->disks, op->n_disks);
+        vmsnap_domain_meta_free(op->meta);
+        free(op->xml);
+        free(op->name);
+        if (op->domain)
+                virDomainFree(op->domain);
+}
+
+/* ---- the plans of a domain, cached ---- */
+
+/* What a domain's plans were made from: its snapshots' images and the files vmsnap made,
+ * each as (path, device, inode, mtime, size). What libvirt says (the active disks, the
+ * files other domains use) is not in it; that is why a result is kept at most
+ * PLANS_MAX_AGE_USEC, as facts.h keeps libvirt's answers. */
+#define PLANS_MAX_AGE_USEC (2ULL * 1000 * 1000)
+#define PLANS_CACHE_MAX 64
+
+typedef struct domain_plans {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        char *fingerprint;
+        uint64_t made_usec;
+        char **ids;
+        uint64_t *reclaimable;
+        size_t n;
+} domain_plans;
+
+static pthread_mutex_t plans_lock = PTHREAD_MUTEX_INITIALIZER;
+static domain_plans plans_cache[PLANS_CACHE_MAX];
+
+static uint64_t now_usec(void)
+{
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
+}
+
+static void fingerprint_add(FILE *out, const char *path)
+{
+        struct stat st;
+        if (!path)
+                return;
+        if (stat(path, &st) < 0)
+                fprintf(out, "%s -\n", path);
+        else
+                fprintf(out, "%s %llu %llu %lld.%09ld %lld\n", path, (unsigned long long)st.st_dev,
+                        (unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+                        (long long)st.st_size);
+}
+
+static char *fingerprint_make(const vmsnap_domain_meta *meta)
+{
+        char *text = NULL;
+        size_t size = 0;
+        FILE *out = open_memstream(&text, &size);
+
+        if (!out)
+                abort();
+        fprintf(out, "%s\n", meta->current_id ? meta->current_id : "");
+        for (size_t i = 0; i < meta->n_snapshots; i++) {
+                const vmsnap_snapshot *s = meta->snapshots[i];
+                fprintf(out, "%s %s\n", s->id, s->parent_id ? s->parent_id : "");
+                fingerprint_add(out, s->memory_file);
+                for (size_t j = 0; j < s->n_disks; j++)
+                        fingerprint_add(out, s->disks[j].image);
+        }
+        for (size_t i = 0; i < meta->n_owned; i++)
+                fingerprint_add(out, meta->owned[i]);
+        if (fclose(out) != 0)
+                abort();
+        return text;
+}
+
+static void plans_clear(domain_plans *plans)
+{
+        free(plans->fingerprint);
+        for (size_t i = 0; i < plans->n; i++)
+                free(plans->ids[i]);
+        free(plans->ids);
+        free(plans->reclaimable);
+        *plans = (domain_plans){0};
+}
+
+/* Fills reclaimable from a fresh cached result; false when there is none. */
+static bool plans_lookup(const char *uuid, const char *fingerprint, vmsnap_snapshot_info *infos, size_t n)
+{
+        bool found = false;
+
+        pthread_mutex_lock(&plans_lock);
+        for (size_t k = 0; k < PLANS_CACHE_MAX && !found; k++) {
+                domain_plans *plans = &plans_cache[k];
+                if (!plans->fingerprint || strcmp(plans->uuid, uuid) != 0)
+                        continue;
+                found = strcmp(plans->fingerprint, fingerprint) == 0 &&
+                        now_usec() - plans->made_usec < PLANS_MAX_AGE_USEC;
+                for (size_t i = 0; found && i < n; i++) {
+                        infos[i].reclaimable = 0;
+                        for (size_t j = 0; j < plans->n; j++)
+                                if (strcmp(plans->ids[j], infos[i].id) == 0)
+                                        infos[i].reclaimable = plans->reclaimable[j];
+                }
+        }
+        pthread_mutex_unlock(&plans_lock);
+        return found;
+}
+
+static void plans_store(const char *uuid, const char *fingerprint, uint64_t made_usec,
+                        const vmsnap_snapshot_info *infos, size_t n)
+{
+        domain_plans *slot = NULL;
+
+        pthread_mutex_lock(&plans_lock);
+        for (size_t k = 0; k < PLANS_CACHE_MAX && !slot; k++)
+                if (plans_cache[k].fingerprint && strcmp(plans_cache[k].uuid, uuid) == 0)
+                        slot = &plans_cache[k];
+        for (size_t k = 0; k < PLANS_CACHE_MAX && !slot; k++)
+                if (!plans_cache[k].fingerprint)
+                        slot = &plans_cache[k];
+        if (!slot) /* full: the oldest goes */
+                for (size_t k = 0; k < PLANS_CACHE_MAX; k++)
+                        if (!slot || plans_cache[k].made_usec < slot->made_usec)
+                                slot = &plans_cache[k];
+        plans_clear(slot);
+        snprintf(slot->uuid, sizeof(slot->uuid), "%s", uuid);
+        slot->fingerprint = xstrdup(fingerprint);
+        slot->made_usec = made_usec;
+        slot->ids = calloc(n + 1, sizeof(char *));
+        slot->reclaimable = calloc(n + 1, sizeof(uint64_t));
+        if (!slot->ids || !slot->reclaimable)
+                abort();
+        for (size_t i = 0; i < n; i++) {
+                slot->ids[i] = xstrdup(infos[i].id);
+                slot->reclaimable[i] = infos[i].reclaimable;
+        }
+        slot->n = n;
+        pthread_mutex_unlock(&plans_lock);
+}
+
+/* The reclaimable bytes of every record, from the merge plans made now. */
+static void plans_make(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
+                       vmsnap_snapshot_info *infos, size_t n)
+{
+        vmsnap_merge_estimator *estimator = NULL;
+        vmsnap_error error = {0};
+        vmsnap_op op;
+
+        if (estimate_op_open(engine, uuid, meta, &error, &op) < 0 ||
+            vmsnap_merge_estimator_new(&op, &estimator) < 0) {
+                estimate_op_close(&op);
+                return; /* reclaimable stays 0: the plan cannot be made now */
+        }
+        for (size_t i = 0; i < n; i++) {
+                const vmsnap_snapshot *s = vmsnap_domain_meta_find_id(op.meta, infos[i].id);
+                vmsnap_merge_effects effects = {0};
+
+                if (!s || vmsnap_merge_estimate(estimator, s, &effects) < 0) {
+                        vmsnap_merge_effects_clear(&effects);
+                        continue;
+                }
+                /* The snapshot's memory state goes with it (gc.c). */
+                if (s->memory_file && vmsnap_domain_meta_owns(op.meta, s->memory_file))
+                        vmsnap_merge_effects_remove(&effects, s->memory_file);
+                infos[i].reclaimable = effects_freed(&effects);
+                vmsnap_merge_effects_clear(&effects);
+        }
+        vmsnap_merge_estimator_free(estimator);
+        estimate_op_close(&op);
+}
+
+void vmsnap_sizes_fill(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
+                       vmsnap_snapshot_info *infos, size_t n)
+{
+        _cleanup_free_ char *fingerprint = fingerprint_make(meta);
+        uint64_t started = now_usec();
+
+        for (size_t i = 0; i < n; i++) {
+                const vmsnap_snapshot *s = vmsnap_domain_meta_find_id(meta, infos[i].id);
+                infos[i].size = s ? snapshot_size(meta, s) : 0;
+        }
+        if (plans_lookup(uuid, fingerprint, infos, n))
+                return;
+        plans_make(engine, uuid, meta, infos, n);
+        /* Only a listing's plans are kept: a record of one snapshot is planned alone. */
+        if (n > 1 || meta->n_snapshots <= 1)
+                plans_store(uuid, fingerprint, started, infos, n);
+}
