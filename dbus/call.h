@@ -41,6 +41,9 @@ typedef struct method_spec {
         /* Runs beside the domain's queued changes instead of after them (a clone only reads
          * frozen images; the engine keeps deletes away from them while it runs). */
         bool own_lane;
+        /* A read that also answers for a domain libvirt no longer defines: a domain the
+         * request worker cannot resolve is left to act (GetHistory by UUID). */
+        bool answers_undefined;
 } method_spec;
 
 struct call {
@@ -102,6 +105,10 @@ struct call {
         vmsnap_image_info *images;
         size_t n_images;
         char *new_name;
+        vmsnap_history_entry *history;
+        size_t n_history;
+        /* The change's outcome went to the journal, which is stderr too (audit.h). */
+        bool journaled;
 
         job *job;
         domain_lane *lane;
