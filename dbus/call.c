@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "audit.h"
 #include "call.h"
 #include "errors.h"
 #include "job.h"
@@ -49,6 +50,7 @@ void call_free(call *c)
         free(c->xml);
         vmsnap_image_info_array_free(c->images, c->n_images);
         free(c->new_name);
+        vmsnap_history_entry_array_free(c->history, c->n_history);
         strv_free(c->read_domains);
         free(c->read_allowed);
         free(c);
@@ -182,7 +184,8 @@ static void request_task(void *userdata)
          * domain does not learn whether it exists. */
         call_resolve(c);
         if (call_authorize(c)) {
-                if (c->resolve_error.code < 0)
+                if (c->resolve_error.code < 0 &&
+                    !(c->method->answers_undefined && c->resolve_error.kind == VMSNAP_ERROR_NOT_FOUND))
                         call_fail_engine(c, &c->resolve_error);
                 if (!c->error_name && c->method->check)
                         c->method->check(c);
@@ -211,12 +214,13 @@ static void log_safe(char *out, size_t size, const char *text)
 }
 
 /* One line on stderr (the journal) for every change refused or failed: method, domain,
- * caller's UID, error name and sentence. Reads are not logged: they change nothing. */
+ * caller's UID, error name and sentence. Reads are not logged: they change nothing; nor is
+ * a change whose structured entry already went to the journal that stderr is (audit.h). */
 static void call_log_failure(const call *c)
 {
         char domain[256], message[1024], job_text[32] = "";
 
-        if (c->method->kind == METHOD_READ || !c->error_name || c->canceled)
+        if (c->method->kind == METHOD_READ || !c->error_name || c->canceled || c->journaled)
                 return;
         log_safe(domain, sizeof(domain), c->domain ? call_domain_name(c) : "");
         log_safe(message, sizeof(message), c->error_message);
@@ -298,6 +302,7 @@ static void change_task(void *userdata)
                         job_report_started(c->job);
                 c->method->act(c);
         }
+        c->journaled = audit_record(c);
         loop_mailbox_post(c->manager->mailbox, change_done, c);
 }
 

@@ -44,6 +44,9 @@ typedef struct method_spec {
         /* The domain may be one libvirt no longer defines, known by its kept metadata
          * (Purge): the call resolves it among those too. */
         bool undefined_domains;
+        /* A read that also answers for a domain libvirt no longer defines: a domain the
+         * request worker cannot resolve is left to act (GetHistory by UUID). */
+        bool answers_undefined;
 } method_spec;
 
 struct call {
@@ -111,6 +114,10 @@ struct call {
         vmsnap_image_info *images;
         size_t n_images;
         char *new_name;
+        vmsnap_history_entry *history;
+        size_t n_history;
+        /* The change's outcome went to the journal, which is stderr too (audit.h). */
+        bool journaled;
 
         job *job;
         domain_lane *lane;

@@ -59,6 +59,7 @@ struct job {
                 bool have_progress;
                 uint64_t done, total;
                 char **messages;
+                char **all_messages; /* every message, for the job's history entry */
                 bool past_point_of_no_return;
                 bool flush_posted;
         } reported;
@@ -94,6 +95,17 @@ call *job_queued_call(const job *j)
         return j->queued_call;
 }
 
+char **job_messages_copy(job *j)
+{
+        char **copy = xcalloc(1, sizeof(char *));
+
+        pthread_mutex_lock(&j->lock);
+        for (char **m = j->reported.all_messages; m && *m; m++)
+                strv_push(&copy, *m);
+        pthread_mutex_unlock(&j->lock);
+        return copy;
+}
+
 bool job_cancel_requested(job *j)
 {
         return atomic_load(&j->cancel_requested);
@@ -120,6 +132,7 @@ static void job_free(job *j)
         sd_event_source_disable_unref(j->linger_timer);
         pthread_mutex_destroy(&j->lock);
         strv_free(j->reported.messages);
+        strv_free(j->reported.all_messages);
         strv_free(j->messages);
         strv_free(j->audience);
         free(j->path);
@@ -173,6 +186,7 @@ static void hook_message(void *userdata, const char *text)
 
         pthread_mutex_lock(&j->lock);
         strv_push(&j->reported.messages, text);
+        strv_push(&j->reported.all_messages, text);
         job_post_flush_locked(j);
         pthread_mutex_unlock(&j->lock);
 }

@@ -46,6 +46,8 @@ void job_report_started(job *j);
 const vmsnap_hooks *job_engine_hooks(job *j);
 /* Any thread. */
 bool job_cancel_requested(job *j);
+/* Any thread: every message the engine gave the job so far (a NULL-terminated copy). */
+char **job_messages_copy(job *j);
 
 /* Loop thread: the operation ended. summary is said on success (Completed's message),
  * error on failure or cancellation; error_name (org.example.Snapshots.Error.*) becomes

@@ -392,6 +392,14 @@ static void act_get_configuration(call *c)
                 call_fail_engine(c, &error);
 }
 
+static void act_get_history(call *c)
+{
+        vmsnap_error error = {0};
+
+        if (vmsnap_history_list(c->manager->engine, call_domain(c), &c->history, &c->n_history, &error) < 0)
+                call_fail_engine(c, &error);
+}
+
 static void act_create(call *c)
 {
         vmsnap_error error = {0};
@@ -570,6 +578,14 @@ static int reply_configuration(call *c, sd_bus_message *reply)
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
+static int reply_history(call *c, sd_bus_message *reply)
+{
+        int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < c->n_history; i++)
+                r = bus_append_history_record(reply, &c->history[i]);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
 /* Loop: the domains of the jobs the caller may not read by right (it did not start them,
  * it is not root) on which polkit has not answered lately; the request worker asks. */
 static int parse_list_jobs(call *c, sd_bus_message *message, sd_bus_error *error)
@@ -710,6 +726,17 @@ static const method_spec methods[] = {
                 .reply = reply_configuration,
         },
         {
+                .member = "GetHistory",
+                .kind = METHOD_READ,
+                .action = ACTION_READ,
+                .phrase = "read the history of",
+                .parse = parse_domain,
+                .act = act_get_history,
+                .reply = reply_history,
+                .undefined_domains = true,
+                .answers_undefined = true,
+        },
+        {
                 .member = "Create",
                 .kind = METHOD_JOB,
                 .action = ACTION_CREATE,
@@ -812,6 +839,7 @@ static const method_spec methods[] = {
                 .kind = METHOD_CHANGE,
                 .action = ACTION_DELETE,
                 .phrase = "rename snapshots of",
+                .operation = "rename",
                 .parse = parse_new_name,
                 .check = check_rename,
                 .act = act_rename,
@@ -821,6 +849,7 @@ static const method_spec methods[] = {
                 .kind = METHOD_CHANGE,
                 .action = ACTION_DELETE,
                 .phrase = "change snapshot descriptions of",
+                .operation = "set-description",
                 .parse = parse_description,
                 .act = act_set_description,
         },
@@ -879,6 +908,8 @@ const sd_bus_vtable snapshots_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("GetConfiguration", SD_BUS_ARGS("s", domain, "s", snapshot),
                                 SD_BUS_RESULT("s", xml, "aa{sv}", disks), method_call,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetHistory", SD_BUS_ARGS("s", domain), SD_BUS_RESULT("aa{sv}", entries),
+                                method_call, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS(
                 "Create",
                 SD_BUS_ARGS("s", domain, "s", name, "s", description, "as", disks, "a{sv}", options),

@@ -177,3 +177,25 @@ int bus_append_current_disk_record(sd_bus_message *reply, const vmsnap_image_inf
         close_container(reply, &r);
         return r;
 }
+
+int bus_append_history_record(sd_bus_message *reply, const vmsnap_history_entry *entry)
+{
+        int r = 0;
+
+        open_container(reply, &r, SD_BUS_TYPE_ARRAY, "{sv}");
+        append_uint64(reply, &r, "time", entry->time_usec);
+        append_string(reply, &r, "operation", entry->operation);
+        append_string(reply, &r, "snapshot", entry->snapshot);
+        append_uint32(reply, &r, "uid", entry->uid);
+        append_string(reply, &r, "result", entry->result);
+        append_string(reply, &r, "error", entry->error);
+        append_string(reply, &r, "error_name", entry->error_name);
+        begin_entry(reply, &r, "messages", "as");
+        open_container(reply, &r, SD_BUS_TYPE_ARRAY, "s");
+        for (char **m = entry->messages; r >= 0 && m && *m; m++)
+                r = sd_bus_message_append_basic(reply, SD_BUS_TYPE_STRING, *m);
+        close_container(reply, &r);
+        end_entry(reply, &r);
+        close_container(reply, &r);
+        return r;
+}

@@ -15,3 +15,6 @@ int bus_append_snapshot_record(sd_bus_message *reply, const vmsnap_snapshot_info
 int bus_append_image_record(sd_bus_message *reply, const vmsnap_image_info *info);
 /* The same keys and eligible (b), reason (s, "" when eligible): a disk of the domain now */
 int bus_append_current_disk_record(sd_bus_message *reply, const vmsnap_image_info *info);
+/* time (t, µs since the epoch), operation, snapshot, uid (u), result, error, error_name,
+ * messages (as): one entry of GetHistory */
+int bus_append_history_record(sd_bus_message *reply, const vmsnap_history_entry *entry);

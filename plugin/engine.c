@@ -148,6 +148,7 @@ static void slot_free(vmsnap_domain_slot *slot)
 {
         pthread_mutex_destroy(&slot->op_lock);
         pthread_mutex_destroy(&slot->data_lock);
+        pthread_mutex_destroy(&slot->history_lock);
         vmsnap_domain_meta_free(vmsnap_slot_publish(slot, NULL));
         vmsnap_slot_drop_facts(slot);
         for (size_t i = 0; i < slot->n_clone_locks; i++)
@@ -207,6 +208,7 @@ vmsnap_domain_slot *vmsnap_engine_slot(vmsnap_engine *engine, const char *uuid)
         snprintf(slot->uuid, sizeof(slot->uuid), "%s", uuid);
         pthread_mutex_init(&slot->op_lock, NULL);
         pthread_mutex_init(&slot->data_lock, NULL);
+        pthread_mutex_init(&slot->history_lock, NULL);
         engine->slots = slots;
         engine->slots[engine->n_slots++] = slot;
 out:

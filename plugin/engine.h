@@ -30,6 +30,11 @@ typedef struct vmsnap_domain_slot {
         uint64_t facts_fetched_usec;
         unsigned facts_epoch; /* engine->facts_epoch when fetched */
         unsigned facts_drops; /* counts every drop, so a fetch that raced an event is not kept */
+        /* The history file (history.c): appends are serialized by history_lock, which also
+         * guards the count of its lines, known once history_counted. */
+        pthread_mutex_t history_lock;
+        bool history_counted;
+        size_t history_lines;
 } vmsnap_domain_slot;
 
 struct vmsnap_engine {

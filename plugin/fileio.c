@@ -140,6 +140,28 @@ fail:
                                 "cannot write %s: %s", path, strerror(-r));
 }
 
+int vmsnap_file_append(const char *path, const char *data, size_t size, vmsnap_error *error)
+{
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (vmsnap_failpoint_dead())
+                return vmsnap_failpoint_dead_error(error);
+        fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return vmsnap_error_set(error, -errno,
+                                        errno == ENOENT ? VMSNAP_ERROR_NOT_FOUND : VMSNAP_ERROR_FAILED,
+                                        "cannot open %s to append to it: %m", path);
+        r = write_all(fd, data, size);
+        if (r == 0 && fdatasync(fd) < 0)
+                r = -errno;
+        if (r < 0)
+                return vmsnap_error_set(
+                        error, r, r == -ENOSPC || r == -EDQUOT ? VMSNAP_ERROR_NO_SPACE : VMSNAP_ERROR_FAILED,
+                        "cannot append to %s: %s", path, strerror(-r));
+        return 0;
+}
+
 int vmsnap_file_read_all(const char *path, char **data_ret, size_t *size_ret, vmsnap_error *error)
 {
         _cleanup_close_ int fd = -EBADF;

@@ -18,6 +18,12 @@ int vmsnap_pwrite_full(int fd, const void *buffer, size_t size, uint64_t offset)
 
 int vmsnap_file_write_atomic(const char *path, const char *data, size_t size, vmsnap_error *error);
 
+/* Appends data to the existing regular file at path (never through a symlink, never
+ * creating it: a new file is written with vmsnap_file_write_atomic) and flushes it
+ * (fdatasync). A crash may leave part of data at the end; readers of such files skip a
+ * torn last line. */
+int vmsnap_file_append(const char *path, const char *data, size_t size, vmsnap_error *error);
+
 /* Reads a whole file into a NUL-terminated buffer. -ENOENT (error set) when missing. */
 int vmsnap_file_read_all(const char *path, char **data_ret, size_t *size_ret, vmsnap_error *error);
 

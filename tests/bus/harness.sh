@@ -196,7 +196,17 @@ delta_disks+="<disk type='file' device='cdrom'><driver name='qemu' type='raw'/><
 
 # ---- vmsnapd ----
 daemon_args=(--connect "test://$work/node.xml" --state-dir "$work/state" --bus-address "$address" "$@")
-"$vmsnapd" "${daemon_args[@]}" 2>"$work/vmsnapd.log" &
+# VMSNAP_BUS_PRIVATE_JOURNAL=1: vmsnapd runs in a private mount namespace where the journal's
+# socket is journal-ns.sh's listener, which writes what it receives to $work/journal.jsonl.
+launcher=()
+if [ "${VMSNAP_BUS_PRIVATE_JOURNAL:-0}" = 1 ]; then
+        command -v unshare >/dev/null || skip "unshare is missing (apt-get install util-linux)"
+        unshare --mount --propagation private true 2>/dev/null ||
+                skip "cannot make a private mount namespace here (unshare --mount)"
+        launcher=(unshare --mount --propagation private -- "$source_root/tests/bus/journal-ns.sh"
+                "$work/journal.jsonl")
+fi
+"${launcher[@]}" "$vmsnapd" "${daemon_args[@]}" 2>"$work/vmsnapd.log" &
 vmsnapd_pid=$!
 pids+=($vmsnapd_pid)
 gdbus wait --system --timeout 20 org.example.Snapshots ||

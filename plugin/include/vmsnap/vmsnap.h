@@ -352,6 +352,34 @@ VMSNAP_EXPORT int vmsnap_name_validate(const char *name, vmsnap_error *error);
 /* The same rules for the name of a new domain (a clone); the message calls it a domain name. */
 VMSNAP_EXPORT int vmsnap_domain_name_validate(const char *name, vmsnap_error *error);
 
+/* ---- the audit trail ---- */
+
+/* One change of a domain as the history keeps it. */
+typedef struct vmsnap_history_entry {
+        uint64_t time_usec; /* when it ended: CLOCK_REALTIME, µs since the epoch */
+        char *operation;    /* create, preview, commit, undo, revert, delete, clone, rename, ... */
+        char *snapshot;     /* the snapshot's name then, "" when none */
+        uint32_t uid;       /* the caller's UID */
+        char *result;       /* done, failed, canceled */
+        char *error;        /* the sentence of a failure, "" when done */
+        char *error_name;   /* org.example.Snapshots.Error.* of a failure, "" otherwise */
+        char **messages;    /* NULL-terminated: the warnings and notes the change gave */
+} vmsnap_history_entry;
+
+#define VMSNAP_HISTORY_MAX 1000
+
+/* Appends an entry to the domain's history (its UUID, or a name libvirt knows). The history
+ * is keyed by UUID, so it survives renames, undefines and restarts; the last
+ * VMSNAP_HISTORY_MAX entries are kept. time_usec 0: now. Any thread. */
+VMSNAP_EXPORT int vmsnap_history_append(vmsnap_engine *engine, const char *domain,
+                                        const vmsnap_history_entry *entry, vmsnap_error *error);
+/* The domain's history, oldest first (at most VMSNAP_HISTORY_MAX entries). A domain libvirt
+ * no longer defines is found by its UUID when vmsnap keeps its metadata or its history. */
+VMSNAP_EXPORT int vmsnap_history_list(vmsnap_engine *engine, const char *domain, vmsnap_history_entry **ret,
+                                      size_t *n_ret, vmsnap_error *error);
+VMSNAP_EXPORT void vmsnap_history_entry_clear(vmsnap_history_entry *entry);
+VMSNAP_EXPORT void vmsnap_history_entry_array_free(vmsnap_history_entry *array, size_t n);
+
 VMSNAP_EXPORT const char *vmsnap_version(void);
 
 #ifdef __cplusplus
