@@ -199,6 +199,9 @@ class Client:
     def delete(self, domain, snapshot, options=None):
         return self.call("Delete", "ssa{sv}", (domain, snapshot, variant_options(options or {})))[0]
 
+    def delete_all(self, domain, options=None):
+        return self.call("DeleteAll", "sa{sv}", (domain, variant_options(options or {})))[0]
+
     def purge(self, domain, options=None):
         return self.call("Purge", "sa{sv}", (domain, variant_options(options or {})))[0]
 

@@ -22,6 +22,8 @@ MESSAGE_IDS = {
     "clone": "3e5f491e09d74076b89050909577e82e",
     "rename": "c3f8dae6a83a4f4681152d7e1e10b8b7",
     "delete": "4eaab48319134ee29ae78dafe0adf582",
+    "delete-all": "2c83acb0c4a9438ab334d7880d4fd8ba",
+    "purge": "bffe61de3e0e46d49609eabead9bbe8a",
 }
 
 
@@ -146,6 +148,23 @@ def _():
         lines = log.read().splitlines()
     check([line for line in lines if line.startswith("vmsnapd: Create of alpha by uid 0 (job ") and
            line.endswith(f"failed: {FAILED['ErrorName']}: {FAILED['Error']}")], f"the line: {lines}")
+
+
+@case("DeleteAll and Purge are recorded too, and a purged domain's history stays readable by its UUID, its last "
+      "entry the purge itself")
+def _():
+    client.run_job(client.delete_all("alpha"))
+    copy_uuid = client.domain("alpha-copy")["uuid"]
+    client.run_job(client.create("alpha-copy", "c1"))
+    client.run_job(client.purge("alpha-copy", {"undefine": True}))
+    check("alpha-copy" not in [d["name"] for d in client.list_domains()], "the purged domain left ListDomains")
+    check_equal(history("alpha")[-1]["operation"], "delete-all", "alpha's last entry")
+    check_equal([(e["operation"], e["snapshot"], e["result"]) for e in history(copy_uuid)],
+                [("create", "c1", "done"), ("purge", "", "done")], "the purged domain's history by UUID")
+    expect_error(ERROR + "NotFound", history, "alpha-copy")
+    ids = [e.get("MESSAGE_ID", [None])[0] for e in journal_entries() if "VMSNAP_OPERATION" in e]
+    check_equal(ids[-3:], [MESSAGE_IDS["delete-all"], MESSAGE_IDS["create"], MESSAGE_IDS["purge"]],
+                "the journal's last entries")
 
 
 finish()
