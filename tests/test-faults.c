@@ -434,6 +434,12 @@ static int run_delete_s2(fixture *f, vmsnap_error *error)
         return vmsnap_snapshot_delete(f->engine, "vm", "s2", VMSNAP_DELETE_MERGE, NULL, error);
 }
 
+static int run_delete_all_into_original(fixture *f, vmsnap_error *error)
+{
+        vmsnap_delete_all_options options = {.into_original = true};
+        return vmsnap_snapshot_delete_all(f->engine, "vm", &options, NULL, error);
+}
+
 static int run_clone(fixture *f, vmsnap_error *error)
 {
         char *name = NULL;
@@ -614,6 +620,8 @@ FAULT_TEST(test_killed_during_merge_by_pull_is_before_or_after, one_disk, define
            prepare_light_middle, run_delete_s2)
 FAULT_TEST(test_killed_during_merge_by_commit_down_is_before_or_after, one_disk, define_big_disk,
            prepare_heavy_middle, run_delete_s2)
+FAULT_TEST(test_killed_during_delete_all_into_original_is_before_or_after, one_disk, define_big_disk,
+           prepare_light_middle, run_delete_all_into_original)
 FAULT_TEST(test_killed_during_clone_is_before_or_after, three_disks, define_three_disks,
            prepare_one_snapshot, run_clone)
 
@@ -628,6 +636,7 @@ int main(void)
                 cmocka_unit_test(test_killed_during_revert_is_before_or_after),
                 cmocka_unit_test(test_killed_during_merge_by_pull_is_before_or_after),
                 cmocka_unit_test(test_killed_during_merge_by_commit_down_is_before_or_after),
+                cmocka_unit_test(test_killed_during_delete_all_into_original_is_before_or_after),
                 cmocka_unit_test(test_killed_during_clone_is_before_or_after),
         };
 

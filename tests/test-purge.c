@@ -469,7 +469,7 @@ static void crash_at_every_step(bool undefined_domain)
                       undefined_domain ? "n undefined" : " defined", points);
         assert_true(points >= 3);
 
-        for (unsigned n = 1; n <= points; n++) {
+        for (unsigned n = 1; n <= points; n = test_next_crash_point(n, points)) {
                 f = fixture_new();
                 prepare_crash(f, undefined_domain, uuid);
                 observe(f, uuid, &before);

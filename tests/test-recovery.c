@@ -167,6 +167,22 @@ static void prepare_branches(fixture *f)
         write_all(f, 3, 0x40);
 }
 
+/* s1 <- s2 <- s3 where vda's lowest overlay holds most (a delete-all commits it down)
+ * and vdb's active one does (a delete-all pulls into it): both plans in one run. */
+static void prepare_mixed_weights(fixture *f)
+{
+        write_all(f, 0, 0x10);
+        create_named(f, "s1");
+        for (unsigned c = 0; c < 8; c++)
+                fixture_write(f, "vm", "vda", c + 1, 0x40 + c);
+        write_all(f, 20, 0x20);
+        create_named(f, "s2");
+        write_all(f, 21, 0x30);
+        create_named(f, "s3");
+        for (unsigned c = 0; c < 8; c++)
+                fixture_write(f, "vm", "vdb", c + 4, 0x50 + c);
+}
+
 static int run_create(fixture *f, vmsnap_error *error)
 {
         vmsnap_create_options options = {.name = "new"};
@@ -206,6 +222,33 @@ static int run_delete_base(fixture *f, vmsnap_error *error)
 static int run_delete_left_subtree(fixture *f, vmsnap_error *error)
 {
         return vmsnap_snapshot_delete(f->engine, "vm", "left", VMSNAP_DELETE_CHILDREN, NULL, error);
+}
+
+/* A delete-all of prepare_mixed_weights that, when it runs to the end, shows both plans:
+ * vda now reads its lowest overlay (committed down), vdb still its active one (pulled into). */
+static int run_delete_all_mixed(fixture *f, vmsnap_error *error)
+{
+        char *vda = fixture_active_source(f, "vm", "vda"), *vdb = fixture_active_source(f, "vm", "vdb");
+        int r = vmsnap_snapshot_delete_all(f->engine, "vm", NULL, NULL, error);
+
+        if (r == 0) {
+                char *vda_after = fixture_active_source(f, "vm", "vda");
+                char *vdb_after = fixture_active_source(f, "vm", "vdb");
+                if (strcmp(vda, vda_after) == 0 || strcmp(vdb, vdb_after) != 0)
+                        fail_msg("vda should be committed down (%s -> %s) and vdb pulled into (%s -> %s)", vda,
+                                 vda_after, vdb, vdb_after);
+                free(vda_after);
+                free(vdb_after);
+        }
+        free(vda);
+        free(vdb);
+        return r;
+}
+
+static int run_delete_all_into_original(fixture *f, vmsnap_error *error)
+{
+        vmsnap_delete_all_options options = {.into_original = true};
+        return vmsnap_snapshot_delete_all(f->engine, "vm", &options, NULL, error);
 }
 
 /* What the engine's log said during a restart: the decision and the end of a recovery. */
@@ -287,7 +330,7 @@ static void run_scenario(const scenario *s)
         print_message("# %s: %u crash points\n", s->name, crash_points);
         assert_true(crash_points > 0);
 
-        for (unsigned n = 1; n <= crash_points; n++) {
+        for (unsigned n = 1; n <= crash_points; n = test_next_crash_point(n, crash_points)) {
                 observed now;
                 f = fixture_new();
                 fixture_define_three_disk_domain(f, "vm");
@@ -336,6 +379,10 @@ SCENARIO_TEST(test_crash_during_merge_by_commit_down_is_recovered, prepare_heavy
 SCENARIO_TEST(test_crash_during_merge_by_pull_is_recovered, prepare_light_middle, run_delete_middle)
 SCENARIO_TEST(test_crash_during_merge_of_a_branch_point_is_recovered, prepare_branches, run_delete_base)
 SCENARIO_TEST(test_crash_during_delete_with_children_is_recovered, prepare_branches, run_delete_left_subtree)
+SCENARIO_TEST(test_crash_during_delete_all_by_commit_down_and_by_pull_is_recovered, prepare_mixed_weights,
+              run_delete_all_mixed)
+SCENARIO_TEST(test_crash_during_delete_all_into_original_is_recovered, prepare_branches,
+              run_delete_all_into_original)
 
 int main(void)
 {
@@ -349,6 +396,11 @@ int main(void)
                 cmocka_unit_test(test_crash_during_merge_by_pull_is_recovered),
                 cmocka_unit_test(test_crash_during_merge_of_a_branch_point_is_recovered),
                 cmocka_unit_test(test_crash_during_delete_with_children_is_recovered),
+                cmocka_unit_test(test_crash_during_delete_all_by_commit_down_and_by_pull_is_recovered),
+                cmocka_unit_test(test_crash_during_delete_all_into_original_is_recovered),
         };
+        /* VMSNAP_TEST_FILTER=*delete_all* runs the matching scenarios only. */
+        if (getenv("VMSNAP_TEST_FILTER"))
+                cmocka_set_test_filter(getenv("VMSNAP_TEST_FILTER"));
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

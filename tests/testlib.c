@@ -349,3 +349,13 @@ void test_raw_create(const char *path, const char *size)
 
         assert_int_equal(test_run(argv), 0);
 }
+
+unsigned test_next_crash_point(unsigned n, unsigned points)
+{
+        const char *value = getenv("VMSNAP_CRASH_POINT_STRIDE");
+        unsigned stride = value && atoi(value) > 0 ? (unsigned)atoi(value) : 1;
+
+        if (n < points && n + stride > points)
+                return points;
+        return n + stride;
+}

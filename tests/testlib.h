@@ -37,3 +37,8 @@ void test_qemu_io_all(const char *path, const char *format, ...);
 void test_qemu_io_list(const char *path, const char *format, const char *const *commands, size_t n_commands);
 /* qemu-img create -f raw path size */
 void test_raw_create(const char *path, const char *size);
+
+/* The next crash point after n of a crash-at-every-step loop over 1..points: every
+ * point, or with VMSNAP_CRASH_POINT_STRIDE=k every k-th (1, 1+k, …) and always the
+ * last; the sanitizer build sets 2, where each point costs several times more. */
+unsigned test_next_crash_point(unsigned n, unsigned points);
