@@ -316,7 +316,9 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
                             &op, error);
         if (r < 0)
                 return r;
-        vmsnap_live_hold(op, "create");
+        r = vmsnap_live_hold(op, "create");
+        if (r < 0)
+                goto out;
         live = virDomainIsActive(op->domain) == 1;
         if (!live && (options->memory || options->quiesce)) {
                 r = vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,

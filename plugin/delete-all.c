@@ -254,12 +254,12 @@ int vmsnap_snapshot_delete_all(vmsnap_engine *engine, const char *domain,
                             error);
         if (r < 0)
                 return r;
-        vmsnap_live_hold(op, "merge");
+        r = vmsnap_live_hold(op, "merge");
         pthread_mutex_lock(&op->slot->data_lock);
         size_t clones = op->slot->n_clone_locks;
         pthread_mutex_unlock(&op->slot->data_lock);
         /* A merge rewrites images that a clone may be reading. */
-        if (clones > 0)
+        if (r == 0 && clones > 0)
                 r = vmsnap_error_set(error, -EBUSY, VMSNAP_ERROR_LOCKED,
                                      "a clone from a snapshot of %s is running; deleting its snapshots must "
                                      "wait until it has finished",

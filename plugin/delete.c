@@ -563,8 +563,9 @@ int vmsnap_snapshot_delete(vmsnap_engine *engine, const char *domain, const char
         if (r < 0)
                 return r;
         if (mode != VMSNAP_DELETE_METADATA_ONLY)
-                vmsnap_live_hold(op, "merge");
-        r = vmsnap_op_find_snapshot(op, snapshot, &target);
+                r = vmsnap_live_hold(op, "merge");
+        if (r == 0)
+                r = vmsnap_op_find_snapshot(op, snapshot, &target);
         if (r == 0 && mode != VMSNAP_DELETE_METADATA_ONLY) {
                 pthread_mutex_lock(&op->slot->data_lock);
                 size_t clones = op->slot->n_clone_locks;

@@ -442,7 +442,7 @@ static int own_start_time(unsigned long long *ret)
         return 0;
 }
 
-void vmsnap_live_hold(vmsnap_op *op, const char *operation)
+int vmsnap_live_hold(vmsnap_op *op, const char *operation)
 {
         _cleanup_free_ char *dir = hold_path(op, true), *path = hold_path(op, false);
         vmsnap_error error = {0};
@@ -451,18 +451,20 @@ void vmsnap_live_hold(vmsnap_op *op, const char *operation)
 
         /* The pid and its start time let the hook tell a hold from one a crash left
          * behind, also when the pid has since been reused by another process. */
-        if (own_start_time(&start) < 0) {
-                vmsnap_op_message(op,
-                                  "domain %s could not be held against starts during the %s: "
-                                  "/proc/self/stat is unreadable",
-                                  op->name, operation);
-                return;
-        }
+        if (own_start_time(&start) < 0)
+                return vmsnap_error_set(op->error, -EIO, VMSNAP_ERROR_FAILED,
+                                        "domain %s cannot be held against starts during the %s, so nothing "
+                                        "was changed: /proc/self/stat is unreadable",
+                                        op->name, operation);
         snprintf(text, sizeof(text), "%s %ld %llu\n", operation, (long)getpid(), start);
         if (vmsnap_dir_ensure(dir, &error) < 0 ||
             vmsnap_file_write_atomic(path, text, strlen(text), &error) < 0)
-                vmsnap_op_message(op, "domain %s could not be held against starts during the %s: %s",
-                                  op->name, operation, error.message);
+                return vmsnap_error_set(op->error, -EIO, VMSNAP_ERROR_FAILED,
+                                        "domain %s cannot be held against starts during the %s, so nothing "
+                                        "was changed: %s (vmsnapd needs a writable %s: RuntimeDirectory=vmsnap "
+                                        "in its unit)",
+                                        op->name, operation, error.message, dir);
+        return 0;
 }
 
 void vmsnap_live_release(vmsnap_op *op)

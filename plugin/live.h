@@ -62,9 +62,9 @@ int vmsnap_live_block_job_abort(vmsnap_op *op, const char *target);
  * <run dir>/hold/<uuid> holds "<operation> <pid> <start time>", the start time being
  * field 22 of /proc/<pid>/stat: the hook honours a hold only while a process with
  * that pid and that start time runs (packaging/libvirt-hook/vmsnap). A hold
- * that cannot be written is reported as a message, not an error: the hook is a
- * second line of defence behind the state check. */
-void vmsnap_live_hold(vmsnap_op *op, const char *operation);
+ * that cannot be written fails the operation (Failed, naming the directory) before
+ * it changes anything: without it nothing stops a `virsh start` during the change. */
+int vmsnap_live_hold(vmsnap_op *op, const char *operation);
 void vmsnap_live_release(vmsnap_op *op);
 
 /* Refuses a running domain with DomainRunning naming what to do, or, with stop, stops

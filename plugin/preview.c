@@ -333,8 +333,9 @@ int vmsnap_preview_start(vmsnap_engine *engine, const char *domain, const char *
                             &op, error);
         if (r < 0)
                 return r;
-        vmsnap_live_hold(op, "preview");
-        r = vmsnap_live_check_stopped(op, "preview", options && options->stop, &running);
+        r = vmsnap_live_hold(op, "preview");
+        if (r == 0)
+                r = vmsnap_live_check_stopped(op, "preview", options && options->stop, &running);
         if (r == 0)
                 r = vmsnap_op_find_snapshot(op, snapshot, &config);
         if (r == 0)
@@ -365,8 +366,9 @@ static int end_begin(vmsnap_engine *engine, const char *domain, const char *oper
         r = vmsnap_op_begin(engine, domain, VMSNAP_OP_IN_PREVIEW, hooks, &op, error);
         if (r < 0)
                 return r;
-        vmsnap_live_hold(op, operation);
-        r = vmsnap_live_check_stopped(op, operation, options && options->stop, NULL);
+        r = vmsnap_live_hold(op, operation);
+        if (r == 0)
+                r = vmsnap_live_check_stopped(op, operation, options && options->stop, NULL);
         if (r == 0)
                 r = vmsnap_live_stop(op);
         if (r < 0) {
@@ -443,10 +445,11 @@ int vmsnap_snapshot_revert(vmsnap_engine *engine, const char *domain, const char
                             &op, error);
         if (r < 0)
                 return r;
-        vmsnap_live_hold(op, "revert");
+        r = vmsnap_live_hold(op, "revert");
         /* Going back to a running moment replaces what runs now: restore_memory implies stop. */
-        r = vmsnap_live_check_stopped(op, "revert", options && (options->stop || options->restore_memory),
-                                      &running);
+        if (r == 0)
+                r = vmsnap_live_check_stopped(op, "revert",
+                                              options && (options->stop || options->restore_memory), &running);
         if (r == 0)
                 r = vmsnap_op_find_snapshot(op, snapshot, &target);
         if (r == 0)

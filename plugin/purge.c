@@ -481,10 +481,10 @@ int vmsnap_domain_purge(vmsnap_engine *engine, const char *domain, const vmsnap_
                 return 0;
         }
         if (op->domain && undefine) {
-                vmsnap_live_hold(op, "purge");
+                r = vmsnap_live_hold(op, "purge");
                 held = true;
         }
-        if (op->domain)
+        if (r == 0 && op->domain)
                 r = check_defined(op, undefine);
         if (r == 0)
                 r = check_no_clone(op);

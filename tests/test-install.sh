@@ -6,10 +6,11 @@
 set -u
 
 build=${1:?usage: test-install.sh BUILD_DIR}
+source=$(cd "$(dirname "$0")/.." && pwd)
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
 
-echo "1..15"
+echo "1..16"
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; [ -z "${2:-}" ] || echo "$2" | sed 's/^/# /'; }
@@ -88,6 +89,13 @@ check "systemd-analyze verify accepts the unit silently" sh -c '
 # Guards the sandbox against quiet loosening: 1.6 when written (systemd 252).
 check "systemd-analyze security rates the unit 2.0 or better" \
         systemd-analyze security --offline=true --threshold=20 --no-pager "$dest/verify/vmsnapd.service"
+
+# The holds the libvirt hook reads must be writable under the unit's sandbox.
+check "the unit gives vmsnapd /run/vmsnap, where the hook reads its holds" sh -c '
+        grep -qx "RuntimeDirectory=vmsnap" "$1" &&
+        grep -q "^hold_dir=/run/vmsnap/hold$" "$2" &&
+        grep -q "define VMSNAP_RUN_DIR \"/run/vmsnap\"" "$3"' - "${unit:-/dev/null}" \
+        "$source/packaging/libvirt-hook/vmsnap" "$source/plugin/live.c"
 
 tmpfiles=$(find "$dest" -path '*/tmpfiles.d/vmsnap.conf' | head -n 1)
 if [ "$(id -u)" = 0 ] && [ -n "$tmpfiles" ]; then

@@ -283,6 +283,49 @@ static void test_a_running_domain_is_refused_with_domain_running(void **state)
         fixture_free(f);
 }
 
+/* The libvirt hook refuses a start while vmsnap holds the domain; a hold that cannot be
+ * written (a read-only /run, as under ProtectSystem=strict without RuntimeDirectory=)
+ * would leave an offline change unprotected, so the change is refused before it starts. */
+static void test_an_offline_change_that_cannot_hold_the_domain_is_refused_before_any_change(void **state)
+{
+        fixture *f = fixture_new();
+        vmsnap_error error = {0};
+        vmsnap_create_options options = {.name = "s2"};
+        char run_dir[600];
+
+        fixture_define_three_disk_domain(f, "vm");
+        create_named(f, "vm", "s1");
+        /* A regular file where the run directory should be: no hold can go under it. */
+        snprintf(run_dir, sizeof(run_dir), "%s/run-is-a-file", f->dir);
+        fclose(fopen(run_dir, "w"));
+        assert_ok(vmsnap_engine_set_run_dir(f->engine, run_dir, &error), &error);
+        size_t files = fixture_count_files(f, "vm");
+        char *before = fixture_domain_xml(f, "vm");
+
+        assert_true(vmsnap_snapshot_create(f->engine, "vm", &options, NULL, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_FAILED);
+        assert_non_null(strstr(error.message, "cannot be held against starts during the create"));
+        assert_non_null(strstr(error.message, run_dir));
+        assert_true(vmsnap_snapshot_delete(f->engine, "vm", "s1", VMSNAP_DELETE_MERGE, NULL, &error) < 0);
+        assert_non_null(strstr(error.message, "during the merge"));
+        assert_true(vmsnap_snapshot_revert(f->engine, "vm", "s1", NULL, NULL, &error) < 0);
+        assert_non_null(strstr(error.message, "during the revert"));
+        assert_true(vmsnap_preview_start(f->engine, "vm", "s1", NULL, NULL, &error) < 0);
+        assert_true(vmsnap_snapshot_delete_all(f->engine, "vm", NULL, NULL, &error) < 0);
+
+        char *after = fixture_domain_xml(f, "vm");
+        assert_string_equal(after, before);
+        assert_int_equal(fixture_count_files(f, "vm"), files);
+        vmsnap_snapshot_info *list = NULL;
+        size_t n = 0;
+        assert_ok(vmsnap_snapshot_list(f->engine, "vm", &list, &n, &error), &error);
+        assert_int_equal(n, 1);
+        vmsnap_snapshot_info_array_free(list, n);
+        free(before);
+        free(after);
+        fixture_free(f);
+}
+
 static void test_metadata_is_readable_by_root_only(void **state)
 {
         fixture *f = fixture_new();
@@ -309,6 +352,7 @@ int main(void)
                 cmocka_unit_test(test_new_overlays_are_never_more_open_than_their_origin),
                 cmocka_unit_test(test_a_domain_with_internal_qcow2_snapshots_is_refused_naming_the_file),
                 cmocka_unit_test(test_metadata_is_readable_by_root_only),
+                cmocka_unit_test(test_an_offline_change_that_cannot_hold_the_domain_is_refused_before_any_change),
                 /* The last two make libvirt snapshots and start the domain, which the test
                  * driver does without a hypervisor; against a real daemon they are not run. */
                 cmocka_unit_test(test_a_domain_with_libvirt_snapshots_is_refused_with_what_to_do),
