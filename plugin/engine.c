@@ -101,6 +101,15 @@ static int libvirt_error(vmsnap_error *error, vmsnap_error_kind kind, const char
                                 last && last->message ? last->message : "unknown libvirt error");
 }
 
+static int unreachable_error(vmsnap_engine *engine, vmsnap_error *error)
+{
+        virErrorPtr last = virGetLastError();
+
+        return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED, "libvirt at %s is not reachable: %s",
+                                engine->uri,
+                                last && last->message ? last->message : "unknown libvirt error");
+}
+
 int vmsnap_engine_new(const char *uri, const char *state_dir, vmsnap_engine **ret, vmsnap_error *error)
 {
         vmsnap_engine *engine;
@@ -129,14 +138,21 @@ int vmsnap_engine_new(const char *uri, const char *state_dir, vmsnap_engine **re
         if (r < 0)
                 goto fail;
 
+        engine->lifecycle_callback = -1;
+
+        /* An engine without libvirt is still an engine: every call that needs libvirt fails
+         * with a sentence naming the URI until it is reachable, and the first call after
+         * that connects (vmsnapd owns its name and answers while libvirtd is down). */
         engine->connection = virConnectOpen(engine->uri);
         if (!engine->connection) {
-                r = libvirt_error(error, VMSNAP_ERROR_FAILED, "cannot connect to libvirt");
-                vmsnap_error_prefix(error, "%s", engine->uri);
-                goto fail;
+                vmsnap_error unreachable = {0};
+                unreachable_error(engine, &unreachable);
+                vmsnap_engine_log(engine, "%s; connecting when it is", unreachable.message);
+                atomic_store(&engine->recoveries_pending, true);
+        } else {
+                vmsnap_clone_recover(engine);
+                vmsnap_purge_recover(engine);
         }
-        vmsnap_clone_recover(engine);
-        vmsnap_purge_recover(engine);
         *ret = engine;
         return 0;
 fail:
@@ -165,7 +181,8 @@ void vmsnap_engine_free(vmsnap_engine *engine)
                 if (engine->keepalive_timer >= 0)
                         virEventRemoveTimeout(engine->keepalive_timer);
                 pthread_mutex_lock(&engine->connection_lock);
-                virConnectDomainEventDeregisterAny(engine->connection, engine->lifecycle_callback);
+                if (engine->connection && engine->lifecycle_callback >= 0)
+                        virConnectDomainEventDeregisterAny(engine->connection, engine->lifecycle_callback);
                 pthread_mutex_unlock(&engine->connection_lock);
                 watch_wait_released(engine);
         }
@@ -409,28 +426,37 @@ virConnectPtr vmsnap_engine_connection(vmsnap_engine *engine, vmsnap_error *erro
         bool reconnected = false;
 
         pthread_mutex_lock(&engine->connection_lock);
-        if (virConnectIsAlive(engine->connection) != 1) {
-                /* libvirtd went away (restarted, upgraded): open a new connection. Operations that
-                 * still hold the old one fail with libvirt's error; later ones use the new one. */
+        if (!engine->connection || virConnectIsAlive(engine->connection) != 1) {
+                /* libvirtd went away (restarted, upgraded) or was never there: open a new
+                 * connection. Operations that still hold the old one fail with libvirt's
+                 * error; later ones use the new one. */
                 virConnectPtr fresh = virConnectOpen(engine->uri);
                 if (fresh) {
-                        if (engine->watching)
-                                virConnectDomainEventDeregisterAny(engine->connection,
-                                                                   engine->lifecycle_callback);
-                        virConnectClose(engine->connection);
+                        if (engine->connection) {
+                                if (engine->lifecycle_callback >= 0)
+                                        virConnectDomainEventDeregisterAny(engine->connection,
+                                                                           engine->lifecycle_callback);
+                                virConnectClose(engine->connection);
+                        }
                         engine->connection = fresh;
                         vmsnap_engine_drop_all_facts(engine);
                         reconnected = engine->changed && subscribe_events(engine) == 0;
                 }
         }
-        if (virConnectIsAlive(engine->connection) == 1)
+        if (engine->connection && virConnectIsAlive(engine->connection) == 1)
                 connection = engine->connection;
         if (connection)
                 virConnectRef(connection);
+        else
+                unreachable_error(engine, error);
         pthread_mutex_unlock(&engine->connection_lock);
-        if (!connection)
-                libvirt_error(error, VMSNAP_ERROR_FAILED, "libvirt is not reachable");
-        else if (reconnected)
+        /* Once, the first time libvirt is there: what the start would have recovered. */
+        if (connection && atomic_exchange(&engine->recoveries_pending, false)) {
+                vmsnap_engine_log(engine, "libvirt at %s is reachable now", engine->uri);
+                vmsnap_clone_recover(engine);
+                vmsnap_purge_recover(engine);
+        }
+        if (connection && reconnected)
                 notify_every_domain(engine, connection);
         return connection;
 }
@@ -495,18 +521,20 @@ int vmsnap_engine_watch(vmsnap_engine *engine, vmsnap_change_fn changed, void *u
                 return vmsnap_error_set(error, event_loop_status, VMSNAP_ERROR_FAILED,
                                         "libvirt's event loop could not be started");
 
-        /* The connection opened before the loop existed delivers no events: replace it. */
+        /* The connection opened before the loop existed delivers no events: replace it.
+         * Without libvirt the watcher waits: the keepalive timer below connects and
+         * subscribes as soon as libvirt is reachable. */
         pthread_mutex_lock(&engine->connection_lock);
         virConnectPtr attached = virConnectOpen(engine->uri);
-        if (!attached) {
-                pthread_mutex_unlock(&engine->connection_lock);
-                return libvirt_error(error, VMSNAP_ERROR_FAILED, "cannot connect to libvirt");
-        }
-        virConnectClose(engine->connection);
-        engine->connection = attached;
+        int r = 0;
         engine->changed = changed;
         engine->changed_userdata = userdata;
-        int r = subscribe_events(engine);
+        if (attached) {
+                if (engine->connection)
+                        virConnectClose(engine->connection);
+                engine->connection = attached;
+                r = subscribe_events(engine);
+        }
         pthread_mutex_unlock(&engine->connection_lock);
         if (r < 0)
                 return libvirt_error(error, VMSNAP_ERROR_FAILED,

@@ -6,6 +6,7 @@
 
 #include <libvirt/libvirt.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -55,6 +56,9 @@ struct vmsnap_engine {
         pthread_mutex_t watch_lock;
         pthread_cond_t watch_released;
         unsigned watch_refs;
+        /* libvirt was not reachable when the engine was made: the recoveries made at
+         * start (clones, purges) wait for the first connection. */
+        atomic_bool recoveries_pending;
         /* Bumped at every reconnect: the facts of every slot are then out of date. */
         unsigned facts_epoch;
         /* The collapse workers, made at the first clone. */

@@ -859,6 +859,53 @@ static void test_engines_keep_their_libvirt_connection_while_idle(void **state)
         vmsnap_engine_free(later);
 }
 
+/* vmsnapd starts, and owns its bus name, while libvirtd is down. Its engine answers every
+ * call with the URI and libvirt's reason, and connects (and its watcher subscribes) once
+ * libvirt is there. Against a real libvirtd the socket "appears" as a symbolic link to
+ * libvirtd's own, made after the engine started; on the test driver only the first half
+ * runs (there is no socket to wait for). */
+static void test_an_engine_starts_without_libvirt_and_connects_when_it_appears(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        watch_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+        vmsnap_domain_info *list = NULL;
+        vmsnap_engine *engine;
+        char socket[700], uri[800];
+        size_t n = 0;
+
+        snprintf(socket, sizeof(socket), "%s/libvirt-sock", f->dir);
+        snprintf(uri, sizeof(uri), "qemu+unix:///system?socket=%s", socket);
+        assert_ok(vmsnap_engine_new(uri, f->state_dir, &engine, &error), &error);
+        assert_ok(vmsnap_engine_watch(engine, on_change, &log, &error), &error);
+        assert_true(vmsnap_domain_list(engine, &list, &n, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_FAILED);
+        char expected[900];
+        snprintf(expected, sizeof(expected), "libvirt at %s is not reachable: ", uri);
+        if (strncmp(error.message, expected, strlen(expected)) != 0)
+                fail_msg("the refusal should name the URI and why: %s", error.message);
+        assert_true(vmsnap_domain_get(engine, "vm1", &(vmsnap_domain_info){0}, &error) < 0);
+        assert_non_null(strstr(error.message, "is not reachable"));
+
+        if (f->real_daemon) {
+                assert_int_equal(symlink("/run/libvirt/libvirt-sock", socket), 0);
+                assert_ok(vmsnap_domain_list(engine, &list, &n, &error), &error);
+                bool found = false;
+                for (size_t i = 0; i < n; i++)
+                        found = found || strcmp(list[i].name, "vm1") == 0;
+                assert_true(found);
+                vmsnap_domain_info_array_free(list, n);
+                /* The watcher subscribed on that connection: a change is heard. */
+                char uuid[VIR_UUID_STRING_BUFLEN];
+                virDomainPtr d = virDomainLookupByName(f->connection, "vm1");
+                virDomainGetUUIDString(d, uuid);
+                virDomainFree(d);
+                free(create(f, "vm1", "s1"));
+                assert_true(heard(&log, uuid));
+        }
+        vmsnap_engine_free(engine);
+}
+
 static bool listed_as(fixture *f, const char *uuid, const char *name, bool defined, unsigned snapshots)
 {
         vmsnap_domain_info *list = NULL;
@@ -1116,6 +1163,7 @@ int main(void)
                 T(test_configuration_now_of_an_unknown_domain_is_not_found),
                 T(test_domain_listing_reports_snapshot_state),
                 T(test_watchers_hear_of_every_change_and_an_undefine_keeps_the_tree_until_defined_again),
+                T(test_an_engine_starts_without_libvirt_and_connects_when_it_appears),
                 T(test_a_libvirt_rename_keeps_the_tree_and_every_operation_works_under_the_new_name),
                 T(test_reads_see_changes_made_behind_vmsnaps_back_at_once),
                 T(test_create_refuses_a_disk_declared_qcow2_that_is_not),

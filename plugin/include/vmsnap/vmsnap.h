@@ -61,7 +61,9 @@ typedef struct vmsnap_hooks {
 typedef struct vmsnap_engine vmsnap_engine;
 
 /* uri: a libvirt connection URI (NULL: qemu:///system).
- * state_dir: where the per-domain metadata lives (NULL: /var/lib/vmsnap); created if missing. */
+ * state_dir: where the per-domain metadata lives (NULL: /var/lib/vmsnap); created if missing.
+ * libvirt need not be reachable: until it is, every call that needs it fails (Failed,
+ * "libvirt at <uri> is not reachable: ..."), and the first call after it is connects. */
 VMSNAP_EXPORT int vmsnap_engine_new(const char *uri, const char *state_dir, vmsnap_engine **ret,
                                     vmsnap_error *error);
 VMSNAP_EXPORT void vmsnap_engine_free(vmsnap_engine *engine);
