@@ -37,12 +37,12 @@ export class HistoryView {
     constructor() {
         this.domain = null; // {uuid, name} shown
         this.me = null; // cockpit.user(): the user's own UID reads as their name
+        this.meRead = cockpit.user().then(user => { this.me = user }, () => {});
         this.body = h("div", { class: "vmsnap-history-body" });
         this.title = h("h2", { class: "pf-c-title pf-m-lg", id: "history-title" });
         this.element = h("section", { class: "pf-c-card vmsnap-history", "aria-labelledby": "history-title" },
                          h("div", { class: "pf-c-card__title" }, this.title),
                          h("div", { class: "pf-c-card__body" }, this.body));
-        cockpit.user().then(user => { this.me = user }, () => {});
         this.reading = null;
     }
 
@@ -55,7 +55,7 @@ export class HistoryView {
         const reading = this.reading = bus.getHistory(domain.uuid);
         let entries;
         try {
-            entries = await reading;
+            [entries] = await Promise.all([reading, this.meRead]);
         } catch (error) {
             if (reading === this.reading)
                 replaceChildren(this.body, alert("danger", _("The history cannot be read"), h("p", { class: "vmsnap-error-sentence" }, bus.errorSentence(error))));
