@@ -32,9 +32,9 @@ function quoted(name) {
     return cockpit.format(_("“$0”"), name);
 }
 
-async function startJob(ctx, promise) {
+async function startJob(ctx, promise, ownTitle) {
     const path = await promise;
-    await ctx.jobs.track(path, { mine: true });
+    await ctx.jobs.track(path, { mine: true, ownTitle });
     return path;
 }
 
@@ -405,11 +405,14 @@ export function deleteDialog(ctx, snapshot) {
                 const values = {};
                 if (children.input.checked)
                     values.children = true;
-                if (childrenOnly.input.checked)
+                let ownTitle;
+                if (childrenOnly.input.checked) {
                     values.children_only = true;
+                    ownTitle = cockpit.format(_("Deleting the snapshots below “$0” of $1"), snapshot.name, domain.name);
+                }
                 if (metadata.input.checked)
                     values.metadata_only = true;
-                return startJob(ctx, bus.remove(domain.name, snapshot.id, values));
+                return startJob(ctx, bus.remove(domain.name, snapshot.id, values), ownTitle);
             },
         },
     }).open();

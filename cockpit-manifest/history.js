@@ -99,12 +99,12 @@ export class HistoryView {
                         h("div", { class: "vmsnap-history-scroll" },
                           h("table", { class: "pf-c-table pf-m-compact pf-m-grid-md vmsnap-history-table", "aria-labelledby": "history-title" },
                             h("thead", {}, h("tr", {},
-                                             h("th", { scope: "col" }, _("Time")),
-                                             h("th", { scope: "col" }, _("Operation")),
-                                             h("th", { scope: "col" }, _("Snapshot")),
-                                             h("th", { scope: "col" }, _("User")),
-                                             h("th", { scope: "col" }, _("Result")),
-                                             h("th", { scope: "col" }, _("Details")))),
+                                             h("th", { scope: "col", class: "pf-m-wrap" }, _("Time")),
+                                             h("th", { scope: "col", class: "pf-m-wrap" }, _("Operation")),
+                                             h("th", { scope: "col", class: "pf-m-wrap" }, _("Snapshot")),
+                                             h("th", { scope: "col", class: "pf-m-wrap" }, _("User")),
+                                             h("th", { scope: "col", class: "pf-m-wrap" }, _("Result")),
+                                             h("th", { scope: "col", class: "pf-m-wrap" }, _("Details")))),
                             h("tbody", {}, rows))));
     }
 }

@@ -147,7 +147,7 @@ class JobView {
     }
 
     get title() {
-        return title(this.props);
+        return this.ownTitle || title(this.props);
     }
 
     get finished() {
@@ -258,15 +258,21 @@ export class JobList {
 
     /* Shows the job at path (idempotent): mine, a job this page started (it stays a
      * while when done, and is announced), or one of JobNew, or one that was running
-     * when the page opened. */
-    async track(path, { onlyUnfinished, mine } = {}) {
+     * when the page opened. ownTitle: what this page knows better than the job's
+     * properties say (a delete of only the snapshots below one). */
+    async track(path, { onlyUnfinished, mine, ownTitle } = {}) {
         const known = this.views.get(path);
         if (known) {
             known.mine = known.mine || Boolean(mine);
+            if (ownTitle) {
+                known.ownTitle = ownTitle;
+                known.render();
+            }
             return;
         }
         const view = new JobView(path, this);
         view.mine = Boolean(mine);
+        view.ownTitle = ownTitle || null;
         this.views.set(path, view);
         try {
             await view.load();

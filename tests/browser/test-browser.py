@@ -705,6 +705,8 @@ def _():
     browser.click(f".vmsnap-modal {option}")
     browser.screenshot("delete-dialog-children-only")
     submit_dialog()
+    job_title = browser.text(".vmsnap-job[data-operation=delete][data-snapshot=keep] .vmsnap-job-title")
+    check_equal(job_title, "Deleting the snapshots below “keep” of delta", "the task's title")
     browser.wait(f"!q('{row('below-keep')}') && q('{row('keep')}')", what="below-keep to leave the tree, keep to stay")
     until(lambda: not unfinished_jobs(), what="the delete to end")
     check_equal(client.snapshot_names("delta"), [n for n in names if n != "below-keep"], "delta's snapshots")
