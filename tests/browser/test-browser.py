@@ -705,7 +705,8 @@ def _():
     browser.click(f".vmsnap-modal {option}")
     browser.screenshot("delete-dialog-children-only")
     submit_dialog()
-    job_title = browser.text(".vmsnap-job[data-operation=delete][data-snapshot=keep] .vmsnap-job-title")
+    job_title = browser.wait("(e => e && e.textContent)(q('.vmsnap-job[data-operation=delete][data-snapshot=keep] "
+                             ".vmsnap-job-title'))", what="the task's bar")
     check_equal(job_title, "Deleting the snapshots below “keep” of delta", "the task's title")
     browser.wait(f"!q('{row('below-keep')}') && q('{row('keep')}')", what="below-keep to leave the tree, keep to stay")
     until(lambda: not unfinished_jobs(), what="the delete to end")
@@ -735,7 +736,8 @@ def _():
     dismiss_finished_jobs()
 
 
-@page_case("History lists the VM's changes newest first: what, which snapshot, who, how it ended, and why it failed")
+@page_case("History lists the VM's changes newest first: what, which snapshot, who, how it ended, and why it failed; "
+           "it follows changes while shown")
 def _():
     browser.click(".vmsnap-toolbar .vmsnap-history-toggle")
     entries = list(reversed(client.call("GetHistory", "s", ("delta",))[0]))
@@ -753,6 +755,10 @@ def _():
     refused = next(s for s, e in zip(shown, entries) if e["error_name"].endswith(".DomainRunning"))
     check(refused[1] == "failed" and "running" in refused[4], f"the refused revert, with its sentence: {refused}")
     browser.screenshot("history", show=".vmsnap-history")
+    # While shown, it follows changes made elsewhere.
+    client.run_job(client.create("delta", "after-history"))
+    browser.wait("(r => r && r.dataset.operation === 'create' && r.dataset.snapshot === 'after-history')"
+                 "(q('.vmsnap-history tbody tr'))", what="the new change on top of the history")
     browser.click(".vmsnap-toolbar .vmsnap-history-toggle")
     browser.wait("!q('.vmsnap-history') || q('.vmsnap-history').offsetParent === null", what="the history to close")
 
