@@ -1,13 +1,16 @@
-/* app.js: the Snapshots page itself: the list of VMs (state, snapshot count), the
+/* app.js: the Snapshots page itself: the list of VMs (state, snapshot count, space),
+ * with the VMs libvirt no longer defines whose snapshots vmsnap keeps (to purge), the
  * chosen VM's snapshot tree with its toolbar, the Commit / Undo banner of a preview,
- * and the job list; it reads everything again when vmsnapd says SnapshotsChanged,
- * whoever made the change. The tree, the dialogs and the jobs live in their own files;
+ * the VM's history on request, and the job list; it reads everything again when vmsnapd
+ * says SnapshotsChanged, whoever made the change. The tree, the dialogs, the history and
+ * the jobs live in their own files;
  * the route is the URL fragment (#/alpha). Timings go to performance marks
  * (vmsnap:snapshots-changed, vmsnap:domains-read, vmsnap:snapshots-read,
  * vmsnap:tree-updated, vmsnap:tree-painted) for the tests. */
 import * as bus from "./bus.js";
-import { h, alert, button, label, replaceChildren, stateText, icon, spinner } from "./dom.js";
+import { h, alert, button, label, replaceChildren, stateText, icon, spinner, formatBytes } from "./dom.js";
 import { SnapshotTree } from "./tree.js";
+import { HistoryView } from "./history.js";
 import { JobList } from "./jobs.js";
 import * as dialogs from "./dialogs.js";
 
@@ -47,7 +50,9 @@ function mark(name, detail) {
 
 class Page {
     constructor() {
-        this.domains = null; // ListDomains, null until read
+        this.domains = null; // ListDomains' defined VMs, null until read
+        this.undefinedDomains = []; // ListDomains' VMs libvirt no longer defines
+        this.historyShown = false;
         this.domainsError = null;
         this.records = [];
         this.snapshotsError = null;
@@ -61,6 +66,8 @@ class Page {
         this.tree = new SnapshotTree(record => this.selectionChanged(record));
         this.shown = {}; // what the domain card shows now, to redraw only what changed
         this.actionErrors = h("div", { class: "vmsnap-action-errors" });
+        this.history = new HistoryView();
+        this.historyItem = h("div", { class: "pf-l-stack__item", hidden: true }, this.history.element);
 
         const main = document.getElementById("main");
         replaceChildren(main,
@@ -75,6 +82,7 @@ class Page {
                                 h("div", { class: "pf-c-card__title" }, h("h2", { class: "pf-c-title pf-m-lg", id: "vm-list-title" }, _("Virtual machines"))),
                                 this.vmList)),
                             h("div", { class: "pf-l-stack__item" }, this.domainCard),
+                            this.historyItem,
                             // Last and sticky: bars that come and go never move what is above them.
                             h("div", { class: "pf-l-stack__item vmsnap-jobs-dock" }, this.jobArea))));
 
@@ -93,8 +101,11 @@ class Page {
             mark("vmsnap:snapshots-changed", { uuid });
             this.prefetch = null; // possibly older than this change
             this.domainsRefresh.request();
-            if (this.domains && this.selectedDomain() && this.selectedDomain().uuid === uuid)
+            if (this.domains && this.selectedDomain() && this.selectedDomain().uuid === uuid) {
                 this.snapshotsRefresh.request();
+                if (this.historyShown)
+                    this.history.show(this.selectedDomain());
+            }
         });
         cockpit.addEventListener("locationchanged", () => this.route());
         this.jobs.start().catch(() => {}); // without read access the lists below say why
@@ -121,6 +132,7 @@ class Page {
         const path = cockpit.location.path;
         this.selectedName = path.length > 0 ? path[0] : null;
         this.render();
+        this.renderHistory();
         this.snapshotsRefresh.request();
     }
 
@@ -135,8 +147,11 @@ class Page {
     async loadDomains() {
         try {
             // Domains libvirt no longer defines keep their trees on the bus (defined false); the
-            // page lists the VMs one can act on, and one such name may be defined again anew.
-            const domains = (await bus.listDomains()).filter(d => d.defined !== false);
+            // page lists the VMs one can act on, and below them those others, to purge: one
+            // such name may be defined again anew.
+            const all = await bus.listDomains();
+            const domains = all.filter(d => d.defined !== false);
+            this.undefinedDomains = all.filter(d => d.defined === false).sort((a, b) => a.name.localeCompare(b.name));
             mark("vmsnap:domains-read", { count: domains.length });
             domains.sort((a, b) => a.name.localeCompare(b.name));
             if (this.domainsError)
@@ -154,6 +169,7 @@ class Page {
         }
         this.renderVmList();
         this.renderDomain();
+        this.renderHistory();
     }
 
     async loadSnapshots() {
@@ -200,7 +216,8 @@ class Page {
             replaceChildren(this.vmList, h("div", { class: "pf-c-empty-state pf-m-sm" },
                                            h("div", { class: "pf-c-empty-state__content" },
                                              h("h3", { class: "pf-c-title pf-m-md" }, _("No virtual machines")),
-                                             h("div", { class: "pf-c-empty-state__body" }, _("libvirt has no VM defined on this host.")))));
+                                             h("div", { class: "pf-c-empty-state__body" }, _("libvirt has no VM defined on this host.")))),
+                            this.renderUndefined());
             return;
         }
         // Redrawn on every change of any VM: whoever is on a link there stays on it.
@@ -219,6 +236,7 @@ class Page {
                          domain.name)),
                      h("td", { "data-label": _("State"), class: "vmsnap-vm-state" }, h("span", { class: "vmsnap-markers" }, labels)),
                      h("td", { "data-label": _("Snapshots"), class: "vmsnap-vm-count" }, String(domain.snapshot_count)),
+                     h("td", { "data-label": _("Snapshot space"), class: "vmsnap-vm-size" }, formatBytes(domain.snapshot_bytes || 0)),
                      h("td", { "data-label": _("Current snapshot"), class: "vmsnap-vm-current" },
                        domain.current_snapshot || h("span", { class: "vmsnap-muted" }, _("none"))));
         });
@@ -228,13 +246,55 @@ class Page {
                                            h("th", { scope: "col" }, _("Name")),
                                            h("th", { scope: "col" }, _("State")),
                                            h("th", { scope: "col" }, _("Snapshots")),
+                                           h("th", { scope: "col" }, _("Snapshot space")),
                                            h("th", { scope: "col" }, _("Current snapshot")))),
-                          h("tbody", {}, rows)));
+                          h("tbody", {}, rows)),
+                        this.renderUndefined());
         if (focusedVm) {
             const link = this.vmList.querySelector(`tr[data-vm="${CSS.escape(focusedVm)}"] a`);
             if (link)
                 link.focus();
         }
+    }
+
+    /* VMs libvirt no longer defines: what vmsnap still keeps of each, and Purge. */
+    renderUndefined() {
+        if (this.undefinedDomains.length === 0)
+            return null;
+        const rows = this.undefinedDomains.map(domain =>
+            h("tr", { dataset: { vm: domain.name, uuid: domain.uuid } },
+              h("th", { scope: "row", "data-label": _("Name"), class: "vmsnap-vm-name" }, domain.name),
+              h("td", { "data-label": _("Snapshots"), class: "vmsnap-vm-count" }, String(domain.snapshot_count)),
+              h("td", { "data-label": _("Snapshot space"), class: "vmsnap-vm-size" }, formatBytes(domain.snapshot_bytes || 0)),
+              h("td", { class: "pf-c-table__action" },
+                button(_("Purge…"), "secondary", () => dialogs.purgeDialog(this.context(), domain),
+                       { class: "pf-c-button pf-m-secondary pf-m-small vmsnap-purge", "aria-label": cockpit.format(_("Purge the snapshots of $0"), domain.name) }))));
+        return h("div", { class: "vmsnap-undefined" },
+                 h("h3", { class: "pf-c-title pf-m-md", id: "undefined-title" }, _("VMs no longer defined")),
+                 h("p", { class: "vmsnap-muted" }, _("libvirt no longer defines these VMs. vmsnap keeps their snapshots and the files it made for them until they are purged; defining a VM again with the same UUID brings its snapshots back.")),
+                 h("table", { class: "pf-c-table pf-m-compact pf-m-grid-md vmsnap-undefined-vms", "aria-labelledby": "undefined-title" },
+                   h("thead", {}, h("tr", {},
+                                    h("th", { scope: "col" }, _("Name")),
+                                    h("th", { scope: "col" }, _("Snapshots")),
+                                    h("th", { scope: "col" }, _("Snapshot space")),
+                                    h("td", {}))),
+                   h("tbody", {}, rows)));
+    }
+
+    renderHistory() {
+        const domain = this.historyShown ? this.selectedDomain() : null;
+        this.historyItem.hidden = !domain;
+        if (this.buttons)
+            this.buttons.history.setAttribute("aria-pressed", String(this.historyShown));
+        if (domain && (!this.history.domain || this.history.domain.uuid !== domain.uuid))
+            this.history.show(domain);
+    }
+
+    toggleHistory() {
+        this.historyShown = !this.historyShown;
+        if (this.historyShown && this.selectedDomain())
+            this.history.show(this.selectedDomain()); // read afresh on every opening
+        this.renderHistory();
     }
 
     errorState(error) {
@@ -338,7 +398,10 @@ class Page {
             clone: make(_("Clone…"), "vmsnap-clone", () => dialogs.cloneDialog(this.context(), this.tree.selected)),
             edit: make(_("Edit…"), "vmsnap-edit", () => dialogs.editDialog(this.context(), this.tree.selected)),
             remove: make(_("Delete…"), "vmsnap-delete", () => dialogs.deleteDialog(this.context(), this.tree.selected), "danger"),
+            deleteAll: make(_("Delete all…"), "vmsnap-delete-all", () => dialogs.deleteAllDialog(this.context())),
+            history: make(_("History"), "vmsnap-history-toggle", () => this.toggleHistory(), "tertiary"),
         };
+        this.buttons.history.setAttribute("aria-pressed", String(this.historyShown));
         this.selectionHint = h("p", { class: "vmsnap-selection-hint", id: "selection-hint", "aria-live": "polite" });
         const item = element => h("div", { class: "pf-c-toolbar__item" }, element);
         return h("div", { class: "pf-c-toolbar vmsnap-toolbar", role: "toolbar", "aria-label": _("Snapshot actions"), "aria-describedby": "selection-hint" },
@@ -356,15 +419,17 @@ class Page {
         if (!this.buttons || !domain)
             return;
         const inPreview = domain.in_preview;
-        const shutOff = domain.state === "shutoff";
+        // A running VM may be previewed: the dialog offers to stop it when vmsnapd refuses.
         const state = {
             create: inPreview ? _("Commit or undo the preview first.") : null,
-            preview: !record ? "" : inPreview ? _("Commit or undo the preview first.") : !shutOff ? _("Shut the VM off to preview.") : null,
-            custom: !record ? "" : inPreview ? _("Commit or undo the preview first.") : !shutOff ? _("Shut the VM off to preview.") : null,
+            preview: !record ? "" : inPreview ? _("Commit or undo the preview first.") : null,
+            custom: !record ? "" : inPreview ? _("Commit or undo the preview first.") : null,
             revert: !record ? "" : inPreview ? _("Commit or undo the preview first.") : null,
             clone: !record ? "" : null,
             edit: !record ? "" : null,
             remove: !record ? "" : inPreview ? _("Commit or undo the preview first.") : record.locked ? _("Locked while a clone copies it.") : null,
+            deleteAll: this.records.length === 0 ? "" : inPreview ? _("Commit or undo the preview first.") : null,
+            history: null,
         };
         for (const [key, reason] of Object.entries(state)) {
             this.buttons[key].disabled = reason !== null;
@@ -382,14 +447,18 @@ class Page {
         return { domain: this.selectedDomain(), records: this.records, tree: this.tree.tree, jobs: this.jobs };
     }
 
-    async undo() {
+    /* Undo has no dialog: a refusal because the VM runs offers, in its alert, to stop it. */
+    async undo(values) {
         const domain = this.selectedDomain();
         replaceChildren(this.actionErrors);
         try {
-            await this.jobs.track(await bus.undo(domain.name), { mine: true });
+            await this.jobs.track(await bus.undo(domain.name, values), { mine: true });
         } catch (error) {
+            const retry = !values && bus.isDomainRunning(error)
+                ? [button(_("Stop the VM and undo"), "link", () => this.undo({ stop: true }), { class: "pf-c-button pf-m-link pf-m-inline vmsnap-undo-stop" })]
+                : null;
             replaceChildren(this.actionErrors,
-                            alert("danger", _("The preview was not undone"), h("p", { class: "vmsnap-error-sentence" }, bus.errorSentence(error))));
+                            alert("danger", _("The preview was not undone"), h("p", { class: "vmsnap-error-sentence" }, bus.errorSentence(error)), retry));
         }
     }
 }

@@ -93,13 +93,13 @@ export async function preview(domain, snapshot, diskMap, values) {
     return job;
 }
 
-export async function commit(domain) {
-    const [job] = await call("Commit", "sa{sv}", [domain, {}], true);
+export async function commit(domain, values) {
+    const [job] = await call("Commit", "sa{sv}", [domain, options(values || {})], true);
     return job;
 }
 
-export async function undo(domain) {
-    const [job] = await call("Undo", "sa{sv}", [domain, {}], true);
+export async function undo(domain, values) {
+    const [job] = await call("Undo", "sa{sv}", [domain, options(values || {})], true);
     return job;
 }
 
@@ -111,6 +111,22 @@ export async function revert(domain, snapshot, values) {
 export async function remove(domain, snapshot, values) {
     const [job] = await call("Delete", "ssa{sv}", [domain, snapshot, options(values)], true);
     return job;
+}
+
+export async function deleteAll(domain, values) {
+    const [job] = await call("DeleteAll", "sa{sv}", [domain, options(values)], true);
+    return job;
+}
+
+/* domain: best its UUID, since a name libvirt no longer defines may be defined again anew. */
+export async function purge(domain, values) {
+    const [job] = await call("Purge", "sa{sv}", [domain, options(values)], true);
+    return job;
+}
+
+export async function getHistory(domain) {
+    const [entries] = await call("GetHistory", "s", [domain]);
+    return entries.map(unwrapRecord);
 }
 
 export async function clone(domain, snapshot, newName, values) {
@@ -171,6 +187,12 @@ export function onJobSignals(handler) {
 
 export function isNotAuthorized(error) {
     return Boolean(error && error.name === ERROR_PREFIX + "NotAuthorized");
+}
+
+/* A call refused, or a job failed (its ErrorName), because the VM runs: the same call
+ * with the option stop may do it. */
+export function isDomainRunning(error) {
+    return Boolean(error && error.name === ERROR_PREFIX + "DomainRunning");
 }
 
 /* The sentence to show for a failed call: vmsnapd's own message (it says what to do),

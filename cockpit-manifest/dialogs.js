@@ -1,9 +1,11 @@
 /* dialogs.js: the dialogs of the page, each filled with defaults from the bus:
  * Create, Preview, Custom preview (configuration plus a disk × snapshot matrix, as
- * oVirt's), Commit, Revert, Delete (merge, with children, or metadata only, each
- * saying what it keeps), Edit (rename and description) and Clone (name, per-disk
+ * oVirt's), Commit, Revert, Delete (merge, with children, children only, or metadata
+ * only, each saying what it keeps, the merge what it frees), Delete all, Purge (a VM
+ * libvirt no longer defines), Edit (rename and description) and Clone (name, per-disk
  * target directory and format from GetConfiguration). A dialog starts the call; the
  * job it returns is handed to the job list, and the tree follows SnapshotsChanged.
+ * Preview, Commit and Revert refused because the VM runs offer to stop it and retry.
  * ctx: {domain (ListDomains record), records (ListSnapshots), tree (buildTree), jobs}. */
 import * as bus from "./bus.js";
 import { h, alert, label, replaceChildren, spinner, formatBytes } from "./dom.js";
@@ -30,10 +32,39 @@ function quoted(name) {
     return cockpit.format(_("“$0”"), name);
 }
 
-async function startJob(ctx, promise) {
+async function startJob(ctx, promise, ownTitle) {
     const path = await promise;
-    await ctx.jobs.track(path, { mine: true });
+    await ctx.jobs.track(path, { mine: true, ownTitle });
     return path;
+}
+
+/* The primary action of a dialog whose call accepts the option stop: start(values) makes
+ * the call. When the call, or the job it made, is refused because the VM runs, the dialog
+ * stays open with vmsnapd's sentence and its button becomes stopLabel, which tries again
+ * with stop. Only for a VM the page sees running does the dialog wait for the job's
+ * outcome: a shut-off VM's job goes to the job list at once, as the others do. */
+function stoppable(ctx, stopLabel, start) {
+    let stop = false;
+    return async modal => {
+        try {
+            const path = await startJob(ctx, start(stop ? { stop: true } : {}));
+            if (stop || ctx.domain.state === "shutoff")
+                return;
+            const outcome = await ctx.jobs.outcome(path);
+            if (outcome && outcome.State === "failed" && bus.isDomainRunning({ name: outcome.ErrorName })) {
+                ctx.jobs.drop(path); // the dialog says it, and offers what to do
+                const error = new Error(outcome.Error);
+                error.name = outcome.ErrorName;
+                throw error;
+            }
+        } catch (error) {
+            if (!stop && bus.isDomainRunning(error)) {
+                stop = true;
+                modal.setPrimaryLabel(stopLabel);
+            }
+            throw error;
+        }
+    };
 }
 
 /* The next "snapshot-N" that no snapshot of the domain is called. */
@@ -143,7 +174,8 @@ export function previewDialog(ctx, snapshot) {
         errorTitle: _("The preview did not start"),
         primary: {
             label: _("Preview"),
-            action: () => startJob(ctx, bus.preview(domain.name, snapshot.id, {}, restore ? { restore_memory: restore.input.checked } : {})),
+            action: stoppable(ctx, _("Stop the VM and preview"), stop =>
+                bus.preview(domain.name, snapshot.id, {}, { ...stop, restore_memory: restore ? restore.input.checked : undefined })),
         },
     }).open();
 }
@@ -156,7 +188,7 @@ export function commitDialog(ctx) {
         size: "sm",
         dataset: { dialog: "commit" },
         errorTitle: _("The preview was not committed"),
-        primary: { label: _("Commit"), action: () => startJob(ctx, bus.commit(domain.name)) },
+        primary: { label: _("Commit"), action: stoppable(ctx, _("Stop the VM and commit"), stop => bus.commit(domain.name, stop)) },
     }).open();
 }
 
@@ -177,7 +209,8 @@ export function revertDialog(ctx, snapshot) {
         primary: {
             label: _("Revert"),
             danger: true,
-            action: () => startJob(ctx, bus.revert(domain.name, snapshot.id, {
+            action: stoppable(ctx, _("Stop the VM and revert"), stop => bus.revert(domain.name, snapshot.id, {
+                ...stop,
                 start: start.input.checked,
                 restore_memory: restore ? restore.input.checked : undefined,
             })),
@@ -307,8 +340,9 @@ export function customPreviewDialog(ctx, initial) {
         errorTitle: _("The preview did not start"),
         primary: {
             label: _("Preview"),
-            action: () => startJob(ctx, bus.preview(domain.name, config.id, chosenDisks(),
-                                                    config.memory ? { restore_memory: restore.input.checked } : {})),
+            action: stoppable(ctx, _("Stop the VM and preview"), stop =>
+                bus.preview(domain.name, config.id, chosenDisks(),
+                            { ...stop, restore_memory: config.memory ? restore.input.checked : undefined })),
         },
     }).open();
 }
@@ -321,15 +355,21 @@ export function deleteDialog(ctx, snapshot) {
     const below = descendants(node);
     const current = ctx.records.find(record => record.current);
     const currentInside = current && (current.id === snapshot.id || below.some(n => n.record.id === current.id));
+    const currentBelow = current && below.some(n => n.record.id === current.id);
     const parentName = node.parent ? node.parent.record.name : null;
+    // What the merge frees, from the plan vmsnapd would run now.
+    const frees = snapshot.reclaimable === undefined ? null
+        : h("span", { class: "vmsnap-reclaimable" },
+            snapshot.reclaimable > 0 ? cockpit.format(_("Frees about $0."), formatBytes(snapshot.reclaimable)) : _("Frees no disk space."));
 
     const merge = choice("radio", _("Delete this snapshot only (merge)"),
-                         node.children.length
+                         [node.children.length
                              ? cockpit.format(cockpit.ngettext(
                                  "Keeps everything else: its child moves to $1 and still reads exactly what it reads now, as do the VM's disks. Its data is merged into the images that need it.",
                                  "Keeps everything else: its $0 children move to $1 and still read exactly what they read now, as do the VM's disks. Its data is merged into the images that need it.",
                                  node.children.length), node.children.length, parentName ? quoted(parentName) : _("the top of the tree"))
                              : _("Keeps everything else: every other snapshot and the VM's disks read exactly what they read now. Its data is merged into the images that need it."),
+                         frees ? " " : null, frees],
                          { name: "delete-mode", value: "merge", checked: true });
     const children = choice("radio",
                             cockpit.format(cockpit.ngettext("Delete it and the $0 snapshot below it", "Delete it and the $0 snapshots below it", below.length), below.length),
@@ -340,13 +380,22 @@ export function deleteDialog(ctx, snapshot) {
                                 disabledReason: below.length === 0 ? _("It has no snapshot below it.")
                                     : currentInside ? cockpit.format(_("Not possible while $0 runs on this branch: revert to a snapshot outside it first."), domain.name) : null,
                             });
+    const childrenOnly = choice("radio",
+                                cockpit.format(cockpit.ngettext("Delete the $0 snapshot below it, keep this one", "Delete the $0 snapshots below it, keep this one", below.length), below.length),
+                                _("Keeps this snapshot and the others; the states of the branches below it are gone for good."),
+                                {
+                                    name: "delete-mode",
+                                    value: "children_only",
+                                    disabledReason: below.length === 0 ? _("It has no snapshot below it.")
+                                        : currentBelow ? cockpit.format(_("Not possible while $0 runs on a branch below it: revert to this snapshot or one outside its branches first."), domain.name) : null,
+                                });
     const metadata = choice("radio", _("Forget it, keep its files"),
                             _("Keeps every image file on disk untouched; vmsnap only stops listing this snapshot."),
                             { name: "delete-mode", value: "metadata_only" });
 
     return new Modal({
         title: cockpit.format(_("Delete snapshot $0"), quoted(snapshot.name)),
-        body: h("div", {}, fieldset(_("What to delete"), [merge.element, children.element, metadata.element])),
+        body: h("div", {}, fieldset(_("What to delete"), [merge.element, children.element, childrenOnly.element, metadata.element])),
         dataset: { dialog: "delete" },
         errorTitle: _("The snapshot was not deleted"),
         primary: {
@@ -356,10 +405,65 @@ export function deleteDialog(ctx, snapshot) {
                 const values = {};
                 if (children.input.checked)
                     values.children = true;
+                let ownTitle;
+                if (childrenOnly.input.checked) {
+                    values.children_only = true;
+                    ownTitle = cockpit.format(_("Deleting the snapshots below “$0” of $1"), snapshot.name, domain.name);
+                }
                 if (metadata.input.checked)
                     values.metadata_only = true;
-                return startJob(ctx, bus.remove(domain.name, snapshot.id, values));
+                return startJob(ctx, bus.remove(domain.name, snapshot.id, values), ownTitle);
             },
+        },
+    }).open();
+}
+
+/* ---- Delete all, Purge ---- */
+
+export function deleteAllDialog(ctx) {
+    const { domain } = ctx;
+    const count = ctx.records.length;
+    const intoOriginal = choice("checkbox", _("Merge into the original images"),
+                               _("Each disk becomes its original image alone again, which takes the snapshots' data. Not possible for an image another VM also reads. Without it, each disk keeps at most one overlay above its original, which stays unchanged."),
+                               { dataset: { field: "into_original" } });
+    return new Modal({
+        title: cockpit.format(_("Delete every snapshot of $0"), domain.name),
+        body: h("div", {},
+                h("p", { class: "vmsnap-delete-all-summary" },
+                  cockpit.format(cockpit.ngettext("The $0 snapshot of $1 ($2) goes; the VM's disks keep exactly what they hold now.",
+                                                  "All $0 snapshots of $1 ($2) go; the VM's disks keep exactly what they hold now.", count),
+                                 count, domain.name, formatBytes(domain.snapshot_bytes || 0))),
+                intoOriginal.element),
+        size: "sm",
+        dataset: { dialog: "delete-all" },
+        errorTitle: _("The snapshots were not deleted"),
+        primary: {
+            label: _("Delete all"),
+            danger: true,
+            action: () => startJob(ctx, bus.deleteAll(domain.name, intoOriginal.input.checked ? { into_original: true } : {})),
+        },
+    }).open();
+}
+
+/* record: a ListDomains record with defined false; the job's Messages (the originals
+ * kept) stay in the job list until dismissed. */
+export function purgeDialog(ctx, record) {
+    return new Modal({
+        title: cockpit.format(_("Purge the snapshots of $0"), record.name),
+        body: h("div", {},
+                h("p", { class: "vmsnap-purge-summary" },
+                  cockpit.format(cockpit.ngettext("libvirt no longer defines $0. Its $1 snapshot and every file vmsnap made for it ($2) are removed for good.",
+                                                  "libvirt no longer defines $0. Its $1 snapshots and every file vmsnap made for them ($2) are removed for good.",
+                                                  record.snapshot_count),
+                                 record.name, record.snapshot_count, formatBytes(record.snapshot_bytes || 0))),
+                h("p", {}, _("The original disk images, and any file another VM uses, are kept; the task lists them when it is done."))),
+        size: "sm",
+        dataset: { dialog: "purge" },
+        errorTitle: _("The snapshots were not purged"),
+        primary: {
+            label: _("Purge"),
+            danger: true,
+            action: () => startJob(ctx, bus.purge(record.uuid, {})),
         },
     }).open();
 }

@@ -121,8 +121,11 @@ export function formatTime(unixSeconds) {
     return timeFormat.format(new Date(unixSeconds * 1000));
 }
 
+/* "1.2 GiB", as Cockpit writes sizes; below a KiB Cockpit 287 gives a bare number, which
+ * gets its unit here ("0 B", "512 B"). */
 export function formatBytes(bytes) {
-    return cockpit.format_bytes(bytes, 1024);
+    const [number, unit] = cockpit.format_bytes(bytes, 1024, { separate: true });
+    return `${number} ${unit || "B"}`;
 }
 
 export function formatRate(bytesPerSecond) {

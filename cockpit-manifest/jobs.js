@@ -1,7 +1,8 @@
 /* jobs.js: the live jobs of vmsnapd as PatternFly progress bars: one per job, fed by
  * the job's Progress, PropertiesChanged and Completed signals (percent; bytes, rate and
  * time left only for a job that counts bytes, which is a clone: the others advance in
- * steps), with Cancel while it runs and the error sentence when it fails. Jobs
+ * steps), with Cancel while it runs and the error sentence when it fails; a job that
+ * left messages (an original image kept, say) stays until dismissed. Jobs
  * started elsewhere (busctl, another browser) appear too. What a finished job changed
  * reaches the tree through SnapshotsChanged, not through here. */
 import * as bus from "./bus.js";
@@ -74,6 +75,10 @@ function title(props) {
         return cockpit.format(_("Deleting snapshot “$0” of $1"), snapshot, props.Domain);
     case "clone":
         return cockpit.format(_("Cloning $0 from “$1”"), props.Domain, snapshot);
+    case "delete-all":
+        return cockpit.format(_("Deleting every snapshot of $0"), props.Domain);
+    case "purge":
+        return cockpit.format(_("Purging the snapshots of $0"), props.Domain);
     default:
         return cockpit.format(_("$0 of $1"), props.Operation, props.Domain);
     }
@@ -119,6 +124,13 @@ class JobView {
         this.removeTimer = null;
         this.titleId = uniqueId("job-title");
         this.element = h("li", { class: "vmsnap-job", dataset: { jobPath: path } });
+        this.waiters = []; // outcome() callers
+    }
+
+    settle(props) {
+        const waiters = this.waiters;
+        this.waiters = [];
+        waiters.forEach(resolve => resolve(props));
     }
 
     merge(values) {
@@ -135,7 +147,7 @@ class JobView {
     }
 
     get title() {
-        return title(this.props);
+        return this.ownTitle || title(this.props);
     }
 
     get finished() {
@@ -246,24 +258,35 @@ export class JobList {
 
     /* Shows the job at path (idempotent): mine, a job this page started (it stays a
      * while when done, and is announced), or one of JobNew, or one that was running
-     * when the page opened. */
-    async track(path, { onlyUnfinished, mine } = {}) {
+     * when the page opened. ownTitle: what this page knows better than the job's
+     * properties say (a delete of only the snapshots below one). */
+    async track(path, { onlyUnfinished, mine, ownTitle } = {}) {
         const known = this.views.get(path);
         if (known) {
             known.mine = known.mine || Boolean(mine);
+            if (ownTitle) {
+                known.ownTitle = ownTitle;
+                known.render();
+            }
             return;
         }
         const view = new JobView(path, this);
         view.mine = Boolean(mine);
+        view.ownTitle = ownTitle || null;
         this.views.set(path, view);
         try {
             await view.load();
         } catch (error) {
             this.views.delete(path); // gone already, or not ours to read
+            view.settle(null);
             return;
         }
         if (onlyUnfinished && view.finished) {
             this.views.delete(path);
+            return;
+        }
+        if (this.views.get(path) !== view) { // dropped while it was read
+            view.settle(null);
             return;
         }
         this.list.append(view.element);
@@ -304,25 +327,40 @@ export class JobList {
             this.scheduleLayout();
     }
 
+    /* The job's properties once it has ended; null when it cannot be read or its bar
+     * went first. For a dialog that says more than the bar about some failures. */
+    outcome(path) {
+        const view = this.views.get(path);
+        if (!view)
+            return Promise.resolve(null);
+        if (view.finished)
+            return Promise.resolve(view.props);
+        return new Promise(resolve => view.waiters.push(resolve));
+    }
+
     finished(view) {
         if (view.announced)
             return;
         view.announced = true;
         const props = view.props;
+        view.settle(props);
         if (view.mine)
             this.announce(`${view.title}: ${finishedText(props)}`);
         // Someone else's finished job says nothing the tree does not show: it goes at once.
-        if (props.State === "done")
+        // Messages of one's own job are read before it goes.
+        const kept = view.mine && (props.Messages || []).length > 0;
+        if (props.State === "done" && !kept)
             view.removeTimer = window.setTimeout(() => this.drop(view.path), view.mine ? KEEP_DONE_MS : 0);
         this.scheduleLayout();
         if (this.onFinished)
             this.onFinished(props);
     }
 
-    /* JobRemoved: the job's object is gone; a failed one stays on the page until dismissed. */
+    /* JobRemoved: the job's object is gone; a failed one (or one of mine with messages)
+     * stays on the page until dismissed. */
     removed(path) {
         const view = this.views.get(path);
-        if (view && (!view.finished || view.props.State === "done"))
+        if (view && (!view.finished || (view.props.State === "done" && !(view.mine && (view.props.Messages || []).length))))
             this.drop(path);
     }
 
@@ -331,6 +369,7 @@ export class JobList {
         if (!view)
             return;
         window.clearTimeout(view.removeTimer);
+        view.settle(view.finished ? view.props : null);
         const hadFocus = view.element.contains(document.activeElement);
         view.element.remove();
         this.views.delete(path);

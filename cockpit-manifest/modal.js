@@ -2,7 +2,8 @@
  * into it and stays there (Tab cycles, the page behind is inert), Escape or Cancel
  * closes it and focus returns to what opened it; Enter in a field submits. The primary
  * action runs with the buttons disabled and a spinner; when it throws, the dialog
- * stays open and shows the error's sentence. The form helpers at the end build
+ * stays open and shows the error's sentence (and the action may relabel the button for a
+ * retry that does more, such as stopping the VM first). The form helpers at the end build
  * PatternFly form groups. */
 import { h, icon, alert, replaceChildren, uniqueId } from "./dom.js";
 import { errorSentence } from "./bus.js";
@@ -22,10 +23,11 @@ export class Modal {
         this.titleId = uniqueId("modal-title");
         this.descriptionId = uniqueId("modal-description");
         this.errorArea = h("div", { class: "vmsnap-modal-error", "aria-live": "assertive" });
+        this.primaryText = document.createTextNode(primary.label);
         this.primaryButton = h("button", {
             type: "submit",
             class: `pf-c-button ${primary.danger ? "pf-m-danger" : "pf-m-primary"} vmsnap-modal-primary`,
-        }, primary.label);
+        }, this.primaryText);
         this.cancelButton = h("button", { type: "button", class: "pf-c-button pf-m-link vmsnap-modal-cancel", onclick: () => this.close() },
                               _("Cancel"));
         const closeButton = this.closeButton = h("button", { type: "button", class: "pf-c-button pf-m-plain", "aria-label": _("Close"), onclick: () => this.close() },
@@ -78,6 +80,11 @@ export class Modal {
         replaceChildren(this.errorArea,
                         alert("danger", title || this.errorTitle,
                               h("p", { class: "vmsnap-error-sentence" }, typeof error === "string" ? error : errorSentence(error))));
+    }
+
+    /* What the primary button offers now: a retry may do more than the first try did. */
+    setPrimaryLabel(text) {
+        this.primaryText.textContent = text;
     }
 
     clearError() {

@@ -1,11 +1,12 @@
 /* tree.js: a domain's snapshots as a tree (PatternFly's tree table, ARIA treegrid):
  * name with the current / in preview / locked / partial markers, description, time,
- * the VM's state when taken, disks included and excluded, memory. A run of snapshots
+ * the VM's state when taken, disks included and excluded, memory, and the space its
+ * frozen images take. A run of snapshots
  * each with one child (the usual chain) stays at one indentation level and only a fork
  * indents its branches, so 500 snapshots in a row do not walk off the screen. Keyboard
  * as in the WAI-ARIA treegrid pattern; selection follows focus. Only the rows near
  * the window are in the page. What to do with the selected snapshot is left to app.js. */
-import { h, icon, label, formatTime, stateText } from "./dom.js";
+import { h, icon, label, formatTime, formatBytes, stateText } from "./dom.js";
 
 const _ = cockpit.gettext;
 
@@ -121,7 +122,8 @@ export class SnapshotTree {
             h("th", { role: "columnheader", scope: "col", class: "pf-m-wrap vmsnap-col-time" }, _("Taken")),
             h("th", { role: "columnheader", scope: "col", class: "pf-m-wrap vmsnap-col-state" }, _("VM state")),
             h("th", { role: "columnheader", scope: "col", class: "pf-m-wrap vmsnap-col-disks" }, _("Disks")),
-            h("th", { role: "columnheader", scope: "col", class: "pf-m-wrap vmsnap-col-memory" }, _("Memory")))),
+            h("th", { role: "columnheader", scope: "col", class: "pf-m-wrap vmsnap-col-memory" }, _("Memory")),
+            h("th", { role: "columnheader", scope: "col", class: "pf-m-wrap vmsnap-col-size" }, _("Size")))),
         this.body);
         // Whatever scrolls the tree (the page's main area, or the window): scroll
         // events do not bubble, but they pass the document on their way down.
@@ -376,7 +378,13 @@ export class SnapshotTree {
         h("td", { role: "gridcell", class: "vmsnap-state", "data-label": _("VM state") }, stateText(record.state)),
         disksCell(record),
         h("td", { role: "gridcell", class: "vmsnap-memory", "data-label": _("Memory") },
-          record.memory ? _("Saved") : h("span", { class: "vmsnap-muted" }, _("No"))));
+          record.memory ? _("Saved") : h("span", { class: "vmsnap-muted" }, _("No"))),
+        h("td", {
+            role: "gridcell",
+            class: "vmsnap-size",
+            "data-label": _("Size"),
+            title: record.size === undefined ? null : cockpit.format(_("Deleting it frees about $0"), formatBytes(record.reclaimable || 0)),
+        }, record.size === undefined ? "" : formatBytes(record.size)));
     }
 
     /* ---- expanding and collapsing ---- */
@@ -535,7 +543,7 @@ function rowKey(row, inPreview) {
 
 function spacerRow(className) {
     return h("tr", { class: `vmsnap-spacer ${className}`, "aria-hidden": "true" },
-             h("td", { colspan: "6" }));
+             h("td", { colspan: "7" }));
 }
 
 function setSpacer(spacer, height) {

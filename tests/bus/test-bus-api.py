@@ -3,13 +3,12 @@ the records' keys and types, jobs from JobNew to JobRemoved, the interface XML
 against live introspection, and the command line. vmsnapd runs with
 --job-linger 3 (see meson.build)."""
 import hashlib
-import json
 import os
 import subprocess
 import xml.etree.ElementTree as ElementTree
 
-from bustest import (DOMAIN_UUIDS, ERROR, JOB_IFACE, PATH, SOURCE_ROOT, TEST_DIR, Client, GLib, SignalRecorder, case,
-                     check, check_equal, disk_images, expect_error, finish, pump)
+from bustest import (DOMAIN_UUIDS, ERROR, JOB_IFACE, PATH, SOURCE_ROOT, Client, GLib, SignalRecorder, case,
+                     check, check_equal, disk_images, expect_error, finish, make_undefined_domain, pump)
 
 LINGER = 3
 client = Client()
@@ -325,36 +324,6 @@ def _():
     failed = client.run_job(client.clone("alpha", "to-clone", "alpha"), expect="failed")
     check("already exists" in failed["Error"], f"a sentence: {failed['Error']}")
     check_equal(disk_images(), after, "no file written")
-
-
-def make_undefined_domain(name, uuid):
-    """A domain libvirt no longer defines, as vmsnap keeps it: an original image, two
-    overlays vmsnap made (one frozen by a snapshot, one the last active disk) and the
-    metadata document. The test driver's domains live in vmsnapd's own connection, so the
-    domain is made undefined by giving vmsnap metadata for a UUID libvirt never had."""
-    images = os.path.realpath(os.path.join(TEST_DIR, "images"))
-    original, frozen, leaf = (os.path.join(images, f"{name}-{part}.qcow2") for part in ("disk", "s2", "leaf"))
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", original, "4M"], check=True)
-    subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x33 0 64k", original], check=True,
-                   capture_output=True)
-    for top, below in ((frozen, original), (leaf, frozen)):
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", below, "-F", "qcow2", top], check=True)
-    xml = f"<domain type='test'><name>{name}</name><uuid>{uuid}</uuid></domain>"
-
-    def snapshot_record(snapshot_id, snapshot_name, parent, image):
-        return {"id": snapshot_id, "name": snapshot_name, "description": "", "created": 1700000000,
-                "parent": parent, "state": "shutoff", "config_xml": xml,
-                "disks": [{"target": "vda", "image": image, "format": "qcow2", "excluded_reason": None}],
-                "memory_file": None}
-    s1, s2 = "aaaaaaaa-0000-4000-8000-000000000001", "aaaaaaaa-0000-4000-8000-000000000002"
-    document = {"version": 1, "uuid": uuid, "name": name, "current": s2, "next_default_index": 1,
-                "snapshots": [snapshot_record(s1, "s1", None, original), snapshot_record(s2, "s2", s1, frozen)],
-                "owned": [frozen, leaf], "preview": None, "intent": None}
-    path = os.path.join(TEST_DIR, "state", f"{uuid}.json")
-    with open(path, "w") as f:
-        json.dump(document, f)
-    os.chmod(path, 0o600)
-    return original, frozen, leaf, path
 
 
 def sha256(path):
