@@ -3,9 +3,12 @@ wrong signatures, unknown domains and snapshots, bad names, unknown and wrongly
 typed options, impossible requests. After each case the harness's check that
 vmsnapd still runs applies (bustest.case)."""
 import os
+import signal
+import subprocess
+import time
 
-from bustest import (ERROR, JOB_IFACE, PATH, BusError, Client, GLib, case, check, check_equal, disk_images,
-                     expect_error, finish, state_files)
+from bustest import (ADDRESS, ERROR, JOB_IFACE, PATH, TEST_DIR, VMSNAPD_PID, BusError, Client, GLib, case, check,
+                     check_equal, daemon_alive, disk_images, expect_error, finish, state_files)
 
 client = Client()
 INVALID_ARGUMENT = ERROR + "InvalidArgument"
@@ -253,6 +256,46 @@ def _():
     names = client.snapshot_names("alpha")
     check("a1" in names and "a2" in names, names)
     check_equal(client.domain("alpha")["in_preview"], False, "in preview")
+
+
+
+@case("Without libvirt vmsnapd still starts and owns its name, and answers every call with Failed naming the URI "
+      "and why, instead of failing its activation", stops_daemon=True)
+def _():
+    os.kill(VMSNAPD_PID, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while daemon_alive():
+        check(time.monotonic() < deadline, "vmsnapd still runs 30 s after SIGTERM")
+        time.sleep(0.05)
+    uri = f"qemu+unix:///system?socket={TEST_DIR}/no-libvirtd/libvirt-sock"
+    with open(os.path.join(TEST_DIR, "vmsnapd-without-libvirt.log"), "w") as log:
+        daemon = subprocess.Popen([os.environ["VMSNAPD"], "--connect", uri, "--state-dir",
+                                   os.path.join(TEST_DIR, "state"), "--bus-address", ADDRESS], stderr=log)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.list_domains()
+                check(False, "ListDomains answered without libvirt")
+            except BusError as e:
+                if e.name == ERROR + "Failed":
+                    message = e.message
+                    break
+                check(daemon.poll() is None, f"vmsnapd exited with status {daemon.returncode}")
+                check(time.monotonic() < deadline, f"vmsnapd did not own its name within 20 s: {e}")
+                time.sleep(0.05)
+        check(message.startswith(f"libvirt at {uri} is not reachable: "), f"the refusal: {message}")
+        message = expect_error(ERROR + "Failed", client.create, "alpha", "no-libvirt")
+        check(f"libvirt at {uri} is not reachable" in message, f"Create's refusal: {message}")
+        daemon.send_signal(signal.SIGTERM)
+        check_equal(daemon.wait(30), 0, "its exit status on SIGTERM")
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+    with open(os.path.join(TEST_DIR, "vmsnapd-without-libvirt.log")) as log:
+        text = log.read()
+    check(f"libvirt at {uri} is not reachable" in text and "connecting when it is" in text, f"its log: {text}")
 
 
 finish()
