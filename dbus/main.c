@@ -22,6 +22,7 @@
 #define USEC_PER_SEC 1000000ULL
 #define WORKERS_MAX 1024
 #define JOB_LINGER_MAX (7ULL * 24 * 3600)
+#define STOP_TIMEOUT_MAX (24ULL * 3600)
 
 typedef struct arguments {
         const char *uri;
@@ -30,6 +31,7 @@ typedef struct arguments {
         const char *clone_targets; /* NULL: the engine's default, /etc/vmsnap/clone-targets */
         unsigned workers;
         uint64_t job_linger_sec;
+        uint64_t stop_timeout_sec;
 } arguments;
 
 static void help(void)
@@ -44,6 +46,9 @@ static void help(void)
                "  --workers N            threads for changes, and as many for reads and\n"
                "                         authorization (default: the number of CPUs)\n"
                "  --job-linger SECONDS   how long a finished job stays readable (default 300)\n"
+               "  --stop-timeout SECONDS after SIGTERM, how long running jobs may go on before\n"
+               "                         they are canceled (default 60; keep it below the\n"
+               "                         unit's TimeoutStopSec)\n"
                "  --clone-targets FILE   the list of directories clones may also write into\n"
                "                         (default /etc/vmsnap/clone-targets)\n"
                "  -h, --help             show this help\n"
@@ -89,6 +94,7 @@ static int parse_arguments(int argc, char *argv[], arguments *args)
                 OPT_WORKERS,
                 OPT_JOB_LINGER,
                 OPT_CLONE_TARGETS,
+                OPT_STOP_TIMEOUT,
                 OPT_VERSION
         };
         static const struct option options[] = {
@@ -98,6 +104,7 @@ static int parse_arguments(int argc, char *argv[], arguments *args)
                 {"workers", required_argument, NULL, OPT_WORKERS},
                 {"job-linger", required_argument, NULL, OPT_JOB_LINGER},
                 {"clone-targets", required_argument, NULL, OPT_CLONE_TARGETS},
+                {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, OPT_VERSION},
                 {},
@@ -111,6 +118,7 @@ static int parse_arguments(int argc, char *argv[], arguments *args)
                 .state_dir = VMSNAP_DEFAULT_STATE_DIR,
                 .workers = cpus > 0 ? (unsigned)(cpus < WORKERS_MAX ? cpus : WORKERS_MAX) : 1,
                 .job_linger_sec = 300,
+                .stop_timeout_sec = 60,
         };
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
@@ -142,6 +150,12 @@ static int parse_arguments(int argc, char *argv[], arguments *args)
                                 return usage_error("--job-linger takes seconds from 0 to 604800, not \"%s\"",
                                                    optarg);
                         args->job_linger_sec = number;
+                        break;
+                case OPT_STOP_TIMEOUT:
+                        if (parse_number(optarg, 0, STOP_TIMEOUT_MAX, &number) < 0)
+                                return usage_error("--stop-timeout takes seconds from 0 to 86400, not \"%s\"",
+                                                   optarg);
+                        args->stop_timeout_sec = number;
                         break;
                 case OPT_CLONE_TARGETS:
                         if (optarg[0] != '/')
@@ -196,6 +210,12 @@ static void log_recovery(void *userdata, const char *text)
         fprintf(stderr, "vmsnapd: recovery: %s\n", text);
 }
 
+static int on_hangup(sd_event_source *source, const struct signalfd_siginfo *info, void *userdata)
+{
+        manager_restart_when_idle(userdata);
+        return 0;
+}
+
 /* The loop ends once the work under way has answered (see manager_shut_down). */
 static int on_terminate(sd_event_source *source, const struct signalfd_siginfo *info, void *userdata)
 {
@@ -217,6 +237,7 @@ static int run(const arguments *args)
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
 
@@ -267,8 +288,10 @@ static int run(const arguments *args)
         }
 
         r = manager_new(event, bus, engine, args->workers, args->job_linger_sec * USEC_PER_SEC, &m);
-        if (r >= 0)
+        if (r >= 0) {
+                m->stop_timeout_usec = args->stop_timeout_sec * USEC_PER_SEC;
                 r = manager_start(m);
+        }
         if (r < 0) {
                 fprintf(stderr, "vmsnapd: cannot publish %s: %s\n", SNAPSHOTS_OBJECT_PATH, strerror(-r));
                 goto out;
@@ -276,8 +299,10 @@ static int run(const arguments *args)
         r = sd_event_add_signal(event, NULL, SIGTERM, on_terminate, m);
         if (r >= 0)
                 r = sd_event_add_signal(event, NULL, SIGINT, on_terminate, m);
+        if (r >= 0)
+                r = sd_event_add_signal(event, NULL, SIGHUP, on_hangup, m);
         if (r < 0) {
-                fprintf(stderr, "vmsnapd: cannot watch for SIGTERM and SIGINT: %s\n", strerror(-r));
+                fprintf(stderr, "vmsnapd: cannot watch for SIGTERM, SIGINT and SIGHUP: %s\n", strerror(-r));
                 goto out;
         }
         r = sd_bus_request_name(bus, SNAPSHOTS_BUS_NAME, 0);
@@ -300,7 +325,7 @@ out:
         if (bus)
                 sd_bus_flush_close_unref(bus);
         sd_event_unref(event);
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return r < 0 ? EXIT_FAILURE : r == MANAGER_EXIT_RESTART ? MANAGER_EXIT_RESTART : EXIT_SUCCESS;
 }
 
 int main(int argc, char *argv[])

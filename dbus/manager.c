@@ -2,6 +2,7 @@
  * shutdown, the work under way, and SnapshotsChanged from the engine's watcher
  * thread to the bus. The interface is methods.c's, a call's journey call.c's. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 
 #include "call.h"
@@ -136,16 +137,64 @@ void manager_work_end(manager *m)
                 (void)sd_event_exit(m->event, 0);
 }
 
+static int on_stop_timeout(sd_event_source *source, uint64_t usec, void *userdata)
+{
+        manager *m = userdata;
+
+        fprintf(stderr, "vmsnapd: stopping: the running jobs did not end within %" PRIu64
+                        " s; canceling them (a job past its point of no return still finishes)\n",
+                m->stop_timeout_usec / 1000000);
+        job_cancel_all(m);
+        return 0;
+}
+
+static int on_restart_check(sd_event_source *source, uint64_t usec, void *userdata)
+{
+        manager *m = userdata;
+
+        if (m->stopping)
+                return 0;
+        if (m->in_flight > 0 || m->lanes) {
+                (void)sd_event_source_set_time_relative(source, 200 * 1000);
+                return sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
+        }
+        /* Idle: nothing more is taken, and the loop ends before another call is read. */
+        fprintf(stderr, "vmsnapd: no job runs or waits: exiting to be started again as the new version\n");
+        m->stopping = true;
+        return sd_event_exit(m->event, MANAGER_EXIT_RESTART);
+}
+
+void manager_restart_when_idle(manager *m)
+{
+        if (m->stopping || m->restart_timer)
+                return;
+        fprintf(stderr, "vmsnapd: asked to restart (SIGHUP): restarting once no job runs or waits\n");
+        if (sd_event_add_time_relative(m->event, &m->restart_timer, CLOCK_MONOTONIC, 0, 0, on_restart_check, m) <
+            0)
+                fprintf(stderr, "vmsnapd: cannot wait to restart; carrying on as this version\n");
+}
+
 void manager_shut_down(manager *m)
 {
-        if (m->stopping)
+        if (m->stopping) {
+                /* Asked again: the administrator will not wait. */
+                job_cancel_all(m);
                 return;
+        }
         m->stopping = true;
-        job_cancel_all(m);
         calls_discard_waiting(m);
         lanes_release_held(m->request_lanes);
-        if (m->in_flight == 0)
+        if (m->in_flight == 0) {
                 (void)sd_event_exit(m->event, 0);
+                return;
+        }
+        fprintf(stderr,
+                "vmsnapd: stopping: taking no new work; running jobs may end within %" PRIu64
+                " s, then they are canceled (a second SIGTERM cancels them now)\n",
+                m->stop_timeout_usec / 1000000);
+        if (sd_event_add_time_relative(m->event, &m->stop_timer, CLOCK_MONOTONIC, m->stop_timeout_usec, 0,
+                                       on_stop_timeout, m) < 0)
+                job_cancel_all(m);
 }
 
 void manager_stop(manager *m)
@@ -170,6 +219,8 @@ void manager_free(manager *m)
         if (!m)
                 return;
         manager_stop(m);
+        sd_event_source_unref(m->stop_timer);
+        sd_event_source_unref(m->restart_timer);
         loop_mailbox_free(m->mailbox);
         lanes_free(m->request_lanes);
         calls_free_queues(m);

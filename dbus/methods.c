@@ -885,7 +885,9 @@ static int method_call(sd_bus_message *message, void *userdata, sd_bus_error *er
                 return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_METHOD, "Unknown method %s",
                                          sd_bus_message_get_member(message));
         if (m->stopping)
-                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "vmsnapd is shutting down");
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY,
+                                         "vmsnapd is stopping: it takes no new work while its running jobs "
+                                         "end; call again once it is back");
         r = call_new(m, message, method, &c, error);
         if (r < 0)
                 return r;

@@ -10,7 +10,7 @@ source=$(cd "$(dirname "$0")/.." && pwd)
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
 
-echo "1..16"
+echo "1..17"
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; [ -z "${2:-}" ] || echo "$2" | sed 's/^/# /'; }
@@ -96,6 +96,13 @@ check "the unit gives vmsnapd /run/vmsnap, where the hook reads its holds" sh -c
         grep -q "^hold_dir=/run/vmsnap/hold$" "$2" &&
         grep -q "define VMSNAP_RUN_DIR \"/run/vmsnap\"" "$3"' - "${unit:-/dev/null}" \
         "$source/packaging/libvirt-hook/vmsnap" "$source/plugin/live.c"
+
+# Jobs end before systemd's SIGKILL, and an upgrade's SIGHUP restart comes back.
+check "the unit lets jobs end before SIGKILL and starts vmsnapd again after its upgrade exit" sh -c '
+        stop=$(sed -n "s/^ExecStart=.*--stop-timeout \([0-9]*\).*/\1/p" "$1")
+        kill=$(sed -n "s/^TimeoutStopSec=\([0-9]*\)$/\1/p" "$1")
+        [ -n "$stop" ] && [ -n "$kill" ] && [ "$stop" -lt "$kill" ] &&
+        grep -qx "RestartForceExitStatus=75" "$1" && grep -qx "SuccessExitStatus=75" "$1"' - "${unit:-/dev/null}"
 
 tmpfiles=$(find "$dest" -path '*/tmpfiles.d/vmsnap.conf' | head -n 1)
 if [ "$(id -u)" = 0 ] && [ -n "$tmpfiles" ]; then

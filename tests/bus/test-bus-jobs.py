@@ -7,8 +7,9 @@ import signal
 import subprocess
 import time
 
-from bustest import (DOMAIN_UUIDS, JOB_IFACE, TERMINAL_STATES, Client, GLib, SignalRecorder, case, check,
-                     check_equal, connect, disk_images, finish, pump, state_files, VMSNAPD_PID, daemon_alive)
+from bustest import (ADDRESS, DOMAIN_UUIDS, ERROR, JOB_IFACE, TERMINAL_STATES, TEST_DIR, BusError, Client, GLib,
+                     SignalRecorder, case, check, check_equal, connect, daemon_alive, disk_images, expect_error,
+                     finish, pump, state_files, VMSNAPD_PID)
 
 client = Client()
 GAMMA_DISKS = 48
@@ -251,26 +252,111 @@ def _():
     recorder.close()
 
 
-@case("On SIGTERM vmsnapd takes no new work, ends queued jobs as canceled, cancels the running one through the "
-      "engine, signals it all, then exits", stops_daemon=True)
-def _():
+def start_daemon(*args):
+    """Another vmsnapd on the test's bus, state and domains, once the harness's has stopped."""
+    log = open(os.path.join(TEST_DIR, "vmsnapd-again.log"), "a")
+    daemon = subprocess.Popen([os.environ["VMSNAPD"], "--connect", f"test://{TEST_DIR}/node.xml", "--state-dir",
+                               os.path.join(TEST_DIR, "state"), "--bus-address", ADDRESS, *args], stderr=log)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.list_domains()
+            return daemon
+        except BusError as e:
+            check(daemon.poll() is None, f"vmsnapd exited with status {daemon.returncode}")
+            check(time.monotonic() < deadline, f"vmsnapd did not answer within 20 s: {e}")
+            time.sleep(0.05)
+
+
+def stop_while_running(daemon_pid, domain, name):
+    """Starts a create and two more queued behind it, SIGTERMs vmsnapd once the first runs;
+    returns the three jobs' outcomes and the refusal of a call made meanwhile."""
     recorder = SignalRecorder(client.connection, interface=JOB_IFACE, member="Completed")
-    files = disk_images()
-    running = client.create("gamma", "at-shutdown")
-    queued = [client.create("gamma", f"after-shutdown-{i}") for i in range(2)]
+    running = client.create(domain, name)
+    queued = [client.create(domain, f"{name}-{i}") for i in range(2)]
     while client.job(running)["State"] != "running":
         time.sleep(0.002)
-    os.kill(VMSNAPD_PID, signal.SIGTERM)
-    check(pump(30, lambda: len(recorder.signals) == 3), "Completed for the three jobs")
+    os.kill(daemon_pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while True:  # until vmsnapd has taken the signal: reads are refused too then
+        try:
+            client.list_domains()
+        except BusError as e:
+            check_equal(e.name, ERROR + "Busy", f"a read while stopping ({e})")
+            break
+        check(time.monotonic() < deadline, "vmsnapd still took calls 10 s after SIGTERM")
+        time.sleep(0.01)
+    refusal = expect_error(ERROR + "Busy", client.create, domain, f"{name}-late")
+    check(pump(60, lambda: len(recorder.signals) == 3), "Completed for the three jobs")
     outcomes = {s[1]: s[4] for s in recorder.signals}
-    check_equal(outcomes[running][0], False, "the running job's success")
+    recorder.close()
     check(all(outcomes[q] == (False, "vmsnapd stopped before the job started; nothing was changed") for q in queued),
           f"queued jobs: {[outcomes[q] for q in queued]}")
+    return outcomes[running], refusal
+
+
+@case("On SIGTERM vmsnapd takes no new work (Busy), ends queued jobs as canceled, lets the running one finish, "
+      "signals it all, then exits", stops_daemon=True)
+def _():
+    outcome, refusal = stop_while_running(VMSNAPD_PID, "gamma", "at-shutdown")
+    check("vmsnapd is stopping" in refusal, f"the refusal: {refusal}")
+    check_equal(outcome[0], True, f"the running job's success ({outcome})")
     deadline = time.monotonic() + 30
     while daemon_alive() and time.monotonic() < deadline:
         time.sleep(0.02)
     check(not daemon_alive(), "vmsnapd exited")
-    check_equal(disk_images(), files, "no file left by the canceled jobs")
+    daemon = start_daemon()
+    try:
+        check("at-shutdown" in client.snapshot_names("gamma"), "the finished create's snapshot is kept")
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        check_equal(daemon.wait(30), 0, "the second vmsnapd's exit status")
+
+
+@case("A running job that outlasts --stop-timeout is canceled through the engine and leaves nothing; vmsnapd then "
+      "exits", stops_daemon=True)
+def _():
+    daemon = start_daemon("--stop-timeout", "0")
+    try:
+        files = disk_images()
+        outcome, _refusal = stop_while_running(daemon.pid, "gamma", "past-timeout")
+        check_equal(outcome[0], False, f"the running job's success ({outcome})")
+        check_equal(daemon.wait(30), 0, "its exit status")
+        check_equal(disk_images(), files, "no file left by the canceled jobs")
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+
+
+@case("On SIGHUP (what a package upgrade sends) vmsnapd lets its running and queued jobs finish, then exits with "
+      "status 75 for systemd to start the new version", stops_daemon=True)
+def _():
+    daemon = start_daemon()
+    try:
+        recorder = SignalRecorder(client.connection, interface=JOB_IFACE, member="Completed")
+        running = client.create("gamma", "during-upgrade")
+        queued = client.create("gamma", "after-upgrade")
+        while client.job(running)["State"] != "running":
+            time.sleep(0.002)
+        daemon.send_signal(signal.SIGHUP)
+        later = client.create("beta", "asked-after-the-upgrade")  # still served
+        check(pump(60, lambda: len(recorder.signals) == 3), "Completed for the three jobs")
+        outcomes = {s[1]: s[4][0] for s in recorder.signals}
+        recorder.close()
+        check_equal([outcomes[j] for j in (running, queued, later)], [True, True, True], "the jobs' success")
+        check_equal(daemon.wait(30), 75, "its exit status once idle")
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+    daemon = start_daemon()
+    try:
+        names = client.snapshot_names("gamma")
+        check("during-upgrade" in names and "after-upgrade" in names, f"gamma's snapshots: {names}")
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        check_equal(daemon.wait(30), 0, "the next vmsnapd's exit status")
 
 
 # A domain undefined behind vmsnapd's back (and a libvirtd restart) needs a real libvirtd:
