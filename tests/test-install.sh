@@ -10,7 +10,7 @@ source=$(cd "$(dirname "$0")/.." && pwd)
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
 
-echo "1..17"
+echo "1..18"
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; [ -z "${2:-}" ] || echo "$2" | sed 's/^/# /'; }
@@ -96,6 +96,15 @@ check "the unit gives vmsnapd /run/vmsnap, where the hook reads its holds" sh -c
         grep -q "^hold_dir=/run/vmsnap/hold$" "$2" &&
         grep -q "define VMSNAP_RUN_DIR \"/run/vmsnap\"" "$3"' - "${unit:-/dev/null}" \
         "$source/packaging/libvirt-hook/vmsnap" "$source/plugin/live.c"
+
+# Cockpit reads "requires" (an unknown key such as "require" is ignored, silently).
+manifest=$(find "$dest" -path '*/cockpit/*/manifest.json' | head -n 1)
+check "the Cockpit manifest is installed and requires Cockpit 287 or later" python3 -c '
+import json, sys
+manifest = json.load(open(sys.argv[1]))
+assert manifest.get("requires") == {"cockpit": "287"}, manifest
+assert set(manifest) <= {"version", "requires", "menu", "tools", "dashboard", "content-security-policy"}, manifest
+' "${manifest:-/dev/null}"
 
 # Jobs end before systemd's SIGKILL, and an upgrade's SIGHUP restart comes back.
 check "the unit lets jobs end before SIGKILL and starts vmsnapd again after its upgrade exit" sh -c '
