@@ -16,29 +16,20 @@
 #include "errors.h"
 #include "manager.h"
 #include "polkit.h"
+#include "settings.h"
 #include "vmsnap/vmsnap.h"
 
 #define EXIT_USAGE 2
+#define EXIT_NOT_CONFIGURED 6 /* LSB: the configuration file is bad */
 #define USEC_PER_SEC 1000000ULL
-#define WORKERS_MAX 1024
-#define JOB_LINGER_MAX (7ULL * 24 * 3600)
-#define STOP_TIMEOUT_MAX (24ULL * 3600)
-
-typedef struct arguments {
-        const char *uri;
-        const char *state_dir;
-        const char *bus_address;   /* NULL: the system bus */
-        const char *clone_targets; /* NULL: the engine's default, /etc/vmsnap/clone-targets */
-        unsigned workers;
-        uint64_t job_linger_sec;
-        uint64_t stop_timeout_sec;
-} arguments;
 
 static void help(void)
 {
         printf("Usage: vmsnapd [OPTION...]\n"
                "Serves org.example.Snapshots on the system bus: snapshots of libvirt domains,\n"
                "authorized by polkit, with long operations as job objects.\n\n"
+               "  --config FILE          settings file (default %s; a missing\n"
+               "                         default file is fine); options override it\n"
                "  --connect URI          libvirt connection (default %s)\n"
                "  --state-dir DIR        snapshot metadata directory (default %s)\n"
                "  --bus-address ADDRESS  serve this bus instead of the system bus; polkit is\n"
@@ -52,8 +43,10 @@ static void help(void)
                "  --clone-targets FILE   the list of directories clones may also write into\n"
                "                         (default /etc/vmsnap/clone-targets)\n"
                "  -h, --help             show this help\n"
-               "      --version          show the version\n",
-               VMSNAP_DEFAULT_URI, VMSNAP_DEFAULT_STATE_DIR);
+               "      --version          show the version\n\n"
+               "SIGTERM: take no new work, let running jobs end (up to --stop-timeout), exit.\n"
+               "SIGHUP: exit with status 75 once no job runs or waits (after an upgrade).\n",
+               SETTINGS_DEFAULT_FILE, VMSNAP_DEFAULT_URI, VMSNAP_DEFAULT_STATE_DIR);
 }
 
 static int usage_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
@@ -69,116 +62,75 @@ static int usage_error(const char *format, ...)
         return -EINVAL;
 }
 
-static int parse_number(const char *text, uint64_t min, uint64_t max, uint64_t *ret)
+/* Returns 0 to run, 1 to exit successfully (help, version), -EBADMSG for a bad
+ * configuration file, another negative value on a usage error (each said on stderr). The defaults, then the file, then the
+ * options: an option given overrides the file, whatever their order. */
+static int parse_arguments(int argc, char *argv[], settings *s)
 {
-        char *end;
-        unsigned long long value;
-
-        if (!text[0] || text[0] == '-' || text[0] == '+')
-                return -EINVAL;
-        errno = 0;
-        value = strtoull(text, &end, 10);
-        if (errno != 0 || *end != '\0' || value < min || value > max)
-                return -ERANGE;
-        *ret = value;
-        return 0;
-}
-
-/* Returns 0 to run, 1 to exit successfully (help, version), negative on a usage error. */
-static int parse_arguments(int argc, char *argv[], arguments *args)
-{
-        enum {
-                OPT_CONNECT = 0x100,
-                OPT_STATE_DIR,
-                OPT_BUS_ADDRESS,
-                OPT_WORKERS,
-                OPT_JOB_LINGER,
-                OPT_CLONE_TARGETS,
-                OPT_STOP_TIMEOUT,
-                OPT_VERSION
-        };
+        enum { OPT_SETTING = 0x100, OPT_CONFIG, OPT_VERSION };
         static const struct option options[] = {
-                {"connect", required_argument, NULL, OPT_CONNECT},
-                {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-                {"bus-address", required_argument, NULL, OPT_BUS_ADDRESS},
-                {"workers", required_argument, NULL, OPT_WORKERS},
-                {"job-linger", required_argument, NULL, OPT_JOB_LINGER},
-                {"clone-targets", required_argument, NULL, OPT_CLONE_TARGETS},
-                {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
+                {"connect", required_argument, NULL, OPT_SETTING},
+                {"state-dir", required_argument, NULL, OPT_SETTING},
+                {"bus-address", required_argument, NULL, OPT_SETTING},
+                {"workers", required_argument, NULL, OPT_SETTING},
+                {"job-linger", required_argument, NULL, OPT_SETTING},
+                {"stop-timeout", required_argument, NULL, OPT_SETTING},
+                {"clone-targets", required_argument, NULL, OPT_SETTING},
+                {"config", required_argument, NULL, OPT_CONFIG},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, OPT_VERSION},
                 {},
         };
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        uint64_t number;
-        int c;
+        const char *config = NULL;
+        const char **given = calloc((size_t)argc + 1, 2 * sizeof(*given));
+        size_t n_given = 0;
+        char reason[1024];
+        int c, index, r = 0;
 
-        *args = (arguments){
-                .uri = VMSNAP_DEFAULT_URI,
-                .state_dir = VMSNAP_DEFAULT_STATE_DIR,
-                .workers = cpus > 0 ? (unsigned)(cpus < WORKERS_MAX ? cpus : WORKERS_MAX) : 1,
-                .job_linger_sec = 300,
-                .stop_timeout_sec = 60,
-        };
+        if (!given)
+                abort();
+        settings_init(s);
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+        while (r == 0 && (c = getopt_long(argc, argv, ":h", options, &index)) >= 0) {
                 switch (c) {
-                case OPT_CONNECT:
+                case OPT_SETTING:
+                        given[2 * n_given] = options[index].name;
+                        given[2 * n_given++ + 1] = optarg;
+                        break;
+                case OPT_CONFIG:
                         if (!optarg[0])
-                                return usage_error("--connect needs a libvirt URI");
-                        args->uri = optarg;
-                        break;
-                case OPT_STATE_DIR:
-                        if (!optarg[0])
-                                return usage_error("--state-dir needs a directory");
-                        args->state_dir = optarg;
-                        break;
-                case OPT_BUS_ADDRESS:
-                        if (!optarg[0])
-                                return usage_error("--bus-address needs a D-Bus address such as "
-                                                   "unix:path=/run/dbus/system_bus_socket");
-                        args->bus_address = optarg;
-                        break;
-                case OPT_WORKERS:
-                        if (parse_number(optarg, 1, WORKERS_MAX, &number) < 0)
-                                return usage_error("--workers takes a number from 1 to 1024, not \"%s\"",
-                                                   optarg);
-                        args->workers = (unsigned)number;
-                        break;
-                case OPT_JOB_LINGER:
-                        if (parse_number(optarg, 0, JOB_LINGER_MAX, &number) < 0)
-                                return usage_error("--job-linger takes seconds from 0 to 604800, not \"%s\"",
-                                                   optarg);
-                        args->job_linger_sec = number;
-                        break;
-                case OPT_STOP_TIMEOUT:
-                        if (parse_number(optarg, 0, STOP_TIMEOUT_MAX, &number) < 0)
-                                return usage_error("--stop-timeout takes seconds from 0 to 86400, not \"%s\"",
-                                                   optarg);
-                        args->stop_timeout_sec = number;
-                        break;
-                case OPT_CLONE_TARGETS:
-                        if (optarg[0] != '/')
-                                return usage_error("--clone-targets needs an absolute file name, not \"%s\"",
-                                                   optarg);
-                        args->clone_targets = optarg;
+                                r = usage_error("--config needs a file name");
+                        config = optarg;
                         break;
                 case 'h':
                         help();
-                        return 1;
+                        r = 1;
+                        break;
                 case OPT_VERSION:
                         printf("vmsnapd %s (libvmsnap %s)\n", VMSNAP_VERSION, vmsnap_version());
-                        return 1;
+                        r = 1;
+                        break;
                 case ':':
-                        return usage_error("option %s needs a value", argv[optind - 1]);
+                        r = usage_error("option %s needs a value", argv[optind - 1]);
+                        break;
                 case '?':
                 default:
-                        return usage_error("unknown option %s", argv[optind - 1]);
+                        r = usage_error("unknown option %s", argv[optind - 1]);
+                        break;
                 }
         }
-        if (optind < argc)
-                return usage_error("unexpected argument \"%s\"", argv[optind]);
-        return 0;
+        if (r == 0 && optind < argc)
+                r = usage_error("unexpected argument \"%s\"", argv[optind]);
+        if (r == 0 && settings_read_file(s, config ? config : SETTINGS_DEFAULT_FILE, config != NULL, reason,
+                                         sizeof(reason)) < 0) {
+                fprintf(stderr, "vmsnapd: %s\n", reason);
+                r = -EBADMSG;
+        }
+        for (size_t i = 0; r == 0 && i < n_given; i++)
+                if (settings_set(s, given[2 * i], given[2 * i + 1], false, reason, sizeof(reason)) < 0)
+                        r = usage_error("--%s %s", given[2 * i], reason);
+        free(given);
+        return r;
 }
 
 static int bus_connect(const char *address, sd_bus **ret)
@@ -223,7 +175,7 @@ static int on_terminate(sd_event_source *source, const struct signalfd_siginfo *
         return 0;
 }
 
-static int run(const arguments *args)
+static int run(const settings *args)
 {
         vmsnap_engine *engine = NULL;
         vmsnap_error error = {0};
@@ -330,13 +282,14 @@ out:
 
 int main(int argc, char *argv[])
 {
-        arguments args;
+        settings args;
         int r;
 
         r = parse_arguments(argc, argv, &args);
-        if (r < 0)
-                return EXIT_USAGE;
-        if (r > 0)
-                return EXIT_SUCCESS;
-        return run(&args);
+        if (r == 0)
+                r = run(&args);
+        else
+                r = r == -EBADMSG ? EXIT_NOT_CONFIGURED : r < 0 ? EXIT_USAGE : EXIT_SUCCESS;
+        settings_clear(&args);
+        return r;
 }
