@@ -188,7 +188,13 @@ run_vmsnap() {
         [ "$state" = live ] && qemu_after=$(qemu_write_bytes dab-vmsnap)
         bytes=$(sed -n 's/.*write_bytes=\([0-9]*\).*/\1/p' "$log")
         echo "$state|$mode|vmsnap|$seconds|$((bytes + qemu_after - qemu_before))" >>"$results"
-        echo "  vmsnap       ${seconds} s, $((bytes + qemu_after - qemu_before)) bytes (engine call $(sed -n 's/seconds=\([0-9.]*\).*/\1/p' "$log") s)" >&2
+        # Which way the default mode went: the result is the top overlay (a pull into it) or the
+        # lowest (a commit into it).
+        local result how=commit
+        result=$(source_of dab-vmsnap --inactive)
+        [ "$result" = "$(tail -n 1 "$case_dir/chain.txt")" ] && how=pull
+        [ "$mode" = default ] || how="commit into the original"
+        echo "  vmsnap       ${seconds} s, $((bytes + qemu_after - qemu_before)) bytes (engine call $(sed -n 's/seconds=\([0-9.]*\).*/\1/p' "$log") s, $how)" >&2
 }
 
 # run_reference STATE MODE TOOL CASE_DIR COMMANDS: runs the shell commands in a subshell that

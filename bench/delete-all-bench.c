@@ -90,6 +90,7 @@ int main(int argc, char **argv)
                 long long before = write_bytes();
 
                 r = vmsnap_snapshot_delete_all(engine, argv[3], &options, &hooks, &error);
+                fprintf(stderr, "%9.1f ms  returned %d\n", now_ms() - t.start, r);
                 if (r == 0)
                         printf("seconds=%.3f write_bytes=%lld\n", (now_ms() - t.start) / 1e3,
                                write_bytes() - before);
