@@ -32,8 +32,10 @@
 # (layer by layer with --top/--base writes every layer once as well, with a job per layer).
 #
 # Time: wall time of the operation up to the result on disk and in the domain's definition,
-# a `sync -f` of the disk's directory included on both sides; vmsnap's is the engine call
-# (engine already open, as in vmsnapd). Bytes written: write_bytes of /proc/PID/io, the bytes
+# a `sync -f` of the disk's file system included on both sides; vmsnap's is that of the whole
+# delete-all-bench process, opening the engine included (the engine call alone, what vmsnapd
+# spends with its engine open, is shown beside it), the references' that of every command
+# they run (virsh and qemu-img starting included). Bytes written: write_bytes of /proc/PID/io, the bytes
 # a process caused to reach the storage layer (a buffered write counts when it dirties a page
 # cache page, a direct write when it is submitted). A process's figure includes the children
 # it has reaped, so offline it is that of the delete-all-bench process (its qemu-img children
