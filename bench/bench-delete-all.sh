@@ -44,6 +44,8 @@
 # Every measured run is checked: qemu-img compare of vmsnap's resulting disk against each
 # reference's, qemu-img check, and the shape (one file, or the original and one overlay).
 # Page cache warm and clean before each timed command (sync, the images read, 1 s rest).
+# To see where vmsnap's time goes, BENCH_WRAPPER prefixes its command, e.g.
+# BENCH_WRAPPER="strace -f -tt -o /tmp/delete-all.strace" (its time is then no measurement).
 #
 # usage: bench-delete-all.sh [--rounds N] [--layers N] [--disk-mib N] [--data-mib N]
 #        [--layer-mib N] [--dir DIR] [--build BUILD_DIR] [--offline-only | --live-only]
@@ -183,7 +185,7 @@ run_vmsnap() {
         local state=$1 mode=$2 case_dir=$3 qemu_before=0 qemu_after=0 start seconds bytes
         [ "$state" = live ] && qemu_before=$(qemu_write_bytes dab-vmsnap)
         start=$EPOCHREALTIME
-        "$bench" $uri "$case_dir/state" dab-vmsnap delete-all $([ "$mode" = into_original ] && echo into_original) \
+        ${BENCH_WRAPPER:-} "$bench" $uri "$case_dir/state" dab-vmsnap delete-all $([ "$mode" = into_original ] && echo into_original) \
                 >"$log" 2>"$case_dir/vmsnap-trace.txt" || { cat "$case_dir/vmsnap-trace.txt" >&2; exit 1; }
         sync -f "$case_dir/vmsnap"
         seconds=$(python3 -c "print(f'{$EPOCHREALTIME - $start:.3f}')")
