@@ -917,6 +917,112 @@ static void test_watchers_hear_of_every_change_and_an_undefine_keeps_the_tree_un
         free(leaf);
 }
 
+/* The tree as a reader sees it: each snapshot's id, name and parent, in list order. */
+static char *tree_of(fixture *f, const char *domain)
+{
+        vmsnap_snapshot_info *list = NULL;
+        vmsnap_error error = {0};
+        char *tree = NULL;
+        size_t n = 0, size = 0;
+        FILE *text = open_memstream(&tree, &size);
+
+        assert_ok(vmsnap_snapshot_list(f->engine, domain, &list, &n, &error), &error);
+        for (size_t i = 0; i < n; i++)
+                fprintf(text, "%s %s <- %s%s\n", list[i].id, list[i].name, list[i].parent_id,
+                        list[i].current ? " (current)" : "");
+        fclose(text);
+        vmsnap_snapshot_info_array_free(list, n);
+        return tree;
+}
+
+/* The domain's ListDomains record as one line; "" when it is not listed. */
+static char *listing_of(fixture *f, const char *uuid)
+{
+        vmsnap_domain_info *list = NULL;
+        vmsnap_error error = {0};
+        char *line = strdup("");
+        size_t n = 0;
+
+        assert_ok(vmsnap_domain_list(f->engine, &list, &n, &error), &error);
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(list[i].uuid, uuid) == 0) {
+                        free(line);
+                        if (asprintf(&line, "name %s, defined %d, current \"%s\", in preview %d, %u snapshots",
+                                     list[i].name, list[i].defined, list[i].current_snapshot,
+                                     list[i].in_preview, list[i].snapshot_count) < 0)
+                                abort();
+                }
+        vmsnap_domain_info_array_free(list, n);
+        return line;
+}
+
+static char *listing_as_defined(const char *listing, bool defined)
+{
+        char *line = strdup(listing), *flag = strstr(line, "defined ");
+        assert_non_null(flag);
+        flag[strlen("defined ")] = defined ? '1' : '0';
+        return line;
+}
+
+/* vmsnapd stopped (an upgrade) while an administrator edits a VM with virsh undefine and
+ * define: the engine that starts meanwhile heard no event and finds the tree in its state
+ * directory alone. The define of the saved XML brings back the tree, the current snapshot
+ * and the preview, which undo then ends as if nothing had happened. */
+static void test_an_undefine_while_no_engine_runs_keeps_the_tree_current_and_preview_until_defined_again(
+        void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        char uuid[VIR_UUID_STRING_BUFLEN];
+
+        write_all(f, "vm1", 1, 0x10);
+        state_digest at_s1 = capture(f, "vm1");
+        free(create(f, "vm1", "s1"));
+        write_all(f, "vm1", 2, 0x20);
+        free(create(f, "vm1", "s2"));
+        write_all(f, "vm1", 3, 0x30);
+        state_digest now = capture(f, "vm1");
+        assert_ok(vmsnap_preview_start(f->engine, "vm1", "s1", NULL, NULL, &error), &error);
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm1");
+        virDomainGetUUIDString(d, uuid);
+        char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        char *tree = tree_of(f, "vm1"), *listing = listing_of(f, uuid);
+        size_t files = fixture_count_files(f, "vm1");
+        assert_non_null(strstr(listing, "in preview 1, 2 snapshots"));
+
+        vmsnap_engine_free(f->engine);
+        f->engine = NULL;
+        assert_int_equal(virDomainUndefineFlags(d, 0), 0);
+        virDomainFree(d);
+        assert_ok(vmsnap_engine_new(f->uri, f->state_dir, &f->engine, &error), &error);
+
+        /* Listed as undefined with what it had (from the state directory alone); no file gone. */
+        char *undefined = listing_of(f, uuid), *want_undefined = listing_as_defined(listing, false);
+        assert_string_equal(undefined, want_undefined);
+        assert_int_equal(fixture_count_files(f, "vm1"), files);
+
+        d = virDomainDefineXML(f->connection, xml);
+        assert_non_null(d);
+        virDomainFree(d);
+        char *defined = listing_of(f, uuid), *tree_again = tree_of(f, "vm1");
+        assert_string_equal(defined, listing);
+        assert_string_equal(tree_again, tree);
+        /* Still previewing s1, and undo returns to the state the preview had set aside. */
+        assert_reads(f, "vm1", &at_s1);
+        assert_ok(vmsnap_preview_undo(f->engine, "vm1", NULL, &error), &error);
+        assert_reads(f, "vm1", &now);
+        fixture_assert_no_orphans(f, "vm1");
+        free(xml);
+        free(tree);
+        free(listing);
+        free(undefined);
+        free(want_undefined);
+        free(defined);
+        free(tree_again);
+        release(&at_s1);
+        release(&now);
+}
+
 /* virsh domrename, virt-manager and cockpit-machines rename through libvirt, which
  * announces it as an undefine and a define: the tree follows the UUID. */
 static void test_a_libvirt_rename_keeps_the_tree_and_every_operation_works_under_the_new_name(void **state)
@@ -1116,10 +1222,14 @@ int main(void)
                 T(test_configuration_now_of_an_unknown_domain_is_not_found),
                 T(test_domain_listing_reports_snapshot_state),
                 T(test_watchers_hear_of_every_change_and_an_undefine_keeps_the_tree_until_defined_again),
+                T(test_an_undefine_while_no_engine_runs_keeps_the_tree_current_and_preview_until_defined_again),
                 T(test_a_libvirt_rename_keeps_the_tree_and_every_operation_works_under_the_new_name),
                 T(test_reads_see_changes_made_behind_vmsnaps_back_at_once),
                 T(test_create_refuses_a_disk_declared_qcow2_that_is_not),
                 T(test_configuration_at_a_snapshot_hides_secrets_a_revert_restores),
         };
+        /* VMSNAP_TEST_FILTER=test_an_undefine_* runs the matching cases only. */
+        if (getenv("VMSNAP_TEST_FILTER"))
+                cmocka_set_test_filter(getenv("VMSNAP_TEST_FILTER"));
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
