@@ -947,7 +947,8 @@ static char *listing_of(fixture *f, const char *uuid)
         for (size_t i = 0; i < n; i++)
                 if (strcmp(list[i].uuid, uuid) == 0) {
                         free(line);
-                        if (asprintf(&line, "name %s, defined %d, current \"%s\", in preview %d, %u snapshots",
+                        if (asprintf(&line,
+                                     "name %s, defined %d, current \"%s\", in preview %d, %u snapshots",
                                      list[i].name, list[i].defined, list[i].current_snapshot,
                                      list[i].in_preview, list[i].snapshot_count) < 0)
                                 abort();
@@ -1021,6 +1022,126 @@ static void test_an_undefine_while_no_engine_runs_keeps_the_tree_current_and_pre
         free(tree_again);
         release(&at_s1);
         release(&now);
+}
+
+/* The undefine comes from the merge's own progress report, while qemu-img is halfway
+ * through its work; it returns once the engine's watcher has heard of it. */
+struct undefine_midway {
+        fixture *f;
+        watch_log *log;
+        const char *uuid;
+        bool undefined, heard;
+        uint64_t done, total;
+        char messages[4096];
+};
+
+static void undefine_during_the_merge(void *userdata, uint64_t done, uint64_t total)
+{
+        struct undefine_midway *m = userdata;
+
+        if (m->undefined || done == 0 || done >= total)
+                return;
+        virDomainPtr d = virDomainLookupByUUIDString(m->f->connection, m->uuid);
+        m->undefined = d && virDomainUndefineFlags(d, 0) == 0;
+        if (d)
+                virDomainFree(d);
+        m->done = done;
+        m->total = total;
+        m->heard = m->undefined && heard(m->log, m->uuid);
+}
+
+static void note_message(void *userdata, const char *text)
+{
+        struct undefine_midway *m = userdata;
+        strncat(m->messages, text, sizeof(m->messages) - strlen(m->messages) - 2);
+        strncat(m->messages, "\n", sizeof(m->messages) - strlen(m->messages) - 1);
+}
+
+/* virsh undefine while a Delete merges (libvirt asks nobody): the merge completes, and
+ * does not define again a domain its administrator undefined; the tree waits in the state
+ * directory, and the XML saved before, defined again, brings the domain back on disks
+ * that read what they read, with every file it names still there. */
+static void test_an_undefine_during_a_merge_keeps_the_tree_and_the_data_until_defined_again(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        watch_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+        struct undefine_midway midway = {.f = f, .log = &log};
+        vmsnap_hooks hooks = {
+                .progress = undefine_during_the_merge, .message = note_message, .userdata = &midway};
+        vmsnap_create_options s1 = {.name = "s1"}, s2 = {.name = "s2"};
+        char dir[1100], a[1200], *devices, uuid[VIR_UUID_STRING_BUFLEN];
+
+        /* a.qcow2 <- o1 (s2's frozen image, 48 MiB of data) <- o2 (active, 32 MiB): deleting s2
+         * commits o2 down into o1, which copies less than pulling o1 up, and moves the disk
+         * onto o1 (the define step). */
+        snprintf(dir, sizeof(dir), "%s/big", f->dir);
+        mkdir(dir, 0755);
+        snprintf(a, sizeof(a), "%s/a.qcow2", dir);
+        test_qcow2_create(a, NULL, NULL, "64M");
+        if (asprintf(&devices,
+                     "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"
+                     "<target dev='vda' bus='virtio'/></disk>",
+                     a) < 0)
+                abort();
+        fixture_define_domain(f, "big", devices);
+        free(devices);
+        test_qemu_io(a, "qcow2", "write -P 0x21 0 1M");
+        assert_ok(vmsnap_snapshot_create(f->engine, "big", &s1, NULL, NULL, &error), &error);
+        char *o1 = fixture_active_source(f, "big", "vda");
+        test_qemu_io(o1, "qcow2", "write -P 0x31 0 48M");
+        assert_ok(vmsnap_snapshot_create(f->engine, "big", &s2, NULL, NULL, &error), &error);
+        char *o2 = fixture_active_source(f, "big", "vda");
+        test_qemu_io(o2, "qcow2", "write -P 0x41 16M 32M");
+        char *reads = fixture_active_digest(f, "big", "vda"), *s1_reads = test_image_digest(a);
+
+        virDomainPtr d = virDomainLookupByName(f->connection, "big");
+        virDomainGetUUIDString(d, uuid);
+        char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        virDomainFree(d);
+        midway.uuid = uuid;
+        assert_ok(vmsnap_engine_watch(f->engine, on_change, &log, &error), &error);
+
+        assert_ok(vmsnap_snapshot_delete(f->engine, "big", "s2", VMSNAP_DELETE_MERGE, &hooks, &error),
+                  &error);
+        if (!midway.undefined)
+                fail_msg("the merge ended before the domain could be undefined during it");
+        print_message("# undefined at %.0f %% of the merge\n",
+                      100.0 * (double)midway.done / (double)midway.total);
+        assert_true(midway.heard);
+        /* Undefined it stays, listed with the tree the merge left: s1, current. */
+        d = virDomainLookupByUUIDString(f->connection, uuid);
+        if (d) {
+                virDomainFree(d);
+                fail_msg("the merge defined again the domain that was undefined during it");
+        }
+        assert_non_null(strstr(midway.messages, "undefined during the merge"));
+        char *listing = listing_of(f, uuid);
+        assert_string_equal(listing, "name big, defined 0, current \"s1\", in preview 0, 1 snapshots");
+        assert_true(access(o2, F_OK) == 0);
+
+        /* Defined again from the saved XML: on o2, which reads through to the merged o1. */
+        d = virDomainDefineXML(f->connection, xml);
+        assert_non_null(d);
+        virDomainFree(d);
+        char *defined = listing_of(f, uuid), *after = fixture_active_digest(f, "big", "vda"),
+             *s1_after = test_image_digest(a), *source = fixture_active_source(f, "big", "vda");
+        assert_string_equal(defined, "name big, defined 1, current \"s1\", in preview 0, 1 snapshots");
+        assert_string_equal(source, o2);
+        assert_int_equal(test_runf("qemu-img check -q %s", o2), 0);
+        assert_string_equal(after, reads);
+        assert_string_equal(s1_after, s1_reads);
+        fixture_assert_no_orphans(f, "big");
+        free(o1);
+        free(o2);
+        free(reads);
+        free(s1_reads);
+        free(xml);
+        free(listing);
+        free(defined);
+        free(after);
+        free(s1_after);
+        free(source);
 }
 
 /* virsh domrename, virt-manager and cockpit-machines rename through libvirt, which
@@ -1223,6 +1344,7 @@ int main(void)
                 T(test_domain_listing_reports_snapshot_state),
                 T(test_watchers_hear_of_every_change_and_an_undefine_keeps_the_tree_until_defined_again),
                 T(test_an_undefine_while_no_engine_runs_keeps_the_tree_current_and_preview_until_defined_again),
+                T(test_an_undefine_during_a_merge_keeps_the_tree_and_the_data_until_defined_again),
                 T(test_a_libvirt_rename_keeps_the_tree_and_every_operation_works_under_the_new_name),
                 T(test_reads_see_changes_made_behind_vmsnaps_back_at_once),
                 T(test_create_refuses_a_disk_declared_qcow2_that_is_not),
