@@ -897,7 +897,8 @@ static void assert_delete_all_kept_the_running_domain(fixture *f)
         assert_int_equal(libvirt_snapshot_count(f, "vm"), 0);
         for (int i = 0; i < 2; i++) {
                 const char *target = i == 0 ? "vda" : "vdb";
-                char *live = disk_source(f, "vm", target, true), *persistent = disk_source(f, "vm", target, false);
+                char *live = disk_source(f, "vm", target, true),
+                     *persistent = disk_source(f, "vm", target, false);
                 assert_false(block_job_on(f, target));
                 assert_string_equal(live, persistent);
                 free(live);
@@ -915,7 +916,8 @@ static void assert_delete_all_kept_the_running_domain(fixture *f)
         fixture_assert_no_orphans(f, "vm");
 }
 
-static void test_live_delete_all_keeps_what_the_running_disks_read_on_the_original_and_one_overlay(void **state)
+static void
+test_live_delete_all_keeps_what_the_running_disks_read_on_the_original_and_one_overlay(void **state)
 {
         fixture *f = *state;
         vmsnap_error error = {0};
