@@ -1057,13 +1057,13 @@ static void note_message(void *userdata, const char *text)
         strncat(m->messages, "\n", sizeof(m->messages) - strlen(m->messages) - 1);
 }
 
-/* virsh undefine while a Delete merges (libvirt asks nobody): the merge completes, and
- * does not define again a domain its administrator undefined; the tree waits in the state
- * directory, and the XML saved before, defined again, brings the domain back on disks
- * that read what they read, with every file it names still there. */
-static void test_an_undefine_during_a_merge_keeps_the_tree_and_the_data_until_defined_again(void **state)
+/* virsh undefine while a Delete (or DeleteAll) merges (libvirt asks nobody): the merge
+ * completes, and does not define again a domain its administrator undefined; the tree
+ * waits in the state directory, and the XML saved before, defined again, brings the
+ * domain back on disks that read what they read, with every file it names still there.
+ * listed: the domain's ListDomains record after the merge, but for "defined". */
+static void undefine_during_a_merge(fixture *f, bool delete_all, const char *listed)
 {
-        fixture *f = *state;
         vmsnap_error error = {0};
         watch_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
         struct undefine_midway midway = {.f = f, .log = &log};
@@ -1074,7 +1074,7 @@ static void test_an_undefine_during_a_merge_keeps_the_tree_and_the_data_until_de
 
         /* a.qcow2 <- o1 (s2's frozen image, 48 MiB of data) <- o2 (active, 32 MiB): deleting s2
          * commits o2 down into o1, which copies less than pulling o1 up, and moves the disk
-         * onto o1 (the define step). */
+         * onto o1 (the define step); so does DeleteAll, which leaves the original and o1. */
         snprintf(dir, sizeof(dir), "%s/big", f->dir);
         mkdir(dir, 0755);
         snprintf(a, sizeof(a), "%s/a.qcow2", dir);
@@ -1102,22 +1102,26 @@ static void test_an_undefine_during_a_merge_keeps_the_tree_and_the_data_until_de
         midway.uuid = uuid;
         assert_ok(vmsnap_engine_watch(f->engine, on_change, &log, &error), &error);
 
-        assert_ok(vmsnap_snapshot_delete(f->engine, "big", "s2", VMSNAP_DELETE_MERGE, &hooks, &error),
-                  &error);
+        if (delete_all)
+                assert_ok(vmsnap_snapshot_delete_all(f->engine, "big", NULL, &hooks, &error), &error);
+        else
+                assert_ok(
+                        vmsnap_snapshot_delete(f->engine, "big", "s2", VMSNAP_DELETE_MERGE, &hooks, &error),
+                        &error);
         if (!midway.undefined)
                 fail_msg("the merge ended before the domain could be undefined during it");
         print_message("# undefined at %.0f %% of the merge\n",
                       100.0 * (double)midway.done / (double)midway.total);
         assert_true(midway.heard);
-        /* Undefined it stays, listed with the tree the merge left: s1, current. */
+        /* Undefined it stays, listed with the tree the merge left. */
         d = virDomainLookupByUUIDString(f->connection, uuid);
         if (d) {
                 virDomainFree(d);
                 fail_msg("the merge defined again the domain that was undefined during it");
         }
         assert_non_null(strstr(midway.messages, "undefined during the merge"));
-        char *listing = listing_of(f, uuid);
-        assert_string_equal(listing, "name big, defined 0, current \"s1\", in preview 0, 1 snapshots");
+        char *listing = listing_of(f, uuid), *want_undefined = listing_as_defined(listed, false);
+        assert_string_equal(listing, want_undefined);
         assert_true(access(o2, F_OK) == 0);
 
         /* Defined again from the saved XML: on o2, which reads through to the merged o1. */
@@ -1126,7 +1130,7 @@ static void test_an_undefine_during_a_merge_keeps_the_tree_and_the_data_until_de
         virDomainFree(d);
         char *defined = listing_of(f, uuid), *after = fixture_active_digest(f, "big", "vda"),
              *s1_after = test_image_digest(a), *source = fixture_active_source(f, "big", "vda");
-        assert_string_equal(defined, "name big, defined 1, current \"s1\", in preview 0, 1 snapshots");
+        assert_string_equal(defined, listed);
         assert_string_equal(source, o2);
         assert_int_equal(test_runf("qemu-img check -q %s", o2), 0);
         assert_string_equal(after, reads);
@@ -1138,10 +1142,23 @@ static void test_an_undefine_during_a_merge_keeps_the_tree_and_the_data_until_de
         free(s1_reads);
         free(xml);
         free(listing);
+        free(want_undefined);
         free(defined);
         free(after);
         free(s1_after);
         free(source);
+}
+
+static void test_an_undefine_during_a_merge_keeps_the_tree_and_the_data_until_defined_again(void **state)
+{
+        undefine_during_a_merge(*state, false,
+                                "name big, defined 1, current \"s1\", in preview 0, 1 snapshots");
+}
+
+static void test_an_undefine_during_a_delete_all_keeps_the_data_until_defined_again(void **state)
+{
+        undefine_during_a_merge(*state, true,
+                                "name big, defined 1, current \"\", in preview 0, 0 snapshots");
 }
 
 /* virsh domrename, virt-manager and cockpit-machines rename through libvirt, which
@@ -1345,6 +1362,7 @@ int main(void)
                 T(test_watchers_hear_of_every_change_and_an_undefine_keeps_the_tree_until_defined_again),
                 T(test_an_undefine_while_no_engine_runs_keeps_the_tree_current_and_preview_until_defined_again),
                 T(test_an_undefine_during_a_merge_keeps_the_tree_and_the_data_until_defined_again),
+                T(test_an_undefine_during_a_delete_all_keeps_the_data_until_defined_again),
                 T(test_a_libvirt_rename_keeps_the_tree_and_every_operation_works_under_the_new_name),
                 T(test_reads_see_changes_made_behind_vmsnaps_back_at_once),
                 T(test_create_refuses_a_disk_declared_qcow2_that_is_not),
