@@ -543,6 +543,13 @@ static bool define_uefi_domain_with_snapshots(fixture *f, char nvram[2048])
         snprintf(nvram, 2048, "%s/vm_VARS.fd", f->dir);
         test_qcow2_create(disk, NULL, NULL, FIXTURE_DISK_SIZE);
         assert_int_equal(test_runf("qemu-img create -q -f raw %s 128K", nvram), 0);
+        /* A run that failed half-way may have left its domain behind, NVRAM and all. */
+        virDomainPtr left = virDomainLookupByName(f->connection, "vm");
+        if (left) {
+                virDomainUndefineFlags(left,
+                                       VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
+                virDomainFree(left);
+        }
         test_qemu_io(nvram, "raw", "write -P 0x5a 0 64k");
         if (asprintf(&xml,
                      "<domain type='qemu'><name>vm</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
@@ -565,16 +572,28 @@ static bool define_uefi_domain_with_snapshots(fixture *f, char nvram[2048])
         return true;
 }
 
+/* These cases keep their fixture in cmocka's state: its teardown undefines the domain
+ * (NVRAM and all) also when a case fails, which a real libvirtd would otherwise keep. */
+static int setup_fixture(void **state)
+{
+        *state = fixture_new();
+        return 0;
+}
+
+static int teardown_fixture(void **state)
+{
+        fixture_free(*state);
+        return 0;
+}
+
 static void test_purge_with_undefine_removes_the_nvram_along_with_vmsnaps_files(void **state)
 {
-        fixture *f = fixture_new();
+        fixture *f = *state;
         char uuid[VIR_UUID_STRING_BUFLEN], nvram[2048], dir[1100], disk[1200];
         vmsnap_error error = {0};
 
-        if (!define_uefi_domain_with_snapshots(f, nvram)) {
-                fixture_free(f);
+        if (!define_uefi_domain_with_snapshots(f, nvram))
                 skip();
-        }
         domain_uuid(f, "vm", uuid);
         snprintf(dir, sizeof(dir), "%s/vm", f->dir);
         snprintf(disk, sizeof(disk), "%s/a.qcow2", dir);
@@ -594,20 +613,17 @@ static void test_purge_with_undefine_removes_the_nvram_along_with_vmsnaps_files(
         free(files);
         free(now);
         free(original);
-        fixture_free(f);
 }
 
 static void test_purge_of_a_domain_undefined_keeping_its_nvram_leaves_the_nvram(void **state)
 {
-        fixture *f = fixture_new();
+        fixture *f = *state;
         char uuid[VIR_UUID_STRING_BUFLEN], nvram[2048], dir[1100], disk[1200];
         vmsnap_error error = {0};
         messages m = {{0}};
 
-        if (!define_uefi_domain_with_snapshots(f, nvram)) {
-                fixture_free(f);
+        if (!define_uefi_domain_with_snapshots(f, nvram))
                 skip();
-        }
         domain_uuid(f, "vm", uuid);
         snprintf(dir, sizeof(dir), "%s/vm", f->dir);
         snprintf(disk, sizeof(disk), "%s/a.qcow2", dir);
@@ -632,7 +648,6 @@ static void test_purge_of_a_domain_undefined_keeping_its_nvram_leaves_the_nvram(
         free(files);
         free(now);
         free(original);
-        fixture_free(f);
 }
 
 int main(void)
@@ -646,8 +661,12 @@ int main(void)
                 cmocka_unit_test(test_purge_refuses_bad_input_and_changes_nothing),
                 cmocka_unit_test(test_crash_at_every_step_of_a_purge_of_an_undefined_domain_is_recovered),
                 cmocka_unit_test(test_crash_at_every_step_of_a_purge_with_undefine_is_recovered),
-                cmocka_unit_test(test_purge_with_undefine_removes_the_nvram_along_with_vmsnaps_files),
-                cmocka_unit_test(test_purge_of_a_domain_undefined_keeping_its_nvram_leaves_the_nvram),
+                cmocka_unit_test_setup_teardown(
+                        test_purge_with_undefine_removes_the_nvram_along_with_vmsnaps_files,
+                        setup_fixture, teardown_fixture),
+                cmocka_unit_test_setup_teardown(
+                        test_purge_of_a_domain_undefined_keeping_its_nvram_leaves_the_nvram,
+                        setup_fixture, teardown_fixture),
         };
         /* VMSNAP_TEST_FILTER=*nvram* runs the matching cases only (tests/meson.build: the
          * real-libvirtd run). */
