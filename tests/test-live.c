@@ -37,7 +37,8 @@ static void define_tiny_domain_sized(fixture *f, const char *name, const char *e
         d = virDomainLookupByName(f->connection, name);
         if (d) {
                 virDomainDestroy(d);
-                virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
+                virDomainUndefineFlags(d,
+                                       VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM);
                 virDomainFree(d);
         }
         if (asprintf(&xml,
