@@ -211,7 +211,8 @@ static int delete_all(vmsnap_op *op, bool into_original)
         if (r == 0 && plan.n_sources > 0) {
                 r = vmsnap_xml_set_disk_sources(op->xml, plan.sources, plan.n_sources, &new_xml, op->error);
                 if (r == 0)
-                        vmsnap_journal_step_define(op, new_xml); /* after the commits: they check the chain */
+                        /* after the commits: they check the chain */
+                        vmsnap_journal_step_define_after_merge(op, new_xml);
         }
         if (r == 0 && vmsnap_op_canceled(op))
                 r = vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,

@@ -460,7 +460,7 @@ static int delete_merge(vmsnap_op *op, vmsnap_snapshot *snapshot)
                 r = vmsnap_xml_set_disk_sources(op->xml, plan.sources, plan.n_sources, &new_xml, op->error);
                 if (r < 0)
                         goto out;
-                vmsnap_journal_step_define(op, new_xml);
+                vmsnap_journal_step_define_after_merge(op, new_xml);
         }
         if (vmsnap_op_canceled(op)) {
                 r = vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,

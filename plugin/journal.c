@@ -5,6 +5,7 @@
  *    "switch": {"disks": [{"target", "overlay"}], "model": {...}}, "block_jobs": [target, ...]}
  * Prepare is rolled back, finish is rolled forward; both end with garbage collection.
  * A prepare phase with a switch is rolled forward instead when libvirt did switch. */
+#include <libvirt/virterror.h>
 #include <string.h>
 
 #include "chain.h"
@@ -376,13 +377,25 @@ int vmsnap_journal_step_rebase(vmsnap_op *op, const char *image, const char *bac
         return 0;
 }
 
-void vmsnap_journal_step_define(vmsnap_op *op, const char *xml)
+static void step_define(vmsnap_op *op, const char *xml, bool after_merge)
 {
         json_object *step = json_object_new_object();
 
         json_object_object_add(step, "kind", json_object_new_string("define"));
         json_object_object_add(step, "xml", json_object_new_string(xml));
+        if (after_merge)
+                json_object_object_add(step, "after_merge", json_object_new_boolean(true));
         json_object_array_add(intent_array(op, "steps"), step);
+}
+
+void vmsnap_journal_step_define(vmsnap_op *op, const char *xml)
+{
+        step_define(op, xml, false);
+}
+
+void vmsnap_journal_step_define_after_merge(vmsnap_op *op, const char *xml)
+{
+        step_define(op, xml, true);
 }
 
 void vmsnap_journal_step_block_commit(vmsnap_op *op, const char *target, const char *image, const char *base,
@@ -572,6 +585,37 @@ static int run_block_pull(vmsnap_op *op, json_object *step, const vmsnap_hooks *
                                 image, target, op->name);
 }
 
+/* Whether libvirt stopped defining the domain while the operation ran (virsh undefine of a
+ * shut-off domain asks nobody). A domain that runs on as a transient one is still there. */
+static bool undefined_meanwhile(vmsnap_op *op)
+{
+        virDomainPtr found = virDomainLookupByUUIDString(virDomainGetConnect(op->domain), op->slot->uuid);
+
+        if (found) {
+                virDomainFree(found);
+                return false;
+        }
+        return virGetLastErrorCode() == VIR_ERR_NO_DOMAIN;
+}
+
+/* A merge's new configuration only leaves out files that the configuration before it reads
+ * through to the same data (a commit keeps its top image), and garbage collection keeps
+ * what op->xml names. So for a domain undefined meanwhile the define is skipped: defining
+ * it would bring back a domain its administrator removed, and the configuration they saved
+ * would then name a file the collection removed. */
+static int keep_configuration_of_undefined(vmsnap_op *op)
+{
+        vmsnap_op_message(op,
+                          "domain %s was undefined during the merge, so vmsnap did not define it again; "
+                          "its configuration as it was before still reads the same data, and defining "
+                          "that again brings back the domain and its snapshots",
+                          op->name);
+        vmsnap_engine_log(op->engine,
+                          "domain %s was undefined during a merge; its configuration was left as it was",
+                          op->name);
+        return 0;
+}
+
 /* Runs one finish step. interrupted: it may have run before, partly (a crash, or a child
  * killed halfway): what it started from is restored before it runs again. */
 static int run_step(vmsnap_op *op, json_object *step, size_t index, size_t count, bool interrupted)
@@ -618,6 +662,8 @@ static int run_step(vmsnap_op *op, json_object *step, size_t index, size_t count
                         return vmsnap_live_restore(op, file, xml);
         } else if (kind && strcmp(kind, "define") == 0) {
                 const char *xml = intent_string(step, "xml");
+                if (xml && json_object_object_get_ex(step, "after_merge", NULL) && undefined_meanwhile(op))
+                        return keep_configuration_of_undefined(op);
                 if (xml)
                         return vmsnap_op_define(op, xml);
         }

@@ -43,6 +43,9 @@ void vmsnap_journal_step_commit(vmsnap_op *op, const char *top, const char *base
 int vmsnap_journal_step_rebase(vmsnap_op *op, const char *image, const char *backing, const char *format,
                                bool safe);
 void vmsnap_journal_step_define(vmsnap_op *op, const char *xml);
+/* The define of a merge's new disk sources: skipped when libvirt no longer defines the
+ * domain by then, whose configuration before the merge still reads the same data. */
+void vmsnap_journal_step_define_after_merge(vmsnap_op *op, const char *xml);
 /* Commits image into base, the image below it in disk target's chain, while the domain
  * may run: a libvirt block job when it runs (active: image is the disk's active file,
  * pivoted onto base; else child is the image above it, whose backing libvirt moves to

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "chain.h"
 #include "domxml.h"
 #include "engine.h"
 #include "fixture.h"
@@ -36,7 +37,8 @@ static void define_tiny_domain_sized(fixture *f, const char *name, const char *e
         d = virDomainLookupByName(f->connection, name);
         if (d) {
                 virDomainDestroy(d);
-                virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
+                virDomainUndefineFlags(d,
+                                       VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM);
                 virDomainFree(d);
         }
         if (asprintf(&xml,
@@ -852,6 +854,122 @@ static void test_cancel_during_a_live_commit_completes_the_merge_and_says_why(vo
         assert_disk_kept_every_write(f);
 }
 
+/* ---- live delete of every snapshot ---- */
+
+/* build_three_live_snapshots, and one guest write into vdb after s3, mirrored into
+ * vdb's own reference. */
+static void build_three_live_snapshots_of_both_disks(fixture *f)
+{
+        build_three_live_snapshots(f, "none");
+        /* b.qcow2 is s1's frozen image of vdb: nothing has written it since. */
+        assert_int_equal(test_runf("cp %s/vm/b.qcow2 %s/reference-vdb.qcow2", f->dir, f->dir), 0);
+        guest_write(f, "vm", "vdb", 0x51, 256 * 1024, 64 * 1024);
+}
+
+static int count_chain_file(const char *path, const vmsnap_image_header *header, unsigned depth,
+                            void *userdata)
+{
+        (*(unsigned *)userdata)++;
+        return 0;
+}
+
+static unsigned chain_length(const char *image)
+{
+        vmsnap_error error = {0};
+        unsigned n = 0;
+
+        assert_ok(vmsnap_chain_walk(image, count_chain_file, &n, &error), &error);
+        return n;
+}
+
+/* What a DeleteAll of a running domain must leave, whatever the option: no snapshot, no
+ * block job, the running and the persistent definition on the same files, the domain
+ * still running; then, stopped, every disk reads every write the guest made. */
+static void assert_delete_all_kept_the_running_domain(fixture *f)
+{
+        vmsnap_snapshot_info *list = NULL;
+        vmsnap_error error = {0};
+        size_t n = 0;
+
+        assert_true(domain_running(f, "vm"));
+        assert_ok(vmsnap_snapshot_list(f->engine, "vm", &list, &n, &error), &error);
+        assert_int_equal(n, 0);
+        vmsnap_snapshot_info_array_free(list, n);
+        assert_int_equal(libvirt_snapshot_count(f, "vm"), 0);
+        for (int i = 0; i < 2; i++) {
+                const char *target = i == 0 ? "vda" : "vdb";
+                char *live = disk_source(f, "vm", target, true),
+                     *persistent = disk_source(f, "vm", target, false);
+                assert_false(block_job_on(f, target));
+                assert_string_equal(live, persistent);
+                free(live);
+                free(persistent);
+        }
+        destroy(f, "vm");
+        for (int i = 0; i < 2; i++) {
+                const char *target = i == 0 ? "vda" : "vdb";
+                char *disk = fixture_active_source(f, "vm", target);
+                assert_int_equal(test_runf("qemu-img check -q %s", disk), 0);
+                if (test_runf("qemu-img compare -q %s %s/reference-%s.qcow2", disk, f->dir, target) != 0)
+                        fail_msg("disk %s (%s) does not read what the guest wrote", target, disk);
+                free(disk);
+        }
+        fixture_assert_no_orphans(f, "vm");
+}
+
+static void
+test_live_delete_all_keeps_what_the_running_disks_read_on_the_original_and_one_overlay(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        char a[1100];
+
+        build_three_live_snapshots_of_both_disks(f);
+        snprintf(a, sizeof(a), "%s/vm/a.qcow2", f->dir);
+        /* a.qcow2, b.qcow2 and three overlays of each. */
+        assert_int_equal(fixture_count_files(f, "vm"), 8);
+        assert_ok(vmsnap_snapshot_delete_all(f->engine, "vm", NULL, NULL, &error), &error);
+
+        /* The originals are read-only to vmsnap: each disk runs on one overlay of its own. */
+        for (int i = 0; i < 2; i++) {
+                const char *target = i == 0 ? "vda" : "vdb";
+                char *live = disk_source(f, "vm", target, true), *backing = backing_of(live);
+                assert_non_null(strstr(live, i == 0 ? "/a.vmsnap-" : "/b.vmsnap-"));
+                assert_non_null(backing);
+                assert_non_null(strstr(backing, i == 0 ? "/a.qcow2" : "/b.qcow2"));
+                assert_int_equal(chain_length(live), 2);
+                free(live);
+                free(backing);
+        }
+        assert_int_equal(fixture_count_files(f, "vm"), 4);
+        /* a.qcow2 still reads the state s1 froze. */
+        assert_int_equal(test_runf("qemu-img compare -U -q %s %s/reference-vda-s1.qcow2", a, f->dir), 0);
+        assert_delete_all_kept_the_running_domain(f);
+}
+
+static void test_live_delete_all_into_original_commits_the_running_disks_into_their_originals(void **state)
+{
+        fixture *f = *state;
+        vmsnap_delete_all_options options = {.into_original = true};
+        vmsnap_error error = {0};
+        char original[1100];
+
+        build_three_live_snapshots_of_both_disks(f);
+        assert_ok(vmsnap_snapshot_delete_all(f->engine, "vm", &options, NULL, &error), &error);
+
+        /* Every overlay committed down and gone: each disk is its original file alone. */
+        for (int i = 0; i < 2; i++) {
+                const char *target = i == 0 ? "vda" : "vdb";
+                char *live = disk_source(f, "vm", target, true);
+                snprintf(original, sizeof(original), "%s/vm/%s", f->dir, i == 0 ? "a.qcow2" : "b.qcow2");
+                assert_string_equal(live, original);
+                assert_int_equal(chain_length(live), 1);
+                free(live);
+        }
+        assert_int_equal(fixture_count_files(f, "vm"), 2);
+        assert_delete_all_kept_the_running_domain(f);
+}
+
 /* ---- revert to a running moment, stop, the hook ---- */
 
 static void test_revert_with_memory_runs_on_from_the_snapshot_instant(void **state)
@@ -1255,6 +1373,8 @@ int main(void)
                 T(test_the_active_disk_reads_the_same_after_a_canceled_pull),
                 T(test_a_pull_that_outlived_a_crash_is_stopped_by_the_recovery),
                 T(test_cancel_during_a_live_commit_completes_the_merge_and_says_why),
+                T(test_live_delete_all_keeps_what_the_running_disks_read_on_the_original_and_one_overlay),
+                T(test_live_delete_all_into_original_commits_the_running_disks_into_their_originals),
                 T(test_revert_with_memory_runs_on_from_the_snapshot_instant),
                 T(test_clone_of_a_running_domain_copies_the_snapshot_without_pausing_it),
                 T(test_preview_commit_and_undo_refuse_a_running_domain_unless_asked_to_stop_it),

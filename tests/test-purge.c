@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "engine.h"
@@ -521,6 +522,134 @@ static void test_crash_at_every_step_of_a_purge_with_undefine_is_recovered(void 
         crash_at_every_step(false);
 }
 
+/* ---- NVRAM ---- */
+
+/* A shut-off UEFI domain (pflash loader, NVRAM file) with one qcow2 disk and two
+ * snapshots. The loader need not exist until the domain starts; the NVRAM file is made
+ * here, as libvirt would make it from its template at the first start. libvirt's test
+ * driver drops <nvram> from what it defines: only a real libvirtd runs these. */
+static bool define_uefi_domain_with_snapshots(fixture *f, char nvram[2048])
+{
+        char dir[1024], disk[2048], loader[2048], *xml;
+
+        if (!f->real_daemon) {
+                print_message("# SKIP libvirt's test driver drops <nvram>; run with a real libvirtd\n");
+                return false;
+        }
+        snprintf(dir, sizeof(dir), "%s/vm", f->dir);
+        mkdir(dir, 0755);
+        snprintf(disk, sizeof(disk), "%s/a.qcow2", dir);
+        snprintf(loader, sizeof(loader), "%s/OVMF_CODE.fd", f->dir);
+        snprintf(nvram, 2048, "%s/vm_VARS.fd", f->dir);
+        test_qcow2_create(disk, NULL, NULL, FIXTURE_DISK_SIZE);
+        assert_int_equal(test_runf("qemu-img create -q -f raw %s 128K", nvram), 0);
+        /* A run that failed half-way may have left its domain behind, NVRAM and all. */
+        virDomainPtr left = virDomainLookupByName(f->connection, "vm");
+        if (left) {
+                virDomainUndefineFlags(left,
+                                       VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
+                virDomainFree(left);
+        }
+        test_qemu_io(nvram, "raw", "write -P 0x5a 0 64k");
+        if (asprintf(&xml,
+                     "<domain type='qemu'><name>vm</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+                     "<os><type arch='x86_64' machine='q35'>hvm</type>"
+                     "<loader readonly='yes' type='pflash'>%s</loader><nvram>%s</nvram></os><features><acpi/></features>"
+                     "<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                     "<source file='%s'/><target dev='vda' bus='virtio'/></disk></devices></domain>",
+                     loader, nvram, disk) < 0)
+                abort();
+        virDomainPtr d = virDomainDefineXML(f->connection, xml);
+        if (!d)
+                fail_msg("cannot define a UEFI domain: %s", virGetLastErrorMessage());
+        virDomainFree(d);
+        free(xml);
+        fixture_add_defined(f, "vm");
+        create_named(f, "vm", "s1");
+        fixture_write(f, "vm", "vda", 1, 0x61);
+        create_named(f, "vm", "s2");
+        fixture_write(f, "vm", "vda", 2, 0x62);
+        return true;
+}
+
+/* These cases keep their fixture in cmocka's state: its teardown undefines the domain
+ * (NVRAM and all) also when a case fails, which a real libvirtd would otherwise keep. */
+static int setup_fixture(void **state)
+{
+        *state = fixture_new();
+        return 0;
+}
+
+static int teardown_fixture(void **state)
+{
+        fixture_free(*state);
+        return 0;
+}
+
+static void test_purge_with_undefine_removes_the_nvram_along_with_vmsnaps_files(void **state)
+{
+        fixture *f = *state;
+        char uuid[VIR_UUID_STRING_BUFLEN], nvram[2048], dir[1100], disk[1200];
+        vmsnap_error error = {0};
+
+        if (!define_uefi_domain_with_snapshots(f, nvram))
+                skip();
+        domain_uuid(f, "vm", uuid);
+        snprintf(dir, sizeof(dir), "%s/vm", f->dir);
+        snprintf(disk, sizeof(disk), "%s/a.qcow2", dir);
+        char *original = file_sha256(disk);
+        assert_int_equal(fixture_count_files(f, "vm"), 3);
+
+        assert_ok(purge(f, "vm", true, NULL, &error), &error);
+
+        /* The NVRAM is the domain's, not a snapshot's: it goes with the definition. */
+        assert_false(is_defined(f, uuid));
+        assert_false(vmsnap_file_exists(nvram));
+        char *files = listing(dir), *now = file_sha256(disk);
+        assert_string_equal(files, "a.qcow2\n");
+        assert_string_equal(now, original);
+        assert_false(doc_exists(f, uuid));
+        assert_false(listed(f, uuid));
+        free(files);
+        free(now);
+        free(original);
+}
+
+static void test_purge_of_a_domain_undefined_keeping_its_nvram_leaves_the_nvram(void **state)
+{
+        fixture *f = *state;
+        char uuid[VIR_UUID_STRING_BUFLEN], nvram[2048], dir[1100], disk[1200];
+        vmsnap_error error = {0};
+        messages m = {{0}};
+
+        if (!define_uefi_domain_with_snapshots(f, nvram))
+                skip();
+        domain_uuid(f, "vm", uuid);
+        snprintf(dir, sizeof(dir), "%s/vm", f->dir);
+        snprintf(disk, sizeof(disk), "%s/a.qcow2", dir);
+        char *original = file_sha256(disk), *nvram_before = file_sha256(nvram);
+        /* virsh undefine --keep-nvram: the administrator kept it, for a define to come. */
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm");
+        assert_int_equal(virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_KEEP_NVRAM), 0);
+        virDomainFree(d);
+
+        assert_ok(purge(f, uuid, false, &m, &error), &error);
+
+        /* vmsnap did not make it: it stays byte for byte, as the original disk does. */
+        assert_true(vmsnap_file_exists(nvram));
+        char *nvram_after = file_sha256(nvram), *files = listing(dir), *now = file_sha256(disk);
+        assert_string_equal(nvram_after, nvram_before);
+        assert_string_equal(files, "a.qcow2\n");
+        assert_string_equal(now, original);
+        assert_false(doc_exists(f, uuid));
+        assert_false(listed(f, uuid));
+        free(nvram_before);
+        free(nvram_after);
+        free(files);
+        free(now);
+        free(original);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -532,6 +661,16 @@ int main(void)
                 cmocka_unit_test(test_purge_refuses_bad_input_and_changes_nothing),
                 cmocka_unit_test(test_crash_at_every_step_of_a_purge_of_an_undefined_domain_is_recovered),
                 cmocka_unit_test(test_crash_at_every_step_of_a_purge_with_undefine_is_recovered),
+                cmocka_unit_test_setup_teardown(
+                        test_purge_with_undefine_removes_the_nvram_along_with_vmsnaps_files,
+                        setup_fixture, teardown_fixture),
+                cmocka_unit_test_setup_teardown(
+                        test_purge_of_a_domain_undefined_keeping_its_nvram_leaves_the_nvram,
+                        setup_fixture, teardown_fixture),
         };
+        /* VMSNAP_TEST_FILTER=*nvram* runs the matching cases only (tests/meson.build: the
+         * real-libvirtd run). */
+        if (getenv("VMSNAP_TEST_FILTER"))
+                cmocka_set_test_filter(getenv("VMSNAP_TEST_FILTER"));
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

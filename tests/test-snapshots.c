@@ -964,6 +964,250 @@ static void test_watchers_hear_of_every_change_and_an_undefine_keeps_the_tree_un
         free(leaf);
 }
 
+/* The tree as a reader sees it: each snapshot's id, name and parent, in list order. */
+static char *tree_of(fixture *f, const char *domain)
+{
+        vmsnap_snapshot_info *list = NULL;
+        vmsnap_error error = {0};
+        char *tree = NULL;
+        size_t n = 0, size = 0;
+        FILE *text = open_memstream(&tree, &size);
+
+        assert_ok(vmsnap_snapshot_list(f->engine, domain, &list, &n, &error), &error);
+        for (size_t i = 0; i < n; i++)
+                fprintf(text, "%s %s <- %s%s\n", list[i].id, list[i].name, list[i].parent_id,
+                        list[i].current ? " (current)" : "");
+        fclose(text);
+        vmsnap_snapshot_info_array_free(list, n);
+        return tree;
+}
+
+/* The domain's ListDomains record as one line; "" when it is not listed. */
+static char *listing_of(fixture *f, const char *uuid)
+{
+        vmsnap_domain_info *list = NULL;
+        vmsnap_error error = {0};
+        char *line = strdup("");
+        size_t n = 0;
+
+        assert_ok(vmsnap_domain_list(f->engine, &list, &n, &error), &error);
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(list[i].uuid, uuid) == 0) {
+                        free(line);
+                        if (asprintf(&line,
+                                     "name %s, defined %d, current \"%s\", in preview %d, %u snapshots",
+                                     list[i].name, list[i].defined, list[i].current_snapshot,
+                                     list[i].in_preview, list[i].snapshot_count) < 0)
+                                abort();
+                }
+        vmsnap_domain_info_array_free(list, n);
+        return line;
+}
+
+static char *listing_as_defined(const char *listing, bool defined)
+{
+        char *line = strdup(listing), *flag = strstr(line, "defined ");
+        assert_non_null(flag);
+        flag[strlen("defined ")] = defined ? '1' : '0';
+        return line;
+}
+
+/* vmsnapd stopped (an upgrade) while an administrator edits a VM with virsh undefine and
+ * define: the engine that starts meanwhile heard no event and finds the tree in its state
+ * directory alone. The define of the saved XML brings back the tree, the current snapshot
+ * and the preview, which undo then ends as if nothing had happened. */
+static void test_an_undefine_while_no_engine_runs_keeps_the_tree_current_and_preview_until_defined_again(
+        void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        char uuid[VIR_UUID_STRING_BUFLEN];
+
+        write_all(f, "vm1", 1, 0x10);
+        state_digest at_s1 = capture(f, "vm1");
+        free(create(f, "vm1", "s1"));
+        write_all(f, "vm1", 2, 0x20);
+        free(create(f, "vm1", "s2"));
+        write_all(f, "vm1", 3, 0x30);
+        state_digest now = capture(f, "vm1");
+        assert_ok(vmsnap_preview_start(f->engine, "vm1", "s1", NULL, NULL, &error), &error);
+        virDomainPtr d = virDomainLookupByName(f->connection, "vm1");
+        virDomainGetUUIDString(d, uuid);
+        char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        char *tree = tree_of(f, "vm1"), *listing = listing_of(f, uuid);
+        size_t files = fixture_count_files(f, "vm1");
+        assert_non_null(strstr(listing, "in preview 1, 2 snapshots"));
+
+        vmsnap_engine_free(f->engine);
+        f->engine = NULL;
+        assert_int_equal(virDomainUndefineFlags(d, 0), 0);
+        virDomainFree(d);
+        assert_ok(vmsnap_engine_new(f->uri, f->state_dir, &f->engine, &error), &error);
+
+        /* Listed as undefined with what it had (from the state directory alone); no file gone. */
+        char *undefined = listing_of(f, uuid), *want_undefined = listing_as_defined(listing, false);
+        assert_string_equal(undefined, want_undefined);
+        assert_int_equal(fixture_count_files(f, "vm1"), files);
+
+        d = virDomainDefineXML(f->connection, xml);
+        assert_non_null(d);
+        virDomainFree(d);
+        char *defined = listing_of(f, uuid), *tree_again = tree_of(f, "vm1");
+        assert_string_equal(defined, listing);
+        assert_string_equal(tree_again, tree);
+        /* Still previewing s1, and undo returns to the state the preview had set aside. */
+        assert_reads(f, "vm1", &at_s1);
+        assert_ok(vmsnap_preview_undo(f->engine, "vm1", NULL, &error), &error);
+        assert_reads(f, "vm1", &now);
+        fixture_assert_no_orphans(f, "vm1");
+        free(xml);
+        free(tree);
+        free(listing);
+        free(undefined);
+        free(want_undefined);
+        free(defined);
+        free(tree_again);
+        release(&at_s1);
+        release(&now);
+}
+
+/* The undefine comes from the merge's own progress report, while qemu-img is halfway
+ * through its work; it returns once the engine's watcher has heard of it. */
+struct undefine_midway {
+        fixture *f;
+        watch_log *log;
+        const char *uuid;
+        bool undefined, heard;
+        uint64_t done, total;
+        char messages[4096];
+};
+
+static void undefine_during_the_merge(void *userdata, uint64_t done, uint64_t total)
+{
+        struct undefine_midway *m = userdata;
+
+        if (m->undefined || done == 0 || done >= total)
+                return;
+        virDomainPtr d = virDomainLookupByUUIDString(m->f->connection, m->uuid);
+        m->undefined = d && virDomainUndefineFlags(d, 0) == 0;
+        if (d)
+                virDomainFree(d);
+        m->done = done;
+        m->total = total;
+        m->heard = m->undefined && heard(m->log, m->uuid);
+}
+
+static void note_message(void *userdata, const char *text)
+{
+        struct undefine_midway *m = userdata;
+        strncat(m->messages, text, sizeof(m->messages) - strlen(m->messages) - 2);
+        strncat(m->messages, "\n", sizeof(m->messages) - strlen(m->messages) - 1);
+}
+
+/* virsh undefine while a Delete (or DeleteAll) merges (libvirt asks nobody): the merge
+ * completes, and does not define again a domain its administrator undefined; the tree
+ * waits in the state directory, and the XML saved before, defined again, brings the
+ * domain back on disks that read what they read, with every file it names still there.
+ * listed: the domain's ListDomains record after the merge, but for "defined". */
+static void undefine_during_a_merge(fixture *f, bool delete_all, const char *listed)
+{
+        vmsnap_error error = {0};
+        watch_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+        struct undefine_midway midway = {.f = f, .log = &log};
+        vmsnap_hooks hooks = {
+                .progress = undefine_during_the_merge, .message = note_message, .userdata = &midway};
+        vmsnap_create_options s1 = {.name = "s1"}, s2 = {.name = "s2"};
+        char dir[1100], a[1200], *devices, uuid[VIR_UUID_STRING_BUFLEN];
+
+        /* a.qcow2 <- o1 (s2's frozen image, 48 MiB of data) <- o2 (active, 32 MiB): deleting s2
+         * commits o2 down into o1, which copies less than pulling o1 up, and moves the disk
+         * onto o1 (the define step); so does DeleteAll, which leaves the original and o1. */
+        snprintf(dir, sizeof(dir), "%s/big", f->dir);
+        mkdir(dir, 0755);
+        snprintf(a, sizeof(a), "%s/a.qcow2", dir);
+        test_qcow2_create(a, NULL, NULL, "64M");
+        if (asprintf(&devices,
+                     "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"
+                     "<target dev='vda' bus='virtio'/></disk>",
+                     a) < 0)
+                abort();
+        fixture_define_domain(f, "big", devices);
+        free(devices);
+        test_qemu_io(a, "qcow2", "write -P 0x21 0 1M");
+        assert_ok(vmsnap_snapshot_create(f->engine, "big", &s1, NULL, NULL, &error), &error);
+        char *o1 = fixture_active_source(f, "big", "vda");
+        test_qemu_io(o1, "qcow2", "write -P 0x31 0 48M");
+        assert_ok(vmsnap_snapshot_create(f->engine, "big", &s2, NULL, NULL, &error), &error);
+        char *o2 = fixture_active_source(f, "big", "vda");
+        test_qemu_io(o2, "qcow2", "write -P 0x41 16M 32M");
+        char *reads = fixture_active_digest(f, "big", "vda"), *s1_reads = test_image_digest(a);
+
+        virDomainPtr d = virDomainLookupByName(f->connection, "big");
+        virDomainGetUUIDString(d, uuid);
+        char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        virDomainFree(d);
+        midway.uuid = uuid;
+        assert_ok(vmsnap_engine_watch(f->engine, on_change, &log, &error), &error);
+
+        if (delete_all)
+                assert_ok(vmsnap_snapshot_delete_all(f->engine, "big", NULL, &hooks, &error), &error);
+        else
+                assert_ok(
+                        vmsnap_snapshot_delete(f->engine, "big", "s2", VMSNAP_DELETE_MERGE, &hooks, &error),
+                        &error);
+        if (!midway.undefined)
+                fail_msg("the merge ended before the domain could be undefined during it");
+        print_message("# undefined at %.0f %% of the merge\n",
+                      100.0 * (double)midway.done / (double)midway.total);
+        assert_true(midway.heard);
+        /* Undefined it stays, listed with the tree the merge left. */
+        d = virDomainLookupByUUIDString(f->connection, uuid);
+        if (d) {
+                virDomainFree(d);
+                fail_msg("the merge defined again the domain that was undefined during it");
+        }
+        assert_non_null(strstr(midway.messages, "undefined during the merge"));
+        char *listing = listing_of(f, uuid), *want_undefined = listing_as_defined(listed, false);
+        assert_string_equal(listing, want_undefined);
+        assert_true(access(o2, F_OK) == 0);
+
+        /* Defined again from the saved XML: on o2, which reads through to the merged o1. */
+        d = virDomainDefineXML(f->connection, xml);
+        assert_non_null(d);
+        virDomainFree(d);
+        char *defined = listing_of(f, uuid), *after = fixture_active_digest(f, "big", "vda"),
+             *s1_after = test_image_digest(a), *source = fixture_active_source(f, "big", "vda");
+        assert_string_equal(defined, listed);
+        assert_string_equal(source, o2);
+        assert_int_equal(test_runf("qemu-img check -q %s", o2), 0);
+        assert_string_equal(after, reads);
+        assert_string_equal(s1_after, s1_reads);
+        fixture_assert_no_orphans(f, "big");
+        free(o1);
+        free(o2);
+        free(reads);
+        free(s1_reads);
+        free(xml);
+        free(listing);
+        free(want_undefined);
+        free(defined);
+        free(after);
+        free(s1_after);
+        free(source);
+}
+
+static void test_an_undefine_during_a_merge_keeps_the_tree_and_the_data_until_defined_again(void **state)
+{
+        undefine_during_a_merge(*state, false,
+                                "name big, defined 1, current \"s1\", in preview 0, 1 snapshots");
+}
+
+static void test_an_undefine_during_a_delete_all_keeps_the_data_until_defined_again(void **state)
+{
+        undefine_during_a_merge(*state, true,
+                                "name big, defined 1, current \"\", in preview 0, 0 snapshots");
+}
+
 /* virsh domrename, virt-manager and cockpit-machines rename through libvirt, which
  * announces it as an undefine and a define: the tree follows the UUID. */
 static void test_a_libvirt_rename_keeps_the_tree_and_every_operation_works_under_the_new_name(void **state)
@@ -1164,10 +1408,16 @@ int main(void)
                 T(test_domain_listing_reports_snapshot_state),
                 T(test_watchers_hear_of_every_change_and_an_undefine_keeps_the_tree_until_defined_again),
                 T(test_an_engine_starts_without_libvirt_and_connects_when_it_appears),
+                T(test_an_undefine_while_no_engine_runs_keeps_the_tree_current_and_preview_until_defined_again),
+                T(test_an_undefine_during_a_merge_keeps_the_tree_and_the_data_until_defined_again),
+                T(test_an_undefine_during_a_delete_all_keeps_the_data_until_defined_again),
                 T(test_a_libvirt_rename_keeps_the_tree_and_every_operation_works_under_the_new_name),
                 T(test_reads_see_changes_made_behind_vmsnaps_back_at_once),
                 T(test_create_refuses_a_disk_declared_qcow2_that_is_not),
                 T(test_configuration_at_a_snapshot_hides_secrets_a_revert_restores),
         };
+        /* VMSNAP_TEST_FILTER=test_an_undefine_* runs the matching cases only. */
+        if (getenv("VMSNAP_TEST_FILTER"))
+                cmocka_set_test_filter(getenv("VMSNAP_TEST_FILTER"));
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
