@@ -30,9 +30,19 @@ cleanup() {
         virsh -q -c qemu:///system undefine bus-merge-vm >/dev/null 2>&1
         for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
         libvirtd_stop
+        [ -n "$hook_installed" ] && rm -f "$hook_installed"
         rm -rf "$work"
 }
 trap cleanup EXIT
+
+# libvirtd finds hooks only when it starts: vmsnap's hook is installed for the run
+# unless one is there already.
+hook=/etc/libvirt/hooks/qemu.d/vmsnap
+hook_installed=
+if [ ! -e "$hook" ] && mkdir -p "${hook%/*}" &&
+        install -m 0755 "$(dirname "$0")/../../packaging/libvirt-hook/vmsnap" "$hook"; then
+        hook_installed=$hook
+fi
 
 libvirtd_start "$work" || skip "libvirtd did not start or answer within 60 s"
 
@@ -48,7 +58,8 @@ pids+=($!)
 for _ in $(seq 100); do [ -S "$work/bus" ] && break; sleep 0.05; done
 address="unix:path=$work/bus"
 "$vmsnapd" --connect qemu:///system --state-dir "$work/state" --bus-address "$address" 2>"$work/vmsnapd.log" &
-pids+=($!)
+vmsnapd_pid=$!
+pids+=($vmsnapd_pid)
 bus() { busctl --address="$address" "$@"; }
 call() { bus call org.example.Snapshots /org/example/Snapshots org.example.Snapshots "$@"; }
 for _ in $(seq 100); do bus status org.example.Snapshots >/dev/null 2>&1 && break; sleep 0.05; done
@@ -82,7 +93,7 @@ result() { # NAME CONDITION...
         n=$((n + 1))
         if "$@"; then echo "ok $n - $name"; else echo "not ok $n - $name"; fi
 }
-echo "1..14"
+echo "1..16"
 
 result "a snapshot of a shut-off domain on real libvirtd is created through the bus" \
         test "$(create s1)" = done
@@ -186,3 +197,52 @@ result "a define with the same UUID brings the tree back" \
 # libvirtd restarts (an upgrade): vmsnapd reconnects and goes on.
 libvirtd_restart "$work"
 result "vmsnapd serves the domain again after libvirtd restarted" test "$(create after-restart)" = done
+
+# ---- vmsnapd under the shipped unit's sandbox ----
+# tests/unit-sandbox.sh gives vmsnapd the file system the unit gives it: everything
+# read-only but ReadWritePaths=, RuntimeDirectory=, StateDirectory= (and the test's
+# directory, as a drop-in would add an image directory). A merge of a shut-off domain
+# holds it in /run/vmsnap/hold, and libvirt's hook refuses a start meanwhile.
+unit=$(dirname "$vmsnapd")/../packaging/vmsnapd.service
+sandboxed() { # UNIT: vmsnapd restarted under that unit's sandbox
+        kill "$vmsnapd_pid" 2>/dev/null && wait "$vmsnapd_pid" 2>/dev/null
+        VMSNAP_SANDBOX_WRITABLE=$work "$(dirname "$0")/../unit-sandbox.sh" "$1" "$vmsnapd" --connect qemu:///system \
+                --state-dir "$work/state" --bus-address "$address" 2>>"$work/vmsnapd.log" &
+        vmsnapd_pid=$!
+        pids+=($vmsnapd_pid)
+        for _ in $(seq 100); do call ListDomains >/dev/null 2>&1 && break; sleep 0.05; done
+}
+sandboxed "$unit"
+mkdir "$work/sandbox"
+qemu-img create -q -f qcow2 "$work/sandbox/disk.qcow2" 2G
+sed -e 's/bus-vm/bus-sandbox-vm/' -e "s|$work/disk.qcow2|$work/sandbox/disk.qcow2|" "$work/vm.xml" >"$work/sandbox.xml"
+virsh -q -c qemu:///system define "$work/sandbox.xml" >/dev/null
+sandbox_uuid=$(virsh -q -c qemu:///system domuuid bus-sandbox-vm)
+sandbox_source() { virsh -q -c qemu:///system domblklist bus-sandbox-vm | awk '$1 == "vda" {print $2}'; }
+merge_call Create sssasa{sv} bus-sandbox-vm s1 "" 0 0 >/dev/null
+qemu-io -f qcow2 -c "write -P 0x51 0 768M" "$(sandbox_source)" >/dev/null
+merge_call Create sssasa{sv} bus-sandbox-vm s2 "" 0 0 >/dev/null
+qemu-io -f qcow2 -c "write -P 0x61 512M 768M" "$(sandbox_source)" >/dev/null
+job=$(call Delete ssa{sv} bus-sandbox-vm s2 0 | cut -d'"' -f2)
+for _ in $(seq 2000); do [ -e "/run/vmsnap/hold/$sandbox_uuid" ] && break; sleep 0.005; done
+start_output=$(virsh -q -c qemu:///system start bus-sandbox-vm 2>&1)
+start_status=$?
+merge_state=$(wait_job "$job")
+result "under the unit's sandbox a merge of a shut-off domain holds it, and libvirt's hook refuses its start" \
+        eval '[ "$start_status" != 0 ] && [[ "$start_output" == *"vmsnap is running a merge"* ]] &&
+                [ "$merge_state" = done ] && [ "$(domain_state_of bus-sandbox-vm)" = "shut off" ] ||
+                { echo "# start: $start_status $start_output; merge: $merge_state"; false; }'
+
+# The same sandbox without RuntimeDirectory= (how the unit once was): /run is read-only,
+# no hold can be written, and the merge is refused before it changes anything.
+grep -v '^RuntimeDirectory' "$unit" >"$work/no-runtime-dir.service"
+sandboxed "$work/no-runtime-dir.service"
+files_before=$(ls "$work/sandbox" | sort)
+job=$(call Delete ssa{sv} bus-sandbox-vm s1 0 | cut -d'"' -f2)
+merge_state=$(wait_job "$job")
+merge_error=$(bus get-property org.example.Snapshots "$job" org.example.Snapshots.Job Error)
+result "without a writable /run/vmsnap a merge of a shut-off domain is refused, naming it, and changes nothing" \
+        eval '[ "$merge_state" = failed ] && [[ "$merge_error" == *"cannot be held against starts"*"/run/vmsnap/hold"* ]] &&
+                [ "$(ls "$work/sandbox" | sort)" = "$files_before" ] && call ListSnapshots s bus-sandbox-vm | grep -q "\"s1\"" ||
+                { echo "# merge: $merge_state $merge_error"; false; }'
+virsh -q -c qemu:///system undefine bus-sandbox-vm >/dev/null 2>&1
