@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test-install.sh BUILD_DIR: installs the build into a temporary DESTDIR and
 # checks that the tree is a working system service (library, daemon, bus
 # policy and activation, interface XML, polkit actions, systemd unit,

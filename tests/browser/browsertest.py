@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """browsertest.py: what a browser test of the Cockpit page needs on top of bustest.py
 (TAP cases, the root client of the bus): a cockpit-ws local session per test user, so
 that the bridge, vmsnapd and polkit all see that user; headless Chromium driven through

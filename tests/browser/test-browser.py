@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The Cockpit page in a real browser, end to end: headless Chromium → cockpit-ws (a
 local session as vmsnap-ok, or vmsnap-no whom polkit denies) → cockpit-bridge →
 the private system bus → vmsnapd → polkitd, libvirt's test driver and real qcow2
