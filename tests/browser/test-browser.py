@@ -1021,7 +1021,7 @@ def _():
 def _():
     # The page's own messages only: the shell's other pages complain about what this test bed lacks.
     problems = [entry["message"] for entry in browser.collect_console()
-                if (entry["level"] == "SEVERE" and "/snapshots/" in entry["message"])
+                if (entry["level"] == "SEVERE" and "/vmsnap/" in entry["message"])
                 or "Content Security Policy" in entry["message"]]
     check(not problems, "\n".join(problems))
 
