@@ -925,10 +925,10 @@ if not os.path.exists("/usr/share/cockpit/shell/manifest.json"):
 else:
     @page_case(SHELL_CASE)
     def _():
-        frame = "iframe[name='cockpit1:localhost/snapshots']"
+        frame = "iframe[name='cockpit1:localhost/vmsnap']"
         try:
-            browser.open(f"http://127.0.0.1:{session.port}/snapshots#/alpha")
-            link = browser.wait("(a => a && a.textContent.trim())(q('nav a[href$=\"/snapshots\"]'))",
+            browser.open(f"http://127.0.0.1:{session.port}/vmsnap#/alpha")
+            link = browser.wait("(a => a && a.textContent.trim())(q('nav a[href$=\"/vmsnap\"]'))",
                                 what="the menu entry")
             check_equal(link, "Snapshots", "the menu entry")
             browser.driver.switch_to.frame(browser.element(frame))
