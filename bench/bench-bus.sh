@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # bench-bus.sh BUILD_DIR [SNAPSHOTS]: vmsnapd's read path against virsh, in one run.
 #
 # On a real libvirtd (qemu:///system; started for the run when none is running):

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # bench-clone.sh: the collapse engine (what Clone spends its time on) against the anchors
 # of DESIGN.md, measured in the same run on the same chains:
 #   vmsnap            collapse-bench: vmsnap_collapse_run() on a pool of CPU-count workers,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # bench-flood.sh BUILD_DIR: root's ListSnapshots p50/p99 on vmsnapd, idle and while a
 # user polkit denies floods it (4 connections keeping 30 calls each in flight, as in
 # issue 12), and their ratio. Runs in tests/bus/harness.sh's setup: a private bus, the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # bench-live.sh BUILD_DIR [COUNT]: live snapshots of a running 2-disk TCG domain
 # (64 MiB, qcow2 disks) on a real libvirtd, vmsnap's engine against virsh, same
 # run, alternating so that both see the same chain depth:

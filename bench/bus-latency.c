@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bus-latency: measures vmsnapd's read path through the bus: ListSnapshots and
  * GetSnapshot latency (p50/p99 over N calls), and reads per second with C
  * concurrent clients, each on its own connection.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* collapse-bench.c: runs vmsnap's collapse engine directly, the way clone does, and
  * prints how long it took and the process's peak memory. Driven by bench-clone.sh.
  *

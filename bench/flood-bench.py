@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """flood-bench.py: run by bench-flood.sh inside tests/bus/harness.sh (a private bus,
 the real polkitd, vmsnapd on the test driver). Root's ListSnapshots p50/p99, idle and
 while FLOOD_USERS x 4 connections of the denied user vmsnap-no keep FLOOD_IN_FLIGHT

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* flood-latency: ListSnapshots latency of one caller (p50/p99 over N calls, one at a
  * time on one connection), for bench-flood.sh to measure root's reads with and
  * without a flood from other callers.

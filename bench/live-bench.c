@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* live-bench: times vmsnap's live snapshots of a running domain through the
  * engine, for bench-live.sh. live-bench URI STATE_DIR DOMAIN disk|memory COUNT
  * prints one line per snapshot: "ms <wall time>" and, with memory, the pause

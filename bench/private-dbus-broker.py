@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """private-dbus-broker.py SOCKET CONFIG: runs dbus-broker (the bus daemon of Fedora,
 Arch and others; Debian 12 packages it) as a private bus listening on SOCKET, with
 the bus configuration CONFIG, on a machine that does not run systemd: bench-bus.sh

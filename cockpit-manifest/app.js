@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* app.js: the Snapshots page itself: the list of VMs (state, snapshot count, space),
  * with the VMs libvirt no longer defines whose snapshots vmsnap keeps (to purge), the
  * chosen VM's snapshot tree with its toolbar, the Commit / Undo banner of a preview,

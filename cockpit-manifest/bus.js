@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bus.js: the page's only way to the outside: org.example.Snapshots on the system
  * bus, through Cockpit's bridge. It turns the interface's calls into promises of plain
  * objects (records arrive as a{sv} and leave here as {key: value}), its signals into

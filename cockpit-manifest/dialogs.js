@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* dialogs.js: the dialogs of the page, each filled with defaults from the bus:
  * Create, Preview, Custom preview (configuration plus a disk × snapshot matrix, as
  * oVirt's), Commit, Revert, Delete (merge, with children, children only, or metadata

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* history.js: a VM's history (GetHistory), newest first, as a table: when, what, which
  * snapshot, who, how it ended, and the error or the messages it left. It reads again
  * when app.js says the VM changed; when to show it is left to app.js. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* jobs.js: the live jobs of vmsnapd as PatternFly progress bars: one per job, fed by
  * the job's Progress, PropertiesChanged and Completed signals (percent; bytes, rate and
  * time left only for a job that counts bytes, which is a clone: the others advance in

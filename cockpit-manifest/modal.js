@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* modal.js: one accessible PatternFly modal for every dialog of the page: focus moves
  * into it and stays there (Tab cycles, the page behind is inert), Escape or Cancel
  * closes it and focus returns to what opened it; Enter in a field submits. The primary

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* theme.js: light or dark, as Cockpit's shell decides. Loaded as a classic script
  * in <head> so the right colours are there before the first paint. Follows the same
  * three inputs as Cockpit's own pages (pkg/lib/cockpit-dark-theme.js): the shell's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tree.js: a domain's snapshots as a tree (PatternFly's tree table, ARIA treegrid):
  * name with the current / in preview / locked / partial markers, description, time,
  * the VM's state when taken, disks included and excluded, memory, and the space its

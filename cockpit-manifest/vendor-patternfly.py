@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vendor-patternfly.py [VERSION]: rebuilds patternfly.css, the part of PatternFly's
 CSS that the Snapshots page uses, from the @patternfly/patternfly package of the npm
 registry (MIT). Cockpit 287, as shipped by Debian 12, keeps no PatternFly stylesheet
@@ -60,7 +61,8 @@ def main():
         with tarfile.open(os.path.join(work, tarball)) as archive:
             archive.extractall(work, filter="data") if hasattr(tarfile, "data_filter") else archive.extractall(work)
         package = os.path.join(work, "package")
-        chunks = [f"/* PatternFly {VERSION} (@patternfly/patternfly, MIT, https://www.patternfly.org):\n"
+        chunks = ["/* SPDX-License-Identifier: MIT */\n",
+                  f"/* PatternFly {VERSION} (@patternfly/patternfly, MIT, https://www.patternfly.org):\n"
                   f" * the parts the Snapshots page uses, made by vendor-patternfly.py; do not edit.\n"
                   f" * @font-face rules are left out: fonts.css uses Cockpit's copies of the fonts. */\n"]
         for part in PARTS:

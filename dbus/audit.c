@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* audit.c: what vmsnapd records of each change that ran: the history entry it hands
  * to the engine (the engine owns the file and its bound) and the journal entry it
  * sends itself (sd_journal_sendv). The operations and their MESSAGE_IDs are listed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* audit.h: the record every change leaves once it has run: an entry in the domain's
  * history (kept by the engine, read back by GetHistory) and a structured journal
  * entry with a MESSAGE_ID per operation. Refusals before a change runs are call.c's

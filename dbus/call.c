@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* call.c: the life of a method call: authorization (polkit, in a request
  * worker), the checks and reads done there, the per-domain queues that run
  * changes one at a time, and the reply from the loop thread. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* call.h: one method call on its way through vmsnapd: parsed on the loop thread,
  * authorized and checked in a request worker, acted on there (reads) or in its
  * domain's queue (changes), answered from the loop thread. What each method

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* callers.c: the UID behind each unique bus name. The bus never gives a unique
  * name to a second connection while it runs (D-Bus specification, "Unique
  * Connection Names"), so an answer stays true as long as the name is cached;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* callers.h: who is calling: the effective UID behind a caller's unique bus name,
  * asked of the bus once per name instead of once per call. Loop thread only. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* errors.c: engine error kinds to the named errors of DESIGN.md ("The bus
  * API"). The engine's sentence travels unchanged; only the name is chosen here. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* errors.h: the named D-Bus errors of org.example.Snapshots and the mapping of
  * engine failures onto them. Every reply that fails carries one of these names
  * and a sentence a person can act on. */

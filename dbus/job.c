@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* job.c: the org.example.Snapshots.Job objects: their properties, Cancel(),
  * the Progress and Completed signals, and their life from JobNew to JobRemoved.
  * The engine reports progress from a worker thread; the job keeps the latest

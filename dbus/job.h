@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* job.h: long operations as bus objects at /org/example/Snapshots/job/<id>
  * (interface org.example.Snapshots.Job). The manager decides when a job runs;
  * the job turns engine hooks into throttled signals and lingers when done. */

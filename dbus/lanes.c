@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* lanes.c: the per-caller queues of lanes.h. Each UID with work has a lane (a FIFO);
  * the lanes with work form a ring served round robin, one task per turn. A task goes
  * to the worker pool only when a worker is free and its lane holds fewer than its share

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* lanes.h: per-caller queues in front of the request workers. Every caller (a UID) has
  * its own queue; the queues are served in turn, a caller holds at most half the workers,
  * and a caller past its bound of waiting work is refused, so one caller's authorization

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* main.c: vmsnapd's command line, its sd-event loop and its bus connection,
  * and an orderly exit on SIGTERM/SIGINT. What the daemon serves is methods.c's
  * and job.c's. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* manager.c: the daemon's shared state: its life from start to an orderly
  * shutdown, the work under way, and SnapshotsChanged from the engine's watcher
  * thread to the bus. The interface is methods.c's, a call's journey call.c's. */

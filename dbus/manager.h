@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* manager.h: the daemon's state shared by the bus objects: the connection, the
  * engine, the worker pools, the jobs and the per-domain queues of changes.
  * Everything here belongs to the loop thread unless a field says otherwise. */

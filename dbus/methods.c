@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* methods.c: the org.example.Snapshots interface: its vtable and, per method,
  * what is parsed (loop thread), checked and done (workers) and answered (loop).
  * How a call travels between those threads is call.c's. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* options.h: reading the a{sv} option dictionaries of the bus API against a
  * table of known keys. An unknown key, a key given twice or a value of the wrong
  * type is refused with InvalidArgument and a sentence naming the key. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* polkit.c: authorization through polkit-gobject-1. One shared authority
  * (thread-safe once made); each check runs synchronously in the calling worker
  * thread and never on the bus loop. */

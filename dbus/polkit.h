@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* polkit.h: one question to polkit: may this bus peer do this action, with
  * these details? Blocking, so only worker threads ask it. Who counts as root,
  * and what each method's action is, are the manager's. */

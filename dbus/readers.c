@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* readers.c: the table of readers.h: a ring of READERS_CAPACITY answers, each
  * trusted for READERS_TTL_USEC. A unique bus name is never given to a second
  * connection while the bus runs, so an answer cannot pass to another caller; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* readers.h: polkit's recent answers to "may this caller read this domain?"
  * (org.example.snapshots.read), per caller's unique bus name and domain name, so that
  * reads of job objects, which sd-bus answers on the loop thread, never wait for polkit.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* records.c: serializing domain, snapshot and image records into a{sv}. The
  * keys and their types are part of the bus contract; adding one is allowed,
  * renaming or retyping one is not.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* records.h: the engine's records as the a{sv} dictionaries of the bus API,
  * with exactly the keys DESIGN.md lists ("The bus API"). */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* settings.c: see settings.h. */
 #include <ctype.h>
 #include <errno.h>

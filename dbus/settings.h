@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* settings.h: what vmsnapd runs with: its defaults, then the configuration file
  * (/etc/vmsnap/vmsnapd.conf), then the command line, each overriding the one before.
  * The file and the options share names and checks: a file line `workers = 8` is

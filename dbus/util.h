@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* util.h: the small helpers every file of vmsnapd uses: cleanup attributes,
  * string vectors, and time. The engine keeps its own; vmsnapd sees only its
  * public API. */

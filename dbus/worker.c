@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* worker.c: the fixed worker pools that run authorization and engine calls,
  * and the mailbox (an eventfd plus a locked FIFO) that brings their results
  * back to the loop thread. What the tasks do is the manager's and the jobs'. */

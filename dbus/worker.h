@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* worker.h: the daemon's threads. A worker pool runs tasks (authorization,
  * engine calls) off the bus thread; the loop mailbox carries their results back
  * to the sd-event loop, the only thread that touches sd-bus objects. */

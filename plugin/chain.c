@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* chain.c: reading image headers and following backing chains. Owns the qcow2
  * header check (every field validated before it is trusted), raw detection, the
  * resolution of backing file names, and the one walk down a chain. Reading

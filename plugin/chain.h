@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* chain.h: reading image headers and walking backing chains.
  * Reads only headers (qcow2 header + header extensions, or recognises raw);
  * the cluster-level reader used by clone lives in qcow2.c. This is the one

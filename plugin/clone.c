@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* clone.c: a new domain from a snapshot (oVirt's "clone VM from snapshot"):
  * every check up front (name, target paths, free space, partial snapshots),
  * the snapshot locked against deletes, each disk's chain collapsed into a

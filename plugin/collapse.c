@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* collapse.c: copying backing chains into standalone images, the heavy part of clone.
  * Owns the order of a collapse (read every chain's metadata and refuse before creating
  * anything, create the targets, copy, finish, or remove every target), the hand-out of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* collapse.h: copying a disk's backing chain into one standalone image, the
  * heavy part of clone. A native qcow2 chain reader resolves the chain into
  * extents; a shared pool of worker threads copies bounded chunks of every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* confine.c: where new files may go (confine.h): gathering the allowed directories,
  * walking a caller's directory without following symlinks, and refusing any other
  * place with a sentence that names the allowed ones. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* confine.h: where new files may go (safety rule 6): a clone writes only beside the
  * source domain's images, into libvirt's active dir pools, or into directories the
  * administrator lists in the clone-targets file, reached without any symlink. */

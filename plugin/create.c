@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* create.c: taking a snapshot: every selected disk gets a new qcow2 overlay on
  * top of its current leaf, the old leaf is frozen and recorded. A shut-off
  * domain is redefined onto the overlays; a running one is switched onto them by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* create.h: the checks that creating a snapshot shares with other operations:
  * which disks can be snapshotted, and what names and descriptions are valid. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* delete-all.c: deleting every snapshot of a domain at once (the RFC's
  * snapshot-delete-all, the "Delete all" of VMware and VirtualBox). Each disk
  * keeps reading what it reads now and is left as its original image plus at most

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* delete.c: deleting a snapshot: merge (the default: its children move to its
  * parent and every image that read through its frozen images reads the same
  * bytes afterwards), with its whole subtree, of its subtree only, or of the

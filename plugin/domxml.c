@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* domxml.c: reading and editing libvirt domain XML with libxml2 (domxml.h).
  * Edits touch only the elements they are about and keep the rest of the
  * document, white space included, as it was. Never talks to libvirt. */

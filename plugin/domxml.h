@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* domxml.h: reading and editing libvirt domain XML with libxml2: the disks of a
  * domain, and rewriting a disk's source and format; and the target of a storage
  * pool's XML. Pure string-to-string; never talks to libvirt. */

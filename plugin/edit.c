@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* edit.c: the changes that touch only metadata: renaming a snapshot and
  * setting its description. One atomic store write each. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* engine.c: the engine object, its libvirt connection and per-domain slots,
  * and the life of an operation (begin: lock, load, recover, check; save;
  * end). What each operation does lives in its own file. */

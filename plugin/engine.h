@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* engine.h: the engine object shared by every operation: the libvirt
  * connection, the state directory, and one slot per domain holding its cached
  * metadata and the locks that serialize changes. An operation runs inside a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* error.c: storing a sentence and a kind in a vmsnap_error, and naming the kinds.
  * The sentences themselves are written where the failure is understood; this
  * file only formats, prefixes and clears them. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* error.h: filling a vmsnap_error. Every engine function that fails sets one
  * sentence through vmsnap_error_set() and returns its negative code. */
 #pragma once

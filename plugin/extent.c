@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* extent.c: resolving a backing chain, top to base, into the extent map of the virtual
  * disk, one run at a time. Owns the layers (qcow2 through qcow2.c, raw with
  * SEEK_DATA/SEEK_HOLE), the rule that a backing file shorter than its overlay reads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* extent.h: the virtual disk seen from the top of a backing chain, as runs of data (at an
  * offset of one image file), compressed clusters, zeroes and unallocated space, read a
  * piece at a time so that memory stays bounded whatever the disk size. Reading one qcow2

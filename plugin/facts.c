@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* facts.c: the domain facts kept for reads (see facts.h). A fetch that raced
  * with an event is used for the read that made it but not kept: the event may
  * be newer than what libvirt answered. */

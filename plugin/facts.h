@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* facts.h: what libvirt last said about a domain: its name, state and the disk
  * targets of its persistent configuration. Reads (query.c) take them from the
  * domain's slot instead of asking libvirt three times per call.

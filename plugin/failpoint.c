@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* failpoint.c: the process-wide "killed" flag of failpoint.h. It sits below every
  * other file of the engine, so that fileio, subprocess and the operations can all
  * consult it without reaching up. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* failpoint.h: the tests' way to kill the engine at any instant without killing
  * the test. Once vmsnap_failpoint_die() is called the process counts as dead:
  * every change that would outlive it (a file written, created, linked or

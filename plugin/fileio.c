@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fileio.c: the file-system primitives the engine goes through: atomic writes
  * of metadata documents, whole-file reads, exclusive creation of image files
  * owned like the image they derive from, safe removal, paths and free space.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fileio.h: the file-system primitives every other module goes through:
  * atomic writes of small documents, exclusive creation of new files with the
  * ownership of the file they derive from, and safe removal. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gc.c: removes image files vmsnap created once nothing reads them (see gc.h).
  * Reachability is computed from the files' own headers, not from what the
  * metadata remembers, so a file is never removed while a chain still needs it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gc.h: removal of image files vmsnap created that nothing reads any more.
  * The one place that deletes images: a file is removed only if vmsnap owns it,
  * no snapshot, active disk or preview reaches it through a backing chain, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* guard.c: safety rule 4 (see guard.h): refuses domains whose snapshots libvirt
  * manages, or whose images hold qcow2 internal snapshots. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* history.c: the audit trail of each domain, <state_dir>/<uuid>.history: one JSON
  * object per line, oldest first, the last VMSNAP_HISTORY_MAX kept. What goes into an
  * entry (who asked, how it ended) is the caller's; the file and its bound are this file's.

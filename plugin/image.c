@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* image.c: the changes vmsnap makes to image files, each one qemu-img run
  * through vmsnap_spawn(). Callers decide whether a file may be touched
  * (safety rules); this file only performs the change. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* image.h: the changes vmsnap makes to image files, each through qemu-img:
  * creating an overlay, rebasing an image onto another backing file, and
  * committing an image into its backing file. Policy (which file, whether it

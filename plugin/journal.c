@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* journal.c: the intent journal (see journal.h). The intent is a JSON object
  * kept in the domain's metadata document:
  *   {"operation", "phase": "prepare"|"finish", "saved_xml",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* journal.h: the intent journal that makes multi-step operations crash-safe.
  *
  * Before its first change an operation records its intent in the domain's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* live.c: external snapshots of running domains through libvirt (see live.h).
  * The overlays are vmsnap's own files, made before the call (safety rule 3),
  * so libvirt only switches the running disks onto them; the snapshot leaves no

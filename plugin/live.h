@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* live.h: the changes vmsnap makes to a running domain, each through libvirt:
  * external snapshots onto overlays vmsnap made beforehand (disks and, optionally,
  * memory), and what the running domain's chains contain. Policy (which disks,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* model.c: constructors, deep copies, lookups and tree walks of the in-memory
  * snapshot model (model.h). No I/O and no validation of what callers put in:
  * store.c checks documents on load, the operations check their arguments. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* model.h: the in-memory snapshot model of one domain, as the metadata store
  * persists it. Plain data with constructors, lookups and tree helpers; no I/O.
  * Operations (create.c, preview.c, delete.c, ...) change it; store.c saves it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* names.c: identifiers and user-chosen names: random UUIDs for snapshots, what
  * counts as a UUID, the check every snapshot name and clone's domain name passes
  * before it is stored, and the library version.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* names.h: identifiers and names: UUIDs for snapshots, default snapshot names,
  * and the overlay file names vmsnap chooses. */
 #pragma once

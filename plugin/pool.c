@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* pool.c: the worker threads shared by every collapse and the round-robin hand-out of
  * pieces of work from all submitted tasks. Owns thread start and stop, the task list, and
  * per-worker scratch memory. What a piece of work is, progress and cancellation are the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* pool.h: the fixed set of worker threads every collapse shares. A task is anything
  * that hands out bounded pieces of work one call at a time; workers take pieces round
  * robin from every task, so all running collapses advance together. What a piece is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* preview.c: preview of a snapshot (or a custom mix: configuration from one
  * snapshot, each disk from any other), then commit or undo; and revert, which
  * is a preview of every disk followed by a commit. Each previewed disk runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* purge.c: Purge (vmsnap_domain_purge, see vmsnap.h): every file vmsnap made for a
  * domain libvirt no longer defines goes (after an undefine, on request), then its
  * metadata; and the recovery of a purge a crash interrupted. Which files a domain owns

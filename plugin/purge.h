@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* purge.h: Purge, the end of a domain libvirt no longer defines (or that it undefines
  * on request): every file vmsnap made for it, then its metadata, go. Its recovery is
  * called by the journal and, at engine start, for domains libvirt no longer defines. */

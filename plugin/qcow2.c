@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* qcow2.c: the cluster reader for one qcow2 image (versions 2 and 3, clusters of 512 B
  * to 2 MiB, standard and extended L2 entries, zero clusters, zlib and zstd compressed
  * clusters). Every table offset is checked against the file's size, its alignment and

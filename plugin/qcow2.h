@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* qcow2.h: reading the clusters of one qcow2 image: for a guest range, whether this
  * image holds data there (and where in its file), a compressed cluster, zeroes, or
  * nothing (its backing file shows through). Reading headers is chain.c's; following

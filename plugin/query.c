@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* query.c: the read side: domains with their snapshot state, the snapshot
  * tree, one snapshot, and the configuration at a snapshot or now. Reads never take a
  * domain's operation lock, so a long merge does not delay them; they copy what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sizes.c: what snapshots occupy and what deleting one would free (see sizes.h).
  * Which files a merge removes and which data it moves is delete.c's plan, run as a
  * dry run; this file turns that plan into bytes: a removed file frees its allocated

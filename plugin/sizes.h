@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sizes.h: what snapshots occupy and what deleting one would free: a snapshot's
  * size (the files it froze that vmsnap made), its reclaimable bytes (what the merge
  * delete.c would run now frees, from that merge's own plan made as a dry run), and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* store.c: the metadata store: the model (model.h) as one JSON document per
  * domain, <state_dir>/<uuid>.json. Owns the document format and its strict
  * validation; the atomic write and the read go through fileio.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* store.h: the metadata store: one JSON document per domain,
  * <state_dir>/<domain-uuid>.json, written atomically. Serialization of the
  * model lives here and nowhere else. */

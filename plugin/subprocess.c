@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* subprocess.c: the one way vmsnap runs a child process. Owns the argv-only spawn,
  * the pipes and their poll loop, qemu-img "-p" progress parsing, cancellation
  * and the error sentence built from the child's stderr. What to run is the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* subprocess.h: the one way vmsnap runs a child process: an argv (never a shell),
  * stdin from /dev/null, stderr collected for the error sentence, optional
  * qemu-img "-p" progress parsed from stdout, cancellation by SIGTERM. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tree.c: the tree indexes of a domain's snapshots (see tree.h). */
 #include <stdlib.h>
 #include <string.h>

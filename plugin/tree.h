@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tree.h: the snapshot tree of one published metadata as indexes: each
  * snapshot's parent, its children in creation order, and the depth-first order
  * readers list them in. Built once per published metadata, on the first read

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* writer.c: writing the standalone image of a collapse. Owns the target's layout (raw:
  * guest offset = file offset, holes everywhere nothing is written; qcow2: header, L1
  * table, then L2 tables and data clusters in the order they are placed, refcounts at the

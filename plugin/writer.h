@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* writer.h: the new standalone image a collapse writes. Raw: sparse, only data is
  * written. qcow2: version 3, 64 KiB clusters, data clusters in the order the caller
  * places them, zeroes and holes left unallocated, the header written last. Bytes move by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fixture.c: see fixture.h. */
 #include <dirent.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fixture.h: a libvirt domain with real qcow2/raw disks in a temporary
  * directory, and an engine over the same libvirt connection URI. The URI is
  * test:///default unless VMSNAP_TEST_URI names another (qemu:///system for the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-qcow2.c: a libFuzzer target over the qcow2 header check (chain.c) and the cluster
  * reader (qcow2.c): the input is an image file; it is opened, mapped from the first guest
  * byte to the last and every compressed cluster decompressed. Nothing may crash, hang or

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # libvirtd.sh: sourced by the tests and benchmarks that need a real libvirtd
 # (qemu:///system). The one place that knows how to start virtlogd and libvirtd on a
 # machine without systemd, how runs take turns on them, and how they are stopped.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # live-guest.sh DIR: builds a minimal Linux guest for the live tests in DIR:
 # vmlinuz and initrd.gz (busybox + virtio modules + an /init that counts: it
 # writes the counter at offset 0 of /dev/vda with fsync, prints "tick N" on the

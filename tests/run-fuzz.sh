@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # run-fuzz.sh [SECONDS]: a bounded libFuzzer run of tests/fuzz-qcow2.c (the qcow2 header
 # check and cluster reader). Builds the target with clang in a build directory of its own
 # (-Dfuzzing=true), makes a small seed corpus with qemu-img and qemu-io, and fuzzes for

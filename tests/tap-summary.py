@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """tap-summary.py TESTLOG.json...: counts test cases (not executables) from the TAP
 output meson recorded, and prints one line per failure and per skip, then
 "N passed, N failed, N skipped". A test program that failed without reporting a

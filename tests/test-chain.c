@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-chain.c: reading image headers made by a real qemu-img (qcow2 v2 and v3,
  * raw, backing names and formats, snapshots, feature bits), refusing damaged
  * ones without crashing, and walking backing chains (loops, gaps, depth). */

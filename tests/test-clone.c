@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-clone.c: clone a new domain from a snapshot: every disk of the clone
  * reads what the snapshot's disk reads (qemu-img compare), the new domain has
  * its own name, UUID and MAC addresses, bad requests are refused before a byte

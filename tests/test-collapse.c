@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-collapse.c: vmsnap_collapse_run() and vmsnap_collapse_estimate() on chains built by
  * qemu-img and qemu-io: every copy reads what its source chain reads ("qemu-img compare"),
  * every qcow2 copy passes "qemu-img check", targets get their source's owner and mode, a

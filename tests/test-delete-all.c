@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-delete-all.c: DeleteAll removes every snapshot of a domain while every disk
  * reads exactly what it read before; each disk is left as its original plus at most
  * one vmsnap overlay (the lowest overlay takes the data above it, or the active one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-domxml.c: reading the disks and identity of libvirt domain XML and the
  * two edits vmsnap makes to it (re-pointing disk sources, renaming for clone),
  * each of which must leave the rest of the document as it was. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-faults.c: every child an operation runs can be SIGKILLed at any instant, as
  * the OOM killer would, and sometimes the daemon with it. For each operation the
  * test first runs it once, watching its children, to learn how many it starts and

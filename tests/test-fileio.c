@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-fileio.c: the file-system primitives: atomic writes, exclusive creation
  * owned and moded like a template, removal that never follows a symlink, paths. */
 #include <dirent.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-history.c: the audit trail the engine keeps per domain UUID: entries read
  * back as appended, oldest first, the last 1,000 kept, through an engine restart, a
  * libvirt rename and an undefine, and a torn last line (a crash during an append)

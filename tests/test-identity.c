@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-identity.c: a UUID names one domain and an id one snapshot, whatever
  * names exist: every entry point that takes a domain or a snapshot takes a
  * UUID as a UUID first and only then as a name, and names that could be taken

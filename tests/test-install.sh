@@ -1,8 +1,9 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test-install.sh BUILD_DIR: installs the build into a temporary DESTDIR and
 # checks that the tree is a working system service (library, daemon, bus
 # policy and activation, interface XML, polkit actions, systemd unit,
-# tmpfiles). Speaks TAP. The libvirt hook and Cockpit page are not checked yet.
+# tmpfiles, libvirt hook, man page, Cockpit page). Speaks TAP.
 set -u
 
 build=${1:?usage: test-install.sh BUILD_DIR}
@@ -10,7 +11,7 @@ source=$(cd "$(dirname "$0")/.." && pwd)
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
 
-echo "1..18"
+echo "1..21"
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; [ -z "${2:-}" ] || echo "$2" | sed 's/^/# /'; }
@@ -97,8 +98,16 @@ check "the unit gives vmsnapd /run/vmsnap, where the hook reads its holds" sh -c
         grep -q "define VMSNAP_RUN_DIR \"/run/vmsnap\"" "$3"' - "${unit:-/dev/null}" \
         "$source/packaging/libvirt-hook/vmsnap" "$source/plugin/live.c"
 
+# The hook lives outside /etc: the packages link it into libvirt's qemu.d, so that
+# removing them disables it.
+check "the libvirt hook is installed as libexecdir/vmsnap/libvirt-hook, executable, and not into /etc" sh -c '
+        test -x "$1/vmsnap/libvirt-hook" && ! find "$2" -path "*/hooks/qemu.d/*" | grep -q .' - \
+        "$(dir "$(option libexecdir)")" "$dest"
+check "vmsnapd(8) is installed" test -f "$(dir "$(option mandir)")/man8/vmsnapd.8"
+
 # Cockpit reads "requires" (an unknown key such as "require" is ignored, silently).
 manifest=$(find "$dest" -path '*/cockpit/*/manifest.json' | head -n 1)
+check "the Cockpit package is installed as share/cockpit/vmsnap" test "$manifest" = "$datadir/cockpit/vmsnap/manifest.json"
 check "the Cockpit manifest is installed and requires Cockpit 287 or later" python3 -c '
 import json, sys
 manifest = json.load(open(sys.argv[1]))

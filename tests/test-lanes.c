@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-lanes.c: the per-caller queues of dbus/lanes.c with a real worker pool and
  * sd-event loop: callers are served in turn, one caller never holds more than its
  * share of the workers, the bound refuses with -EBUSY, and held refusals wait. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-live.c: snapshots of running domains against a real libvirtd and QEMU
  * (TCG): live create with and without memory, a subset of disks, quiesce
  * refused without a guest agent, and the rollback when libvirt fails. Run

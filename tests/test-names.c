@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-names.c: what a snapshot name may be, the UUIDs vmsnap gives snapshots,
  * the names of error kinds and the version string. */
 #include <errno.h>

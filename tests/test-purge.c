@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-purge.c: Purge, end to end on libvirt's test driver with real images: every
  * file vmsnap made goes, then the metadata; originals, shared bases and files other
  * domains use stay, byte for byte, and the job names them; refusals change nothing; a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-qcow2.c: the chain reader (qcow2.c, extent.c) against images a real qemu-img and
  * qemu-io made: every cluster kind and size, compression with zlib and zstd, subclusters,
  * version 2, raw bases, relative backing names, short backing files and deep chains read

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-random.c: a seeded, reproducible random sequence of at least 300
  * operations (guest writes, create, preview, custom preview, commit, undo,
  * revert, delete in all three modes, rename, bad input) over a three-disk

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-recovery.c: a crash at any step of any operation is recovered. For every
  * operation the test first runs it through once to learn what it does, then
  * again from the same starting state with a simulated crash at step 1, 2, ...

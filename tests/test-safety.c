@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-safety.c: the safety rules of the design, each with a test that would
  * catch its breach: (1) only files vmsnap made are changed or deleted, (2)
  * nothing another domain uses is touched, (3) new files are never more open

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-sizes.c: the sizes a listing gives to answer "what can I delete": each
  * snapshot's children, its size (the images it froze that vmsnap made) and its
  * reclaimable bytes, checked against the file system: a delete (pull, commit-down,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-snapshots.c: the snapshot workflow on a shut-off three-disk domain with
  * real qcow2 and raw images: create, list, preview (whole and custom), commit,
  * undo, revert, delete (merge, children, metadata only), rename. Every test

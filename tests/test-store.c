@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-store.c: the snapshot model's lookups and tree helpers (model.c) and the
  * metadata store (store.c): round trips, atomic saves, and strict refusal of
  * every malformed document without crashing. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-spawn.c: running child processes: exit status, the stderr sentence,
  * qemu-img progress (from a real "qemu-img convert -p"), cancellation and
  * use from several threads. */

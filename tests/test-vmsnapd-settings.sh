@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test-vmsnapd-settings.sh VMSNAPD: vmsnapd's configuration file and command line.
 # A bad file is refused with one line naming the file, the line and what is wrong,
 # and exit status 6, before anything starts; options override the file. vmsnapd is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* testlib.c: helpers shared by the test programs: temporary directories,
  * running qemu-img/qemu-io without a shell, and comparing image contents.
  * A helper that cannot do its job fails the running cmocka test. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* testlib.h: helpers shared by the test programs: temporary directories,
  * building images with qemu-img/qemu-io, comparing images with qemu-img. */
 #pragma once

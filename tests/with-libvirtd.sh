@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # with-libvirtd.sh PROGRAM [ARGS...]: runs a test program against a real libvirtd
 # (qemu:///system). Starts virtlogd and libvirtd for the run when none is running and
 # stops them afterwards; reports the test as skipped (TAP) where that is impossible.

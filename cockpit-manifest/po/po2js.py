@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """po2js.py LANG.po OUTPUT.js: one translation as the po.LANG.js that Cockpit's bridge
 serves for po.js (cockpit.locale() with msgid -> [null, msgstr...], plural forms as a
 function), so that cockpit.gettext and cockpit.ngettext find it. Reads plain .po files

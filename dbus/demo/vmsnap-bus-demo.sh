@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # vmsnap-bus-demo.sh [BUILD_DIR]: vmsnap's main job through its bus service.
 #
 # Starts, in a temporary directory and without touching the system: a private

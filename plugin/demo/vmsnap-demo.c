@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vmsnap-demo: a walk through vmsnap's main job on a built-in demo: a VM with
  * three disks on libvirt's test driver, backed by real qcow2 files in a
  * temporary directory. It uses only the public libvmsnap API (plus libvirt to

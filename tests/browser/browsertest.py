@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """browsertest.py: what a browser test of the Cockpit page needs on top of bustest.py
 (TAP cases, the root client of the bus): a cockpit-ws local session per test user, so
 that the bridge, vmsnapd and polkit all see that user; headless Chromium driven through
@@ -51,7 +52,7 @@ class CockpitSession:
         os.makedirs(os.path.join(data, "cockpit"))
         # A copy, not a link: the build tree may sit under a directory the test user cannot
         # enter (a mktemp -d checkout is 0700).
-        shutil.copytree(os.path.abspath(PACKAGE), os.path.join(data, "cockpit", "snapshots"))
+        shutil.copytree(os.path.abspath(PACKAGE), os.path.join(data, "cockpit", "vmsnap"))
         for root, dirs, files in os.walk(data):
             for name in dirs + files:
                 os.chmod(os.path.join(root, name), 0o755 if name in dirs else 0o644)
@@ -85,7 +86,7 @@ class CockpitSession:
                 time.sleep(0.05)
 
     def url(self, vm=None):
-        page = f"http://127.0.0.1:{self.port}/cockpit/@localhost/snapshots/index.html"
+        page = f"http://127.0.0.1:{self.port}/cockpit/@localhost/vmsnap/index.html"
         return page + (f"#/{vm}" if vm else "")
 
     def log(self):

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # run.sh VMSNAPD TEST.py: the browser tests need, beyond what tests/bus/harness.sh
 # checks (root, dbus-daemon, polkitd), a headless Chromium with its WebDriver,
 # Python's selenium and Cockpit's web server; without one of them the run is a TAP

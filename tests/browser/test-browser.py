@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The Cockpit page in a real browser, end to end: headless Chromium → cockpit-ws (a
 local session as vmsnap-ok, or vmsnap-no whom polkit denies) → cockpit-bridge →
 the private system bus → vmsnapd → polkitd, libvirt's test driver and real qcow2
@@ -924,10 +925,10 @@ if not os.path.exists("/usr/share/cockpit/shell/manifest.json"):
 else:
     @page_case(SHELL_CASE)
     def _():
-        frame = "iframe[name='cockpit1:localhost/snapshots']"
+        frame = "iframe[name='cockpit1:localhost/vmsnap']"
         try:
-            browser.open(f"http://127.0.0.1:{session.port}/snapshots#/alpha")
-            link = browser.wait("(a => a && a.textContent.trim())(q('nav a[href$=\"/snapshots\"]'))",
+            browser.open(f"http://127.0.0.1:{session.port}/vmsnap#/alpha")
+            link = browser.wait("(a => a && a.textContent.trim())(q('nav a[href$=\"/vmsnap\"]'))",
                                 what="the menu entry")
             check_equal(link, "Snapshots", "the menu entry")
             browser.driver.switch_to.frame(browser.element(frame))
@@ -1020,7 +1021,7 @@ def _():
 def _():
     # The page's own messages only: the shell's other pages complain about what this test bed lacks.
     problems = [entry["message"] for entry in browser.collect_console()
-                if (entry["level"] == "SEVERE" and "/snapshots/" in entry["message"])
+                if (entry["level"] == "SEVERE" and "/vmsnap/" in entry["message"])
                 or "Content Security Policy" in entry["message"]]
     check(not problems, "\n".join(problems))
 

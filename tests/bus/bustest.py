@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """bustest.py: what every bus test program shares: TAP output, a client of
 org.example.Snapshots over GLib's Gio (as root in this process, or as a test user
 through setpriv and call_as.py), job waiting, and signal recording. The harness

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """call_as.py ADDRESS PATH INTERFACE METHOD PARAMETERS INTERACTIVE: one call to
 org.example.Snapshots, made by whoever runs this (bustest.call_as runs it as a
 test user through setpriv). PARAMETERS is a GVariant tuple in text form, or

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """flood.py ADDRESS CONNECTIONS IN_FLIGHT SECONDS [TOTAL]: a caller that floods
 org.example.Snapshots: on each of CONNECTIONS connections it keeps IN_FLIGHT
 ListSnapshots("alpha") calls waiting for their answers, for SECONDS, or until it

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # harness.sh VMSNAPD TEST.py [VMSNAPD-ARGS...]: runs one bus test program against
 # real parts, in a temporary directory: a private dbus-daemon acting as the system
 # bus, the real polkitd with the project's actions and a test rule (vmsnap-ok is

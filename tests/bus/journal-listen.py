@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """journal-listen.py SOCKET OUTPUT: a stand-in for journald's native socket. Binds a
 datagram socket at SOCKET, parses each datagram of the native protocol (KEY=VALUE lines,
 or KEY, a 64-bit little-endian length, the value and a newline for values holding a

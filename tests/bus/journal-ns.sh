@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # journal-ns.sh OUTPUT COMMAND...: run by harness.sh inside a private mount namespace
 # (unshare --mount): hides the machine's /run/systemd under a tmpfs, binds the journal's
 # socket path /run/systemd/journal/socket to journal-listen.py (which writes each entry it

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """listen.py ADDRESS MODE: records every signal of org.example.Snapshots that reaches
 this connection, made by whoever runs this (test-bus-trust runs it as a test user
 through setpriv). MODE "passive" only listens; "read" also reads each job announced

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The bus API of vmsnapd, method by method, as root: every method's happy path,
 the records' keys and types, jobs from JobNew to JobRemoved, the interface XML
 against live introspection, and the command line. vmsnapd runs with

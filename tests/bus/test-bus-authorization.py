@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Authorization: every method is checked against its polkit action before it
 does anything. The harness's rule allows everything to vmsnap-ok and nothing to
 vmsnap-no, and makes vmsnap-ok authenticate (a challenge, no agent runs) for a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Wrong calls get the right named error, with a sentence, and change nothing:
 wrong signatures, unknown domains and snapshots, bad names, unknown and wrongly
 typed options, impossible requests. After each case the harness's check that

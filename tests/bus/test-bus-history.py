@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The audit trail: every change that ran is in GetHistory (oldest first, with the
 caller's UID, the result, the error's name and the job's messages), also once its
 job is gone, and is sent to the journal with a MESSAGE_ID per operation and the

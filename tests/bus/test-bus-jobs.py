@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Jobs as a client lives them: progress signals, completion, cancellation that
 leaves no trace, clients that vanish, reads that never wait for a change, and
 SnapshotsChanged. Domain gamma has 48 disks, so that a snapshot of it takes a

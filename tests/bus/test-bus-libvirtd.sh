@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test-bus-libvirtd.sh VMSNAPD: vmsnapd against a real libvirtd (qemu:///system) on a
 # private bus, for what the test driver cannot show: a domain undefined behind
 # vmsnapd's back loses its metadata (its images stay) and SnapshotsChanged says so,

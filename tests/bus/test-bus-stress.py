@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Many clients at once: 20 clients, each on its own connection, make 50 mixed
 calls (reads, creates, renames, description changes, deletes) on two domains.
 No update may be lost, every client must see its own writes, and everything must

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Trust: a caller polkit denies cannot starve others (each caller has its own queue,
 served in turn, and a bound on its calls waiting), cannot read other users' jobs,
 and what vmsnapd refuses is logged with the caller's UID. The harness's rule allows

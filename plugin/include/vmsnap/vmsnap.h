@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libvmsnap: the public C API of the vmsnap engine.
  *
  * The engine owns the snapshot model, the metadata store and every change to
