@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # bench-delete-all.sh: DeleteAll (vmsnap_snapshot_delete_all, through the engine) against the
 # way a qemu-img or virsh user gets the same disk, side by side in one run, on the same chain:
 # an original image holding most of the data, then LAYERS snapshots taken by vmsnap with

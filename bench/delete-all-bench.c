@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* delete-all-bench.c: drives vmsnap's engine for bench-delete-all.sh, which builds the
  * chains and runs the qemu-img and virsh references beside it.
  *

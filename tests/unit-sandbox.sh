@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # unit-sandbox.sh UNIT COMMAND...: runs COMMAND (as root) with the file system as the
 # systemd unit UNIT lets its service see it, where no systemd runs the unit: in a
 # private mount namespace every mount is read-only (ProtectSystem=strict, which the
