@@ -66,14 +66,18 @@ static void clear_bar(job_waiter *w)
         }
 }
 
-/* "job 7 (clone alpha/s)  [#######-------------]  35%  16.8 MiB/48.0 MiB  12.0 MiB/s  3s left" */
+/* "clone alpha/s  [#######-------------]  35%  16.8 MiB/48.0 MiB  12.0 MiB/s  3s left" */
 static void draw_bar(job_waiter *w)
 {
         char label[256], line[512], details[160] = "";
-        job_label(w->job, label, sizeof(label));
+        const char *snapshot = record_string(w->job, "Snapshot");
+        /* Shorter than job_label(): the line is one terminal row. */
+        snprintf(label, sizeof(label), "%s %s%s%s", record_string(w->job, "Operation"),
+                 record_string(w->job, "Domain"), *snapshot ? "/" : "", snapshot);
         const char *state = record_string(w->job, "State");
         double fraction = record_double(w->job, "Progress");
         uint64_t total = record_uint(w->job, "BytesTotal");
+        unsigned columns = terminal_columns();
 
         if (strcmp(state, "running") != 0 || !record_bool(w->job, "ProgressValid")) {
                 snprintf(line, sizeof(line), "%s  %s", label, state);
@@ -91,20 +95,28 @@ static void draw_bar(job_waiter *w)
                                 format_duration((end - now + 999999) / 1000000, duration, sizeof(duration));
                                 snprintf(left_text, sizeof(left_text), "  %s left", duration);
                         }
-                        snprintf(details, sizeof(details), "  %s/%s  %s/s%s", done_text, total_text, rate_text,
-                                 left_text);
+                        snprintf(details, sizeof(details), "  %s/%s%s%s%s%s", done_text, total_text,
+                                 rate ? "  " : "", rate ? rate_text : "", rate ? "/s" : "", left_text);
                 }
-                unsigned width = 20;
-                char bar[64];
-                unsigned filled = (unsigned)(fraction * width + 0.5);
-                if (filled > width)
-                        filled = width;
-                for (unsigned i = 0; i < width; i++)
-                        bar[i] = i < filled ? '#' : '-';
-                bar[width] = '\0';
-                snprintf(line, sizeof(line), "%s  [%s] %3.0f%%%s", label, bar, fraction * 100.0, details);
+                /* The bar takes what the terminal has left beside the widest details, 10 to 30
+                 * columns, so that it keeps its width while the numbers change. */
+                size_t other = strlen(label) + 10 + (total > 0 ? 40 : 0);
+                unsigned width = other + 10 < columns ? (unsigned)(columns - 1 - other) : 0;
+                if (width > 30)
+                        width = 30;
+                char bar[40] = "";
+                if (width >= 10) {
+                        unsigned filled = (unsigned)(fraction * width + 0.5);
+                        if (filled > width)
+                                filled = width;
+                        bar[0] = '[';
+                        for (unsigned i = 0; i < width; i++)
+                                bar[i + 1] = i < filled ? '#' : '-';
+                        bar[width + 1] = ']';
+                        bar[width + 2] = '\0';
+                }
+                snprintf(line, sizeof(line), "%s  %s %3.0f%%%s", label, bar, fraction * 100.0, details);
         }
-        unsigned columns = terminal_columns();
         if (strlen(line) >= columns)
                 line[columns - 1] = '\0';
         fprintf(stderr, "\r%s\033[K", line);
