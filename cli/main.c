@@ -215,13 +215,14 @@ static int parse_argv(int argc, char **argv, bool *help_wanted)
                         arg.show_disks = true;
                         arg.given |= OPT_DISKS;
                         break;
+                /* optopt is the character of a short option, the value of a long one. */
                 case ':':
-                        if (optopt)
+                        if (optopt > 0 && optopt < 0x100)
                                 return usage_error("option -%c needs a value.", optopt);
                         return usage_error("option %s needs a value.", argv[optind - 1]);
                 case '?':
                 default:
-                        if (optopt)
+                        if (optopt > 0 && optopt < 0x100)
                                 return usage_error("unknown option -%c (see vmsnapctl --help).", optopt);
                         return usage_error("unknown option %s (see vmsnapctl --help).", argv[optind - 1]);
                 }
