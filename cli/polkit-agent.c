@@ -1,10 +1,14 @@
 /* polkit-agent.c: pkttyagent as a child. It registers for its parent process
- * (this one), signals readiness by closing --notify-fd, and with --fallback
- * yields to a desktop agent if the session has one. */
+ * (this one) and signals readiness by closing --notify-fd. With --fallback it
+ * yields to the agent of the caller's login session; polkit 122 then ignores it
+ * altogether when the caller has no login session (no logind, a plain ssh or
+ * console login), so --fallback is passed only when a desktop, whose agent
+ * should answer, is there. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -46,7 +50,9 @@ void polkit_agent_open(void)
                 int fd = dup(notify[1]); /* without O_CLOEXEC */
                 char fd_text[16];
                 snprintf(fd_text, sizeof(fd_text), "%d", fd);
-                execl(binary, binary, "--notify-fd", fd_text, "--fallback", (char *)NULL);
+                bool desktop = getenv("DISPLAY") || getenv("WAYLAND_DISPLAY");
+                execl(binary, binary, "--notify-fd", fd_text, desktop ? "--fallback" : (char *)NULL,
+                      (char *)NULL);
                 _exit(127);
         }
         agent_pid = pid;

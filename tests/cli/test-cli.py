@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.environ["VMSNAP_SOURCE_ROOT"], "tests", "bus"))
 from bustest import (ADDRESS, DOMAIN_UUIDS, TEST_DIR, Client, case, check, check_equal,  # noqa: E402
-                     disk_images, finish, state_files)
+                     disk_images, finish, skip, state_files)
 
 client = Client()
 SOURCE_VMSNAPCTL = os.environ["VMSNAPCTL"]
@@ -521,6 +521,106 @@ def _():
     check("by-no" not in snapshot_names("beta"), "nothing created")
 
 
+# ---- a password prompt through pkttyagent ----
+
+AUTH_USER = "vmsnap-auth"
+AUTH_RULES = f"/etc/polkit-1/rules.d/49-vmsnap-cli-test-{os.getpid()}.rules"
+
+
+def run_as_auth_user(args, password=None, timeout=30):
+    """Runs vmsnapctl as AUTH_USER on a pseudo-terminal and types password at the prompt.
+    polkit-agent-helper-1, which checks the password for pkttyagent, is setuid and so reaches
+    only the default system bus socket: a private mount namespace puts the test's bus there."""
+    script = (f"mount -t tmpfs tmpfs /run/dbus && touch /run/dbus/system_bus_socket && "
+              f"mount --bind {TEST_DIR}/bus /run/dbus/system_bus_socket && "
+              f"exec setpriv --reuid={AUTH_USER} --regid={AUTH_USER} --init-groups {VMSNAPCTL} \"$@\"")
+    command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *args]
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve("/usr/bin/unshare", command, {**BASE_ENV, "TERM": "dumb"})
+    output, typed = b"", False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+        # Typed once the agent has turned echo off: it flushes what came before.
+        if not typed and b"Password:" in output and password is not None:
+            while termios.tcgetattr(fd)[3] & termios.ECHO and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os.write(fd, password.encode() + b"\n")
+            typed = True
+    else:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace").replace("\r\n", "\n")
+
+
+def password_prompt_cases():
+    if subprocess.run(["unshare", "--mount", "--propagation", "private", "true"]).returncode != 0:
+        skip("A password prompt through pkttyagent", "no private mount namespace here (unshare --mount)")
+        return
+    password = os.urandom(9).hex()
+    if subprocess.run(["id", AUTH_USER], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell",
+                        "/usr/sbin/nologin", AUTH_USER], check=True)
+    subprocess.run(["chpasswd"], input=f"{AUTH_USER}:{password}", text=True, check=True)
+    with open(AUTH_RULES, "w") as rules:
+        rules.write(f"""// vmsnapctl tests: {AUTH_USER} must authenticate as itself (auth_admin).
+polkit.addAdminRule(function(action, subject) {{
+        if (subject.user == "{AUTH_USER}")
+                return ["unix-user:{AUTH_USER}"];
+}});
+polkit.addRule(function(action, subject) {{
+        if (action.id.indexOf("org.example.snapshots.") == 0 && subject.user == "{AUTH_USER}")
+                return polkit.Result.AUTH_ADMIN;
+}});
+""")
+    os.chmod(AUTH_RULES, 0o644)
+    try:
+        # polkitd reads new rules within a second or so.
+        deadline = time.monotonic() + 10
+        while "Authentication is required" not in ctl("list", user=AUTH_USER).stderr:
+            check(time.monotonic() < deadline, "polkitd did not pick up the test rule")
+            time.sleep(0.2)
+
+        @case("A user whose rule says auth_admin is asked for a password on the terminal (pkttyagent) and, "
+              "answering it, lists and creates")
+        def _():
+            code, output = run_as_auth_user(["list"], password)
+            check_equal(code, 0, f"exit code; terminal: {output!r}")
+            check(f"Authenticating as: {AUTH_USER}" in output and "Password:" in output, output)
+            check("AUTHENTICATION COMPLETE" in output, output)
+            check(re.search(r"^alpha +shutoff", output, re.M), output)
+            code, output = run_as_auth_user(["create", "beta", "after-password"], password)
+            check_equal(code, 0, f"exit code; terminal: {output!r}")
+            check(output.rstrip().endswith("after-password"), output)
+            check("after-password" in snapshot_names("beta"), "created")
+
+        @case("A wrong password, or --no-ask-password, ends in NotAuthorized's exit code without a change")
+        def _():
+            code, output = run_as_auth_user(["create", "beta", "wrong-password"], "not-" + password)
+            check_equal(code, EXIT["NotAuthorized"], f"exit code; terminal: {output!r}")
+            code, output = run_as_auth_user(["--no-ask-password", "create", "beta", "not-asked"])
+            check_equal(code, EXIT["NotAuthorized"], f"exit code; terminal: {output!r}")
+            check("Password:" not in output, output)
+            check(not {"wrong-password", "not-asked"} & set(snapshot_names("beta")), "nothing created")
+    finally:
+        os.unlink(AUTH_RULES)
+        subprocess.run(["userdel", AUTH_USER], capture_output=True)
+
+
+password_prompt_cases()
+
+
 # ---- completion ----
 
 
@@ -553,6 +653,7 @@ def _():
     check_equal(complete("tree", "al"), ["alpha", "alpha-copy"], "domains")
     check_equal(complete("show", "alpha", "fi"), ["first"], "snapshots")
     check_equal(complete("clone", "alpha", "first", "x", "--format", ""), ["qcow2", "raw"], "--format values")
+    ok("create", "alpha", "for-completion")
     jobs = complete("cancel", "")
     check(jobs and all(j.isdigit() for j in jobs), f"job numbers: {jobs}")
 
