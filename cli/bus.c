@@ -78,7 +78,13 @@ int bus_new_call(sd_bus *bus, sd_bus_message **ret, const char *method)
 
 int bus_log_errno(int r, const char *what)
 {
-        log_error("%s: %s", what, strerror(-r));
+        /* Over SSH the connection is made at the first call: say where it broke. */
+        if (arg.host && (r == -ENOTCONN || r == -ECONNRESET || r == -EPIPE))
+                log_error("%s: the connection to %s over SSH failed (ssh %s systemd-stdio-bridge; ssh's "
+                          "own message, if any, is above).",
+                          what, arg.host, arg.host);
+        else
+                log_error("%s: %s", what, strerror(-r));
         return EXIT_FAILURE_OTHER;
 }
 
@@ -90,7 +96,8 @@ int bus_call(sd_bus *bus, sd_bus_message *m, const char *what, sd_bus_message **
         if (r >= 0)
                 return 0;
         int code;
-        if (sd_bus_error_is_set(&error)) {
+        /* sd-bus names a local failure System.Error.<errno>: that is no answer of vmsnapd's. */
+        if (sd_bus_error_is_set(&error) && strncmp(error.name, "System.Error.", 13) != 0) {
                 log_error("%s: %s", what, error.message ? error.message : error.name);
                 code = exit_code_from_error_name(error.name);
         } else

@@ -621,6 +621,113 @@ polkit.addRule(function(action, subject) {{
 password_prompt_cases()
 
 
+# ---- -H over SSH ----
+
+
+def free_port():
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def ssh_cases():
+    """An sshd of the test's own on the loopback address, a key made for it, and vmsnapctl -H
+    reaching vmsnapd through it (ssh HOST systemd-stdio-bridge). The client's ssh is a wrapper
+    that adds the test's configuration, so that nothing of root's own is read or written."""
+    name = "-H root@127.0.0.1:PORT reaches vmsnapd over SSH: list, and a create waited for"
+    sshd = "/usr/sbin/sshd"
+    if subprocess.run(["unshare", "--mount", "--propagation", "private", "true"]).returncode != 0:
+        skip(name, "no private mount namespace here (unshare --mount)")
+        return
+    for tool in (sshd, "/usr/bin/ssh", "/usr/bin/ssh-keygen", "/usr/bin/systemd-stdio-bridge"):
+        if not os.access(tool, os.X_OK):
+            skip(name, f"{tool} is missing (apt-get install openssh-server openssh-client systemd)")
+            return
+    ssh_dir = os.path.join(TEST_DIR, "ssh")
+    os.makedirs(os.path.join(ssh_dir, "bin"), mode=0o700)
+    for key in ("host_key", "client_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(ssh_dir, key)],
+                       check=True)
+    shutil.copy(os.path.join(ssh_dir, "client_key.pub"), os.path.join(ssh_dir, "authorized_keys"))
+    port = free_port()
+    with open(os.path.join(ssh_dir, "sshd_config"), "w") as config:
+        config.write(f"""ListenAddress 127.0.0.1:{port}
+HostKey {ssh_dir}/host_key
+AuthorizedKeysFile {ssh_dir}/authorized_keys
+PidFile none
+UsePAM no
+StrictModes no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+""")
+    with open(os.path.join(ssh_dir, "ssh_config"), "w") as config:
+        config.write(f"""Host *
+        IdentityFile {ssh_dir}/client_key
+        IdentitiesOnly yes
+        StrictHostKeyChecking no
+        UserKnownHostsFile /dev/null
+        GlobalKnownHostsFile /dev/null
+        BatchMode yes
+        LogLevel ERROR
+""")
+    wrapper = os.path.join(ssh_dir, "bin", "ssh")
+    with open(wrapper, "w") as script:
+        script.write(f"#!/bin/sh\nexec /usr/bin/ssh -F {ssh_dir}/ssh_config \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    made_privsep = not os.path.isdir("/run/sshd")
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+    log = open(os.path.join(ssh_dir, "sshd.log"), "w")
+    # systemd-stdio-bridge, the remote end, knows only the system bus's own socket: in sshd's
+    # private mount namespace that socket is the test's bus.
+    script = (f"mount -t tmpfs tmpfs /run/dbus && touch /run/dbus/system_bus_socket && "
+              f"mount --bind {TEST_DIR}/bus /run/dbus/system_bus_socket && "
+              f"exec {sshd} -D -e -f {ssh_dir}/sshd_config")
+    daemon = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], stderr=log)
+    try:
+        import socket
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                check(time.monotonic() < deadline and daemon.poll() is None, "sshd did not start")
+                time.sleep(0.05)
+        # The local bus leads nowhere: whatever answers came over SSH.
+        remote = {"PATH": f"{ssh_dir}/bin:{BASE_ENV['PATH']}", **NOWHERE}
+        host = f"root@127.0.0.1:{port}"
+
+        @case(name)
+        def _():
+            run = ok("-H", host, "list", env=remote)
+            check(re.search(r"^alpha +shutoff", run.stdout, re.M), run)
+            run = ok("-H", host, "create", "beta", "over-ssh", env=remote)
+            check_equal(run.stdout, "over-ssh\n", "the result")
+            check(re.search(r"job \d+ \(create beta/over-ssh\): done", run.stderr), run.stderr)
+            check("over-ssh" in snapshot_names("beta"), "created on the host")
+            records = json.loads(ok("-H", host, "--json", "tree", "beta", env=remote).stdout)
+            check("over-ssh" in [r["name"] for r in records], "--json over SSH")
+
+        @case("-H to a host that does not answer says so and exits 1")
+        def _():
+            run = ctl("-H", f"root@127.0.0.1:{free_port()}", "list", env=remote)
+            check_equal(run.returncode, 1, f"exit code: {run!r}")
+            last = run.stderr.rstrip().splitlines()[-1]
+            check(last.startswith("vmsnapctl: cannot list the domains: the connection to root@127.0.0.1:") and
+                  "over SSH failed" in last, run.stderr)
+    finally:
+        daemon.terminate()
+        daemon.wait()
+        log.close()
+        if made_privsep:
+            os.rmdir("/run/sshd")
+
+
+ssh_cases()
+
+
 # ---- completion ----
 
 
