@@ -9,6 +9,8 @@
 #include "util.h"
 #include "variant-json.h"
 
+#define NAME_COLUMN_MAX 48
+
 typedef struct tree_line {
         char *prefix; /* "│ └─" */
         json_object *snapshot;
@@ -95,9 +97,11 @@ void tree_print(json_object *snapshots)
 
         size_t name_width = 0, disks_width = 0;
         char disks[512];
+        /* Names align in one column, unless a deep branch would push it past NAME_COLUMN_MAX:
+         * those lines keep two spaces. */
         for (size_t i = 0; i < t.n_lines; i++) {
                 size_t w = width(t.lines[i].prefix) + 2 + width(record_string(t.lines[i].snapshot, "name"));
-                if (w > name_width)
+                if (w > name_width && w <= NAME_COLUMN_MAX)
                         name_width = w;
                 join_disks(t.lines[i].snapshot, disks, sizeof(disks));
                 if (strlen(disks) > disks_width)
@@ -114,7 +118,7 @@ void tree_print(json_object *snapshots)
                 size_t w = width(t.lines[i].prefix) + 2 + width(name);
                 printf("%s%s● %s%s%s%*s  %s  %-*s  %9s", t.lines[i].prefix, current ? color(ANSI_GREEN) : "",
                        current ? color(ANSI_BOLD) : "", name, current ? color(ANSI_NORMAL) : "",
-                       (int)(name_width - w), "", created, (int)disks_width, disks, size);
+                       (int)(w < name_width ? name_width - w : 0), "", created, (int)disks_width, disks, size);
                 if (current)
                         printf("  %s<- current%s", color(ANSI_GREEN), color(ANSI_NORMAL));
                 if (record_bool(s, "in_preview"))
