@@ -72,8 +72,8 @@ int bus_get(sd_bus **ret)
 
 int bus_new_call(sd_bus *bus, sd_bus_message **ret, const char *method)
 {
-        return sd_bus_message_new_method_call(bus, ret, SNAPSHOTS_SERVICE, SNAPSHOTS_PATH, SNAPSHOTS_INTERFACE,
-                                              method);
+        return sd_bus_message_new_method_call(bus, ret, SNAPSHOTS_SERVICE, SNAPSHOTS_PATH,
+                                              SNAPSHOTS_INTERFACE, method);
 }
 
 int bus_log_errno(int r, const char *what)
@@ -155,8 +155,8 @@ int bus_call_json(sd_bus *bus, const char *what, json_object **ret, const char *
 int bus_job_properties(sd_bus *bus, const char *path, json_object **ret)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        int r = sd_bus_message_new_method_call(bus, &m, SNAPSHOTS_SERVICE, path, "org.freedesktop.DBus.Properties",
-                                               "GetAll");
+        int r = sd_bus_message_new_method_call(bus, &m, SNAPSHOTS_SERVICE, path,
+                                               "org.freedesktop.DBus.Properties", "GetAll");
         if (r >= 0)
                 r = sd_bus_message_append(m, "s", JOB_INTERFACE);
         if (r < 0)

@@ -7,10 +7,10 @@
 
 enum {
         EXIT_DONE = 0,
-        EXIT_FAILURE_OTHER = 1,  /* no bus, an unexpected reply, a local failure */
-        EXIT_USAGE = 2,          /* bad command line: nothing was called */
-        EXIT_CANCELED = 3,       /* the job ended canceled */
-        EXIT_LEFT_RUNNING = 4,   /* a second Ctrl-C: the job runs on */
+        EXIT_FAILURE_OTHER = 1, /* no bus, an unexpected reply, a local failure */
+        EXIT_USAGE = 2,         /* bad command line: nothing was called */
+        EXIT_CANCELED = 3,      /* the job ended canceled */
+        EXIT_LEFT_RUNNING = 4,  /* a second Ctrl-C: the job runs on */
         EXIT_NOT_FOUND = 10,
         EXIT_BUSY = 11,
         EXIT_INVALID_ARGUMENT = 12,

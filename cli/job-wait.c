@@ -29,11 +29,11 @@ typedef struct job_waiter {
         sd_event *event;
         const char *path;
         json_object *job;
-        bool tty;        /* stderr is a terminal: a redrawn bar, else lines */
-        bool colors;     /* and it takes colour */
-        bool drawn;      /* the bar is on screen and must be cleared first */
-        bool dirty;      /* something changed since the last redraw */
-        char state[16];  /* the last state reported */
+        bool tty;       /* stderr is a terminal: a redrawn bar, else lines */
+        bool colors;    /* and it takes colour */
+        bool drawn;     /* the bar is on screen and must be cleared first */
+        bool dirty;     /* something changed since the last redraw */
+        char state[16]; /* the last state reported */
         unsigned interrupts;
         bool finished;
 } job_waiter;
@@ -47,7 +47,8 @@ void job_label(json_object *job, char *buffer, size_t size)
 {
         const char *snapshot = record_string(job, "Snapshot");
         snprintf(buffer, size, "job %u (%s %s%s%s)", (unsigned)record_uint(job, "Id"),
-                 record_string(job, "Operation"), record_string(job, "Domain"), *snapshot ? "/" : "", snapshot);
+                 record_string(job, "Operation"), record_string(job, "Domain"), *snapshot ? "/" : "",
+                 snapshot);
 }
 
 static unsigned terminal_columns(void)
@@ -144,7 +145,10 @@ static void report_state(job_waiter *w)
 
 static void merge(json_object *into, json_object *changes)
 {
-        json_object_object_foreach(changes, key, value) json_object_object_add(into, key, json_object_get(value));
+        json_object_object_foreach(changes, key, value)
+        {
+                json_object_object_add(into, key, json_object_get(value));
+        }
 }
 
 static int refresh(job_waiter *w)
@@ -241,7 +245,8 @@ static int on_interrupt(sd_event_source *s, const struct signalfd_siginfo *si, v
                 return sd_event_exit(w->event, EXIT_LEFT_RUNNING);
         }
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r = sd_bus_message_new_method_call(w->bus, &m, SNAPSHOTS_SERVICE, w->path, JOB_INTERFACE, "Cancel");
+        int r = sd_bus_message_new_method_call(w->bus, &m, SNAPSHOTS_SERVICE, w->path, JOB_INTERFACE,
+                                               "Cancel");
         if (r >= 0)
                 r = bus_call(w->bus, m, "cannot cancel the job", NULL);
         if (r == 0)
@@ -278,7 +283,8 @@ static int finish(job_waiter *w)
         json_object *messages = record_array(w->job, "Messages");
         if (!arg.json)
                 for (size_t i = 0; messages && i < json_object_array_length(messages); i++)
-                        fprintf(stderr, "  %s\n", json_object_get_string(json_object_array_get_idx(messages, i)));
+                        fprintf(stderr, "  %s\n",
+                                json_object_get_string(json_object_array_get_idx(messages, i)));
         if (arg.json)
                 output_json(w->job);
         else if (code == EXIT_DONE && *record_string(w->job, "Result"))
@@ -291,7 +297,8 @@ int job_wait(sd_bus *bus, const char *path, json_object **ret_job)
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(sd_event_source_unrefp) sd_event_source *timer = NULL, *interrupt = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *changed = NULL, *progress = NULL, *completed = NULL;
-        job_waiter w = {.bus = bus, .path = path, .tty = isatty(STDERR_FILENO), .colors = output_colors(stderr)};
+        job_waiter w = {
+                .bus = bus, .path = path, .tty = isatty(STDERR_FILENO), .colors = output_colors(stderr)};
         int r;
 
         /* The method was answered: any password prompt is over. */
@@ -305,12 +312,14 @@ int job_wait(sd_bus *bus, const char *path, json_object **ret_job)
         w.event = event;
 
         /* Subscribe first, then read: a job that ends in between is seen by the read. */
-        r = sd_bus_match_signal(bus, &changed, NULL, path, "org.freedesktop.DBus.Properties", "PropertiesChanged",
-                                on_properties_changed, &w);
+        r = sd_bus_match_signal(bus, &changed, NULL, path, "org.freedesktop.DBus.Properties",
+                                "PropertiesChanged", on_properties_changed, &w);
         if (r >= 0)
-                r = sd_bus_match_signal(bus, &progress, NULL, path, JOB_INTERFACE, "Progress", on_progress, &w);
+                r = sd_bus_match_signal(bus, &progress, NULL, path, JOB_INTERFACE, "Progress", on_progress,
+                                        &w);
         if (r >= 0)
-                r = sd_bus_match_signal(bus, &completed, NULL, path, JOB_INTERFACE, "Completed", on_completed, &w);
+                r = sd_bus_match_signal(bus, &completed, NULL, path, JOB_INTERFACE, "Completed",
+                                        on_completed, &w);
         if (r < 0)
                 return bus_log_errno(r, "cannot follow the job's signals");
         r = refresh(&w);

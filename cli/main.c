@@ -111,7 +111,8 @@ static const struct option long_options[] = {
         {"into-original", no_argument, NULL, ARG_INTO_ORIGINAL},
         {"undefine", no_argument, NULL, ARG_UNDEFINE},
         {"disks", no_argument, NULL, ARG_DISKS},
-        {}};
+        {},
+};
 
 /* Returns -1 to go on, else the exit code. */
 static int parse_argv(int argc, char **argv, bool *help_wanted)

@@ -23,7 +23,7 @@ typedef struct monitor {
         sd_bus *bus;
         json_object *jobs;    /* path -> last properties */
         json_object *domains; /* uuid -> name */
-        char *only_uuid; /* a DOMAIN argument, resolved */
+        char *only_uuid;      /* a DOMAIN argument, resolved */
         char *only_name;
 } monitor;
 
@@ -44,7 +44,8 @@ static void emit(const char *event, const char *format, ...)
                 json_object_object_add(line, "time", json_object_new_int64((int64_t)now));
                 json_object_object_add(line, "event", json_object_new_string(event));
                 json_object_object_add(line, "text", json_object_new_string(text));
-                puts(json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                puts(json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
         } else {
                 strftime(when, sizeof(when), "%H:%M:%S", localtime_r(&now, &tm));
                 printf("%s %s\n", when, text);
@@ -80,8 +81,8 @@ static json_object *follow_job(monitor *mon, const char *path)
                 return job;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r = sd_bus_call_method(mon->bus, SNAPSHOTS_SERVICE, path, "org.freedesktop.DBus.Properties", "GetAll",
-                                   &error, &reply, "s", JOB_INTERFACE);
+        int r = sd_bus_call_method(mon->bus, SNAPSHOTS_SERVICE, path, "org.freedesktop.DBus.Properties",
+                                   "GetAll", &error, &reply, "s", JOB_INTERFACE);
         sd_bus_error_free(&error);
         if (r < 0 || variant_json_read(reply, &job) < 0)
                 return NULL; /* not ours to read */
@@ -136,7 +137,10 @@ static int on_job_changed(sd_bus_message *m, void *userdata, sd_bus_error *error
         json_object *state;
         bool state_changed = json_object_object_get_ex(changes, "State", &state) &&
                              strcmp(json_object_get_string(state), record_string(job, "State")) != 0;
-        json_object_object_foreach(changes, key, value) json_object_object_add(job, key, json_object_get(value));
+        json_object_object_foreach(changes, key, value)
+        {
+                json_object_object_add(job, key, json_object_get(value));
+        }
         json_object_put(changes);
         if (!state_changed || !job_wanted(mon, job))
                 return 0;
@@ -163,7 +167,8 @@ static int on_snapshots_changed(sd_bus_message *m, void *userdata, sd_bus_error 
                 (void)read_domains(mon);
                 json_object_object_get_ex(mon->domains, uuid, &name);
         }
-        emit("snapshots-changed", "domain %s: snapshots or state changed", name ? json_object_get_string(name) : uuid);
+        emit("snapshots-changed", "domain %s: snapshots or state changed",
+             name ? json_object_get_string(name) : uuid);
         return 0;
 }
 
@@ -204,8 +209,8 @@ int verb_monitor(int argc, char **argv)
         if (r >= 0)
                 r = sd_bus_attach_event(mon.bus, event, SD_EVENT_PRIORITY_NORMAL);
         if (r >= 0)
-                r = sd_bus_match_signal(mon.bus, &job_new, NULL, SNAPSHOTS_PATH, SNAPSHOTS_INTERFACE, "JobNew",
-                                        on_job_new, &mon);
+                r = sd_bus_match_signal(mon.bus, &job_new, NULL, SNAPSHOTS_PATH, SNAPSHOTS_INTERFACE,
+                                        "JobNew", on_job_new, &mon);
         if (r >= 0)
                 r = sd_bus_match_signal(mon.bus, &job_removed, NULL, SNAPSHOTS_PATH, SNAPSHOTS_INTERFACE,
                                         "JobRemoved", on_job_removed, &mon);
@@ -237,7 +242,8 @@ int verb_monitor(int argc, char **argv)
         if (r < 0)
                 return bus_log_errno(r, "cannot set up the event loop");
         if (!arg.json)
-                emit("start", "Monitoring %s; press Ctrl-C to stop.", mon.only_name ? mon.only_name : "every domain");
+                emit("start", "Monitoring %s; press Ctrl-C to stop.",
+                     mon.only_name ? mon.only_name : "every domain");
         r = sd_event_loop(event);
         free(mon.only_uuid);
         free(mon.only_name);

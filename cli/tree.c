@@ -118,7 +118,8 @@ void tree_print(json_object *snapshots)
                 size_t w = width(t.lines[i].prefix) + 2 + width(name);
                 printf("%s%s● %s%s%s%*s  %s  %-*s  %9s", t.lines[i].prefix, current ? color(ANSI_GREEN) : "",
                        current ? color(ANSI_BOLD) : "", name, current ? color(ANSI_NORMAL) : "",
-                       (int)(w < name_width ? name_width - w : 0), "", created, (int)disks_width, disks, size);
+                       (int)(w < name_width ? name_width - w : 0), "", created, (int)disks_width, disks,
+                       size);
                 if (current)
                         printf("  %s<- current%s", color(ANSI_GREEN), color(ANSI_NORMAL));
                 if (record_bool(s, "in_preview"))

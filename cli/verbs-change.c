@@ -70,7 +70,8 @@ int verb_create(int argc, char **argv)
         int r = begin(&bus, &m, "Create");
         if (r != 0)
                 return r;
-        r = sd_bus_message_append(m, "sss", argv[1], argc > 2 ? argv[2] : "", arg.description ? arg.description : "");
+        r = sd_bus_message_append(m, "sss", argv[1], argc > 2 ? argv[2] : "",
+                                  arg.description ? arg.description : "");
         if (r >= 0)
                 r = sd_bus_message_append_strv(m, arg.disks);
         if (r >= 0)
@@ -88,7 +89,8 @@ int verb_preview(int argc, char **argv)
         for (char **d = arg.disks; d && *d; d++) {
                 const char *equals = strchr(*d, '=');
                 if (!equals || !target_valid(*d, (size_t)(equals - *d)) || !equals[1])
-                        return usage_error("--disk \"%s\" is not TARGET=SNAPSHOT (such as vdb=before-upgrade).", *d);
+                        return usage_error(
+                                "--disk \"%s\" is not TARGET=SNAPSHOT (such as vdb=before-upgrade).", *d);
         }
         sd_bus *bus;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
@@ -236,8 +238,9 @@ static int parse_clone_disk(const char *spec, clone_disk *disk)
         const char *colon = strchr(spec, ':');
         *disk = (clone_disk){.include = -1};
         if (!colon || !target_valid(spec, (size_t)(colon - spec)) || !colon[1])
-                return usage_error("--disk \"%s\" is not TARGET:KEY=VALUE[,...] (such as vda:format=raw,dir=/srv).",
-                                   spec);
+                return usage_error(
+                        "--disk \"%s\" is not TARGET:KEY=VALUE[,...] (such as vda:format=raw,dir=/srv).",
+                        spec);
         disk->target = strndup(spec, (size_t)(colon - spec));
         _cleanup_free_ char *settings = xstrdup(colon + 1);
         char *saveptr = NULL;
@@ -258,7 +261,8 @@ static int parse_clone_disk(const char *spec, clone_disk *disk)
                         if (disk->include < 0)
                                 return usage_error("--disk \"%s\": include must be yes or no.", spec);
                 } else
-                        return usage_error("--disk \"%s\": unknown key \"%s\" (format, dir, include).", spec, item);
+                        return usage_error("--disk \"%s\": unknown key \"%s\" (format, dir, include).", spec,
+                                           item);
         }
         return 0;
 }
@@ -379,8 +383,9 @@ int verb_cancel(int argc, char **argv)
                 char *end;
                 unsigned long id = strtoul(job, &end, 10);
                 if (!*job || *end || !isdigit((unsigned char)*job))
-                        return usage_error("\"%s\" is not a job: give its number (vmsnapctl jobs) or object path.",
-                                           job);
+                        return usage_error(
+                                "\"%s\" is not a job: give its number (vmsnapctl jobs) or object path.",
+                                job);
                 if (asprintf(&path, JOB_PATH_PREFIX "%lu", id) < 0)
                         abort();
         }

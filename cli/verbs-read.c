@@ -67,7 +67,8 @@ int verb_tree(int argc, char **argv)
         _cleanup_(json_object_putp) json_object *snapshots = NULL;
         int r = bus_get(&bus);
         if (r == 0)
-                r = bus_call_json(bus, "cannot list the snapshots", &snapshots, "ListSnapshots", "s", argv[1]);
+                r = bus_call_json(bus, "cannot list the snapshots", &snapshots, "ListSnapshots", "s",
+                                  argv[1]);
         if (r != 0)
                 return r;
         if (arg.json)
@@ -88,7 +89,8 @@ int verb_show(int argc, char **argv)
         _cleanup_(json_object_putp) json_object *s = NULL;
         int r = bus_get(&bus);
         if (r == 0)
-                r = bus_call_json(bus, "cannot read the snapshot", &s, "GetSnapshot", "ss", argv[1], argv[2]);
+                r = bus_call_json(bus, "cannot read the snapshot", &s, "GetSnapshot", "ss", argv[1],
+                                  argv[2]);
         if (r != 0)
                 return r;
         if (arg.json) {
@@ -116,7 +118,8 @@ int verb_show(int argc, char **argv)
         json_object *excluded = record_array(s, "excluded");
         for (size_t i = 0; excluded && i < json_object_array_length(excluded); i++) {
                 json_object *pair = json_object_array_get_idx(excluded, i);
-                snprintf(text, sizeof(text), "%s (%s)", json_object_get_string(json_object_array_get_idx(pair, 0)),
+                snprintf(text, sizeof(text), "%s (%s)",
+                         json_object_get_string(json_object_array_get_idx(pair, 0)),
                          json_object_get_string(json_object_array_get_idx(pair, 1)));
                 show_field(i == 0 ? "Excluded" : "", text);
         }
@@ -139,8 +142,8 @@ int verb_config(int argc, char **argv)
         const char *snapshot = argc > 2 ? argv[2] : "";
         int r = bus_get(&bus);
         if (r == 0)
-                r = bus_call_json(bus, "cannot read the configuration", &reply, "GetConfiguration", "ss", argv[1],
-                                  snapshot);
+                r = bus_call_json(bus, "cannot read the configuration", &reply, "GetConfiguration", "ss",
+                                  argv[1], snapshot);
         if (r != 0)
                 return r;
         json_object *xml = json_object_array_get_idx(reply, 0), *disks = json_object_array_get_idx(reply, 1);
@@ -159,7 +162,8 @@ int verb_config(int argc, char **argv)
                 return 0;
         }
         bool now = !*snapshot;
-        table *t = now ? table_new("TARGET", "FORMAT", "VIRTUAL", "ALLOCATED", "ELIGIBLE", "IMAGE", "REASON", NULL)
+        table *t = now ? table_new("TARGET", "FORMAT", "VIRTUAL", "ALLOCATED", "ELIGIBLE", "IMAGE", "REASON",
+                                   NULL)
                        : table_new("TARGET", "FORMAT", "VIRTUAL", "ALLOCATED", "IMAGE", NULL);
         for (size_t i = 0; i < json_object_array_length(disks); i++) {
                 json_object *d = json_object_array_get_idx(disks, i);
@@ -196,8 +200,8 @@ static int read_jobs(sd_bus *bus, json_object **ret)
                 /* A job may end and go between the list and the read: skip it quietly. */
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
                 sd_bus_error error = SD_BUS_ERROR_NULL;
-                r = sd_bus_call_method(bus, SNAPSHOTS_SERVICE, path, "org.freedesktop.DBus.Properties", "GetAll",
-                                       &error, &reply, "s", JOB_INTERFACE);
+                r = sd_bus_call_method(bus, SNAPSHOTS_SERVICE, path, "org.freedesktop.DBus.Properties",
+                                       "GetAll", &error, &reply, "s", JOB_INTERFACE);
                 sd_bus_error_free(&error);
                 if (r < 0 || variant_json_read(reply, &job) < 0)
                         continue;
@@ -221,7 +225,8 @@ int verb_jobs(int argc, char **argv)
                 output_json(jobs);
                 return 0;
         }
-        table *t = table_new("ID", "OPERATION", "DOMAIN", "SNAPSHOT", "STATE", "PROGRESS", "UID", "RESULT", NULL);
+        table *t = table_new("ID", "OPERATION", "DOMAIN", "SNAPSHOT", "STATE", "PROGRESS", "UID", "RESULT",
+                             NULL);
         for (size_t i = 0; i < json_object_array_length(jobs); i++) {
                 json_object *j = json_object_array_get_idx(jobs, i);
                 const char *state = record_string(j, "State");
@@ -237,7 +242,7 @@ int verb_jobs(int argc, char **argv)
                         table_add(t, "-", NULL);
                 table_addf(t, NULL, "%llu", (unsigned long long)record_uint(j, "StartedByUID"));
                 const char *result = strcmp(state, "failed") == 0 ? record_string(j, "Error")
-                                                                   : record_string(j, "Result");
+                                                                  : record_string(j, "Result");
                 table_add(t, *result ? result : "-", NULL);
         }
         table_print(t, arg.legend);

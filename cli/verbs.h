@@ -10,9 +10,9 @@ typedef struct verb {
         unsigned min_args, max_args; /* after the verb */
         unsigned options;            /* OPT_* it accepts */
         int (*run)(int argc, char **argv);
-        const char *arguments;       /* for usage lines: "DOMAIN SNAPSHOT" */
+        const char *arguments; /* for usage lines: "DOMAIN SNAPSHOT" */
         const char *summary;
-        bool hidden;                 /* not in --help: for the completion */
+        bool hidden; /* not in --help: for the completion */
 } verb;
 
 extern const verb verbs[];
