@@ -452,6 +452,25 @@ def _():
     raise AssertionError("three clones ended before the delete reached them")
 
 
+@case("NoSpace (15): a clone into a directory without room; Unsupported (18): quiesce without a guest agent")
+def _():
+    small = os.path.join(TEST_DIR, "small")
+    os.mkdir(small)
+    targets = os.environ["VMSNAP_CLI_CLONE_TARGETS"]
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", small], check=True)
+    try:
+        with open(targets, "w") as listed:
+            listed.write(small + "\n")
+        run = fails(EXIT["NoSpace"], "clone", "beta", "with-data", "too-big", "--dir", small)
+        check("Error.NoSpace" in run.stderr or "free" in run.stderr, run.stderr)
+        check_equal(os.listdir(small), [], "nothing written")
+    finally:
+        subprocess.run(["umount", small], check=True)
+        os.unlink(targets)
+    run = fails(EXIT["Unsupported"], "create", "runner", "--quiesce")
+    check("guest agent" in run.stderr, run.stderr)
+
+
 # ---- a person at a terminal ----
 
 
