@@ -55,7 +55,8 @@ static void help(void)
                "     --no-legend            Print tables without headers and footers\n"
                "     --no-wait              Do not wait for a job: print its object path\n"
                "     --no-ask-password      Never ask for a password (polkit)\n"
-               "  -H --host=[USER@]HOST     Use the vmsnapd of another host, over SSH\n"
+               "  -H --host=[USER@]HOST[:PORT]\n"
+               "                            Use the vmsnapd of another host, over SSH\n"
                "     --bus-address=ADDRESS  Use the bus at ADDRESS instead of the system bus\n"
                "\nSee vmsnapctl COMMAND --help, and vmsnapctl(1) for the options of each command\n"
                "and the exit status.\n");
