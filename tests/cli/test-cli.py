@@ -238,6 +238,9 @@ def _():
     check(re.fullmatch(r"snapshot-\d+\n", run.stdout), f"a default name: {run.stdout!r}")
     check_equal(client.get_snapshot("alpha", run.stdout.strip())["disks"], ["vda"], "--disk vda: that disk only")
     ok("rename", "alpha", run.stdout.strip(), "only-vda")
+    job = json.loads(ok("--json", "create", "delta", "made-for-json").stdout)  # the job's record at its end
+    check_equal((job["Operation"], job["State"], job["Result"], job["Progress"]),
+                ("create", "done", "made-for-json", 1.0), "--json of a job")
     check_equal(client.get_snapshot("alpha", "first")["description"], "the first one", "--description")
 
 
@@ -491,7 +494,7 @@ def _():
     check(bars, f"a bar with bytes: {frames}")
     check(all(len(f) < 100 for f in frames), "every frame fits the 100 columns")
     check("\x1b[32m" in output, "colour on a terminal")
-    check(any(re.search(r"MiB/s", f) for f in frames) or len(bars) < 3, f"a rate while it copies: {frames}")
+    check(any(re.search(r"[KMG]iB/s", f) for f in frames) or len(bars) < 3, f"a rate while it copies: {frames}")
     # At most ten redraws a second (with the job's state changes on top).
     check(len(frames) <= 10 * 10 + 5, f"{len(frames)} frames")
 
