@@ -2,6 +2,7 @@
  * by creation time, so each snapshot's children are found in that order; a record
  * whose parent is missing is drawn as a root rather than lost. */
 #include <stdio.h>
+#include <sys/types.h>
 #include <string.h>
 
 #include "output.h"
@@ -16,50 +17,69 @@ typedef struct tree_line {
         json_object *snapshot;
 } tree_line;
 
+/* Each snapshot's children as index lists, built once: a tree of 1,000 is drawn in
+ * linear time. parent[i] is the index of i's parent, or -1 for a root (also when
+ * the parent is missing). */
 typedef struct tree {
         json_object *snapshots;
         size_t count;
+        ssize_t *parent;
+        size_t *first_child, *n_children, *children; /* children of i: children[first_child[i]...] */
+        size_t *roots, n_roots;
         tree_line *lines;
         size_t n_lines;
 } tree;
 
-static bool has_parent(tree *t, const char *parent)
+static void index_tree(tree *t)
 {
-        if (!*parent)
-                return false;
+        _cleanup_(json_object_putp) json_object *by_id = json_object_new_object();
         for (size_t i = 0; i < t->count; i++)
-                if (strcmp(record_string(json_object_array_get_idx(t->snapshots, i), "id"), parent) == 0)
-                        return true;
-        return false;
+                json_object_object_add(by_id,
+                                       record_string(json_object_array_get_idx(t->snapshots, i), "id"),
+                                       json_object_new_int64((int64_t)i));
+        t->parent = xcalloc(t->count, sizeof(ssize_t));
+        t->first_child = xcalloc(t->count, sizeof(size_t));
+        t->n_children = xcalloc(t->count, sizeof(size_t));
+        t->children = xcalloc(t->count, sizeof(size_t));
+        t->roots = xcalloc(t->count, sizeof(size_t));
+        for (size_t i = 0; i < t->count; i++) {
+                json_object *found;
+                const char *parent = record_string(json_object_array_get_idx(t->snapshots, i), "parent");
+                t->parent[i] = *parent && json_object_object_get_ex(by_id, parent, &found)
+                                       ? (ssize_t)json_object_get_int64(found)
+                                       : -1;
+                if (t->parent[i] < 0)
+                        t->roots[t->n_roots++] = i;
+                else
+                        t->n_children[t->parent[i]]++;
+        }
+        size_t next = 0;
+        for (size_t i = 0; i < t->count; i++) {
+                t->first_child[i] = next;
+                next += t->n_children[i];
+                t->n_children[i] = 0;
+        }
+        for (size_t i = 0; i < t->count; i++)
+                if (t->parent[i] >= 0) {
+                        size_t p = (size_t)t->parent[i];
+                        t->children[t->first_child[p] + t->n_children[p]++] = i;
+                }
 }
 
-static bool is_child(tree *t, json_object *snapshot, const char *parent_id)
+/* Adds the snapshots of list (n of them) and their subtrees, under indent. */
+static void walk(tree *t, const size_t *list, size_t n, const char *indent, bool roots)
 {
-        const char *parent = record_string(snapshot, "parent");
-        if (!parent_id)
-                return !has_parent(t, parent);
-        return strcmp(parent, parent_id) == 0;
-}
-
-/* Adds the children of parent_id (roots when NULL) and their subtrees. */
-static void walk(tree *t, const char *parent_id, const char *indent)
-{
-        size_t last = SIZE_MAX;
-        for (size_t i = 0; i < t->count; i++)
-                if (is_child(t, json_object_array_get_idx(t->snapshots, i), parent_id))
-                        last = i;
-        for (size_t i = 0; i < t->count && last != SIZE_MAX; i++) {
-                json_object *snapshot = json_object_array_get_idx(t->snapshots, i);
-                if (!is_child(t, snapshot, parent_id))
-                        continue;
+        for (size_t k = 0; k < n; k++) {
+                size_t i = list[k];
+                bool last = k + 1 == n;
                 tree_line *line = &t->lines[t->n_lines++];
-                line->snapshot = snapshot;
-                if (asprintf(&line->prefix, "%s%s", indent, !parent_id ? "" : i == last ? "└─" : "├─") < 0)
+                line->snapshot = json_object_array_get_idx(t->snapshots, i);
+                if (asprintf(&line->prefix, "%s%s", indent, roots ? "" : last ? "└─" : "├─") < 0)
                         abort();
                 _cleanup_free_ char *deeper = NULL;
-                if (asprintf(&deeper, "%s%s", indent, !parent_id ? "" : i == last ? "  " : "│ ") < 0)
+                if (asprintf(&deeper, "%s%s", indent, roots ? "" : last ? "  " : "│ ") < 0)
                         abort();
-                walk(t, record_string(snapshot, "id"), deeper);
+                walk(t, t->children + t->first_child[i], t->n_children[i], deeper, false);
         }
 }
 
@@ -93,7 +113,8 @@ void tree_print(json_object *snapshots)
                 return;
         }
         t.lines = xcalloc(t.count, sizeof(tree_line));
-        walk(&t, NULL, "");
+        index_tree(&t);
+        walk(&t, t.roots, t.n_roots, "", true);
 
         size_t name_width = 0, disks_width = 0;
         char disks[512];
@@ -134,4 +155,9 @@ void tree_print(json_object *snapshots)
                 free(t.lines[i].prefix);
         }
         free(t.lines);
+        free(t.parent);
+        free(t.first_child);
+        free(t.n_children);
+        free(t.children);
+        free(t.roots);
 }
