@@ -3,7 +3,8 @@
 # test-install.sh BUILD_DIR: installs the build into a temporary DESTDIR and
 # checks that the tree is a working system service (library, daemon, bus
 # policy and activation, interface XML, polkit actions, systemd unit,
-# tmpfiles, libvirt hook, man page, Cockpit page). Speaks TAP.
+# tmpfiles, libvirt hook, man pages, Cockpit page, vmsnapctl and its
+# completion). Speaks TAP.
 set -u
 
 build=${1:?usage: test-install.sh BUILD_DIR}
@@ -11,7 +12,7 @@ source=$(cd "$(dirname "$0")/.." && pwd)
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
 
-echo "1..21"
+echo "1..24"
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; [ -z "${2:-}" ] || echo "$2" | sed 's/^/# /'; }
@@ -47,6 +48,20 @@ if [ -x "$bindir/vmsnapd" ]; then
 else
         not_ok "vmsnapd is installed" "no executable $bindir/vmsnapd: the daemon (dbus/meson.build) is not built or not installed"
 fi
+
+check "vmsnapctl is installed and runs" sh -c '"$1/vmsnapctl" --version | grep -q "^vmsnapctl "' - "$bindir"
+mandir=$(dir "$(option mandir)")
+check "man pages vmsnapctl(1) and vmsnapd(8) are installed and render without warnings" sh -c '
+        for page in "$1/man1/vmsnapctl.1" "$1/man8/vmsnapd.8"; do
+                test -f "$page" || { echo "missing $page"; exit 1; }
+                if command -v man >/dev/null; then
+                        out=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null) && [ -z "$out" ] ||
+                                { echo "$page: $out"; exit 1; }
+                fi
+        done' - "$mandir"
+check "bash completion is installed as completions/vmsnapctl and registers itself" sh -c '
+        file=$(find "$1" -path "*/bash-completion/completions/vmsnapctl" | head -n 1)
+        test -n "$file" && bash --norc -c ". \"\$1\" && complete -p vmsnapctl" - "$file"' - "$dest"
 
 check "bus policy is installed and well-formed" \
         xmllint --noout "$datadir/dbus-1/system.d/org.example.Snapshots.conf"

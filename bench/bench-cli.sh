@@ -1,0 +1,122 @@
+#!/bin/bash
+# bench-cli.sh BUILD_DIR [SNAPSHOTS]: vmsnapctl against virsh, whole processes, in one run.
+#
+# On a real libvirtd (qemu:///system; started for the run when none is running):
+#  * vmsnap: a shut-off domain with one qcow2 disk and SNAPSHOTS (default 1000)
+#    snapshots made through vmsnapd on a private bus;
+#  * libvirt: a second domain with as many snapshots in libvirt's own metadata
+#    (redefined, a chain like vmsnap's).
+# Then the median time of a whole process, as an administrator runs it:
+# `vmsnapctl tree` and `vmsnapctl --json tree` against `virsh snapshot-list --tree`,
+# and `vmsnapctl list` against `virsh list --all`, with the ratios.
+# Needs root. Target (issue 14): vmsnapctl at least 5x faster than virsh.
+set -euo pipefail
+build=$(realpath "${1:?usage: bench-cli.sh BUILD_DIR [SNAPSHOTS]}")
+count=${2:-1000}
+here=$(dirname "$(realpath "$0")")
+[ "$(id -u)" = 0 ] || { echo "bench-cli: needs root (it starts libvirtd and a private bus)"; exit 1; }
+. "$here/../tests/libvirtd.sh"
+libvirtd_lock
+
+work=$(mktemp -d /var/tmp/vmsnap-bench-cli-XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+        for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+        for vm in vmsnapctl-bench virsh-cli-bench; do
+                virsh -q -c qemu:///system undefine "$vm" --snapshots-metadata >/dev/null 2>&1 || true
+        done
+        libvirtd_stop
+        rm -rf "$work"
+}
+trap cleanup EXIT
+
+libvirtd_running || libvirtd_start "$work" || { echo "bench-cli: libvirtd did not start"; exit 1; }
+
+define() { # NAME DISK
+        virsh -q -c qemu:///system undefine "$1" --snapshots-metadata >/dev/null 2>&1 || true
+        qemu-img create -q -f qcow2 "$2" 64M
+        cat >"$work/$1.xml" <<EOF2
+<domain type='qemu'><name>$1</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+<os><type arch='x86_64'>hvm</type></os><devices>
+<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$2'/><target dev='vda' bus='virtio'/></disk>
+</devices></domain>
+EOF2
+        virsh -q -c qemu:///system define "$work/$1.xml" >/dev/null
+}
+define vmsnapctl-bench "$work/vmsnap.qcow2"
+define virsh-cli-bench "$work/virsh.qcow2"
+
+# vmsnapd on a private bus; the caller is root, so polkit is not asked.
+cat >"$work/bus.conf" <<EOF2
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>system</type><listen>unix:path=$work/bus</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/></policy>
+</busconfig>
+EOF2
+dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile &
+pids+=($!)
+for _ in $(seq 100); do [ -S "$work/bus" ] && break; sleep 0.05; done
+address="unix:path=$work/bus"
+"$build/dbus/vmsnapd" --connect qemu:///system --state-dir "$work/state" --bus-address "$address" &
+pids+=($!)
+ctl() { "$build/cli/vmsnapctl" --bus-address "$address" "$@"; }
+for _ in $(seq 100); do ctl list >/dev/null 2>&1 && break; sleep 0.05; done
+
+echo "making $count snapshots through vmsnapd..."
+start=$(date +%s.%N)
+for i in $(seq "$count"); do
+        ctl --no-wait create vmsnapctl-bench "s$i" >/dev/null
+done
+while [ "$(ctl --json list | python3 -c 'import json,sys
+print(next(d["snapshot_count"] for d in json.load(sys.stdin) if d["name"] == "vmsnapctl-bench"))')" -lt "$count" ]; do
+        sleep 0.5
+done
+echo "  done in $(echo "$(date +%s.%N) - $start" | bc) s"
+
+echo "making $count libvirt snapshots (metadata only)..."
+domxml=$(virsh -q -c qemu:///system dumpxml --inactive virsh-cli-bench)
+commands=""
+for i in $(seq "$count"); do
+        parent=""
+        [ "$i" -gt 1 ] && parent="<parent><name>s$((i - 1))</name></parent>"
+        cat >"$work/snap$i.xml" <<EOF2
+<domainsnapshot><name>s$i</name>$parent<state>shutoff</state><creationTime>$((1700000000 + i))</creationTime>
+<memory snapshot='no'/><disks><disk name='vda' snapshot='internal'/></disks>$domxml</domainsnapshot>
+EOF2
+        commands+="snapshot-create virsh-cli-bench $work/snap$i.xml --redefine;"
+done
+virsh -q -c qemu:///system "$commands" >/dev/null
+
+echo
+echo "== whole processes, $count snapshots (median of 30 runs each, output to /dev/null)"
+python3 - "$build/cli/vmsnapctl" "$address" <<'PY'
+import subprocess, sys, time
+ctl, address = sys.argv[1], sys.argv[2]
+def median(args, n=30):
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)  # warm
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+        samples.append((time.perf_counter() - t) * 1000)
+    samples.sort()
+    return samples[len(samples) // 2]
+virsh = ["virsh", "-q", "-c", "qemu:///system"]
+vmsnapctl = [ctl, "--bus-address", address]
+rows = [
+    ("vmsnapctl tree", vmsnapctl + ["tree", "vmsnapctl-bench"], "virsh snapshot-list --tree",
+     virsh + ["snapshot-list", "virsh-cli-bench", "--tree"]),
+    ("vmsnapctl --json tree", vmsnapctl + ["--json", "tree", "vmsnapctl-bench"], "virsh snapshot-list --tree",
+     virsh + ["snapshot-list", "virsh-cli-bench", "--tree"]),
+    ("vmsnapctl list", vmsnapctl + ["list"], "virsh list --all", virsh + ["list", "--all"]),
+]
+worst = None
+for name, args, anchor_name, anchor in rows:
+    ours, theirs = median(args), median(anchor)
+    ratio = theirs / ours
+    worst = ratio if worst is None else min(worst, ratio)
+    print(f"{name:24s} {ours:8.2f} ms   {anchor_name:28s} {theirs:8.2f} ms   {ratio:6.1f}x faster")
+print(f"\nslowest ratio {worst:.1f}x (target: 5x) -> {'met' if worst >= 5 else 'NOT met'}")
+PY
