@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # bench-cli.sh BUILD_DIR [SNAPSHOTS]: vmsnapctl against virsh, whole processes, in one run.
 #
 # On a real libvirtd (qemu:///system; started for the run when none is running):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bus.c: one connection per run, made the way systemctl makes its own: the local
  * system bus, a given address, or sd_bus_open_system_remote() (ssh HOST
  * systemd-stdio-bridge). Interactive authorization is asked for only when a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bus.h: the connection to vmsnapd (the system bus, an address given with
  * --bus-address, or another host's system bus over SSH with -H) and the calls
  * every verb makes. A failed call is reported here once, with the daemon's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* cli.h: the parsed command line every verb reads. main.c fills it before any
  * verb runs; nothing in it has touched the bus yet. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* exit-codes.c: error names to exit codes. The table is the one vmsnapctl(1)
  * documents; a new error name in the bus contract needs a line here and there. */
 #include <string.h>

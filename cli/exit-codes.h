@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* exit-codes.h: what vmsnapctl's exit status says. One distinct code per
  * org.example.Snapshots.Error.* name, one for a canceled job, 2 for bad usage;
  * vmsnapctl(1) lists them ("EXIT STATUS"). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* job-wait.c: the waiting loop (sd-event: the bus, SIGINT, a 100 ms redraw timer)
  * and the progress line. The job's own signals drive it; a GetAll every second
  * covers a signal that never came. Nothing here decides what a verb prints

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* job-wait.h: a job in the foreground. Follows the job's signals until it ends,
  * draws a progress bar on a terminal (one line per state change otherwise), and
  * turns Ctrl-C into Cancel: the first press asks the job to cancel and waits for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* main.c: vmsnapctl's entry: the global options, the verb's own options (checked
  * against the verb table), and the dispatch. Every usage error is found here or in
  * the verb before its first call, and exits with EXIT_USAGE. */

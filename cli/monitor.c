@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* monitor.c: the events of vmsnapd as readable lines, until Ctrl-C. JobNew and
  * JobRemoved are broadcast; a job's own signals come only to readers, so each
  * new job is read once (GetAll), which both labels it and subscribes to it.

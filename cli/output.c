@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* output.c: tables, colour and the spelling of sizes and times. Everything a
  * script may parse (the columns, their order, the units) is listed as stable in
  * vmsnapctl(1); colour and padding are not. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* output.h: how vmsnapctl writes for people and for programs: aligned tables,
  * colour only on a terminal and never under NO_COLOR, sizes and times in one
  * spelling, and the single JSON document of --json. */

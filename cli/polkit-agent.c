@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* polkit-agent.c: pkttyagent as a child. It registers for its parent process
  * (this one) and signals readiness by closing --notify-fd. With --fallback it
  * yields to the agent of the caller's login session; polkit 122 then ignores it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* polkit-agent.h: a text authentication agent for this process, started the way
  * systemd's polkit_agent_open() starts one, so that an administrator who is not
  * root is asked for a password in the terminal instead of being refused. */

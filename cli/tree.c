@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tree.c: the drawing only. ListSnapshots gives parents before children and roots
  * by creation time, so each snapshot's children are found in that order; a record
  * whose parent is missing is drawn as a root rather than lost. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* variant-json.c: the D-Bus type system onto json-c. Dictionaries with keys of
  * any basic type become objects keyed by the key's text; 64-bit unsigned values
  * stay unsigned (sizes pass 2^63 only in theory, but JSON readers should not

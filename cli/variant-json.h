@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* variant-json.h: any D-Bus value read from a message as a json-c object. The
  * records of the bus (a{sv}) become JSON objects, arrays arrays, structs arrays,
  * variants their content. Both the human output and --json are built from it, so

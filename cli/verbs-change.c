@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* verbs-change.c: the verbs that change something. Every argument is checked
  * before the connection is made (a malformed --disk never reaches the bus);
  * options go into the call's a{sv} only when given, so the daemon's defaults

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* verbs-read.c: the verbs that only read (list, tree, show, config, jobs,
  * history, and the completion's names). Each makes its calls, then prints the
  * reply either as one JSON document (--json) or for people; both come from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* verbs.c: the table of verbs and their help. The order here is the order of
  * `vmsnapctl --help`, of the man page and of the completion's verb list. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* verbs.h: the verb table. Each verb names its arguments, the options it takes
  * beyond the global ones, and the function that runs it; main.c checks the
  * counts and the options against this table before any verb runs. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """test-cli.py: vmsnapctl as administrators use it, against the real stack that
 tests/bus/harness.sh starts (a private system bus, the real polkitd with the test
 users' rule, one vmsnapd on libvirt's test driver with real qcow2 images). Every
