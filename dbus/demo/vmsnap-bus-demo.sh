@@ -4,14 +4,15 @@
 #
 # Starts, in a temporary directory and without touching the system: a private
 # dbus-daemon, vmsnapd on it against libvirt's test driver (a three-disk VM whose
-# disks are real qcow2 files), then drives vmsnapd with busctl exactly as a
-# script on a hypervisor would: create -> custom preview -> commit -> create ->
-# preview -> undo -> delete (merge) -> clone, printing every call, the jobs with
-# their progress, and the snapshot tree after each step.
+# disks are real qcow2 files), then drives vmsnapd with vmsnapctl, the command
+# line administrators use: create -> custom preview -> commit -> create -> preview
+# -> undo -> delete (merge) -> clone, printing every command, each job's progress
+# and result, and the snapshot tree after each step.
 set -euo pipefail
 build=$(realpath "${1:-build}")
 vmsnapd="$build/dbus/vmsnapd"
-[ -x "$vmsnapd" ] || { echo "vmsnapd not found in $build/dbus (build first: meson compile -C $build)"; exit 1; }
+[ -x "$vmsnapd" ] && [ -x "$build/cli/vmsnapctl" ] ||
+        { echo "vmsnapd or vmsnapctl not found in $build (build first: meson compile -C $build)"; exit 1; }
 
 work=$(mktemp -d /tmp/vmsnap-bus-demo-XXXXXX)
 pids=()
@@ -60,71 +61,45 @@ pids+=($!)
 for _ in $(seq 100); do busctl --address="$address" status org.example.Snapshots >/dev/null 2>&1 && break; sleep 0.05; done
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-call() { # METHOD SIGNATURE ARGS...: prints the call and its reply
-        echo "\$ busctl call org.example.Snapshots /org/example/Snapshots org.example.Snapshots $*" >&2
-        busctl --address="$address" call org.example.Snapshots /org/example/Snapshots org.example.Snapshots "$@"
-}
-job_property() { # PATH NAME
-        busctl --address="$address" get-property org.example.Snapshots "$1" org.example.Snapshots.Job "$2" | cut -d' ' -f2-
-}
-wait_job() { # reads 'o "/path"' on stdin, follows the job to its end
-        local path state
-        path=$(sed -n 's/^o "\(.*\)"$/\1/p')
-        echo "   job $path: $(job_property "$path" Operation)"
-        while :; do
-                state=$(job_property "$path" State | tr -d '"')
-                printf '   %-8s progress %5.1f%%\n' "$state" \
-                        "$(echo "$(job_property "$path" Progress) * 100" | bc -l)"
-                case $state in done | failed | canceled) break ;; esac
-                sleep 0.2
-        done
-        [ "$(job_property "$path" Messages)" != "0" ] && echo "   messages: $(job_property "$path" Messages)"
-        [ "$state" = done ] || { echo "   error: $(job_property "$path" Error)"; exit 1; }
-        echo "   result: $(job_property "$path" Result)"
-}
-tree() {
-        busctl --address="$address" --json=short call org.example.Snapshots /org/example/Snapshots \
-                org.example.Snapshots ListSnapshots s demo-vm | python3 -c '
-import json, sys
-snaps = json.load(sys.stdin)["data"][0]
-v = lambda s, k: s[k]["data"]
-def show(parent, depth):
-    for s in snaps:
-        if v(s, "parent") != parent:
-            continue
-        marks = ("  <- current" if v(s, "current") else "") + ("  (locked)" if v(s, "locked") else "")
-        print("   %s%s %s  [disks %s]%s" % ("    " * depth, "└─" if depth else "●", v(s, "name"),
-              ",".join(v(s, "disks")), marks))
-        show(v(s, "id"), depth + 1)
-show("", 0)'
+# vmsnapctl, the administrators' command line over the bus: each call is printed as
+# typed. A changing command waits for its job, with a progress bar on a terminal (one
+# line per state change otherwise), and prints its result and messages.
+vmsnapctl() {
+        printf '\033[2m$ vmsnapctl %s\033[0m\n' "$*"
+        "$build/cli/vmsnapctl" --bus-address="$address" "$@"
 }
 
 say "the domains vmsnapd sees"
-call ListDomains
+vmsnapctl list
 
 say "create \"fresh-install\" of every disk"
-call Create 'sssasa{sv}' demo-vm fresh-install "OS installed" 0 0 | wait_job
-tree
+vmsnapctl create demo-vm fresh-install --description "OS installed"
+vmsnapctl tree demo-vm
 say "create \"configured\" of vda and vdb only"
-call Create 'sssasa{sv}' demo-vm configured "" 2 vda vdb 0 | wait_job
-tree
+vmsnapctl create demo-vm configured --disk vda --disk vdb
+vmsnapctl tree demo-vm
 say "custom preview: configuration and vda from \"configured\", vdb from \"fresh-install\""
-call Preview 'ssa{ss}a{sv}' demo-vm configured 1 vdb fresh-install 0 | wait_job
-call ListDomains
+vmsnapctl preview demo-vm configured --disk vdb=fresh-install
+vmsnapctl list
 say "commit the preview"
-call Commit 'sa{sv}' demo-vm 0 | wait_job
+vmsnapctl commit demo-vm
 say "create \"after-commit\""
-call Create 'sssasa{sv}' demo-vm after-commit "" 0 0 | wait_job
-tree
+vmsnapctl create demo-vm after-commit
+vmsnapctl tree demo-vm
 say "preview \"fresh-install\", then undo"
-call Preview 'ssa{ss}a{sv}' demo-vm fresh-install 0 0 | wait_job
-call Undo 'sa{sv}' demo-vm 0 | wait_job
+vmsnapctl preview demo-vm fresh-install
+vmsnapctl undo demo-vm
 say "delete \"configured\" (merge: its child moves up, every other state reads the same)"
-call Delete 'ssa{sv}' demo-vm configured 0 | wait_job
-tree
-say "clone a new VM from \"after-commit\""
-call Clone 'sssa{sv}' demo-vm after-commit "" 1 target_dir s "$work/images" | wait_job
-call ListDomains
+vmsnapctl delete demo-vm configured
+vmsnapctl tree demo-vm
+say "clone a new VM from \"after-commit\" (a progress bar on a terminal)"
+vmsnapctl clone demo-vm after-commit --dir "$work/images"
+vmsnapctl list
+say "what was done, oldest first"
+vmsnapctl history demo-vm
+echo
+echo "The same through busctl, the bus reference (README, \"The bus service\"):"
+echo "  busctl call org.example.Snapshots /org/example/Snapshots org.example.Snapshots Create sssasa{sv} demo-vm fresh-install \"OS installed\" 0 0"
 echo
 echo "files in $work/images:"
 ls -ls "$work/images"
