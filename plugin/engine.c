@@ -104,11 +104,10 @@ static int libvirt_error(vmsnap_error *error, vmsnap_error_kind kind, const char
 
 static int unreachable_error(vmsnap_engine *engine, vmsnap_error *error)
 {
-        virErrorPtr last = virGetLastError();
+        char what[1024];
 
-        return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED, "libvirt at %s is not reachable: %s",
-                                engine->uri,
-                                last && last->message ? last->message : "unknown libvirt error");
+        snprintf(what, sizeof(what), "libvirt at %s is not reachable", engine->uri);
+        return libvirt_error(error, VMSNAP_ERROR_FAILED, what);
 }
 
 int vmsnap_engine_new(const char *uri, const char *state_dir, vmsnap_engine **ret, vmsnap_error *error)
