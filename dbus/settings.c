@@ -2,6 +2,7 @@
 /* settings.c: see settings.h. */
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +16,6 @@
 #define JOB_LINGER_MAX (7ULL * 24 * 3600)
 #define STOP_TIMEOUT_MAX (24ULL * 3600)
 #define LINE_MAX_LENGTH 4096
-
-static const char *const known_names =
-        "connect, state-dir, workers, job-linger, stop-timeout, clone-targets";
 
 void settings_init(settings *s)
 {
@@ -67,67 +65,88 @@ static int parse_number(const char *text, uint64_t min, uint64_t max, uint64_t *
         return 0;
 }
 
-static void replace(char **field, const char *value)
+/* How each setting is read: its name (the long option), where it goes, and its rule. */
+typedef enum setting_kind {
+        SETTING_TEXT,     /* any text but empty */
+        SETTING_ABSOLUTE, /* an absolute path */
+        SETTING_SECONDS,  /* a number from min to max, into a uint64_t */
+        SETTING_COUNT,    /* a number from min to max, into an unsigned */
+} setting_kind;
+
+typedef struct setting_spec {
+        const char *name;
+        setting_kind kind;
+        size_t offset;
+        uint64_t min, max;
+        bool command_line_only;
+        const char *what; /* for TEXT and ABSOLUTE: what the value must name */
+} setting_spec;
+
+static const setting_spec specs[] = {
+        {"connect", SETTING_TEXT, offsetof(settings, uri), 0, 0, false, "a libvirt URI"},
+        {"state-dir", SETTING_ABSOLUTE, offsetof(settings, state_dir), 0, 0, false, "directory"},
+        {"workers", SETTING_COUNT, offsetof(settings, workers), 1, WORKERS_MAX, false, NULL},
+        {"job-linger", SETTING_SECONDS, offsetof(settings, job_linger_sec), 0, JOB_LINGER_MAX, false, NULL},
+        {"stop-timeout", SETTING_SECONDS, offsetof(settings, stop_timeout_sec), 0, STOP_TIMEOUT_MAX, false,
+         NULL},
+        {"clone-targets", SETTING_ABSOLUTE, offsetof(settings, clone_targets), 0, 0, false, "file name"},
+        {"bus-address", SETTING_TEXT, offsetof(settings, bus_address), 0, 0, true,
+         "a D-Bus address such as unix:path=/run/dbus/system_bus_socket"},
+};
+
+static const setting_spec *spec_find(const char *name, bool from_file)
 {
-        free(*field);
-        *field = xstrdup(value);
+        for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)
+                if (strcmp(specs[i].name, name) == 0 && !(from_file && specs[i].command_line_only))
+                        return &specs[i];
+        return NULL;
 }
 
 int settings_set(settings *s, const char *name, const char *value, bool from_file, char *error,
                  size_t error_size)
 {
+        const setting_spec *spec = spec_find(name, from_file);
+        char *field;
         uint64_t number;
 
-        if (strcmp(name, "connect") == 0) {
-                if (!value[0])
-                        goto empty;
-                replace(&s->uri, value);
-        } else if (strcmp(name, "state-dir") == 0) {
-                if (value[0] != '/') {
-                        snprintf(error, error_size, "needs an absolute directory, not \"%s\"", value);
-                        return -EINVAL;
-                }
-                replace(&s->state_dir, value);
-        } else if (strcmp(name, "bus-address") == 0 && !from_file) {
-                if (!value[0]) {
-                        snprintf(error, error_size,
-                                 "needs a D-Bus address such as unix:path=/run/dbus/system_bus_socket");
-                        return -EINVAL;
-                }
-                replace(&s->bus_address, value);
-        } else if (strcmp(name, "workers") == 0) {
-                if (parse_number(value, 1, WORKERS_MAX, &number) < 0) {
-                        snprintf(error, error_size, "takes a number from 1 to %d, not \"%s\"", WORKERS_MAX, value);
-                        return -EINVAL;
-                }
-                s->workers = (unsigned)number;
-        } else if (strcmp(name, "job-linger") == 0) {
-                if (parse_number(value, 0, JOB_LINGER_MAX, &number) < 0) {
-                        snprintf(error, error_size, "takes seconds from 0 to %llu, not \"%s\"",
-                                 (unsigned long long)JOB_LINGER_MAX, value);
-                        return -EINVAL;
-                }
-                s->job_linger_sec = number;
-        } else if (strcmp(name, "stop-timeout") == 0) {
-                if (parse_number(value, 0, STOP_TIMEOUT_MAX, &number) < 0) {
-                        snprintf(error, error_size, "takes seconds from 0 to %llu, not \"%s\"",
-                                 (unsigned long long)STOP_TIMEOUT_MAX, value);
-                        return -EINVAL;
-                }
-                s->stop_timeout_sec = number;
-        } else if (strcmp(name, "clone-targets") == 0) {
-                if (value[0] != '/') {
-                        snprintf(error, error_size, "needs an absolute file name, not \"%s\"", value);
-                        return -EINVAL;
-                }
-                replace(&s->clone_targets, value);
-        } else {
-                snprintf(error, error_size, "is not a setting (the settings are %s)", known_names);
+        if (!spec) {
+                size_t used = (size_t)snprintf(error, error_size, "is not a setting (the settings are");
+                for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)
+                        if (!specs[i].command_line_only && used < error_size)
+                                used += (size_t)snprintf(error + used, error_size - used, "%s %s",
+                                                         i ? "," : "", specs[i].name);
+                if (used < error_size)
+                        snprintf(error + used, error_size - used, ")");
                 return -ENOENT;
         }
-        return 0;
-empty:
-        snprintf(error, error_size, "needs a value");
+        field = (char *)s + spec->offset;
+        switch (spec->kind) {
+        case SETTING_TEXT:
+        case SETTING_ABSOLUTE:
+                if (spec->kind == SETTING_TEXT ? !value[0] : value[0] != '/') {
+                        if (spec->kind == SETTING_TEXT)
+                                snprintf(error, error_size, "needs %s", spec->what);
+                        else
+                                snprintf(error, error_size, "needs an absolute %s, not \"%s\"", spec->what, value);
+                        return -EINVAL;
+                }
+                free(*(char **)field);
+                *(char **)field = xstrdup(value);
+                return 0;
+        case SETTING_SECONDS:
+        case SETTING_COUNT:
+                if (parse_number(value, spec->min, spec->max, &number) < 0) {
+                        snprintf(error, error_size, "takes %s from %llu to %llu, not \"%s\"",
+                                 spec->kind == SETTING_SECONDS ? "seconds" : "a number",
+                                 (unsigned long long)spec->min, (unsigned long long)spec->max, value);
+                        return -EINVAL;
+                }
+                if (spec->kind == SETTING_SECONDS)
+                        *(uint64_t *)field = number;
+                else
+                        *(unsigned *)field = (unsigned)number;
+                return 0;
+        }
         return -EINVAL;
 }
 
