@@ -91,6 +91,34 @@ def daemon_alive():
         return stat.read().split(")")[-1].split()[0] != "Z"
 
 
+def start_daemon(*args, uri=None, log_name="vmsnapd-again.log"):
+    """Another vmsnapd on the test's bus and state directory (the harness's must have
+    stopped), on the test's domains unless uri names another libvirt URI; returns its
+    process once it owns the bus name (and kills it if it does not)."""
+    with open(os.path.join(TEST_DIR, log_name), "a") as log:
+        daemon = subprocess.Popen([os.environ["VMSNAPD"], "--connect", uri or f"test://{TEST_DIR}/node.xml",
+                                   "--state-dir", os.path.join(TEST_DIR, "state"), "--bus-address", ADDRESS,
+                                   *args], stderr=log)
+    bus = connect()
+
+    def owned():
+        return bus.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                             "NameHasOwner", GLib.Variant("(s)", (BUS_NAME,)), None, Gio.DBusCallFlags.NONE,
+                             5000, None).unpack()[0]
+
+    try:
+        deadline = time.monotonic() + 20
+        while not owned():
+            check(daemon.poll() is None, f"vmsnapd exited with status {daemon.returncode}")
+            check(time.monotonic() < deadline, "vmsnapd did not own its name within 20 s")
+            time.sleep(0.05)
+    except BaseException:
+        daemon.kill()
+        daemon.wait()
+        raise
+    return daemon
+
+
 def finish():
     sys.exit(1 if _failed else 0)
 

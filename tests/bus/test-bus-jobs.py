@@ -8,9 +8,9 @@ import signal
 import subprocess
 import time
 
-from bustest import (ADDRESS, DOMAIN_UUIDS, ERROR, JOB_IFACE, TERMINAL_STATES, TEST_DIR, BusError, Client, GLib,
-                     SignalRecorder, case, check, check_equal, connect, daemon_alive, disk_images, expect_error,
-                     finish, pump, state_files, VMSNAPD_PID)
+from bustest import (DOMAIN_UUIDS, ERROR, JOB_IFACE, TERMINAL_STATES, BusError, Client, GLib, SignalRecorder, case,
+                     check, check_equal, connect, daemon_alive, disk_images, expect_error, finish, pump,
+                     start_daemon, state_files, VMSNAPD_PID)
 
 client = Client()
 GAMMA_DISKS = 48
@@ -259,22 +259,6 @@ def _():
     others = {s[4][0] for s in recorder.signals} - {uuid}
     check(not others, f"no signal for untouched domains: {others}")
     recorder.close()
-
-
-def start_daemon(*args):
-    """Another vmsnapd on the test's bus, state and domains, once the harness's has stopped."""
-    log = open(os.path.join(TEST_DIR, "vmsnapd-again.log"), "a")
-    daemon = subprocess.Popen([os.environ["VMSNAPD"], "--connect", f"test://{TEST_DIR}/node.xml", "--state-dir",
-                               os.path.join(TEST_DIR, "state"), "--bus-address", ADDRESS, *args], stderr=log)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.list_domains()
-            return daemon
-        except BusError as e:
-            check(daemon.poll() is None, f"vmsnapd exited with status {daemon.returncode}")
-            check(time.monotonic() < deadline, f"vmsnapd did not answer within 20 s: {e}")
-            time.sleep(0.05)
 
 
 def stop_while_running(daemon_pid, domain, name):
