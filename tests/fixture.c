@@ -19,10 +19,20 @@
 #include "fileio.h"
 #include "store.h"
 
+static void engine_start(fixture *f)
+{
+        vmsnap_error error = {0};
+
+        if (vmsnap_engine_new(f->uri, f->state_dir, &f->engine, &error) < 0)
+                fail_msg("engine: %s", error.message);
+        /* Never the machine's own list: only what a test allows. */
+        if (vmsnap_engine_set_clone_targets(f->engine, f->clone_targets, &error) < 0)
+                fail_msg("clone targets: %s", error.message);
+}
+
 fixture *fixture_new(void)
 {
         fixture *f = calloc(1, sizeof(*f));
-        vmsnap_error error = {0};
 
         /* As vmsnapd does: a connection libvirtd dropped fails the call that finds it, with
          * libvirt's message, instead of ending the whole suite by SIGPIPE. */
@@ -39,13 +49,9 @@ fixture *fixture_new(void)
         f->connection = virConnectOpen(f->uri);
         if (!f->connection)
                 fail_msg("cannot connect to %s", f->uri);
-        if (vmsnap_engine_new(f->uri, f->state_dir, &f->engine, &error) < 0)
-                fail_msg("engine: %s", error.message);
-        /* Never the machine's own list: only what a test allows. */
         if (asprintf(&f->clone_targets, "%s/clone-targets", f->dir) < 0)
                 abort();
-        if (vmsnap_engine_set_clone_targets(f->engine, f->clone_targets, &error) < 0)
-                fail_msg("clone targets: %s", error.message);
+        engine_start(f);
         return f;
 }
 
@@ -59,10 +65,8 @@ void fixture_allow_clone_target(fixture *f, const char *dir)
         chmod(f->clone_targets, 0644);
 }
 
-void fixture_free(fixture *f)
+static void undefine_all(fixture *f)
 {
-        if (!f)
-                return;
         for (size_t i = 0; i < f->n_defined; i++) {
                 virDomainPtr d = virDomainLookupByName(f->connection, f->defined[i]);
                 if (d) {
@@ -75,6 +79,15 @@ void fixture_free(fixture *f)
                 free(f->defined[i]);
         }
         free(f->defined);
+        f->defined = NULL;
+        f->n_defined = 0;
+}
+
+void fixture_free(fixture *f)
+{
+        if (!f)
+                return;
+        undefine_all(f);
         vmsnap_engine_free(f->engine);
         virConnectClose(f->connection);
         if (!getenv("VMSNAP_TEST_KEEP"))
@@ -319,4 +332,92 @@ void fixture_assert_no_orphans(fixture *f, const char *domain)
         closedir(d);
         for (size_t i = 0; i < set.n; i++)
                 free(set.paths[i]);
+}
+
+struct fixture_checkpoint {
+        char *dir;   /* a test directory of its own, holding the copy */
+        char *files; /* dir/files: f->dir as it was */
+        size_t n_domains;
+        char **names; /* f->defined at the checkpoint */
+        char **xml;   /* each one's inactive XML, NULL if it was not defined then */
+};
+
+/* Copies keep holes and share blocks where the file system can (a reflink): a copy costs
+ * about what the prepared images occupy, not their virtual size. */
+static void copy_tree(const char *from, const char *to)
+{
+        const char *argv[] = {"cp", "-a", "--reflink=auto", "--sparse=always", from, to, NULL};
+        if (test_run(argv) != 0)
+                fail_msg("cannot copy %s to %s", from, to);
+}
+
+fixture_checkpoint *fixture_checkpoint_take(fixture *f)
+{
+        fixture_checkpoint *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                abort();
+        c->dir = test_tmpdir_new();
+        c->files = test_path_in(c->dir, "files");
+        copy_tree(f->dir, c->files);
+        c->n_domains = f->n_defined;
+        c->names = calloc(f->n_defined + 1, sizeof(char *));
+        c->xml = calloc(f->n_defined + 1, sizeof(char *));
+        if (!c->names || !c->xml)
+                abort();
+        for (size_t i = 0; i < f->n_defined; i++) {
+                virDomainPtr d = virDomainLookupByName(f->connection, f->defined[i]);
+                c->names[i] = strdup(f->defined[i]);
+                if (d) {
+                        c->xml[i] = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+                        if (!c->xml[i])
+                                fail_msg("cannot read the XML of %s", f->defined[i]);
+                        virDomainFree(d);
+                }
+        }
+        return c;
+}
+
+void fixture_checkpoint_restore(fixture *f, const fixture_checkpoint *c)
+{
+        /* As after a daemon restart: nothing of the old engine's memory survives. */
+        vmsnap_engine_free(f->engine);
+        f->engine = NULL;
+        undefine_all(f);
+        /* The test driver forgets its domains (a clone's too) when its last connection closes,
+         * as between two fixtures. */
+        virConnectClose(f->connection);
+        test_tmpdir_remove(f->dir);
+        copy_tree(c->files, f->dir);
+        f->connection = virConnectOpen(f->uri);
+        if (!f->connection)
+                fail_msg("cannot connect to %s", f->uri);
+        for (size_t i = 0; i < c->n_domains; i++) {
+                if (c->xml[i]) {
+                        virDomainPtr d = virDomainDefineXML(f->connection, c->xml[i]);
+                        if (!d) {
+                                virErrorPtr e = virGetLastError();
+                                fail_msg("cannot define %s again: %s", c->names[i], e ? e->message : "?");
+                        }
+                        virDomainFree(d);
+                }
+                fixture_add_defined(f, c->names[i]);
+        }
+        engine_start(f);
+}
+
+void fixture_checkpoint_free(fixture_checkpoint *c)
+{
+        if (!c)
+                return;
+        test_tmpdir_remove(c->dir);
+        for (size_t i = 0; i < c->n_domains; i++) {
+                free(c->names[i]);
+                free(c->xml[i]);
+        }
+        free(c->names);
+        free(c->xml);
+        free(c->files);
+        free(c->dir);
+        free(c);
 }

@@ -29,6 +29,20 @@ typedef struct fixture {
 fixture *fixture_new(void);
 void fixture_free(fixture *f);
 
+/* A copy of a prepared state, for trials that each start from it (a crash at every step,
+ * a kill at random moments) without building it again: the files under f->dir (images,
+ * the engine's state, the clone-targets file) and the definitions of the domains the
+ * fixture defined. */
+typedef struct fixture_checkpoint fixture_checkpoint;
+
+fixture_checkpoint *fixture_checkpoint_take(fixture *f);
+/* Puts f back as it was at the checkpoint, at the same paths (so backing file names and the
+ * engine's records still hold): its engine is freed, the domains it defines are undefined,
+ * f->dir is replaced by the copy, the domains defined then are defined again from their
+ * XML, and a new engine starts, as fixture_new's does. */
+void fixture_checkpoint_restore(fixture *f, const fixture_checkpoint *c);
+void fixture_checkpoint_free(fixture_checkpoint *c);
+
 /* Defines a shut-off domain `name` with three writable disks (vda qcow2, vdb raw,
  * vdc qcow2), a cdrom hdc and a read-only raw disk vdd; images under f->dir/name/. */
 void fixture_define_three_disk_domain(fixture *f, const char *name);

@@ -500,8 +500,10 @@ static void run_scenario(const scenario *s)
         vmsnap_error error = {0};
         uint64_t duration_us;
 
-        /* A clean run: what the operation does, which children it starts and how long they live. */
+        /* A clean run: what the operation does, which children it starts and how long they live.
+         * Every trial starts from a copy of the state it started from, built once. */
         fixture *f = scenario_fixture(s);
+        fixture_checkpoint *prepared = fixture_checkpoint_take(f);
         observe(f, s, &before);
         killer_start(&watch);
         assert_ok(s->run(f, &error), &error);
@@ -509,7 +511,6 @@ static void run_scenario(const scenario *s)
         duration_us = watch.ended_us - watch.started_us;
         observe(f, s, &after);
         assert_false(observed_equal(&before, &after));
-        fixture_free(f);
         print_message("# %s: %u children in %.1f ms:", s->name, watch.children_seen, duration_us / 1000.0);
         for (unsigned i = 0; i < watch.children_seen; i++)
                 print_message(" %s %.1f ms", watch.names[i], watch.lifetime_us[i] / 1000.0);
@@ -533,7 +534,16 @@ static void run_scenario(const scenario *s)
                         k.delay_us = random_below(duration_us * 3 / 4 + 1);
                 }
 
-                f = scenario_fixture(s);
+                fixture_checkpoint_restore(f, prepared);
+                engine_start(f);
+                if (trial == 0) {
+                        /* The copy reads as the state it was taken from. */
+                        observe(f, s, &now);
+                        if (!observed_equal(&now, &before))
+                                fail_msg("%s: the restored copy of the prepared state reads differently",
+                                         s->name);
+                        observed_clear(&now);
+                }
                 error = (vmsnap_error){0};
                 killer_start(&k);
                 r = s->run(f, &error);
@@ -588,8 +598,9 @@ static void run_scenario(const scenario *s)
                 assert_no_intent(f, s->name);
                 fixture_assert_no_orphans(f, "vm");
                 observed_clear(&now);
-                fixture_free(f);
         }
+        fixture_free(f);
+        fixture_checkpoint_free(prepared);
         print_message(
                 "# %s: %u trials, %u kills (%u children, %u with the engine); %u ended as before, %u as "
                 "after\n",

@@ -455,8 +455,10 @@ static void crash_at_every_step(bool undefined_domain)
         unsigned points;
         unsigned as_before = 0, as_after = 0;
 
+        /* Every crash starts from a copy of the state the clean run started from, built once. */
         fixture *f = fixture_new();
         prepare_crash(f, undefined_domain, uuid);
+        fixture_checkpoint *prepared = fixture_checkpoint_take(f);
         observe(f, uuid, &before);
         vmsnap_failpoint_arm(0);
         assert_ok(purge(f, "vm", !undefined_domain, NULL, &error), &error);
@@ -465,15 +467,13 @@ static void crash_at_every_step(bool undefined_domain)
         assert_false(observed_equal(&before, &after));
         assert_false(after.doc);
         assert_false(after.defined);
-        fixture_free(f);
         free(before.files);
         print_message("# purge of a%s domain: %u crash points\n",
                       undefined_domain ? "n undefined" : " defined", points);
         assert_true(points >= 3);
 
         for (unsigned n = 1; n <= points; n = test_next_crash_point(n, points)) {
-                f = fixture_new();
-                prepare_crash(f, undefined_domain, uuid);
+                fixture_checkpoint_restore(f, prepared);
                 observe(f, uuid, &before);
                 vmsnap_failpoint_arm(n);
                 int r = purge(f, "vm", !undefined_domain, NULL, &error);
@@ -504,8 +504,9 @@ static void crash_at_every_step(bool undefined_domain)
                 assert_int_equal(listed(f, uuid), now.doc);
                 free(now.files);
                 free(before.files);
-                fixture_free(f);
         }
+        fixture_free(f);
+        fixture_checkpoint_free(prepared);
         free(after.files);
         /* A crash past the undefine finishes; a defined domain's crash before it rolls back. */
         assert_true(as_after > 0);

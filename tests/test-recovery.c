@@ -315,10 +315,12 @@ static void run_scenario(const scenario *s)
         observed before, after;
         unsigned crash_points, logged_recoveries = 0;
 
-        /* A clean run tells what the operation does and how many steps it has. */
+        /* A clean run tells what the operation does and how many steps it has. Every crash
+         * starts from a copy of the state it started from, built once. */
         fixture *f = fixture_new();
         fixture_define_three_disk_domain(f, "vm");
         s->prepare(f);
+        fixture_checkpoint *prepared = fixture_checkpoint_take(f);
         observe(f, &before);
         vmsnap_failpoint_arm(0);
         vmsnap_error error = {0};
@@ -326,17 +328,20 @@ static void run_scenario(const scenario *s)
         crash_points = vmsnap_failpoint_reached();
         observe(f, &after);
         assert_false(observed_equal(&before, &after));
-        fixture_free(f);
-        observed_clear(&before);
         print_message("# %s: %u crash points\n", s->name, crash_points);
         assert_true(crash_points > 0);
 
         for (unsigned n = 1; n <= crash_points; n = test_next_crash_point(n, crash_points)) {
                 observed now;
-                f = fixture_new();
-                fixture_define_three_disk_domain(f, "vm");
-                s->prepare(f);
-                observe(f, &before);
+                fixture_checkpoint_restore(f, prepared);
+                if (n == 1) {
+                        /* The copy reads as the state it was taken from. */
+                        observe(f, &now);
+                        if (!observed_equal(&now, &before))
+                                fail_msg("%s: the restored copy of the prepared state reads differently",
+                                         s->name);
+                        observed_clear(&now);
+                }
                 vmsnap_failpoint_arm(n);
                 int r = s->run(f, &error);
                 vmsnap_failpoint_arm(0);
@@ -356,9 +361,10 @@ static void run_scenario(const scenario *s)
                 assert_sources_exist(f);
                 fixture_assert_no_orphans(f, "vm");
                 observed_clear(&now);
-                observed_clear(&before);
-                fixture_free(f);
         }
+        fixture_free(f);
+        fixture_checkpoint_free(prepared);
+        observed_clear(&before);
         observed_clear(&after);
         /* A crash after the intent was written is recovered, and the log says so. */
         assert_true(logged_recoveries > 0);
