@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* chain.h: reading image headers and walking backing chains.
- * Reads only headers (qcow2 header + header extensions, or recognises raw);
- * the cluster-level reader used by clone lives in qcow2.c. This is the one
- * place that follows a backing chain. */
+ * Reads only headers (tells qcow2 from raw and resolves backing names; the
+ * qcow2 header's fields and extensions, and the cluster reader used by clone,
+ * are qcow2.c's). This is the one place that follows a backing chain. */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include "vmsnap/vmsnap.h"
 
 typedef enum vmsnap_image_format {
@@ -41,17 +43,39 @@ typedef struct vmsnap_image_header {
         } qcow2;
 } vmsnap_image_header;
 
-const char *vmsnap_image_format_name(vmsnap_image_format format);
+/* Inline, so that the qcow2 reader, which chain.c calls, names formats without calling back. */
+static inline const char *vmsnap_image_format_name(vmsnap_image_format format)
+{
+        switch (format) {
+        case VMSNAP_FORMAT_RAW:
+                return "raw";
+        case VMSNAP_FORMAT_QCOW2:
+                return "qcow2";
+        }
+        return "unknown";
+}
+
 /* "qcow2" or "raw" -> format; -EINVAL otherwise. */
-int vmsnap_image_format_parse(const char *name, vmsnap_image_format *ret);
+static inline int vmsnap_image_format_parse(const char *name, vmsnap_image_format *ret)
+{
+        if (!name)
+                return -EINVAL;
+        if (strcmp(name, "qcow2") == 0)
+                *ret = VMSNAP_FORMAT_QCOW2;
+        else if (strcmp(name, "raw") == 0)
+                *ret = VMSNAP_FORMAT_RAW;
+        else
+                return -EINVAL;
+        return 0;
+}
 
 /* Reads the header of path. A file that does not start with the qcow2 magic is raw.
  * Refuses (with a sentence) a qcow2 header whose fields are out of range. */
 int vmsnap_image_header_read(const char *path, vmsnap_image_header *ret, vmsnap_error *error);
 /* The header of an image whose format is known from elsewhere: raw is raw whatever its first
  * bytes say; qcow2 must start with the qcow2 magic. NULL probes, as above. */
-int vmsnap_image_header_read_as(const char *path, const vmsnap_image_format *format, vmsnap_image_header *ret,
-                                vmsnap_error *error);
+int vmsnap_image_header_read_as(const char *path, const vmsnap_image_format *format,
+                                vmsnap_image_header *ret, vmsnap_error *error);
 void vmsnap_image_header_clear(vmsnap_image_header *header);
 /* The same for a file already open as fd (path names it in messages and anchors a relative
  * backing name). declared: the format a parent image declared for it (it is then not probed),
@@ -73,5 +97,5 @@ int vmsnap_chain_walk(const char *path, vmsnap_chain_visit_fn visit, void *userd
 /* The same for a top image whose format is known from elsewhere (a domain's <driver type=>,
  * a snapshot's record): it is read as that format, never probed, so a raw disk whose guest
  * wrote a qcow2 header into it stays raw. NULL probes, as vmsnap_chain_walk does. */
-int vmsnap_chain_walk_as(const char *path, const vmsnap_image_format *top_format, vmsnap_chain_visit_fn visit,
-                         void *userdata, vmsnap_error *error);
+int vmsnap_chain_walk_as(const char *path, const vmsnap_image_format *top_format,
+                         vmsnap_chain_visit_fn visit, void *userdata, vmsnap_error *error);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* qcow2-format.h: the qcow2 on-disk format as docs/interop/qcow2.txt in qemu lays
  * it out: the header, its feature bits and extensions, and the bits of table
- * entries. One description for the header reader (chain.c), the data reader
- * (qcow2.c) and the writer (writer.c). Every field is big-endian on disk. */
+ * entries. One description for the reader (qcow2.c) and the writer (writer.c). Every field is big-endian on
+ * disk. */
 #pragma once
 
 #include <stdint.h>

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* qcow2.c: the cluster reader for one qcow2 image (versions 2 and 3, clusters of 512 B
- * to 2 MiB, standard and extended L2 entries, zero clusters, zlib and zstd compressed
- * clusters). Every table offset is checked against the file's size, its alignment and
- * the other tables before it is used; what does not hold is refused with a sentence.
- * The header was validated by chain.c; the chain and raw images are extent.c's. */
+/* qcow2.c: reading one qcow2 image (versions 2 and 3, clusters of 512 B to 2 MiB,
+ * standard and extended L2 entries, zero clusters, zlib and zstd compressed clusters):
+ * first its header, then its clusters. Every header field and table offset is checked
+ * against the file's size, its alignment and the other tables before it is used; what
+ * does not hold is refused with a sentence. Probing and backing names are chain.c's;
+ * the chain and raw images are extent.c's. */
 #include <endian.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +19,511 @@
 #include "fileio.h"
 #include "qcow2-format.h"
 #include "qcow2.h"
+
+/* The header.
+ *
+ * Every field is checked before it is trusted, in the order below: the version's fixed
+ * fields, the cluster size, the version 3 fields, the incompatible feature bits and the
+ * features they announce, the encryption method, the three tables, the backing file name.
+ * Compatible and autoclear feature bits are not read: unknown compatible bits may be ignored
+ * by definition, and autoclear bits only oblige a writer, which this reader is not. */
+
+/* qemu's implementation limits; an image beyond them is not one qemu wrote. */
+#define QCOW2_L1_TABLE_BYTES_MAX (32u * 1024 * 1024)
+#define QCOW2_REFCOUNT_TABLE_BYTES_MAX (8u * 1024 * 1024)
+#define QCOW2_SNAPSHOTS_MAX 65536u
+#define QCOW2_SNAPSHOT_ENTRY_BYTES_MIN 40u
+
+/* The header's fields in host byte order. Version 2 images get what version 2 means for the
+ * fields it lacks. */
+typedef struct header_fields {
+        uint32_t version;
+        uint32_t header_length;
+        uint32_t cluster_bits;
+        uint64_t cluster_size; /* set once cluster_bits is checked */
+        uint64_t size;
+        uint32_t crypt_method;
+        uint32_t l1_size;
+        uint64_t l1_table_offset;
+        uint64_t refcount_table_offset;
+        uint32_t refcount_table_clusters;
+        uint32_t nb_snapshots;
+        uint64_t snapshots_offset;
+        uint64_t backing_file_offset;
+        uint32_t backing_file_size;
+        uint64_t incompatible;    /* version 3 */
+        uint32_t refcount_order;  /* version 3; 4 (16-bit refcounts) in version 2 */
+        uint8_t compression_type; /* when header_length covers it; zlib otherwise */
+} header_fields;
+
+int vmsnap_qcow2_invalid(vmsnap_error *error, const char *path, const char *format, ...)
+{
+        char reason[512];
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(reason, sizeof(reason), format, ap);
+        va_end(ap);
+        return vmsnap_error_set(error, -EBADMSG, VMSNAP_ERROR_FAILED, "%s is not a valid qcow2 image: %s",
+                                path, reason);
+}
+
+/* True when [offset, offset + length) lies inside a file of file_size bytes. */
+static bool range_inside(uint64_t offset, uint64_t length, uint64_t file_size)
+{
+        return offset <= file_size && length <= file_size - offset;
+}
+
+/* A table at offset, length bytes long, aligned to a cluster and inside the file. */
+static bool table_placed(const header_fields *f, uint64_t offset, uint64_t length, uint64_t file_size)
+{
+        return offset % f->cluster_size == 0 && offset != 0 && range_inside(offset, length, file_size);
+}
+
+static bool has_compression_type_field(uint32_t header_length)
+{
+        return header_length > offsetof(qcow2_header, compression_type);
+}
+
+/* The fields every version has, and the version itself. */
+static int version_read(const qcow2_header *h, size_t header_bytes, const char *path, header_fields *f,
+                        vmsnap_error *error)
+{
+        if (header_bytes < QCOW2_V2_HEADER_LENGTH)
+                return vmsnap_qcow2_invalid(error, path, "the header is truncated (%zu bytes)",
+                                            header_bytes);
+
+        *f = (header_fields){
+                .version = be32toh(h->version),
+                .header_length = QCOW2_V2_HEADER_LENGTH,
+                .cluster_bits = be32toh(h->cluster_bits),
+                .size = be64toh(h->size),
+                .crypt_method = be32toh(h->crypt_method),
+                .l1_size = be32toh(h->l1_size),
+                .l1_table_offset = be64toh(h->l1_table_offset),
+                .refcount_table_offset = be64toh(h->refcount_table_offset),
+                .refcount_table_clusters = be32toh(h->refcount_table_clusters),
+                .nb_snapshots = be32toh(h->nb_snapshots),
+                .snapshots_offset = be64toh(h->snapshots_offset),
+                .backing_file_offset = be64toh(h->backing_file_offset),
+                .backing_file_size = be32toh(h->backing_file_size),
+                .refcount_order = 4,
+                .compression_type = QCOW2_COMPRESSION_ZLIB,
+        };
+
+        if (f->version != 2 && f->version != 3)
+                return vmsnap_error_set(
+                        error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
+                        "%s is a qcow2 image of version %u; only versions 2 and 3 are supported", path,
+                        f->version);
+        return 0;
+}
+
+static int cluster_size_check(header_fields *f, const char *path, vmsnap_error *error)
+{
+        if (f->cluster_bits < QCOW2_CLUSTER_BITS_MIN || f->cluster_bits > QCOW2_CLUSTER_BITS_MAX)
+                return vmsnap_qcow2_invalid(error, path, "cluster_bits is %u, outside %u..%u",
+                                            f->cluster_bits, QCOW2_CLUSTER_BITS_MIN, QCOW2_CLUSTER_BITS_MAX);
+        f->cluster_size = UINT64_C(1) << f->cluster_bits;
+        return 0;
+}
+
+/* Version 3 adds the feature bits, the refcount order and the header's own length. */
+static int version3_read(const qcow2_header *h, size_t header_bytes, const char *path, header_fields *f,
+                         vmsnap_error *error)
+{
+        if (f->version == 2)
+                return 0;
+        if (header_bytes < QCOW2_V3_HEADER_LENGTH_MIN)
+                return vmsnap_qcow2_invalid(error, path, "the version 3 header is truncated (%zu bytes)",
+                                            header_bytes);
+
+        f->header_length = be32toh(h->header_length);
+        f->refcount_order = be32toh(h->refcount_order);
+        f->incompatible = be64toh(h->incompatible_features);
+
+        if (f->header_length < QCOW2_V3_HEADER_LENGTH_MIN || f->header_length % 8 != 0 ||
+            f->header_length > f->cluster_size)
+                return vmsnap_qcow2_invalid(error, path,
+                                            "header_length is %u; it must be a multiple of 8 between %u "
+                                            "and the cluster size",
+                                            f->header_length, QCOW2_V3_HEADER_LENGTH_MIN);
+        if (f->refcount_order > QCOW2_REFCOUNT_ORDER_MAX)
+                return vmsnap_qcow2_invalid(error, path, "refcount_order is %u, more than %u",
+                                            f->refcount_order, QCOW2_REFCOUNT_ORDER_MAX);
+        if (has_compression_type_field(f->header_length))
+                f->compression_type = h->compression_type;
+        return 0;
+}
+
+static int header_inside_file(const header_fields *f, uint64_t file_size, const char *path,
+                              vmsnap_error *error)
+{
+        if (!range_inside(0, f->header_length, file_size))
+                return vmsnap_qcow2_invalid(error, path, "the file ends inside its %u-byte header",
+                                            f->header_length);
+        return 0;
+}
+
+/* Refuses what a reader must not open: an image marked corrupt, and feature bits it does not
+ * know. Dirty images and external data files are recorded for the caller to judge. */
+static int incompatible_features_check(const header_fields *f, uint64_t file_size, const char *path,
+                                       vmsnap_error *error)
+{
+        if (f->incompatible & QCOW2_INCOMPATIBLE_CORRUPT)
+                return vmsnap_error_set(
+                        error, -EUCLEAN, VMSNAP_ERROR_FAILED,
+                        "%s is marked corrupt; repair it with \"qemu-img check -r all\" first", path);
+        if (f->incompatible & ~QCOW2_INCOMPATIBLE_KNOWN)
+                return vmsnap_error_set(
+                        error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
+                        "%s uses qcow2 features unknown to vmsnap (incompatible feature bits "
+                        "0x%llx)",
+                        path, (unsigned long long)(f->incompatible & ~QCOW2_INCOMPATIBLE_KNOWN));
+        return 0;
+}
+
+static int extended_l2_check(const header_fields *f, uint64_t file_size, const char *path,
+                             vmsnap_error *error)
+{
+        if ((f->incompatible & QCOW2_INCOMPATIBLE_EXTENDED_L2) &&
+            f->cluster_bits < QCOW2_EXTENDED_L2_CLUSTER_BITS_MIN)
+                return vmsnap_qcow2_invalid(error, path,
+                                            "extended L2 entries need clusters of at least 16 KiB, but "
+                                            "cluster_bits is %u",
+                                            f->cluster_bits);
+        return 0;
+}
+
+/* The compression type byte and its feature bit must agree; zlib needs neither. */
+static int compression_type_check(const header_fields *f, uint64_t file_size, const char *path,
+                                  vmsnap_error *error)
+{
+        bool announced = f->incompatible & QCOW2_INCOMPATIBLE_COMPRESSION_TYPE;
+
+        if (!has_compression_type_field(f->header_length)) {
+                if (announced)
+                        return vmsnap_qcow2_invalid(error, path,
+                                                    "the compression type feature bit is set but the header "
+                                                    "has no compression_type field");
+                return 0;
+        }
+        if (!announced && f->compression_type != QCOW2_COMPRESSION_ZLIB)
+                return vmsnap_qcow2_invalid(error, path,
+                                            "compression_type is %u but the compression type feature bit "
+                                            "is not set",
+                                            f->compression_type);
+        if (announced && f->compression_type != QCOW2_COMPRESSION_ZSTD)
+                return vmsnap_error_set(error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
+                                        "%s uses compression type %u, which vmsnap does not know", path,
+                                        f->compression_type);
+        return 0;
+}
+
+static int encryption_check(const header_fields *f, uint64_t file_size, const char *path,
+                            vmsnap_error *error)
+{
+        if (f->crypt_method > 2)
+                return vmsnap_qcow2_invalid(error, path, "crypt_method is %u, not 0, 1 or 2",
+                                            f->crypt_method);
+        return 0;
+}
+
+/* Every guest cluster must be reachable through the active L1 table, which lies in the file. */
+static int l1_table_check(const header_fields *f, uint64_t file_size, const char *path, vmsnap_error *error)
+{
+        unsigned l2_entry_bytes = f->incompatible & QCOW2_INCOMPATIBLE_EXTENDED_L2 ? 16 : 8;
+        uint64_t bytes_per_l1_entry = f->cluster_size * (f->cluster_size / l2_entry_bytes);
+        uint64_t l1_needed = f->size / bytes_per_l1_entry + (f->size % bytes_per_l1_entry != 0);
+
+        if ((uint64_t)f->l1_size * 8 > QCOW2_L1_TABLE_BYTES_MAX)
+                return vmsnap_qcow2_invalid(
+                        error, path, "the L1 table has %u entries, more than qemu allows", f->l1_size);
+        if (l1_needed > f->l1_size)
+                return vmsnap_qcow2_invalid(
+                        error, path, "the L1 table has %u entries, too few for a virtual size of %llu bytes",
+                        f->l1_size, (unsigned long long)f->size);
+        if (f->l1_size > 0 && !table_placed(f, f->l1_table_offset, (uint64_t)f->l1_size * 8, file_size))
+                return vmsnap_qcow2_invalid(error, path,
+                                            "the L1 table offset %llu is unaligned or outside the file",
+                                            (unsigned long long)f->l1_table_offset);
+        return 0;
+}
+
+static int refcount_table_check(const header_fields *f, uint64_t file_size, const char *path,
+                                vmsnap_error *error)
+{
+        uint64_t bytes = (uint64_t)f->refcount_table_clusters * f->cluster_size;
+
+        if (f->refcount_table_clusters == 0 || bytes > QCOW2_REFCOUNT_TABLE_BYTES_MAX)
+                return vmsnap_qcow2_invalid(error, path,
+                                            "the refcount table size of %u clusters is out of range",
+                                            f->refcount_table_clusters);
+        if (!table_placed(f, f->refcount_table_offset, bytes, file_size))
+                return vmsnap_qcow2_invalid(
+                        error, path, "the refcount table offset %llu is unaligned or outside the file",
+                        (unsigned long long)f->refcount_table_offset);
+        return 0;
+}
+
+/* Internal snapshots are not read, but their count is reported and must be plausible. */
+static int snapshot_table_check(const header_fields *f, uint64_t file_size, const char *path,
+                                vmsnap_error *error)
+{
+        if (f->nb_snapshots > QCOW2_SNAPSHOTS_MAX)
+                return vmsnap_qcow2_invalid(error, path, "it claims %u internal snapshots, more than %u",
+                                            f->nb_snapshots, QCOW2_SNAPSHOTS_MAX);
+        if (f->nb_snapshots > 0 &&
+            !table_placed(f, f->snapshots_offset, (uint64_t)f->nb_snapshots * QCOW2_SNAPSHOT_ENTRY_BYTES_MIN,
+                          file_size))
+                return vmsnap_qcow2_invalid(
+                        error, path, "the snapshot table offset %llu is unaligned or outside the file",
+                        (unsigned long long)f->snapshots_offset);
+        return 0;
+}
+
+/* The backing file name lies after the header, inside the first cluster and the file. */
+static int backing_name_check(const header_fields *f, uint64_t file_size, const char *path,
+                              vmsnap_error *error)
+{
+        if (f->backing_file_offset == 0)
+                return 0;
+        if (f->backing_file_size == 0 || f->backing_file_size > QCOW2_BACKING_NAME_MAX)
+                return vmsnap_qcow2_invalid(error, path,
+                                            "the backing file name is %u bytes long; it must be 1 to %u",
+                                            f->backing_file_size, QCOW2_BACKING_NAME_MAX);
+        if (f->backing_file_offset < f->header_length ||
+            !range_inside(f->backing_file_offset, f->backing_file_size, f->cluster_size) ||
+            !range_inside(f->backing_file_offset, f->backing_file_size, file_size))
+                return vmsnap_qcow2_invalid(error, path,
+                                            "the backing file name at offset %llu lies outside the first "
+                                            "cluster",
+                                            (unsigned long long)f->backing_file_offset);
+        return 0;
+}
+
+typedef int (*header_check_fn)(const header_fields *f, uint64_t file_size, const char *path,
+                               vmsnap_error *error);
+
+/* After the version and the cluster size, in the order the header's sentences are given. */
+static const header_check_fn header_checks[] = {
+        header_inside_file,   incompatible_features_check,
+        extended_l2_check,    compression_type_check,
+        encryption_check,     l1_table_check,
+        refcount_table_check, snapshot_table_check,
+        backing_name_check,
+};
+
+/* What the cluster reader relies on, checked again by vmsnap_qcow2_open() against the file as
+ * it is then: the header may have been read from it a while ago, or filled in by hand. */
+static const header_check_fn reader_checks[] = {
+        compression_type_check,
+        l1_table_check,
+        refcount_table_check,
+};
+
+static int checks_run(const header_check_fn *checks, size_t n_checks, const header_fields *f,
+                      uint64_t file_size, const char *path, vmsnap_error *error)
+{
+        for (size_t i = 0; i < n_checks; i++) {
+                int r = checks[i](f, file_size, path, error);
+
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void header_fill(const header_fields *f, vmsnap_image_header *ret)
+{
+        ret->format = VMSNAP_FORMAT_QCOW2;
+        ret->qcow2_version = f->version;
+        ret->virtual_size = f->size;
+        ret->internal_snapshots = f->nb_snapshots;
+        ret->encrypted = f->crypt_method != 0;
+        ret->dirty = f->incompatible & QCOW2_INCOMPATIBLE_DIRTY;
+        ret->external_data_file = f->incompatible & QCOW2_INCOMPATIBLE_DATA_FILE;
+        ret->qcow2.cluster_bits = f->cluster_bits;
+        ret->qcow2.header_length = f->header_length;
+        ret->qcow2.l1_size = f->l1_size;
+        ret->qcow2.l1_table_offset = f->l1_table_offset;
+        ret->qcow2.refcount_table_offset = f->refcount_table_offset;
+        ret->qcow2.refcount_table_clusters = f->refcount_table_clusters;
+        ret->qcow2.extended_l2 = f->incompatible & QCOW2_INCOMPATIBLE_EXTENDED_L2;
+        ret->qcow2.compression_type = f->compression_type;
+}
+
+/* The fields vmsnap_qcow2_header_check() recorded, back as the header said them. */
+static int fields_from_image_header(const vmsnap_image_header *header, const char *path, header_fields *f,
+                                    vmsnap_error *error)
+{
+        *f = (header_fields){
+                .version = header->qcow2_version,
+                .header_length = header->qcow2.header_length,
+                .cluster_bits = header->qcow2.cluster_bits,
+                .size = header->virtual_size,
+                .l1_size = header->qcow2.l1_size,
+                .l1_table_offset = header->qcow2.l1_table_offset,
+                .refcount_table_offset = header->qcow2.refcount_table_offset,
+                .refcount_table_clusters = header->qcow2.refcount_table_clusters,
+                .compression_type = header->qcow2.compression_type,
+        };
+        if (header->qcow2.extended_l2)
+                f->incompatible |= QCOW2_INCOMPATIBLE_EXTENDED_L2;
+        if (header->qcow2.compression_type != QCOW2_COMPRESSION_ZLIB)
+                f->incompatible |= QCOW2_INCOMPATIBLE_COMPRESSION_TYPE;
+        return cluster_size_check(f, path, error);
+}
+
+int vmsnap_qcow2_header_check(const qcow2_header *h, size_t header_bytes, uint64_t file_size,
+                              const char *path, vmsnap_image_header *ret, vmsnap_error *error)
+{
+        header_fields f;
+        int r;
+
+        r = version_read(h, header_bytes, path, &f, error);
+        if (r < 0)
+                return r;
+        r = cluster_size_check(&f, path, error);
+        if (r < 0)
+                return r;
+        r = version3_read(h, header_bytes, path, &f, error);
+        if (r < 0)
+                return r;
+        r = checks_run(header_checks, sizeof(header_checks) / sizeof(header_checks[0]), &f, file_size, path,
+                       error);
+        if (r < 0)
+                return r;
+
+        header_fill(&f, ret);
+        return 0;
+}
+
+int vmsnap_qcow2_backing_name_read(int fd, const qcow2_header *h, const char *path, char **ret,
+                                   vmsnap_error *error)
+{
+        uint64_t offset = be64toh(h->backing_file_offset);
+        uint32_t length = be32toh(h->backing_file_size);
+        _cleanup_free_ char *name = NULL;
+        size_t got;
+        int r;
+
+        *ret = NULL;
+        if (offset == 0)
+                return 0;
+
+        name = malloc((size_t)length + 1);
+        if (!name)
+                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        r = vmsnap_pread_full(fd, name, length, offset, &got);
+        if (r < 0)
+                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "cannot read %s: %m", path);
+        if (got != length)
+                return vmsnap_qcow2_invalid(error, path, "the file ends inside the backing file name");
+        name[length] = '\0';
+        if (strlen(name) != length)
+                return vmsnap_qcow2_invalid(error, path, "the backing file name contains a NUL byte");
+
+        *ret = name;
+        name = NULL;
+        return 0;
+}
+
+/* The backing format extension: a short printable name, once, naming a format vmsnap reads
+ * (only judged when the image has a backing file). */
+static int backing_format_extension_read(const uint8_t *data, uint32_t length, bool *seen, const char *path,
+                                         vmsnap_image_header *ret, vmsnap_error *error)
+{
+        char name[QCOW2_BACKING_FORMAT_MAX + 1];
+
+        if (*seen)
+                return vmsnap_qcow2_invalid(error, path, "the backing format extension appears twice");
+        *seen = true;
+
+        if (length == 0 || length > QCOW2_BACKING_FORMAT_MAX)
+                return vmsnap_qcow2_invalid(error, path, "the backing format name is %u bytes long", length);
+        for (uint32_t i = 0; i < length; i++)
+                if (data[i] < 0x20 || data[i] > 0x7e)
+                        return vmsnap_qcow2_invalid(error, path,
+                                                    "the backing format name is not printable text");
+        memcpy(name, data, length);
+        name[length] = '\0';
+
+        if (!ret->backing_raw)
+                return 0;
+        if (vmsnap_image_format_parse(name, &ret->backing_format) < 0)
+                return vmsnap_error_set(error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
+                                        "the backing file of %s has format %s; only qcow2 and raw are "
+                                        "supported",
+                                        path, name);
+        ret->backing_format_known = true;
+        return 0;
+}
+
+/* Walks the extensions in [start, end) of area (already read, length bytes). */
+static int extensions_walk(const uint8_t *area, size_t length, uint64_t start, const char *path,
+                           vmsnap_image_header *ret, vmsnap_error *error)
+{
+        bool seen_backing_format = false;
+        size_t position = 0;
+
+        while (length - position >= 8) {
+                uint32_t type, data_length;
+                int r;
+
+                memcpy(&type, area + position, 4);
+                memcpy(&data_length, area + position + 4, 4);
+                type = be32toh(type);
+                data_length = be32toh(data_length);
+                if (type == QCOW2_EXTENSION_END)
+                        break;
+
+                if (data_length > length - position - 8)
+                        return vmsnap_qcow2_invalid(
+                                error, path,
+                                "header extension 0x%08x at offset %llu runs past the header area", type,
+                                (unsigned long long)(start + position));
+
+                if (type == QCOW2_EXTENSION_BACKING_FORMAT) {
+                        r = backing_format_extension_read(area + position + 8, data_length,
+                                                          &seen_backing_format, path, ret, error);
+                        if (r < 0)
+                                return r;
+                }
+
+                /* Data is padded to a multiple of 8; the last extension may end the area unpadded. */
+                position += 8 + (((size_t)data_length + 7) & ~(size_t)7);
+                if (position > length)
+                        break;
+        }
+        return 0;
+}
+
+int vmsnap_qcow2_extensions_read(int fd, const qcow2_header *h, uint64_t file_size, const char *path,
+                                 vmsnap_image_header *ret, vmsnap_error *error)
+{
+        _cleanup_free_ uint8_t *area = NULL;
+        uint64_t start = ret->qcow2.header_length;
+        uint64_t end = be64toh(h->backing_file_offset) ?: UINT64_C(1) << ret->qcow2.cluster_bits;
+        size_t length, got;
+        int r;
+
+        if (end > file_size)
+                end = file_size;
+        if (end <= start)
+                return 0;
+        length = (size_t)(end - start);
+
+        area = malloc(length);
+        if (!area)
+                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        r = vmsnap_pread_full(fd, area, length, start, &got);
+        if (r < 0)
+                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "cannot read %s: %m", path);
+        return extensions_walk(area, got, start, path, ret, error);
+}
+
+/* The clusters. */
 
 struct vmsnap_qcow2 {
         int fd;
@@ -133,7 +640,8 @@ void vmsnap_qcow2_free(vmsnap_qcow2 *image)
         free(image);
 }
 
-static int l1_load(vmsnap_qcow2 *image, const vmsnap_image_header *header, vmsnap_error *error)
+/* Loads the L1 entries the virtual size needs; the header checks made sure the table has them. */
+static int l1_load(vmsnap_qcow2 *image, vmsnap_error *error)
 {
         uint64_t bytes_per_l1_entry = image->cluster_size << image->l2_bits;
         size_t bytes, got;
@@ -141,10 +649,6 @@ static int l1_load(vmsnap_qcow2 *image, const vmsnap_image_header *header, vmsna
 
         image->l1_entries =
                 image->virtual_size / bytes_per_l1_entry + (image->virtual_size % bytes_per_l1_entry != 0);
-        /* chain.c checked that l1_size covers the virtual size; checked again, since everything
-         * below relies on it. */
-        if (image->l1_entries > header->qcow2.l1_size)
-                return corrupt(image, error, "its L1 table is too small for its virtual size");
         if (image->l1_entries == 0)
                 return 0;
 
@@ -173,20 +677,23 @@ static int l1_load(vmsnap_qcow2 *image, const vmsnap_image_header *header, vmsna
         return 0;
 }
 
-int vmsnap_qcow2_open(int fd, const char *path, const vmsnap_image_header *header, vmsnap_qcow2 **ret,
-                      vmsnap_error *error)
+static int open_arguments_check(int fd, const char *path, const vmsnap_image_header *header,
+                                vmsnap_qcow2 **ret, vmsnap_error *error)
 {
-        vmsnap_qcow2 *image = NULL;
-        struct stat st;
-        int r;
-
         if (fd < 0 || !path || !header || !ret)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "no qcow2 image was given to read");
         if (header->format != VMSNAP_FORMAT_QCOW2)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "%s is not a qcow2 image", path);
+        return 0;
+}
 
+/* Valid images this reader leaves alone: it neither decrypts, nor follows an external data
+ * file, nor reads what a running VM may be writing. */
+static int unreadable_features_check(const char *path, const vmsnap_image_header *header,
+                                     vmsnap_error *error)
+{
         if (header->encrypted)
                 return vmsnap_error_set(error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
                                         "%s is encrypted; vmsnap's reader does not decrypt images", path);
@@ -201,20 +708,32 @@ int vmsnap_qcow2_open(int fd, const char *path, const vmsnap_image_header *heade
                         "%s was not closed cleanly (its dirty bit is set): a VM may still be "
                         "writing to it; if none is, run \"qemu-img check -r all\" on it first",
                         path);
+        return 0;
+}
+
+/* The header's checks again, against the file as it is now (see reader_checks). */
+static int header_recheck(int fd, const char *path, const vmsnap_image_header *header,
+                          uint64_t *file_size_ret, vmsnap_error *error)
+{
+        header_fields f;
+        struct stat st;
+        int r;
 
         if (fstat(fd, &st) < 0)
                 return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot examine %s: %m", path);
+        r = fields_from_image_header(header, path, &f, error);
+        if (r < 0)
+                return r;
+        r = checks_run(reader_checks, sizeof(reader_checks) / sizeof(reader_checks[0]), &f,
+                       (uint64_t)st.st_size, path, error);
+        if (r < 0)
+                return r;
+        *file_size_ret = (uint64_t)st.st_size;
+        return 0;
+}
 
-        image = calloc(1, sizeof(*image));
-        if (!image)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-        image->path = strdup(path);
-        if (!image->path) {
-                r = vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-                goto fail;
-        }
-        image->fd = fd;
-        image->file_size = (uint64_t)st.st_size;
+static void geometry_set(vmsnap_qcow2 *image, const vmsnap_image_header *header)
+{
         image->virtual_size = header->virtual_size;
         image->version = header->qcow2_version;
         image->cluster_bits = header->qcow2.cluster_bits;
@@ -226,60 +745,63 @@ int vmsnap_qcow2_open(int fd, const char *path, const vmsnap_image_header *heade
         image->compressed_size_mask = (UINT64_C(1) << (image->cluster_bits - 8)) - 1;
         image->compressed_offset_mask = (UINT64_C(1) << image->compressed_size_shift) - 1;
 
-        if (image->cluster_bits < 9 || image->cluster_bits > 21 ||
-            (image->compression_type != QCOW2_COMPRESSION_ZLIB &&
-             image->compression_type != QCOW2_COMPRESSION_ZSTD)) {
-                r = corrupt(image, error, "its header is out of range");
-                goto fail;
-        }
-
-        /* The header was read through this same descriptor, but the file may have been cut
-         * since; the tables must still lie inside it. */
         image->l1_start = header->qcow2.l1_table_offset;
         image->l1_end = image->l1_start + (uint64_t)header->qcow2.l1_size * sizeof(uint64_t);
         image->refcount_table_start = header->qcow2.refcount_table_offset;
         image->refcount_table_end = image->refcount_table_start +
                                     (uint64_t)header->qcow2.refcount_table_clusters * image->cluster_size;
-        if (header->qcow2.l1_size > 0 &&
-            (image->l1_end > image->file_size || (image->l1_start & (image->cluster_size - 1)))) {
-                r = corrupt(image, error,
-                            "its L1 table at file offset %llu is unaligned or past the end of the file",
-                            (unsigned long long)image->l1_start);
-                goto fail;
-        }
-        if (image->refcount_table_end > image->file_size ||
-            (image->refcount_table_start & (image->cluster_size - 1))) {
-                r = corrupt(
-                        image, error,
-                        "its refcount table at file offset %llu is unaligned or past the end of the file",
-                        (unsigned long long)image->refcount_table_start);
-                goto fail;
-        }
-        if (header->qcow2.l1_size > 0 &&
-            ranges_overlap(image->l1_start, image->l1_end, 0, image->cluster_size)) {
-                r = corrupt(image, error, "its L1 table overlaps the header");
-                goto fail;
-        }
-        if (ranges_overlap(image->refcount_table_start, image->refcount_table_end, 0, image->cluster_size)) {
-                r = corrupt(image, error, "its refcount table overlaps the header");
-                goto fail;
-        }
-        if (header->qcow2.l1_size > 0 &&
-            ranges_overlap(image->l1_start, image->l1_end, image->refcount_table_start,
-                           image->refcount_table_end)) {
-                r = corrupt(image, error, "its L1 table overlaps its refcount table");
-                goto fail;
-        }
+}
 
-        r = l1_load(image, header, error);
+/* The header cluster, the L1 table and the refcount table lie apart; the header check only
+ * placed each inside the file. */
+static int metadata_apart_check(const vmsnap_qcow2 *image, bool has_l1, vmsnap_error *error)
+{
+        if (has_l1 && ranges_overlap(image->l1_start, image->l1_end, 0, image->cluster_size))
+                return corrupt(image, error, "its L1 table overlaps the header");
+        if (ranges_overlap(image->refcount_table_start, image->refcount_table_end, 0, image->cluster_size))
+                return corrupt(image, error, "its refcount table overlaps the header");
+        if (has_l1 && ranges_overlap(image->l1_start, image->l1_end, image->refcount_table_start,
+                                     image->refcount_table_end))
+                return corrupt(image, error, "its L1 table overlaps its refcount table");
+        return 0;
+}
+
+int vmsnap_qcow2_open(int fd, const char *path, const vmsnap_image_header *header, vmsnap_qcow2 **ret,
+                      vmsnap_error *error)
+{
+        vmsnap_qcow2 *image = NULL;
+        uint64_t file_size = 0;
+        int r;
+
+        r = open_arguments_check(fd, path, header, ret, error);
         if (r < 0)
-                goto fail;
+                return r;
+        r = unreadable_features_check(path, header, error);
+        if (r < 0)
+                return r;
+        r = header_recheck(fd, path, header, &file_size, error);
+        if (r < 0)
+                return r;
 
-        image->l2 = malloc(image->cluster_size);
-        if (!image->l2) {
+        image = calloc(1, sizeof(*image));
+        if (!image)
+                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        image->path = strdup(path);
+        image->l2 = malloc(UINT64_C(1) << header->qcow2.cluster_bits);
+        if (!image->path || !image->l2) {
                 r = vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
                 goto fail;
         }
+        image->fd = fd;
+        image->file_size = file_size;
+        geometry_set(image, header);
+
+        r = metadata_apart_check(image, header->qcow2.l1_size > 0, error);
+        if (r < 0)
+                goto fail;
+        r = l1_load(image, error);
+        if (r < 0)
+                goto fail;
 
         *ret = image;
         return 0;

@@ -1,13 +1,37 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* qcow2.h: reading the clusters of one qcow2 image: for a guest range, whether this
- * image holds data there (and where in its file), a compressed cluster, zeroes, or
- * nothing (its backing file shows through). Reading headers is chain.c's; following
- * the chain and raw layers is extent.c's; copying is writer.c's. */
+/* qcow2.h: reading one qcow2 image: its header (every field checked before it is
+ * trusted, its backing file name and extensions) and its clusters: for a guest range,
+ * whether this image holds data there (and where in its file), a compressed cluster,
+ * zeroes, or nothing (its backing file shows through). Telling qcow2 from raw and
+ * resolving backing names is chain.c's; following the chain and raw layers is
+ * extent.c's; copying is writer.c's. */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "chain.h"
+#include "qcow2-format.h"
+
+/* Checks the fixed header h (the first header_bytes bytes of a file of file_size bytes that
+ * starts with the qcow2 magic) and fills ret's format, version, sizes, features and table
+ * placement. Refuses with a sentence: fields out of range or tables outside the file (FAILED,
+ * -EBADMSG), images marked corrupt (FAILED, -EUCLEAN), versions, feature bits and compression
+ * types vmsnap does not know (UNSUPPORTED, -EOPNOTSUPP). */
+int vmsnap_qcow2_header_check(const qcow2_header *h, size_t header_bytes, uint64_t file_size,
+                              const char *path, vmsnap_image_header *ret, vmsnap_error *error);
+/* The backing file name exactly as h's image stores it, in *ret (NULL when it has none);
+ * h passed vmsnap_qcow2_header_check(). */
+int vmsnap_qcow2_backing_name_read(int fd, const qcow2_header *h, const char *path, char **ret,
+                                   vmsnap_error *error);
+/* Walks the header extensions between the header and the backing file name (or the end of
+ * the first cluster) and fills ret's backing format from its extension; unknown extensions
+ * are skipped. ret holds what vmsnap_qcow2_header_check() and the backing name gave. */
+int vmsnap_qcow2_extensions_read(int fd, const qcow2_header *h, uint64_t file_size, const char *path,
+                                 vmsnap_image_header *ret, vmsnap_error *error);
+/* Refuses path as "not a valid qcow2 image" for the reason given (FAILED, -EBADMSG). */
+int vmsnap_qcow2_invalid(vmsnap_error *error, const char *path, const char *format, ...)
+        __attribute__((format(printf, 3, 4)));
 
 typedef enum vmsnap_extent_kind {
         VMSNAP_EXTENT_UNALLOCATED = 0, /* not in this image: the backing file shows through */
@@ -33,10 +57,11 @@ typedef struct vmsnap_qcow2_run {
 typedef struct vmsnap_qcow2 vmsnap_qcow2;
 
 /* Prepares reading the qcow2 image open as fd (which stays the caller's and must stay open),
- * whose header chain.c read from that fd. Loads and checks the L1 table. Refuses with a
- * sentence: images marked dirty or corrupt (FAILED), encrypted ones or ones with an external
- * data file (UNSUPPORTED, code -EOPNOTSUPP), and tables that overlap each other or lie outside
- * the file (FAILED, -EBADMSG). */
+ * whose header was read from that fd. Checks again what the reader relies on in the header
+ * against the file as it is now, and loads and checks the L1 table. Refuses with a sentence:
+ * images marked dirty (FAILED), encrypted ones or ones with an external data file
+ * (UNSUPPORTED, code -EOPNOTSUPP), and tables that overlap each other or lie outside the file
+ * (FAILED, -EBADMSG). */
 int vmsnap_qcow2_open(int fd, const char *path, const vmsnap_image_header *header, vmsnap_qcow2 **ret,
                       vmsnap_error *error);
 void vmsnap_qcow2_free(vmsnap_qcow2 *image);

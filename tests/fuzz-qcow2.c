@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* fuzz-qcow2.c: a libFuzzer target over the qcow2 header check (chain.c) and the cluster
- * reader (qcow2.c): the input is an image file; it is opened, mapped from the first guest
- * byte to the last and every compressed cluster decompressed. Nothing may crash, hang or
- * read out of bounds, whatever the bytes. Backing files are not followed: the input is
- * one image. Built with -Dfuzzing=true (clang); run by tests/run-fuzz.sh. */
+/* fuzz-qcow2.c: a libFuzzer target over the qcow2 header check and the cluster reader
+ * (qcow2.c, reached through chain.c): the input is an image file; it is opened, mapped
+ * from the first guest byte to the last and every compressed cluster decompressed. Nothing may crash, hang
+ * or read out of bounds, whatever the bytes. Backing files are not followed: the input is one image. Built
+ * with -Dfuzzing=true (clang); run by tests/run-fuzz.sh. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
