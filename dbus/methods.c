@@ -285,25 +285,14 @@ static void check_name_if_given(call *c)
                 call_fail_engine(c, &error);
 }
 
-/* Create: an empty name asks for a default; a taken one is refused now rather than by
- * the job (the engine checks again when the job runs). */
+/* Create: a name the engine would refuse is refused now rather than by the job. */
 static void check_create(call *c)
 {
-        vmsnap_snapshot_info existing = {0};
+        vmsnap_create_options options = {.name = c->name};
         vmsnap_error error = {0};
 
-        if (!c->name || !c->name[0] || !check_name(c, c->name))
-                return;
-        if (vmsnap_snapshot_get(c->manager->engine, call_domain(c), c->name, &existing, &error) < 0)
-                return;
-        if (strcmp(existing.name, c->name) == 0) {
-                char sentence[1024];
-                snprintf(sentence, sizeof(sentence),
-                         "domain %s already has a snapshot named \"%s\"; choose another name",
-                         call_domain_name(c), c->name);
-                call_fail(c, BUS_ERROR_INVALID_ARGUMENT, sentence);
-        }
-        vmsnap_snapshot_info_clear(&existing);
+        if (vmsnap_create_check(c->manager->engine, call_domain(c), &options, &error) < 0)
+                call_fail_engine(c, &error);
 }
 
 static void check_rename(call *c)
@@ -331,25 +320,23 @@ static void check_preview(call *c)
 }
 
 /* Commit, Undo: a running domain without the option stop is refused with DomainRunning
- * before a job is made (the engine checks again when the job runs). */
-static void check_preview_end(call *c)
+ * before a job is made. */
+static void check_commit(call *c)
 {
-        vmsnap_domain_info info = {0};
+        vmsnap_preview_end_options options = {.stop = c->preview_end.stop};
         vmsnap_error error = {0};
-        char sentence[1024];
 
-        if (c->preview_end.stop || vmsnap_domain_get(c->manager->engine, call_domain(c), &info, &error) < 0)
-                return;
-        if (info.in_preview && (strcmp(info.state, "running") == 0 || strcmp(info.state, "paused") == 0)) {
-                snprintf(sentence, sizeof(sentence),
-                         "domain %s is running and %s of its preview replaces its disks: shut it down "
-                         "first (virsh shutdown %s), or ask for it to be stopped (option stop; what only "
-                         "its memory holds is lost)",
-                         info.name, strcmp(c->method->member, "Commit") == 0 ? "the commit" : "the undo",
-                         info.name);
-                call_fail(c, BUS_ERROR_DOMAIN_RUNNING, sentence);
-        }
-        vmsnap_domain_info_clear(&info);
+        if (vmsnap_preview_commit_check(c->manager->engine, call_domain(c), &options, &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void check_undo(call *c)
+{
+        vmsnap_preview_end_options options = {.stop = c->preview_end.stop};
+        vmsnap_error error = {0};
+
+        if (vmsnap_preview_undo_check(c->manager->engine, call_domain(c), &options, &error) < 0)
+                call_fail_engine(c, &error);
 }
 
 /* ---- acting (workers) ---- */
@@ -766,7 +753,7 @@ static const method_spec methods[] = {
                 .phrase = "commit snapshot previews of",
                 .operation = "commit",
                 .parse = parse_commit,
-                .check = check_preview_end,
+                .check = check_commit,
                 .act = act_commit,
                 .summarize = summarize_commit,
         },
@@ -777,7 +764,7 @@ static const method_spec methods[] = {
                 .phrase = "undo snapshot previews of",
                 .operation = "undo",
                 .parse = parse_undo,
-                .check = check_preview_end,
+                .check = check_undo,
                 .act = act_undo,
                 .summarize = summarize_undo,
         },
