@@ -6,7 +6,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "call.h"
 #include "job.h"
 #include "lanes.h"
 #include "manager.h"
@@ -95,6 +94,8 @@ int manager_new(sd_event *event, sd_bus *bus, vmsnap_engine *engine, unsigned wo
                 m->request_lanes = lanes_new(event, m->requests, request_workers, m->mailbox, LANE_MAX_PENDING);
         if (r >= 0)
                 r = worker_pool_new("vmsnapd-chg", workers, &m->changes);
+        if (r >= 0)
+                m->change_lanes = change_lanes_new(m->changes, m->mailbox);
         if (r < 0) {
                 manager_free(m);
                 return r;
@@ -155,7 +156,7 @@ static int on_restart_check(sd_event_source *source, uint64_t usec, void *userda
 
         if (m->stopping)
                 return 0;
-        if (m->in_flight > 0 || m->lanes) {
+        if (m->in_flight > 0 || !change_lanes_idle(m->change_lanes)) {
                 (void)sd_event_source_set_time_relative(source, 200 * 1000);
                 return sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
         }
@@ -183,7 +184,7 @@ void manager_shut_down(manager *m)
                 return;
         }
         m->stopping = true;
-        calls_discard_waiting(m);
+        change_lanes_discard_waiting(m->change_lanes);
         lanes_release_held(m->request_lanes);
         if (m->in_flight == 0) {
                 (void)sd_event_exit(m->event, 0);
@@ -204,13 +205,13 @@ void manager_stop(manager *m)
                 return;
         m->stopping = true;
         job_cancel_all(m);
-        calls_discard_waiting(m);
+        change_lanes_discard_waiting(m->change_lanes);
         lanes_release_held(m->request_lanes);
         lanes_discard_waiting(m->request_lanes);
         worker_pool_free(m->requests, lanes_discard_task);
         m->requests = NULL;
         /* Running changes see their jobs canceled and stop at the engine's next check. */
-        worker_pool_free(m->changes, call_discard);
+        worker_pool_free(m->changes, change_lanes_discard_task);
         m->changes = NULL;
         loop_mailbox_drain(m->mailbox);
 }
@@ -224,7 +225,7 @@ void manager_free(manager *m)
         sd_event_source_unref(m->restart_timer);
         loop_mailbox_free(m->mailbox);
         lanes_free(m->request_lanes);
-        calls_free_queues(m);
+        change_lanes_free(m->change_lanes);
         job_free_all(m);
         for (size_t i = 0; i < m->n_changed_uuids; i++)
                 free(m->changed_uuids[i]);
