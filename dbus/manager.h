@@ -64,34 +64,22 @@ typedef struct manager {
          * waiting or running in its domain's queue. */
         unsigned in_flight;
         bool stopping;
-        /* After SIGTERM, how long running jobs may go on before they are canceled (so
-         * that they end, or roll back, before the unit's TimeoutStopSec). */
+        /* daemon.h: after SIGTERM, how long running jobs may go on before they are
+         * canceled (so that they end, or roll back, before the unit's TimeoutStopSec). */
         uint64_t stop_timeout_usec;
         sd_event_source *stop_timer;
-        /* SIGHUP (a new version was installed): exit with MANAGER_EXIT_RESTART at the first
+        /* SIGHUP (a new version was installed): exit with DAEMON_EXIT_RESTART at the first
          * moment no job runs or waits, checked every 200 ms. */
         sd_event_source *restart_timer;
 } manager;
 
-/* The exit status that asks systemd to start vmsnapd again at once (the unit's
- * RestartForceExitStatus= and SuccessExitStatus=): EX_TEMPFAIL. */
-#define MANAGER_EXIT_RESTART 75
-
 int manager_new(sd_event *event, sd_bus *bus, vmsnap_engine *engine, unsigned workers,
                 uint64_t job_linger_usec, manager **ret);
-/* Publishes the objects and starts watching the engine for changes. */
-int manager_start(manager *m);
-/* On SIGTERM/SIGINT: takes no new calls (Busy), ends queued jobs as canceled, lets the
- * running ones end for up to stop_timeout_usec and then cancels them, and ends the loop
- * once the work under way has come back and its answers are sent. A second call
- * cancels the running jobs at once. */
-void manager_shut_down(manager *m);
-/* On SIGHUP: keeps serving, and ends the loop with MANAGER_EXIT_RESTART once no job
- * runs or waits, so that a package upgrade never cuts a job. */
-void manager_restart_when_idle(manager *m);
-/* After the loop ended: waits for the workers and answers whatever is left. */
-void manager_stop(manager *m);
+/* Once the daemon stopped (daemon.h) and its jobs are freed. */
 void manager_free(manager *m);
+/* Starts watching the engine for changes (SnapshotsChanged); a failure is logged, and
+ * the daemon serves on without the signal. */
+int manager_watch_engine(manager *m);
 
 /* Work handed to a worker (begin, loop thread) and its result back on the loop (end). */
 void manager_work_begin(manager *m);
