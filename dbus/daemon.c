@@ -30,8 +30,9 @@ static int on_stop_timeout(sd_event_source *source, uint64_t usec, void *userdat
 {
         manager *m = userdata;
 
-        fprintf(stderr, "vmsnapd: stopping: the running jobs did not end within %" PRIu64
-                        " s; canceling them (a job past its point of no return still finishes)\n",
+        fprintf(stderr,
+                "vmsnapd: stopping: the running jobs did not end within %" PRIu64
+                " s; canceling them (a job past its point of no return still finishes)\n",
                 m->stop_timeout_usec / 1000000);
         job_cancel_all(m);
         return 0;
@@ -58,8 +59,8 @@ void daemon_restart_when_idle(manager *m)
         if (m->stopping || m->restart_timer)
                 return;
         fprintf(stderr, "vmsnapd: asked to restart (SIGHUP): restarting once no job runs or waits\n");
-        if (sd_event_add_time_relative(m->event, &m->restart_timer, CLOCK_MONOTONIC, 0, 0, on_restart_check, m) <
-            0)
+        if (sd_event_add_time_relative(m->event, &m->restart_timer, CLOCK_MONOTONIC, 0, 0, on_restart_check,
+                                       m) < 0)
                 fprintf(stderr, "vmsnapd: cannot wait to restart; carrying on as this version\n");
 }
 

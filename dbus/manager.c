@@ -90,7 +90,8 @@ int manager_new(sd_event *event, sd_bus *bus, vmsnap_engine *engine, unsigned wo
         if (r >= 0)
                 r = worker_pool_new("vmsnapd-req", request_workers, &m->requests);
         if (r >= 0)
-                m->request_lanes = lanes_new(event, m->requests, request_workers, m->mailbox, LANE_MAX_PENDING);
+                m->request_lanes =
+                        lanes_new(event, m->requests, request_workers, m->mailbox, LANE_MAX_PENDING);
         if (r >= 0)
                 r = worker_pool_new("vmsnapd-chg", workers, &m->changes);
         if (r >= 0)

@@ -385,8 +385,8 @@ int vmsnap_preview_commit_check(vmsnap_engine *engine, const char *domain,
         return end_check(engine, domain, "commit", options, error);
 }
 
-int vmsnap_preview_undo_check(vmsnap_engine *engine, const char *domain, const vmsnap_preview_end_options *options,
-                              vmsnap_error *error)
+int vmsnap_preview_undo_check(vmsnap_engine *engine, const char *domain,
+                              const vmsnap_preview_end_options *options, vmsnap_error *error)
 {
         return end_check(engine, domain, "undo", options, error);
 }
@@ -484,8 +484,8 @@ int vmsnap_snapshot_revert(vmsnap_engine *engine, const char *domain, const char
         r = vmsnap_live_hold(op, "revert");
         /* Going back to a running moment replaces what runs now: restore_memory implies stop. */
         if (r == 0)
-                r = vmsnap_live_check_stopped(op, "a revert",
-                                              options && (options->stop || options->restore_memory), &running);
+                r = vmsnap_live_check_stopped(
+                        op, "a revert", options && (options->stop || options->restore_memory), &running);
         if (r == 0)
                 r = vmsnap_op_find_snapshot(op, snapshot, &target);
         if (r == 0)

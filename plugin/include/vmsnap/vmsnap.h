@@ -250,7 +250,8 @@ VMSNAP_EXPORT int vmsnap_preview_undo_with_options(vmsnap_engine *engine, const 
  * sentence the operation gives). 0 when nothing is refused now; the operation checks
  * again. */
 VMSNAP_EXPORT int vmsnap_preview_commit_check(vmsnap_engine *engine, const char *domain,
-                                              const vmsnap_preview_end_options *options, vmsnap_error *error);
+                                              const vmsnap_preview_end_options *options,
+                                              vmsnap_error *error);
 VMSNAP_EXPORT int vmsnap_preview_undo_check(vmsnap_engine *engine, const char *domain,
                                             const vmsnap_preview_end_options *options, vmsnap_error *error);
 
