@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* main.c: vmsnapd's command line, its sd-event loop and its bus connection,
- * and an orderly exit on SIGTERM/SIGINT. What the daemon serves is methods.c's
- * and job.c's. */
+ * and the signals that stop or restart it (what they do is daemon.c's). What the
+ * daemon serves is methods.c's and job.c's. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
