@@ -9,9 +9,9 @@
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit.h"
-#include "job.h"
 #include "util.h"
 
 /* One line per operation; an operation missing here is still recorded, under
@@ -70,30 +70,31 @@ static void push_sentence(char ***fields, const char *format, ...)
 }
 
 /* Returns whether the journal took the entry. */
-static bool journal_send(const call *c, const vmsnap_history_entry *entry)
+static bool journal_send(const audit_change *change)
 {
+        const vmsnap_history_entry *entry = change->entry;
         char **fields = NULL;
         int r;
 
         push_sentence(&fields, "MESSAGE_ID=%s", message_id(entry->operation));
         if (strcmp(entry->result, "done") == 0)
                 push_sentence(&fields, "MESSAGE=%s of %s%s%s%s by uid %" PRIu32 " done", entry->operation,
-                              call_domain_name(c), entry->snapshot[0] ? " (snapshot \"" : "",
+                              change->domain_name, entry->snapshot[0] ? " (snapshot \"" : "",
                               entry->snapshot, entry->snapshot[0] ? "\")" : "", entry->uid);
         else
                 push_sentence(&fields, "MESSAGE=%s of %s%s%s%s by uid %" PRIu32 " %s: %s", entry->operation,
-                              call_domain_name(c), entry->snapshot[0] ? " (snapshot \"" : "",
+                              change->domain_name, entry->snapshot[0] ? " (snapshot \"" : "",
                               entry->snapshot, entry->snapshot[0] ? "\")" : "", entry->uid, entry->result,
                               entry->error);
         push_sentence(&fields, "PRIORITY=%d", strcmp(entry->result, "done") == 0 ? LOG_INFO : LOG_WARNING);
         push_sentence(&fields, "VMSNAP_OPERATION=%s", entry->operation);
-        push_sentence(&fields, "VMSNAP_DOMAIN=%s", call_domain_name(c));
-        push_sentence(&fields, "VMSNAP_DOMAIN_UUID=%s", call_domain(c));
+        push_sentence(&fields, "VMSNAP_DOMAIN=%s", change->domain_name);
+        push_sentence(&fields, "VMSNAP_DOMAIN_UUID=%s", change->domain_uuid);
         push_sentence(&fields, "VMSNAP_SNAPSHOT=%s", entry->snapshot);
         push_sentence(&fields, "VMSNAP_CALLER_UID=%" PRIu32, entry->uid);
         push_sentence(&fields, "VMSNAP_RESULT=%s", entry->result);
-        if (c->job)
-                push_sentence(&fields, "VMSNAP_JOB=%" PRIu32, job_id(c->job));
+        if (change->job_id)
+                push_sentence(&fields, "VMSNAP_JOB=%" PRIu32, change->job_id);
         if (entry->error[0])
                 push_sentence(&fields, "VMSNAP_ERROR=%s", entry->error);
         if (entry->error_name[0])
@@ -111,43 +112,11 @@ static bool journal_send(const call *c, const vmsnap_history_entry *entry)
         return r >= 0;
 }
 
-bool audit_record(call *c)
+bool audit_record(vmsnap_engine *engine, const audit_change *change)
 {
-        const char *operation = c->method->operation ? c->method->operation : c->method->member;
-        char **messages = c->job ? job_messages_copy(c->job) : xcalloc(1, sizeof(char *));
         vmsnap_error error = {0};
-        const char *snapshot;
-        bool journaled;
 
-        /* The snapshot as it was named when the change ended: a Create's new snapshot,
-         * else the one the call named (Rename: its name before). */
-        if (!c->error_name && c->new_name && !c->snapshot)
-                snapshot = c->new_name;
-        else if (c->snapshot)
-                snapshot = call_snapshot_name(c);
-        else
-                snapshot = c->name ? c->name : "";
-        /* What the change made is named in the history too. */
-        if (!c->error_name && strcmp(operation, "clone") == 0 && c->new_name)
-                push_sentence(&messages, "the new domain is \"%s\"", c->new_name);
-        else if (!c->error_name && strcmp(operation, "rename") == 0 && c->name)
-                push_sentence(&messages, "the new name is \"%s\"", c->name);
-
-        vmsnap_history_entry entry = {
-                .time_usec = now_usec(CLOCK_REALTIME),
-                .operation = (char *)operation,
-                .snapshot = (char *)snapshot,
-                .uid = (uint32_t)c->uid,
-                .result = (char *)(!c->error_name ? "done"
-                                   : c->canceled  ? "canceled"
-                                                  : "failed"),
-                .error = c->error_message ? c->error_message : (char *)"",
-                .error_name = (char *)(c->error_name && !c->canceled ? c->error_name : ""),
-                .messages = messages,
-        };
-        if (vmsnap_history_append(c->manager->engine, call_domain(c), &entry, &error) < 0)
+        if (vmsnap_history_append(engine, change->domain_uuid, change->entry, &error) < 0)
                 fprintf(stderr, "vmsnapd: %s\n", error.message);
-        journaled = journal_send(c, &entry) && stderr_is_journal();
-        strv_free(messages);
-        return journaled;
+        return journal_send(change) && stderr_is_journal();
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* call.c: the life of a method call: authorization (polkit, in a request
- * worker), the checks and reads done there, the per-domain queues that run
- * changes one at a time, and the reply from the loop thread. */
+ * worker), the checks and reads done there, a change's turn in its domain's
+ * queue (lanes.h), and the reply from the loop thread. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,14 +13,6 @@
 #include "lanes.h"
 #include "polkit.h"
 #include "util.h"
-
-/* The changes waiting for one domain; the first is running when busy. */
-struct domain_lane {
-        char *uuid;
-        call *head, *tail;
-        bool busy;
-        domain_lane *next;
-};
 
 /* ---- calls ---- */
 
@@ -286,10 +278,56 @@ static void call_finish_change(call *c)
         }
 }
 
-/* ---- the per-domain queues (loop) ---- */
+/* ---- changes, in their domain's queue (lanes.h) ---- */
 
-static void change_done(void *userdata);
+/* Worker thread: the change's history and journal entry (audit.h). */
+static bool call_audit(call *c)
+{
+        const char *operation = c->method->operation ? c->method->operation : c->method->member;
+        char **messages = c->job ? job_messages_copy(c->job) : xcalloc(1, sizeof(char *));
+        const char *snapshot;
+        char made[1024] = "";
+        bool journaled;
 
+        /* The snapshot as it was named when the change ended: a Create's new snapshot,
+         * else the one the call named (Rename: its name before). */
+        if (!c->error_name && c->new_name && !c->snapshot)
+                snapshot = c->new_name;
+        else if (c->snapshot)
+                snapshot = call_snapshot_name(c);
+        else
+                snapshot = c->name ? c->name : "";
+        /* What the change made is named in the history too. */
+        if (!c->error_name && strcmp(operation, "clone") == 0 && c->new_name)
+                snprintf(made, sizeof(made), "the new domain is \"%s\"", c->new_name);
+        else if (!c->error_name && strcmp(operation, "rename") == 0 && c->name)
+                snprintf(made, sizeof(made), "the new name is \"%s\"", c->name);
+        if (made[0])
+                strv_push(&messages, made);
+
+        vmsnap_history_entry entry = {
+                .time_usec = now_usec(CLOCK_REALTIME),
+                .operation = (char *)operation,
+                .snapshot = (char *)snapshot,
+                .uid = (uint32_t)c->uid,
+                .result = (char *)(!c->error_name ? "done"
+                                   : c->canceled  ? "canceled"
+                                                  : "failed"),
+                .error = c->error_message ? c->error_message : (char *)"",
+                .error_name = (char *)(c->error_name && !c->canceled ? c->error_name : ""),
+                .messages = messages,
+        };
+        journaled = audit_record(c->manager->engine, &(audit_change){
+                                                             .domain_name = call_domain_name(c),
+                                                             .domain_uuid = call_domain(c),
+                                                             .job_id = c->job ? job_id(c->job) : 0,
+                                                             .entry = &entry,
+                                                     });
+        strv_free(messages);
+        return journaled;
+}
+
+/* Worker thread, in the change's turn. */
 static void change_task(void *userdata)
 {
         call *c = userdata;
@@ -303,120 +341,56 @@ static void change_task(void *userdata)
                         job_report_started(c->job);
                 c->method->act(c);
         }
-        c->journaled = audit_record(c);
-        loop_mailbox_post(c->manager->mailbox, change_done, c);
-}
-
-static void lane_remove(manager *m, domain_lane *lane)
-{
-        for (domain_lane **p = &m->lanes; *p; p = &(*p)->next)
-                if (*p == lane) {
-                        *p = lane->next;
-                        break;
-                }
-        free(lane->uuid);
-        free(lane);
-}
-
-static void lane_dispatch(manager *m, domain_lane *lane)
-{
-        call *c;
-        int r;
-
-        if (lane->busy)
-                return;
-        c = lane->head;
-        if (!c || m->stopping) {
-                if (!c)
-                        lane_remove(m, lane);
-                return;
-        }
-        lane->head = c->lane_next;
-        if (!lane->head)
-                lane->tail = NULL;
-        c->lane_next = NULL;
-        if (c->job)
-                job_set_queued_call(c->job, NULL);
-        lane->busy = true;
-        manager_work_begin(m);
-        r = worker_pool_submit(m->changes, change_task, c);
-        if (r < 0) {
-                manager_work_end(m);
-                lane->busy = false;
-                c->lane = NULL;
-                call_fail(c, BUS_ERROR_FAILED, "vmsnapd cannot start the change now; nothing was changed");
-                call_finish_change(c);
-                call_free(c);
-        }
-}
-
-static void lane_enqueue(manager *m, call *c)
-{
-        char own[64];
-        const char *key = call_domain(c);
-        domain_lane *lane;
-
-        if (c->method->own_lane) {
-                snprintf(own, sizeof(own), "call:%p", (void *)c);
-                key = own;
-        }
-        for (lane = m->lanes; lane; lane = lane->next)
-                if (strcmp(lane->uuid, key) == 0)
-                        break;
-        if (!lane) {
-                lane = xcalloc(1, sizeof(*lane));
-                lane->uuid = xstrdup(key);
-                lane->next = m->lanes;
-                m->lanes = lane;
-        }
-        if (lane->tail)
-                lane->tail->lane_next = c;
-        else
-                lane->head = c;
-        lane->tail = c;
-        c->lane = lane;
-        if (c->job)
-                job_set_queued_call(c->job, c);
-        lane_dispatch(m, lane);
+        c->journaled = call_audit(c);
 }
 
 static void change_done(void *userdata)
 {
         call *c = userdata;
         manager *m = c->manager;
-        domain_lane *lane = c->lane;
 
-        lane->busy = false;
         call_finish_change(c);
         call_free(c);
-        lane_dispatch(m, lane);
         manager_work_end(m);
 }
 
-bool manager_cancel_queued_job(manager *m, job *j)
+/* A change that left its queue without running. */
+static void change_dropped(void *userdata, lane_drop_reason reason)
 {
-        call *c = job_queued_call(j);
-        domain_lane *lane;
+        call *c = userdata;
+        manager *m = c->manager;
 
-        if (!c)
-                return false;
-        lane = c->lane;
-        for (call **p = &lane->head; *p; p = &(*p)->lane_next)
-                if (*p == c) {
-                        *p = c->lane_next;
-                        if (lane->tail == c) {
-                                lane->tail = NULL;
-                                for (call *t = lane->head; t; t = t->lane_next)
-                                        lane->tail = t;
-                        }
-                        break;
-                }
-        c->lane_next = NULL;
-        job_finish(j, JOB_CANCELED, NULL, "the job was canceled before it started; nothing was changed",
-                   NULL, NULL, NULL);
-        call_free(c);
-        lane_dispatch(m, lane);
-        return true;
+        switch (reason) {
+        case LANE_CANCELED:
+                job_finish(c->job, JOB_CANCELED, NULL,
+                           "the job was canceled before it started; nothing was changed", NULL, NULL, NULL);
+                call_free(c);
+                break;
+        case LANE_REFUSED:
+                call_fail(c, BUS_ERROR_FAILED, "vmsnapd cannot start the change now; nothing was changed");
+                call_finish_change(c);
+                call_free(c);
+                break;
+        case LANE_STOPPED:
+        default:
+                call_discard(c);
+                break;
+        }
+        manager_work_end(m);
+}
+
+/* Hands an authorized change to its domain's queue (a clone to a queue of its own). Takes c. */
+static void change_enqueue(call *c)
+{
+        manager *m = c->manager;
+        job *j = c->job;
+        lane_entry *entry;
+
+        manager_work_begin(m);
+        entry = lane_enqueue(m->change_lanes, c->method->own_lane ? NULL : call_domain(c), change_task,
+                             change_done, change_dropped, c);
+        if (j)
+                job_set_queued(j, entry);
 }
 
 static void request_answer(call *c);
@@ -465,7 +439,7 @@ static void request_answer(call *c)
                         fprintf(stderr, "vmsnapd: cannot reply with job %" PRIu32 " to %s: %s\n",
                                 job_id(c->job), c->sender, strerror(-r));
         }
-        lane_enqueue(m, c);
+        change_enqueue(c);
 }
 
 /* A refusal for being past the bound of calls waiting, answered a little later (lanes.h). */
@@ -524,30 +498,10 @@ void call_discard(void *userdata)
 {
         call *c = userdata;
 
-        if (c->job) {
-                c->lane = NULL;
+        if (c->job)
                 job_finish(c->job, JOB_CANCELED, NULL,
                            "vmsnapd stopped before the job started; nothing was changed", NULL, NULL, NULL);
-        } else
+        else
                 call_reply_shutting_down(c);
         call_free(c);
-}
-
-/* Changes still waiting for their domain never reach the engine. */
-void calls_discard_waiting(manager *m)
-{
-        for (domain_lane *lane = m->lanes; lane; lane = lane->next)
-                while (lane->head) {
-                        call *c = lane->head;
-                        lane->head = c->lane_next;
-                        if (!lane->head)
-                                lane->tail = NULL;
-                        call_discard(c);
-                }
-}
-
-void calls_free_queues(manager *m)
-{
-        while (m->lanes)
-                lane_remove(m, m->lanes);
 }

@@ -121,8 +121,6 @@ struct call {
         bool journaled;
 
         job *job;
-        domain_lane *lane;
-        call *lane_next;
 };
 
 /* Loop thread. Takes a reference on message and learns who sent it. */
@@ -144,9 +142,5 @@ const char *call_snapshot_name(const call *c);
 /* The engine hooks of the call's job, or NULL. */
 const vmsnap_hooks *call_hooks(call *c);
 
-/* Loop thread, at shutdown: answers the changes still waiting for their domain. */
-void calls_discard_waiting(manager *m);
-/* At the end: frees the (empty) per-domain queues. */
-void calls_free_queues(manager *m);
 /* Loop thread, at shutdown: answers a call that never ran (worker_task_fn). */
 void call_discard(void *userdata);

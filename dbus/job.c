@@ -68,7 +68,7 @@ struct job {
         vmsnap_hooks hooks;
 
         /* Loop thread only. */
-        call *queued_call;
+        lane_entry *queued; /* its change while it waits or runs */
         bool finished;
         uint64_t start_monotonic;
         uint64_t last_progress_emit;
@@ -86,14 +86,9 @@ const char *job_path(const job *j)
         return j->path;
 }
 
-void job_set_queued_call(job *j, call *c)
+void job_set_queued(job *j, lane_entry *entry)
 {
-        j->queued_call = c;
-}
-
-call *job_queued_call(const job *j)
-{
-        return j->queued_call;
+        j->queued = j->finished ? NULL : entry;
 }
 
 char **job_messages_copy(job *j)
@@ -524,7 +519,7 @@ void job_finish(job *j, job_outcome outcome, const char *error_name, const char 
         sd_event_source_set_enabled(j->progress_timer, SD_EVENT_OFF);
         job_publish_progress(j);
         j->finished = true;
-        j->queued_call = NULL;
+        j->queued = NULL;
 
         if (outcome == JOB_DONE && (!j->progress_valid || j->progress < 1.0)) {
                 /* Done is all of it, whatever the engine last said. */
@@ -585,8 +580,8 @@ void job_cancel(job *j)
         if (j->finished)
                 return;
         atomic_store(&j->cancel_requested, true);
-        if (j->queued_call)
-                (void)manager_cancel_queued_job(j->manager, j);
+        if (j->queued)
+                (void)lane_cancel(j->queued);
 }
 
 int job_new(manager *m, const char *operation, const char *domain, const char *snapshot, uid_t started_by,

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lanes.h"
 #include "manager.h"
 
 typedef enum job_outcome {
@@ -37,9 +38,9 @@ bool job_readable_by(manager *m, const job *j, uid_t uid, const char *sender);
 /* Loop thread: the job's own signals go to this connection from now on (it may read it). */
 void job_audience_add(job *j, const char *unique_name);
 
-/* The queued call the manager keeps for a job until it starts (loop thread). */
-void job_set_queued_call(job *j, call *c);
-call *job_queued_call(const job *j);
+/* The job's change in its domain's queue, which a cancel takes out while it waits (loop
+ * thread); forgotten when the job finishes. */
+void job_set_queued(job *j, lane_entry *entry);
 
 /* Worker thread: the operation begins now. */
 void job_report_started(job *j);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* lanes.c: the per-caller queues of lanes.h. Each UID with work has a lane (a FIFO);
+/* lanes.c: the queues of lanes.h. Per caller: each UID with work has a lane (a FIFO);
  * the lanes with work form a ring served round robin, one task per turn. A task goes
  * to the worker pool only when a worker is free and its lane holds fewer than its share
  * of the workers (half of them, at least one), so a caller that floods the daemon
- * waits in its own lane while everyone else's calls pass it. */
+ * waits in its own lane while everyone else's calls pass it. Per domain: a lane per
+ * key with work, whose first change runs while the others wait. */
 #include <errno.h>
 
 #include "lanes.h"
@@ -314,4 +315,211 @@ void lanes_free(lanes *l)
                 free(ln);
         }
         free(l);
+}
+
+/* ---- per-domain queues of changes ---- */
+
+typedef struct change_lane change_lane;
+
+struct lane_entry {
+        change_lanes *owner;
+        change_lane *queue;
+        worker_task_fn run, done;
+        lane_drop_fn drop;
+        void *userdata;
+        lane_entry *next;
+};
+
+/* The changes waiting for one key, and the one running. */
+struct change_lane {
+        change_lanes *owner;
+        char *key; /* NULL: a queue of one change */
+        lane_entry *head, *tail;
+        lane_entry *running;
+        change_lane *next;
+};
+
+struct change_lanes {
+        worker_pool *pool;
+        loop_mailbox *mailbox;
+        change_lane *lanes;
+        bool stopped;
+};
+
+change_lanes *change_lanes_new(worker_pool *pool, loop_mailbox *mailbox)
+{
+        change_lanes *d = xcalloc(1, sizeof(*d));
+
+        d->pool = pool;
+        d->mailbox = mailbox;
+        return d;
+}
+
+bool change_lanes_idle(const change_lanes *d)
+{
+        return !d->lanes;
+}
+
+static void change_lane_remove(change_lanes *d, change_lane *queue)
+{
+        for (change_lane **p = &d->lanes; *p; p = &(*p)->next)
+                if (*p == queue) {
+                        *p = queue->next;
+                        break;
+                }
+        free(queue->key);
+        free(queue);
+}
+
+static void change_lane_dispatch(change_lane *queue);
+
+static void entry_done(void *userdata)
+{
+        lane_entry *e = userdata;
+        change_lane *queue = e->queue;
+
+        queue->running = NULL;
+        e->done(e->userdata);
+        free(e);
+        change_lane_dispatch(queue);
+}
+
+/* Worker thread. */
+static void entry_run(void *userdata)
+{
+        lane_entry *e = userdata;
+
+        e->run(e->userdata);
+        loop_mailbox_post(e->owner->mailbox, entry_done, e);
+}
+
+/* The pool refused the change: it leaves its queue from the loop, as a change that ran
+ * would, so that lane_enqueue never drops what it was just given. */
+static void entry_refused(void *userdata)
+{
+        lane_entry *e = userdata;
+        change_lane *queue = e->queue;
+
+        queue->running = NULL;
+        e->drop(e->userdata, LANE_REFUSED);
+        free(e);
+        change_lane_dispatch(queue);
+}
+
+static void change_lane_dispatch(change_lane *queue)
+{
+        change_lanes *d = queue->owner;
+        lane_entry *e = queue->head;
+
+        if (queue->running || d->stopped)
+                return;
+        if (!e) {
+                change_lane_remove(d, queue);
+                return;
+        }
+        queue->head = e->next;
+        if (!queue->head)
+                queue->tail = NULL;
+        e->next = NULL;
+        queue->running = e;
+        if (worker_pool_submit(d->pool, entry_run, e) < 0)
+                loop_mailbox_post(d->mailbox, entry_refused, e);
+}
+
+lane_entry *lane_enqueue(change_lanes *d, const char *key, worker_task_fn run, worker_task_fn done,
+                         lane_drop_fn drop, void *userdata)
+{
+        change_lane *queue = NULL;
+        lane_entry *e;
+
+        for (change_lane *l = key ? d->lanes : NULL; l; l = l->next)
+                if (l->key && strcmp(l->key, key) == 0) {
+                        queue = l;
+                        break;
+                }
+        if (!queue) {
+                queue = xcalloc(1, sizeof(*queue));
+                queue->owner = d;
+                queue->key = key ? xstrdup(key) : NULL;
+                queue->next = d->lanes;
+                d->lanes = queue;
+        }
+        e = xcalloc(1, sizeof(*e));
+        e->owner = d;
+        e->queue = queue;
+        e->run = run;
+        e->done = done;
+        e->drop = drop;
+        e->userdata = userdata;
+        if (queue->tail)
+                queue->tail->next = e;
+        else
+                queue->head = e;
+        queue->tail = e;
+        change_lane_dispatch(queue);
+        return e;
+}
+
+bool lane_cancel(lane_entry *entry)
+{
+        change_lane *queue = entry->queue;
+
+        if (queue->running == entry)
+                return false;
+        for (lane_entry **p = &queue->head; *p; p = &(*p)->next)
+                if (*p == entry) {
+                        *p = entry->next;
+                        break;
+                }
+        if (queue->tail == entry) {
+                queue->tail = NULL;
+                for (lane_entry *t = queue->head; t; t = t->next)
+                        queue->tail = t;
+        }
+        entry->drop(entry->userdata, LANE_CANCELED);
+        free(entry);
+        change_lane_dispatch(queue);
+        return true;
+}
+
+void change_lanes_discard_waiting(change_lanes *d)
+{
+        d->stopped = true;
+        for (change_lane *queue = d->lanes; queue; queue = queue->next)
+                while (queue->head) {
+                        lane_entry *e = queue->head;
+
+                        queue->head = e->next;
+                        if (!queue->head)
+                                queue->tail = NULL;
+                        e->drop(e->userdata, LANE_STOPPED);
+                        free(e);
+                }
+}
+
+void change_lanes_discard_task(void *entry)
+{
+        lane_entry *e = entry;
+
+        /* Never ran, so no end is posted: its queue is freed with the rest. */
+        e->drop(e->userdata, LANE_STOPPED);
+        free(e);
+}
+
+void change_lanes_free(change_lanes *d)
+{
+        if (!d)
+                return;
+        while (d->lanes) {
+                change_lane *queue = d->lanes;
+
+                while (queue->head) {
+                        lane_entry *e = queue->head;
+
+                        queue->head = e->next;
+                        free(e);
+                }
+                change_lane_remove(d, queue);
+        }
+        free(d);
 }

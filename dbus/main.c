@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* main.c: vmsnapd's command line, its sd-event loop and its bus connection,
- * and an orderly exit on SIGTERM/SIGINT. What the daemon serves is methods.c's
- * and job.c's. */
+ * and the signals that stop or restart it (what they do is daemon.c's). What the
+ * daemon serves is methods.c's and job.c's. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -15,7 +15,7 @@
 
 #include "config.h"
 #include "errors.h"
-#include "manager.h"
+#include "daemon.h"
 #include "polkit.h"
 #include "settings.h"
 #include "vmsnap/vmsnap.h"
@@ -165,14 +165,14 @@ static void log_recovery(void *userdata, const char *text)
 
 static int on_hangup(sd_event_source *source, const struct signalfd_siginfo *info, void *userdata)
 {
-        manager_restart_when_idle(userdata);
+        daemon_restart_when_idle(userdata);
         return 0;
 }
 
-/* The loop ends once the work under way has answered (see manager_shut_down). */
+/* The loop ends once the work under way has answered (see daemon_shut_down). */
 static int on_terminate(sd_event_source *source, const struct signalfd_siginfo *info, void *userdata)
 {
-        manager_shut_down(userdata);
+        daemon_shut_down(userdata);
         return 0;
 }
 
@@ -243,7 +243,7 @@ static int run(const settings *args)
         r = manager_new(event, bus, engine, args->workers, args->job_linger_sec * USEC_PER_SEC, &m);
         if (r >= 0) {
                 m->stop_timeout_usec = args->stop_timeout_sec * USEC_PER_SEC;
-                r = manager_start(m);
+                r = daemon_start(m);
         }
         if (r < 0) {
                 fprintf(stderr, "vmsnapd: cannot publish %s: %s\n", SNAPSHOTS_OBJECT_PATH, strerror(-r));
@@ -271,14 +271,14 @@ static int run(const settings *args)
 out:
         /* Workers are joined while the engine still exists; the engine's watcher stops with
          * it, before the manager goes. */
-        manager_stop(m);
+        daemon_stop(m);
         vmsnap_engine_free(engine);
-        manager_free(m);
+        daemon_free(m);
         polkit_release();
         if (bus)
                 sd_bus_flush_close_unref(bus);
         sd_event_unref(event);
-        return r < 0 ? EXIT_FAILURE : r == MANAGER_EXIT_RESTART ? MANAGER_EXIT_RESTART : EXIT_SUCCESS;
+        return r < 0 ? EXIT_FAILURE : r == DAEMON_EXIT_RESTART ? DAEMON_EXIT_RESTART : EXIT_SUCCESS;
 }
 
 int main(int argc, char *argv[])

@@ -1,16 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* manager.c: the daemon's shared state: its life from start to an orderly
- * shutdown, the work under way, and SnapshotsChanged from the engine's watcher
- * thread to the bus. The interface is methods.c's, a call's journey call.c's. */
+/* manager.c: the daemon's shared state: what it holds and frees, the work under
+ * way, and SnapshotsChanged from the engine's watcher thread to the bus. Its life
+ * from start to an orderly shutdown is daemon.c's, the interface methods.c's, a
+ * call's journey call.c's. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "call.h"
-#include "job.h"
 #include "lanes.h"
 #include "manager.h"
-#include "methods.h"
 #include "readers.h"
 #include "util.h"
 
@@ -92,9 +90,12 @@ int manager_new(sd_event *event, sd_bus *bus, vmsnap_engine *engine, unsigned wo
         if (r >= 0)
                 r = worker_pool_new("vmsnapd-req", request_workers, &m->requests);
         if (r >= 0)
-                m->request_lanes = lanes_new(event, m->requests, request_workers, m->mailbox, LANE_MAX_PENDING);
+                m->request_lanes =
+                        lanes_new(event, m->requests, request_workers, m->mailbox, LANE_MAX_PENDING);
         if (r >= 0)
                 r = worker_pool_new("vmsnapd-chg", workers, &m->changes);
+        if (r >= 0)
+                m->change_lanes = change_lanes_new(m->changes, m->mailbox);
         if (r < 0) {
                 manager_free(m);
                 return r;
@@ -103,18 +104,11 @@ int manager_new(sd_event *event, sd_bus *bus, vmsnap_engine *engine, unsigned wo
         return 0;
 }
 
-int manager_start(manager *m)
+int manager_watch_engine(manager *m)
 {
         vmsnap_error error = {0};
         int r;
 
-        r = sd_bus_add_object_vtable(m->bus, &m->manager_slot, SNAPSHOTS_OBJECT_PATH, SNAPSHOTS_INTERFACE,
-                                     snapshots_vtable, m);
-        if (r < 0)
-                return r;
-        r = job_objects_register(m);
-        if (r < 0)
-                return r;
         r = vmsnap_engine_watch(m->engine, on_engine_change, m, &error);
         if (r < 0) {
                 /* Changes made through the bus still happen; clients just learn of them by reading. */
@@ -123,7 +117,7 @@ int manager_start(manager *m)
                         "emitted\n",
                         error.message);
         }
-        return 0;
+        return r;
 }
 
 void manager_work_begin(manager *m)
@@ -138,94 +132,18 @@ void manager_work_end(manager *m)
                 (void)sd_event_exit(m->event, 0);
 }
 
-static int on_stop_timeout(sd_event_source *source, uint64_t usec, void *userdata)
-{
-        manager *m = userdata;
-
-        fprintf(stderr, "vmsnapd: stopping: the running jobs did not end within %" PRIu64
-                        " s; canceling them (a job past its point of no return still finishes)\n",
-                m->stop_timeout_usec / 1000000);
-        job_cancel_all(m);
-        return 0;
-}
-
-static int on_restart_check(sd_event_source *source, uint64_t usec, void *userdata)
-{
-        manager *m = userdata;
-
-        if (m->stopping)
-                return 0;
-        if (m->in_flight > 0 || m->lanes) {
-                (void)sd_event_source_set_time_relative(source, 200 * 1000);
-                return sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
-        }
-        /* Idle: nothing more is taken, and the loop ends before another call is read. */
-        fprintf(stderr, "vmsnapd: no job runs or waits: exiting to be started again as the new version\n");
-        m->stopping = true;
-        return sd_event_exit(m->event, MANAGER_EXIT_RESTART);
-}
-
-void manager_restart_when_idle(manager *m)
-{
-        if (m->stopping || m->restart_timer)
-                return;
-        fprintf(stderr, "vmsnapd: asked to restart (SIGHUP): restarting once no job runs or waits\n");
-        if (sd_event_add_time_relative(m->event, &m->restart_timer, CLOCK_MONOTONIC, 0, 0, on_restart_check, m) <
-            0)
-                fprintf(stderr, "vmsnapd: cannot wait to restart; carrying on as this version\n");
-}
-
-void manager_shut_down(manager *m)
-{
-        if (m->stopping) {
-                /* Asked again: the administrator will not wait. */
-                job_cancel_all(m);
-                return;
-        }
-        m->stopping = true;
-        calls_discard_waiting(m);
-        lanes_release_held(m->request_lanes);
-        if (m->in_flight == 0) {
-                (void)sd_event_exit(m->event, 0);
-                return;
-        }
-        fprintf(stderr,
-                "vmsnapd: stopping: taking no new work; running jobs may end within %" PRIu64
-                " s, then they are canceled (a second SIGTERM cancels them now)\n",
-                m->stop_timeout_usec / 1000000);
-        if (sd_event_add_time_relative(m->event, &m->stop_timer, CLOCK_MONOTONIC, m->stop_timeout_usec, 0,
-                                       on_stop_timeout, m) < 0)
-                job_cancel_all(m);
-}
-
-void manager_stop(manager *m)
-{
-        if (!m || !m->requests)
-                return;
-        m->stopping = true;
-        job_cancel_all(m);
-        calls_discard_waiting(m);
-        lanes_release_held(m->request_lanes);
-        lanes_discard_waiting(m->request_lanes);
-        worker_pool_free(m->requests, lanes_discard_task);
-        m->requests = NULL;
-        /* Running changes see their jobs canceled and stop at the engine's next check. */
-        worker_pool_free(m->changes, call_discard);
-        m->changes = NULL;
-        loop_mailbox_drain(m->mailbox);
-}
-
 void manager_free(manager *m)
 {
         if (!m)
                 return;
-        manager_stop(m);
+        /* Pools still here (manager_new failed half-way) have taken no work yet. */
+        worker_pool_free(m->requests, lanes_discard_task);
+        worker_pool_free(m->changes, change_lanes_discard_task);
         sd_event_source_unref(m->stop_timer);
         sd_event_source_unref(m->restart_timer);
         loop_mailbox_free(m->mailbox);
         lanes_free(m->request_lanes);
-        calls_free_queues(m);
-        job_free_all(m);
+        change_lanes_free(m->change_lanes);
         for (size_t i = 0; i < m->n_changed_uuids; i++)
                 free(m->changed_uuids[i]);
         free(m->changed_uuids);

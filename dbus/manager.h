@@ -25,8 +25,8 @@
 
 typedef struct job job;
 typedef struct call call;
-typedef struct domain_lane domain_lane;
 typedef struct lanes lanes;
+typedef struct change_lanes change_lanes;
 typedef struct readers readers;
 
 typedef struct manager {
@@ -38,15 +38,15 @@ typedef struct manager {
         worker_pool *requests;
         /* The way into requests: a queue per caller, served in turn (lanes.c). */
         lanes *request_lanes;
-        /* Changes: at most one per domain at a time (see domain_lane), so a change
-         * never parks a worker waiting for another change of its domain. */
+        /* Changes: at most one per domain at a time (the queues of change_lanes), so a
+         * change never parks a worker waiting for another change of its domain. */
         worker_pool *changes;
+        change_lanes *change_lanes;
         loop_mailbox *mailbox;
 
         uint64_t job_linger_usec;
         uint32_t last_job_id;
         job *jobs;
-        domain_lane *lanes;
 
         /* Domains the engine reported changed, not yet signalled (any thread). */
         pthread_mutex_t changed_lock;
@@ -60,45 +60,30 @@ typedef struct manager {
         readers *readers;
 
         sd_bus_slot *manager_slot, *job_slot, *job_enumerator_slot, *job_filter_slot;
-        /* Calls handed to a worker whose result has not come back yet. */
+        /* Calls taken whose work has not come back yet: in a request worker, or a change
+         * waiting or running in its domain's queue. */
         unsigned in_flight;
         bool stopping;
-        /* After SIGTERM, how long running jobs may go on before they are canceled (so
-         * that they end, or roll back, before the unit's TimeoutStopSec). */
+        /* daemon.h: after SIGTERM, how long running jobs may go on before they are
+         * canceled (so that they end, or roll back, before the unit's TimeoutStopSec). */
         uint64_t stop_timeout_usec;
         sd_event_source *stop_timer;
-        /* SIGHUP (a new version was installed): exit with MANAGER_EXIT_RESTART at the first
+        /* SIGHUP (a new version was installed): exit with DAEMON_EXIT_RESTART at the first
          * moment no job runs or waits, checked every 200 ms. */
         sd_event_source *restart_timer;
 } manager;
 
-/* The exit status that asks systemd to start vmsnapd again at once (the unit's
- * RestartForceExitStatus= and SuccessExitStatus=): EX_TEMPFAIL. */
-#define MANAGER_EXIT_RESTART 75
-
 int manager_new(sd_event *event, sd_bus *bus, vmsnap_engine *engine, unsigned workers,
                 uint64_t job_linger_usec, manager **ret);
-/* Publishes the objects and starts watching the engine for changes. */
-int manager_start(manager *m);
-/* On SIGTERM/SIGINT: takes no new calls (Busy), ends queued jobs as canceled, lets the
- * running ones end for up to stop_timeout_usec and then cancels them, and ends the loop
- * once the work under way has come back and its answers are sent. A second call
- * cancels the running jobs at once. */
-void manager_shut_down(manager *m);
-/* On SIGHUP: keeps serving, and ends the loop with MANAGER_EXIT_RESTART once no job
- * runs or waits, so that a package upgrade never cuts a job. */
-void manager_restart_when_idle(manager *m);
-/* After the loop ended: waits for the workers and answers whatever is left. */
-void manager_stop(manager *m);
+/* Once the daemon stopped (daemon.h) and its jobs are freed. */
 void manager_free(manager *m);
+/* Starts watching the engine for changes (SnapshotsChanged); a failure is logged, and
+ * the daemon serves on without the signal. */
+int manager_watch_engine(manager *m);
 
 /* Work handed to a worker (begin, loop thread) and its result back on the loop (end). */
 void manager_work_begin(manager *m);
 void manager_work_end(manager *m);
-
-/* Removes a job that waits in its domain's queue (it never reached the engine);
- * returns false if it already left the queue. */
-bool manager_cancel_queued_job(manager *m, job *j);
 
 /* The effective UID of the peer that sent message (loop thread: may ask the bus). */
 int manager_caller_uid(manager *m, sd_bus_message *message, uid_t *ret);

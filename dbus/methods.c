@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* methods.c: the org.example.Snapshots interface: its vtable and, per method,
- * what is parsed (loop thread), checked and done (workers) and answered (loop).
- * How a call travels between those threads is call.c's. */
+/* methods.c: the org.example.Snapshots interface, method by method: what each
+ * parses (loop thread), the polkit action that authorizes it, what it checks and
+ * does (workers) and what it answers (loop), then its vtable. How a call travels
+ * between those threads is call.c's. */
 #include <errno.h>
 #include <stdio.h>
 
@@ -20,7 +21,7 @@
 #define ACTION_DELETE "org.example.snapshots.delete"
 #define ACTION_CLONE "org.example.snapshots.clone"
 
-/* ---- parsing (loop) ---- */
+/* ---- what several methods parse (loop) ---- */
 
 static int read_string(sd_bus_message *message, char **field)
 {
@@ -58,6 +59,90 @@ static int parse_domain_snapshot(call *c, sd_bus_message *message, sd_bus_error 
         return 0;
 }
 
+/* ---- ListDomains: every domain with its snapshot state ---- */
+
+static void act_list_domains(call *c)
+{
+        vmsnap_error error = {0};
+
+        if (vmsnap_domain_list(c->manager->engine, &c->domains, &c->n_domains, &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static int reply_domains(call *c, sd_bus_message *reply)
+{
+        int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < c->n_domains; i++)
+                r = bus_append_domain_record(reply, &c->domains[i]);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static const method_spec list_domains_method = {
+        .member = "ListDomains",
+        .kind = METHOD_READ,
+        .action = ACTION_READ,
+        .phrase = "list domains and their snapshots",
+        .act = act_list_domains,
+        .reply = reply_domains,
+};
+
+/* ---- ListSnapshots: the tree of one domain ---- */
+
+static void act_list_snapshots(call *c)
+{
+        vmsnap_error error = {0};
+
+        if (vmsnap_snapshot_list(c->manager->engine, call_domain(c), &c->snapshots, &c->n_snapshots,
+                                 &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static int reply_snapshots(call *c, sd_bus_message *reply)
+{
+        int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < c->n_snapshots; i++)
+                r = bus_append_snapshot_record(reply, &c->snapshots[i]);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static const method_spec list_snapshots_method = {
+        .member = "ListSnapshots",
+        .kind = METHOD_READ,
+        .action = ACTION_READ,
+        .phrase = "read snapshots of",
+        .parse = parse_domain,
+        .act = act_list_snapshots,
+        .reply = reply_snapshots,
+};
+
+/* ---- GetSnapshot ---- */
+
+static void act_get_snapshot(call *c)
+{
+        vmsnap_error error = {0};
+
+        if (vmsnap_snapshot_get(c->manager->engine, call_domain(c), c->snapshot, &c->snapshot_info, &error) <
+            0)
+                call_fail_engine(c, &error);
+}
+
+static int reply_snapshot(call *c, sd_bus_message *reply)
+{
+        return bus_append_snapshot_record(reply, &c->snapshot_info);
+}
+
+static const method_spec get_snapshot_method = {
+        .member = "GetSnapshot",
+        .kind = METHOD_READ,
+        .action = ACTION_READ,
+        .phrase = "read snapshots of",
+        .parse = parse_domain_snapshot,
+        .act = act_get_snapshot,
+        .reply = reply_snapshot,
+};
+
+/* ---- GetConfiguration: at a snapshot, or now ---- */
+
 /* GetConfiguration: an empty snapshot asks for the domain's configuration now. */
 static int parse_configuration(call *c, sd_bus_message *message, sd_bus_error *error)
 {
@@ -73,6 +158,72 @@ static int parse_configuration(call *c, sd_bus_message *message, sd_bus_error *e
         }
         return 0;
 }
+
+static void act_get_configuration(call *c)
+{
+        vmsnap_error error = {0};
+
+        int r = c->snapshot
+                        ? vmsnap_snapshot_get_configuration(c->manager->engine, call_domain(c), c->snapshot,
+                                                            &c->xml, &c->images, &c->n_images, &error)
+                        : vmsnap_domain_get_configuration(c->manager->engine, call_domain(c), &c->xml,
+                                                          &c->images, &c->n_images, &error);
+        if (r < 0)
+                call_fail_engine(c, &error);
+}
+
+static int reply_configuration(call *c, sd_bus_message *reply)
+{
+        int r = sd_bus_message_append(reply, "s", c->xml ? c->xml : "");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < c->n_images; i++)
+                r = c->snapshot ? bus_append_image_record(reply, &c->images[i])
+                                : bus_append_current_disk_record(reply, &c->images[i]);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static const method_spec get_configuration_method = {
+        .member = "GetConfiguration",
+        .kind = METHOD_READ,
+        .action = ACTION_READ,
+        .phrase = "read snapshots of",
+        .parse = parse_configuration,
+        .act = act_get_configuration,
+        .reply = reply_configuration,
+};
+
+/* ---- GetHistory ---- */
+
+static void act_get_history(call *c)
+{
+        vmsnap_error error = {0};
+
+        if (vmsnap_history_list(c->manager->engine, call_domain(c), &c->history, &c->n_history, &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static int reply_history(call *c, sd_bus_message *reply)
+{
+        int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < c->n_history; i++)
+                r = bus_append_history_record(reply, &c->history[i]);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static const method_spec get_history_method = {
+        .member = "GetHistory",
+        .kind = METHOD_READ,
+        .action = ACTION_READ,
+        .phrase = "read the history of",
+        .parse = parse_domain,
+        .act = act_get_history,
+        .reply = reply_history,
+        .undefined_domains = true,
+        .answers_undefined = true,
+};
+
+/* ---- Create (a job) ---- */
 
 static const option_spec create_options[] = {
         {"memory", "b", offsetof(call, create.memory), NULL},
@@ -92,6 +243,53 @@ static int parse_create(call *c, sd_bus_message *message, sd_bus_error *error)
                 return r;
         return bus_read_options(message, "Create", create_options, c, error);
 }
+
+/* Create: a name the engine would refuse is refused now rather than by the job. */
+static void check_create(call *c)
+{
+        vmsnap_create_options options = {.name = c->name};
+        vmsnap_error error = {0};
+
+        if (vmsnap_create_check(c->manager->engine, call_domain(c), &options, &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void act_create(call *c)
+{
+        vmsnap_error error = {0};
+        vmsnap_create_options options = {
+                .name = c->name,
+                .description = c->text,
+                .disks = (const char *const *)c->disks,
+                .n_disks = strv_length(c->disks),
+                .memory = c->create.memory,
+                .quiesce = c->create.quiesce,
+        };
+
+        if (vmsnap_snapshot_create(c->manager->engine, call_domain(c), &options, call_hooks(c), &c->new_name,
+                                   &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void summarize_create(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "Created snapshot \"%s\" of %s", c->new_name ? c->new_name : "",
+                 call_domain_name(c));
+}
+
+static const method_spec create_method = {
+        .member = "Create",
+        .kind = METHOD_JOB,
+        .action = ACTION_CREATE,
+        .phrase = "create snapshots of",
+        .operation = "create",
+        .parse = parse_create,
+        .check = check_create,
+        .act = act_create,
+        .summarize = summarize_create,
+};
+
+/* ---- Preview (a job) ---- */
 
 static const option_spec preview_options[] = {
         {"restore_memory", "b", offsetof(call, preview.restore_memory), NULL},
@@ -126,31 +324,148 @@ static int parse_preview(call *c, sd_bus_message *message, sd_bus_error *error)
         return bus_read_options(message, "Preview", preview_options, c, error);
 }
 
-static const option_spec commit_options[] = {
+static void check_preview(call *c)
+{
+        for (size_t i = 0; i < c->n_preview_disks; i++) {
+                vmsnap_snapshot_info info = {0};
+                vmsnap_error error = {0};
+
+                if (vmsnap_snapshot_get(c->manager->engine, call_domain(c), c->preview_snapshots[i], &info,
+                                        &error) < 0) {
+                        call_fail_engine(c, &error);
+                        return;
+                }
+                vmsnap_snapshot_info_clear(&info);
+        }
+}
+
+static void act_preview(call *c)
+{
+        _cleanup_free_ vmsnap_disk_choice *choices = xcalloc(c->n_preview_disks, sizeof(*choices));
+        vmsnap_error error = {0};
+
+        for (size_t i = 0; i < c->n_preview_disks; i++)
+                choices[i] = (vmsnap_disk_choice){c->preview_targets[i], c->preview_snapshots[i]};
+        vmsnap_preview_options options = {
+                .disks = choices,
+                .n_disks = c->n_preview_disks,
+                .restore_memory = c->preview.restore_memory,
+                .stop = c->preview.stop,
+        };
+        if (vmsnap_preview_start(c->manager->engine, call_domain(c), c->snapshot, &options, call_hooks(c),
+                                 &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void summarize_preview(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "%s now previews snapshot \"%s\"; commit or undo the preview when done",
+                 call_domain_name(c), call_snapshot_name(c));
+}
+
+static const method_spec preview_method = {
+        .member = "Preview",
+        .kind = METHOD_JOB,
+        .action = ACTION_PREVIEW,
+        .phrase = "preview snapshots of",
+        .operation = "preview",
+        .parse = parse_preview,
+        .check = check_preview,
+        .act = act_preview,
+        .summarize = summarize_preview,
+};
+
+/* ---- Commit and Undo: the end of a preview (jobs) ---- */
+
+static const option_spec preview_end_options[] = {
         {"stop", "b", offsetof(call, preview_end.stop), NULL},
         {NULL, NULL, 0, NULL},
 };
 
-static int parse_commit(call *c, sd_bus_message *message, sd_bus_error *error)
+/* Commit and Undo take the same arguments. */
+static int parse_preview_end(call *c, sd_bus_message *message, sd_bus_error *error)
 {
         int r = parse_domain(c, message, error);
         if (r < 0)
                 return r;
-        return bus_read_options(message, "Commit", commit_options, c, error);
+        return bus_read_options(message, c->method->member, preview_end_options, c, error);
 }
 
-static const option_spec undo_options[] = {
-        {"stop", "b", offsetof(call, preview_end.stop), NULL},
-        {NULL, NULL, 0, NULL},
+/* Commit, Undo: a running domain without the option stop is refused with DomainRunning
+ * before a job is made. */
+static void check_commit(call *c)
+{
+        vmsnap_preview_end_options options = {.stop = c->preview_end.stop};
+        vmsnap_error error = {0};
+
+        if (vmsnap_preview_commit_check(c->manager->engine, call_domain(c), &options, &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void act_commit(call *c)
+{
+        vmsnap_error error = {0};
+        vmsnap_preview_end_options options = {.stop = c->preview_end.stop};
+
+        if (vmsnap_preview_commit_with_options(c->manager->engine, call_domain(c), &options, call_hooks(c),
+                                               &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void summarize_commit(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "Committed the preview of %s", call_domain_name(c));
+}
+
+static const method_spec commit_method = {
+        .member = "Commit",
+        .kind = METHOD_JOB,
+        .action = ACTION_PREVIEW,
+        .phrase = "commit snapshot previews of",
+        .operation = "commit",
+        .parse = parse_preview_end,
+        .check = check_commit,
+        .act = act_commit,
+        .summarize = summarize_commit,
 };
 
-static int parse_undo(call *c, sd_bus_message *message, sd_bus_error *error)
+static void check_undo(call *c)
 {
-        int r = parse_domain(c, message, error);
-        if (r < 0)
-                return r;
-        return bus_read_options(message, "Undo", undo_options, c, error);
+        vmsnap_preview_end_options options = {.stop = c->preview_end.stop};
+        vmsnap_error error = {0};
+
+        if (vmsnap_preview_undo_check(c->manager->engine, call_domain(c), &options, &error) < 0)
+                call_fail_engine(c, &error);
 }
+
+static void act_undo(call *c)
+{
+        vmsnap_error error = {0};
+        vmsnap_preview_end_options options = {.stop = c->preview_end.stop};
+
+        if (vmsnap_preview_undo_with_options(c->manager->engine, call_domain(c), &options, call_hooks(c),
+                                             &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void summarize_undo(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "Undid the preview of %s", call_domain_name(c));
+}
+
+static const method_spec undo_method = {
+        .member = "Undo",
+        .kind = METHOD_JOB,
+        .action = ACTION_PREVIEW,
+        .phrase = "undo snapshot previews of",
+        .operation = "undo",
+        .parse = parse_preview_end,
+        .check = check_undo,
+        .act = act_undo,
+        .summarize = summarize_undo,
+};
+
+/* ---- Revert (a job) ---- */
 
 static const option_spec revert_options[] = {
         {"start", "b", offsetof(call, revert.start), NULL},
@@ -166,6 +481,36 @@ static int parse_revert(call *c, sd_bus_message *message, sd_bus_error *error)
                 return r;
         return bus_read_options(message, "Revert", revert_options, c, error);
 }
+
+static void act_revert(call *c)
+{
+        vmsnap_error error = {0};
+        vmsnap_revert_options options = {.start = c->revert.start,
+                                         .restore_memory = c->revert.restore_memory,
+                                         .stop = c->revert.stop};
+
+        if (vmsnap_snapshot_revert(c->manager->engine, call_domain(c), c->snapshot, &options, call_hooks(c),
+                                   &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void summarize_revert(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "Reverted %s to snapshot \"%s\"", call_domain_name(c), call_snapshot_name(c));
+}
+
+static const method_spec revert_method = {
+        .member = "Revert",
+        .kind = METHOD_JOB,
+        .action = ACTION_PREVIEW,
+        .phrase = "revert to snapshots of",
+        .operation = "revert",
+        .parse = parse_revert,
+        .act = act_revert,
+        .summarize = summarize_revert,
+};
+
+/* ---- Delete (a job) ---- */
 
 static const option_spec delete_options[] = {
         {"children", "b", offsetof(call, delete.children), NULL},
@@ -189,6 +534,37 @@ static int parse_delete(call *c, sd_bus_message *message, sd_bus_error *error)
         return 0;
 }
 
+static void act_delete(call *c)
+{
+        vmsnap_error error = {0};
+        vmsnap_delete_mode mode = c->delete.children        ? VMSNAP_DELETE_CHILDREN
+                                  : c->delete.children_only ? VMSNAP_DELETE_CHILDREN_ONLY
+                                  : c->delete.metadata_only ? VMSNAP_DELETE_METADATA_ONLY
+                                                            : VMSNAP_DELETE_MERGE;
+
+        if (vmsnap_snapshot_delete(c->manager->engine, call_domain(c), c->snapshot, mode, call_hooks(c),
+                                   &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void summarize_delete(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "Deleted snapshot \"%s\" of %s", call_snapshot_name(c), call_domain_name(c));
+}
+
+static const method_spec delete_method = {
+        .member = "Delete",
+        .kind = METHOD_JOB,
+        .action = ACTION_DELETE,
+        .phrase = "delete snapshots of",
+        .operation = "delete",
+        .parse = parse_delete,
+        .act = act_delete,
+        .summarize = summarize_delete,
+};
+
+/* ---- DeleteAll (a job) ---- */
+
 static const option_spec delete_all_options[] = {
         {"into_original", "b", offsetof(call, delete_all.into_original), NULL},
         {NULL, NULL, 0, NULL},
@@ -202,6 +578,34 @@ static int parse_delete_all(call *c, sd_bus_message *message, sd_bus_error *erro
         return bus_read_options(message, "DeleteAll", delete_all_options, c, error);
 }
 
+static void act_delete_all(call *c)
+{
+        vmsnap_error error = {0};
+        vmsnap_delete_all_options options = {.into_original = c->delete_all.into_original};
+
+        if (vmsnap_snapshot_delete_all(c->manager->engine, call_domain(c), &options, call_hooks(c), &error) <
+            0)
+                call_fail_engine(c, &error);
+}
+
+static void summarize_delete_all(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "Deleted every snapshot of %s", call_domain_name(c));
+}
+
+static const method_spec delete_all_method = {
+        .member = "DeleteAll",
+        .kind = METHOD_JOB,
+        .action = ACTION_DELETE,
+        .phrase = "delete snapshots of",
+        .operation = "delete-all",
+        .parse = parse_delete_all,
+        .act = act_delete_all,
+        .summarize = summarize_delete_all,
+};
+
+/* ---- Purge (a job) ---- */
+
 static const option_spec purge_options[] = {
         {"undefine", "b", offsetof(call, purge.undefine), NULL},
         {NULL, NULL, 0, NULL},
@@ -214,6 +618,35 @@ static int parse_purge(call *c, sd_bus_message *message, sd_bus_error *error)
                 return r;
         return bus_read_options(message, "Purge", purge_options, c, error);
 }
+
+static void act_purge(call *c)
+{
+        vmsnap_error error = {0};
+        vmsnap_purge_options options = {.undefine = c->purge.undefine};
+
+        if (vmsnap_domain_purge(c->manager->engine, call_domain(c), &options, call_hooks(c), &error) < 0)
+                call_fail_engine(c, &error);
+}
+
+static void summarize_purge(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "%s %s: every file vmsnap made for it and its snapshot metadata are gone",
+                 c->purge.undefine ? "Undefined and purged" : "Purged", call_domain_name(c));
+}
+
+static const method_spec purge_method = {
+        .member = "Purge",
+        .kind = METHOD_JOB,
+        .action = ACTION_DELETE,
+        .phrase = "purge the snapshots and files of",
+        .operation = "purge",
+        .parse = parse_purge,
+        .act = act_purge,
+        .summarize = summarize_purge,
+        .undefined_domains = true,
+};
+
+/* ---- Clone (a job) ---- */
 
 static const option_spec clone_options[] = {
         {"target_dir", "s", offsetof(call, clone.target_dir), NULL},
@@ -247,246 +680,12 @@ static int parse_clone(call *c, sd_bus_message *message, sd_bus_error *error)
         return 0;
 }
 
-static int parse_new_name(call *c, sd_bus_message *message, sd_bus_error *error)
-{
-        int r = parse_domain_snapshot(c, message, error);
-        if (r < 0)
-                return r;
-        return read_string(message, &c->name);
-}
-
-static int parse_description(call *c, sd_bus_message *message, sd_bus_error *error)
-{
-        int r = parse_domain_snapshot(c, message, error);
-        if (r < 0)
-                return r;
-        return read_string(message, &c->text);
-}
-
-/* ---- checks before a change (request worker) ---- */
-
-static bool check_name(call *c, const char *name)
-{
-        vmsnap_error error = {0};
-
-        if (name && *name && vmsnap_name_validate(name, &error) < 0) {
-                call_fail_engine(c, &error);
-                return false;
-        }
-        return true;
-}
-
 /* Clone: an empty name asks for a default; a given one names the new domain. */
-static void check_name_if_given(call *c)
+static void check_clone(call *c)
 {
         vmsnap_error error = {0};
 
         if (c->name && *c->name && vmsnap_domain_name_validate(c->name, &error) < 0)
-                call_fail_engine(c, &error);
-}
-
-/* Create: an empty name asks for a default; a taken one is refused now rather than by
- * the job (the engine checks again when the job runs). */
-static void check_create(call *c)
-{
-        vmsnap_snapshot_info existing = {0};
-        vmsnap_error error = {0};
-
-        if (!c->name || !c->name[0] || !check_name(c, c->name))
-                return;
-        if (vmsnap_snapshot_get(c->manager->engine, call_domain(c), c->name, &existing, &error) < 0)
-                return;
-        if (strcmp(existing.name, c->name) == 0) {
-                char sentence[1024];
-                snprintf(sentence, sizeof(sentence),
-                         "domain %s already has a snapshot named \"%s\"; choose another name",
-                         call_domain_name(c), c->name);
-                call_fail(c, BUS_ERROR_INVALID_ARGUMENT, sentence);
-        }
-        vmsnap_snapshot_info_clear(&existing);
-}
-
-static void check_rename(call *c)
-{
-        if (!c->name || !c->name[0]) {
-                call_fail(c, BUS_ERROR_INVALID_ARGUMENT, "no new name given: a snapshot needs a name");
-                return;
-        }
-        check_name(c, c->name);
-}
-
-static void check_preview(call *c)
-{
-        for (size_t i = 0; i < c->n_preview_disks; i++) {
-                vmsnap_snapshot_info info = {0};
-                vmsnap_error error = {0};
-
-                if (vmsnap_snapshot_get(c->manager->engine, call_domain(c), c->preview_snapshots[i], &info,
-                                        &error) < 0) {
-                        call_fail_engine(c, &error);
-                        return;
-                }
-                vmsnap_snapshot_info_clear(&info);
-        }
-}
-
-/* Commit, Undo: a running domain without the option stop is refused with DomainRunning
- * before a job is made (the engine checks again when the job runs). */
-static void check_preview_end(call *c)
-{
-        vmsnap_domain_info info = {0};
-        vmsnap_error error = {0};
-        char sentence[1024];
-
-        if (c->preview_end.stop || vmsnap_domain_get(c->manager->engine, call_domain(c), &info, &error) < 0)
-                return;
-        if (info.in_preview && (strcmp(info.state, "running") == 0 || strcmp(info.state, "paused") == 0)) {
-                snprintf(sentence, sizeof(sentence),
-                         "domain %s is running and %s of its preview replaces its disks: shut it down "
-                         "first (virsh shutdown %s), or ask for it to be stopped (option stop; what only "
-                         "its memory holds is lost)",
-                         info.name, strcmp(c->method->member, "Commit") == 0 ? "the commit" : "the undo",
-                         info.name);
-                call_fail(c, BUS_ERROR_DOMAIN_RUNNING, sentence);
-        }
-        vmsnap_domain_info_clear(&info);
-}
-
-/* ---- acting (workers) ---- */
-
-static void act_list_domains(call *c)
-{
-        vmsnap_error error = {0};
-
-        if (vmsnap_domain_list(c->manager->engine, &c->domains, &c->n_domains, &error) < 0)
-                call_fail_engine(c, &error);
-}
-
-static void act_list_snapshots(call *c)
-{
-        vmsnap_error error = {0};
-
-        if (vmsnap_snapshot_list(c->manager->engine, call_domain(c), &c->snapshots, &c->n_snapshots,
-                                 &error) < 0)
-                call_fail_engine(c, &error);
-}
-
-static void act_get_snapshot(call *c)
-{
-        vmsnap_error error = {0};
-
-        if (vmsnap_snapshot_get(c->manager->engine, call_domain(c), c->snapshot, &c->snapshot_info, &error) <
-            0)
-                call_fail_engine(c, &error);
-}
-
-static void act_get_configuration(call *c)
-{
-        vmsnap_error error = {0};
-
-        int r = c->snapshot
-                        ? vmsnap_snapshot_get_configuration(c->manager->engine, call_domain(c), c->snapshot,
-                                                            &c->xml, &c->images, &c->n_images, &error)
-                        : vmsnap_domain_get_configuration(c->manager->engine, call_domain(c), &c->xml,
-                                                          &c->images, &c->n_images, &error);
-        if (r < 0)
-                call_fail_engine(c, &error);
-}
-
-static void act_get_history(call *c)
-{
-        vmsnap_error error = {0};
-
-        if (vmsnap_history_list(c->manager->engine, call_domain(c), &c->history, &c->n_history, &error) < 0)
-                call_fail_engine(c, &error);
-}
-
-static void act_create(call *c)
-{
-        vmsnap_error error = {0};
-        vmsnap_create_options options = {
-                .name = c->name,
-                .description = c->text,
-                .disks = (const char *const *)c->disks,
-                .n_disks = strv_length(c->disks),
-                .memory = c->create.memory,
-                .quiesce = c->create.quiesce,
-        };
-
-        if (vmsnap_snapshot_create(c->manager->engine, call_domain(c), &options, call_hooks(c), &c->new_name,
-                                   &error) < 0)
-                call_fail_engine(c, &error);
-}
-
-static void act_preview(call *c)
-{
-        _cleanup_free_ vmsnap_disk_choice *choices = xcalloc(c->n_preview_disks, sizeof(*choices));
-        vmsnap_error error = {0};
-
-        for (size_t i = 0; i < c->n_preview_disks; i++)
-                choices[i] = (vmsnap_disk_choice){c->preview_targets[i], c->preview_snapshots[i]};
-        vmsnap_preview_options options = {
-                .disks = choices,
-                .n_disks = c->n_preview_disks,
-                .restore_memory = c->preview.restore_memory,
-                .stop = c->preview.stop,
-        };
-        if (vmsnap_preview_start(c->manager->engine, call_domain(c), c->snapshot, &options, call_hooks(c),
-                                 &error) < 0)
-                call_fail_engine(c, &error);
-}
-
-static void act_commit(call *c)
-{
-        vmsnap_error error = {0};
-        vmsnap_preview_end_options options = {.stop = c->preview_end.stop};
-
-        if (vmsnap_preview_commit_with_options(c->manager->engine, call_domain(c), &options, call_hooks(c),
-                                               &error) < 0)
-                call_fail_engine(c, &error);
-}
-
-static void act_undo(call *c)
-{
-        vmsnap_error error = {0};
-        vmsnap_preview_end_options options = {.stop = c->preview_end.stop};
-
-        if (vmsnap_preview_undo_with_options(c->manager->engine, call_domain(c), &options, call_hooks(c),
-                                             &error) < 0)
-                call_fail_engine(c, &error);
-}
-
-static void act_revert(call *c)
-{
-        vmsnap_error error = {0};
-        vmsnap_revert_options options = {.start = c->revert.start,
-                                         .restore_memory = c->revert.restore_memory,
-                                         .stop = c->revert.stop};
-
-        if (vmsnap_snapshot_revert(c->manager->engine, call_domain(c), c->snapshot, &options, call_hooks(c),
-                                   &error) < 0)
-                call_fail_engine(c, &error);
-}
-
-static void act_delete(call *c)
-{
-        vmsnap_error error = {0};
-        vmsnap_delete_mode mode = c->delete.children        ? VMSNAP_DELETE_CHILDREN
-                                  : c->delete.children_only ? VMSNAP_DELETE_CHILDREN_ONLY
-                                  : c->delete.metadata_only ? VMSNAP_DELETE_METADATA_ONLY
-                                                            : VMSNAP_DELETE_MERGE;
-
-        if (vmsnap_snapshot_delete(c->manager->engine, call_domain(c), c->snapshot, mode, call_hooks(c),
-                                   &error) < 0)
-                call_fail_engine(c, &error);
-}
-
-static void act_delete_all(call *c)
-{
-        vmsnap_error error = {0};
-        vmsnap_delete_all_options options = {.into_original = c->delete_all.into_original};
-
-        if (vmsnap_snapshot_delete_all(c->manager->engine, call_domain(c), &options, call_hooks(c), &error) < 0)
                 call_fail_engine(c, &error);
 }
 
@@ -519,12 +718,45 @@ static void act_clone(call *c)
                 call_fail_engine(c, &error);
 }
 
-static void act_purge(call *c)
+static void summarize_clone(call *c, char *out, size_t size)
+{
+        snprintf(out, size, "Cloned snapshot \"%s\" of %s as the new domain %s", call_snapshot_name(c),
+                 call_domain_name(c), c->new_name ? c->new_name : "");
+}
+
+static const method_spec clone_method = {
+        .member = "Clone",
+        .kind = METHOD_JOB,
+        .action = ACTION_CLONE,
+        .phrase = "clone snapshots of",
+        .operation = "clone",
+        .parse = parse_clone,
+        .check = check_clone,
+        .act = act_clone,
+        .summarize = summarize_clone,
+        .own_lane = true,
+        .progress_counts_bytes = true,
+};
+
+/* ---- Rename ---- */
+
+static int parse_rename(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        int r = parse_domain_snapshot(c, message, error);
+        if (r < 0)
+                return r;
+        return read_string(message, &c->name);
+}
+
+static void check_rename(call *c)
 {
         vmsnap_error error = {0};
-        vmsnap_purge_options options = {.undefine = c->purge.undefine};
 
-        if (vmsnap_domain_purge(c->manager->engine, call_domain(c), &options, call_hooks(c), &error) < 0)
+        if (!c->name || !c->name[0]) {
+                call_fail(c, BUS_ERROR_INVALID_ARGUMENT, "no new name given: a snapshot needs a name");
+                return;
+        }
+        if (vmsnap_name_validate(c->name, &error) < 0)
                 call_fail_engine(c, &error);
 }
 
@@ -536,6 +768,27 @@ static void act_rename(call *c)
                 call_fail_engine(c, &error);
 }
 
+static const method_spec rename_method = {
+        .member = "Rename",
+        .kind = METHOD_CHANGE,
+        .action = ACTION_DELETE,
+        .phrase = "rename snapshots of",
+        .operation = "rename",
+        .parse = parse_rename,
+        .check = check_rename,
+        .act = act_rename,
+};
+
+/* ---- SetDescription ---- */
+
+static int parse_set_description(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        int r = parse_domain_snapshot(c, message, error);
+        if (r < 0)
+                return r;
+        return read_string(message, &c->text);
+}
+
 static void act_set_description(call *c)
 {
         vmsnap_error error = {0};
@@ -545,47 +798,17 @@ static void act_set_description(call *c)
                 call_fail_engine(c, &error);
 }
 
-/* ---- reply values (loop) ---- */
+static const method_spec set_description_method = {
+        .member = "SetDescription",
+        .kind = METHOD_CHANGE,
+        .action = ACTION_DELETE,
+        .phrase = "change snapshot descriptions of",
+        .operation = "set-description",
+        .parse = parse_set_description,
+        .act = act_set_description,
+};
 
-static int reply_domains(call *c, sd_bus_message *reply)
-{
-        int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-        for (size_t i = 0; r >= 0 && i < c->n_domains; i++)
-                r = bus_append_domain_record(reply, &c->domains[i]);
-        return r < 0 ? r : sd_bus_message_close_container(reply);
-}
-
-static int reply_snapshots(call *c, sd_bus_message *reply)
-{
-        int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-        for (size_t i = 0; r >= 0 && i < c->n_snapshots; i++)
-                r = bus_append_snapshot_record(reply, &c->snapshots[i]);
-        return r < 0 ? r : sd_bus_message_close_container(reply);
-}
-
-static int reply_snapshot(call *c, sd_bus_message *reply)
-{
-        return bus_append_snapshot_record(reply, &c->snapshot_info);
-}
-
-static int reply_configuration(call *c, sd_bus_message *reply)
-{
-        int r = sd_bus_message_append(reply, "s", c->xml ? c->xml : "");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-        for (size_t i = 0; r >= 0 && i < c->n_images; i++)
-                r = c->snapshot ? bus_append_image_record(reply, &c->images[i])
-                                : bus_append_current_disk_record(reply, &c->images[i]);
-        return r < 0 ? r : sd_bus_message_close_container(reply);
-}
-
-static int reply_history(call *c, sd_bus_message *reply)
-{
-        int r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-        for (size_t i = 0; r >= 0 && i < c->n_history; i++)
-                r = bus_append_history_record(reply, &c->history[i]);
-        return r < 0 ? r : sd_bus_message_close_container(reply);
-}
+/* ---- ListJobs: the jobs the caller may read ---- */
 
 /* Loop: the domains of the jobs the caller may not read by right (it did not start them,
  * it is not root) on which polkit has not answered lately; the request worker asks. */
@@ -637,239 +860,31 @@ static int reply_jobs(call *c, sd_bus_message *reply)
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
-/* ---- summaries of finished jobs ---- */
-
-static void summarize_create(call *c, char *out, size_t size)
-{
-        snprintf(out, size, "Created snapshot \"%s\" of %s", c->new_name ? c->new_name : "",
-                 call_domain_name(c));
-}
-
-static void summarize_preview(call *c, char *out, size_t size)
-{
-        snprintf(out, size, "%s now previews snapshot \"%s\"; commit or undo the preview when done",
-                 call_domain_name(c), call_snapshot_name(c));
-}
-
-static void summarize_commit(call *c, char *out, size_t size)
-{
-        snprintf(out, size, "Committed the preview of %s", call_domain_name(c));
-}
-
-static void summarize_undo(call *c, char *out, size_t size)
-{
-        snprintf(out, size, "Undid the preview of %s", call_domain_name(c));
-}
-
-static void summarize_revert(call *c, char *out, size_t size)
-{
-        snprintf(out, size, "Reverted %s to snapshot \"%s\"", call_domain_name(c), call_snapshot_name(c));
-}
-
-static void summarize_clone(call *c, char *out, size_t size)
-{
-        snprintf(out, size, "Cloned snapshot \"%s\" of %s as the new domain %s", call_snapshot_name(c),
-                 call_domain_name(c), c->new_name ? c->new_name : "");
-}
-
-static void summarize_delete(call *c, char *out, size_t size)
-{
-        snprintf(out, size, "Deleted snapshot \"%s\" of %s", call_snapshot_name(c), call_domain_name(c));
-}
-
-static void summarize_delete_all(call *c, char *out, size_t size)
-{
-        snprintf(out, size, "Deleted every snapshot of %s", call_domain_name(c));
-}
-
-static void summarize_purge(call *c, char *out, size_t size)
-{
-        snprintf(out, size, "%s %s: every file vmsnap made for it and its snapshot metadata are gone",
-                 c->purge.undefine ? "Undefined and purged" : "Purged", call_domain_name(c));
-}
+static const method_spec list_jobs_method = {
+        .member = "ListJobs",
+        .kind = METHOD_READ,
+        .action = ACTION_READ,
+        .phrase = "list snapshot jobs",
+        .parse = parse_list_jobs,
+        .check = check_list_jobs,
+        .reply = reply_jobs,
+};
 
 /* ---- the interface ---- */
 
-static const method_spec methods[] = {
-        {
-                .member = "ListDomains",
-                .kind = METHOD_READ,
-                .action = ACTION_READ,
-                .phrase = "list domains and their snapshots",
-                .act = act_list_domains,
-                .reply = reply_domains,
-        },
-        {
-                .member = "ListSnapshots",
-                .kind = METHOD_READ,
-                .action = ACTION_READ,
-                .phrase = "read snapshots of",
-                .parse = parse_domain,
-                .act = act_list_snapshots,
-                .reply = reply_snapshots,
-        },
-        {
-                .member = "GetSnapshot",
-                .kind = METHOD_READ,
-                .action = ACTION_READ,
-                .phrase = "read snapshots of",
-                .parse = parse_domain_snapshot,
-                .act = act_get_snapshot,
-                .reply = reply_snapshot,
-        },
-        {
-                .member = "GetConfiguration",
-                .kind = METHOD_READ,
-                .action = ACTION_READ,
-                .phrase = "read snapshots of",
-                .parse = parse_configuration,
-                .act = act_get_configuration,
-                .reply = reply_configuration,
-        },
-        {
-                .member = "GetHistory",
-                .kind = METHOD_READ,
-                .action = ACTION_READ,
-                .phrase = "read the history of",
-                .parse = parse_domain,
-                .act = act_get_history,
-                .reply = reply_history,
-                .undefined_domains = true,
-                .answers_undefined = true,
-        },
-        {
-                .member = "Create",
-                .kind = METHOD_JOB,
-                .action = ACTION_CREATE,
-                .phrase = "create snapshots of",
-                .operation = "create",
-                .parse = parse_create,
-                .check = check_create,
-                .act = act_create,
-                .summarize = summarize_create,
-        },
-        {
-                .member = "Preview",
-                .kind = METHOD_JOB,
-                .action = ACTION_PREVIEW,
-                .phrase = "preview snapshots of",
-                .operation = "preview",
-                .parse = parse_preview,
-                .check = check_preview,
-                .act = act_preview,
-                .summarize = summarize_preview,
-        },
-        {
-                .member = "Commit",
-                .kind = METHOD_JOB,
-                .action = ACTION_PREVIEW,
-                .phrase = "commit snapshot previews of",
-                .operation = "commit",
-                .parse = parse_commit,
-                .check = check_preview_end,
-                .act = act_commit,
-                .summarize = summarize_commit,
-        },
-        {
-                .member = "Undo",
-                .kind = METHOD_JOB,
-                .action = ACTION_PREVIEW,
-                .phrase = "undo snapshot previews of",
-                .operation = "undo",
-                .parse = parse_undo,
-                .check = check_preview_end,
-                .act = act_undo,
-                .summarize = summarize_undo,
-        },
-        {
-                .member = "Revert",
-                .kind = METHOD_JOB,
-                .action = ACTION_PREVIEW,
-                .phrase = "revert to snapshots of",
-                .operation = "revert",
-                .parse = parse_revert,
-                .act = act_revert,
-                .summarize = summarize_revert,
-        },
-        {
-                .member = "Delete",
-                .kind = METHOD_JOB,
-                .action = ACTION_DELETE,
-                .phrase = "delete snapshots of",
-                .operation = "delete",
-                .parse = parse_delete,
-                .act = act_delete,
-                .summarize = summarize_delete,
-        },
-        {
-                .member = "DeleteAll",
-                .kind = METHOD_JOB,
-                .action = ACTION_DELETE,
-                .phrase = "delete snapshots of",
-                .operation = "delete-all",
-                .parse = parse_delete_all,
-                .act = act_delete_all,
-                .summarize = summarize_delete_all,
-        },
-        {
-                .member = "Purge",
-                .kind = METHOD_JOB,
-                .action = ACTION_DELETE,
-                .phrase = "purge the snapshots and files of",
-                .operation = "purge",
-                .parse = parse_purge,
-                .act = act_purge,
-                .summarize = summarize_purge,
-                .undefined_domains = true,
-        },
-        {
-                .member = "Clone",
-                .kind = METHOD_JOB,
-                .action = ACTION_CLONE,
-                .phrase = "clone snapshots of",
-                .operation = "clone",
-                .parse = parse_clone,
-                .check = check_name_if_given,
-                .act = act_clone,
-                .summarize = summarize_clone,
-                .own_lane = true,
-                .progress_counts_bytes = true,
-        },
-        {
-                .member = "Rename",
-                .kind = METHOD_CHANGE,
-                .action = ACTION_DELETE,
-                .phrase = "rename snapshots of",
-                .operation = "rename",
-                .parse = parse_new_name,
-                .check = check_rename,
-                .act = act_rename,
-        },
-        {
-                .member = "SetDescription",
-                .kind = METHOD_CHANGE,
-                .action = ACTION_DELETE,
-                .phrase = "change snapshot descriptions of",
-                .operation = "set-description",
-                .parse = parse_description,
-                .act = act_set_description,
-        },
-        {
-                .member = "ListJobs",
-                .kind = METHOD_READ,
-                .action = ACTION_READ,
-                .phrase = "list snapshot jobs",
-                .parse = parse_list_jobs,
-                .check = check_list_jobs,
-                .reply = reply_jobs,
-        },
+static const method_spec *const methods[] = {
+        &list_domains_method, &list_snapshots_method, &get_snapshot_method, &get_configuration_method,
+        &get_history_method,  &create_method,         &preview_method,      &commit_method,
+        &undo_method,         &revert_method,         &delete_method,       &delete_all_method,
+        &purge_method,        &clone_method,          &rename_method,       &set_description_method,
+        &list_jobs_method,
 };
 
 static const method_spec *method_find(const char *member)
 {
         for (size_t i = 0; member && i < sizeof(methods) / sizeof(methods[0]); i++)
-                if (strcmp(methods[i].member, member) == 0)
-                        return &methods[i];
+                if (strcmp(methods[i]->member, member) == 0)
+                        return methods[i];
         return NULL;
 }
 
@@ -928,8 +943,8 @@ const sd_bus_vtable snapshots_vtable[] = {
                                 SD_BUS_RESULT("o", job), method_call, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("s", domain, "s", snapshot, "a{sv}", options),
                                 SD_BUS_RESULT("o", job), method_call, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("DeleteAll", SD_BUS_ARGS("s", domain, "a{sv}", options), SD_BUS_RESULT("o", job),
-                                method_call, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteAll", SD_BUS_ARGS("s", domain, "a{sv}", options),
+                                SD_BUS_RESULT("o", job), method_call, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Purge", SD_BUS_ARGS("s", domain, "a{sv}", options), SD_BUS_RESULT("o", job),
                                 method_call, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Clone",

@@ -11,6 +11,7 @@
 #include "chain.h"
 #include "create.h"
 #include "error.h"
+#include "facts.h"
 #include "fileio.h"
 #include "image.h"
 #include "journal.h"
@@ -48,6 +49,14 @@ int vmsnap_description_validate(const char *description, vmsnap_error *error)
         return 0;
 }
 
+/* The one sentence of the rule "a domain's snapshots have distinct names". */
+static int name_taken(vmsnap_error *error, const char *domain_name, const char *name)
+{
+        return vmsnap_error_set(error, -EEXIST, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                "domain %s already has a snapshot named \"%s\"; choose another name",
+                                domain_name, name);
+}
+
 int vmsnap_snapshot_name_check_free(vmsnap_op *op, const char *name, const vmsnap_snapshot *except)
 {
         int r = vmsnap_name_validate(name, op->error);
@@ -55,10 +64,35 @@ int vmsnap_snapshot_name_check_free(vmsnap_op *op, const char *name, const vmsna
                 return r;
         vmsnap_snapshot *existing = vmsnap_domain_meta_find_name(op->meta, name);
         if (existing && existing != except)
-                return vmsnap_error_set(op->error, -EEXIST, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                        "domain %s already has a snapshot named \"%s\"; choose another name",
-                                        op->name, name);
+                return name_taken(op->error, op->name, name);
         return 0;
+}
+
+int vmsnap_create_check(vmsnap_engine *engine, const char *domain, const vmsnap_create_options *options,
+                        vmsnap_error *error)
+{
+        vmsnap_domain_facts facts = {0};
+        vmsnap_snapshot_info existing = {0};
+        vmsnap_domain_slot *slot;
+        int r;
+
+        vmsnap_error_clear(error);
+        if (!options || !options->name || !options->name[0])
+                return 0; /* a default name is always free */
+        r = vmsnap_name_validate(options->name, error);
+        if (r < 0)
+                return r;
+        /* Without the domain or its snapshot there is nothing to refuse now: the create
+         * itself looks again and says what is wrong. A valid name is never spelled as a
+         * UUID, so the snapshot found is the one of that name. */
+        if (vmsnap_domain_facts_get(engine, domain, &facts, &slot, NULL) < 0)
+                return 0;
+        if (vmsnap_snapshot_get(engine, domain, options->name, &existing, NULL) == 0 &&
+            strcmp(existing.name, options->name) == 0)
+                r = name_taken(error, facts.name, options->name);
+        vmsnap_snapshot_info_clear(&existing);
+        vmsnap_domain_facts_clear(&facts);
+        return r;
 }
 
 static char *default_name(vmsnap_op *op)

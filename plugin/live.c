@@ -488,19 +488,23 @@ int vmsnap_live_stop(vmsnap_op *op)
         return 0;
 }
 
-int vmsnap_live_check_stopped(vmsnap_op *op, const char *operation, bool stop, bool *running_ret)
+int vmsnap_live_refuse_running(vmsnap_error *error, const char *domain_name, const char *change)
+{
+        return vmsnap_error_set(error, -EBUSY, VMSNAP_ERROR_DOMAIN_RUNNING,
+                                "domain %s is running and %s replaces its disks: shut it down first "
+                                "(virsh shutdown %s), or ask for it to be stopped (option stop; what "
+                                "only its memory holds is lost)",
+                                domain_name, change, domain_name);
+}
+
+int vmsnap_live_check_stopped(vmsnap_op *op, const char *change, bool stop, bool *running_ret)
 {
         bool running = virDomainIsActive(op->domain) == 1;
 
         if (running_ret)
                 *running_ret = running;
         if (running && !stop)
-                return vmsnap_error_set(
-                        op->error, -EBUSY, VMSNAP_ERROR_DOMAIN_RUNNING,
-                        "domain %s is running and a %s replaces its disks: shut it down first "
-                        "(virsh shutdown %s), or ask for it to be stopped (option stop; what "
-                        "only its memory holds is lost)",
-                        op->name, operation, op->name);
+                return vmsnap_live_refuse_running(op->error, op->name, change);
         return 0;
 }
 

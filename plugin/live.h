@@ -69,8 +69,11 @@ int vmsnap_live_hold(vmsnap_op *op, const char *operation);
 void vmsnap_live_release(vmsnap_op *op);
 
 /* Refuses a running domain with DomainRunning naming what to do, or, with stop, stops
- * it (virDomainDestroy). operation: "preview", ... for the sentence. */
-int vmsnap_live_check_stopped(vmsnap_op *op, const char *operation, bool stop, bool *running_ret);
+ * it (virDomainDestroy). change: what replaces the disks, as the sentence says it
+ * ("a preview", "the commit of its preview"). */
+int vmsnap_live_check_stopped(vmsnap_op *op, const char *change, bool stop, bool *running_ret);
+/* The refusal itself (DomainRunning), also for a check made before the operation. */
+int vmsnap_live_refuse_running(vmsnap_error *error, const char *domain_name, const char *change);
 int vmsnap_live_stop(vmsnap_op *op);
 
 /* The domain XML kept in a memory file, its disks moved onto sources: what the

@@ -336,7 +336,7 @@ int vmsnap_preview_start(vmsnap_engine *engine, const char *domain, const char *
                 return r;
         r = vmsnap_live_hold(op, "preview");
         if (r == 0)
-                r = vmsnap_live_check_stopped(op, "preview", options && options->stop, &running);
+                r = vmsnap_live_check_stopped(op, "a preview", options && options->stop, &running);
         if (r == 0)
                 r = vmsnap_op_find_snapshot(op, snapshot, &config);
         if (r == 0)
@@ -356,6 +356,41 @@ static int commit_apply(vmsnap_op *op)
         return vmsnap_journal_commit(op);
 }
 
+/* What replaces a running domain's disks when its preview ends, as the refusal says it. */
+static const char *end_change(const char *operation)
+{
+        return strcmp(operation, "commit") == 0 ? "the commit of its preview" : "the undo of its preview";
+}
+
+/* The refusal a commit or undo would meet at once, asked before it is queued: a running
+ * domain in preview without the option stop. Lookups that fail are left to the operation. */
+static int end_check(vmsnap_engine *engine, const char *domain, const char *operation,
+                     const vmsnap_preview_end_options *options, vmsnap_error *error)
+{
+        vmsnap_domain_info info = {0};
+        int r = 0;
+
+        vmsnap_error_clear(error);
+        if ((options && options->stop) || vmsnap_domain_get(engine, domain, &info, NULL) < 0)
+                return 0;
+        if (info.in_preview && (strcmp(info.state, "running") == 0 || strcmp(info.state, "paused") == 0))
+                r = vmsnap_live_refuse_running(error, info.name, end_change(operation));
+        vmsnap_domain_info_clear(&info);
+        return r;
+}
+
+int vmsnap_preview_commit_check(vmsnap_engine *engine, const char *domain,
+                                const vmsnap_preview_end_options *options, vmsnap_error *error)
+{
+        return end_check(engine, domain, "commit", options, error);
+}
+
+int vmsnap_preview_undo_check(vmsnap_engine *engine, const char *domain,
+                              const vmsnap_preview_end_options *options, vmsnap_error *error)
+{
+        return end_check(engine, domain, "undo", options, error);
+}
+
 /* Begins commit or undo: holds the domain, and refuses or stops it when it runs. */
 static int end_begin(vmsnap_engine *engine, const char *domain, const char *operation,
                      const vmsnap_preview_end_options *options, const vmsnap_hooks *hooks, vmsnap_op **ret,
@@ -369,7 +404,7 @@ static int end_begin(vmsnap_engine *engine, const char *domain, const char *oper
                 return r;
         r = vmsnap_live_hold(op, operation);
         if (r == 0)
-                r = vmsnap_live_check_stopped(op, operation, options && options->stop, NULL);
+                r = vmsnap_live_check_stopped(op, end_change(operation), options && options->stop, NULL);
         if (r == 0)
                 r = vmsnap_live_stop(op);
         if (r < 0) {
@@ -449,8 +484,8 @@ int vmsnap_snapshot_revert(vmsnap_engine *engine, const char *domain, const char
         r = vmsnap_live_hold(op, "revert");
         /* Going back to a running moment replaces what runs now: restore_memory implies stop. */
         if (r == 0)
-                r = vmsnap_live_check_stopped(op, "revert",
-                                              options && (options->stop || options->restore_memory), &running);
+                r = vmsnap_live_check_stopped(
+                        op, "a revert", options && (options->stop || options->restore_memory), &running);
         if (r == 0)
                 r = vmsnap_op_find_snapshot(op, snapshot, &target);
         if (r == 0)

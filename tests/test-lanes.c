@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-lanes.c: the per-caller queues of dbus/lanes.c with a real worker pool and
- * sd-event loop: callers are served in turn, one caller never holds more than its
- * share of the workers, the bound refuses with -EBUSY, and held refusals wait. */
+/* test-lanes.c: the queues of dbus/lanes.c with a real worker pool and sd-event loop:
+ * callers are served in turn, one caller never holds more than its share of the
+ * workers, the bound refuses with -EBUSY, and held refusals wait; a domain's changes
+ * run one at a time beside another domain's, and one still waiting can be canceled. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -162,12 +163,58 @@ static void test_held_refusals_wait_then_are_answered(void **state)
         harness_clear(&h);
 }
 
+static unsigned changes_done, changes_dropped;
+static lane_drop_reason last_drop;
+
+static void change_done(void *userdata)
+{
+        changes_done++;
+}
+
+static void change_drop(void *userdata, lane_drop_reason reason)
+{
+        changes_dropped++;
+        last_drop = reason;
+}
+
+static void test_changes_of_a_domain_run_one_at_a_time_and_a_waiting_one_can_be_canceled(void **state)
+{
+        harness h;
+        task tasks[4];
+        lane_entry *entries[4];
+
+        harness_init(&h, 2, 64);
+        change_lanes *d = change_lanes_new(h.pool, h.mailbox);
+        changes_done = changes_dropped = 0;
+        for (int i = 0; i < 4; i++) {
+                /* Three changes of domain 0, then one of domain 1. */
+                tasks[i] = (task){&h, i < 3 ? 0 : 1};
+                entries[i] = lane_enqueue(d, i < 3 ? "domain-0" : "domain-1", task_run, change_done,
+                                          change_drop, &tasks[i]);
+        }
+        assert_false(lane_cancel(entries[0])); /* already running */
+        assert_true(lane_cancel(entries[2]));  /* still waiting */
+        assert_int_equal(changes_dropped, 1);
+        assert_int_equal(last_drop, LANE_CANCELED);
+        for (int i = 0; i < 5000 && !(changes_done == 3 && change_lanes_idle(d)); i++)
+                assert_true(sd_event_run(h.event, 10 * 1000) >= 0);
+        assert_int_equal(changes_done, 3);
+        assert_true(change_lanes_idle(d));
+        assert_int_equal(h.most_running_of[0], 1); /* never two changes of one domain at once */
+        /* Domain 1 did not wait behind domain 0's queue: it started first or second. */
+        assert_true(h.order[0] == 1 || h.order[1] == 1);
+        harness_clear(&h);
+        change_lanes_free(d);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_callers_are_served_in_turn),
                 cmocka_unit_test(test_a_caller_past_its_bound_is_refused),
                 cmocka_unit_test(test_held_refusals_wait_then_are_answered),
+                cmocka_unit_test(
+                        test_changes_of_a_domain_run_one_at_a_time_and_a_waiting_one_can_be_canceled),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

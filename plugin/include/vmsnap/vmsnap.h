@@ -199,6 +199,11 @@ typedef struct vmsnap_create_options {
         bool quiesce; /* running domains only */
 } vmsnap_create_options;
 
+/* Whether vmsnap_snapshot_create would refuse options at once, asked without queuing
+ * anything: a name that is not valid, or that another snapshot of the domain has
+ * (InvalidArgument). 0 when nothing is refused now; the create itself checks again. */
+VMSNAP_EXPORT int vmsnap_create_check(vmsnap_engine *engine, const char *domain,
+                                      const vmsnap_create_options *options, vmsnap_error *error);
 /* On success *name_ret (if non-NULL) receives the new snapshot's name. */
 VMSNAP_EXPORT int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain,
                                          const vmsnap_create_options *options, const vmsnap_hooks *hooks,
@@ -239,6 +244,16 @@ VMSNAP_EXPORT int vmsnap_preview_commit_with_options(vmsnap_engine *engine, cons
 VMSNAP_EXPORT int vmsnap_preview_undo_with_options(vmsnap_engine *engine, const char *domain,
                                                    const vmsnap_preview_end_options *options,
                                                    const vmsnap_hooks *hooks, vmsnap_error *error);
+
+/* Whether commit or undo would refuse at once, asked without queuing anything: a
+ * running (or paused) domain in preview without the option stop (DomainRunning, the
+ * sentence the operation gives). 0 when nothing is refused now; the operation checks
+ * again. */
+VMSNAP_EXPORT int vmsnap_preview_commit_check(vmsnap_engine *engine, const char *domain,
+                                              const vmsnap_preview_end_options *options,
+                                              vmsnap_error *error);
+VMSNAP_EXPORT int vmsnap_preview_undo_check(vmsnap_engine *engine, const char *domain,
+                                            const vmsnap_preview_end_options *options, vmsnap_error *error);
 
 typedef struct vmsnap_revert_options {
         bool start;
