@@ -249,6 +249,64 @@ static void test_reclaimable_excludes_the_original_image(void **state)
         assert_frees_what_it_said(s, "a");
 }
 
+static uint64_t snapshot_bytes(sized *s)
+{
+        vmsnap_domain_info info = {0};
+        vmsnap_error error = {0};
+        assert_ok(vmsnap_domain_get(s->f->engine, "sz", &info, &error), &error);
+        uint64_t bytes = info.snapshot_bytes;
+        vmsnap_domain_info_clear(&info);
+        return bytes;
+}
+
+/* Every record's size is its frozen image's allocation, as the files are now. */
+static void assert_sizes_match_the_files(sized *s)
+{
+        vmsnap_snapshot_info *infos = NULL;
+        vmsnap_error error = {0};
+        size_t n = 0;
+
+        assert_ok(vmsnap_snapshot_list(s->f->engine, "sz", &infos, &n, &error), &error);
+        for (size_t i = 0; i < n; i++) {
+                const char *image = infos[i].disks[0].image;
+                uint64_t want = strcmp(image, s->base) == 0 ? 0 : allocated(image);
+                if (infos[i].size != want)
+                        fail_msg("snapshot %s: size %llu, its frozen image holds %llu", infos[i].name,
+                                 (unsigned long long)infos[i].size, (unsigned long long)want);
+        }
+        vmsnap_snapshot_info_array_free(infos, n);
+}
+
+/* Listings keep what they measured while nothing changed; each change, vmsnap's own or a
+ * write by another process (the guest), shows in the very next listing. */
+static void test_sizes_follow_each_change_at_once(void **state)
+{
+        sized *s = *state;
+
+        write_active(s, "write -P 0x77 0 8M");
+        assert_sizes_match_the_files(s); /* measured, and kept */
+        create(s, "fresh");
+        assert_sizes_match_the_files(s);
+        vmsnap_snapshot_info fresh = get(s, "fresh");
+        assert_true(fresh.size >= 8 * MiB);
+        /* Its child, the active image, holds nothing yet: a delete would free little. */
+        assert_true(fresh.reclaimable < MiB);
+        vmsnap_snapshot_info_clear(&fresh);
+        uint64_t bytes_before = snapshot_bytes(s);
+
+        /* The guest writes 8 MiB over what fresh holds: committed down, they would free 8 MiB. */
+        write_active(s, "write -P 0x78 0 8M");
+        assert_true(snapshot_bytes(s) >= bytes_before + 8 * MiB);
+        fresh = get(s, "fresh");
+        if (fresh.reclaimable < 7 * MiB)
+                fail_msg("after the guest wrote 8 MiB, fresh's reclaimable is still %llu bytes",
+                         (unsigned long long)fresh.reclaimable);
+        vmsnap_snapshot_info_clear(&fresh);
+        assert_frees_what_it_said(s, "fresh");
+        assert_sizes_match_the_files(s);
+        assert_int_equal(snapshot_bytes(s), dir_allocated(s, false));
+}
+
 /* Not a check: ListSnapshots' cost with sizes on a 50-snapshot chain, printed. */
 static void test_listing_fifty_snapshots_stays_fast(void **state)
 {
@@ -294,6 +352,7 @@ int main(void)
                 cmocka_unit_test(test_reclaimable_is_what_a_commit_down_frees),
                 cmocka_unit_test(test_reclaimable_of_an_image_nothing_reads_is_all_of_it),
                 cmocka_unit_test(test_reclaimable_excludes_the_original_image),
+                cmocka_unit_test(test_sizes_follow_each_change_at_once),
                 cmocka_unit_test(test_listing_fifty_snapshots_stays_fast),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

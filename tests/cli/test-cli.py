@@ -21,7 +21,7 @@ import termios
 import time
 
 sys.path.insert(0, os.path.join(os.environ["VMSNAP_SOURCE_ROOT"], "tests", "bus"))
-from bustest import (ADDRESS, DOMAIN_UUIDS, TEST_DIR, Client, case, check, check_equal,  # noqa: E402
+from bustest import (ADDRESS, DOMAIN_UUIDS, TEST_DIR, VMSNAPD_PID, Client, case, check, check_equal,  # noqa: E402
                      disk_images, finish, skip, state_files)
 
 client = Client()
@@ -812,6 +812,27 @@ def _():
     check("copy_of_alpha" not in [d["name"] for d in client.list_domains()], "gone from the list")
     # Its images are originals now (the clone's copies): a purge never removes those.
     check([f for f in disk_images() if "copy_of_alpha" in f], "its original images stay")
+
+
+# ---- last: vmsnapd stops ----
+
+
+@case("Busy (11): a call while vmsnapd stops (SIGTERM) and a clone still runs is refused with a sentence",
+      stops_daemon=True)
+def _():
+    path = ok("--no-wait", "clone", "beta", "with-data", "beta-at-stop").stdout.strip()
+    while client.job(path)["State"] == "queued":  # the clone must run when the signal comes
+        time.sleep(0.005)
+    os.kill(VMSNAPD_PID, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while True:  # until vmsnapd has taken the signal (a call before that is answered)
+        run = ctl("list")
+        if run.returncode != 0:
+            break
+        check(time.monotonic() < deadline, "vmsnapd still answered 10 s after SIGTERM")
+    check_equal(run.returncode, EXIT["Busy"], f"exit code while vmsnapd stops: {run!r}")
+    check(run.stderr.startswith("vmsnapctl: ") and run.stderr.count("\n") == 1, f"one line: {run.stderr!r}")
+    check("vmsnapd is stopping" in run.stderr, f"the sentence says why: {run.stderr!r}")
 
 
 finish()
