@@ -15,8 +15,8 @@
 #                      people do it by hand (each layer's data is written again by every
 #                      commit below it); then define and remove as above
 #   offline, default        the disk ends as its original plus one overlay
-#     vmsnap           DeleteAll (pulls into the active overlay or commits into the lowest,
-#                      whichever writes less)
+#     vmsnap           DeleteAll (commits into the lowest overlay, or pulls into the active
+#                      one when that writes clearly less)
 #     commit one       qemu-img commit -d -b LOWEST TOP: the one qemu-img command that leaves
 #                      original + one overlay, then define and remove
 #     commit layers    qemu-img commit -d top down, stopping at the lowest overlay

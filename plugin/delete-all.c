@@ -2,8 +2,8 @@
 /* delete-all.c: deleting every snapshot of a domain at once (the RFC's
  * snapshot-delete-all, the "Delete all" of VMware and VirtualBox). Each disk
  * keeps reading what it reads now and is left as its original image plus at most
- * one vmsnap overlay: whichever of a pull into the active overlay or a commit down
- * into the lowest overlay writes less. With into_original the active chain is
+ * one vmsnap overlay: a commit down into the lowest overlay, or a pull into the active
+ * overlay when that writes clearly less (commit_preferred). With into_original the active chain is
  * committed into the original image itself, so that the disk is one file again.
  * The plan is one journal intent (delete.c's steps, live or offline), so a crash
  * finishes it; the images nothing reads any more are collected after it. */
@@ -68,6 +68,18 @@ static uint64_t allocated_sum(char *const *paths, size_t n)
         for (size_t i = 0; i < n; i++)
                 sum += vmsnap_file_allocated(paths[i]);
         return sum;
+}
+
+/* A pull moves a byte more slowly than a commit: offline `qemu-img rebase` reads every
+ * cluster the active overlay lacks through the old chain and the new one and compares
+ * them, where `qemu-img commit` copies what the overlays hold; live, QEMU's stream job
+ * is slower per byte than the mirror behind an active commit. On a chain of 20 overlays
+ * of 16 MiB over a 704 MiB original, the pull took 1.3 to 2.5 times as long as the
+ * commit of the same bytes. So the commit is chosen unless the pull writes less than
+ * two thirds of what the commit would: near-even estimates go the faster way. */
+static bool commit_preferred(uint64_t commit_cost, uint64_t pull_cost)
+{
+        return commit_cost <= pull_cost + pull_cost / 2;
 }
 
 typedef struct delete_all_plan {
@@ -149,7 +161,7 @@ static int plan_disk(vmsnap_op *op, const vmsnap_active_disk *disk, bool into_or
         r = vmsnap_op_used_elsewhere(op, lowest, &elsewhere);
         if (r < 0)
                 goto out;
-        if (commit_cost < pull_cost && !elsewhere) {
+        if (commit_preferred(commit_cost, pull_cost) && !elsewhere) {
                 /* The lowest overlay takes the data above it and becomes the disk's file. */
                 vmsnap_journal_step_block_commit(op, disk->target, disk->source, lowest, true, NULL);
                 plan_move_disk(plan, disk->target, lowest, "qcow2");

@@ -2,7 +2,7 @@
 /* test-delete-all.c: DeleteAll removes every snapshot of a domain while every disk
  * reads exactly what it read before; each disk is left as its original plus at most
  * one vmsnap overlay (the lowest overlay takes the data above it, or the active one
- * the data below it, whichever writes less), or as its original alone with
+ * the data below it when that writes clearly less), or as its original alone with
  * into_original, which is refused when another domain reads that original. Real
  * qcow2 and raw images on libvirt's test driver. */
 #include <errno.h>
@@ -236,6 +236,39 @@ static void test_delete_all_pulls_when_the_active_overlay_holds_most(void **stat
         disks_state_clear(&before);
 }
 
+/* Every overlay holds as much as the next: the pull would write about what the commit
+ * does, and a commit moves bytes faster, so the lowest overlay takes the rest. */
+static void test_delete_all_commits_down_when_the_costs_are_near_even(void **state)
+{
+        setup_state *s = *state;
+        fixture *f = s->f;
+        vmsnap_error error = {0};
+        disks_state before;
+
+        create_named(f, "s1");
+        char *lowest = fixture_active_source(f, "vm", "vda");
+        for (unsigned c = 0; c < 4; c++)
+                write_all(f, c, 0x10 + c);
+        create_named(f, "s2");
+        for (unsigned c = 0; c < 4; c++)
+                write_all(f, c + 4, 0x20 + c);
+        create_named(f, "s3");
+        for (unsigned c = 0; c < 4; c++)
+                write_all(f, c + 8, 0x30 + c);
+        capture(f, s->originals, &before);
+
+        assert_ok(vmsnap_snapshot_delete_all(f->engine, "vm", NULL, NULL, &error), &error);
+        assert_reads_as_before(f, &before);
+        for (int i = 0; i < N_WRITABLE; i++)
+                assert_int_equal(chain_length(f, writable[i]), 2);
+        char *now = fixture_active_source(f, "vm", "vda");
+        assert_string_equal(now, lowest);
+        fixture_assert_no_orphans(f, "vm");
+        free(now);
+        free(lowest);
+        disks_state_clear(&before);
+}
+
 static void test_delete_all_into_original_leaves_each_disk_one_file(void **state)
 {
         setup_state *s = *state;
@@ -356,6 +389,7 @@ int main(void)
                 T(test_delete_all_keeps_what_every_disk_reads_and_leaves_the_original_and_one_overlay),
                 T(test_delete_all_commits_down_when_the_lowest_overlay_holds_most),
                 T(test_delete_all_pulls_when_the_active_overlay_holds_most),
+                T(test_delete_all_commits_down_when_the_costs_are_near_even),
                 T(test_delete_all_into_original_leaves_each_disk_one_file),
                 T(test_delete_all_into_original_is_refused_when_another_domain_reads_the_original),
                 T(test_delete_all_is_refused_during_a_preview),
