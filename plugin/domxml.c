@@ -585,7 +585,7 @@ static char *strndup_or_abort(const char *text, size_t length)
 
 /* name='pool/image', 'pool/namespace/image', either with '@snapshot', as libvirt reads it. */
 static int parse_rbd_name(const char *target, const char *name, vmsnap_xml_rbd_source *source,
-                               vmsnap_error *error)
+                          vmsnap_error *error)
 {
         const char *at = strchr(name, '@');
         size_t length = at ? (size_t)(at - name) : strlen(name);

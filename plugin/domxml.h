@@ -66,7 +66,7 @@ int vmsnap_xml_pool_target(const char *xml, char **type_ret, char **path_ret, vm
  * the image is and how to reach and authenticate to its cluster. Every string is
  * malloc'd and NULL when the XML does not give it. */
 typedef struct vmsnap_xml_rbd_source {
-        char *pool;          /* name='pool/image', name='pool/namespace/image' */
+        char *pool; /* name='pool/image', name='pool/namespace/image' */
         char *rados_namespace;
         char *image;
         char *snapshot;      /* name='pool/image@snapshot': a disk reading a snapshot */

@@ -182,7 +182,8 @@ static int open_pool(vmsnap_rbd_cluster *cluster, const char *pool, rados_ioctx_
                 *slash = '\0';
         int r = rados_ioctx_create(cluster->rados, name, &ioctx);
         if (r < 0)
-                return vmsnap_error_set(error, r, r == -ENOENT ? VMSNAP_ERROR_NOT_FOUND : VMSNAP_ERROR_FAILED,
+                return vmsnap_error_set(error, r,
+                                        r == -ENOENT ? VMSNAP_ERROR_NOT_FOUND : VMSNAP_ERROR_FAILED,
                                         r == -ENOENT ? "there is no pool %s in the Ceph cluster at %s"
                                                      : "the pool %s of the Ceph cluster at %s cannot be "
                                                        "opened: %s",
@@ -198,8 +199,8 @@ static int image_error(int r, const char *pool, const char *image, const char *w
         if (r == -ENOENT)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_NOT_FOUND, "there is no image %s in pool %s",
                                         image, pool);
-        return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "%s image %s in pool %s failed: %s", what, image,
-                                pool, strerror(-r));
+        return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "%s image %s in pool %s failed: %s", what,
+                                image, pool, strerror(-r));
 }
 
 /* Opens the image (read-only when writable is false) with the pool's I/O context. */
@@ -210,7 +211,8 @@ static int open_image(vmsnap_rbd_cluster *cluster, const char *pool, const char 
         int r = open_pool(cluster, pool, &ioctx, error);
         if (r < 0)
                 return r;
-        r = writable ? rbd_open(ioctx, image, image_ret, NULL) : rbd_open_read_only(ioctx, image, image_ret, NULL);
+        r = writable ? rbd_open(ioctx, image, image_ret, NULL)
+                     : rbd_open_read_only(ioctx, image, image_ret, NULL);
         if (r < 0) {
                 rados_ioctx_destroy(ioctx);
                 return image_error(r, pool, image, "opening", error);
@@ -228,7 +230,8 @@ static int check_vmsnap_id(const char *vmsnap_id, vmsnap_error *error)
 {
         if (!vmsnap_id || !*vmsnap_id || strpbrk(vmsnap_id, "/@"))
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                        "'%s' cannot be part of an RBD snapshot name", vmsnap_id ? vmsnap_id : "");
+                                        "'%s' cannot be part of an RBD snapshot name",
+                                        vmsnap_id ? vmsnap_id : "");
         return 0;
 }
 
@@ -284,8 +287,8 @@ static int list_snapshots(rbd_image_t handle, const char *pool, const char *imag
         if (r < 0) {
                 free(infos);
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED,
-                                        "the snapshots of image %s in pool %s cannot be listed: %s", image, pool,
-                                        strerror(-r));
+                                        "the snapshots of image %s in pool %s cannot be listed: %s", image,
+                                        pool, strerror(-r));
         }
         vmsnap_rbd_snapshot *snapshots = calloc(r > 0 ? r : 1, sizeof(*snapshots));
         if (!snapshots)
@@ -293,9 +296,11 @@ static int list_snapshots(rbd_image_t handle, const char *pool, const char *imag
         for (int i = 0; i < r; i++) {
                 snapshots[i].name = strdup_or_abort(infos[i].name);
                 snapshots[i].size = infos[i].size;
-                if (strncmp(infos[i].name, VMSNAP_RBD_SNAPSHOT_PREFIX, strlen(VMSNAP_RBD_SNAPSHOT_PREFIX)) == 0 &&
+                if (strncmp(infos[i].name, VMSNAP_RBD_SNAPSHOT_PREFIX, strlen(VMSNAP_RBD_SNAPSHOT_PREFIX)) ==
+                            0 &&
                     infos[i].name[strlen(VMSNAP_RBD_SNAPSHOT_PREFIX)])
-                        snapshots[i].vmsnap_id = strdup_or_abort(infos[i].name + strlen(VMSNAP_RBD_SNAPSHOT_PREFIX));
+                        snapshots[i].vmsnap_id =
+                                strdup_or_abort(infos[i].name + strlen(VMSNAP_RBD_SNAPSHOT_PREFIX));
         }
         rbd_snap_list_end(infos);
         free(infos);
@@ -367,7 +372,8 @@ int vmsnap_rbd_snapshot_remove(vmsnap_rbd_cluster *cluster, const char *pool, co
 }
 
 /* The owner metadata of an open image, or NULL when vmsnap did not make it. */
-static int read_owner(rbd_image_t handle, const char *pool, const char *image, char **ret, vmsnap_error *error)
+static int read_owner(rbd_image_t handle, const char *pool, const char *image, char **ret,
+                      vmsnap_error *error)
 {
         char value[256];
         size_t length = sizeof(value);
@@ -378,8 +384,8 @@ static int read_owner(rbd_image_t handle, const char *pool, const char *image, c
                 return 0;
         if (r < 0)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED,
-                                        "the metadata of image %s in pool %s cannot be read: %s", image, pool,
-                                        strerror(-r));
+                                        "the metadata of image %s in pool %s cannot be read: %s", image,
+                                        pool, strerror(-r));
         *ret = strndup(value, length);
         if (!*ret)
                 abort();
@@ -406,10 +412,11 @@ static int require_own_image(rbd_image_t handle, const char *pool, const char *i
         if (r < 0)
                 return r;
         if (!owner)
-                return vmsnap_error_set(error, -EPERM, VMSNAP_ERROR_UNSUPPORTED,
-                                        "image %s in pool %s was not made by vmsnap (it has no %s metadata); "
-                                        "vmsnap does not %s it",
-                                        image, pool, VMSNAP_RBD_OWNER_KEY, what);
+                return vmsnap_error_set(
+                        error, -EPERM, VMSNAP_ERROR_UNSUPPORTED,
+                        "image %s in pool %s was not made by vmsnap (it has no %s metadata); "
+                        "vmsnap does not %s it",
+                        image, pool, VMSNAP_RBD_OWNER_KEY, what);
         return 0;
 }
 
@@ -423,7 +430,8 @@ int vmsnap_rbd_clone(vmsnap_rbd_cluster *cluster, const char *pool, const char *
         rbd_image_t child = NULL;
         int r;
 
-        if ((r = check_vmsnap_id(vmsnap_id, error)) < 0 || (r = open_pool(cluster, pool, &ioctx, error)) < 0 ||
+        if ((r = check_vmsnap_id(vmsnap_id, error)) < 0 ||
+            (r = open_pool(cluster, pool, &ioctx, error)) < 0 ||
             (r = open_pool(cluster, target_pool, &target_ioctx, error)) < 0)
                 return r;
         if (!owner || !*owner)
@@ -441,7 +449,8 @@ int vmsnap_rbd_clone(vmsnap_rbd_cluster *cluster, const char *pool, const char *
                                         target_pool, target_image);
         if (r == -ENOENT)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_NOT_FOUND,
-                                        "image %s in pool %s has no snapshot %s to clone", image, pool, name);
+                                        "image %s in pool %s has no snapshot %s to clone", image, pool,
+                                        name);
         if (r < 0)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED,
                                         "image %s in pool %s cannot be cloned from %s@%s of pool %s: %s",
@@ -456,9 +465,10 @@ int vmsnap_rbd_clone(vmsnap_rbd_cluster *cluster, const char *pool, const char *
         if (r < 0) {
                 int removed = rbd_remove(target_ioctx, target_image);
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED,
-                                        "the clone %s in pool %s cannot be marked as vmsnap's: %s%s", target_image,
-                                        target_pool, strerror(-r),
-                                        removed < 0 ? "; it could not be removed again either" : "; removed it");
+                                        "the clone %s in pool %s cannot be marked as vmsnap's: %s%s",
+                                        target_image, target_pool, strerror(-r),
+                                        removed < 0 ? "; it could not be removed again either"
+                                                    : "; removed it");
         }
         return 0;
 }
@@ -506,7 +516,8 @@ static int flatten_progress_update(uint64_t done, uint64_t total, void *userdata
         const vmsnap_hooks *hooks = progress->hooks;
 
         if (hooks && hooks->progress) {
-                uint64_t done_bytes = done * progress->object_size, total_bytes = total * progress->object_size;
+                uint64_t done_bytes = done * progress->object_size,
+                         total_bytes = total * progress->object_size;
                 if (total_bytes > progress->image_size)
                         total_bytes = progress->image_size;
                 if (done_bytes > total_bytes)
@@ -543,12 +554,12 @@ int vmsnap_rbd_image_flatten(vmsnap_rbd_cluster *cluster, const char *pool, cons
          * which still reads the same bytes and still has its parent. */
         if (progress.canceled)
                 return vmsnap_error_set(error, -ECANCELED, VMSNAP_ERROR_CANCELED,
-                                        "flattening image %s in pool %s was canceled; it is still a clone", image,
-                                        pool);
+                                        "flattening image %s in pool %s was canceled; it is still a clone",
+                                        image, pool);
         if (r == -EINVAL)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                        "image %s in pool %s is not a clone; there is nothing to flatten", image,
-                                        pool);
+                                        "image %s in pool %s is not a clone; there is nothing to flatten",
+                                        image, pool);
         if (r < 0)
                 return image_error(r, pool, image, "flattening", error);
         return 0;
@@ -613,7 +624,8 @@ int vmsnap_rbd_image_sizes(vmsnap_rbd_cluster *cluster, const char *pool, const 
                 at = snapshot_name(vmsnap_id);
                 r = rbd_snap_set(handle, at);
                 if (r < 0)
-                        return vmsnap_error_set(error, r, r == -ENOENT ? VMSNAP_ERROR_NOT_FOUND : VMSNAP_ERROR_FAILED,
+                        return vmsnap_error_set(error, r,
+                                                r == -ENOENT ? VMSNAP_ERROR_NOT_FOUND : VMSNAP_ERROR_FAILED,
                                                 "image %s in pool %s has no snapshot %s", image, pool, at);
         }
         if (since_id)
@@ -624,9 +636,10 @@ int vmsnap_rbd_image_sizes(vmsnap_rbd_cluster *cluster, const char *pool, const 
         /* Exact extents, not whole objects: the bytes a copy of this image would move. */
         r = rbd_diff_iterate2(handle, since, 0, size, 0, 0, count_extent, &allocated);
         if (r < 0)
-                return vmsnap_error_set(error, r, r == -ENOENT ? VMSNAP_ERROR_NOT_FOUND : VMSNAP_ERROR_FAILED,
-                                        "the allocation of image %s in pool %s%s%s cannot be read: %s", image,
-                                        pool, since ? " since " : "", since ? since : "", strerror(-r));
+                return vmsnap_error_set(
+                        error, r, r == -ENOENT ? VMSNAP_ERROR_NOT_FOUND : VMSNAP_ERROR_FAILED,
+                        "the allocation of image %s in pool %s%s%s cannot be read: %s", image, pool,
+                        since ? " since " : "", since ? since : "", strerror(-r));
         if (virtual_ret)
                 *virtual_ret = size;
         if (allocated_ret)
@@ -650,8 +663,9 @@ static void describe_holder(rados_ioctx_t ioctx, const char *object, char *buffe
         int exclusive;
 
         snprintf(buffer, size, "another host");
-        ssize_t n = rados_list_lockers(ioctx, object, LOCK_NAME, &exclusive, tag, &tag_length, clients,
-                                       &clients_length, cookies, &cookies_length, addresses, &addresses_length);
+        ssize_t n =
+                rados_list_lockers(ioctx, object, LOCK_NAME, &exclusive, tag, &tag_length, clients,
+                                   &clients_length, cookies, &cookies_length, addresses, &addresses_length);
         if (n <= 0)
                 return;
         /* The cookie is "HOLDER#random": the part a person recognizes comes first. */
@@ -699,24 +713,27 @@ int vmsnap_rbd_lease_acquire(vmsnap_rbd_cluster *cluster, const char *pool, cons
                 .object = domain_object(domain_uuid),
                 .seconds = lease_seconds,
         };
-        lease->cookie = printf_or_abort("%s#%02x%02x%02x%02x%02x%02x%02x%02x", holder && *holder ? holder : "vmsnap",
-                                        random_bytes[0], random_bytes[1], random_bytes[2], random_bytes[3],
-                                        random_bytes[4], random_bytes[5], random_bytes[6], random_bytes[7]);
+        lease->cookie =
+                printf_or_abort("%s#%02x%02x%02x%02x%02x%02x%02x%02x", holder && *holder ? holder : "vmsnap",
+                                random_bytes[0], random_bytes[1], random_bytes[2], random_bytes[3],
+                                random_bytes[4], random_bytes[5], random_bytes[6], random_bytes[7]);
         struct timeval duration = {.tv_sec = lease_seconds};
-        r = rados_lock_exclusive(ioctx, lease->object, LOCK_NAME, lease->cookie, "vmsnap domain tree", &duration, 0);
+        r = rados_lock_exclusive(ioctx, lease->object, LOCK_NAME, lease->cookie, "vmsnap domain tree",
+                                 &duration, 0);
         if (r < 0) {
                 char owner[1024];
                 if (r == -EBUSY || r == -EEXIST)
                         describe_holder(ioctx, lease->object, owner, sizeof(owner));
                 if (r == -EBUSY || r == -EEXIST)
-                        r = vmsnap_error_set(error, -EBUSY, VMSNAP_ERROR_BUSY,
-                                         "the snapshot tree of domain %s (object %s in pool %s) is being "
-                                         "changed by %s; try again when it is done, or once its lease ran out",
-                                         domain_uuid, lease->object, pool, owner);
+                        r = vmsnap_error_set(
+                                error, -EBUSY, VMSNAP_ERROR_BUSY,
+                                "the snapshot tree of domain %s (object %s in pool %s) is being "
+                                "changed by %s; try again when it is done, or once its lease ran out",
+                                domain_uuid, lease->object, pool, owner);
                 else
                         r = vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED,
-                                         "the lock on object %s in pool %s cannot be taken: %s", lease->object,
-                                         pool, strerror(-r));
+                                             "the lock on object %s in pool %s cannot be taken: %s",
+                                             lease->object, pool, strerror(-r));
                 vmsnap_rbd_lease_release(lease);
                 return r;
         }
@@ -728,11 +745,12 @@ int vmsnap_rbd_lease_acquire(vmsnap_rbd_cluster *cluster, const char *pool, cons
 int vmsnap_rbd_lease_renew(vmsnap_rbd_lease *lease, vmsnap_error *error)
 {
         struct timeval duration = {.tv_sec = lease->seconds};
-        int r = rados_lock_exclusive(lease->ioctx, lease->object, LOCK_NAME, lease->cookie, "vmsnap domain tree",
-                                     &duration, LIBRADOS_LOCK_FLAG_MUST_RENEW);
+        int r = rados_lock_exclusive(lease->ioctx, lease->object, LOCK_NAME, lease->cookie,
+                                     "vmsnap domain tree", &duration, LIBRADOS_LOCK_FLAG_MUST_RENEW);
         if (r < 0) {
                 lease->held = false;
-                return vmsnap_error_set(error, r == -ENOENT || r == -EBUSY ? -ENOLCK : r, VMSNAP_ERROR_LOCKED,
+                return vmsnap_error_set(error, r == -ENOENT || r == -EBUSY ? -ENOLCK : r,
+                                        VMSNAP_ERROR_LOCKED,
                                         "the lease on object %s in pool %s ran out or was taken over; the "
                                         "change must start again: %s",
                                         lease->object, lease->pool, strerror(-r));
@@ -760,7 +778,8 @@ int vmsnap_rbd_document_read(vmsnap_rbd_cluster *cluster, const char *pool, cons
         int r;
 
         *text_ret = NULL;
-        if ((r = validate_domain_uuid(domain_uuid, error)) < 0 || (r = open_pool(cluster, pool, &ioctx, error)) < 0)
+        if ((r = validate_domain_uuid(domain_uuid, error)) < 0 ||
+            (r = open_pool(cluster, pool, &ioctx, error)) < 0)
                 return r;
         _cleanup_free_ char *object = domain_object(domain_uuid);
 
@@ -843,8 +862,8 @@ static size_t encode_assert_locked(const vmsnap_rbd_lease *lease, unsigned char 
 
 int vmsnap_rbd_document_write(vmsnap_rbd_lease *lease, const char *text, vmsnap_error *error)
 {
-        _cleanup_free_ unsigned char *assertion = malloc(6 + 3 * 4 + 1 + strlen(LOCK_NAME) +
-                                                         strlen(lease->cookie) + strlen(LOCK_TAG));
+        _cleanup_free_ unsigned char *assertion =
+                malloc(6 + 3 * 4 + 1 + strlen(LOCK_NAME) + strlen(lease->cookie) + strlen(LOCK_TAG));
         int exec_result = 0;
 
         if (!assertion)
@@ -852,19 +871,22 @@ int vmsnap_rbd_document_write(vmsnap_rbd_lease *lease, const char *text, vmsnap_
         size_t assertion_length = encode_assert_locked(lease, assertion);
 
         rados_write_op_t op = rados_create_write_op();
-        rados_write_op_exec(op, "lock", "assert_locked", (const char *)assertion, assertion_length, &exec_result);
+        rados_write_op_exec(op, "lock", "assert_locked", (const char *)assertion, assertion_length,
+                            &exec_result);
         rados_write_op_write_full(op, text, strlen(text));
         int r = rados_write_op_operate(op, lease->ioctx, lease->object, NULL, 0);
         rados_release_write_op(op);
         if (r == -EBUSY || r == -ENOENT) {
                 lease->held = false;
-                return vmsnap_error_set(error, -ENOLCK, VMSNAP_ERROR_LOCKED,
-                                        "object %s in pool %s was not written: the lease on it ran out or was "
-                                        "taken over",
-                                        lease->object, lease->pool);
+                return vmsnap_error_set(
+                        error, -ENOLCK, VMSNAP_ERROR_LOCKED,
+                        "object %s in pool %s was not written: the lease on it ran out or was "
+                        "taken over",
+                        lease->object, lease->pool);
         }
         if (r < 0)
-                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "object %s in pool %s cannot be written: %s",
-                                        lease->object, lease->pool, strerror(-r));
+                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED,
+                                        "object %s in pool %s cannot be written: %s", lease->object,
+                                        lease->pool, strerror(-r));
         return 0;
 }
