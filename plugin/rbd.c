@@ -19,7 +19,8 @@
 /* An OSD request that gets no answer fails after this instead of hanging for ever. */
 #define OSD_OP_TIMEOUT_SECONDS 60
 #define LOCK_NAME "vmsnap"
-#define LOCK_TAG "vmsnap"
+/* rados_lock_exclusive() takes no tag: its locks have the empty one. */
+#define LOCK_TAG ""
 #define DOMAIN_OBJECT_PREFIX "vmsnap.domain."
 
 struct vmsnap_rbd_cluster {
@@ -556,6 +557,9 @@ int vmsnap_rbd_image_flatten(vmsnap_rbd_cluster *cluster, const char *pool, cons
                 return vmsnap_error_set(error, -ECANCELED, VMSNAP_ERROR_CANCELED,
                                         "flattening image %s in pool %s was canceled; it is still a clone",
                                         image, pool);
+        if (r == 0 && hooks && hooks->progress)
+                /* librbd's last report is the object before the last one. */
+                hooks->progress(hooks->userdata, info.size, info.size);
         if (r == -EINVAL)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "image %s in pool %s is not a clone; there is nothing to flatten",
