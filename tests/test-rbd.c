@@ -56,8 +56,8 @@ static char *unique_name(const char *what)
 /* QEMU's name for an image (at an RBD snapshot when snapshot is not NULL). */
 static char *rbd_url(const char *in_pool, const char *image, const char *snapshot)
 {
-        return format_or_fail("rbd:%s/%s%s%s:conf=%s", in_pool, image, snapshot ? "@" : "", snapshot ? snapshot : "",
-                              ceph_conf);
+        return format_or_fail("rbd:%s/%s%s%s:conf=%s", in_pool, image, snapshot ? "@" : "",
+                              snapshot ? snapshot : "", ceph_conf);
 }
 
 /* A raw image of size in the pool and a local raw file as its reference, both written
@@ -129,10 +129,10 @@ static int teardown(void **state)
         return 0;
 }
 
-#define REQUIRE_CLUSTER()                                                                                      \
-        do {                                                                                                   \
-                if (!cluster)                                                                                  \
-                        skip();                                                                                \
+#define REQUIRE_CLUSTER()                                                                                   \
+        do {                                                                                                \
+                if (!cluster)                                                                               \
+                        skip();                                                                             \
         } while (0)
 
 /* ---- connecting ---- */
@@ -164,13 +164,13 @@ static void test_disk_source_from_domain_xml_reaches_the_cluster(void **state)
         _cleanup_free_ char *image = unique_name("xml");
         _cleanup_free_ char *reference = image_with_reference(image, "4M", "write -P 0x11 0 4k", NULL);
         const char *port = strrchr(ceph_mon_host, ':') + 1;
-        _cleanup_free_ char *xml = format_or_fail(
-                "<domain type='qemu'><name>d</name><devices>"
-                "<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
-                "<source protocol='rbd' name='%s/%s'><host name='127.0.0.1' port='%s'/>"
-                "<config file='%s'/></source><target dev='vda' bus='virtio'/></disk>"
-                "</devices></domain>",
-                pool, image, port, ceph_conf);
+        _cleanup_free_ char *xml =
+                format_or_fail("<domain type='qemu'><name>d</name><devices>"
+                               "<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
+                               "<source protocol='rbd' name='%s/%s'><host name='127.0.0.1' port='%s'/>"
+                               "<config file='%s'/></source><target dev='vda' bus='virtio'/></disk>"
+                               "</devices></domain>",
+                               pool, image, port, ceph_conf);
         vmsnap_xml_rbd_source source;
         vmsnap_rbd_cluster_options options;
         vmsnap_rbd_cluster *from_xml = NULL;
@@ -183,7 +183,8 @@ static void test_disk_source_from_domain_xml_reaches_the_cluster(void **state)
         assert_int_equal(vmsnap_rbd_cluster_connect(&options, &from_xml, &error), 0);
         _cleanup_free_ char *expected_hosts = format_or_fail("127.0.0.1:%s", port);
         assert_string_equal(vmsnap_rbd_cluster_hosts(from_xml), expected_hosts);
-        assert_int_equal(vmsnap_rbd_snapshot_list(from_xml, source.pool, source.image, &snapshots, &n, &error), 0);
+        assert_int_equal(
+                vmsnap_rbd_snapshot_list(from_xml, source.pool, source.image, &snapshots, &n, &error), 0);
         assert_int_equal(n, 0);
         vmsnap_rbd_snapshots_free(snapshots, n);
         vmsnap_rbd_cluster_disconnect(from_xml);
@@ -209,8 +210,8 @@ static void test_snapshot_keeps_what_the_image_read(void **state)
 {
         REQUIRE_CLUSTER();
         _cleanup_free_ char *image = unique_name("snap");
-        _cleanup_free_ char *reference = image_with_reference(image, "16M", "write -P 0x41 0 1M",
-                                                              "write -P 0x42 12M 64k", NULL);
+        _cleanup_free_ char *reference =
+                image_with_reference(image, "16M", "write -P 0x41 0 1M", "write -P 0x42 12M 64k", NULL);
         _cleanup_free_ char *url = rbd_url(pool, image, NULL);
         _cleanup_free_ char *snapshot_url = rbd_url(pool, image, VMSNAP_RBD_SNAPSHOT_PREFIX "s1");
         vmsnap_rbd_snapshot *snapshots = NULL;
@@ -267,9 +268,8 @@ static void test_foreign_snapshots_are_listed_and_named_in_the_refusal(void **st
 
         assert_int_equal(vmsnap_rbd_image_refuse_foreign_snapshots(cluster, pool, image, &error), -EPERM);
         assert_int_equal(error.kind, VMSNAP_ERROR_UNSUPPORTED);
-        _cleanup_free_ char *expected =
-                format_or_fail("image %s in pool %s has 2 snapshots vmsnap did not make (backup-1, vmsnap-)",
-                               image, pool);
+        _cleanup_free_ char *expected = format_or_fail(
+                "image %s in pool %s has 2 snapshots vmsnap did not make (backup-1, vmsnap-)", image, pool);
         assert_non_null(strstr(error.message, expected));
         /* vmsnap's names cannot reach them. */
         assert_int_equal(vmsnap_rbd_snapshot_remove(cluster, pool, image, "", &error), -EINVAL);
@@ -294,7 +294,8 @@ static void test_clone_into_another_pool_reads_the_snapshot_and_is_marked(void *
 
         assert_int_equal(vmsnap_rbd_snapshot_create(cluster, pool, image, "base", &error), 0);
         test_qemu_io(url, "raw", "write -P 0x63 0 4M");
-        assert_int_equal(vmsnap_rbd_clone(cluster, pool, image, "base", other_pool, clone, "uuid-1", &error), 0);
+        assert_int_equal(vmsnap_rbd_clone(cluster, pool, image, "base", other_pool, clone, "uuid-1", &error),
+                         0);
         assert_true(test_images_equal(clone_url, reference));
 
         assert_int_equal(vmsnap_rbd_image_owner(cluster, other_pool, clone, &owner, &error), 0);
@@ -311,8 +312,9 @@ static void test_clone_into_another_pool_reads_the_snapshot_and_is_marked(void *
         assert_int_equal(vmsnap_rbd_clone(cluster, pool, image, "base", other_pool, clone, "uuid-1", &error),
                          -EEXIST);
         assert_non_null(strstr(error.message, "a clone never replaces one"));
-        assert_int_equal(vmsnap_rbd_clone(cluster, pool, image, "nothing", other_pool, "x", "uuid-1", &error),
-                         -ENOENT);
+        assert_int_equal(
+                vmsnap_rbd_clone(cluster, pool, image, "nothing", other_pool, "x", "uuid-1", &error),
+                -ENOENT);
         assert_false(rbd_image_exists(other_pool, "x"));
 
         /* The parent snapshot goes to the trash while its clone lives (v2 clones). */
@@ -371,7 +373,8 @@ static void test_flatten_makes_the_clone_stand_alone_with_byte_progress(void **s
         _cleanup_free_ char *clone_url = rbd_url(pool, clone, NULL);
         _cleanup_free_ char *parent = NULL;
         progress_record record = {.monotonic = true};
-        vmsnap_hooks hooks = {.progress = record_progress, .is_canceled = cancel_when_asked, .userdata = &record};
+        vmsnap_hooks hooks = {
+                .progress = record_progress, .is_canceled = cancel_when_asked, .userdata = &record};
         vmsnap_error error = {0};
 
         assert_int_equal(vmsnap_rbd_snapshot_create(cluster, pool, image, "base", &error), 0);
@@ -402,7 +405,8 @@ static void test_canceled_flatten_leaves_a_clone_reading_the_same(void **state)
         _cleanup_free_ char *clone_url = rbd_url(pool, clone, NULL);
         _cleanup_free_ char *parent = NULL;
         progress_record record = {.monotonic = true, .cancel_after = 2};
-        vmsnap_hooks hooks = {.progress = record_progress, .is_canceled = cancel_when_asked, .userdata = &record};
+        vmsnap_hooks hooks = {
+                .progress = record_progress, .is_canceled = cancel_when_asked, .userdata = &record};
         vmsnap_error error = {0};
 
         assert_int_equal(vmsnap_rbd_snapshot_create(cluster, pool, image, "base", &error), 0);
@@ -439,10 +443,10 @@ static void test_images_vmsnap_did_not_make_are_neither_flattened_nor_removed(vo
         assert_null(owner);
 
         assert_int_equal(vmsnap_rbd_image_flatten(cluster, pool, clone, NULL, &error), -EPERM);
-        _cleanup_free_ char *expected =
-                format_or_fail("image %s in pool %s was not made by vmsnap (it has no vmsnap.owner metadata); "
-                               "vmsnap does not flatten it",
-                               clone, pool);
+        _cleanup_free_ char *expected = format_or_fail(
+                "image %s in pool %s was not made by vmsnap (it has no vmsnap.owner metadata); "
+                "vmsnap does not flatten it",
+                clone, pool);
         assert_string_equal(error.message, expected);
         assert_int_equal(vmsnap_rbd_image_remove(cluster, pool, clone, &error), -EPERM);
         assert_int_equal(vmsnap_rbd_image_remove(cluster, pool, image, &error), -EPERM);
@@ -509,7 +513,8 @@ static void test_remove_refuses_an_image_with_snapshots_or_in_use(void **state)
         assert_int_equal(vmsnap_rbd_clone(cluster, pool, image, "base", pool, clone, "uuid-4", &error), 0);
         assert_int_equal(vmsnap_rbd_snapshot_create(cluster, pool, clone, "child", &error), 0);
         assert_int_equal(vmsnap_rbd_image_remove(cluster, pool, clone, &error), -ENOTEMPTY);
-        _cleanup_free_ char *expected = format_or_fail("image %s in pool %s still has 1 snapshot", clone, pool);
+        _cleanup_free_ char *expected =
+                format_or_fail("image %s in pool %s still has 1 snapshot", clone, pool);
         assert_non_null(strstr(error.message, expected));
         assert_true(rbd_image_exists(pool, clone));
         assert_int_equal(vmsnap_rbd_snapshot_remove(cluster, pool, clone, "child", &error), 0);
@@ -543,28 +548,34 @@ static void test_sizes_count_the_image_own_bytes(void **state)
         uint64_t virtual_size = 0, allocated = 0;
         vmsnap_error error = {0};
 
-        assert_int_equal(vmsnap_rbd_image_sizes(cluster, pool, image, NULL, NULL, &virtual_size, &allocated, &error),
-                         0);
+        assert_int_equal(
+                vmsnap_rbd_image_sizes(cluster, pool, image, NULL, NULL, &virtual_size, &allocated, &error),
+                0);
         assert_int_equal(virtual_size, 64 << 20);
         assert_int_equal(allocated, 1536 << 10);
 
         assert_int_equal(vmsnap_rbd_snapshot_create(cluster, pool, image, "s1", &error), 0);
         test_qemu_io(url, "raw", "write -P 0x93 16M 256k");
-        assert_int_equal(vmsnap_rbd_image_sizes(cluster, pool, image, "s1", NULL, NULL, &allocated, &error), 0);
+        assert_int_equal(vmsnap_rbd_image_sizes(cluster, pool, image, "s1", NULL, NULL, &allocated, &error),
+                         0);
         assert_int_equal(allocated, 256 << 10);
-        assert_int_equal(vmsnap_rbd_image_sizes(cluster, pool, image, NULL, "s1", NULL, &allocated, &error), 0);
+        assert_int_equal(vmsnap_rbd_image_sizes(cluster, pool, image, NULL, "s1", NULL, &allocated, &error),
+                         0);
         assert_int_equal(allocated, 1536 << 10);
-        assert_int_equal(vmsnap_rbd_image_sizes(cluster, pool, image, "nope", NULL, NULL, &allocated, &error),
-                         -ENOENT);
+        assert_int_equal(
+                vmsnap_rbd_image_sizes(cluster, pool, image, "nope", NULL, NULL, &allocated, &error),
+                -ENOENT);
 
         /* A clone owns nothing until it is written. */
         assert_int_equal(vmsnap_rbd_clone(cluster, pool, image, "s1", pool, clone, "uuid-5", &error), 0);
-        assert_int_equal(vmsnap_rbd_image_sizes(cluster, pool, clone, NULL, NULL, &virtual_size, &allocated, &error),
-                         0);
+        assert_int_equal(
+                vmsnap_rbd_image_sizes(cluster, pool, clone, NULL, NULL, &virtual_size, &allocated, &error),
+                0);
         assert_int_equal(virtual_size, 64 << 20);
         assert_int_equal(allocated, 0);
         test_qemu_io(clone_url, "raw", "write -P 0x94 40M 128k");
-        assert_int_equal(vmsnap_rbd_image_sizes(cluster, pool, clone, NULL, NULL, NULL, &allocated, &error), 0);
+        assert_int_equal(vmsnap_rbd_image_sizes(cluster, pool, clone, NULL, NULL, NULL, &allocated, &error),
+                         0);
         assert_int_equal(allocated, 128 << 10);
 
         assert_int_equal(vmsnap_rbd_image_remove(cluster, pool, clone, &error), 0);
@@ -628,14 +639,17 @@ static void test_lease_is_exclusive_and_names_its_holder(void **state)
         vmsnap_rbd_lease *lease_a = NULL, *lease_b = NULL;
         vmsnap_error error = {0};
 
-        assert_int_equal(vmsnap_rbd_lease_acquire(cluster, pool, domain, "host-a vmsnapd 11", 30, &lease_a, &error),
-                         0);
-        assert_int_equal(vmsnap_rbd_lease_acquire(host_b, pool, domain, "host-b", 30, &lease_b, &error), -EBUSY);
+        assert_int_equal(
+                vmsnap_rbd_lease_acquire(cluster, pool, domain, "host-a vmsnapd 11", 30, &lease_a, &error),
+                0);
+        assert_int_equal(vmsnap_rbd_lease_acquire(host_b, pool, domain, "host-b", 30, &lease_b, &error),
+                         -EBUSY);
         assert_int_equal(error.kind, VMSNAP_ERROR_BUSY);
         assert_non_null(strstr(error.message, "is being changed by host-a vmsnapd 11 (client."));
         assert_null(lease_b);
         /* The same host's second attempt is a second holder too. */
-        assert_int_equal(vmsnap_rbd_lease_acquire(cluster, pool, domain, "host-a", 30, &lease_b, &error), -EBUSY);
+        assert_int_equal(vmsnap_rbd_lease_acquire(cluster, pool, domain, "host-a", 30, &lease_b, &error),
+                         -EBUSY);
 
         vmsnap_rbd_lease_release(lease_a);
         assert_int_equal(vmsnap_rbd_lease_acquire(host_b, pool, domain, "host-b", 30, &lease_b, &error), 0);
@@ -656,7 +670,8 @@ static void test_renewed_lease_outlives_its_first_length(void **state)
         assert_int_equal(vmsnap_rbd_lease_renew(lease_a, &error), 0);
         usleep(1200 * 1000);
         /* 2.4 s after it was taken, 1.2 s after the renewal. */
-        assert_int_equal(vmsnap_rbd_lease_acquire(host_b, pool, domain, "host-b", 2, &lease_b, &error), -EBUSY);
+        assert_int_equal(vmsnap_rbd_lease_acquire(host_b, pool, domain, "host-b", 2, &lease_b, &error),
+                         -EBUSY);
         assert_int_equal(vmsnap_rbd_document_write(lease_a, "still mine", &error), 0);
         vmsnap_rbd_lease_release(lease_a);
         vmsnap_rbd_cluster_disconnect(host_b);
@@ -673,7 +688,8 @@ static void test_lease_that_ran_out_is_taken_over_and_fences_the_old_holder(void
 
         assert_int_equal(vmsnap_rbd_lease_acquire(cluster, pool, domain, "host-a", 2, &lease_a, &error), 0);
         assert_int_equal(vmsnap_rbd_document_write(lease_a, "written by a", &error), 0);
-        assert_int_equal(vmsnap_rbd_lease_acquire(host_b, pool, domain, "host-b", 2, &lease_b, &error), -EBUSY);
+        assert_int_equal(vmsnap_rbd_lease_acquire(host_b, pool, domain, "host-b", 2, &lease_b, &error),
+                         -EBUSY);
 
         /* Host a stops renewing (it died, or hangs). */
         usleep(2500 * 1000);
