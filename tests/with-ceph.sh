@@ -4,12 +4,13 @@
 # started for the run (tests/ceph.sh) and stopped afterwards, whatever the program does.
 # The program finds it through VMSNAP_TEST_CEPH_CONF, VMSNAP_TEST_CEPH_MON_HOST,
 # VMSNAP_TEST_CEPH_POOL and VMSNAP_TEST_CEPH_OTHER_POOL (a second pool). Where no cluster
-# can start, prints the reason as a TAP skip and exits 77.
+# can start, prints the reason as a TAP skip (1..0 # SKIP) and exits 0: meson's TAP
+# reader counts that as skipped, and an exit status of 77 as an error.
 set -u
 
 skip() {
         echo "1..0 # SKIP $*"
-        exit 77
+        exit 0
 }
 
 . "$(dirname "$0")/ceph.sh"
