@@ -560,3 +560,121 @@ int vmsnap_xml_remove_disks(const char *xml, const char *const *targets, size_t 
         }
         return serialize(doc, ret, error);
 }
+
+void vmsnap_xml_rbd_source_clear(vmsnap_xml_rbd_source *source)
+{
+        free(source->pool);
+        free(source->rados_namespace);
+        free(source->image);
+        free(source->snapshot);
+        free(source->mon_host);
+        free(source->config_file);
+        free(source->auth_username);
+        free(source->secret_uuid);
+        free(source->secret_usage);
+        *source = (vmsnap_xml_rbd_source){0};
+}
+
+static char *strndup_or_abort(const char *text, size_t length)
+{
+        char *copy = strndup(text, length);
+        if (!copy)
+                abort();
+        return copy;
+}
+
+/* name='pool/image', 'pool/namespace/image', either with '@snapshot', as libvirt reads it. */
+static int parse_rbd_name(const char *target, const char *name, vmsnap_xml_rbd_source *source,
+                          vmsnap_error *error)
+{
+        const char *at = strchr(name, '@');
+        size_t length = at ? (size_t)(at - name) : strlen(name);
+        const char *first = memchr(name, '/', length);
+        const char *last = first ? memrchr(name, '/', length) : NULL;
+
+        if (!first || first == name || last == name + length - 1 || (at && !at[1]) ||
+            (last != first && last == first + 1))
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "disk %s has the RBD source name '%s'; vmsnap reads "
+                                        "pool/image or pool/namespace/image",
+                                        target, name);
+        source->pool = strndup_or_abort(name, first - name);
+        if (last != first)
+                source->rados_namespace = strndup_or_abort(first + 1, last - first - 1);
+        source->image = strndup_or_abort(last + 1, name + length - last - 1);
+        if (at)
+                source->snapshot = strndup_or_abort(at + 1, strlen(at + 1));
+        return 0;
+}
+
+/* The <host> children as librados' mon_host: name:port, IPv6 addresses in brackets. */
+static char *rbd_mon_host(const xmlNode *source)
+{
+        char *hosts = NULL;
+        size_t size = 0;
+        FILE *out = NULL;
+        bool any = false;
+
+        for (xmlNode *host = first_child(source, "host"); host; host = next_sibling(host, "host")) {
+                _cleanup_free_ char *name = attribute_dup(host, "name");
+                _cleanup_free_ char *port = attribute_dup(host, "port");
+                if (!name)
+                        continue;
+                if (!out && !(out = open_memstream(&hosts, &size)))
+                        abort();
+                bool bracket = strchr(name, ':') && name[0] != '[';
+                fprintf(out, "%s%s%s%s%s%s", any ? "," : "", bracket ? "[" : "", name, bracket ? "]" : "",
+                        port ? ":" : "", port ? port : "");
+                any = true;
+        }
+        if (out && fclose(out) != 0)
+                abort();
+        return hosts;
+}
+
+int vmsnap_xml_rbd_source_read(const char *xml, const char *target, vmsnap_xml_rbd_source *ret,
+                               vmsnap_error *error)
+{
+        _cleanup_xml_doc_ xmlDocPtr doc = NULL;
+        vmsnap_xml_rbd_source source = {0};
+        int r;
+
+        *ret = (vmsnap_xml_rbd_source){0};
+        r = parse_domain(xml, &doc, error);
+        if (r < 0)
+                return r;
+        xmlNode *disk = find_disk(xmlDocGetRootElement(doc), target);
+        if (!disk)
+                return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND, "the domain has no disk %s",
+                                        target);
+        xmlNode *source_node = first_child(disk, "source");
+        if (!attribute_equals(disk, "type", "network") || !attribute_equals(source_node, "protocol", "rbd"))
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "disk %s is not an RBD disk (<disk type='network'> with "
+                                        "<source protocol='rbd'>)",
+                                        target);
+        _cleanup_free_ char *name = attribute_dup(source_node, "name");
+        if (!name)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "disk %s has an RBD source without a name='pool/image'", target);
+        r = parse_rbd_name(target, name, &source, error);
+        if (r < 0) {
+                vmsnap_xml_rbd_source_clear(&source);
+                return r;
+        }
+        source.mon_host = rbd_mon_host(source_node);
+        source.config_file = attribute_dup(first_child(source_node, "config"), "file");
+
+        /* libvirt accepts <auth> inside <source> and, the older way, beside it. */
+        xmlNode *auth = first_child(source_node, "auth");
+        if (!auth)
+                auth = first_child(disk, "auth");
+        if (auth) {
+                source.auth_username = attribute_dup(auth, "username");
+                xmlNode *secret = first_child(auth, "secret");
+                source.secret_uuid = attribute_dup(secret, "uuid");
+                source.secret_usage = attribute_dup(secret, "usage");
+        }
+        *ret = source;
+        return 0;
+}

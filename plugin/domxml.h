@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* domxml.h: reading and editing libvirt domain XML with libxml2: the disks of a
- * domain, and rewriting a disk's source and format; and the target of a storage
- * pool's XML. Pure string-to-string; never talks to libvirt. */
+ * domain and where an RBD disk lives, and rewriting a disk's source and format; and
+ * the target of a storage pool's XML. Pure string-to-string; never talks to libvirt. */
 #pragma once
 
 #include <stdbool.h>
@@ -61,3 +61,25 @@ int vmsnap_xml_remove_disks(const char *xml, const char *const *targets, size_t 
 /* A storage pool's type (<pool type=>) and directory (<target><path>); either NULL
  * in its *ret when the XML has none. */
 int vmsnap_xml_pool_target(const char *xml, char **type_ret, char **path_ret, vmsnap_error *error);
+
+/* The source of an RBD disk (<disk type='network'><source protocol='rbd' name=…>): where
+ * the image is and how to reach and authenticate to its cluster. Every string is
+ * malloc'd and NULL when the XML does not give it. */
+typedef struct vmsnap_xml_rbd_source {
+        char *pool; /* name='pool/image', name='pool/namespace/image' */
+        char *rados_namespace;
+        char *image;
+        char *snapshot;      /* name='pool/image@snapshot': a disk reading a snapshot */
+        char *mon_host;      /* the <host name= port=> list as "name:port,name:port" */
+        char *config_file;   /* <config file=> */
+        char *auth_username; /* <auth username=> */
+        char *secret_uuid;   /* <auth><secret type='ceph' uuid=> */
+        char *secret_usage;  /* <auth><secret type='ceph' usage=> */
+} vmsnap_xml_rbd_source;
+
+/* The RBD source of the disk with this target. Fails with -ENOENT when there is no such
+ * disk and -EINVAL, naming the disk, when it is not an RBD disk or its name is not
+ * pool/image. */
+int vmsnap_xml_rbd_source_read(const char *xml, const char *target, vmsnap_xml_rbd_source *ret,
+                               vmsnap_error *error);
+void vmsnap_xml_rbd_source_clear(vmsnap_xml_rbd_source *source);

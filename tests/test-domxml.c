@@ -611,6 +611,101 @@ static void test_set_name_refuses_an_empty_name_or_a_domain_without_one(void **s
         assert_null(xml);
 }
 
+static void test_rbd_source_reads_pool_image_and_monitors(void **state)
+{
+        vmsnap_xml_rbd_source source;
+        vmsnap_error error = {0};
+
+        assert_int_equal(vmsnap_xml_rbd_source_read(domain_xml, "vde", &source, &error), 0);
+        assert_string_equal(source.pool, "pool");
+        assert_string_equal(source.image, "web1-scratch");
+        assert_null(source.rados_namespace);
+        assert_null(source.snapshot);
+        assert_string_equal(source.mon_host, "ceph1.example.com:6789");
+        assert_null(source.config_file);
+        assert_null(source.auth_username);
+        vmsnap_xml_rbd_source_clear(&source);
+}
+
+/* An RBD disk of one domain: name, several monitors (IPv6, no port), auth and config file. */
+static char *rbd_domain(const char *name, const char *inside_source, const char *beside_source)
+{
+        char *xml;
+        if (asprintf(&xml,
+                     "<domain type='kvm'><name>d</name><devices>\n"
+                     "  <disk type='network' device='disk'>\n"
+                     "    <driver name='qemu' type='raw'/>\n"
+                     "    <source protocol='rbd' name='%s'>%s</source>%s\n"
+                     "    <target dev='vda' bus='virtio'/>\n"
+                     "  </disk>\n"
+                     "</devices></domain>",
+                     name, inside_source, beside_source) < 0)
+                fail_msg("out of memory");
+        return xml;
+}
+
+static void test_rbd_source_reads_namespace_snapshot_hosts_and_auth(void **state)
+{
+        _cleanup_free_ char *xml = rbd_domain(
+                "vms/tenant-a/web@frozen",
+                "<host name='10.0.0.1' port='6789'/><host name='::1' port='3300'/><host name='mon3'/>"
+                "<config file='/etc/ceph/other.conf'/>"
+                "<auth username='libvirt'><secret type='ceph' "
+                "uuid='2ec115d7-3a88-4f2f-9d4c-2a4d2c4b3f1e'/></auth>",
+                "");
+        vmsnap_xml_rbd_source source;
+        vmsnap_error error = {0};
+
+        assert_int_equal(vmsnap_xml_rbd_source_read(xml, "vda", &source, &error), 0);
+        assert_string_equal(source.pool, "vms");
+        assert_string_equal(source.rados_namespace, "tenant-a");
+        assert_string_equal(source.image, "web");
+        assert_string_equal(source.snapshot, "frozen");
+        assert_string_equal(source.mon_host, "10.0.0.1:6789,[::1]:3300,mon3");
+        assert_string_equal(source.config_file, "/etc/ceph/other.conf");
+        assert_string_equal(source.auth_username, "libvirt");
+        assert_string_equal(source.secret_uuid, "2ec115d7-3a88-4f2f-9d4c-2a4d2c4b3f1e");
+        assert_null(source.secret_usage);
+        vmsnap_xml_rbd_source_clear(&source);
+}
+
+static void test_rbd_source_reads_auth_beside_the_source_by_usage(void **state)
+{
+        _cleanup_free_ char *xml = rbd_domain(
+                "rbd/img", "", "<auth username='admin'><secret type='ceph' usage='ceph-admin'/></auth>");
+        vmsnap_xml_rbd_source source;
+        vmsnap_error error = {0};
+
+        assert_int_equal(vmsnap_xml_rbd_source_read(xml, "vda", &source, &error), 0);
+        assert_null(source.mon_host);
+        assert_string_equal(source.auth_username, "admin");
+        assert_string_equal(source.secret_usage, "ceph-admin");
+        assert_null(source.secret_uuid);
+        vmsnap_xml_rbd_source_clear(&source);
+}
+
+static void test_rbd_source_refuses_other_disks_and_bad_names(void **state)
+{
+        vmsnap_xml_rbd_source source;
+        vmsnap_error error = {0};
+
+        assert_int_equal(vmsnap_xml_rbd_source_read(domain_xml, "vda", &source, &error), -EINVAL);
+        assert_string_equal(
+                error.message,
+                "disk vda is not an RBD disk (<disk type='network'> with <source protocol='rbd'>)");
+        assert_null(source.pool);
+        assert_int_equal(vmsnap_xml_rbd_source_read(domain_xml, "vdz", &source, &error), -ENOENT);
+        assert_string_equal(error.message, "the domain has no disk vdz");
+
+        const char *bad_names[] = {"image-only", "/image", "pool/", "pool//image", "pool/image@"};
+        for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+                _cleanup_free_ char *xml = rbd_domain(bad_names[i], "", "");
+                assert_int_equal(vmsnap_xml_rbd_source_read(xml, "vda", &source, &error), -EINVAL);
+                assert_non_null(strstr(error.message, "vmsnap reads pool/image or pool/namespace/image"));
+                assert_null(source.pool);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -643,6 +738,10 @@ int main(void)
                 cmocka_unit_test(test_rename_replaces_an_nvram_given_as_source),
                 cmocka_unit_test(test_rename_takes_the_name_literally),
                 cmocka_unit_test(test_rename_refuses_an_empty_name),
+                cmocka_unit_test(test_rbd_source_reads_pool_image_and_monitors),
+                cmocka_unit_test(test_rbd_source_reads_namespace_snapshot_hosts_and_auth),
+                cmocka_unit_test(test_rbd_source_reads_auth_beside_the_source_by_usage),
+                cmocka_unit_test(test_rbd_source_refuses_other_disks_and_bad_names),
                 cmocka_unit_test(test_set_name_changes_only_the_name),
                 cmocka_unit_test(test_set_name_refuses_an_empty_name_or_a_domain_without_one),
         };
