@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "chain.h"
 #include "extent.h"
 
 typedef struct layer {

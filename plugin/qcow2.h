@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "chain.h"
+#include "image-header.h"
 #include "qcow2-format.h"
 
 /* Checks the fixed header h (the first header_bytes bytes of a file of file_size bytes that
