@@ -16,10 +16,11 @@
 #include "collapse.h"
 #include "confine.h"
 #include "create.h"
-#include "engine.h"
+#include "op.h"
 #include "error.h"
 #include "failpoint.h"
 #include "fileio.h"
+#include "journal.h"
 #include "names.h"
 
 /* Why an excluded disk still belongs in the clone as it is: it is shared read-only. */
@@ -299,77 +300,6 @@ static int check_space(vmsnap_op *op, clone_plan *plan)
         return 0;
 }
 
-/* ---- the clone journal: copies of a clone that was interrupted are removed ---- */
-
-static int journal_write(vmsnap_engine *engine, clone_plan *plan, vmsnap_error *error)
-{
-        json_object *doc = json_object_new_object(), *files = json_object_new_array();
-        int r;
-
-        json_object_object_add(doc, "uuid", json_object_new_string(plan->uuid));
-        json_object_object_add(doc, "name", json_object_new_string(plan->name));
-        for (size_t i = 0; i < plan->n_disks; i++)
-                json_object_array_add(files, json_object_new_string(plan->disks[i].copy));
-        if (plan->nvram_copy)
-                json_object_array_add(files, json_object_new_string(plan->nvram_copy));
-        json_object_object_add(doc, "files", files);
-        if (asprintf(&plan->journal, "%s/clone-%s.json", engine->state_dir, plan->uuid) < 0)
-                abort();
-        const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY);
-        r = vmsnap_file_write_atomic(plan->journal, text, strlen(text), error);
-        json_object_put(doc);
-        return r;
-}
-
-/* Removes the copies of clones whose domain never got defined. */
-void vmsnap_clone_recover(vmsnap_engine *engine)
-{
-        DIR *dir = opendir(engine->state_dir);
-        struct dirent *entry;
-
-        if (!dir)
-                return;
-        while ((entry = readdir(dir))) {
-                _cleanup_free_ char *path = NULL, *text = NULL;
-                json_object *doc, *uuid, *files;
-                size_t size;
-
-                if (strncmp(entry->d_name, "clone-", 6) != 0 || !strstr(entry->d_name, ".json"))
-                        continue;
-                if (asprintf(&path, "%s/%s", engine->state_dir, entry->d_name) < 0)
-                        abort();
-                if (vmsnap_file_read_all(path, &text, &size, NULL) < 0)
-                        continue;
-                doc = json_tokener_parse(text);
-                if (doc && json_object_object_get_ex(doc, "uuid", &uuid) &&
-                    json_object_object_get_ex(doc, "files", &files) &&
-                    json_object_is_type(files, json_type_array)) {
-                        virDomainPtr defined = virDomainLookupByUUIDString(engine->connection,
-                                                                           json_object_get_string(uuid));
-                        if (defined) {
-                                virDomainFree(defined);
-                                vmsnap_engine_log(engine,
-                                                  "clone %s: interrupted after its domain was defined; its "
-                                                  "files are kept",
-                                                  json_object_get_string(uuid));
-                        } else
-                                for (size_t i = 0; i < json_object_array_length(files); i++) {
-                                        const char *file =
-                                                json_object_get_string(json_object_array_get_idx(files, i));
-                                        vmsnap_file_remove(file, NULL);
-                                        vmsnap_engine_log(
-                                                engine,
-                                                "clone %s: interrupted before its domain was defined; "
-                                                "removed %s",
-                                                json_object_get_string(uuid), file);
-                                }
-                }
-                json_object_put(doc);
-                vmsnap_file_remove(path, NULL);
-        }
-        closedir(dir);
-}
-
 static void remove_copies(clone_plan *plan)
 {
         for (size_t i = 0; i < plan->n_disks; i++)
@@ -395,31 +325,6 @@ static int build_xml(clone_plan *plan, char **ret, vmsnap_error *error)
         if (r < 0)
                 return r;
         return vmsnap_xml_rename_domain(with_copies, plan->name, plan->uuid, plan->nvram_copy, ret, error);
-}
-
-static vmsnap_pool *engine_pool(vmsnap_engine *engine, vmsnap_error *error)
-{
-        pthread_mutex_lock(&engine->pool_lock);
-        if (!engine->pool && vmsnap_pool_new(engine->workers, &engine->pool, error) < 0)
-                engine->pool = NULL;
-        vmsnap_pool *pool = engine->pool;
-        pthread_mutex_unlock(&engine->pool_lock);
-        return pool;
-}
-
-int vmsnap_engine_set_workers(vmsnap_engine *engine, unsigned workers, vmsnap_error *error)
-{
-        pthread_mutex_lock(&engine->pool_lock);
-        bool started = engine->pool != NULL;
-        if (!started)
-                engine->workers = workers;
-        pthread_mutex_unlock(&engine->pool_lock);
-        if (started)
-                return vmsnap_error_set(
-                        error, -EBUSY, VMSNAP_ERROR_BUSY,
-                        "the worker pool is already running; set the worker count before the "
-                        "first clone");
-        return 0;
 }
 
 int vmsnap_engine_set_clone_targets(vmsnap_engine *engine, const char *path, vmsnap_error *error)
@@ -542,13 +447,20 @@ static int clone_copy_and_define(vmsnap_engine *engine, vmsnap_op *op, clone_pla
         virDomainPtr defined;
         int r;
 
-        pool = engine_pool(engine, error);
+        pool = vmsnap_engine_pool(engine, error);
         if (!pool)
                 return -ENOMEM;
         r = build_xml(plan, &xml, error);
         if (r < 0)
                 return r;
-        r = journal_write(engine, plan, error);
+        const char *files[plan->n_disks + 1];
+        size_t n_files = 0;
+        for (size_t i = 0; i < plan->n_disks; i++)
+                files[n_files++] = plan->disks[i].copy;
+        if (plan->nvram_copy)
+                files[n_files++] = plan->nvram_copy;
+        r = vmsnap_journal_clone_prepare(engine->state_dir, plan->uuid, plan->name, files, n_files,
+                                         &plan->journal, error);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < plan->n_disks; i++)

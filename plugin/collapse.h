@@ -13,13 +13,8 @@
 #include <stdint.h>
 
 #include "chain.h"
+#include "pool.h"
 #include "vmsnap/vmsnap.h"
-
-typedef struct vmsnap_pool vmsnap_pool;
-
-/* A fixed pool of worker threads shared by every collapse; workers 0: the CPU count. */
-int vmsnap_pool_new(unsigned workers, vmsnap_pool **ret, vmsnap_error *error);
-void vmsnap_pool_free(vmsnap_pool *pool);
 
 typedef struct vmsnap_collapse_item {
         const char *source;         /* top of the chain to read (the frozen image of a snapshot) */

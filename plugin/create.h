@@ -3,7 +3,7 @@
  * which disks can be snapshotted, and what names and descriptions are valid. */
 #pragma once
 
-#include "engine.h"
+#include "op.h"
 
 /* Why a disk cannot be snapshotted ("cdrom", "read-only", ...), or NULL when it can. */
 const char *vmsnap_disk_ineligible_reason(const vmsnap_xml_disk *disk);

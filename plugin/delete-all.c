@@ -14,6 +14,7 @@
 #include "domxml.h"
 #include "error.h"
 #include "fileio.h"
+#include "guard.h"
 #include "journal.h"
 #include "live.h"
 

@@ -13,6 +13,7 @@
 #include "chain.h"
 #include "error.h"
 #include "fileio.h"
+#include "guard.h"
 #include "journal.h"
 #include "live.h"
 #include "sizes.h"

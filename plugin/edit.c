@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "create.h"
-#include "engine.h"
+#include "op.h"
 #include "error.h"
 
 int vmsnap_snapshot_rename(vmsnap_engine *engine, const char *domain, const char *snapshot,

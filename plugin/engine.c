@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* engine.c: the engine object, its libvirt connection and per-domain slots,
- * and the life of an operation (begin: lock, load, recover, check; save;
- * end). What each operation does lives in its own file. */
+/* engine.c: the engine object, its libvirt connection, its per-domain slots, its
+ * log and its worker pool. The life of an operation lives in op.c; what each
+ * operation does lives in its own file. */
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,7 +10,6 @@
 #include <libvirt/virterror.h>
 
 #include "chain.h"
-#include "collapse.h"
 #include "config.h"
 #include "engine.h"
 #include "error.h"
@@ -18,6 +17,7 @@
 #include "failpoint.h"
 #include "fileio.h"
 #include "guard.h"
+#include "pool.h"
 #include "journal.h"
 #include "names.h"
 #include "store.h"
@@ -95,7 +95,7 @@ static void ignore_libvirt_error(void *userdata, virErrorPtr error)
         /* libvirt prints every error to stderr by default; vmsnap reports them itself. */
 }
 
-static int libvirt_error(vmsnap_error *error, vmsnap_error_kind kind, const char *what)
+int vmsnap_libvirt_error(vmsnap_error *error, vmsnap_error_kind kind, const char *what)
 {
         virErrorPtr last = virGetLastError();
         return vmsnap_error_set(error, -EIO, kind, "%s: %s", what,
@@ -107,10 +107,11 @@ static int unreachable_error(vmsnap_engine *engine, vmsnap_error *error)
         char what[1024];
 
         snprintf(what, sizeof(what), "libvirt at %s is not reachable", engine->uri);
-        return libvirt_error(error, VMSNAP_ERROR_FAILED, what);
+        return vmsnap_libvirt_error(error, VMSNAP_ERROR_FAILED, what);
 }
 
-int vmsnap_engine_new(const char *uri, const char *state_dir, vmsnap_engine **ret, vmsnap_error *error)
+int vmsnap_engine_open(const char *uri, const char *state_dir, vmsnap_engine_recover_fn recover,
+                       vmsnap_engine **ret, vmsnap_error *error)
 {
         vmsnap_engine *engine;
         int r;
@@ -133,6 +134,7 @@ int vmsnap_engine_new(const char *uri, const char *state_dir, vmsnap_engine **re
         pthread_mutex_init(&engine->log_lock, NULL);
         pthread_cond_init(&engine->watch_released, NULL);
         engine->keepalive_timer = -1;
+        engine->recover = recover;
 
         r = vmsnap_dir_ensure(engine->state_dir, error);
         if (r < 0)
@@ -149,10 +151,8 @@ int vmsnap_engine_new(const char *uri, const char *state_dir, vmsnap_engine **re
                 unreachable_error(engine, &unreachable);
                 vmsnap_engine_log(engine, "%s; connecting when it is", unreachable.message);
                 atomic_store(&engine->recoveries_pending, true);
-        } else {
-                vmsnap_clone_recover(engine);
-                vmsnap_purge_recover(engine);
-        }
+        } else if (engine->recover)
+                engine->recover(engine);
         *ret = engine;
         return 0;
 fail:
@@ -352,7 +352,7 @@ int vmsnap_engine_lookup_kept(vmsnap_engine *engine, const char *domain,
         virConnectClose(connection);
         if (found && virDomainGetUUIDString(found, uuid) < 0) {
                 virDomainFree(found);
-                return libvirt_error(error, VMSNAP_ERROR_FAILED, "cannot read the domain's UUID");
+                return vmsnap_libvirt_error(error, VMSNAP_ERROR_FAILED, "cannot read the domain's UUID");
         }
         if (!found && r == -ENOENT)
                 return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
@@ -453,8 +453,8 @@ virConnectPtr vmsnap_engine_connection(vmsnap_engine *engine, vmsnap_error *erro
         /* Once, the first time libvirt is there: what the start would have recovered. */
         if (connection && atomic_exchange(&engine->recoveries_pending, false)) {
                 vmsnap_engine_log(engine, "libvirt at %s is reachable now", engine->uri);
-                vmsnap_clone_recover(engine);
-                vmsnap_purge_recover(engine);
+                if (engine->recover)
+                        engine->recover(engine);
         }
         if (connection && reconnected)
                 notify_every_domain(engine, connection);
@@ -537,8 +537,8 @@ int vmsnap_engine_watch(vmsnap_engine *engine, vmsnap_change_fn changed, void *u
         }
         pthread_mutex_unlock(&engine->connection_lock);
         if (r < 0)
-                return libvirt_error(error, VMSNAP_ERROR_FAILED,
-                                     "cannot subscribe to libvirt's domain events");
+                return vmsnap_libvirt_error(error, VMSNAP_ERROR_FAILED,
+                                            "cannot subscribe to libvirt's domain events");
         engine->keepalive_timer = virEventAddTimeout(5000, keep_connection, engine, watch_release);
         if (engine->keepalive_timer >= 0)
                 watch_hold(engine);
@@ -546,37 +546,31 @@ int vmsnap_engine_watch(vmsnap_engine *engine, vmsnap_change_fn changed, void *u
         return 0;
 }
 
-/* ---- failpoints (tests) ---- */
+/* ---- the worker pool ---- */
 
-static atomic_uint failpoint_countdown;
-static atomic_uint failpoint_count;
-
-void vmsnap_failpoint_arm(unsigned n)
+vmsnap_pool *vmsnap_engine_pool(vmsnap_engine *engine, vmsnap_error *error)
 {
-        atomic_store(&failpoint_countdown, n);
-        atomic_store(&failpoint_count, 0);
+        pthread_mutex_lock(&engine->pool_lock);
+        if (!engine->pool && vmsnap_pool_new(engine->workers, &engine->pool, error) < 0)
+                engine->pool = NULL;
+        vmsnap_pool *pool = engine->pool;
+        pthread_mutex_unlock(&engine->pool_lock);
+        return pool;
 }
 
-unsigned vmsnap_failpoint_reached(void)
+int vmsnap_engine_set_workers(vmsnap_engine *engine, unsigned workers, vmsnap_error *error)
 {
-        return atomic_load(&failpoint_count);
-}
-
-int vmsnap_op_failpoint(vmsnap_op *op, const char *step)
-{
-        unsigned left;
-
-        atomic_fetch_add(&failpoint_count, 1);
-        left = atomic_load(&failpoint_countdown);
-        if (left == 0)
-                return 0;
-        if (left > 1) {
-                atomic_store(&failpoint_countdown, left - 1);
-                return 0;
-        }
-        atomic_store(&failpoint_countdown, 0);
-        op->crashed = true;
-        return vmsnap_error_set(op->error, -EINTR, VMSNAP_ERROR_FAILED, "simulated crash at %s", step);
+        pthread_mutex_lock(&engine->pool_lock);
+        bool started = engine->pool != NULL;
+        if (!started)
+                engine->workers = workers;
+        pthread_mutex_unlock(&engine->pool_lock);
+        if (started)
+                return vmsnap_error_set(
+                        error, -EBUSY, VMSNAP_ERROR_BUSY,
+                        "the worker pool is already running; set the worker count before the "
+                        "first clone");
+        return 0;
 }
 
 /* ---- operations ---- */
@@ -603,230 +597,6 @@ int vmsnap_engine_slot_load(vmsnap_engine *engine, vmsnap_domain_slot *slot, vir
         pthread_mutex_unlock(&slot->data_lock);
         vmsnap_domain_meta_free(old);
         return 0;
-}
-
-int vmsnap_op_reload_xml(vmsnap_op *op)
-{
-        char *xml;
-        int r;
-
-        xml = virDomainGetXMLDesc(op->domain, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
-        if (!xml)
-                return libvirt_error(op->error, VMSNAP_ERROR_FAILED,
-                                     "cannot read the domain's configuration");
-        vmsnap_xml_disks_free(op->disks, op->n_disks);
-        op->disks = NULL;
-        op->n_disks = 0;
-        free(op->xml);
-        op->xml = xml;
-        r = vmsnap_xml_disks(xml, &op->disks, &op->n_disks, op->error);
-        if (r < 0)
-                return r;
-        free(op->name);
-        op->name = strdup(virDomainGetName(op->domain));
-        return 0;
-}
-
-int vmsnap_op_define(vmsnap_op *op, const char *xml)
-{
-        if (vmsnap_failpoint_dead())
-                return vmsnap_failpoint_dead_error(op->error);
-        virDomainPtr defined = virDomainDefineXML(virDomainGetConnect(op->domain), xml);
-        if (!defined)
-                return libvirt_error(op->error, VMSNAP_ERROR_FAILED,
-                                     "libvirt refused the new configuration");
-        virDomainFree(defined);
-        return vmsnap_op_reload_xml(op);
-}
-
-/* The rest of vmsnap_op_begin for a domain libvirt no longer defines: its metadata from
- * the store (a purge may have removed it since the lookup), and the recovery of an
- * unfinished purge; any other unfinished operation needs the domain and waits for it. */
-static int begin_kept(vmsnap_op *op, const char *domain)
-{
-        json_object *operation;
-        int r;
-
-        r = vmsnap_store_load(op->engine->state_dir, op->slot->uuid, &op->meta, op->error);
-        if (r == -ENOENT)
-                return vmsnap_error_set(op->error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
-                                        "no domain named \"%s\" is defined on %s, and vmsnap keeps no "
-                                        "metadata of a domain of that name or UUID",
-                                        domain, op->engine->uri);
-        if (r < 0)
-                return r;
-        op->name = strdup(op->meta->name && *op->meta->name ? op->meta->name : op->slot->uuid);
-        if (!op->name)
-                abort();
-        if (!op->meta->intent || !json_object_object_get_ex(op->meta->intent, "operation", &operation) ||
-            strcmp(json_object_get_string(operation), "purge") != 0)
-                return 0;
-        op->recovering = true;
-        r = vmsnap_journal_recover(op);
-        op->recovering = false;
-        if (r < 0) {
-                vmsnap_engine_log(op->engine,
-                                  "domain %s: the interrupted operation could not be completed: %s",
-                                  op->name, op->error->message);
-                return vmsnap_error_prefix(op->error,
-                                           "domain %s has an unfinished purge that could not be completed",
-                                           op->name);
-        }
-        vmsnap_engine_log(op->engine, "domain %s: the interrupted operation is completed", op->name);
-        return 0;
-}
-
-int vmsnap_op_begin(vmsnap_engine *engine, const char *domain, unsigned flags, const vmsnap_hooks *hooks,
-                    vmsnap_op **ret, vmsnap_error *error)
-{
-        char uuid[VIR_UUID_STRING_BUFLEN];
-        vmsnap_op *op;
-        int r;
-
-        vmsnap_error_clear(error);
-        op = calloc(1, sizeof(*op));
-        if (!op)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-        op->engine = engine;
-        op->hooks = hooks;
-        op->error = error;
-
-        if (flags & VMSNAP_OP_UNDEFINED_OK)
-                r = vmsnap_engine_lookup_kept(engine, domain, uuid, &op->domain, error);
-        else {
-                r = vmsnap_engine_lookup(engine, domain, &op->domain, error);
-                if (r == 0 && virDomainGetUUIDString(op->domain, uuid) < 0)
-                        r = libvirt_error(error, VMSNAP_ERROR_FAILED, "cannot read the domain's UUID");
-        }
-        if (r < 0)
-                goto fail;
-        op->slot = vmsnap_engine_slot(engine, uuid);
-        pthread_mutex_lock(&op->slot->op_lock);
-        if (!op->domain) {
-                r = begin_kept(op, domain);
-                if (r < 0)
-                        goto fail;
-                *ret = op;
-                return 0;
-        }
-
-        r = vmsnap_engine_slot_load(engine, op->slot, op->domain, error);
-        if (r < 0)
-                goto fail;
-        pthread_mutex_lock(&op->slot->data_lock);
-        op->meta = vmsnap_domain_meta_copy(op->slot->meta);
-        pthread_mutex_unlock(&op->slot->data_lock);
-
-        r = vmsnap_op_reload_xml(op);
-        if (r < 0)
-                goto fail;
-        if (op->meta->name == NULL || strcmp(op->meta->name, op->name) != 0) {
-                free(op->meta->name);
-                op->meta->name = strdup(op->name);
-        }
-
-        if (op->meta->intent) {
-                op->recovering = true;
-                r = vmsnap_journal_recover(op);
-                op->recovering = false;
-                if (r < 0)
-                        vmsnap_engine_log(engine,
-                                          "domain %s: the interrupted operation could not be completed: %s",
-                                          op->name, error->message);
-                else
-                        vmsnap_engine_log(engine, "domain %s: the interrupted operation is completed",
-                                          op->name);
-                if (r < 0) {
-                        vmsnap_error_prefix(error,
-                                            "domain %s has an unfinished operation that could not be "
-                                            "completed",
-                                            op->name);
-                        goto fail;
-                }
-        }
-
-        if ((flags & VMSNAP_OP_SHUT_OFF) && virDomainIsActive(op->domain) == 1) {
-                r = vmsnap_error_set(error, -EBUSY, VMSNAP_ERROR_DOMAIN_RUNNING,
-                                     "domain %s is running; shut it down first (virsh shutdown %s)",
-                                     op->name, op->name);
-                goto fail;
-        }
-        if ((flags & VMSNAP_OP_NO_PREVIEW) && op->meta->preview) {
-                vmsnap_snapshot *c =
-                        vmsnap_domain_meta_find_id(op->meta, op->meta->preview->config_snapshot_id);
-                r = vmsnap_error_set(
-                        error, -EBUSY, VMSNAP_ERROR_IN_PREVIEW,
-                        "domain %s is previewing snapshot \"%s\"; commit or undo the preview first",
-                        op->name, c ? c->name : "?");
-                goto fail;
-        }
-        if ((flags & VMSNAP_OP_IN_PREVIEW) && !op->meta->preview) {
-                r = vmsnap_error_set(
-                        error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                        "domain %s is not previewing a snapshot; there is nothing to commit or undo",
-                        op->name);
-                goto fail;
-        }
-        if (flags & VMSNAP_OP_NO_FOREIGN_SNAPSHOTS) {
-                r = vmsnap_guard_no_foreign_snapshots(op);
-                if (r < 0)
-                        goto fail;
-        }
-        *ret = op;
-        return 0;
-fail:
-        vmsnap_op_end(op);
-        return r;
-}
-
-int vmsnap_op_save(vmsnap_op *op)
-{
-        int r = vmsnap_store_save(op->engine->state_dir, op->meta, op->error);
-        if (r < 0)
-                return r;
-        op->saved = true;
-        vmsnap_domain_meta *published = vmsnap_domain_meta_copy(op->meta);
-        pthread_mutex_lock(&op->slot->data_lock);
-        vmsnap_domain_meta *old = vmsnap_slot_publish(op->slot, published);
-        pthread_mutex_unlock(&op->slot->data_lock);
-        vmsnap_domain_meta_free(old);
-        return 0;
-}
-
-void vmsnap_op_end(vmsnap_op *op)
-{
-        if (!op)
-                return;
-        if (op->slot) {
-                vmsnap_domain_meta *dropped = NULL;
-                pthread_mutex_lock(&op->slot->data_lock);
-                /* As after a real crash, the next operation starts from the store. */
-                if (op->crashed)
-                        dropped = vmsnap_slot_publish(op->slot, NULL);
-                /* The operation may have changed the configuration or started the domain. */
-                vmsnap_slot_drop_facts(op->slot);
-                pthread_mutex_unlock(&op->slot->data_lock);
-                vmsnap_domain_meta_free(dropped);
-                pthread_mutex_unlock(&op->slot->op_lock);
-                if (op->saved)
-                        vmsnap_engine_notify(op->engine, op->slot->uuid);
-        }
-        if (op->domain)
-                virDomainFree(op->domain);
-        vmsnap_xml_disks_free(op->disks, op->n_disks);
-        for (size_t i = 0; i < op->n_foreign_images; i++)
-                free(op->foreign_images[i]);
-        free(op->foreign_images);
-        vmsnap_domain_meta_free(op->meta);
-        free(op->xml);
-        free(op->name);
-        free(op);
-}
-
-void vmsnap_op_progress(vmsnap_op *op, uint64_t done, uint64_t total)
-{
-        if (op->hooks && op->hooks->progress)
-                op->hooks->progress(op->hooks->userdata, done, total);
 }
 
 #define EARLY_LOG_MAX 64
@@ -872,168 +642,4 @@ void vmsnap_engine_set_log(vmsnap_engine *engine, vmsnap_log_fn log, void *userd
         engine->early_log = NULL;
         engine->n_early_log = 0;
         pthread_mutex_unlock(&engine->log_lock);
-}
-
-void vmsnap_op_message(vmsnap_op *op, const char *format, ...)
-{
-        char text[2048];
-        va_list ap;
-
-        if (!op->recovering && (!op->hooks || !op->hooks->message))
-                return;
-        va_start(ap, format);
-        vsnprintf(text, sizeof(text), format, ap);
-        va_end(ap);
-        if (op->recovering)
-                engine_log_text(op->engine, text);
-        if (op->hooks && op->hooks->message)
-                op->hooks->message(op->hooks->userdata, text);
-}
-
-bool vmsnap_op_canceled(vmsnap_op *op)
-{
-        return op->hooks && op->hooks->is_canceled && op->hooks->is_canceled(op->hooks->userdata);
-}
-
-int vmsnap_op_find_snapshot(vmsnap_op *op, const char *snapshot, vmsnap_snapshot **ret)
-{
-        vmsnap_snapshot *found;
-
-        if (!snapshot || !*snapshot)
-                return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                        "no snapshot given: name a snapshot of %s by its name or id",
-                                        op->name);
-        found = vmsnap_domain_meta_find(op->meta, snapshot);
-        if (!found)
-                return vmsnap_error_set(op->error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
-                                        "domain %s has no snapshot named \"%s\"", op->name, snapshot);
-        *ret = found;
-        return 0;
-}
-
-void vmsnap_active_disks_free(vmsnap_active_disk *disks, size_t n)
-{
-        for (size_t i = 0; i < n; i++) {
-                free(disks[i].target);
-                free(disks[i].source);
-                free(disks[i].format);
-        }
-        free(disks);
-}
-
-int vmsnap_op_active_disks(vmsnap_op *op, vmsnap_active_disk **ret, size_t *n_ret)
-{
-        vmsnap_active_disk *disks = calloc(op->n_disks + 1, sizeof(*disks));
-        size_t n = 0;
-
-        if (!disks)
-                return vmsnap_error_set(op->error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-        for (size_t i = 0; i < op->n_disks; i++) {
-                const vmsnap_xml_disk *d = &op->disks[i];
-                char *canonical = NULL;
-
-                if (!d->source || strcmp(d->type, "file") != 0 || strcmp(d->device, "disk") != 0)
-                        continue;
-                if (vmsnap_path_canonical(d->source, &canonical, NULL) < 0)
-                        canonical = strdup(d->source);
-                disks[n].target = strdup(d->target);
-                disks[n].source = canonical;
-                disks[n].format = strdup(d->format ? d->format : "raw");
-                n++;
-        }
-        *ret = disks;
-        *n_ret = n;
-        return 0;
-}
-
-struct collect_ctx {
-        char ***paths;
-        size_t *n;
-};
-
-static int collect_chain_file(const char *path, const vmsnap_image_header *header, unsigned depth,
-                              void *userdata)
-{
-        struct collect_ctx *ctx = userdata;
-        char *canonical = NULL;
-        char **grown;
-
-        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
-                return 0;
-        grown = realloc(*ctx->paths, (*ctx->n + 1) * sizeof(char *));
-        if (!grown) {
-                free(canonical);
-                return -ENOMEM;
-        }
-        *ctx->paths = grown;
-        (*ctx->paths)[(*ctx->n)++] = canonical;
-        return 0;
-}
-
-static int load_foreign_images(vmsnap_op *op)
-{
-        virDomainPtr *domains = NULL;
-        int n;
-
-        /* A domain libvirt no longer defines (a purge) has no handle to ask through. */
-        virConnectPtr connection = op->domain ? virDomainGetConnect(op->domain)
-                                              : vmsnap_engine_connection(op->engine, op->error);
-        if (connection && op->domain)
-                virConnectRef(connection);
-        if (!connection)
-                return op->error ? op->error->code : -EIO;
-        n = virConnectListAllDomains(connection, &domains, 0);
-        virConnectClose(connection);
-        if (n < 0)
-                return libvirt_error(op->error, VMSNAP_ERROR_FAILED, "cannot list the defined domains");
-        for (int i = 0; i < n; i++) {
-                char uuid[VIR_UUID_STRING_BUFLEN];
-                vmsnap_xml_disk *disks = NULL;
-                size_t n_disks = 0;
-                char *xml;
-
-                if (virDomainGetUUIDString(domains[i], uuid) == 0 && strcmp(uuid, op->slot->uuid) == 0)
-                        goto next;
-                xml = virDomainGetXMLDesc(domains[i], VIR_DOMAIN_XML_INACTIVE);
-                if (xml && vmsnap_xml_disks(xml, &disks, &n_disks, NULL) == 0) {
-                        for (size_t j = 0; j < n_disks; j++) {
-                                struct collect_ctx ctx = {&op->foreign_images, &op->n_foreign_images};
-                                vmsnap_error ignored;
-                                if (!disks[j].source || strcmp(disks[j].type, "file") != 0)
-                                        continue;
-                                /* A broken chain of another domain still protects the files we can reach. */
-                                collect_chain_file(disks[j].source, NULL, 0, &ctx);
-                                vmsnap_chain_walk(disks[j].source, collect_chain_file, &ctx, &ignored);
-                        }
-                        vmsnap_xml_disks_free(disks, n_disks);
-                }
-                free(xml);
-        next:
-                virDomainFree(domains[i]);
-        }
-        free(domains);
-        op->foreign_loaded = true;
-        return 0;
-}
-
-int vmsnap_op_used_elsewhere(vmsnap_op *op, const char *path, bool *ret)
-{
-        char *canonical = NULL;
-        int r;
-
-        if (!op->foreign_loaded) {
-                r = load_foreign_images(op);
-                if (r < 0)
-                        return r;
-        }
-        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
-                canonical = strdup(path);
-        *ret = false;
-        for (size_t i = 0; i < op->n_foreign_images; i++)
-                if (strcmp(op->foreign_images[i], canonical) == 0) {
-                        *ret = true;
-                        break;
-                }
-        free(canonical);
-        return 0;
 }

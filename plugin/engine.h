@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* engine.h: the engine object shared by every operation: the libvirt
  * connection, the state directory, and one slot per domain holding its cached
- * metadata and the locks that serialize changes. An operation runs inside a
- * vmsnap_op, which owns the working copy of the metadata until it is saved. */
+ * metadata and the locks that serialize changes; the engine's log and its
+ * worker pool. An operation runs inside a vmsnap_op (op.h). */
 #pragma once
 
 #include <libvirt/libvirt.h>
@@ -14,6 +14,10 @@
 #include "domxml.h"
 #include "model.h"
 #include "vmsnap/vmsnap.h"
+
+/* What the engine runs once libvirt is first reachable: the recoveries of operations a
+ * crash interrupted (op.c gives it). */
+typedef void (*vmsnap_engine_recover_fn)(vmsnap_engine *engine);
 
 typedef struct vmsnap_domain_slot {
         char uuid[VIR_UUID_STRING_BUFLEN];
@@ -60,6 +64,7 @@ struct vmsnap_engine {
         /* libvirt was not reachable when the engine was made: the recoveries made at
          * start (clones, purges) wait for the first connection. */
         atomic_bool recoveries_pending;
+        vmsnap_engine_recover_fn recover;
         /* Bumped at every reconnect: the facts of every slot are then out of date. */
         unsigned facts_epoch;
         /* The collapse workers, made at the first clone. */
@@ -79,76 +84,17 @@ struct vmsnap_engine {
         char *clone_targets;
 };
 
-/* What an operation requires of the domain before it may start. */
-typedef enum vmsnap_op_flags {
-        VMSNAP_OP_SHUT_OFF = 1 << 0,             /* the domain must not be running */
-        VMSNAP_OP_NO_PREVIEW = 1 << 1,           /* refused while a preview runs */
-        VMSNAP_OP_IN_PREVIEW = 1 << 2,           /* requires a running preview */
-        VMSNAP_OP_NO_FOREIGN_SNAPSHOTS = 1 << 3, /* safety rule 4 */
-        /* The domain may be one libvirt no longer defines, known only by the metadata the
-         * state directory keeps (vmsnap_engine_lookup_kept): op->domain and op->xml are then
-         * NULL, op->disks empty, and only an unfinished purge is recovered (purge.c). The
-         * other flags apply to a defined domain only. */
-        VMSNAP_OP_UNDEFINED_OK = 1 << 4,
-} vmsnap_op_flags;
-
-/* One file disk of the domain as it is now. */
-typedef struct vmsnap_active_disk {
-        char *target;
-        char *source; /* canonical path */
-        char *format;
-} vmsnap_active_disk;
-
-typedef struct vmsnap_op {
-        vmsnap_engine *engine;
-        vmsnap_domain_slot *slot;
-        virDomainPtr domain;
-        char *name;             /* the domain's name now */
-        char *xml;              /* inactive XML now */
-        vmsnap_xml_disk *disks; /* every disk of xml */
-        size_t n_disks;
-        vmsnap_domain_meta *meta; /* working copy; saved by vmsnap_op_save */
-        const vmsnap_hooks *hooks;
-        vmsnap_error *error;
-        char **foreign_images; /* canonical paths in other domains' chains; loaded on demand */
-        size_t n_foreign_images;
-        bool foreign_loaded;
-        bool crashed;    /* a test failpoint fired: skip every cleanup, as a real crash would */
-        bool saved;      /* the metadata was written: watchers hear of it when the op ends */
-        bool recovering; /* its messages are also the engine's log (vmsnap_engine_set_log) */
-        bool purged;     /* recovery completed a purge: the domain's metadata is gone */
-} vmsnap_op;
-
-/* Resolves the domain (name or UUID), takes its op lock, loads and recovers its
- * metadata, and checks flags. */
-int vmsnap_op_begin(vmsnap_engine *engine, const char *domain, unsigned flags, const vmsnap_hooks *hooks,
-                    vmsnap_op **ret, vmsnap_error *error);
-/* Writes op->meta to the store and publishes it to readers. */
-int vmsnap_op_save(vmsnap_op *op);
-/* Re-reads the domain XML after a change of definition. */
-int vmsnap_op_reload_xml(vmsnap_op *op);
-/* Defines xml as the domain's persistent configuration and reloads it. */
-int vmsnap_op_define(vmsnap_op *op, const char *xml);
-void vmsnap_op_end(vmsnap_op *op);
-/* Reports progress/messages through the hooks; checks cancellation. */
-void vmsnap_op_progress(vmsnap_op *op, uint64_t done, uint64_t total);
-void vmsnap_op_message(vmsnap_op *op, const char *format, ...) __attribute__((format(printf, 2, 3)));
 /* Reports a recovery to the engine's log (vmsnap_engine_set_log). Any thread. */
 void vmsnap_engine_log(vmsnap_engine *engine, const char *format, ...) __attribute__((format(printf, 2, 3)));
-bool vmsnap_op_canceled(vmsnap_op *op);
-/* Test failure injection: returns -EINTR and marks the op crashed when the armed
- * failpoint fires at this step. */
-int vmsnap_op_failpoint(vmsnap_op *op, const char *step);
 
-/* The file disks the domain uses now (device disk, type file). */
-int vmsnap_op_active_disks(vmsnap_op *op, vmsnap_active_disk **ret, size_t *n_ret);
-void vmsnap_active_disks_free(vmsnap_active_disk *disks, size_t n);
+/* Makes the engine (vmsnap_engine_new, in op.c, is this with the recoveries): the state
+ * directory, and the connection when libvirt is reachable; recover runs then, or at the
+ * first connection. */
+int vmsnap_engine_open(const char *uri, const char *state_dir, vmsnap_engine_recover_fn recover,
+                       vmsnap_engine **ret, vmsnap_error *error);
 
-/* Safety rule 2: true if another defined domain's chain contains path. */
-int vmsnap_op_used_elsewhere(vmsnap_op *op, const char *path, bool *ret);
-
-/* Resolves a snapshot by name or id, or fails with NotFound naming it. */
-int vmsnap_op_find_snapshot(vmsnap_op *op, const char *snapshot, vmsnap_snapshot **ret);
+/* Sets error to what, followed by libvirt's last error message. */
+int vmsnap_libvirt_error(vmsnap_error *error, vmsnap_error_kind kind, const char *what);
 
 /* Domain state as text: running, paused, shutoff, other. */
 const char *vmsnap_domain_state_name(virDomainPtr domain);
@@ -176,17 +122,12 @@ vmsnap_domain_meta *vmsnap_slot_publish(vmsnap_domain_slot *slot, vmsnap_domain_
 int vmsnap_engine_slot_load(vmsnap_engine *engine, vmsnap_domain_slot *slot, virDomainPtr domain,
                             vmsnap_error *error);
 
+/* The engine's worker pool, made at the first call (vmsnap_engine_set_workers sets its size
+ * before that); NULL with error set when it cannot be made. */
+struct vmsnap_pool *vmsnap_engine_pool(vmsnap_engine *engine, vmsnap_error *error);
+
 /* Tells the watcher that the domain's snapshot state changed. */
 void vmsnap_engine_notify(vmsnap_engine *engine, const char *uuid);
-/* Removes the copies of clones a crash interrupted before their domain was defined. */
-void vmsnap_clone_recover(vmsnap_engine *engine);
-/* Finishes, or rolls back, the purges a crash interrupted, also of domains libvirt no
- * longer defines (purge.c). */
-void vmsnap_purge_recover(vmsnap_engine *engine);
 
-/* Test-only: fail at the n-th failpoint reached from now on (0 disarms);
- * returns how many failpoints were reached since the last arm. */
-void vmsnap_failpoint_arm(unsigned n);
-unsigned vmsnap_failpoint_reached(void);
 /* Test-only: forget every cached metadata, as a restarted daemon would. */
 void vmsnap_engine_forget(vmsnap_engine *engine);

@@ -8,6 +8,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "gc.h"
+#include "guard.h"
 
 typedef struct reach_set {
         char **paths;

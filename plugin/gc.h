@@ -5,7 +5,7 @@
  * no other domain's chain contains it (safety rules 1 and 2). */
 #pragma once
 
-#include "engine.h"
+#include "op.h"
 
 /* Removes unreachable owned files and saves the metadata if anything changed. */
 int vmsnap_gc_run(vmsnap_op *op);

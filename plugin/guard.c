@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* guard.c: safety rule 4 (see guard.h): refuses domains whose snapshots libvirt
- * manages, or whose images hold qcow2 internal snapshots. */
+/* guard.c: the safety rules checked against what other parties hold (see guard.h):
+ * rule 2, no file another defined domain's chain contains is touched, and rule 4,
+ * domains whose snapshots libvirt manages or whose images hold qcow2 internal
+ * snapshots are refused. */
+#include <libvirt/virterror.h>
 #include <string.h>
 
 #include "chain.h"
 #include "error.h"
+#include "fileio.h"
 #include "guard.h"
 
 struct internal_ctx {
@@ -67,4 +71,102 @@ int vmsnap_guard_no_foreign_snapshots(vmsnap_op *op)
         }
         vmsnap_active_disks_free(disks, n_disks);
         return r;
+}
+
+/* ---- safety rule 2 ---- */
+
+struct collect_ctx {
+        char ***paths;
+        size_t *n;
+};
+
+static int collect_chain_file(const char *path, const vmsnap_image_header *header, unsigned depth,
+                              void *userdata)
+{
+        struct collect_ctx *ctx = userdata;
+        char *canonical = NULL;
+        char **grown;
+
+        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
+                return 0;
+        grown = realloc(*ctx->paths, (*ctx->n + 1) * sizeof(char *));
+        if (!grown) {
+                free(canonical);
+                return -ENOMEM;
+        }
+        *ctx->paths = grown;
+        (*ctx->paths)[(*ctx->n)++] = canonical;
+        return 0;
+}
+
+static int load_foreign_images(vmsnap_op *op)
+{
+        virDomainPtr *domains = NULL;
+        int n;
+
+        /* A domain libvirt no longer defines (a purge) has no handle to ask through. */
+        virConnectPtr connection = op->domain ? virDomainGetConnect(op->domain)
+                                              : vmsnap_engine_connection(op->engine, op->error);
+        if (connection && op->domain)
+                virConnectRef(connection);
+        if (!connection)
+                return op->error ? op->error->code : -EIO;
+        n = virConnectListAllDomains(connection, &domains, 0);
+        virConnectClose(connection);
+        if (n < 0) {
+                virErrorPtr last = virGetLastError();
+                return vmsnap_error_set(op->error, -EIO, VMSNAP_ERROR_FAILED,
+                                        "cannot list the defined domains: %s",
+                                        last && last->message ? last->message : "unknown libvirt error");
+        }
+        for (int i = 0; i < n; i++) {
+                char uuid[VIR_UUID_STRING_BUFLEN];
+                vmsnap_xml_disk *disks = NULL;
+                size_t n_disks = 0;
+                char *xml;
+
+                if (virDomainGetUUIDString(domains[i], uuid) == 0 && strcmp(uuid, op->slot->uuid) == 0)
+                        goto next;
+                xml = virDomainGetXMLDesc(domains[i], VIR_DOMAIN_XML_INACTIVE);
+                if (xml && vmsnap_xml_disks(xml, &disks, &n_disks, NULL) == 0) {
+                        for (size_t j = 0; j < n_disks; j++) {
+                                struct collect_ctx ctx = {&op->foreign_images, &op->n_foreign_images};
+                                vmsnap_error ignored;
+                                if (!disks[j].source || strcmp(disks[j].type, "file") != 0)
+                                        continue;
+                                /* A broken chain of another domain still protects the files we can reach. */
+                                collect_chain_file(disks[j].source, NULL, 0, &ctx);
+                                vmsnap_chain_walk(disks[j].source, collect_chain_file, &ctx, &ignored);
+                        }
+                        vmsnap_xml_disks_free(disks, n_disks);
+                }
+                free(xml);
+        next:
+                virDomainFree(domains[i]);
+        }
+        free(domains);
+        op->foreign_loaded = true;
+        return 0;
+}
+
+int vmsnap_op_used_elsewhere(vmsnap_op *op, const char *path, bool *ret)
+{
+        char *canonical = NULL;
+        int r;
+
+        if (!op->foreign_loaded) {
+                r = load_foreign_images(op);
+                if (r < 0)
+                        return r;
+        }
+        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
+                canonical = strdup(path);
+        *ret = false;
+        for (size_t i = 0; i < op->n_foreign_images; i++)
+                if (strcmp(op->foreign_images[i], canonical) == 0) {
+                        *ret = true;
+                        break;
+                }
+        free(canonical);
+        return 0;
 }

@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* guard.h: safety rule 4: vmsnap does not mix with libvirt-managed snapshots.
- * A domain with libvirt snapshot metadata, or with qcow2 internal snapshots in
- * any image it reads, is refused by every changing operation. */
+/* guard.h: the safety rules that look beyond the domain (DESIGN.md's safety rules).
+ * Rule 2: nothing another VM uses is touched. Rule 4: vmsnap does not mix with
+ * libvirt-managed snapshots: a domain with libvirt snapshot metadata, or with qcow2
+ * internal snapshots in any image it reads, is refused by every changing operation. */
 #pragma once
 
-#include "engine.h"
+#include "op.h"
 
+/* Safety rule 4. */
 int vmsnap_guard_no_foreign_snapshots(vmsnap_op *op);
+
+/* Safety rule 2: true if another defined domain's chain contains path. The chains are read
+ * once per operation, at the first question. */
+int vmsnap_op_used_elsewhere(vmsnap_op *op, const char *path, bool *ret);

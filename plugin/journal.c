@@ -6,7 +6,9 @@
  *    "switch": {"disks": [{"target", "overlay"}], "model": {...}}, "block_jobs": [target, ...]}
  * Prepare is rolled back, finish is rolled forward; both end with garbage collection.
  * A prepare phase with a switch is rolled forward instead when libvirt did switch. */
+#include <dirent.h>
 #include <libvirt/virterror.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "chain.h"
@@ -788,4 +790,74 @@ int vmsnap_journal_recover(vmsnap_op *op)
         if (forward)
                 return run_finish(op, true);
         return rollback_prepare(op);
+}
+
+/* ---- clones: copies of a clone that was interrupted are removed ---- */
+
+int vmsnap_journal_clone_prepare(const char *state_dir, const char *uuid, const char *name,
+                                 const char *const *files, size_t n_files, char **path_ret,
+                                 vmsnap_error *error)
+{
+        json_object *doc = json_object_new_object(), *list = json_object_new_array();
+        int r;
+
+        json_object_object_add(doc, "uuid", json_object_new_string(uuid));
+        json_object_object_add(doc, "name", json_object_new_string(name));
+        for (size_t i = 0; i < n_files; i++)
+                json_object_array_add(list, json_object_new_string(files[i]));
+        json_object_object_add(doc, "files", list);
+        if (asprintf(path_ret, "%s/clone-%s.json", state_dir, uuid) < 0)
+                abort();
+        const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY);
+        r = vmsnap_file_write_atomic(*path_ret, text, strlen(text), error);
+        json_object_put(doc);
+        return r;
+}
+
+void vmsnap_journal_recover_clones(vmsnap_engine *engine)
+{
+        DIR *dir = opendir(engine->state_dir);
+        struct dirent *entry;
+
+        if (!dir)
+                return;
+        while ((entry = readdir(dir))) {
+                _cleanup_free_ char *path = NULL, *text = NULL;
+                json_object *doc, *uuid, *files;
+                size_t size;
+
+                if (strncmp(entry->d_name, "clone-", 6) != 0 || !strstr(entry->d_name, ".json"))
+                        continue;
+                if (asprintf(&path, "%s/%s", engine->state_dir, entry->d_name) < 0)
+                        abort();
+                if (vmsnap_file_read_all(path, &text, &size, NULL) < 0)
+                        continue;
+                doc = json_tokener_parse(text);
+                if (doc && json_object_object_get_ex(doc, "uuid", &uuid) &&
+                    json_object_object_get_ex(doc, "files", &files) &&
+                    json_object_is_type(files, json_type_array)) {
+                        virDomainPtr defined = virDomainLookupByUUIDString(engine->connection,
+                                                                           json_object_get_string(uuid));
+                        if (defined) {
+                                virDomainFree(defined);
+                                vmsnap_engine_log(engine,
+                                                  "clone %s: interrupted after its domain was defined; its "
+                                                  "files are kept",
+                                                  json_object_get_string(uuid));
+                        } else
+                                for (size_t i = 0; i < json_object_array_length(files); i++) {
+                                        const char *file =
+                                                json_object_get_string(json_object_array_get_idx(files, i));
+                                        vmsnap_file_remove(file, NULL);
+                                        vmsnap_engine_log(
+                                                engine,
+                                                "clone %s: interrupted before its domain was defined; "
+                                                "removed %s",
+                                                json_object_get_string(uuid), file);
+                                }
+                }
+                json_object_put(doc);
+                vmsnap_file_remove(path, NULL);
+        }
+        closedir(dir);
 }

@@ -10,7 +10,7 @@
  * crash or a killed child restores that state before it runs the step again. */
 #pragma once
 
-#include "engine.h"
+#include "op.h"
 
 /* Starts the prepare phase and saves it. saved_xml: the definition to restore (""
  * when the operation changes it only through one all-or-nothing libvirt call). */
@@ -65,3 +65,16 @@ int vmsnap_journal_commit(vmsnap_op *op);
 
 /* Called when a domain's metadata is loaded: finishes or rolls back what a crash interrupted. */
 int vmsnap_journal_recover(vmsnap_op *op);
+
+/* A clone's copies. A clone runs without its source domain's lock (snapshots may be taken
+ * meanwhile) and its new domain has no metadata until libvirt defines it, so its intent
+ * cannot stand in either domain's document: it is a file of its own in the state
+ * directory, <state_dir>/clone-<uuid>.json, {"uuid", "name", "files": [path, ...]}, written
+ * before the first copy is created (*path_ret: the file, which the clone removes once its
+ * domain is defined or its copies are removed). */
+int vmsnap_journal_clone_prepare(const char *state_dir, const char *uuid, const char *name,
+                                 const char *const *files, size_t n_files, char **path_ret,
+                                 vmsnap_error *error);
+/* At start: removes the copies of clones whose domain never got defined, and every clone
+ * intent. */
+void vmsnap_journal_recover_clones(vmsnap_engine *engine);

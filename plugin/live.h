@@ -5,7 +5,7 @@
  * file names, the journal) stays with the operations that call these. */
 #pragma once
 
-#include "engine.h"
+#include "op.h"
 
 /* One disk of a live snapshot: the running disk `target` continues on `overlay`,
  * which already exists as a qcow2 overlay of the disk's current leaf. */

@@ -2,13 +2,20 @@
 /* pool.h: the fixed set of worker threads every collapse shares. A task is anything
  * that hands out bounded pieces of work one call at a time; workers take pieces round
  * robin from every task, so all running collapses advance together. What a piece is
- * belongs to the task (collapse.c); the pool only schedules. vmsnap_pool_new/free are
- * declared in collapse.h. */
+ * belongs to the task (collapse.c); the pool only schedules. The engine owns the one
+ * pool (vmsnap_engine_pool). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
-#include "collapse.h"
+#include "vmsnap/vmsnap.h"
+
+typedef struct vmsnap_pool vmsnap_pool;
+
+/* A fixed pool of worker threads shared by every collapse; workers 0: the CPU count. */
+int vmsnap_pool_new(unsigned workers, vmsnap_pool **ret, vmsnap_error *error);
+void vmsnap_pool_free(vmsnap_pool *pool);
 
 typedef struct vmsnap_pool_task vmsnap_pool_task;
 typedef struct vmsnap_pool_worker vmsnap_pool_worker;

@@ -524,29 +524,3 @@ int vmsnap_purge_recover_op(vmsnap_op *op)
         r = vmsnap_op_save(op);
         return r;
 }
-
-void vmsnap_purge_recover(vmsnap_engine *engine)
-{
-        char **uuids = NULL;
-        size_t n = 0;
-
-        if (vmsnap_store_list(engine->state_dir, &uuids, &n, NULL) < 0)
-                return;
-        for (size_t i = 0; i < n; i++) {
-                vmsnap_domain_meta *meta = NULL;
-                vmsnap_error error = {0};
-                vmsnap_op *op;
-                bool purge = false;
-
-                if (vmsnap_store_load(engine->state_dir, uuids[i], &meta, NULL) == 0)
-                        purge = intent_string(meta->intent, "operation") &&
-                                strcmp(intent_string(meta->intent, "operation"), "purge") == 0;
-                vmsnap_domain_meta_free(meta);
-                /* The beginning of an operation recovers it, and says so in the log. */
-                if (purge &&
-                    vmsnap_op_begin(engine, uuids[i], VMSNAP_OP_UNDEFINED_OK, NULL, &op, &error) == 0)
-                        vmsnap_op_end(op);
-                free(uuids[i]);
-        }
-        free(uuids);
-}

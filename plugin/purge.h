@@ -4,7 +4,7 @@
  * called by the journal and, at engine start, for domains libvirt no longer defines. */
 #pragma once
 
-#include "engine.h"
+#include "op.h"
 
 /* Finishes or rolls back the purge recorded in op->meta->intent: rolled back while
  * libvirt still defines the domain and the undefine had not happened, finished

@@ -10,7 +10,7 @@
 
 #include "chain.h"
 #include "create.h"
-#include "engine.h"
+#include "op.h"
 #include "error.h"
 #include "facts.h"
 #include "fileio.h"

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine.h"
+#include "op.h"
 #include "vmsnap/vmsnap.h"
 
 /* Data a merge step copies from one image into another. */

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "chain.h"
-#include "engine.h"
+#include "op.h"
 #include "fileio.h"
 #include "fixture.h"
 #include "testlib.h"

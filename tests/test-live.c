@@ -16,7 +16,7 @@
 
 #include "chain.h"
 #include "domxml.h"
-#include "engine.h"
+#include "op.h"
 #include "fixture.h"
 #include "testlib.h"
 

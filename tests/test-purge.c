@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
-#include "engine.h"
+#include "op.h"
 #include "fileio.h"
 #include "fixture.h"
 #include "store.h"

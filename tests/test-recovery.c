@@ -15,7 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "engine.h"
+#include "op.h"
 #include "fileio.h"
 #include "fixture.h"
 #include "store.h"
