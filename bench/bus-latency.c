@@ -38,8 +38,8 @@ static double now_ms(void)
 static sd_bus *connect_bus(void)
 {
         sd_bus *bus = NULL;
-        if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, address) < 0 || sd_bus_set_bus_client(bus, 1) < 0 ||
-            sd_bus_start(bus) < 0) {
+        if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, address) < 0 ||
+            sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0) {
                 fprintf(stderr, "bus-latency: cannot connect to %s\n", address);
                 exit(1);
         }
@@ -55,11 +55,8 @@ typedef enum request {
 } request;
 
 static const char *const request_names[] = {
-        [LIST_SNAPSHOTS] = "ListSnapshots",
-        [GET_SNAPSHOT] = "GetSnapshot",
-        [PING] = "Peer.Ping",
-        [FLOOR_LIST] = "floor List",
-        [PEER_LIST] = "no bus daemon",
+        [LIST_SNAPSHOTS] = "ListSnapshots", [GET_SNAPSHOT] = "GetSnapshot", [PING] = "Peer.Ping",
+        [FLOOR_LIST] = "floor List",        [PEER_LIST] = "no bus daemon",
 };
 
 #define FLOOR_NAME "org.example.SnapshotsBenchFloor"
@@ -72,24 +69,27 @@ static int call(sd_bus *bus, request what)
 
         switch (what) {
         case LIST_SNAPSHOTS:
-                r = sd_bus_call_method(bus, "org.example.Snapshots", "/org/example/Snapshots", "org.example.Snapshots",
-                                       "ListSnapshots", &error, &reply, "s", domain);
+                r = sd_bus_call_method(bus, "org.example.Snapshots", "/org/example/Snapshots",
+                                       "org.example.Snapshots", "ListSnapshots", &error, &reply, "s",
+                                       domain);
                 break;
         case GET_SNAPSHOT:
-                r = sd_bus_call_method(bus, "org.example.Snapshots", "/org/example/Snapshots", "org.example.Snapshots",
-                                       "GetSnapshot", &error, &reply, "ss", domain, snapshot);
+                r = sd_bus_call_method(bus, "org.example.Snapshots", "/org/example/Snapshots",
+                                       "org.example.Snapshots", "GetSnapshot", &error, &reply, "ss", domain,
+                                       snapshot);
                 break;
         case PING:
                 r = sd_bus_call_method(bus, "org.example.Snapshots", "/org/example/Snapshots",
                                        "org.freedesktop.DBus.Peer", "Ping", &error, &reply, NULL);
                 break;
         case PEER_LIST:
-                r = sd_bus_call_method(bus, NULL, "/floor", FLOOR_NAME, "ListSnapshots", &error, &reply, "s", domain);
+                r = sd_bus_call_method(bus, NULL, "/floor", FLOOR_NAME, "ListSnapshots", &error, &reply, "s",
+                                       domain);
                 break;
         case FLOOR_LIST:
         default:
-                r = sd_bus_call_method(bus, FLOOR_NAME, "/floor", FLOOR_NAME, "ListSnapshots", &error, &reply, "s",
-                                       domain);
+                r = sd_bus_call_method(bus, FLOOR_NAME, "/floor", FLOOR_NAME, "ListSnapshots", &error,
+                                       &reply, "s", domain);
                 break;
         }
         if (r < 0) {
@@ -111,7 +111,8 @@ static int compare(const void *a, const void *b)
 static void report(const char *name, double *samples, int n, const char *what)
 {
         qsort(samples, (size_t)n, sizeof(double), compare);
-        printf("%-14s p50 %7.3f ms   p99 %7.3f ms   (%s)\n", name, samples[n / 2], samples[n * 99 / 100], what);
+        printf("%-14s p50 %7.3f ms   p99 %7.3f ms   (%s)\n", name, samples[n / 2], samples[n * 99 / 100],
+               what);
 }
 
 static void latency(sd_bus *bus, request what, int calls)
@@ -293,8 +294,7 @@ static void *floor_server(void *userdata)
                 if (sd_bus_call_method(bus, "org.example.Snapshots", "/org/example/Snapshots",
                                        "org.example.Snapshots", "ListSnapshots", &error, &template, "s",
                                        domain) < 0 ||
-                    parse_records(template) < 0 ||
-                    sd_bus_request_name(bus, FLOOR_NAME, 0) < 0) {
+                    parse_records(template) < 0 || sd_bus_request_name(bus, FLOOR_NAME, 0) < 0) {
                         fprintf(stderr, "bus-latency: cannot start the floor server\n");
                         exit(1);
                 }
@@ -391,7 +391,8 @@ static void build_latency(sd_bus *bus, int calls, bool structs)
                 samples[i] = now_ms() - start;
                 sd_bus_message_unref(m);
         }
-        snprintf(described, sizeof(described), "%d replies of %zu records built, not sent", calls, n_floor_records);
+        snprintf(described, sizeof(described), "%d replies of %zu records built, not sent", calls,
+                 n_floor_records);
         report(structs ? "build a(...)" : "build aa{sv}", samples, calls, described);
         free(samples);
 }

@@ -18,7 +18,7 @@
 #include "util.h"
 
 #define PROGRESS_INTERVAL_USEC (100 * 1000ULL) /* at most ten Progress signals a second */
-#define AUDIENCE_MAX 64                          /* connections a job's own signals go to */
+#define AUDIENCE_MAX 64                        /* connections a job's own signals go to */
 
 /* A signal that cannot go out is logged, except when the bus is gone (at exit). */
 static void log_emit_failure(uint32_t id, const char *what, int r)
@@ -330,14 +330,16 @@ static int completed_body(job *j, sd_bus_message *signal, const void *data)
 {
         const completion *outcome = data;
 
-        return sd_bus_message_append(signal, "bs", outcome->success, outcome->message ? outcome->message : "");
+        return sd_bus_message_append(signal, "bs", outcome->success,
+                                     outcome->message ? outcome->message : "");
 }
 
 static void emit_changed(job *j, char **names)
 {
         if (!names || !names[0])
                 return;
-        job_signal(j, "org.freedesktop.DBus.Properties", "PropertiesChanged", properties_changed_body, names);
+        job_signal(j, "org.freedesktop.DBus.Properties", "PropertiesChanged", properties_changed_body,
+                   names);
 }
 
 static void job_on_started(void *userdata)
@@ -560,7 +562,8 @@ void job_finish(job *j, job_outcome outcome, const char *error_name, const char 
         strv_free(changed);
 
         job_signal(j, JOB_INTERFACE, "Completed", completed_body,
-                   &(completion){.success = outcome == JOB_DONE, .message = outcome == JOB_DONE ? summary : error});
+                   &(completion){.success = outcome == JOB_DONE,
+                                 .message = outcome == JOB_DONE ? summary : error});
 
         if (j->manager->stopping)
                 return;

@@ -64,8 +64,8 @@ static int usage_error(const char *format, ...)
 }
 
 /* Returns 0 to run, 1 to exit successfully (help, version), -EBADMSG for a bad
- * configuration file, another negative value on a usage error (each said on stderr). The defaults, then the file, then the
- * options: an option given overrides the file, whatever their order. */
+ * configuration file, another negative value on a usage error (each said on stderr). The defaults, then the
+ * file, then the options: an option given overrides the file, whatever their order. */
 static int parse_arguments(int argc, char *argv[], settings *s)
 {
         enum { OPT_SETTING = 0x100, OPT_CONFIG, OPT_VERSION };

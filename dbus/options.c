@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* options.c: the option dictionaries (a{sv}) of Create, Preview, Revert, Delete
- * and Clone. Which keys a method knows is the manager's table; how a dictionary
- * is read, checked and refused is here. */
+ * and Clone. Which keys a method knows is its option table in methods.c; how a
+ * dictionary is read, checked and refused is here. */
 #include <errno.h>
 #include <stdio.h>
 

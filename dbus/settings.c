@@ -127,7 +127,8 @@ int settings_set(settings *s, const char *name, const char *value, bool from_fil
                         if (spec->kind == SETTING_TEXT)
                                 snprintf(error, error_size, "needs %s", spec->what);
                         else
-                                snprintf(error, error_size, "needs an absolute %s, not \"%s\"", spec->what, value);
+                                snprintf(error, error_size, "needs an absolute %s, not \"%s\"", spec->what,
+                                         value);
                         return -EINVAL;
                 }
                 free(*(char **)field);
@@ -177,14 +178,14 @@ static int read_lines(settings *s, FILE *file, const char *path, char *error, si
         while (r == 0 && (length = getline(&line, &capacity, file)) >= 0) {
                 number++;
                 if (length > LINE_MAX_LENGTH) {
-                        snprintf(error, error_size, "%s:%u: the line is longer than %d characters", path, number,
-                                 LINE_MAX_LENGTH);
+                        snprintf(error, error_size, "%s:%u: the line is longer than %d characters", path,
+                                 number, LINE_MAX_LENGTH);
                         r = -EINVAL;
                         break;
                 }
                 if ((size_t)length != strlen(line) || strchr(line, '\r')) {
-                        snprintf(error, error_size, "%s:%u: the line holds a NUL or carriage return character",
-                                 path, number);
+                        snprintf(error, error_size,
+                                 "%s:%u: the line holds a NUL or carriage return character", path, number);
                         r = -EINVAL;
                         break;
                 }
@@ -193,8 +194,8 @@ static int read_lines(settings *s, FILE *file, const char *path, char *error, si
                         continue;
                 char *equals = strchr(text, '=');
                 if (!equals) {
-                        snprintf(error, error_size, "%s:%u: expected \"name = value\", found \"%s\"", path, number,
-                                 text);
+                        snprintf(error, error_size, "%s:%u: expected \"name = value\", found \"%s\"", path,
+                                 number, text);
                         r = -EINVAL;
                         break;
                 }
@@ -207,8 +208,8 @@ static int read_lines(settings *s, FILE *file, const char *path, char *error, si
                 }
                 for (size_t i = 0; i < n_seen; i++)
                         if (strcmp(seen[i], name) == 0) {
-                                snprintf(error, error_size, "%s:%u: %s is set twice (first on line %u)", path,
-                                         number, name, seen_line[i]);
+                                snprintf(error, error_size, "%s:%u: %s is set twice (first on line %u)",
+                                         path, number, name, seen_line[i]);
                                 r = -EINVAL;
                         }
                 if (r < 0)

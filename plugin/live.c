@@ -460,11 +460,12 @@ int vmsnap_live_hold(vmsnap_op *op, const char *operation)
         snprintf(text, sizeof(text), "%s %ld %llu\n", operation, (long)getpid(), start);
         if (vmsnap_dir_ensure(dir, &error) < 0 ||
             vmsnap_file_write_atomic(path, text, strlen(text), &error) < 0)
-                return vmsnap_error_set(op->error, -EIO, VMSNAP_ERROR_FAILED,
-                                        "domain %s cannot be held against starts during the %s, so nothing "
-                                        "was changed: %s (vmsnapd needs a writable %s: RuntimeDirectory=vmsnap "
-                                        "in its unit)",
-                                        op->name, operation, error.message, dir);
+                return vmsnap_error_set(
+                        op->error, -EIO, VMSNAP_ERROR_FAILED,
+                        "domain %s cannot be held against starts during the %s, so nothing "
+                        "was changed: %s (vmsnapd needs a writable %s: RuntimeDirectory=vmsnap "
+                        "in its unit)",
+                        op->name, operation, error.message, dir);
         return 0;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* names.h: identifiers and names: UUIDs for snapshots, default snapshot names,
- * and the overlay file names vmsnap chooses. */
+/* names.h: identifiers and names: UUIDs (snapshot ids, and domains named by
+ * UUID) and the rules a snapshot's or a new domain's name must follow. Overlay
+ * file names are image.h's. */
 #pragma once
 
 #include "vmsnap/vmsnap.h"

@@ -442,8 +442,8 @@ static int check_tree(const vmsnap_domain_meta *meta, vmsnap_error *error)
         qsort_r(by_name, n, sizeof(size_t), compare_names, (void *)meta);
         for (size_t i = 1; i < n; i++) {
                 if (strcmp(meta->snapshots[by_id[i - 1]]->id, meta->snapshots[by_id[i]]->id) == 0)
-                        return malformed(error, "snapshots[%zu] and snapshots[%zu] share the id %s", by_id[i - 1],
-                                         by_id[i], meta->snapshots[by_id[i]]->id);
+                        return malformed(error, "snapshots[%zu] and snapshots[%zu] share the id %s",
+                                         by_id[i - 1], by_id[i], meta->snapshots[by_id[i]]->id);
                 if (strcmp(meta->snapshots[by_name[i - 1]]->name, meta->snapshots[by_name[i]]->name) == 0)
                         return malformed(error, "snapshots[%zu] and snapshots[%zu] share the name \"%s\"",
                                          by_name[i - 1], by_name[i], meta->snapshots[by_name[i]]->name);
@@ -455,7 +455,8 @@ static int check_tree(const vmsnap_domain_meta *meta, vmsnap_error *error)
                         continue;
                 parent[i] = index_find(meta, by_id, snapshot->parent_id);
                 if (parent[i] == SIZE_MAX)
-                        return malformed(error, "snapshots[%zu] (\"%s\") names parent %s, which is not a snapshot",
+                        return malformed(error,
+                                         "snapshots[%zu] (\"%s\") names parent %s, which is not a snapshot",
                                          i, snapshot->name, snapshot->parent_id);
         }
         for (size_t i = 0; i < n; i++) {

@@ -4,9 +4,11 @@
  * and the error sentence built from the child's stderr. What to run is the
  * caller's business. Safe to call from several threads at once.
  *
- * fork() + execve() rather than posix_spawn(): this directory's spawn.h shadows
- * <spawn.h> on the include path. Between fork and exec the child calls only
- * async-signal-safe functions; PATH is searched in the parent beforehand. */
+ * fork() + execve() rather than posix_spawn(): the child closes every descriptor
+ * other threads opened without O_CLOEXEC (close_range) and reports a failed exec
+ * through a pipe of its own, neither of which posix_spawn() offers portably.
+ * Between fork and exec the child calls only async-signal-safe functions; PATH is
+ * searched in the parent beforehand. */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>

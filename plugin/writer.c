@@ -54,9 +54,9 @@ struct vmsnap_writer {
         uint64_t *l1; /* host byte order; 0 for a table not allocated */
         uint64_t l1_size;
         uint64_t l1_clusters;
-        uint64_t **tables;     /* per L1 entry: its L2 table in memory (host byte order), or NULL */
+        uint64_t **tables;      /* per L1 entry: its L2 table in memory (host byte order), or NULL */
         uint64_t written_below; /* L1 index: every table before it is written and freed */
-        uint64_t next_free;    /* first unused cluster */
+        uint64_t next_free;     /* first unused cluster */
 };
 
 static int write_failed(const vmsnap_writer *writer, int r, vmsnap_error *error)
@@ -178,8 +178,8 @@ int vmsnap_writer_new(int fd, const char *path, vmsnap_image_format format, uint
                  * with each one (XFS runs a transaction for each reflink past the end). The
                  * real size is set when the image is finished. */
                 if (ftruncate(fd, (off_t)vmsnap_writer_qcow2_size(virtual_size,
-                                                                   div_round_up(virtual_size, CLUSTER_SIZE),
-                                                                   writer->l1_size)) < 0) {
+                                                                  div_round_up(virtual_size, CLUSTER_SIZE),
+                                                                  writer->l1_size)) < 0) {
                         r = write_failed(writer, -errno, error);
                         goto fail;
                 }
@@ -196,7 +196,8 @@ fail:
 /* A guest range the caller may place: inside the disk, not empty. */
 static int range_check(const vmsnap_writer *writer, uint64_t offset, uint64_t length, vmsnap_error *error)
 {
-        if (!writer || length == 0 || offset >= writer->virtual_size || length > writer->virtual_size - offset)
+        if (!writer || length == 0 || offset >= writer->virtual_size ||
+            length > writer->virtual_size - offset)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "a guest range outside the disk was placed");
         return 0;
@@ -209,7 +210,8 @@ static int table_for(vmsnap_writer *writer, uint64_t index, uint64_t **ret, vmsn
 
         if (l2_index < writer->written_below)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_FAILED,
-                                        "data of %s was placed after its L2 table was written", writer->path);
+                                        "data of %s was placed after its L2 table was written",
+                                        writer->path);
         if (!writer->tables[l2_index]) {
                 writer->tables[l2_index] = calloc(L2_ENTRIES, sizeof(uint64_t));
                 if (!writer->tables[l2_index])
@@ -221,7 +223,8 @@ static int table_for(vmsnap_writer *writer, uint64_t index, uint64_t **ret, vmsn
         return 0;
 }
 
-int vmsnap_writer_reserve_tables(vmsnap_writer *writer, uint64_t offset, uint64_t length, vmsnap_error *error)
+int vmsnap_writer_reserve_tables(vmsnap_writer *writer, uint64_t offset, uint64_t length,
+                                 vmsnap_error *error)
 {
         uint64_t *table;
         int r;

@@ -3,7 +3,8 @@
  * written. qcow2: version 3, 64 KiB clusters, data clusters in the order the caller
  * places them, zeroes and holes left unallocated, the header written last. Bytes move by
  * FICLONERANGE (reflink), else copy_file_range, else pread/pwrite, decided per piece;
- * compressed clusters are decompressed. Which extents to copy is the caller's (collapse.c, from extent.h). */
+ * compressed clusters are decompressed. Which extents to copy is the caller's (collapse.c, from extent.h).
+ */
 #pragma once
 
 #include <stdint.h>

@@ -556,7 +556,8 @@ static bool define_uefi_domain_with_snapshots(fixture *f, char nvram[2048])
         if (asprintf(&xml,
                      "<domain type='qemu'><name>vm</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
                      "<os><type arch='x86_64' machine='q35'>hvm</type>"
-                     "<loader readonly='yes' type='pflash'>%s</loader><nvram>%s</nvram></os><features><acpi/></features>"
+                     "<loader readonly='yes' "
+                     "type='pflash'>%s</loader><nvram>%s</nvram></os><features><acpi/></features>"
                      "<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
                      "<source file='%s'/><target dev='vda' bus='virtio'/></disk></devices></domain>",
                      loader, nvram, disk) < 0)
@@ -664,11 +665,11 @@ int main(void)
                 cmocka_unit_test(test_crash_at_every_step_of_a_purge_of_an_undefined_domain_is_recovered),
                 cmocka_unit_test(test_crash_at_every_step_of_a_purge_with_undefine_is_recovered),
                 cmocka_unit_test_setup_teardown(
-                        test_purge_with_undefine_removes_the_nvram_along_with_vmsnaps_files,
-                        setup_fixture, teardown_fixture),
+                        test_purge_with_undefine_removes_the_nvram_along_with_vmsnaps_files, setup_fixture,
+                        teardown_fixture),
                 cmocka_unit_test_setup_teardown(
-                        test_purge_of_a_domain_undefined_keeping_its_nvram_leaves_the_nvram,
-                        setup_fixture, teardown_fixture),
+                        test_purge_of_a_domain_undefined_keeping_its_nvram_leaves_the_nvram, setup_fixture,
+                        teardown_fixture),
         };
         /* VMSNAP_TEST_FILTER=*nvram* runs the matching cases only (tests/meson.build: the
          * real-libvirtd run). */

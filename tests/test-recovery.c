@@ -236,8 +236,8 @@ static int run_delete_all_mixed(fixture *f, vmsnap_error *error)
                 char *vda_after = fixture_active_source(f, "vm", "vda");
                 char *vdb_after = fixture_active_source(f, "vm", "vdb");
                 if (strcmp(vda, vda_after) == 0 || strcmp(vdb, vdb_after) != 0)
-                        fail_msg("vda should be committed down (%s -> %s) and vdb pulled into (%s -> %s)", vda,
-                                 vda_after, vdb, vdb_after);
+                        fail_msg("vda should be committed down (%s -> %s) and vdb pulled into (%s -> %s)",
+                                 vda, vda_after, vdb, vdb_after);
                 free(vda_after);
                 free(vdb_after);
         }

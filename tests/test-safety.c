@@ -353,7 +353,8 @@ int main(void)
                 cmocka_unit_test(test_new_overlays_are_never_more_open_than_their_origin),
                 cmocka_unit_test(test_a_domain_with_internal_qcow2_snapshots_is_refused_naming_the_file),
                 cmocka_unit_test(test_metadata_is_readable_by_root_only),
-                cmocka_unit_test(test_an_offline_change_that_cannot_hold_the_domain_is_refused_before_any_change),
+                cmocka_unit_test(
+                        test_an_offline_change_that_cannot_hold_the_domain_is_refused_before_any_change),
                 /* The last two make libvirt snapshots and start the domain, which the test
                  * driver does without a hypervisor; against a real daemon they are not run. */
                 cmocka_unit_test(test_a_domain_with_libvirt_snapshots_is_refused_with_what_to_do),

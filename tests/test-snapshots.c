@@ -520,8 +520,9 @@ static void test_delete_children_only_removes_the_subtree_below_and_keeps_the_sn
         assert_ok(vmsnap_snapshot_revert(f->engine, "vm1", "keep", NULL, NULL, &error), &error);
         size_t files_at_keep = fixture_count_files(f, "vm1");
         state_digest now = capture(f, "vm1");
-        assert_ok(vmsnap_snapshot_delete(f->engine, "vm1", "keep", VMSNAP_DELETE_CHILDREN_ONLY, NULL, &error),
-                  &error);
+        assert_ok(
+                vmsnap_snapshot_delete(f->engine, "vm1", "keep", VMSNAP_DELETE_CHILDREN_ONLY, NULL, &error),
+                &error);
         assert_ok(vmsnap_snapshot_list(f->engine, "vm1", &list, &n, &error), &error);
         assert_int_equal(n, 2);
         assert_string_equal(list[0].name, "root");
@@ -535,8 +536,9 @@ static void test_delete_children_only_removes_the_subtree_below_and_keeps_the_sn
         fixture_assert_no_orphans(f, "vm1");
 
         /* Nothing below: nothing to do, and it says so. */
-        assert_ok(vmsnap_snapshot_delete(f->engine, "vm1", "keep", VMSNAP_DELETE_CHILDREN_ONLY, NULL, &error),
-                  &error);
+        assert_ok(
+                vmsnap_snapshot_delete(f->engine, "vm1", "keep", VMSNAP_DELETE_CHILDREN_ONLY, NULL, &error),
+                &error);
         release(&now);
         release(&at_keep);
 }
@@ -924,7 +926,8 @@ static bool listed_as(fixture *f, const char *uuid, const char *name, bool defin
         return found;
 }
 
-static void test_watchers_hear_of_every_change_and_an_undefine_keeps_the_tree_until_defined_again(void **state)
+static void
+test_watchers_hear_of_every_change_and_an_undefine_keeps_the_tree_until_defined_again(void **state)
 {
         fixture *f = *state;
         vmsnap_error error = {0};
@@ -1017,8 +1020,8 @@ static char *listing_as_defined(const char *listing, bool defined)
  * define: the engine that starts meanwhile heard no event and finds the tree in its state
  * directory alone. The define of the saved XML brings back the tree, the current snapshot
  * and the preview, which undo then ends as if nothing had happened. */
-static void test_an_undefine_while_no_engine_runs_keeps_the_tree_current_and_preview_until_defined_again(
-        void **state)
+static void
+test_an_undefine_while_no_engine_runs_keeps_the_tree_current_and_preview_until_defined_again(void **state)
 {
         fixture *f = *state;
         vmsnap_error error = {0};
