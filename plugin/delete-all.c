@@ -88,7 +88,7 @@ typedef struct delete_all_plan {
         size_t n_sources;
         char **kept; /* strings the sources point to */
         size_t n_kept;
-        uint64_t bytes;  /* upper bound of what the steps write */
+        uint64_t bytes; /* upper bound of what the steps write */
         size_t n_steps;
 } delete_all_plan;
 
@@ -110,7 +110,8 @@ static void plan_move_disk(delete_all_plan *plan, const char *target, const char
 
 /* Plans one disk: its active chain ends reading the same bytes from at most the
  * original plus one overlay (or the original alone with into_original). */
-static int plan_disk(vmsnap_op *op, const vmsnap_active_disk *disk, bool into_original, delete_all_plan *plan)
+static int plan_disk(vmsnap_op *op, const vmsnap_active_disk *disk, bool into_original,
+                     delete_all_plan *plan)
 {
         owned_chain chain = {.meta = op->meta};
         vmsnap_image_format format;
@@ -119,16 +120,18 @@ static int plan_disk(vmsnap_op *op, const vmsnap_active_disk *disk, bool into_or
 
         if (!vmsnap_domain_meta_owns(op->meta, disk->source))
                 return 0; /* the disk is still its original image */
-        r = vmsnap_chain_walk_as(disk->source, vmsnap_image_format_parse(disk->format, &format) == 0 ? &format : NULL,
+        r = vmsnap_chain_walk_as(disk->source,
+                                 vmsnap_image_format_parse(disk->format, &format) == 0 ? &format : NULL,
                                  owned_chain_visit, &chain, op->error);
         if (r < 0)
                 goto out;
         r = 0;
         if (into_original && !chain.original) {
-                vmsnap_op_message(op,
-                                  "disk %s: every image of its chain was made by vmsnap, so there is no original "
-                                  "to commit into; it keeps one overlay",
-                                  disk->target);
+                vmsnap_op_message(
+                        op,
+                        "disk %s: every image of its chain was made by vmsnap, so there is no original "
+                        "to commit into; it keeps one overlay",
+                        disk->target);
                 into_original = false;
         }
         if (into_original) {
@@ -177,10 +180,11 @@ static int plan_disk(vmsnap_op *op, const vmsnap_active_disk *disk, bool into_or
         }
         plan->n_steps++;
         if (chain.original)
-                vmsnap_op_message(op,
-                                  "disk %s: %s is the domain's original image, which vmsnap never changes; it "
-                                  "was left in place as the base of the disk",
-                                  disk->target, chain.original);
+                vmsnap_op_message(
+                        op,
+                        "disk %s: %s is the domain's original image, which vmsnap never changes; it "
+                        "was left in place as the base of the disk",
+                        disk->target, chain.original);
 out:
         owned_chain_clear(&chain);
         return r;
@@ -195,11 +199,12 @@ static int check_space(vmsnap_op *op, const vmsnap_active_disk *active, size_t n
                 if (r < 0)
                         return r;
                 if (bytes > available)
-                        return vmsnap_error_set(op->error, -ENOSPC, VMSNAP_ERROR_NO_SPACE,
-                                                "deleting every snapshot of %s needs up to %llu MiB in %s but "
-                                                "only %llu MiB are free; free some space first",
-                                                op->name, (unsigned long long)(bytes >> 20), dir,
-                                                (unsigned long long)(available >> 20));
+                        return vmsnap_error_set(
+                                op->error, -ENOSPC, VMSNAP_ERROR_NO_SPACE,
+                                "deleting every snapshot of %s needs up to %llu MiB in %s but "
+                                "only %llu MiB are free; free some space first",
+                                op->name, (unsigned long long)(bytes >> 20), dir,
+                                (unsigned long long)(available >> 20));
         }
         return 0;
 }
@@ -230,7 +235,8 @@ static int delete_all(vmsnap_op *op, bool into_original)
         }
         if (r == 0 && vmsnap_op_canceled(op))
                 r = vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,
-                                     "deleting every snapshot of %s was canceled; nothing was changed", op->name);
+                                     "deleting every snapshot of %s was canceled; nothing was changed",
+                                     op->name);
         if (r < 0) {
                 json_object_put(op->meta->intent);
                 op->meta->intent = NULL;
@@ -265,8 +271,8 @@ int vmsnap_snapshot_delete_all(vmsnap_engine *engine, const char *domain,
         int r;
 
         /* A running domain is fine: its chains change only through block jobs. */
-        r = vmsnap_op_begin(engine, domain, VMSNAP_OP_NO_PREVIEW | VMSNAP_OP_NO_FOREIGN_SNAPSHOTS, hooks, &op,
-                            error);
+        r = vmsnap_op_begin(engine, domain, VMSNAP_OP_NO_PREVIEW | VMSNAP_OP_NO_FOREIGN_SNAPSHOTS, hooks,
+                            &op, error);
         if (r < 0)
                 return r;
         r = vmsnap_live_hold(op, "merge");

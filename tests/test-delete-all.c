@@ -376,7 +376,8 @@ static void test_delete_all_of_a_domain_without_snapshots_changes_nothing(void *
         assert_ok(vmsnap_snapshot_delete_all(f->engine, "vm", NULL, &hooks, &error), &error);
         assert_non_null(strstr(notes.text, "has no snapshots: nothing was deleted"));
         assert_int_equal(fixture_count_files(f, "vm"), s->original_files);
-        assert_int_equal(vmsnap_snapshot_delete_all(f->engine, "no-such-domain", NULL, NULL, &error), -ENOENT);
+        assert_int_equal(vmsnap_snapshot_delete_all(f->engine, "no-such-domain", NULL, NULL, &error),
+                         -ENOENT);
         assert_int_equal(error.kind, VMSNAP_ERROR_NOT_FOUND);
         assert_non_null(strstr(error.message, "no-such-domain"));
 }
