@@ -1,14 +1,44 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* failpoint.c: the process-wide "killed" flag of failpoint.h. It sits below every
- * other file of the engine, so that fileio, subprocess and the operations can all
- * consult it without reaching up. */
+/* failpoint.c: the countdown and the process-wide "killed" flag of failpoint.h,
+ * compiled into the tests' engine only. It sits below every other file of the
+ * engine, so that fileio, subprocess and the operations can all consult it
+ * without reaching up. */
 #include <errno.h>
 #include <stdatomic.h>
 
 #include "error.h"
 #include "failpoint.h"
 
+static atomic_uint countdown;
+static atomic_uint reached;
 static atomic_bool dead;
+
+void vmsnap_failpoint_arm(unsigned n)
+{
+        atomic_store(&countdown, n);
+        atomic_store(&reached, 0);
+}
+
+unsigned vmsnap_failpoint_reached(void)
+{
+        return atomic_load(&reached);
+}
+
+bool vmsnap_failpoint_fires(void)
+{
+        unsigned left;
+
+        atomic_fetch_add(&reached, 1);
+        left = atomic_load(&countdown);
+        if (left == 0)
+                return false;
+        if (left > 1) {
+                atomic_store(&countdown, left - 1);
+                return false;
+        }
+        atomic_store(&countdown, 0);
+        return true;
+}
 
 void vmsnap_failpoint_die(void)
 {

@@ -4,7 +4,6 @@
  * what the operation requires), save, end; and what every operation asks of it on
  * the way (its disks, its snapshots, progress, messages, cancellation, failpoints). */
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <libvirt/virterror.h>
@@ -20,36 +19,15 @@
 
 /* ---- failpoints (tests) ---- */
 
-static atomic_uint failpoint_countdown;
-static atomic_uint failpoint_count;
-
-void vmsnap_failpoint_arm(unsigned n)
-{
-        atomic_store(&failpoint_countdown, n);
-        atomic_store(&failpoint_count, 0);
-}
-
-unsigned vmsnap_failpoint_reached(void)
-{
-        return atomic_load(&failpoint_count);
-}
-
+#ifdef VMSNAP_FAILPOINTS
 int vmsnap_op_failpoint(vmsnap_op *op, const char *step)
 {
-        unsigned left;
-
-        atomic_fetch_add(&failpoint_count, 1);
-        left = atomic_load(&failpoint_countdown);
-        if (left == 0)
+        if (!vmsnap_failpoint_fires())
                 return 0;
-        if (left > 1) {
-                atomic_store(&failpoint_countdown, left - 1);
-                return 0;
-        }
-        atomic_store(&failpoint_countdown, 0);
         op->crashed = true;
         return vmsnap_error_set(op->error, -EINTR, VMSNAP_ERROR_FAILED, "simulated crash at %s", step);
 }
+#endif
 
 int vmsnap_op_reload_xml(vmsnap_op *op)
 {

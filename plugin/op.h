@@ -5,6 +5,7 @@
 #pragma once
 
 #include "engine.h"
+#include "failpoint.h"
 
 /* What an operation requires of the domain before it may start. */
 typedef enum vmsnap_op_flags {
@@ -62,8 +63,17 @@ void vmsnap_op_progress(vmsnap_op *op, uint64_t done, uint64_t total);
 void vmsnap_op_message(vmsnap_op *op, const char *format, ...) __attribute__((format(printf, 2, 3)));
 bool vmsnap_op_canceled(vmsnap_op *op);
 /* Test failure injection: returns -EINTR and marks the op crashed when the armed
- * failpoint fires at this step. */
+ * failpoint fires at this step; always 0 in the installed library. */
+#ifdef VMSNAP_FAILPOINTS
 int vmsnap_op_failpoint(vmsnap_op *op, const char *step);
+#else
+static inline int vmsnap_op_failpoint(vmsnap_op *op, const char *step)
+{
+        (void)op;
+        (void)step;
+        return 0;
+}
+#endif
 
 /* The file disks the domain uses now (device disk, type file). */
 int vmsnap_op_active_disks(vmsnap_op *op, vmsnap_active_disk **ret, size_t *n_ret);
@@ -71,8 +81,3 @@ void vmsnap_active_disks_free(vmsnap_active_disk *disks, size_t n);
 
 /* Resolves a snapshot by name or id, or fails with NotFound naming it. */
 int vmsnap_op_find_snapshot(vmsnap_op *op, const char *snapshot, vmsnap_snapshot **ret);
-
-/* Test-only: fail at the n-th failpoint reached from now on (0 disarms);
- * returns how many failpoints were reached since the last arm. */
-void vmsnap_failpoint_arm(unsigned n);
-unsigned vmsnap_failpoint_reached(void);
