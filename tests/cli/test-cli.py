@@ -485,14 +485,20 @@ def _():
 @case("On a terminal a clone draws one progress line: bar, percentage, bytes, rate, time left; then done and "
       "the new name")
 def _():
-    code, output = run_pty(["clone", "beta", "with-data", "beta-on-tty"])
-    check_equal(code, 0, f"exit code; terminal: {output!r}")
-    lines, frames = screen(output)
-    check(re.fullmatch(r"job \d+ \(clone beta/with-data\): done", lines[-2]), lines)
-    check_equal(lines[-1], "beta-on-tty", "the result")
-    bars = [f for f in frames if re.search(r"clone beta/with-data  \[[#-]{10,30}\] +\d+%  [\d.]+ \w?i?B/[\d.]+ \wiB",
-                                           f)]
-    check(bars, f"a bar with bytes: {frames}")
+    # A copy that ends within the first redraw (100 ms) shows no bar with bytes; such a
+    # run is taken again, under a new name, up to three times.
+    for attempt in range(1, 4):
+        name = "beta-on-tty" if attempt == 1 else f"beta-on-tty-{attempt}"
+        code, output = run_pty(["clone", "beta", "with-data", name])
+        check_equal(code, 0, f"exit code; terminal: {output!r}")
+        lines, frames = screen(output)
+        check(re.fullmatch(r"job \d+ \(clone beta/with-data\): done", lines[-2]), lines)
+        check_equal(lines[-1], name, "the result")
+        bars = [f for f in frames
+                if re.search(r"clone beta/with-data  \[[#-]{10,30}\] +\d+%  [\d.]+ \w?i?B/[\d.]+ \wiB", f)]
+        if bars:
+            break
+    check(bars, f"a bar with bytes in one of three clones: {frames}")
     check(all(len(f) < 100 for f in frames), "every frame fits the 100 columns")
     check("\x1b[32m" in output, "colour on a terminal")
     check(any(re.search(r"[KMG]iB/s", f) for f in frames) or len(bars) < 3, f"a rate while it copies: {frames}")
