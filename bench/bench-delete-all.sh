@@ -44,7 +44,8 @@
 # the delta of the QEMU process (the block job) plus that of the caller.
 # Every measured run is checked: qemu-img compare of vmsnap's resulting disk against each
 # reference's, qemu-img check, and the shape (one file, or the original and one overlay).
-# Page cache warm and clean before each timed command (sync, the images read, 1 s rest).
+# Page cache warm and clean before each timed command (sync, the images read, 1 s rest);
+# vmsnap runs first in odd rounds and last in even ones.
 # To see where vmsnap's time goes, BENCH_WRAPPER prefixes its command, e.g.
 # BENCH_WRAPPER="strace -f -tt -o /tmp/delete-all.strace" (its time is then no measurement).
 #
@@ -170,6 +171,17 @@ copy_chain() {
         done <"$1/chain.txt"
 }
 
+# warm_up CASE_DIR: an untimed qemu-img commit of a throwaway copy of the chain. The first
+# commit after a chain is written and copied takes up to twice as long as the next ones,
+# whichever side runs it (plain qemu-img commits of three copies, in either order), so
+# without it the side that goes first carries that cost.
+warm_up() {
+        copy_chain "$1" warm
+        qemu-img commit -q -f qcow2 -d -b "$1/warm/l00.qcow2" "$1/warm/l$(printf %02d "$layers").qcow2"
+        sync -f "$1/warm"
+        rm -rf "$1/warm"
+}
+
 # Before each timed command: nothing dirty, the images in the page cache, a rest.
 prepare() { # CASE_DIR
         sync
@@ -247,33 +259,50 @@ overlays() { # REF_DIR FIRST: the reference's overlays from lFIRST up, as one st
         seq -f "$1/l%02g.qcow2" "$2" "$layers" | tr '\n' ' '
 }
 
-# One chain, vmsnap first, then each reference on its own copy of the chain.
+# One chain, vmsnap and each reference on its own copy of it. vmsnap goes first in odd
+# rounds and last in even ones, so that neither side always meets what the other left
+# behind (the page cache, writeback, the file system's free-space layout).
 bench_offline() { # MODE CASE_DIR
-        local mode=$1 case_dir=$2 keep ref base commands
+        local mode=$1 case_dir=$2 keep side
         [ "$mode" = into_original ] && keep=0 || keep=1
         build_chain "$case_dir"
         copy_chain "$case_dir" one
         copy_chain "$case_dir" layers
-        prepare "$case_dir"
+        warm_up "$case_dir"
         echo "offline $mode (round $round):" >&2
-        run_vmsnap offline "$mode" "$case_dir"
-        cp "$case_dir/vmsnap-trace.txt" "$dir/trace-offline-$mode.txt"
-        for tool in one layers; do
-                ref=$case_dir/$tool
-                base=$ref/l0$keep.qcow2
-                define dab-ref "$ref/l$(printf %02d "$layers").qcow2"
-                if [ $tool = one ]; then
-                        commands="qemu-img commit -q -f qcow2 -d -b $base $ref/l$(printf %02d "$layers").qcow2"
-                else
-                        commands="for k in \$(seq $layers -1 $((keep + 1))); do
-                                qemu-img commit -q -f qcow2 -d $ref/l\$(printf %02d \$k).qcow2; done"
-                fi
+        for side in $(side_order vmsnap one layers); do
                 prepare "$case_dir"
-                run_reference offline "$mode" "commit $tool" "$case_dir" \
-                        "$commands; repoint dab-ref $base; rm -f $(overlays "$ref" $((keep + 1)))"
-                [ "$(source_of dab-ref --inactive)" = "$base" ] || { echo "dab-ref not on $base" >&2; exit 1; }
-                check_result "$mode" "$case_dir" "$base"
+                if [ "$side" = vmsnap ]; then
+                        run_vmsnap offline "$mode" "$case_dir"
+                        cp "$case_dir/vmsnap-trace.txt" "$dir/trace-offline-$mode.txt"
+                else
+                        run_offline_reference "$mode" "$case_dir" "$side" "$keep"
+                fi
         done
+        for side in one layers; do
+                check_result "$mode" "$case_dir" "$case_dir/$side/l0$keep.qcow2"
+        done
+}
+
+# side_order VMSNAP REFERENCE...: the sides in this round's order.
+side_order() {
+        if [ $((round % 2)) = 1 ]; then echo "$@"; else echo "${@:2}" "$1"; fi
+}
+
+run_offline_reference() { # MODE CASE_DIR one|layers KEEP
+        local mode=$1 case_dir=$2 tool=$3 keep=$4 ref base commands
+        ref=$case_dir/$tool
+        base=$ref/l0$keep.qcow2
+        define dab-ref "$ref/l$(printf %02d "$layers").qcow2"
+        if [ "$tool" = one ]; then
+                commands="qemu-img commit -q -f qcow2 -d -b $base $ref/l$(printf %02d "$layers").qcow2"
+        else
+                commands="for k in \$(seq $layers -1 $((keep + 1))); do
+                        qemu-img commit -q -f qcow2 -d $ref/l\$(printf %02d \$k).qcow2; done"
+        fi
+        run_reference offline "$mode" "commit $tool" "$case_dir" \
+                "$commands; repoint dab-ref $base; rm -f $(overlays "$ref" $((keep + 1)))"
+        [ "$(source_of dab-ref --inactive)" = "$base" ] || { echo "dab-ref not on $base" >&2; exit 1; }
 }
 
 bench_live() { # MODE CASE_DIR
@@ -281,17 +310,22 @@ bench_live() { # MODE CASE_DIR
         [ "$mode" = into_original ] && keep=0 || keep=1
         build_chain "$case_dir"
         copy_chain "$case_dir" ref
+        warm_up "$case_dir"
         base=$case_dir/ref/l0$keep.qcow2
         define dab-ref "$case_dir/ref/l$(printf %02d "$layers").qcow2"
         v start dab-vmsnap >/dev/null
         v start dab-ref >/dev/null
-        prepare "$case_dir"
         echo "live $mode (round $round):" >&2
-        run_vmsnap live "$mode" "$case_dir"
-        cp "$case_dir/vmsnap-trace.txt" "$dir/trace-live-$mode.txt"
-        prepare "$case_dir"
-        run_reference live "$mode" blockcommit "$case_dir" \
-                "v blockcommit dab-ref vda --active --pivot --wait $([ $keep = 1 ] && echo "--base $base"); rm -f $(overlays "$case_dir/ref" $((keep + 1)))"
+        for side in $(side_order vmsnap ref); do
+                prepare "$case_dir"
+                if [ "$side" = vmsnap ]; then
+                        run_vmsnap live "$mode" "$case_dir"
+                        cp "$case_dir/vmsnap-trace.txt" "$dir/trace-live-$mode.txt"
+                else
+                        run_reference live "$mode" blockcommit "$case_dir" \
+                                "v blockcommit dab-ref vda --active --pivot --wait $([ $keep = 1 ] && echo "--base $base"); rm -f $(overlays "$case_dir/ref" $((keep + 1)))"
+                fi
+        done
         v destroy dab-vmsnap >/dev/null
         v destroy dab-ref >/dev/null
         [ "$(source_of dab-ref --inactive)" = "$base" ] || { echo "dab-ref not on $base" >&2; exit 1; }
