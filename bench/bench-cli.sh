@@ -11,8 +11,8 @@
 # `vmsnapctl tree` and `vmsnapctl --json tree` against `virsh snapshot-list --tree`,
 # and `vmsnapctl list` against `virsh list --all`, with the ratios.
 # Needs root. Target (issue 14): vmsnapctl at least 5x faster than virsh with 1,000
-# snapshots. SNAPSHOTS is 200 by default (a few minutes to make); give 1000 for the
-# target's size (about 9 minutes on a 2-core machine).
+# snapshots. SNAPSHOTS is 200 by default (under a minute to make); give 1000 for the
+# target's size (about 2 minutes on a loaded 2-core machine, both trees made side by side).
 # Environment:
 #  VMSNAP_BENCH_ROUNDS=N      measure N times (default 1), each round reported;
 #  VMSNAP_BENCH_BASELINE=DIR  also measure the vmsnapd and vmsnapctl of another build
