@@ -11,6 +11,7 @@
 #include "bus.h"
 #include "cli.h"
 #include "exit-codes.h"
+#include "output.h"
 #include "polkit-agent.h"
 #include "util.h"
 #include "variant-json.h"
@@ -107,7 +108,7 @@ int bus_call(sd_bus *bus, sd_bus_message *m, const char *what, sd_bus_message **
         return code;
 }
 
-static int reply_json(sd_bus_message *reply, json_object **ret)
+int bus_reply_json(sd_bus_message *reply, json_object **ret)
 {
         json_object *values = json_object_new_array();
         int r;
@@ -131,23 +132,83 @@ static int reply_json(sd_bus_message *reply, json_object **ret)
         return 0;
 }
 
+static int bus_call_replyv(sd_bus *bus, const char *what, sd_bus_message **ret, const char *method,
+                           const char *types, va_list ap)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r = bus_new_call(bus, &m, method);
+        if (r >= 0 && types)
+                r = sd_bus_message_appendv(m, types, ap);
+        if (r < 0)
+                return bus_log_errno(r, "cannot build the call");
+        return bus_call(bus, m, what, ret);
+}
+
+int bus_call_reply(sd_bus *bus, const char *what, sd_bus_message **ret, const char *method,
+                   const char *types, ...)
+{
+        va_list ap;
+        va_start(ap, types);
+        int r = bus_call_replyv(bus, what, ret, method, types, ap);
+        va_end(ap);
+        return r;
+}
+
 int bus_call_json(sd_bus *bus, const char *what, json_object **ret, const char *method, const char *types,
                   ...)
 {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        int r = bus_new_call(bus, &m, method);
-        if (r >= 0 && types) {
-                va_list ap;
-                va_start(ap, types);
-                r = sd_bus_message_appendv(m, types, ap);
-                va_end(ap);
-        }
-        if (r < 0)
-                return bus_log_errno(r, "cannot build the call");
-        r = bus_call(bus, m, what, &reply);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        va_list ap;
+        va_start(ap, types);
+        int r = bus_call_replyv(bus, what, &reply, method, types, ap);
+        va_end(ap);
         if (r != 0)
                 return r;
-        r = reply_json(reply, ret);
+        r = bus_reply_json(reply, ret);
+        if (r < 0)
+                return bus_log_errno(r, "cannot read the reply");
+        return 0;
+}
+
+/* How many values a signature holds: "aa{sv}" one, "sa(ss)" two. */
+static size_t signature_values(const char *signature)
+{
+        size_t n = 0;
+        int depth = 0;
+        for (const char *c = signature; *c; c++) {
+                if (*c == SD_BUS_TYPE_STRUCT_BEGIN || *c == SD_BUS_TYPE_DICT_ENTRY_BEGIN)
+                        depth++;
+                else if (*c == SD_BUS_TYPE_STRUCT_END || *c == SD_BUS_TYPE_DICT_ENTRY_END)
+                        depth--;
+                if (depth == 0 && *c != SD_BUS_TYPE_ARRAY)
+                        n++;
+        }
+        return n;
+}
+
+int bus_reply_print_json(sd_bus_message *reply)
+{
+        int r = 0;
+        if (isatty(STDOUT_FILENO)) { /* pretty, for people: json-c's own layout */
+                _cleanup_(json_object_putp) json_object *values = NULL;
+                r = bus_reply_json(reply, &values);
+                if (r < 0)
+                        return bus_log_errno(r, "cannot read the reply");
+                output_json(values);
+                return 0;
+        }
+        /* As bus_reply_json reads it: one value alone, several in an array. */
+        size_t n = signature_values(sd_bus_message_get_signature(reply, 1));
+        if (n != 1)
+                fputc('[', stdout);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                if (i > 0)
+                        fputc(',', stdout);
+                r = variant_json_write(reply, stdout);
+        }
+        if (n != 1)
+                fputc(']', stdout);
+        fputc('\n', stdout);
         if (r < 0)
                 return bus_log_errno(r, "cannot read the reply");
         return 0;

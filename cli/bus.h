@@ -30,6 +30,17 @@ int bus_call(sd_bus *bus, sd_bus_message *m, const char *what, sd_bus_message **
 int bus_call_json(sd_bus *bus, const char *what, json_object **ret, const char *method, const char *types,
                   ...);
 
+/* A call as bus_call_json's, its reply kept for the caller to read (and unref). */
+int bus_call_reply(sd_bus *bus, const char *what, sd_bus_message **ret, const char *method,
+                   const char *types, ...);
+
+/* The values of a reply as bus_call_json gives them; a negative errno on failure. */
+int bus_reply_json(sd_bus_message *reply, json_object **ret);
+
+/* Prints the values of a reply as --json does (as output_json() would print
+ * bus_call_json's value), written as it is read. Returns an exit code. */
+int bus_reply_print_json(sd_bus_message *reply);
+
 /* Every property of a job, as a JSON object; NULL path components are refused. */
 int bus_job_properties(sd_bus *bus, const char *path, json_object **ret);
 

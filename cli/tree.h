@@ -4,7 +4,9 @@
  * preview, locked, partial, memory). */
 #pragma once
 
-#include <json-c/json.h>
+#include <systemd/sd-bus.h>
 
-/* Draws the records of ListSnapshots (every parent before its children). */
-void tree_print(json_object *snapshots);
+/* Draws the records of a ListSnapshots reply (every parent before its children), read
+ * from its current position. Returns 0, or a negative errno when the reply is not
+ * the aa{sv} of ListSnapshots. */
+int tree_print(sd_bus_message *reply);

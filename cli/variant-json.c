@@ -5,6 +5,7 @@
  * have to guess). */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -228,4 +229,137 @@ int record_bool(json_object *record, const char *key)
 json_object *record_array(json_object *record, const char *key)
 {
         return lookup(record, key, json_type_array);
+}
+
+/* ---- straight to text ---- */
+
+/* A string as json-c writes it with JSON_C_TO_STRING_NOSLASHESCAPE. */
+static void write_string(const char *s, FILE *out)
+{
+        static const char hex[] = "0123456789abcdef";
+        const char *start = s;
+
+        fputc('"', out);
+        for (; *s; s++) {
+                unsigned char c = (unsigned char)*s;
+                const char *escape = c == '\b'   ? "\\b"
+                                     : c == '\n' ? "\\n"
+                                     : c == '\r' ? "\\r"
+                                     : c == '\t' ? "\\t"
+                                     : c == '\f' ? "\\f"
+                                     : c == '"'  ? "\\\""
+                                     : c == '\\' ? "\\\\"
+                                                 : NULL;
+                if (!escape && c >= ' ')
+                        continue;
+                fwrite(start, 1, (size_t)(s - start), out);
+                if (escape)
+                        fputs(escape, out);
+                else
+                        fprintf(out, "\\u00%c%c", hex[c >> 4], hex[c & 0xf]);
+                start = s + 1;
+        }
+        fwrite(start, 1, (size_t)(s - start), out);
+        fputc('"', out);
+}
+
+/* A basic value; other than strings through json-c itself, so that numbers read the same. */
+static int write_basic(sd_bus_message *m, char type, bool as_key, FILE *out)
+{
+        if (type == SD_BUS_TYPE_STRING || type == SD_BUS_TYPE_OBJECT_PATH || type == SD_BUS_TYPE_SIGNATURE) {
+                const char *s;
+                int r = sd_bus_message_read_basic(m, type, &s);
+                if (r >= 0)
+                        write_string(s, out);
+                return r < 0 ? r : 0;
+        }
+        json_object *value = NULL;
+        int r = read_basic(m, type, &value);
+        if (r < 0)
+                return r;
+        if (as_key) /* an object's key is the value's text */
+                write_string(json_object_get_string(value), out);
+        else
+                fputs(json_object_to_json_string_ext(value, VARIANT_JSON_PLAIN), out);
+        json_object_put(value);
+        return 0;
+}
+
+static int write_value(sd_bus_message *m, FILE *out);
+
+static int write_dictionary(sd_bus_message *m, const char *contents, FILE *out)
+{
+        char *inner = entry_contents(contents);
+        bool first = true;
+        int r;
+
+        if (!inner)
+                return -EBADMSG;
+        fputc('{', out);
+        while ((r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, inner)) > 0) {
+                if (!first)
+                        fputc(',', out);
+                first = false;
+                r = write_basic(m, inner[0], true, out);
+                if (r >= 0) {
+                        fputc(':', out);
+                        r = write_value(m, out);
+                }
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        break;
+        }
+        free(inner);
+        fputc('}', out);
+        return r < 0 ? r : 0;
+}
+
+static int write_sequence(sd_bus_message *m, FILE *out)
+{
+        bool first = true;
+        int r;
+
+        fputc('[', out);
+        while ((r = sd_bus_message_at_end(m, 0)) == 0) {
+                if (!first)
+                        fputc(',', out);
+                first = false;
+                r = write_value(m, out);
+                if (r < 0)
+                        break;
+        }
+        fputc(']', out);
+        return r < 0 ? r : 0;
+}
+
+static int write_value(sd_bus_message *m, FILE *out)
+{
+        char type;
+        const char *contents;
+        int r = sd_bus_message_peek_type(m, &type, &contents);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENXIO;
+        if (type != SD_BUS_TYPE_ARRAY && type != SD_BUS_TYPE_VARIANT && type != SD_BUS_TYPE_STRUCT)
+                return write_basic(m, type, false, out);
+        r = sd_bus_message_enter_container(m, type, contents);
+        if (r < 0)
+                return r;
+        if (type == SD_BUS_TYPE_ARRAY)
+                r = contents[0] == SD_BUS_TYPE_DICT_ENTRY_BEGIN ? write_dictionary(m, contents, out)
+                                                                : write_sequence(m, out);
+        else if (type == SD_BUS_TYPE_VARIANT)
+                r = write_value(m, out);
+        else
+                r = write_sequence(m, out);
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+int variant_json_write(sd_bus_message *m, FILE *out)
+{
+        return write_value(m, out);
 }

@@ -6,10 +6,21 @@
 #pragma once
 
 #include <json-c/json.h>
+#include <stdio.h>
 #include <systemd/sd-bus.h>
+
+/* How --json is written off a terminal (on one, json-c's pretty form). */
+#define VARIANT_JSON_PLAIN (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* Reads the next complete value of m into *ret. Returns 0, or a negative errno. */
 int variant_json_read(sd_bus_message *m, json_object **ret);
+
+/* Writes the next complete value of m to out as the text json-c would make of
+ * variant_json_read's object with VARIANT_JSON_PLAIN, byte for byte, without
+ * building the object: a reply of 1,000 records goes out as it is read (a dictionary
+ * that repeats a key, which vmsnapd never sends, keeps both here). On an
+ * error part of the value may have been written. Returns 0, or a negative errno. */
+int variant_json_write(sd_bus_message *m, FILE *out);
 
 /* Typed lookups in a record (an object made by variant_json_read); missing or
  * wrongly typed keys give the fallback, so a record may lack a key a later

@@ -2,7 +2,9 @@
 /* verbs-read.c: the verbs that only read (list, tree, show, config, jobs,
  * history, and the completion's names). Each makes its calls, then prints the
  * reply either as one JSON document (--json) or for people; both come from the
- * same JSON values, so they never disagree. */
+ * same reply, so they never disagree. list and tree write --json as they read the
+ * reply, and tree draws from the reply itself: with 1,000 snapshots a JSON
+ * document built first costs more than the rest of the process. */
 #include <stdio.h>
 #include <string.h>
 
@@ -29,16 +31,18 @@ static const char *state_color(const char *state)
 int verb_list(int argc, char **argv)
 {
         sd_bus *bus;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(json_object_putp) json_object *domains = NULL;
         int r = bus_get(&bus);
         if (r == 0)
-                r = bus_call_json(bus, "cannot list the domains", &domains, "ListDomains", NULL);
+                r = bus_call_reply(bus, "cannot list the domains", &reply, "ListDomains", NULL);
         if (r != 0)
                 return r;
-        if (arg.json) {
-                output_json(domains);
-                return 0;
-        }
+        if (arg.json)
+                return bus_reply_print_json(reply);
+        r = bus_reply_json(reply, &domains);
+        if (r < 0)
+                return bus_log_errno(r, "cannot read the reply");
         table *t = table_new("NAME", "STATE", "SNAPSHOTS", "CURRENT", "PREVIEW", "SIZE", "UUID", NULL);
         for (size_t i = 0; i < json_object_array_length(domains); i++) {
                 json_object *d = json_object_array_get_idx(domains, i);
@@ -65,17 +69,17 @@ int verb_list(int argc, char **argv)
 int verb_tree(int argc, char **argv)
 {
         sd_bus *bus;
-        _cleanup_(json_object_putp) json_object *snapshots = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r = bus_get(&bus);
         if (r == 0)
-                r = bus_call_json(bus, "cannot list the snapshots", &snapshots, "ListSnapshots", "s",
-                                  argv[1]);
+                r = bus_call_reply(bus, "cannot list the snapshots", &reply, "ListSnapshots", "s", argv[1]);
         if (r != 0)
                 return r;
         if (arg.json)
-                output_json(snapshots);
-        else
-                tree_print(snapshots);
+                return bus_reply_print_json(reply);
+        r = tree_print(reply);
+        if (r < 0)
+                return bus_log_errno(r, "cannot read the reply");
         return 0;
 }
 

@@ -114,10 +114,9 @@ static void call_resolve(call *c)
 
         if (!c->domain)
                 return;
-        if ((c->method->undefined_domains
-                     ? vmsnap_domain_get_including_undefined(m->engine, c->domain, &domain,
-                                                             &c->resolve_error)
-                     : vmsnap_domain_get(m->engine, c->domain, &domain, &c->resolve_error)) < 0)
+        /* Who the domain is, not its sizes: a stat of each of its files would come first. */
+        if (vmsnap_domain_identify(m->engine, c->domain, c->method->undefined_domains, &domain,
+                                   &c->resolve_error) < 0)
                 return;
         c->domain_name = xstrdup(domain.name);
         c->domain_uuid = xstrdup(domain.uuid);

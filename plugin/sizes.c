@@ -79,11 +79,17 @@ typedef struct allocation_map {
         size_t n_runs;
 } allocation_map;
 
-#define MAP_CACHE_MAX 256
+/* The cache holds as many maps as the largest domain listed has files (so that a listing's
+ * plans, remade every PLANS_MAX_AGE_USEC, find every image's map again), up to
+ * MAP_CACHE_MAX_ENTRIES maps and MAP_CACHE_MAX_BYTES of runs and paths: the oldest go first. */
+#define MAP_CACHE_MIN_ENTRIES 256
+#define MAP_CACHE_MAX_ENTRIES 8192
+#define MAP_CACHE_MAX_BYTES (64ULL * 1024 * 1024)
 
 static pthread_mutex_t map_cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static allocation_map *map_cache[MAP_CACHE_MAX];
-static size_t map_cache_next;
+static allocation_map **map_cache; /* a ring of map_cache_capacity slots */
+static size_t map_cache_capacity, map_cache_next;
+static uint64_t map_cache_bytes;
 
 static void allocation_map_free(allocation_map *map)
 {
@@ -92,6 +98,38 @@ static void allocation_map_free(allocation_map *map)
         free(map->path);
         free(map->runs);
         free(map);
+}
+
+static uint64_t allocation_map_cost(const allocation_map *map)
+{
+        return sizeof(*map) + strlen(map->path) + 1 + map->n_runs * sizeof(*map->runs);
+}
+
+/* Makes room for the maps of a domain's files. Called with map_cache_lock held. */
+static void map_cache_reserve(size_t files)
+{
+        size_t wanted = files < MAP_CACHE_MIN_ENTRIES   ? MAP_CACHE_MIN_ENTRIES
+                        : files > MAP_CACHE_MAX_ENTRIES ? MAP_CACHE_MAX_ENTRIES
+                                                        : files;
+        if (wanted <= map_cache_capacity)
+                return;
+        allocation_map **grown = realloc(map_cache, wanted * sizeof(*grown));
+        if (!grown)
+                abort();
+        memset(grown + map_cache_capacity, 0, (wanted - map_cache_capacity) * sizeof(*grown));
+        map_cache = grown;
+        map_cache_next = map_cache_capacity; /* the new, empty slots are filled first */
+        map_cache_capacity = wanted;
+}
+
+/* Called with map_cache_lock held. */
+static void map_cache_drop(size_t slot)
+{
+        if (!map_cache[slot])
+                return;
+        map_cache_bytes -= allocation_map_cost(map_cache[slot]);
+        allocation_map_free(map_cache[slot]);
+        map_cache[slot] = NULL;
 }
 
 static allocation_map *allocation_map_copy(const allocation_map *map)
@@ -110,9 +148,10 @@ static allocation_map *allocation_map_copy(const allocation_map *map)
 
 static bool same_version(const allocation_map *map, const char *path, const struct stat *st)
 {
-        return strcmp(map->path, path) == 0 && map->dev == st->st_dev && map->ino == st->st_ino &&
-               map->mtime.tv_sec == st->st_mtim.tv_sec && map->mtime.tv_nsec == st->st_mtim.tv_nsec &&
-               map->size == st->st_size;
+        /* The numbers first: with thousands of maps, most are told apart without a strcmp. */
+        return map->ino == st->st_ino && map->dev == st->st_dev && map->mtime.tv_sec == st->st_mtim.tv_sec &&
+               map->mtime.tv_nsec == st->st_mtim.tv_nsec && map->size == st->st_size &&
+               strcmp(map->path, path) == 0;
 }
 
 static void map_append(allocation_map *map, const vmsnap_qcow2_run *run, size_t *capacity)
@@ -184,7 +223,7 @@ static allocation_map *allocation_map_get(const char *path)
                 return NULL;
         }
         pthread_mutex_lock(&map_cache_lock);
-        for (size_t i = 0; i < MAP_CACHE_MAX; i++)
+        for (size_t i = 0; i < map_cache_capacity; i++)
                 if (map_cache[i] && same_version(map_cache[i], path, &st)) {
                         copy = allocation_map_copy(map_cache[i]);
                         pthread_mutex_unlock(&map_cache_lock);
@@ -209,15 +248,22 @@ static allocation_map *allocation_map_get(const char *path)
         close(fd);
 
         copy = allocation_map_copy(map);
+        uint64_t cost = allocation_map_cost(map);
+        if (cost > MAP_CACHE_MAX_BYTES) { /* not kept: it would push out everything else */
+                allocation_map_free(map);
+                return copy;
+        }
         pthread_mutex_lock(&map_cache_lock);
-        for (size_t i = 0; i < MAP_CACHE_MAX; i++)
-                if (map_cache[i] && strcmp(map_cache[i]->path, path) == 0) {
-                        allocation_map_free(map_cache[i]); /* an older version of the file */
-                        map_cache[i] = NULL;
-                }
-        allocation_map_free(map_cache[map_cache_next]);
+        map_cache_reserve(0);
+        for (size_t i = 0; i < map_cache_capacity; i++)
+                if (map_cache[i] && strcmp(map_cache[i]->path, path) == 0)
+                        map_cache_drop(i); /* an older version of the file */
+        map_cache_drop(map_cache_next); /* the oldest, then the next oldest while over the bound */
+        for (size_t k = 1; k < map_cache_capacity && map_cache_bytes + cost > MAP_CACHE_MAX_BYTES; k++)
+                map_cache_drop((map_cache_next + k) % map_cache_capacity);
         map_cache[map_cache_next] = map;
-        map_cache_next = (map_cache_next + 1) % MAP_CACHE_MAX;
+        map_cache_bytes += cost;
+        map_cache_next = (map_cache_next + 1) % map_cache_capacity;
         pthread_mutex_unlock(&map_cache_lock);
         return copy;
 }
@@ -311,11 +357,61 @@ static int compare_paths(const void *a, const void *b)
         return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* The directory the last file was stated in, kept open: a domain's files mostly share
+ * one, and walking the path from / to it again for each file is most of what stat(2)
+ * costs with 1,000 of them. */
+typedef struct stat_directory {
+        char *path;
+        size_t length;
+        int fd; /* -1: not open (none yet, or it could not be opened) */
+} stat_directory;
+
+/* stat(2) of path, relative to its directory when the previous path had the same one;
+ * the same answer as stat(path), symbolic links followed. Paths given sorted share the most. */
+static bool stat_in_directory(stat_directory *directory, const char *path, struct stat *st)
+{
+        const char *slash = strrchr(path, '/');
+        if (!slash || slash[1] == '\0')
+                return stat(path, st) == 0;
+        size_t length = slash == path ? 1 : (size_t)(slash - path);
+        if (!directory->path || directory->length != length || strncmp(directory->path, path, length) != 0) {
+                if (directory->fd >= 0)
+                        close(directory->fd);
+                free(directory->path);
+                directory->path = strndup(path, length);
+                if (!directory->path)
+                        abort();
+                directory->length = length;
+                directory->fd = open(directory->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        }
+        if (directory->fd < 0)
+                return stat(path, st) == 0;
+        return fstatat(directory->fd, slash + 1, st, 0) == 0;
+}
+
+static void stat_directory_close(stat_directory *directory)
+{
+        if (directory->fd >= 0)
+                close(directory->fd);
+        free(directory->path);
+        *directory = (stat_directory){.fd = -1};
+}
+
 uint64_t vmsnap_sizes_of_files(char *const *paths, size_t n)
 {
+        stat_directory directory = {.fd = -1};
         uint64_t total = 0;
+        struct stat st;
+
+        _cleanup_free_ char **sorted = calloc(n + 1, sizeof(*sorted));
+        if (!sorted)
+                abort();
+        memcpy(sorted, paths, n * sizeof(*sorted));
+        qsort(sorted, n, sizeof(*sorted), compare_paths);
         for (size_t i = 0; i < n; i++)
-                total += vmsnap_file_allocated(paths[i]);
+                if (stat_in_directory(&directory, sorted[i], &st))
+                        total += (uint64_t)st.st_blocks * 512;
+        stat_directory_close(&directory);
         return total;
 }
 
@@ -443,8 +539,11 @@ static void measure_files(const vmsnap_domain_meta *meta, measured_files *table)
                 if (kept == 0 || strcmp(table->files[kept - 1].path, table->files[i].path) != 0)
                         table->files[kept++] = table->files[i];
         table->n = kept;
+        stat_directory directory = {.fd = -1};
         for (size_t i = 0; i < table->n; i++)
-                table->files[i].exists = stat(table->files[i].path, &table->files[i].st) == 0;
+                table->files[i].exists =
+                        stat_in_directory(&directory, table->files[i].path, &table->files[i].st);
+        stat_directory_close(&directory);
 }
 
 static uint64_t measured_allocated(const measured_files *table, const char *path)
@@ -628,9 +727,13 @@ void vmsnap_sizes_fill(vmsnap_engine *engine, const char *uuid, const vmsnap_dom
         }
         free(owned);
         free(by_id);
+        size_t n_files = table.n;
         free(table.files);
         if (plans_lookup(uuid, fingerprint, infos, n))
                 return;
+        pthread_mutex_lock(&map_cache_lock);
+        map_cache_reserve(n_files);
+        pthread_mutex_unlock(&map_cache_lock);
         plans_make(engine, uuid, meta, infos, n);
         /* Only a listing's plans are kept: a record of one snapshot is planned alone. */
         if (n > 1 || meta->n_snapshots <= 1)

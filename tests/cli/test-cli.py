@@ -284,6 +284,16 @@ def _():
     check(next(line for line in lines if "branch" in line).endswith("<- current"), lines)
     check_equal(records, json.loads(json.dumps(client.list_snapshots("alpha"))), "the bus's records")
     check_equal(ok("tree", "beta").stdout, "No snapshots.\n", "an empty tree")
+    # --json is written as the reply is read, in json-c's compact form ("/" as it is, control
+    # characters escaped), whatever a description holds.
+    text = "".join(chr(c) for c in range(1, 128)) + " é€😀"
+    ok("describe", "alpha", "branch", text)
+    out = ok("--json", "tree", "alpha").stdout
+    records = json.loads(out)
+    check_equal(next(r["description"] for r in records if r["name"] == "branch"), text, "the description")
+    check_equal(out, json.dumps(records, separators=(",", ":"), ensure_ascii=False) + "\n", "the compact form")
+    out = ok("--json", "list").stdout
+    check_equal(out, json.dumps(json.loads(out), separators=(",", ":"), ensure_ascii=False) + "\n", "list's")
 
 
 @case("config: the XML recorded at a snapshot; --disks its disks; without a snapshot the disks a create can take")

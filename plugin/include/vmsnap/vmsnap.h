@@ -171,6 +171,11 @@ VMSNAP_EXPORT int vmsnap_domain_get(vmsnap_engine *engine, const char *domain, v
  * metadata), then by name (libvirt, then the kept metadata). What Purge is given. */
 VMSNAP_EXPORT int vmsnap_domain_get_including_undefined(vmsnap_engine *engine, const char *domain,
                                                         vmsnap_domain_info *ret, vmsnap_error *error);
+/* Either of the two above (including_undefined: the second) without measuring the files:
+ * snapshot_bytes is 0. For a caller that needs who the domain is, not what it occupies
+ * (the bus resolving a call's domain argument). */
+VMSNAP_EXPORT int vmsnap_domain_identify(vmsnap_engine *engine, const char *domain, bool including_undefined,
+                                         vmsnap_domain_info *ret, vmsnap_error *error);
 /* Snapshots in tree order: every parent before its children, roots by creation time. */
 VMSNAP_EXPORT int vmsnap_snapshot_list(vmsnap_engine *engine, const char *domain, vmsnap_snapshot_info **ret,
                                        size_t *n_ret, vmsnap_error *error);
