@@ -4,7 +4,9 @@
 # shell and other scripts, meson files) names its license with an
 # SPDX-License-Identifier line among its first three lines, so that a file
 # added later cannot miss it. The files are git's tracked files in a checkout,
-# every file of the tree otherwise (a release tarball, a package build).
+# every file of the tree otherwise (a release tarball, a package build), less
+# meson build directories, whatever their names (build*, Fedora's
+# redhat-linux-build, obj-* of debhelper): a directory with a meson-private/.
 # Speaks TAP: one case per file kind, the files without the line as diagnostics.
 set -u
 source=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,8 +15,12 @@ cd "$source" || exit 1
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
         files=$(git ls-files)
 else
-        files=$(find . -path ./.git -prune -o -path './build*' -prune -o -path './obj-*' -prune \
-                -o -path ./debian -prune -o -type f -print | sed 's|^\./||')
+        build_dirs=$(find . -path ./.git -prune -o -type d -name meson-private -print | sed 's|/meson-private$||')
+        files=$(find . -path ./.git -prune -o -path ./debian -prune -o -type f -print |
+                awk -v dirs="$build_dirs" '
+                        BEGIN { count = split(dirs, build, "\n") }
+                        { for (i = 1; i <= count; i++) if (index($0, build[i] "/") == 1) next; print }' |
+                sed 's|^\./||')
 fi
 
 missing_c= missing_web= missing_script= missing_meson=
