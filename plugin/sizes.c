@@ -258,7 +258,7 @@ static allocation_map *allocation_map_get(const char *path)
         for (size_t i = 0; i < map_cache_capacity; i++)
                 if (map_cache[i] && strcmp(map_cache[i]->path, path) == 0)
                         map_cache_drop(i); /* an older version of the file */
-        map_cache_drop(map_cache_next); /* the oldest, then the next oldest while over the bound */
+        map_cache_drop(map_cache_next);    /* the oldest, then the next oldest while over the bound */
         for (size_t k = 1; k < map_cache_capacity && map_cache_bytes + cost > MAP_CACHE_MAX_BYTES; k++)
                 map_cache_drop((map_cache_next + k) % map_cache_capacity);
         map_cache[map_cache_next] = map;

@@ -3,7 +3,8 @@
 # test-format.sh: every C source and header of the tree is as .clang-format
 # lays it out, so that layout never drifts again. The files are git's tracked
 # files in a checkout, every file of the tree otherwise (a release tarball, a
-# package build). Speaks TAP: one case per top-level folder of C code, the files
+# package build), less meson build directories whatever their names: a
+# directory with a meson-private/ (their generated files are not ours). Speaks TAP: one case per top-level folder of C code, the files
 # that differ as diagnostics; skipped (with the reason) without clang-format.
 set -u
 source=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,8 +18,12 @@ fi
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
         files=$(git ls-files '*.c' '*.h')
 else
-        files=$(find . -path ./.git -prune -o -path './build*' -prune -o -path './obj-*' -prune \
-                -o -path ./debian -prune -o -type f \( -name '*.c' -o -name '*.h' \) -print | sed 's|^\./||')
+        build_dirs=$(find . -path ./.git -prune -o -type d -name meson-private -print | sed 's|/meson-private$||')
+        files=$(find . -path ./.git -prune -o -path ./debian -prune -o -type f \( -name '*.c' -o -name '*.h' \) -print |
+                awk -v dirs="$build_dirs" '
+                        BEGIN { count = split(dirs, build, "\n") }
+                        { for (i = 1; i <= count; i++) if (index($0, build[i] "/") == 1) next; print }' |
+                sed 's|^\./||')
 fi
 
 folders="plugin dbus cli tests bench"
