@@ -41,10 +41,13 @@ static int on_stop_timeout(sd_event_source *source, uint64_t usec, void *userdat
 static int on_restart_check(sd_event_source *source, uint64_t usec, void *userdata)
 {
         manager *m = userdata;
+        uint64_t now = 0;
 
         if (m->stopping)
                 return 0;
-        if (m->in_flight > 0 || !change_lanes_idle(m->change_lanes)) {
+        (void)sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (m->in_flight > 0 || !change_lanes_idle(m->change_lanes) ||
+            (m->last_work_end_usec > 0 && now < m->last_work_end_usec + DAEMON_RESTART_GRACE_USEC)) {
                 (void)sd_event_source_set_time_relative(source, 200 * 1000);
                 return sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
         }

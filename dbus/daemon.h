@@ -8,6 +8,10 @@
 /* The exit status that asks systemd to start vmsnapd again at once (the unit's
  * RestartForceExitStatus= and SuccessExitStatus=): EX_TEMPFAIL. */
 #define DAEMON_EXIT_RESTART 75
+/* Before that exit, the last job to end stays readable this long, so that a client
+ * waiting on it (vmsnapctl reads a job's Result and Messages once it ended) reads its
+ * end from the vmsnapd that ran it. */
+#define DAEMON_RESTART_GRACE_USEC (5 * 1000 * 1000ULL)
 
 /* Publishes the objects and starts watching the engine for changes. */
 int daemon_start(manager *m);
@@ -17,7 +21,8 @@ int daemon_start(manager *m);
  * cancels the running jobs at once. */
 void daemon_shut_down(manager *m);
 /* On SIGHUP: keeps serving, and ends the loop with DAEMON_EXIT_RESTART once no job
- * runs or waits, so that a package upgrade never cuts a job. */
+ * runs or waits and none ended in the last DAEMON_RESTART_GRACE_USEC, so that a
+ * package upgrade never cuts a job nor hides how it ended. */
 void daemon_restart_when_idle(manager *m);
 /* After the loop ended: waits for the workers and answers whatever is left. */
 void daemon_stop(manager *m);

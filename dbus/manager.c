@@ -128,6 +128,7 @@ void manager_work_begin(manager *m)
 void manager_work_end(manager *m)
 {
         m->in_flight--;
+        (void)sd_event_now(m->event, CLOCK_MONOTONIC, &m->last_work_end_usec);
         if (m->stopping && m->in_flight == 0)
                 (void)sd_event_exit(m->event, 0);
 }

@@ -63,13 +63,16 @@ typedef struct manager {
         /* Calls taken whose work has not come back yet: in a request worker, or a change
          * waiting or running in its domain's queue. */
         unsigned in_flight;
+        /* When the last of that work came back (CLOCK_MONOTONIC, µs; 0 before any). */
+        uint64_t last_work_end_usec;
         bool stopping;
         /* daemon.h: after SIGTERM, how long running jobs may go on before they are
          * canceled (so that they end, or roll back, before the unit's TimeoutStopSec). */
         uint64_t stop_timeout_usec;
         sd_event_source *stop_timer;
         /* SIGHUP (a new version was installed): exit with DAEMON_EXIT_RESTART at the first
-         * moment no job runs or waits, checked every 200 ms. */
+         * moment no job runs or waits and none ended in the last DAEMON_RESTART_GRACE_USEC,
+         * checked every 200 ms. */
         sd_event_source *restart_timer;
 } manager;
 

@@ -322,8 +322,8 @@ def _():
             daemon.wait()
 
 
-@case("On SIGHUP (what a package upgrade sends) vmsnapd lets its running and queued jobs finish, then exits with "
-      "status 75 for systemd to start the new version", stops_daemon=True)
+@case("On SIGHUP (what a package upgrade sends) vmsnapd lets its running and queued jobs finish, keeps the last "
+      "one readable a moment, then exits with status 75 for systemd to start the new version", stops_daemon=True)
 def _():
     daemon = start_daemon()
     try:
@@ -338,6 +338,11 @@ def _():
         outcomes = {s[1]: s[4][0] for s in recorder.signals}
         recorder.close()
         check_equal([outcomes[j] for j in (running, queued, later)], [True, True, True], "the jobs' success")
+        # Whoever waits on the last job still reads how it ended (vmsnapctl reads Result and
+        # Messages after Completed): the restart waits a moment past the last job's end.
+        time.sleep(1)
+        check(daemon.poll() is None, "vmsnapd still runs 1 s after the last job ended")
+        check_equal(client.job(later)["State"], "done", "the last job's State, read after its end")
         check_equal(daemon.wait(30), 75, "its exit status once idle")
     finally:
         if daemon.poll() is None:
