@@ -810,6 +810,17 @@ static void on_change(void *userdata, const char *uuid)
         pthread_mutex_unlock(&log->lock);
 }
 
+/* One log for the whole run, emptied for each test: a watcher's callbacks may come
+ * until its engine is freed, in teardown, after the test's own frame is gone. */
+static watch_log *fresh_watch_log(void)
+{
+        static watch_log the_log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+        pthread_mutex_lock(&the_log.lock);
+        the_log.n = 0;
+        pthread_mutex_unlock(&the_log.lock);
+        return &the_log;
+}
+
 /* Waits up to 5 s for uuid to be reported; clears the log. */
 static bool heard(watch_log *log, const char *uuid)
 {
@@ -838,7 +849,7 @@ static void test_engines_keep_their_libvirt_connection_while_idle(void **state)
 {
         fixture *f = *state;
         vmsnap_error error = {0};
-        watch_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+        watch_log *log = fresh_watch_log();
         vmsnap_domain_info domain = {0};
         vmsnap_engine *watcher, *later;
         const char *idle = getenv("VMSNAP_TEST_IDLE_SECONDS");
@@ -852,7 +863,7 @@ static void test_engines_keep_their_libvirt_connection_while_idle(void **state)
         vmsnap_domain_info_clear(&domain);
 
         assert_ok(vmsnap_engine_new(f->uri, f->state_dir, &watcher, &error), &error);
-        assert_ok(vmsnap_engine_watch(watcher, on_change, &log, &error), &error);
+        assert_ok(vmsnap_engine_watch(watcher, on_change, log, &error), &error);
         vmsnap_engine_free(watcher);
         assert_ok(vmsnap_engine_new(f->uri, f->state_dir, &later, &error), &error);
         sleep((unsigned)atoi(idle));
@@ -871,7 +882,7 @@ static void test_an_engine_starts_without_libvirt_and_connects_when_it_appears(v
 {
         fixture *f = *state;
         vmsnap_error error = {0};
-        watch_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+        watch_log *log = fresh_watch_log();
         vmsnap_domain_info *list = NULL;
         vmsnap_engine *engine;
         char socket[700], uri[800];
@@ -880,7 +891,7 @@ static void test_an_engine_starts_without_libvirt_and_connects_when_it_appears(v
         snprintf(socket, sizeof(socket), "%s/libvirt-sock", f->dir);
         snprintf(uri, sizeof(uri), "qemu+unix:///system?socket=%s", socket);
         assert_ok(vmsnap_engine_new(uri, f->state_dir, &engine, &error), &error);
-        assert_ok(vmsnap_engine_watch(engine, on_change, &log, &error), &error);
+        assert_ok(vmsnap_engine_watch(engine, on_change, log, &error), &error);
         assert_true(vmsnap_domain_list(engine, &list, &n, &error) < 0);
         assert_int_equal(error.kind, VMSNAP_ERROR_FAILED);
         char expected[900];
@@ -904,7 +915,7 @@ static void test_an_engine_starts_without_libvirt_and_connects_when_it_appears(v
                 virDomainGetUUIDString(d, uuid);
                 virDomainFree(d);
                 free(create(f, "vm1", "s1"));
-                assert_true(heard(&log, uuid));
+                assert_true(heard(log, uuid));
         }
         vmsnap_engine_free(engine);
 }
@@ -931,18 +942,18 @@ test_watchers_hear_of_every_change_and_an_undefine_keeps_the_tree_until_defined_
 {
         fixture *f = *state;
         vmsnap_error error = {0};
-        watch_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+        watch_log *log = fresh_watch_log();
         vmsnap_snapshot_info info = {0};
         char uuid[VIR_UUID_STRING_BUFLEN], metadata[1200];
         struct stat st;
 
-        assert_ok(vmsnap_engine_watch(f->engine, on_change, &log, &error), &error);
+        assert_ok(vmsnap_engine_watch(f->engine, on_change, log, &error), &error);
         virDomainPtr d = virDomainLookupByName(f->connection, "vm1");
         virDomainGetUUIDString(d, uuid);
         free(create(f, "vm1", "s1"));
-        assert_true(heard(&log, uuid));
+        assert_true(heard(log, uuid));
         assert_ok(vmsnap_snapshot_rename(f->engine, "vm1", "s1", "renamed", &error), &error);
-        assert_true(heard(&log, uuid));
+        assert_true(heard(log, uuid));
 
         /* Undefined behind vmsnap's back (as virsh undefine, then define of the saved XML,
          * edits a VM): the tree and the images stay, and the domain is listed as undefined. */
@@ -952,7 +963,7 @@ test_watchers_hear_of_every_change_and_an_undefine_keeps_the_tree_until_defined_
         assert_int_equal(stat(metadata, &st), 0);
         assert_int_equal(virDomainUndefine(d), 0);
         virDomainFree(d);
-        assert_true(heard(&log, uuid));
+        assert_true(heard(log, uuid));
         assert_int_equal(stat(metadata, &st), 0);
         assert_int_equal(stat(leaf, &st), 0);
         assert_true(listed_as(f, uuid, "vm1", false, 1));
@@ -960,7 +971,7 @@ test_watchers_hear_of_every_change_and_an_undefine_keeps_the_tree_until_defined_
         d = virDomainDefineXML(f->connection, xml);
         assert_non_null(d);
         virDomainFree(d);
-        assert_true(heard(&log, uuid));
+        assert_true(heard(log, uuid));
         assert_true(listed_as(f, uuid, "vm1", true, 1));
         assert_ok(vmsnap_snapshot_get(f->engine, "vm1", "renamed", &info, &error), &error);
         vmsnap_snapshot_info_clear(&info);
@@ -1116,8 +1127,8 @@ static void note_message(void *userdata, const char *text)
 static void undefine_during_a_merge(fixture *f, bool delete_all, const char *listed)
 {
         vmsnap_error error = {0};
-        watch_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
-        struct undefine_midway midway = {.f = f, .log = &log};
+        watch_log *log = fresh_watch_log();
+        struct undefine_midway midway = {.f = f, .log = log};
         vmsnap_hooks hooks = {
                 .progress = undefine_during_the_merge, .message = note_message, .userdata = &midway};
         vmsnap_create_options s1 = {.name = "s1"}, s2 = {.name = "s2"};
@@ -1151,7 +1162,7 @@ static void undefine_during_a_merge(fixture *f, bool delete_all, const char *lis
         char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
         virDomainFree(d);
         midway.uuid = uuid;
-        assert_ok(vmsnap_engine_watch(f->engine, on_change, &log, &error), &error);
+        assert_ok(vmsnap_engine_watch(f->engine, on_change, log, &error), &error);
 
         if (delete_all)
                 assert_ok(vmsnap_snapshot_delete_all(f->engine, "big", NULL, &hooks, &error), &error);
@@ -1218,12 +1229,12 @@ static void test_a_libvirt_rename_keeps_the_tree_and_every_operation_works_under
 {
         fixture *f = *state;
         vmsnap_error error = {0};
-        watch_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+        watch_log *log = fresh_watch_log();
         vmsnap_snapshot_info *list = NULL;
         char uuid[VIR_UUID_STRING_BUFLEN];
         size_t n = 0;
 
-        assert_ok(vmsnap_engine_watch(f->engine, on_change, &log, &error), &error);
+        assert_ok(vmsnap_engine_watch(f->engine, on_change, log, &error), &error);
         virDomainPtr d = virDomainLookupByName(f->connection, "vm1");
         virDomainGetUUIDString(d, uuid);
         fixture_write(f, "vm1", "vda", 0, 0x31);
@@ -1234,7 +1245,7 @@ static void test_a_libvirt_rename_keeps_the_tree_and_every_operation_works_under
 
         assert_int_equal(virDomainRename(d, "vm1-renamed", 0), 0);
         virDomainFree(d);
-        assert_true(heard(&log, uuid));
+        assert_true(heard(log, uuid));
         assert_true(listed_as(f, uuid, "vm1-renamed", true, 2));
         assert_ok(vmsnap_snapshot_list(f->engine, "vm1-renamed", &list, &n, &error), &error);
         assert_int_equal(n, 2);
@@ -1264,16 +1275,16 @@ static void test_reads_see_changes_made_behind_vmsnaps_back_at_once(void **state
 {
         fixture *f = *state;
         vmsnap_error error = {0};
-        watch_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+        watch_log *log = fresh_watch_log();
         vmsnap_snapshot_info info = {0};
         vmsnap_domain_info domain = {0};
         char uuid[VIR_UUID_STRING_BUFLEN];
 
-        assert_ok(vmsnap_engine_watch(f->engine, on_change, &log, &error), &error);
+        assert_ok(vmsnap_engine_watch(f->engine, on_change, log, &error), &error);
         virDomainPtr d = virDomainLookupByName(f->connection, "vm1");
         virDomainGetUUIDString(d, uuid);
         free(create(f, "vm1", "s1"));
-        assert_true(heard(&log, uuid));
+        assert_true(heard(log, uuid));
 
         /* Read once, so that the facts are kept. */
         assert_ok(vmsnap_snapshot_get(f->engine, "vm1", "s1", &info, &error), &error);
@@ -1296,19 +1307,19 @@ static void test_reads_see_changes_made_behind_vmsnaps_back_at_once(void **state
         assert_non_null(redefined);
         virDomainFree(redefined);
         free(xml);
-        assert_true(heard(&log, uuid));
+        assert_true(heard(log, uuid));
         assert_ok(vmsnap_snapshot_get(f->engine, "vm1", "s1", &info, &error), &error);
         assert_true(info.partial);
         vmsnap_snapshot_info_clear(&info);
 
         /* Started: the domain reads as running. */
         assert_int_equal(virDomainCreate(d), 0);
-        assert_true(heard(&log, uuid));
+        assert_true(heard(log, uuid));
         assert_ok(vmsnap_domain_get(f->engine, "vm1", &domain, &error), &error);
         assert_string_equal(domain.state, "running");
         vmsnap_domain_info_clear(&domain);
         assert_int_equal(virDomainDestroy(d), 0);
-        assert_true(heard(&log, uuid));
+        assert_true(heard(log, uuid));
         assert_ok(vmsnap_domain_get(f->engine, "vm1", &domain, &error), &error);
         assert_string_equal(domain.state, "shutoff");
         vmsnap_domain_info_clear(&domain);
