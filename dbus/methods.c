@@ -391,24 +391,36 @@ static int parse_preview_end(call *c, sd_bus_message *message, sd_bus_error *err
         return bus_read_options(message, c->method->member, preview_end_options, c, error);
 }
 
+/* Commit and Undo differ only in the engine calls that end the preview. */
+static bool ends_by_commit(const call *c)
+{
+        return strcmp(c->method->member, "Commit") == 0;
+}
+
 /* Commit, Undo: a running domain without the option stop is refused with DomainRunning
  * before a job is made. */
-static void check_commit(call *c)
+static void check_preview_end(call *c)
 {
         vmsnap_preview_end_options options = {.stop = c->preview_end.stop};
         vmsnap_error error = {0};
+        int r = ends_by_commit(c)
+                        ? vmsnap_preview_commit_check(c->manager->engine, call_domain(c), &options, &error)
+                        : vmsnap_preview_undo_check(c->manager->engine, call_domain(c), &options, &error);
 
-        if (vmsnap_preview_commit_check(c->manager->engine, call_domain(c), &options, &error) < 0)
+        if (r < 0)
                 call_fail_engine(c, &error);
 }
 
-static void act_commit(call *c)
+static void act_preview_end(call *c)
 {
         vmsnap_error error = {0};
         vmsnap_preview_end_options options = {.stop = c->preview_end.stop};
+        int r = ends_by_commit(c) ? vmsnap_preview_commit_with_options(c->manager->engine, call_domain(c),
+                                                                       &options, call_hooks(c), &error)
+                                  : vmsnap_preview_undo_with_options(c->manager->engine, call_domain(c),
+                                                                     &options, call_hooks(c), &error);
 
-        if (vmsnap_preview_commit_with_options(c->manager->engine, call_domain(c), &options, call_hooks(c),
-                                               &error) < 0)
+        if (r < 0)
                 call_fail_engine(c, &error);
 }
 
@@ -424,29 +436,10 @@ static const method_spec commit_method = {
         .phrase = "commit snapshot previews of",
         .operation = "commit",
         .parse = parse_preview_end,
-        .check = check_commit,
-        .act = act_commit,
+        .check = check_preview_end,
+        .act = act_preview_end,
         .summarize = summarize_commit,
 };
-
-static void check_undo(call *c)
-{
-        vmsnap_preview_end_options options = {.stop = c->preview_end.stop};
-        vmsnap_error error = {0};
-
-        if (vmsnap_preview_undo_check(c->manager->engine, call_domain(c), &options, &error) < 0)
-                call_fail_engine(c, &error);
-}
-
-static void act_undo(call *c)
-{
-        vmsnap_error error = {0};
-        vmsnap_preview_end_options options = {.stop = c->preview_end.stop};
-
-        if (vmsnap_preview_undo_with_options(c->manager->engine, call_domain(c), &options, call_hooks(c),
-                                             &error) < 0)
-                call_fail_engine(c, &error);
-}
 
 static void summarize_undo(call *c, char *out, size_t size)
 {
@@ -460,8 +453,8 @@ static const method_spec undo_method = {
         .phrase = "undo snapshot previews of",
         .operation = "undo",
         .parse = parse_preview_end,
-        .check = check_undo,
-        .act = act_undo,
+        .check = check_preview_end,
+        .act = act_preview_end,
         .summarize = summarize_undo,
 };
 
