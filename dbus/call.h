@@ -26,6 +26,8 @@ typedef struct method_spec {
         /* "You are not allowed to <phrase> [<domain>]" */
         const char *phrase;
         const char *operation; /* a job's Operation */
+        /* The keys of its a{sv} options (NULL: it takes none); parse reads them. */
+        const option_spec *options;
         int (*parse)(call *c, sd_bus_message *message, sd_bus_error *error);
         /* Request worker, after authorization: checks that need the engine but change nothing. */
         void (*check)(call *c);

@@ -59,6 +59,30 @@ static int parse_domain_snapshot(call *c, sd_bus_message *message, sd_bus_error 
         return 0;
 }
 
+/* The method's options (its spec's table), which every method that takes them reads last. */
+static int read_method_options(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        return bus_read_options(message, c->method->member, c->method->options, c, error);
+}
+
+/* Methods whose arguments are a domain and their options. */
+static int parse_domain_options(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        int r = parse_domain(c, message, error);
+        if (r < 0)
+                return r;
+        return read_method_options(c, message, error);
+}
+
+/* Methods whose arguments are a domain, one of its snapshots and their options. */
+static int parse_domain_snapshot_options(call *c, sd_bus_message *message, sd_bus_error *error)
+{
+        int r = parse_domain_snapshot(c, message, error);
+        if (r < 0)
+                return r;
+        return read_method_options(c, message, error);
+}
+
 /* ---- ListDomains: every domain with its snapshot state ---- */
 
 static void act_list_domains(call *c)
@@ -241,7 +265,7 @@ static int parse_create(call *c, sd_bus_message *message, sd_bus_error *error)
         r = sd_bus_message_read_strv(message, &c->disks);
         if (r < 0)
                 return r;
-        return bus_read_options(message, "Create", create_options, c, error);
+        return read_method_options(c, message, error);
 }
 
 /* Create: a name the engine would refuse is refused now rather than by the job. */
@@ -283,6 +307,7 @@ static const method_spec create_method = {
         .action = ACTION_CREATE,
         .phrase = "create snapshots of",
         .operation = "create",
+        .options = create_options,
         .parse = parse_create,
         .check = check_create,
         .act = act_create,
@@ -321,7 +346,7 @@ static int parse_preview(call *c, sd_bus_message *message, sd_bus_error *error)
         r = sd_bus_message_exit_container(message);
         if (r < 0)
                 return r;
-        return bus_read_options(message, "Preview", preview_options, c, error);
+        return read_method_options(c, message, error);
 }
 
 static void check_preview(call *c)
@@ -369,6 +394,7 @@ static const method_spec preview_method = {
         .action = ACTION_PREVIEW,
         .phrase = "preview snapshots of",
         .operation = "preview",
+        .options = preview_options,
         .parse = parse_preview,
         .check = check_preview,
         .act = act_preview,
@@ -381,15 +407,6 @@ static const option_spec preview_end_options[] = {
         {"stop", "b", offsetof(call, preview_end.stop), NULL},
         {NULL, NULL, 0, NULL},
 };
-
-/* Commit and Undo take the same arguments. */
-static int parse_preview_end(call *c, sd_bus_message *message, sd_bus_error *error)
-{
-        int r = parse_domain(c, message, error);
-        if (r < 0)
-                return r;
-        return bus_read_options(message, c->method->member, preview_end_options, c, error);
-}
 
 /* Commit and Undo differ only in the engine calls that end the preview. */
 static bool ends_by_commit(const call *c)
@@ -435,7 +452,8 @@ static const method_spec commit_method = {
         .action = ACTION_PREVIEW,
         .phrase = "commit snapshot previews of",
         .operation = "commit",
-        .parse = parse_preview_end,
+        .options = preview_end_options,
+        .parse = parse_domain_options,
         .check = check_preview_end,
         .act = act_preview_end,
         .summarize = summarize_commit,
@@ -452,7 +470,8 @@ static const method_spec undo_method = {
         .action = ACTION_PREVIEW,
         .phrase = "undo snapshot previews of",
         .operation = "undo",
-        .parse = parse_preview_end,
+        .options = preview_end_options,
+        .parse = parse_domain_options,
         .check = check_preview_end,
         .act = act_preview_end,
         .summarize = summarize_undo,
@@ -466,14 +485,6 @@ static const option_spec revert_options[] = {
         {"stop", "b", offsetof(call, revert.stop), NULL},
         {NULL, NULL, 0, NULL},
 };
-
-static int parse_revert(call *c, sd_bus_message *message, sd_bus_error *error)
-{
-        int r = parse_domain_snapshot(c, message, error);
-        if (r < 0)
-                return r;
-        return bus_read_options(message, "Revert", revert_options, c, error);
-}
 
 static void act_revert(call *c)
 {
@@ -498,7 +509,8 @@ static const method_spec revert_method = {
         .action = ACTION_PREVIEW,
         .phrase = "revert to snapshots of",
         .operation = "revert",
-        .parse = parse_revert,
+        .options = revert_options,
+        .parse = parse_domain_snapshot_options,
         .act = act_revert,
         .summarize = summarize_revert,
 };
@@ -514,10 +526,7 @@ static const option_spec delete_options[] = {
 
 static int parse_delete(call *c, sd_bus_message *message, sd_bus_error *error)
 {
-        int r = parse_domain_snapshot(c, message, error);
-        if (r < 0)
-                return r;
-        r = bus_read_options(message, "Delete", delete_options, c, error);
+        int r = parse_domain_snapshot_options(c, message, error);
         if (r < 0)
                 return r;
         if (c->delete.children + c->delete.children_only + c->delete.metadata_only > 1)
@@ -551,6 +560,7 @@ static const method_spec delete_method = {
         .action = ACTION_DELETE,
         .phrase = "delete snapshots of",
         .operation = "delete",
+        .options = delete_options,
         .parse = parse_delete,
         .act = act_delete,
         .summarize = summarize_delete,
@@ -562,14 +572,6 @@ static const option_spec delete_all_options[] = {
         {"into_original", "b", offsetof(call, delete_all.into_original), NULL},
         {NULL, NULL, 0, NULL},
 };
-
-static int parse_delete_all(call *c, sd_bus_message *message, sd_bus_error *error)
-{
-        int r = parse_domain(c, message, error);
-        if (r < 0)
-                return r;
-        return bus_read_options(message, "DeleteAll", delete_all_options, c, error);
-}
 
 static void act_delete_all(call *c)
 {
@@ -592,7 +594,8 @@ static const method_spec delete_all_method = {
         .action = ACTION_DELETE,
         .phrase = "delete snapshots of",
         .operation = "delete-all",
-        .parse = parse_delete_all,
+        .options = delete_all_options,
+        .parse = parse_domain_options,
         .act = act_delete_all,
         .summarize = summarize_delete_all,
 };
@@ -603,14 +606,6 @@ static const option_spec purge_options[] = {
         {"undefine", "b", offsetof(call, purge.undefine), NULL},
         {NULL, NULL, 0, NULL},
 };
-
-static int parse_purge(call *c, sd_bus_message *message, sd_bus_error *error)
-{
-        int r = parse_domain(c, message, error);
-        if (r < 0)
-                return r;
-        return bus_read_options(message, "Purge", purge_options, c, error);
-}
 
 static void act_purge(call *c)
 {
@@ -633,7 +628,8 @@ static const method_spec purge_method = {
         .action = ACTION_DELETE,
         .phrase = "purge the snapshots and files of",
         .operation = "purge",
-        .parse = parse_purge,
+        .options = purge_options,
+        .parse = parse_domain_options,
         .act = act_purge,
         .summarize = summarize_purge,
         .undefined_domains = true,
@@ -659,7 +655,7 @@ static int parse_clone(call *c, sd_bus_message *message, sd_bus_error *error)
         r = read_string(message, &c->name);
         if (r < 0)
                 return r;
-        r = bus_read_options(message, "Clone", clone_options, c, error);
+        r = read_method_options(c, message, error);
         if (r < 0)
                 return r;
         if (c->clone.target_dir && c->clone.pool)
@@ -723,6 +719,7 @@ static const method_spec clone_method = {
         .action = ACTION_CLONE,
         .phrase = "clone snapshots of",
         .operation = "clone",
+        .options = clone_options,
         .parse = parse_clone,
         .check = check_clone,
         .act = act_clone,
