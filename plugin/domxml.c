@@ -215,6 +215,16 @@ static xmlNode *find_disk(xmlNode *root, const char *target)
         return disk;
 }
 
+/* As find_disk, for a change that names the disk: a domain without it is refused. */
+static int find_disk_to_change(xmlNode *root, const char *target, xmlNode **ret, vmsnap_error *error)
+{
+        *ret = find_disk(root, target);
+        if (!*ret)
+                return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
+                                        "the domain has no disk with target %s", target);
+        return 0;
+}
+
 static bool disk_is_file(const xmlNode *disk)
 {
         /* libvirt treats a disk without a type as a file disk. */
@@ -412,10 +422,10 @@ int vmsnap_xml_set_disk_sources(const char *xml, const vmsnap_xml_disk_source *s
                                                 "disk source %zu lacks a target, a source path or a format",
                                                 i);
 
-                xmlNode *disk = find_disk(root, wanted->target);
-                if (!disk)
-                        return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
-                                                "the domain has no disk with target %s", wanted->target);
+                xmlNode *disk;
+                r = find_disk_to_change(root, wanted->target, &disk, error);
+                if (r < 0)
+                        return r;
 
                 disk_set_source(disk, wanted->source, wanted->format);
         }
@@ -552,10 +562,10 @@ int vmsnap_xml_remove_disks(const char *xml, const char *const *targets, size_t 
                 return r;
         xmlNode *root = xmlDocGetRootElement(doc);
         for (size_t i = 0; i < n; i++) {
-                xmlNode *disk = find_disk(root, targets[i]);
-                if (!disk)
-                        return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
-                                                "the domain has no disk with target %s", targets[i]);
+                xmlNode *disk;
+                r = find_disk_to_change(root, targets[i], &disk, error);
+                if (r < 0)
+                        return r;
                 remove_element(disk);
         }
         return serialize(doc, ret, error);
