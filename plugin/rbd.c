@@ -236,17 +236,29 @@ static int check_vmsnap_id(const char *vmsnap_id, vmsnap_error *error)
         return 0;
 }
 
+/* Opens the image for a change to vmsnap's snapshot vmsnap_id and names that snapshot in RBD. */
+static int open_image_for_snapshot(vmsnap_rbd_cluster *cluster, const char *pool, const char *image,
+                                   const char *vmsnap_id, rados_ioctx_t *ioctx_ret, rbd_image_t *image_ret,
+                                   char **name_ret, vmsnap_error *error)
+{
+        int r;
+
+        if ((r = check_vmsnap_id(vmsnap_id, error)) < 0 ||
+            (r = open_image(cluster, pool, image, true, ioctx_ret, image_ret, error)) < 0)
+                return r;
+        *name_ret = snapshot_name(vmsnap_id);
+        return 0;
+}
+
 int vmsnap_rbd_snapshot_create(vmsnap_rbd_cluster *cluster, const char *pool, const char *image,
                                const char *vmsnap_id, vmsnap_error *error)
 {
         _cleanup_ioctx_ rados_ioctx_t ioctx = NULL;
         _cleanup_image_ rbd_image_t handle = NULL;
-        int r;
-
-        if ((r = check_vmsnap_id(vmsnap_id, error)) < 0 ||
-            (r = open_image(cluster, pool, image, true, &ioctx, &handle, error)) < 0)
+        _cleanup_free_ char *name = NULL;
+        int r = open_image_for_snapshot(cluster, pool, image, vmsnap_id, &ioctx, &handle, &name, error);
+        if (r < 0)
                 return r;
-        _cleanup_free_ char *name = snapshot_name(vmsnap_id);
         /* Quiescing is vmsnap's (the guest agent), not librbd's: QEMU has no quiesce hook. */
         r = rbd_snap_create2(handle, name, RBD_SNAP_CREATE_SKIP_QUIESCE, NULL, NULL);
         if (r == -EEXIST)
@@ -355,12 +367,10 @@ int vmsnap_rbd_snapshot_remove(vmsnap_rbd_cluster *cluster, const char *pool, co
 {
         _cleanup_ioctx_ rados_ioctx_t ioctx = NULL;
         _cleanup_image_ rbd_image_t handle = NULL;
-        int r;
-
-        if ((r = check_vmsnap_id(vmsnap_id, error)) < 0 ||
-            (r = open_image(cluster, pool, image, true, &ioctx, &handle, error)) < 0)
+        _cleanup_free_ char *name = NULL;
+        int r = open_image_for_snapshot(cluster, pool, image, vmsnap_id, &ioctx, &handle, &name, error);
+        if (r < 0)
                 return r;
-        _cleanup_free_ char *name = snapshot_name(vmsnap_id);
         r = rbd_snap_remove(handle, name);
         if (r == -ENOENT)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_NOT_FOUND,
