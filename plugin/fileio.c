@@ -237,6 +237,8 @@ static int creation_begin(creation *c, const char *path, const char *template_pa
         int r;
 
         *c = (creation){.dir_fd = -EBADF};
+        if (vmsnap_failpoint_dead())
+                return vmsnap_failpoint_dead_error(error);
         if (!path || !template_path || path[0] == '\0')
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "cannot create a file without a path and a template");
@@ -308,8 +310,6 @@ int vmsnap_file_create_like(const char *path, const char *template_path, vmsnap_
         _cleanup_close_ int fd = -EBADF;
         int r;
 
-        if (vmsnap_failpoint_dead())
-                return vmsnap_failpoint_dead_error(error);
         r = creation_begin(&c, path, template_path, error);
         if (r < 0)
                 return r;
@@ -330,8 +330,6 @@ int vmsnap_file_create_unnamed_like(const char *path, const char *template_path,
         _cleanup_close_ int fd = -EBADF;
         int r;
 
-        if (vmsnap_failpoint_dead())
-                return vmsnap_failpoint_dead_error(error);
         r = creation_begin(&c, path, template_path, error);
         if (r < 0)
                 return r;
