@@ -473,21 +473,9 @@ static void reparent_children(vmsnap_domain_meta *meta, const vmsnap_snapshot *s
         }
 }
 
-struct pull_progress {
-        vmsnap_op *op;
-        size_t index, count;
-};
-
-static void pull_progress(void *userdata, uint64_t done, uint64_t total)
-{
-        struct pull_progress *p = userdata;
-        uint64_t scale = 10000;
-        vmsnap_op_progress(p->op, p->index * scale + (total ? done * scale / total : 0), p->count * scale);
-}
-
 static bool pull_canceled(void *userdata)
 {
-        struct pull_progress *p = userdata;
+        vmsnap_op_steps *p = userdata;
         return vmsnap_op_canceled(p->op);
 }
 
@@ -500,9 +488,9 @@ static int pull_before_commit(vmsnap_op *op, vmsnap_domain_meta **before, const 
                               const char *snapshot_name)
 {
         vmsnap_domain_meta *planned = op->meta;
-        struct pull_progress progress = {op, 0, plan->n_pulls};
+        vmsnap_op_steps progress = {op, 0, plan->n_pulls};
         vmsnap_hooks hooks = {
-                .progress = pull_progress, .is_canceled = pull_canceled, .userdata = &progress};
+                .progress = vmsnap_op_step_progress, .is_canceled = pull_canceled, .userdata = &progress};
         const char *target = NULL;
         int r;
 

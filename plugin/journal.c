@@ -443,19 +443,6 @@ void vmsnap_journal_step_restore(vmsnap_op *op, const char *memory_file, const c
         json_object_array_add(intent_array(op, "steps"), step);
 }
 
-struct step_progress {
-        vmsnap_op *op;
-        size_t index, count;
-};
-
-static void step_progress(void *userdata, uint64_t done, uint64_t total)
-{
-        struct step_progress *p = userdata;
-        /* Every step weighs the same: progress is steps done plus the fraction of this one. */
-        uint64_t scale = 10000;
-        vmsnap_op_progress(p->op, p->index * scale + (total ? done * scale / total : 0), p->count * scale);
-}
-
 static bool step_canceled(void *userdata)
 {
         /* Past the commit point the merge always completes. */
@@ -624,9 +611,9 @@ static int keep_configuration_of_undefined(vmsnap_op *op)
 static int run_step(vmsnap_op *op, json_object *step, size_t index, size_t count, bool interrupted)
 {
         const char *kind = intent_string(step, "kind");
-        struct step_progress progress = {op, index, count};
+        vmsnap_op_steps progress = {op, index, count};
         vmsnap_hooks hooks = {
-                .progress = step_progress, .is_canceled = step_canceled, .userdata = &progress};
+                .progress = vmsnap_op_step_progress, .is_canceled = step_canceled, .userdata = &progress};
         int r;
 
         if (kind && strcmp(kind, "commit") == 0) {

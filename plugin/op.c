@@ -254,6 +254,15 @@ void vmsnap_op_progress(vmsnap_op *op, uint64_t done, uint64_t total)
                 op->hooks->progress(op->hooks->userdata, done, total);
 }
 
+void vmsnap_op_step_progress(void *userdata, uint64_t done, uint64_t total)
+{
+        const vmsnap_op_steps *steps = userdata;
+        uint64_t scale = 10000;
+
+        vmsnap_op_progress(steps->op, steps->index * scale + (total ? done * scale / total : 0),
+                           steps->count * scale);
+}
+
 void vmsnap_op_message(vmsnap_op *op, const char *format, ...)
 {
         char text[2048];

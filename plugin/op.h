@@ -60,6 +60,13 @@ int vmsnap_op_define(vmsnap_op *op, const char *xml);
 void vmsnap_op_end(vmsnap_op *op);
 /* Reports progress/messages through the hooks; checks cancellation. */
 void vmsnap_op_progress(vmsnap_op *op, uint64_t done, uint64_t total);
+/* count steps of equal weight, step index running: the userdata of hooks whose progress is
+ * vmsnap_op_step_progress, which reports the steps done plus the fraction of this one. */
+typedef struct vmsnap_op_steps {
+        vmsnap_op *op;
+        size_t index, count;
+} vmsnap_op_steps;
+void vmsnap_op_step_progress(void *steps, uint64_t done, uint64_t total);
 void vmsnap_op_message(vmsnap_op *op, const char *format, ...) __attribute__((format(printf, 2, 3)));
 bool vmsnap_op_canceled(vmsnap_op *op);
 /* Test failure injection: returns -EINTR and marks the op crashed when the armed
