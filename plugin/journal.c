@@ -57,24 +57,25 @@ int vmsnap_journal_prepare(vmsnap_op *op, const char *operation, const char *sav
         return vmsnap_op_save(op);
 }
 
-int vmsnap_journal_add_file(vmsnap_op *op, const char *path, const char *backing)
+/* Records {"path": path, key: value} among the files about to be created, and saves. */
+static int add_file_record(vmsnap_op *op, const char *path, const char *key, json_object *value)
 {
         json_object *file = json_object_new_object();
 
         json_object_object_add(file, "path", json_object_new_string(path));
-        json_object_object_add(file, "backing", json_object_new_string(backing));
+        json_object_object_add(file, key, value);
         json_object_array_add(intent_array(op, "files"), file);
         return vmsnap_op_save(op);
 }
 
+int vmsnap_journal_add_file(vmsnap_op *op, const char *path, const char *backing)
+{
+        return add_file_record(op, path, "backing", json_object_new_string(backing));
+}
+
 int vmsnap_journal_add_memory_file(vmsnap_op *op, const char *path)
 {
-        json_object *file = json_object_new_object();
-
-        json_object_object_add(file, "path", json_object_new_string(path));
-        json_object_object_add(file, "memory", json_object_new_boolean(true));
-        json_object_array_add(intent_array(op, "files"), file);
-        return vmsnap_op_save(op);
+        return add_file_record(op, path, "memory", json_object_new_boolean(true));
 }
 
 int vmsnap_journal_add_block_job(vmsnap_op *op, const char *target)
