@@ -256,17 +256,30 @@ void vmsnap_engine_forget(vmsnap_engine *engine)
         pthread_mutex_unlock(&engine->slots_lock);
 }
 
+/* The connection to look a domain up on, once domain names one; NULL with the error's code
+ * returned otherwise. */
+static int lookup_connection(vmsnap_engine *engine, const char *domain, virConnectPtr *ret,
+                             vmsnap_error *error)
+{
+        *ret = NULL;
+        if (!domain || !*domain)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "no domain given: name a domain by its name or UUID");
+        *ret = vmsnap_engine_connection(engine, error);
+        if (!*ret)
+                return error ? error->code : -EIO;
+        return 0;
+}
+
 int vmsnap_engine_lookup(vmsnap_engine *engine, const char *domain, virDomainPtr *ret, vmsnap_error *error)
 {
         char uuid[VIR_UUID_STRING_BUFLEN];
         virDomainPtr found = NULL;
+        virConnectPtr connection;
+        int r = lookup_connection(engine, domain, &connection, error);
 
-        if (!domain || !*domain)
-                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                        "no domain given: name a domain by its name or UUID");
-        virConnectPtr connection = vmsnap_engine_connection(engine, error);
         if (!connection)
-                return error ? error->code : -EIO;
+                return r;
         /* The one rule for naming a domain: a UUID in any spelling is a UUID first; only
          * when no domain has it, a name. libvirt allows such names; vmsnap never makes one. */
         if (vmsnap_uuid_parse(domain, uuid))
@@ -328,14 +341,12 @@ int vmsnap_engine_lookup_kept(vmsnap_engine *engine, const char *domain,
         char uuid[VIR_UUID_STRING_BUFLEN];
         vmsnap_domain_meta *meta = NULL;
         virDomainPtr found = NULL;
-        int r = -ENOENT;
+        virConnectPtr connection;
+        int r = lookup_connection(engine, domain, &connection, error);
 
-        if (!domain || !*domain)
-                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
-                                        "no domain given: name a domain by its name or UUID");
-        virConnectPtr connection = vmsnap_engine_connection(engine, error);
         if (!connection)
-                return error ? error->code : -EIO;
+                return r;
+        r = -ENOENT;
         /* vmsnap_engine_lookup's rule, each step asking libvirt first and the store second. */
         if (vmsnap_uuid_parse(domain, uuid)) {
                 found = virDomainLookupByUUIDString(connection, uuid);
