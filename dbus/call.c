@@ -444,17 +444,15 @@ static void request_answer(call *c)
 /* A refusal for being past the bound of calls waiting, answered a little later (lanes.h). */
 typedef struct busy_reply {
         sd_bus_message *message;
-        unsigned pending;
+        sd_bus_error error;
 } busy_reply;
 
 static void busy_reply_send(void *userdata)
 {
         busy_reply *busy = userdata;
 
-        (void)sd_bus_reply_method_errorf(busy->message, BUS_ERROR_BUSY,
-                                         "You have %u calls waiting for an answer already; wait for some of "
-                                         "them before calling again",
-                                         busy->pending);
+        (void)sd_bus_reply_method_error(busy->message, &busy->error);
+        sd_bus_error_free(&busy->error);
         sd_bus_message_unref(busy->message);
         free(busy);
 }
@@ -471,7 +469,8 @@ int call_submit(call *c, sd_bus_error *error)
                 manager_work_end(m);
                 busy = xcalloc(1, sizeof(*busy));
                 busy->message = sd_bus_message_ref(c->message);
-                busy->pending = lanes_pending(m->request_lanes, c->uid);
+                busy->error = SD_BUS_ERROR_NULL;
+                (void)manager_request_refusal(m, c->uid, r, &busy->error);
                 if (lanes_hold(m->request_lanes, busy_reply_send, busy) < 0)
                         busy_reply_send(busy);
                 call_free(c);
@@ -479,9 +478,9 @@ int call_submit(call *c, sd_bus_error *error)
         }
         if (r < 0) {
                 manager_work_end(m);
+                r = manager_request_refusal(m, c->uid, r, error);
                 call_free(c);
-                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "vmsnapd cannot take calls now: %s",
-                                         strerror(-r));
+                return r;
         }
         return 1;
 }

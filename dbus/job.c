@@ -761,13 +761,7 @@ static int method_cancel(sd_bus_message *message, void *userdata, sd_bus_error *
         if (r < 0) {
                 manager_work_end(m);
                 cancel_request_free(request);
-                if (r == -EBUSY)
-                        return sd_bus_error_setf(error, BUS_ERROR_BUSY,
-                                                 "You have %u calls waiting for an answer already; wait for "
-                                                 "some of them before calling again",
-                                                 lanes_pending(m->request_lanes, uid));
-                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "vmsnapd cannot take calls now: %s",
-                                         strerror(-r));
+                return manager_request_refusal(m, uid, r, error);
         }
         return 1;
 }
@@ -940,15 +934,11 @@ static int job_access_filter(sd_bus_message *message, void *userdata, sd_bus_err
         manager_work_begin(m);
         r = lanes_submit(m->request_lanes, uid, read_request_authorize, read_request_discard, request);
         if (r < 0) {
+                _cleanup_(sd_bus_error_free) sd_bus_error refusal = SD_BUS_ERROR_NULL;
+
                 manager_work_end(m);
-                if (r == -EBUSY)
-                        (void)sd_bus_reply_method_errorf(message, BUS_ERROR_BUSY,
-                                                         "You have %u calls waiting for an answer already; "
-                                                         "wait for some of them before calling again",
-                                                         lanes_pending(m->request_lanes, uid));
-                else
-                        (void)sd_bus_reply_method_errorf(message, BUS_ERROR_FAILED,
-                                                         "vmsnapd cannot take calls now: %s", strerror(-r));
+                (void)manager_request_refusal(m, uid, r, &refusal);
+                (void)sd_bus_reply_method_error(message, &refusal);
                 read_request_free(request);
         }
         return 1; /* held until polkit answers */

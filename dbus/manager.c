@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "errors.h"
 #include "lanes.h"
 #include "manager.h"
 #include "readers.h"
@@ -15,6 +16,16 @@
 int manager_caller_uid(manager *m, sd_bus_message *message, uid_t *ret)
 {
         return caller_cache_uid(m->callers, message, ret);
+}
+
+int manager_request_refusal(manager *m, uid_t uid, int r, sd_bus_error *error)
+{
+        if (r == -EBUSY)
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY,
+                                         "You have %u calls waiting for an answer already; wait for some of "
+                                         "them before calling again",
+                                         lanes_pending(m->request_lanes, uid));
+        return sd_bus_error_setf(error, BUS_ERROR_FAILED, "vmsnapd cannot take calls now: %s", strerror(-r));
 }
 
 /* ---- SnapshotsChanged: from the engine's watcher thread to the bus ---- */

@@ -90,3 +90,7 @@ void manager_work_end(manager *m);
 
 /* The effective UID of the peer that sent message (loop thread: may ask the bus). */
 int manager_caller_uid(manager *m, sd_bus_message *message, uid_t *ret);
+/* Fills error with why the request lanes did not take a task of uid (r from lanes_submit):
+ * Busy past the caller's bound, naming how many of its calls wait, else Failed. Returns
+ * the negative code sd_bus_error_setf does. */
+int manager_request_refusal(manager *m, uid_t uid, int r, sd_bus_error *error);
