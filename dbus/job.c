@@ -651,22 +651,26 @@ void job_free_all(manager *m)
         }
 }
 
-/* ---- Cancel() ---- */
+/* ---- what a caller other than a job's starter asks polkit first ---- */
 
-/* A Cancel() by someone else than the job's starter: polkit decides in a worker. */
-typedef struct cancel_request {
+/* A held call (a Cancel, or a read of a job's object) that polkit decides in a request
+ * worker (ask); reply answers it on the loop and frees it. */
+typedef struct job_authorization {
         manager *manager;
         sd_bus_message *message;
-        uint32_t job_id;
+        const char *action;
         char *sender;
         char *domain;
-        char *snapshot;
+        char *snapshot; /* NULL: the action is on the domain */
         bool interactive;
+        uint32_t job_id;
+        void (*reply)(void *userdata);
+        const char *shutdown_sentence; /* the answer when it is never asked */
         polkit_answer answer;
         char reason[512];
-} cancel_request;
+} job_authorization;
 
-static void cancel_request_free(cancel_request *request)
+static void job_authorization_free(job_authorization *request)
 {
         sd_bus_message_unref(request->message);
         free(request->sender);
@@ -675,9 +679,47 @@ static void cancel_request_free(cancel_request *request)
         free(request);
 }
 
+static void job_authorization_ask(void *userdata)
+{
+        job_authorization *request = userdata;
+
+        request->answer = polkit_check(request->sender, request->action, request->domain, request->snapshot,
+                                       request->interactive, request->reason, sizeof(request->reason));
+        loop_mailbox_post(request->manager->mailbox, request->reply, request);
+}
+
+static void job_authorization_discard(void *userdata)
+{
+        job_authorization *request = userdata;
+
+        (void)sd_bus_reply_method_errorf(request->message, BUS_ERROR_FAILED, "%s",
+                                         request->shutdown_sentence);
+        job_authorization_free(request);
+}
+
+/* Queues the question in the caller's request lane; if the lane does not take it, it is
+ * freed and error says why. */
+static int job_authorization_submit(job_authorization *request, uid_t uid, sd_bus_error *error)
+{
+        manager *m = request->manager;
+        int r;
+
+        manager_work_begin(m);
+        r = lanes_submit(m->request_lanes, uid, job_authorization_ask, job_authorization_discard, request);
+        if (r < 0) {
+                manager_work_end(m);
+                job_authorization_free(request);
+                return manager_request_refusal(m, uid, r, error);
+        }
+        return 0;
+}
+
+/* ---- Cancel() ---- */
+
+/* A Cancel() by someone else than the job's starter: polkit decides in a worker. */
 static void cancel_request_answer(void *userdata)
 {
-        cancel_request *request = userdata;
+        job_authorization *request = userdata;
         manager *m = request->manager;
         job *j = job_find(m, request->job_id);
 
@@ -707,34 +749,15 @@ static void cancel_request_answer(void *userdata)
                                                  request->reason);
                 break;
         }
-        cancel_request_free(request);
+        job_authorization_free(request);
         manager_work_end(m);
-}
-
-static void cancel_request_authorize(void *userdata)
-{
-        cancel_request *request = userdata;
-
-        request->answer = polkit_check(request->sender, "org.example.snapshots.manage-jobs", request->domain,
-                                       request->snapshot, request->interactive, request->reason,
-                                       sizeof(request->reason));
-        loop_mailbox_post(request->manager->mailbox, cancel_request_answer, request);
-}
-
-static void cancel_request_discard(void *userdata)
-{
-        cancel_request *request = userdata;
-
-        (void)sd_bus_reply_method_errorf(request->message, BUS_ERROR_FAILED,
-                                         "vmsnapd is shutting down; the job was not canceled");
-        cancel_request_free(request);
 }
 
 static int method_cancel(sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
         job *j = userdata;
         manager *m = j->manager;
-        cancel_request *request;
+        job_authorization *request;
         uid_t uid;
         int r;
 
@@ -751,19 +774,16 @@ static int method_cancel(sd_bus_message *message, void *userdata, sd_bus_error *
         request = xcalloc(1, sizeof(*request));
         request->manager = m;
         request->message = sd_bus_message_ref(message);
-        request->job_id = j->id;
+        request->action = "org.example.snapshots.manage-jobs";
         request->sender = xstrdup(sd_bus_message_get_sender(message));
         request->domain = xstrdup(j->domain);
         request->snapshot = xstrdup(j->snapshot);
         request->interactive = sd_bus_message_get_allow_interactive_authorization(message) > 0;
-        manager_work_begin(m);
-        r = lanes_submit(m->request_lanes, uid, cancel_request_authorize, cancel_request_discard, request);
-        if (r < 0) {
-                manager_work_end(m);
-                cancel_request_free(request);
-                return manager_request_refusal(m, uid, r, error);
-        }
-        return 1;
+        request->job_id = j->id;
+        request->reply = cancel_request_answer;
+        request->shutdown_sentence = "vmsnapd is shutting down; the job was not canceled";
+        r = job_authorization_submit(request, uid, error);
+        return r < 0 ? r : 1;
 }
 
 /* ---- properties and objects ---- */
@@ -846,26 +866,9 @@ bool job_readable_by(manager *m, const job *j, uid_t uid, const char *sender)
         return readers_lookup(m->readers, sender, j->domain) == 1;
 }
 
-typedef struct read_request {
-        manager *manager;
-        sd_bus_message *message;
-        char *sender;
-        char *domain;
-        polkit_answer answer;
-        char reason[512];
-} read_request;
-
-static void read_request_free(read_request *request)
-{
-        sd_bus_message_unref(request->message);
-        free(request->sender);
-        free(request->domain);
-        free(request);
-}
-
 static void read_request_answer(void *userdata)
 {
-        read_request *request = userdata;
+        job_authorization *request = userdata;
         manager *m = request->manager;
         int r;
 
@@ -884,25 +887,8 @@ static void read_request_answer(void *userdata)
                                                          sd_bus_message_get_path(request->message),
                                                          strerror(-r));
         }
-        read_request_free(request);
+        job_authorization_free(request);
         manager_work_end(m);
-}
-
-static void read_request_authorize(void *userdata)
-{
-        read_request *request = userdata;
-
-        request->answer = polkit_check(request->sender, "org.example.snapshots.read", request->domain, NULL,
-                                       false, request->reason, sizeof(request->reason));
-        loop_mailbox_post(request->manager->mailbox, read_request_answer, request);
-}
-
-static void read_request_discard(void *userdata)
-{
-        read_request *request = userdata;
-
-        (void)sd_bus_reply_method_errorf(request->message, BUS_ERROR_FAILED, "vmsnapd is shutting down");
-        read_request_free(request);
 }
 
 static int job_access_filter(sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
@@ -911,10 +897,10 @@ static int job_access_filter(sd_bus_message *message, void *userdata, sd_bus_err
         const char *path = sd_bus_message_get_path(message), *sender = sd_bus_message_get_sender(message);
         uint8_t type = 0;
         bool is_job_path;
-        read_request *request;
+        _cleanup_(sd_bus_error_free) sd_bus_error refusal = SD_BUS_ERROR_NULL;
+        job_authorization *request;
         job *j;
         uid_t uid;
-        int r;
 
         if (sd_bus_message_get_type(message, &type) < 0 || type != SD_BUS_MESSAGE_METHOD_CALL || !path ||
             !sender)
@@ -929,18 +915,13 @@ static int job_access_filter(sd_bus_message *message, void *userdata, sd_bus_err
         request = xcalloc(1, sizeof(*request));
         request->manager = m;
         request->message = sd_bus_message_ref(message);
+        request->action = "org.example.snapshots.read";
         request->sender = xstrdup(sender);
         request->domain = xstrdup(j->domain);
-        manager_work_begin(m);
-        r = lanes_submit(m->request_lanes, uid, read_request_authorize, read_request_discard, request);
-        if (r < 0) {
-                _cleanup_(sd_bus_error_free) sd_bus_error refusal = SD_BUS_ERROR_NULL;
-
-                manager_work_end(m);
-                (void)manager_request_refusal(m, uid, r, &refusal);
+        request->reply = read_request_answer;
+        request->shutdown_sentence = "vmsnapd is shutting down";
+        if (job_authorization_submit(request, uid, &refusal) < 0)
                 (void)sd_bus_reply_method_error(message, &refusal);
-                read_request_free(request);
-        }
         return 1; /* held until polkit answers */
 }
 
