@@ -90,14 +90,6 @@ typedef struct collapse_piece {
         uint64_t target;
 } collapse_piece;
 
-static uint64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static bool extent_has_data(const vmsnap_extent *extent)
 {
         return extent->kind == VMSNAP_EXTENT_DATA || extent->kind == VMSNAP_EXTENT_COMPRESSED;
@@ -437,7 +429,7 @@ static int job_work(void *userdata, vmsnap_pool_worker *worker)
 /* Progress over every job, from the caller's thread only: the hooks need not be thread-safe. */
 static void run_report(collapse_run *run, bool force)
 {
-        uint64_t done = 0, total = 0, now = now_ms();
+        uint64_t done = 0, total = 0, now = now_usec(CLOCK_MONOTONIC) / 1000;
 
         if (!run->hooks || !run->hooks->progress)
                 return;

@@ -17,14 +17,6 @@
 
 #define CONFIG_MAX_BYTES (64 * 1024)
 
-static char *xstrdup(const char *s)
-{
-        char *copy = strdup(s);
-        if (!copy)
-                abort();
-        return copy;
-}
-
 /* Adds dir (followed as it is: these are the places themselves, not a caller's path)
  * unless it is missing or already listed. */
 static void place_add(vmsnap_place **places, size_t *n, const char *dir)

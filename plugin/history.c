@@ -30,14 +30,6 @@ static void json_object_putp(json_object **object)
 }
 #define _cleanup_json_ _cleanup_(json_object_putp)
 
-static char *xstrdup(const char *s)
-{
-        char *copy = strdup(s ? s : "");
-        if (!copy)
-                abort();
-        return copy;
-}
-
 static char *history_path(const vmsnap_engine *engine, const char *uuid)
 {
         char *path;
@@ -137,11 +129,11 @@ static bool entry_from_line(const char *line, size_t length, vmsnap_history_entr
         *ret = (vmsnap_history_entry){
                 .time_usec = json_object_get_uint64(time),
                 .uid = (uint32_t)json_object_get_uint64(uid),
-                .operation = xstrdup(member_string(object, "operation")),
-                .snapshot = xstrdup(member_string(object, "snapshot")),
-                .result = xstrdup(member_string(object, "result")),
-                .error = xstrdup(member_string(object, "error")),
-                .error_name = xstrdup(member_string(object, "error_name")),
+                .operation = xstrdup(strempty(member_string(object, "operation"))),
+                .snapshot = xstrdup(strempty(member_string(object, "snapshot"))),
+                .result = xstrdup(strempty(member_string(object, "result"))),
+                .error = xstrdup(strempty(member_string(object, "error"))),
+                .error_name = xstrdup(strempty(member_string(object, "error_name"))),
                 .messages = calloc(n + 1, sizeof(char *)),
         };
         if (!ret->messages)
@@ -149,7 +141,7 @@ static bool entry_from_line(const char *line, size_t length, vmsnap_history_entr
         for (size_t i = 0, k = 0; i < n; i++) {
                 json_object *text = json_object_array_get_idx(messages, i);
                 if (json_object_is_type(text, json_type_string))
-                        ret->messages[k++] = xstrdup(json_object_get_string(text));
+                        ret->messages[k++] = xstrdup(strempty(json_object_get_string(text)));
         }
         return true;
 }

@@ -273,12 +273,6 @@ int vmsnap_live_chain_contains(vmsnap_op *op, const char *target, const char *pa
         return 0;
 }
 
-static void sleep_ms(unsigned ms)
-{
-        struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
-        nanosleep(&t, NULL);
-}
-
 static void report(const vmsnap_hooks *hooks, const virDomainBlockJobInfo *info)
 {
         if (hooks && hooks->progress && info->end > 0)

@@ -7,30 +7,7 @@
 
 #include "model.h"
 #include "names.h"
-
-/* The model is small; running out of memory while building it leaves nothing sensible to do. */
-static _Noreturn void oom(void)
-{
-        abort();
-}
-
-static char *xstrdup(const char *text)
-{
-        if (!text)
-                return NULL;
-        char *copy = strdup(text);
-        if (!copy)
-                oom();
-        return copy;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-        void *p = calloc(n ? n : 1, size ? size : 1);
-        if (!p)
-                oom();
-        return p;
-}
+#include "util.h"
 
 /* Grows *array by one element of size bytes and returns the new, zeroed element. */
 static void *array_append(void *array_pointer, size_t *n, size_t size)

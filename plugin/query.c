@@ -19,14 +19,6 @@
 #include "store.h"
 #include "tree.h"
 
-static char *xstrdup(const char *s)
-{
-        char *copy = strdup(s ? s : "");
-        if (!copy)
-                abort();
-        return copy;
-}
-
 /* Locks the slot's data and makes sure its metadata is loaded. The first load goes
  * through an operation, so that what a crash left unfinished is recovered before
  * anyone reads it. Unlock with pthread_mutex_unlock(&slot->data_lock). */
@@ -75,9 +67,9 @@ static int domain_info_fill(vmsnap_engine *engine, vmsnap_domain_slot *slot,
         const vmsnap_domain_meta *meta = slot->meta;
         const vmsnap_snapshot *current =
                 meta->current_id ? vmsnap_domain_meta_find_id(meta, meta->current_id) : NULL;
-        info->name = xstrdup(facts->name);
-        info->uuid = xstrdup(slot->uuid);
-        info->state = xstrdup(facts->state);
+        info->name = xstrdup(strempty(facts->name));
+        info->uuid = xstrdup(strempty(slot->uuid));
+        info->state = xstrdup(strempty(facts->state));
         info->current_snapshot = xstrdup(current ? current->name : "");
         info->in_preview = meta->preview != NULL;
         info->snapshot_count = (unsigned)meta->n_snapshots;
@@ -87,7 +79,7 @@ static int domain_info_fill(vmsnap_engine *engine, vmsnap_domain_slot *slot,
         if (!owned)
                 abort();
         for (size_t i = 0; i < n_owned; i++)
-                owned[i] = xstrdup(meta->owned[i]);
+                owned[i] = xstrdup(strempty(meta->owned[i]));
         pthread_mutex_unlock(&slot->data_lock);
         /* File I/O: outside the lock. */
         info->snapshot_bytes = vmsnap_sizes_of_files(owned, n_owned);
@@ -113,8 +105,8 @@ static void undefined_info_fill(const char *uuid, const vmsnap_domain_meta *meta
                 meta->current_id ? vmsnap_domain_meta_find_id(meta, meta->current_id) : NULL;
 
         *info = (vmsnap_domain_info){
-                .name = xstrdup(meta->name && *meta->name ? meta->name : uuid),
-                .uuid = xstrdup(uuid),
+                .name = xstrdup(strempty(meta->name && *meta->name ? meta->name : uuid)),
+                .uuid = xstrdup(strempty(uuid)),
                 .state = xstrdup("undefined"),
                 .current_snapshot = xstrdup(current ? current->name : ""),
                 .in_preview = meta->preview != NULL,
@@ -300,12 +292,12 @@ static void snapshot_info_fill(const vmsnap_domain_slot *slot, const vmsnap_tree
         const vmsnap_domain_meta *meta = slot->meta;
         const vmsnap_snapshot *s = meta->snapshots[index];
 
-        info->id = xstrdup(s->id);
-        info->name = xstrdup(s->name);
-        info->description = xstrdup(s->description);
+        info->id = xstrdup(strempty(s->id));
+        info->name = xstrdup(strempty(s->name));
+        info->description = xstrdup(strempty(s->description));
         info->created = s->created;
-        info->parent_id = xstrdup(s->parent_id);
-        info->state = xstrdup(s->state);
+        info->parent_id = xstrdup(strempty(s->parent_id));
+        info->state = xstrdup(strempty(s->state));
         info->memory = s->memory_file != NULL;
         info->current = meta->current_id && strcmp(meta->current_id, s->id) == 0;
         info->locked = slot->n_clone_locks > 0 && clone_locked(slot, s->id);
@@ -316,10 +308,10 @@ static void snapshot_info_fill(const vmsnap_domain_slot *slot, const vmsnap_tree
         info->n_disks = s->n_disks;
         for (size_t i = 0; i < s->n_disks; i++) {
                 const vmsnap_disk_entry *e = &s->disks[i];
-                info->disks[i].target = xstrdup(e->target);
-                info->disks[i].image = e->image ? xstrdup(e->image) : NULL;
-                info->disks[i].format = e->format ? xstrdup(e->format) : NULL;
-                info->disks[i].excluded_reason = e->excluded_reason ? xstrdup(e->excluded_reason) : NULL;
+                info->disks[i].target = xstrdup(strempty(e->target));
+                info->disks[i].image = xstrdup(e->image);
+                info->disks[i].format = xstrdup(e->format);
+                info->disks[i].excluded_reason = xstrdup(e->excluded_reason);
                 if (e->image && now->targets_known && !attached_has(now, e->target))
                         info->partial = true;
         }
@@ -328,7 +320,7 @@ static void snapshot_info_fill(const vmsnap_domain_slot *slot, const vmsnap_tree
         if (!info->children_ids)
                 abort();
         for (size_t i = 0; i < info->n_children; i++)
-                info->children_ids[i] = xstrdup(meta->snapshots[tree->children[index][i]]->id);
+                info->children_ids[i] = xstrdup(strempty(meta->snapshots[tree->children[index][i]]->id));
 }
 
 /* A read: the domain's facts, and its slot with the data lock held. */
@@ -479,9 +471,9 @@ int vmsnap_snapshot_get_configuration(vmsnap_engine *engine, const char *domain,
 
                 if (!e->image)
                         continue;
-                disks[n].target = xstrdup(e->target);
-                disks[n].image = xstrdup(e->image);
-                disks[n].format = xstrdup(e->format);
+                disks[n].target = xstrdup(strempty(e->target));
+                disks[n].image = xstrdup(strempty(e->image));
+                disks[n].format = xstrdup(strempty(e->format));
                 (void)image_sizes_fill(&disks[n], e->format);
                 n++;
         }
@@ -528,13 +520,13 @@ int vmsnap_domain_get_configuration(vmsnap_engine *engine, const char *domain, c
         for (size_t i = 0; i < n; i++) {
                 const char *reason = vmsnap_disk_ineligible_reason(&now[i]);
 
-                disks[i].target = xstrdup(now[i].target);
-                disks[i].ineligible_reason = reason ? xstrdup(reason) : NULL;
+                disks[i].target = xstrdup(strempty(now[i].target));
+                disks[i].ineligible_reason = xstrdup(reason);
                 /* The domain's <driver type> is the disk's format, raw when it declares none,
                  * as libvirt reads it and as a snapshot records it. */
                 disks[i].format = xstrdup(now[i].format ? now[i].format : "raw");
                 if (now[i].source) {
-                        disks[i].image = xstrdup(now[i].source);
+                        disks[i].image = xstrdup(strempty(now[i].source));
                         (void)image_sizes_fill(&disks[i], disks[i].format);
                 }
         }

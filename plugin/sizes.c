@@ -21,14 +21,6 @@
 
 /* ---- what a plan does ---- */
 
-static char *xstrdup(const char *s)
-{
-        char *copy = strdup(s);
-        if (!copy)
-                abort();
-        return copy;
-}
-
 void vmsnap_merge_effects_remove(vmsnap_merge_effects *effects, const char *path)
 {
         for (size_t i = 0; i < effects->n_removed; i++)
@@ -485,13 +477,6 @@ typedef struct domain_plans {
 static pthread_mutex_t plans_lock = PTHREAD_MUTEX_INITIALIZER;
 static domain_plans plans_cache[PLANS_CACHE_MAX];
 
-static uint64_t now_usec(void)
-{
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
-}
-
 /* Every file a listing measures (the snapshots' images and memory states, the files vmsnap
  * made), sorted and stated once: its allocated bytes are the sizes, its version is part of
  * the fingerprint. */
@@ -622,7 +607,7 @@ static bool plans_lookup(const char *uuid, const char *fingerprint, vmsnap_snaps
                 if (!plans->fingerprint || strcmp(plans->uuid, uuid) != 0)
                         continue;
                 found = strcmp(plans->fingerprint, fingerprint) == 0 &&
-                        now_usec() - plans->made_usec < PLANS_MAX_AGE_USEC;
+                        now_usec(CLOCK_MONOTONIC) - plans->made_usec < PLANS_MAX_AGE_USEC;
                 for (size_t i = 0; found && i < n; i++) {
                         planned_size key = {.id = infos[i].id};
                         const planned_size *planned = bsearch(&key, plans->sizes, plans->n,
@@ -703,7 +688,7 @@ static int compare_snapshot_ids(const void *a, const void *b)
 void vmsnap_sizes_fill(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
                        vmsnap_snapshot_info *infos, size_t n)
 {
-        uint64_t started = now_usec();
+        uint64_t started = now_usec(CLOCK_MONOTONIC);
         measured_files table;
 
         /* Each file stated once, each lookup a binary search: a listing of 1,000 snapshots

@@ -51,22 +51,6 @@ static inline void close_pair(int fds[2])
                 }
 }
 
-static uint64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
 static bool is_canceled(const spawn_state *state)
 {
         return state->hooks && state->hooks->is_canceled &&
@@ -341,14 +325,14 @@ static void pipe_drain(spawn_state *state, int *fd, bool is_stdout)
 
 static void child_terminate(pid_t pid, int *status)
 {
-        uint64_t deadline = now_ms() + TERMINATE_GRACE_MS;
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) / 1000 + TERMINATE_GRACE_MS;
 
         (void)kill(pid, SIGTERM);
         for (unsigned delay = 1;; delay = delay < 50 ? delay * 2 : 50) {
                 pid_t r = waitpid(pid, status, WNOHANG);
                 if (r == pid || (r < 0 && errno != EINTR))
                         return;
-                if (now_ms() >= deadline)
+                if (now_usec(CLOCK_MONOTONIC) / 1000 >= deadline)
                         break;
                 sleep_ms(delay);
         }

@@ -4,14 +4,7 @@
 #include <string.h>
 
 #include "tree.h"
-
-static void *xcalloc(size_t n, size_t size)
-{
-        void *p = calloc(n + 1, size);
-        if (!p)
-                abort();
-        return p;
-}
+#include "util.h"
 
 static int compare_created(const void *a, const void *b, void *userdata)
 {
