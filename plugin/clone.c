@@ -203,7 +203,7 @@ static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const 
                                 abort();
                         by_caller = false;
                 } else {
-                        dir = vmsnap_path_dirname(entry->image);
+                        dir = path_dirname(entry->image);
                         if (asprintf(&what, "the directory of disk %s's image", entry->target) < 0)
                                 abort();
                         by_caller = false;
@@ -244,7 +244,7 @@ static int plan_nvram(vmsnap_op *op, const vmsnap_places *places, clone_plan *pl
                 plan->nvram_source = NULL;
                 return 0;
         }
-        dir = vmsnap_path_dirname(plan->nvram_source);
+        dir = path_dirname(plan->nvram_source);
         r = place_check(op, places, dir, false, "the directory of the NVRAM file", &canonical,
                         &plan->nvram_dir);
         if (r < 0)
@@ -267,7 +267,7 @@ static int check_space(vmsnap_op *op, clone_plan *plan)
 
         for (size_t i = 0; i < plan->n_disks; i++) {
                 uint64_t bytes = 0, virtual_size = 0;
-                _cleanup_free_ char *dir = vmsnap_path_dirname(plan->disks[i].copy);
+                _cleanup_free_ char *dir = path_dirname(plan->disks[i].copy);
                 struct stat st;
 
                 r = vmsnap_collapse_estimate(plan->disks[i].source, plan->disks[i].source_format, &bytes,
@@ -282,7 +282,7 @@ static int check_space(vmsnap_op *op, clone_plan *plan)
         }
         for (size_t i = 0; i < plan->n_disks; i++) {
                 uint64_t total = 0, available = 0;
-                _cleanup_free_ char *dir = vmsnap_path_dirname(plan->disks[i].copy);
+                _cleanup_free_ char *dir = path_dirname(plan->disks[i].copy);
                 for (size_t j = 0; j < plan->n_disks; j++)
                         if (devices[j] == devices[i])
                                 total += needed[j];

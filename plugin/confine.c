@@ -205,7 +205,7 @@ int vmsnap_places_gather(virConnectPtr connection, const char *const *image_path
 
                 if (!image_paths[i] || image_paths[i][0] != '/')
                         continue;
-                dir = vmsnap_path_dirname(image_paths[i]);
+                dir = path_dirname(image_paths[i]);
                 if (vmsnap_path_canonical(dir, &canonical, NULL) == 0)
                         place_add(&ret->images, &ret->n_images, canonical);
         }

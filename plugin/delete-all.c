@@ -193,7 +193,7 @@ out:
 static int check_space(vmsnap_op *op, const vmsnap_active_disk *active, size_t n_active, uint64_t bytes)
 {
         for (size_t i = 0; i < n_active; i++) {
-                _cleanup_free_ char *dir = vmsnap_path_dirname(active[i].source);
+                _cleanup_free_ char *dir = path_dirname(active[i].source);
                 uint64_t available;
                 int r = vmsnap_dir_free_bytes(dir, &available, op->error);
                 if (r < 0)

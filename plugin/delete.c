@@ -439,14 +439,11 @@ static int plan_disk_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
 
 static int check_space(vmsnap_op *op, const char *dir_of, uint64_t bytes)
 {
-        _cleanup_free_ char *dir = strdup(dir_of);
-        char *slash = strrchr(dir, '/');
+        _cleanup_free_ char *dir = path_dirname(dir_of);
         uint64_t available;
         int r;
 
-        if (slash)
-                *slash = '\0';
-        r = vmsnap_dir_free_bytes(*dir ? dir : "/", &available, op->error);
+        r = vmsnap_dir_free_bytes(dir, &available, op->error);
         if (r < 0)
                 return r;
         if (bytes > available)

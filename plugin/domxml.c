@@ -168,16 +168,12 @@ static int serialize(xmlDocPtr doc, char **ret, vmsnap_error *error)
 {
         xmlBufferPtr buffer = xmlBufferCreate();
         if (!buffer)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED,
-                                        "out of memory writing domain XML");
+                oom();
 
         /* Like libvirt's own output: no <?xml?> declaration, UTF-8 as is. */
         xmlSaveCtxtPtr save = xmlSaveToBuffer(buffer, "UTF-8", XML_SAVE_NO_DECL);
-        if (!save) {
-                xmlBufferFree(buffer);
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED,
-                                        "out of memory writing domain XML");
-        }
+        if (!save)
+                oom(); /* the encoding is fixed and known: only memory can be missing */
         long written = xmlSaveDoc(save, doc);
         xmlSaveClose(save);
         if (written < 0) {
@@ -185,12 +181,8 @@ static int serialize(xmlDocPtr doc, char **ret, vmsnap_error *error)
                 return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED, "could not write the domain XML");
         }
 
-        char *text = strdup((const char *)xmlBufferContent(buffer));
+        *ret = xstrdup((const char *)xmlBufferContent(buffer));
         xmlBufferFree(buffer);
-        if (!text)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED,
-                                        "out of memory writing domain XML");
-        *ret = text;
         return 0;
 }
 

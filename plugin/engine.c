@@ -122,11 +122,9 @@ int vmsnap_engine_open(const char *uri, const char *state_dir, vmsnap_engine_rec
                 return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED,
                                         "libvirt could not be initialized");
 
-        engine = calloc(1, sizeof(*engine));
-        if (!engine)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-        engine->uri = strdup(uri ? uri : VMSNAP_DEFAULT_URI);
-        engine->state_dir = strdup(state_dir ? state_dir : VMSNAP_DEFAULT_STATE_DIR);
+        engine = xcalloc(1, sizeof(*engine));
+        engine->uri = xstrdup(uri ? uri : VMSNAP_DEFAULT_URI);
+        engine->state_dir = xstrdup(state_dir ? state_dir : VMSNAP_DEFAULT_STATE_DIR);
         pthread_mutex_init(&engine->slots_lock, NULL);
         pthread_mutex_init(&engine->connection_lock, NULL);
         pthread_mutex_init(&engine->pool_lock, NULL);

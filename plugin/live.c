@@ -3,7 +3,6 @@
  * The overlays are vmsnap's own files, made before the call (safety rule 3),
  * so libvirt only switches the running disks onto them; the snapshot leaves no
  * libvirt metadata behind (safety rule 4). */
-#include <libgen.h>
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -209,11 +208,9 @@ int vmsnap_live_uses(vmsnap_op *op, const char *path, bool *ret)
 
 int vmsnap_live_memory_path(vmsnap_op *op, const char *first_leaf, const char *snapshot_id, char **ret)
 {
-        _cleanup_free_ char *copy = strdup(first_leaf);
-        char *path;
+        _cleanup_free_ char *dir = path_dirname(first_leaf);
+        char *path = xasprintf("%s/%s.vmsnap-%.8s.mem", dir, op->name, snapshot_id);
 
-        if (asprintf(&path, "%s/%s.vmsnap-%.8s.mem", dirname(copy), op->name, snapshot_id) < 0)
-                abort();
         if (vmsnap_file_exists(path)) {
                 int r = vmsnap_error_set(op->error, -EEXIST, VMSNAP_ERROR_FAILED,
                                          "%s already exists; vmsnap does not write over a file it did not "

@@ -108,9 +108,7 @@ int vmsnap_op_begin(vmsnap_engine *engine, const char *domain, unsigned flags, c
         int r;
 
         vmsnap_error_clear(error);
-        op = calloc(1, sizeof(*op));
-        if (!op)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        op = xcalloc(1, sizeof(*op));
         op->engine = engine;
         op->hooks = hooks;
         op->error = error;
@@ -303,11 +301,9 @@ void vmsnap_active_disks_free(vmsnap_active_disk *disks, size_t n)
 
 int vmsnap_op_active_disks(vmsnap_op *op, vmsnap_active_disk **ret, size_t *n_ret)
 {
-        vmsnap_active_disk *disks = calloc(op->n_disks + 1, sizeof(*disks));
+        vmsnap_active_disk *disks = xcalloc(op->n_disks + 1, sizeof(*disks));
         size_t n = 0;
 
-        if (!disks)
-                return vmsnap_error_set(op->error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
         for (size_t i = 0; i < op->n_disks; i++) {
                 const vmsnap_xml_disk *d = &op->disks[i];
                 char *canonical = NULL;

@@ -163,11 +163,7 @@ static int read_string(json_object *object, const char *where, const char *key, 
         if ((size_t)json_object_get_string_len(value) != strlen(text))
                 return malformed(error, "field %s contains a NUL character", path);
 
-        char *copy = strdup(text);
-        if (!copy)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory reading %s",
-                                        path);
-        *ret = copy;
+        *ret = xstrdup(text);
         return 0;
 }
 
@@ -328,13 +324,10 @@ static int snapshot_from_json(json_object *object, const char *where, vmsnap_sna
 
 static int preview_from_json(json_object *object, vmsnap_preview **ret, vmsnap_error *error)
 {
-        _cleanup_preview_ vmsnap_preview *preview = calloc(1, sizeof(*preview));
+        _cleanup_preview_ vmsnap_preview *preview = xcalloc(1, sizeof(*preview));
         json_object *disks = NULL;
         int r;
 
-        if (!preview)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED,
-                                        "out of memory reading preview");
         r = require_object(object, "preview", error);
         if (r < 0)
                 return r;
@@ -352,12 +345,8 @@ static int preview_from_json(json_object *object, vmsnap_preview **ret, vmsnap_e
                 return r;
 
         size_t n = json_object_array_length(disks);
-        if (n > 0) {
-                preview->disks = calloc(n, sizeof(*preview->disks));
-                if (!preview->disks)
-                        return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED,
-                                                "out of memory reading preview disks");
-        }
+        if (n > 0)
+                preview->disks = xcalloc(n, sizeof(*preview->disks));
         for (size_t i = 0; i < n; i++) {
                 json_object *entry = json_object_array_get_idx(disks, i);
                 vmsnap_preview_disk *disk = &preview->disks[i];
@@ -599,10 +588,7 @@ static int store_path(const char *state_dir, const char *uuid, char **ret, vmsna
         if (!state_dir || !*state_dir)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "no state directory was given for the metadata of domain %s", uuid);
-        if (asprintf(ret, "%s/%s.json", state_dir, uuid) < 0) {
-                *ret = NULL;
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-        }
+        *ret = xasprintf("%s/%s.json", state_dir, uuid);
         return 0;
 }
 
@@ -615,7 +601,7 @@ static int json_parse_document(const char *data, size_t size, json_object **ret,
                 return malformed(error, "the document is too large (%zu bytes)", size);
         tokener = json_tokener_new();
         if (!tokener)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+                oom();
         json_tokener_set_flags(tokener, JSON_TOKENER_STRICT);
 
         json_object *object = json_tokener_parse_ex(tokener, data, (int)size);
@@ -698,13 +684,9 @@ int vmsnap_store_save(const char *state_dir, const vmsnap_domain_meta *meta, vms
                 document, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE,
                 &size);
         if (!text)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+                oom();
 
-        _cleanup_free_ char *with_newline = NULL;
-        if (asprintf(&with_newline, "%s\n", text) < 0) {
-                with_newline = NULL;
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-        }
+        _cleanup_free_ char *with_newline = xasprintf("%s\n", text);
         return vmsnap_file_write_atomic(path, with_newline, size + 1, error);
 }
 

@@ -359,9 +359,7 @@ int vmsnap_spawn(const char *const *argv, const vmsnap_hooks *hooks, vmsnap_erro
         if (vmsnap_failpoint_dead())
                 return vmsnap_failpoint_dead_error(error);
 
-        state = calloc(1, sizeof(*state));
-        if (!state)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        state = xcalloc(1, sizeof(*state));
         state->hooks = hooks;
         state->last_progress = -1;
 
