@@ -28,11 +28,8 @@ static void place_add(vmsnap_place **places, size_t *n, const char *dir)
         for (size_t i = 0; i < *n; i++)
                 if ((*places)[i].device == st.st_dev && (*places)[i].inode == st.st_ino)
                         return;
-        vmsnap_place *grown = realloc(*places, (*n + 1) * sizeof(**places));
-        if (!grown)
-                abort();
-        *places = grown;
-        grown[(*n)++] = (vmsnap_place){xstrdup(dir), st.st_dev, st.st_ino};
+        *places = xreallocarray(*places, *n + 1, sizeof(**places));
+        (*places)[(*n)++] = (vmsnap_place){xstrdup(dir), st.st_dev, st.st_ino};
 }
 
 static void places_free(vmsnap_place *places, size_t n)
@@ -119,8 +116,7 @@ static void config_refuse(vmsnap_places *places, const char *format, ...)
         va_list ap;
 
         va_start(ap, format);
-        if (vasprintf(&places->config_problem, format, ap) < 0)
-                abort();
+        places->config_problem = xvasprintf(format, ap);
         va_end(ap);
         places_free(places->configured, places->n_configured);
         places->configured = NULL;
@@ -163,9 +159,7 @@ static void gather_configured(vmsnap_places *places)
                 config_refuse(places, "it is larger than %d bytes", CONFIG_MAX_BYTES);
                 goto out;
         }
-        text = calloc(1, (size_t)st.st_size + 1);
-        if (!text)
-                abort();
+        text = xcalloc(1, (size_t)st.st_size + 1);
         r = vmsnap_pread_full(fd, text, (size_t)st.st_size, 0, &size);
         if (r < 0) {
                 config_refuse(places, "it cannot be read (%s)", strerror(-r));

@@ -67,9 +67,7 @@ static char *attribute_dup(const xmlNode *node, const char *name)
         _cleanup_xml_char_ xmlChar *value = xmlGetProp(node, (const xmlChar *)name);
         if (!value)
                 return NULL;
-        char *copy = strdup((const char *)value);
-        if (!copy)
-                abort();
+        char *copy = xstrdup((const char *)value);
         return copy;
 }
 
@@ -82,9 +80,7 @@ static bool attribute_equals(const xmlNode *node, const char *name, const char *
 static char *content_dup(const xmlNode *node)
 {
         _cleanup_xml_char_ xmlChar *value = xmlNodeGetContent(node);
-        char *copy = strdup(value ? (const char *)value : "");
-        if (!copy)
-                abort();
+        char *copy = xstrdup(value ? (const char *)value : "");
         return copy;
 }
 
@@ -259,19 +255,16 @@ int vmsnap_xml_disks(const char *xml, vmsnap_xml_disk **ret, size_t *n_ret, vmsn
                                                 "disk %zu of the domain XML has no <target dev=...>", n + 1);
                 }
 
-                vmsnap_xml_disk *grown = realloc(disks, (n + 1) * sizeof(*disks));
-                if (!grown)
-                        abort();
-                disks = grown;
+                disks = xreallocarray(disks, n + 1, sizeof(*disks));
                 vmsnap_xml_disk *disk = &disks[n++];
                 *disk = (vmsnap_xml_disk){.target = target};
 
                 disk->device = attribute_dup(node, "device");
-                if (!disk->device && !(disk->device = strdup("disk")))
-                        abort();
+                if (!disk->device)
+                        disk->device = xstrdup("disk");
                 disk->type = attribute_dup(node, "type");
-                if (!disk->type && !(disk->type = strdup("file")))
-                        abort();
+                if (!disk->type)
+                        disk->type = xstrdup("file");
                 if (disk_is_file(node))
                         disk->source = attribute_dup(first_child(node, "source"), "file");
                 disk->format = attribute_dup(first_child(node, "driver"), "type");
@@ -325,7 +318,7 @@ static xmlNode *append_element(xmlNode *parent, const char *name)
 {
         xmlNode *element = xmlNewDocNode(parent->doc, NULL, (const xmlChar *)name, NULL);
         if (!element)
-                abort();
+                oom();
 
         xmlNode *last = xmlLastElementChild(parent);
         if (!last) {
@@ -336,7 +329,7 @@ static xmlNode *append_element(xmlNode *parent, const char *name)
         if (last->prev && xmlIsBlankNode(last->prev)) {
                 xmlNode *indent = xmlCopyNode(last->prev, 1);
                 if (!indent)
-                        abort();
+                        oom();
                 xmlAddPrevSibling(element, indent);
         }
         return element;
@@ -346,7 +339,7 @@ static void set_attribute(xmlNode *node, const char *name, const char *value)
 {
         /* xmlSetProp takes the value literally and escapes it on output. */
         if (!xmlSetProp(node, (const xmlChar *)name, (const xmlChar *)value))
-                abort();
+                oom();
 }
 
 static void unset_attribute(xmlNode *node, const char *name)
@@ -479,7 +472,7 @@ int vmsnap_xml_rename_domain(const char *xml, const char *name, const char *uuid
         if (uuid && !uuid_node) {
                 uuid_node = xmlNewDocNode(doc, NULL, (const xmlChar *)"uuid", NULL);
                 if (!uuid_node)
-                        abort();
+                        oom();
                 xmlAddNextSibling(name_node, uuid_node);
                 if (name_node->prev && xmlIsBlankNode(name_node->prev))
                         xmlAddPrevSibling(uuid_node, xmlCopyNode(name_node->prev, 1));
@@ -569,9 +562,7 @@ void vmsnap_xml_rbd_source_clear(vmsnap_xml_rbd_source *source)
 
 static char *strndup_or_abort(const char *text, size_t length)
 {
-        char *copy = strndup(text, length);
-        if (!copy)
-                abort();
+        char *copy = xstrndup(text, length);
         return copy;
 }
 
@@ -613,14 +604,14 @@ static char *rbd_mon_host(const xmlNode *source)
                 if (!name)
                         continue;
                 if (!out && !(out = open_memstream(&hosts, &size)))
-                        abort();
+                        oom();
                 bool bracket = strchr(name, ':') && name[0] != '[';
                 fprintf(out, "%s%s%s%s%s%s", any ? "," : "", bracket ? "[" : "", name, bracket ? "]" : "",
                         port ? ":" : "", port ? port : "");
                 any = true;
         }
         if (out && fclose(out) != 0)
-                abort();
+                oom();
         return hosts;
 }
 

@@ -22,7 +22,7 @@ int vmsnap_snapshot_rename(vmsnap_engine *engine, const char *domain, const char
                 r = vmsnap_snapshot_name_check_free(op, new_name ? new_name : "", target);
         if (r == 0 && strcmp(target->name, new_name) != 0) {
                 free(target->name);
-                target->name = strdup(new_name);
+                target->name = xstrdup(new_name);
                 r = vmsnap_op_save(op);
         }
         vmsnap_op_end(op);
@@ -44,7 +44,7 @@ int vmsnap_snapshot_set_description(vmsnap_engine *engine, const char *domain, c
                 r = vmsnap_description_validate(description ? description : "", error);
         if (r == 0) {
                 free(target->description);
-                target->description = strdup(description ? description : "");
+                target->description = xstrdup(description ? description : "");
                 r = vmsnap_op_save(op);
         }
         vmsnap_op_end(op);

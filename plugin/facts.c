@@ -32,9 +32,7 @@ static void facts_copy(const vmsnap_domain_facts *from, vmsnap_domain_facts *to)
         to->state = from->state;
         to->targets_known = from->targets_known;
         to->n_targets = from->n_targets;
-        to->targets = calloc(from->n_targets + 1, sizeof(char *));
-        if (!to->targets)
-                abort();
+        to->targets = xcalloc(from->n_targets + 1, sizeof(char *));
         for (size_t i = 0; i < from->n_targets; i++)
                 to->targets[i] = xstrdup(strempty(from->targets[i]));
 }
@@ -114,9 +112,7 @@ static int facts_fetch(vmsnap_engine *engine, virDomainPtr domain, vmsnap_domain
         xml = virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE);
         if (xml && vmsnap_xml_disks(xml, &disks, &n_disks, NULL) == 0) {
                 facts.targets_known = true;
-                facts.targets = calloc(n_disks + 1, sizeof(char *));
-                if (!facts.targets)
-                        abort();
+                facts.targets = xcalloc(n_disks + 1, sizeof(char *));
                 for (size_t i = 0; i < n_disks; i++)
                         facts.targets[facts.n_targets++] = xstrdup(strempty(disks[i].target));
         }
@@ -128,9 +124,7 @@ static int facts_fetch(vmsnap_engine *engine, virDomainPtr domain, vmsnap_domain
             facts.targets_known) {
                 vmsnap_domain_facts_clear(slot->facts);
                 free(slot->facts);
-                slot->facts = calloc(1, sizeof(*slot->facts));
-                if (!slot->facts)
-                        abort();
+                slot->facts = xcalloc(1, sizeof(*slot->facts));
                 facts_copy(&facts, slot->facts);
                 slot->facts_epoch = epoch;
                 slot->facts_fetched_usec = now_usec(CLOCK_MONOTONIC);

@@ -442,12 +442,8 @@ int vmsnap_dir_open_nofollow(const char *path, int *fd_ret, char **normalized_re
         if (!path || path[0] != '/')
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "\"%s\" is not an absolute directory path", path ? path : "");
-        copy = strdup(path);
-        if (!copy)
-                abort();
-        normalized = calloc(1, strlen(path) + 2);
-        if (!normalized)
-                abort();
+        copy = xstrdup(path);
+        normalized = xcalloc(1, strlen(path) + 2);
         fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot open /: %m");

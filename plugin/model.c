@@ -13,11 +13,7 @@
 static void *array_append(void *array_pointer, size_t *n, size_t size)
 {
         void **array = array_pointer;
-        if (*n >= SIZE_MAX / size - 1)
-                oom();
-        char *grown = realloc(*array, (*n + 1) * size);
-        if (!grown)
-                oom();
+        char *grown = xreallocarray(*array, *n + 1, size);
         *array = grown;
         memset(grown + *n * size, 0, size);
         return grown + (*n)++ * size;

@@ -47,7 +47,7 @@ int vmsnap_op_reload_xml(vmsnap_op *op)
         if (r < 0)
                 return r;
         free(op->name);
-        op->name = strdup(virDomainGetName(op->domain));
+        op->name = xstrdup(virDomainGetName(op->domain));
         return 0;
 }
 
@@ -79,9 +79,7 @@ static int begin_kept(vmsnap_op *op, const char *domain)
                                         domain, op->engine->uri);
         if (r < 0)
                 return r;
-        op->name = strdup(op->meta->name && *op->meta->name ? op->meta->name : op->slot->uuid);
-        if (!op->name)
-                abort();
+        op->name = xstrdup(op->meta->name && *op->meta->name ? op->meta->name : op->slot->uuid);
         if (!op->meta->intent || !json_object_object_get_ex(op->meta->intent, "operation", &operation) ||
             strcmp(json_object_get_string(operation), "purge") != 0)
                 return 0;
@@ -145,7 +143,7 @@ int vmsnap_op_begin(vmsnap_engine *engine, const char *domain, unsigned flags, c
                 goto fail;
         if (op->meta->name == NULL || strcmp(op->meta->name, op->name) != 0) {
                 free(op->meta->name);
-                op->meta->name = strdup(op->name);
+                op->meta->name = xstrdup(op->name);
         }
 
         if (op->meta->intent) {
@@ -311,10 +309,10 @@ int vmsnap_op_active_disks(vmsnap_op *op, vmsnap_active_disk **ret, size_t *n_re
                 if (!d->source || strcmp(d->type, "file") != 0 || strcmp(d->device, "disk") != 0)
                         continue;
                 if (vmsnap_path_canonical(d->source, &canonical, NULL) < 0)
-                        canonical = strdup(d->source);
-                disks[n].target = strdup(d->target);
+                        canonical = xstrdup(d->source);
+                disks[n].target = xstrdup(d->target);
                 disks[n].source = canonical;
-                disks[n].format = strdup(d->format ? d->format : "raw");
+                disks[n].format = xstrdup(d->format ? d->format : "raw");
                 n++;
         }
         *ret = disks;

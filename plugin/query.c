@@ -75,9 +75,7 @@ static int domain_info_fill(vmsnap_engine *engine, vmsnap_domain_slot *slot,
         info->snapshot_count = (unsigned)meta->n_snapshots;
         info->defined = true;
         size_t n_owned = measure ? meta->n_owned : 0;
-        char **owned = calloc(n_owned + 1, sizeof(char *));
-        if (!owned)
-                abort();
+        char **owned = xcalloc(n_owned + 1, sizeof(char *));
         for (size_t i = 0; i < n_owned; i++)
                 owned[i] = xstrdup(strempty(meta->owned[i]));
         pthread_mutex_unlock(&slot->data_lock);
@@ -137,10 +135,7 @@ static void append_undefined(vmsnap_engine *engine, vmsnap_domain_info **infos, 
                 if (!vmsnap_uuid_is_valid(uuid) || uuid_listed(*infos, *n, uuid) ||
                     vmsnap_store_load(engine->state_dir, uuid, &meta, NULL) < 0)
                         continue;
-                vmsnap_domain_info *grown = realloc(*infos, (*n + 2) * sizeof(**infos));
-                if (!grown)
-                        abort();
-                *infos = grown;
+                *infos = xreallocarray(*infos, *n + 2, sizeof(**infos));
                 undefined_info_fill(uuid, meta, true, &(*infos)[(*n)++]);
                 vmsnap_domain_meta_free(meta);
         }
@@ -165,9 +160,7 @@ int vmsnap_domain_list(vmsnap_engine *engine, vmsnap_domain_info **ret, size_t *
                 return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED, "cannot list domains: %s",
                                         last && last->message ? last->message : "unknown libvirt error");
         }
-        infos = calloc((size_t)count + 1, sizeof(*infos));
-        if (!infos)
-                abort();
+        infos = xcalloc((size_t)count + 1, sizeof(*infos));
         for (int i = 0; i < count; i++) {
                 vmsnap_domain_facts facts = {0};
                 vmsnap_domain_slot *slot;
@@ -302,9 +295,7 @@ static void snapshot_info_fill(const vmsnap_domain_slot *slot, const vmsnap_tree
         info->current = meta->current_id && strcmp(meta->current_id, s->id) == 0;
         info->locked = slot->n_clone_locks > 0 && clone_locked(slot, s->id);
         info->in_preview = in_preview(meta, s->id);
-        info->disks = calloc(s->n_disks + 1, sizeof(*info->disks));
-        if (!info->disks)
-                abort();
+        info->disks = xcalloc(s->n_disks + 1, sizeof(*info->disks));
         info->n_disks = s->n_disks;
         for (size_t i = 0; i < s->n_disks; i++) {
                 const vmsnap_disk_entry *e = &s->disks[i];
@@ -316,9 +307,7 @@ static void snapshot_info_fill(const vmsnap_domain_slot *slot, const vmsnap_tree
                         info->partial = true;
         }
         info->n_children = tree->n_children[index];
-        info->children_ids = calloc(info->n_children + 1, sizeof(char *));
-        if (!info->children_ids)
-                abort();
+        info->children_ids = xcalloc(info->n_children + 1, sizeof(char *));
         for (size_t i = 0; i < info->n_children; i++)
                 info->children_ids[i] = xstrdup(strempty(meta->snapshots[tree->children[index][i]]->id));
 }
@@ -360,9 +349,7 @@ int vmsnap_snapshot_list(vmsnap_engine *engine, const char *domain, vmsnap_snaps
         if (r < 0)
                 return r;
         const vmsnap_tree *tree = slot_tree(ctx.slot);
-        vmsnap_snapshot_info *infos = calloc(tree->n_depth_first + 1, sizeof(*infos));
-        if (!infos)
-                abort();
+        vmsnap_snapshot_info *infos = xcalloc(tree->n_depth_first + 1, sizeof(*infos));
         for (size_t k = 0; k < tree->n_depth_first; k++)
                 snapshot_info_fill(ctx.slot, tree, tree->depth_first[k], &ctx.now, &infos[k]);
         size_t n = tree->n_depth_first;
@@ -463,9 +450,7 @@ int vmsnap_snapshot_get_configuration(vmsnap_engine *engine, const char *domain,
         }
 
         /* Headers are read outside the lock: this is file I/O. */
-        disks = calloc(copy->n_disks + 1, sizeof(*disks));
-        if (!disks)
-                abort();
+        disks = xcalloc(copy->n_disks + 1, sizeof(*disks));
         for (size_t i = 0; i < copy->n_disks; i++) {
                 const vmsnap_disk_entry *e = &copy->disks[i];
 
@@ -514,9 +499,7 @@ int vmsnap_domain_get_configuration(vmsnap_engine *engine, const char *domain, c
                 return r;
         }
 
-        disks = calloc(n + 1, sizeof(*disks));
-        if (!disks)
-                abort();
+        disks = xcalloc(n + 1, sizeof(*disks));
         for (size_t i = 0; i < n; i++) {
                 const char *reason = vmsnap_disk_ineligible_reason(&now[i]);
 

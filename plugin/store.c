@@ -418,13 +418,11 @@ static size_t index_find(const vmsnap_domain_meta *meta, const size_t *by_id, co
 static int check_tree(const vmsnap_domain_meta *meta, vmsnap_error *error)
 {
         size_t n = meta->n_snapshots;
-        _cleanup_free_ size_t *by_id = calloc(n + 1, sizeof(size_t));
-        _cleanup_free_ size_t *by_name = calloc(n + 1, sizeof(size_t));
-        _cleanup_free_ size_t *parent = calloc(n + 1, sizeof(size_t));
-        _cleanup_free_ unsigned char *color = calloc(n + 1, 1); /* 0 new, 1 on the path, 2 reaches a root */
+        _cleanup_free_ size_t *by_id = xcalloc(n + 1, sizeof(size_t));
+        _cleanup_free_ size_t *by_name = xcalloc(n + 1, sizeof(size_t));
+        _cleanup_free_ size_t *parent = xcalloc(n + 1, sizeof(size_t));
+        _cleanup_free_ unsigned char *color = xcalloc(n + 1, 1); /* 0 new, 1 on the path, 2 reaches a root */
 
-        if (!by_id || !by_name || !parent || !color)
-                abort();
         for (size_t i = 0; i < n; i++)
                 by_id[i] = by_name[i] = i;
         qsort_r(by_id, n, sizeof(size_t), compare_ids, (void *)meta);
@@ -724,13 +722,8 @@ int vmsnap_store_list(const char *state_dir, char ***ret, size_t *n_ret, vmsnap_
                 snprintf(uuid, sizeof(uuid), "%.36s", entry->d_name);
                 if (!vmsnap_uuid_is_valid(uuid))
                         continue;
-                char **grown = realloc(uuids, (n + 1) * sizeof(char *));
-                if (!grown)
-                        abort();
-                uuids = grown;
-                uuids[n] = strdup(uuid);
-                if (!uuids[n++])
-                        abort();
+                uuids = xreallocarray(uuids, n + 1, sizeof(char *));
+                uuids[n++] = xstrdup(uuid);
         }
         closedir(dir);
         *ret = uuids;

@@ -182,11 +182,10 @@ static const char *program_name(const char *argv0)
 static int program_find(const char *argv0, char **ret)
 {
         const char *search, *p;
-        int r;
 
         if (strchr(argv0, '/')) {
-                *ret = strdup(argv0);
-                return *ret ? 0 : -ENOMEM;
+                *ret = xstrdup(argv0);
+                return 0;
         }
 
         search = getenv("PATH");
@@ -196,15 +195,9 @@ static int program_find(const char *argv0, char **ret)
         for (p = search;; p++) {
                 size_t length = strcspn(p, ":");
                 struct stat st;
-                char *candidate;
-
                 /* An empty entry means the current directory, as it does for execvp(). */
-                if (length == 0)
-                        r = asprintf(&candidate, "./%s", argv0);
-                else
-                        r = asprintf(&candidate, "%.*s/%s", (int)length, p, argv0);
-                if (r < 0)
-                        return -ENOMEM;
+                char *candidate =
+                        length == 0 ? xasprintf("./%s", argv0) : xasprintf("%.*s/%s", (int)length, p, argv0);
                 if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode) && access(candidate, X_OK) == 0) {
                         *ret = candidate;
                         return 0;

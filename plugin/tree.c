@@ -66,10 +66,8 @@ vmsnap_tree *vmsnap_tree_build(const vmsnap_domain_meta *meta)
                 size_t i = by_created[k], p = tree->parent[i];
                 if (p == VMSNAP_TREE_NO_PARENT)
                         continue;
-                size_t *grown = realloc(tree->children[p], (tree->n_children[p] + 1) * sizeof(size_t));
-                if (!grown)
-                        abort();
-                tree->children[p] = grown;
+                tree->children[p] =
+                        xreallocarray(tree->children[p], tree->n_children[p] + 1, sizeof(size_t));
                 tree->children[p][tree->n_children[p]++] = i;
         }
 
