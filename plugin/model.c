@@ -226,6 +226,39 @@ vmsnap_snapshot *vmsnap_domain_meta_find_id(const vmsnap_domain_meta *meta, cons
         return NULL;
 }
 
+static int compare_ids(const void *a, const void *b, void *userdata)
+{
+        const vmsnap_domain_meta *meta = userdata;
+        return strcmp(meta->snapshots[*(const size_t *)a]->id, meta->snapshots[*(const size_t *)b]->id);
+}
+
+size_t *vmsnap_domain_meta_sort_by_id(const vmsnap_domain_meta *meta)
+{
+        size_t *by_id = xcalloc(meta->n_snapshots + 1, sizeof(size_t));
+
+        for (size_t i = 0; i < meta->n_snapshots; i++)
+                by_id[i] = i;
+        qsort_r(by_id, meta->n_snapshots, sizeof(size_t), compare_ids, (void *)meta);
+        return by_id;
+}
+
+size_t vmsnap_domain_meta_find_sorted(const vmsnap_domain_meta *meta, const size_t *by_id, const char *id)
+{
+        size_t lo = 0, hi = meta->n_snapshots;
+
+        while (id && lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(meta->snapshots[by_id[mid]]->id, id);
+                if (c == 0)
+                        return by_id[mid];
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return SIZE_MAX;
+}
+
 vmsnap_snapshot *vmsnap_domain_meta_find_name(const vmsnap_domain_meta *meta, const char *name)
 {
         if (!meta || !name)

@@ -653,11 +653,6 @@ static void plans_make(vmsnap_engine *engine, const char *uuid, const vmsnap_dom
         estimate_op_close(&op);
 }
 
-static int compare_snapshot_ids(const void *a, const void *b)
-{
-        return strcmp((*(const vmsnap_snapshot *const *)a)->id, (*(const vmsnap_snapshot *const *)b)->id);
-}
-
 void vmsnap_sizes_fill(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
                        vmsnap_snapshot_info *infos, size_t n)
 {
@@ -669,17 +664,13 @@ void vmsnap_sizes_fill(vmsnap_engine *engine, const char *uuid, const vmsnap_dom
         measure_files(meta, &table);
         _cleanup_free_ char *fingerprint = fingerprint_make(meta, &table);
         char **owned = xcalloc(meta->n_owned + 1, sizeof(*owned));
-        const vmsnap_snapshot **by_id = xcalloc(meta->n_snapshots + 1, sizeof(*by_id));
+        size_t *by_id = vmsnap_domain_meta_sort_by_id(meta);
         memcpy(owned, meta->owned, meta->n_owned * sizeof(*owned));
         qsort(owned, meta->n_owned, sizeof(*owned), compare_paths);
-        memcpy(by_id, meta->snapshots, meta->n_snapshots * sizeof(*by_id));
-        qsort(by_id, meta->n_snapshots, sizeof(*by_id), compare_snapshot_ids);
         for (size_t i = 0; i < n; i++) {
-                vmsnap_snapshot key = {.id = infos[i].id};
-                const vmsnap_snapshot *key_pointer = &key;
-                const vmsnap_snapshot **s = bsearch(&key_pointer, by_id, meta->n_snapshots, sizeof(*by_id),
-                                                    compare_snapshot_ids);
-                infos[i].size = s ? snapshot_size(*s, owned, meta->n_owned, &table) : 0;
+                size_t s = vmsnap_domain_meta_find_sorted(meta, by_id, infos[i].id);
+                infos[i].size =
+                        s != SIZE_MAX ? snapshot_size(meta->snapshots[s], owned, meta->n_owned, &table) : 0;
         }
         free(owned);
         free(by_id);

@@ -384,33 +384,10 @@ static int preview_from_json(json_object *object, vmsnap_preview **ret, vmsnap_e
 }
 
 /* Cross-references: unique ids and names, parents and every other id reference resolve, no parent loops. */
-static int compare_ids(const void *a, const void *b, void *userdata)
-{
-        const vmsnap_domain_meta *meta = userdata;
-        return strcmp(meta->snapshots[*(const size_t *)a]->id, meta->snapshots[*(const size_t *)b]->id);
-}
-
 static int compare_names(const void *a, const void *b, void *userdata)
 {
         const vmsnap_domain_meta *meta = userdata;
         return strcmp(meta->snapshots[*(const size_t *)a]->name, meta->snapshots[*(const size_t *)b]->name);
-}
-
-/* Index of the snapshot with this id in by_id (sorted by id), or SIZE_MAX. */
-static size_t index_find(const vmsnap_domain_meta *meta, const size_t *by_id, const char *id)
-{
-        size_t lo = 0, hi = meta->n_snapshots;
-        while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                int c = strcmp(meta->snapshots[by_id[mid]]->id, id);
-                if (c == 0)
-                        return by_id[mid];
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return SIZE_MAX;
 }
 
 /* Unique ids and names, existing parents, no parent loops: O(n log n), since the store is
@@ -418,14 +395,13 @@ static size_t index_find(const vmsnap_domain_meta *meta, const size_t *by_id, co
 static int check_tree(const vmsnap_domain_meta *meta, vmsnap_error *error)
 {
         size_t n = meta->n_snapshots;
-        _cleanup_free_ size_t *by_id = xcalloc(n + 1, sizeof(size_t));
+        _cleanup_free_ size_t *by_id = vmsnap_domain_meta_sort_by_id(meta);
         _cleanup_free_ size_t *by_name = xcalloc(n + 1, sizeof(size_t));
         _cleanup_free_ size_t *parent = xcalloc(n + 1, sizeof(size_t));
         _cleanup_free_ unsigned char *color = xcalloc(n + 1, 1); /* 0 new, 1 on the path, 2 reaches a root */
 
         for (size_t i = 0; i < n; i++)
-                by_id[i] = by_name[i] = i;
-        qsort_r(by_id, n, sizeof(size_t), compare_ids, (void *)meta);
+                by_name[i] = i;
         qsort_r(by_name, n, sizeof(size_t), compare_names, (void *)meta);
         for (size_t i = 1; i < n; i++) {
                 if (strcmp(meta->snapshots[by_id[i - 1]]->id, meta->snapshots[by_id[i]]->id) == 0)
@@ -440,7 +416,7 @@ static int check_tree(const vmsnap_domain_meta *meta, vmsnap_error *error)
                 parent[i] = SIZE_MAX;
                 if (!snapshot->parent_id)
                         continue;
-                parent[i] = index_find(meta, by_id, snapshot->parent_id);
+                parent[i] = vmsnap_domain_meta_find_sorted(meta, by_id, snapshot->parent_id);
                 if (parent[i] == SIZE_MAX)
                         return malformed(error,
                                          "snapshots[%zu] (\"%s\") names parent %s, which is not a snapshot",
