@@ -178,8 +178,8 @@ static int resolve_domain(monitor *mon, const char *domain)
         json_object_object_foreach(mon->domains, uuid, name)
         {
                 if (strcmp(uuid, domain) == 0 || strcmp(json_object_get_string(name), domain) == 0) {
-                        mon->only_uuid = xstrdup(uuid);
-                        mon->only_name = xstrdup(json_object_get_string(name));
+                        mon->only_uuid = xstrdup(strempty(uuid));
+                        mon->only_name = xstrdup(strempty(json_object_get_string(name)));
                         return 0;
                 }
         }

@@ -90,7 +90,7 @@ static void table_push(table *t, const char *text, const char *ansi)
         if (!grown)
                 abort();
         t->cells = grown;
-        t->cells[t->count].text = xstrdup(text);
+        t->cells[t->count].text = xstrdup(strempty(text));
         t->cells[t->count].ansi = ansi;
         t->count++;
 }

@@ -70,7 +70,7 @@ static int read_disks(sd_bus_message *m, char **ret)
         if (r < 0)
                 return r;
         free(*ret);
-        *ret = xstrdup(text);
+        *ret = xstrdup(strempty(text));
         return 0;
 }
 

@@ -379,7 +379,7 @@ int verb_cancel(int argc, char **argv)
         _cleanup_free_ char *path = NULL;
         const char *job = argv[1];
         if (strncmp(job, JOB_PATH_PREFIX, strlen(JOB_PATH_PREFIX)) == 0)
-                path = xstrdup(job);
+                path = xstrdup(strempty(job));
         else {
                 char *end;
                 unsigned long id = strtoul(job, &end, 10);

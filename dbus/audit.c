@@ -58,12 +58,10 @@ static bool stderr_is_journal(void)
 static void push_sentence(char ***fields, const char *format, ...) __attribute__((format(printf, 2, 3)));
 static void push_sentence(char ***fields, const char *format, ...)
 {
-        char *text;
         va_list ap;
 
         va_start(ap, format);
-        if (vasprintf(&text, format, ap) < 0)
-                abort();
+        char *text = xvasprintf(format, ap);
         va_end(ap);
         strv_push(fields, text);
         free(text);

@@ -59,7 +59,7 @@ void call_fail(call *c, const char *error_name, const char *message)
         if (c->error_name)
                 return; /* the first failure is the one to report */
         c->error_name = error_name;
-        c->error_message = xstrdup(message);
+        c->error_message = xstrdup(strempty(message));
 }
 
 void call_fail_engine(call *c, const vmsnap_error *error)
@@ -94,7 +94,7 @@ int call_new(manager *m, sd_bus_message *message, const method_spec *method, cal
         c->manager = m;
         c->method = method;
         c->message = sd_bus_message_ref(message);
-        c->sender = xstrdup(sd_bus_message_get_sender(message));
+        c->sender = xstrdup(strempty(sd_bus_message_get_sender(message)));
         c->interactive = sd_bus_message_get_allow_interactive_authorization(message) > 0;
         r = manager_caller_uid(m, message, &c->uid);
         if (r < 0)
@@ -118,14 +118,14 @@ static void call_resolve(call *c)
         if (vmsnap_domain_identify(m->engine, c->domain, c->method->undefined_domains, &domain,
                                    &c->resolve_error) < 0)
                 return;
-        c->domain_name = xstrdup(domain.name);
-        c->domain_uuid = xstrdup(domain.uuid);
+        c->domain_name = xstrdup(strempty(domain.name));
+        c->domain_uuid = xstrdup(strempty(domain.uuid));
         vmsnap_domain_info_clear(&domain);
         if (!c->snapshot)
                 return;
         if (vmsnap_snapshot_get(m->engine, c->domain_uuid, c->snapshot, &snapshot, &c->resolve_error) < 0)
                 return;
-        c->snapshot_name = xstrdup(snapshot.name);
+        c->snapshot_name = xstrdup(strempty(snapshot.name));
         vmsnap_snapshot_info_clear(&snapshot);
 }
 

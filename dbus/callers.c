@@ -77,7 +77,7 @@ int caller_cache_uid(caller_cache *cache, sd_bus_message *message, uid_t *ret)
         slot = &cache->entries[cache->next_victim];
         cache->next_victim = (cache->next_victim + 1) % cache->capacity;
         free(slot->name);
-        slot->name = xstrdup(sender);
+        slot->name = xstrdup(strempty(sender));
         slot->uid = uid;
         *ret = uid;
         return 0;

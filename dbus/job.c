@@ -595,11 +595,10 @@ int job_new(manager *m, const char *operation, const char *domain, const char *s
 
         j->manager = m;
         j->id = ++m->last_job_id;
-        if (asprintf(&j->path, JOB_PATH_PREFIX "/%" PRIu32, j->id) < 0)
-                abort();
-        j->operation = xstrdup(operation);
-        j->domain = xstrdup(domain);
-        j->snapshot = xstrdup(snapshot);
+        j->path = xasprintf(JOB_PATH_PREFIX "/%" PRIu32, j->id);
+        j->operation = xstrdup(strempty(operation));
+        j->domain = xstrdup(strempty(domain));
+        j->snapshot = xstrdup(strempty(snapshot));
         j->state = xstrdup("queued");
         j->error = xstrdup("");
         j->error_name = xstrdup("");
@@ -775,9 +774,9 @@ static int method_cancel(sd_bus_message *message, void *userdata, sd_bus_error *
         request->manager = m;
         request->message = sd_bus_message_ref(message);
         request->action = "org.example.snapshots.manage-jobs";
-        request->sender = xstrdup(sd_bus_message_get_sender(message));
-        request->domain = xstrdup(j->domain);
-        request->snapshot = xstrdup(j->snapshot);
+        request->sender = xstrdup(strempty(sd_bus_message_get_sender(message)));
+        request->domain = xstrdup(strempty(j->domain));
+        request->snapshot = xstrdup(strempty(j->snapshot));
         request->interactive = sd_bus_message_get_allow_interactive_authorization(message) > 0;
         request->job_id = j->id;
         request->reply = cancel_request_answer;
@@ -916,8 +915,8 @@ static int job_access_filter(sd_bus_message *message, void *userdata, sd_bus_err
         request->manager = m;
         request->message = sd_bus_message_ref(message);
         request->action = "org.example.snapshots.read";
-        request->sender = xstrdup(sender);
-        request->domain = xstrdup(j->domain);
+        request->sender = xstrdup(strempty(sender));
+        request->domain = xstrdup(strempty(j->domain));
         request->reply = read_request_answer;
         request->shutdown_sentence = "vmsnapd is shutting down";
         if (job_authorization_submit(request, uid, &refusal) < 0)

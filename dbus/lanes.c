@@ -440,7 +440,7 @@ lane_entry *lane_enqueue(change_lanes *d, const char *key, worker_task_fn run, w
         if (!queue) {
                 queue = xcalloc(1, sizeof(*queue));
                 queue->owner = d;
-                queue->key = key ? xstrdup(key) : NULL;
+                queue->key = xstrdup(key);
                 queue->next = d->lanes;
                 d->lanes = queue;
         }

@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "polkit.h"
 #include "settings.h"
+#include "util.h"
 #include "vmsnap/vmsnap.h"
 
 #define EXIT_USAGE 2
@@ -83,13 +84,11 @@ static int parse_arguments(int argc, char *argv[], settings *s)
                 {},
         };
         const char *config = NULL;
-        const char **given = calloc((size_t)argc + 1, 2 * sizeof(*given));
+        const char **given = xcalloc((size_t)argc + 1, 2 * sizeof(*given));
         size_t n_given = 0;
         char reason[1024];
         int c, index, r = 0;
 
-        if (!given)
-                abort();
         settings_init(s);
         opterr = 0;
         while (r == 0 && (c = getopt_long(argc, argv, ":h", options, &index)) >= 0) {

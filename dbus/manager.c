@@ -64,11 +64,8 @@ static void on_engine_change(void *userdata, const char *domain_uuid)
         for (size_t i = 0; i < m->n_changed_uuids; i++)
                 if (strcmp(m->changed_uuids[i], domain_uuid) == 0)
                         goto out;
-        char **grown = realloc(m->changed_uuids, (m->n_changed_uuids + 1) * sizeof(char *));
-        if (!grown)
-                abort();
-        m->changed_uuids = grown;
-        m->changed_uuids[m->n_changed_uuids++] = xstrdup(domain_uuid);
+        m->changed_uuids = xreallocarray(m->changed_uuids, m->n_changed_uuids + 1, sizeof(char *));
+        m->changed_uuids[m->n_changed_uuids++] = xstrdup(strempty(domain_uuid));
         if (!m->changed_posted) {
                 m->changed_posted = true;
                 loop_mailbox_post(m->mailbox, changes_flush, m);

@@ -29,7 +29,7 @@ static int read_string(sd_bus_message *message, char **field)
         int r = sd_bus_message_read(message, "s", &value);
         if (r < 0)
                 return r;
-        *field = xstrdup(value);
+        *field = xstrdup(strempty(value));
         return 0;
 }
 

@@ -191,7 +191,6 @@ int clone_disks_option_read(sd_bus_message *message, const char *method, const o
                 clone_disk_parsed parsed = {.include = -1};
                 char what[300];
                 const char *target, *contents;
-                clone_disk_options *grown;
 
                 r = sd_bus_message_read(message, "s", &target);
                 if (r < 0)
@@ -215,12 +214,9 @@ int clone_disks_option_read(sd_bus_message *message, const char *method, const o
                 snprintf(what, sizeof(what), "%s (option \"disks\", disk %s)", method, target);
                 r = bus_read_options(message, what, clone_disk_specs, &parsed, error);
                 if (r >= 0) {
-                        grown = realloc(list->disks, (list->n_disks + 1) * sizeof(*grown));
-                        if (!grown)
-                                abort();
-                        list->disks = grown;
+                        list->disks = xreallocarray(list->disks, list->n_disks + 1, sizeof(*list->disks));
                         list->disks[list->n_disks++] = (clone_disk_options){
-                                .target = xstrdup(target),
+                                .target = xstrdup(strempty(target)),
                                 .target_dir = parsed.target_dir,
                                 .format = parsed.format,
                                 .include = parsed.include != 0,

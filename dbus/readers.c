@@ -71,8 +71,8 @@ void readers_remember(readers *r, const char *sender, const char *domain, bool a
                 r->next_victim = (r->next_victim + 1) % READERS_CAPACITY;
                 free(a->sender);
                 free(a->domain);
-                a->sender = xstrdup(sender);
-                a->domain = xstrdup(domain);
+                a->sender = xstrdup(strempty(sender));
+                a->domain = xstrdup(strempty(domain));
         }
         a->allowed = allowed;
         a->until = now_usec(CLOCK_MONOTONIC) + READERS_TTL_USEC;

@@ -43,10 +43,10 @@ static settings settings_copy(const settings *s)
 {
         settings copy = *s;
 
-        copy.uri = s->uri ? xstrdup(s->uri) : NULL;
-        copy.state_dir = s->state_dir ? xstrdup(s->state_dir) : NULL;
-        copy.bus_address = s->bus_address ? xstrdup(s->bus_address) : NULL;
-        copy.clone_targets = s->clone_targets ? xstrdup(s->clone_targets) : NULL;
+        copy.uri = xstrdup(s->uri);
+        copy.state_dir = xstrdup(s->state_dir);
+        copy.bus_address = xstrdup(s->bus_address);
+        copy.clone_targets = xstrdup(s->clone_targets);
         return copy;
 }
 
@@ -132,7 +132,7 @@ int settings_set(settings *s, const char *name, const char *value, bool from_fil
                         return -EINVAL;
                 }
                 free(*(char **)field);
-                *(char **)field = xstrdup(value);
+                *(char **)field = xstrdup(strempty(value));
                 return 0;
         case SETTING_SECONDS:
         case SETTING_COUNT:
@@ -225,7 +225,7 @@ static int read_lines(settings *s, FILE *file, const char *path, char *error, si
                         break;
                 }
                 if (n_seen < sizeof(seen) / sizeof(seen[0])) {
-                        seen[n_seen] = xstrdup(name);
+                        seen[n_seen] = xstrdup(strempty(name));
                         seen_line[n_seen++] = number;
                 }
         }

@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "util.h"
 #include "worker.h"
 
 typedef struct queued_task {
@@ -21,9 +22,7 @@ typedef struct queued_task {
 
 static queued_task *queued_task_new(worker_task_fn run, void *userdata)
 {
-        queued_task *task = calloc(1, sizeof(*task));
-        if (!task)
-                abort(); /* a daemon that cannot queue a reply cannot keep its promises */
+        queued_task *task = xcalloc(1, sizeof(*task));
         task->run = run;
         task->userdata = userdata;
         return task;
@@ -73,17 +72,11 @@ int worker_pool_new(const char *name, unsigned n_threads, worker_pool **ret)
 
         if (n_threads == 0)
                 return -EINVAL;
-        pool = calloc(1, sizeof(*pool));
-        if (!pool)
-                return -ENOMEM;
+        pool = xcalloc(1, sizeof(*pool));
         snprintf(pool->name, sizeof(pool->name), "%s", name);
         pthread_mutex_init(&pool->lock, NULL);
         pthread_cond_init(&pool->wake, NULL);
-        pool->threads = calloc(n_threads, sizeof(pthread_t));
-        if (!pool->threads) {
-                worker_pool_free(pool, NULL);
-                return -ENOMEM;
-        }
+        pool->threads = xcalloc(n_threads, sizeof(pthread_t));
         for (unsigned i = 0; i < n_threads; i++) {
                 char thread_name[32];
 
@@ -191,11 +184,9 @@ static int mailbox_on_event(sd_event_source *source, int fd, uint32_t revents, v
 
 int loop_mailbox_new(sd_event *event, loop_mailbox **ret)
 {
-        loop_mailbox *mailbox = calloc(1, sizeof(*mailbox));
+        loop_mailbox *mailbox = xcalloc(1, sizeof(*mailbox));
         int r;
 
-        if (!mailbox)
-                return -ENOMEM;
         pthread_mutex_init(&mailbox->lock, NULL);
         mailbox->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (mailbox->event_fd < 0) {

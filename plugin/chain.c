@@ -36,28 +36,16 @@ static bool name_has_protocol(const char *name)
 
 static char *path_join(const char *dir, const char *name)
 {
-        char *joined;
-
-        if (asprintf(&joined, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", name) < 0)
-                return NULL;
-        return joined;
+        return xasprintf("%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", name);
 }
 
 /* The absolute directory holding path, without resolving symlinks (qemu resolves a
  * relative backing name against the image's directory as named, and so do we). */
 static int image_directory(const char *path, char **ret)
 {
-        _cleanup_free_ char *cwd = NULL, *dir = NULL;
-        const char *slash = strrchr(path, '/');
+        _cleanup_free_ char *cwd = NULL, *dir = path_dirname(path);
 
-        if (slash == path)
-                dir = strdup("/");
-        else if (slash)
-                dir = strndup(path, slash - path);
-        if (slash && !dir)
-                return -ENOMEM;
-
-        if (dir && dir[0] == '/') {
+        if (dir[0] == '/') {
                 *ret = dir;
                 dir = NULL;
                 return 0;
@@ -66,14 +54,14 @@ static int image_directory(const char *path, char **ret)
         cwd = getcwd(NULL, 0);
         if (!cwd)
                 return -errno;
-        if (!dir || strcmp(dir, ".") == 0) {
+        if (strcmp(dir, ".") == 0) {
                 *ret = cwd;
                 cwd = NULL;
                 return 0;
         }
 
         *ret = path_join(cwd, dir);
-        return *ret ? 0 : -ENOMEM;
+        return 0;
 }
 
 /* Turns the name stored in image path's header into the absolute path of a local file. */
@@ -96,9 +84,7 @@ static int backing_resolve(const char *path, const char *stored, char **ret, vms
                 return vmsnap_qcow2_invalid(error, path, "the backing file name is empty");
 
         if (name[0] == '/') {
-                *ret = strdup(name);
-                if (!*ret)
-                        return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+                *ret = xstrdup(name);
                 return 0;
         }
 
@@ -115,8 +101,6 @@ static int backing_resolve(const char *path, const char *stored, char **ret, vms
         }
 
         *ret = path_join(dir, name);
-        if (!*ret)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
         return 0;
 }
 
@@ -291,10 +275,8 @@ int vmsnap_chain_walk_as(const char *path, const vmsnap_image_format *top_format
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "no image was given to walk");
 
-        visited = calloc(CHAIN_DEPTH_MAX + 1, sizeof(*visited));
-        current = strdup(path);
-        if (!visited || !current)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        visited = xcalloc(CHAIN_DEPTH_MAX + 1, sizeof(*visited));
+        current = xstrdup(path);
 
         for (unsigned depth = 0;; depth++) {
                 vmsnap_image_header header = {0};

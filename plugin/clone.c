@@ -74,11 +74,8 @@ static void clone_plan_clear(clone_plan *plan)
 
 static void drop_disk(clone_plan *plan, const char *target)
 {
-        char **grown = realloc(plan->dropped, (plan->n_dropped + 1) * sizeof(char *));
-        if (!grown)
-                abort();
-        plan->dropped = grown;
-        plan->dropped[plan->n_dropped++] = strdup(target);
+        plan->dropped = xreallocarray(plan->dropped, plan->n_dropped + 1, sizeof(char *));
+        plan->dropped[plan->n_dropped++] = xstrdup(target);
 }
 
 static const vmsnap_clone_disk *disk_choice(const vmsnap_clone_options *options, const char *target)
@@ -141,9 +138,7 @@ static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const 
                                                         "disk %s has two sets of clone options", d->target);
         }
 
-        plan->disks = calloc(s->n_disks + 1, sizeof(*plan->disks));
-        if (!plan->disks)
-                abort();
+        plan->disks = xcalloc(s->n_disks + 1, sizeof(*plan->disks));
         for (size_t i = 0; i < s->n_disks; i++) {
                 const vmsnap_disk_entry *entry = &s->disks[i];
                 const vmsnap_clone_disk *choice = disk_choice(options, entry->target);
@@ -179,9 +174,9 @@ static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const 
                 }
 
                 p = &plan->disks[plan->n_disks++];
-                p->target = strdup(entry->target);
-                p->source = strdup(entry->image);
-                p->source_format = entry->format ? strdup(entry->format) : NULL;
+                p->target = xstrdup(entry->target);
+                p->source = xstrdup(entry->image);
+                p->source_format = xstrdup(entry->format);
                 p->format = default_format;
                 if (choice && choice->format) {
                         r = parse_format(op, choice->format, &p->format);
@@ -191,30 +186,26 @@ static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const 
                 _cleanup_free_ char *what = NULL;
                 bool by_caller = true;
                 if (choice && choice->target_dir) {
-                        dir = strdup(choice->target_dir);
-                        if (asprintf(&what, "the target directory of disk %s", entry->target) < 0)
-                                abort();
+                        dir = xstrdup(choice->target_dir);
+                        what = xasprintf("the target directory of disk %s", entry->target);
                 } else if (options->target_dir) {
-                        dir = strdup(options->target_dir);
-                        what = strdup("the target directory");
+                        dir = xstrdup(options->target_dir);
+                        what = xstrdup("the target directory");
                 } else if (pool_dir) {
-                        dir = strdup(pool_dir);
-                        if (asprintf(&what, "the directory of pool \"%s\"", options->pool) < 0)
-                                abort();
+                        dir = xstrdup(pool_dir);
+                        what = xasprintf("the directory of pool \"%s\"", options->pool);
                         by_caller = false;
                 } else {
-                        dir = vmsnap_path_dirname(entry->image);
-                        if (asprintf(&what, "the directory of disk %s's image", entry->target) < 0)
-                                abort();
+                        dir = path_dirname(entry->image);
+                        what = xasprintf("the directory of disk %s's image", entry->target);
                         by_caller = false;
                 }
 
                 r = place_check(op, places, dir, by_caller, what, &canonical, &p->dir);
                 if (r < 0)
                         return r;
-                if (asprintf(&p->copy, "%s/%s-%s.%s", canonical, plan->name, p->target,
-                             p->format == VMSNAP_FORMAT_RAW ? "img" : "qcow2") < 0)
-                        abort();
+                p->copy = xasprintf("%s/%s-%s.%s", canonical, plan->name, p->target,
+                                    p->format == VMSNAP_FORMAT_RAW ? "img" : "qcow2");
                 if (vmsnap_file_exists(p->copy))
                         return vmsnap_error_set(
                                 op->error, -EEXIST, VMSNAP_ERROR_INVALID_ARGUMENT,
@@ -244,13 +235,12 @@ static int plan_nvram(vmsnap_op *op, const vmsnap_places *places, clone_plan *pl
                 plan->nvram_source = NULL;
                 return 0;
         }
-        dir = vmsnap_path_dirname(plan->nvram_source);
+        dir = path_dirname(plan->nvram_source);
         r = place_check(op, places, dir, false, "the directory of the NVRAM file", &canonical,
                         &plan->nvram_dir);
         if (r < 0)
                 return r;
-        if (asprintf(&plan->nvram_copy, "%s/%s_VARS.fd", canonical, plan->name) < 0)
-                abort();
+        plan->nvram_copy = xasprintf("%s/%s_VARS.fd", canonical, plan->name);
         if (vmsnap_file_exists(plan->nvram_copy))
                 return vmsnap_error_set(op->error, -EEXIST, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "%s already exists; choose another name for the clone",
@@ -267,7 +257,7 @@ static int check_space(vmsnap_op *op, clone_plan *plan)
 
         for (size_t i = 0; i < plan->n_disks; i++) {
                 uint64_t bytes = 0, virtual_size = 0;
-                _cleanup_free_ char *dir = vmsnap_path_dirname(plan->disks[i].copy);
+                _cleanup_free_ char *dir = path_dirname(plan->disks[i].copy);
                 struct stat st;
 
                 r = vmsnap_collapse_estimate(plan->disks[i].source, plan->disks[i].source_format, &bytes,
@@ -282,7 +272,7 @@ static int check_space(vmsnap_op *op, clone_plan *plan)
         }
         for (size_t i = 0; i < plan->n_disks; i++) {
                 uint64_t total = 0, available = 0;
-                _cleanup_free_ char *dir = vmsnap_path_dirname(plan->disks[i].copy);
+                _cleanup_free_ char *dir = path_dirname(plan->disks[i].copy);
                 for (size_t j = 0; j < plan->n_disks; j++)
                         if (devices[j] == devices[i])
                                 total += needed[j];
@@ -335,18 +325,16 @@ int vmsnap_engine_set_clone_targets(vmsnap_engine *engine, const char *path, vms
                         error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                         "the clone-targets file must be given by an absolute path, not \"%s\"", path);
         free(engine->clone_targets);
-        engine->clone_targets = path ? strdup(path) : NULL;
+        engine->clone_targets = xstrdup(path);
         return 0;
 }
 
 static void lock_snapshot(vmsnap_domain_slot *slot, const char *id)
 {
         pthread_mutex_lock(&slot->data_lock);
-        char **grown = realloc(slot->clone_locked_ids, (slot->n_clone_locks + 1) * sizeof(char *));
-        if (!grown)
-                abort();
-        slot->clone_locked_ids = grown;
-        slot->clone_locked_ids[slot->n_clone_locks++] = strdup(id);
+        slot->clone_locked_ids =
+                xreallocarray(slot->clone_locked_ids, slot->n_clone_locks + 1, sizeof(char *));
+        slot->clone_locked_ids[slot->n_clone_locks++] = xstrdup(id);
         pthread_mutex_unlock(&slot->data_lock);
 }
 
@@ -398,9 +386,9 @@ static int clone_prepare(vmsnap_op *op, const char *snapshot, const char *new_na
                 return r;
         plan->snapshot = vmsnap_snapshot_copy(found);
         if (new_name && *new_name)
-                plan->name = strdup(new_name);
-        else if (asprintf(&plan->name, "copy_of_%s", op->name) < 0)
-                abort();
+                plan->name = xstrdup(new_name);
+        else
+                plan->name = xasprintf("copy_of_%s", op->name);
         r = vmsnap_name_check(plan->name, VMSNAP_NAME_DOMAIN, op->error);
         if (r < 0)
                 return r;
@@ -550,7 +538,7 @@ int vmsnap_snapshot_clone(vmsnap_engine *engine, const char *domain, const char 
                 vmsnap_file_remove(plan.journal, NULL);
         }
         if (r == 0 && name_ret)
-                *name_ret = strdup(plan.name);
+                *name_ret = xstrdup(plan.name);
         unlock_snapshot(slot, plan.snapshot->id);
         vmsnap_engine_notify(engine, slot->uuid);
         clone_plan_clear(&plan);

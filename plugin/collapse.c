@@ -90,14 +90,6 @@ typedef struct collapse_piece {
         uint64_t target;
 } collapse_piece;
 
-static uint64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static bool extent_has_data(const vmsnap_extent *extent)
 {
         return extent->kind == VMSNAP_EXTENT_DATA || extent->kind == VMSNAP_EXTENT_COMPRESSED;
@@ -260,11 +252,7 @@ static int window_append(collapse_job *job, const vmsnap_extent *extent, uint64_
         }
         if (job->window_count == job->window_capacity) {
                 size_t capacity = job->window_capacity ? job->window_capacity * 2 : 1024;
-                collapse_piece *grown = realloc(job->window, capacity * sizeof(*grown));
-
-                if (!grown)
-                        return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-                job->window = grown;
+                job->window = xreallocarray(job->window, capacity, sizeof(*job->window));
                 job->window_capacity = capacity;
         }
         job->window[job->window_count] = (collapse_piece){.extent = *extent, .target = target};
@@ -284,9 +272,7 @@ static int job_fill_window(collapse_job *job, vmsnap_error *error)
         int r;
 
         if (!job->window_extents) {
-                job->window_extents = calloc(WINDOW_EXTENTS, sizeof(*job->window_extents));
-                if (!job->window_extents)
-                        return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+                job->window_extents = xcalloc(WINDOW_EXTENTS, sizeof(*job->window_extents));
         }
         job->window_count = job->window_next = 0;
 
@@ -401,11 +387,6 @@ static int job_work(void *userdata, vmsnap_pool_worker *worker)
                 return 0;
 
         scratch = vmsnap_pool_worker_scratch(worker, job->scratch_size);
-        if (!scratch) {
-                vmsnap_error_set(&error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-                run_fail(run, &error);
-                return 0;
-        }
 
         for (size_t i = 0; i < n; i++) {
                 if (atomic_load(&run->stop))
@@ -437,7 +418,7 @@ static int job_work(void *userdata, vmsnap_pool_worker *worker)
 /* Progress over every job, from the caller's thread only: the hooks need not be thread-safe. */
 static void run_report(collapse_run *run, bool force)
 {
-        uint64_t done = 0, total = 0, now = now_ms();
+        uint64_t done = 0, total = 0, now = now_usec(CLOCK_MONOTONIC) / 1000;
 
         if (!run->hooks || !run->hooks->progress)
                 return;
@@ -583,9 +564,7 @@ static int job_prepare(collapse_job *job, vmsnap_error *error)
                 vmsnap_image_header header = {0};
                 vmsnap_error ignored = {0};
 
-                job->fallback_reason = strdup(reason.message);
-                if (!job->fallback_reason)
-                        return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+                job->fallback_reason = xstrdup(reason.message);
                 /* Progress for qemu-img is a fraction; weigh it by the disk's size. */
                 if (vmsnap_image_header_read(job->item->source, &header, &ignored) == 0 &&
                     header.format == VMSNAP_FORMAT_QCOW2)
@@ -614,7 +593,7 @@ static int target_in_its_place(const vmsnap_collapse_item *item, const struct st
 
         if (item->dir_device == 0 && item->dir_inode == 0)
                 return 0;
-        dir = vmsnap_path_dirname(item->target);
+        dir = path_dirname(item->target);
         r = vmsnap_dir_open_nofollow(dir, &dir_fd, NULL, error);
         if (r < 0)
                 return vmsnap_error_prefix(error, "%s was created elsewhere than checked", item->target);
@@ -751,9 +730,7 @@ int vmsnap_collapse_run(vmsnap_pool *pool, const vmsnap_collapse_item *items, si
         if (r < 0)
                 return r;
 
-        run.jobs = calloc(n_items, sizeof(*run.jobs));
-        if (!run.jobs)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        run.jobs = xcalloc(n_items, sizeof(*run.jobs));
         run.n_jobs = n_items;
         pthread_mutex_init(&run.error_lock, NULL);
         atomic_init(&run.stop, false);

@@ -17,14 +17,6 @@
 
 #define CONFIG_MAX_BYTES (64 * 1024)
 
-static char *xstrdup(const char *s)
-{
-        char *copy = strdup(s);
-        if (!copy)
-                abort();
-        return copy;
-}
-
 /* Adds dir (followed as it is: these are the places themselves, not a caller's path)
  * unless it is missing or already listed. */
 static void place_add(vmsnap_place **places, size_t *n, const char *dir)
@@ -36,11 +28,8 @@ static void place_add(vmsnap_place **places, size_t *n, const char *dir)
         for (size_t i = 0; i < *n; i++)
                 if ((*places)[i].device == st.st_dev && (*places)[i].inode == st.st_ino)
                         return;
-        vmsnap_place *grown = realloc(*places, (*n + 1) * sizeof(**places));
-        if (!grown)
-                abort();
-        *places = grown;
-        grown[(*n)++] = (vmsnap_place){xstrdup(dir), st.st_dev, st.st_ino};
+        *places = xreallocarray(*places, *n + 1, sizeof(**places));
+        (*places)[(*n)++] = (vmsnap_place){xstrdup(dir), st.st_dev, st.st_ino};
 }
 
 static void places_free(vmsnap_place *places, size_t n)
@@ -127,8 +116,7 @@ static void config_refuse(vmsnap_places *places, const char *format, ...)
         va_list ap;
 
         va_start(ap, format);
-        if (vasprintf(&places->config_problem, format, ap) < 0)
-                abort();
+        places->config_problem = xvasprintf(format, ap);
         va_end(ap);
         places_free(places->configured, places->n_configured);
         places->configured = NULL;
@@ -171,9 +159,7 @@ static void gather_configured(vmsnap_places *places)
                 config_refuse(places, "it is larger than %d bytes", CONFIG_MAX_BYTES);
                 goto out;
         }
-        text = calloc(1, (size_t)st.st_size + 1);
-        if (!text)
-                abort();
+        text = xcalloc(1, (size_t)st.st_size + 1);
         r = vmsnap_pread_full(fd, text, (size_t)st.st_size, 0, &size);
         if (r < 0) {
                 config_refuse(places, "it cannot be read (%s)", strerror(-r));
@@ -213,7 +199,7 @@ int vmsnap_places_gather(virConnectPtr connection, const char *const *image_path
 
                 if (!image_paths[i] || image_paths[i][0] != '/')
                         continue;
-                dir = vmsnap_path_dirname(image_paths[i]);
+                dir = path_dirname(image_paths[i]);
                 if (vmsnap_path_canonical(dir, &canonical, NULL) == 0)
                         place_add(&ret->images, &ret->n_images, canonical);
         }

@@ -101,8 +101,7 @@ static char *default_name(vmsnap_op *op)
 
         for (;;) {
                 free(name);
-                if (asprintf(&name, "snapshot-%u", op->meta->next_default_index++) < 0)
-                        abort();
+                name = xasprintf("snapshot-%u", op->meta->next_default_index++);
                 if (!vmsnap_domain_meta_find_name(op->meta, name))
                         return name;
         }
@@ -179,7 +178,7 @@ static int plan_disks(vmsnap_op *op, const vmsnap_create_options *options, vmsna
                 }
                 p = &plan[(*n_plan)++];
                 p->disk = disk;
-                p->target = strdup(disk->target);
+                p->target = xstrdup(disk->target);
                 r = vmsnap_path_canonical(disk->source, &p->leaf, op->error);
                 if (r < 0)
                         return r;
@@ -196,7 +195,7 @@ static int plan_disks(vmsnap_op *op, const vmsnap_create_options *options, vmsna
                 if (r < 0)
                         return vmsnap_error_prefix(op->error, "disk %s (declared %s in the domain)",
                                                    disk->target, vmsnap_image_format_name(declared));
-                p->format = strdup(vmsnap_image_format_name(header.format));
+                p->format = xstrdup(vmsnap_image_format_name(header.format));
                 vmsnap_image_header_clear(&header);
                 r = vmsnap_image_overlay_path(p->leaf, &p->overlay, op->error);
                 if (r < 0)
@@ -248,7 +247,7 @@ static void record_snapshot(vmsnap_domain_meta *meta, vmsnap_snapshot *snapshot,
         if (snapshot->memory_file)
                 vmsnap_domain_meta_add_owned(meta, snapshot->memory_file);
         free(meta->current_id);
-        meta->current_id = strdup(snapshot->id);
+        meta->current_id = xstrdup(snapshot->id);
         vmsnap_domain_meta_add_snapshot(meta, snapshot);
 }
 
@@ -273,7 +272,7 @@ static int freeze_disks(vmsnap_op *op, const vmsnap_snapshot *snapshot, freeze_p
 {
         vmsnap_xml_disk_source sources[n_plan];
         vmsnap_live_disk live_disks[n_plan];
-        _cleanup_free_ char *saved_xml = strdup(op->xml);
+        _cleanup_free_ char *saved_xml = xstrdup(op->xml);
         _cleanup_free_ char *new_xml = NULL;
         int r;
 
@@ -364,15 +363,15 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
 
         snapshot = vmsnap_snapshot_new();
         vmsnap_uuid_generate(id);
-        snapshot->id = strdup(id);
+        snapshot->id = xstrdup(id);
         if (options->name && *options->name) {
                 r = vmsnap_snapshot_name_check_free(op, options->name, NULL);
                 if (r < 0)
                         goto out;
-                snapshot->name = strdup(options->name);
+                snapshot->name = xstrdup(options->name);
         } else
                 snapshot->name = default_name(op);
-        snapshot->description = strdup(options->description ? options->description : "");
+        snapshot->description = xstrdup(options->description ? options->description : "");
         r = vmsnap_description_validate(snapshot->description, error);
         if (r < 0)
                 goto out;
@@ -380,9 +379,7 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
         if (r < 0)
                 goto out;
 
-        plan = calloc(op->n_disks + 1, sizeof(*plan));
-        if (!plan)
-                abort();
+        plan = xcalloc(op->n_disks + 1, sizeof(*plan));
         r = plan_disks(op, options, snapshot, plan, &n_plan);
         if (r < 0)
                 goto out;
@@ -409,11 +406,11 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
         }
 
         snapshot->created = time(NULL);
-        snapshot->parent_id = op->meta->current_id ? strdup(op->meta->current_id) : NULL;
-        snapshot->state = strdup(vmsnap_domain_state_name(op->domain));
-        snapshot->config_xml = strdup(op->xml);
+        snapshot->parent_id = xstrdup(op->meta->current_id);
+        snapshot->state = xstrdup(vmsnap_domain_state_name(op->domain));
+        snapshot->config_xml = xstrdup(op->xml);
 
-        snapshot->memory_file = memory_file ? strdup(memory_file) : NULL;
+        snapshot->memory_file = xstrdup(memory_file);
 
         r = freeze_disks(op, snapshot, plan, n_plan, live, options->quiesce);
         if (r < 0) {
@@ -424,7 +421,7 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
                         vmsnap_error_clear(error);
                         r = 0;
                         if (name_ret)
-                                *name_ret = strdup(snapshot->name);
+                                *name_ret = xstrdup(snapshot->name);
                 }
                 goto out;
         }
@@ -432,7 +429,7 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
         record_snapshot(op->meta, snapshot, plan, n_plan);
         r = vmsnap_journal_commit(op);
         if (r == 0 && name_ret)
-                *name_ret = strdup(snapshot->name);
+                *name_ret = xstrdup(snapshot->name);
         snapshot = NULL; /* owned by the model now */
         vmsnap_op_progress(op, n_plan + 1, n_plan + 1);
 out:

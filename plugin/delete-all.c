@@ -41,25 +41,20 @@ static int owned_chain_visit(const char *path, const vmsnap_image_header *header
                              void *userdata)
 {
         owned_chain *chain = userdata;
-        char *canonical = NULL, **grown;
+        char *canonical = NULL;
 
         if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
-                canonical = strdup(path);
-        if (!canonical)
-                abort();
+                canonical = xstrdup(path);
         if (!vmsnap_domain_meta_owns(chain->meta, canonical)) {
                 chain->original = canonical;
                 return 1; /* vmsnap's part of the chain ends here */
         }
-        grown = realloc(chain->paths, (chain->n + 1) * sizeof(*grown));
-        if (!grown)
-                abort();
-        chain->paths = grown;
+        chain->paths = xreallocarray(chain->paths, chain->n + 1, sizeof(*chain->paths));
         chain->paths[chain->n++] = canonical;
         /* What the original is, as the overlay above it declares. */
         free(chain->original_format);
         chain->original_format =
-                header->backing ? strdup(vmsnap_image_format_name(header->backing_format)) : NULL;
+                header->backing ? xstrdup(vmsnap_image_format_name(header->backing_format)) : NULL;
         return 0;
 }
 
@@ -94,11 +89,8 @@ typedef struct delete_all_plan {
 
 static const char *plan_keep(delete_all_plan *plan, const char *text)
 {
-        char **grown = realloc(plan->kept, (plan->n_kept + 1) * sizeof(*grown));
-        if (!grown)
-                abort();
-        plan->kept = grown;
-        plan->kept[plan->n_kept] = strdup(text);
+        plan->kept = xreallocarray(plan->kept, plan->n_kept + 1, sizeof(*plan->kept));
+        plan->kept[plan->n_kept] = xstrdup(text);
         return plan->kept[plan->n_kept++];
 }
 
@@ -193,7 +185,7 @@ out:
 static int check_space(vmsnap_op *op, const vmsnap_active_disk *active, size_t n_active, uint64_t bytes)
 {
         for (size_t i = 0; i < n_active; i++) {
-                _cleanup_free_ char *dir = vmsnap_path_dirname(active[i].source);
+                _cleanup_free_ char *dir = path_dirname(active[i].source);
                 uint64_t available;
                 int r = vmsnap_dir_free_bytes(dir, &available, op->error);
                 if (r < 0)
@@ -220,9 +212,7 @@ static int delete_all(vmsnap_op *op, bool into_original)
         r = vmsnap_op_active_disks(op, &active, &n_active);
         if (r < 0)
                 return r;
-        plan.sources = calloc(n_active + 1, sizeof(*plan.sources));
-        if (!plan.sources)
-                abort();
+        plan.sources = xcalloc(n_active + 1, sizeof(*plan.sources));
         for (size_t i = 0; r == 0 && i < n_active; i++)
                 r = plan_disk(op, &active[i], into_original, &plan);
         if (r == 0 && plan.bytes > 0)
@@ -247,7 +237,7 @@ static int delete_all(vmsnap_op *op, bool into_original)
                 goto out;
         }
         while (op->meta->n_snapshots > 0) {
-                _cleanup_free_ char *id = strdup(op->meta->snapshots[op->meta->n_snapshots - 1]->id);
+                _cleanup_free_ char *id = xstrdup(op->meta->snapshots[op->meta->n_snapshots - 1]->id);
                 vmsnap_domain_meta_remove_snapshot(op->meta, id);
         }
         free(op->meta->current_id);

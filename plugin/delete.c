@@ -123,11 +123,11 @@ static int graph_add(vmsnap_op *op, image_graph *graph, const char *path, const 
         if (r < 0)
                 return r;
         node = &graph->nodes[graph->n++];
-        *node = (graph_node){strdup(path), NULL, NULL};
+        *node = (graph_node){xstrdup(path), NULL, NULL};
         if (header.backing) {
                 if (vmsnap_path_canonical(header.backing, &node->backing, NULL) < 0)
-                        node->backing = strdup(header.backing);
-                node->backing_format = strdup(vmsnap_image_format_name(header.backing_format));
+                        node->backing = xstrdup(header.backing);
+                node->backing_format = xstrdup(vmsnap_image_format_name(header.backing_format));
         }
         vmsnap_image_header_clear(&header);
         return 0;
@@ -143,17 +143,13 @@ static int graph_build(vmsnap_op *op, const vmsnap_active_disk *active, size_t n
 
         for (size_t i = 0; i < op->meta->n_snapshots; i++)
                 capacity += op->meta->snapshots[i]->n_disks;
-        candidates = calloc(capacity, sizeof(*candidates));
-        graph->nodes = calloc(capacity, sizeof(*graph->nodes));
-        graph->by_path = calloc(capacity, sizeof(*graph->by_path));
-        graph->by_backing = calloc(capacity, sizeof(*graph->by_backing));
-        graph->owned = calloc(op->meta->n_owned + 1, sizeof(*graph->owned));
-        if (!candidates || !graph->nodes || !graph->by_path || !graph->by_backing || !graph->owned)
-                abort();
+        candidates = xcalloc(capacity, sizeof(*candidates));
+        graph->nodes = xcalloc(capacity, sizeof(*graph->nodes));
+        graph->by_path = xcalloc(capacity, sizeof(*graph->by_path));
+        graph->by_backing = xcalloc(capacity, sizeof(*graph->by_backing));
+        graph->owned = xcalloc(op->meta->n_owned + 1, sizeof(*graph->owned));
         for (size_t i = 0; i < op->meta->n_owned; i++) {
-                graph->owned[graph->n_owned] = strdup(op->meta->owned[i]);
-                if (!graph->owned[graph->n_owned++])
-                        abort();
+                graph->owned[graph->n_owned++] = xstrdup(op->meta->owned[i]);
                 candidates[n] = (graph_candidate){op->meta->owned[i], NULL, n};
                 n++;
         }
@@ -222,7 +218,7 @@ static void model_replace_image(vmsnap_domain_meta *meta, const char *old_path, 
                         vmsnap_disk_entry *entry = &meta->snapshots[i]->disks[j];
                         if (entry->image && strcmp(entry->image, old_path) == 0) {
                                 free(entry->image);
-                                entry->image = strdup(new_path);
+                                entry->image = xstrdup(new_path);
                         }
                 }
 }
@@ -300,8 +296,8 @@ static int plan_live_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
                                                            node->backing_format);
                         if (r < 0)
                                 return r;
-                        plan->pulls[plan->n_pulls++] = (planned_pull){
-                                strdup(entry->target), node->backing ? strdup(node->backing) : NULL};
+                        plan->pulls[plan->n_pulls++] =
+                                (planned_pull){xstrdup(entry->target), xstrdup(node->backing)};
                         plan->bytes += pull_cost;
                 }
                 return 0;
@@ -439,14 +435,11 @@ static int plan_disk_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
 
 static int check_space(vmsnap_op *op, const char *dir_of, uint64_t bytes)
 {
-        _cleanup_free_ char *dir = strdup(dir_of);
-        char *slash = strrchr(dir, '/');
+        _cleanup_free_ char *dir = path_dirname(dir_of);
         uint64_t available;
         int r;
 
-        if (slash)
-                *slash = '\0';
-        r = vmsnap_dir_free_bytes(*dir ? dir : "/", &available, op->error);
+        r = vmsnap_dir_free_bytes(dir, &available, op->error);
         if (r < 0)
                 return r;
         if (bytes > available)
@@ -464,12 +457,12 @@ static void reparent_children(vmsnap_domain_meta *meta, const vmsnap_snapshot *s
                 vmsnap_snapshot *s = meta->snapshots[i];
                 if (s->parent_id && strcmp(s->parent_id, snapshot->id) == 0) {
                         free(s->parent_id);
-                        s->parent_id = snapshot->parent_id ? strdup(snapshot->parent_id) : NULL;
+                        s->parent_id = xstrdup(snapshot->parent_id);
                 }
         }
         if (meta->current_id && strcmp(meta->current_id, snapshot->id) == 0) {
                 free(meta->current_id);
-                meta->current_id = snapshot->parent_id ? strdup(snapshot->parent_id) : NULL;
+                meta->current_id = xstrdup(snapshot->parent_id);
         }
 }
 
@@ -531,8 +524,8 @@ static int delete_merge(vmsnap_op *op, vmsnap_snapshot *snapshot)
         image_graph graph = {0};
         merge_plan plan = {0};
         _cleanup_free_ char *new_xml = NULL;
-        _cleanup_free_ char *id = strdup(snapshot->id);
-        _cleanup_free_ char *name = strdup(snapshot->name);
+        _cleanup_free_ char *id = xstrdup(snapshot->id);
+        _cleanup_free_ char *name = xstrdup(snapshot->name);
         int r;
 
         r = vmsnap_op_active_disks(op, &active, &n_active);
@@ -541,8 +534,8 @@ static int delete_merge(vmsnap_op *op, vmsnap_snapshot *snapshot)
         r = graph_build(op, active, n_active, &graph);
         if (r < 0)
                 goto out;
-        plan.sources = calloc(n_active + 1, sizeof(*plan.sources));
-        plan.pulls = calloc(snapshot->n_disks + 1, sizeof(*plan.pulls));
+        plan.sources = xcalloc(n_active + 1, sizeof(*plan.sources));
+        plan.pulls = xcalloc(snapshot->n_disks + 1, sizeof(*plan.pulls));
         for (size_t i = 0; r == 0 && i < snapshot->n_disks; i++) {
                 const vmsnap_disk_entry *entry = &snapshot->disks[i];
                 if (entry->image)
@@ -598,7 +591,7 @@ out:
  * commit point. */
 static int delete_children(vmsnap_op *op, vmsnap_snapshot *snapshot, bool keep_snapshot)
 {
-        _cleanup_free_ char *id = strdup(snapshot->id);
+        _cleanup_free_ char *id = xstrdup(snapshot->id);
         const char *current = op->meta->current_id;
         size_t removed = 0;
 
@@ -631,7 +624,7 @@ static int delete_children(vmsnap_op *op, vmsnap_snapshot *snapshot, bool keep_s
 
 static int delete_metadata(vmsnap_op *op, vmsnap_snapshot *snapshot)
 {
-        _cleanup_free_ char *id = strdup(snapshot->id);
+        _cleanup_free_ char *id = xstrdup(snapshot->id);
 
         /* Forgotten images are no longer vmsnap's: they are never removed or changed. */
         for (size_t i = 0; i < snapshot->n_disks; i++)
@@ -706,11 +699,9 @@ struct vmsnap_merge_estimator {
 
 int vmsnap_merge_estimator_new(vmsnap_op *op, vmsnap_merge_estimator **ret)
 {
-        vmsnap_merge_estimator *estimator = calloc(1, sizeof(*estimator));
+        vmsnap_merge_estimator *estimator = xcalloc(1, sizeof(*estimator));
         int r;
 
-        if (!estimator)
-                abort();
         estimator->op = op;
         r = vmsnap_op_active_disks(op, &estimator->active, &estimator->n_active);
         if (r == 0)

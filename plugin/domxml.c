@@ -67,9 +67,7 @@ static char *attribute_dup(const xmlNode *node, const char *name)
         _cleanup_xml_char_ xmlChar *value = xmlGetProp(node, (const xmlChar *)name);
         if (!value)
                 return NULL;
-        char *copy = strdup((const char *)value);
-        if (!copy)
-                abort();
+        char *copy = xstrdup((const char *)value);
         return copy;
 }
 
@@ -82,9 +80,7 @@ static bool attribute_equals(const xmlNode *node, const char *name, const char *
 static char *content_dup(const xmlNode *node)
 {
         _cleanup_xml_char_ xmlChar *value = xmlNodeGetContent(node);
-        char *copy = strdup(value ? (const char *)value : "");
-        if (!copy)
-                abort();
+        char *copy = xstrdup(value ? (const char *)value : "");
         return copy;
 }
 
@@ -168,16 +164,12 @@ static int serialize(xmlDocPtr doc, char **ret, vmsnap_error *error)
 {
         xmlBufferPtr buffer = xmlBufferCreate();
         if (!buffer)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED,
-                                        "out of memory writing domain XML");
+                oom();
 
         /* Like libvirt's own output: no <?xml?> declaration, UTF-8 as is. */
         xmlSaveCtxtPtr save = xmlSaveToBuffer(buffer, "UTF-8", XML_SAVE_NO_DECL);
-        if (!save) {
-                xmlBufferFree(buffer);
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED,
-                                        "out of memory writing domain XML");
-        }
+        if (!save)
+                oom(); /* the encoding is fixed and known: only memory can be missing */
         long written = xmlSaveDoc(save, doc);
         xmlSaveClose(save);
         if (written < 0) {
@@ -185,12 +177,8 @@ static int serialize(xmlDocPtr doc, char **ret, vmsnap_error *error)
                 return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED, "could not write the domain XML");
         }
 
-        char *text = strdup((const char *)xmlBufferContent(buffer));
+        *ret = xstrdup((const char *)xmlBufferContent(buffer));
         xmlBufferFree(buffer);
-        if (!text)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED,
-                                        "out of memory writing domain XML");
-        *ret = text;
         return 0;
 }
 
@@ -277,19 +265,16 @@ int vmsnap_xml_disks(const char *xml, vmsnap_xml_disk **ret, size_t *n_ret, vmsn
                                                 "disk %zu of the domain XML has no <target dev=...>", n + 1);
                 }
 
-                vmsnap_xml_disk *grown = realloc(disks, (n + 1) * sizeof(*disks));
-                if (!grown)
-                        abort();
-                disks = grown;
+                disks = xreallocarray(disks, n + 1, sizeof(*disks));
                 vmsnap_xml_disk *disk = &disks[n++];
                 *disk = (vmsnap_xml_disk){.target = target};
 
                 disk->device = attribute_dup(node, "device");
-                if (!disk->device && !(disk->device = strdup("disk")))
-                        abort();
+                if (!disk->device)
+                        disk->device = xstrdup("disk");
                 disk->type = attribute_dup(node, "type");
-                if (!disk->type && !(disk->type = strdup("file")))
-                        abort();
+                if (!disk->type)
+                        disk->type = xstrdup("file");
                 if (disk_is_file(node))
                         disk->source = attribute_dup(first_child(node, "source"), "file");
                 disk->format = attribute_dup(first_child(node, "driver"), "type");
@@ -343,7 +328,7 @@ static xmlNode *append_element(xmlNode *parent, const char *name)
 {
         xmlNode *element = xmlNewDocNode(parent->doc, NULL, (const xmlChar *)name, NULL);
         if (!element)
-                abort();
+                oom();
 
         xmlNode *last = xmlLastElementChild(parent);
         if (!last) {
@@ -354,7 +339,7 @@ static xmlNode *append_element(xmlNode *parent, const char *name)
         if (last->prev && xmlIsBlankNode(last->prev)) {
                 xmlNode *indent = xmlCopyNode(last->prev, 1);
                 if (!indent)
-                        abort();
+                        oom();
                 xmlAddPrevSibling(element, indent);
         }
         return element;
@@ -364,7 +349,7 @@ static void set_attribute(xmlNode *node, const char *name, const char *value)
 {
         /* xmlSetProp takes the value literally and escapes it on output. */
         if (!xmlSetProp(node, (const xmlChar *)name, (const xmlChar *)value))
-                abort();
+                oom();
 }
 
 static void unset_attribute(xmlNode *node, const char *name)
@@ -497,7 +482,7 @@ int vmsnap_xml_rename_domain(const char *xml, const char *name, const char *uuid
         if (uuid && !uuid_node) {
                 uuid_node = xmlNewDocNode(doc, NULL, (const xmlChar *)"uuid", NULL);
                 if (!uuid_node)
-                        abort();
+                        oom();
                 xmlAddNextSibling(name_node, uuid_node);
                 if (name_node->prev && xmlIsBlankNode(name_node->prev))
                         xmlAddPrevSibling(uuid_node, xmlCopyNode(name_node->prev, 1));
@@ -587,9 +572,7 @@ void vmsnap_xml_rbd_source_clear(vmsnap_xml_rbd_source *source)
 
 static char *strndup_or_abort(const char *text, size_t length)
 {
-        char *copy = strndup(text, length);
-        if (!copy)
-                abort();
+        char *copy = xstrndup(text, length);
         return copy;
 }
 
@@ -631,14 +614,14 @@ static char *rbd_mon_host(const xmlNode *source)
                 if (!name)
                         continue;
                 if (!out && !(out = open_memstream(&hosts, &size)))
-                        abort();
+                        oom();
                 bool bracket = strchr(name, ':') && name[0] != '[';
                 fprintf(out, "%s%s%s%s%s%s", any ? "," : "", bracket ? "[" : "", name, bracket ? "]" : "",
                         port ? ":" : "", port ? port : "");
                 any = true;
         }
         if (out && fclose(out) != 0)
-                abort();
+                oom();
         return hosts;
 }
 

@@ -6,6 +6,7 @@
 #include "create.h"
 #include "op.h"
 #include "error.h"
+#include "util.h"
 
 /* Finds the snapshot and applies one change to it under the domain's op. */
 static int snapshot_edit(vmsnap_engine *engine, const char *domain, const char *snapshot,
@@ -33,7 +34,7 @@ static int rename_snapshot(vmsnap_op *op, vmsnap_snapshot *target, const char *n
         if (r < 0 || strcmp(target->name, new_name) == 0)
                 return r;
         free(target->name);
-        target->name = strdup(new_name);
+        target->name = xstrdup(new_name);
         return vmsnap_op_save(op);
 }
 
@@ -43,7 +44,7 @@ static int describe_snapshot(vmsnap_op *op, vmsnap_snapshot *target, const char 
         if (r < 0)
                 return r;
         free(target->description);
-        target->description = strdup(description ? description : "");
+        target->description = xstrdup(description ? description : "");
         return vmsnap_op_save(op);
 }
 

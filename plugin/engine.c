@@ -122,11 +122,9 @@ int vmsnap_engine_open(const char *uri, const char *state_dir, vmsnap_engine_rec
                 return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED,
                                         "libvirt could not be initialized");
 
-        engine = calloc(1, sizeof(*engine));
-        if (!engine)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-        engine->uri = strdup(uri ? uri : VMSNAP_DEFAULT_URI);
-        engine->state_dir = strdup(state_dir ? state_dir : VMSNAP_DEFAULT_STATE_DIR);
+        engine = xcalloc(1, sizeof(*engine));
+        engine->uri = xstrdup(uri ? uri : VMSNAP_DEFAULT_URI);
+        engine->state_dir = xstrdup(state_dir ? state_dir : VMSNAP_DEFAULT_STATE_DIR);
         pthread_mutex_init(&engine->slots_lock, NULL);
         pthread_mutex_init(&engine->connection_lock, NULL);
         pthread_mutex_init(&engine->pool_lock, NULL);
@@ -218,10 +216,8 @@ vmsnap_domain_slot *vmsnap_engine_slot(vmsnap_engine *engine, const char *uuid)
                         slot = engine->slots[i];
                         goto out;
                 }
-        slot = calloc(1, sizeof(*slot));
-        vmsnap_domain_slot **slots = realloc(engine->slots, (engine->n_slots + 1) * sizeof(*slots));
-        if (!slot || !slots)
-                abort();
+        slot = xcalloc(1, sizeof(*slot));
+        vmsnap_domain_slot **slots = xreallocarray(engine->slots, engine->n_slots + 1, sizeof(*slots));
         snprintf(slot->uuid, sizeof(slot->uuid), "%s", uuid);
         pthread_mutex_init(&slot->op_lock, NULL);
         pthread_mutex_init(&slot->data_lock, NULL);
@@ -513,7 +509,7 @@ static int on_lifecycle(virConnectPtr connection, virDomainPtr domain, int event
                 if (slot->meta &&
                     strcmp(slot->meta->name ? slot->meta->name : "", virDomainGetName(domain)) != 0) {
                         free(slot->meta->name);
-                        slot->meta->name = strdup(virDomainGetName(domain));
+                        slot->meta->name = xstrdup(virDomainGetName(domain));
                 }
                 pthread_mutex_unlock(&slot->data_lock);
         }
@@ -618,12 +614,9 @@ static void engine_log_text(vmsnap_engine *engine, const char *text)
         if (engine->log)
                 engine->log(engine->log_userdata, text);
         else if (engine->n_early_log < EARLY_LOG_MAX) {
-                char **grown = realloc(engine->early_log, (engine->n_early_log + 1) * sizeof(char *));
-                char *copy = strdup(text);
-                if (!grown || !copy)
-                        abort();
-                engine->early_log = grown;
-                engine->early_log[engine->n_early_log++] = copy;
+                engine->early_log =
+                        xreallocarray(engine->early_log, engine->n_early_log + 1, sizeof(char *));
+                engine->early_log[engine->n_early_log++] = xstrdup(text);
         }
         pthread_mutex_unlock(&engine->log_lock);
 }

@@ -4,8 +4,8 @@
 #pragma once
 
 #include <errno.h>
-#include <stdlib.h>
-#include <unistd.h>
+
+#include "util.h"
 #include "vmsnap/vmsnap.h"
 
 /* Sets *error (if non-NULL) and returns code (which must be negative). */
@@ -14,18 +14,3 @@ int vmsnap_error_set(vmsnap_error *error, int code, vmsnap_error_kind kind, cons
 /* Prefixes the existing message with "what: ". */
 int vmsnap_error_prefix(vmsnap_error *error, const char *format, ...) __attribute__((format(printf, 2, 3)));
 void vmsnap_error_clear(vmsnap_error *error);
-
-/* Frees a pointer on scope exit, like systemd's _cleanup_free_. */
-#define _cleanup_(f) __attribute__((cleanup(f)))
-static inline void freep(void *p)
-{
-        free(*(void **)p);
-}
-#define _cleanup_free_ _cleanup_(freep)
-/* Closes a file descriptor (negative: none) on scope exit. */
-static inline void closep(int *fd)
-{
-        if (*fd >= 0)
-                close(*fd);
-}
-#define _cleanup_close_ _cleanup_(closep)

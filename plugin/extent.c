@@ -65,20 +65,15 @@ static int layer_open(const char *path, const vmsnap_image_header *walked, unsig
         open_context *context = userdata;
         vmsnap_extent_map *map = context->map;
         vmsnap_image_header header = {0};
-        layer *grown, *l;
+        layer *l;
         int r;
 
-        grown = realloc(map->layers, (map->n_layers + 1) * sizeof(*map->layers));
-        if (!grown)
-                return vmsnap_error_set(context->error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-        map->layers = grown;
+        map->layers = xreallocarray(map->layers, map->n_layers + 1, sizeof(*map->layers));
         l = &map->layers[map->n_layers];
         *l = (layer){.fd = -EBADF};
         map->n_layers++;
 
-        l->path = strdup(path);
-        if (!l->path)
-                return vmsnap_error_set(context->error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        l->path = xstrdup(path);
         l->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (l->fd < 0)
                 return vmsnap_error_set(context->error, -errno,
@@ -137,9 +132,7 @@ int vmsnap_extent_map_open(const char *path, const vmsnap_image_format *format, 
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "no image was given to read");
 
-        map = calloc(1, sizeof(*map));
-        if (!map)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        map = xcalloc(1, sizeof(*map));
 
         context = (open_context){
                 .map = map,

@@ -13,21 +13,6 @@
 #include "facts.h"
 #include "names.h"
 
-static char *xstrdup(const char *s)
-{
-        char *copy = strdup(s ? s : "");
-        if (!copy)
-                abort();
-        return copy;
-}
-
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 void vmsnap_domain_facts_clear(vmsnap_domain_facts *facts)
 {
         if (!facts)
@@ -42,16 +27,14 @@ void vmsnap_domain_facts_clear(vmsnap_domain_facts *facts)
 
 static void facts_copy(const vmsnap_domain_facts *from, vmsnap_domain_facts *to)
 {
-        to->uuid = xstrdup(from->uuid);
-        to->name = xstrdup(from->name);
+        to->uuid = xstrdup(strempty(from->uuid));
+        to->name = xstrdup(strempty(from->name));
         to->state = from->state;
         to->targets_known = from->targets_known;
         to->n_targets = from->n_targets;
-        to->targets = calloc(from->n_targets + 1, sizeof(char *));
-        if (!to->targets)
-                abort();
+        to->targets = xcalloc(from->n_targets + 1, sizeof(char *));
         for (size_t i = 0; i < from->n_targets; i++)
-                to->targets[i] = xstrdup(from->targets[i]);
+                to->targets[i] = xstrdup(strempty(from->targets[i]));
 }
 
 static unsigned engine_epoch(vmsnap_engine *engine)
@@ -76,7 +59,7 @@ void vmsnap_engine_drop_all_facts(vmsnap_engine *engine)
 static bool slot_facts_take(vmsnap_engine *engine, vmsnap_domain_slot *slot, vmsnap_domain_facts *ret)
 {
         if (!engine->watching || !slot->facts || slot->facts_epoch != engine_epoch(engine) ||
-            now_usec() - slot->facts_fetched_usec >= VMSNAP_FACTS_MAX_AGE_USEC)
+            now_usec(CLOCK_MONOTONIC) - slot->facts_fetched_usec >= VMSNAP_FACTS_MAX_AGE_USEC)
                 return false;
         facts_copy(slot->facts, ret);
         return true;
@@ -122,18 +105,16 @@ static int facts_fetch(vmsnap_engine *engine, virDomainPtr domain, vmsnap_domain
         pthread_mutex_unlock(&slot->data_lock);
 
         vmsnap_domain_facts facts = {
-                .uuid = xstrdup(uuid),
-                .name = xstrdup(virDomainGetName(domain)),
+                .uuid = xstrdup(strempty(uuid)),
+                .name = xstrdup(strempty(virDomainGetName(domain))),
                 .state = vmsnap_domain_state_name(domain),
         };
         xml = virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE);
         if (xml && vmsnap_xml_disks(xml, &disks, &n_disks, NULL) == 0) {
                 facts.targets_known = true;
-                facts.targets = calloc(n_disks + 1, sizeof(char *));
-                if (!facts.targets)
-                        abort();
+                facts.targets = xcalloc(n_disks + 1, sizeof(char *));
                 for (size_t i = 0; i < n_disks; i++)
-                        facts.targets[facts.n_targets++] = xstrdup(disks[i].target);
+                        facts.targets[facts.n_targets++] = xstrdup(strempty(disks[i].target));
         }
         vmsnap_xml_disks_free(disks, n_disks);
         free(xml);
@@ -143,12 +124,10 @@ static int facts_fetch(vmsnap_engine *engine, virDomainPtr domain, vmsnap_domain
             facts.targets_known) {
                 vmsnap_domain_facts_clear(slot->facts);
                 free(slot->facts);
-                slot->facts = calloc(1, sizeof(*slot->facts));
-                if (!slot->facts)
-                        abort();
+                slot->facts = xcalloc(1, sizeof(*slot->facts));
                 facts_copy(&facts, slot->facts);
                 slot->facts_epoch = epoch;
-                slot->facts_fetched_usec = now_usec();
+                slot->facts_fetched_usec = now_usec(CLOCK_MONOTONIC);
         }
         pthread_mutex_unlock(&slot->data_lock);
         *ret = facts;

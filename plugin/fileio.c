@@ -17,36 +17,15 @@
 #include "failpoint.h"
 #include "fileio.h"
 
-/* Splits path into a freshly allocated directory part ("." when there is none)
- * and a pointer to the last component inside path. Trailing slashes are not
- * expected: callers name files, not directories. */
-static int path_split(const char *path, char **dir_ret, const char **base_ret)
+/* Splits path into a freshly allocated directory part (path_dirname()) and a pointer
+ * to the last component inside path. Trailing slashes are not expected: callers name
+ * files, not directories. */
+static void path_split(const char *path, char **dir_ret, const char **base_ret)
 {
         const char *slash = strrchr(path, '/');
-        char *dir;
 
-        if (!slash)
-                dir = strdup(".");
-        else if (slash == path)
-                dir = strdup("/");
-        else
-                dir = strndup(path, slash - path);
-        if (!dir)
-                return -ENOMEM;
-
-        *dir_ret = dir;
+        *dir_ret = path_dirname(path);
         *base_ret = slash ? slash + 1 : path;
-        return 0;
-}
-
-char *vmsnap_path_dirname(const char *path)
-{
-        char *dir = NULL;
-        const char *base;
-
-        if (path_split(path, &dir, &base) < 0)
-                abort();
-        return dir;
 }
 
 static int write_all(int fd, const char *data, size_t size)
@@ -87,18 +66,13 @@ int vmsnap_file_write_atomic(const char *path, const char *data, size_t size, vm
         if (vmsnap_failpoint_dead())
                 return vmsnap_failpoint_dead_error(error);
 
-        r = path_split(path, &dir, &base);
-        if (r < 0)
-                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "out of memory");
+        path_split(path, &dir, &base);
         if (base[0] == '\0')
                 return vmsnap_error_set(error, -EISDIR, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "cannot write %s: it names a directory, not a file", path);
 
         /* The temporary file lives beside the target so that rename() stays on one file system. */
-        if (asprintf(&temp_path, "%s/.%s.XXXXXX", dir, base) < 0) {
-                temp_path = NULL;
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-        }
+        temp_path = xasprintf("%s/.%s.XXXXXX", dir, base);
 
         fd = mkostemp(temp_path, O_CLOEXEC);
         if (fd < 0)
@@ -234,7 +208,6 @@ static void creation_clear(creation *c)
 
 static int creation_begin(creation *c, const char *path, const char *template_path, vmsnap_error *error)
 {
-        int r;
 
         *c = (creation){.dir_fd = -EBADF};
         if (vmsnap_failpoint_dead())
@@ -252,9 +225,7 @@ static int creation_begin(creation *c, const char *path, const char *template_pa
          * no execute, setuid, setgid or sticky bits. */
         c->mode = c->template_stat.st_mode & 0666;
 
-        r = path_split(path, &c->dir, &c->base);
-        if (r < 0)
-                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "out of memory");
+        path_split(path, &c->dir, &c->base);
         if (c->base[0] == '\0' || strcmp(c->base, ".") == 0 || strcmp(c->base, "..") == 0)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "cannot create %s: it does not name a file", path);
@@ -355,16 +326,13 @@ int vmsnap_file_link_unnamed(int fd, const char *path, vmsnap_error *error)
         _cleanup_close_ int dir_fd = -EBADF;
         const char *base;
         char self[64];
-        int r;
 
         if (vmsnap_failpoint_dead())
                 return vmsnap_failpoint_dead_error(error);
         /* The content reaches the disk before the name does: a crash leaves no half file. */
         if (fsync(fd) < 0)
                 return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot flush %s: %m", path);
-        r = path_split(path, &dir, &base);
-        if (r < 0)
-                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "out of memory");
+        path_split(path, &dir, &base);
         dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dir_fd < 0)
                 return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot open directory %s: %m",
@@ -472,12 +440,8 @@ int vmsnap_dir_open_nofollow(const char *path, int *fd_ret, char **normalized_re
         if (!path || path[0] != '/')
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "\"%s\" is not an absolute directory path", path ? path : "");
-        copy = strdup(path);
-        if (!copy)
-                abort();
-        normalized = calloc(1, strlen(path) + 2);
-        if (!normalized)
-                abort();
+        copy = xstrdup(path);
+        normalized = xcalloc(1, strlen(path) + 2);
         fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot open /: %m");
@@ -517,7 +481,6 @@ int vmsnap_path_canonical(const char *path, char **ret, vmsnap_error *error)
         const char *base;
         char *resolved;
         size_t length;
-        int r;
 
         if (!path || path[0] == '\0')
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT, "the path is empty");
@@ -531,16 +494,12 @@ int vmsnap_path_canonical(const char *path, char **ret, vmsnap_error *error)
                 return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot resolve %s: %m", path);
 
         /* A file that does not exist yet: resolve its directory and keep the last component. */
-        copy = strdup(path);
-        if (!copy)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        copy = xstrdup(path);
         length = strlen(copy);
         while (length > 1 && copy[length - 1] == '/')
                 copy[--length] = '\0';
 
-        r = path_split(copy, &dir, &base);
-        if (r < 0)
-                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "out of memory");
+        path_split(copy, &dir, &base);
         if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
                 return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND, "cannot resolve %s: %m",
                                         path);
@@ -551,8 +510,7 @@ int vmsnap_path_canonical(const char *path, char **ret, vmsnap_error *error)
                                         errno == ENOENT ? VMSNAP_ERROR_NOT_FOUND : VMSNAP_ERROR_FAILED,
                                         "cannot resolve the directory of %s: %m", path);
 
-        if (asprintf(&resolved, "%s%s%s", resolved_dir, strcmp(resolved_dir, "/") == 0 ? "" : "/", base) < 0)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        resolved = xasprintf("%s%s%s", resolved_dir, strcmp(resolved_dir, "/") == 0 ? "" : "/", base);
 
         *ret = resolved;
         return 0;
@@ -601,9 +559,7 @@ int vmsnap_dir_ensure(const char *path, vmsnap_error *error)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "the directory path is empty");
 
-        copy = strdup(path);
-        if (!copy)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        copy = xstrdup(path);
         length = strlen(copy);
         while (length > 1 && copy[length - 1] == '/')
                 copy[--length] = '\0';

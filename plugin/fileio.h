@@ -57,9 +57,6 @@ int vmsnap_file_remove(const char *path, vmsnap_error *error);
  * directory is resolved and the last component appended. */
 int vmsnap_path_canonical(const char *path, char **ret, vmsnap_error *error);
 
-/* The directory part of a file's path ("/" for "/x", "." for "x"); malloc'd. */
-char *vmsnap_path_dirname(const char *path);
-
 /* Opens the absolute directory path component by component with O_NOFOLLOW, so that
  * no symlink anywhere in it is followed; ".." is refused. *fd_ret: an O_PATH descriptor
  * of the directory; *normalized_ret (may be NULL): the path without "." or repeated

@@ -34,12 +34,7 @@ static int reach_visit(const char *path, const vmsnap_image_header *header, unsi
                 free(canonical);
                 return 1; /* the rest of this chain is already marked */
         }
-        char **grown = realloc(set->paths, (set->n + 1) * sizeof(char *));
-        if (!grown) {
-                free(canonical);
-                return -ENOMEM;
-        }
-        set->paths = grown;
+        set->paths = xreallocarray(set->paths, set->n + 1, sizeof(char *));
         set->paths[set->n++] = canonical;
         return 0;
 }
@@ -98,7 +93,7 @@ int vmsnap_gc_run(vmsnap_op *op)
 
         for (size_t i = 0; i < meta->n_owned;) {
                 /* A copy: the entry itself is freed when it leaves the owned set. */
-                _cleanup_free_ char *path = strdup(meta->owned[i]);
+                _cleanup_free_ char *path = xstrdup(meta->owned[i]);
                 bool elsewhere = false;
 
                 if (reach_contains(&reached, path)) {

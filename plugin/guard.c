@@ -22,7 +22,7 @@ static int find_internal(const char *path, const vmsnap_image_header *header, un
 
         if (header->internal_snapshots == 0)
                 return 0;
-        ctx->offender = strdup(path);
+        ctx->offender = xstrdup(path);
         ctx->count = header->internal_snapshots;
         return 1;
 }
@@ -85,16 +85,10 @@ static int collect_chain_file(const char *path, const vmsnap_image_header *heade
 {
         struct collect_ctx *ctx = userdata;
         char *canonical = NULL;
-        char **grown;
 
         if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
                 return 0;
-        grown = realloc(*ctx->paths, (*ctx->n + 1) * sizeof(char *));
-        if (!grown) {
-                free(canonical);
-                return -ENOMEM;
-        }
-        *ctx->paths = grown;
+        *ctx->paths = xreallocarray(*ctx->paths, *ctx->n + 1, sizeof(char *));
         (*ctx->paths)[(*ctx->n)++] = canonical;
         return 0;
 }
@@ -160,7 +154,7 @@ int vmsnap_op_used_elsewhere(vmsnap_op *op, const char *path, bool *ret)
                         return r;
         }
         if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
-                canonical = strdup(path);
+                canonical = xstrdup(path);
         *ret = false;
         for (size_t i = 0; i < op->n_foreign_images; i++)
                 if (strcmp(op->foreign_images[i], canonical) == 0) {

@@ -30,19 +30,10 @@ static void json_object_putp(json_object **object)
 }
 #define _cleanup_json_ _cleanup_(json_object_putp)
 
-static char *xstrdup(const char *s)
-{
-        char *copy = strdup(s ? s : "");
-        if (!copy)
-                abort();
-        return copy;
-}
-
 static char *history_path(const vmsnap_engine *engine, const char *uuid)
 {
         char *path;
-        if (asprintf(&path, "%s/%s.history", engine->state_dir, uuid) < 0)
-                abort();
+        path = xasprintf("%s/%s.history", engine->state_dir, uuid);
         return path;
 }
 
@@ -50,8 +41,7 @@ static bool domain_kept(const vmsnap_engine *engine, const char *uuid)
 {
         _cleanup_free_ char *history = history_path(engine, uuid), *document = NULL;
 
-        if (asprintf(&document, "%s/%s.json", engine->state_dir, uuid) < 0)
-                abort();
+        document = xasprintf("%s/%s.json", engine->state_dir, uuid);
         return vmsnap_file_exists(history) || vmsnap_file_exists(document);
 }
 
@@ -87,7 +77,7 @@ static json_object *entry_to_json(const vmsnap_history_entry *entry)
         json_object *object = json_object_new_object(), *messages = json_object_new_array();
 
         if (!object || !messages)
-                abort();
+                oom();
         for (char **m = entry->messages; m && *m; m++)
                 json_object_array_add(messages, json_object_new_string(*m));
         json_object_object_add(object, "time", json_object_new_uint64(entry->time_usec));
@@ -117,7 +107,7 @@ static bool entry_from_line(const char *line, size_t length, vmsnap_history_entr
         json_tokener *tokener = json_tokener_new();
 
         if (!tokener)
-                abort();
+                oom();
         object = json_tokener_parse_ex(tokener, line, (int)length);
         if (json_tokener_get_error(tokener) != json_tokener_success) {
                 json_object_put(object);
@@ -137,19 +127,17 @@ static bool entry_from_line(const char *line, size_t length, vmsnap_history_entr
         *ret = (vmsnap_history_entry){
                 .time_usec = json_object_get_uint64(time),
                 .uid = (uint32_t)json_object_get_uint64(uid),
-                .operation = xstrdup(member_string(object, "operation")),
-                .snapshot = xstrdup(member_string(object, "snapshot")),
-                .result = xstrdup(member_string(object, "result")),
-                .error = xstrdup(member_string(object, "error")),
-                .error_name = xstrdup(member_string(object, "error_name")),
-                .messages = calloc(n + 1, sizeof(char *)),
+                .operation = xstrdup(strempty(member_string(object, "operation"))),
+                .snapshot = xstrdup(strempty(member_string(object, "snapshot"))),
+                .result = xstrdup(strempty(member_string(object, "result"))),
+                .error = xstrdup(strempty(member_string(object, "error"))),
+                .error_name = xstrdup(strempty(member_string(object, "error_name"))),
+                .messages = xcalloc(n + 1, sizeof(char *)),
         };
-        if (!ret->messages)
-                abort();
         for (size_t i = 0, k = 0; i < n; i++) {
                 json_object *text = json_object_array_get_idx(messages, i);
                 if (json_object_is_type(text, json_type_string))
-                        ret->messages[k++] = xstrdup(json_object_get_string(text));
+                        ret->messages[k++] = xstrdup(strempty(json_object_get_string(text)));
         }
         return true;
 }
@@ -171,9 +159,7 @@ static void entries_parse(const char *data, size_t size, size_t keep, vmsnap_his
                 if (length > 0 && entry_from_line(line, length, &entry)) {
                         if (n == allocated) {
                                 allocated = allocated ? allocated * 2 : 64;
-                                entries = realloc(entries, allocated * sizeof(*entries));
-                                if (!entries)
-                                        abort();
+                                entries = xreallocarray(entries, allocated, sizeof(*entries));
                         }
                         entries[n++] = entry;
                 } else if (length > 0)
@@ -195,10 +181,8 @@ static char *entry_line(const vmsnap_history_entry *entry)
         _cleanup_json_ json_object *object = entry_to_json(entry);
         char *line;
 
-        if (asprintf(&line, "%s\n",
-                     json_object_to_json_string_ext(object, JSON_C_TO_STRING_PLAIN |
-                                                                    JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
-                abort();
+        line = xasprintf("%s\n", json_object_to_json_string_ext(
+                                         object, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         return line;
 }
 
@@ -215,7 +199,7 @@ static int history_rewrite(const char *path, const char *data, size_t size, size
         int r;
 
         if (!stream)
-                abort();
+                oom();
         entries_parse(data ? data : "", size, keep, &entries, &n, &torn);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *old = entry_line(&entries[i]);
@@ -223,7 +207,7 @@ static int history_rewrite(const char *path, const char *data, size_t size, size
         }
         fputs(line, stream);
         if (fclose(stream) != 0)
-                abort();
+                oom();
         vmsnap_history_entry_array_free(entries, n);
         r = vmsnap_file_write_atomic(path, text, length, error);
         free(text);
@@ -312,9 +296,7 @@ int vmsnap_history_list(vmsnap_engine *engine, const char *domain, vmsnap_histor
          * whole entries and at most a torn last line, which it skips. */
         r = vmsnap_file_read_all(path, &data, &size, &read_error);
         if (r == -ENOENT) {
-                *ret = calloc(1, sizeof(**ret));
-                if (!*ret)
-                        abort();
+                *ret = xcalloc(1, sizeof(**ret));
                 *n_ret = 0;
                 return 0;
         }
@@ -326,9 +308,7 @@ int vmsnap_history_list(vmsnap_engine *engine, const char *domain, vmsnap_histor
         }
         entries_parse(data, size, VMSNAP_HISTORY_MAX, ret, n_ret, &torn);
         if (!*ret) {
-                *ret = calloc(1, sizeof(**ret));
-                if (!*ret)
-                        abort();
+                *ret = xcalloc(1, sizeof(**ret));
         }
         return 0;
 }

@@ -140,11 +140,10 @@ int vmsnap_image_overlay_path(const char *leaf, char **ret, vmsnap_error *error)
                 stem_len = (size_t)(dot - base);
 
         for (int attempt = 0; attempt < 16; attempt++) {
-                char uuid[37], *path;
+                char uuid[37];
                 vmsnap_uuid_generate(uuid);
-                if (asprintf(&path, "%.*s/%.*s.vmsnap-%.8s.qcow2", (int)dir_len, leaf, (int)stem_len, base,
-                             uuid) < 0)
-                        return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+                char *path = xasprintf("%.*s/%.*s.vmsnap-%.8s.qcow2", (int)dir_len, leaf, (int)stem_len,
+                                       base, uuid);
                 if (!vmsnap_file_exists(path)) {
                         *ret = path;
                         return 0;

@@ -215,7 +215,7 @@ static int roll_forward_switch(vmsnap_op *op, json_object *expected)
         json_object *model, *disks, *intent;
         vmsnap_domain_meta *after = NULL;
         const char *recorded = intent_string(op->meta->intent, "operation");
-        _cleanup_free_ char *operation = strdup(recorded ? recorded : "create");
+        _cleanup_free_ char *operation = xstrdup(recorded ? recorded : "create");
         size_t n;
         int r;
 
@@ -244,7 +244,7 @@ static int roll_forward_switch(vmsnap_op *op, json_object *expected)
         json_object_object_add(intent, "phase", json_object_new_string("finish"));
         json_object_object_add(intent, "done", json_object_new_int64(0));
         free(after->name);
-        after->name = strdup(op->name);
+        after->name = xstrdup(op->name);
         vmsnap_domain_meta_free(op->meta);
         op->meta = after;
         op->meta->intent = intent;
@@ -794,8 +794,7 @@ int vmsnap_journal_clone_prepare(const char *state_dir, const char *uuid, const 
         for (size_t i = 0; i < n_files; i++)
                 json_object_array_add(list, json_object_new_string(files[i]));
         json_object_object_add(doc, "files", list);
-        if (asprintf(path_ret, "%s/clone-%s.json", state_dir, uuid) < 0)
-                abort();
+        *path_ret = xasprintf("%s/clone-%s.json", state_dir, uuid);
         const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY);
         r = vmsnap_file_write_atomic(*path_ret, text, strlen(text), error);
         json_object_put(doc);
@@ -816,8 +815,7 @@ void vmsnap_journal_recover_clones(vmsnap_engine *engine)
 
                 if (strncmp(entry->d_name, "clone-", 6) != 0 || !strstr(entry->d_name, ".json"))
                         continue;
-                if (asprintf(&path, "%s/%s", engine->state_dir, entry->d_name) < 0)
-                        abort();
+                path = xasprintf("%s/%s", engine->state_dir, entry->d_name);
                 if (vmsnap_file_read_all(path, &text, &size, NULL) < 0)
                         continue;
                 doc = json_tokener_parse(text);

@@ -3,7 +3,6 @@
  * The overlays are vmsnap's own files, made before the call (safety rule 3),
  * so libvirt only switches the running disks onto them; the snapshot leaves no
  * libvirt metadata behind (safety rule 4). */
-#include <libgen.h>
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -68,10 +67,10 @@ static char *snapshot_xml(vmsnap_op *op, const vmsnap_live_disk *disks, size_t n
         }
         xmlDocDumpMemory(doc, &text, &size);
         xmlFreeDoc(doc);
-        result = text ? strdup((const char *)text) : NULL;
+        result = text ? xstrdup((const char *)text) : NULL;
         xmlFree(text);
         if (!result)
-                abort();
+                oom(); /* libxml2 could not allocate the text */
         return result;
 }
 
@@ -122,7 +121,7 @@ static char *live_xml_value(xmlXPathContextPtr context, const char *expression)
 
         if (found && found->nodesetval && found->nodesetval->nodeNr > 0) {
                 xmlChar *text = xmlNodeGetContent(found->nodesetval->nodeTab[0]);
-                value = text ? strdup((const char *)text) : NULL;
+                value = text ? xstrdup((const char *)text) : NULL;
                 xmlFree(text);
         }
         xmlXPathFreeObject(found);
@@ -191,7 +190,7 @@ int vmsnap_live_uses(vmsnap_op *op, const char *path, bool *ret)
         if (r < 0)
                 return r;
         if (vmsnap_path_canonical(path, &want, NULL) < 0)
-                want = strdup(path);
+                want = xstrdup(path);
         for (size_t i = 0; i < n && !*ret; i++) {
                 struct uses_ctx ctx = {want, false};
                 vmsnap_error ignored;
@@ -209,11 +208,9 @@ int vmsnap_live_uses(vmsnap_op *op, const char *path, bool *ret)
 
 int vmsnap_live_memory_path(vmsnap_op *op, const char *first_leaf, const char *snapshot_id, char **ret)
 {
-        _cleanup_free_ char *copy = strdup(first_leaf);
-        char *path;
+        _cleanup_free_ char *dir = path_dirname(first_leaf);
+        char *path = xasprintf("%s/%s.vmsnap-%.8s.mem", dir, op->name, snapshot_id);
 
-        if (asprintf(&path, "%s/%s.vmsnap-%.8s.mem", dirname(copy), op->name, snapshot_id) < 0)
-                abort();
         if (vmsnap_file_exists(path)) {
                 int r = vmsnap_error_set(op->error, -EEXIST, VMSNAP_ERROR_FAILED,
                                          "%s already exists; vmsnap does not write over a file it did not "
@@ -245,7 +242,7 @@ int vmsnap_live_disk_source(vmsnap_op *op, const char *target, char **ret)
                 return r;
         for (size_t i = 0; i < n; i++)
                 if (strcmp(disks[i].target, target) == 0 && disks[i].source)
-                        *ret = strdup(disks[i].source);
+                        *ret = xstrdup(disks[i].source);
         vmsnap_xml_disks_free(disks, n);
         if (!*ret)
                 return vmsnap_error_set(op->error, -ENOENT, VMSNAP_ERROR_FAILED,
@@ -264,19 +261,13 @@ int vmsnap_live_chain_contains(vmsnap_op *op, const char *target, const char *pa
         if (r < 0)
                 return r;
         if (vmsnap_path_canonical(path, &want, NULL) < 0)
-                want = strdup(path);
+                want = xstrdup(path);
         ctx.want = want;
         r = vmsnap_chain_walk(source, uses_visit, &ctx, op->error);
         if (r < 0)
                 return r;
         *ret = ctx.found;
         return 0;
-}
-
-static void sleep_ms(unsigned ms)
-{
-        struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
-        nanosleep(&t, NULL);
 }
 
 static void report(const vmsnap_hooks *hooks, const virDomainBlockJobInfo *info)
@@ -406,7 +397,7 @@ int vmsnap_engine_set_run_dir(vmsnap_engine *engine, const char *run_dir, vmsnap
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "the run directory must be an absolute path");
         free(engine->run_dir);
-        engine->run_dir = strdup(run_dir);
+        engine->run_dir = xstrdup(run_dir);
         return 0;
 }
 
@@ -415,8 +406,7 @@ static char *hold_path(vmsnap_op *op, bool dir_only)
         char *path;
         const char *run_dir = op->engine->run_dir ? op->engine->run_dir : VMSNAP_RUN_DIR;
 
-        if (asprintf(&path, dir_only ? "%s/hold" : "%s/hold/%s", run_dir, op->slot->uuid) < 0)
-                abort();
+        path = xasprintf(dir_only ? "%s/hold" : "%s/hold/%s", run_dir, op->slot->uuid);
         return path;
 }
 

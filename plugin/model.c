@@ -7,40 +7,13 @@
 
 #include "model.h"
 #include "names.h"
-
-/* The model is small; running out of memory while building it leaves nothing sensible to do. */
-static _Noreturn void oom(void)
-{
-        abort();
-}
-
-static char *xstrdup(const char *text)
-{
-        if (!text)
-                return NULL;
-        char *copy = strdup(text);
-        if (!copy)
-                oom();
-        return copy;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-        void *p = calloc(n ? n : 1, size ? size : 1);
-        if (!p)
-                oom();
-        return p;
-}
+#include "util.h"
 
 /* Grows *array by one element of size bytes and returns the new, zeroed element. */
 static void *array_append(void *array_pointer, size_t *n, size_t size)
 {
         void **array = array_pointer;
-        if (*n >= SIZE_MAX / size - 1)
-                oom();
-        char *grown = realloc(*array, (*n + 1) * size);
-        if (!grown)
-                oom();
+        char *grown = xreallocarray(*array, *n + 1, size);
         *array = grown;
         memset(grown + *n * size, 0, size);
         return grown + (*n)++ * size;
@@ -251,6 +224,39 @@ vmsnap_snapshot *vmsnap_domain_meta_find_id(const vmsnap_domain_meta *meta, cons
                 if (streq_ptr(meta->snapshots[i]->id, id))
                         return meta->snapshots[i];
         return NULL;
+}
+
+static int compare_ids(const void *a, const void *b, void *userdata)
+{
+        const vmsnap_domain_meta *meta = userdata;
+        return strcmp(meta->snapshots[*(const size_t *)a]->id, meta->snapshots[*(const size_t *)b]->id);
+}
+
+size_t *vmsnap_domain_meta_sort_by_id(const vmsnap_domain_meta *meta)
+{
+        size_t *by_id = xcalloc(meta->n_snapshots + 1, sizeof(size_t));
+
+        for (size_t i = 0; i < meta->n_snapshots; i++)
+                by_id[i] = i;
+        qsort_r(by_id, meta->n_snapshots, sizeof(size_t), compare_ids, (void *)meta);
+        return by_id;
+}
+
+size_t vmsnap_domain_meta_find_sorted(const vmsnap_domain_meta *meta, const size_t *by_id, const char *id)
+{
+        size_t lo = 0, hi = meta->n_snapshots;
+
+        while (id && lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(meta->snapshots[by_id[mid]]->id, id);
+                if (c == 0)
+                        return by_id[mid];
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return SIZE_MAX;
 }
 
 vmsnap_snapshot *vmsnap_domain_meta_find_name(const vmsnap_domain_meta *meta, const char *name)

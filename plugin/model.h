@@ -80,6 +80,11 @@ void vmsnap_domain_meta_add_snapshot(vmsnap_domain_meta *meta, vmsnap_snapshot *
 bool vmsnap_domain_meta_remove_snapshot(vmsnap_domain_meta *meta, const char *id);
 vmsnap_snapshot *vmsnap_domain_meta_find_id(const vmsnap_domain_meta *meta, const char *id);
 vmsnap_snapshot *vmsnap_domain_meta_find_name(const vmsnap_domain_meta *meta, const char *name);
+/* The indexes of meta's snapshots sorted by id (free() them), and the one binary search over
+ * them: the index of the snapshot with id, or SIZE_MAX (also for a NULL id). For the callers
+ * that look up many ids at once in a large tree. */
+size_t *vmsnap_domain_meta_sort_by_id(const vmsnap_domain_meta *meta);
+size_t vmsnap_domain_meta_find_sorted(const vmsnap_domain_meta *meta, const size_t *by_id, const char *id);
 /* The one rule for naming a snapshot: text that parses as a UUID (vmsnap_uuid_parse, any
  * spelling) is taken as an id first; only when no snapshot has that id, as a name. */
 vmsnap_snapshot *vmsnap_domain_meta_find(const vmsnap_domain_meta *meta, const char *id_or_name);

@@ -47,7 +47,7 @@ int vmsnap_op_reload_xml(vmsnap_op *op)
         if (r < 0)
                 return r;
         free(op->name);
-        op->name = strdup(virDomainGetName(op->domain));
+        op->name = xstrdup(virDomainGetName(op->domain));
         return 0;
 }
 
@@ -79,9 +79,7 @@ static int begin_kept(vmsnap_op *op, const char *domain)
                                         domain, op->engine->uri);
         if (r < 0)
                 return r;
-        op->name = strdup(op->meta->name && *op->meta->name ? op->meta->name : op->slot->uuid);
-        if (!op->name)
-                abort();
+        op->name = xstrdup(op->meta->name && *op->meta->name ? op->meta->name : op->slot->uuid);
         if (!op->meta->intent || !json_object_object_get_ex(op->meta->intent, "operation", &operation) ||
             strcmp(json_object_get_string(operation), "purge") != 0)
                 return 0;
@@ -108,9 +106,7 @@ int vmsnap_op_begin(vmsnap_engine *engine, const char *domain, unsigned flags, c
         int r;
 
         vmsnap_error_clear(error);
-        op = calloc(1, sizeof(*op));
-        if (!op)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        op = xcalloc(1, sizeof(*op));
         op->engine = engine;
         op->hooks = hooks;
         op->error = error;
@@ -147,7 +143,7 @@ int vmsnap_op_begin(vmsnap_engine *engine, const char *domain, unsigned flags, c
                 goto fail;
         if (op->meta->name == NULL || strcmp(op->meta->name, op->name) != 0) {
                 free(op->meta->name);
-                op->meta->name = strdup(op->name);
+                op->meta->name = xstrdup(op->name);
         }
 
         if (op->meta->intent) {
@@ -312,11 +308,9 @@ void vmsnap_active_disks_free(vmsnap_active_disk *disks, size_t n)
 
 int vmsnap_op_active_disks(vmsnap_op *op, vmsnap_active_disk **ret, size_t *n_ret)
 {
-        vmsnap_active_disk *disks = calloc(op->n_disks + 1, sizeof(*disks));
+        vmsnap_active_disk *disks = xcalloc(op->n_disks + 1, sizeof(*disks));
         size_t n = 0;
 
-        if (!disks)
-                return vmsnap_error_set(op->error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
         for (size_t i = 0; i < op->n_disks; i++) {
                 const vmsnap_xml_disk *d = &op->disks[i];
                 char *canonical = NULL;
@@ -324,10 +318,10 @@ int vmsnap_op_active_disks(vmsnap_op *op, vmsnap_active_disk **ret, size_t *n_re
                 if (!d->source || strcmp(d->type, "file") != 0 || strcmp(d->device, "disk") != 0)
                         continue;
                 if (vmsnap_path_canonical(d->source, &canonical, NULL) < 0)
-                        canonical = strdup(d->source);
-                disks[n].target = strdup(d->target);
+                        canonical = xstrdup(d->source);
+                disks[n].target = xstrdup(d->target);
                 disks[n].source = canonical;
-                disks[n].format = strdup(d->format ? d->format : "raw");
+                disks[n].format = xstrdup(d->format ? d->format : "raw");
                 n++;
         }
         *ret = disks;

@@ -161,14 +161,8 @@ int vmsnap_pool_new(unsigned workers, vmsnap_pool **ret, vmsnap_error *error)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "%u worker threads are too many; at most 1024", workers);
 
-        pool = calloc(1, sizeof(*pool));
-        if (!pool)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-        pool->workers = calloc(workers, sizeof(*pool->workers));
-        if (!pool->workers) {
-                free(pool);
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-        }
+        pool = xcalloc(1, sizeof(*pool));
+        pool->workers = xcalloc(workers, sizeof(*pool->workers));
         pool->n_workers = workers;
 
         pthread_mutex_init(&pool->lock, NULL);
@@ -214,9 +208,7 @@ int vmsnap_pool_task_submit(vmsnap_pool *pool, vmsnap_pool_work_fn work, void *u
         if (!pool || !work || !ret)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT, "no task to submit");
 
-        task = calloc(1, sizeof(*task));
-        if (!task)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        task = xcalloc(1, sizeof(*task));
         task->pool = pool;
         task->work = work;
         task->userdata = userdata;
@@ -277,7 +269,7 @@ void *vmsnap_pool_worker_scratch(vmsnap_pool_worker *worker, size_t size)
                 return worker->scratch;
 
         if (posix_memalign(&grown, SCRATCH_ALIGNMENT, size) != 0)
-                return NULL;
+                oom();
         free(worker->scratch);
         worker->scratch = grown;
         worker->scratch_size = size;

@@ -39,7 +39,7 @@ void vmsnap_pool_worker_limit_task(vmsnap_pool_worker *worker, unsigned limit);
 bool vmsnap_pool_task_wait(vmsnap_pool_task *task, unsigned timeout_ms);
 
 /* Memory private to the calling worker, kept between pieces, at least size bytes and aligned to
- * 4 KiB; NULL when out of memory. */
+ * 4 KiB. */
 void *vmsnap_pool_worker_scratch(vmsnap_pool_worker *worker, size_t size);
 
 unsigned vmsnap_pool_workers(const vmsnap_pool *pool);

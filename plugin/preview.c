@@ -120,9 +120,7 @@ static int plan_preview(vmsnap_op *op, vmsnap_snapshot *config, const vmsnap_pre
         r = vmsnap_op_active_disks(op, &active, &n_active);
         if (r < 0)
                 goto out;
-        plans = calloc(n_config_disks + 1, sizeof(*plans));
-        if (!plans)
-                abort();
+        plans = xcalloc(n_config_disks + 1, sizeof(*plans));
         for (size_t i = 0; i < n_config_disks; i++) {
                 const vmsnap_xml_disk *disk = &config_disks[i];
                 const vmsnap_disk_entry *entry;
@@ -136,7 +134,7 @@ static int plan_preview(vmsnap_op *op, vmsnap_snapshot *config, const vmsnap_pre
                 if (r < 0)
                         goto out;
                 p = &plans[n++];
-                p->target = strdup(disk->target);
+                p->target = xstrdup(disk->target);
                 entry = vmsnap_snapshot_find_disk(chosen, disk->target);
                 if (entry && entry->image) {
                         if (!vmsnap_file_exists(entry->image)) {
@@ -145,13 +143,13 @@ static int plan_preview(vmsnap_op *op, vmsnap_snapshot *config, const vmsnap_pre
                                                      entry->image, disk->target, chosen->name);
                                 goto out;
                         }
-                        p->base = strdup(entry->image);
-                        p->base_format = strdup(entry->format);
-                        p->snapshot_id = strdup(chosen->id);
+                        p->base = xstrdup(entry->image);
+                        p->base_format = xstrdup(entry->format);
+                        p->snapshot_id = xstrdup(chosen->id);
                 } else if ((now = active_find(active, n_active, disk->target))) {
                         /* As in oVirt: a disk the snapshot did not include keeps its current state. */
-                        p->base = strdup(now->source);
-                        p->base_format = strdup(now->format);
+                        p->base = xstrdup(now->source);
+                        p->base_format = xstrdup(now->format);
                 } else {
                         r = vmsnap_error_set(
                                 op->error, -ENOENT, VMSNAP_ERROR_INVALID_ARGUMENT,
@@ -193,24 +191,24 @@ static int preview_xml(vmsnap_op *op, vmsnap_snapshot *config, preview_plan *pla
 
 static vmsnap_preview *preview_record(vmsnap_op *op, vmsnap_snapshot *config, preview_plan *plans, size_t n)
 {
-        vmsnap_preview *preview = calloc(1, sizeof(*preview));
+        vmsnap_preview *preview = xcalloc(1, sizeof(*preview));
         vmsnap_active_disk *active = NULL;
         size_t n_active = 0;
 
-        if (!preview || vmsnap_op_active_disks(op, &active, &n_active) < 0)
+        if (vmsnap_op_active_disks(op, &active, &n_active) < 0)
                 abort();
-        preview->config_snapshot_id = strdup(config->id);
-        preview->saved_xml = strdup(op->xml);
-        preview->saved_current_id = op->meta->current_id ? strdup(op->meta->current_id) : NULL;
-        preview->disks = calloc(n + n_active + 1, sizeof(*preview->disks));
+        preview->config_snapshot_id = xstrdup(config->id);
+        preview->saved_xml = xstrdup(op->xml);
+        preview->saved_current_id = xstrdup(op->meta->current_id);
+        preview->disks = xcalloc(n + n_active + 1, sizeof(*preview->disks));
         for (size_t i = 0; i < n; i++) {
                 const vmsnap_active_disk *now = active_find(active, n_active, plans[i].target);
                 vmsnap_preview_disk *d = &preview->disks[preview->n_disks++];
-                d->target = strdup(plans[i].target);
-                d->overlay = strdup(plans[i].overlay);
-                d->saved_leaf = now ? strdup(now->source) : NULL;
-                d->saved_format = now ? strdup(now->format) : NULL;
-                d->snapshot_id = plans[i].snapshot_id ? strdup(plans[i].snapshot_id) : NULL;
+                d->target = xstrdup(plans[i].target);
+                d->overlay = xstrdup(plans[i].overlay);
+                d->saved_leaf = now ? xstrdup(now->source) : NULL;
+                d->saved_format = now ? xstrdup(now->format) : NULL;
+                d->snapshot_id = xstrdup(plans[i].snapshot_id);
         }
         for (size_t i = 0; i < n_active; i++) {
                 bool planned = false;
@@ -219,9 +217,9 @@ static vmsnap_preview *preview_record(vmsnap_op *op, vmsnap_snapshot *config, pr
                 if (planned)
                         continue;
                 vmsnap_preview_disk *d = &preview->disks[preview->n_disks++];
-                d->target = strdup(active[i].target);
-                d->saved_leaf = strdup(active[i].source);
-                d->saved_format = strdup(active[i].format);
+                d->target = xstrdup(active[i].target);
+                d->saved_leaf = xstrdup(active[i].source);
+                d->saved_format = xstrdup(active[i].format);
         }
         vmsnap_active_disks_free(active, n_active);
         return preview;
@@ -244,7 +242,7 @@ static int preview_apply(vmsnap_op *op, vmsnap_snapshot *config, const vmsnap_pr
 {
         preview_plan *plans = NULL;
         size_t n = 0;
-        _cleanup_free_ char *saved_xml = strdup(op->xml);
+        _cleanup_free_ char *saved_xml = xstrdup(op->xml);
         _cleanup_free_ char *new_xml = NULL, *memory_xml = NULL;
         vmsnap_preview *preview = NULL;
         int r;
@@ -308,7 +306,7 @@ static int preview_apply(vmsnap_op *op, vmsnap_snapshot *config, const vmsnap_pr
         op->meta->preview = preview;
         preview = NULL;
         free(op->meta->current_id);
-        op->meta->current_id = strdup(config->id);
+        op->meta->current_id = xstrdup(config->id);
         if (memory_xml)
                 vmsnap_journal_step_restore(op, config->memory_file, memory_xml);
         goto out;
@@ -458,7 +456,7 @@ int vmsnap_preview_undo_with_options(vmsnap_engine *engine, const char *domain,
         preview = op->meta->preview;
         op->meta->preview = NULL;
         free(op->meta->current_id);
-        op->meta->current_id = preview->saved_current_id ? strdup(preview->saved_current_id) : NULL;
+        op->meta->current_id = xstrdup(preview->saved_current_id);
         vmsnap_journal_step_define(op, preview->saved_xml);
         vmsnap_preview_free(preview);
         r = vmsnap_journal_commit(op);

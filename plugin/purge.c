@@ -57,9 +57,7 @@ static char *canonical_or_copy(const char *path)
         char *canonical = NULL;
 
         if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
-                canonical = strdup(path);
-        if (!canonical)
-                abort();
+                canonical = xstrdup(path);
         return canonical;
 }
 
@@ -80,10 +78,7 @@ static bool path_set_add(path_set *set, const char *path)
                 free(canonical);
                 return false;
         }
-        char **grown = realloc(set->paths, (set->n + 1) * sizeof(char *));
-        if (!grown)
-                abort();
-        set->paths = grown;
+        set->paths = xreallocarray(set->paths, set->n + 1, sizeof(char *));
         set->paths[set->n++] = canonical;
         return true;
 }

@@ -412,9 +412,7 @@ int vmsnap_qcow2_backing_name_read(int fd, const qcow2_header *h, const char *pa
         if (offset == 0)
                 return 0;
 
-        name = malloc((size_t)length + 1);
-        if (!name)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        name = xmalloc((size_t)length + 1);
         r = vmsnap_pread_full(fd, name, length, offset, &got);
         if (r < 0)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "cannot read %s: %m", path);
@@ -514,9 +512,7 @@ int vmsnap_qcow2_extensions_read(int fd, const qcow2_header *h, uint64_t file_si
                 return 0;
         length = (size_t)(end - start);
 
-        area = malloc(length);
-        if (!area)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        area = xmalloc(length);
         r = vmsnap_pread_full(fd, area, length, start, &got);
         if (r < 0)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "cannot read %s: %m", path);
@@ -653,9 +649,7 @@ static int l1_load(vmsnap_qcow2 *image, vmsnap_error *error)
                 return 0;
 
         bytes = (size_t)image->l1_entries * sizeof(uint64_t);
-        image->l1 = malloc(bytes);
-        if (!image->l1)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        image->l1 = xmalloc(bytes);
         r = vmsnap_pread_full(image->fd, image->l1, bytes, image->l1_start, &got);
         if (r < 0)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "cannot read the L1 table of %s: %m",
@@ -783,15 +777,9 @@ int vmsnap_qcow2_open(int fd, const char *path, const vmsnap_image_header *heade
         if (r < 0)
                 return r;
 
-        image = calloc(1, sizeof(*image));
-        if (!image)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-        image->path = strdup(path);
-        image->l2 = malloc(UINT64_C(1) << header->qcow2.cluster_bits);
-        if (!image->path || !image->l2) {
-                r = vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-                goto fail;
-        }
+        image = xcalloc(1, sizeof(*image));
+        image->path = xstrdup(path);
+        image->l2 = xmalloc(UINT64_C(1) << header->qcow2.cluster_bits);
         image->fd = fd;
         image->file_size = file_size;
         geometry_set(image, header);
@@ -1057,9 +1045,10 @@ static int zlib_decompress(const void *in, size_t in_size, void *out, size_t out
         };
         int r;
 
-        /* Raw deflate with a 4 KiB window, as qemu writes it. */
+        /* Raw deflate with a 4 KiB window, as qemu writes it. With these fixed arguments
+         * only memory can be missing. */
         if (inflateInit2(&stream, -12) != Z_OK)
-                return -ENOMEM;
+                oom();
         r = inflate(&stream, Z_FINISH);
         inflateEnd(&stream);
 
@@ -1080,7 +1069,7 @@ static int zstd_decompress(const void *in, size_t in_size, void *out, size_t out
 
         context = ZSTD_createDCtx();
         if (!context)
-                return -ENOMEM;
+                oom();
 
         /* The cluster may be several frames; the sector padding after them is not one. Stop
          * when the cluster is full, and refuse a stream that stalls. */
@@ -1127,8 +1116,6 @@ int vmsnap_qcow2_read_compressed(const vmsnap_qcow2 *image, const vmsnap_qcow2_r
                 r = zstd_decompress(scratch, got, out, image->cluster_size);
         else
                 r = zlib_decompress(scratch, got, out, image->cluster_size);
-        if (r == -ENOMEM)
-                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "out of memory");
         if (r < 0)
                 return corrupt(image, error,
                                "the %s-compressed cluster for guest offset %llu (file offset %llu) "

@@ -19,14 +19,6 @@
 #include "store.h"
 #include "tree.h"
 
-static char *xstrdup(const char *s)
-{
-        char *copy = strdup(s ? s : "");
-        if (!copy)
-                abort();
-        return copy;
-}
-
 /* Locks the slot's data and makes sure its metadata is loaded. The first load goes
  * through an operation, so that what a crash left unfinished is recovered before
  * anyone reads it. Unlock with pthread_mutex_unlock(&slot->data_lock). */
@@ -75,19 +67,17 @@ static int domain_info_fill(vmsnap_engine *engine, vmsnap_domain_slot *slot,
         const vmsnap_domain_meta *meta = slot->meta;
         const vmsnap_snapshot *current =
                 meta->current_id ? vmsnap_domain_meta_find_id(meta, meta->current_id) : NULL;
-        info->name = xstrdup(facts->name);
-        info->uuid = xstrdup(slot->uuid);
-        info->state = xstrdup(facts->state);
+        info->name = xstrdup(strempty(facts->name));
+        info->uuid = xstrdup(strempty(slot->uuid));
+        info->state = xstrdup(strempty(facts->state));
         info->current_snapshot = xstrdup(current ? current->name : "");
         info->in_preview = meta->preview != NULL;
         info->snapshot_count = (unsigned)meta->n_snapshots;
         info->defined = true;
         size_t n_owned = measure ? meta->n_owned : 0;
-        char **owned = calloc(n_owned + 1, sizeof(char *));
-        if (!owned)
-                abort();
+        char **owned = xcalloc(n_owned + 1, sizeof(char *));
         for (size_t i = 0; i < n_owned; i++)
-                owned[i] = xstrdup(meta->owned[i]);
+                owned[i] = xstrdup(strempty(meta->owned[i]));
         pthread_mutex_unlock(&slot->data_lock);
         /* File I/O: outside the lock. */
         info->snapshot_bytes = vmsnap_sizes_of_files(owned, n_owned);
@@ -113,8 +103,8 @@ static void undefined_info_fill(const char *uuid, const vmsnap_domain_meta *meta
                 meta->current_id ? vmsnap_domain_meta_find_id(meta, meta->current_id) : NULL;
 
         *info = (vmsnap_domain_info){
-                .name = xstrdup(meta->name && *meta->name ? meta->name : uuid),
-                .uuid = xstrdup(uuid),
+                .name = xstrdup(strempty(meta->name && *meta->name ? meta->name : uuid)),
+                .uuid = xstrdup(strempty(uuid)),
                 .state = xstrdup("undefined"),
                 .current_snapshot = xstrdup(current ? current->name : ""),
                 .in_preview = meta->preview != NULL,
@@ -145,10 +135,7 @@ static void append_undefined(vmsnap_engine *engine, vmsnap_domain_info **infos, 
                 if (!vmsnap_uuid_is_valid(uuid) || uuid_listed(*infos, *n, uuid) ||
                     vmsnap_store_load(engine->state_dir, uuid, &meta, NULL) < 0)
                         continue;
-                vmsnap_domain_info *grown = realloc(*infos, (*n + 2) * sizeof(**infos));
-                if (!grown)
-                        abort();
-                *infos = grown;
+                *infos = xreallocarray(*infos, *n + 2, sizeof(**infos));
                 undefined_info_fill(uuid, meta, true, &(*infos)[(*n)++]);
                 vmsnap_domain_meta_free(meta);
         }
@@ -173,9 +160,7 @@ int vmsnap_domain_list(vmsnap_engine *engine, vmsnap_domain_info **ret, size_t *
                 return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED, "cannot list domains: %s",
                                         last && last->message ? last->message : "unknown libvirt error");
         }
-        infos = calloc((size_t)count + 1, sizeof(*infos));
-        if (!infos)
-                abort();
+        infos = xcalloc((size_t)count + 1, sizeof(*infos));
         for (int i = 0; i < count; i++) {
                 vmsnap_domain_facts facts = {0};
                 vmsnap_domain_slot *slot;
@@ -300,35 +285,31 @@ static void snapshot_info_fill(const vmsnap_domain_slot *slot, const vmsnap_tree
         const vmsnap_domain_meta *meta = slot->meta;
         const vmsnap_snapshot *s = meta->snapshots[index];
 
-        info->id = xstrdup(s->id);
-        info->name = xstrdup(s->name);
-        info->description = xstrdup(s->description);
+        info->id = xstrdup(strempty(s->id));
+        info->name = xstrdup(strempty(s->name));
+        info->description = xstrdup(strempty(s->description));
         info->created = s->created;
-        info->parent_id = xstrdup(s->parent_id);
-        info->state = xstrdup(s->state);
+        info->parent_id = xstrdup(strempty(s->parent_id));
+        info->state = xstrdup(strempty(s->state));
         info->memory = s->memory_file != NULL;
         info->current = meta->current_id && strcmp(meta->current_id, s->id) == 0;
         info->locked = slot->n_clone_locks > 0 && clone_locked(slot, s->id);
         info->in_preview = in_preview(meta, s->id);
-        info->disks = calloc(s->n_disks + 1, sizeof(*info->disks));
-        if (!info->disks)
-                abort();
+        info->disks = xcalloc(s->n_disks + 1, sizeof(*info->disks));
         info->n_disks = s->n_disks;
         for (size_t i = 0; i < s->n_disks; i++) {
                 const vmsnap_disk_entry *e = &s->disks[i];
-                info->disks[i].target = xstrdup(e->target);
-                info->disks[i].image = e->image ? xstrdup(e->image) : NULL;
-                info->disks[i].format = e->format ? xstrdup(e->format) : NULL;
-                info->disks[i].excluded_reason = e->excluded_reason ? xstrdup(e->excluded_reason) : NULL;
+                info->disks[i].target = xstrdup(strempty(e->target));
+                info->disks[i].image = xstrdup(e->image);
+                info->disks[i].format = xstrdup(e->format);
+                info->disks[i].excluded_reason = xstrdup(e->excluded_reason);
                 if (e->image && now->targets_known && !attached_has(now, e->target))
                         info->partial = true;
         }
         info->n_children = tree->n_children[index];
-        info->children_ids = calloc(info->n_children + 1, sizeof(char *));
-        if (!info->children_ids)
-                abort();
+        info->children_ids = xcalloc(info->n_children + 1, sizeof(char *));
         for (size_t i = 0; i < info->n_children; i++)
-                info->children_ids[i] = xstrdup(meta->snapshots[tree->children[index][i]]->id);
+                info->children_ids[i] = xstrdup(strempty(meta->snapshots[tree->children[index][i]]->id));
 }
 
 /* A read: the domain's facts, and its slot with the data lock held. */
@@ -368,9 +349,7 @@ int vmsnap_snapshot_list(vmsnap_engine *engine, const char *domain, vmsnap_snaps
         if (r < 0)
                 return r;
         const vmsnap_tree *tree = slot_tree(ctx.slot);
-        vmsnap_snapshot_info *infos = calloc(tree->n_depth_first + 1, sizeof(*infos));
-        if (!infos)
-                abort();
+        vmsnap_snapshot_info *infos = xcalloc(tree->n_depth_first + 1, sizeof(*infos));
         for (size_t k = 0; k < tree->n_depth_first; k++)
                 snapshot_info_fill(ctx.slot, tree, tree->depth_first[k], &ctx.now, &infos[k]);
         size_t n = tree->n_depth_first;
@@ -471,17 +450,15 @@ int vmsnap_snapshot_get_configuration(vmsnap_engine *engine, const char *domain,
         }
 
         /* Headers are read outside the lock: this is file I/O. */
-        disks = calloc(copy->n_disks + 1, sizeof(*disks));
-        if (!disks)
-                abort();
+        disks = xcalloc(copy->n_disks + 1, sizeof(*disks));
         for (size_t i = 0; i < copy->n_disks; i++) {
                 const vmsnap_disk_entry *e = &copy->disks[i];
 
                 if (!e->image)
                         continue;
-                disks[n].target = xstrdup(e->target);
-                disks[n].image = xstrdup(e->image);
-                disks[n].format = xstrdup(e->format);
+                disks[n].target = xstrdup(strempty(e->target));
+                disks[n].image = xstrdup(strempty(e->image));
+                disks[n].format = xstrdup(strempty(e->format));
                 (void)image_sizes_fill(&disks[n], e->format);
                 n++;
         }
@@ -522,19 +499,17 @@ int vmsnap_domain_get_configuration(vmsnap_engine *engine, const char *domain, c
                 return r;
         }
 
-        disks = calloc(n + 1, sizeof(*disks));
-        if (!disks)
-                abort();
+        disks = xcalloc(n + 1, sizeof(*disks));
         for (size_t i = 0; i < n; i++) {
                 const char *reason = vmsnap_disk_ineligible_reason(&now[i]);
 
-                disks[i].target = xstrdup(now[i].target);
-                disks[i].ineligible_reason = reason ? xstrdup(reason) : NULL;
+                disks[i].target = xstrdup(strempty(now[i].target));
+                disks[i].ineligible_reason = xstrdup(reason);
                 /* The domain's <driver type> is the disk's format, raw when it declares none,
                  * as libvirt reads it and as a snapshot records it. */
                 disks[i].format = xstrdup(now[i].format ? now[i].format : "raw");
                 if (now[i].source) {
-                        disks[i].image = xstrdup(now[i].source);
+                        disks[i].image = xstrdup(strempty(now[i].source));
                         (void)image_sizes_fill(&disks[i], disks[i].format);
                 }
         }

@@ -40,23 +40,18 @@ struct vmsnap_rbd_lease {
 
 static char *strdup_or_abort(const char *text)
 {
-        char *copy = strdup(text);
-        if (!copy)
-                abort();
+        char *copy = xstrdup(text);
         return copy;
 }
 
 static char *printf_or_abort(const char *format, ...) __attribute__((format(printf, 1, 2)));
 static char *printf_or_abort(const char *format, ...)
 {
-        char *text;
         va_list ap;
 
         va_start(ap, format);
-        int r = vasprintf(&text, format, ap);
+        char *text = xvasprintf(format, ap);
         va_end(ap);
-        if (r < 0)
-                abort();
         return text;
 }
 
@@ -134,9 +129,7 @@ int vmsnap_rbd_cluster_connect(const vmsnap_rbd_cluster_options *options, vmsnap
                                         strerror(-r),
                                         r == -ETIMEDOUT ? " (no monitor answered in time)" : "");
 
-        vmsnap_rbd_cluster *cluster = calloc(1, sizeof(*cluster));
-        if (!cluster)
-                abort();
+        vmsnap_rbd_cluster *cluster = xcalloc(1, sizeof(*cluster));
         cluster->rados = rados;
         cluster->hosts = strdup_or_abort(configured_hosts);
         rados = NULL;
@@ -289,9 +282,7 @@ static int list_snapshots(rbd_image_t handle, const char *pool, const char *imag
         rbd_snap_info_t *infos = NULL;
 
         for (;;) {
-                infos = calloc(max, sizeof(*infos));
-                if (!infos)
-                        abort();
+                infos = xcalloc(max, sizeof(*infos));
                 r = rbd_snap_list(handle, infos, &max);
                 if (r != -ERANGE)
                         break;
@@ -303,9 +294,7 @@ static int list_snapshots(rbd_image_t handle, const char *pool, const char *imag
                                         "the snapshots of image %s in pool %s cannot be listed: %s", image,
                                         pool, strerror(-r));
         }
-        vmsnap_rbd_snapshot *snapshots = calloc(r > 0 ? r : 1, sizeof(*snapshots));
-        if (!snapshots)
-                abort();
+        vmsnap_rbd_snapshot *snapshots = xcalloc(r > 0 ? r : 1, sizeof(*snapshots));
         for (int i = 0; i < r; i++) {
                 snapshots[i].name = strdup_or_abort(infos[i].name);
                 snapshots[i].size = infos[i].size;
@@ -397,9 +386,7 @@ static int read_owner(rbd_image_t handle, const char *pool, const char *image, c
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED,
                                         "the metadata of image %s in pool %s cannot be read: %s", image,
                                         pool, strerror(-r));
-        *ret = strndup(value, length);
-        if (!*ret)
-                abort();
+        *ret = xstrndup(value, length);
         return 0;
 }
 
@@ -717,9 +704,7 @@ int vmsnap_rbd_lease_acquire(vmsnap_rbd_cluster *cluster, const char *pool, cons
         if (getentropy(random_bytes, sizeof(random_bytes)) < 0)
                 abort();
 
-        vmsnap_rbd_lease *lease = calloc(1, sizeof(*lease));
-        if (!lease)
-                abort();
+        vmsnap_rbd_lease *lease = xcalloc(1, sizeof(*lease));
         *lease = (vmsnap_rbd_lease){
                 .cluster = cluster,
                 .ioctx = ioctx,
@@ -800,11 +785,9 @@ int vmsnap_rbd_document_read(vmsnap_rbd_cluster *cluster, const char *pool, cons
         /* One read operation returns the data and stamps the version it read; a document
          * larger than the buffer is read again with a larger one. */
         for (size_t size = 64 * 1024;; size *= 2) {
-                _cleanup_free_ char *buffer = malloc(size + 1);
+                _cleanup_free_ char *buffer = xmalloc(size + 1);
                 size_t length = 0;
                 int read_result = 0;
-                if (!buffer)
-                        abort();
                 rados_read_op_t op = rados_create_read_op();
                 rados_read_op_read(op, 0, size, buffer, &length, &read_result);
                 r = rados_read_op_operate(op, ioctx, object, 0);
@@ -877,11 +860,9 @@ static size_t encode_assert_locked(const vmsnap_rbd_lease *lease, unsigned char 
 int vmsnap_rbd_document_write(vmsnap_rbd_lease *lease, const char *text, vmsnap_error *error)
 {
         _cleanup_free_ unsigned char *assertion =
-                malloc(6 + 3 * 4 + 1 + strlen(LOCK_NAME) + strlen(lease->cookie) + strlen(LOCK_TAG));
+                xmalloc(6 + 3 * 4 + 1 + strlen(LOCK_NAME) + strlen(lease->cookie) + strlen(LOCK_TAG));
         int exec_result = 0;
 
-        if (!assertion)
-                abort();
         size_t assertion_length = encode_assert_locked(lease, assertion);
 
         rados_write_op_t op = rados_create_write_op();

@@ -21,33 +21,20 @@
 
 /* ---- what a plan does ---- */
 
-static char *xstrdup(const char *s)
-{
-        char *copy = strdup(s);
-        if (!copy)
-                abort();
-        return copy;
-}
-
 void vmsnap_merge_effects_remove(vmsnap_merge_effects *effects, const char *path)
 {
         for (size_t i = 0; i < effects->n_removed; i++)
                 if (strcmp(effects->removed[i], path) == 0)
                         return;
-        char **grown = realloc(effects->removed, (effects->n_removed + 1) * sizeof(*grown));
-        if (!grown)
-                abort();
-        effects->removed = grown;
+        effects->removed =
+                xreallocarray(effects->removed, effects->n_removed + 1, sizeof(*effects->removed));
         effects->removed[effects->n_removed++] = xstrdup(path);
 }
 
 void vmsnap_merge_effects_move(vmsnap_merge_effects *effects, const char *from, const char *into,
                                bool over_zero)
 {
-        vmsnap_merge_move *grown = realloc(effects->moves, (effects->n_moves + 1) * sizeof(*grown));
-        if (!grown)
-                abort();
-        effects->moves = grown;
+        effects->moves = xreallocarray(effects->moves, effects->n_moves + 1, sizeof(*effects->moves));
         effects->moves[effects->n_moves++] = (vmsnap_merge_move){xstrdup(from), xstrdup(into), over_zero};
 }
 
@@ -113,9 +100,7 @@ static void map_cache_reserve(size_t files)
                                                         : files;
         if (wanted <= map_cache_capacity)
                 return;
-        allocation_map **grown = realloc(map_cache, wanted * sizeof(*grown));
-        if (!grown)
-                abort();
+        allocation_map **grown = xreallocarray(map_cache, wanted, sizeof(*grown));
         memset(grown + map_cache_capacity, 0, (wanted - map_cache_capacity) * sizeof(*grown));
         map_cache = grown;
         map_cache_next = map_cache_capacity; /* the new, empty slots are filled first */
@@ -134,14 +119,10 @@ static void map_cache_drop(size_t slot)
 
 static allocation_map *allocation_map_copy(const allocation_map *map)
 {
-        allocation_map *copy = malloc(sizeof(*copy));
-        if (!copy)
-                abort();
+        allocation_map *copy = xmalloc(sizeof(*copy));
         *copy = *map;
         copy->path = xstrdup(map->path);
-        copy->runs = malloc((map->n_runs + 1) * sizeof(*copy->runs));
-        if (!copy->runs)
-                abort();
+        copy->runs = xmalloc((map->n_runs + 1) * sizeof(*copy->runs));
         memcpy(copy->runs, map->runs, map->n_runs * sizeof(*copy->runs));
         return copy;
 }
@@ -164,10 +145,7 @@ static void map_append(allocation_map *map, const vmsnap_qcow2_run *run, size_t 
         }
         if (map->n_runs == *capacity) {
                 *capacity = *capacity ? *capacity * 2 : 64;
-                vmsnap_qcow2_run *grown = realloc(map->runs, *capacity * sizeof(*grown));
-                if (!grown)
-                        abort();
-                map->runs = grown;
+                map->runs = xreallocarray(map->runs, *capacity, sizeof(*map->runs));
         }
         map->runs[map->n_runs++] =
                 (vmsnap_qcow2_run){.kind = run->kind, .offset = run->offset, .length = run->length};
@@ -232,9 +210,7 @@ static allocation_map *allocation_map_get(const char *path)
                 }
         pthread_mutex_unlock(&map_cache_lock);
 
-        map = calloc(1, sizeof(*map));
-        if (!map)
-                abort();
+        map = xcalloc(1, sizeof(*map));
         *map = (allocation_map){.path = xstrdup(path),
                                 .dev = st.st_dev,
                                 .ino = st.st_ino,
@@ -286,10 +262,7 @@ static void ranges_add(cluster_range **ranges, size_t *n, size_t *capacity, uint
         }
         if (*n == *capacity) {
                 *capacity = *capacity ? *capacity * 2 : 64;
-                cluster_range *grown = realloc(*ranges, *capacity * sizeof(*grown));
-                if (!grown)
-                        abort();
-                *ranges = grown;
+                *ranges = xreallocarray(*ranges, *capacity, sizeof(**ranges));
         }
         (*ranges)[(*n)++] = (cluster_range){start, end};
 }
@@ -378,9 +351,7 @@ static bool stat_in_directory(stat_directory *directory, const char *path, struc
                 if (directory->fd >= 0)
                         close(directory->fd);
                 free(directory->path);
-                directory->path = strndup(path, length);
-                if (!directory->path)
-                        abort();
+                directory->path = xstrndup(path, length);
                 directory->length = length;
                 directory->fd = open(directory->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
         }
@@ -403,9 +374,7 @@ uint64_t vmsnap_sizes_of_files(char *const *paths, size_t n)
         uint64_t total = 0;
         struct stat st;
 
-        _cleanup_free_ char **sorted = calloc(n + 1, sizeof(*sorted));
-        if (!sorted)
-                abort();
+        _cleanup_free_ char **sorted = xcalloc(n + 1, sizeof(*sorted));
         memcpy(sorted, paths, n * sizeof(*sorted));
         qsort(sorted, n, sizeof(*sorted), compare_paths);
         for (size_t i = 0; i < n; i++)
@@ -485,13 +454,6 @@ typedef struct domain_plans {
 static pthread_mutex_t plans_lock = PTHREAD_MUTEX_INITIALIZER;
 static domain_plans plans_cache[PLANS_CACHE_MAX];
 
-static uint64_t now_usec(void)
-{
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
-}
-
 /* Every file a listing measures (the snapshots' images and memory states, the files vmsnap
  * made), sorted and stated once: its allocated bytes are the sizes, its version is part of
  * the fingerprint. */
@@ -523,9 +485,7 @@ static void measure_files(const vmsnap_domain_meta *meta, measured_files *table)
 
         for (size_t i = 0; i < meta->n_snapshots; i++)
                 capacity += meta->snapshots[i]->n_disks + 1;
-        table->files = calloc(capacity, sizeof(*table->files));
-        if (!table->files)
-                abort();
+        table->files = xcalloc(capacity, sizeof(*table->files));
         table->n = 0;
         for (size_t i = 0; i < meta->n_snapshots; i++) {
                 measured_add(table, meta->snapshots[i]->memory_file);
@@ -563,7 +523,7 @@ static char *fingerprint_make(const vmsnap_domain_meta *meta, const measured_fil
         FILE *out = open_memstream(&text, &size);
 
         if (!out)
-                abort();
+                oom();
         fprintf(out, "%s\n", meta->current_id ? meta->current_id : "");
         for (size_t i = 0; i < meta->n_snapshots; i++) {
                 const vmsnap_snapshot *s = meta->snapshots[i];
@@ -585,7 +545,7 @@ static char *fingerprint_make(const vmsnap_domain_meta *meta, const measured_fil
                                 (long long)f->st.st_size);
         }
         if (fclose(out) != 0)
-                abort();
+                oom();
         return text;
 }
 
@@ -622,7 +582,7 @@ static bool plans_lookup(const char *uuid, const char *fingerprint, vmsnap_snaps
                 if (!plans->fingerprint || strcmp(plans->uuid, uuid) != 0)
                         continue;
                 found = strcmp(plans->fingerprint, fingerprint) == 0 &&
-                        now_usec() - plans->made_usec < PLANS_MAX_AGE_USEC;
+                        now_usec(CLOCK_MONOTONIC) - plans->made_usec < PLANS_MAX_AGE_USEC;
                 for (size_t i = 0; found && i < n; i++) {
                         planned_size key = {.id = infos[i].id};
                         const planned_size *planned = bsearch(&key, plans->sizes, plans->n,
@@ -654,9 +614,7 @@ static void plans_store(const char *uuid, const char *fingerprint, uint64_t made
         snprintf(slot->uuid, sizeof(slot->uuid), "%s", uuid);
         slot->fingerprint = xstrdup(fingerprint);
         slot->made_usec = made_usec;
-        slot->sizes = calloc(n + 1, sizeof(*slot->sizes));
-        if (!slot->sizes)
-                abort();
+        slot->sizes = xcalloc(n + 1, sizeof(*slot->sizes));
         for (size_t i = 0; i < n; i++)
                 slot->sizes[i] = (planned_size){xstrdup(infos[i].id), infos[i].reclaimable};
         qsort(slot->sizes, n, sizeof(*slot->sizes), compare_planned);
@@ -695,35 +653,24 @@ static void plans_make(vmsnap_engine *engine, const char *uuid, const vmsnap_dom
         estimate_op_close(&op);
 }
 
-static int compare_snapshot_ids(const void *a, const void *b)
-{
-        return strcmp((*(const vmsnap_snapshot *const *)a)->id, (*(const vmsnap_snapshot *const *)b)->id);
-}
-
 void vmsnap_sizes_fill(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
                        vmsnap_snapshot_info *infos, size_t n)
 {
-        uint64_t started = now_usec();
+        uint64_t started = now_usec(CLOCK_MONOTONIC);
         measured_files table;
 
         /* Each file stated once, each lookup a binary search: a listing of 1,000 snapshots
          * costs n log n, not n^2 string comparisons. */
         measure_files(meta, &table);
         _cleanup_free_ char *fingerprint = fingerprint_make(meta, &table);
-        char **owned = calloc(meta->n_owned + 1, sizeof(*owned));
-        const vmsnap_snapshot **by_id = calloc(meta->n_snapshots + 1, sizeof(*by_id));
-        if (!owned || !by_id)
-                abort();
+        char **owned = xcalloc(meta->n_owned + 1, sizeof(*owned));
+        size_t *by_id = vmsnap_domain_meta_sort_by_id(meta);
         memcpy(owned, meta->owned, meta->n_owned * sizeof(*owned));
         qsort(owned, meta->n_owned, sizeof(*owned), compare_paths);
-        memcpy(by_id, meta->snapshots, meta->n_snapshots * sizeof(*by_id));
-        qsort(by_id, meta->n_snapshots, sizeof(*by_id), compare_snapshot_ids);
         for (size_t i = 0; i < n; i++) {
-                vmsnap_snapshot key = {.id = infos[i].id};
-                const vmsnap_snapshot *key_pointer = &key;
-                const vmsnap_snapshot **s = bsearch(&key_pointer, by_id, meta->n_snapshots, sizeof(*by_id),
-                                                    compare_snapshot_ids);
-                infos[i].size = s ? snapshot_size(*s, owned, meta->n_owned, &table) : 0;
+                size_t s = vmsnap_domain_meta_find_sorted(meta, by_id, infos[i].id);
+                infos[i].size =
+                        s != SIZE_MAX ? snapshot_size(meta->snapshots[s], owned, meta->n_owned, &table) : 0;
         }
         free(owned);
         free(by_id);

@@ -163,11 +163,7 @@ static int read_string(json_object *object, const char *where, const char *key, 
         if ((size_t)json_object_get_string_len(value) != strlen(text))
                 return malformed(error, "field %s contains a NUL character", path);
 
-        char *copy = strdup(text);
-        if (!copy)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory reading %s",
-                                        path);
-        *ret = copy;
+        *ret = xstrdup(text);
         return 0;
 }
 
@@ -328,13 +324,10 @@ static int snapshot_from_json(json_object *object, const char *where, vmsnap_sna
 
 static int preview_from_json(json_object *object, vmsnap_preview **ret, vmsnap_error *error)
 {
-        _cleanup_preview_ vmsnap_preview *preview = calloc(1, sizeof(*preview));
+        _cleanup_preview_ vmsnap_preview *preview = xcalloc(1, sizeof(*preview));
         json_object *disks = NULL;
         int r;
 
-        if (!preview)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED,
-                                        "out of memory reading preview");
         r = require_object(object, "preview", error);
         if (r < 0)
                 return r;
@@ -352,12 +345,8 @@ static int preview_from_json(json_object *object, vmsnap_preview **ret, vmsnap_e
                 return r;
 
         size_t n = json_object_array_length(disks);
-        if (n > 0) {
-                preview->disks = calloc(n, sizeof(*preview->disks));
-                if (!preview->disks)
-                        return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED,
-                                                "out of memory reading preview disks");
-        }
+        if (n > 0)
+                preview->disks = xcalloc(n, sizeof(*preview->disks));
         for (size_t i = 0; i < n; i++) {
                 json_object *entry = json_object_array_get_idx(disks, i);
                 vmsnap_preview_disk *disk = &preview->disks[i];
@@ -395,33 +384,10 @@ static int preview_from_json(json_object *object, vmsnap_preview **ret, vmsnap_e
 }
 
 /* Cross-references: unique ids and names, parents and every other id reference resolve, no parent loops. */
-static int compare_ids(const void *a, const void *b, void *userdata)
-{
-        const vmsnap_domain_meta *meta = userdata;
-        return strcmp(meta->snapshots[*(const size_t *)a]->id, meta->snapshots[*(const size_t *)b]->id);
-}
-
 static int compare_names(const void *a, const void *b, void *userdata)
 {
         const vmsnap_domain_meta *meta = userdata;
         return strcmp(meta->snapshots[*(const size_t *)a]->name, meta->snapshots[*(const size_t *)b]->name);
-}
-
-/* Index of the snapshot with this id in by_id (sorted by id), or SIZE_MAX. */
-static size_t index_find(const vmsnap_domain_meta *meta, const size_t *by_id, const char *id)
-{
-        size_t lo = 0, hi = meta->n_snapshots;
-        while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                int c = strcmp(meta->snapshots[by_id[mid]]->id, id);
-                if (c == 0)
-                        return by_id[mid];
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return SIZE_MAX;
 }
 
 /* Unique ids and names, existing parents, no parent loops: O(n log n), since the store is
@@ -429,16 +395,13 @@ static size_t index_find(const vmsnap_domain_meta *meta, const size_t *by_id, co
 static int check_tree(const vmsnap_domain_meta *meta, vmsnap_error *error)
 {
         size_t n = meta->n_snapshots;
-        _cleanup_free_ size_t *by_id = calloc(n + 1, sizeof(size_t));
-        _cleanup_free_ size_t *by_name = calloc(n + 1, sizeof(size_t));
-        _cleanup_free_ size_t *parent = calloc(n + 1, sizeof(size_t));
-        _cleanup_free_ unsigned char *color = calloc(n + 1, 1); /* 0 new, 1 on the path, 2 reaches a root */
+        _cleanup_free_ size_t *by_id = vmsnap_domain_meta_sort_by_id(meta);
+        _cleanup_free_ size_t *by_name = xcalloc(n + 1, sizeof(size_t));
+        _cleanup_free_ size_t *parent = xcalloc(n + 1, sizeof(size_t));
+        _cleanup_free_ unsigned char *color = xcalloc(n + 1, 1); /* 0 new, 1 on the path, 2 reaches a root */
 
-        if (!by_id || !by_name || !parent || !color)
-                abort();
         for (size_t i = 0; i < n; i++)
-                by_id[i] = by_name[i] = i;
-        qsort_r(by_id, n, sizeof(size_t), compare_ids, (void *)meta);
+                by_name[i] = i;
         qsort_r(by_name, n, sizeof(size_t), compare_names, (void *)meta);
         for (size_t i = 1; i < n; i++) {
                 if (strcmp(meta->snapshots[by_id[i - 1]]->id, meta->snapshots[by_id[i]]->id) == 0)
@@ -453,7 +416,7 @@ static int check_tree(const vmsnap_domain_meta *meta, vmsnap_error *error)
                 parent[i] = SIZE_MAX;
                 if (!snapshot->parent_id)
                         continue;
-                parent[i] = index_find(meta, by_id, snapshot->parent_id);
+                parent[i] = vmsnap_domain_meta_find_sorted(meta, by_id, snapshot->parent_id);
                 if (parent[i] == SIZE_MAX)
                         return malformed(error,
                                          "snapshots[%zu] (\"%s\") names parent %s, which is not a snapshot",
@@ -599,10 +562,7 @@ static int store_path(const char *state_dir, const char *uuid, char **ret, vmsna
         if (!state_dir || !*state_dir)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "no state directory was given for the metadata of domain %s", uuid);
-        if (asprintf(ret, "%s/%s.json", state_dir, uuid) < 0) {
-                *ret = NULL;
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-        }
+        *ret = xasprintf("%s/%s.json", state_dir, uuid);
         return 0;
 }
 
@@ -615,7 +575,7 @@ static int json_parse_document(const char *data, size_t size, json_object **ret,
                 return malformed(error, "the document is too large (%zu bytes)", size);
         tokener = json_tokener_new();
         if (!tokener)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+                oom();
         json_tokener_set_flags(tokener, JSON_TOKENER_STRICT);
 
         json_object *object = json_tokener_parse_ex(tokener, data, (int)size);
@@ -698,13 +658,9 @@ int vmsnap_store_save(const char *state_dir, const vmsnap_domain_meta *meta, vms
                 document, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE,
                 &size);
         if (!text)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+                oom();
 
-        _cleanup_free_ char *with_newline = NULL;
-        if (asprintf(&with_newline, "%s\n", text) < 0) {
-                with_newline = NULL;
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-        }
+        _cleanup_free_ char *with_newline = xasprintf("%s\n", text);
         return vmsnap_file_write_atomic(path, with_newline, size + 1, error);
 }
 
@@ -742,13 +698,8 @@ int vmsnap_store_list(const char *state_dir, char ***ret, size_t *n_ret, vmsnap_
                 snprintf(uuid, sizeof(uuid), "%.36s", entry->d_name);
                 if (!vmsnap_uuid_is_valid(uuid))
                         continue;
-                char **grown = realloc(uuids, (n + 1) * sizeof(char *));
-                if (!grown)
-                        abort();
-                uuids = grown;
-                uuids[n] = strdup(uuid);
-                if (!uuids[n++])
-                        abort();
+                uuids = xreallocarray(uuids, n + 1, sizeof(char *));
+                uuids[n++] = xstrdup(uuid);
         }
         closedir(dir);
         *ret = uuids;

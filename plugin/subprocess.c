@@ -51,22 +51,6 @@ static inline void close_pair(int fds[2])
                 }
 }
 
-static uint64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
 static bool is_canceled(const spawn_state *state)
 {
         return state->hooks && state->hooks->is_canceled &&
@@ -198,11 +182,10 @@ static const char *program_name(const char *argv0)
 static int program_find(const char *argv0, char **ret)
 {
         const char *search, *p;
-        int r;
 
         if (strchr(argv0, '/')) {
-                *ret = strdup(argv0);
-                return *ret ? 0 : -ENOMEM;
+                *ret = xstrdup(argv0);
+                return 0;
         }
 
         search = getenv("PATH");
@@ -212,15 +195,9 @@ static int program_find(const char *argv0, char **ret)
         for (p = search;; p++) {
                 size_t length = strcspn(p, ":");
                 struct stat st;
-                char *candidate;
-
                 /* An empty entry means the current directory, as it does for execvp(). */
-                if (length == 0)
-                        r = asprintf(&candidate, "./%s", argv0);
-                else
-                        r = asprintf(&candidate, "%.*s/%s", (int)length, p, argv0);
-                if (r < 0)
-                        return -ENOMEM;
+                char *candidate =
+                        length == 0 ? xasprintf("./%s", argv0) : xasprintf("%.*s/%s", (int)length, p, argv0);
                 if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode) && access(candidate, X_OK) == 0) {
                         *ret = candidate;
                         return 0;
@@ -341,14 +318,14 @@ static void pipe_drain(spawn_state *state, int *fd, bool is_stdout)
 
 static void child_terminate(pid_t pid, int *status)
 {
-        uint64_t deadline = now_ms() + TERMINATE_GRACE_MS;
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) / 1000 + TERMINATE_GRACE_MS;
 
         (void)kill(pid, SIGTERM);
         for (unsigned delay = 1;; delay = delay < 50 ? delay * 2 : 50) {
                 pid_t r = waitpid(pid, status, WNOHANG);
                 if (r == pid || (r < 0 && errno != EINTR))
                         return;
-                if (now_ms() >= deadline)
+                if (now_usec(CLOCK_MONOTONIC) / 1000 >= deadline)
                         break;
                 sleep_ms(delay);
         }
@@ -375,9 +352,7 @@ int vmsnap_spawn(const char *const *argv, const vmsnap_hooks *hooks, vmsnap_erro
         if (vmsnap_failpoint_dead())
                 return vmsnap_failpoint_dead_error(error);
 
-        state = calloc(1, sizeof(*state));
-        if (!state)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        state = xcalloc(1, sizeof(*state));
         state->hooks = hooks;
         state->last_progress = -1;
 

@@ -4,14 +4,7 @@
 #include <string.h>
 
 #include "tree.h"
-
-static void *xcalloc(size_t n, size_t size)
-{
-        void *p = calloc(n + 1, size);
-        if (!p)
-                abort();
-        return p;
-}
+#include "util.h"
 
 static int compare_created(const void *a, const void *b, void *userdata)
 {
@@ -23,35 +16,11 @@ static int compare_created(const void *a, const void *b, void *userdata)
         return strcmp(x->name, y->name);
 }
 
-static int compare_id(const void *a, const void *b, void *userdata)
-{
-        const vmsnap_domain_meta *meta = userdata;
-        return strcmp(meta->snapshots[*(const size_t *)a]->id, meta->snapshots[*(const size_t *)b]->id);
-}
-
-/* Index of the snapshot with this id, by binary search over by_id. */
-static size_t find_by_id(const vmsnap_domain_meta *meta, const size_t *by_id, const char *id)
-{
-        size_t lo = 0, hi = meta->n_snapshots;
-
-        while (id && lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                int c = strcmp(meta->snapshots[by_id[mid]]->id, id);
-                if (c == 0)
-                        return by_id[mid];
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return VMSNAP_TREE_NO_PARENT;
-}
-
 vmsnap_tree *vmsnap_tree_build(const vmsnap_domain_meta *meta)
 {
         size_t n = meta->n_snapshots;
         vmsnap_tree *tree = xcalloc(1, sizeof(*tree));
-        size_t *by_id = xcalloc(n, sizeof(size_t));
+        size_t *by_id = vmsnap_domain_meta_sort_by_id(meta);
         size_t *by_created = xcalloc(n, sizeof(size_t));
         size_t *stack = xcalloc(n, sizeof(size_t));
         size_t n_stack = 0;
@@ -62,21 +31,18 @@ vmsnap_tree *vmsnap_tree_build(const vmsnap_domain_meta *meta)
         tree->n_children = xcalloc(n, sizeof(size_t));
         tree->depth_first = xcalloc(n, sizeof(size_t));
         for (size_t i = 0; i < n; i++)
-                by_id[i] = by_created[i] = i;
-        qsort_r(by_id, n, sizeof(size_t), compare_id, (void *)meta);
+                by_created[i] = i;
         qsort_r(by_created, n, sizeof(size_t), compare_created, (void *)meta);
         for (size_t i = 0; i < n; i++)
-                tree->parent[i] = find_by_id(meta, by_id, meta->snapshots[i]->parent_id);
+                tree->parent[i] = vmsnap_domain_meta_find_sorted(meta, by_id, meta->snapshots[i]->parent_id);
 
         /* Children in creation order: walk the sorted order and append. */
         for (size_t k = 0; k < n; k++) {
                 size_t i = by_created[k], p = tree->parent[i];
                 if (p == VMSNAP_TREE_NO_PARENT)
                         continue;
-                size_t *grown = realloc(tree->children[p], (tree->n_children[p] + 1) * sizeof(size_t));
-                if (!grown)
-                        abort();
-                tree->children[p] = grown;
+                tree->children[p] =
+                        xreallocarray(tree->children[p], tree->n_children[p] + 1, sizeof(size_t));
                 tree->children[p][tree->n_children[p]++] = i;
         }
 

@@ -133,20 +133,14 @@ int vmsnap_writer_new(int fd, const char *path, vmsnap_image_format format, uint
         if (fstat(fd, &st) < 0)
                 return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot examine %s: %m", path);
 
-        writer = calloc(1, sizeof(*writer));
-        if (!writer)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        writer = xcalloc(1, sizeof(*writer));
         writer->fd = fd;
         writer->format = format;
         writer->virtual_size = virtual_size;
         writer->block_size = st.st_blksize > 0 ? (uint64_t)st.st_blksize : 4096;
         writer->n_sources = n_sources;
-        writer->path = strdup(path);
-        writer->copy_methods = calloc(n_sources, sizeof(*writer->copy_methods));
-        if (!writer->path || !writer->copy_methods) {
-                r = vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-                goto fail;
-        }
+        writer->path = xstrdup(path);
+        writer->copy_methods = xcalloc(n_sources, sizeof(*writer->copy_methods));
         for (unsigned i = 0; i < n_sources; i++)
                 atomic_init(&writer->copy_methods[i], COPY_REFLINK);
 
@@ -165,12 +159,8 @@ int vmsnap_writer_new(int fd, const char *path, vmsnap_image_format format, uint
                                              (unsigned long long)virtual_size);
                         goto fail;
                 }
-                writer->l1 = calloc(writer->l1_size ? writer->l1_size : 1, sizeof(uint64_t));
-                writer->tables = calloc(writer->l1_size ? writer->l1_size : 1, sizeof(*writer->tables));
-                if (!writer->l1 || !writer->tables) {
-                        r = vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
-                        goto fail;
-                }
+                writer->l1 = xcalloc(writer->l1_size, sizeof(uint64_t));
+                writer->tables = xcalloc(writer->l1_size, sizeof(*writer->tables));
                 writer->next_free = (1 + writer->l1_clusters) * CLUSTER_SIZE;
 
                 /* The file as large as the image can grow (a hole until written): every reflink
@@ -213,9 +203,7 @@ static int table_for(vmsnap_writer *writer, uint64_t index, uint64_t **ret, vmsn
                                         "data of %s was placed after its L2 table was written",
                                         writer->path);
         if (!writer->tables[l2_index]) {
-                writer->tables[l2_index] = calloc(L2_ENTRIES, sizeof(uint64_t));
-                if (!writer->tables[l2_index])
-                        return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+                writer->tables[l2_index] = xcalloc(L2_ENTRIES, sizeof(uint64_t));
                 writer->l1[l2_index] = writer->next_free | QCOW2_OFLAG_COPIED;
                 writer->next_free += CLUSTER_SIZE;
         }
@@ -247,7 +235,7 @@ int vmsnap_writer_reserve_tables(vmsnap_writer *writer, uint64_t offset, uint64_
 /* Where guest cluster index lives, allocating it when it is new. */
 static int qcow2_cluster(vmsnap_writer *writer, uint64_t index, uint64_t *ret, vmsnap_error *error)
 {
-        uint64_t *table, *entry;
+        uint64_t *table = NULL, *entry;
         int r;
 
         r = table_for(writer, index, &table, error);
@@ -485,7 +473,6 @@ bool vmsnap_writer_probe_reflink(vmsnap_writer *writer, unsigned depth, int sour
         _cleanup_free_ char *directory = NULL;
         struct file_clone_range range;
         struct stat st;
-        char *slash;
         bool shared;
         int fd;
 
@@ -495,14 +482,7 @@ bool vmsnap_writer_probe_reflink(vmsnap_writer *writer, unsigned depth, int sour
         if (fstat(source_fd, &st) < 0 || (uint64_t)st.st_size < writer->block_size)
                 return false;
 
-        directory = strdup(writer->path);
-        if (!directory)
-                return false;
-        slash = strrchr(directory, '/');
-        if (!slash)
-                strcpy(directory, ".");
-        else
-                slash[slash == directory ? 1 : 0] = '\0';
+        directory = path_dirname(writer->path);
 
         fd = open(directory, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
         if (fd < 0)
@@ -576,10 +556,8 @@ static int refcounts_write(vmsnap_writer *writer, uint64_t table_offset, uint64_
         uint64_t blocks_offset = table_offset + table_clusters * CLUSTER_SIZE;
         int r;
 
-        block = malloc(CLUSTER_SIZE);
-        table = calloc(table_clusters, CLUSTER_SIZE);
-        if (!block || !table)
-                return vmsnap_error_set(error, -ENOMEM, VMSNAP_ERROR_FAILED, "out of memory");
+        block = xmalloc(CLUSTER_SIZE);
+        table = xcalloc(table_clusters, CLUSTER_SIZE);
 
         for (uint64_t b = 0; b < blocks; b++) {
                 uint64_t first = b * REFCOUNT_BLOCK_ENTRIES;
