@@ -376,16 +376,16 @@ static void report(const char *shape, const result *results, size_t n)
 {
         const result *base = &results[0];
 
-        printf("\n== %s tree: medians per change; (xR) = the median over that at %u snapshots\n", shape,
+        printf("\n== %s tree: medians per change; (Rx) = the median over that at %u snapshots\n", shape,
                base->size);
-        printf("%10s %10s %18s %18s %18s %18s\n", "snapshots", "build", change_names[0], change_names[1],
+        printf("%10s %10s %22s %22s %22s %22s\n", "snapshots", "build", change_names[0], change_names[1],
                change_names[2], "any change");
         for (size_t i = 0; i < n; i++) {
                 const result *r = &results[i];
                 printf("%10u %9.1fs", r->size, r->build_seconds);
                 for (int k = 0; k < CHANGE_KINDS; k++)
-                        printf(" %9.1f ms (x%.2f)", r->median_ms[k], r->median_ms[k] / base->median_ms[k]);
-                printf(" %9.1f ms (x%.2f)\n", r->all_ms, r->all_ms / base->all_ms);
+                        printf(" %9.1f ms (%6.2fx)", r->median_ms[k], r->median_ms[k] / base->median_ms[k]);
+                printf(" %9.1f ms (%6.2fx)\n", r->all_ms, r->all_ms / base->all_ms);
         }
         if (n > 1) {
                 const result *top = &results[n - 1];
