@@ -22,7 +22,9 @@
  * own record (every snapshot's parent) after the rounds, so a change that did something
  * else than the bench assumes fails the run.
  * URI is test:///default by default (libvirt's test driver in this process: the engine's own
- * work and its qemu-img runs, no libvirtd); qemu:///system defines a qemu domain instead. */
+ * work and its qemu-img runs, no libvirtd); qemu:///system defines a qemu domain instead.
+ * Each case's directory under DIR (default a new /var/tmp/vmsnap-tree-bench-XXXXXX, removed
+ * at the end) goes after its measurement; it stays when the run fails or VMSNAP_BENCH_KEEP is set. */
 #include <errno.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -393,8 +395,8 @@ static void report(const char *shape, const result *results, size_t n)
                 for (int k = 0; k < CHANGE_KINDS; k++)
                         if (top->median_ms[k] / base->median_ms[k] > worst)
                                 worst = top->median_ms[k] / base->median_ms[k];
-                printf("%s: a change at %u costs at most x%.2f one at %u (target at 1,000 against 10: "
-                       "x1.5) -> %s\n",
+                printf("%s: a change at %u costs at most %.2fx one at %u (target at 1,000 against 10: "
+                       "1.5x) -> %s\n",
                        shape, top->size, worst, base->size, worst <= 1.5 ? "within" : "NOT within");
         }
         fflush(stdout);
