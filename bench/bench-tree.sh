@@ -153,6 +153,6 @@ if "baseline" in runs:
     this = statistics.median(v[0] for v in runs["this"])
     base = statistics.median(v[0] for v in runs["baseline"])
     ratio = this / base
-    print(f"\n{count} snapshots: this build {this:.1f} s, baseline {base:.1f} s: x{ratio:.2f} "
-          f"(target at 1,000: under x0.25) -> {'met' if ratio < 0.25 else 'NOT met'}")
+    print(f"\n{count} snapshots: this build {this:.1f} s, baseline {base:.1f} s: {ratio:.2f}x "
+          f"(target at 1,000: under 0.25x) -> {'met' if ratio < 0.25 else 'NOT met'}")
 PY
