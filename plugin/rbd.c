@@ -4,10 +4,12 @@
  * cluster connection; errors name the image and pool. Which images and snapshots an
  * operation touches is decided above this file. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rados/librados.h>
 #include <rbd/librbd.h>
@@ -22,6 +24,8 @@
 /* rados_lock_exclusive() takes no tag: its locks have the empty one. */
 #define LOCK_TAG ""
 #define DOMAIN_OBJECT_PREFIX "vmsnap.domain."
+/* A dead holder's lock is taken over after its lease: longer than this is a mistake. */
+#define MAX_LEASE_SECONDS 3600
 
 struct vmsnap_rbd_cluster {
         rados_t rados;
@@ -35,7 +39,17 @@ struct vmsnap_rbd_lease {
         char *object;
         char *cookie;
         unsigned seconds;
+        /* The renewer thread and whoever holds the lease share what follows. */
+        pthread_mutex_t mutex;
+        pthread_cond_t wake;
+        pthread_t renewer;
+        bool renewer_started;
+        bool stopping;
         bool held;
+        /* When the last renewal (or the lock) was granted, on CLOCK_MONOTONIC: the lease
+         * runs out lease seconds after it, whatever the OSD answers meanwhile. */
+        struct timespec granted;
+        int lost_errno; /* why it was lost, for the sentence */
 };
 
 static char *strdup_or_abort(const char *text)
@@ -686,12 +700,96 @@ static int validate_domain_uuid(const char *domain_uuid, vmsnap_error *error)
         return 0;
 }
 
+static struct timespec monotonic_now(void)
+{
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        return now;
+}
+
+static struct timespec timespec_add_ms(struct timespec at, long long ms)
+{
+        at.tv_sec += ms / 1000;
+        at.tv_nsec += (ms % 1000) * 1000000L;
+        if (at.tv_nsec >= 1000000000L) {
+                at.tv_sec++;
+                at.tv_nsec -= 1000000000L;
+        }
+        return at;
+}
+
+static bool timespec_before(struct timespec a, struct timespec b)
+{
+        return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+/* One renewal: the OSD extends the lock only while this client and cookie hold it. */
+static int renew_lock(vmsnap_rbd_lease *lease)
+{
+        struct timeval duration = {.tv_sec = lease->seconds};
+        struct timespec asked = monotonic_now();
+        int r = rados_lock_exclusive(lease->ioctx, lease->object, LOCK_NAME, lease->cookie,
+                                     "vmsnap domain tree", &duration, LIBRADOS_LOCK_FLAG_MUST_RENEW);
+
+        pthread_mutex_lock(&lease->mutex);
+        if (r >= 0 && lease->held)
+                lease->granted = asked; /* the OSD counts from no earlier than the request */
+        else if (r == -ENOENT || r == -EBUSY ||
+                 !timespec_before(monotonic_now(),
+                                  timespec_add_ms(lease->granted, lease->seconds * 1000LL))) {
+                /* Gone (ran out, or someone else holds it), or out of time while the OSD
+                 * did not answer: either way it is no longer this holder's. */
+                if (lease->held)
+                        lease->lost_errno = r < 0 ? -r : ETIMEDOUT;
+                lease->held = false;
+        }
+        bool held = lease->held;
+        pthread_mutex_unlock(&lease->mutex);
+        return r < 0 ? r : held ? 0 : -ENOLCK;
+}
+
+/* Renews the lease every third of its length until it is released or lost: a holder that
+ * lives keeps the lock through a job of any length, one that died or stopped (a hung host,
+ * SIGSTOP) loses it lease seconds after its last renewal. A renewal that fails for another
+ * reason (no answer in time) is tried again at the next turn while the lease lasts. */
+static void *renew_until_released(void *userdata)
+{
+        vmsnap_rbd_lease *lease = userdata;
+        long long interval_ms = lease->seconds * 1000LL / 3;
+
+        pthread_mutex_lock(&lease->mutex);
+        for (;;) {
+                struct timespec due = timespec_add_ms(monotonic_now(), interval_ms);
+                while (!lease->stopping && timespec_before(monotonic_now(), due))
+                        pthread_cond_timedwait(&lease->wake, &lease->mutex, &due);
+                if (lease->stopping || !lease->held)
+                        break;
+                pthread_mutex_unlock(&lease->mutex);
+                (void)renew_lock(lease);
+                pthread_mutex_lock(&lease->mutex);
+        }
+        pthread_mutex_unlock(&lease->mutex);
+        return NULL;
+}
+
+static void lease_free(vmsnap_rbd_lease *lease)
+{
+        rados_ioctx_destroy(lease->ioctx);
+        pthread_cond_destroy(&lease->wake);
+        pthread_mutex_destroy(&lease->mutex);
+        free(lease->pool);
+        free(lease->object);
+        free(lease->cookie);
+        free(lease);
+}
+
 int vmsnap_rbd_lease_acquire(vmsnap_rbd_cluster *cluster, const char *pool, const char *domain_uuid,
                              const char *holder, unsigned lease_seconds, vmsnap_rbd_lease **ret,
                              vmsnap_error *error)
 {
         rados_ioctx_t ioctx = NULL;
         unsigned char random_bytes[8];
+        pthread_condattr_t monotonic;
         int r;
 
         if ((r = validate_domain_uuid(domain_uuid, error)) < 0)
@@ -699,6 +797,11 @@ int vmsnap_rbd_lease_acquire(vmsnap_rbd_cluster *cluster, const char *pool, cons
         if (lease_seconds == 0)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "a lease of 0 seconds never ends; give its length");
+        if (lease_seconds > MAX_LEASE_SECONDS)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "a lease of %u seconds would keep a dead host's lock too long; at "
+                                        "most %u",
+                                        lease_seconds, MAX_LEASE_SECONDS);
         if ((r = open_pool(cluster, pool, &ioctx, error)) < 0)
                 return r;
         if (getentropy(random_bytes, sizeof(random_bytes)) < 0)
@@ -712,11 +815,17 @@ int vmsnap_rbd_lease_acquire(vmsnap_rbd_cluster *cluster, const char *pool, cons
                 .object = domain_object(domain_uuid),
                 .seconds = lease_seconds,
         };
+        pthread_mutex_init(&lease->mutex, NULL);
+        pthread_condattr_init(&monotonic);
+        pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+        pthread_cond_init(&lease->wake, &monotonic);
+        pthread_condattr_destroy(&monotonic);
         lease->cookie =
                 printf_or_abort("%s#%02x%02x%02x%02x%02x%02x%02x%02x", holder && *holder ? holder : "vmsnap",
                                 random_bytes[0], random_bytes[1], random_bytes[2], random_bytes[3],
                                 random_bytes[4], random_bytes[5], random_bytes[6], random_bytes[7]);
         struct timeval duration = {.tv_sec = lease_seconds};
+        struct timespec asked = monotonic_now();
         r = rados_lock_exclusive(ioctx, lease->object, LOCK_NAME, lease->cookie, "vmsnap domain tree",
                                  &duration, 0);
         if (r < 0) {
@@ -733,41 +842,81 @@ int vmsnap_rbd_lease_acquire(vmsnap_rbd_cluster *cluster, const char *pool, cons
                         r = vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED,
                                              "the lock on object %s in pool %s cannot be taken: %s",
                                              lease->object, pool, strerror(-r));
-                vmsnap_rbd_lease_release(lease);
+                lease_free(lease);
                 return r;
         }
         lease->held = true;
+        lease->granted = asked;
+        r = pthread_create(&lease->renewer, NULL, renew_until_released, lease);
+        if (r != 0) {
+                vmsnap_error_set(
+                        error, -r, VMSNAP_ERROR_FAILED,
+                        "the lease on object %s in pool %s cannot be kept: no thread to renew it: %s",
+                        lease->object, pool, strerror(r));
+                (void)rados_unlock(ioctx, lease->object, LOCK_NAME, lease->cookie);
+                lease_free(lease);
+                return -r;
+        }
+        lease->renewer_started = true;
         *ret = lease;
         return 0;
 }
 
+static int lost_error(vmsnap_rbd_lease *lease, vmsnap_error *error)
+{
+        return vmsnap_error_set(error, -ENOLCK, VMSNAP_ERROR_LOCKED,
+                                "the lease on object %s in pool %s ran out or was taken over; the change "
+                                "must start again: %s",
+                                lease->object, lease->pool, strerror(lease->lost_errno));
+}
+
 int vmsnap_rbd_lease_renew(vmsnap_rbd_lease *lease, vmsnap_error *error)
 {
-        struct timeval duration = {.tv_sec = lease->seconds};
-        int r = rados_lock_exclusive(lease->ioctx, lease->object, LOCK_NAME, lease->cookie,
-                                     "vmsnap domain tree", &duration, LIBRADOS_LOCK_FLAG_MUST_RENEW);
-        if (r < 0) {
-                lease->held = false;
-                return vmsnap_error_set(error, r == -ENOENT || r == -EBUSY ? -ENOLCK : r,
-                                        VMSNAP_ERROR_LOCKED,
-                                        "the lease on object %s in pool %s ran out or was taken over; the "
-                                        "change must start again: %s",
+        int r = renew_lock(lease);
+        if (r < 0 && !vmsnap_rbd_lease_held(lease))
+                return lost_error(lease, error);
+        if (r < 0)
+                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED,
+                                        "the lease on object %s in pool %s was not renewed this time: %s",
                                         lease->object, lease->pool, strerror(-r));
-        }
         return 0;
+}
+
+bool vmsnap_rbd_lease_held(vmsnap_rbd_lease *lease)
+{
+        pthread_mutex_lock(&lease->mutex);
+        bool held = lease->held && timespec_before(monotonic_now(),
+                                                   timespec_add_ms(lease->granted, lease->seconds * 1000LL));
+        pthread_mutex_unlock(&lease->mutex);
+        return held;
+}
+
+int vmsnap_rbd_lease_check(vmsnap_rbd_lease *lease, vmsnap_error *error)
+{
+        if (vmsnap_rbd_lease_held(lease))
+                return 0;
+        pthread_mutex_lock(&lease->mutex);
+        if (!lease->lost_errno)
+                lease->lost_errno = ETIMEDOUT;
+        pthread_mutex_unlock(&lease->mutex);
+        return lost_error(lease, error);
 }
 
 void vmsnap_rbd_lease_release(vmsnap_rbd_lease *lease)
 {
         if (!lease)
                 return;
-        if (lease->held)
-                (void)rados_unlock(lease->ioctx, lease->object, LOCK_NAME, lease->cookie);
-        rados_ioctx_destroy(lease->ioctx);
-        free(lease->pool);
-        free(lease->object);
-        free(lease->cookie);
-        free(lease);
+        if (lease->renewer_started) {
+                pthread_mutex_lock(&lease->mutex);
+                lease->stopping = true;
+                pthread_cond_signal(&lease->wake);
+                pthread_mutex_unlock(&lease->mutex);
+                pthread_join(lease->renewer, NULL);
+        }
+        /* Unlocked even when it looked lost (the OSD may still count it): the cookie is this
+         * holder's alone, so unlocking a lost lease leaves a new holder's lock be. */
+        (void)rados_unlock(lease->ioctx, lease->object, LOCK_NAME, lease->cookie);
+        lease_free(lease);
 }
 
 int vmsnap_rbd_document_read(vmsnap_rbd_cluster *cluster, const char *pool, const char *domain_uuid,
@@ -872,7 +1021,11 @@ int vmsnap_rbd_document_write(vmsnap_rbd_lease *lease, const char *text, vmsnap_
         int r = rados_write_op_operate(op, lease->ioctx, lease->object, NULL, 0);
         rados_release_write_op(op);
         if (r == -EBUSY || r == -ENOENT) {
+                pthread_mutex_lock(&lease->mutex);
+                if (lease->held)
+                        lease->lost_errno = -r;
                 lease->held = false;
+                pthread_mutex_unlock(&lease->mutex);
                 return vmsnap_error_set(
                         error, -ENOLCK, VMSNAP_ERROR_LOCKED,
                         "object %s in pool %s was not written: the lease on it ran out or was "

@@ -92,18 +92,29 @@ int vmsnap_rbd_image_sizes(vmsnap_rbd_cluster *cluster, const char *pool, const 
                            uint64_t *allocated_ret, vmsnap_error *error);
 
 /* A domain's document in RADOS: the object "vmsnap.domain.<uuid>" in the pool, changed only
- * under an exclusive lock with a lease. A holder that stops renewing loses the lease after
- * lease_seconds and the next one may take it; its writes fail from then on. */
+ * under an exclusive lock with a lease. The holder keeps the lock while it lives: a thread
+ * renews it every third of lease_seconds until it is released. A holder that dies or stops
+ * (a host that hangs, SIGSTOP) renews no more and loses the lock lease_seconds after its
+ * last renewal; the next one may then take it, and the old holder's writes fail from then
+ * on, also when it comes back. */
 typedef struct vmsnap_rbd_lease vmsnap_rbd_lease;
 
-/* Takes the domain's lock for lease_seconds, or fails with Busy naming the holder.
- * holder says who takes it ("host h1, vmsnapd 1234"). */
+/* Takes the domain's lock for lease_seconds (at most an hour) and starts renewing it, or
+ * fails with Busy naming the holder. holder says who takes it ("host h1, vmsnapd 1234"). */
 int vmsnap_rbd_lease_acquire(vmsnap_rbd_cluster *cluster, const char *pool, const char *domain_uuid,
                              const char *holder, unsigned lease_seconds, vmsnap_rbd_lease **ret,
                              vmsnap_error *error);
-/* Extends the lease by its length; fails (Locked) once it ran out. */
+/* Extends the lease by its length at once (the renewer does it on its own); fails
+ * (Locked) once it ran out or was taken over. */
 int vmsnap_rbd_lease_renew(vmsnap_rbd_lease *lease, vmsnap_error *error);
-/* Unlocks (when still held) and frees the lease. */
+/* Whether the lease is still this holder's as far as it knows: granted or renewed less than
+ * lease_seconds ago, and never found lost. A long job asks between steps (with
+ * vmsnap_rbd_lease_check for the sentence) and stops when it is not; the OSD refuses its
+ * writes anyway. */
+bool vmsnap_rbd_lease_held(vmsnap_rbd_lease *lease);
+/* 0 while the lease is held; else -ENOLCK (Locked) with a sentence. */
+int vmsnap_rbd_lease_check(vmsnap_rbd_lease *lease, vmsnap_error *error);
+/* Stops renewing, unlocks (when still held) and frees the lease. */
 void vmsnap_rbd_lease_release(vmsnap_rbd_lease *lease);
 
 /* The domain's document (NULL in *text_ret when there is none) and the object's version. */

@@ -4,6 +4,9 @@
 # sparse BlueStore file) without systemd, on ports of its own in a directory of its own,
 # and how it is stopped. The caller is root; the daemons are its children.
 #
+# The OSD's sparse block file is 4 GiB, or VMSNAP_CEPH_OSD_BYTES bytes (benchmarks of large
+# images).
+#
 # ceph_start sets CEPH_DIR, CEPH_CONF, CEPH_MON_HOST and CEPH_POOL (an RBD pool for the
 # tests); ceph_stop stops the daemons and removes CEPH_DIR. Call ceph_stop from an EXIT
 # trap: it is safe to call twice and after a failed or partial start.
@@ -110,7 +113,7 @@ osd_data = $CEPH_DIR/osd/\$cluster-\$id
 osd_objectstore = bluestore
 bluestore_block_path = $CEPH_DIR/osd/\$cluster-\$id.block
 bluestore_block_create = true
-bluestore_block_size = 4294967296
+bluestore_block_size = ${VMSNAP_CEPH_OSD_BYTES:-4294967296}
 bluestore_fsck_on_mount = false
 osd_memory_target = 1073741824
 CONF
@@ -144,7 +147,8 @@ ceph_pool_create() {
                 timeout 60 rbd -c "$CEPH_CONF" pool init "$1" 2>>"$CEPH_DIR/log/stderr"
 }
 
-# ceph_stop: stops the daemons (OSD first), waits for them, removes the directory.
+# ceph_stop: stops the daemons (OSD first), waits for them, removes the directory. Safe
+# under set -e (a daemon that is gone already is no failure).
 ceph_stop() {
         local i pid
         for ((i = ${#ceph_pids[@]} - 1; i >= 0; i--)); do
@@ -154,8 +158,8 @@ ceph_stop() {
                         kill -0 "$pid" 2>/dev/null || break
                         sleep 0.1
                 done
-                kill -KILL "$pid" 2>/dev/null
-                wait "$pid" 2>/dev/null
+                kill -KILL "$pid" 2>/dev/null || true
+                wait "$pid" 2>/dev/null || true
         done
         ceph_pids=()
         [ -n "$CEPH_DIR" ] && [ -z "${VMSNAP_TEST_KEEP_CEPH:-}" ] && rm -rf "$CEPH_DIR"

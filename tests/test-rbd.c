@@ -9,8 +9,11 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -657,68 +660,269 @@ static void test_lease_is_exclusive_and_names_its_holder(void **state)
         vmsnap_rbd_cluster_disconnect(host_b);
 }
 
-static void test_renewed_lease_outlives_its_first_length(void **state)
+/* ---- two hosts: another process holds the lease ----
+ *
+ * The other host is this program run again as "test-rbd hold CONF POOL DOMAIN HOLDER
+ * SECONDS": its own process and cluster connection. It takes the lease, says "held", and
+ * then answers one line per command on its input: "write TEXT" (the document), "held?"
+ * and "renew". At the end of its input it releases the lease and exits. */
+
+static int run_holder(char **argv)
+{
+        vmsnap_rbd_cluster_options options = {.config_file = argv[2]};
+        vmsnap_rbd_cluster *host = NULL;
+        vmsnap_rbd_lease *lease = NULL;
+        vmsnap_error error = {0};
+        char line[4096];
+
+        /* A holder the test left stopped must not outlive it. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        if (vmsnap_rbd_cluster_connect(&options, &host, &error) < 0 ||
+            vmsnap_rbd_lease_acquire(host, argv[3], argv[4], argv[5], (unsigned)atoi(argv[6]), &lease,
+                                     &error) < 0) {
+                printf("failed %s\n", error.message);
+                vmsnap_rbd_cluster_disconnect(host);
+                return 1;
+        }
+        printf("held\n");
+        while (fgets(line, sizeof(line), stdin)) {
+                line[strcspn(line, "\n")] = '\0';
+                int r = 0;
+                if (strncmp(line, "write ", 6) == 0)
+                        r = vmsnap_rbd_document_write(lease, line + 6, &error);
+                else if (strcmp(line, "renew") == 0)
+                        r = vmsnap_rbd_lease_renew(lease, &error);
+                else if (strcmp(line, "held?") == 0)
+                        r = vmsnap_rbd_lease_check(lease, &error);
+                else
+                        r = vmsnap_error_set(&error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                             "unknown command '%s'", line);
+                if (r < 0)
+                        printf("refused %s\n", error.message);
+                else
+                        printf("ok\n");
+        }
+        vmsnap_rbd_lease_release(lease);
+        vmsnap_rbd_cluster_disconnect(host);
+        return 0;
+}
+
+typedef struct other_host {
+        pid_t pid;
+        FILE *commands;
+        FILE *answers;
+} other_host;
+
+/* The next answer of the other host, within a minute (it may be slow, never silent). */
+static char *read_answer(other_host *host)
+{
+        char line[4096];
+        struct pollfd ready = {.fd = fileno(host->answers), .events = POLLIN};
+        assert_int_equal(poll(&ready, 1, 60 * 1000), 1);
+        if (!fgets(line, sizeof(line), host->answers))
+                fail_msg("the other host ended without an answer");
+        line[strcspn(line, "\n")] = '\0';
+        return format_or_fail("%s", line);
+}
+
+/* Starts the other host and waits until it holds the lease. */
+static other_host start_other_host(const char *domain, const char *holder, unsigned seconds)
+{
+        int to_host[2], from_host[2];
+        char seconds_text[16];
+        other_host host;
+
+        snprintf(seconds_text, sizeof(seconds_text), "%u", seconds);
+        assert_int_equal(pipe(to_host), 0);
+        assert_int_equal(pipe(from_host), 0);
+        host.pid = fork();
+        assert_true(host.pid >= 0);
+        if (host.pid == 0) {
+                dup2(to_host[0], STDIN_FILENO);
+                dup2(from_host[1], STDOUT_FILENO);
+                close(to_host[0]);
+                close(to_host[1]);
+                close(from_host[0]);
+                close(from_host[1]);
+                execl("/proc/self/exe", "test-rbd", "hold", ceph_conf, pool, domain, holder, seconds_text,
+                      (char *)NULL);
+                _exit(127);
+        }
+        close(to_host[0]);
+        close(from_host[1]);
+        host.commands = fdopen(to_host[1], "w");
+        host.answers = fdopen(from_host[0], "r");
+        assert_non_null(host.commands);
+        assert_non_null(host.answers);
+        setvbuf(host.commands, NULL, _IOLBF, 0);
+        _cleanup_free_ char *answer = read_answer(&host);
+        assert_string_equal(answer, "held");
+        return host;
+}
+
+static char *ask_other_host(other_host *host, const char *command)
+{
+        fprintf(host->commands, "%s\n", command);
+        fflush(host->commands);
+        return read_answer(host);
+}
+
+/* Ends the other host's input (it releases the lease) and returns its exit status, or
+ * -signal when it was killed. */
+static int stop_other_host(other_host *host)
+{
+        int status;
+        if (host->commands)
+                fclose(host->commands);
+        fclose(host->answers);
+        assert_int_equal(waitpid(host->pid, &status, 0), host->pid);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+/* Asks for the lease from host b until it is granted, within bound_seconds; returns how
+ * long that took. */
+static double take_over(vmsnap_rbd_cluster *host_b, const char *domain, double bound_seconds,
+                        vmsnap_rbd_lease **ret)
+{
+        vmsnap_error error = {0};
+        double start = now_seconds();
+        for (;;) {
+                int r = vmsnap_rbd_lease_acquire(host_b, pool, domain, "host-b", 30, ret, &error);
+                if (r == 0)
+                        return now_seconds() - start;
+                assert_int_equal(r, -EBUSY);
+                if (now_seconds() - start > bound_seconds)
+                        fail_msg("the lease was not taken over within %.0f s: %s", bound_seconds,
+                                 error.message);
+                usleep(200 * 1000);
+        }
+}
+
+#define LEASE_SECONDS 2
+
+static void test_live_holder_keeps_the_lease_across_three_lengths(void **state)
 {
         REQUIRE_CLUSTER();
         _cleanup_free_ char *domain = unique_name("renew");
+        _cleanup_free_ char *text = NULL;
         vmsnap_rbd_cluster *host_b = second_client();
-        vmsnap_rbd_lease *lease_a = NULL, *lease_b = NULL;
+        vmsnap_rbd_lease *lease_b = NULL;
         vmsnap_error error = {0};
+        unsigned refusals = 0;
 
-        assert_int_equal(vmsnap_rbd_lease_acquire(cluster, pool, domain, "host-a", 2, &lease_a, &error), 0);
-        usleep(1200 * 1000);
-        assert_int_equal(vmsnap_rbd_lease_renew(lease_a, &error), 0);
-        usleep(1200 * 1000);
-        /* 2.4 s after it was taken, 1.2 s after the renewal. */
-        assert_int_equal(vmsnap_rbd_lease_acquire(host_b, pool, domain, "host-b", 2, &lease_b, &error),
-                         -EBUSY);
-        assert_int_equal(vmsnap_rbd_document_write(lease_a, "still mine", &error), 0);
-        vmsnap_rbd_lease_release(lease_a);
+        other_host host_a = start_other_host(domain, "host-a vmsnapd 101", LEASE_SECONDS);
+        double start = now_seconds();
+        /* Host a does nothing but live: its lease is renewed without being asked. */
+        while (now_seconds() - start < 3 * LEASE_SECONDS) {
+                assert_int_equal(vmsnap_rbd_lease_acquire(host_b, pool, domain, "host-b", LEASE_SECONDS,
+                                                          &lease_b, &error),
+                                 -EBUSY);
+                assert_int_equal(error.kind, VMSNAP_ERROR_BUSY);
+                assert_non_null(strstr(error.message, "is being changed by host-a vmsnapd 101 (client."));
+                refusals++;
+                usleep(250 * 1000);
+        }
+        char *answer = ask_other_host(&host_a, "held?");
+        assert_string_equal(answer, "ok");
+        free(answer);
+        answer = ask_other_host(&host_a, "write written by a after three lease lengths");
+        assert_string_equal(answer, "ok");
+        free(answer);
+        print_message("# host b refused %u times in %.1f s while host a renewed its %d s lease\n", refusals,
+                      now_seconds() - start, LEASE_SECONDS);
+
+        /* Released at the end of its work: the next host gets it at once, with its document. */
+        assert_int_equal(stop_other_host(&host_a), 0);
+        assert_int_equal(
+                vmsnap_rbd_lease_acquire(host_b, pool, domain, "host-b", LEASE_SECONDS, &lease_b, &error),
+                0);
+        assert_int_equal(vmsnap_rbd_document_read(host_b, pool, domain, &text, NULL, &error), 0);
+        assert_string_equal(text, "written by a after three lease lengths");
+        vmsnap_rbd_lease_release(lease_b);
         vmsnap_rbd_cluster_disconnect(host_b);
 }
 
-static void test_lease_that_ran_out_is_taken_over_and_fences_the_old_holder(void **state)
+static void test_killed_holder_is_taken_over_after_the_lease(void **state)
 {
         REQUIRE_CLUSTER();
-        _cleanup_free_ char *domain = unique_name("expire");
+        _cleanup_free_ char *domain = unique_name("killed");
         _cleanup_free_ char *text = NULL;
         vmsnap_rbd_cluster *host_b = second_client();
-        vmsnap_rbd_lease *lease_a = NULL, *lease_b = NULL;
+        vmsnap_rbd_lease *lease_b = NULL;
         vmsnap_error error = {0};
 
-        assert_int_equal(vmsnap_rbd_lease_acquire(cluster, pool, domain, "host-a", 2, &lease_a, &error), 0);
-        assert_int_equal(vmsnap_rbd_document_write(lease_a, "written by a", &error), 0);
-        assert_int_equal(vmsnap_rbd_lease_acquire(host_b, pool, domain, "host-b", 2, &lease_b, &error),
-                         -EBUSY);
+        other_host host_a = start_other_host(domain, "host-a vmsnapd 102", LEASE_SECONDS);
+        char *answer = ask_other_host(&host_a, "write written by a");
+        assert_string_equal(answer, "ok");
+        free(answer);
 
-        /* Host a stops renewing (it died, or hangs). */
-        usleep(2500 * 1000);
-        /* Its lease is gone even before anyone takes the lock: its writes fail. */
-        assert_int_equal(vmsnap_rbd_document_write(lease_a, "late write by a", &error), -ENOLCK);
-        assert_int_equal(error.kind, VMSNAP_ERROR_LOCKED);
-        assert_non_null(strstr(error.message, "the lease on it ran out or was taken over"));
+        kill(host_a.pid, SIGKILL);
+        assert_int_equal(stop_other_host(&host_a), -SIGKILL);
+        /* Dead, but its lease runs on: nobody may take the lock yet. */
+        assert_int_equal(
+                vmsnap_rbd_lease_acquire(host_b, pool, domain, "host-b", LEASE_SECONDS, &lease_b, &error),
+                -EBUSY);
+        assert_non_null(strstr(error.message, "is being changed by host-a vmsnapd 102 (client."));
+        double waited = take_over(host_b, domain, LEASE_SECONDS + 20, &lease_b);
+        print_message("# host b took the lease %.1f s after host a was killed (lease %d s)\n", waited,
+                      LEASE_SECONDS);
 
-        assert_int_equal(vmsnap_rbd_lease_acquire(host_b, pool, domain, "host-b", 30, &lease_b, &error), 0);
+        /* What the dead host wrote is there for the one that recovers. */
         assert_int_equal(vmsnap_rbd_document_read(host_b, pool, domain, &text, NULL, &error), 0);
         assert_string_equal(text, "written by a");
-        free(text);
-        text = NULL;
         assert_int_equal(vmsnap_rbd_document_write(lease_b, "written by b", &error), 0);
-        assert_int_equal(vmsnap_rbd_document_write(lease_a, "later write by a", &error), -ENOLCK);
-        assert_int_equal(vmsnap_rbd_lease_renew(lease_a, &error), -ENOLCK);
-        assert_int_equal(error.kind, VMSNAP_ERROR_LOCKED);
-        assert_int_equal(vmsnap_rbd_document_read(cluster, pool, domain, &text, NULL, &error), 0);
+        vmsnap_rbd_lease_release(lease_b);
+        vmsnap_rbd_cluster_disconnect(host_b);
+}
+
+static void test_stopped_holder_is_taken_over_and_its_late_writes_refused(void **state)
+{
+        REQUIRE_CLUSTER();
+        _cleanup_free_ char *domain = unique_name("stopped");
+        _cleanup_free_ char *text = NULL;
+        vmsnap_rbd_cluster *host_b = second_client();
+        vmsnap_rbd_lease *lease_b = NULL;
+        vmsnap_error error = {0};
+
+        other_host host_a = start_other_host(domain, "host-a vmsnapd 103", LEASE_SECONDS);
+        char *answer = ask_other_host(&host_a, "write written by a");
+        assert_string_equal(answer, "ok");
+        free(answer);
+
+        /* Host a hangs (renewer and all) past its lease, and host b takes over. */
+        kill(host_a.pid, SIGSTOP);
+        double waited = take_over(host_b, domain, LEASE_SECONDS + 20, &lease_b);
+        print_message("# host b took the lease %.1f s after host a stopped\n", waited);
+        assert_int_equal(vmsnap_rbd_document_write(lease_b, "written by b", &error), 0);
+
+        /* Host a comes back and goes on where it was: the OSD refuses its write. */
+        kill(host_a.pid, SIGCONT);
+        answer = ask_other_host(&host_a, "write late write by a");
+        assert_non_null(strstr(answer, "refused object vmsnap.domain."));
+        assert_non_null(strstr(answer, "was not written: the lease on it ran out or was taken over"));
+        free(answer);
+        answer = ask_other_host(&host_a, "renew");
+        assert_non_null(strstr(answer, "refused the lease on object"));
+        free(answer);
+        answer = ask_other_host(&host_a, "held?");
+        assert_non_null(strstr(answer, "ran out or was taken over; the change must start again"));
+        free(answer);
+        assert_int_equal(vmsnap_rbd_document_read(host_b, pool, domain, &text, NULL, &error), 0);
         assert_string_equal(text, "written by b");
 
-        /* Releasing the lost lease leaves b's lock alone. */
-        vmsnap_rbd_lease_release(lease_a);
+        /* Host a releasing its lost lease leaves b's lock alone. */
+        assert_int_equal(stop_other_host(&host_a), 0);
         assert_int_equal(vmsnap_rbd_document_write(lease_b, "b again", &error), 0);
         vmsnap_rbd_lease_release(lease_b);
         vmsnap_rbd_cluster_disconnect(host_b);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+        if (argc == 7 && strcmp(argv[1], "hold") == 0)
+                return run_holder(argv);
+
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_unreachable_cluster_is_a_sentence_within_seconds),
                 cmocka_unit_test(test_disk_source_from_domain_xml_reaches_the_cluster),
@@ -733,8 +937,9 @@ int main(void)
                 cmocka_unit_test(test_sizes_count_the_image_own_bytes),
                 cmocka_unit_test(test_document_is_written_and_read_under_the_lease),
                 cmocka_unit_test(test_lease_is_exclusive_and_names_its_holder),
-                cmocka_unit_test(test_renewed_lease_outlives_its_first_length),
-                cmocka_unit_test(test_lease_that_ran_out_is_taken_over_and_fences_the_old_holder),
+                cmocka_unit_test(test_live_holder_keeps_the_lease_across_three_lengths),
+                cmocka_unit_test(test_killed_holder_is_taken_over_after_the_lease),
+                cmocka_unit_test(test_stopped_holder_is_taken_over_and_its_late_writes_refused),
         };
         if (getenv("VMSNAP_TEST_FILTER"))
                 cmocka_set_test_filter(getenv("VMSNAP_TEST_FILTER"));
