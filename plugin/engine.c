@@ -170,6 +170,9 @@ static void slot_free(vmsnap_domain_slot *slot)
         for (size_t i = 0; i < slot->n_clone_locks; i++)
                 free(slot->clone_locked_ids[i]);
         free(slot->clone_locked_ids);
+        for (size_t i = 0; i < slot->n_live_files; i++)
+                free(slot->live_files[i]);
+        free(slot->live_files);
         free(slot);
 }
 
@@ -240,7 +243,14 @@ vmsnap_domain_meta *vmsnap_slot_publish(vmsnap_domain_slot *slot, vmsnap_domain_
         slot->meta = meta;
         vmsnap_tree_free(slot->tree);
         slot->tree = NULL;
+        vmsnap_slot_files_changed(slot);
         return old;
+}
+
+void vmsnap_slot_files_changed(vmsnap_domain_slot *slot)
+{
+        slot->files_epoch++;
+        slot->frozen_known = false;
 }
 
 void vmsnap_engine_forget(vmsnap_engine *engine)
