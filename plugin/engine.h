@@ -95,6 +95,8 @@ struct vmsnap_engine {
         /* The administrator's list of clone directories (confine.h); NULL:
          * VMSNAP_CLONE_TARGETS_FILE. */
         char *clone_targets;
+        /* The documents of the domains libvirt no longer defines, as ListDomains read them. */
+        struct vmsnap_undefined_cache *undefined;
 };
 
 /* Reports a recovery to the engine's log (vmsnap_engine_set_log). Any thread. */

@@ -18,6 +18,7 @@
 #include "sizes.h"
 #include "store.h"
 #include "tree.h"
+#include "undefined.h"
 
 static char *xstrdup(const char *s)
 {
@@ -195,14 +196,6 @@ static int domain_info_fill(vmsnap_engine *engine, vmsnap_domain_slot *slot,
         return 0;
 }
 
-static bool uuid_listed(const vmsnap_domain_info *infos, size_t n, const char *uuid)
-{
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(infos[i].uuid, uuid) == 0)
-                        return true;
-        return false;
-}
-
 /* The record of a domain libvirt no longer defines, from its kept metadata. */
 static void undefined_info_fill(const char *uuid, const vmsnap_domain_meta *meta, bool measure,
                                 vmsnap_domain_info *info)
@@ -220,37 +213,6 @@ static void undefined_info_fill(const char *uuid, const vmsnap_domain_meta *meta
                 .defined = false,
                 .snapshot_bytes = measure ? vmsnap_sizes_of_files(meta->owned, meta->n_owned) : 0,
         };
-}
-
-/* Appends the domains whose metadata the state directory keeps but libvirt no longer
- * defines. Their documents are only read: what a crash left unfinished waits for the
- * domain's return, when the load recovers it with the domain at hand. */
-static void append_undefined(vmsnap_engine *engine, vmsnap_domain_info **infos, size_t *n)
-{
-        DIR *dir = opendir(engine->state_dir);
-        struct dirent *entry;
-
-        if (!dir)
-                return;
-        while ((entry = readdir(dir))) {
-                char uuid[VIR_UUID_STRING_BUFLEN];
-                vmsnap_domain_meta *meta = NULL;
-                size_t length = strlen(entry->d_name);
-
-                if (length != 36 + 5 || strcmp(entry->d_name + 36, ".json") != 0)
-                        continue;
-                snprintf(uuid, sizeof(uuid), "%.36s", entry->d_name);
-                if (!vmsnap_uuid_is_valid(uuid) || uuid_listed(*infos, *n, uuid) ||
-                    vmsnap_store_load(engine->state_dir, uuid, &meta, NULL) < 0)
-                        continue;
-                vmsnap_domain_info *grown = realloc(*infos, (*n + 2) * sizeof(**infos));
-                if (!grown)
-                        abort();
-                *infos = grown;
-                undefined_info_fill(uuid, meta, true, &(*infos)[(*n)++]);
-                vmsnap_domain_meta_free(meta);
-        }
-        closedir(dir);
 }
 
 int vmsnap_domain_list(vmsnap_engine *engine, vmsnap_domain_info **ret, size_t *n_ret, vmsnap_error *error)
@@ -291,7 +253,7 @@ int vmsnap_domain_list(vmsnap_engine *engine, vmsnap_domain_info **ret, size_t *
                 vmsnap_domain_info_array_free(infos, n);
                 return r;
         }
-        append_undefined(engine, &infos, &n);
+        vmsnap_undefined_append(engine->undefined, engine->state_dir, &infos, &n);
         *ret = infos;
         *n_ret = n;
         return 0;
