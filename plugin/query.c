@@ -444,7 +444,9 @@ int vmsnap_snapshot_list(vmsnap_engine *engine, const char *domain, vmsnap_snaps
         return 0;
 }
 
-int vmsnap_snapshot_get(vmsnap_engine *engine, const char *domain, const char *snapshot,
+/* measure: also size and reclaimable (sizes.c: a dry run of the merges a delete would
+ * make); without it the record only says which snapshot it is. */
+static int snapshot_get(vmsnap_engine *engine, const char *domain, const char *snapshot, bool measure,
                         vmsnap_snapshot_info *ret, vmsnap_error *error)
 {
         read_context ctx;
@@ -466,11 +468,27 @@ int vmsnap_snapshot_get(vmsnap_engine *engine, const char *domain, const char *s
         for (size_t i = 0; i < meta->n_snapshots; i++)
                 if (meta->snapshots[i] == found)
                         snapshot_info_fill(ctx.slot, tree, i, &ctx.now, ret);
+        if (!measure) {
+                read_end(&ctx);
+                return 0;
+        }
         vmsnap_domain_meta *copy = vmsnap_domain_meta_copy(meta);
         read_end(&ctx);
         vmsnap_sizes_fill(engine, ctx.slot->uuid, copy, ret, 1);
         vmsnap_domain_meta_free(copy);
         return 0;
+}
+
+int vmsnap_snapshot_get(vmsnap_engine *engine, const char *domain, const char *snapshot,
+                        vmsnap_snapshot_info *ret, vmsnap_error *error)
+{
+        return snapshot_get(engine, domain, snapshot, true, ret, error);
+}
+
+int vmsnap_snapshot_identify(vmsnap_engine *engine, const char *domain, const char *snapshot,
+                             vmsnap_snapshot_info *ret, vmsnap_error *error)
+{
+        return snapshot_get(engine, domain, snapshot, false, ret, error);
 }
 
 static int sum_allocated(const char *path, const vmsnap_image_header *header, unsigned depth, void *userdata)
