@@ -114,7 +114,8 @@ static void call_resolve(call *c)
 
         if (!c->domain)
                 return;
-        /* Who the domain is, not its sizes: a stat of each of its files would come first. */
+        /* Who the domain and snapshot are, not their sizes: a stat of each of the domain's files,
+         * or the merges a delete would make, would come first. */
         if (vmsnap_domain_identify(m->engine, c->domain, c->method->undefined_domains, &domain,
                                    &c->resolve_error) < 0)
                 return;
@@ -123,7 +124,8 @@ static void call_resolve(call *c)
         vmsnap_domain_info_clear(&domain);
         if (!c->snapshot)
                 return;
-        if (vmsnap_snapshot_get(m->engine, c->domain_uuid, c->snapshot, &snapshot, &c->resolve_error) < 0)
+        vmsnap_error *error = &c->resolve_error;
+        if (vmsnap_snapshot_identify(m->engine, c->domain_uuid, c->snapshot, &snapshot, error) < 0)
                 return;
         c->snapshot_name = xstrdup(strempty(snapshot.name));
         vmsnap_snapshot_info_clear(&snapshot);

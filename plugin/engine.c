@@ -22,6 +22,7 @@
 #include "names.h"
 #include "store.h"
 #include "tree.h"
+#include "undefined.h"
 
 /* libvirt's event loop is one per process. The first watcher registers it, before it
  * opens its connection, and one thread runs it until the process exits. An engine that
@@ -130,6 +131,7 @@ int vmsnap_engine_open(const char *uri, const char *state_dir, vmsnap_engine_rec
         pthread_mutex_init(&engine->pool_lock, NULL);
         pthread_mutex_init(&engine->watch_lock, NULL);
         pthread_mutex_init(&engine->log_lock, NULL);
+        engine->undefined = vmsnap_undefined_cache_new();
         pthread_cond_init(&engine->watch_released, NULL);
         engine->keepalive_timer = -1;
         engine->recover = recover;
@@ -168,6 +170,9 @@ static void slot_free(vmsnap_domain_slot *slot)
         for (size_t i = 0; i < slot->n_clone_locks; i++)
                 free(slot->clone_locked_ids[i]);
         free(slot->clone_locked_ids);
+        for (size_t i = 0; i < slot->n_live_files; i++)
+                free(slot->live_files[i]);
+        free(slot->live_files);
         free(slot);
 }
 
@@ -195,6 +200,7 @@ void vmsnap_engine_free(vmsnap_engine *engine)
         pthread_mutex_destroy(&engine->connection_lock);
         pthread_mutex_destroy(&engine->watch_lock);
         pthread_mutex_destroy(&engine->log_lock);
+        vmsnap_undefined_cache_free(engine->undefined);
         for (size_t i = 0; i < engine->n_early_log; i++)
                 free(engine->early_log[i]);
         free(engine->early_log);
@@ -236,7 +242,14 @@ vmsnap_domain_meta *vmsnap_slot_publish(vmsnap_domain_slot *slot, vmsnap_domain_
         slot->meta = meta;
         vmsnap_tree_free(slot->tree);
         slot->tree = NULL;
+        vmsnap_slot_files_changed(slot);
         return old;
+}
+
+void vmsnap_slot_files_changed(vmsnap_domain_slot *slot)
+{
+        slot->files_epoch++;
+        slot->frozen_known = false;
 }
 
 void vmsnap_engine_forget(vmsnap_engine *engine)

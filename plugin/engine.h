@@ -36,6 +36,19 @@ typedef struct vmsnap_domain_slot {
         uint64_t facts_fetched_usec;
         unsigned facts_epoch; /* engine->facts_epoch when fetched */
         unsigned facts_drops; /* counts every drop, so a fetch that raced an event is not kept */
+        /* What the domain's files occupy (query.c), guarded by data_lock. A snapshot's frozen
+         * images and memory state change only in vmsnap's operations; a guest writes only the
+         * live files (its active overlays, a preview's), which every listing measures. So the
+         * frozen files' total is kept while files_epoch stays what it was when they were
+         * measured and no operation runs: files_epoch moves when an operation begins or ends
+         * and when metadata is published (vmsnap_slot_files_changed). */
+        unsigned files_epoch;
+        bool op_running;
+        bool frozen_known;
+        unsigned frozen_epoch;
+        uint64_t frozen_bytes;
+        char **live_files; /* the owned files no snapshot holds, when frozen_known */
+        size_t n_live_files;
         /* The history file (history.c): appends are serialized by history_lock, which also
          * guards the count of its lines, known once history_counted. */
         pthread_mutex_t history_lock;
@@ -82,6 +95,8 @@ struct vmsnap_engine {
         /* The administrator's list of clone directories (confine.h); NULL:
          * VMSNAP_CLONE_TARGETS_FILE. */
         char *clone_targets;
+        /* The documents of the domains libvirt no longer defines, as ListDomains read them. */
+        struct vmsnap_undefined_cache *undefined;
 };
 
 /* Reports a recovery to the engine's log (vmsnap_engine_set_log). Any thread. */
@@ -118,6 +133,9 @@ vmsnap_domain_slot *vmsnap_engine_slot(vmsnap_engine *engine, const char *uuid);
 /* With slot->data_lock held: publishes meta to readers and returns the previous
  * metadata, for the caller to free once the lock is released. */
 vmsnap_domain_meta *vmsnap_slot_publish(vmsnap_domain_slot *slot, vmsnap_domain_meta *meta);
+/* With data_lock held: the domain's files may have changed; what was measured of them is
+ * not kept. */
+void vmsnap_slot_files_changed(vmsnap_domain_slot *slot);
 /* Loads (and recovers) the slot's metadata if not loaded yet; op lock must be held. */
 int vmsnap_engine_slot_load(vmsnap_engine *engine, vmsnap_domain_slot *slot, virDomainPtr domain,
                             vmsnap_error *error);

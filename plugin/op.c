@@ -123,6 +123,11 @@ int vmsnap_op_begin(vmsnap_engine *engine, const char *domain, unsigned flags, c
                 goto fail;
         op->slot = vmsnap_engine_slot(engine, uuid);
         pthread_mutex_lock(&op->slot->op_lock);
+        /* From here on the operation may write any of the domain's files. */
+        pthread_mutex_lock(&op->slot->data_lock);
+        op->slot->op_running = true;
+        vmsnap_slot_files_changed(op->slot);
+        pthread_mutex_unlock(&op->slot->data_lock);
         if (!op->domain) {
                 r = begin_kept(op, domain);
                 if (r < 0)
@@ -226,6 +231,8 @@ void vmsnap_op_end(vmsnap_op *op)
                         dropped = vmsnap_slot_publish(op->slot, NULL);
                 /* The operation may have changed the configuration or started the domain. */
                 vmsnap_slot_drop_facts(op->slot);
+                op->slot->op_running = false;
+                vmsnap_slot_files_changed(op->slot);
                 pthread_mutex_unlock(&op->slot->data_lock);
                 vmsnap_domain_meta_free(dropped);
                 pthread_mutex_unlock(&op->slot->op_lock);

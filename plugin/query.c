@@ -18,6 +18,8 @@
 #include "sizes.h"
 #include "store.h"
 #include "tree.h"
+#include "undefined.h"
+#include "util.h"
 
 /* Locks the slot's data and makes sure its metadata is loaded. The first load goes
  * through an operation, so that what a crash left unfinished is recovered before
@@ -55,8 +57,107 @@ static const vmsnap_tree *slot_tree(vmsnap_domain_slot *slot)
         return slot->tree;
 }
 
-/* measure: also snapshot_bytes, a stat(2) of every file vmsnap made (1,000 of them
- * with 1,000 snapshots); without it the record only says who the domain is. */
+static int compare_strings(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static char **strings_copy(char *const *strings, size_t n)
+{
+        char **copy = xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                copy[i] = xstrdup(strempty(strings[i]));
+        return copy;
+}
+
+static void strings_free(char **strings, size_t n)
+{
+        for (size_t i = 0; strings && i < n; i++)
+                free(strings[i]);
+        free(strings);
+}
+
+/* The owned files split in two: frozen (a snapshot's image or memory state) and live
+ * (the rest: the active overlays, a preview's). Copies, for I/O outside the lock. */
+static void owned_files_split(const vmsnap_domain_meta *meta, char ***frozen, size_t *n_frozen, char ***live,
+                              size_t *n_live)
+{
+        size_t n_held = 0;
+        const char **held = NULL;
+
+        for (size_t i = 0; i < meta->n_snapshots; i++) {
+                const vmsnap_snapshot *snapshot = meta->snapshots[i];
+                held = xreallocarray(held, n_held + snapshot->n_disks + 1, sizeof(*held));
+                for (size_t d = 0; d < snapshot->n_disks; d++)
+                        if (snapshot->disks[d].image)
+                                held[n_held++] = snapshot->disks[d].image;
+                if (snapshot->memory_file)
+                        held[n_held++] = snapshot->memory_file;
+        }
+        if (n_held)
+                qsort(held, n_held, sizeof(*held), compare_strings);
+        *frozen = xcalloc(meta->n_owned + 1, sizeof(char *));
+        *live = xcalloc(meta->n_owned + 1, sizeof(char *));
+        *n_frozen = *n_live = 0;
+        for (size_t i = 0; i < meta->n_owned; i++) {
+                const char *path = meta->owned[i];
+                bool is_frozen = n_held && bsearch(&path, held, n_held, sizeof(*held), compare_strings);
+                if (is_frozen)
+                        (*frozen)[(*n_frozen)++] = xstrdup(path);
+                else
+                        (*live)[(*n_live)++] = xstrdup(path);
+        }
+        free(held);
+}
+
+/* The domain's snapshot_bytes: a stat(2) of every file vmsnap made for it. A guest writes
+ * only the live files, so those are measured on every call; the frozen files' total (1,000
+ * files with 1,000 snapshots) is kept in the slot until an operation may have changed them
+ * (engine.h). Called with the slot's data lock held; returns with it released. */
+static uint64_t slot_snapshot_bytes(vmsnap_domain_slot *slot)
+{
+        const vmsnap_domain_meta *meta = slot->meta;
+        char **frozen = NULL, **live;
+        size_t n_frozen = 0, n_live;
+        uint64_t frozen_bytes;
+
+        if (slot->frozen_known && slot->frozen_epoch == slot->files_epoch && !slot->op_running) {
+                frozen_bytes = slot->frozen_bytes;
+                live = strings_copy(slot->live_files, slot->n_live_files);
+                n_live = slot->n_live_files;
+                pthread_mutex_unlock(&slot->data_lock);
+                /* File I/O: outside the lock. */
+                uint64_t total = frozen_bytes + vmsnap_sizes_of_files(live, n_live);
+                strings_free(live, n_live);
+                return total;
+        }
+        unsigned epoch = slot->files_epoch;
+        bool keep = !slot->op_running;
+        owned_files_split(meta, &frozen, &n_frozen, &live, &n_live);
+        pthread_mutex_unlock(&slot->data_lock);
+        frozen_bytes = vmsnap_sizes_of_files(frozen, n_frozen);
+        uint64_t total = frozen_bytes + vmsnap_sizes_of_files(live, n_live);
+        strings_free(frozen, n_frozen);
+        if (keep) {
+                pthread_mutex_lock(&slot->data_lock);
+                /* Kept only when no operation began (or ended) while the files were measured. */
+                if (slot->files_epoch == epoch && !slot->op_running) {
+                        strings_free(slot->live_files, slot->n_live_files);
+                        slot->live_files = live;
+                        slot->n_live_files = n_live;
+                        live = NULL;
+                        slot->frozen_bytes = frozen_bytes;
+                        slot->frozen_epoch = epoch;
+                        slot->frozen_known = true;
+                }
+                pthread_mutex_unlock(&slot->data_lock);
+        }
+        strings_free(live, n_live);
+        return total;
+}
+
+/* measure: also snapshot_bytes (slot_snapshot_bytes); without it the record only says
+ * who the domain is. */
 static int domain_info_fill(vmsnap_engine *engine, vmsnap_domain_slot *slot,
                             const vmsnap_domain_facts *facts, bool measure, vmsnap_domain_info *info,
                             vmsnap_error *error)
@@ -74,25 +175,11 @@ static int domain_info_fill(vmsnap_engine *engine, vmsnap_domain_slot *slot,
         info->in_preview = meta->preview != NULL;
         info->snapshot_count = (unsigned)meta->n_snapshots;
         info->defined = true;
-        size_t n_owned = measure ? meta->n_owned : 0;
-        char **owned = xcalloc(n_owned + 1, sizeof(char *));
-        for (size_t i = 0; i < n_owned; i++)
-                owned[i] = xstrdup(strempty(meta->owned[i]));
-        pthread_mutex_unlock(&slot->data_lock);
-        /* File I/O: outside the lock. */
-        info->snapshot_bytes = vmsnap_sizes_of_files(owned, n_owned);
-        for (size_t i = 0; i < n_owned; i++)
-                free(owned[i]);
-        free(owned);
+        if (measure)
+                info->snapshot_bytes = slot_snapshot_bytes(slot);
+        else
+                pthread_mutex_unlock(&slot->data_lock);
         return 0;
-}
-
-static bool uuid_listed(const vmsnap_domain_info *infos, size_t n, const char *uuid)
-{
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(infos[i].uuid, uuid) == 0)
-                        return true;
-        return false;
 }
 
 /* The record of a domain libvirt no longer defines, from its kept metadata. */
@@ -112,34 +199,6 @@ static void undefined_info_fill(const char *uuid, const vmsnap_domain_meta *meta
                 .defined = false,
                 .snapshot_bytes = measure ? vmsnap_sizes_of_files(meta->owned, meta->n_owned) : 0,
         };
-}
-
-/* Appends the domains whose metadata the state directory keeps but libvirt no longer
- * defines. Their documents are only read: what a crash left unfinished waits for the
- * domain's return, when the load recovers it with the domain at hand. */
-static void append_undefined(vmsnap_engine *engine, vmsnap_domain_info **infos, size_t *n)
-{
-        DIR *dir = opendir(engine->state_dir);
-        struct dirent *entry;
-
-        if (!dir)
-                return;
-        while ((entry = readdir(dir))) {
-                char uuid[VIR_UUID_STRING_BUFLEN];
-                vmsnap_domain_meta *meta = NULL;
-                size_t length = strlen(entry->d_name);
-
-                if (length != 36 + 5 || strcmp(entry->d_name + 36, ".json") != 0)
-                        continue;
-                snprintf(uuid, sizeof(uuid), "%.36s", entry->d_name);
-                if (!vmsnap_uuid_is_valid(uuid) || uuid_listed(*infos, *n, uuid) ||
-                    vmsnap_store_load(engine->state_dir, uuid, &meta, NULL) < 0)
-                        continue;
-                *infos = xreallocarray(*infos, *n + 2, sizeof(**infos));
-                undefined_info_fill(uuid, meta, true, &(*infos)[(*n)++]);
-                vmsnap_domain_meta_free(meta);
-        }
-        closedir(dir);
 }
 
 int vmsnap_domain_list(vmsnap_engine *engine, vmsnap_domain_info **ret, size_t *n_ret, vmsnap_error *error)
@@ -178,7 +237,7 @@ int vmsnap_domain_list(vmsnap_engine *engine, vmsnap_domain_info **ret, size_t *
                 vmsnap_domain_info_array_free(infos, n);
                 return r;
         }
-        append_undefined(engine, &infos, &n);
+        vmsnap_undefined_append(engine->undefined, engine->state_dir, &infos, &n);
         *ret = infos;
         *n_ret = n;
         return 0;
@@ -363,7 +422,9 @@ int vmsnap_snapshot_list(vmsnap_engine *engine, const char *domain, vmsnap_snaps
         return 0;
 }
 
-int vmsnap_snapshot_get(vmsnap_engine *engine, const char *domain, const char *snapshot,
+/* measure: also size and reclaimable (sizes.c: a dry run of the merges a delete would
+ * make); without it the record only says which snapshot it is. */
+static int snapshot_get(vmsnap_engine *engine, const char *domain, const char *snapshot, bool measure,
                         vmsnap_snapshot_info *ret, vmsnap_error *error)
 {
         read_context ctx;
@@ -385,11 +446,27 @@ int vmsnap_snapshot_get(vmsnap_engine *engine, const char *domain, const char *s
         for (size_t i = 0; i < meta->n_snapshots; i++)
                 if (meta->snapshots[i] == found)
                         snapshot_info_fill(ctx.slot, tree, i, &ctx.now, ret);
+        if (!measure) {
+                read_end(&ctx);
+                return 0;
+        }
         vmsnap_domain_meta *copy = vmsnap_domain_meta_copy(meta);
         read_end(&ctx);
         vmsnap_sizes_fill(engine, ctx.slot->uuid, copy, ret, 1);
         vmsnap_domain_meta_free(copy);
         return 0;
+}
+
+int vmsnap_snapshot_get(vmsnap_engine *engine, const char *domain, const char *snapshot,
+                        vmsnap_snapshot_info *ret, vmsnap_error *error)
+{
+        return snapshot_get(engine, domain, snapshot, true, ret, error);
+}
+
+int vmsnap_snapshot_identify(vmsnap_engine *engine, const char *domain, const char *snapshot,
+                             vmsnap_snapshot_info *ret, vmsnap_error *error)
+{
+        return snapshot_get(engine, domain, snapshot, false, ret, error);
 }
 
 static int sum_allocated(const char *path, const vmsnap_image_header *header, unsigned depth, void *userdata)

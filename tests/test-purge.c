@@ -231,6 +231,72 @@ static void test_purge_of_an_undefined_domain_removes_every_vmsnap_file_and_its_
         fixture_free(f);
 }
 
+/* The listing's record of an undefined domain, from its kept document: name (out, at least
+ * 64 bytes), snapshot count, current snapshot (out, 64 bytes), and bytes. */
+static void undefined_record(fixture *f, const char *uuid, char *name, unsigned *count, char *current,
+                             uint64_t *bytes)
+{
+        vmsnap_domain_info *list = NULL;
+        vmsnap_error error = {0};
+        size_t n = 0;
+        bool found = false;
+
+        assert_ok(vmsnap_domain_list(f->engine, &list, &n, &error), &error);
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(list[i].uuid, uuid) == 0) {
+                        assert_false(list[i].defined);
+                        snprintf(name, 64, "%s", list[i].name);
+                        snprintf(current, 64, "%s", list[i].current_snapshot);
+                        *count = list[i].snapshot_count;
+                        *bytes = list[i].snapshot_bytes;
+                        found = true;
+                }
+        vmsnap_domain_info_array_free(list, n);
+        assert_true(found);
+}
+
+/* ListDomains reads an undefined domain's document once and keeps it while the file stays
+ * the same; a document saved anew (here: the same size, one letter changed in the domain's
+ * and the current snapshot's names) shows in the very next listing. */
+static void test_listing_of_an_undefined_domain_follows_its_document(void **state)
+{
+        fixture *f = fixture_new();
+        char uuid[VIR_UUID_STRING_BUFLEN], name[64], current[64];
+        vmsnap_domain_meta *meta = NULL;
+        vmsnap_error error = {0};
+        unsigned count = 0;
+        uint64_t bytes = 0, bytes_again = 0;
+
+        fixture_define_three_disk_domain(f, "vm");
+        make_branched_tree(f, "vm");
+        domain_uuid(f, "vm", uuid);
+        undefine(f, "vm");
+        undefined_record(f, uuid, name, &count, current, &bytes);
+        assert_string_equal(name, "vm");
+        assert_string_equal(current, "right");
+        assert_int_equal(count, 4);
+        assert_true(bytes > 0);
+        undefined_record(f, uuid, name, &count, current, &bytes_again); /* kept */
+        assert_string_equal(name, "vm");
+        assert_int_equal(bytes_again, bytes);
+
+        assert_ok(vmsnap_store_load(f->state_dir, uuid, &meta, &error), &error);
+        free(meta->name);
+        meta->name = strdup("wm");
+        vmsnap_snapshot *right = vmsnap_domain_meta_find_name(meta, "right");
+        assert_non_null(right);
+        free(right->name);
+        right->name = strdup("light");
+        assert_ok(vmsnap_store_save(f->state_dir, meta, &error), &error);
+        vmsnap_domain_meta_free(meta);
+
+        undefined_record(f, uuid, name, &count, current, &bytes);
+        assert_string_equal(name, "wm");
+        assert_string_equal(current, "light");
+        assert_int_equal(count, 4);
+        fixture_free(f);
+}
+
 static void test_purge_with_undefine_undefines_a_shut_off_domain_and_removes_vmsnap_files(void **state)
 {
         fixture *f = fixture_new();
@@ -658,6 +724,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(
                         test_purge_of_an_undefined_domain_removes_every_vmsnap_file_and_its_metadata),
+                cmocka_unit_test(test_listing_of_an_undefined_domain_follows_its_document),
                 cmocka_unit_test(
                         test_purge_with_undefine_undefines_a_shut_off_domain_and_removes_vmsnap_files),
                 cmocka_unit_test(test_purge_keeps_shared_bases_originals_and_files_other_domains_use),

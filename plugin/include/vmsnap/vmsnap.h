@@ -181,6 +181,11 @@ VMSNAP_EXPORT int vmsnap_snapshot_list(vmsnap_engine *engine, const char *domain
                                        size_t *n_ret, vmsnap_error *error);
 VMSNAP_EXPORT int vmsnap_snapshot_get(vmsnap_engine *engine, const char *domain, const char *snapshot,
                                       vmsnap_snapshot_info *ret, vmsnap_error *error);
+/* The same without measuring: size and reclaimable are 0. For a caller that needs which
+ * snapshot it is (the bus resolving a call's snapshot argument), not what a delete would
+ * free, which plans the merges of the domain's tree. */
+VMSNAP_EXPORT int vmsnap_snapshot_identify(vmsnap_engine *engine, const char *domain, const char *snapshot,
+                                           vmsnap_snapshot_info *ret, vmsnap_error *error);
 /* The domain XML recorded at the snapshot and, per included disk, its frozen image. */
 VMSNAP_EXPORT int vmsnap_snapshot_get_configuration(vmsnap_engine *engine, const char *domain,
                                                     const char *snapshot, char **xml_ret,
