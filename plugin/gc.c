@@ -54,7 +54,7 @@ static void reach_clear(reach_set *set)
         free(set->paths);
 }
 
-int vmsnap_gc_run(vmsnap_op *op)
+int vmsnap_gc_run(vmsnap_op *op, bool *changed_ret)
 {
         vmsnap_domain_meta *meta = op->meta;
         vmsnap_active_disk *active = NULL;
@@ -64,6 +64,7 @@ int vmsnap_gc_run(vmsnap_op *op)
         bool changed = false;
         int r;
 
+        *changed_ret = false;
         r = vmsnap_op_active_disks(op, &active, &n_active);
         if (r < 0)
                 return r;
@@ -120,7 +121,6 @@ int vmsnap_gc_run(vmsnap_op *op)
                 changed = true;
         }
         reach_clear(&reached);
-        if (r < 0)
-                return r;
-        return changed ? vmsnap_op_save(op) : 0;
+        *changed_ret = changed;
+        return r;
 }

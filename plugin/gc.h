@@ -7,5 +7,6 @@
 
 #include "op.h"
 
-/* Removes unreachable owned files and saves the metadata if anything changed. */
-int vmsnap_gc_run(vmsnap_op *op);
+/* Removes unreachable owned files and takes them from op->meta->owned; *changed: whether
+ * it did, and the caller must then save the metadata. */
+int vmsnap_gc_run(vmsnap_op *op, bool *changed);

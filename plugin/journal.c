@@ -54,7 +54,7 @@ int vmsnap_journal_prepare(vmsnap_op *op, const char *operation, const char *sav
         json_object_object_add(intent, "files", json_object_new_array());
         json_object_put(op->meta->intent);
         op->meta->intent = intent;
-        return vmsnap_op_save(op);
+        return vmsnap_op_save_intent(op);
 }
 
 /* Records {"path": path, key: value} among the files about to be created, and saves. */
@@ -65,7 +65,7 @@ static int add_file_record(vmsnap_op *op, const char *path, const char *key, jso
         json_object_object_add(file, "path", json_object_new_string(path));
         json_object_object_add(file, key, value);
         json_object_array_add(intent_array(op, "files"), file);
-        return vmsnap_op_save(op);
+        return vmsnap_op_save_intent(op);
 }
 
 int vmsnap_journal_add_file(vmsnap_op *op, const char *path, const char *backing)
@@ -81,7 +81,7 @@ int vmsnap_journal_add_memory_file(vmsnap_op *op, const char *path)
 int vmsnap_journal_add_block_job(vmsnap_op *op, const char *target)
 {
         json_object_array_add(intent_array(op, "block_jobs"), json_object_new_string(target));
-        return vmsnap_op_save(op);
+        return vmsnap_op_save_intent(op);
 }
 
 /* A file the running domain reads now stays: a crash between libvirt's live snapshot
@@ -168,7 +168,7 @@ int vmsnap_journal_expect_switch(vmsnap_op *op, const vmsnap_xml_disk_source *di
         if (!op->meta->intent)
                 op->meta->intent = json_object_new_object();
         json_object_object_add(op->meta->intent, "switch", expected);
-        return vmsnap_op_save(op);
+        return vmsnap_op_save_intent(op);
 }
 
 /* Whether libvirt moved every disk of the switch onto its overlay: the domain's disk
@@ -245,6 +245,7 @@ static int roll_forward_switch(vmsnap_op *op, json_object *expected)
         json_object_object_add(intent, "done", json_object_new_int64(0));
         free(after->name);
         after->name = xstrdup(op->name);
+        after->generation = op->meta->generation; /* the document it replaces */
         vmsnap_domain_meta_free(op->meta);
         op->meta = after;
         op->meta->intent = intent;
@@ -299,10 +300,11 @@ static int rollback_prepare(vmsnap_op *op)
          * calls that succeed or fail whole (live snapshots); nothing to restore. */
         if (saved_xml && *saved_xml && strcmp(saved_xml, op->xml) != 0)
                 r = vmsnap_op_define(op, saved_xml);
+        /* The model on disk is the one before the operation: only the intent goes. */
         if (r == 0) {
                 json_object_put(op->meta->intent);
                 op->meta->intent = NULL;
-                r = vmsnap_op_save(op);
+                r = vmsnap_op_save_intent(op);
         }
         json_object_put(intent);
         return r;
@@ -322,6 +324,10 @@ int vmsnap_journal_rollback(vmsnap_op *op)
         pthread_mutex_lock(&op->slot->data_lock);
         published = vmsnap_domain_meta_copy(op->slot->meta);
         pthread_mutex_unlock(&op->slot->data_lock);
+        /* The model saved last, with the intent the journal holds (readers never see it). */
+        json_object_put(published->intent);
+        published->intent = op->meta->intent;
+        op->meta->intent = NULL;
         vmsnap_domain_meta_free(op->meta);
         op->meta = published;
         r = rollback_prepare(op);
@@ -707,7 +713,7 @@ static int run_finish(vmsnap_op *op, bool resuming)
                 if (r < 0)
                         return r;
                 json_object_object_add(op->meta->intent, "done", json_object_new_int64((int64_t)i + 1));
-                r = vmsnap_op_save(op);
+                r = vmsnap_op_save_intent(op);
                 if (r < 0)
                         return r;
         }
@@ -722,8 +728,10 @@ static int run_finish(vmsnap_op *op, bool resuming)
                                   operation ? operation : "operation", op->name);
         }
         /* Garbage is collected while the intent still stands, so a crash in the middle
-         * of it is finished by the recovery. */
-        r = vmsnap_gc_run(op);
+         * of it is finished by the recovery, which collects again: what the collection
+         * took from the model is saved with the intent's end. */
+        bool collected = false;
+        r = vmsnap_gc_run(op, &collected);
         if (r < 0)
                 return r;
         r = vmsnap_op_failpoint(op, "finish end");
@@ -731,7 +739,9 @@ static int run_finish(vmsnap_op *op, bool resuming)
                 return r;
         json_object_put(op->meta->intent);
         op->meta->intent = NULL;
-        return vmsnap_op_save(op);
+        /* The model was saved at the commit point; it changed since only if the collection
+         * removed files. */
+        return collected ? vmsnap_op_save(op) : vmsnap_op_save_intent(op);
 }
 
 int vmsnap_journal_commit(vmsnap_op *op)

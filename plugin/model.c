@@ -191,6 +191,7 @@ vmsnap_domain_meta *vmsnap_domain_meta_copy(const vmsnap_domain_meta *meta)
         if (meta->intent && json_object_deep_copy(meta->intent, &copy->intent, NULL) < 0)
                 oom();
         copy->next_default_index = meta->next_default_index;
+        copy->generation = meta->generation;
         return copy;
 }
 

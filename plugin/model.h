@@ -57,6 +57,9 @@ typedef struct vmsnap_domain_meta {
         vmsnap_preview *preview;     /* NULL when no preview runs */
         json_object *intent;         /* an unfinished multi-step operation, NULL when none */
         unsigned next_default_index; /* for default names "snapshot-N" */
+        /* How many times the store wrote the document (0: never, or by a vmsnap that did not
+         * count); the intent journal names the generation each intent goes with (store.h). */
+        uint64_t generation;
 } vmsnap_domain_meta;
 
 vmsnap_domain_meta *vmsnap_domain_meta_new(const char *uuid, const char *name);

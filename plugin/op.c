@@ -219,6 +219,32 @@ int vmsnap_op_save(vmsnap_op *op)
         return 0;
 }
 
+int vmsnap_op_save_intent(vmsnap_op *op)
+{
+        /* A document this store never wrote (a new domain's, or one of an earlier version
+         * that may hold an intent itself) is written whole once, so that the journal has a
+         * generation to name. */
+        if (op->meta->generation == 0)
+                return vmsnap_op_save(op);
+        int r = vmsnap_store_save_intent(op->engine->state_dir, op->meta, op->error);
+        if (r < 0)
+                return r;
+        op->saved = true;
+        /* The next operation starts from the published model and its intent. */
+        json_object *intent = NULL;
+        if (op->meta->intent && json_object_deep_copy(op->meta->intent, &intent, NULL) < 0)
+                oom();
+        pthread_mutex_lock(&op->slot->data_lock);
+        if (op->slot->meta) {
+                json_object *old = op->slot->meta->intent;
+                op->slot->meta->intent = intent;
+                intent = old;
+        }
+        pthread_mutex_unlock(&op->slot->data_lock);
+        json_object_put(intent);
+        return 0;
+}
+
 void vmsnap_op_end(vmsnap_op *op)
 {
         if (!op)

@@ -53,6 +53,10 @@ int vmsnap_op_begin(vmsnap_engine *engine, const char *domain, unsigned flags, c
                     vmsnap_op **ret, vmsnap_error *error);
 /* Writes op->meta to the store and publishes it to readers. */
 int vmsnap_op_save(vmsnap_op *op);
+/* Writes only op->meta->intent (store.h), for a step that leaves the model on disk as it
+ * is: the model changes of the operation are saved once, by vmsnap_op_save at its
+ * commit point. Readers go on seeing the model last saved, with this intent. */
+int vmsnap_op_save_intent(vmsnap_op *op);
 /* Re-reads the domain XML after a change of definition. */
 int vmsnap_op_reload_xml(vmsnap_op *op);
 /* Defines xml as the domain's persistent configuration and reloads it. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* store.c: the metadata store: the model (model.h) as one JSON document per
- * domain, <state_dir>/<uuid>.json. Owns the document format and its strict
- * validation; the atomic write and the read go through fileio.c. */
+ * domain, <state_dir>/<uuid>.json, and the intent of its unfinished operation beside
+ * it in <uuid>.journal.json (store.h). Owns both formats and their strict validation;
+ * the atomic write and the read go through fileio.c. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -596,12 +597,136 @@ static int json_parse_document(const char *data, size_t size, json_object **ret,
         return 0;
 }
 
+/* ---- the intent journal beside the document (store.h) ---- */
+
+static int journal_path(const char *state_dir, const char *uuid, char **ret, vmsnap_error *error)
+{
+        int r = store_path(state_dir, uuid, ret, error);
+        if (r < 0)
+                return r;
+        /* <uuid>.json becomes <uuid>.journal.json */
+        char *path = xasprintf("%.*s.journal.json", (int)(strlen(*ret) - strlen(".json")), *ret);
+        free(*ret);
+        *ret = path;
+        return 0;
+}
+
+typedef struct journal_record {
+        json_object *document; /* owns the rest */
+        uint64_t generation;
+        json_object *intent;   /* NULL: none */
+        json_object *previous; /* NULL: none, or the document's own */
+        bool has_previous;
+} journal_record;
+
+static void journal_record_clear(journal_record *record)
+{
+        json_object_put(record->document);
+        *record = (journal_record){0};
+}
+
+/* An intent field: an object, or null or missing for none. */
+static int read_intent(json_object *object, const char *key, json_object **ret, bool *present,
+                       vmsnap_error *error)
+{
+        json_object *value = NULL;
+
+        *ret = NULL;
+        *present = json_object_object_get_ex(object, key, &value);
+        if (!value)
+                return 0;
+        if (!json_object_is_type(value, json_type_object))
+                return malformed(error, "field %s must be an object or null, not %s", key,
+                                 json_type_to_name(json_object_get_type(value)));
+        *ret = value;
+        return 0;
+}
+
+/* Reads the journal at path; record->document NULL when there is none. */
+static int journal_read(const char *path, journal_record *record, vmsnap_error *error)
+{
+        _cleanup_free_ char *data = NULL;
+        vmsnap_error read_error = {};
+        size_t size = 0;
+        int64_t generation;
+        bool present;
+        int r;
+
+        *record = (journal_record){0};
+        r = vmsnap_file_read_all(path, &data, &size, &read_error);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                if (error)
+                        *error = read_error;
+                return r;
+        }
+        r = json_parse_document(data, size, &record->document, error);
+        if (r >= 0)
+                r = require_object(record->document, "the journal", error);
+        if (r >= 0)
+                r = read_int64(record->document, "", "generation", 0, INT64_MAX, &generation, error);
+        if (r >= 0)
+                r = read_intent(record->document, "intent", &record->intent, &present, error);
+        if (r >= 0)
+                r = read_intent(record->document, "previous", &record->previous, &record->has_previous,
+                                error);
+        if (r < 0) {
+                journal_record_clear(record);
+                return vmsnap_error_prefix(error, "refusing journal file %s", path);
+        }
+        record->generation = (uint64_t)generation;
+        return 0;
+}
+
+/* The intent in force for a document at generation, as the journal tells it: its own when
+ * it goes with that generation; the one before when it was written for the next
+ * generation, whose document never came (*intent NULL then: the document's own); and
+ * nothing (*applies false) when it is left from an older generation. */
+static void journal_intent_at(const journal_record *record, uint64_t generation, json_object **intent,
+                              bool *applies)
+{
+        *intent = NULL;
+        *applies = false;
+        if (!record->document)
+                return;
+        if (record->generation == generation) {
+                *intent = record->intent;
+                *applies = true;
+        } else if (record->generation == generation + 1 && record->has_previous && record->previous) {
+                *intent = record->previous;
+                *applies = true;
+        }
+}
+
+static int journal_write(const char *path, uint64_t generation, json_object *intent, bool with_previous,
+                         json_object *previous, vmsnap_error *error)
+{
+        _cleanup_json_ json_object *document = json_object_new_object();
+        size_t size = 0;
+
+        json_add(document, "generation", json_object_new_int64((int64_t)generation));
+        json_add(document, "intent", intent ? json_object_get(intent) : NULL);
+        if (with_previous)
+                json_add(document, "previous", previous ? json_object_get(previous) : NULL);
+        const char *text = json_object_to_json_string_length(
+                document, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE,
+                &size);
+        if (!text)
+                oom();
+        return vmsnap_file_write_atomic(path, text, size, error);
+}
+
 int vmsnap_store_load(const char *state_dir, const char *uuid, vmsnap_domain_meta **ret, vmsnap_error *error)
 {
-        _cleanup_free_ char *path = NULL, *data = NULL;
+        _cleanup_free_ char *path = NULL, *data = NULL, *journal = NULL;
         _cleanup_json_ json_object *document = NULL;
         _cleanup_domain_meta_ vmsnap_domain_meta *meta = NULL;
+        _cleanup_(journal_record_clear) journal_record record = {0};
         vmsnap_error read_error = {};
+        json_object *intent;
+        bool applies;
+        int64_t generation = 0;
         size_t size = 0;
         int r;
 
@@ -623,9 +748,24 @@ int vmsnap_store_load(const char *state_dir, const char *uuid, vmsnap_domain_met
                 r = vmsnap_store_from_json(document, &meta, error);
         if (r >= 0 && strcmp(meta->uuid, uuid) != 0)
                 r = malformed(error, "the document describes domain %s, not %s", meta->uuid, uuid);
+        /* A document written before generations were counted is at generation 0. */
+        if (r >= 0 && json_object_object_get_ex(document, "generation", NULL))
+                r = read_int64(document, "", "generation", 0, INT64_MAX, &generation, error);
         if (r < 0) {
                 vmsnap_error_prefix(error, "refusing metadata file %s", path);
                 return r;
+        }
+        meta->generation = (uint64_t)generation;
+
+        r = journal_path(state_dir, uuid, &journal, error);
+        if (r >= 0)
+                r = journal_read(journal, &record, error);
+        if (r < 0)
+                return r;
+        journal_intent_at(&record, meta->generation, &intent, &applies);
+        if (applies && intent != meta->intent) {
+                json_object_put(meta->intent);
+                meta->intent = intent ? json_object_get(intent) : NULL;
         }
 
         *ret = meta;
@@ -633,14 +773,19 @@ int vmsnap_store_load(const char *state_dir, const char *uuid, vmsnap_domain_met
         return 0;
 }
 
-int vmsnap_store_save(const char *state_dir, const vmsnap_domain_meta *meta, vmsnap_error *error)
+int vmsnap_store_save(const char *state_dir, vmsnap_domain_meta *meta, vmsnap_error *error)
 {
-        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ char *path = NULL, *journal = NULL;
         _cleanup_json_ json_object *document = NULL;
         _cleanup_domain_meta_ vmsnap_domain_meta *reread = NULL;
+        uint64_t generation = meta->generation + 1;
+        bool journal_written = false;
         int r;
 
         r = store_path(state_dir, meta->uuid, &path, error);
+        if (r < 0)
+                return r;
+        r = journal_path(state_dir, meta->uuid, &journal, error);
         if (r < 0)
                 return r;
 
@@ -652,6 +797,9 @@ int vmsnap_store_save(const char *state_dir, const vmsnap_domain_meta *meta, vms
                                     meta->uuid);
                 return r;
         }
+        /* The intent goes to the journal; the document counts its generation. */
+        json_object_object_del(document, "intent");
+        json_add(document, "generation", json_object_new_int64((int64_t)generation));
 
         size_t size = 0;
         const char *text = json_object_to_json_string_length(
@@ -661,7 +809,55 @@ int vmsnap_store_save(const char *state_dir, const vmsnap_domain_meta *meta, vms
                 oom();
 
         _cleanup_free_ char *with_newline = xasprintf("%s\n", text);
-        return vmsnap_file_write_atomic(path, with_newline, size + 1, error);
+
+        /* The journal first, for the coming generation and with the intent in force now: a
+         * crash before the document is written leaves that intent in force, so the model and
+         * its intent change together, as in one write. Without an intent before or after,
+         * the document alone changes. */
+        if (meta->intent || vmsnap_file_exists(journal)) {
+                _cleanup_(journal_record_clear) journal_record record = {0};
+                json_object *previous = NULL;
+                bool applies;
+
+                r = journal_read(journal, &record, error);
+                if (r < 0)
+                        return r;
+                journal_intent_at(&record, meta->generation, &previous, &applies);
+                r = journal_write(journal, generation, meta->intent, true, previous, error);
+                if (r < 0)
+                        return r;
+                journal_written = true;
+        }
+        r = vmsnap_file_write_atomic(path, with_newline, size + 1, error);
+        if (r < 0)
+                return r;
+        meta->generation = generation;
+        /* A journal of this generation without an intent says nothing: it goes, and should
+         * its removal be lost it still says nothing. */
+        if (journal_written && !meta->intent)
+                (void)vmsnap_file_remove(journal, NULL);
+        return 0;
+}
+
+int vmsnap_store_save_intent(const char *state_dir, const vmsnap_domain_meta *meta, vmsnap_error *error)
+{
+        _cleanup_free_ char *journal = NULL;
+        int r;
+
+        r = journal_path(state_dir, meta->uuid, &journal, error);
+        if (r < 0)
+                return r;
+        if (meta->intent)
+                return journal_write(journal, meta->generation, meta->intent, false, NULL, error);
+        if (!vmsnap_file_exists(journal))
+                return 0;
+        /* Written without an intent before it goes: a removal a crash may lose would
+         * otherwise bring the intent back. */
+        r = journal_write(journal, meta->generation, NULL, false, NULL, error);
+        if (r < 0)
+                return r;
+        (void)vmsnap_file_remove(journal, NULL);
+        return 0;
 }
 
 int vmsnap_store_remove(const char *state_dir, const char *uuid, vmsnap_error *error)
@@ -670,6 +866,16 @@ int vmsnap_store_remove(const char *state_dir, const char *uuid, vmsnap_error *e
         int r;
 
         r = store_path(state_dir, uuid, &path, error);
+        if (r < 0)
+                return r;
+        r = vmsnap_file_remove(path, error);
+        if (r < 0)
+                return r;
+        /* After the document: a journal left without one is overwritten by the next
+         * document's first write, and never read before it (store.h). */
+        free(path);
+        path = NULL;
+        r = journal_path(state_dir, uuid, &path, error);
         if (r < 0)
                 return r;
         return vmsnap_file_remove(path, error);

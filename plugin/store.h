@@ -1,17 +1,37 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* store.h: the metadata store: one JSON document per domain,
  * <state_dir>/<domain-uuid>.json, written atomically. Serialization of the
- * model lives here and nowhere else. */
+ * model lives here and nowhere else.
+ *
+ * The intent of an unfinished operation (meta->intent, journal.h) is kept beside the
+ * document, in <state_dir>/<domain-uuid>.journal.json: {"generation", "intent",
+ * "previous"}. It changes at every step of an operation while the model changes once,
+ * so a step writes that small file and not the whole document, whose cost grows with
+ * the tree. The document counts its writes ("generation"); an intent is in force while
+ * the document is at the generation the journal names. A write of the document writes
+ * the journal first, naming the coming generation and keeping as "previous" the intent
+ * in force until then: a crash between the two leaves the document one generation
+ * behind and that previous intent in force. So the model and its intent still change
+ * together as if in one atomic write, which the commit point of an operation needs. A
+ * journal of an older generation is left from before and says nothing. Documents of
+ * earlier versions kept the intent inside; it is read from there (generation 0) and
+ * moves to the journal at the next write. */
 #pragma once
 
 #include "model.h"
 #include "vmsnap/vmsnap.h"
 
-/* Loads the domain's document; -ENOENT (no error set) when there is none. */
+/* Loads the domain's document with the intent in force; -ENOENT (no error set) when
+ * there is no document. */
 int vmsnap_store_load(const char *state_dir, const char *uuid, vmsnap_domain_meta **ret,
                       vmsnap_error *error);
-int vmsnap_store_save(const char *state_dir, const vmsnap_domain_meta *meta, vmsnap_error *error);
-/* Removes the document; a missing one is fine. */
+/* Writes the document (the model) at the next generation, with meta->intent in the
+ * journal; on success meta->generation is the document's. */
+int vmsnap_store_save(const char *state_dir, vmsnap_domain_meta *meta, vmsnap_error *error);
+/* Writes only meta->intent, for the document at meta->generation as written (which must
+ * be one this store wrote: not 0); the model on disk stays as it is. */
+int vmsnap_store_save_intent(const char *state_dir, const vmsnap_domain_meta *meta, vmsnap_error *error);
+/* Removes the document, then its journal; missing ones are fine. */
 int vmsnap_store_remove(const char *state_dir, const char *uuid, vmsnap_error *error);
 
 /* The UUIDs of every domain document in the state directory (<uuid>.json), unsorted;

@@ -377,33 +377,214 @@ static void test_store_round_trips_an_empty_domain(void **state)
         vmsnap_domain_meta_free(meta);
 }
 
+static int compare_strings(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in the state directory, sorted, joined by spaces. */
+static char *state_dir_entries(const char *path)
+{
+        char *names[8];
+        size_t n = 0, length = 1;
+        DIR *dir = opendir(path);
+        struct dirent *entry;
+
+        assert_non_null(dir);
+        while ((entry = readdir(dir))) {
+                if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+                        continue;
+                assert_true(n < 8);
+                names[n] = strdup(entry->d_name);
+                length += strlen(names[n++]) + 1;
+        }
+        closedir(dir);
+        qsort(names, n, sizeof(char *), compare_strings);
+        char *joined = calloc(1, length);
+        assert_non_null(joined);
+        for (size_t i = 0; i < n; i++) {
+                strcat(joined, i ? " " : "");
+                strcat(joined, names[i]);
+                free(names[i]);
+        }
+        return joined;
+}
+
 static void test_store_save_replaces_the_document_and_leaves_no_temporary_files(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *meta = sample_meta(), *loaded = NULL;
+        vmsnap_error error = {};
+        char *entries;
+
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        assert_true(vmsnap_domain_meta_remove_snapshot(meta, ID_C));
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+
+        /* The document, and beside it the journal of its intent. */
+        entries = state_dir_entries(fixture->dir);
+        assert_string_equal(entries, UUID ".journal.json " UUID ".json");
+        free(entries);
+
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), 0);
+        assert_int_equal(loaded->n_snapshots, 3);
+        assert_non_null(loaded->intent);
+        vmsnap_domain_meta_free(loaded);
+
+        /* Without an intent the journal goes. */
+        json_object_put(meta->intent);
+        meta->intent = NULL;
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        entries = state_dir_entries(fixture->dir);
+        assert_string_equal(entries, UUID ".json");
+        free(entries);
+        vmsnap_domain_meta_free(meta);
+}
+
+static char *read_text(const char *path)
+{
+        FILE *file = fopen(path, "re");
+        char *text = calloc(1, 1 << 16);
+
+        assert_non_null(file);
+        assert_non_null(text);
+        assert_true(fread(text, 1, (1 << 16) - 1, file) > 0);
+        fclose(file);
+        return text;
+}
+
+static void write_journal(const char *dir, const char *text)
+{
+        char *path = NULL;
+        FILE *file;
+
+        assert_true(asprintf(&path, "%s/" UUID ".journal.json", dir) > 0);
+        file = fopen(path, "we");
+        assert_non_null(file);
+        fputs(text, file);
+        fclose(file);
+        free(path);
+}
+
+static const char *intent_operation(const vmsnap_domain_meta *meta)
+{
+        json_object *operation;
+
+        if (!meta->intent || !json_object_object_get_ex(meta->intent, "operation", &operation))
+                return "(none)";
+        return json_object_get_string(operation);
+}
+
+static void test_store_saves_an_intent_without_writing_the_document(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *meta = sample_meta(), *loaded = NULL;
+        vmsnap_error error = {};
+        char *path = NULL, *before, *after;
+
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        assert_int_equal(meta->generation, 1);
+        assert_true(asprintf(&path, "%s/" UUID ".json", fixture->dir) > 0);
+        before = read_text(path);
+
+        /* A step of the operation: the intent changes, and the model in memory too, which
+         * is saved only with the document's next write. */
+        json_object_put(meta->intent);
+        meta->intent = json_tokener_parse("{\"operation\": \"create\", \"phase\": \"prepare\"}");
+        meta->next_default_index = 99;
+        assert_int_equal(vmsnap_store_save_intent(fixture->dir, meta, &error), 0);
+        after = read_text(path);
+        assert_string_equal(before, after);
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), 0);
+        assert_string_equal(intent_operation(loaded), "create");
+        assert_int_not_equal(loaded->next_default_index, 99);
+        assert_int_equal(loaded->generation, 1);
+        vmsnap_domain_meta_free(loaded);
+
+        /* Cleared: no intent, and no journal left. */
+        json_object_put(meta->intent);
+        meta->intent = NULL;
+        assert_int_equal(vmsnap_store_save_intent(fixture->dir, meta, &error), 0);
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), 0);
+        assert_null(loaded->intent);
+        vmsnap_domain_meta_free(loaded);
+        char *entries = state_dir_entries(fixture->dir);
+        assert_string_equal(entries, UUID ".json");
+        free(entries);
+
+        free(before);
+        free(after);
+        free(path);
+        vmsnap_domain_meta_free(meta);
+}
+
+/* What a crash between the journal's write and the document's leaves: the journal names
+ * the next generation, the document is the one before, and the intent in force before the
+ * write still is. */
+static void test_store_load_keeps_the_previous_intent_when_the_document_never_came(void **state)
 {
         store_fixture *fixture = *state;
         vmsnap_domain_meta *meta = sample_meta(), *loaded = NULL;
         vmsnap_error error = {};
 
         assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
-        assert_true(vmsnap_domain_meta_remove_snapshot(meta, ID_C));
-        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
-
-        DIR *dir = opendir(fixture->dir);
-        assert_non_null(dir);
-        unsigned entries = 0;
-        struct dirent *entry;
-        while ((entry = readdir(dir))) {
-                if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
-                        continue;
-                assert_string_equal(entry->d_name, UUID ".json");
-                entries++;
-        }
-        closedir(dir);
-        assert_int_equal(entries, 1);
-
+        assert_int_equal(meta->generation, 1);
+        write_journal(fixture->dir, "{\"generation\": 2, \"intent\": {\"operation\": \"create\", "
+                                    "\"phase\": \"finish\"}, \"previous\": {\"operation\": \"create\", "
+                                    "\"phase\": \"prepare\"}}");
         assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), 0);
-        assert_int_equal(loaded->n_snapshots, 3);
-
+        assert_string_equal(json_object_get_string(json_object_object_get(loaded->intent, "phase")), "prepare");
         vmsnap_domain_meta_free(loaded);
+
+        /* The document came: the journal's own intent. */
+        json_object_put(meta->intent);
+        meta->intent = NULL;
+        meta->generation = 1;
+        /* (written by hand: a save would write the journal again) */
+        write_journal(fixture->dir, "{\"generation\": 1, \"intent\": {\"operation\": \"delete\", "
+                                    "\"phase\": \"finish\"}}");
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), 0);
+        assert_string_equal(intent_operation(loaded), "delete");
+        vmsnap_domain_meta_free(loaded);
+
+        /* A journal of an older generation is left from before and says nothing. */
+        write_journal(fixture->dir, "{\"generation\": 0, \"intent\": {\"operation\": \"purge\"}}");
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), 0);
+        assert_null(loaded->intent);
+        vmsnap_domain_meta_free(loaded);
+
+        /* A journal vmsnap cannot read is refused, naming it. */
+        write_journal(fixture->dir, "{\"generation\": \"one\"}");
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), -EBADMSG);
+        assert_non_null(strstr(error.message, "refusing journal file"));
+        assert_non_null(strstr(error.message, "generation"));
+        vmsnap_domain_meta_free(meta);
+}
+
+/* A document of an earlier version kept the intent inside and counts no generation. */
+static void test_store_reads_the_intent_a_document_of_an_earlier_version_holds(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *meta = sample_meta(), *loaded = NULL;
+        vmsnap_error error = {};
+        json_object *document = vmsnap_store_to_json(meta);
+        char *path = NULL;
+
+        assert_true(asprintf(&path, "%s/" UUID ".json", fixture->dir) > 0);
+        assert_int_equal(json_object_to_file(path, document), 0);
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), 0);
+        assert_int_equal(loaded->generation, 0);
+        assert_string_equal(intent_operation(loaded), "delete");
+
+        /* Its next write moves the intent into the journal. */
+        assert_int_equal(vmsnap_store_save(fixture->dir, loaded, &error), 0);
+        vmsnap_domain_meta_free(loaded);
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), 0);
+        assert_int_equal(loaded->generation, 1);
+        assert_string_equal(intent_operation(loaded), "delete");
+        vmsnap_domain_meta_free(loaded);
+        json_object_put(document);
+        free(path);
         vmsnap_domain_meta_free(meta);
 }
 
@@ -798,6 +979,14 @@ int main(void)
                                                 teardown_state_dir),
                 cmocka_unit_test_setup_teardown(
                         test_store_save_replaces_the_document_and_leaves_no_temporary_files, setup_state_dir,
+                        teardown_state_dir),
+                cmocka_unit_test_setup_teardown(test_store_saves_an_intent_without_writing_the_document,
+                                                setup_state_dir, teardown_state_dir),
+                cmocka_unit_test_setup_teardown(
+                        test_store_load_keeps_the_previous_intent_when_the_document_never_came,
+                        setup_state_dir, teardown_state_dir),
+                cmocka_unit_test_setup_teardown(
+                        test_store_reads_the_intent_a_document_of_an_earlier_version_holds, setup_state_dir,
                         teardown_state_dir),
                 cmocka_unit_test_setup_teardown(
                         test_store_load_of_a_missing_document_is_enoent_without_a_message, setup_state_dir,
