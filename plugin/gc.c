@@ -2,6 +2,7 @@
 /* gc.c: removes image files vmsnap created once nothing reads them (see gc.h).
  * Reachability is computed from the files' own headers, not from what the
  * metadata remembers, so a file is never removed while a chain still needs it. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "chain.h"
@@ -41,7 +42,13 @@ static int reach_visit(const char *path, const vmsnap_image_header *header, unsi
 
 static int reach_add_root(reach_set *set, const char *path, vmsnap_error *error)
 {
+        _cleanup_free_ char *canonical = NULL;
+
         if (!path || !vmsnap_file_exists(path))
+                return 0;
+        /* A root already reached (a snapshot's image in the chain of a disk or of a later
+         * snapshot) is where the walk would stop at once: its header need not be read. */
+        if (vmsnap_path_canonical(path, &canonical, NULL) == 0 && reach_contains(set, canonical))
                 return 0;
         int r = vmsnap_chain_walk(path, reach_visit, set, error);
         return r < 0 ? r : 0;
@@ -52,6 +59,48 @@ static void reach_clear(reach_set *set)
         for (size_t i = 0; i < set->n; i++)
                 free(set->paths[i]);
         free(set->paths);
+}
+
+static int compare_paths(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Whether every owned file exists and is itself a root of the walk (a disk's active file, a
+ * snapshot's image or memory file, a file of the preview): then every one is reached and
+ * the walk, which reads the header of every file of every chain, would remove nothing.
+ * That is the case after most changes (a new snapshot, a revert), while a deep chain makes
+ * the walk the larger part of their cost. Owned paths are canonical, as the roots the walk
+ * marks are; were one not, it would only be kept, never removed, for want of the walk. */
+static bool owned_are_roots(const vmsnap_domain_meta *meta, const vmsnap_active_disk *active,
+                            size_t n_active)
+{
+        size_t n = n_active, max = n_active + (meta->preview ? 2 * meta->preview->n_disks : 0);
+        bool all = true;
+
+        for (size_t i = 0; i < meta->n_snapshots; i++)
+                max += meta->snapshots[i]->n_disks + 1;
+        _cleanup_free_ const char **roots = xcalloc(max + 1, sizeof(char *));
+        for (size_t i = 0; i < n_active; i++)
+                roots[i] = active[i].source;
+        for (size_t i = 0; i < meta->n_snapshots; i++) {
+                if (meta->snapshots[i]->memory_file)
+                        roots[n++] = meta->snapshots[i]->memory_file;
+                for (size_t j = 0; j < meta->snapshots[i]->n_disks; j++)
+                        if (meta->snapshots[i]->disks[j].image)
+                                roots[n++] = meta->snapshots[i]->disks[j].image;
+        }
+        for (size_t i = 0; meta->preview && i < meta->preview->n_disks; i++) {
+                if (meta->preview->disks[i].saved_leaf)
+                        roots[n++] = meta->preview->disks[i].saved_leaf;
+                if (meta->preview->disks[i].overlay)
+                        roots[n++] = meta->preview->disks[i].overlay;
+        }
+        qsort(roots, n, sizeof(char *), compare_paths);
+        for (size_t i = 0; all && i < meta->n_owned; i++)
+                all = bsearch(&meta->owned[i], roots, n, sizeof(char *), compare_paths) &&
+                      vmsnap_file_exists(meta->owned[i]);
+        return all;
 }
 
 int vmsnap_gc_run(vmsnap_op *op, bool *changed_ret)
@@ -68,6 +117,10 @@ int vmsnap_gc_run(vmsnap_op *op, bool *changed_ret)
         r = vmsnap_op_active_disks(op, &active, &n_active);
         if (r < 0)
                 return r;
+        if (owned_are_roots(meta, active, n_active)) {
+                vmsnap_active_disks_free(active, n_active);
+                return 0;
+        }
         for (size_t i = 0; r == 0 && i < n_active; i++)
                 r = reach_add_root(&reached, active[i].source, &walk_error);
         for (size_t i = 0; r == 0 && i < meta->n_snapshots; i++) {
