@@ -278,16 +278,24 @@ int vmsnap_chain_walk_as(const char *path, const vmsnap_image_format *top_format
         visited = xcalloc(CHAIN_DEPTH_MAX + 1, sizeof(*visited));
         current = xstrdup(path);
 
+        /* The header of the next image, read as the backing file of the one before: each
+         * header of a deep chain is read once. */
+        vmsnap_image_header next = {0};
+        bool have_next = false;
+
         for (unsigned depth = 0;; depth++) {
                 vmsnap_image_header header = {0};
                 struct stat st;
 
-                if (depth > CHAIN_DEPTH_MAX)
+                if (depth > CHAIN_DEPTH_MAX) {
+                        vmsnap_image_header_clear(&next);
                         return vmsnap_error_set(error, -ELOOP, VMSNAP_ERROR_UNSUPPORTED,
                                                 "the backing chain of %s is deeper than %u images", path,
                                                 CHAIN_DEPTH_MAX);
+                }
 
                 if (stat(current, &st) < 0) {
+                        vmsnap_image_header_clear(&next);
                         if (errno == ENOENT)
                                 return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
                                                         "image %s does not exist", current);
@@ -295,16 +303,24 @@ int vmsnap_chain_walk_as(const char *path, const vmsnap_image_format *top_format
                                                 "cannot open image %s: %m", current);
                 }
                 for (unsigned i = 0; i < depth; i++)
-                        if (visited[i].device == st.st_dev && visited[i].inode == st.st_ino)
+                        if (visited[i].device == st.st_dev && visited[i].inode == st.st_ino) {
+                                vmsnap_image_header_clear(&next);
                                 return vmsnap_error_set(
                                         error, -ELOOP, VMSNAP_ERROR_FAILED,
                                         "the backing chain of %s loops: %s appears in it twice", path,
                                         current);
+                        }
                 visited[depth] = (file_identity){st.st_dev, st.st_ino};
 
-                r = image_header_read(current, format_declared ? &declared : NULL, &header, error);
-                if (r < 0)
-                        return r;
+                if (have_next) {
+                        header = next;
+                        next = (vmsnap_image_header){0};
+                        have_next = false;
+                } else {
+                        r = image_header_read(current, format_declared ? &declared : NULL, &header, error);
+                        if (r < 0)
+                                return r;
+                }
 
                 if (header.backing) {
                         vmsnap_image_header backing = {0};
@@ -323,12 +339,15 @@ int vmsnap_chain_walk_as(const char *path, const vmsnap_image_format *top_format
                         /* An image that does not name its backing format gets the probed one. */
                         if (!header.backing_format_known)
                                 header.backing_format = backing.format;
-                        vmsnap_image_header_clear(&backing);
+                        /* Read as the next step would read it: as header.backing_format. */
+                        next = backing;
+                        have_next = true;
                 }
 
                 r = visit(current, &header, depth, userdata);
                 if (r != 0 || !header.backing) {
                         vmsnap_image_header_clear(&header);
+                        vmsnap_image_header_clear(&next);
                         return r;
                 }
 
