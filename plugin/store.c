@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "failpoint.h"
 #include "fileio.h"
 #include "names.h"
 #include "store.h"
@@ -827,6 +828,13 @@ int vmsnap_store_save(const char *state_dir, vmsnap_domain_meta *meta, vmsnap_er
                 if (r < 0)
                         return r;
                 journal_written = true;
+#ifdef VMSNAP_FAILPOINTS
+                /* Tests: a crash between the two writes, as a kill there leaves it. */
+                if (vmsnap_failpoint_fires()) {
+                        vmsnap_failpoint_die();
+                        return vmsnap_failpoint_dead_error(error);
+                }
+#endif
         }
         r = vmsnap_file_write_atomic(path, with_newline, size + 1, error);
         if (r < 0)

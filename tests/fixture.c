@@ -14,6 +14,7 @@
 
 #include "chain.h"
 #include "domxml.h"
+#include "failpoint.h"
 #include "fixture.h"
 #include "testlib.h"
 #include "fileio.h"
@@ -380,9 +381,11 @@ fixture_checkpoint *fixture_checkpoint_take(fixture *f)
 
 void fixture_checkpoint_restore(fixture *f, const fixture_checkpoint *c)
 {
-        /* As after a daemon restart: nothing of the old engine's memory survives. */
+        /* As after a daemon restart: nothing of the old engine's memory survives, and the
+         * process a failpoint killed lives again. */
         vmsnap_engine_free(f->engine);
         f->engine = NULL;
+        vmsnap_failpoint_revive();
         undefine_all(f);
         /* The test driver forgets its domains (a clone's too) when its last connection closes,
          * as between two fixtures. */

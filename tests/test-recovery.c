@@ -276,6 +276,7 @@ static unsigned restart_engine(fixture *f)
         recovery_log log = {0};
 
         vmsnap_engine_free(f->engine);
+        vmsnap_failpoint_revive(); /* a failpoint may have killed the process: a new one starts */
         assert_ok(vmsnap_engine_new(f->uri, f->state_dir, &f->engine, &error), &error);
         vmsnap_engine_set_log(f->engine, on_engine_log, &log);
         /* The first look at the domain recovers it, outside any operation's hooks. */
