@@ -533,7 +533,8 @@ static void test_store_load_keeps_the_previous_intent_when_the_document_never_ca
                                     "\"phase\": \"finish\"}, \"previous\": {\"operation\": \"create\", "
                                     "\"phase\": \"prepare\"}}");
         assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), 0);
-        assert_string_equal(json_object_get_string(json_object_object_get(loaded->intent, "phase")), "prepare");
+        assert_string_equal(json_object_get_string(json_object_object_get(loaded->intent, "phase")),
+                            "prepare");
         vmsnap_domain_meta_free(loaded);
 
         /* The document came: the journal's own intent. */
