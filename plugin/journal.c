@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* journal.c: the intent journal (see journal.h). The intent is a JSON object
- * kept in the domain's metadata document:
+ * kept with the domain's metadata (op->meta->intent; on disk in the journal file beside
+ * the document, store.h):
  *   {"operation", "phase": "prepare"|"finish", "saved_xml",
  *    "files": [{"path", "backing"} | {"path", "memory": true}], "steps": [...], "done": n,
  *    "switch": {"disks": [{"target", "overlay"}], "model": {...}}, "block_jobs": [target, ...]}

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* journal.h: the intent journal that makes multi-step operations crash-safe.
  *
- * Before its first change an operation records its intent in the domain's
- * metadata: the files it is about to create and the domain XML to go back to
- * ("prepare" phase, rolled back on recovery). At its commit point it saves the
- * final metadata together with the steps still to run ("finish" phase, rolled
- * forward on recovery). A step done by another program (qemu-img, a block job) is
+ * Before its first change an operation records its intent with the domain's
+ * metadata (a small file beside the document, store.h): the files it is about to
+ * create and the domain XML to go back to ("prepare" phase, rolled back on
+ * recovery). At its commit point it saves the final metadata together with the
+ * steps still to run ("finish" phase, rolled forward on recovery): the one write of
+ * the whole document an operation makes, unless garbage collection then changes the
+ * model again (a second write, at the end, of what it removed). Every other step
+ * writes the intent alone. A step done by another program (qemu-img, a block job) is
  * never trusted halfway: it records the state it starts from, and a redo after a
  * crash or a killed child restores that state before it runs the step again. */
 #pragma once
