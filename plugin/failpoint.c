@@ -5,17 +5,27 @@
  * without reaching up. */
 #include <errno.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "error.h"
 #include "failpoint.h"
 
 static atomic_uint countdown;
+static _Atomic(const char *) armed_step;
 static atomic_uint reached;
 static atomic_bool dead;
 
 void vmsnap_failpoint_arm(unsigned n)
 {
+        atomic_store(&armed_step, NULL);
         atomic_store(&countdown, n);
+        atomic_store(&reached, 0);
+}
+
+void vmsnap_failpoint_arm_step(const char *step)
+{
+        atomic_store(&countdown, 0);
+        atomic_store(&armed_step, step);
         atomic_store(&reached, 0);
 }
 
@@ -24,11 +34,16 @@ unsigned vmsnap_failpoint_reached(void)
         return atomic_load(&reached);
 }
 
-bool vmsnap_failpoint_fires(void)
+bool vmsnap_failpoint_fires(const char *step)
 {
+        const char *armed;
         unsigned left;
 
         atomic_fetch_add(&reached, 1);
+        armed = atomic_load(&armed_step);
+        /* Disarmed by the one that fires, so that a step reached twice fails once. */
+        if (armed && strcmp(armed, step) == 0)
+                return atomic_compare_exchange_strong(&armed_step, &armed, NULL);
         left = atomic_load(&countdown);
         if (left == 0)
                 return false;

@@ -3,7 +3,8 @@
  * the test. Two kinds:
  * - the countdown: the n-th failpoint an operation reaches from now on
  *   (vmsnap_op_failpoint in op.h, at each step of an operation) fails as a crash
- *   there would;
+ *   there would; or, armed by its step's name, the first failpoint of that step,
+ *   wherever it falls in the count;
  * - death: once vmsnap_failpoint_die() is called the process counts as dead:
  *   every change that would outlive it (a file written, created, linked or
  *   removed, a child started, a definition given to libvirt) is refused, so what
@@ -21,10 +22,13 @@
 
 /* Fail at the n-th failpoint reached from now on (0 disarms). */
 void vmsnap_failpoint_arm(unsigned n);
+/* Fail at the first failpoint of step reached from now on, however many come before it;
+ * step is kept, not copied (a literal). */
+void vmsnap_failpoint_arm_step(const char *step);
 /* How many failpoints were reached since the last arm. */
 unsigned vmsnap_failpoint_reached(void);
-/* Counts one failpoint reached; true when it is the one armed to fail. */
-bool vmsnap_failpoint_fires(void);
+/* Counts one failpoint reached, at step; true when it is the one armed to fail. */
+bool vmsnap_failpoint_fires(const char *step);
 
 /* From now on the process acts as if it had been killed. */
 void vmsnap_failpoint_die(void);
@@ -36,8 +40,9 @@ int vmsnap_failpoint_dead_error(vmsnap_error *error);
 
 #else
 
-static inline bool vmsnap_failpoint_fires(void)
+static inline bool vmsnap_failpoint_fires(const char *step)
 {
+        (void)step;
         return false;
 }
 

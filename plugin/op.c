@@ -22,7 +22,7 @@
 #ifdef VMSNAP_FAILPOINTS
 int vmsnap_op_failpoint(vmsnap_op *op, const char *step)
 {
-        if (!vmsnap_failpoint_fires())
+        if (!vmsnap_failpoint_fires(step))
                 return 0;
         op->crashed = true;
         return vmsnap_error_set(op->error, -EINTR, VMSNAP_ERROR_FAILED, "simulated crash at %s", step);

@@ -830,7 +830,7 @@ int vmsnap_store_save(const char *state_dir, vmsnap_domain_meta *meta, vmsnap_er
                 journal_written = true;
 #ifdef VMSNAP_FAILPOINTS
                 /* Tests: a crash between the two writes, as a kill there leaves it. */
-                if (vmsnap_failpoint_fires()) {
+                if (vmsnap_failpoint_fires("store: between journal and document")) {
                         vmsnap_failpoint_die();
                         return vmsnap_failpoint_dead_error(error);
                 }
