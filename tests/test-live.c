@@ -273,11 +273,6 @@ static void test_quiesce_with_a_silent_guest_agent_fails_and_removes_the_overlay
         free(vda);
 }
 
-/* Failpoints of a live create of two disks: before overlay and after overlay (x2), before
- * the live snapshot (5), after it (6). */
-#define FAILPOINT_BEFORE_LIVE_SNAPSHOT 5
-#define FAILPOINT_AFTER_LIVE_SNAPSHOT 6
-
 static void test_a_crash_before_the_live_snapshot_is_rolled_back_removing_the_overlays(void **state)
 {
         fixture *f = *state;
@@ -289,8 +284,9 @@ static void test_a_crash_before_the_live_snapshot_is_rolled_back_removing_the_ov
         define_tiny_domain(f, "vm", NULL);
         size_t files = fixture_count_files(f, "vm");
         char *vda = disk_source(f, "vm", "vda", true);
-        vmsnap_failpoint_arm(FAILPOINT_BEFORE_LIVE_SNAPSHOT);
+        vmsnap_failpoint_arm_step("create: before live snapshot");
         assert_true(vmsnap_snapshot_create(f->engine, "vm", &options, NULL, NULL, &error) < 0);
+        vmsnap_failpoint_arm(0);
         assert_non_null(strstr(error.message, "before live snapshot"));
         /* The overlays exist until the recovery. */
         assert_int_equal(fixture_count_files(f, "vm"), files + 2);
@@ -313,8 +309,9 @@ static void test_a_crash_after_the_live_snapshot_records_the_snapshot_at_recover
 
         define_tiny_domain(f, "vm", NULL);
         snprintf(a, sizeof(a), "%s/vm/a.qcow2", f->dir);
-        vmsnap_failpoint_arm(FAILPOINT_AFTER_LIVE_SNAPSHOT);
+        vmsnap_failpoint_arm_step("create: after live snapshot");
         assert_true(vmsnap_snapshot_create(f->engine, "vm", &options, NULL, NULL, &error) < 0);
+        vmsnap_failpoint_arm(0);
         assert_non_null(strstr(error.message, "after live snapshot"));
         vmsnap_engine_forget(f->engine);
 
@@ -770,9 +767,9 @@ static void test_a_pull_that_outlived_a_crash_is_stopped_by_the_recovery(void **
 
         build_a_running_domain_whose_merge_pulls(f);
         char *o1 = frozen_image(f, "s2"), *o2 = disk_source(f, "vm", "vda", true);
-        /* The first failpoint of a live delete is just before its pull starts. */
-        vmsnap_failpoint_arm(1);
+        vmsnap_failpoint_arm_step("delete: before block pull");
         assert_true(vmsnap_snapshot_delete(f->engine, "vm", "s2", VMSNAP_DELETE_MERGE, NULL, &error) < 0);
+        vmsnap_failpoint_arm(0);
         assert_non_null(strstr(error.message, "before block pull"));
         /* As if the daemon had died after starting it: QEMU's job goes on (slowly). */
         char a[1100];
