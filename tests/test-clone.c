@@ -358,10 +358,10 @@ static void test_a_crash_before_define_leaves_no_copy_after_restart(void **state
         fixture_allow_clone_target(f, out);
         create_named(f, "vm", "s1");
         vmsnap_clone_options into = {.target_dir = out};
-        vmsnap_failpoint_arm(1);
+        vmsnap_failpoint_arm_step("clone: before define");
         assert_true(vmsnap_snapshot_clone(f->engine, "vm", "s1", "c1", &into, NULL, NULL, &error) < 0);
         vmsnap_failpoint_arm(0);
-        assert_non_null(strstr(error.message, "simulated crash"));
+        assert_non_null(strstr(error.message, "simulated crash at clone: before define"));
         assert_true(fixture_count_files(f, "out") > 0); /* the copies were left, as by a crash */
         vmsnap_engine_free(f->engine);
         vmsnap_failpoint_revive(); /* a failpoint may have killed the process: a new one starts */
