@@ -23,6 +23,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "names.h"
+#include "store.h"
 
 static void json_object_putp(json_object **object)
 {
@@ -91,14 +92,6 @@ static json_object *entry_to_json(const vmsnap_history_entry *entry)
         return object;
 }
 
-static const char *member_string(json_object *object, const char *key)
-{
-        json_object *value;
-        if (!json_object_object_get_ex(object, key, &value) || !json_object_is_type(value, json_type_string))
-                return NULL;
-        return json_object_get_string(value);
-}
-
 /* One line of the file; false for a line that is not an entry (a torn last line). */
 static bool entry_from_line(const char *line, size_t length, vmsnap_history_entry *ret)
 {
@@ -118,20 +111,20 @@ static bool entry_from_line(const char *line, size_t length, vmsnap_history_entr
             !json_object_object_get_ex(object, "time", &time) || !json_object_is_type(time, json_type_int) ||
             !json_object_object_get_ex(object, "uid", &uid) || !json_object_is_type(uid, json_type_int) ||
             !json_object_object_get_ex(object, "messages", &messages) ||
-            !json_object_is_type(messages, json_type_array) || !member_string(object, "operation") ||
-            !member_string(object, "snapshot") || !member_string(object, "result") ||
-            !member_string(object, "error") || !member_string(object, "error_name"))
+            !json_object_is_type(messages, json_type_array) || !vmsnap_json_string(object, "operation") ||
+            !vmsnap_json_string(object, "snapshot") || !vmsnap_json_string(object, "result") ||
+            !vmsnap_json_string(object, "error") || !vmsnap_json_string(object, "error_name"))
                 return false;
 
         size_t n = json_object_array_length(messages);
         *ret = (vmsnap_history_entry){
                 .time_usec = json_object_get_uint64(time),
                 .uid = (uint32_t)json_object_get_uint64(uid),
-                .operation = xstrdup(strempty(member_string(object, "operation"))),
-                .snapshot = xstrdup(strempty(member_string(object, "snapshot"))),
-                .result = xstrdup(strempty(member_string(object, "result"))),
-                .error = xstrdup(strempty(member_string(object, "error"))),
-                .error_name = xstrdup(strempty(member_string(object, "error_name"))),
+                .operation = xstrdup(strempty(vmsnap_json_string(object, "operation"))),
+                .snapshot = xstrdup(strempty(vmsnap_json_string(object, "snapshot"))),
+                .result = xstrdup(strempty(vmsnap_json_string(object, "result"))),
+                .error = xstrdup(strempty(vmsnap_json_string(object, "error"))),
+                .error_name = xstrdup(strempty(vmsnap_json_string(object, "error_name"))),
                 .messages = xcalloc(n + 1, sizeof(char *)),
         };
         for (size_t i = 0, k = 0; i < n; i++) {

@@ -35,16 +35,6 @@ static json_object *intent_array(vmsnap_op *op, const char *key)
         return array;
 }
 
-static const char *intent_string(json_object *object, const char *key)
-{
-        json_object *value;
-
-        if (!object || !json_object_object_get_ex(object, key, &value) ||
-            !json_object_is_type(value, json_type_string))
-                return NULL;
-        return json_object_get_string(value);
-}
-
 int vmsnap_journal_prepare(vmsnap_op *op, const char *operation, const char *saved_xml)
 {
         json_object *intent = json_object_new_object();
@@ -138,8 +128,8 @@ out:
 
 void vmsnap_journal_remove_prepared(vmsnap_op *op, json_object *file)
 {
-        const char *path = intent_string(file, "path");
-        const char *backing = intent_string(file, "backing");
+        const char *path = vmsnap_json_string(file, "path");
+        const char *backing = vmsnap_json_string(file, "backing");
 
         /* The path was free when recorded, so whatever is there now is libvirt's
          * unfinished memory file. */
@@ -187,8 +177,8 @@ static bool switch_happened(vmsnap_op *op, json_object *expected)
         n = json_object_array_length(disks);
         for (size_t i = 0; i < n; i++) {
                 json_object *disk = json_object_array_get_idx(disks, i);
-                const char *target = intent_string(disk, "target"),
-                           *overlay = intent_string(disk, "overlay");
+                const char *target = vmsnap_json_string(disk, "target"),
+                           *overlay = vmsnap_json_string(disk, "overlay");
                 _cleanup_free_ char *source = NULL, *have = NULL, *want = NULL;
                 vmsnap_error ignored;
 
@@ -215,7 +205,7 @@ static int roll_forward_switch(vmsnap_op *op, json_object *expected)
 {
         json_object *model, *disks, *intent;
         vmsnap_domain_meta *after = NULL;
-        const char *recorded = intent_string(op->meta->intent, "operation");
+        const char *recorded = vmsnap_json_string(op->meta->intent, "operation");
         _cleanup_free_ char *operation = xstrdup(recorded ? recorded : "create");
         size_t n;
         int r;
@@ -233,8 +223,8 @@ static int roll_forward_switch(vmsnap_op *op, json_object *expected)
         bool differs = false;
         for (size_t i = 0; i < n; i++) {
                 json_object *disk = json_object_array_get_idx(disks, i);
-                sources[i] = (vmsnap_xml_disk_source){intent_string(disk, "target"),
-                                                      intent_string(disk, "overlay"), "qcow2"};
+                sources[i] = (vmsnap_xml_disk_source){vmsnap_json_string(disk, "target"),
+                                                      vmsnap_json_string(disk, "overlay"), "qcow2"};
                 for (size_t j = 0; j < op->n_disks; j++)
                         if (strcmp(op->disks[j].target, sources[i].target) == 0)
                                 differs = differs || !op->disks[j].source ||
@@ -272,7 +262,7 @@ static int rollback_prepare(vmsnap_op *op)
 {
         json_object *intent = json_object_get(op->meta->intent);
         json_object *files, *expected, *jobs;
-        const char *saved_xml = intent_string(intent, "saved_xml");
+        const char *saved_xml = vmsnap_json_string(intent, "saved_xml");
         int r = 0;
 
         if (json_object_object_get_ex(intent, "switch", &expected) && switch_happened(op, expected)) {
@@ -476,7 +466,8 @@ static void repair_leaks(vmsnap_op *op, const char *image)
 static int restore_start(vmsnap_op *op, json_object *step, const char *image)
 {
         vmsnap_image_header header = {0};
-        const char *from = intent_string(step, "from"), *from_format = intent_string(step, "from_format");
+        const char *from = vmsnap_json_string(step, "from"),
+                   *from_format = vmsnap_json_string(step, "from_format");
         bool same;
         int r;
 
@@ -504,8 +495,8 @@ static int restore_start(vmsnap_op *op, json_object *step, const char *image)
 
 static int run_block_commit(vmsnap_op *op, json_object *step, const vmsnap_hooks *hooks, bool interrupted)
 {
-        const char *target = intent_string(step, "target"), *image = intent_string(step, "image");
-        const char *base = intent_string(step, "base"), *child = intent_string(step, "child");
+        const char *target = vmsnap_json_string(step, "target"), *image = vmsnap_json_string(step, "image");
+        const char *base = vmsnap_json_string(step, "base"), *child = vmsnap_json_string(step, "child");
         json_object *active;
         bool in_chain = false;
         int r;
@@ -530,8 +521,8 @@ static int run_block_commit(vmsnap_op *op, json_object *step, const vmsnap_hooks
 
 static int run_block_pull(vmsnap_op *op, json_object *step, const vmsnap_hooks *hooks, bool interrupted)
 {
-        const char *target = intent_string(step, "target"), *image = intent_string(step, "image");
-        const char *base = intent_string(step, "base");
+        const char *target = vmsnap_json_string(step, "target"), *image = vmsnap_json_string(step, "image");
+        const char *base = vmsnap_json_string(step, "base");
         vmsnap_image_header header = {0};
         _cleanup_free_ char *have = NULL, *want = NULL;
         bool done, running;
@@ -563,7 +554,8 @@ static int run_block_pull(vmsnap_op *op, json_object *step, const vmsnap_hooks *
         if (running)
                 r = vmsnap_live_block_pull(op, target, base, hooks);
         else
-                r = vmsnap_image_rebase(image, base, intent_string(step, "format"), true, hooks, op->error);
+                r = vmsnap_image_rebase(image, base, vmsnap_json_string(step, "format"), true, hooks,
+                                        op->error);
         if (r < 0)
                 return r;
         /* The job left no trace of failing but the header tells. */
@@ -618,14 +610,14 @@ static int keep_configuration_of_undefined(vmsnap_op *op)
  * killed halfway): what it started from is restored before it runs again. */
 static int run_step(vmsnap_op *op, json_object *step, size_t index, size_t count, bool interrupted)
 {
-        const char *kind = intent_string(step, "kind");
+        const char *kind = vmsnap_json_string(step, "kind");
         vmsnap_op_steps progress = {op, index, count};
         vmsnap_hooks hooks = {
                 .progress = vmsnap_op_step_progress, .is_canceled = step_canceled, .userdata = &progress};
         int r;
 
         if (kind && strcmp(kind, "commit") == 0) {
-                const char *top = intent_string(step, "top"), *base = intent_string(step, "base");
+                const char *top = vmsnap_json_string(step, "top"), *base = vmsnap_json_string(step, "base");
                 /* top is never changed by the commit and only top reads base: run again whole. */
                 if (top && base) {
                         if (interrupted)
@@ -633,7 +625,7 @@ static int run_step(vmsnap_op *op, json_object *step, size_t index, size_t count
                         return vmsnap_image_commit(top, base, &hooks, op->error);
                 }
         } else if (kind && strcmp(kind, "rebase") == 0) {
-                const char *image = intent_string(step, "image");
+                const char *image = vmsnap_json_string(step, "image");
                 json_object *safe;
                 if (image && json_object_object_get_ex(step, "safe", &safe)) {
                         /* An unsafe rebase only writes the header: running it again is enough. */
@@ -642,8 +634,8 @@ static int run_step(vmsnap_op *op, json_object *step, size_t index, size_t count
                                 if (r < 0)
                                         return r;
                         }
-                        return vmsnap_image_rebase(image, intent_string(step, "backing"),
-                                                   intent_string(step, "format"),
+                        return vmsnap_image_rebase(image, vmsnap_json_string(step, "backing"),
+                                                   vmsnap_json_string(step, "format"),
                                                    json_object_get_boolean(safe), &hooks, op->error);
                 }
         } else if (kind && strcmp(kind, "blockcommit") == 0) {
@@ -655,11 +647,12 @@ static int run_step(vmsnap_op *op, json_object *step, size_t index, size_t count
                 if (r != -EBADMSG)
                         return r;
         } else if (kind && strcmp(kind, "restore") == 0) {
-                const char *file = intent_string(step, "memory_file"), *xml = intent_string(step, "xml");
+                const char *file = vmsnap_json_string(step, "memory_file"),
+                           *xml = vmsnap_json_string(step, "xml");
                 if (file && xml)
                         return vmsnap_live_restore(op, file, xml);
         } else if (kind && strcmp(kind, "define") == 0) {
-                const char *xml = intent_string(step, "xml");
+                const char *xml = vmsnap_json_string(step, "xml");
                 if (xml && json_object_object_get_ex(step, "after_merge", NULL) && undefined_meanwhile(op))
                         return keep_configuration_of_undefined(op);
                 if (xml)
@@ -721,7 +714,7 @@ static int run_finish(vmsnap_op *op, bool resuming)
         /* Past the commit point a merge writes into images snapshots read: stopped halfway,
          * they would read what they never held. A cancel that came meanwhile is answered. */
         if (count > done && vmsnap_op_canceled(op)) {
-                const char *operation = intent_string(op->meta->intent, "operation");
+                const char *operation = vmsnap_json_string(op->meta->intent, "operation");
                 vmsnap_op_message(op,
                                   "the cancel came after the point of no return: the %s of domain %s was "
                                   "completed, because stopping it halfway would have changed what its "
@@ -769,8 +762,8 @@ int vmsnap_journal_commit(vmsnap_op *op)
 
 int vmsnap_journal_recover(vmsnap_op *op)
 {
-        const char *phase = intent_string(op->meta->intent, "phase");
-        const char *operation = intent_string(op->meta->intent, "operation");
+        const char *phase = vmsnap_json_string(op->meta->intent, "phase");
+        const char *operation = vmsnap_json_string(op->meta->intent, "operation");
 
         bool forward = phase && strcmp(phase, "finish") == 0;
 

@@ -25,16 +25,6 @@
  * undefine has a prepare phase: rolled back while libvirt still defines the domain, rolled
  * forward once it does not. The finish phase is rolled forward. */
 
-static const char *intent_string(json_object *object, const char *key)
-{
-        json_object *value;
-
-        if (!object || !json_object_object_get_ex(object, key, &value) ||
-            !json_object_is_type(value, json_type_string))
-                return NULL;
-        return json_object_get_string(value);
-}
-
 static json_object *intent_array(json_object *object, const char *key)
 {
         json_object *value;
@@ -171,20 +161,20 @@ static int check_unfinished(vmsnap_op *op, json_object *previous)
                 {"blockcommit", {"base", "child"}},
                 {"blockpull", {"image", NULL}},
         };
-        const char *phase = intent_string(previous, "phase"),
-                   *operation = intent_string(previous, "operation");
+        const char *phase = vmsnap_json_string(previous, "phase"),
+                   *operation = vmsnap_json_string(previous, "operation");
         json_object *steps = intent_array(previous, "steps");
 
         if (!phase || strcmp(phase, "finish") != 0 || !steps)
                 return 0;
         for (size_t i = 0; i < json_object_array_length(steps); i++) {
                 json_object *step = json_object_array_get_idx(steps, i);
-                const char *kind = intent_string(step, "kind");
+                const char *kind = vmsnap_json_string(step, "kind");
 
                 for (size_t k = 0; kind && k < sizeof(writes) / sizeof(writes[0]); k++)
                         for (size_t w = 0; strcmp(kind, writes[k].kind) == 0 && w < 2; w++) {
                                 const char *path = writes[k].written[w]
-                                                           ? intent_string(step, writes[k].written[w])
+                                                           ? vmsnap_json_string(step, writes[k].written[w])
                                                            : NULL;
                                 if (path && !vmsnap_domain_meta_owns(op->meta, path))
                                         return vmsnap_error_set(
@@ -220,7 +210,7 @@ static int purge_plan(vmsnap_op *op, bool undefine, json_object **ret)
         files = intent_array(previous, "files");
         for (size_t i = 0; r == 0 && files && i < json_object_array_length(files); i++) {
                 json_object *file = json_object_array_get_idx(files, i);
-                const char *path = intent_string(file, "path");
+                const char *path = vmsnap_json_string(file, "path");
 
                 if (!path)
                         continue;
@@ -332,7 +322,7 @@ static int purge_finish(vmsnap_op *op)
                 json_object *entry = i < n_remove ? json_object_array_get_idx(remove, i)
                                                   : json_object_array_get_idx(prepared, i - n_remove);
                 const char *path =
-                        i < n_remove ? json_object_get_string(entry) : intent_string(entry, "path");
+                        i < n_remove ? json_object_get_string(entry) : vmsnap_json_string(entry, "path");
 
                 if (!path)
                         continue;
@@ -498,7 +488,7 @@ int vmsnap_domain_purge(vmsnap_engine *engine, const char *domain, const vmsnap_
 
 int vmsnap_purge_recover_op(vmsnap_op *op)
 {
-        const char *phase = intent_string(op->meta->intent, "phase");
+        const char *phase = vmsnap_json_string(op->meta->intent, "phase");
         /* Before its point of no return a purge only waited for the undefine: whether
          * libvirt still defines the domain tells whether it happened. */
         bool forward = (phase && strcmp(phase, "finish") == 0) || !op->domain;

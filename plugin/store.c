@@ -920,3 +920,13 @@ int vmsnap_store_list(const char *state_dir, char ***ret, size_t *n_ret, vmsnap_
         *n_ret = n;
         return 0;
 }
+
+const char *vmsnap_json_string(json_object *object, const char *key)
+{
+        json_object *value;
+
+        if (!object || !json_object_object_get_ex(object, key, &value) ||
+            !json_object_is_type(value, json_type_string))
+                return NULL;
+        return json_object_get_string(value);
+}

@@ -41,3 +41,7 @@ int vmsnap_store_list(const char *state_dir, char ***ret, size_t *n_ret, vmsnap_
 /* Exposed for unit tests and for the intent journal. */
 json_object *vmsnap_store_to_json(const vmsnap_domain_meta *meta);
 int vmsnap_store_from_json(json_object *object, vmsnap_domain_meta **ret, vmsnap_error *error);
+
+/* The string member key of object, or NULL when object is NULL, has no such member or it is
+ * not a string: for readers that take what a record holds (an intent, a history line). */
+const char *vmsnap_json_string(json_object *object, const char *key);
