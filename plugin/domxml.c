@@ -570,12 +570,6 @@ void vmsnap_xml_rbd_source_clear(vmsnap_xml_rbd_source *source)
         *source = (vmsnap_xml_rbd_source){0};
 }
 
-static char *strndup_or_abort(const char *text, size_t length)
-{
-        char *copy = xstrndup(text, length);
-        return copy;
-}
-
 /* name='pool/image', 'pool/namespace/image', either with '@snapshot', as libvirt reads it. */
 static int parse_rbd_name(const char *target, const char *name, vmsnap_xml_rbd_source *source,
                           vmsnap_error *error)
@@ -591,12 +585,12 @@ static int parse_rbd_name(const char *target, const char *name, vmsnap_xml_rbd_s
                                         "disk %s has the RBD source name '%s'; vmsnap reads "
                                         "pool/image or pool/namespace/image",
                                         target, name);
-        source->pool = strndup_or_abort(name, first - name);
+        source->pool = xstrndup(name, first - name);
         if (last != first)
-                source->rados_namespace = strndup_or_abort(first + 1, last - first - 1);
-        source->image = strndup_or_abort(last + 1, name + length - last - 1);
+                source->rados_namespace = xstrndup(first + 1, last - first - 1);
+        source->image = xstrndup(last + 1, name + length - last - 1);
         if (at)
-                source->snapshot = strndup_or_abort(at + 1, strlen(at + 1));
+                source->snapshot = xstrndup(at + 1, strlen(at + 1));
         return 0;
 }
 

@@ -52,23 +52,6 @@ struct vmsnap_rbd_lease {
         int lost_errno; /* why it was lost, for the sentence */
 };
 
-static char *strdup_or_abort(const char *text)
-{
-        char *copy = xstrdup(text);
-        return copy;
-}
-
-static char *printf_or_abort(const char *format, ...) __attribute__((format(printf, 1, 2)));
-static char *printf_or_abort(const char *format, ...)
-{
-        va_list ap;
-
-        va_start(ap, format);
-        char *text = xvasprintf(format, ap);
-        va_end(ap);
-        return text;
-}
-
 void vmsnap_rbd_cluster_options_from_source(const vmsnap_xml_rbd_source *source,
                                             vmsnap_rbd_cluster_options *ret)
 {
@@ -145,7 +128,7 @@ int vmsnap_rbd_cluster_connect(const vmsnap_rbd_cluster_options *options, vmsnap
 
         vmsnap_rbd_cluster *cluster = xcalloc(1, sizeof(*cluster));
         cluster->rados = rados;
-        cluster->hosts = strdup_or_abort(configured_hosts);
+        cluster->hosts = xstrdup(configured_hosts);
         rados = NULL;
         *ret = cluster;
         return 0;
@@ -182,7 +165,7 @@ static void image_closep(rbd_image_t *image)
 /* pool is "pool" or "pool/namespace". */
 static int open_pool(vmsnap_rbd_cluster *cluster, const char *pool, rados_ioctx_t *ret, vmsnap_error *error)
 {
-        _cleanup_free_ char *name = strdup_or_abort(pool);
+        _cleanup_free_ char *name = xstrdup(pool);
         char *slash = strchr(name, '/');
         rados_ioctx_t ioctx = NULL;
 
@@ -231,7 +214,7 @@ static int open_image(vmsnap_rbd_cluster *cluster, const char *pool, const char 
 
 static char *snapshot_name(const char *vmsnap_id)
 {
-        return printf_or_abort(VMSNAP_RBD_SNAPSHOT_PREFIX "%s", vmsnap_id);
+        return xasprintf(VMSNAP_RBD_SNAPSHOT_PREFIX "%s", vmsnap_id);
 }
 
 static int check_vmsnap_id(const char *vmsnap_id, vmsnap_error *error)
@@ -310,13 +293,12 @@ static int list_snapshots(rbd_image_t handle, const char *pool, const char *imag
         }
         vmsnap_rbd_snapshot *snapshots = xcalloc(r > 0 ? r : 1, sizeof(*snapshots));
         for (int i = 0; i < r; i++) {
-                snapshots[i].name = strdup_or_abort(infos[i].name);
+                snapshots[i].name = xstrdup(infos[i].name);
                 snapshots[i].size = infos[i].size;
                 if (strncmp(infos[i].name, VMSNAP_RBD_SNAPSHOT_PREFIX, strlen(VMSNAP_RBD_SNAPSHOT_PREFIX)) ==
                             0 &&
                     infos[i].name[strlen(VMSNAP_RBD_SNAPSHOT_PREFIX)])
-                        snapshots[i].vmsnap_id =
-                                strdup_or_abort(infos[i].name + strlen(VMSNAP_RBD_SNAPSHOT_PREFIX));
+                        snapshots[i].vmsnap_id = xstrdup(infos[i].name + strlen(VMSNAP_RBD_SNAPSHOT_PREFIX));
         }
         rbd_snap_list_end(infos);
         free(infos);
@@ -505,9 +487,9 @@ int vmsnap_rbd_image_parent(vmsnap_rbd_cluster *cluster, const char *pool, const
                                         "the parent of image %s in pool %s cannot be read: %s", image, pool,
                                         strerror(-r));
         bool namespaced = parent_image.pool_namespace && *parent_image.pool_namespace;
-        *parent_ret = printf_or_abort("%s%s%s/%s@%s", parent_image.pool_name, namespaced ? "/" : "",
-                                      namespaced ? parent_image.pool_namespace : "", parent_image.image_name,
-                                      parent_snapshot.name);
+        *parent_ret = xasprintf("%s%s%s/%s@%s", parent_image.pool_name, namespaced ? "/" : "",
+                                namespaced ? parent_image.pool_namespace : "", parent_image.image_name,
+                                parent_snapshot.name);
         rbd_linked_image_spec_cleanup(&parent_image);
         rbd_snap_spec_cleanup(&parent_snapshot);
         return 0;
@@ -666,7 +648,7 @@ int vmsnap_rbd_image_sizes(vmsnap_rbd_cluster *cluster, const char *pool, const 
 
 static char *domain_object(const char *domain_uuid)
 {
-        return printf_or_abort(DOMAIN_OBJECT_PREFIX "%s", domain_uuid);
+        return xasprintf(DOMAIN_OBJECT_PREFIX "%s", domain_uuid);
 }
 
 /* "HOLDER (client.N at ADDR)" for the current holder of the object's lock, or "another host". */
@@ -811,7 +793,7 @@ int vmsnap_rbd_lease_acquire(vmsnap_rbd_cluster *cluster, const char *pool, cons
         *lease = (vmsnap_rbd_lease){
                 .cluster = cluster,
                 .ioctx = ioctx,
-                .pool = strdup_or_abort(pool),
+                .pool = xstrdup(pool),
                 .object = domain_object(domain_uuid),
                 .seconds = lease_seconds,
         };
@@ -821,9 +803,9 @@ int vmsnap_rbd_lease_acquire(vmsnap_rbd_cluster *cluster, const char *pool, cons
         pthread_cond_init(&lease->wake, &monotonic);
         pthread_condattr_destroy(&monotonic);
         lease->cookie =
-                printf_or_abort("%s#%02x%02x%02x%02x%02x%02x%02x%02x", holder && *holder ? holder : "vmsnap",
-                                random_bytes[0], random_bytes[1], random_bytes[2], random_bytes[3],
-                                random_bytes[4], random_bytes[5], random_bytes[6], random_bytes[7]);
+                xasprintf("%s#%02x%02x%02x%02x%02x%02x%02x%02x", holder && *holder ? holder : "vmsnap",
+                          random_bytes[0], random_bytes[1], random_bytes[2], random_bytes[3],
+                          random_bytes[4], random_bytes[5], random_bytes[6], random_bytes[7]);
         struct timeval duration = {.tv_sec = lease_seconds};
         struct timespec asked = monotonic_now();
         r = rados_lock_exclusive(ioctx, lease->object, LOCK_NAME, lease->cookie, "vmsnap domain tree",
