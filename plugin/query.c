@@ -127,7 +127,7 @@ static uint64_t slot_snapshot_bytes(vmsnap_domain_slot *slot)
                 n_live = slot->n_live_files;
                 pthread_mutex_unlock(&slot->data_lock);
                 /* File I/O: outside the lock. */
-                uint64_t total = frozen_bytes + vmsnap_sizes_of_files(live, n_live);
+                uint64_t total = frozen_bytes + vmsnap_files_allocated(live, n_live);
                 strings_free(live, n_live);
                 return total;
         }
@@ -135,8 +135,8 @@ static uint64_t slot_snapshot_bytes(vmsnap_domain_slot *slot)
         bool keep = !slot->op_running;
         owned_files_split(meta, &frozen, &n_frozen, &live, &n_live);
         pthread_mutex_unlock(&slot->data_lock);
-        frozen_bytes = vmsnap_sizes_of_files(frozen, n_frozen);
-        uint64_t total = frozen_bytes + vmsnap_sizes_of_files(live, n_live);
+        frozen_bytes = vmsnap_files_allocated(frozen, n_frozen);
+        uint64_t total = frozen_bytes + vmsnap_files_allocated(live, n_live);
         strings_free(frozen, n_frozen);
         if (keep) {
                 pthread_mutex_lock(&slot->data_lock);
@@ -197,7 +197,7 @@ static void undefined_info_fill(const char *uuid, const vmsnap_domain_meta *meta
                 .in_preview = meta->preview != NULL,
                 .snapshot_count = (unsigned)meta->n_snapshots,
                 .defined = false,
-                .snapshot_bytes = measure ? vmsnap_sizes_of_files(meta->owned, meta->n_owned) : 0,
+                .snapshot_bytes = measure ? vmsnap_files_allocated(meta->owned, meta->n_owned) : 0,
         };
 }
 

@@ -55,6 +55,3 @@ uint64_t vmsnap_image_growth(const char *from, const char *into, bool over_zero)
  * active disks, the files other domains use). */
 void vmsnap_sizes_fill(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
                        vmsnap_snapshot_info *infos, size_t n);
-
-/* Allocated bytes of the files in paths that exist. */
-uint64_t vmsnap_sizes_of_files(char *const *paths, size_t n);
