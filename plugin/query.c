@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "chain.h"
-#include "create.h"
+#include "eligibility.h"
 #include "op.h"
 #include "error.h"
 #include "facts.h"
