@@ -14,42 +14,11 @@
 #include <unistd.h>
 
 #include "chain.h"
+#include "delete.h"
 #include "error.h"
 #include "fileio.h"
 #include "qcow2.h"
 #include "sizes.h"
-
-/* ---- what a plan does ---- */
-
-void vmsnap_merge_effects_remove(vmsnap_merge_effects *effects, const char *path)
-{
-        for (size_t i = 0; i < effects->n_removed; i++)
-                if (strcmp(effects->removed[i], path) == 0)
-                        return;
-        effects->removed =
-                xreallocarray(effects->removed, effects->n_removed + 1, sizeof(*effects->removed));
-        effects->removed[effects->n_removed++] = xstrdup(path);
-}
-
-void vmsnap_merge_effects_move(vmsnap_merge_effects *effects, const char *from, const char *into,
-                               bool over_zero)
-{
-        effects->moves = xreallocarray(effects->moves, effects->n_moves + 1, sizeof(*effects->moves));
-        effects->moves[effects->n_moves++] = (vmsnap_merge_move){xstrdup(from), xstrdup(into), over_zero};
-}
-
-void vmsnap_merge_effects_clear(vmsnap_merge_effects *effects)
-{
-        for (size_t i = 0; i < effects->n_removed; i++)
-                free(effects->removed[i]);
-        free(effects->removed);
-        for (size_t i = 0; i < effects->n_moves; i++) {
-                free(effects->moves[i].from);
-                free(effects->moves[i].into);
-        }
-        free(effects->moves);
-        *effects = (vmsnap_merge_effects){0};
-}
 
 /* ---- allocation maps, cached per file version ---- */
 
