@@ -10,6 +10,7 @@
 
 #include "chain.h"
 #include "create.h"
+#include "eligibility.h"
 #include "error.h"
 #include "facts.h"
 #include "fileio.h"
@@ -19,26 +20,6 @@
 #include "names.h"
 
 #define DESCRIPTION_MAX 65536
-
-/* Why a disk cannot be snapshotted, or NULL when it can. */
-const char *vmsnap_disk_ineligible_reason(const vmsnap_xml_disk *disk)
-{
-        if (strcmp(disk->device, "cdrom") == 0)
-                return "cdrom";
-        if (strcmp(disk->device, "disk") != 0)
-                return disk->device[0] ? disk->device : "not a disk";
-        if (strcmp(disk->type, "file") != 0)
-                return "not a file disk";
-        if (!disk->source)
-                return "no source file";
-        if (disk->readonly)
-                return "read-only";
-        if (disk->shareable)
-                return "shareable";
-        if (disk->format && strcmp(disk->format, "qcow2") != 0 && strcmp(disk->format, "raw") != 0)
-                return "format not supported";
-        return NULL;
-}
 
 int vmsnap_description_validate(const char *description, vmsnap_error *error)
 {

@@ -11,12 +11,12 @@
 #include <string.h>
 
 #include "chain.h"
+#include "delete.h"
 #include "error.h"
 #include "fileio.h"
 #include "guard.h"
 #include "journal.h"
 #include "live.h"
-#include "sizes.h"
 
 /* A file the merge plan knows, with its backing file as its header says. */
 typedef struct graph_node {
@@ -689,6 +689,36 @@ int vmsnap_snapshot_delete(vmsnap_engine *engine, const char *domain, const char
 }
 
 /* ---- the same plan as a dry run, for sizes.c ---- */
+
+void vmsnap_merge_effects_remove(vmsnap_merge_effects *effects, const char *path)
+{
+        for (size_t i = 0; i < effects->n_removed; i++)
+                if (strcmp(effects->removed[i], path) == 0)
+                        return;
+        effects->removed =
+                xreallocarray(effects->removed, effects->n_removed + 1, sizeof(*effects->removed));
+        effects->removed[effects->n_removed++] = xstrdup(path);
+}
+
+void vmsnap_merge_effects_move(vmsnap_merge_effects *effects, const char *from, const char *into,
+                               bool over_zero)
+{
+        effects->moves = xreallocarray(effects->moves, effects->n_moves + 1, sizeof(*effects->moves));
+        effects->moves[effects->n_moves++] = (vmsnap_merge_move){xstrdup(from), xstrdup(into), over_zero};
+}
+
+void vmsnap_merge_effects_clear(vmsnap_merge_effects *effects)
+{
+        for (size_t i = 0; i < effects->n_removed; i++)
+                free(effects->removed[i]);
+        free(effects->removed);
+        for (size_t i = 0; i < effects->n_moves; i++) {
+                free(effects->moves[i].from);
+                free(effects->moves[i].into);
+        }
+        free(effects->moves);
+        *effects = (vmsnap_merge_effects){0};
+}
 
 struct vmsnap_merge_estimator {
         vmsnap_op *op;

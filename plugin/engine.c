@@ -9,16 +9,12 @@
 #include <time.h>
 #include <libvirt/virterror.h>
 
-#include "chain.h"
 #include "config.h"
 #include "engine.h"
 #include "error.h"
-#include "facts.h"
 #include "failpoint.h"
 #include "fileio.h"
-#include "guard.h"
 #include "pool.h"
-#include "journal.h"
 #include "names.h"
 #include "store.h"
 #include "tree.h"
@@ -166,7 +162,8 @@ static void slot_free(vmsnap_domain_slot *slot)
         pthread_mutex_destroy(&slot->data_lock);
         pthread_mutex_destroy(&slot->history_lock);
         vmsnap_domain_meta_free(vmsnap_slot_publish(slot, NULL));
-        vmsnap_slot_drop_facts(slot);
+        if (slot->facts)
+                slot->facts_free(slot->facts);
         for (size_t i = 0; i < slot->n_clone_locks; i++)
                 free(slot->clone_locked_ids[i]);
         free(slot->clone_locked_ids);
@@ -252,6 +249,16 @@ void vmsnap_slot_files_changed(vmsnap_domain_slot *slot)
         slot->frozen_known = false;
 }
 
+void vmsnap_slot_domain_changed(vmsnap_domain_slot *slot)
+{
+        slot->domain_changes++;
+}
+
+unsigned vmsnap_engine_connection_epoch(vmsnap_engine *engine)
+{
+        return __atomic_load_n(&engine->connection_epoch, __ATOMIC_ACQUIRE);
+}
+
 void vmsnap_engine_forget(vmsnap_engine *engine)
 {
         pthread_mutex_lock(&engine->slots_lock);
@@ -259,7 +266,7 @@ void vmsnap_engine_forget(vmsnap_engine *engine)
                 vmsnap_domain_slot *slot = engine->slots[i];
                 pthread_mutex_lock(&slot->data_lock);
                 vmsnap_domain_meta_free(vmsnap_slot_publish(slot, NULL));
-                vmsnap_slot_drop_facts(slot);
+                vmsnap_slot_domain_changed(slot);
                 pthread_mutex_unlock(&slot->data_lock);
         }
         pthread_mutex_unlock(&engine->slots_lock);
@@ -459,7 +466,7 @@ virConnectPtr vmsnap_engine_connection(vmsnap_engine *engine, vmsnap_error *erro
                                 virConnectClose(engine->connection);
                         }
                         engine->connection = fresh;
-                        vmsnap_engine_drop_all_facts(engine);
+                        __atomic_add_fetch(&engine->connection_epoch, 1, __ATOMIC_RELEASE);
                         reconnected = engine->changed && subscribe_events(engine) == 0;
                 }
         }
@@ -506,7 +513,7 @@ static int on_lifecycle(virConnectPtr connection, virDomainPtr domain, int event
                 return 0;
         vmsnap_domain_slot *slot = vmsnap_engine_slot(engine, uuid);
         pthread_mutex_lock(&slot->data_lock);
-        vmsnap_slot_drop_facts(slot);
+        vmsnap_slot_domain_changed(slot);
         pthread_mutex_unlock(&slot->data_lock);
         if (event == VIR_DOMAIN_EVENT_UNDEFINED) {
                 /* Undefined, or the first half of a rename (UNDEFINED/RENAMED, then DEFINED): the

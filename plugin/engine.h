@@ -30,12 +30,20 @@ typedef struct vmsnap_domain_slot {
         char **clone_locked_ids;
         size_t n_clone_locks;
         /* For reads, guarded by data_lock: the tree of meta, built by the first read after
-         * meta was published (tree.h), and what libvirt last said of the domain (facts.h). */
+         * meta was published (tree.h). */
         struct vmsnap_tree *tree;
+        /* Moves at every lifecycle event of the domain and at the end of every vmsnap
+         * operation on it (vmsnap_slot_domain_changed), guarded by data_lock: what was read
+         * of the domain from libvirt before it moved is out of date. */
+        unsigned domain_changes;
+        /* What libvirt last said of the domain (facts.c owns these, guarded by data_lock),
+         * freed with facts_free; used only while domain_changes and the engine's
+         * connection_epoch are what they were when it was read. */
         struct vmsnap_domain_facts *facts;
+        void (*facts_free)(struct vmsnap_domain_facts *facts);
         uint64_t facts_fetched_usec;
-        unsigned facts_epoch; /* engine->facts_epoch when fetched */
-        unsigned facts_drops; /* counts every drop, so a fetch that raced an event is not kept */
+        unsigned facts_connection_epoch;
+        unsigned facts_domain_changes;
         /* What the domain's files occupy (query.c), guarded by data_lock. A snapshot's frozen
          * images and memory state change only in vmsnap's operations; a guest writes only the
          * live files (its active overlays, a preview's), which every listing measures. So the
@@ -78,8 +86,9 @@ struct vmsnap_engine {
          * start (clones, purges) wait for the first connection. */
         atomic_bool recoveries_pending;
         vmsnap_engine_recover_fn recover;
-        /* Bumped at every reconnect: the facts of every slot are then out of date. */
-        unsigned facts_epoch;
+        /* Bumped at every reconnect (atomic): what was read from libvirt before is then out
+         * of date for every domain. */
+        unsigned connection_epoch;
         /* The collapse workers, made at the first clone. */
         pthread_mutex_t pool_lock;
         struct vmsnap_pool *pool;
@@ -136,6 +145,11 @@ vmsnap_domain_meta *vmsnap_slot_publish(vmsnap_domain_slot *slot, vmsnap_domain_
 /* With data_lock held: the domain's files may have changed; what was measured of them is
  * not kept. */
 void vmsnap_slot_files_changed(vmsnap_domain_slot *slot);
+/* With data_lock held: the domain may have changed in libvirt (an event, the end of an
+ * operation); what was read of it is not kept. */
+void vmsnap_slot_domain_changed(vmsnap_domain_slot *slot);
+/* What the engine's connection_epoch is now (any thread). */
+unsigned vmsnap_engine_connection_epoch(vmsnap_engine *engine);
 /* Loads (and recovers) the slot's metadata if not loaded yet; op lock must be held. */
 int vmsnap_engine_slot_load(vmsnap_engine *engine, vmsnap_domain_slot *slot, virDomainPtr domain,
                             vmsnap_error *error);

@@ -37,28 +37,17 @@ static void facts_copy(const vmsnap_domain_facts *from, vmsnap_domain_facts *to)
                 to->targets[i] = xstrdup(strempty(from->targets[i]));
 }
 
-static unsigned engine_epoch(vmsnap_engine *engine)
+static void facts_free(vmsnap_domain_facts *facts)
 {
-        return __atomic_load_n(&engine->facts_epoch, __ATOMIC_ACQUIRE);
-}
-
-void vmsnap_slot_drop_facts(vmsnap_domain_slot *slot)
-{
-        vmsnap_domain_facts_clear(slot->facts);
-        free(slot->facts);
-        slot->facts = NULL;
-        slot->facts_drops++;
-}
-
-void vmsnap_engine_drop_all_facts(vmsnap_engine *engine)
-{
-        __atomic_add_fetch(&engine->facts_epoch, 1, __ATOMIC_RELEASE);
+        vmsnap_domain_facts_clear(facts);
+        free(facts);
 }
 
 /* With slot->data_lock held: copies the slot's facts if they may be used. */
 static bool slot_facts_take(vmsnap_engine *engine, vmsnap_domain_slot *slot, vmsnap_domain_facts *ret)
 {
-        if (!engine->watching || !slot->facts || slot->facts_epoch != engine_epoch(engine) ||
+        if (!engine->watching || !slot->facts || slot->facts_domain_changes != slot->domain_changes ||
+            slot->facts_connection_epoch != vmsnap_engine_connection_epoch(engine) ||
             now_usec(CLOCK_MONOTONIC) - slot->facts_fetched_usec >= VMSNAP_FACTS_MAX_AGE_USEC)
                 return false;
         facts_copy(slot->facts, ret);
@@ -101,7 +90,7 @@ static int facts_fetch(vmsnap_engine *engine, virDomainPtr domain, vmsnap_domain
                 return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED, "cannot read a domain's UUID");
         vmsnap_domain_slot *slot = vmsnap_engine_slot(engine, uuid);
         pthread_mutex_lock(&slot->data_lock);
-        unsigned drops = slot->facts_drops, epoch = engine_epoch(engine);
+        unsigned changes = slot->domain_changes, epoch = vmsnap_engine_connection_epoch(engine);
         pthread_mutex_unlock(&slot->data_lock);
 
         vmsnap_domain_facts facts = {
@@ -120,13 +109,15 @@ static int facts_fetch(vmsnap_engine *engine, virDomainPtr domain, vmsnap_domain
         free(xml);
 
         pthread_mutex_lock(&slot->data_lock);
-        if (engine->watching && slot->facts_drops == drops && engine_epoch(engine) == epoch &&
-            facts.targets_known) {
-                vmsnap_domain_facts_clear(slot->facts);
-                free(slot->facts);
+        if (engine->watching && slot->domain_changes == changes &&
+            vmsnap_engine_connection_epoch(engine) == epoch && facts.targets_known) {
+                if (slot->facts)
+                        slot->facts_free(slot->facts);
                 slot->facts = xcalloc(1, sizeof(*slot->facts));
+                slot->facts_free = facts_free;
                 facts_copy(&facts, slot->facts);
-                slot->facts_epoch = epoch;
+                slot->facts_connection_epoch = epoch;
+                slot->facts_domain_changes = changes;
                 slot->facts_fetched_usec = now_usec(CLOCK_MONOTONIC);
         }
         pthread_mutex_unlock(&slot->data_lock);

@@ -6,7 +6,8 @@
  * They are kept only while the engine watches libvirt's events
  * (vmsnap_engine_watch). A lifecycle event of the domain (defined, undefined,
  * renamed, started, stopped, ...), a reconnect to libvirt, and the end of any
- * vmsnap operation on the domain drop them; and they are asked for again once
+ * vmsnap operation on the domain put them out of date (the slot's domain_changes,
+ * the engine's connection_epoch: engine.h); and they are asked for again once
  * they are VMSNAP_FACTS_MAX_AGE_USEC old, for the changes libvirt announces by
  * no event (a disk attached or detached with --config only). */
 #pragma once
@@ -40,7 +41,3 @@ int vmsnap_domain_facts_get(vmsnap_engine *engine, const char *domain, vmsnap_do
 /* The same for a domain already looked up. */
 int vmsnap_domain_facts_get_for(vmsnap_engine *engine, virDomainPtr domain, vmsnap_domain_facts *ret,
                                 vmsnap_domain_slot **slot_ret, vmsnap_error *error);
-
-/* Forgets what is known about one domain (slot->data_lock held) or about all. */
-void vmsnap_slot_drop_facts(vmsnap_domain_slot *slot);
-void vmsnap_engine_drop_all_facts(vmsnap_engine *engine);

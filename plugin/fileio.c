@@ -525,6 +525,54 @@ uint64_t vmsnap_file_allocated(const char *path)
         return (uint64_t)st.st_blocks * 512;
 }
 
+static int compare_paths(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+bool vmsnap_stat_in_directory(vmsnap_stat_directory *directory, const char *path, struct stat *st)
+{
+        const char *slash = strrchr(path, '/');
+        if (!slash || slash[1] == '\0')
+                return stat(path, st) == 0;
+        size_t length = slash == path ? 1 : (size_t)(slash - path);
+        if (!directory->path || directory->length != length || strncmp(directory->path, path, length) != 0) {
+                if (directory->fd >= 0)
+                        close(directory->fd);
+                free(directory->path);
+                directory->path = xstrndup(path, length);
+                directory->length = length;
+                directory->fd = open(directory->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        }
+        if (directory->fd < 0)
+                return stat(path, st) == 0;
+        return fstatat(directory->fd, slash + 1, st, 0) == 0;
+}
+
+void vmsnap_stat_directory_close(vmsnap_stat_directory *directory)
+{
+        if (directory->fd >= 0)
+                close(directory->fd);
+        free(directory->path);
+        *directory = (vmsnap_stat_directory){.fd = -1};
+}
+
+uint64_t vmsnap_files_allocated(char *const *paths, size_t n)
+{
+        vmsnap_stat_directory directory = {.fd = -1};
+        uint64_t total = 0;
+        struct stat st;
+
+        _cleanup_free_ char **sorted = xcalloc(n + 1, sizeof(*sorted));
+        memcpy(sorted, paths, n * sizeof(*sorted));
+        qsort(sorted, n, sizeof(*sorted), compare_paths);
+        for (size_t i = 0; i < n; i++)
+                if (vmsnap_stat_in_directory(&directory, sorted[i], &st))
+                        total += (uint64_t)st.st_blocks * 512;
+        vmsnap_stat_directory_close(&directory);
+        return total;
+}
+
 /* True when anything is at path, a dangling symlink included: callers use it to
  * decide whether a name is free before creating a file there. */
 bool vmsnap_file_exists(const char *path)

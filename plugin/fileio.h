@@ -65,6 +65,24 @@ int vmsnap_dir_open_nofollow(const char *path, int *fd_ret, char **normalized_re
 
 /* st_blocks * 512 of path, 0 when missing. */
 uint64_t vmsnap_file_allocated(const char *path);
+/* The directory the last file was stated in, kept open: a domain's files mostly share
+ * one, and walking the path from / to it again for each file is most of what stat(2)
+ * costs with 1,000 of them. */
+typedef struct vmsnap_stat_directory {
+        char *path;
+        size_t length;
+        int fd; /* -1: not open (none yet, or it could not be opened); start with -1 */
+} vmsnap_stat_directory;
+
+struct stat;
+/* stat(2) of path, relative to its directory when the previous path had the same one;
+ * the same answer as stat(path), symbolic links followed. Paths given sorted share the most. */
+bool vmsnap_stat_in_directory(vmsnap_stat_directory *directory, const char *path, struct stat *st);
+void vmsnap_stat_directory_close(vmsnap_stat_directory *directory);
+
+/* Allocated bytes of the files in paths that exist, stated in sorted order so that each
+ * directory is walked to once. */
+uint64_t vmsnap_files_allocated(char *const *paths, size_t n);
 
 bool vmsnap_file_exists(const char *path);
 

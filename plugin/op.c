@@ -9,7 +9,6 @@
 #include <libvirt/virterror.h>
 
 #include "error.h"
-#include "facts.h"
 #include "failpoint.h"
 #include "fileio.h"
 #include "guard.h"
@@ -256,7 +255,7 @@ void vmsnap_op_end(vmsnap_op *op)
                 if (op->crashed)
                         dropped = vmsnap_slot_publish(op->slot, NULL);
                 /* The operation may have changed the configuration or started the domain. */
-                vmsnap_slot_drop_facts(op->slot);
+                vmsnap_slot_domain_changed(op->slot);
                 op->slot->op_running = false;
                 vmsnap_slot_files_changed(op->slot);
                 pthread_mutex_unlock(&op->slot->data_lock);

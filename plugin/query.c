@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "chain.h"
-#include "create.h"
+#include "eligibility.h"
 #include "op.h"
 #include "error.h"
 #include "facts.h"
@@ -127,7 +127,7 @@ static uint64_t slot_snapshot_bytes(vmsnap_domain_slot *slot)
                 n_live = slot->n_live_files;
                 pthread_mutex_unlock(&slot->data_lock);
                 /* File I/O: outside the lock. */
-                uint64_t total = frozen_bytes + vmsnap_sizes_of_files(live, n_live);
+                uint64_t total = frozen_bytes + vmsnap_files_allocated(live, n_live);
                 strings_free(live, n_live);
                 return total;
         }
@@ -135,8 +135,8 @@ static uint64_t slot_snapshot_bytes(vmsnap_domain_slot *slot)
         bool keep = !slot->op_running;
         owned_files_split(meta, &frozen, &n_frozen, &live, &n_live);
         pthread_mutex_unlock(&slot->data_lock);
-        frozen_bytes = vmsnap_sizes_of_files(frozen, n_frozen);
-        uint64_t total = frozen_bytes + vmsnap_sizes_of_files(live, n_live);
+        frozen_bytes = vmsnap_files_allocated(frozen, n_frozen);
+        uint64_t total = frozen_bytes + vmsnap_files_allocated(live, n_live);
         strings_free(frozen, n_frozen);
         if (keep) {
                 pthread_mutex_lock(&slot->data_lock);
@@ -197,7 +197,7 @@ static void undefined_info_fill(const char *uuid, const vmsnap_domain_meta *meta
                 .in_preview = meta->preview != NULL,
                 .snapshot_count = (unsigned)meta->n_snapshots,
                 .defined = false,
-                .snapshot_bytes = measure ? vmsnap_sizes_of_files(meta->owned, meta->n_owned) : 0,
+                .snapshot_bytes = measure ? vmsnap_files_allocated(meta->owned, meta->n_owned) : 0,
         };
 }
 
@@ -595,60 +595,4 @@ int vmsnap_domain_get_configuration(vmsnap_engine *engine, const char *domain, c
         *disks_ret = disks;
         *n_disks_ret = n;
         return 0;
-}
-
-/* ---- freeing records ---- */
-
-void vmsnap_domain_info_clear(vmsnap_domain_info *info)
-{
-        free(info->name);
-        free(info->uuid);
-        free(info->state);
-        free(info->current_snapshot);
-        *info = (vmsnap_domain_info){0};
-}
-
-void vmsnap_domain_info_array_free(vmsnap_domain_info *array, size_t n)
-{
-        for (size_t i = 0; array && i < n; i++)
-                vmsnap_domain_info_clear(&array[i]);
-        free(array);
-}
-
-void vmsnap_snapshot_info_clear(vmsnap_snapshot_info *info)
-{
-        free(info->id);
-        free(info->name);
-        free(info->description);
-        free(info->parent_id);
-        free(info->state);
-        for (size_t i = 0; i < info->n_disks; i++) {
-                free(info->disks[i].target);
-                free(info->disks[i].image);
-                free(info->disks[i].format);
-                free(info->disks[i].excluded_reason);
-        }
-        free(info->disks);
-        for (size_t i = 0; i < info->n_children; i++)
-                free(info->children_ids[i]);
-        free(info->children_ids);
-        *info = (vmsnap_snapshot_info){0};
-}
-
-void vmsnap_snapshot_info_array_free(vmsnap_snapshot_info *array, size_t n)
-{
-        for (size_t i = 0; array && i < n; i++)
-                vmsnap_snapshot_info_clear(&array[i]);
-        free(array);
-}
-
-void vmsnap_image_info_array_free(vmsnap_image_info *array, size_t n)
-{
-        for (size_t i = 0; array && i < n; i++) {
-                free(array[i].target);
-                free(array[i].image);
-                free(array[i].format);
-                free(array[i].ineligible_reason);
-        }
-        free(array);
 }

@@ -14,42 +14,11 @@
 #include <unistd.h>
 
 #include "chain.h"
+#include "delete.h"
 #include "error.h"
 #include "fileio.h"
 #include "qcow2.h"
 #include "sizes.h"
-
-/* ---- what a plan does ---- */
-
-void vmsnap_merge_effects_remove(vmsnap_merge_effects *effects, const char *path)
-{
-        for (size_t i = 0; i < effects->n_removed; i++)
-                if (strcmp(effects->removed[i], path) == 0)
-                        return;
-        effects->removed =
-                xreallocarray(effects->removed, effects->n_removed + 1, sizeof(*effects->removed));
-        effects->removed[effects->n_removed++] = xstrdup(path);
-}
-
-void vmsnap_merge_effects_move(vmsnap_merge_effects *effects, const char *from, const char *into,
-                               bool over_zero)
-{
-        effects->moves = xreallocarray(effects->moves, effects->n_moves + 1, sizeof(*effects->moves));
-        effects->moves[effects->n_moves++] = (vmsnap_merge_move){xstrdup(from), xstrdup(into), over_zero};
-}
-
-void vmsnap_merge_effects_clear(vmsnap_merge_effects *effects)
-{
-        for (size_t i = 0; i < effects->n_removed; i++)
-                free(effects->removed[i]);
-        free(effects->removed);
-        for (size_t i = 0; i < effects->n_moves; i++) {
-                free(effects->moves[i].from);
-                free(effects->moves[i].into);
-        }
-        free(effects->moves);
-        *effects = (vmsnap_merge_effects){0};
-}
 
 /* ---- allocation maps, cached per file version ---- */
 
@@ -330,60 +299,6 @@ static int compare_paths(const void *a, const void *b)
         return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The directory the last file was stated in, kept open: a domain's files mostly share
- * one, and walking the path from / to it again for each file is most of what stat(2)
- * costs with 1,000 of them. */
-typedef struct stat_directory {
-        char *path;
-        size_t length;
-        int fd; /* -1: not open (none yet, or it could not be opened) */
-} stat_directory;
-
-/* stat(2) of path, relative to its directory when the previous path had the same one;
- * the same answer as stat(path), symbolic links followed. Paths given sorted share the most. */
-static bool stat_in_directory(stat_directory *directory, const char *path, struct stat *st)
-{
-        const char *slash = strrchr(path, '/');
-        if (!slash || slash[1] == '\0')
-                return stat(path, st) == 0;
-        size_t length = slash == path ? 1 : (size_t)(slash - path);
-        if (!directory->path || directory->length != length || strncmp(directory->path, path, length) != 0) {
-                if (directory->fd >= 0)
-                        close(directory->fd);
-                free(directory->path);
-                directory->path = xstrndup(path, length);
-                directory->length = length;
-                directory->fd = open(directory->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        }
-        if (directory->fd < 0)
-                return stat(path, st) == 0;
-        return fstatat(directory->fd, slash + 1, st, 0) == 0;
-}
-
-static void stat_directory_close(stat_directory *directory)
-{
-        if (directory->fd >= 0)
-                close(directory->fd);
-        free(directory->path);
-        *directory = (stat_directory){.fd = -1};
-}
-
-uint64_t vmsnap_sizes_of_files(char *const *paths, size_t n)
-{
-        stat_directory directory = {.fd = -1};
-        uint64_t total = 0;
-        struct stat st;
-
-        _cleanup_free_ char **sorted = xcalloc(n + 1, sizeof(*sorted));
-        memcpy(sorted, paths, n * sizeof(*sorted));
-        qsort(sorted, n, sizeof(*sorted), compare_paths);
-        for (size_t i = 0; i < n; i++)
-                if (stat_in_directory(&directory, sorted[i], &st))
-                        total += (uint64_t)st.st_blocks * 512;
-        stat_directory_close(&directory);
-        return total;
-}
-
 static uint64_t effects_freed(const vmsnap_merge_effects *effects)
 {
         uint64_t freed = 0, grown = 0;
@@ -499,11 +414,11 @@ static void measure_files(const vmsnap_domain_meta *meta, measured_files *table)
                 if (kept == 0 || strcmp(table->files[kept - 1].path, table->files[i].path) != 0)
                         table->files[kept++] = table->files[i];
         table->n = kept;
-        stat_directory directory = {.fd = -1};
+        vmsnap_stat_directory directory = {.fd = -1};
         for (size_t i = 0; i < table->n; i++)
                 table->files[i].exists =
-                        stat_in_directory(&directory, table->files[i].path, &table->files[i].st);
-        stat_directory_close(&directory);
+                        vmsnap_stat_in_directory(&directory, table->files[i].path, &table->files[i].st);
+        vmsnap_stat_directory_close(&directory);
 }
 
 static uint64_t measured_allocated(const measured_files *table, const char *path)

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fileio.h"
 #include "model.h"
 #include "names.h"
-#include "sizes.h"
 #include "store.h"
 #include "undefined.h"
 #include "util.h"
@@ -205,7 +205,7 @@ void vmsnap_undefined_append(vmsnap_undefined_cache *cache, const char *state_di
         closedir(dir);
         /* File I/O: outside the lock. */
         for (size_t k = 0; k < *n - first; k++) {
-                (*infos)[first + k].snapshot_bytes = vmsnap_sizes_of_files(owned[k], n_owned[k]);
+                (*infos)[first + k].snapshot_bytes = vmsnap_files_allocated(owned[k], n_owned[k]);
                 for (size_t i = 0; i < n_owned[k]; i++)
                         free(owned[k][i]);
                 free(owned[k]);
