@@ -23,13 +23,17 @@ BOUND = 64  # LANE_MAX_PENDING in dbus/lanes.h
 
 client.run_job(client.create("alpha", "a1"))
 
-# One more rule for this program: vmsnap-ok may not read beta (everything else stays as the
-# harness's rule says). polkitd picks rules up within a second.
+# One more rule for this program: vmsnap-ok may not read beta, nor manage other users' jobs on
+# alpha, which it may read (everything else stays as the harness's rule says). polkitd picks
+# rules up within a second.
 RULE = f"/etc/polkit-1/rules.d/40-vmsnap-bus-trust-{os.getpid()}.rules"
 with open(RULE, "w") as rule:
     rule.write("""polkit.addRule(function(action, subject) {
         if (action.id == "org.example.snapshots.read" && subject.user == "vmsnap-ok" &&
             action.lookup("domain") == "beta")
+                return polkit.Result.NO;
+        if (action.id == "org.example.snapshots.manage-jobs" && subject.user == "vmsnap-ok" &&
+            action.lookup("domain") == "alpha")
                 return polkit.Result.NO;
         return polkit.Result.NOT_HANDLED;
 });
@@ -120,6 +124,17 @@ def _():
     check(BETA_JOB not in listed and BETA_FAILED not in listed, f"root's beta jobs not listed: {listed}")
     everything = client.list_jobs()
     check(all(p in everything for p in (ALPHA_JOB, BETA_JOB, BETA_FAILED, own)), f"root lists all: {everything}")
+
+
+@case("Reading a job and canceling it are two permissions: vmsnap-ok, allowed org.example.snapshots.read on "
+      "alpha but not org.example.snapshots.manage-jobs, reads root's job there and is refused its Cancel")
+def _():
+    job = job_as(OK, ALPHA_JOB)
+    check_equal(job["Domain"], "alpha", "vmsnap-ok reads root's job on alpha")
+    job_id = ALPHA_JOB.rsplit("/", 1)[1]
+    message = expect_error(NOT_AUTHORIZED, call_as, OK, "Cancel", path=ALPHA_JOB, interface=JOB_IFACE)
+    check_equal(message, f"You are not allowed to cancel job {job_id}, which another user started", "the sentence")
+    check_equal(client.job(ALPHA_JOB)["State"], job["State"], "the job's state after the refused Cancel")
 
 
 @case("A refusal of a domain named by UUID echoes the UUID and never the domain's name")
