@@ -20,6 +20,7 @@ count=${2:-1000}
 here=$(dirname "$(realpath "$0")")
 [ "$(id -u)" = 0 ] || { echo "bench-bus: needs root (it starts libvirtd and a private bus)"; exit 1; }
 . "$here/../tests/libvirtd.sh"
+. "$here/../tests/private-bus.sh"
 libvirtd_lock
 
 work=$(mktemp -d /var/tmp/vmsnap-bench-XXXXXX)
@@ -53,17 +54,10 @@ define vmsnap-bench "$work/vmsnap.qcow2"
 define virsh-bench "$work/virsh.qcow2"
 
 # vmsnapd on a private bus; the caller is root, so no polkit round trip is involved.
-cat >"$work/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig><type>system</type><listen>unix:path=$work/bus</listen><auth>EXTERNAL</auth>
-<policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/></policy>
-</busconfig>
-EOF
-dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile &
-pids+=($!)
-for _ in $(seq 100); do [ -S "$work/bus" ] && break; sleep 0.05; done
-address="unix:path=$work/bus"
+private_bus_start "$work" && bus_started=0 || bus_started=$?
+pids+=($private_bus_pid)
+[ "$bus_started" = 0 ] || { echo "bench-bus: dbus-daemon did not start (no socket $work/bus)"; exit 1; }
+address=$private_bus_address
 bus() { busctl --address="$address" "$@"; }
 start_vmsnapd() { # on $address; its pid is the last of pids
         "$build/dbus/vmsnapd" --connect qemu:///system --state-dir "$work/state" --bus-address "$address" &

@@ -26,6 +26,7 @@ baseline=${VMSNAP_BENCH_BASELINE:+$(realpath "$VMSNAP_BENCH_BASELINE")}
 here=$(dirname "$(realpath "$0")")
 [ "$(id -u)" = 0 ] || { echo "bench-cli: needs root (it starts libvirtd and a private bus)"; exit 1; }
 . "$here/../tests/libvirtd.sh"
+. "$here/../tests/private-bus.sh"
 libvirtd_lock
 
 work=$(mktemp -d /var/tmp/vmsnap-bench-cli-XXXXXX)
@@ -59,17 +60,10 @@ define vmsnapctl-bench "$work/vmsnap.qcow2"
 define virsh-cli-bench "$work/virsh.qcow2"
 
 # vmsnapd on a private bus; the caller is root, so polkit is not asked.
-cat >"$work/bus.conf" <<EOF2
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig><type>system</type><listen>unix:path=$work/bus</listen><auth>EXTERNAL</auth>
-<policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/></policy>
-</busconfig>
-EOF2
-dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile &
-pids+=($!)
-for _ in $(seq 100); do [ -S "$work/bus" ] && break; sleep 0.05; done
-address="unix:path=$work/bus"
+private_bus_start "$work" && bus_started=0 || bus_started=$?
+pids+=($private_bus_pid)
+[ "$bus_started" = 0 ] || { echo "bench-cli: dbus-daemon did not start (no socket $work/bus)"; exit 1; }
+address=$private_bus_address
 # vmsnapd_start BUILD: the vmsnapd of BUILD on the private bus (the one running is stopped first).
 vmsnapd_start() {
         if [ -n "$vmsnapd_pid" ]; then

@@ -54,6 +54,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 . "$here/../tests/libvirtd.sh"
+. "$here/../tests/private-bus.sh"
 libvirtd_lock
 work=$(mktemp -d /var/tmp/vmsnap-bench-tree-XXXXXX)
 chmod 755 "$work"
@@ -69,17 +70,10 @@ trap cleanup EXIT
 libvirtd_running || libvirtd_start "$work" || { echo "bench-tree: libvirtd did not start"; exit 1; }
 
 # vmsnapd on a private bus; the caller is root, so polkit is not asked.
-cat >"$work/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig><type>system</type><listen>unix:path=$work/bus</listen><auth>EXTERNAL</auth>
-<policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/></policy>
-</busconfig>
-EOF
-dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile &
-bus_pid=$!
-for _ in $(seq 100); do [ -S "$work/bus" ] && break; sleep 0.05; done
-address="unix:path=$work/bus"
+private_bus_start "$work" && bus_started=0 || bus_started=$?
+bus_pid=$private_bus_pid
+[ "$bus_started" = 0 ] || { echo "bench-tree: dbus-daemon did not start (no socket $work/bus)"; exit 1; }
+address=$private_bus_address
 
 # make_snapshots LABEL BUILD: a fresh domain and state, BUILD's vmsnapd, COUNT snapshots made
 # one vmsnapctl create after another; appends "LABEL total first_tenth_ms last_tenth_ms".

@@ -14,6 +14,8 @@ vmsnapd="$build/dbus/vmsnapd"
 [ -x "$vmsnapd" ] && [ -x "$build/cli/vmsnapctl" ] ||
         { echo "vmsnapd or vmsnapctl not found in $build (build first: meson compile -C $build)"; exit 1; }
 
+. "$(dirname "$(realpath "$0")")/../../tests/private-bus.sh"
+
 work=$(mktemp -d /tmp/vmsnap-bus-demo-XXXXXX)
 pids=()
 cleanup() {
@@ -45,17 +47,10 @@ cat >"$work/node.xml" <<EOF
 EOF
 
 # A private bus standing in for the system bus.
-cat >"$work/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig><type>system</type><listen>unix:path=$work/bus</listen><auth>EXTERNAL</auth>
-<policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/></policy>
-</busconfig>
-EOF
-dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile &
-pids+=($!)
-for _ in $(seq 100); do [ -S "$work/bus" ] && break; sleep 0.05; done
-address="unix:path=$work/bus"
+private_bus_start "$work" && bus_started=0 || bus_started=$?
+pids+=($private_bus_pid)
+[ "$bus_started" = 0 ] || { echo "vmsnap-bus-demo: dbus-daemon did not start (no socket $work/bus)"; exit 1; }
+address=$private_bus_address
 "$vmsnapd" --connect "test://$work/node.xml" --state-dir "$work/state" --bus-address "$address" &
 pids+=($!)
 for _ in $(seq 100); do busctl --address="$address" status org.example.Snapshots >/dev/null 2>&1 && break; sleep 0.05; done

@@ -19,6 +19,7 @@ skip() {
 command -v libvirtd >/dev/null || skip "libvirtd is not installed"
 
 . "$(dirname "$0")/../libvirtd.sh"
+. "$(dirname "$0")/../private-bus.sh"
 libvirtd_lock
 libvirtd_running && skip "a libvirtd is already running; this test restarts its own"
 
@@ -47,17 +48,10 @@ fi
 
 libvirtd_start "$work" || skip "libvirtd did not start or answer within 60 s"
 
-cat >"$work/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig><type>system</type><listen>unix:path=$work/bus</listen><auth>EXTERNAL</auth>
-<policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/></policy>
-</busconfig>
-EOF
-dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile &
-pids+=($!)
-for _ in $(seq 100); do [ -S "$work/bus" ] && break; sleep 0.05; done
-address="unix:path=$work/bus"
+private_bus_start "$work" && bus_started=0 || bus_started=$?
+pids+=($private_bus_pid)
+[ "$bus_started" = 0 ] || { echo "Bail out! dbus-daemon did not start (no socket $work/bus)"; exit 1; }
+address=$private_bus_address
 "$vmsnapd" --connect qemu:///system --state-dir "$work/state" --bus-address "$address" 2>"$work/vmsnapd.log" &
 vmsnapd_pid=$!
 pids+=($vmsnapd_pid)
