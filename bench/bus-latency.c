@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "../dbus/records.h"
+#include "../plugin/util.h"
 
 static const char *address, *domain, *snapshot;
 
@@ -137,21 +138,11 @@ static vmsnap_snapshot_info *floor_records;
 static size_t n_floor_records;
 static volatile bool floor_stop;
 
-static char *xstrdup(const char *s)
-{
-        char *copy = strdup(s ? s : "");
-        if (!copy)
-                abort();
-        return copy;
-}
-
 static void add_disk(vmsnap_snapshot_info *info, const char *target, const char *reason)
 {
-        info->disks = realloc(info->disks, (info->n_disks + 1) * sizeof(*info->disks));
-        if (!info->disks)
-                abort();
+        info->disks = xreallocarray(info->disks, info->n_disks + 1, sizeof(*info->disks));
         info->disks[info->n_disks++] = (vmsnap_snapshot_disk){
-                .target = xstrdup(target),
+                .target = xstrdup(strempty(target)),
                 .image = reason ? NULL : xstrdup("image"),
                 .excluded_reason = reason ? xstrdup(reason) : NULL,
         };
@@ -205,6 +196,23 @@ static int parse_record(sd_bus_message *m, vmsnap_snapshot_info *info)
                                 info->locked = b;
                         else if (strcmp(key, "in_preview") == 0)
                                 info->in_preview = b;
+                } else if (sd_bus_message_peek_type(m, NULL, &text) >= 0 && strcmp(text, "t") == 0) {
+                        uint64_t bytes = 0;
+                        r = sd_bus_message_read(m, "v", "t", &bytes);
+                        if (strcmp(key, "size") == 0)
+                                info->size = bytes;
+                        else if (strcmp(key, "reclaimable") == 0)
+                                info->reclaimable = bytes;
+                } else if (sd_bus_message_peek_type(m, NULL, &text) >= 0 && strcmp(text, "u") == 0) {
+                        uint32_t count = 0;
+                        r = sd_bus_message_read(m, "v", "u", &count);
+                        /* Only the count travels; the floor's record holds as many empty ids. */
+                        if (r >= 0 && strcmp(key, "children") == 0) {
+                                info->children_ids = xcalloc(count + 1, sizeof(char *));
+                                info->n_children = count;
+                        }
+                } else if (sd_bus_message_peek_type(m, NULL, &text) >= 0 && strcmp(text, "s") != 0) {
+                        r = sd_bus_message_skip(m, "v");
                 } else {
                         r = sd_bus_message_read(m, "v", "s", &text);
                         if (r >= 0) {
@@ -238,9 +246,7 @@ static int parse_records(sd_bus_message *m)
                 r = parse_record(m, &info);
                 if (r <= 0)
                         break;
-                floor_records = realloc(floor_records, (n_floor_records + 1) * sizeof(*floor_records));
-                if (!floor_records)
-                        abort();
+                floor_records = xreallocarray(floor_records, n_floor_records + 1, sizeof(*floor_records));
                 floor_records[n_floor_records++] = info;
         }
         vmsnap_snapshot_info_clear(&info);
