@@ -13,6 +13,7 @@
 #include "chain.h"
 #include "error.h"
 #include "fileio.h"
+#include "header-cache.h"
 #include "qcow2-format.h"
 #include "qcow2.h"
 
@@ -174,6 +175,15 @@ static int image_header_read(const char *path, const vmsnap_image_format *forced
                              vmsnap_error *error)
 {
         _cleanup_close_ int fd = -EBADF;
+        struct stat before, opened;
+        int r;
+
+        /* A header read before from this very file is not read again (header-cache.h); only
+         * absolute names are kept, as a relative one resolves its backing file against the
+         * working directory. */
+        bool cacheable = path[0] == '/' && stat(path, &before) == 0 && S_ISREG(before.st_mode);
+        if (cacheable && vmsnap_header_cache_get(path, &before, forced, ret))
+                return 0;
 
         /* O_NONBLOCK: a FIFO put in an image's place must not hang us; it is refused as not a
          * regular file. */
@@ -185,7 +195,14 @@ static int image_header_read(const char *path, const vmsnap_image_format *forced
                 return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot open image %s: %m",
                                         path);
         }
-        return image_header_read_fd(fd, path, forced, ret, error);
+        r = image_header_read_fd(fd, path, forced, ret, error);
+        /* Kept only when the file read is the one stat()ed, unchanged since. */
+        if (r == 0 && cacheable && fstat(fd, &opened) == 0 && opened.st_dev == before.st_dev &&
+            opened.st_ino == before.st_ino && opened.st_size == before.st_size &&
+            opened.st_ctim.tv_sec == before.st_ctim.tv_sec &&
+            opened.st_ctim.tv_nsec == before.st_ctim.tv_nsec)
+                vmsnap_header_cache_put(path, &opened, forced, ret);
+        return r;
 }
 
 int vmsnap_image_header_read_fd(int fd, const char *path, const vmsnap_image_format *declared,

@@ -20,6 +20,7 @@
 #include "journal.h"
 #include "live.h"
 #include "purge.h"
+#include "document.h"
 #include "store.h"
 
 static json_object *intent_array(vmsnap_op *op, const char *key)

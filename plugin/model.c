@@ -86,6 +86,28 @@ vmsnap_snapshot *vmsnap_snapshot_copy(const vmsnap_snapshot *snapshot)
         return copy;
 }
 
+static bool same_text(const char *a, const char *b)
+{
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+bool vmsnap_snapshot_equal(const vmsnap_snapshot *a, const vmsnap_snapshot *b)
+{
+        if (!same_text(a->id, b->id) || !same_text(a->name, b->name) ||
+            !same_text(a->description, b->description) || a->created != b->created ||
+            !same_text(a->parent_id, b->parent_id) || !same_text(a->state, b->state) ||
+            !same_text(a->config_xml, b->config_xml) || !same_text(a->memory_file, b->memory_file) ||
+            a->n_disks != b->n_disks)
+                return false;
+        for (size_t i = 0; i < a->n_disks; i++) {
+                const vmsnap_disk_entry *x = &a->disks[i], *y = &b->disks[i];
+                if (!same_text(x->target, y->target) || !same_text(x->image, y->image) ||
+                    !same_text(x->format, y->format) || !same_text(x->excluded_reason, y->excluded_reason))
+                        return false;
+        }
+        return true;
+}
+
 void vmsnap_snapshot_add_disk(vmsnap_snapshot *snapshot, const char *target, const char *image,
                               const char *format, const char *excluded_reason)
 {

@@ -70,6 +70,8 @@ vmsnap_domain_meta *vmsnap_domain_meta_copy(const vmsnap_domain_meta *meta);
 vmsnap_snapshot *vmsnap_snapshot_new(void);
 void vmsnap_snapshot_free(vmsnap_snapshot *snapshot);
 vmsnap_snapshot *vmsnap_snapshot_copy(const vmsnap_snapshot *snapshot);
+/* Whether a and b hold the same record, field by field. */
+bool vmsnap_snapshot_equal(const vmsnap_snapshot *a, const vmsnap_snapshot *b);
 /* Appends a disk entry; image/format NULL and reason non-NULL for an excluded disk. */
 void vmsnap_snapshot_add_disk(vmsnap_snapshot *snapshot, const char *target, const char *image,
                               const char *format, const char *excluded_reason);

@@ -13,10 +13,9 @@
 #include "error.h"
 #include "failpoint.h"
 #include "fileio.h"
+#include "document.h"
 #include "names.h"
 #include "store.h"
-
-#define STORE_VERSION 1
 
 /* Every shape error of a document is reported the same way. */
 #define malformed(error, ...) vmsnap_error_set(error, -EBADMSG, VMSNAP_ERROR_FAILED, __VA_ARGS__)
@@ -45,92 +44,15 @@ static void json_object_putp(json_object **object)
 }
 #define _cleanup_json_ _cleanup_(json_object_putp)
 
-static void json_tokener_freep(json_tokener **tokener)
-{
-        if (*tokener)
-                json_tokener_free(*tokener);
-}
-
-/* ---- writing ---- */
-
-static json_object *json_string_or_null(const char *text)
-{
-        return text ? json_object_new_string(text) : NULL;
-}
-
 static void json_add(json_object *object, const char *key, json_object *value)
 {
         json_object_object_add(object, key, value);
 }
 
-static json_object *disk_entry_to_json(const vmsnap_disk_entry *disk)
+static void json_tokener_freep(json_tokener **tokener)
 {
-        json_object *object = json_object_new_object();
-        json_add(object, "target", json_string_or_null(disk->target));
-        json_add(object, "image", json_string_or_null(disk->image));
-        json_add(object, "format", json_string_or_null(disk->format));
-        json_add(object, "excluded_reason", json_string_or_null(disk->excluded_reason));
-        return object;
-}
-
-static json_object *snapshot_to_json(const vmsnap_snapshot *snapshot)
-{
-        json_object *object = json_object_new_object();
-        json_add(object, "id", json_string_or_null(snapshot->id));
-        json_add(object, "name", json_string_or_null(snapshot->name));
-        json_add(object, "description", json_object_new_string(snapshot->description ?: ""));
-        json_add(object, "created", json_object_new_int64(snapshot->created));
-        json_add(object, "parent", json_string_or_null(snapshot->parent_id));
-        json_add(object, "state", json_string_or_null(snapshot->state));
-        json_add(object, "config_xml", json_string_or_null(snapshot->config_xml));
-        json_object *disks = json_object_new_array();
-        for (size_t i = 0; i < snapshot->n_disks; i++)
-                json_object_array_add(disks, disk_entry_to_json(&snapshot->disks[i]));
-        json_add(object, "disks", disks);
-        json_add(object, "memory_file", json_string_or_null(snapshot->memory_file));
-        return object;
-}
-
-static json_object *preview_to_json(const vmsnap_preview *preview)
-{
-        json_object *object = json_object_new_object();
-        json_add(object, "config_snapshot", json_string_or_null(preview->config_snapshot_id));
-        json_add(object, "saved_xml", json_string_or_null(preview->saved_xml));
-        json_add(object, "saved_current", json_string_or_null(preview->saved_current_id));
-        json_object *disks = json_object_new_array();
-        for (size_t i = 0; i < preview->n_disks; i++) {
-                const vmsnap_preview_disk *disk = &preview->disks[i];
-                json_object *entry = json_object_new_object();
-                json_add(entry, "target", json_string_or_null(disk->target));
-                json_add(entry, "overlay", json_string_or_null(disk->overlay));
-                json_add(entry, "saved_leaf", json_string_or_null(disk->saved_leaf));
-                json_add(entry, "saved_format", json_string_or_null(disk->saved_format));
-                json_add(entry, "snapshot", json_string_or_null(disk->snapshot_id));
-                json_object_array_add(disks, entry);
-        }
-        json_add(object, "disks", disks);
-        return object;
-}
-
-json_object *vmsnap_store_to_json(const vmsnap_domain_meta *meta)
-{
-        json_object *object = json_object_new_object();
-        json_add(object, "version", json_object_new_int(STORE_VERSION));
-        json_add(object, "uuid", json_string_or_null(meta->uuid));
-        json_add(object, "name", json_string_or_null(meta->name));
-        json_add(object, "current", json_string_or_null(meta->current_id));
-        json_add(object, "next_default_index", json_object_new_int64(meta->next_default_index));
-        json_object *snapshots = json_object_new_array();
-        for (size_t i = 0; i < meta->n_snapshots; i++)
-                json_object_array_add(snapshots, snapshot_to_json(meta->snapshots[i]));
-        json_add(object, "snapshots", snapshots);
-        json_object *owned = json_object_new_array();
-        for (size_t i = 0; i < meta->n_owned; i++)
-                json_object_array_add(owned, json_object_new_string(meta->owned[i]));
-        json_add(object, "owned", owned);
-        json_add(object, "preview", meta->preview ? preview_to_json(meta->preview) : NULL);
-        json_add(object, "intent", meta->intent ? json_object_get(meta->intent) : NULL);
-        return object;
+        if (*tokener)
+                json_tokener_free(*tokener);
 }
 
 /* ---- reading: every field is checked before it is used ---- */
@@ -552,6 +474,130 @@ int vmsnap_store_from_json(json_object *object, vmsnap_domain_meta **ret, vmsnap
         return 0;
 }
 
+/* ---- the model checked before it is written ---- */
+
+/* What vmsnap_store_from_json refuses, asked of the model itself, so that a save refuses
+ * what a load would without reading its own document back. */
+static int check_name(const char *value, bool nullable, const char *where, const char *key,
+                      vmsnap_error *error)
+{
+        char path[128];
+
+        if (value ? *value != '\0' : nullable)
+                return 0;
+        field_path(path, sizeof(path), where, key);
+        return malformed(error, value ? "field %s must not be empty" : "field %s is missing or null", path);
+}
+
+static int check_text(const char *value, const char *where, const char *key, vmsnap_error *error)
+{
+        char path[128];
+
+        if (value)
+                return 0;
+        field_path(path, sizeof(path), where, key);
+        return malformed(error, "field %s is missing or null", path);
+}
+
+static int check_snapshot(const vmsnap_snapshot *snapshot, const char *where, vmsnap_error *error)
+{
+        int r = 0;
+
+        if (r == 0)
+                r = check_name(snapshot->id, false, where, "id", error);
+        if (r == 0)
+                r = check_name(snapshot->name, false, where, "name", error);
+        if (r == 0)
+                r = check_name(snapshot->parent_id, true, where, "parent", error);
+        if (r == 0)
+                r = check_name(snapshot->state, false, where, "state", error);
+        if (r == 0)
+                r = check_text(snapshot->config_xml, where, "config_xml", error);
+        if (r == 0)
+                r = check_name(snapshot->memory_file, true, where, "memory_file", error);
+        for (size_t i = 0; r == 0 && i < snapshot->n_disks; i++) {
+                const vmsnap_disk_entry *disk = &snapshot->disks[i];
+                char disk_where[96];
+
+                snprintf(disk_where, sizeof(disk_where), "%s.disks[%zu]", where, i);
+                r = check_name(disk->target, false, disk_where, "target", error);
+                if (r == 0)
+                        r = check_name(disk->image, true, disk_where, "image", error);
+                if (r == 0)
+                        r = check_name(disk->format, true, disk_where, "format", error);
+                if (r < 0)
+                        break;
+                if (disk->excluded_reason && (disk->image || disk->format))
+                        return malformed(error,
+                                         "%s (disk %s) has an excluded_reason and also an image or format",
+                                         disk_where, disk->target);
+                if (!disk->excluded_reason && (!disk->image || !disk->format))
+                        return malformed(error,
+                                         "%s (disk %s) needs either image and format, or an excluded_reason",
+                                         disk_where, disk->target);
+                for (size_t k = 0; k < i; k++)
+                        if (strcmp(snapshot->disks[k].target, disk->target) == 0)
+                                return malformed(error, "%s repeats disk %s", disk_where, disk->target);
+        }
+        return r;
+}
+
+static int check_preview(const vmsnap_preview *preview, vmsnap_error *error)
+{
+        int r = check_name(preview->config_snapshot_id, false, "preview", "config_snapshot", error);
+
+        if (r == 0)
+                r = check_text(preview->saved_xml, "preview", "saved_xml", error);
+        if (r == 0)
+                r = check_name(preview->saved_current_id, true, "preview", "saved_current", error);
+        for (size_t i = 0; r == 0 && i < preview->n_disks; i++) {
+                const vmsnap_preview_disk *disk = &preview->disks[i];
+                char where[64];
+
+                snprintf(where, sizeof(where), "preview.disks[%zu]", i);
+                r = check_name(disk->target, false, where, "target", error);
+                if (r == 0)
+                        r = check_name(disk->overlay, true, where, "overlay", error);
+                if (r == 0)
+                        r = check_name(disk->saved_leaf, false, where, "saved_leaf", error);
+                if (r == 0)
+                        r = check_name(disk->saved_format, false, where, "saved_format", error);
+                if (r == 0)
+                        r = check_name(disk->snapshot_id, true, where, "snapshot", error);
+                for (size_t k = 0; r == 0 && k < i; k++)
+                        if (strcmp(preview->disks[k].target, disk->target) == 0)
+                                return malformed(error, "%s repeats disk %s", where, disk->target);
+        }
+        return r;
+}
+
+static int store_check(const vmsnap_domain_meta *meta, vmsnap_error *error)
+{
+        int r = check_name(meta->uuid, false, "", "uuid", error);
+
+        if (r == 0)
+                r = check_text(meta->name, "", "name", error);
+        if (r == 0)
+                r = check_name(meta->current_id, true, "", "current", error);
+        for (size_t i = 0; r == 0 && i < meta->n_snapshots; i++) {
+                char where[48];
+
+                snprintf(where, sizeof(where), "snapshots[%zu]", i);
+                r = check_snapshot(meta->snapshots[i], where, error);
+        }
+        for (size_t i = 0; r == 0 && i < meta->n_owned; i++)
+                if (!meta->owned[i] || meta->owned[i][0] != '/')
+                        return malformed(error, "field owned[%zu] must be an absolute path", i);
+        if (r == 0 && meta->preview)
+                r = check_preview(meta->preview, error);
+        if (r == 0 && meta->intent && !json_object_is_type(meta->intent, json_type_object))
+                return malformed(error, "field intent must be an object, not %s",
+                                 json_type_to_name(json_object_get_type(meta->intent)));
+        if (r == 0)
+                r = domain_meta_check_references(meta, error);
+        return r;
+}
+
 /* ---- files ---- */
 
 static int store_path(const char *state_dir, const char *uuid, char **ret, vmsnap_error *error)
@@ -777,8 +823,6 @@ int vmsnap_store_load(const char *state_dir, const char *uuid, vmsnap_domain_met
 int vmsnap_store_save(const char *state_dir, vmsnap_domain_meta *meta, vmsnap_error *error)
 {
         _cleanup_free_ char *path = NULL, *journal = NULL;
-        _cleanup_json_ json_object *document = NULL;
-        _cleanup_domain_meta_ vmsnap_domain_meta *reread = NULL;
         uint64_t generation = meta->generation + 1;
         bool journal_written = false;
         int r;
@@ -790,26 +834,15 @@ int vmsnap_store_save(const char *state_dir, vmsnap_domain_meta *meta, vmsnap_er
         if (r < 0)
                 return r;
 
-        document = vmsnap_store_to_json(meta);
         /* Never write a document that load would refuse: a bug here must not cost the user their tree. */
-        r = vmsnap_store_from_json(document, &reread, error);
+        r = store_check(meta, error);
         if (r < 0) {
                 vmsnap_error_prefix(error, "refusing to save inconsistent metadata of domain %s",
                                     meta->uuid);
                 return r;
         }
-        /* The intent goes to the journal; the document counts its generation. */
-        json_object_object_del(document, "intent");
-        json_add(document, "generation", json_object_new_int64((int64_t)generation));
-
         size_t size = 0;
-        const char *text = json_object_to_json_string_length(
-                document, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE,
-                &size);
-        if (!text)
-                oom();
-
-        _cleanup_free_ char *with_newline = xasprintf("%s\n", text);
+        _cleanup_free_ char *text = vmsnap_document_text(meta, generation, &size);
 
         /* The journal first, for the coming generation and with the intent in force now: a
          * crash before the document is written leaves that intent in force, so the model and
@@ -836,7 +869,7 @@ int vmsnap_store_save(const char *state_dir, vmsnap_domain_meta *meta, vmsnap_er
                 }
 #endif
         }
-        r = vmsnap_file_write_atomic(path, with_newline, size + 1, error);
+        r = vmsnap_file_write_atomic(path, text, size, error);
         if (r < 0)
                 return r;
         meta->generation = generation;
@@ -873,6 +906,7 @@ int vmsnap_store_remove(const char *state_dir, const char *uuid, vmsnap_error *e
         _cleanup_free_ char *path = NULL;
         int r;
 
+        vmsnap_document_forget(uuid);
         r = store_path(state_dir, uuid, &path, error);
         if (r < 0)
                 return r;

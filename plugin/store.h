@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* store.h: the metadata store: one JSON document per domain,
- * <state_dir>/<domain-uuid>.json, written atomically. Serialization of the
- * model lives here and nowhere else.
+ * <state_dir>/<domain-uuid>.json, written atomically. Reading the model back
+ * lives here and nowhere else; writing it out is document.h's.
  *
  * The intent of an unfinished operation (meta->intent, journal.h) is kept beside the
  * document, in <state_dir>/<domain-uuid>.journal.json: {"generation", "intent",
@@ -38,8 +38,8 @@ int vmsnap_store_remove(const char *state_dir, const char *uuid, vmsnap_error *e
  * the caller frees each string, then the array. A missing directory lists nothing. */
 int vmsnap_store_list(const char *state_dir, char ***ret, size_t *n_ret, vmsnap_error *error);
 
-/* Exposed for unit tests and for the intent journal. */
-json_object *vmsnap_store_to_json(const vmsnap_domain_meta *meta);
+/* The model read back from a JSON object (document.h writes it), every field checked;
+ * for unit tests and for the intent journal. */
 int vmsnap_store_from_json(json_object *object, vmsnap_domain_meta **ret, vmsnap_error *error);
 
 /* The string member key of object, or NULL when object is NULL, has no such member or it is

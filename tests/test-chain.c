@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "chain.h"
+#include "header-cache.h"
 #include "error.h"
 #include "testlib.h"
 
@@ -338,6 +339,77 @@ static void test_header_counts_internal_snapshots(void **state)
 
         assert_int_equal(vmsnap_image_header_read(path, &header, &error), 0);
         assert_int_equal(header.internal_snapshots, 2);
+        vmsnap_image_header_clear(&header);
+}
+
+static visit_log *walk_ok(const char *top)
+{
+        visit_log *log = calloc(1, sizeof(*log));
+        vmsnap_error error = {0};
+
+        assert_int_equal(vmsnap_chain_walk(top, record_visit, log, &error), 0);
+        return log;
+}
+
+/* Headers of files unchanged for two seconds are kept (header-cache.h), and given again
+ * only while the file is the same: a new internal snapshot, a header rewritten in place
+ * at the same size, or another file put at the path are all seen. */
+static void test_header_kept_is_given_again_only_while_the_file_is_unchanged(void **state)
+{
+        _cleanup_free_ char *base = path_in(*state, "base.qcow2");
+        _cleanup_free_ char *top = path_in(*state, "top.qcow2");
+        _cleanup_free_ char *other = path_in(*state, "other.qcow2");
+        const char *snapshot[] = {"qemu-img", "snapshot", "-c", "first", base, NULL};
+        vmsnap_image_header header = {0};
+        vmsnap_error error = {0};
+        unsigned long hits;
+
+        test_qcow2_create(base, NULL, NULL, "16M");
+        test_qcow2_create(top, base, "qcow2", "16M");
+        test_qcow2_create(other, NULL, NULL, "32M");
+        vmsnap_header_cache_clear();
+
+        /* Just written: read, not kept (a write in the same tick would not show). */
+        hits = vmsnap_header_cache_hits();
+        assert_int_equal(vmsnap_image_header_read(base, &header, &error), 0);
+        vmsnap_image_header_clear(&header);
+        assert_int_equal(vmsnap_image_header_read(base, &header, &error), 0);
+        vmsnap_image_header_clear(&header);
+        assert_int_equal(vmsnap_header_cache_hits(), hits);
+
+        /* Two seconds later: kept, and given again. */
+        usleep(2100 * 1000);
+        visit_log *log = walk_ok(top);
+        visit_log_free(log);
+        hits = vmsnap_header_cache_hits();
+        log = walk_ok(top);
+        assert_int_equal(log->n, 2);
+        assert_int_equal(log->headers[1].internal_snapshots, 0);
+        visit_log_free(log);
+        assert_int_equal(vmsnap_header_cache_hits(), hits + 2);
+
+        /* A new internal snapshot is seen at once. */
+        assert_int_equal(test_run(snapshot), 0);
+        log = walk_ok(top);
+        assert_int_equal(log->headers[1].internal_snapshots, 1);
+        visit_log_free(log);
+
+        /* So is a header field rewritten in place, the file's size unchanged. */
+        usleep(2100 * 1000);
+        assert_int_equal(vmsnap_image_header_read(base, &header, &error), 0);
+        vmsnap_image_header_clear(&header);
+        patch_be64(base, 24, 8 * 1024 * 1024);
+        assert_int_equal(vmsnap_image_header_read(base, &header, &error), 0);
+        assert_int_equal(header.virtual_size, 8 * 1024 * 1024);
+        vmsnap_image_header_clear(&header);
+
+        /* And another file renamed into the path. */
+        assert_int_equal(vmsnap_image_header_read(top, &header, &error), 0);
+        vmsnap_image_header_clear(&header);
+        assert_int_equal(rename(other, top), 0);
+        assert_int_equal(vmsnap_image_header_read(top, &header, &error), 0);
+        assert_int_equal(header.virtual_size, 32 * 1024 * 1024);
+        assert_null(header.backing);
         vmsnap_image_header_clear(&header);
 }
 
@@ -796,6 +868,7 @@ int main(void)
                 TEST(test_header_without_backing_format_extension_leaves_format_unknown),
                 TEST(test_walk_probes_backing_format_when_extension_absent),
                 TEST(test_header_counts_internal_snapshots),
+                TEST(test_header_kept_is_given_again_only_while_the_file_is_unchanged),
                 TEST(test_header_reports_encryption_and_external_data_file),
                 TEST(test_header_refuses_unknown_crypt_method),
                 TEST(test_header_reports_dirty_bit),

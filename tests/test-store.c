@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
 #include "error.h"
 #include "model.h"
+#include "document.h"
 #include "store.h"
 #include "testlib.h"
 
@@ -640,6 +642,168 @@ static void test_store_save_refuses_a_model_it_could_not_load_back(void **state)
         vmsnap_domain_meta_free(meta);
 }
 
+/* A save refuses, by checking the model itself, each model its load would refuse, and leaves
+ * the document saved before as it was. */
+static void replace_text(char **field, const char *value)
+{
+        free(*field);
+        *field = value ? strdup(value) : NULL;
+}
+
+static void test_store_save_refuses_each_model_a_load_refuses(void **state)
+{
+        store_fixture *fixture = *state;
+        static const struct {
+                const char *what, *says;
+        } cases[] = {
+                {"an empty snapshot name", "snapshots[1]"},
+                {"a snapshot without its configuration", "config_xml"},
+                {"a disk both included and excluded", "disks[0]"},
+                {"a disk neither included nor excluded", "disks[1]"},
+                {"a repeated disk", "repeats"},
+                {"an empty image name", "image"},
+                {"a repeated snapshot name", "share the name"},
+                {"a parent loop", "loop"},
+                {"a relative owned path", "owned[1]"},
+                {"a preview disk without its saved leaf", "saved_leaf"},
+                {"a current that is not a snapshot", "current"},
+                {"an intent that is not an object", "intent"},
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                vmsnap_domain_meta *meta = sample_meta(), *loaded = NULL, *reread = NULL;
+                vmsnap_error error = {};
+
+                test_tmpdir_remove(fixture->dir);
+                assert_int_equal(mkdir(fixture->dir, 0700), 0);
+                assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+                switch (i) {
+                case 0:
+                        replace_text(&meta->snapshots[1]->name, "");
+                        break;
+                case 1:
+                        replace_text(&meta->snapshots[2]->config_xml, NULL);
+                        break;
+                case 2:
+                        replace_text(&meta->snapshots[0]->disks[0].excluded_reason, "cdrom");
+                        break;
+                case 3:
+                        replace_text(&meta->snapshots[0]->disks[1].excluded_reason, NULL);
+                        break;
+                case 4:
+                        replace_text(&meta->snapshots[1]->disks[1].target, "vda");
+                        break;
+                case 5:
+                        replace_text(&meta->snapshots[1]->disks[0].image, "");
+                        break;
+                case 6:
+                        replace_text(&meta->snapshots[3]->name, "b");
+                        break;
+                case 7:
+                        replace_text(&meta->snapshots[0]->parent_id, ID_C);
+                        break;
+                case 8:
+                        replace_text(&meta->owned[1], "images/vm1.b.qcow2");
+                        break;
+                case 9:
+                        replace_text(&meta->preview->disks[1].saved_leaf, NULL);
+                        break;
+                case 10:
+                        replace_text(&meta->current_id, "gone");
+                        break;
+                case 11:
+                        json_object_put(meta->intent);
+                        meta->intent = json_object_new_array();
+                        break;
+                }
+                /* The reader refuses it too: the two checks say the same. */
+                json_object *document = vmsnap_store_to_json(meta);
+                if (vmsnap_store_from_json(document, &reread, &error) != -EBADMSG)
+                        fail_msg("the reader accepts %s", cases[i].what);
+                json_object_put(document);
+                if (vmsnap_store_save(fixture->dir, meta, &error) != -EBADMSG)
+                        fail_msg("a save of %s was not refused", cases[i].what);
+                if (!strstr(error.message, cases[i].says) || !strstr(error.message, "refusing to save"))
+                        fail_msg("the refusal of %s says \"%s\", without \"%s\"", cases[i].what,
+                                 error.message, cases[i].says);
+                vmsnap_domain_meta_free(meta);
+                meta = sample_meta();
+                assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), 0);
+                assert_meta_equal(meta, loaded);
+                vmsnap_domain_meta_free(loaded);
+                vmsnap_domain_meta_free(meta);
+        }
+}
+
+/* The document keeps each snapshot's text while the snapshot stays the same (document.h):
+ * a change to any one field of a snapshot still reaches the file. */
+static void test_store_save_writes_every_change_to_any_field_of_a_snapshot(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *meta = sample_meta();
+        vmsnap_error error = {};
+
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        for (int step = 0; step < 14; step++) {
+                vmsnap_snapshot *a = meta->snapshots[1];
+                vmsnap_domain_meta *loaded = NULL;
+
+                switch (step) {
+                case 0:
+                        replace_text(&a->name, "a-renamed");
+                        break;
+                case 1:
+                        replace_text(&a->description, "now described");
+                        break;
+                case 2:
+                        a->created++;
+                        break;
+                case 3:
+                        replace_text(&meta->snapshots[3]->parent_id, ID_B);
+                        break;
+                case 4:
+                        replace_text(&a->state, "paused");
+                        break;
+                case 5:
+                        replace_text(&a->config_xml,
+                                     "<domain type='kvm'><name>vm</name><vcpu>2</vcpu></domain>");
+                        break;
+                case 6:
+                        replace_text(&a->memory_file, NULL);
+                        break;
+                case 7:
+                        replace_text(&a->disks[0].image, "/var/lib/libvirt/images/vm1.a2.qcow2");
+                        break;
+                case 8:
+                        replace_text(&a->disks[1].format, "qcow2");
+                        break;
+                case 9:
+                        replace_text(&a->disks[1].target, "vdd");
+                        break;
+                case 10:
+                        replace_text(&a->disks[1].image, NULL);
+                        replace_text(&a->disks[1].format, NULL);
+                        replace_text(&a->disks[1].excluded_reason, "shareable");
+                        break;
+                case 11:
+                        vmsnap_snapshot_add_disk(a, "vde", "/var/lib/libvirt/images/e.qcow2", "qcow2", NULL);
+                        break;
+                case 12:
+                        vmsnap_domain_meta_remove_snapshot(meta, ID_C);
+                        break;
+                case 13:
+                        /* The same snapshots in another order, and one made anew with the id of one gone. */
+                        vmsnap_domain_meta_add_snapshot(meta, snapshot_new(ID_C, "c2", ID_BASE));
+                        break;
+                }
+                assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+                assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), 0);
+                assert_meta_equal(meta, loaded);
+                vmsnap_domain_meta_free(loaded);
+        }
+        vmsnap_domain_meta_free(meta);
+}
+
 /* ---- store: refusing malformed documents ---- */
 
 static json_object *sample_document(void)
@@ -997,6 +1161,11 @@ int main(void)
                         teardown_state_dir),
                 cmocka_unit_test_setup_teardown(test_store_refuses_a_uuid_that_leaves_the_state_directory,
                                                 setup_state_dir, teardown_state_dir),
+                cmocka_unit_test_setup_teardown(test_store_save_refuses_each_model_a_load_refuses,
+                                                setup_state_dir, teardown_state_dir),
+                cmocka_unit_test_setup_teardown(
+                        test_store_save_writes_every_change_to_any_field_of_a_snapshot, setup_state_dir,
+                        teardown_state_dir),
                 cmocka_unit_test_setup_teardown(test_store_save_refuses_a_model_it_could_not_load_back,
                                                 setup_state_dir, teardown_state_dir),
                 cmocka_unit_test(test_store_accepts_its_own_document),
