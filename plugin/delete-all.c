@@ -58,14 +58,6 @@ static int owned_chain_visit(const char *path, const vmsnap_image_header *header
         return 0;
 }
 
-static uint64_t allocated_sum(char *const *paths, size_t n)
-{
-        uint64_t sum = 0;
-        for (size_t i = 0; i < n; i++)
-                sum += vmsnap_file_allocated(paths[i]);
-        return sum;
-}
-
 /* A pull moves a byte more slowly than a commit: offline `qemu-img rebase` reads every
  * cluster the active overlay lacks through the old chain and the new one and compares
  * them, where `qemu-img commit` copies what the overlays hold; live, QEMU's stream job
@@ -141,7 +133,7 @@ static int plan_disk(vmsnap_op *op, const vmsnap_active_disk *disk, bool into_or
                 vmsnap_journal_step_block_commit(op, disk->target, disk->source, chain.original, true, NULL);
                 plan_move_disk(plan, disk->target, chain.original,
                                chain.original_format ? chain.original_format : "raw");
-                plan->bytes += allocated_sum(chain.paths, chain.n);
+                plan->bytes += vmsnap_files_allocated(chain.paths, chain.n);
                 plan->n_steps++;
                 vmsnap_op_message(op, "disk %s: committed into its original image %s", disk->target,
                                   chain.original);
@@ -151,8 +143,8 @@ static int plan_disk(vmsnap_op *op, const vmsnap_active_disk *disk, bool into_or
                 goto out; /* the original and one overlay already */
 
         const char *lowest = chain.paths[chain.n - 1];
-        uint64_t pull_cost = allocated_sum(chain.paths + 1, chain.n - 1);
-        uint64_t commit_cost = allocated_sum(chain.paths, chain.n - 1);
+        uint64_t pull_cost = vmsnap_files_allocated(chain.paths + 1, chain.n - 1);
+        uint64_t commit_cost = vmsnap_files_allocated(chain.paths, chain.n - 1);
 
         r = vmsnap_op_used_elsewhere(op, lowest, &elsewhere);
         if (r < 0)

@@ -167,9 +167,7 @@ static void slot_free(vmsnap_domain_slot *slot)
         for (size_t i = 0; i < slot->n_clone_locks; i++)
                 free(slot->clone_locked_ids[i]);
         free(slot->clone_locked_ids);
-        for (size_t i = 0; i < slot->n_live_files; i++)
-                free(slot->live_files[i]);
-        free(slot->live_files);
+        strv_free(slot->live_files);
         free(slot);
 }
 

@@ -62,21 +62,6 @@ static int compare_strings(const void *a, const void *b)
         return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static char **strings_copy(char *const *strings, size_t n)
-{
-        char **copy = xcalloc(n + 1, sizeof(char *));
-        for (size_t i = 0; i < n; i++)
-                copy[i] = xstrdup(strempty(strings[i]));
-        return copy;
-}
-
-static void strings_free(char **strings, size_t n)
-{
-        for (size_t i = 0; strings && i < n; i++)
-                free(strings[i]);
-        free(strings);
-}
-
 /* The owned files split in two: frozen (a snapshot's image or memory state) and live
  * (the rest: the active overlays, a preview's). Copies, for I/O outside the lock. */
 static void owned_files_split(const vmsnap_domain_meta *meta, char ***frozen, size_t *n_frozen, char ***live,
@@ -123,12 +108,12 @@ static uint64_t slot_snapshot_bytes(vmsnap_domain_slot *slot)
 
         if (slot->frozen_known && slot->frozen_epoch == slot->files_epoch && !slot->op_running) {
                 frozen_bytes = slot->frozen_bytes;
-                live = strings_copy(slot->live_files, slot->n_live_files);
+                live = strv_copy(slot->live_files);
                 n_live = slot->n_live_files;
                 pthread_mutex_unlock(&slot->data_lock);
                 /* File I/O: outside the lock. */
                 uint64_t total = frozen_bytes + vmsnap_files_allocated(live, n_live);
-                strings_free(live, n_live);
+                strv_free(live);
                 return total;
         }
         unsigned epoch = slot->files_epoch;
@@ -137,12 +122,12 @@ static uint64_t slot_snapshot_bytes(vmsnap_domain_slot *slot)
         pthread_mutex_unlock(&slot->data_lock);
         frozen_bytes = vmsnap_files_allocated(frozen, n_frozen);
         uint64_t total = frozen_bytes + vmsnap_files_allocated(live, n_live);
-        strings_free(frozen, n_frozen);
+        strv_free(frozen);
         if (keep) {
                 pthread_mutex_lock(&slot->data_lock);
                 /* Kept only when no operation began (or ended) while the files were measured. */
                 if (slot->files_epoch == epoch && !slot->op_running) {
-                        strings_free(slot->live_files, slot->n_live_files);
+                        strv_free(slot->live_files);
                         slot->live_files = live;
                         slot->n_live_files = n_live;
                         live = NULL;
@@ -152,7 +137,7 @@ static uint64_t slot_snapshot_bytes(vmsnap_domain_slot *slot)
                 }
                 pthread_mutex_unlock(&slot->data_lock);
         }
-        strings_free(live, n_live);
+        strv_free(live);
         return total;
 }
 

@@ -144,6 +144,16 @@ static inline size_t strv_length(char *const *v)
         return n;
 }
 
+/* A copy of the NULL-terminated vector v (NULL: an empty one), each string copied. */
+static inline char **strv_copy(char *const *v)
+{
+        size_t n = strv_length(v);
+        char **copy = xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                copy[i] = xstrdup(v[i]);
+        return copy;
+}
+
 /* Appends a copy of s (NULL: "") to the NULL-terminated vector *v. */
 static inline void strv_push(char ***v, const char *s)
 {

@@ -64,6 +64,27 @@ static void test_strv_push_copies_and_keeps_the_vector_terminated(void **state)
         strv_free(v);
 }
 
+static void test_strv_copy_copies_each_string_and_takes_null_as_empty(void **state)
+{
+        char **v = NULL, **copy;
+
+        strv_push(&v, "a");
+        strv_push(&v, "b");
+        copy = strv_copy(v);
+        assert_int_equal(strv_length(copy), 2);
+        assert_ptr_not_equal(copy[0], v[0]);
+        assert_string_equal(copy[1], "b");
+        assert_null(copy[2]);
+        strv_free(v);
+        assert_string_equal(copy[0], "a");
+        strv_free(copy);
+
+        copy = strv_copy(NULL);
+        assert_non_null(copy);
+        assert_int_equal(strv_length(copy), 0);
+        strv_free(copy);
+}
+
 static void test_string_update_says_whether_the_value_changed(void **state)
 {
         _cleanup_free_ char *field = NULL;
@@ -114,6 +135,7 @@ int main(void)
                 cmocka_unit_test(test_xstrdup_keeps_null_and_strempty_makes_it_empty),
                 cmocka_unit_test(test_xasprintf_formats),
                 cmocka_unit_test(test_strv_push_copies_and_keeps_the_vector_terminated),
+                cmocka_unit_test(test_strv_copy_copies_each_string_and_takes_null_as_empty),
                 cmocka_unit_test(test_string_update_says_whether_the_value_changed),
                 cmocka_unit_test(test_find_sorted_finds_every_id_and_no_other),
                 cmocka_unit_test(test_find_sorted_in_an_empty_tree_finds_nothing),
