@@ -44,15 +44,13 @@ bool vmsnap_failpoint_fires(const char *step)
         /* Disarmed by the one that fires, so that a step reached twice fails once. */
         if (armed && strcmp(armed, step) == 0)
                 return atomic_compare_exchange_strong(&armed_step, &armed, NULL);
+        /* One step of the countdown per call, also when threads reach failpoints at once:
+         * exactly one of them sees it go from 1 to 0 and fires. */
         left = atomic_load(&countdown);
-        if (left == 0)
-                return false;
-        if (left > 1) {
-                atomic_store(&countdown, left - 1);
-                return false;
-        }
-        atomic_store(&countdown, 0);
-        return true;
+        while (left > 0)
+                if (atomic_compare_exchange_weak(&countdown, &left, left - 1))
+                        return left == 1;
+        return false;
 }
 
 void vmsnap_failpoint_die(void)
