@@ -14,6 +14,7 @@
 typedef struct reach_set {
         char **paths;
         size_t n;
+        vmsnap_error *error; /* why a file could not be marked */
 } reach_set;
 
 static bool reach_contains(const reach_set *set, const char *path)
@@ -28,9 +29,11 @@ static int reach_visit(const char *path, const vmsnap_image_header *header, unsi
 {
         reach_set *set = userdata;
         char *canonical = NULL;
+        int r;
 
-        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
-                return -ENOMEM;
+        r = vmsnap_path_canonical(path, &canonical, set->error);
+        if (r < 0)
+                return r;
         if (reach_contains(set, canonical)) {
                 free(canonical);
                 return 1; /* the rest of this chain is already marked */
@@ -108,8 +111,8 @@ int vmsnap_gc_run(vmsnap_op *op, bool *changed_ret)
         vmsnap_domain_meta *meta = op->meta;
         vmsnap_active_disk *active = NULL;
         size_t n_active = 0;
-        reach_set reached = {0};
         vmsnap_error walk_error = {0};
+        reach_set reached = {.error = &walk_error};
         bool changed = false;
         int r;
 
@@ -126,8 +129,8 @@ int vmsnap_gc_run(vmsnap_op *op, bool *changed_ret)
         for (size_t i = 0; r == 0 && i < meta->n_snapshots; i++) {
                 /* A memory file is read by no chain; its snapshot keeps it. */
                 if (meta->snapshots[i]->memory_file && vmsnap_file_exists(meta->snapshots[i]->memory_file))
-                        r = reach_visit(meta->snapshots[i]->memory_file, NULL, 0, &reached) < 0 ? -ENOMEM
-                                                                                                : 0;
+                        /* 1, already marked, is no failure. */
+                        r = reach_visit(meta->snapshots[i]->memory_file, NULL, 0, &reached) < 0 ? -EIO : 0;
                 for (size_t j = 0; r == 0 && j < meta->snapshots[i]->n_disks; j++)
                         r = reach_add_root(&reached, meta->snapshots[i]->disks[j].image, &walk_error);
         }
