@@ -128,6 +128,10 @@ json_object *vmsnap_store_to_json(const vmsnap_domain_meta *meta)
         for (size_t i = 0; i < meta->n_owned; i++)
                 json_object_array_add(owned, json_object_new_string(meta->owned[i]));
         json_add(object, "owned", owned);
+        json_object *forgotten = json_object_new_array();
+        for (size_t i = 0; i < meta->n_forgotten; i++)
+                json_object_array_add(forgotten, json_object_new_string(meta->forgotten[i]));
+        json_add(object, "forgotten", forgotten);
         json_add(object, "preview", meta->preview ? preview_to_json(meta->preview) : NULL);
         json_add(object, "intent", meta->intent ? json_object_get(meta->intent) : NULL);
         return object;
@@ -227,6 +231,20 @@ static int read_array(json_object *object, const char *where, const char *key, b
                 return malformed(error, "field %s must be an array, not %s", path,
                                  json_type_to_name(json_object_get_type(value)));
         *ret = value;
+        return 0;
+}
+
+/* Element i of the array key of the document, which must be an absolute path. */
+static int read_absolute_path(json_object *array, const char *key, size_t i, const char **ret,
+                              vmsnap_error *error)
+{
+        json_object *entry = json_object_array_get_idx(array, i);
+        const char *path = json_object_get_string(entry);
+
+        if (!json_object_is_type(entry, json_type_string) || !path || path[0] != '/' ||
+            (size_t)json_object_get_string_len(entry) != strlen(path))
+                return malformed(error, "field %s[%zu] must be an absolute path", key, i);
+        *ret = path;
         return 0;
 }
 
@@ -471,7 +489,7 @@ static int domain_meta_check_references(const vmsnap_domain_meta *meta, vmsnap_e
 int vmsnap_store_from_json(json_object *object, vmsnap_domain_meta **ret, vmsnap_error *error)
 {
         _cleanup_domain_meta_ vmsnap_domain_meta *meta = NULL;
-        json_object *snapshots = NULL, *owned = NULL, *value = NULL;
+        json_object *snapshots = NULL, *owned = NULL, *forgotten = NULL, *value = NULL;
         int64_t number;
         int r;
 
@@ -521,13 +539,22 @@ int vmsnap_store_from_json(json_object *object, vmsnap_domain_meta **ret, vmsnap
         if (r < 0)
                 return r;
         for (size_t i = 0; i < json_object_array_length(owned); i++) {
-                json_object *entry = json_object_array_get_idx(owned, i);
-                const char *path = json_object_get_string(entry);
-
-                if (!json_object_is_type(entry, json_type_string) || !path || path[0] != '/' ||
-                    (size_t)json_object_get_string_len(entry) != strlen(path))
-                        return malformed(error, "field owned[%zu] must be an absolute path", i);
+                const char *path;
+                r = read_absolute_path(owned, "owned", i, &path, error);
+                if (r < 0)
+                        return r;
                 vmsnap_domain_meta_add_owned(meta, path);
+        }
+        /* Written since metadata-only deletes keep a record of what they left behind. */
+        r = read_array(object, "", "forgotten", true, &forgotten, error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; forgotten && i < json_object_array_length(forgotten); i++) {
+                const char *path;
+                r = read_absolute_path(forgotten, "forgotten", i, &path, error);
+                if (r < 0)
+                        return r;
+                vmsnap_domain_meta_add_forgotten(meta, path);
         }
 
         if (json_object_object_get_ex(object, "preview", &value) && value) {
