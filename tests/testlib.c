@@ -244,6 +244,20 @@ bool test_images_equal(const char *a, const char *b)
         return test_run(argv) == 0;
 }
 
+char *test_file_digest(const char *path)
+{
+        const char *sha256sum[] = {"sha256sum", path, NULL};
+        char *output = test_capture(sha256sum), *digest;
+
+        if (!output || strlen(output) < 64)
+                fail_msg("sha256sum of %s failed", path);
+        digest = strndup(output, 64);
+        free(output);
+        if (!digest)
+                fail_msg("out of memory");
+        return digest;
+}
+
 char *test_image_digest(const char *path)
 {
         char *dir = test_tmpdir_new(), *raw_path, *output, *digest;
