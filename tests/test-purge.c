@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-purge.c: Purge, end to end on libvirt's test driver with real images: every
- * file vmsnap made goes, then the metadata; originals, shared bases and files other
- * domains use stay, byte for byte, and the job names them; refusals change nothing; a
- * crash at any step of either variant leaves the domain as before or as after once the
- * engine restarts, with no file orphaned. */
+ * file vmsnap made goes, then the metadata; originals, shared bases, files other
+ * domains use and the images a metadata-only delete left (with what they read) stay,
+ * byte for byte, and the job names them; refusals change nothing; a crash at any step
+ * of either variant leaves the domain as before or as after once the engine restarts,
+ * with no file orphaned. */
 #include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -314,6 +315,67 @@ static void test_purge_with_undefine_undefines_a_shut_off_domain_and_removes_vms
         assert_only_originals_left(f, "vm", before);
         assert_false(doc_exists(f, uuid));
         assert_false(listed(f, uuid));
+        fixture_free(f);
+}
+
+/* s1 <- s2 <- s3, then s3 forgotten: its images are the administrator's, and they read
+ * through s2's, which vmsnap made. Purge leaves both, byte for byte, and names them. */
+static void test_purge_keeps_the_images_a_metadata_only_delete_left_and_what_they_read(void **state)
+{
+        fixture *f = fixture_new();
+        char uuid[VIR_UUID_STRING_BUFLEN], *before[N_ORIGINALS];
+        vmsnap_snapshot_info s2 = {0}, s3 = {0};
+        vmsnap_error error = {0};
+        messages m = {{0}};
+        char *bytes[3], *reads[3];
+
+        fixture_define_three_disk_domain(f, "vm");
+        write_all(f, "vm", 0, 0x10);
+        create_named(f, "vm", "s1");
+        write_all(f, "vm", 1, 0x20);
+        create_named(f, "vm", "s2");
+        write_all(f, "vm", 2, 0x30);
+        create_named(f, "vm", "s3");
+        write_all(f, "vm", 3, 0x40);
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm", "s2", &s2, &error), &error);
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm", "s3", &s3, &error), &error);
+        /* The writable disks come first, in the same order in both. */
+        for (size_t i = 0; i < 3; i++) {
+                assert_string_equal(s3.disks[i].target, s2.disks[i].target);
+                assert_non_null(s3.disks[i].image);
+                bytes[i] = test_file_digest(s3.disks[i].image);
+                reads[i] = test_image_digest(s3.disks[i].image);
+        }
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s3", VMSNAP_DELETE_METADATA_ONLY, NULL, &error),
+                  &error);
+        domain_uuid(f, "vm", uuid);
+        digests_of_originals(f, "vm", before);
+        undefine(f, "vm");
+
+        assert_ok(purge(f, "vm", false, &m, &error), &error);
+
+        for (size_t i = 0; i < 3; i++) {
+                const char *forgotten = s3.disks[i].image, *read = s2.disks[i].image;
+                assert_true(vmsnap_file_exists(read));
+                char *bytes_now = test_file_digest(forgotten), *reads_now = test_image_digest(forgotten);
+                assert_string_equal(bytes_now, bytes[i]);
+                assert_string_equal(reads_now, reads[i]);
+                if (!strstr(m.text, forgotten) || !strstr(m.text, read))
+                        fail_msg("the messages do not name %s and %s:\n%s", forgotten, read, m.text);
+                free(bytes_now), free(reads_now), free(bytes[i]), free(reads[i]);
+        }
+        assert_non_null(strstr(m.text, "a metadata-only delete left it to the administrator"));
+        assert_int_equal(fixture_count_files(f, "vm"), N_ORIGINALS + 6);
+        for (size_t i = 0; i < N_ORIGINALS; i++) {
+                char path[2048];
+                snprintf(path, sizeof(path), "%s/vm/%s", f->dir, originals[i]);
+                char *now = file_sha256(path);
+                assert_string_equal(now, before[i]);
+                free(now), free(before[i]);
+        }
+        assert_false(doc_exists(f, uuid));
+        vmsnap_snapshot_info_clear(&s2);
+        vmsnap_snapshot_info_clear(&s3);
         fixture_free(f);
 }
 
@@ -730,6 +792,7 @@ int main(void)
                 cmocka_unit_test(
                         test_purge_with_undefine_undefines_a_shut_off_domain_and_removes_vmsnap_files),
                 cmocka_unit_test(test_purge_keeps_shared_bases_originals_and_files_other_domains_use),
+                cmocka_unit_test(test_purge_keeps_the_images_a_metadata_only_delete_left_and_what_they_read),
                 cmocka_unit_test(test_purge_refuses_bad_input_and_changes_nothing),
                 cmocka_unit_test(test_crash_at_every_step_of_a_purge_of_an_undefined_domain_is_recovered),
                 cmocka_unit_test(test_crash_at_every_step_of_a_purge_with_undefine_is_recovered),
