@@ -36,14 +36,6 @@ static void on_message(void *userdata, const char *text)
         strncat(m->text, "\n", sizeof(m->text) - strlen(m->text) - 1);
 }
 
-static char *file_sha256(const char *path)
-{
-        const char *argv[] = {"sha256sum", path, NULL};
-        char *out = test_capture(argv);
-        assert_non_null(out);
-        return out;
-}
-
 static void create_named(fixture *f, const char *domain, const char *name)
 {
         vmsnap_create_options options = {.name = name};
@@ -166,7 +158,7 @@ static void digests_of_originals(fixture *f, const char *domain, char *out[N_ORI
         for (size_t i = 0; i < N_ORIGINALS; i++) {
                 char path[2048];
                 snprintf(path, sizeof(path), "%s/%s/%s", f->dir, domain, originals[i]);
-                out[i] = file_sha256(path);
+                out[i] = test_file_digest(path);
         }
 }
 
@@ -369,7 +361,7 @@ static void test_purge_keeps_the_images_a_metadata_only_delete_left_and_what_the
         for (size_t i = 0; i < N_ORIGINALS; i++) {
                 char path[2048];
                 snprintf(path, sizeof(path), "%s/vm/%s", f->dir, originals[i]);
-                char *now = file_sha256(path);
+                char *now = test_file_digest(path);
                 assert_string_equal(now, before[i]);
                 free(now), free(before[i]);
         }
@@ -427,21 +419,22 @@ static void test_purge_keeps_shared_bases_originals_and_files_other_domains_use(
                  user);
         fixture_define_domain(f, "user", devices);
 
-        char *base_before = file_sha256(base), *a_before = file_sha256(a_disk),
-             *b_before = file_sha256(b_disk);
-        char *frozen_before = file_sha256(frozen), *b_reads = fixture_active_digest(f, "b", "vda");
+        char *base_before = test_file_digest(base), *a_before = test_file_digest(a_disk),
+             *b_before = test_file_digest(b_disk);
+        char *frozen_before = test_file_digest(frozen), *b_reads = fixture_active_digest(f, "b", "vda");
         char *user_reads = fixture_active_digest(f, "user", "vda");
         domain_uuid(f, "a", uuid);
         undefine(f, "a");
 
         assert_ok(purge(f, "a", false, &m, &error), &error);
 
-        char *base_after = file_sha256(base), *a_after = file_sha256(a_disk), *b_after = file_sha256(b_disk);
+        char *base_after = test_file_digest(base), *a_after = test_file_digest(a_disk),
+             *b_after = test_file_digest(b_disk);
         assert_string_equal(base_after, base_before);
         assert_string_equal(a_after, a_before);
         assert_string_equal(b_after, b_before);
         assert_true(vmsnap_file_exists(frozen));
-        char *frozen_after = file_sha256(frozen);
+        char *frozen_after = test_file_digest(frozen);
         assert_string_equal(frozen_after, frozen_before);
         /* In a's directory only its original and the image "user" reads are left. */
         char *files = listing(a_dir), expected[512], *frozen_name = strrchr(frozen, '/') + 1;
@@ -730,7 +723,7 @@ static void test_purge_with_undefine_removes_the_nvram_along_with_vmsnaps_files(
         domain_uuid(f, "vm", uuid);
         snprintf(dir, sizeof(dir), "%s/vm", f->dir);
         snprintf(disk, sizeof(disk), "%s/a.qcow2", dir);
-        char *original = file_sha256(disk);
+        char *original = test_file_digest(disk);
         assert_int_equal(fixture_count_files(f, "vm"), 3);
 
         assert_ok(purge(f, "vm", true, NULL, &error), &error);
@@ -738,7 +731,7 @@ static void test_purge_with_undefine_removes_the_nvram_along_with_vmsnaps_files(
         /* The NVRAM is the domain's, not a snapshot's: it goes with the definition. */
         assert_false(is_defined(f, uuid));
         assert_false(vmsnap_file_exists(nvram));
-        char *files = listing(dir), *now = file_sha256(disk);
+        char *files = listing(dir), *now = test_file_digest(disk);
         assert_string_equal(files, "a.qcow2\n");
         assert_string_equal(now, original);
         assert_false(doc_exists(f, uuid));
@@ -760,7 +753,7 @@ static void test_purge_of_a_domain_undefined_keeping_its_nvram_leaves_the_nvram(
         domain_uuid(f, "vm", uuid);
         snprintf(dir, sizeof(dir), "%s/vm", f->dir);
         snprintf(disk, sizeof(disk), "%s/a.qcow2", dir);
-        char *original = file_sha256(disk), *nvram_before = file_sha256(nvram);
+        char *original = test_file_digest(disk), *nvram_before = test_file_digest(nvram);
         /* virsh undefine --keep-nvram: the administrator kept it, for a define to come. */
         virDomainPtr d = virDomainLookupByName(f->connection, "vm");
         assert_int_equal(virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_KEEP_NVRAM), 0);
@@ -770,7 +763,7 @@ static void test_purge_of_a_domain_undefined_keeping_its_nvram_leaves_the_nvram(
 
         /* vmsnap did not make it: it stays byte for byte, as the original disk does. */
         assert_true(vmsnap_file_exists(nvram));
-        char *nvram_after = file_sha256(nvram), *files = listing(dir), *now = file_sha256(disk);
+        char *nvram_after = test_file_digest(nvram), *files = listing(dir), *now = test_file_digest(disk);
         assert_string_equal(nvram_after, nvram_before);
         assert_string_equal(files, "a.qcow2\n");
         assert_string_equal(now, original);
