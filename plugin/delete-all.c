@@ -4,7 +4,9 @@
  * keeps reading what it reads now and is left as its original image plus at most
  * one vmsnap overlay: a commit down into the lowest overlay, or a pull into the active
  * overlay when that writes clearly less (commit_preferred). With into_original the active chain is
- * committed into the original image itself, so that the disk is one file again.
+ * committed into the original image itself, so that the disk is one file again. An image a
+ * metadata-only delete left to the administrator, and what it reads, count as originals: never
+ * written, and into_original is refused where one is in the way.
  * The plan is one journal intent (delete.c's steps, live or offline), so a crash
  * finishes it; the images nothing reads any more are collected after it. */
 #include <stdio.h>
@@ -18,14 +20,16 @@
 #include "journal.h"
 #include "live.h"
 
-/* The images of one disk's active chain that vmsnap made, top first, and the first
- * image below them that it did not make (the original), if any. */
+/* The images of one disk's active chain that vmsnap made and may change, top first, and
+ * the first image below them that it may not (the original), if any: one it did not make,
+ * or one that an image a metadata-only delete left to the administrator reads (forgotten). */
 typedef struct owned_chain {
         char **paths;
         size_t n;
         char *original;
         char *original_format;
-        vmsnap_domain_meta *meta;
+        const char *forgotten; /* the forgotten image that reads original, or NULL */
+        vmsnap_op *op;
 } owned_chain;
 
 static void owned_chain_clear(owned_chain *chain)
@@ -45,7 +49,8 @@ static int owned_chain_visit(const char *path, const vmsnap_image_header *header
 
         if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
                 canonical = xstrdup(path);
-        if (!vmsnap_domain_meta_owns(chain->meta, canonical)) {
+        chain->forgotten = vmsnap_op_forgotten_reader(chain->op, canonical);
+        if (chain->forgotten || !vmsnap_domain_meta_owns(chain->op->meta, canonical)) {
                 chain->original = canonical;
                 return 1; /* vmsnap's part of the chain ends here */
         }
@@ -97,7 +102,7 @@ static void plan_move_disk(delete_all_plan *plan, const char *target, const char
 static int plan_disk(vmsnap_op *op, const vmsnap_active_disk *disk, bool into_original,
                      delete_all_plan *plan)
 {
-        owned_chain chain = {.meta = op->meta};
+        owned_chain chain = {.op = op};
         vmsnap_image_format format;
         bool elsewhere = false;
         int r;
@@ -117,6 +122,25 @@ static int plan_disk(vmsnap_op *op, const vmsnap_active_disk *disk, bool into_or
                         "to commit into; it keeps one overlay",
                         disk->target);
                 into_original = false;
+        }
+        if (into_original && chain.forgotten && strcmp(chain.forgotten, chain.original) == 0) {
+                r = vmsnap_error_set(
+                        op->error, -EBUSY, VMSNAP_ERROR_INVALID_ARGUMENT,
+                        "disk %s of %s cannot be committed into its original image: its chain "
+                        "goes through %s, which a metadata-only delete left to the administrator "
+                        "and vmsnap never changes; delete all without into_original",
+                        disk->target, op->name, chain.original);
+                goto out;
+        }
+        if (into_original && chain.forgotten) {
+                r = vmsnap_error_set(
+                        op->error, -EBUSY, VMSNAP_ERROR_INVALID_ARGUMENT,
+                        "disk %s of %s cannot be committed into its original image: %s, in its "
+                        "chain, is read by %s, which a metadata-only delete left to the "
+                        "administrator, and that would then read what it never held; delete all "
+                        "without into_original",
+                        disk->target, op->name, chain.original, chain.forgotten);
+                goto out;
         }
         if (into_original) {
                 r = vmsnap_op_used_elsewhere(op, chain.original, &elsewhere);
@@ -163,7 +187,17 @@ static int plan_disk(vmsnap_op *op, const vmsnap_active_disk *disk, bool into_or
                 plan->bytes += pull_cost;
         }
         plan->n_steps++;
-        if (chain.original)
+        if (chain.forgotten && strcmp(chain.forgotten, chain.original) == 0)
+                vmsnap_op_message(op,
+                                  "disk %s: %s, which a metadata-only delete left to the administrator, was "
+                                  "left in place below the disk",
+                                  disk->target, chain.original);
+        else if (chain.forgotten)
+                vmsnap_op_message(op,
+                                  "disk %s: %s is read by %s, which a metadata-only delete left to the "
+                                  "administrator; it was left in place below the disk",
+                                  disk->target, chain.original, chain.forgotten);
+        else if (chain.original)
                 vmsnap_op_message(
                         op,
                         "disk %s: %s is the domain's original image, which vmsnap never changes; it "

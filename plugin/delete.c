@@ -14,6 +14,7 @@
 #include "delete.h"
 #include "error.h"
 #include "fileio.h"
+#include "gc.h"
 #include "guard.h"
 #include "journal.h"
 #include "live.h"
@@ -338,7 +339,7 @@ static int plan_live_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
 static int plan_disk_merge(vmsnap_op *op, const image_graph *graph, const vmsnap_disk_entry *entry,
                            const vmsnap_active_disk *active, size_t n_active, merge_plan *plan)
 {
-        const char *frozen = entry->image;
+        const char *frozen = entry->image, *forgotten;
         const graph_node *kids[64], *grandkids[64], *node;
         size_t n_kids, n_grandkids;
         bool elsewhere;
@@ -349,6 +350,14 @@ static int plan_disk_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
                                   "disk %s: %s is the domain's original image, which vmsnap never changes; "
                                   "it was left in place as the base of the chain",
                                   entry->target, frozen);
+                return 0;
+        }
+        forgotten = vmsnap_op_forgotten_reader(op, frozen);
+        if (forgotten) {
+                vmsnap_op_message(op,
+                                  "disk %s: %s is read by %s, which a metadata-only delete left to the "
+                                  "administrator; it was left in place",
+                                  entry->target, frozen, forgotten);
                 return 0;
         }
         r = vmsnap_op_used_elsewhere(op, frozen, &elsewhere);
@@ -622,17 +631,50 @@ static int delete_children(vmsnap_op *op, vmsnap_snapshot *snapshot, bool keep_s
         return vmsnap_journal_commit(op);
 }
 
+/* Forgets the snapshot and leaves its files to the administrator. The images vmsnap made
+ * are recorded as forgotten: from now on they are never changed or removed, nor is any file
+ * they read through (guard.h), so each keeps reading what the snapshot read. The job names
+ * every file it leaves, and says which ones nothing reads any more. */
 static int delete_metadata(vmsnap_op *op, vmsnap_snapshot *snapshot)
 {
-        _cleanup_free_ char *id = xstrdup(snapshot->id);
+        /* A copy, for the messages: the model's is freed below. */
+        vmsnap_snapshot *forgotten = vmsnap_snapshot_copy(snapshot);
+        _cleanup_free_ bool *left = xcalloc(forgotten->n_disks + 1, sizeof(*left));
+        int r;
 
-        /* Forgotten images are no longer vmsnap's: they are never removed or changed. */
-        for (size_t i = 0; i < snapshot->n_disks; i++)
-                if (snapshot->disks[i].image)
-                        vmsnap_domain_meta_remove_owned(op->meta, snapshot->disks[i].image);
+        for (size_t i = 0; i < forgotten->n_disks; i++) {
+                const char *image = forgotten->disks[i].image;
+                /* An original stays what it was: vmsnap never changed it. */
+                left[i] = image && vmsnap_domain_meta_owns(op->meta, image);
+                if (left[i]) {
+                        vmsnap_domain_meta_remove_owned(op->meta, image);
+                        vmsnap_domain_meta_add_forgotten(op->meta, image);
+                }
+        }
+        /* A memory state is read by no chain: it only stops being vmsnap's. */
+        vmsnap_domain_meta_remove_owned(op->meta, forgotten->memory_file);
         reparent_children(op->meta, snapshot);
-        vmsnap_domain_meta_remove_snapshot(op->meta, id);
-        return vmsnap_op_save(op);
+        vmsnap_domain_meta_remove_snapshot(op->meta, forgotten->id);
+        r = vmsnap_op_save(op);
+        for (size_t i = 0; r == 0 && i < forgotten->n_disks; i++) {
+                bool read = true;
+                if (!left[i])
+                        continue;
+                vmsnap_gc_still_read(op, forgotten->disks[i].image, &read);
+                vmsnap_op_message(op,
+                                  read ? "disk %s: %s, which snapshot \"%s\" froze, is no longer vmsnap's; "
+                                         "chains still read it, and vmsnap will never change or remove it"
+                                       : "disk %s: %s, which snapshot \"%s\" froze, is left to you: nothing "
+                                         "reads it any more, and vmsnap will never change or remove it",
+                                  forgotten->disks[i].target, forgotten->disks[i].image, forgotten->name);
+        }
+        if (r == 0 && forgotten->memory_file)
+                vmsnap_op_message(op,
+                                  "the memory state %s of snapshot \"%s\" is left to you: vmsnap no longer "
+                                  "manages it and never removes it",
+                                  forgotten->memory_file, forgotten->name);
+        vmsnap_snapshot_free(forgotten);
+        return r;
 }
 
 int vmsnap_snapshot_delete(vmsnap_engine *engine, const char *domain, const char *snapshot,

@@ -73,6 +73,15 @@ static json_object *preview_to_json(const vmsnap_preview *preview)
         return object;
 }
 
+/* The images metadata-only deletes left (model.h). */
+static json_object *forgotten_to_json(const vmsnap_domain_meta *meta)
+{
+        json_object *forgotten = json_object_new_array();
+        for (size_t i = 0; i < meta->n_forgotten; i++)
+                json_object_array_add(forgotten, json_object_new_string(meta->forgotten[i]));
+        return forgotten;
+}
+
 json_object *vmsnap_store_to_json(const vmsnap_domain_meta *meta)
 {
         json_object *object = json_object_new_object();
@@ -89,6 +98,7 @@ json_object *vmsnap_store_to_json(const vmsnap_domain_meta *meta)
         for (size_t i = 0; i < meta->n_owned; i++)
                 json_object_array_add(owned, json_object_new_string(meta->owned[i]));
         json_add(object, "owned", owned);
+        json_add(object, "forgotten", forgotten_to_json(meta));
         json_add(object, "preview", meta->preview ? preview_to_json(meta->preview) : NULL);
         json_add(object, "intent", meta->intent ? json_object_get(meta->intent) : NULL);
         return object;
@@ -208,6 +218,7 @@ char *vmsnap_document_text(const vmsnap_domain_meta *meta, uint64_t generation, 
         for (size_t i = 0; i < meta->n_owned; i++)
                 json_object_array_add(owned, json_object_new_string(meta->owned[i]));
         json_add(object, "owned", owned);
+        json_add(object, "forgotten", forgotten_to_json(meta));
         json_add(object, "preview", meta->preview ? preview_to_json(meta->preview) : NULL);
         tail = object_inside(object, &tail_size);
         json_object_put(object);

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gc.c: removes image files vmsnap created once nothing reads them (see gc.h).
  * Reachability is computed from the files' own headers, not from what the
- * metadata remembers, so a file is never removed while a chain still needs it. */
+ * metadata remembers, so a file is never removed while a chain still needs it.
+ * An image a metadata-only delete left to the administrator is a root like a
+ * snapshot's until its file is gone. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "chain.h"
 #include "error.h"
@@ -106,17 +110,87 @@ static bool owned_are_roots(const vmsnap_domain_meta *meta, const vmsnap_active_
         return all;
 }
 
+/* Marks what the domain reads: its active disks, its snapshots' images and memory states,
+ * the preview's files and, unless except, the forgotten images, each with its chain. */
+static int reach_all(const vmsnap_domain_meta *meta, const vmsnap_active_disk *active, size_t n_active,
+                     const char *except, reach_set *reached, vmsnap_error *walk_error)
+{
+        int r = 0;
+
+        reached->error = walk_error;
+        for (size_t i = 0; r == 0 && i < n_active; i++)
+                r = reach_add_root(reached, active[i].source, walk_error);
+        for (size_t i = 0; r == 0 && i < meta->n_snapshots; i++) {
+                /* A memory file is read by no chain; its snapshot keeps it. */
+                if (meta->snapshots[i]->memory_file && vmsnap_file_exists(meta->snapshots[i]->memory_file))
+                        /* 1, already marked, is no failure. */
+                        r = reach_visit(meta->snapshots[i]->memory_file, NULL, 0, reached) < 0 ? -EIO : 0;
+                for (size_t j = 0; r == 0 && j < meta->snapshots[i]->n_disks; j++)
+                        r = reach_add_root(reached, meta->snapshots[i]->disks[j].image, walk_error);
+        }
+        if (meta->preview)
+                for (size_t i = 0; r == 0 && i < meta->preview->n_disks; i++) {
+                        r = reach_add_root(reached, meta->preview->disks[i].saved_leaf, walk_error);
+                        if (r == 0)
+                                r = reach_add_root(reached, meta->preview->disks[i].overlay, walk_error);
+                }
+        for (size_t i = 0; r == 0 && i < meta->n_forgotten; i++)
+                if (!except || strcmp(meta->forgotten[i], except) != 0)
+                        r = reach_add_root(reached, meta->forgotten[i], walk_error);
+        return r;
+}
+
+/* A forgotten image the administrator removed protects nothing any more: its record goes,
+ * and what only it read is collected with the rest. Only a file certainly gone: one that
+ * cannot be looked at now (a directory without access, an I/O error) still protects. */
+static bool forget_removed_images(vmsnap_domain_meta *meta)
+{
+        bool changed = false;
+        struct stat st;
+
+        for (size_t i = 0; i < meta->n_forgotten;)
+                if (lstat(meta->forgotten[i], &st) == 0 || errno != ENOENT)
+                        i++;
+                else {
+                        _cleanup_free_ char *path = xstrdup(meta->forgotten[i]);
+                        vmsnap_domain_meta_remove_forgotten(meta, path); /* shifts the next into i */
+                        changed = true;
+                }
+        return changed;
+}
+
+int vmsnap_gc_still_read(vmsnap_op *op, const char *path, bool *ret)
+{
+        vmsnap_active_disk *active = NULL;
+        size_t n_active = 0;
+        reach_set reached = {0};
+        vmsnap_error walk_error = {0};
+        _cleanup_free_ char *canonical = NULL;
+        int r;
+
+        *ret = true;
+        r = vmsnap_op_active_disks(op, &active, &n_active);
+        if (r < 0)
+                return r;
+        r = reach_all(op->meta, active, n_active, path, &reached, &walk_error);
+        vmsnap_active_disks_free(active, n_active);
+        if (r == 0 && vmsnap_path_canonical(path, &canonical, NULL) == 0)
+                *ret = reach_contains(&reached, canonical);
+        reach_clear(&reached);
+        return 0; /* a chain that cannot be read may read path: it is taken as read */
+}
+
 int vmsnap_gc_run(vmsnap_op *op, bool *changed_ret)
 {
         vmsnap_domain_meta *meta = op->meta;
         vmsnap_active_disk *active = NULL;
         size_t n_active = 0;
         vmsnap_error walk_error = {0};
-        reach_set reached = {.error = &walk_error};
-        bool changed = false;
+        reach_set reached = {0};
+        bool changed;
         int r;
 
-        *changed_ret = false;
+        *changed_ret = changed = forget_removed_images(meta);
         r = vmsnap_op_active_disks(op, &active, &n_active);
         if (r < 0)
                 return r;
@@ -124,22 +198,7 @@ int vmsnap_gc_run(vmsnap_op *op, bool *changed_ret)
                 vmsnap_active_disks_free(active, n_active);
                 return 0;
         }
-        for (size_t i = 0; r == 0 && i < n_active; i++)
-                r = reach_add_root(&reached, active[i].source, &walk_error);
-        for (size_t i = 0; r == 0 && i < meta->n_snapshots; i++) {
-                /* A memory file is read by no chain; its snapshot keeps it. */
-                if (meta->snapshots[i]->memory_file && vmsnap_file_exists(meta->snapshots[i]->memory_file))
-                        /* 1, already marked, is no failure. */
-                        r = reach_visit(meta->snapshots[i]->memory_file, NULL, 0, &reached) < 0 ? -EIO : 0;
-                for (size_t j = 0; r == 0 && j < meta->snapshots[i]->n_disks; j++)
-                        r = reach_add_root(&reached, meta->snapshots[i]->disks[j].image, &walk_error);
-        }
-        if (meta->preview)
-                for (size_t i = 0; r == 0 && i < meta->preview->n_disks; i++) {
-                        r = reach_add_root(&reached, meta->preview->disks[i].saved_leaf, &walk_error);
-                        if (r == 0)
-                                r = reach_add_root(&reached, meta->preview->disks[i].overlay, &walk_error);
-                }
+        r = reach_all(meta, active, n_active, NULL, &reached, &walk_error);
         vmsnap_active_disks_free(active, n_active);
         if (r < 0) {
                 /* Without the whole picture nothing may be removed. */

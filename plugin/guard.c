@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* guard.c: the safety rules checked against what other parties hold (see guard.h):
- * rule 2, no file another defined domain's chain contains is touched, and rule 4,
+ * rule 2, no file another defined domain's chain contains is touched, nor one an
+ * image a metadata-only delete left to the administrator reads; and rule 4,
  * domains whose snapshots libvirt manages or whose images hold qcow2 internal
  * snapshots are refused. */
 #include <libvirt/virterror.h>
@@ -163,4 +164,76 @@ int vmsnap_op_used_elsewhere(vmsnap_op *op, const char *path, bool *ret)
                 }
         free(canonical);
         return 0;
+}
+
+/* ---- the images a metadata-only delete left to the administrator ---- */
+
+struct forgotten_ctx {
+        vmsnap_op *op;
+        const char *forgotten;
+};
+
+static int collect_forgotten_chain_file(const char *path, const vmsnap_image_header *header, unsigned depth,
+                                        void *userdata)
+{
+        struct forgotten_ctx *ctx = userdata;
+        vmsnap_op *op = ctx->op;
+        char *canonical = NULL;
+
+        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
+                canonical = xstrdup(path);
+        op->forgotten_reads =
+                xreallocarray(op->forgotten_reads, op->n_forgotten_reads + 1, sizeof(*op->forgotten_reads));
+        op->forgotten_reads[op->n_forgotten_reads++] =
+                (vmsnap_forgotten_read){canonical, xstrdup(ctx->forgotten)};
+        return 0;
+}
+
+static void load_forgotten_chains(vmsnap_op *op)
+{
+        const vmsnap_image_format qcow2 = VMSNAP_FORMAT_QCOW2;
+
+        for (size_t i = 0; i < op->meta->n_forgotten; i++) {
+                struct forgotten_ctx ctx = {op, op->meta->forgotten[i]};
+                vmsnap_error ignored;
+
+                if (!vmsnap_file_exists(ctx.forgotten))
+                        continue; /* the administrator removed it: it holds nothing any more */
+                /* A broken chain still protects the image itself and the files we can reach. */
+                collect_forgotten_chain_file(ctx.forgotten, NULL, 0, &ctx);
+                vmsnap_chain_walk_as(ctx.forgotten, &qcow2, collect_forgotten_chain_file, &ctx, &ignored);
+        }
+        op->forgotten_loaded = true;
+}
+
+const char *vmsnap_op_forgotten_reader(vmsnap_op *op, const char *path)
+{
+        _cleanup_free_ char *canonical = NULL;
+
+        if (!op->forgotten_loaded)
+                load_forgotten_chains(op);
+        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
+                canonical = xstrdup(path);
+        for (size_t i = 0; i < op->n_forgotten_reads; i++)
+                if (strcmp(op->forgotten_reads[i].path, canonical) == 0)
+                        return op->forgotten_reads[i].forgotten;
+        return NULL;
+}
+
+void vmsnap_op_guard_clear(vmsnap_op *op)
+{
+        for (size_t i = 0; i < op->n_foreign_images; i++)
+                free(op->foreign_images[i]);
+        free(op->foreign_images);
+        op->foreign_images = NULL;
+        op->n_foreign_images = 0;
+        op->foreign_loaded = false;
+        for (size_t i = 0; i < op->n_forgotten_reads; i++) {
+                free(op->forgotten_reads[i].path);
+                free(op->forgotten_reads[i].forgotten);
+        }
+        free(op->forgotten_reads);
+        op->forgotten_reads = NULL;
+        op->n_forgotten_reads = 0;
+        op->forgotten_loaded = false;
 }

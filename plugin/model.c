@@ -185,6 +185,9 @@ void vmsnap_domain_meta_free(vmsnap_domain_meta *meta)
         for (size_t i = 0; i < meta->n_owned; i++)
                 free(meta->owned[i]);
         free(meta->owned);
+        for (size_t i = 0; i < meta->n_forgotten; i++)
+                free(meta->forgotten[i]);
+        free(meta->forgotten);
         vmsnap_preview_free(meta->preview);
         json_object_put(meta->intent);
         free(meta);
@@ -206,6 +209,8 @@ vmsnap_domain_meta *vmsnap_domain_meta_copy(const vmsnap_domain_meta *meta)
         for (size_t i = 0; i < meta->n_owned; i++)
                 copy->owned[i] = xstrdup(meta->owned[i]);
         copy->n_owned = meta->n_owned;
+        for (size_t i = 0; i < meta->n_forgotten; i++)
+                vmsnap_domain_meta_add_forgotten(copy, meta->forgotten[i]);
         copy->preview = preview_copy(meta->preview);
         /* A copy of its own: the journal adds to the intent in place, and json-c's reference
          * counts are not atomic, so a published copy must not share it with the operation. */
@@ -339,34 +344,59 @@ bool vmsnap_domain_meta_descends(const vmsnap_domain_meta *meta, const char *id,
         return false;
 }
 
-bool vmsnap_domain_meta_owns(const vmsnap_domain_meta *meta, const char *path)
+/* The owned and the forgotten paths: lists without duplicates, in the order added. */
+static bool path_list_has(char *const *paths, size_t n, const char *path)
 {
-        if (!meta || !path)
-                return false;
-        for (size_t i = 0; i < meta->n_owned; i++)
-                if (streq_ptr(meta->owned[i], path))
+        for (size_t i = 0; path && i < n; i++)
+                if (streq_ptr(paths[i], path))
                         return true;
         return false;
 }
 
+static void path_list_add(char ***paths, size_t *n, const char *path)
+{
+        if (!path || path_list_has(*paths, *n, path))
+                return;
+        char **slot = array_append(paths, n, sizeof(*slot));
+        *slot = xstrdup(path);
+}
+
+static void path_list_remove(char **paths, size_t *n, const char *path)
+{
+        size_t kept = 0;
+
+        if (!path)
+                return;
+        for (size_t i = 0; i < *n; i++) {
+                if (streq_ptr(paths[i], path))
+                        free(paths[i]);
+                else
+                        paths[kept++] = paths[i];
+        }
+        *n = kept;
+}
+
+bool vmsnap_domain_meta_owns(const vmsnap_domain_meta *meta, const char *path)
+{
+        return meta && path_list_has(meta->owned, meta->n_owned, path);
+}
+
 void vmsnap_domain_meta_add_owned(vmsnap_domain_meta *meta, const char *path)
 {
-        if (!path || vmsnap_domain_meta_owns(meta, path))
-                return;
-        char **slot = array_append(&meta->owned, &meta->n_owned, sizeof(*slot));
-        *slot = xstrdup(path);
+        path_list_add(&meta->owned, &meta->n_owned, path);
 }
 
 void vmsnap_domain_meta_remove_owned(vmsnap_domain_meta *meta, const char *path)
 {
-        if (!path)
-                return;
-        size_t kept = 0;
-        for (size_t i = 0; i < meta->n_owned; i++) {
-                if (streq_ptr(meta->owned[i], path))
-                        free(meta->owned[i]);
-                else
-                        meta->owned[kept++] = meta->owned[i];
-        }
-        meta->n_owned = kept;
+        path_list_remove(meta->owned, &meta->n_owned, path);
+}
+
+void vmsnap_domain_meta_add_forgotten(vmsnap_domain_meta *meta, const char *path)
+{
+        path_list_add(&meta->forgotten, &meta->n_forgotten, path);
+}
+
+void vmsnap_domain_meta_remove_forgotten(vmsnap_domain_meta *meta, const char *path)
+{
+        path_list_remove(meta->forgotten, &meta->n_forgotten, path);
 }

@@ -54,6 +54,11 @@ typedef struct vmsnap_domain_meta {
         size_t n_snapshots;
         char **owned; /* absolute paths of image files vmsnap created and may change or delete */
         size_t n_owned;
+        /* Absolute paths of images vmsnap created and a metadata-only delete left to the
+         * administrator: vmsnap never writes into or removes them, nor any file they read
+         * through (guard.h). A record goes once its file is gone (gc.c). */
+        char **forgotten;
+        size_t n_forgotten;
         vmsnap_preview *preview;     /* NULL when no preview runs */
         json_object *intent;         /* an unfinished multi-step operation, NULL when none */
         unsigned next_default_index; /* for default names "snapshot-N" */
@@ -101,3 +106,5 @@ bool vmsnap_domain_meta_descends(const vmsnap_domain_meta *meta, const char *id,
 bool vmsnap_domain_meta_owns(const vmsnap_domain_meta *meta, const char *path);
 void vmsnap_domain_meta_add_owned(vmsnap_domain_meta *meta, const char *path);
 void vmsnap_domain_meta_remove_owned(vmsnap_domain_meta *meta, const char *path);
+void vmsnap_domain_meta_add_forgotten(vmsnap_domain_meta *meta, const char *path);
+void vmsnap_domain_meta_remove_forgotten(vmsnap_domain_meta *meta, const char *path);

@@ -267,9 +267,7 @@ void vmsnap_op_end(vmsnap_op *op)
         if (op->domain)
                 virDomainFree(op->domain);
         vmsnap_xml_disks_free(op->disks, op->n_disks);
-        for (size_t i = 0; i < op->n_foreign_images; i++)
-                free(op->foreign_images[i]);
-        free(op->foreign_images);
+        vmsnap_op_guard_clear(op);
         vmsnap_domain_meta_free(op->meta);
         free(op->xml);
         free(op->name);

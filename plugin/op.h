@@ -20,6 +20,12 @@ typedef enum vmsnap_op_flags {
         VMSNAP_OP_UNDEFINED_OK = 1 << 4,
 } vmsnap_op_flags;
 
+/* A file an image a metadata-only delete left to the administrator reads (guard.h). */
+typedef struct vmsnap_forgotten_read {
+        char *path; /* canonical */
+        char *forgotten;
+} vmsnap_forgotten_read;
+
 /* One file disk of the domain as it is now. */
 typedef struct vmsnap_active_disk {
         char *target;
@@ -41,6 +47,9 @@ typedef struct vmsnap_op {
         char **foreign_images; /* canonical paths in other domains' chains; loaded on demand */
         size_t n_foreign_images;
         bool foreign_loaded;
+        vmsnap_forgotten_read *forgotten_reads; /* loaded on demand */
+        size_t n_forgotten_reads;
+        bool forgotten_loaded;
         bool crashed;    /* a test failpoint fired: skip every cleanup, as a real crash would */
         bool saved;      /* the metadata was written: watchers hear of it when the op ends */
         bool recovering; /* its messages are also the engine's log (vmsnap_engine_set_log) */

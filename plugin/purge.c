@@ -90,6 +90,15 @@ static int add_chain_file(const char *path, const vmsnap_image_header *header, u
 
 /* ---- planning ---- */
 
+/* Whether a metadata-only delete left path to the administrator. */
+static bool forgotten(const vmsnap_op *op, const char *canonical)
+{
+        for (size_t i = 0; i < op->meta->n_forgotten; i++)
+                if (strcmp(op->meta->forgotten[i], canonical) == 0)
+                        return true;
+        return false;
+}
+
 struct originals {
         vmsnap_op *op;
         path_set seen;
@@ -102,8 +111,8 @@ static int note_original(const char *path, const vmsnap_image_header *header, un
         _cleanup_free_ char *canonical = canonical_or_copy(path);
 
         if (vmsnap_domain_meta_owns(ctx->op->meta, path) ||
-            vmsnap_domain_meta_owns(ctx->op->meta, canonical))
-                return 0;
+            vmsnap_domain_meta_owns(ctx->op->meta, canonical) || forgotten(ctx->op, canonical))
+                return 0; /* a forgotten image is named by purge_plan */
         if (path_set_add(&ctx->seen, canonical))
                 vmsnap_op_message(ctx->op,
                                   "%s stays: vmsnap did not make it (an original image of domain %s or a "
@@ -191,8 +200,9 @@ static int check_unfinished(vmsnap_op *op, json_object *previous)
 }
 
 /* The purge's intent: what will be removed. Files another defined domain's chain contains
- * stay (safety rule 2), and so does every file vmsnap did not make (rule 1); the job
- * names each. */
+ * stay (safety rule 2), so do the images a metadata-only delete left to the administrator and
+ * every file they read, and so does every file vmsnap did not make (rule 1); the job names
+ * each. */
 static int purge_plan(vmsnap_op *op, bool undefine, json_object **ret)
 {
         json_object *intent = json_object_new_object(), *remove = json_object_new_array(),
@@ -220,11 +230,22 @@ static int purge_plan(vmsnap_op *op, bool undefine, json_object **ret)
                 else if (r == 0)
                         json_object_array_add(prepared, json_object_get(file));
         }
+        for (size_t i = 0; r == 0 && i < op->meta->n_forgotten; i++)
+                if (vmsnap_file_exists(op->meta->forgotten[i]))
+                        vmsnap_op_message(op,
+                                          "%s stays: a metadata-only delete left it to the administrator",
+                                          op->meta->forgotten[i]);
         for (size_t i = 0; r == 0 && i < op->meta->n_owned; i++) {
-                const char *path = op->meta->owned[i];
+                const char *path = op->meta->owned[i], *reader = vmsnap_op_forgotten_reader(op, path);
 
                 r = vmsnap_op_used_elsewhere(op, path, &elsewhere);
-                if (r == 0 && elsewhere)
+                if (r == 0 && reader)
+                        vmsnap_op_message(op,
+                                          "%s stays: %s, which a metadata-only delete left to the "
+                                          "administrator, reads it; vmsnap made it for %s and no longer "
+                                          "manages it",
+                                          path, reader, op->name);
+                else if (r == 0 && elsewhere)
                         vmsnap_op_message(op,
                                           "%s stays: another domain's chain contains it; vmsnap made it for "
                                           "%s and no longer manages it",
@@ -290,7 +311,9 @@ static int must_stay(vmsnap_op *op, const char *path, const path_set *read_now, 
         _cleanup_free_ char *canonical = canonical_or_copy(path);
         int r;
 
-        *ret = false;
+        *ret = vmsnap_op_forgotten_reader(op, path) != NULL; /* named by the plan */
+        if (*ret)
+                return 0;
         r = vmsnap_op_used_elsewhere(op, path, ret);
         if (r < 0)
                 return r;

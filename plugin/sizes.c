@@ -17,6 +17,7 @@
 #include "delete.h"
 #include "error.h"
 #include "fileio.h"
+#include "guard.h"
 #include "qcow2.h"
 #include "sizes.h"
 
@@ -327,9 +328,7 @@ static int estimate_op_open(vmsnap_engine *engine, const char *uuid, const vmsna
 
 static void estimate_op_close(vmsnap_op *op)
 {
-        for (size_t i = 0; i < op->n_foreign_images; i++)
-                free(op->foreign_images[i]);
-        free(op->foreign_images);
+        vmsnap_op_guard_clear(op);
         vmsnap_xml_disks_free(op->disks, op->n_disks);
         vmsnap_domain_meta_free(op->meta);
         free(op->xml);
@@ -370,8 +369,8 @@ static pthread_mutex_t plans_lock = PTHREAD_MUTEX_INITIALIZER;
 static domain_plans plans_cache[PLANS_CACHE_MAX];
 
 /* Every file a listing measures (the snapshots' images and memory states, the files vmsnap
- * made), sorted and stated once: its allocated bytes are the sizes, its version is part of
- * the fingerprint. */
+ * made, the images it forgot), sorted and stated once: its allocated bytes are the sizes,
+ * its version is part of the fingerprint. */
 typedef struct measured_file {
         const char *path; /* into the caller's metadata */
         bool exists;
@@ -396,7 +395,7 @@ static void measured_add(measured_files *table, const char *path)
 
 static void measure_files(const vmsnap_domain_meta *meta, measured_files *table)
 {
-        size_t capacity = meta->n_owned + 1, kept = 0;
+        size_t capacity = meta->n_owned + meta->n_forgotten + 1, kept = 0;
 
         for (size_t i = 0; i < meta->n_snapshots; i++)
                 capacity += meta->snapshots[i]->n_disks + 1;
@@ -409,6 +408,9 @@ static void measure_files(const vmsnap_domain_meta *meta, measured_files *table)
         }
         for (size_t i = 0; i < meta->n_owned; i++)
                 measured_add(table, meta->owned[i]);
+        /* Measured for the fingerprint alone: while one exists, what it reads stays. */
+        for (size_t i = 0; i < meta->n_forgotten; i++)
+                measured_add(table, meta->forgotten[i]);
         qsort(table->files, table->n, sizeof(*table->files), compare_measured);
         for (size_t i = 0; i < table->n; i++)
                 if (kept == 0 || strcmp(table->files[kept - 1].path, table->files[i].path) != 0)
@@ -449,6 +451,8 @@ static char *fingerprint_make(const vmsnap_domain_meta *meta, const measured_fil
         }
         for (size_t i = 0; i < meta->n_owned; i++)
                 fprintf(out, "owned %s\n", meta->owned[i]);
+        for (size_t i = 0; i < meta->n_forgotten; i++)
+                fprintf(out, "forgotten %s\n", meta->forgotten[i]);
         for (size_t i = 0; i < table->n; i++) {
                 const measured_file *f = &table->files[i];
                 if (!f->exists)

@@ -152,6 +152,20 @@ static int read_array(json_object *object, const char *where, const char *key, b
         return 0;
 }
 
+/* Element i of the array key of the document, which must be an absolute path. */
+static int read_absolute_path(json_object *array, const char *key, size_t i, const char **ret,
+                              vmsnap_error *error)
+{
+        json_object *entry = json_object_array_get_idx(array, i);
+        const char *path = json_object_get_string(entry);
+
+        if (!json_object_is_type(entry, json_type_string) || !path || path[0] != '/' ||
+            (size_t)json_object_get_string_len(entry) != strlen(path))
+                return malformed(error, "field %s[%zu] must be an absolute path", key, i);
+        *ret = path;
+        return 0;
+}
+
 static int require_object(json_object *value, const char *path, vmsnap_error *error)
 {
         if (!json_object_is_type(value, json_type_object))
@@ -393,7 +407,7 @@ static int domain_meta_check_references(const vmsnap_domain_meta *meta, vmsnap_e
 int vmsnap_store_from_json(json_object *object, vmsnap_domain_meta **ret, vmsnap_error *error)
 {
         _cleanup_domain_meta_ vmsnap_domain_meta *meta = NULL;
-        json_object *snapshots = NULL, *owned = NULL, *value = NULL;
+        json_object *snapshots = NULL, *owned = NULL, *forgotten = NULL, *value = NULL;
         int64_t number;
         int r;
 
@@ -443,13 +457,22 @@ int vmsnap_store_from_json(json_object *object, vmsnap_domain_meta **ret, vmsnap
         if (r < 0)
                 return r;
         for (size_t i = 0; i < json_object_array_length(owned); i++) {
-                json_object *entry = json_object_array_get_idx(owned, i);
-                const char *path = json_object_get_string(entry);
-
-                if (!json_object_is_type(entry, json_type_string) || !path || path[0] != '/' ||
-                    (size_t)json_object_get_string_len(entry) != strlen(path))
-                        return malformed(error, "field owned[%zu] must be an absolute path", i);
+                const char *path;
+                r = read_absolute_path(owned, "owned", i, &path, error);
+                if (r < 0)
+                        return r;
                 vmsnap_domain_meta_add_owned(meta, path);
+        }
+        /* Written since metadata-only deletes keep a record of what they left behind. */
+        r = read_array(object, "", "forgotten", true, &forgotten, error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; forgotten && i < json_object_array_length(forgotten); i++) {
+                const char *path;
+                r = read_absolute_path(forgotten, "forgotten", i, &path, error);
+                if (r < 0)
+                        return r;
+                vmsnap_domain_meta_add_forgotten(meta, path);
         }
 
         if (json_object_object_get_ex(object, "preview", &value) && value) {
@@ -588,6 +611,9 @@ static int store_check(const vmsnap_domain_meta *meta, vmsnap_error *error)
         for (size_t i = 0; r == 0 && i < meta->n_owned; i++)
                 if (!meta->owned[i] || meta->owned[i][0] != '/')
                         return malformed(error, "field owned[%zu] must be an absolute path", i);
+        for (size_t i = 0; r == 0 && i < meta->n_forgotten; i++)
+                if (!meta->forgotten[i] || meta->forgotten[i][0] != '/')
+                        return malformed(error, "field forgotten[%zu] must be an absolute path", i);
         if (r == 0 && meta->preview)
                 r = check_preview(meta->preview, error);
         if (r == 0 && meta->intent && !json_object_is_type(meta->intent, json_type_object))

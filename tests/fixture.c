@@ -263,8 +263,9 @@ static int mark(const char *path, const vmsnap_image_header *header, unsigned de
         return 0;
 }
 
-/* Every file in the domain's directory is read by the domain or a snapshot, and qemu-img check passes. */
-void fixture_assert_no_orphans(fixture *f, const char *domain)
+/* Every file in the domain's directory is read by the domain, a snapshot or one of kept, and
+ * qemu-img check passes. */
+void fixture_assert_no_orphans_beside(fixture *f, const char *domain, const char *const *kept, size_t n_kept)
 {
         vmsnap_snapshot_info *list = NULL;
         vmsnap_error error = {0};
@@ -296,6 +297,8 @@ void fixture_assert_no_orphans(fixture *f, const char *domain)
                         if (list[i].disks[j].image)
                                 vmsnap_chain_walk(list[i].disks[j].image, mark, &set, &error);
         vmsnap_snapshot_info_array_free(list, n);
+        for (size_t i = 0; i < n_kept; i++)
+                vmsnap_chain_walk(kept[i], mark, &set, &error);
         /* A preview keeps the state it replaced for undo. */
         char uuid[VIR_UUID_STRING_BUFLEN];
         vmsnap_domain_meta *meta = NULL;
@@ -333,6 +336,11 @@ void fixture_assert_no_orphans(fixture *f, const char *domain)
         closedir(d);
         for (size_t i = 0; i < set.n; i++)
                 free(set.paths[i]);
+}
+
+void fixture_assert_no_orphans(fixture *f, const char *domain)
+{
+        fixture_assert_no_orphans_beside(f, domain, NULL, 0);
 }
 
 struct fixture_checkpoint {

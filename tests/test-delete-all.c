@@ -3,8 +3,9 @@
  * reads exactly what it read before; each disk is left as its original plus at most
  * one vmsnap overlay (the lowest overlay takes the data above it, or the active one
  * the data below it when that writes clearly less), or as its original alone with
- * into_original, which is refused when another domain reads that original. Real
- * qcow2 and raw images on libvirt's test driver. */
+ * into_original, which is refused when another domain reads that original or an
+ * image a metadata-only delete left is in the way. Real qcow2 and raw images on
+ * libvirt's test driver. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -83,6 +84,16 @@ static unsigned chain_length(fixture *f, const char *target)
         assert_ok(vmsnap_chain_walk(source, count_visit, &n, &error), &error);
         free(source);
         return n;
+}
+
+/* The image snapshot froze for target. */
+static const char *frozen_image(const vmsnap_snapshot_info *snapshot, const char *target)
+{
+        for (size_t i = 0; i < snapshot->n_disks; i++)
+                if (strcmp(snapshot->disks[i].target, target) == 0 && snapshot->disks[i].image)
+                        return snapshot->disks[i].image;
+        fail_msg("the snapshot has no image for %s", target);
+        return NULL;
 }
 
 static size_t snapshot_count(fixture *f)
@@ -343,6 +354,70 @@ static void test_delete_all_into_original_is_refused_when_another_domain_reads_t
         disks_state_clear(&after);
 }
 
+/* root <- middle <- top, then middle forgotten: its images, which vmsnap made, stay in the
+ * middle of each disk's chain, and are the administrator's now. */
+static void test_delete_all_never_changes_an_image_a_metadata_only_delete_left(void **state)
+{
+        setup_state *s = *state;
+        fixture *f = s->f;
+        vmsnap_error error = {0};
+        vmsnap_delete_all_options options = {.into_original = true};
+        vmsnap_snapshot_info middle = {0};
+        messages notes = {{0}};
+        vmsnap_hooks hooks = {.message = collect, .userdata = &notes};
+        char *forgotten[N_WRITABLE], *bytes[N_WRITABLE], *reads[N_WRITABLE];
+        disks_state before, after;
+
+        write_all(f, 0, 0x10);
+        create_named(f, "root");
+        write_all(f, 1, 0x20);
+        create_named(f, "middle");
+        write_all(f, 2, 0x30);
+        create_named(f, "top");
+        write_all(f, 3, 0x40);
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm", "middle", &middle, &error), &error);
+        for (int i = 0; i < N_WRITABLE; i++) {
+                forgotten[i] = strdup(frozen_image(&middle, writable[i]));
+                bytes[i] = test_file_digest(forgotten[i]);
+                reads[i] = test_image_digest(forgotten[i]);
+        }
+        assert_ok(
+                vmsnap_snapshot_delete(f->engine, "vm", "middle", VMSNAP_DELETE_METADATA_ONLY, NULL, &error),
+                &error);
+        capture(f, s->originals, &before);
+
+        /* Committing into the originals would go through them: refused, nothing changed. */
+        assert_int_equal(vmsnap_snapshot_delete_all(f->engine, "vm", &options, NULL, &error), -EBUSY);
+        assert_int_equal(error.kind, VMSNAP_ERROR_INVALID_ARGUMENT);
+        assert_non_null(strstr(error.message, forgotten[0]));
+        assert_non_null(strstr(error.message, "a metadata-only delete left to the administrator"));
+        assert_int_equal(snapshot_count(f), 2);
+        assert_reads_as_before(f, &before);
+
+        /* Without into_original they stay below each disk, as they were. */
+        assert_ok(vmsnap_snapshot_delete_all(f->engine, "vm", NULL, &hooks, &error), &error);
+        assert_int_equal(snapshot_count(f), 0);
+        assert_reads_as_before(f, &before);
+        capture(f, s->originals, &after);
+        for (int i = 0; i < N_WRITABLE; i++) {
+                assert_string_equal(after.originals[i], before.originals[i]);
+                assert_non_null(strstr(notes.text, forgotten[i]));
+                char *bytes_now = test_file_digest(forgotten[i]),
+                     *reads_now = test_image_digest(forgotten[i]);
+                assert_string_equal(bytes_now, bytes[i]);
+                assert_string_equal(reads_now, reads[i]);
+                free(bytes_now);
+                free(reads_now);
+                free(forgotten[i]);
+                free(bytes[i]);
+                free(reads[i]);
+        }
+        fixture_assert_no_orphans(f, "vm");
+        vmsnap_snapshot_info_clear(&middle);
+        disks_state_clear(&before);
+        disks_state_clear(&after);
+}
+
 static void test_delete_all_is_refused_during_a_preview(void **state)
 {
         setup_state *s = *state;
@@ -393,6 +468,7 @@ int main(void)
                 T(test_delete_all_commits_down_when_the_costs_are_near_even),
                 T(test_delete_all_into_original_leaves_each_disk_one_file),
                 T(test_delete_all_into_original_is_refused_when_another_domain_reads_the_original),
+                T(test_delete_all_never_changes_an_image_a_metadata_only_delete_left),
                 T(test_delete_all_is_refused_during_a_preview),
                 T(test_delete_all_of_a_domain_without_snapshots_changes_nothing),
         };

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-purge.c: Purge, end to end on libvirt's test driver with real images: every
- * file vmsnap made goes, then the metadata; originals, shared bases and files other
- * domains use stay, byte for byte, and the job names them; refusals change nothing; a
- * crash at any step of either variant leaves the domain as before or as after once the
- * engine restarts, with no file orphaned. */
+ * file vmsnap made goes, then the metadata; originals, shared bases, files other
+ * domains use and the images a metadata-only delete left (with what they read) stay,
+ * byte for byte, and the job names them; refusals change nothing; a crash at any step
+ * of either variant leaves the domain as before or as after once the engine restarts,
+ * with no file orphaned. */
 #include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -33,14 +34,6 @@ static void on_message(void *userdata, const char *text)
         messages *m = userdata;
         strncat(m->text, text, sizeof(m->text) - strlen(m->text) - 2);
         strncat(m->text, "\n", sizeof(m->text) - strlen(m->text) - 1);
-}
-
-static char *file_sha256(const char *path)
-{
-        const char *argv[] = {"sha256sum", path, NULL};
-        char *out = test_capture(argv);
-        assert_non_null(out);
-        return out;
 }
 
 static void create_named(fixture *f, const char *domain, const char *name)
@@ -165,7 +158,7 @@ static void digests_of_originals(fixture *f, const char *domain, char *out[N_ORI
         for (size_t i = 0; i < N_ORIGINALS; i++) {
                 char path[2048];
                 snprintf(path, sizeof(path), "%s/%s/%s", f->dir, domain, originals[i]);
-                out[i] = file_sha256(path);
+                out[i] = test_file_digest(path);
         }
 }
 
@@ -317,6 +310,67 @@ static void test_purge_with_undefine_undefines_a_shut_off_domain_and_removes_vms
         fixture_free(f);
 }
 
+/* s1 <- s2 <- s3, then s3 forgotten: its images are the administrator's, and they read
+ * through s2's, which vmsnap made. Purge leaves both, byte for byte, and names them. */
+static void test_purge_keeps_the_images_a_metadata_only_delete_left_and_what_they_read(void **state)
+{
+        fixture *f = fixture_new();
+        char uuid[VIR_UUID_STRING_BUFLEN], *before[N_ORIGINALS];
+        vmsnap_snapshot_info s2 = {0}, s3 = {0};
+        vmsnap_error error = {0};
+        messages m = {{0}};
+        char *bytes[3], *reads[3];
+
+        fixture_define_three_disk_domain(f, "vm");
+        write_all(f, "vm", 0, 0x10);
+        create_named(f, "vm", "s1");
+        write_all(f, "vm", 1, 0x20);
+        create_named(f, "vm", "s2");
+        write_all(f, "vm", 2, 0x30);
+        create_named(f, "vm", "s3");
+        write_all(f, "vm", 3, 0x40);
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm", "s2", &s2, &error), &error);
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm", "s3", &s3, &error), &error);
+        /* The writable disks come first, in the same order in both. */
+        for (size_t i = 0; i < 3; i++) {
+                assert_string_equal(s3.disks[i].target, s2.disks[i].target);
+                assert_non_null(s3.disks[i].image);
+                bytes[i] = test_file_digest(s3.disks[i].image);
+                reads[i] = test_image_digest(s3.disks[i].image);
+        }
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s3", VMSNAP_DELETE_METADATA_ONLY, NULL, &error),
+                  &error);
+        domain_uuid(f, "vm", uuid);
+        digests_of_originals(f, "vm", before);
+        undefine(f, "vm");
+
+        assert_ok(purge(f, "vm", false, &m, &error), &error);
+
+        for (size_t i = 0; i < 3; i++) {
+                const char *forgotten = s3.disks[i].image, *read = s2.disks[i].image;
+                assert_true(vmsnap_file_exists(read));
+                char *bytes_now = test_file_digest(forgotten), *reads_now = test_image_digest(forgotten);
+                assert_string_equal(bytes_now, bytes[i]);
+                assert_string_equal(reads_now, reads[i]);
+                if (!strstr(m.text, forgotten) || !strstr(m.text, read))
+                        fail_msg("the messages do not name %s and %s:\n%s", forgotten, read, m.text);
+                free(bytes_now), free(reads_now), free(bytes[i]), free(reads[i]);
+        }
+        assert_non_null(strstr(m.text, "a metadata-only delete left it to the administrator"));
+        assert_int_equal(fixture_count_files(f, "vm"), N_ORIGINALS + 6);
+        for (size_t i = 0; i < N_ORIGINALS; i++) {
+                char path[2048];
+                snprintf(path, sizeof(path), "%s/vm/%s", f->dir, originals[i]);
+                char *now = test_file_digest(path);
+                assert_string_equal(now, before[i]);
+                free(now), free(before[i]);
+        }
+        assert_false(doc_exists(f, uuid));
+        vmsnap_snapshot_info_clear(&s2);
+        vmsnap_snapshot_info_clear(&s3);
+        fixture_free(f);
+}
+
 /* A template behind two domains' originals, and a third domain on top of one of vmsnap's
  * frozen images: the template, the originals and that image stay; the rest goes. */
 static void test_purge_keeps_shared_bases_originals_and_files_other_domains_use(void **state)
@@ -365,21 +419,22 @@ static void test_purge_keeps_shared_bases_originals_and_files_other_domains_use(
                  user);
         fixture_define_domain(f, "user", devices);
 
-        char *base_before = file_sha256(base), *a_before = file_sha256(a_disk),
-             *b_before = file_sha256(b_disk);
-        char *frozen_before = file_sha256(frozen), *b_reads = fixture_active_digest(f, "b", "vda");
+        char *base_before = test_file_digest(base), *a_before = test_file_digest(a_disk),
+             *b_before = test_file_digest(b_disk);
+        char *frozen_before = test_file_digest(frozen), *b_reads = fixture_active_digest(f, "b", "vda");
         char *user_reads = fixture_active_digest(f, "user", "vda");
         domain_uuid(f, "a", uuid);
         undefine(f, "a");
 
         assert_ok(purge(f, "a", false, &m, &error), &error);
 
-        char *base_after = file_sha256(base), *a_after = file_sha256(a_disk), *b_after = file_sha256(b_disk);
+        char *base_after = test_file_digest(base), *a_after = test_file_digest(a_disk),
+             *b_after = test_file_digest(b_disk);
         assert_string_equal(base_after, base_before);
         assert_string_equal(a_after, a_before);
         assert_string_equal(b_after, b_before);
         assert_true(vmsnap_file_exists(frozen));
-        char *frozen_after = file_sha256(frozen);
+        char *frozen_after = test_file_digest(frozen);
         assert_string_equal(frozen_after, frozen_before);
         /* In a's directory only its original and the image "user" reads are left. */
         char *files = listing(a_dir), expected[512], *frozen_name = strrchr(frozen, '/') + 1;
@@ -668,7 +723,7 @@ static void test_purge_with_undefine_removes_the_nvram_along_with_vmsnaps_files(
         domain_uuid(f, "vm", uuid);
         snprintf(dir, sizeof(dir), "%s/vm", f->dir);
         snprintf(disk, sizeof(disk), "%s/a.qcow2", dir);
-        char *original = file_sha256(disk);
+        char *original = test_file_digest(disk);
         assert_int_equal(fixture_count_files(f, "vm"), 3);
 
         assert_ok(purge(f, "vm", true, NULL, &error), &error);
@@ -676,7 +731,7 @@ static void test_purge_with_undefine_removes_the_nvram_along_with_vmsnaps_files(
         /* The NVRAM is the domain's, not a snapshot's: it goes with the definition. */
         assert_false(is_defined(f, uuid));
         assert_false(vmsnap_file_exists(nvram));
-        char *files = listing(dir), *now = file_sha256(disk);
+        char *files = listing(dir), *now = test_file_digest(disk);
         assert_string_equal(files, "a.qcow2\n");
         assert_string_equal(now, original);
         assert_false(doc_exists(f, uuid));
@@ -698,7 +753,7 @@ static void test_purge_of_a_domain_undefined_keeping_its_nvram_leaves_the_nvram(
         domain_uuid(f, "vm", uuid);
         snprintf(dir, sizeof(dir), "%s/vm", f->dir);
         snprintf(disk, sizeof(disk), "%s/a.qcow2", dir);
-        char *original = file_sha256(disk), *nvram_before = file_sha256(nvram);
+        char *original = test_file_digest(disk), *nvram_before = test_file_digest(nvram);
         /* virsh undefine --keep-nvram: the administrator kept it, for a define to come. */
         virDomainPtr d = virDomainLookupByName(f->connection, "vm");
         assert_int_equal(virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_KEEP_NVRAM), 0);
@@ -708,7 +763,7 @@ static void test_purge_of_a_domain_undefined_keeping_its_nvram_leaves_the_nvram(
 
         /* vmsnap did not make it: it stays byte for byte, as the original disk does. */
         assert_true(vmsnap_file_exists(nvram));
-        char *nvram_after = file_sha256(nvram), *files = listing(dir), *now = file_sha256(disk);
+        char *nvram_after = test_file_digest(nvram), *files = listing(dir), *now = test_file_digest(disk);
         assert_string_equal(nvram_after, nvram_before);
         assert_string_equal(files, "a.qcow2\n");
         assert_string_equal(now, original);
@@ -730,6 +785,7 @@ int main(void)
                 cmocka_unit_test(
                         test_purge_with_undefine_undefines_a_shut_off_domain_and_removes_vmsnap_files),
                 cmocka_unit_test(test_purge_keeps_shared_bases_originals_and_files_other_domains_use),
+                cmocka_unit_test(test_purge_keeps_the_images_a_metadata_only_delete_left_and_what_they_read),
                 cmocka_unit_test(test_purge_refuses_bad_input_and_changes_nothing),
                 cmocka_unit_test(test_crash_at_every_step_of_a_purge_of_an_undefined_domain_is_recovered),
                 cmocka_unit_test(test_crash_at_every_step_of_a_purge_with_undefine_is_recovered),

@@ -17,17 +17,6 @@
 #include "fixture.h"
 #include "testlib.h"
 
-/* The bytes of the file itself, not what it reads as a disk. */
-static char *file_hash(const char *path)
-{
-        const char *argv[] = {"sha256sum", path, NULL};
-        char *out = test_capture(argv);
-        if (!out)
-                fail_msg("sha256sum %s failed", path);
-        out[64] = '\0';
-        return out;
-}
-
 static void create_named(fixture *f, const char *domain, const char *name)
 {
         vmsnap_create_options options = {.name = name};
@@ -82,7 +71,7 @@ static void test_linked_clones_leave_the_template_and_the_other_clone_byte_ident
 
         define_linked_clones(f, template_path, sizeof(template_path));
         snprintf(b_path, sizeof(b_path), "%s/clone-b/disk.qcow2", f->dir);
-        char *template_before = file_hash(template_path), *b_before = file_hash(b_path);
+        char *template_before = test_file_digest(template_path), *b_before = test_file_digest(b_path);
         char *b_reads = fixture_active_digest(f, "clone-b", "vda");
 
         fixture_write(f, "clone-a", "vda", 3, 0x11);
@@ -99,7 +88,7 @@ static void test_linked_clones_leave_the_template_and_the_other_clone_byte_ident
         assert_ok(vmsnap_snapshot_delete(f->engine, "clone-a", "two", VMSNAP_DELETE_MERGE, NULL, &error),
                   &error);
 
-        char *template_after = file_hash(template_path), *b_after = file_hash(b_path);
+        char *template_after = test_file_digest(template_path), *b_after = test_file_digest(b_path);
         char *b_reads_after = fixture_active_digest(f, "clone-b", "vda");
         assert_string_equal(template_after, template_before);
         assert_string_equal(b_after, b_before);
@@ -129,7 +118,7 @@ static void test_original_images_are_never_written_or_removed(void **state)
         snprintf(b, sizeof(b), "%s/vm/b.img", f->dir);
         snprintf(c, sizeof(c), "%s/vm/c.qcow2", f->dir);
         fixture_write(f, "vm", "vda", 0, 0x21);
-        char *ha = file_hash(a), *hb = file_hash(b), *hc = file_hash(c);
+        char *ha = test_file_digest(a), *hb = test_file_digest(b), *hc = test_file_digest(c);
 
         create_named(f, "vm", "s1");
         fixture_write(f, "vm", "vda", 1, 0x22);
@@ -140,7 +129,7 @@ static void test_original_images_are_never_written_or_removed(void **state)
                   &error);
         assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s1", VMSNAP_DELETE_MERGE, NULL, &error), &error);
 
-        char *ha2 = file_hash(a), *hb2 = file_hash(b), *hc2 = file_hash(c);
+        char *ha2 = test_file_digest(a), *hb2 = test_file_digest(b), *hc2 = test_file_digest(c);
         assert_string_equal(ha, ha2);
         assert_string_equal(hb, hb2);
         assert_string_equal(hc, hc2);
@@ -180,12 +169,14 @@ static void test_an_image_another_domain_reads_is_never_changed_or_removed(void 
                  "<target dev='vda' bus='virtio'/></disk>",
                  foreign);
         fixture_define_domain(f, "other", devices);
-        char *frozen_before = file_hash(frozen), *other_reads = fixture_active_digest(f, "other", "vda");
+        char *frozen_before = test_file_digest(frozen),
+             *other_reads = fixture_active_digest(f, "other", "vda");
 
         assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s1", VMSNAP_DELETE_MERGE, &hooks, &error),
                   &error);
         assert_non_null(strstr(notes.text, "another domain"));
-        char *frozen_after = file_hash(frozen), *other_after = fixture_active_digest(f, "other", "vda");
+        char *frozen_after = test_file_digest(frozen),
+             *other_after = fixture_active_digest(f, "other", "vda");
         assert_string_equal(frozen_after, frozen_before);
         assert_string_equal(other_after, other_reads);
         free(frozen_before);

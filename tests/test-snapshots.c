@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-snapshots.c: the snapshot workflow on a shut-off three-disk domain with
  * real qcow2 and raw images: create, list, preview (whole and custom), commit,
- * undo, revert, delete (merge, children, metadata only), rename. Every test
+ * undo, revert, delete (merge, children, metadata only, and merges beside the
+ * images a metadata-only delete left), rename. Every test
  * writes distinct data at each stage and checks what each disk reads with
  * qemu-img (digests of the guest-visible content). */
 #include <setjmp.h>
@@ -561,6 +562,168 @@ static void test_delete_metadata_only_keeps_every_file(void **state)
         assert_ok(vmsnap_snapshot_get(f->engine, "vm1", "s2", &s2, &error), &error);
         assert_string_equal(s2.parent_id, "");
         vmsnap_snapshot_info_clear(&s2);
+        release(&now);
+}
+
+typedef struct notes {
+        char text[8192];
+} notes;
+
+static void note(void *userdata, const char *text)
+{
+        notes *n = userdata;
+        strncat(n->text, text, sizeof(n->text) - strlen(n->text) - 2);
+        strncat(n->text, "\n", sizeof(n->text) - strlen(n->text) - 1);
+}
+
+/* The images a snapshot froze: each file's bytes and what it reads, before a metadata-only
+ * delete leaves them to the administrator. */
+typedef struct forgotten_images {
+        char *path[3];
+        char *bytes[3];
+        char *reads[3];
+} forgotten_images;
+
+static forgotten_images remember_images(fixture *f, const char *domain, const char *snapshot)
+{
+        forgotten_images kept = {{0}};
+        vmsnap_snapshot_info info = {0};
+        vmsnap_error error = {0};
+
+        assert_ok(vmsnap_snapshot_get(f->engine, domain, snapshot, &info, &error), &error);
+        for (size_t i = 0, n = 0; i < info.n_disks; i++) {
+                if (!info.disks[i].image)
+                        continue; /* the cdrom and the read-only disk */
+                assert_true(n < 3);
+                assert_non_null(strstr(info.disks[i].image, ".vmsnap-"));
+                kept.path[n] = strdup(info.disks[i].image);
+                kept.bytes[n] = test_file_digest(kept.path[n]);
+                kept.reads[n] = test_image_digest(kept.path[n]);
+                n++;
+        }
+        assert_non_null(kept.path[2]);
+        vmsnap_snapshot_info_clear(&info);
+        return kept;
+}
+
+/* Each still exists, byte for byte as it was, and reads what it read. */
+static void assert_unchanged(const forgotten_images *kept)
+{
+        for (size_t i = 0; i < 3; i++) {
+                struct stat st;
+                if (stat(kept->path[i], &st) != 0)
+                        fail_msg("the forgotten image %s was removed", kept->path[i]);
+                char *bytes = test_file_digest(kept->path[i]), *reads = test_image_digest(kept->path[i]);
+                if (strcmp(bytes, kept->bytes[i]) != 0)
+                        fail_msg("the forgotten image %s was changed", kept->path[i]);
+                if (strcmp(reads, kept->reads[i]) != 0)
+                        fail_msg("the forgotten image %s reads what it never held", kept->path[i]);
+                free(bytes);
+                free(reads);
+        }
+}
+
+static void forgotten_images_clear(forgotten_images *kept)
+{
+        for (size_t i = 0; i < 3; i++) {
+                free(kept->path[i]);
+                free(kept->bytes[i]);
+                free(kept->reads[i]);
+        }
+}
+
+/* s1 <- s2 <- s3 <- s4 with the domain back at s2 (its disks on an overlay of s2's images),
+ * then s3, in the middle, forgotten: s4's images read through s3's, which read through
+ * s2's. The merge of s2 would commit the small overlay down into s2's images, which s3's
+ * read: that would change what s3's images and s4 read. */
+static void test_a_merge_never_writes_into_what_a_forgotten_image_reads(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        notes forget = {{0}}, merge = {{0}};
+        vmsnap_hooks forget_hooks = {.message = note, .userdata = &forget},
+                     merge_hooks = {.message = note, .userdata = &merge};
+
+        free(create(f, "vm1", "s1"));
+        for (unsigned c = 0; c < 8; c++)
+                write_all(f, "vm1", c, 0x20 + c * 3); /* s2's images hold the most */
+        free(create(f, "vm1", "s2"));
+        write_all(f, "vm1", 9, 0x50);
+        free(create(f, "vm1", "s3"));
+        write_all(f, "vm1", 10, 0x60);
+        free(create(f, "vm1", "s4"));
+        state_digest at_s4 = capture(f, "vm1");
+        assert_ok(vmsnap_snapshot_revert(f->engine, "vm1", "s2", NULL, NULL, &error), &error);
+        write_all(f, "vm1", 0, 0x70);
+        state_digest now = capture(f, "vm1");
+        forgotten_images kept = remember_images(f, "vm1", "s3");
+
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm1", "s3", VMSNAP_DELETE_METADATA_ONLY, &forget_hooks,
+                                         &error),
+                  &error);
+        for (size_t i = 0; i < 3; i++) {
+                assert_non_null(strstr(forget.text, kept.path[i]));
+                assert_non_null(strstr(forget.text, "chains still read it"));
+        }
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm1", "s2", VMSNAP_DELETE_MERGE, &merge_hooks, &error),
+                  &error);
+        assert_non_null(strstr(merge.text, "a metadata-only delete left to the administrator"));
+
+        assert_unchanged(&kept);
+        assert_snapshot_reads(f, "vm1", "s4", &at_s4);
+        assert_reads(f, "vm1", &now);
+        fixture_assert_no_orphans(f, "vm1"); /* s4 still reads s3's images */
+        forgotten_images_clear(&kept);
+        release(&at_s4);
+        release(&now);
+}
+
+/* s1 <- s2 <- s3 with the domain back at s1, then s3 forgotten: nothing but s3's images
+ * reads s2's any more, and the merge of s2 would remove them. Once the administrator
+ * removes s3's images, what only they read is collected. */
+static void test_a_merge_never_removes_what_only_a_forgotten_image_reads(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        vmsnap_snapshot_info s2 = {0};
+        notes forget = {{0}};
+        vmsnap_hooks hooks = {.message = note, .userdata = &forget};
+
+        free(create(f, "vm1", "s1"));
+        write_all(f, "vm1", 0, 0x21);
+        free(create(f, "vm1", "s2"));
+        write_all(f, "vm1", 1, 0x31);
+        free(create(f, "vm1", "s3"));
+        assert_ok(vmsnap_snapshot_revert(f->engine, "vm1", "s1", NULL, NULL, &error), &error);
+        state_digest now = capture(f, "vm1");
+        forgotten_images kept = remember_images(f, "vm1", "s3");
+        assert_ok(vmsnap_snapshot_get(f->engine, "vm1", "s2", &s2, &error), &error);
+
+        /* The job names every image nothing reads any more. */
+        assert_ok(
+                vmsnap_snapshot_delete(f->engine, "vm1", "s3", VMSNAP_DELETE_METADATA_ONLY, &hooks, &error),
+                &error);
+        for (size_t i = 0; i < 3; i++)
+                assert_non_null(strstr(forget.text, kept.path[i]));
+        assert_non_null(strstr(forget.text, "is left to you: nothing reads it any more"));
+        assert_null(strstr(forget.text, "chains still read it"));
+
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm1", "s2", VMSNAP_DELETE_MERGE, NULL, &error), &error);
+        assert_unchanged(&kept);
+        assert_reads(f, "vm1", &now);
+        const char *kept_paths[] = {kept.path[0], kept.path[1], kept.path[2]};
+        fixture_assert_no_orphans_beside(f, "vm1", kept_paths, 3);
+
+        for (size_t i = 0; i < 3; i++)
+                assert_int_equal(unlink(kept.path[i]), 0);
+        free(create(f, "vm1", "after"));
+        for (size_t i = 0; i < s2.n_disks; i++)
+                if (s2.disks[i].image && access(s2.disks[i].image, F_OK) == 0)
+                        fail_msg("%s, which only the removed forgotten images read, was not collected",
+                                 s2.disks[i].image);
+        fixture_assert_no_orphans(f, "vm1");
+        vmsnap_snapshot_info_clear(&s2);
+        forgotten_images_clear(&kept);
         release(&now);
 }
 
@@ -1414,6 +1577,8 @@ int main(void)
                 T(test_delete_children_removes_the_subtree_and_its_files),
                 T(test_delete_children_only_removes_the_subtree_below_and_keeps_the_snapshot),
                 T(test_delete_metadata_only_keeps_every_file),
+                T(test_a_merge_never_writes_into_what_a_forgotten_image_reads),
+                T(test_a_merge_never_removes_what_only_a_forgotten_image_reads),
                 T(test_create_and_delete_are_refused_during_a_preview),
                 T(test_rename_and_description_change_only_metadata),
                 T(test_configuration_at_a_snapshot_names_its_frozen_images),

@@ -66,6 +66,7 @@ static vmsnap_domain_meta *sample_meta(void)
         meta->next_default_index = 7;
         vmsnap_domain_meta_add_owned(meta, "/var/lib/libvirt/images/vm1.a.qcow2");
         vmsnap_domain_meta_add_owned(meta, "/var/lib/libvirt/images/vm1.b.qcow2");
+        vmsnap_domain_meta_add_forgotten(meta, "/var/lib/libvirt/images/vm1.old.qcow2");
 
         vmsnap_preview *preview = calloc(1, sizeof(*preview));
         preview->config_snapshot_id = strdup(ID_B);
@@ -126,6 +127,9 @@ static void assert_meta_equal(const vmsnap_domain_meta *a, const vmsnap_domain_m
         assert_int_equal(a->n_owned, b->n_owned);
         for (size_t i = 0; i < a->n_owned; i++)
                 assert_string_equal(a->owned[i], b->owned[i]);
+        assert_int_equal(a->n_forgotten, b->n_forgotten);
+        for (size_t i = 0; i < a->n_forgotten; i++)
+                assert_string_equal(a->forgotten[i], b->forgotten[i]);
 
         assert_int_equal(!a->preview, !b->preview);
         if (a->preview) {
@@ -591,6 +595,27 @@ static void test_store_reads_the_intent_a_document_of_an_earlier_version_holds(v
         vmsnap_domain_meta_free(meta);
 }
 
+/* A document written before metadata-only deletes kept a record has no forgotten images. */
+static void test_store_reads_a_document_without_forgotten_images(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *meta = sample_meta(), *loaded = NULL;
+        vmsnap_error error = {};
+        json_object *document = vmsnap_store_to_json(meta);
+        char *path = NULL;
+
+        json_object_object_del(document, "forgotten");
+        assert_true(asprintf(&path, "%s/" UUID ".json", fixture->dir) > 0);
+        assert_int_equal(json_object_to_file(path, document), 0);
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), 0);
+        assert_int_equal(loaded->n_forgotten, 0);
+        assert_int_equal(loaded->n_owned, meta->n_owned);
+        vmsnap_domain_meta_free(loaded);
+        json_object_put(document);
+        free(path);
+        vmsnap_domain_meta_free(meta);
+}
+
 static void test_store_load_of_a_missing_document_is_enoent_without_a_message(void **state)
 {
         store_fixture *fixture = *state;
@@ -907,6 +932,11 @@ static void test_store_refuses_fields_of_the_wrong_type(void **state)
         assert_refused(document, "owned[2]");
 
         document = sample_document();
+        json_object_array_add(json_object_object_get(document, "forgotten"),
+                              json_object_new_string("old.qcow2"));
+        assert_refused(document, "forgotten[1]");
+
+        document = sample_document();
         json_object_object_add(document, "intent", json_object_new_array());
         assert_refused(document, "intent", "object");
 
@@ -1153,6 +1183,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(
                         test_store_reads_the_intent_a_document_of_an_earlier_version_holds, setup_state_dir,
                         teardown_state_dir),
+                cmocka_unit_test_setup_teardown(test_store_reads_a_document_without_forgotten_images,
+                                                setup_state_dir, teardown_state_dir),
                 cmocka_unit_test_setup_teardown(
                         test_store_load_of_a_missing_document_is_enoent_without_a_message, setup_state_dir,
                         teardown_state_dir),

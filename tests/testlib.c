@@ -244,9 +244,23 @@ bool test_images_equal(const char *a, const char *b)
         return test_run(argv) == 0;
 }
 
+char *test_file_digest(const char *path)
+{
+        const char *sha256sum[] = {"sha256sum", path, NULL};
+        char *output = test_capture(sha256sum), *digest;
+
+        if (!output || strlen(output) < 64)
+                fail_msg("sha256sum of %s failed", path);
+        digest = strndup(output, 64);
+        free(output);
+        if (!digest)
+                fail_msg("out of memory");
+        return digest;
+}
+
 char *test_image_digest(const char *path)
 {
-        char *dir = test_tmpdir_new(), *raw_path, *output, *digest;
+        char *dir = test_tmpdir_new(), *raw_path, *digest;
 
         if (asprintf(&raw_path, "%s/content.raw", dir) < 0)
                 fail_msg("out of memory");
@@ -255,18 +269,10 @@ char *test_image_digest(const char *path)
         if (test_run(convert) != 0)
                 fail_msg("qemu-img convert of %s failed", path);
 
-        const char *sha256sum[] = {"sha256sum", raw_path, NULL};
-        output = test_capture(sha256sum);
-        if (!output || strlen(output) < 64)
-                fail_msg("sha256sum of %s failed", raw_path);
-
-        digest = strndup(output, 64);
-        free(output);
+        digest = test_file_digest(raw_path);
         free(raw_path);
         test_tmpdir_remove(dir);
         free(dir);
-        if (!digest)
-                fail_msg("out of memory");
         return digest;
 }
 

@@ -27,6 +27,8 @@ bool test_images_equal(const char *a, const char *b);
 /* SHA-256 hex (or any stable digest) of the guest-visible content of an image, computed by
  * "qemu-img convert -O raw" to a temp file and hashing it; malloc'd. */
 char *test_image_digest(const char *path);
+/* SHA-256 hex of the file's own bytes (not what it reads through its backing chain); malloc'd. */
+char *test_file_digest(const char *path);
 /* dir/name, malloc'd. */
 char *test_path_in(const char *dir, const char *name);
 /* qemu-img create -f qcow2 [-o options] [-b backing -F backing_format] path [size] */

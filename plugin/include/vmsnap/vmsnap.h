@@ -277,6 +277,8 @@ VMSNAP_EXPORT int vmsnap_snapshot_revert(vmsnap_engine *engine, const char *doma
                                          const vmsnap_revert_options *options, const vmsnap_hooks *hooks,
                                          vmsnap_error *error);
 
+/* METADATA_ONLY leaves the snapshot's images to the administrator: vmsnap never writes into
+ * or removes them again, nor any file they read through, and the messages name them. */
 typedef enum vmsnap_delete_mode {
         VMSNAP_DELETE_MERGE = 0,     /* children move to the parent, their content unchanged */
         VMSNAP_DELETE_CHILDREN,      /* the snapshot and its whole subtree */
