@@ -82,24 +82,36 @@ static json_object *forgotten_to_json(const vmsnap_domain_meta *meta)
         return forgotten;
 }
 
-json_object *vmsnap_store_to_json(const vmsnap_domain_meta *meta)
+/* The fields before the snapshots: who the domain is and where its tree stands. */
+static void add_head(json_object *object, const vmsnap_domain_meta *meta)
 {
-        json_object *object = json_object_new_object();
         json_add(object, "version", json_object_new_int(STORE_VERSION));
         json_add(object, "uuid", json_string_or_null(meta->uuid));
         json_add(object, "name", json_string_or_null(meta->name));
         json_add(object, "current", json_string_or_null(meta->current_id));
         json_add(object, "next_default_index", json_object_new_int64(meta->next_default_index));
-        json_object *snapshots = json_object_new_array();
-        for (size_t i = 0; i < meta->n_snapshots; i++)
-                json_object_array_add(snapshots, snapshot_to_json(meta->snapshots[i]));
-        json_add(object, "snapshots", snapshots);
+}
+
+/* The fields after the snapshots: the files vmsnap made or left, and the preview. */
+static void add_tail(json_object *object, const vmsnap_domain_meta *meta)
+{
         json_object *owned = json_object_new_array();
         for (size_t i = 0; i < meta->n_owned; i++)
                 json_object_array_add(owned, json_object_new_string(meta->owned[i]));
         json_add(object, "owned", owned);
         json_add(object, "forgotten", forgotten_to_json(meta));
         json_add(object, "preview", meta->preview ? preview_to_json(meta->preview) : NULL);
+}
+
+json_object *vmsnap_store_to_json(const vmsnap_domain_meta *meta)
+{
+        json_object *object = json_object_new_object();
+        add_head(object, meta);
+        json_object *snapshots = json_object_new_array();
+        for (size_t i = 0; i < meta->n_snapshots; i++)
+                json_object_array_add(snapshots, snapshot_to_json(meta->snapshots[i]));
+        json_add(object, "snapshots", snapshots);
+        add_tail(object, meta);
         json_add(object, "intent", meta->intent ? json_object_get(meta->intent) : NULL);
         return object;
 }
@@ -204,22 +216,13 @@ char *vmsnap_document_text(const vmsnap_domain_meta *meta, uint64_t generation, 
         char *head, *tail, *text, *at;
 
         json_object *object = json_object_new_object();
-        json_add(object, "version", json_object_new_int(STORE_VERSION));
-        json_add(object, "uuid", json_string_or_null(meta->uuid));
-        json_add(object, "name", json_string_or_null(meta->name));
-        json_add(object, "current", json_string_or_null(meta->current_id));
-        json_add(object, "next_default_index", json_object_new_int64(meta->next_default_index));
+        add_head(object, meta);
         json_add(object, "generation", json_object_new_int64((int64_t)generation));
         head = object_inside(object, &head_size);
         json_object_put(object);
 
         object = json_object_new_object();
-        json_object *owned = json_object_new_array();
-        for (size_t i = 0; i < meta->n_owned; i++)
-                json_object_array_add(owned, json_object_new_string(meta->owned[i]));
-        json_add(object, "owned", owned);
-        json_add(object, "forgotten", forgotten_to_json(meta));
-        json_add(object, "preview", meta->preview ? preview_to_json(meta->preview) : NULL);
+        add_tail(object, meta);
         tail = object_inside(object, &tail_size);
         json_object_put(object);
 
