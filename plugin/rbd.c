@@ -113,6 +113,12 @@ int vmsnap_rbd_cluster_connect(const vmsnap_rbd_cluster_options *options, vmsnap
          * waits in the trash for its last child. */
         if ((r = set_option(rados, "rbd_default_clone_format", "2", error)) < 0)
                 return r;
+        /* One completion thread. With two, librbd 16.2's ImageState::complete_action_unlock
+         * takes the image's lock again after it has woken the waiters; a caller that closes a
+         * clone meanwhile frees the clone's parent, and the lock lands in freed memory
+         * (std::system_error, EINVAL, abort). Seen under load only. */
+        if ((r = set_option(rados, "librados_thread_count", "1", error)) < 0)
+                return r;
 
         if (rados_conf_get(rados, "mon_host", configured_hosts, sizeof(configured_hosts)) < 0 ||
             !configured_hosts[0])
