@@ -19,8 +19,10 @@ int vmsnap_image_create_overlay(const char *path, const char *backing, const cha
 int vmsnap_image_rebase(const char *image, const char *new_backing, const char *new_backing_format,
                         bool safe, const vmsnap_hooks *hooks, vmsnap_error *error);
 
-/* Writes the data of top into its backing file base (which must be top's direct
- * backing); top is left as it was (it is about to be removed). */
+/* Writes the data of top into base, a file of its backing chain; top is left as it was
+ * (it is about to be removed). When base is top's own backing file and every cluster the
+ * commit writes is written whole, qemu-img opens those two files only, not what lies below
+ * base, whose opening costs more the deeper the chain is. */
 int vmsnap_image_commit(const char *top, const char *base, const vmsnap_hooks *hooks, vmsnap_error *error);
 
 /* Gives back the clusters a qcow2 image allocated but never mapped, as an interrupted
