@@ -400,18 +400,21 @@ static int plan_disk_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
                                                        plan);
                 }
 
+        /* At equal bytes the commit: qemu-img opens two images for it (image.c), where a pull
+         * opens the child's whole chain, twice, which costs more the deeper the chain is. */
         node = graph_find(graph, frozen);
         uint64_t pull_cost = vmsnap_file_allocated(frozen) * n_kids;
         uint64_t commit_cost = n_kids == 1 ? vmsnap_file_allocated(kids[0]->path) : UINT64_MAX;
+        bool commit = commit_cost <= pull_cost;
 
         if (plan->effects) {
                 for (size_t i = 0; i < n_kids; i++)
-                        if (commit_cost < pull_cost)
+                        if (commit)
                                 vmsnap_merge_effects_move(plan->effects, kids[i]->path, frozen, true);
                         else
                                 vmsnap_merge_effects_move(plan->effects, frozen, kids[i]->path, false);
-                vmsnap_merge_effects_remove(plan->effects, commit_cost < pull_cost ? kids[0]->path : frozen);
-        } else if (commit_cost < pull_cost) {
+                vmsnap_merge_effects_remove(plan->effects, commit ? kids[0]->path : frozen);
+        } else if (commit) {
                 /* Commit the only child down: frozen takes the child's place everywhere. */
                 const char *child = kids[0]->path;
                 n_grandkids = graph_children(graph, child, grandkids, 64);
