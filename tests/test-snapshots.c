@@ -436,6 +436,37 @@ static void test_delete_merge_keeps_what_every_other_state_reads(void **state)
         release(&now);
 }
 
+/* An overlay and the frozen image below it that hold as many bytes: the merge commits the
+ * overlay down, which qemu-img does opening those two files alone, rather than pulling the
+ * frozen image up, which opens the whole chain twice. The disks move onto the frozen files. */
+static void test_delete_merge_at_equal_bytes_commits_the_overlay_down(void **state)
+{
+        fixture *f = *state;
+        vmsnap_error error = {0};
+        char *frozen[3];
+
+        free(create(f, "vm1", "s0"));
+        write_all(f, "vm1", 1, 0x51);
+        for (int i = 0; i < 3; i++)
+                frozen[i] = fixture_active_source(f, "vm1", writable[i]);
+        free(create(f, "vm1", "s1"));
+        write_all(f, "vm1", 2, 0x61);
+        state_digest now = capture(f, "vm1");
+
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm1", "s1", VMSNAP_DELETE_MERGE, NULL, &error), &error);
+        assert_reads(f, "vm1", &now);
+        for (int i = 0; i < 3; i++) {
+                char *source = fixture_active_source(f, "vm1", writable[i]);
+                if (strcmp(source, frozen[i]) != 0)
+                        fail_msg("disk %s is on %s after the merge, expected %s (committed down)",
+                                 writable[i], source, frozen[i]);
+                free(source);
+                free(frozen[i]);
+        }
+        assert_int_equal(fixture_count_files(f, "vm1"), 5 + 3);
+        release(&now);
+}
+
 static void test_delete_merge_of_a_branch_point_keeps_both_branches(void **state)
 {
         fixture *f = *state;
@@ -1573,6 +1604,7 @@ int main(void)
                 T(test_revert_returns_every_disk_to_the_snapshot),
                 T(test_list_returns_the_tree_parents_first),
                 T(test_delete_merge_keeps_what_every_other_state_reads),
+                T(test_delete_merge_at_equal_bytes_commits_the_overlay_down),
                 T(test_delete_merge_of_a_branch_point_keeps_both_branches),
                 T(test_delete_children_removes_the_subtree_and_its_files),
                 T(test_delete_children_only_removes_the_subtree_below_and_keeps_the_snapshot),
