@@ -18,6 +18,7 @@
 #include "guard.h"
 #include "journal.h"
 #include "live.h"
+#include "path-set.h"
 
 /* A file the merge plan knows, with its backing file as its header says. */
 typedef struct graph_node {
@@ -37,7 +38,8 @@ typedef struct image_graph {
         size_t n_by_backing;
         char **owned; /* a copy of op->meta->owned, sorted */
         size_t n_owned;
-        bool running; /* the domain ran when the graph was built */
+        vmsnap_resolved_dirs dirs; /* the backing files' directories, each resolved once */
+        bool running;              /* the domain ran when the graph was built */
 } image_graph;
 
 static void graph_clear(image_graph *graph)
@@ -53,6 +55,7 @@ static void graph_clear(image_graph *graph)
         for (size_t i = 0; i < graph->n_owned; i++)
                 free(graph->owned[i]);
         free(graph->owned);
+        vmsnap_resolved_dirs_clear(&graph->dirs);
         *graph = (image_graph){0};
 }
 
@@ -126,7 +129,7 @@ static int graph_add(vmsnap_op *op, image_graph *graph, const char *path, const 
         node = &graph->nodes[graph->n++];
         *node = (graph_node){xstrdup(path), NULL, NULL};
         if (header.backing) {
-                if (vmsnap_path_canonical(header.backing, &node->backing, NULL) < 0)
+                if (vmsnap_path_canonical_in(&graph->dirs, header.backing, &node->backing, NULL) < 0)
                         node->backing = xstrdup(header.backing);
                 node->backing_format = xstrdup(vmsnap_image_format_name(header.backing_format));
         }

@@ -14,19 +14,17 @@
 #include "fileio.h"
 #include "gc.h"
 #include "guard.h"
+#include "path-set.h"
 
 typedef struct reach_set {
-        char **paths;
-        size_t n;
+        vmsnap_path_set paths; /* canonical */
+        vmsnap_resolved_dirs dirs;
         vmsnap_error *error; /* why a file could not be marked */
 } reach_set;
 
 static bool reach_contains(const reach_set *set, const char *path)
 {
-        for (size_t i = 0; i < set->n; i++)
-                if (strcmp(set->paths[i], path) == 0)
-                        return true;
-        return false;
+        return vmsnap_path_set_contains(&set->paths, path);
 }
 
 static int reach_visit(const char *path, const vmsnap_image_header *header, unsigned depth, void *userdata)
@@ -35,16 +33,11 @@ static int reach_visit(const char *path, const vmsnap_image_header *header, unsi
         char *canonical = NULL;
         int r;
 
-        r = vmsnap_path_canonical(path, &canonical, set->error);
+        r = vmsnap_path_canonical_in(&set->dirs, path, &canonical, set->error);
         if (r < 0)
                 return r;
-        if (reach_contains(set, canonical)) {
-                free(canonical);
-                return 1; /* the rest of this chain is already marked */
-        }
-        set->paths = xreallocarray(set->paths, set->n + 1, sizeof(char *));
-        set->paths[set->n++] = canonical;
-        return 0;
+        /* Already there: the rest of this chain is already marked. */
+        return vmsnap_path_set_add(&set->paths, canonical) ? 0 : 1;
 }
 
 static int reach_add_root(reach_set *set, const char *path, vmsnap_error *error)
@@ -55,7 +48,8 @@ static int reach_add_root(reach_set *set, const char *path, vmsnap_error *error)
                 return 0;
         /* A root already reached (a snapshot's image in the chain of a disk or of a later
          * snapshot) is where the walk would stop at once: its header need not be read. */
-        if (vmsnap_path_canonical(path, &canonical, NULL) == 0 && reach_contains(set, canonical))
+        if (vmsnap_path_canonical_in(&set->dirs, path, &canonical, NULL) == 0 &&
+            reach_contains(set, canonical))
                 return 0;
         int r = vmsnap_chain_walk(path, reach_visit, set, error);
         return r < 0 ? r : 0;
@@ -63,9 +57,8 @@ static int reach_add_root(reach_set *set, const char *path, vmsnap_error *error)
 
 static void reach_clear(reach_set *set)
 {
-        for (size_t i = 0; i < set->n; i++)
-                free(set->paths[i]);
-        free(set->paths);
+        vmsnap_path_set_clear(&set->paths);
+        vmsnap_resolved_dirs_clear(&set->dirs);
 }
 
 static int compare_paths(const void *a, const void *b)

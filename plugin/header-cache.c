@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "header-cache.h"
+#include "path-set.h"
 #include "util.h"
 
 #define HEADER_CACHE_SIZE 8192 /* a power of two */
@@ -28,15 +29,6 @@ static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static header_entry *cache;
 static size_t cache_used;
 static unsigned long cache_hits;
-
-static uint64_t path_hash(const char *path)
-{
-        uint64_t hash = 14695981039346656037ULL; /* FNV-1a */
-
-        for (const unsigned char *p = (const unsigned char *)path; *p; p++)
-                hash = (hash ^ *p) * 1099511628211ULL;
-        return hash;
-}
 
 static bool same_time(struct timespec a, struct timespec b)
 {
@@ -73,7 +65,7 @@ static int forced_key(const vmsnap_image_format *forced)
 /* The slot of path: its entry, or the free one where it would go. Call with the lock held. */
 static header_entry *slot_of(const char *path)
 {
-        size_t i = path_hash(path) & (HEADER_CACHE_SIZE - 1);
+        size_t i = vmsnap_path_hash(path) & (HEADER_CACHE_SIZE - 1);
 
         for (;; i = (i + 1) & (HEADER_CACHE_SIZE - 1))
                 if (!cache[i].path || strcmp(cache[i].path, path) == 0)
