@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* image.c: the changes vmsnap makes to image files, each one qemu-img run
- * through vmsnap_spawn(). Callers decide whether a file may be touched
+/* image.c: the changes vmsnap makes to image files: a new overlay, written by
+ * vmsnap itself (writer.c), and rebases and commits, each one qemu-img run through
+ * vmsnap_spawn(). Callers decide whether a file may be touched
  * (safety rules); this file only performs the change. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,18 +16,54 @@
 #include "image.h"
 #include "names.h"
 #include "subprocess.h"
+#include "writer.h"
+
+/* The empty overlay, written by vmsnap itself into the unnamed file fd: a qcow2 header
+ * naming backing, an empty L1 table and the refcounts, as qemu-img create would make it,
+ * without a process and its five flushes. */
+static int write_overlay(int fd, const char *path, const char *backing, vmsnap_image_format backing_format,
+                         uint64_t virtual_size, vmsnap_error *error)
+{
+        vmsnap_writer *writer = NULL;
+        int r = vmsnap_writer_new(fd, path, VMSNAP_FORMAT_QCOW2, virtual_size, 1, &writer, error);
+        if (r == 0)
+                r = vmsnap_writer_set_backing(writer, backing, backing_format, error);
+        if (r == 0)
+                r = vmsnap_writer_finish(writer, error);
+        vmsnap_writer_free(writer);
+        return r;
+}
+
+/* Where the file system has no unnamed files: qemu-img fills the file made at path with
+ * O_EXCL, which an interrupted qemu-img leaves empty or with a header of no size and no
+ * backing file (recovery removes both, journal.c). */
+static int create_overlay_in_place(const char *path, const char *backing, const char *backing_format,
+                                   uint64_t virtual_size, vmsnap_error *error)
+{
+        char size[32];
+        int r = vmsnap_file_create_like(path, backing, error);
+        if (r < 0)
+                return r;
+        snprintf(size, sizeof(size), "%" PRIu64, virtual_size);
+        const char *argv[] = {"qemu-img", "create", "-q",           "-u", "-f", "qcow2", "-b",
+                              backing,    "-F",     backing_format, path, size, NULL};
+        r = vmsnap_spawn(argv, NULL, error);
+        if (r < 0)
+                vmsnap_file_remove(path, NULL);
+        return r;
+}
 
 int vmsnap_image_create_overlay(const char *path, const char *backing, const char *backing_format,
                                 vmsnap_error *error)
 {
         vmsnap_image_header header = {0};
         vmsnap_image_format format;
-        char size[32];
+        uint64_t virtual_size;
         int r;
 
         /* The backing file's header was validated here, read as the format it is recorded
-         * to be (a raw disk stays raw whatever its guest wrote into it); qemu-img need not
-         * open the whole chain below it (-u), which matters for deep chains. */
+         * to be (a raw disk stays raw whatever its guest wrote into it); nothing opens the
+         * chain below it, which matters for deep chains. */
         if (vmsnap_image_format_parse(backing_format, &format) < 0)
                 return vmsnap_error_set(
                         error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
@@ -35,45 +72,23 @@ int vmsnap_image_create_overlay(const char *path, const char *backing, const cha
         r = vmsnap_image_header_read_as(backing, &format, &header, error);
         if (r < 0)
                 return vmsnap_error_prefix(error, "cannot create an overlay of %s", backing);
-        snprintf(size, sizeof(size), "%" PRIu64, header.virtual_size);
+        virtual_size = header.virtual_size;
         vmsnap_image_header_clear(&header);
 
-        /* qemu-img fills an unnamed file that is already ours (the backing file's owner and
-         * mode), which then gets its name whole: a qemu-img or vmsnapd killed halfway leaves
-         * nothing at path. File systems without unnamed files get the file made at path with
-         * O_EXCL, which an interrupted qemu-img leaves empty (recovery removes that). */
+        /* The overlay is written into an unnamed file that is already ours (the backing
+         * file's owner and mode), which then gets its name whole: vmsnapd killed halfway
+         * leaves nothing at path. */
         _cleanup_close_ int fd = -EBADF;
-        char unnamed[64];
         r = vmsnap_file_create_unnamed_like(path, backing, &fd, error);
-        if (r == -EOPNOTSUPP) {
-                r = vmsnap_file_create_like(path, backing, error);
-                if (r < 0)
-                        return r;
-        } else if (r < 0)
-                return r;
-        else
-                snprintf(unnamed, sizeof(unnamed), "/proc/%d/fd/%d", (int)getpid(), fd);
-        const char *argv[] = {"qemu-img",
-                              "create",
-                              "-q",
-                              "-u",
-                              "-f",
-                              "qcow2",
-                              "-b",
-                              backing,
-                              "-F",
-                              backing_format,
-                              fd >= 0 ? unnamed : path,
-                              size,
-                              NULL};
-        r = vmsnap_spawn(argv, NULL, error);
-        if (r == 0 && fd >= 0)
-                r = vmsnap_file_link_unnamed(fd, path, error);
-        if (r < 0) {
-                if (fd < 0)
-                        vmsnap_file_remove(path, NULL);
-                return vmsnap_error_prefix(error, "cannot create overlay %s", path);
+        if (r == -EOPNOTSUPP)
+                r = create_overlay_in_place(path, backing, backing_format, virtual_size, error);
+        else if (r == 0) {
+                r = write_overlay(fd, path, backing, format, virtual_size, error);
+                if (r == 0)
+                        r = vmsnap_file_link_unnamed(fd, path, error);
         }
+        if (r < 0)
+                return vmsnap_error_prefix(error, "cannot create overlay %s", path);
         return 0;
 }
 

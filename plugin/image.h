@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* image.h: the changes vmsnap makes to image files, each through qemu-img:
- * creating an overlay, rebasing an image onto another backing file, and
- * committing an image into its backing file. Policy (which file, whether it
+/* image.h: the changes vmsnap makes to image files: creating an overlay (written
+ * by vmsnap itself), rebasing an image onto another backing file and committing an
+ * image into its backing file (each through qemu-img). Policy (which file, whether it
  * may be touched) is the caller's; this module only does the one change. */
 #pragma once
 

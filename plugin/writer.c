@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* writer.c: writing the standalone image of a collapse. Owns the target's layout (raw:
+/* writer.c: writing the images vmsnap makes itself: the standalone image of a collapse,
+ * and the empty overlay of a new snapshot (no data, a backing file). Owns the target's layout (raw:
  * guest offset = file offset, holes everywhere nothing is written; qcow2: header, L1
  * table, then L2 tables and data clusters in the order they are placed, refcounts at the
  * end) and the
@@ -57,6 +58,8 @@ struct vmsnap_writer {
         uint64_t **tables;      /* per L1 entry: its L2 table in memory (host byte order), or NULL */
         uint64_t written_below; /* L1 index: every table before it is written and freed */
         uint64_t next_free;     /* first unused cluster */
+        char *backing;          /* the backing file's name as the header keeps it, NULL: none */
+        vmsnap_image_format backing_format;
 };
 
 static int write_failed(const vmsnap_writer *writer, int r, vmsnap_error *error)
@@ -111,6 +114,7 @@ void vmsnap_writer_free(vmsnap_writer *writer)
         if (!writer)
                 return;
         free(writer->path);
+        free(writer->backing);
         free(writer->copy_methods);
         if (writer->tables)
                 for (uint64_t i = 0; i < writer->l1_size; i++)
@@ -536,15 +540,50 @@ int vmsnap_writer_copy(vmsnap_writer *writer, const vmsnap_extent *extent, uint6
         return 0;
 }
 
-/* What the writer puts at offset 0: the header, padded to HEADER_LENGTH, then the end of
- * the header extensions (type 0, length 0). */
-typedef struct __attribute__((packed)) written_header {
-        qcow2_header fields;
-        uint8_t padding[HEADER_LENGTH - sizeof(qcow2_header)];
-        uint64_t end_of_extensions;
-} written_header;
+/* The header area the writer puts at offset 0: the header fields, padded to HEADER_LENGTH,
+ * then the extensions (the backing file's format, when there is a backing file) and their
+ * end (type 0, length 0), then the backing file's name. All of it fits the first cluster:
+ * the name is at most QCOW2_BACKING_NAME_MAX bytes. */
+static size_t header_area(const vmsnap_writer *writer, const qcow2_header *fields, uint8_t *area)
+{
+        size_t at = HEADER_LENGTH;
+        uint32_t word;
+        qcow2_header header = *fields;
 
-_Static_assert(sizeof(written_header) == HEADER_LENGTH + 8, "qcow2 header layout");
+        if (writer->backing) {
+                const char *format = vmsnap_image_format_name(writer->backing_format);
+                size_t length = strlen(format), name_length = strlen(writer->backing);
+                word = htobe32(QCOW2_EXTENSION_BACKING_FORMAT);
+                memcpy(area + at, &word, 4);
+                word = htobe32((uint32_t)length);
+                memcpy(area + at + 4, &word, 4);
+                memcpy(area + at + 8, format, length);
+                at += 8 + (length + 7) / 8 * 8;
+                at += 8; /* the end of the extensions */
+                header.backing_file_offset = htobe64(at);
+                header.backing_file_size = htobe32((uint32_t)name_length);
+                memcpy(area + at, writer->backing, name_length);
+                at += name_length;
+        } else
+                at += 8;
+        memcpy(area, &header, sizeof(header));
+        return at;
+}
+
+int vmsnap_writer_set_backing(vmsnap_writer *writer, const char *backing, vmsnap_image_format format,
+                              vmsnap_error *error)
+{
+        if (writer->format != VMSNAP_FORMAT_QCOW2 || !backing || !*backing ||
+            strlen(backing) > QCOW2_BACKING_NAME_MAX)
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "%s cannot read through '%s': only a qcow2 image can have a backing "
+                                        "file, named in at most %d bytes",
+                                        writer->path, backing ? backing : "", QCOW2_BACKING_NAME_MAX);
+        free(writer->backing);
+        writer->backing = xstrdup(backing);
+        writer->backing_format = format;
+        return 0;
+}
 
 /* Every cluster up to the end of the refcount blocks is in use exactly once: the writer never
  * frees one. So each refcount block is all ones, except past the end. */
@@ -579,7 +618,7 @@ static int refcounts_write(vmsnap_writer *writer, uint64_t table_offset, uint64_
 static int qcow2_finish(vmsnap_writer *writer, vmsnap_error *error)
 {
         uint64_t clusters, blocks, table_clusters, table_offset, total;
-        written_header header;
+        uint8_t area[HEADER_LENGTH + 32 + QCOW2_BACKING_NAME_MAX] = {0};
         int r;
 
         r = vmsnap_writer_settle(writer, writer->virtual_size, error);
@@ -608,20 +647,20 @@ static int qcow2_finish(vmsnap_writer *writer, vmsnap_error *error)
         if (ftruncate(writer->fd, (off_t)(total * CLUSTER_SIZE)) < 0 || fdatasync(writer->fd) < 0)
                 return write_failed(writer, -errno, error);
 
-        header = (written_header){.fields = {
-                                          .magic = htobe32(QCOW2_MAGIC),
-                                          .version = htobe32(3),
-                                          .cluster_bits = htobe32(CLUSTER_BITS),
-                                          .size = htobe64(writer->virtual_size),
-                                          .l1_size = htobe32((uint32_t)writer->l1_size),
-                                          .l1_table_offset = htobe64(writer->l1_size > 0 ? CLUSTER_SIZE : 0),
-                                          .refcount_table_offset = htobe64(table_offset),
-                                          .refcount_table_clusters = htobe32((uint32_t)table_clusters),
-                                          .refcount_order = htobe32(REFCOUNT_ORDER),
-                                          .header_length = htobe32(HEADER_LENGTH),
-                                          .compression_type = QCOW2_COMPRESSION_ZLIB,
-                                  }};
-        r = vmsnap_pwrite_full(writer->fd, &header, sizeof(header), 0);
+        qcow2_header fields = {
+                .magic = htobe32(QCOW2_MAGIC),
+                .version = htobe32(3),
+                .cluster_bits = htobe32(CLUSTER_BITS),
+                .size = htobe64(writer->virtual_size),
+                .l1_size = htobe32((uint32_t)writer->l1_size),
+                .l1_table_offset = htobe64(writer->l1_size > 0 ? CLUSTER_SIZE : 0),
+                .refcount_table_offset = htobe64(table_offset),
+                .refcount_table_clusters = htobe32((uint32_t)table_clusters),
+                .refcount_order = htobe32(REFCOUNT_ORDER),
+                .header_length = htobe32(HEADER_LENGTH),
+                .compression_type = QCOW2_COMPRESSION_ZLIB,
+        };
+        r = vmsnap_pwrite_full(writer->fd, area, header_area(writer, &fields, area), 0);
         if (r < 0)
                 return write_failed(writer, r, error);
         return 0;

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* writer.h: the new standalone image a collapse writes. Raw: sparse, only data is
+/* writer.h: the new images vmsnap writes itself: the standalone image a collapse
+ * writes, and the empty qcow2 overlay of a new snapshot (vmsnap_writer_set_backing, then
+ * vmsnap_writer_finish with nothing placed). Raw: sparse, only data is
  * written. qcow2: version 3, 64 KiB clusters, data clusters in the order the caller
  * places them, zeroes and holes left unallocated, the header written last. Bytes move by
  * FICLONERANGE (reflink), else copy_file_range, else pread/pwrite, decided per piece;
@@ -61,6 +63,12 @@ bool vmsnap_writer_probe_reflink(vmsnap_writer *writer, unsigned depth, int sour
 
 /* True once a reflink into the target succeeded. */
 bool vmsnap_writer_reflinks(const vmsnap_writer *writer);
+
+/* qcow2: the image reads what it does not hold itself from backing, a file of format:
+ * the header names it exactly as given (the name qemu then opens, relative to the image's
+ * directory unless absolute) with a backing format extension. Before vmsnap_writer_finish. */
+int vmsnap_writer_set_backing(vmsnap_writer *writer, const char *backing, vmsnap_image_format format,
+                              vmsnap_error *error);
 
 /* Completes the image once every copy is done: qcow2 metadata (the L2 tables not written yet,
  * refcounts, the L1 table, then the header), the final size, and fsync. */

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-image.c: the changes image.c makes through a real qemu-img. A commit into
+/* test-image.c: the changes image.c makes, checked by a real qemu-img. A new overlay,
+ * which vmsnap writes itself, is a clean qcow2 that qemu reads through to its
+ * backing file and writes into like one qemu-img made. A commit into
  * the backing file reads the same whether qemu-img opened the chain below it or
  * not, and it leaves that chain unopened only where no cluster of the target is
  * written in part (a part written alone would be filled from below, which is not
  * open: zeros instead of data). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "error.h"
@@ -156,11 +160,87 @@ static void test_commit_into_a_file_further_down_the_chain(void **state)
         free(middle);
 }
 
+static char *capture_info(const char *path)
+{
+        const char *argv[] = {"qemu-img", "info", "--output=json", path, NULL};
+        char *info = test_capture(argv);
+        assert_non_null(info);
+        return info;
+}
+
+static void assert_overlay_of(const char *overlay, const char *backing, const char *format)
+{
+        char *info = capture_info(overlay), want[4200];
+
+        assert_int_equal(test_runf("qemu-img check -q %s", overlay), 0);
+        assert_true(test_images_equal(overlay, backing));
+        snprintf(want, sizeof(want), "\"backing-filename\": \"%s\"", backing);
+        if (!strstr(info, want))
+                fail_msg("qemu-img info of %s lacks %s:\n%s", overlay, want, info);
+        snprintf(want, sizeof(want), "\"backing-filename-format\": \"%s\"", format);
+        if (!strstr(info, want))
+                fail_msg("qemu-img info of %s lacks %s:\n%s", overlay, want, info);
+        if (!strstr(info, "\"format\": \"qcow2\"") || !strstr(info, "\"compat\": \"1.1\""))
+                fail_msg("%s is not a qcow2 version 3 image:\n%s", overlay, info);
+        free(info);
+}
+
+static void test_overlay_reads_its_backing_file_and_takes_writes_as_qemu_img_would(void **state)
+{
+        chain *c = *state;
+        vmsnap_error error = {0};
+        char *made = test_path_in(c->dir, "made.qcow2"), *raw = test_path_in(c->dir, "disk.raw"),
+             *over_raw = test_path_in(c->dir, "over-raw.qcow2");
+
+        if (vmsnap_image_create_overlay(c->top, c->base, "qcow2", &error) < 0)
+                fail_msg("%s", error.message);
+        assert_overlay_of(c->top, c->base, "qcow2");
+        /* Its virtual size is its backing file's, and it takes writes like one qemu-img made. */
+        test_image_create(made, NULL, c->base, "qcow2", NULL);
+        const char *const writes[] = {"write -P 0x66 0 4k", "write -P 0x67 1M 200k", "write -z 3M 64k",
+                                      "write -P 0x68 4190208 4096"};
+        test_qemu_io_list(c->top, "qcow2", writes, 4);
+        test_qemu_io_list(made, "qcow2", writes, 4);
+        assert_true(test_images_equal(c->top, made));
+        assert_int_equal(test_runf("qemu-img check -q %s", c->top), 0);
+
+        /* Over a raw disk, whose size is its file's. */
+        test_raw_create(raw, "3M");
+        test_qemu_io(raw, "raw", "write -P 0x71 0 3M");
+        if (vmsnap_image_create_overlay(over_raw, raw, "raw", &error) < 0)
+                fail_msg("%s", error.message);
+        assert_overlay_of(over_raw, raw, "raw");
+
+        /* A disk of 4 TiB: its L1 table spans clusters, the file stays small. */
+        char *large = test_path_in(c->dir, "large.qcow2"),
+             *over_large = test_path_in(c->dir, "over-large.qcow2");
+        test_qcow2_create(large, NULL, NULL, "4T");
+        if (vmsnap_image_create_overlay(over_large, large, "qcow2", &error) < 0)
+                fail_msg("%s", error.message);
+        assert_int_equal(test_runf("qemu-img check -q %s", over_large), 0);
+        test_qemu_io(over_large, "qcow2", "write -P 0x72 3T 64k");
+        assert_int_equal(test_runf("qemu-img check -q %s", over_large), 0);
+        struct stat st;
+        assert_int_equal(stat(over_large, &st), 0);
+        assert_true(st.st_size < 8 << 20);
+        free(large);
+        free(over_large);
+
+        /* An overlay that is there already is never replaced. */
+        assert_int_equal(vmsnap_image_create_overlay(over_raw, c->base, "qcow2", &error), -EEXIST);
+        vmsnap_error_clear(&error);
+        assert_overlay_of(over_raw, raw, "raw");
+        free(made);
+        free(raw);
+        free(over_raw);
+}
+
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                TEST(test_overlay_reads_its_backing_file_and_takes_writes_as_qemu_img_would),
                 TEST(test_commit_into_backing_file_opens_only_the_two_images),
                 TEST(test_commit_from_smaller_clusters_reads_below_the_target),
                 TEST(test_commit_from_subclusters_reads_below_the_target),
