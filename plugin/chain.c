@@ -171,8 +171,10 @@ raw:
         return 0;
 }
 
+/* st_ret (may be NULL): the stat() of the file whose header *ret is, for a walk that would
+ * otherwise stat() it again. */
 static int image_header_read(const char *path, const vmsnap_image_format *forced, vmsnap_image_header *ret,
-                             vmsnap_error *error)
+                             struct stat *st_ret, vmsnap_error *error)
 {
         _cleanup_close_ int fd = -EBADF;
         struct stat before, opened;
@@ -182,8 +184,11 @@ static int image_header_read(const char *path, const vmsnap_image_format *forced
          * absolute names are kept, as a relative one resolves its backing file against the
          * working directory. */
         bool cacheable = path[0] == '/' && stat(path, &before) == 0 && S_ISREG(before.st_mode);
-        if (cacheable && vmsnap_header_cache_get(path, &before, forced, ret))
+        if (cacheable && vmsnap_header_cache_get(path, &before, forced, ret)) {
+                if (st_ret)
+                        *st_ret = before;
                 return 0;
+        }
 
         /* O_NONBLOCK: a FIFO put in an image's place must not hang us; it is refused as not a
          * regular file. */
@@ -196,13 +201,21 @@ static int image_header_read(const char *path, const vmsnap_image_format *forced
                                         path);
         }
         r = image_header_read_fd(fd, path, forced, ret, error);
+        if (r < 0)
+                return r;
+        if (fstat(fd, &opened) < 0) {
+                vmsnap_image_header_clear(ret);
+                return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot examine image %s: %m",
+                                        path);
+        }
+        if (st_ret)
+                *st_ret = opened;
         /* Kept only when the file read is the one stat()ed, unchanged since. */
-        if (r == 0 && cacheable && fstat(fd, &opened) == 0 && opened.st_dev == before.st_dev &&
-            opened.st_ino == before.st_ino && opened.st_size == before.st_size &&
-            opened.st_ctim.tv_sec == before.st_ctim.tv_sec &&
+        if (cacheable && opened.st_dev == before.st_dev && opened.st_ino == before.st_ino &&
+            opened.st_size == before.st_size && opened.st_ctim.tv_sec == before.st_ctim.tv_sec &&
             opened.st_ctim.tv_nsec == before.st_ctim.tv_nsec)
                 vmsnap_header_cache_put(path, &opened, forced, ret);
-        return r;
+        return 0;
 }
 
 int vmsnap_image_header_read_fd(int fd, const char *path, const vmsnap_image_format *declared,
@@ -257,7 +270,7 @@ int vmsnap_image_header_read(const char *path, vmsnap_image_header *ret, vmsnap_
         if (!path || !ret)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "no image was given to read");
-        return image_header_read(path, NULL, ret, error);
+        return image_header_read(path, NULL, ret, NULL, error);
 }
 
 int vmsnap_image_header_read_as(const char *path, const vmsnap_image_format *format,
@@ -266,7 +279,7 @@ int vmsnap_image_header_read_as(const char *path, const vmsnap_image_format *for
         if (!path || !ret)
                 return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                         "no image was given to read");
-        return image_header_read(path, format, ret, error);
+        return image_header_read(path, format, ret, NULL, error);
 }
 
 typedef struct file_identity {
@@ -298,6 +311,7 @@ int vmsnap_chain_walk_as(const char *path, const vmsnap_image_format *top_format
         /* The header of the next image, read as the backing file of the one before: each
          * header of a deep chain is read once. */
         vmsnap_image_header next = {0};
+        struct stat next_st;
         bool have_next = false;
 
         for (unsigned depth = 0;; depth++) {
@@ -311,17 +325,20 @@ int vmsnap_chain_walk_as(const char *path, const vmsnap_image_format *top_format
                                                 CHAIN_DEPTH_MAX);
                 }
 
-                if (stat(current, &st) < 0) {
-                        vmsnap_image_header_clear(&next);
-                        if (errno == ENOENT)
-                                return vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
-                                                        "image %s does not exist", current);
-                        return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED,
-                                                "cannot open image %s: %m", current);
+                if (have_next) {
+                        header = next;
+                        st = next_st;
+                        next = (vmsnap_image_header){0};
+                        have_next = false;
+                } else {
+                        r = image_header_read(current, format_declared ? &declared : NULL, &header, &st,
+                                              error);
+                        if (r < 0)
+                                return r;
                 }
                 for (unsigned i = 0; i < depth; i++)
                         if (visited[i].device == st.st_dev && visited[i].inode == st.st_ino) {
-                                vmsnap_image_header_clear(&next);
+                                vmsnap_image_header_clear(&header);
                                 return vmsnap_error_set(
                                         error, -ELOOP, VMSNAP_ERROR_FAILED,
                                         "the backing chain of %s loops: %s appears in it twice", path,
@@ -329,22 +346,12 @@ int vmsnap_chain_walk_as(const char *path, const vmsnap_image_format *top_format
                         }
                 visited[depth] = (file_identity){st.st_dev, st.st_ino};
 
-                if (have_next) {
-                        header = next;
-                        next = (vmsnap_image_header){0};
-                        have_next = false;
-                } else {
-                        r = image_header_read(current, format_declared ? &declared : NULL, &header, error);
-                        if (r < 0)
-                                return r;
-                }
-
                 if (header.backing) {
                         vmsnap_image_header backing = {0};
 
                         r = image_header_read(header.backing,
                                               header.backing_format_known ? &header.backing_format : NULL,
-                                              &backing, error);
+                                              &backing, &next_st, error);
                         if (r == -ENOENT)
                                 r = vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
                                                      "backing file %s of %s does not exist", header.backing,

@@ -61,11 +61,6 @@ static void reach_clear(reach_set *set)
         vmsnap_resolved_dirs_clear(&set->dirs);
 }
 
-static int compare_paths(const void *a, const void *b)
-{
-        return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* Whether every owned file exists and is itself a root of the walk (a disk's active file, a
  * snapshot's image or memory file, a file of the preview): then every one is reached and
  * the walk, which reads the header of every file of every chain, would remove nothing.
@@ -75,31 +70,28 @@ static int compare_paths(const void *a, const void *b)
 static bool owned_are_roots(const vmsnap_domain_meta *meta, const vmsnap_active_disk *active,
                             size_t n_active)
 {
-        size_t n = n_active, max = n_active + (meta->preview ? 2 * meta->preview->n_disks : 0);
+        vmsnap_path_set roots = {0};
         bool all = true;
 
-        for (size_t i = 0; i < meta->n_snapshots; i++)
-                max += meta->snapshots[i]->n_disks + 1;
-        _cleanup_free_ const char **roots = xcalloc(max + 1, sizeof(char *));
         for (size_t i = 0; i < n_active; i++)
-                roots[i] = active[i].source;
+                if (active[i].source)
+                        vmsnap_path_set_add_borrowed(&roots, active[i].source);
         for (size_t i = 0; i < meta->n_snapshots; i++) {
                 if (meta->snapshots[i]->memory_file)
-                        roots[n++] = meta->snapshots[i]->memory_file;
+                        vmsnap_path_set_add_borrowed(&roots, meta->snapshots[i]->memory_file);
                 for (size_t j = 0; j < meta->snapshots[i]->n_disks; j++)
                         if (meta->snapshots[i]->disks[j].image)
-                                roots[n++] = meta->snapshots[i]->disks[j].image;
+                                vmsnap_path_set_add_borrowed(&roots, meta->snapshots[i]->disks[j].image);
         }
         for (size_t i = 0; meta->preview && i < meta->preview->n_disks; i++) {
                 if (meta->preview->disks[i].saved_leaf)
-                        roots[n++] = meta->preview->disks[i].saved_leaf;
+                        vmsnap_path_set_add_borrowed(&roots, meta->preview->disks[i].saved_leaf);
                 if (meta->preview->disks[i].overlay)
-                        roots[n++] = meta->preview->disks[i].overlay;
+                        vmsnap_path_set_add_borrowed(&roots, meta->preview->disks[i].overlay);
         }
-        qsort(roots, n, sizeof(char *), compare_paths);
         for (size_t i = 0; all && i < meta->n_owned; i++)
-                all = bsearch(&meta->owned[i], roots, n, sizeof(char *), compare_paths) &&
-                      vmsnap_file_exists(meta->owned[i]);
+                all = vmsnap_path_set_contains(&roots, meta->owned[i]) && vmsnap_file_exists(meta->owned[i]);
+        vmsnap_path_set_clear(&roots);
         return all;
 }
 

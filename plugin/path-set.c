@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* path-set.c: see path-set.h. */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,8 @@ bool vmsnap_path_set_contains(const vmsnap_path_set *set, const char *path)
         return set->size && *slot_of(set->slots, set->size, path);
 }
 
-bool vmsnap_path_set_add(vmsnap_path_set *set, char *path)
+/* Adds path: true; false when it was there already. */
+static bool add(vmsnap_path_set *set, char *path)
 {
         /* At most half full, so that a lookup probes one or two slots. */
         if (2 * (set->n + 1) > set->size) {
@@ -45,18 +47,32 @@ bool vmsnap_path_set_add(vmsnap_path_set *set, char *path)
                 set->size = size;
         }
         char **slot = slot_of(set->slots, set->size, path);
-        if (*slot) {
-                free(path);
+        if (*slot)
                 return false;
-        }
         *slot = path;
         set->n++;
         return true;
 }
 
+bool vmsnap_path_set_add(vmsnap_path_set *set, char *path)
+{
+        assert(!set->borrowed);
+        if (add(set, path))
+                return true;
+        free(path);
+        return false;
+}
+
+bool vmsnap_path_set_add_borrowed(vmsnap_path_set *set, const char *path)
+{
+        assert(set->borrowed || set->n == 0);
+        set->borrowed = true;
+        return add(set, (char *)path); /* never freed: see clear */
+}
+
 void vmsnap_path_set_clear(vmsnap_path_set *set)
 {
-        for (size_t i = 0; i < set->size; i++)
+        for (size_t i = 0; !set->borrowed && i < set->size; i++)
                 free(set->slots[i]);
         free(set->slots);
         *set = (vmsnap_path_set){0};

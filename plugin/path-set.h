@@ -18,11 +18,15 @@ typedef struct vmsnap_path_set {
         char **slots; /* open addressing; NULL: free */
         size_t size;  /* a power of two, or 0 */
         size_t n;
+        bool borrowed; /* the paths are the caller's (vmsnap_path_set_add_borrowed) */
 } vmsnap_path_set;
 
 /* Adds path, which the set then owns: true; false when it was there already (path is
  * then freed). */
 bool vmsnap_path_set_add(vmsnap_path_set *set, char *path);
+/* Adds path, which stays the caller's and must outlive the set; a set holds either its
+ * own paths or borrowed ones, never both. */
+bool vmsnap_path_set_add_borrowed(vmsnap_path_set *set, const char *path);
 bool vmsnap_path_set_contains(const vmsnap_path_set *set, const char *path);
 void vmsnap_path_set_clear(vmsnap_path_set *set);
 
