@@ -20,6 +20,9 @@
 #include "live.h"
 #include "path-set.h"
 
+/* How many more bytes a merge may copy to commit the only child down rather than pull. */
+#define COMMIT_PREFERRED_BYTES (UINT64_C(1) << 20)
+
 /* A file the merge plan knows, with its backing file as its header says. */
 typedef struct graph_node {
         char *path;
@@ -403,12 +406,14 @@ static int plan_disk_merge(vmsnap_op *op, const image_graph *graph, const vmsnap
                                                        plan);
                 }
 
-        /* At equal bytes the commit: qemu-img opens two images for it (image.c), where a pull
-         * opens the child's whole chain, twice, which costs more the deeper the chain is. */
+        /* Within COMMIT_PREFERRED_BYTES the commit: qemu-img opens two images for it
+         * (image.c), where a pull opens the child's whole chain, twice, which costs more the
+         * deeper the chain is; and two files holding the same clusters can differ by a few
+         * blocks of the file system's own. */
         node = graph_find(graph, frozen);
         uint64_t pull_cost = vmsnap_file_allocated(frozen) * n_kids;
         uint64_t commit_cost = n_kids == 1 ? vmsnap_file_allocated(kids[0]->path) : UINT64_MAX;
-        bool commit = commit_cost <= pull_cost;
+        bool commit = n_kids == 1 && commit_cost <= pull_cost + COMMIT_PREFERRED_BYTES;
 
         if (plan->effects) {
                 for (size_t i = 0; i < n_kids; i++)
