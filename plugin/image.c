@@ -20,7 +20,7 @@
 
 /* The empty overlay, written by vmsnap itself into the unnamed file fd: a qcow2 header
  * naming backing, an empty L1 table and the refcounts, as qemu-img create would make it,
- * without a process and its five flushes. */
+ * without a process and its five flushes: its naming flushes it once. */
 static int write_overlay(int fd, const char *path, const char *backing, vmsnap_image_format backing_format,
                          uint64_t virtual_size, vmsnap_error *error)
 {
@@ -29,7 +29,7 @@ static int write_overlay(int fd, const char *path, const char *backing, vmsnap_i
         if (r == 0)
                 r = vmsnap_writer_set_backing(writer, backing, backing_format, error);
         if (r == 0)
-                r = vmsnap_writer_finish(writer, error);
+                r = vmsnap_writer_finish_unnamed(writer, error);
         vmsnap_writer_free(writer);
         return r;
 }

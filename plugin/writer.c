@@ -615,7 +615,7 @@ static int refcounts_write(vmsnap_writer *writer, uint64_t table_offset, uint64_
         return 0;
 }
 
-static int qcow2_finish(vmsnap_writer *writer, vmsnap_error *error)
+static int qcow2_finish(vmsnap_writer *writer, bool flush, vmsnap_error *error)
 {
         uint64_t clusters, blocks, table_clusters, table_offset, total;
         uint8_t area[HEADER_LENGTH + 32 + QCOW2_BACKING_NAME_MAX] = {0};
@@ -644,7 +644,7 @@ static int qcow2_finish(vmsnap_writer *writer, vmsnap_error *error)
         }
 
         /* Everything the header points at is on disk before the header itself. */
-        if (ftruncate(writer->fd, (off_t)(total * CLUSTER_SIZE)) < 0 || fdatasync(writer->fd) < 0)
+        if (ftruncate(writer->fd, (off_t)(total * CLUSTER_SIZE)) < 0 || (flush && fdatasync(writer->fd) < 0))
                 return write_failed(writer, -errno, error);
 
         qcow2_header fields = {
@@ -671,7 +671,7 @@ bool vmsnap_writer_reflinks(const vmsnap_writer *writer)
         return atomic_load_explicit(&writer->reflinked, memory_order_relaxed);
 }
 
-int vmsnap_writer_finish(vmsnap_writer *writer, vmsnap_error *error)
+static int finish(vmsnap_writer *writer, bool flush, vmsnap_error *error)
 {
         int r;
 
@@ -680,11 +680,21 @@ int vmsnap_writer_finish(vmsnap_writer *writer, vmsnap_error *error)
                                         "no target to finish");
 
         if (writer->format == VMSNAP_FORMAT_QCOW2) {
-                r = qcow2_finish(writer, error);
+                r = qcow2_finish(writer, flush, error);
                 if (r < 0)
                         return r;
         }
-        if (fsync(writer->fd) < 0)
+        if (flush && fsync(writer->fd) < 0)
                 return write_failed(writer, -errno, error);
         return 0;
+}
+
+int vmsnap_writer_finish(vmsnap_writer *writer, vmsnap_error *error)
+{
+        return finish(writer, true, error);
+}
+
+int vmsnap_writer_finish_unnamed(vmsnap_writer *writer, vmsnap_error *error)
+{
+        return finish(writer, false, error);
 }

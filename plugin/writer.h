@@ -73,6 +73,10 @@ int vmsnap_writer_set_backing(vmsnap_writer *writer, const char *backing, vmsnap
 /* Completes the image once every copy is done: qcow2 metadata (the L2 tables not written yet,
  * refcounts, the L1 table, then the header), the final size, and fsync. */
 int vmsnap_writer_finish(vmsnap_writer *writer, vmsnap_error *error);
+/* The same without flushing, for an unnamed file that nothing can see until its naming
+ * flushes it whole (vmsnap_file_link_unnamed): a crash before then leaves no file, so the
+ * order in which its parts reach the disk does not matter. */
+int vmsnap_writer_finish_unnamed(vmsnap_writer *writer, vmsnap_error *error);
 
 /* The qcow2 file vmsnap_writer would write for data_clusters clusters (of 64 KiB) holding data,
  * spread over l2_tables L2 tables, on a disk of virtual_size bytes: an upper bound of what
