@@ -257,16 +257,16 @@ static int freeze_disks(vmsnap_op *op, const vmsnap_snapshot *snapshot, freeze_p
         _cleanup_free_ char *new_xml = NULL;
         int r;
 
-        r = vmsnap_journal_prepare(op, "create", live ? "" : saved_xml);
+        vmsnap_journal_overlay overlays[n_plan + 1];
+        for (size_t i = 0; i < n_plan; i++)
+                overlays[i] = (vmsnap_journal_overlay){plan[i].overlay, plan[i].leaf};
+        r = vmsnap_journal_prepare_overlays(op, "create", live ? "" : saved_xml, overlays, n_plan);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n_plan; i++) {
                 if (vmsnap_op_canceled(op))
                         return vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,
                                                 "the snapshot was canceled; nothing was changed");
-                r = vmsnap_journal_add_file(op, plan[i].overlay, plan[i].leaf);
-                if (r < 0)
-                        return r;
                 r = vmsnap_op_failpoint(op, "create: before overlay");
                 if (r < 0)
                         return r;

@@ -36,7 +36,7 @@ static json_object *intent_array(vmsnap_op *op, const char *key)
         return array;
 }
 
-int vmsnap_journal_prepare(vmsnap_op *op, const char *operation, const char *saved_xml)
+static void start_prepare(vmsnap_op *op, const char *operation, const char *saved_xml)
 {
         json_object *intent = json_object_new_object();
 
@@ -46,28 +46,37 @@ int vmsnap_journal_prepare(vmsnap_op *op, const char *operation, const char *sav
         json_object_object_add(intent, "files", json_object_new_array());
         json_object_put(op->meta->intent);
         op->meta->intent = intent;
+}
+
+int vmsnap_journal_prepare(vmsnap_op *op, const char *operation, const char *saved_xml)
+{
+        start_prepare(op, operation, saved_xml);
         return vmsnap_op_save_intent(op);
 }
 
-/* Records {"path": path, key: value} among the files about to be created, and saves. */
-static int add_file_record(vmsnap_op *op, const char *path, const char *key, json_object *value)
+/* Records {"path": path, key: value} among the files about to be created. */
+static void record_file(vmsnap_op *op, const char *path, const char *key, json_object *value)
 {
         json_object *file = json_object_new_object();
 
         json_object_object_add(file, "path", json_object_new_string(path));
         json_object_object_add(file, key, value);
         json_object_array_add(intent_array(op, "files"), file);
-        return vmsnap_op_save_intent(op);
 }
 
-int vmsnap_journal_add_file(vmsnap_op *op, const char *path, const char *backing)
+int vmsnap_journal_prepare_overlays(vmsnap_op *op, const char *operation, const char *saved_xml,
+                                    const vmsnap_journal_overlay *overlays, size_t n)
 {
-        return add_file_record(op, path, "backing", json_object_new_string(backing));
+        start_prepare(op, operation, saved_xml);
+        for (size_t i = 0; i < n; i++)
+                record_file(op, overlays[i].path, "backing", json_object_new_string(overlays[i].backing));
+        return vmsnap_op_save_intent(op);
 }
 
 int vmsnap_journal_add_memory_file(vmsnap_op *op, const char *path)
 {
-        return add_file_record(op, path, "memory", json_object_new_boolean(true));
+        record_file(op, path, "memory", json_object_new_boolean(true));
+        return vmsnap_op_save_intent(op);
 }
 
 int vmsnap_journal_add_block_job(vmsnap_op *op, const char *target)

@@ -18,8 +18,15 @@
 /* Starts the prepare phase and saves it. saved_xml: the definition to restore (""
  * when the operation changes it only through one all-or-nothing libvirt call). */
 int vmsnap_journal_prepare(vmsnap_op *op, const char *operation, const char *saved_xml);
-/* Records that path is about to be created as an overlay of backing; saved before creation. */
-int vmsnap_journal_add_file(vmsnap_op *op, const char *path, const char *backing);
+/* An overlay an operation is about to create, and the file it reads through. */
+typedef struct vmsnap_journal_overlay {
+        const char *path;
+        const char *backing;
+} vmsnap_journal_overlay;
+/* Starts the prepare phase of an operation that first creates overlays, each recorded
+ * before any is created: one write. Then the same as vmsnap_journal_prepare. */
+int vmsnap_journal_prepare_overlays(vmsnap_op *op, const char *operation, const char *saved_xml,
+                                    const vmsnap_journal_overlay *overlays, size_t n);
 /* Records that libvirt is about to write a memory-state file at path (which does not
  * exist yet); saved before the call. */
 int vmsnap_journal_add_memory_file(vmsnap_op *op, const char *path);

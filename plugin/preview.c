@@ -272,7 +272,11 @@ static int preview_apply(vmsnap_op *op, vmsnap_snapshot *config, const vmsnap_pr
                         goto out;
         }
 
-        r = vmsnap_journal_prepare(op, operation, saved_xml);
+        vmsnap_journal_overlay *overlays = xcalloc(n + 1, sizeof(*overlays));
+        for (size_t i = 0; i < n; i++)
+                overlays[i] = (vmsnap_journal_overlay){plans[i].overlay, plans[i].base};
+        r = vmsnap_journal_prepare_overlays(op, operation, saved_xml, overlays, n);
+        free(overlays);
         if (r < 0)
                 goto out;
         for (size_t i = 0; i < n; i++) {
@@ -281,9 +285,7 @@ static int preview_apply(vmsnap_op *op, vmsnap_snapshot *config, const vmsnap_pr
                                              "the %s was canceled; nothing was changed", operation);
                         goto fail;
                 }
-                r = vmsnap_journal_add_file(op, plans[i].overlay, plans[i].base);
-                if (r == 0)
-                        r = vmsnap_op_failpoint(op, "preview: before overlay");
+                r = vmsnap_op_failpoint(op, "preview: before overlay");
                 if (r == 0)
                         r = vmsnap_image_create_overlay(plans[i].overlay, plans[i].base,
                                                         plans[i].base_format, op->error);
