@@ -170,10 +170,12 @@ int vmsnap_writer_new(int fd, const char *path, vmsnap_image_format format, uint
                 /* The file as large as the image can grow (a hole until written): every reflink
                  * and copy then lands inside it, and the file system need not extend the file
                  * with each one (XFS runs a transaction for each reflink past the end). The
-                 * real size is set when the image is finished. */
+                 * real size is set when the image is finished. A file system whose files
+                 * cannot be that large (ext4 stops at 16 TiB) grows the file as it is written. */
                 if (ftruncate(fd, (off_t)vmsnap_writer_qcow2_size(virtual_size,
                                                                   div_round_up(virtual_size, CLUSTER_SIZE),
-                                                                  writer->l1_size)) < 0) {
+                                                                  writer->l1_size)) < 0 &&
+                    errno != EFBIG && errno != EINVAL) {
                         r = write_failed(writer, -errno, error);
                         goto fail;
                 }

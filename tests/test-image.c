@@ -211,14 +211,15 @@ static void test_overlay_reads_its_backing_file_and_takes_writes_as_qemu_img_wou
                 fail_msg("%s", error.message);
         assert_overlay_of(over_raw, raw, "raw");
 
-        /* A disk of 4 TiB: its L1 table spans clusters, the file stays small. */
+        /* A disk of 32 TiB: its L1 table spans clusters, and the file stays small, also where a
+         * file cannot be as large as the disk (ext4 stops at 16 TiB). */
         char *large = test_path_in(c->dir, "large.qcow2"),
              *over_large = test_path_in(c->dir, "over-large.qcow2");
-        test_qcow2_create(large, NULL, NULL, "4T");
+        test_qcow2_create(large, NULL, NULL, "32T");
         if (vmsnap_image_create_overlay(over_large, large, "qcow2", &error) < 0)
                 fail_msg("%s", error.message);
         assert_int_equal(test_runf("qemu-img check -q %s", over_large), 0);
-        test_qemu_io(over_large, "qcow2", "write -P 0x72 3T 64k");
+        test_qemu_io(over_large, "qcow2", "write -P 0x72 30T 64k");
         assert_int_equal(test_runf("qemu-img check -q %s", over_large), 0);
         struct stat st;
         assert_int_equal(stat(over_large, &st), 0);
