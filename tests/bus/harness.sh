@@ -207,7 +207,16 @@ if [ "${VMSNAP_BUS_PRIVATE_JOURNAL:-0}" = 1 ]; then
         launcher=(unshare --mount --propagation private -- "$source_root/tests/bus/journal-ns.sh"
                 "$work/journal.jsonl")
 fi
-"${launcher[@]}" "$vmsnapd" "${daemon_args[@]}" 2>"$work/vmsnapd.log" &
+# VMSNAP_BUS_SLOW_DISK: slow-disk.c, preloaded so that gamma's disks are slow to take new
+# files (20 ms each): a snapshot of its 48 disks takes about a second, as it would on a busy
+# disk, long enough to watch its progress and to cancel it. The sanitizers' runtime then
+# does not come first among the libraries, which is fine for a preload that only waits.
+slow_env=()
+if [ -n "${VMSNAP_BUS_SLOW_DISK:-}" ]; then
+        slow_env=(env "LD_PRELOAD=$VMSNAP_BUS_SLOW_DISK" VMSNAP_SLOW_DISK_PREFIX=gamma- VMSNAP_SLOW_DISK_MS=20
+                "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+fi
+"${launcher[@]}" "${slow_env[@]}" "$vmsnapd" "${daemon_args[@]}" 2>"$work/vmsnapd.log" &
 vmsnapd_pid=$!
 pids+=($vmsnapd_pid)
 gdbus wait --system --timeout 20 org.example.Snapshots ||
