@@ -12,8 +12,8 @@
 #include "failpoint.h"
 #include "fileio.h"
 #include "guard.h"
-#include "journal.h"
 #include "live.h"
+#include "prepared.h"
 #include "purge.h"
 #include "store.h"
 
@@ -354,7 +354,7 @@ static int purge_finish(vmsnap_op *op)
                         if (i < n_remove)
                                 r = vmsnap_file_remove(path, op->error);
                         else
-                                vmsnap_journal_remove_prepared(op, entry);
+                                vmsnap_prepared_file_remove(op, entry);
                 }
                 if (r == 0)
                         r = vmsnap_op_failpoint(op, "purge: after a removal");
