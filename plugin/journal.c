@@ -138,14 +138,6 @@ static bool switch_happened(vmsnap_op *op, json_object *expected)
         return n > 0;
 }
 
-/* The intent is saved with its finish phase: the operation completes from here, also
- * after a crash, so cancelling can no longer stop it. */
-static void tell_past_point_of_no_return(vmsnap_op *op)
-{
-        if (op->hooks && op->hooks->past_point_of_no_return)
-                op->hooks->past_point_of_no_return(op->hooks->userdata);
-}
-
 /* libvirt switched the disks: the operation's model becomes the domain's, and what is
  * left (the persistent definition following the disks) is finished as after a commit. */
 static int roll_forward_switch(vmsnap_op *op, json_object *expected)
@@ -201,7 +193,7 @@ static int roll_forward_switch(vmsnap_op *op, json_object *expected)
         r = vmsnap_op_save(op);
         if (r < 0)
                 return r;
-        tell_past_point_of_no_return(op);
+        vmsnap_op_past_point_of_no_return(op);
         return run_finish(op, false);
 }
 
@@ -703,7 +695,7 @@ int vmsnap_journal_commit(vmsnap_op *op)
         r = vmsnap_op_save(op);
         if (r < 0)
                 return r;
-        tell_past_point_of_no_return(op);
+        vmsnap_op_past_point_of_no_return(op);
         return run_finish(op, false);
 }
 

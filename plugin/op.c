@@ -310,6 +310,12 @@ bool vmsnap_op_canceled(vmsnap_op *op)
         return op->hooks && op->hooks->is_canceled && op->hooks->is_canceled(op->hooks->userdata);
 }
 
+void vmsnap_op_past_point_of_no_return(vmsnap_op *op)
+{
+        if (op->hooks && op->hooks->past_point_of_no_return)
+                op->hooks->past_point_of_no_return(op->hooks->userdata);
+}
+
 int vmsnap_op_find_snapshot(vmsnap_op *op, const char *snapshot, vmsnap_snapshot **ret)
 {
         vmsnap_snapshot *found;

@@ -82,6 +82,9 @@ typedef struct vmsnap_op_steps {
 void vmsnap_op_step_progress(void *steps, uint64_t done, uint64_t total);
 void vmsnap_op_message(vmsnap_op *op, const char *format, ...) __attribute__((format(printf, 2, 3)));
 bool vmsnap_op_canceled(vmsnap_op *op);
+/* Tells the hooks that the operation's intent is saved with its finish phase: it
+ * completes from here, also after a crash, so cancelling can no longer stop it. */
+void vmsnap_op_past_point_of_no_return(vmsnap_op *op);
 /* Test failure injection: returns -EINTR and marks the op crashed when the armed
  * failpoint fires at this step; always 0 in the installed library. */
 #ifdef VMSNAP_FAILPOINTS

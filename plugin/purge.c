@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "guard.h"
 #include "live.h"
+#include "path-set.h"
 #include "prepared.h"
 #include "purge.h"
 #include "store.h"
@@ -25,66 +26,10 @@
  * undefine has a prepare phase: rolled back while libvirt still defines the domain, rolled
  * forward once it does not. The finish phase is rolled forward. */
 
-static json_object *intent_array(json_object *object, const char *key)
-{
-        json_object *value;
-
-        if (!object || !json_object_object_get_ex(object, key, &value) ||
-            !json_object_is_type(value, json_type_array))
-                return NULL;
-        return value;
-}
-
-/* ---- sets of canonical paths ---- */
-
-typedef struct path_set {
-        char **paths;
-        size_t n;
-} path_set;
-
-static char *canonical_or_copy(const char *path)
-{
-        char *canonical = NULL;
-
-        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
-                canonical = xstrdup(path);
-        return canonical;
-}
-
-static bool path_set_has(const path_set *set, const char *canonical)
-{
-        for (size_t i = 0; i < set->n; i++)
-                if (strcmp(set->paths[i], canonical) == 0)
-                        return true;
-        return false;
-}
-
-/* Adds path; false when it was there already. */
-static bool path_set_add(path_set *set, const char *path)
-{
-        char *canonical = canonical_or_copy(path);
-
-        if (path_set_has(set, canonical)) {
-                free(canonical);
-                return false;
-        }
-        set->paths = xreallocarray(set->paths, set->n + 1, sizeof(char *));
-        set->paths[set->n++] = canonical;
-        return true;
-}
-
-static void path_set_clear(path_set *set)
-{
-        for (size_t i = 0; i < set->n; i++)
-                free(set->paths[i]);
-        free(set->paths);
-        *set = (path_set){0};
-}
-
 static int add_chain_file(const char *path, const vmsnap_image_header *header, unsigned depth,
                           void *userdata)
 {
-        path_set_add(userdata, path);
+        vmsnap_path_set_add(userdata, vmsnap_path_canonical_or_copy(path));
         return 0;
 }
 
@@ -101,19 +46,19 @@ static bool forgotten(const vmsnap_op *op, const char *canonical)
 
 struct originals {
         vmsnap_op *op;
-        path_set seen;
+        vmsnap_path_set seen;
 };
 
 /* Safety rule 1: a file vmsnap did not make is never removed; the job names each. */
 static int note_original(const char *path, const vmsnap_image_header *header, unsigned depth, void *userdata)
 {
         struct originals *ctx = userdata;
-        _cleanup_free_ char *canonical = canonical_or_copy(path);
+        _cleanup_free_ char *canonical = vmsnap_path_canonical_or_copy(path);
 
         if (vmsnap_domain_meta_owns(ctx->op->meta, path) ||
             vmsnap_domain_meta_owns(ctx->op->meta, canonical) || forgotten(ctx->op, canonical))
                 return 0; /* a forgotten image is named by purge_plan */
-        if (path_set_add(&ctx->seen, canonical))
+        if (vmsnap_path_set_add(&ctx->seen, xstrdup(canonical)))
                 vmsnap_op_message(ctx->op,
                                   "%s stays: vmsnap did not make it (an original image of domain %s or a "
                                   "shared base), so Purge leaves it in place",
@@ -153,7 +98,7 @@ static void list_originals(vmsnap_op *op)
                         walk_for_originals(&ctx, active[i].source);
                 vmsnap_active_disks_free(active, n_active);
         }
-        path_set_clear(&ctx.seen);
+        vmsnap_path_set_clear(&ctx.seen);
 }
 
 /* An operation left unfinished on a domain libvirt no longer defines cannot be completed
@@ -172,7 +117,7 @@ static int check_unfinished(vmsnap_op *op, json_object *previous)
         };
         const char *phase = vmsnap_json_string(previous, "phase"),
                    *operation = vmsnap_json_string(previous, "operation");
-        json_object *steps = intent_array(previous, "steps");
+        json_object *steps = vmsnap_json_array(previous, "steps");
 
         if (!phase || strcmp(phase, "finish") != 0 || !steps)
                 return 0;
@@ -217,7 +162,7 @@ static int purge_plan(vmsnap_op *op, bool undefine, json_object **ret)
         json_object_object_add(intent, "prepared", prepared);
 
         r = previous ? check_unfinished(op, previous) : 0;
-        files = intent_array(previous, "files");
+        files = vmsnap_json_array(previous, "files");
         for (size_t i = 0; r == 0 && files && i < json_object_array_length(files); i++) {
                 json_object *file = json_object_array_get_idx(files, i);
                 const char *path = vmsnap_json_string(file, "path");
@@ -289,7 +234,7 @@ static int purge_undefine(vmsnap_op *op)
 
 /* A domain defined again with the same UUID after its undefine, before a recovery
  * finished the purge: what its disks read now stays. */
-static void collect_read_now(vmsnap_op *op, path_set *set)
+static void collect_read_now(vmsnap_op *op, vmsnap_path_set *set)
 {
         vmsnap_active_disk *active = NULL;
         size_t n_active = 0;
@@ -298,7 +243,7 @@ static void collect_read_now(vmsnap_op *op, path_set *set)
                 return;
         for (size_t i = 0; i < n_active; i++) {
                 vmsnap_error ignored;
-                path_set_add(set, active[i].source);
+                vmsnap_path_set_add(set, vmsnap_path_canonical_or_copy(active[i].source));
                 if (vmsnap_file_exists(active[i].source))
                         vmsnap_chain_walk(active[i].source, add_chain_file, set, &ignored);
         }
@@ -306,9 +251,9 @@ static void collect_read_now(vmsnap_op *op, path_set *set)
 }
 
 /* Whether path must stay after all: checked again right before each removal. */
-static int must_stay(vmsnap_op *op, const char *path, const path_set *read_now, bool *ret)
+static int must_stay(vmsnap_op *op, const char *path, const vmsnap_path_set *read_now, bool *ret)
 {
-        _cleanup_free_ char *canonical = canonical_or_copy(path);
+        _cleanup_free_ char *canonical = vmsnap_path_canonical_or_copy(path);
         int r;
 
         *ret = vmsnap_op_forgotten_reader(op, path) != NULL; /* named by the plan */
@@ -319,7 +264,7 @@ static int must_stay(vmsnap_op *op, const char *path, const path_set *read_now, 
                 return r;
         if (*ret)
                 vmsnap_op_message(op, "%s stays: another domain's chain contains it", path);
-        else if (path_set_has(read_now, canonical)) {
+        else if (vmsnap_path_set_contains(read_now, canonical)) {
                 vmsnap_op_message(op, "%s stays: domain %s, defined again, uses it", path, op->name);
                 *ret = true;
         }
@@ -330,12 +275,12 @@ static int must_stay(vmsnap_op *op, const char *path, const path_set *read_now, 
  * removal can run again: a file already gone is fine. */
 static int purge_finish(vmsnap_op *op)
 {
-        json_object *remove = intent_array(op->meta->intent, "remove");
-        json_object *prepared = intent_array(op->meta->intent, "prepared");
+        json_object *remove = vmsnap_json_array(op->meta->intent, "remove");
+        json_object *prepared = vmsnap_json_array(op->meta->intent, "prepared");
         size_t n_remove = remove ? json_object_array_length(remove) : 0;
         size_t n_prepared = prepared ? json_object_array_length(prepared) : 0;
         size_t total = n_remove + n_prepared + 1;
-        path_set read_now = {0};
+        vmsnap_path_set read_now = {0};
         bool stay;
         int r = 0;
 
@@ -360,7 +305,7 @@ static int purge_finish(vmsnap_op *op)
                         r = vmsnap_op_failpoint(op, "purge: after a removal");
                 vmsnap_op_progress(op, i + 1, total);
         }
-        path_set_clear(&read_now);
+        vmsnap_path_set_clear(&read_now);
         if (r < 0)
                 return r;
         r = vmsnap_op_failpoint(op, "purge: before the metadata goes");
@@ -397,12 +342,6 @@ static void purge_rollback(vmsnap_op *op)
         op->error = original;
 }
 
-static void tell_past_point_of_no_return(vmsnap_op *op)
-{
-        if (op->hooks && op->hooks->past_point_of_no_return)
-                op->hooks->past_point_of_no_return(op->hooks->userdata);
-}
-
 static int purge_run(vmsnap_op *op, json_object *intent)
 {
         bool defined = op->domain != NULL;
@@ -433,7 +372,7 @@ static int purge_run(vmsnap_op *op, json_object *intent)
                 if (r < 0)
                         return r;
         }
-        tell_past_point_of_no_return(op);
+        vmsnap_op_past_point_of_no_return(op);
         r = vmsnap_op_failpoint(op, "purge: point of no return");
         if (r < 0)
                 return r;
@@ -524,7 +463,7 @@ int vmsnap_purge_recover_op(vmsnap_op *op)
                                     "it back",
                           op->name);
         if (forward) {
-                tell_past_point_of_no_return(op);
+                vmsnap_op_past_point_of_no_return(op);
                 return purge_finish(op);
         }
         json_object_put(op->meta->intent);
