@@ -20,7 +20,7 @@
 #include "journal.h"
 #include "live.h"
 #include "prepared.h"
-#include "purge.h"
+#include "purge-finish.h"
 #include "document.h"
 #include "store.h"
 
@@ -708,7 +708,7 @@ int vmsnap_journal_recover(vmsnap_op *op)
 
         /* A purge decides with libvirt, and may run while libvirt no longer defines the domain. */
         if (operation && strcmp(operation, "purge") == 0)
-                return vmsnap_purge_recover_op(op);
+                return vmsnap_purge_recover(op);
 
         vmsnap_op_message(op, "completing an interrupted %s of domain %s",
                           operation ? operation : "operation", op->name);
