@@ -20,7 +20,6 @@
 #include "journal.h"
 #include "live.h"
 #include "prepared.h"
-#include "purge-finish.h"
 #include "document.h"
 #include "store.h"
 
@@ -705,10 +704,6 @@ int vmsnap_journal_recover(vmsnap_op *op)
         const char *operation = vmsnap_json_string(op->meta->intent, "operation");
 
         bool forward = phase && strcmp(phase, "finish") == 0;
-
-        /* A purge decides with libvirt, and may run while libvirt no longer defines the domain. */
-        if (operation && strcmp(operation, "purge") == 0)
-                return vmsnap_purge_recover(op);
 
         vmsnap_op_message(op, "completing an interrupted %s of domain %s",
                           operation ? operation : "operation", op->name);

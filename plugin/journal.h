@@ -69,7 +69,8 @@ void vmsnap_journal_step_restore(vmsnap_op *op, const char *memory_file, const c
  * then runs them, then clears the intent and collects garbage. */
 int vmsnap_journal_commit(vmsnap_op *op);
 
-/* Called when a domain's metadata is loaded: finishes or rolls back what a crash interrupted. */
+/* Called when an operation begins (begin.h): finishes or rolls back the operation a crash
+ * interrupted, when its intent is not a purge's (purge-finish.h). */
 int vmsnap_journal_recover(vmsnap_op *op);
 
 /* A clone's copies. A clone runs without its source domain's lock (snapshots may be taken

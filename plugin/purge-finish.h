@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* purge-finish.h: the half of a purge past its point of no return, which Purge runs
  * (purge.c) and so does the recovery of a purge a crash interrupted, for domains
- * libvirt no longer defines too (the journal's recovery hands it on). */
+ * libvirt no longer defines too (begin.h runs it when an operation begins). */
 #pragma once
 
 #include "op.h"

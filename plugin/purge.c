@@ -7,6 +7,7 @@
 #include <libvirt/virterror.h>
 #include <string.h>
 
+#include "begin.h"
 #include "chain.h"
 #include "domxml.h"
 #include "error.h"
