@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "begin.h"
 #include "collapse.h"
 #include "confine.h"
 #include "create.h"
-#include "op.h"
 #include "error.h"
 #include "failpoint.h"
 #include "fileio.h"

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "begin.h"
 #include "chain.h"
 #include "create.h"
 #include "eligibility.h"

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "begin.h"
 #include "chain.h"
 #include "domxml.h"
 #include "error.h"

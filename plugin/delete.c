@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "begin.h"
 #include "chain.h"
 #include "delete.h"
 #include "error.h"

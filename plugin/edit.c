@@ -3,8 +3,8 @@
  * setting its description. One atomic store write each. */
 #include <string.h>
 
+#include "begin.h"
 #include "create.h"
-#include "op.h"
 #include "error.h"
 #include "util.h"
 

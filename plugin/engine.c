@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* engine.c: the engine object, its libvirt connection, its per-domain slots, its
- * log and its worker pool. The life of an operation lives in op.c; what each
- * operation does lives in its own file. */
+ * log and its worker pool. The life of an operation lives in begin.c and op.c; what
+ * each operation does lives in its own file. */
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>

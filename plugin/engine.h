@@ -16,7 +16,7 @@
 #include "vmsnap/vmsnap.h"
 
 /* What the engine runs once libvirt is first reachable: the recoveries of operations a
- * crash interrupted (op.c gives it). */
+ * crash interrupted (begin.c gives it). */
 typedef void (*vmsnap_engine_recover_fn)(vmsnap_engine *engine);
 
 typedef struct vmsnap_domain_slot {
@@ -111,7 +111,7 @@ struct vmsnap_engine {
 /* Reports a recovery to the engine's log (vmsnap_engine_set_log). Any thread. */
 void vmsnap_engine_log(vmsnap_engine *engine, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
-/* Makes the engine (vmsnap_engine_new, in op.c, is this with the recoveries): the state
+/* Makes the engine (vmsnap_engine_new, in begin.c, is this with the recoveries): the state
  * directory, and the connection when libvirt is reachable; recover runs then, or at the
  * first connection. */
 int vmsnap_engine_open(const char *uri, const char *state_dir, vmsnap_engine_recover_fn recover,

@@ -516,6 +516,15 @@ int vmsnap_path_canonical(const char *path, char **ret, vmsnap_error *error)
         return 0;
 }
 
+char *vmsnap_path_canonical_or_copy(const char *path)
+{
+        char *canonical = NULL;
+
+        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
+                canonical = xstrdup(path);
+        return canonical;
+}
+
 uint64_t vmsnap_file_allocated(const char *path)
 {
         struct stat st;

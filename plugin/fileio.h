@@ -56,6 +56,8 @@ int vmsnap_file_remove(const char *path, vmsnap_error *error);
 /* Absolute, symlink-free form of path (realpath); for a missing file, the
  * directory is resolved and the last component appended. */
 int vmsnap_path_canonical(const char *path, char **ret, vmsnap_error *error);
+/* path's canonical form, or a copy of path when it has none (a directory that is gone). */
+char *vmsnap_path_canonical_or_copy(const char *path);
 
 /* Opens the absolute directory path component by component with O_NOFOLLOW, so that
  * no symlink anywhere in it is followed; ".." is refused. *fd_ret: an O_PATH descriptor

@@ -219,21 +219,3 @@ const char *vmsnap_op_forgotten_reader(vmsnap_op *op, const char *path)
                         return op->forgotten_reads[i].forgotten;
         return NULL;
 }
-
-void vmsnap_op_guard_clear(vmsnap_op *op)
-{
-        for (size_t i = 0; i < op->n_foreign_images; i++)
-                free(op->foreign_images[i]);
-        free(op->foreign_images);
-        op->foreign_images = NULL;
-        op->n_foreign_images = 0;
-        op->foreign_loaded = false;
-        for (size_t i = 0; i < op->n_forgotten_reads; i++) {
-                free(op->forgotten_reads[i].path);
-                free(op->forgotten_reads[i].forgotten);
-        }
-        free(op->forgotten_reads);
-        op->forgotten_reads = NULL;
-        op->n_forgotten_reads = 0;
-        op->forgotten_loaded = false;
-}

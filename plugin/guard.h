@@ -21,5 +21,4 @@ int vmsnap_op_used_elsewhere(vmsnap_op *op, const char *path, bool *ret);
  * per operation, at the first question; one that cannot be read protects what it reaches. */
 const char *vmsnap_op_forgotten_reader(vmsnap_op *op, const char *path);
 
-/* Frees what the questions above loaded into op. */
-void vmsnap_op_guard_clear(vmsnap_op *op);
+/* What these questions loaded into op is freed by vmsnap_op_guard_clear (op.h). */

@@ -19,7 +19,7 @@
 #include "image.h"
 #include "journal.h"
 #include "live.h"
-#include "purge.h"
+#include "prepared.h"
 #include "document.h"
 #include "store.h"
 
@@ -85,70 +85,6 @@ int vmsnap_journal_add_block_job(vmsnap_op *op, const char *target)
         return vmsnap_op_save_intent(op);
 }
 
-/* A file the running domain reads now stays: a crash between libvirt's live snapshot
- * and the commit point leaves the domain on the new overlays, and removing them
- * would lose its writes. */
-static bool used_by_running_domain(vmsnap_op *op, const char *path)
-{
-        bool used = false;
-
-        if (!op->domain)
-                return false; /* libvirt no longer defines it: nothing of it runs */
-        if (vmsnap_live_uses(op, path, &used) < 0)
-                return true; /* in doubt, keep */
-        if (used)
-                vmsnap_op_message(op, "%s was kept: the running domain %s uses it", path, op->name);
-        return used;
-}
-
-/* Removes a file the prepare phase recorded, if it is what we made: a qcow2 overlay of
- * the recorded backing file. Anything else at that path is not ours and is left alone. */
-static void remove_prepared_file(vmsnap_op *op, const char *path, const char *backing)
-{
-        vmsnap_image_header header = {0};
-        vmsnap_error ignored;
-        char *want = NULL, *have = NULL;
-
-        if (!vmsnap_file_exists(path) || used_by_running_domain(op, path))
-                return;
-        /* An empty file is one we created whose qemu-img never ran; a qcow2 of no size and
-         * no backing file is the first thing qemu-img create writes, killed before the rest
-         * (both only where the file system has no unnamed files: see image.c). */
-        if (vmsnap_image_header_read(path, &header, &ignored) == 0 && header.virtual_size == 0 &&
-            ((header.format == VMSNAP_FORMAT_RAW && vmsnap_file_allocated(path) == 0) ||
-             (header.format == VMSNAP_FORMAT_QCOW2 && !header.backing))) {
-                vmsnap_file_remove(path, NULL);
-                goto out;
-        }
-        vmsnap_image_header_clear(&header);
-        if (vmsnap_image_header_read(path, &header, &ignored) < 0 || !header.backing)
-                goto keep;
-        if (vmsnap_path_canonical(header.backing, &have, NULL) < 0 ||
-            vmsnap_path_canonical(backing, &want, NULL) < 0 || strcmp(have, want) != 0)
-                goto keep;
-        vmsnap_file_remove(path, NULL);
-        goto out;
-keep:
-        vmsnap_op_message(op, "%s was left in place: it is not the overlay vmsnap was creating there", path);
-out:
-        vmsnap_image_header_clear(&header);
-        free(want);
-        free(have);
-}
-
-void vmsnap_journal_remove_prepared(vmsnap_op *op, json_object *file)
-{
-        const char *path = vmsnap_json_string(file, "path");
-        const char *backing = vmsnap_json_string(file, "backing");
-
-        /* The path was free when recorded, so whatever is there now is libvirt's
-         * unfinished memory file. */
-        if (path && json_object_object_get_ex(file, "memory", NULL))
-                vmsnap_file_remove(path, NULL);
-        else if (path && backing)
-                remove_prepared_file(op, path, backing);
-}
-
 static int run_finish(vmsnap_op *op, bool resuming);
 
 int vmsnap_journal_expect_switch(vmsnap_op *op, const vmsnap_xml_disk_source *disks, size_t n,
@@ -199,14 +135,6 @@ static bool switch_happened(vmsnap_op *op, json_object *expected)
                         return false;
         }
         return n > 0;
-}
-
-/* The intent is saved with its finish phase: the operation completes from here, also
- * after a crash, so cancelling can no longer stop it. */
-static void tell_past_point_of_no_return(vmsnap_op *op)
-{
-        if (op->hooks && op->hooks->past_point_of_no_return)
-                op->hooks->past_point_of_no_return(op->hooks->userdata);
 }
 
 /* libvirt switched the disks: the operation's model becomes the domain's, and what is
@@ -264,7 +192,7 @@ static int roll_forward_switch(vmsnap_op *op, json_object *expected)
         r = vmsnap_op_save(op);
         if (r < 0)
                 return r;
-        tell_past_point_of_no_return(op);
+        vmsnap_op_past_point_of_no_return(op);
         return run_finish(op, false);
 }
 
@@ -296,7 +224,7 @@ static int rollback_prepare(vmsnap_op *op)
         }
         if (json_object_object_get_ex(intent, "files", &files))
                 for (size_t i = json_object_array_length(files); i > 0; i--)
-                        vmsnap_journal_remove_prepared(op, json_object_array_get_idx(files, i - 1));
+                        vmsnap_prepared_file_remove(op, json_object_array_get_idx(files, i - 1));
         /* An empty saved_xml: the operation changes the definition only through libvirt
          * calls that succeed or fail whole (live snapshots); nothing to restore. */
         if (saved_xml && *saved_xml && strcmp(saved_xml, op->xml) != 0)
@@ -766,7 +694,7 @@ int vmsnap_journal_commit(vmsnap_op *op)
         r = vmsnap_op_save(op);
         if (r < 0)
                 return r;
-        tell_past_point_of_no_return(op);
+        vmsnap_op_past_point_of_no_return(op);
         return run_finish(op, false);
 }
 
@@ -776,10 +704,6 @@ int vmsnap_journal_recover(vmsnap_op *op)
         const char *operation = vmsnap_json_string(op->meta->intent, "operation");
 
         bool forward = phase && strcmp(phase, "finish") == 0;
-
-        /* A purge decides with libvirt, and may run while libvirt no longer defines the domain. */
-        if (operation && strcmp(operation, "purge") == 0)
-                return vmsnap_purge_recover_op(op);
 
         vmsnap_op_message(op, "completing an interrupted %s of domain %s",
                           operation ? operation : "operation", op->name);

@@ -39,10 +39,6 @@ int vmsnap_journal_add_block_job(vmsnap_op *op, const char *target);
  * rolls forward to this model when the domain's disks use the overlays, else back. */
 int vmsnap_journal_expect_switch(vmsnap_op *op, const vmsnap_xml_disk_source *disks, size_t n,
                                  const vmsnap_domain_meta *after);
-/* Removes one file a prepare phase recorded ({"path", "backing"} or {"path", "memory":
- * true}) if it is what vmsnap was creating there; anything else at that path is left
- * alone and named in a message. Rollbacks and purges use it. */
-void vmsnap_journal_remove_prepared(vmsnap_op *op, json_object *file);
 /* Rolls back the prepare phase now (for a failure, not a crash): removes created
  * files, restores the saved XML, clears the intent and saves. */
 int vmsnap_journal_rollback(vmsnap_op *op);
@@ -73,7 +69,8 @@ void vmsnap_journal_step_restore(vmsnap_op *op, const char *memory_file, const c
  * then runs them, then clears the intent and collects garbage. */
 int vmsnap_journal_commit(vmsnap_op *op);
 
-/* Called when a domain's metadata is loaded: finishes or rolls back what a crash interrupted. */
+/* Called when an operation begins (begin.h): finishes or rolls back the operation a crash
+ * interrupted, when its intent is not a purge's (purge-finish.h). */
 int vmsnap_journal_recover(vmsnap_op *op);
 
 /* A clone's copies. A clone runs without its source domain's lock (snapshots may be taken

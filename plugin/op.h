@@ -1,24 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* op.h: the life of an operation. An operation runs inside a vmsnap_op, which holds
- * its domain's lock and owns the working copy of the metadata until it is saved;
- * beginning one recovers what a crash interrupted (journal.h). */
+/* op.h: the operation object. An operation runs inside a vmsnap_op, which holds its
+ * domain's lock and owns the working copy of the metadata until it is saved; it begins
+ * with vmsnap_op_begin (begin.h), which recovers what a crash interrupted, and ends with
+ * vmsnap_op_end. */
 #pragma once
 
 #include "engine.h"
 #include "failpoint.h"
-
-/* What an operation requires of the domain before it may start. */
-typedef enum vmsnap_op_flags {
-        VMSNAP_OP_SHUT_OFF = 1 << 0,             /* the domain must not be running */
-        VMSNAP_OP_NO_PREVIEW = 1 << 1,           /* refused while a preview runs */
-        VMSNAP_OP_IN_PREVIEW = 1 << 2,           /* requires a running preview */
-        VMSNAP_OP_NO_FOREIGN_SNAPSHOTS = 1 << 3, /* safety rule 4 */
-        /* The domain may be one libvirt no longer defines, known only by the metadata the
-         * state directory keeps (vmsnap_engine_lookup_kept): op->domain and op->xml are then
-         * NULL, op->disks empty, and only an unfinished purge is recovered (purge.c). The
-         * other flags apply to a defined domain only. */
-        VMSNAP_OP_UNDEFINED_OK = 1 << 4,
-} vmsnap_op_flags;
 
 /* A file an image a metadata-only delete left to the administrator reads (guard.h). */
 typedef struct vmsnap_forgotten_read {
@@ -56,10 +44,6 @@ typedef struct vmsnap_op {
         bool purged;     /* recovery completed a purge: the domain's metadata is gone */
 } vmsnap_op;
 
-/* Resolves the domain (name or UUID), takes its op lock, loads and recovers its
- * metadata, and checks flags. */
-int vmsnap_op_begin(vmsnap_engine *engine, const char *domain, unsigned flags, const vmsnap_hooks *hooks,
-                    vmsnap_op **ret, vmsnap_error *error);
 /* Writes op->meta to the store and publishes it to readers. */
 int vmsnap_op_save(vmsnap_op *op);
 /* Writes only op->meta->intent (store.h), for a step that leaves the model on disk as it
@@ -70,7 +54,11 @@ int vmsnap_op_save_intent(vmsnap_op *op);
 int vmsnap_op_reload_xml(vmsnap_op *op);
 /* Defines xml as the domain's persistent configuration and reloads it. */
 int vmsnap_op_define(vmsnap_op *op, const char *xml);
+/* Publishes what the operation saved, releases the domain's lock and frees op. */
 void vmsnap_op_end(vmsnap_op *op);
+/* Frees what the guard's questions (guard.h) loaded into op, so that the next one reads
+ * the chains again. */
+void vmsnap_op_guard_clear(vmsnap_op *op);
 /* Reports progress/messages through the hooks; checks cancellation. */
 void vmsnap_op_progress(vmsnap_op *op, uint64_t done, uint64_t total);
 /* count steps of equal weight, step index running: the userdata of hooks whose progress is
@@ -82,6 +70,9 @@ typedef struct vmsnap_op_steps {
 void vmsnap_op_step_progress(void *steps, uint64_t done, uint64_t total);
 void vmsnap_op_message(vmsnap_op *op, const char *format, ...) __attribute__((format(printf, 2, 3)));
 bool vmsnap_op_canceled(vmsnap_op *op);
+/* Tells the hooks that the operation's intent is saved with its finish phase: it
+ * completes from here, also after a crash, so cancelling can no longer stop it. */
+void vmsnap_op_past_point_of_no_return(vmsnap_op *op);
 /* Test failure injection: returns -EINTR and marks the op crashed when the armed
  * failpoint fires at this step; always 0 in the installed library. */
 #ifdef VMSNAP_FAILPOINTS

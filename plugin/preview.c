@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "begin.h"
 #include "eligibility.h"
-#include "op.h"
 #include "error.h"
 #include "fileio.h"
 #include "image.h"

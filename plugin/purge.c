@@ -1,20 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* purge.c: Purge (vmsnap_domain_purge, see vmsnap.h): every file vmsnap made for a
  * domain libvirt no longer defines goes (after an undefine, on request), then its
- * metadata; and the recovery of a purge a crash interrupted. Which files a domain owns
- * is the model's; removing a file is fileio's; the intent lives in the store's document. */
+ * metadata. This file plans it and undefines the domain; the removals past the point of
+ * no return, and the recovery of a purge a crash interrupted, are purge-finish.c's.
+ * Which files a domain owns is the model's; the intent lives in the store's document. */
 #include <libvirt/virterror.h>
 #include <string.h>
 
+#include "begin.h"
 #include "chain.h"
 #include "domxml.h"
 #include "error.h"
 #include "failpoint.h"
 #include "fileio.h"
 #include "guard.h"
-#include "journal.h"
 #include "live.h"
-#include "purge.h"
+#include "path-set.h"
+#include "purge-finish.h"
 #include "store.h"
 
 /* The intent of a purge, in the domain's document:
@@ -24,69 +26,6 @@
  * unfinished had recorded before creating them. Only a defined domain waiting for its
  * undefine has a prepare phase: rolled back while libvirt still defines the domain, rolled
  * forward once it does not. The finish phase is rolled forward. */
-
-static json_object *intent_array(json_object *object, const char *key)
-{
-        json_object *value;
-
-        if (!object || !json_object_object_get_ex(object, key, &value) ||
-            !json_object_is_type(value, json_type_array))
-                return NULL;
-        return value;
-}
-
-/* ---- sets of canonical paths ---- */
-
-typedef struct path_set {
-        char **paths;
-        size_t n;
-} path_set;
-
-static char *canonical_or_copy(const char *path)
-{
-        char *canonical = NULL;
-
-        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
-                canonical = xstrdup(path);
-        return canonical;
-}
-
-static bool path_set_has(const path_set *set, const char *canonical)
-{
-        for (size_t i = 0; i < set->n; i++)
-                if (strcmp(set->paths[i], canonical) == 0)
-                        return true;
-        return false;
-}
-
-/* Adds path; false when it was there already. */
-static bool path_set_add(path_set *set, const char *path)
-{
-        char *canonical = canonical_or_copy(path);
-
-        if (path_set_has(set, canonical)) {
-                free(canonical);
-                return false;
-        }
-        set->paths = xreallocarray(set->paths, set->n + 1, sizeof(char *));
-        set->paths[set->n++] = canonical;
-        return true;
-}
-
-static void path_set_clear(path_set *set)
-{
-        for (size_t i = 0; i < set->n; i++)
-                free(set->paths[i]);
-        free(set->paths);
-        *set = (path_set){0};
-}
-
-static int add_chain_file(const char *path, const vmsnap_image_header *header, unsigned depth,
-                          void *userdata)
-{
-        path_set_add(userdata, path);
-        return 0;
-}
 
 /* ---- planning ---- */
 
@@ -101,19 +40,19 @@ static bool forgotten(const vmsnap_op *op, const char *canonical)
 
 struct originals {
         vmsnap_op *op;
-        path_set seen;
+        vmsnap_path_set seen;
 };
 
 /* Safety rule 1: a file vmsnap did not make is never removed; the job names each. */
 static int note_original(const char *path, const vmsnap_image_header *header, unsigned depth, void *userdata)
 {
         struct originals *ctx = userdata;
-        _cleanup_free_ char *canonical = canonical_or_copy(path);
+        _cleanup_free_ char *canonical = vmsnap_path_canonical_or_copy(path);
 
         if (vmsnap_domain_meta_owns(ctx->op->meta, path) ||
             vmsnap_domain_meta_owns(ctx->op->meta, canonical) || forgotten(ctx->op, canonical))
                 return 0; /* a forgotten image is named by purge_plan */
-        if (path_set_add(&ctx->seen, canonical))
+        if (vmsnap_path_set_add(&ctx->seen, xstrdup(canonical)))
                 vmsnap_op_message(ctx->op,
                                   "%s stays: vmsnap did not make it (an original image of domain %s or a "
                                   "shared base), so Purge leaves it in place",
@@ -153,7 +92,7 @@ static void list_originals(vmsnap_op *op)
                         walk_for_originals(&ctx, active[i].source);
                 vmsnap_active_disks_free(active, n_active);
         }
-        path_set_clear(&ctx.seen);
+        vmsnap_path_set_clear(&ctx.seen);
 }
 
 /* An operation left unfinished on a domain libvirt no longer defines cannot be completed
@@ -172,7 +111,7 @@ static int check_unfinished(vmsnap_op *op, json_object *previous)
         };
         const char *phase = vmsnap_json_string(previous, "phase"),
                    *operation = vmsnap_json_string(previous, "operation");
-        json_object *steps = intent_array(previous, "steps");
+        json_object *steps = vmsnap_json_array(previous, "steps");
 
         if (!phase || strcmp(phase, "finish") != 0 || !steps)
                 return 0;
@@ -217,7 +156,7 @@ static int purge_plan(vmsnap_op *op, bool undefine, json_object **ret)
         json_object_object_add(intent, "prepared", prepared);
 
         r = previous ? check_unfinished(op, previous) : 0;
-        files = intent_array(previous, "files");
+        files = vmsnap_json_array(previous, "files");
         for (size_t i = 0; r == 0 && files && i < json_object_array_length(files); i++) {
                 json_object *file = json_object_array_get_idx(files, i);
                 const char *path = vmsnap_json_string(file, "path");
@@ -287,102 +226,6 @@ static int purge_undefine(vmsnap_op *op)
         return 0;
 }
 
-/* A domain defined again with the same UUID after its undefine, before a recovery
- * finished the purge: what its disks read now stays. */
-static void collect_read_now(vmsnap_op *op, path_set *set)
-{
-        vmsnap_active_disk *active = NULL;
-        size_t n_active = 0;
-
-        if (!op->domain || vmsnap_op_active_disks(op, &active, &n_active) < 0)
-                return;
-        for (size_t i = 0; i < n_active; i++) {
-                vmsnap_error ignored;
-                path_set_add(set, active[i].source);
-                if (vmsnap_file_exists(active[i].source))
-                        vmsnap_chain_walk(active[i].source, add_chain_file, set, &ignored);
-        }
-        vmsnap_active_disks_free(active, n_active);
-}
-
-/* Whether path must stay after all: checked again right before each removal. */
-static int must_stay(vmsnap_op *op, const char *path, const path_set *read_now, bool *ret)
-{
-        _cleanup_free_ char *canonical = canonical_or_copy(path);
-        int r;
-
-        *ret = vmsnap_op_forgotten_reader(op, path) != NULL; /* named by the plan */
-        if (*ret)
-                return 0;
-        r = vmsnap_op_used_elsewhere(op, path, ret);
-        if (r < 0)
-                return r;
-        if (*ret)
-                vmsnap_op_message(op, "%s stays: another domain's chain contains it", path);
-        else if (path_set_has(read_now, canonical)) {
-                vmsnap_op_message(op, "%s stays: domain %s, defined again, uses it", path, op->name);
-                *ret = true;
-        }
-        return 0;
-}
-
-/* Past the point of no return: removes the planned files, then the metadata. Every
- * removal can run again: a file already gone is fine. */
-static int purge_finish(vmsnap_op *op)
-{
-        json_object *remove = intent_array(op->meta->intent, "remove");
-        json_object *prepared = intent_array(op->meta->intent, "prepared");
-        size_t n_remove = remove ? json_object_array_length(remove) : 0;
-        size_t n_prepared = prepared ? json_object_array_length(prepared) : 0;
-        size_t total = n_remove + n_prepared + 1;
-        path_set read_now = {0};
-        bool stay;
-        int r = 0;
-
-        if (op->recovering)
-                collect_read_now(op, &read_now);
-        for (size_t i = 0; r == 0 && i < n_remove + n_prepared; i++) {
-                json_object *entry = i < n_remove ? json_object_array_get_idx(remove, i)
-                                                  : json_object_array_get_idx(prepared, i - n_remove);
-                const char *path =
-                        i < n_remove ? json_object_get_string(entry) : vmsnap_json_string(entry, "path");
-
-                if (!path)
-                        continue;
-                r = must_stay(op, path, &read_now, &stay);
-                if (r == 0 && !stay) {
-                        if (i < n_remove)
-                                r = vmsnap_file_remove(path, op->error);
-                        else
-                                vmsnap_journal_remove_prepared(op, entry);
-                }
-                if (r == 0)
-                        r = vmsnap_op_failpoint(op, "purge: after a removal");
-                vmsnap_op_progress(op, i + 1, total);
-        }
-        path_set_clear(&read_now);
-        if (r < 0)
-                return r;
-        r = vmsnap_op_failpoint(op, "purge: before the metadata goes");
-        if (r < 0)
-                return r;
-        r = vmsnap_store_remove(op->engine->state_dir, op->slot->uuid, op->error);
-        if (r < 0)
-                return r;
-        /* The domain is new to vmsnap from here: what readers saw goes, and an operation
-         * that recovered this purge on a domain defined again starts from nothing. */
-        pthread_mutex_lock(&op->slot->data_lock);
-        vmsnap_domain_meta *old = vmsnap_slot_publish(op->slot, NULL);
-        pthread_mutex_unlock(&op->slot->data_lock);
-        vmsnap_domain_meta_free(old);
-        vmsnap_domain_meta_free(op->meta);
-        op->meta = vmsnap_domain_meta_new(op->slot->uuid, op->name);
-        op->saved = true;
-        op->purged = true;
-        vmsnap_op_progress(op, total, total);
-        return 0;
-}
-
 /* A failure (not a crash) before the undefine: the intent goes, the domain is as before. */
 static void purge_rollback(vmsnap_op *op)
 {
@@ -395,12 +238,6 @@ static void purge_rollback(vmsnap_op *op)
                 vmsnap_engine_log(op->engine, "domain %s: the purge's intent could not be cleared: %s",
                                   op->name, ignored.message);
         op->error = original;
-}
-
-static void tell_past_point_of_no_return(vmsnap_op *op)
-{
-        if (op->hooks && op->hooks->past_point_of_no_return)
-                op->hooks->past_point_of_no_return(op->hooks->userdata);
 }
 
 static int purge_run(vmsnap_op *op, json_object *intent)
@@ -433,11 +270,11 @@ static int purge_run(vmsnap_op *op, json_object *intent)
                 if (r < 0)
                         return r;
         }
-        tell_past_point_of_no_return(op);
+        vmsnap_op_past_point_of_no_return(op);
         r = vmsnap_op_failpoint(op, "purge: point of no return");
         if (r < 0)
                 return r;
-        return purge_finish(op);
+        return vmsnap_purge_finish(op);
 }
 
 /* A defined domain: only on request, only shut off, and only without snapshots that
@@ -504,31 +341,5 @@ int vmsnap_domain_purge(vmsnap_engine *engine, const char *domain, const vmsnap_
         if (held)
                 vmsnap_live_release(op);
         vmsnap_op_end(op);
-        return r;
-}
-
-/* ---- recovery ---- */
-
-int vmsnap_purge_recover_op(vmsnap_op *op)
-{
-        const char *phase = vmsnap_json_string(op->meta->intent, "phase");
-        /* Before its point of no return a purge only waited for the undefine: whether
-         * libvirt still defines the domain tells whether it happened. */
-        bool forward = (phase && strcmp(phase, "finish") == 0) || !op->domain;
-        int r;
-
-        vmsnap_engine_log(op->engine,
-                          forward ? "domain %s: the interrupted purge had passed its point of no return; "
-                                    "finishing it"
-                                  : "domain %s: the interrupted purge had not undefined the domain; rolling "
-                                    "it back",
-                          op->name);
-        if (forward) {
-                tell_past_point_of_no_return(op);
-                return purge_finish(op);
-        }
-        json_object_put(op->meta->intent);
-        op->meta->intent = NULL;
-        r = vmsnap_op_save(op);
         return r;
 }

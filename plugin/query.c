@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "begin.h"
 #include "chain.h"
 #include "eligibility.h"
-#include "op.h"
 #include "error.h"
 #include "facts.h"
 #include "fileio.h"

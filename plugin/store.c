@@ -990,3 +990,13 @@ const char *vmsnap_json_string(json_object *object, const char *key)
                 return NULL;
         return json_object_get_string(value);
 }
+
+json_object *vmsnap_json_array(json_object *object, const char *key)
+{
+        json_object *value;
+
+        if (!object || !json_object_object_get_ex(object, key, &value) ||
+            !json_object_is_type(value, json_type_array))
+                return NULL;
+        return value;
+}

@@ -45,3 +45,5 @@ int vmsnap_store_from_json(json_object *object, vmsnap_domain_meta **ret, vmsnap
 /* The string member key of object, or NULL when object is NULL, has no such member or it is
  * not a string: for readers that take what a record holds (an intent, a history line). */
 const char *vmsnap_json_string(json_object *object, const char *key);
+/* The array member key of object, or NULL as vmsnap_json_string has it. */
+json_object *vmsnap_json_array(json_object *object, const char *key);
