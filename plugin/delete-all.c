@@ -48,8 +48,7 @@ static int owned_chain_visit(const char *path, const vmsnap_image_header *header
         owned_chain *chain = userdata;
         char *canonical = NULL;
 
-        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
-                canonical = xstrdup(path);
+        canonical = vmsnap_path_canonical_or_copy(path);
         chain->forgotten = vmsnap_op_forgotten_reader(chain->op, canonical);
         if (chain->forgotten || !vmsnap_domain_meta_owns(chain->op->meta, canonical)) {
                 chain->original = canonical;

@@ -154,8 +154,7 @@ int vmsnap_op_used_elsewhere(vmsnap_op *op, const char *path, bool *ret)
                 if (r < 0)
                         return r;
         }
-        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
-                canonical = xstrdup(path);
+        canonical = vmsnap_path_canonical_or_copy(path);
         *ret = false;
         for (size_t i = 0; i < op->n_foreign_images; i++)
                 if (strcmp(op->foreign_images[i], canonical) == 0) {
@@ -180,8 +179,7 @@ static int collect_forgotten_chain_file(const char *path, const vmsnap_image_hea
         vmsnap_op *op = ctx->op;
         char *canonical = NULL;
 
-        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
-                canonical = xstrdup(path);
+        canonical = vmsnap_path_canonical_or_copy(path);
         op->forgotten_reads =
                 xreallocarray(op->forgotten_reads, op->n_forgotten_reads + 1, sizeof(*op->forgotten_reads));
         op->forgotten_reads[op->n_forgotten_reads++] =
@@ -212,8 +210,7 @@ const char *vmsnap_op_forgotten_reader(vmsnap_op *op, const char *path)
 
         if (!op->forgotten_loaded)
                 load_forgotten_chains(op);
-        if (vmsnap_path_canonical(path, &canonical, NULL) < 0)
-                canonical = xstrdup(path);
+        canonical = vmsnap_path_canonical_or_copy(path);
         for (size_t i = 0; i < op->n_forgotten_reads; i++)
                 if (strcmp(op->forgotten_reads[i].path, canonical) == 0)
                         return op->forgotten_reads[i].forgotten;

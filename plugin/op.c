@@ -227,8 +227,7 @@ int vmsnap_op_active_disks(vmsnap_op *op, vmsnap_active_disk **ret, size_t *n_re
 
                 if (!d->source || strcmp(d->type, "file") != 0 || strcmp(d->device, "disk") != 0)
                         continue;
-                if (vmsnap_path_canonical(d->source, &canonical, NULL) < 0)
-                        canonical = xstrdup(d->source);
+                canonical = vmsnap_path_canonical_or_copy(d->source);
                 disks[n].target = xstrdup(d->target);
                 disks[n].source = canonical;
                 disks[n].format = xstrdup(d->format ? d->format : "raw");
