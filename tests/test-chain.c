@@ -99,19 +99,6 @@ static void assert_header_refused(const char *path, int expected_code, vmsnap_er
         assert_null(header.backing_raw);
 }
 
-static int setup(void **state)
-{
-        *state = test_tmpdir_new();
-        return 0;
-}
-
-static int teardown(void **state)
-{
-        test_tmpdir_remove(*state);
-        free(*state);
-        return 0;
-}
-
 static void test_header_reads_qcow2_version_3_fields(void **state)
 {
         _cleanup_free_ char *path = path_in(*state, "disk.qcow2");
@@ -854,7 +841,7 @@ static void test_image_format_name_and_parse_round_trip(void **state)
         assert_int_equal(vmsnap_image_format_parse(NULL, &format), -EINVAL);
 }
 
-#define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define TEST(name) cmocka_unit_test_setup_teardown(name, test_tmpdir_setup, test_tmpdir_teardown)
 
 int main(void)
 {

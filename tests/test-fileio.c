@@ -57,19 +57,6 @@ static mode_t mode_of(const char *path)
         return st.st_mode & 07777;
 }
 
-static int setup(void **state)
-{
-        *state = test_tmpdir_new();
-        return 0;
-}
-
-static int teardown(void **state)
-{
-        test_tmpdir_remove(*state);
-        free(*state);
-        return 0;
-}
-
 static void test_write_atomic_replaces_content_and_leaves_no_temp_file(void **state)
 {
         const char *dir = *state;
@@ -462,54 +449,64 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_write_atomic_replaces_content_and_leaves_no_temp_file,
-                                                setup, teardown),
-                cmocka_unit_test_setup_teardown(test_write_atomic_creates_file_with_mode_0600, setup,
-                                                teardown),
+                                                test_tmpdir_setup, test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_write_atomic_creates_file_with_mode_0600,
+                                                test_tmpdir_setup, test_tmpdir_teardown),
                 cmocka_unit_test_setup_teardown(test_write_atomic_into_missing_directory_fails_with_sentence,
-                                                setup, teardown),
-                cmocka_unit_test_setup_teardown(test_read_all_of_missing_file_is_not_found, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_read_all_reads_large_file_and_terminates_it, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_create_like_copies_template_mode_0640, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_create_like_never_opens_mode_wider_than_template, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_create_like_ignores_umask_that_would_narrow_mode, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_create_like_drops_execute_and_special_bits, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_create_like_copies_owner_and_group_when_root, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_create_like_refuses_existing_file, setup, teardown),
+                                                test_tmpdir_setup, test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_read_all_of_missing_file_is_not_found,
+                                                test_tmpdir_setup, test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_read_all_reads_large_file_and_terminates_it,
+                                                test_tmpdir_setup, test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_create_like_copies_template_mode_0640,
+                                                test_tmpdir_setup, test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_create_like_never_opens_mode_wider_than_template,
+                                                test_tmpdir_setup, test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_create_like_ignores_umask_that_would_narrow_mode,
+                                                test_tmpdir_setup, test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_create_like_drops_execute_and_special_bits,
+                                                test_tmpdir_setup, test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_create_like_copies_owner_and_group_when_root,
+                                                test_tmpdir_setup, test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_create_like_refuses_existing_file, test_tmpdir_setup,
+                                                test_tmpdir_teardown),
                 cmocka_unit_test_setup_teardown(
-                        test_create_like_refuses_symlink_and_creates_nothing_at_its_target, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_create_like_refuses_symlinked_directory, setup,
-                                                teardown),
+                        test_create_like_refuses_symlink_and_creates_nothing_at_its_target,
+                        test_tmpdir_setup, test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_create_like_refuses_symlinked_directory,
+                                                test_tmpdir_setup, test_tmpdir_teardown),
                 cmocka_unit_test_setup_teardown(test_make_private_narrows_mode_to_0600_and_takes_ownership,
-                                                setup, teardown),
+                                                test_tmpdir_setup, test_tmpdir_teardown),
                 cmocka_unit_test_setup_teardown(test_make_private_refuses_a_symlink_and_leaves_its_target,
-                                                setup, teardown),
-                cmocka_unit_test_setup_teardown(test_create_like_with_missing_template_is_not_found, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_remove_deletes_regular_file, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_remove_of_missing_file_succeeds, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_remove_refuses_symlink_and_keeps_link_and_target, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_remove_refuses_directory, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_path_canonical_resolves_symlinks, setup, teardown),
+                                                test_tmpdir_setup, test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_create_like_with_missing_template_is_not_found,
+                                                test_tmpdir_setup, test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_remove_deletes_regular_file, test_tmpdir_setup,
+                                                test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_remove_of_missing_file_succeeds, test_tmpdir_setup,
+                                                test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_remove_refuses_symlink_and_keeps_link_and_target,
+                                                test_tmpdir_setup, test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_remove_refuses_directory, test_tmpdir_setup,
+                                                test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_path_canonical_resolves_symlinks, test_tmpdir_setup,
+                                                test_tmpdir_teardown),
                 cmocka_unit_test_setup_teardown(
-                        test_path_canonical_of_missing_file_resolves_directory_and_keeps_name, setup,
-                        teardown),
-                cmocka_unit_test_setup_teardown(test_path_canonical_of_missing_directory_fails, setup,
-                                                teardown),
+                        test_path_canonical_of_missing_file_resolves_directory_and_keeps_name,
+                        test_tmpdir_setup, test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_path_canonical_of_missing_directory_fails,
+                                                test_tmpdir_setup, test_tmpdir_teardown),
                 cmocka_unit_test_setup_teardown(test_dir_ensure_creates_parents_and_private_last_directory,
-                                                setup, teardown),
-                cmocka_unit_test_setup_teardown(test_dir_ensure_refuses_file_in_the_way, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_dir_free_bytes_reports_space, setup, teardown),
+                                                test_tmpdir_setup, test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_dir_ensure_refuses_file_in_the_way, test_tmpdir_setup,
+                                                test_tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_dir_free_bytes_reports_space, test_tmpdir_setup,
+                                                test_tmpdir_teardown),
                 cmocka_unit_test(test_dir_free_bytes_says_a_kernel_file_system_cannot_hold_images),
                 cmocka_unit_test_setup_teardown(test_dir_open_nofollow_refuses_every_symlinked_component,
-                                                setup, teardown),
+                                                test_tmpdir_setup, test_tmpdir_teardown),
                 cmocka_unit_test_setup_teardown(test_file_allocated_counts_blocks_and_is_zero_when_missing,
-                                                setup, teardown),
+                                                test_tmpdir_setup, test_tmpdir_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

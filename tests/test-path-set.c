@@ -20,19 +20,6 @@
 #include "path-set.h"
 #include "testlib.h"
 
-static int setup(void **state)
-{
-        *state = test_tmpdir_new();
-        return 0;
-}
-
-static int teardown(void **state)
-{
-        test_tmpdir_remove(*state);
-        free(*state);
-        return 0;
-}
-
 static void touch(const char *dir, const char *name)
 {
         char *path = test_path_in(dir, name);
@@ -128,7 +115,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_canonical_in_resolved_directories_matches_realpath,
-                                                setup, teardown),
+                                                test_tmpdir_setup, test_tmpdir_teardown),
                 cmocka_unit_test(test_path_set_holds_each_path_once_as_it_grows),
         };
 

@@ -216,19 +216,6 @@ static uint64_t first_l2_table(const char *path)
         return read_be(path, l1, 8) & L2_OFFSET_MASK;
 }
 
-static int setup(void **state)
-{
-        *state = test_tmpdir_new();
-        return 0;
-}
-
-static int teardown(void **state)
-{
-        test_tmpdir_remove(*state);
-        free(*state);
-        return 0;
-}
-
 static void test_reader_reads_clusters_of_every_size(void **state)
 {
         static const char *const sizes[] = {"512", "4096", "65536", "2097152"};
@@ -723,7 +710,7 @@ static void test_reader_survives_random_damage_to_its_tables(void **state)
         }
 }
 
-#define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define TEST(name) cmocka_unit_test_setup_teardown(name, test_tmpdir_setup, test_tmpdir_teardown)
 
 int main(void)
 {

@@ -57,6 +57,19 @@ void test_tmpdir_remove(const char *dir)
         (void)nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+int test_tmpdir_setup(void **state)
+{
+        *state = test_tmpdir_new();
+        return 0;
+}
+
+int test_tmpdir_teardown(void **state)
+{
+        test_tmpdir_remove(*state);
+        free(*state);
+        return 0;
+}
+
 static bool verbose(void)
 {
         const char *v = getenv("VMSNAP_TEST_VERBOSE");

@@ -10,6 +10,9 @@
 char *test_tmpdir_new(void);
 /* rm -rf of a directory made by test_tmpdir_new. */
 void test_tmpdir_remove(const char *dir);
+/* cmocka setup and teardown of a test whose state is a fresh test_tmpdir_new directory. */
+int test_tmpdir_setup(void **state);
+int test_tmpdir_teardown(void **state);
 /* Runs argv (NULL-terminated) and returns its exit status (-1 if it could not run); output discarded
  * unless VMSNAP_TEST_VERBOSE is set. */
 int test_run(const char *const *argv);
