@@ -150,8 +150,8 @@ int vmsnap_op_begin(vmsnap_engine *engine, const char *domain, unsigned flags, c
                         op->name);
                 goto fail;
         }
-        if (flags & VMSNAP_OP_NO_FOREIGN_SNAPSHOTS) {
-                r = vmsnap_guard_no_foreign_snapshots(op);
+        if (flags & (VMSNAP_OP_NO_FOREIGN_SNAPSHOTS | VMSNAP_OP_NO_FOREIGN_IN_CHAINS)) {
+                r = vmsnap_guard_no_foreign_snapshots(op, flags & VMSNAP_OP_NO_FOREIGN_IN_CHAINS);
                 if (r < 0)
                         goto fail;
         }

@@ -11,12 +11,15 @@ typedef enum vmsnap_op_flags {
         VMSNAP_OP_SHUT_OFF = 1 << 0,             /* the domain must not be running */
         VMSNAP_OP_NO_PREVIEW = 1 << 1,           /* refused while a preview runs */
         VMSNAP_OP_IN_PREVIEW = 1 << 2,           /* requires a running preview */
-        VMSNAP_OP_NO_FOREIGN_SNAPSHOTS = 1 << 3, /* safety rule 4 */
+        VMSNAP_OP_NO_FOREIGN_SNAPSHOTS = 1 << 3, /* safety rule 4, on the active images */
         /* The domain may be one libvirt no longer defines, known only by the metadata the
          * state directory keeps (vmsnap_engine_lookup_kept): op->domain and op->xml are then
          * NULL, op->disks empty, and only an unfinished purge is recovered (purge-finish.h). The
          * other flags apply to a defined domain only. */
         VMSNAP_OP_UNDEFINED_OK = 1 << 4,
+        /* Safety rule 4 on every image of the active chains, for operations that remove them
+         * all; implies VMSNAP_OP_NO_FOREIGN_SNAPSHOTS. */
+        VMSNAP_OP_NO_FOREIGN_IN_CHAINS = 1 << 5,
 } vmsnap_op_flags;
 
 /* Resolves the domain (name or UUID), takes its op lock, loads and recovers its

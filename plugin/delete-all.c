@@ -287,7 +287,7 @@ int vmsnap_snapshot_delete_all(vmsnap_engine *engine, const char *domain,
         int r;
 
         /* A running domain is fine: its chains change only through block jobs. */
-        r = vmsnap_op_begin(engine, domain, VMSNAP_OP_NO_PREVIEW | VMSNAP_OP_NO_FOREIGN_SNAPSHOTS, hooks,
+        r = vmsnap_op_begin(engine, domain, VMSNAP_OP_NO_PREVIEW | VMSNAP_OP_NO_FOREIGN_IN_CHAINS, hooks,
                             &op, error);
         if (r < 0)
                 return r;

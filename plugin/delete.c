@@ -29,6 +29,7 @@ typedef struct graph_node {
         char *path;
         char *backing; /* canonical, NULL when none */
         char *backing_format;
+        uint32_t internal_snapshots; /* qcow2 internal snapshots the file holds (safety rule 4) */
 } graph_node;
 
 /* The files, in the order they were added, and three sorted indexes over them, so that
@@ -131,7 +132,7 @@ static int graph_add(vmsnap_op *op, image_graph *graph, const char *path, const 
         if (r < 0)
                 return r;
         node = &graph->nodes[graph->n++];
-        *node = (graph_node){xstrdup(path), NULL, NULL};
+        *node = (graph_node){xstrdup(path), NULL, NULL, header.internal_snapshots};
         if (header.backing) {
                 if (vmsnap_path_canonical_in(&graph->dirs, header.backing, &node->backing, NULL) < 0)
                         node->backing = xstrdup(header.backing);
@@ -195,6 +196,18 @@ static int graph_build(vmsnap_op *op, const vmsnap_active_disk *active, size_t n
         qsort(graph->by_backing, graph->n_by_backing, sizeof(*graph->by_backing), compare_node_backings);
         graph->running = virDomainIsActive(op->domain) == 1;
         return r;
+}
+
+/* Safety rule 4 over every file the graph holds: the plan may write into or remove any of
+ * them, and their headers are read already (the operation's beginning checked only the
+ * active images, guard.h). */
+static int graph_refuse_internal_snapshots(vmsnap_op *op, const image_graph *graph)
+{
+        for (size_t i = 0; i < graph->n; i++)
+                if (graph->nodes[i].internal_snapshots > 0)
+                        return vmsnap_guard_internal_snapshots_error(op, graph->nodes[i].path, NULL,
+                                                                     graph->nodes[i].internal_snapshots);
+        return 0;
 }
 
 /* The images whose backing file is path, in the order they were added. */
@@ -553,6 +566,8 @@ static int delete_merge(vmsnap_op *op, vmsnap_snapshot *snapshot)
         if (r < 0)
                 goto out;
         r = graph_build(op, active, n_active, &graph);
+        if (r == 0)
+                r = graph_refuse_internal_snapshots(op, &graph);
         if (r < 0)
                 goto out;
         plan.sources = xcalloc(n_active + 1, sizeof(*plan.sources));

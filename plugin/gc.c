@@ -61,12 +61,14 @@ static void reach_clear(reach_set *set)
         vmsnap_resolved_dirs_clear(&set->dirs);
 }
 
-/* Whether every owned file exists and is itself a root of the walk (a disk's active file, a
- * snapshot's image or memory file, a file of the preview): then every one is reached and
- * the walk, which reads the header of every file of every chain, would remove nothing.
- * That is the case after most changes (a new snapshot, a revert), while a deep chain makes
- * the walk the larger part of their cost. Owned paths are canonical, as the roots the walk
- * marks are; were one not, it would only be kept, never removed, for want of the walk. */
+/* Whether every owned file is itself a root of the walk (a disk's active file, a snapshot's
+ * image or memory file, a file of the preview): then every one is reached and the walk,
+ * which reads the header of every file of every chain, would remove nothing. That is the
+ * case after most changes (a new snapshot, a revert), while a deep chain makes the walk the
+ * larger part of their cost. Owned paths are canonical, as the roots the walk marks are;
+ * were one not, it would only be kept, never removed, for want of the walk. Whether the
+ * files exist is not asked (a stat per snapshot): a root someone removed keeps its record
+ * until its snapshot goes, and the walk after that change drops it. */
 static bool owned_are_roots(const vmsnap_domain_meta *meta, const vmsnap_active_disk *active,
                             size_t n_active)
 {
@@ -90,7 +92,7 @@ static bool owned_are_roots(const vmsnap_domain_meta *meta, const vmsnap_active_
                         vmsnap_path_set_add_borrowed(&roots, meta->preview->disks[i].overlay);
         }
         for (size_t i = 0; all && i < meta->n_owned; i++)
-                all = vmsnap_path_set_contains(&roots, meta->owned[i]) && vmsnap_file_exists(meta->owned[i]);
+                all = vmsnap_path_set_contains(&roots, meta->owned[i]);
         vmsnap_path_set_clear(&roots);
         return all;
 }
@@ -142,6 +144,20 @@ static bool forget_removed_images(vmsnap_domain_meta *meta)
                         changed = true;
                 }
         return changed;
+}
+
+/* The qcow2 internal snapshots path holds: someone else's (vmsnap makes none), which a removal
+ * would lose (safety rule 4). 0 for a file that is no qcow2 image or cannot be read. */
+static uint32_t internal_snapshots_of(const char *path)
+{
+        vmsnap_image_header header = {0};
+        vmsnap_error ignored = {0};
+        uint32_t count = 0;
+
+        if (vmsnap_image_header_read(path, &header, &ignored) == 0)
+                count = header.internal_snapshots;
+        vmsnap_image_header_clear(&header);
+        return count;
 }
 
 int vmsnap_gc_still_read(vmsnap_op *op, const char *path, bool *ret)
@@ -204,12 +220,19 @@ int vmsnap_gc_run(vmsnap_op *op, bool *changed_ret)
                 r = vmsnap_op_used_elsewhere(op, path, &elsewhere);
                 if (r < 0)
                         break;
+                uint32_t internal = elsewhere ? 0 : internal_snapshots_of(path);
                 if (elsewhere) {
                         vmsnap_op_message(
                                 op,
                                 "%s is no longer used by %s but another domain uses it; it was kept "
                                 "and is no longer managed by vmsnap",
                                 path, op->name);
+                } else if (internal > 0) {
+                        vmsnap_op_message(op,
+                                          "%s is no longer used by %s but holds %u qcow2 internal "
+                                          "snapshot(s) vmsnap did not make; it was kept and is no longer "
+                                          "managed by vmsnap",
+                                          path, op->name, internal);
                 } else {
                         r = vmsnap_file_remove(path, op->error);
                         if (r == 0)

@@ -13,22 +13,40 @@
 #include "guard.h"
 
 struct internal_ctx {
+        bool whole_chain;
         char *offender;
         uint32_t count;
 };
+
+#define INTERNAL_FOUND 1
+#define INTERNAL_TOP_CLEAN 2
 
 static int find_internal(const char *path, const vmsnap_image_header *header, unsigned depth, void *userdata)
 {
         struct internal_ctx *ctx = userdata;
 
         if (header->internal_snapshots == 0)
-                return 0;
+                return ctx->whole_chain ? 0 : INTERNAL_TOP_CLEAN;
         ctx->offender = xstrdup(path);
         ctx->count = header->internal_snapshots;
-        return 1;
+        return INTERNAL_FOUND;
 }
 
-int vmsnap_guard_no_foreign_snapshots(vmsnap_op *op)
+int vmsnap_guard_internal_snapshots_error(vmsnap_op *op, const char *path, const char *target, uint32_t count)
+{
+        if (target)
+                return vmsnap_error_set(op->error, -EBUSY, VMSNAP_ERROR_UNSUPPORTED,
+                                        "image %s (disk %s of domain %s) holds %u qcow2 internal snapshot(s); "
+                                        "vmsnap does not mix with them: list them with 'qemu-img snapshot "
+                                        "-l %s' and remove them first",
+                                        path, target, op->name, count, path);
+        return vmsnap_error_set(op->error, -EBUSY, VMSNAP_ERROR_UNSUPPORTED,
+                                "image %s of domain %s holds %u qcow2 internal snapshot(s); vmsnap does not "
+                                "mix with them: list them with 'qemu-img snapshot -l %s' and remove them first",
+                                path, op->name, count, path);
+}
+
+int vmsnap_guard_no_foreign_snapshots(vmsnap_op *op, bool whole_chains)
 {
         vmsnap_active_disk *disks = NULL;
         size_t n_disks = 0;
@@ -56,16 +74,11 @@ int vmsnap_guard_no_foreign_snapshots(vmsnap_op *op)
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n_disks; i++) {
-                struct internal_ctx ctx = {0};
+                struct internal_ctx ctx = {.whole_chain = whole_chains};
                 vmsnap_error ignored;
 
-                if (vmsnap_chain_walk(disks[i].source, find_internal, &ctx, &ignored) == 1) {
-                        r = vmsnap_error_set(op->error, -EBUSY, VMSNAP_ERROR_UNSUPPORTED,
-                                             "image %s (disk %s of domain %s) holds %u qcow2 internal "
-                                             "snapshot(s); vmsnap does not mix with them: list them with "
-                                             "'qemu-img snapshot -l %s' and remove them first",
-                                             ctx.offender, disks[i].target, op->name, ctx.count,
-                                             ctx.offender);
+                if (vmsnap_chain_walk(disks[i].source, find_internal, &ctx, &ignored) == INTERNAL_FOUND) {
+                        r = vmsnap_guard_internal_snapshots_error(op, ctx.offender, disks[i].target, ctx.count);
                         free(ctx.offender);
                         break;
                 }

@@ -3,13 +3,24 @@
  * Rule 2: nothing another VM uses is touched, and neither is anything an image a
  * metadata-only delete left to the administrator reads. Rule 4: vmsnap does not mix with
  * libvirt-managed snapshots: a domain with libvirt snapshot metadata, or with qcow2
- * internal snapshots in any image it reads, is refused by every changing operation. */
+ * internal snapshots in an image the operation writes into or removes, is refused by
+ * every changing operation. */
 #pragma once
 
 #include "op.h"
 
-/* Safety rule 4. */
-int vmsnap_guard_no_foreign_snapshots(vmsnap_op *op);
+/* Safety rule 4: no libvirt snapshot metadata, and no qcow2 internal snapshot in any active
+ * image of the domain, or, with whole_chains, in any image of its active chains (for the
+ * operations that remove them all). The images below the active ones are frozen: a change
+ * that writes into or removes one of them checks it where it plans to (delete.c reads the
+ * header of every file a merge could touch, gc.c keeps an image that holds any), so that a
+ * change on a chain 1,000 deep does not read 1,000 headers to learn nothing. */
+int vmsnap_guard_no_foreign_snapshots(vmsnap_op *op, bool whole_chains);
+
+/* Rule 4's refusal of image path (disk target of the domain, or NULL when the image is no
+ * disk's active one), which holds count qcow2 internal snapshots: sets op->error, returns
+ * its code. */
+int vmsnap_guard_internal_snapshots_error(vmsnap_op *op, const char *path, const char *target, uint32_t count);
 
 /* Safety rule 2: true if another defined domain's chain contains path. The chains are read
  * once per operation, at the first question. */

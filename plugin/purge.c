@@ -293,7 +293,7 @@ static int check_defined(vmsnap_op *op, bool undefine)
                                         "domain %s is running; shut it down first (virsh shutdown %s): "
                                         "Purge undefines only a shut-off domain",
                                         op->name, op->name);
-        return vmsnap_guard_no_foreign_snapshots(op);
+        return vmsnap_guard_no_foreign_snapshots(op, true);
 }
 
 static int check_no_clone(vmsnap_op *op)

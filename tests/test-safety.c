@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <cmocka.h>
+#include <unistd.h>
 
 #include "fixture.h"
 #include "testlib.h"
@@ -255,6 +256,78 @@ static void test_a_domain_with_internal_qcow2_snapshots_is_refused_naming_the_fi
         fixture_free(f);
 }
 
+/* A frozen image below the active ones is checked by the change that would write into it or
+ * remove it, not by every change: a new snapshot on top leaves it as it is. */
+static void test_internal_snapshots_in_a_frozen_image_refuse_the_merge_that_would_write_it(void **state)
+{
+        fixture *f = fixture_new();
+        vmsnap_error error = {0};
+        char a[1024];
+
+        fixture_define_three_disk_domain(f, "vm");
+        snprintf(a, sizeof(a), "%s/vm/a.qcow2", f->dir);
+        fixture_write(f, "vm", "vda", 0, 0x41);
+        create_named(f, "vm", "s1");
+        fixture_write(f, "vm", "vda", 1, 0x42);
+        assert_int_equal(test_runf("qemu-img snapshot -c inside %s", a), 0);
+        char *a_before = test_file_digest(a);
+        create_named(f, "vm", "s2");
+
+        size_t files = fixture_count_files(f, "vm");
+        char *reads = fixture_active_digest(f, "vm", "vda");
+        assert_true(vmsnap_snapshot_delete(f->engine, "vm", "s1", VMSNAP_DELETE_MERGE, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_UNSUPPORTED);
+        assert_non_null(strstr(error.message, "a.qcow2"));
+        assert_non_null(strstr(error.message, "1 qcow2 internal snapshot"));
+        assert_true(vmsnap_snapshot_delete_all(f->engine, "vm", NULL, NULL, &error) < 0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_UNSUPPORTED);
+        assert_non_null(strstr(error.message, "a.qcow2"));
+
+        char *a_after = test_file_digest(a), *reads_after = fixture_active_digest(f, "vm", "vda");
+        assert_string_equal(a_before, a_after);
+        assert_string_equal(reads, reads_after);
+        assert_int_equal(fixture_count_files(f, "vm"), files);
+        free(a_before);
+        free(a_after);
+        free(reads);
+        free(reads_after);
+        fixture_free(f);
+}
+
+/* An image vmsnap made that someone gave internal snapshots is kept when nothing reads it
+ * any more: removing it would lose them. */
+static void test_an_unused_image_with_internal_snapshots_is_kept_and_named(void **state)
+{
+        fixture *f = fixture_new();
+        vmsnap_error error = {0};
+        messages notes = {0};
+        vmsnap_hooks hooks = {.message = collect, .userdata = &notes};
+
+        fixture_define_three_disk_domain(f, "vm");
+        create_named(f, "vm", "s1");
+        fixture_write(f, "vm", "vda", 0, 0x51);
+        /* The active image now becomes s2's frozen image. */
+        char *s2_image = fixture_active_source(f, "vm", "vda");
+        create_named(f, "vm", "s2");
+        assert_ok(vmsnap_snapshot_revert(f->engine, "vm", "s1", NULL, NULL, &error), &error);
+        assert_int_equal(test_runf("qemu-img snapshot -c inside %s", s2_image), 0);
+
+        assert_ok(vmsnap_snapshot_delete(f->engine, "vm", "s2", VMSNAP_DELETE_CHILDREN, &hooks, &error),
+                  &error);
+        assert_true(access(s2_image, F_OK) == 0);
+        const char *list[] = {"qemu-img", "snapshot", "-l", s2_image, NULL};
+        char *listed = test_capture(list);
+        assert_non_null(strstr(listed, "inside"));
+        free(listed);
+        assert_non_null(strstr(notes.text, s2_image));
+        assert_non_null(strstr(notes.text, "internal snapshot"));
+        /* No longer vmsnap's: gone from the domain's record, the tree is otherwise whole. */
+        const char *kept[] = {s2_image, NULL};
+        fixture_assert_no_orphans_beside(f, "vm", kept, 1);
+        free(s2_image);
+        fixture_free(f);
+}
+
 static void test_a_running_domain_is_refused_with_domain_running(void **state)
 {
         fixture *f = fixture_new();
@@ -343,6 +416,8 @@ int main(void)
                 cmocka_unit_test(test_an_image_another_domain_reads_is_never_changed_or_removed),
                 cmocka_unit_test(test_new_overlays_are_never_more_open_than_their_origin),
                 cmocka_unit_test(test_a_domain_with_internal_qcow2_snapshots_is_refused_naming_the_file),
+                cmocka_unit_test(test_internal_snapshots_in_a_frozen_image_refuse_the_merge_that_would_write_it),
+                cmocka_unit_test(test_an_unused_image_with_internal_snapshots_is_kept_and_named),
                 cmocka_unit_test(test_metadata_is_readable_by_root_only),
                 cmocka_unit_test(
                         test_an_offline_change_that_cannot_hold_the_domain_is_refused_before_any_change),
