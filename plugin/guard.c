@@ -32,18 +32,21 @@ static int find_internal(const char *path, const vmsnap_image_header *header, un
         return INTERNAL_FOUND;
 }
 
-int vmsnap_guard_internal_snapshots_error(vmsnap_op *op, const char *path, const char *target, uint32_t count)
+int vmsnap_guard_internal_snapshots_error(vmsnap_op *op, const char *path, const char *target,
+                                          uint32_t count)
 {
         if (target)
-                return vmsnap_error_set(op->error, -EBUSY, VMSNAP_ERROR_UNSUPPORTED,
-                                        "image %s (disk %s of domain %s) holds %u qcow2 internal snapshot(s); "
-                                        "vmsnap does not mix with them: list them with 'qemu-img snapshot "
-                                        "-l %s' and remove them first",
-                                        path, target, op->name, count, path);
-        return vmsnap_error_set(op->error, -EBUSY, VMSNAP_ERROR_UNSUPPORTED,
-                                "image %s of domain %s holds %u qcow2 internal snapshot(s); vmsnap does not "
-                                "mix with them: list them with 'qemu-img snapshot -l %s' and remove them first",
-                                path, op->name, count, path);
+                return vmsnap_error_set(
+                        op->error, -EBUSY, VMSNAP_ERROR_UNSUPPORTED,
+                        "image %s (disk %s of domain %s) holds %u qcow2 internal snapshot(s); "
+                        "vmsnap does not mix with them: list them with 'qemu-img snapshot "
+                        "-l %s' and remove them first",
+                        path, target, op->name, count, path);
+        return vmsnap_error_set(
+                op->error, -EBUSY, VMSNAP_ERROR_UNSUPPORTED,
+                "image %s of domain %s holds %u qcow2 internal snapshot(s); vmsnap does not "
+                "mix with them: list them with 'qemu-img snapshot -l %s' and remove them first",
+                path, op->name, count, path);
 }
 
 int vmsnap_guard_no_foreign_snapshots(vmsnap_op *op, bool whole_chains)
@@ -78,7 +81,8 @@ int vmsnap_guard_no_foreign_snapshots(vmsnap_op *op, bool whole_chains)
                 vmsnap_error ignored;
 
                 if (vmsnap_chain_walk(disks[i].source, find_internal, &ctx, &ignored) == INTERNAL_FOUND) {
-                        r = vmsnap_guard_internal_snapshots_error(op, ctx.offender, disks[i].target, ctx.count);
+                        r = vmsnap_guard_internal_snapshots_error(op, ctx.offender, disks[i].target,
+                                                                  ctx.count);
                         free(ctx.offender);
                         break;
                 }

@@ -20,7 +20,8 @@ int vmsnap_guard_no_foreign_snapshots(vmsnap_op *op, bool whole_chains);
 /* Rule 4's refusal of image path (disk target of the domain, or NULL when the image is no
  * disk's active one), which holds count qcow2 internal snapshots: sets op->error, returns
  * its code. */
-int vmsnap_guard_internal_snapshots_error(vmsnap_op *op, const char *path, const char *target, uint32_t count);
+int vmsnap_guard_internal_snapshots_error(vmsnap_op *op, const char *path, const char *target,
+                                          uint32_t count);
 
 /* Safety rule 2: true if another defined domain's chain contains path. The chains are read
  * once per operation, at the first question. */

@@ -416,7 +416,8 @@ int main(void)
                 cmocka_unit_test(test_an_image_another_domain_reads_is_never_changed_or_removed),
                 cmocka_unit_test(test_new_overlays_are_never_more_open_than_their_origin),
                 cmocka_unit_test(test_a_domain_with_internal_qcow2_snapshots_is_refused_naming_the_file),
-                cmocka_unit_test(test_internal_snapshots_in_a_frozen_image_refuse_the_merge_that_would_write_it),
+                cmocka_unit_test(
+                        test_internal_snapshots_in_a_frozen_image_refuse_the_merge_that_would_write_it),
                 cmocka_unit_test(test_an_unused_image_with_internal_snapshots_is_kept_and_named),
                 cmocka_unit_test(test_metadata_is_readable_by_root_only),
                 cmocka_unit_test(
