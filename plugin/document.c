@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "document.h"
+#include "path-set.h"
 #include "util.h"
 
 #define TEXT_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -129,6 +130,10 @@ typedef struct kept_document {
         char *uuid;
         kept_snapshot *snapshots; /* sorted by record->id */
         size_t n_snapshots;
+        char **order; /* the snapshots' ids in the order of the text */
+        char **owned; /* the owned files as the text lists them */
+        size_t n_owned;
+        vmsnap_document_written written; /* valid only once the store says so */
 } kept_document;
 
 static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -158,31 +163,54 @@ static kept_document *kept_document_of(const char *uuid)
         return &kept[n_kept++];
 }
 
-/* The kept text of snapshot, when its record is still the same: moved into *ret, its
- * slot in document marked as moved (its record, now *ret's, still names the slot's id
- * until the new array replaces document's). */
-static bool take_kept(kept_document *document, const vmsnap_snapshot *snapshot, kept_snapshot *ret)
+static void kept_lists_replace(kept_document *document, const vmsnap_domain_meta *meta)
+{
+        for (size_t i = 0; i < document->n_snapshots; i++)
+                free(document->order[i]);
+        free(document->order);
+        for (size_t i = 0; i < document->n_owned; i++)
+                free(document->owned[i]);
+        free(document->owned);
+        document->order = xcalloc(meta->n_snapshots + 1, sizeof(*document->order));
+        for (size_t i = 0; i < meta->n_snapshots; i++)
+                document->order[i] = xstrdup(meta->snapshots[i]->id);
+        document->owned = xcalloc(meta->n_owned + 1, sizeof(*document->owned));
+        for (size_t i = 0; i < meta->n_owned; i++)
+                document->owned[i] = xstrdup(meta->owned[i]);
+        document->n_owned = meta->n_owned;
+        document->written = (vmsnap_document_written){0};
+}
+
+/* Where the kept text of the snapshot with id is, or NULL. */
+static kept_snapshot *kept_find(kept_document *document, const char *id)
 {
         size_t low = 0, high = document->n_snapshots;
 
         while (low < high) {
                 size_t middle = low + (high - low) / 2;
-                kept_snapshot *candidate = &document->snapshots[middle];
-                int order = strcmp(candidate->record->id, snapshot->id);
-
-                if (order == 0) {
-                        if (candidate->moved || !vmsnap_snapshot_equal(candidate->record, snapshot))
-                                return false;
-                        *ret = *candidate;
-                        candidate->moved = true;
-                        return true;
-                }
+                int order = strcmp(document->snapshots[middle].record->id, id);
+                if (order == 0)
+                        return &document->snapshots[middle];
                 if (order < 0)
                         low = middle + 1;
                 else
                         high = middle;
         }
-        return false;
+        return NULL;
+}
+
+/* The kept text of snapshot, when its record is still the same: moved into *ret, its
+ * slot in document marked as moved (its record, now *ret's, still names the slot's id
+ * until the new array replaces document's). */
+static bool take_kept(kept_document *document, const vmsnap_snapshot *snapshot, kept_snapshot *ret)
+{
+        kept_snapshot *candidate = kept_find(document, snapshot->id);
+
+        if (!candidate || candidate->moved || !vmsnap_snapshot_equal(candidate->record, snapshot))
+                return false;
+        *ret = *candidate;
+        candidate->moved = true;
+        return true;
 }
 
 static kept_snapshot snapshot_text(const vmsnap_snapshot *snapshot)
@@ -206,6 +234,20 @@ static char *object_inside(json_object *object, size_t *ret_size)
                 oom();
         *ret_size = size - 2;
         return xstrndup(text + 1, size - 2);
+}
+
+/* Replaces what is kept of document by next (one text per snapshot of meta, in meta's
+ * order; taken over), and the lists by meta's; what the store wrote stays to be confirmed. */
+static void kept_replace(kept_document *document, const vmsnap_domain_meta *meta, kept_snapshot *next)
+{
+        kept_lists_replace(document, meta);
+        for (size_t i = 0; i < document->n_snapshots; i++)
+                if (!document->snapshots[i].moved)
+                        kept_snapshot_clear(&document->snapshots[i]);
+        free(document->snapshots);
+        qsort(next, meta->n_snapshots, sizeof(*next), compare_kept);
+        document->snapshots = next;
+        document->n_snapshots = meta->n_snapshots;
 }
 
 char *vmsnap_document_text(const vmsnap_domain_meta *meta, uint64_t generation, size_t *ret_size)
@@ -249,18 +291,174 @@ char *vmsnap_document_text(const vmsnap_domain_meta *meta, uint64_t generation, 
         at = stpcpy(at, "}\n");
         *ret_size = (size_t)(at - text);
 
-        for (size_t i = 0; i < document->n_snapshots; i++)
-                if (!document->snapshots[i].moved)
-                        kept_snapshot_clear(&document->snapshots[i]);
-        free(document->snapshots);
-        qsort(next, n, sizeof(*next), compare_kept);
-        document->snapshots = next;
-        document->n_snapshots = n;
+        kept_replace(document, meta, next);
         pthread_mutex_unlock(&kept_lock);
 
         free(head);
         free(tail);
         return text;
+}
+
+/* ---- one change, as a line of the change log ---- */
+
+/* Whether the snapshots, once the removed ones are taken out of the kept order and the new
+ * ones added at its end (as the store replays a change), stand in meta's order; *is_new
+ * tells the new ones. */
+static bool order_follows(const kept_document *document, const vmsnap_domain_meta *meta, const bool *is_new,
+                          const vmsnap_path_set *present)
+{
+        size_t at = 0;
+
+        for (size_t i = 0; i < document->n_snapshots; i++) {
+                if (!vmsnap_path_set_contains(present, document->order[i]))
+                        continue;
+                while (at < meta->n_snapshots && is_new[at])
+                        at++;
+                if (at == meta->n_snapshots || strcmp(meta->snapshots[at]->id, document->order[i]) != 0)
+                        return false;
+                at++;
+        }
+        for (; at < meta->n_snapshots; at++)
+                if (!is_new[at])
+                        return false;
+        return true;
+}
+
+/* The owned files of the change: removed and added ones when replaying them (removed ones
+ * out, added ones at the end) gives meta's list, else the whole list. */
+static void add_owned_change(json_object *object, const kept_document *document,
+                             const vmsnap_domain_meta *meta)
+{
+        vmsnap_path_set before = {0}, now = {0};
+        json_object *removed = json_object_new_array(), *added = json_object_new_array();
+        size_t at = 0;
+        bool follows = true;
+
+        for (size_t i = 0; i < document->n_owned; i++)
+                vmsnap_path_set_add_borrowed(&before, document->owned[i]);
+        for (size_t i = 0; i < meta->n_owned; i++)
+                vmsnap_path_set_add_borrowed(&now, meta->owned[i]);
+        for (size_t i = 0; i < document->n_owned; i++) {
+                if (!vmsnap_path_set_contains(&now, document->owned[i])) {
+                        json_object_array_add(removed, json_object_new_string(document->owned[i]));
+                        continue;
+                }
+                if (at < meta->n_owned && strcmp(meta->owned[at], document->owned[i]) == 0)
+                        at++;
+                else
+                        follows = false;
+        }
+        for (; at < meta->n_owned; at++) {
+                if (vmsnap_path_set_contains(&before, meta->owned[at]))
+                        follows = false;
+                json_object_array_add(added, json_object_new_string(meta->owned[at]));
+        }
+        if (follows &&
+            json_object_array_length(added) + json_object_array_length(removed) <= meta->n_owned) {
+                json_add(object, "owned_removed", removed);
+                json_add(object, "owned_added", added);
+        } else {
+                json_object_put(removed);
+                json_object_put(added);
+                json_object *owned = json_object_new_array();
+                for (size_t i = 0; i < meta->n_owned; i++)
+                        json_object_array_add(owned, json_object_new_string(meta->owned[i]));
+                json_add(object, "owned", owned);
+        }
+        vmsnap_path_set_clear(&before);
+        vmsnap_path_set_clear(&now);
+}
+
+char *vmsnap_document_change_text(const vmsnap_domain_meta *meta, uint64_t from, uint64_t generation,
+                                  size_t *ret_size)
+{
+        size_t n = meta->n_snapshots, head_size, size;
+        char *head, *text = NULL, *at;
+
+        pthread_mutex_lock(&kept_lock);
+        kept_document *document = kept_document_of(meta->uuid);
+        if (!document->written.valid || document->written.generation != from) {
+                pthread_mutex_unlock(&kept_lock);
+                return NULL;
+        }
+
+        /* Which snapshots are new, which changed, which went. */
+        _cleanup_free_ bool *is_new = xcalloc(n + 1, sizeof(*is_new));
+        _cleanup_free_ bool *is_put = xcalloc(n + 1, sizeof(*is_put));
+        vmsnap_path_set present = {0};
+        for (size_t i = 0; i < n; i++) {
+                kept_snapshot *kept_one = kept_find(document, meta->snapshots[i]->id);
+                is_new[i] = !kept_one;
+                is_put[i] = !kept_one || !vmsnap_snapshot_equal(kept_one->record, meta->snapshots[i]);
+                vmsnap_path_set_add_borrowed(&present, meta->snapshots[i]->id);
+        }
+        if (!order_follows(document, meta, is_new, &present)) {
+                vmsnap_path_set_clear(&present);
+                pthread_mutex_unlock(&kept_lock);
+                return NULL;
+        }
+
+        json_object *object = json_object_new_object();
+        json_add(object, "base", json_object_new_int64((int64_t)document->written.base));
+        json_add(object, "base_crc32", json_object_new_int64(document->written.base_crc32));
+        json_add(object, "generation", json_object_new_int64((int64_t)generation));
+        json_add(object, "name", json_string_or_null(meta->name));
+        json_add(object, "current", json_string_or_null(meta->current_id));
+        json_add(object, "next_default_index", json_object_new_int64(meta->next_default_index));
+        json_object *removed = json_object_new_array();
+        for (size_t i = 0; i < document->n_snapshots; i++)
+                if (!vmsnap_path_set_contains(&present, document->order[i]))
+                        json_object_array_add(removed, json_object_new_string(document->order[i]));
+        json_add(object, "removed", removed);
+        add_owned_change(object, document, meta);
+        json_add(object, "forgotten", forgotten_to_json(meta));
+        json_add(object, "preview", meta->preview ? preview_to_json(meta->preview) : NULL);
+        head = object_inside(object, &head_size);
+        json_object_put(object);
+        vmsnap_path_set_clear(&present);
+
+        kept_snapshot *next = xcalloc(n + 1, sizeof(*next));
+        size = head_size + 32;
+        for (size_t i = 0; i < n; i++) {
+                if (is_put[i] || !take_kept(document, meta->snapshots[i], &next[i]))
+                        next[i] = snapshot_text(meta->snapshots[i]);
+                if (is_put[i])
+                        size += next[i].size + 1;
+        }
+        /* {HEAD,"put":[S1,S2]}\n */
+        text = at = xmalloc(size);
+        at = stpcpy(at, "{");
+        at = mempcpy(at, head, head_size);
+        at = stpcpy(at, ",\"put\":[");
+        bool first = true;
+        for (size_t i = 0; i < n; i++)
+                if (is_put[i]) {
+                        if (!first)
+                                at = stpcpy(at, ",");
+                        at = mempcpy(at, next[i].text, next[i].size);
+                        first = false;
+                }
+        at = stpcpy(at, "]}\n");
+        *ret_size = (size_t)(at - text);
+        kept_replace(document, meta, next);
+        pthread_mutex_unlock(&kept_lock);
+        free(head);
+        return text;
+}
+
+bool vmsnap_document_written_get(const char *uuid, vmsnap_document_written *ret)
+{
+        pthread_mutex_lock(&kept_lock);
+        *ret = kept_document_of(uuid)->written;
+        pthread_mutex_unlock(&kept_lock);
+        return ret->valid;
+}
+
+void vmsnap_document_written_set(const char *uuid, const vmsnap_document_written *written)
+{
+        pthread_mutex_lock(&kept_lock);
+        kept_document_of(uuid)->written = written ? *written : (vmsnap_document_written){0};
+        pthread_mutex_unlock(&kept_lock);
 }
 
 void vmsnap_document_forget(const char *uuid)
@@ -269,9 +467,15 @@ void vmsnap_document_forget(const char *uuid)
         for (size_t i = 0; i < n_kept; i++) {
                 if (strcmp(kept[i].uuid, uuid) != 0)
                         continue;
-                for (size_t j = 0; j < kept[i].n_snapshots; j++)
+                for (size_t j = 0; j < kept[i].n_snapshots; j++) {
                         kept_snapshot_clear(&kept[i].snapshots[j]);
+                        free(kept[i].order[j]);
+                }
                 free(kept[i].snapshots);
+                free(kept[i].order);
+                for (size_t j = 0; j < kept[i].n_owned; j++)
+                        free(kept[i].owned[j]);
+                free(kept[i].owned);
                 free(kept[i].uuid);
                 kept[i] = kept[--n_kept];
                 break;

@@ -4,6 +4,7 @@
  * owned like the image they derive from, safe removal, paths and free space.
  * What the files contain is left to the callers. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -117,7 +118,14 @@ fail:
 
 int vmsnap_file_append(const char *path, const char *data, size_t size, vmsnap_error *error)
 {
+        return vmsnap_file_append_at(path, data, size, UINT64_MAX, error);
+}
+
+int vmsnap_file_append_at(const char *path, const char *data, size_t size, uint64_t expected_size,
+                          vmsnap_error *error)
+{
         _cleanup_close_ int fd = -EBADF;
+        struct stat st;
         int r;
 
         if (vmsnap_failpoint_dead())
@@ -127,6 +135,15 @@ int vmsnap_file_append(const char *path, const char *data, size_t size, vmsnap_e
                 return vmsnap_error_set(error, -errno,
                                         errno == ENOENT ? VMSNAP_ERROR_NOT_FOUND : VMSNAP_ERROR_FAILED,
                                         "cannot open %s to append to it: %m", path);
+        if (expected_size != UINT64_MAX) {
+                if (fstat(fd, &st) < 0)
+                        return vmsnap_error_set(error, -errno, VMSNAP_ERROR_FAILED, "cannot stat %s: %m",
+                                                path);
+                if ((uint64_t)st.st_size != expected_size)
+                        return vmsnap_error_set(error, -ESTALE, VMSNAP_ERROR_FAILED,
+                                                "%s holds %" PRIu64 " bytes, not the %" PRIu64 " expected",
+                                                path, (uint64_t)st.st_size, expected_size);
+        }
         r = write_all(fd, data, size);
         if (r == 0 && fdatasync(fd) < 0)
                 r = -errno;

@@ -24,6 +24,10 @@ int vmsnap_file_write_atomic(const char *path, const char *data, size_t size, vm
  * (fdatasync). A crash may leave part of data at the end; readers of such files skip a
  * torn last line. */
 int vmsnap_file_append(const char *path, const char *data, size_t size, vmsnap_error *error);
+/* The same, only when the file holds expected_size bytes (UINT64_MAX: any): -ESTALE, and
+ * nothing written, when it holds another number, as when someone else wrote to it since. */
+int vmsnap_file_append_at(const char *path, const char *data, size_t size, uint64_t expected_size,
+                          vmsnap_error *error);
 
 /* Reads a whole file into a NUL-terminated buffer. -ENOENT (error set) when missing. */
 int vmsnap_file_read_all(const char *path, char **data_ret, size_t *size_ret, vmsnap_error *error);

@@ -9,6 +9,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
 
 #include "error.h"
 #include "failpoint.h"
@@ -18,6 +20,11 @@
 #include "store.h"
 
 /* Every shape error of a document is reported the same way. */
+/* The change log is written whole again (with the document) once it is as large as the
+ * document, or this large for a small one: a change costs what it changed, and the log's
+ * size what one document costs. */
+#define LOG_LEAST_BYTES (UINT64_C(64) * 1024)
+
 #define malformed(error, ...) vmsnap_error_set(error, -EBADMSG, VMSNAP_ERROR_FAILED, __VA_ARGS__)
 
 static void domain_meta_freep(vmsnap_domain_meta **meta)
@@ -670,18 +677,224 @@ static int json_parse_document(const char *data, size_t size, json_object **ret,
         return 0;
 }
 
-/* ---- the intent journal beside the document (store.h) ---- */
-
-static int journal_path(const char *state_dir, const char *uuid, char **ret, vmsnap_error *error)
+/* <uuid>.json becomes <uuid><suffix>. */
+static int path_beside(const char *state_dir, const char *uuid, const char *suffix, char **ret,
+                       vmsnap_error *error)
 {
         int r = store_path(state_dir, uuid, ret, error);
         if (r < 0)
                 return r;
-        /* <uuid>.json becomes <uuid>.journal.json */
-        char *path = xasprintf("%.*s.journal.json", (int)(strlen(*ret) - strlen(".json")), *ret);
+        char *path = xasprintf("%.*s%s", (int)(strlen(*ret) - strlen(".json")), *ret, suffix);
         free(*ret);
         *ret = path;
         return 0;
+}
+
+/* ---- the change log beside the document (store.h) ---- */
+
+static int log_path(const char *state_dir, const char *uuid, char **ret, vmsnap_error *error)
+{
+        return path_beside(state_dir, uuid, ".changes.json", ret, error);
+}
+
+static uint32_t text_crc32(const char *text, size_t size)
+{
+        uLong crc = crc32(0L, Z_NULL, 0);
+        while (size > 0) {
+                uInt part = size > UINT_MAX ? UINT_MAX : (uInt)size;
+                crc = crc32(crc, (const Bytef *)text, part);
+                text += part;
+                size -= part;
+        }
+        return (uint32_t)crc;
+}
+
+static int read_path_list(json_object *object, const char *where, const char *key, char ***paths, size_t *n,
+                          vmsnap_error *error)
+{
+        json_object *array;
+        int r = read_array(object, where, key, false, &array, error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < json_object_array_length(array); i++) {
+                const char *path;
+                r = read_absolute_path(array, key, i, &path, error);
+                if (r < 0)
+                        return r;
+                *paths = xreallocarray(*paths, *n + 1, sizeof(**paths));
+                (*paths)[(*n)++] = xstrdup(path);
+        }
+        return 0;
+}
+
+static void path_list_clear(char ***paths, size_t *n)
+{
+        for (size_t i = 0; i < *n; i++)
+                free((*paths)[i]);
+        free(*paths);
+        *paths = NULL;
+        *n = 0;
+}
+
+/* Applies one change (vmsnap_document_change_text's line) to meta. */
+static int change_apply(json_object *change, const char *where, vmsnap_domain_meta *meta,
+                        vmsnap_error *error)
+{
+        json_object *removed, *put, *value;
+        _cleanup_free_ char *name = NULL, *current = NULL;
+        char **paths = NULL;
+        size_t n_paths = 0;
+        int64_t number;
+        int r;
+
+        r = read_string(change, where, "name", false, &name, error);
+        if (r >= 0)
+                r = read_name(change, where, "current", true, &current, error);
+        if (r >= 0)
+                r = read_int64(change, where, "next_default_index", 0, UINT_MAX, &number, error);
+        if (r >= 0)
+                r = read_array(change, where, "removed", false, &removed, error);
+        if (r >= 0)
+                r = read_array(change, where, "put", false, &put, error);
+        if (r < 0)
+                return r;
+        free(meta->name);
+        meta->name = TAKE_PTR(name);
+        free(meta->current_id);
+        meta->current_id = TAKE_PTR(current);
+        meta->next_default_index = (unsigned)number;
+
+        for (size_t i = 0; i < json_object_array_length(removed); i++) {
+                const char *id = json_object_get_string(json_object_array_get_idx(removed, i));
+                if (!json_object_is_type(json_object_array_get_idx(removed, i), json_type_string) ||
+                    !vmsnap_domain_meta_remove_snapshot(meta, id))
+                        return malformed(error, "%s: removed[%zu] names no snapshot of the document", where,
+                                         i);
+        }
+        for (size_t i = 0; i < json_object_array_length(put); i++) {
+                vmsnap_snapshot *snapshot = NULL;
+                char at[80];
+                size_t j;
+
+                snprintf(at, sizeof(at), "%s.put[%zu]", where, i);
+                r = snapshot_from_json(json_object_array_get_idx(put, i), at, &snapshot, error);
+                if (r < 0)
+                        return r;
+                for (j = 0; j < meta->n_snapshots; j++)
+                        if (strcmp(meta->snapshots[j]->id, snapshot->id) == 0)
+                                break;
+                if (j < meta->n_snapshots) {
+                        vmsnap_snapshot_free(meta->snapshots[j]);
+                        meta->snapshots[j] = snapshot;
+                } else
+                        vmsnap_domain_meta_add_snapshot(meta, snapshot);
+        }
+
+        if (json_object_object_get_ex(change, "owned", NULL)) {
+                r = read_path_list(change, where, "owned", &paths, &n_paths, error);
+                if (r >= 0) {
+                        path_list_clear(&meta->owned, &meta->n_owned);
+                        for (size_t i = 0; i < n_paths; i++)
+                                vmsnap_domain_meta_add_owned(meta, paths[i]);
+                }
+        } else {
+                r = read_path_list(change, where, "owned_removed", &paths, &n_paths, error);
+                for (size_t i = 0; r >= 0 && i < n_paths; i++)
+                        vmsnap_domain_meta_remove_owned(meta, paths[i]);
+                path_list_clear(&paths, &n_paths);
+                if (r >= 0)
+                        r = read_path_list(change, where, "owned_added", &paths, &n_paths, error);
+                for (size_t i = 0; r >= 0 && i < n_paths; i++)
+                        vmsnap_domain_meta_add_owned(meta, paths[i]);
+        }
+        path_list_clear(&paths, &n_paths);
+        if (r < 0)
+                return r;
+        r = read_path_list(change, where, "forgotten", &paths, &n_paths, error);
+        if (r >= 0) {
+                path_list_clear(&meta->forgotten, &meta->n_forgotten);
+                for (size_t i = 0; i < n_paths; i++)
+                        vmsnap_domain_meta_add_forgotten(meta, paths[i]);
+        }
+        path_list_clear(&paths, &n_paths);
+        if (r < 0)
+                return r;
+        vmsnap_preview_free(meta->preview);
+        meta->preview = NULL;
+        if (json_object_object_get_ex(change, "preview", &value) && value)
+                return preview_from_json(value, &meta->preview, error);
+        return 0;
+}
+
+/* Replays the change log onto meta, the document read from text at its generation: the
+ * changes built on this very document (its generation and checksum) that follow one
+ * another, each one generation on. A last line a crash cut short was never acknowledged
+ * and is left out; a bad line before another is damage and refuses the metadata. Lines
+ * of another base are left from before the document was last written whole. */
+static int log_replay(const char *path, const char *text, size_t text_size, vmsnap_domain_meta *meta,
+                      vmsnap_error *error)
+{
+        _cleanup_free_ char *data = NULL;
+        vmsnap_error read_error = {};
+        uint64_t base = meta->generation;
+        uint32_t crc = text_crc32(text, text_size);
+        size_t size = 0, line = 0;
+        int r;
+
+        r = vmsnap_file_read_all(path, &data, &size, &read_error);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                if (error)
+                        *error = read_error;
+                return r;
+        }
+        for (char *at = data; at < data + size; line++) {
+                char *end = memchr(at, '\n', (size_t)(data + size - at));
+                _cleanup_json_ json_object *change = NULL;
+                int64_t change_base, change_generation, change_crc;
+                char where[48];
+
+                snprintf(where, sizeof(where), "change %zu", line + 1);
+                if (!end)
+                        break; /* cut short by a crash: never acknowledged */
+                r = json_parse_document(at, (size_t)(end - at), &change, error);
+                if (r >= 0)
+                        r = require_object(change, where, error);
+                if (r < 0) {
+                        if (end + 1 == data + size)
+                                break; /* the last line, cut short in a way that kept its newline */
+                        return vmsnap_error_prefix(error, "refusing change log %s", path);
+                }
+                at = end + 1;
+                r = read_int64(change, where, "base", 0, INT64_MAX, &change_base, error);
+                if (r >= 0)
+                        r = read_int64(change, where, "base_crc32", 0, UINT32_MAX, &change_crc, error);
+                if (r >= 0)
+                        r = read_int64(change, where, "generation", 1, INT64_MAX, &change_generation, error);
+                if (r < 0)
+                        return vmsnap_error_prefix(error, "refusing change log %s", path);
+                if ((uint64_t)change_base != base || (uint32_t)change_crc != crc ||
+                    (uint64_t)change_generation <= meta->generation)
+                        continue;
+                if ((uint64_t)change_generation != meta->generation + 1)
+                        return malformed(error,
+                                         "refusing change log %s: %s is generation %" PRId64
+                                         " but the metadata is at %" PRIu64,
+                                         path, where, change_generation, meta->generation);
+                r = change_apply(change, where, meta, error);
+                if (r < 0)
+                        return vmsnap_error_prefix(error, "refusing change log %s", path);
+                meta->generation = (uint64_t)change_generation;
+        }
+        return 0;
+}
+
+/* ---- the intent journal beside the document (store.h) ---- */
+
+static int journal_path(const char *state_dir, const char *uuid, char **ret, vmsnap_error *error)
+{
+        return path_beside(state_dir, uuid, ".journal.json", ret, error);
 }
 
 typedef struct journal_record {
@@ -792,7 +1005,7 @@ static int journal_write(const char *path, uint64_t generation, json_object *int
 
 int vmsnap_store_load(const char *state_dir, const char *uuid, vmsnap_domain_meta **ret, vmsnap_error *error)
 {
-        _cleanup_free_ char *path = NULL, *data = NULL, *journal = NULL;
+        _cleanup_free_ char *path = NULL, *data = NULL, *journal = NULL, *changes = NULL;
         _cleanup_json_ json_object *document = NULL;
         _cleanup_domain_meta_ vmsnap_domain_meta *meta = NULL;
         _cleanup_(journal_record_clear) journal_record record = {0};
@@ -829,6 +1042,13 @@ int vmsnap_store_load(const char *state_dir, const char *uuid, vmsnap_domain_met
                 return r;
         }
         meta->generation = (uint64_t)generation;
+        r = log_path(state_dir, uuid, &changes, error);
+        if (r >= 0)
+                r = log_replay(changes, data, size, meta, error);
+        if (r >= 0)
+                r = domain_meta_check_references(meta, error);
+        if (r < 0)
+                return r;
 
         r = journal_path(state_dir, uuid, &journal, error);
         if (r >= 0)
@@ -846,17 +1066,50 @@ int vmsnap_store_load(const char *state_dir, const char *uuid, vmsnap_domain_met
         return 0;
 }
 
+/* The change from meta->generation to the next as one line of the change log, when what
+ * the store wrote last is still what its files hold and the log is smaller than the
+ * document it builds on: NULL when the whole document is to be written instead. */
+static char *change_text(const char *path, const vmsnap_domain_meta *meta, vmsnap_document_written *written,
+                         size_t *size)
+{
+        struct stat st;
+
+        if (!vmsnap_document_written_get(meta->uuid, written) || written->generation != meta->generation ||
+            written->log_size >=
+                    (written->document_size > LOG_LEAST_BYTES ? written->document_size : LOG_LEAST_BYTES))
+                return NULL;
+        if (stat(path, &st) < 0 || (uint64_t)st.st_ino != written->document_inode ||
+            (uint64_t)st.st_dev != written->document_device ||
+            (uint64_t)st.st_size != written->document_size)
+                return NULL;
+        return vmsnap_document_change_text(meta, meta->generation, meta->generation + 1, size);
+}
+
+/* Writes the change as the log's next line (its first: the log is made new). -ESTALE: the
+ * log is not what the store wrote last. */
+static int log_write(const char *changes, const char *text, size_t size,
+                     const vmsnap_document_written *written, vmsnap_error *error)
+{
+        if (written->log_size == 0)
+                return vmsnap_file_write_atomic(changes, text, size, error);
+        return vmsnap_file_append_at(changes, text, size, written->log_size, error);
+}
+
 int vmsnap_store_save(const char *state_dir, vmsnap_domain_meta *meta, vmsnap_error *error)
 {
-        _cleanup_free_ char *path = NULL, *journal = NULL;
+        _cleanup_free_ char *path = NULL, *journal = NULL, *changes = NULL, *text = NULL;
         uint64_t generation = meta->generation + 1;
+        vmsnap_document_written written = {0};
         bool journal_written = false;
+        size_t size = 0;
+        struct stat st;
         int r;
 
         r = store_path(state_dir, meta->uuid, &path, error);
-        if (r < 0)
-                return r;
-        r = journal_path(state_dir, meta->uuid, &journal, error);
+        if (r >= 0)
+                r = journal_path(state_dir, meta->uuid, &journal, error);
+        if (r >= 0)
+                r = log_path(state_dir, meta->uuid, &changes, error);
         if (r < 0)
                 return r;
 
@@ -867,8 +1120,8 @@ int vmsnap_store_save(const char *state_dir, vmsnap_domain_meta *meta, vmsnap_er
                                     meta->uuid);
                 return r;
         }
-        size_t size = 0;
-        _cleanup_free_ char *text = vmsnap_document_text(meta, generation, &size);
+        text = change_text(path, meta, &written, &size);
+        bool whole = !text;
 
         /* The journal first, for the coming generation and with the intent in force now: a
          * crash before the document is written leaves that intent in force, so the model and
@@ -895,9 +1148,36 @@ int vmsnap_store_save(const char *state_dir, vmsnap_domain_meta *meta, vmsnap_er
                 }
 #endif
         }
-        r = vmsnap_file_write_atomic(path, text, size, error);
-        if (r < 0)
-                return r;
+        if (!whole) {
+                r = log_write(changes, text, size, &written, error);
+                if (r == -ESTALE) {
+                        /* Someone else wrote it: the whole document, which says everything. */
+                        vmsnap_error_clear(error);
+                        free(TAKE_PTR(text));
+                        whole = true;
+                } else if (r < 0)
+                        return r;
+                else
+                        written.log_size += size;
+        }
+        if (whole) {
+                text = vmsnap_document_text(meta, generation, &size);
+                r = vmsnap_file_write_atomic(path, text, size, error);
+                if (r < 0)
+                        return r;
+                /* Its lines build on an older document now and say nothing (log_replay); should
+                 * the removal be lost they still say nothing. */
+                (void)vmsnap_file_remove(changes, NULL);
+                written = (vmsnap_document_written){
+                        .base = generation, .base_crc32 = text_crc32(text, size), .document_size = size};
+                if (stat(path, &st) == 0) {
+                        written.document_inode = (uint64_t)st.st_ino;
+                        written.document_device = (uint64_t)st.st_dev;
+                        written.valid = (uint64_t)st.st_size == size;
+                }
+        }
+        written.generation = generation;
+        vmsnap_document_written_set(meta->uuid, &written);
         meta->generation = generation;
         /* A journal of this generation without an intent says nothing: it goes, and should
          * its removal be lost it still says nothing. */
@@ -934,6 +1214,15 @@ int vmsnap_store_remove(const char *state_dir, const char *uuid, vmsnap_error *e
 
         vmsnap_document_forget(uuid);
         r = store_path(state_dir, uuid, &path, error);
+        if (r < 0)
+                return r;
+        r = vmsnap_file_remove(path, error);
+        if (r < 0)
+                return r;
+        /* Lines that build on no document say nothing; it goes after it. */
+        free(path);
+        path = NULL;
+        r = log_path(state_dir, uuid, &path, error);
         if (r < 0)
                 return r;
         r = vmsnap_file_remove(path, error);

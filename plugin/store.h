@@ -3,6 +3,17 @@
  * <state_dir>/<domain-uuid>.json, written atomically. Reading the model back
  * lives here and nowhere else; writing it out is document.h's.
  *
+ * A save writes the document whole only now and then. Otherwise it appends one line to
+ * <state_dir>/<domain-uuid>.changes.json, the change log, and flushes it: what changed
+ * since the generation before (snapshots put or removed, the owned files added or removed,
+ * the small fields whole), naming the document it builds on by generation and CRC-32. A
+ * load reads the document and replays the lines that build on it, one generation after
+ * another. The document is written whole again (and the log removed) when the log is as
+ * large as it, when this process did not write the generation before itself (a new
+ * process, a write that failed), when the files are not as it left them, or when the
+ * snapshots changed places; so a change costs what it changed, and the log's size what
+ * one document costs. "The document" below means the document with its log.
+ *
  * The intent of an unfinished operation (meta->intent, journal.h) is kept beside the
  * document, in <state_dir>/<domain-uuid>.journal.json: {"generation", "intent",
  * "previous"}. It changes at every step of an operation while the model changes once,

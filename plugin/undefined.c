@@ -23,12 +23,22 @@
 
 #define UUID_TEXT_LENGTH 36
 
-typedef struct kept_document {
-        char uuid[UUID_TEXT_LENGTH + 1];
+/* Which file a stat() saw, and as it was then. */
+typedef struct file_stamp {
         dev_t dev;
         ino_t ino;
         struct timespec mtime, ctime;
         off_t size;
+} file_stamp;
+
+/* The metadata's stamp: its document's, and its change log's (zero when it has none). */
+typedef struct store_stamp {
+        file_stamp document, changes;
+} store_stamp;
+
+typedef struct kept_document {
+        char uuid[UUID_TEXT_LENGTH + 1];
+        store_stamp stamp;
         bool seen;                 /* listed in the state directory by the current call */
         vmsnap_domain_info record; /* snapshot_bytes 0: measured by each call */
         char **owned;
@@ -69,19 +79,28 @@ void vmsnap_undefined_cache_free(vmsnap_undefined_cache *cache)
         free(cache);
 }
 
-static bool same_file(const kept_document *document, const struct stat *st)
+static file_stamp file_stamp_of(const struct stat *st)
 {
-        return document->dev == st->st_dev && document->ino == st->st_ino &&
-               document->mtime.tv_sec == st->st_mtim.tv_sec &&
-               document->mtime.tv_nsec == st->st_mtim.tv_nsec &&
-               document->ctime.tv_sec == st->st_ctim.tv_sec &&
-               document->ctime.tv_nsec == st->st_ctim.tv_nsec && document->size == st->st_size;
+        return (file_stamp){st->st_dev, st->st_ino, st->st_mtim, st->st_ctim, st->st_size};
+}
+
+static bool same_stamp(const file_stamp *a, const file_stamp *b)
+{
+        return a->dev == b->dev && a->ino == b->ino && a->mtime.tv_sec == b->mtime.tv_sec &&
+               a->mtime.tv_nsec == b->mtime.tv_nsec && a->ctime.tv_sec == b->ctime.tv_sec &&
+               a->ctime.tv_nsec == b->ctime.tv_nsec && a->size == b->size;
+}
+
+static bool same_files(const kept_document *document, const store_stamp *stamp)
+{
+        return same_stamp(&document->stamp.document, &stamp->document) &&
+               same_stamp(&document->stamp.changes, &stamp->changes);
 }
 
 /* Reads the document of uuid into document, keyed by st (taken before the read: a file
  * replaced meanwhile only makes the next call read it again). */
 static bool kept_document_read(kept_document *document, const char *state_dir, const char *uuid,
-                               const struct stat *st)
+                               const store_stamp *stamp)
 {
         vmsnap_domain_meta *meta = NULL;
 
@@ -90,11 +109,7 @@ static bool kept_document_read(kept_document *document, const char *state_dir, c
         const vmsnap_snapshot *current =
                 meta->current_id ? vmsnap_domain_meta_find_id(meta, meta->current_id) : NULL;
         snprintf(document->uuid, sizeof(document->uuid), "%s", uuid);
-        document->dev = st->st_dev;
-        document->ino = st->st_ino;
-        document->mtime = st->st_mtim;
-        document->ctime = st->st_ctim;
-        document->size = st->st_size;
+        document->stamp = *stamp;
         document->record = (vmsnap_domain_info){
                 .name = xstrdup(meta->name && *meta->name ? meta->name : uuid),
                 .uuid = xstrdup(uuid),
@@ -115,14 +130,14 @@ static bool kept_document_read(kept_document *document, const char *state_dir, c
 /* With the cache locked: the kept document of uuid, read again when its file changed;
  * NULL when it cannot be read. */
 static kept_document *kept_document_get(vmsnap_undefined_cache *cache, const char *state_dir,
-                                        const char *uuid, const struct stat *st)
+                                        const char *uuid, const store_stamp *stamp)
 {
         kept_document *document = NULL;
 
         for (size_t i = 0; i < cache->n_documents && !document; i++)
                 if (strcmp(cache->documents[i].uuid, uuid) == 0)
                         document = &cache->documents[i];
-        if (document && same_file(document, st))
+        if (document && same_files(document, stamp))
                 return document;
         if (!document) {
                 cache->documents =
@@ -131,7 +146,7 @@ static kept_document *kept_document_get(vmsnap_undefined_cache *cache, const cha
         } else
                 kept_document_clear(document);
         *document = (kept_document){0};
-        if (kept_document_read(document, state_dir, uuid, st))
+        if (kept_document_read(document, state_dir, uuid, stamp))
                 return document;
         /* Unreadable now: forgotten, and tried again by the next call. */
         *document = cache->documents[--cache->n_documents];
@@ -172,6 +187,8 @@ void vmsnap_undefined_append(vmsnap_undefined_cache *cache, const char *state_di
         while ((entry = readdir(dir))) {
                 char uuid[UUID_TEXT_LENGTH + 1];
                 struct stat st;
+                store_stamp stamp = {0};
+                char changes[UUID_TEXT_LENGTH + 32];
                 size_t length = strlen(entry->d_name);
 
                 if (length != UUID_TEXT_LENGTH + 5 || strcmp(entry->d_name + UUID_TEXT_LENGTH, ".json") != 0)
@@ -180,7 +197,11 @@ void vmsnap_undefined_append(vmsnap_undefined_cache *cache, const char *state_di
                 if (!vmsnap_uuid_is_valid(uuid) || uuid_listed(*infos, *n, uuid) ||
                     fstatat(dirfd(dir), entry->d_name, &st, 0) < 0)
                         continue;
-                kept_document *document = kept_document_get(cache, state_dir, uuid, &st);
+                stamp.document = file_stamp_of(&st);
+                snprintf(changes, sizeof(changes), "%s.changes.json", uuid);
+                if (fstatat(dirfd(dir), changes, &st, 0) == 0)
+                        stamp.changes = file_stamp_of(&st);
+                kept_document *document = kept_document_get(cache, state_dir, uuid, &stamp);
                 if (!document)
                         continue;
                 document->seen = true;

@@ -427,9 +427,10 @@ static void test_store_save_replaces_the_document_and_leaves_no_temporary_files(
         assert_true(vmsnap_domain_meta_remove_snapshot(meta, ID_C));
         assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
 
-        /* The document, and beside it the journal of its intent. */
+        /* The document, the change the second save wrote beside it, and the journal of its
+         * intent. */
         entries = state_dir_entries(fixture->dir);
-        assert_string_equal(entries, UUID ".journal.json " UUID ".json");
+        assert_string_equal(entries, UUID ".changes.json " UUID ".journal.json " UUID ".json");
         free(entries);
 
         assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), 0);
@@ -442,7 +443,7 @@ static void test_store_save_replaces_the_document_and_leaves_no_temporary_files(
         meta->intent = NULL;
         assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
         entries = state_dir_entries(fixture->dir);
-        assert_string_equal(entries, UUID ".json");
+        assert_string_equal(entries, UUID ".changes.json " UUID ".json");
         free(entries);
         vmsnap_domain_meta_free(meta);
 }
@@ -479,6 +480,222 @@ static const char *intent_operation(const vmsnap_domain_meta *meta)
         if (!meta->intent || !json_object_object_get_ex(meta->intent, "operation", &operation))
                 return "(none)";
         return json_object_get_string(operation);
+}
+
+/* ---- the change log ---- */
+
+static char *state_file(const char *dir, const char *suffix)
+{
+        char *path = NULL;
+        assert_true(asprintf(&path, "%s/" UUID "%s", dir, suffix) > 0);
+        return path;
+}
+
+static off_t file_size(const char *path)
+{
+        struct stat st;
+        return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+static void assert_loads_as(const char *dir, const vmsnap_domain_meta *meta)
+{
+        vmsnap_domain_meta *loaded = NULL;
+        vmsnap_error error = {};
+
+        assert_int_equal(vmsnap_store_load(dir, UUID, &loaded, &error), 0);
+        assert_meta_equal(meta, loaded);
+        assert_int_equal(loaded->generation, meta->generation);
+        vmsnap_domain_meta_free(loaded);
+}
+
+/* The i-th change of a long run: new snapshots with their files, removals, renames, moves
+ * of the current state, forgotten images, and now and then two snapshots changing places
+ * (which no line says: the whole document is written then). */
+static void change_model(vmsnap_domain_meta *meta, unsigned i)
+{
+        char id[40], name[32], path[96];
+
+        snprintf(id, sizeof(id), "55555555-5555-4555-8555-%012u", i);
+        snprintf(name, sizeof(name), "n%u", i);
+        snprintf(path, sizeof(path), "/var/lib/libvirt/images/vm1.n%u.qcow2", i);
+        switch (i % 6) {
+        case 0:
+        case 1:
+        case 3: {
+                const char *parent = meta->snapshots[meta->n_snapshots - 1]->id;
+                vmsnap_snapshot *added = snapshot_new(id, name, parent);
+                vmsnap_snapshot_add_disk(added, "vda", path, "qcow2", NULL);
+                vmsnap_domain_meta_add_snapshot(meta, added);
+                vmsnap_domain_meta_add_owned(meta, path);
+                break;
+        }
+        case 2: {
+                /* The newest, a leaf the current state and the preview do not need. */
+                vmsnap_snapshot *last = meta->snapshots[meta->n_snapshots - 1];
+                if (strncmp(last->id, "55555555", 8) == 0) {
+                        vmsnap_domain_meta_remove_owned(meta, last->disks[0].image);
+                        vmsnap_domain_meta_remove_snapshot(meta, last->id);
+                }
+                break;
+        }
+        case 4: {
+                vmsnap_snapshot *renamed = meta->snapshots[i % meta->n_snapshots];
+                snprintf(name, sizeof(name), "renamed%u", i);
+                free(renamed->name);
+                renamed->name = strdup(name);
+                free(meta->current_id);
+                meta->current_id = strdup(meta->snapshots[(i / 6) % meta->n_snapshots]->id);
+                meta->next_default_index = i;
+                break;
+        }
+        default:
+                if (i % 4 == 1)
+                        vmsnap_domain_meta_add_forgotten(meta, path);
+                else if (meta->n_forgotten > 0)
+                        vmsnap_domain_meta_remove_forgotten(meta, meta->forgotten[0]);
+                if (i % 7 == 0) {
+                        vmsnap_snapshot *moved = meta->snapshots[1];
+                        meta->snapshots[1] = meta->snapshots[2];
+                        meta->snapshots[2] = moved;
+                }
+                break;
+        }
+}
+
+/* Each save after the first writes one line that says what changed, load replays the lines,
+ * and once the log is as large as the document both are folded into a new document. */
+static void test_store_change_log_replays_every_change_and_is_folded_into_the_document(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *meta = sample_meta();
+        vmsnap_error error = {};
+        char *document = state_file(fixture->dir, ".json"),
+             *changes = state_file(fixture->dir, ".changes.json");
+        unsigned lines = 0, folds = 0;
+        off_t largest_log = 0;
+
+        json_object_put(meta->intent);
+        meta->intent = NULL;
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        for (unsigned i = 0; i < 600; i++) {
+                off_t before = file_size(changes);
+                change_model(meta, i);
+                assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+                off_t after = file_size(changes);
+                if (after > before)
+                        lines++;
+                else
+                        folds++;
+                if (after > largest_log)
+                        largest_log = after;
+                assert_loads_as(fixture->dir, meta);
+                if (i % 97 == 0) {
+                        /* A new process knows nothing of what it wrote: it writes whole. */
+                        vmsnap_document_forget(UUID);
+                }
+        }
+        /* Mostly lines, some whole documents, and a log never much larger than one. */
+        assert_true(lines > 400);
+        assert_true(folds > 2);
+        assert_true(largest_log < file_size(document) * 2 + 64 * 1024);
+        free(document);
+        free(changes);
+        vmsnap_domain_meta_free(meta);
+}
+
+/* A crash in the middle of an append leaves part of a line, never acknowledged: load leaves
+ * it out, and the next save writes the whole document rather than after it. */
+static void test_store_change_log_leaves_out_a_last_line_cut_short(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *meta = sample_meta();
+        vmsnap_error error = {};
+        char *changes = state_file(fixture->dir, ".changes.json");
+
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        change_model(meta, 0);
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        change_model(meta, 1);
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        assert_true(file_size(changes) > 0);
+
+        FILE *file = fopen(changes, "ae");
+        assert_non_null(file);
+        fputs("{\"base\":1,\"base_crc32\":12,\"generation\":4,\"name\":\"tor", file);
+        fclose(file);
+        assert_loads_as(fixture->dir, meta);
+        /* A line cut short that kept its newline (zeros where a crash lost the data). */
+        file = fopen(changes, "ae");
+        assert_non_null(file);
+        fputs("\n", file);
+        fclose(file);
+        assert_loads_as(fixture->dir, meta);
+
+        change_model(meta, 3);
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        assert_int_equal(file_size(changes), -1);
+        assert_loads_as(fixture->dir, meta);
+        free(changes);
+        vmsnap_domain_meta_free(meta);
+}
+
+/* A damaged line with changes after it is no crash: the metadata is refused, naming the log. */
+static void test_store_change_log_refuses_a_damaged_line_before_others(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *meta = sample_meta(), *loaded = NULL;
+        vmsnap_error error = {};
+        char *changes = state_file(fixture->dir, ".changes.json");
+
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        change_model(meta, 0);
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        change_model(meta, 1);
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+
+        char *text = read_text(changes);
+        text[3] = '#';
+        FILE *file = fopen(changes, "we");
+        assert_non_null(file);
+        fputs(text, file);
+        fclose(file);
+        free(text);
+        assert_int_equal(vmsnap_store_load(fixture->dir, UUID, &loaded, &error), -EBADMSG);
+        assert_non_null(strstr(error.message, ".changes.json"));
+        assert_non_null(strstr(error.message, "change 1"));
+        free(changes);
+        vmsnap_domain_meta_free(meta);
+}
+
+/* Lines left from before the document was last written whole (their removal lost in a
+ * crash) build on another document and say nothing, even of the same generation. */
+static void test_store_change_log_ignores_lines_of_an_older_document(void **state)
+{
+        store_fixture *fixture = *state;
+        vmsnap_domain_meta *meta = sample_meta();
+        vmsnap_error error = {};
+        char *changes = state_file(fixture->dir, ".changes.json");
+
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        change_model(meta, 0);
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        char *old_lines = read_text(changes);
+
+        /* The same generations again from a document written whole with other content. */
+        vmsnap_domain_meta_free(meta);
+        meta = sample_meta();
+        assert_int_equal(vmsnap_store_remove(fixture->dir, UUID, &error), 0);
+        change_model(meta, 1);
+        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        assert_int_equal(file_size(changes), -1);
+        FILE *file = fopen(changes, "we");
+        assert_non_null(file);
+        fputs(old_lines, file);
+        fclose(file);
+        free(old_lines);
+        assert_loads_as(fixture->dir, meta);
+        free(changes);
+        vmsnap_domain_meta_free(meta);
 }
 
 static void test_store_saves_an_intent_without_writing_the_document(void **state)
@@ -1192,6 +1409,15 @@ int main(void)
                         test_store_remove_deletes_the_document_and_accepts_a_missing_one, setup_state_dir,
                         teardown_state_dir),
                 cmocka_unit_test_setup_teardown(test_store_refuses_a_uuid_that_leaves_the_state_directory,
+                                                setup_state_dir, teardown_state_dir),
+                cmocka_unit_test_setup_teardown(
+                        test_store_change_log_replays_every_change_and_is_folded_into_the_document,
+                        setup_state_dir, teardown_state_dir),
+                cmocka_unit_test_setup_teardown(test_store_change_log_leaves_out_a_last_line_cut_short,
+                                                setup_state_dir, teardown_state_dir),
+                cmocka_unit_test_setup_teardown(test_store_change_log_refuses_a_damaged_line_before_others,
+                                                setup_state_dir, teardown_state_dir),
+                cmocka_unit_test_setup_teardown(test_store_change_log_ignores_lines_of_an_older_document,
                                                 setup_state_dir, teardown_state_dir),
                 cmocka_unit_test_setup_teardown(test_store_save_refuses_each_model_a_load_refuses,
                                                 setup_state_dir, teardown_state_dir),
