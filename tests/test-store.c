@@ -551,8 +551,11 @@ static void change_model(vmsnap_domain_meta *meta, unsigned i)
         default:
                 if (i % 4 == 1)
                         vmsnap_domain_meta_add_forgotten(meta, path);
-                else if (meta->n_forgotten > 0)
-                        vmsnap_domain_meta_remove_forgotten(meta, meta->forgotten[0]);
+                else if (meta->n_forgotten > 0) {
+                        char *first = strdup(meta->forgotten[0]); /* the list's own is freed */
+                        vmsnap_domain_meta_remove_forgotten(meta, first);
+                        free(first);
+                }
                 if (i % 7 == 0) {
                         vmsnap_snapshot *moved = meta->snapshots[1];
                         meta->snapshots[1] = meta->snapshots[2];
