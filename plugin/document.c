@@ -123,7 +123,8 @@ typedef struct kept_snapshot {
         vmsnap_snapshot *record; /* a copy of the record text was made from */
         char *text;
         size_t size;
-        bool moved; /* now owned by the array that replaces this one */
+        bool moved;      /* now owned by the array that replaces this one */
+        size_t position; /* its place in the text, as the kept order has it */
 } kept_snapshot;
 
 typedef struct kept_document {
@@ -245,6 +246,8 @@ static void kept_replace(kept_document *document, const vmsnap_domain_meta *meta
                 if (!document->snapshots[i].moved)
                         kept_snapshot_clear(&document->snapshots[i]);
         free(document->snapshots);
+        for (size_t i = 0; i < meta->n_snapshots; i++)
+                next[i].position = i;
         qsort(next, meta->n_snapshots, sizeof(*next), compare_kept);
         document->snapshots = next;
         document->n_snapshots = meta->n_snapshots;
@@ -301,29 +304,6 @@ char *vmsnap_document_text(const vmsnap_domain_meta *meta, uint64_t generation, 
 
 /* ---- one change, as a line of the change log ---- */
 
-/* Whether the snapshots, once the removed ones are taken out of the kept order and the new
- * ones added at its end (as the store replays a change), stand in meta's order; *is_new
- * tells the new ones. */
-static bool order_follows(const kept_document *document, const vmsnap_domain_meta *meta, const bool *is_new,
-                          const vmsnap_path_set *present)
-{
-        size_t at = 0;
-
-        for (size_t i = 0; i < document->n_snapshots; i++) {
-                if (!vmsnap_path_set_contains(present, document->order[i]))
-                        continue;
-                while (at < meta->n_snapshots && is_new[at])
-                        at++;
-                if (at == meta->n_snapshots || strcmp(meta->snapshots[at]->id, document->order[i]) != 0)
-                        return false;
-                at++;
-        }
-        for (; at < meta->n_snapshots; at++)
-                if (!is_new[at])
-                        return false;
-        return true;
-}
-
 /* The owned files of the change: removed and added ones when replaying them (removed ones
  * out, added ones at the end) gives meta's list, else the whole list. */
 static void add_owned_change(json_object *object, const kept_document *document,
@@ -334,6 +314,18 @@ static void add_owned_change(json_object *object, const kept_document *document,
         size_t at = 0;
         bool follows = true;
 
+        /* Most changes add files at the end, or none. */
+        while (at < document->n_owned && at < meta->n_owned &&
+               strcmp(document->owned[at], meta->owned[at]) == 0)
+                at++;
+        if (at == document->n_owned) {
+                for (; at < meta->n_owned; at++)
+                        json_object_array_add(added, json_object_new_string(meta->owned[at]));
+                json_add(object, "owned_removed", removed);
+                json_add(object, "owned_added", added);
+                return;
+        }
+        at = 0;
         for (size_t i = 0; i < document->n_owned; i++)
                 vmsnap_path_set_add_borrowed(&before, document->owned[i]);
         for (size_t i = 0; i < meta->n_owned; i++)
@@ -382,18 +374,29 @@ char *vmsnap_document_change_text(const vmsnap_domain_meta *meta, uint64_t from,
                 return NULL;
         }
 
-        /* Which snapshots are new, which changed, which went. */
-        _cleanup_free_ bool *is_new = xcalloc(n + 1, sizeof(*is_new));
+        /* Which snapshots are new, which changed, which went. A line replays as: the removed
+         * ones out of the kept order, the changed ones in their place, the new ones at the
+         * end; any other order (snapshots that changed places) takes the whole document. */
+        _cleanup_free_ kept_snapshot **found = xcalloc(n + 1, sizeof(*found));
         _cleanup_free_ bool *is_put = xcalloc(n + 1, sizeof(*is_put));
-        vmsnap_path_set present = {0};
-        for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ bool *seen = xcalloc(document->n_snapshots + 1, sizeof(*seen));
+        bool follows = true, after_new = false;
+        size_t last = 0;
+        for (size_t i = 0; follows && i < n; i++) {
                 kept_snapshot *kept_one = kept_find(document, meta->snapshots[i]->id);
-                is_new[i] = !kept_one;
-                is_put[i] = !kept_one || !vmsnap_snapshot_equal(kept_one->record, meta->snapshots[i]);
-                vmsnap_path_set_add_borrowed(&present, meta->snapshots[i]->id);
+                found[i] = kept_one;
+                is_put[i] = !kept_one;
+                if (!kept_one) {
+                        after_new = true;
+                        continue;
+                }
+                follows =
+                        !after_new && !seen[kept_one->position] && (last == 0 || kept_one->position >= last);
+                seen[kept_one->position] = true;
+                last = kept_one->position + 1;
+                is_put[i] = !vmsnap_snapshot_equal(kept_one->record, meta->snapshots[i]);
         }
-        if (!order_follows(document, meta, is_new, &present)) {
-                vmsnap_path_set_clear(&present);
+        if (!follows) {
                 pthread_mutex_unlock(&kept_lock);
                 return NULL;
         }
@@ -407,7 +410,7 @@ char *vmsnap_document_change_text(const vmsnap_domain_meta *meta, uint64_t from,
         json_add(object, "next_default_index", json_object_new_int64(meta->next_default_index));
         json_object *removed = json_object_new_array();
         for (size_t i = 0; i < document->n_snapshots; i++)
-                if (!vmsnap_path_set_contains(&present, document->order[i]))
+                if (!seen[i])
                         json_object_array_add(removed, json_object_new_string(document->order[i]));
         json_add(object, "removed", removed);
         add_owned_change(object, document, meta);
@@ -415,15 +418,17 @@ char *vmsnap_document_change_text(const vmsnap_domain_meta *meta, uint64_t from,
         json_add(object, "preview", meta->preview ? preview_to_json(meta->preview) : NULL);
         head = object_inside(object, &head_size);
         json_object_put(object);
-        vmsnap_path_set_clear(&present);
 
         kept_snapshot *next = xcalloc(n + 1, sizeof(*next));
         size = head_size + 32;
         for (size_t i = 0; i < n; i++) {
-                if (is_put[i] || !take_kept(document, meta->snapshots[i], &next[i]))
+                if (is_put[i]) {
                         next[i] = snapshot_text(meta->snapshots[i]);
-                if (is_put[i])
                         size += next[i].size + 1;
+                } else {
+                        next[i] = *found[i];
+                        found[i]->moved = true;
+                }
         }
         /* {HEAD,"put":[S1,S2]}\n */
         text = at = xmalloc(size);
