@@ -125,10 +125,12 @@ static int graph_add(vmsnap_op *op, image_graph *graph, const char *path, const 
         graph_node *node;
         int r;
 
-        if (!vmsnap_file_exists(path))
-                return 0;
         r = vmsnap_image_header_read_as(path, vmsnap_image_format_parse(format, &known) == 0 ? &known : NULL,
                                         &header, op->error);
+        if (r == -ENOENT) { /* a file that is gone is no node */
+                vmsnap_error_clear(op->error);
+                return 0;
+        }
         if (r < 0)
                 return r;
         node = &graph->nodes[graph->n++];

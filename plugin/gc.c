@@ -43,13 +43,17 @@ static int reach_visit(const char *path, const vmsnap_image_header *header, unsi
 static int reach_add_root(reach_set *set, const char *path, vmsnap_error *error)
 {
         _cleanup_free_ char *canonical = NULL;
+        bool exists = false;
 
-        if (!path || !vmsnap_file_exists(path))
+        if (!path)
                 return 0;
         /* A root already reached (a snapshot's image in the chain of a disk or of a later
-         * snapshot) is where the walk would stop at once: its header need not be read. */
-        if (vmsnap_path_canonical_in(&set->dirs, path, &canonical, NULL) == 0 &&
-            reach_contains(set, canonical))
+         * snapshot) is where the walk would stop at once: its header need not be read. A
+         * missing one reads nothing. */
+        if (vmsnap_path_canonical_exists_in(&set->dirs, path, &canonical, &exists, NULL) == 0) {
+                if (!exists || reach_contains(set, canonical))
+                        return 0;
+        } else if (!vmsnap_file_exists(path))
                 return 0;
         int r = vmsnap_chain_walk(path, reach_visit, set, error);
         return r < 0 ? r : 0;
