@@ -238,10 +238,12 @@ static void model_replace_image(vmsnap_domain_meta *meta, const char *old_path, 
 {
         for (size_t i = 0; i < meta->n_snapshots; i++)
                 for (size_t j = 0; j < meta->snapshots[i]->n_disks; j++) {
-                        vmsnap_disk_entry *entry = &meta->snapshots[i]->disks[j];
+                        const vmsnap_disk_entry *entry = &meta->snapshots[i]->disks[j];
                         if (entry->image && strcmp(entry->image, old_path) == 0) {
-                                free(entry->image);
-                                entry->image = xstrdup(new_path);
+                                vmsnap_disk_entry *changed =
+                                        &vmsnap_domain_meta_writable(meta, meta->snapshots[i]->id)->disks[j];
+                                free(changed->image);
+                                changed->image = xstrdup(new_path);
                         }
                 }
 }
@@ -490,10 +492,11 @@ static int check_space(vmsnap_op *op, const char *dir_of, uint64_t bytes)
 static void reparent_children(vmsnap_domain_meta *meta, const vmsnap_snapshot *snapshot)
 {
         for (size_t i = 0; i < meta->n_snapshots; i++) {
-                vmsnap_snapshot *s = meta->snapshots[i];
+                const vmsnap_snapshot *s = meta->snapshots[i];
                 if (s->parent_id && strcmp(s->parent_id, snapshot->id) == 0) {
-                        free(s->parent_id);
-                        s->parent_id = xstrdup(snapshot->parent_id);
+                        vmsnap_snapshot *child = vmsnap_domain_meta_writable(meta, s->id);
+                        free(child->parent_id);
+                        child->parent_id = xstrdup(snapshot->parent_id);
                 }
         }
         if (meta->current_id && strcmp(meta->current_id, snapshot->id) == 0) {

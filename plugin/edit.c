@@ -22,7 +22,7 @@ static int snapshot_edit(vmsnap_engine *engine, const char *domain, const char *
                 return r;
         r = vmsnap_op_find_snapshot(op, snapshot, &target);
         if (r == 0)
-                r = change(op, target, text);
+                r = change(op, vmsnap_domain_meta_writable(op->meta, target->id), text);
         vmsnap_op_end(op);
         return r;
 }

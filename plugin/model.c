@@ -45,12 +45,22 @@ static void disk_entry_clear(vmsnap_disk_entry *entry)
 
 vmsnap_snapshot *vmsnap_snapshot_new(void)
 {
-        return xcalloc(1, sizeof(vmsnap_snapshot));
+        vmsnap_snapshot *snapshot = xcalloc(1, sizeof(vmsnap_snapshot));
+        snapshot->refs = 1;
+        return snapshot;
+}
+
+/* Published models are read by other threads while an operation copies and frees its
+ * own: the count changes atomically. */
+static vmsnap_snapshot *snapshot_hold(vmsnap_snapshot *snapshot)
+{
+        __atomic_add_fetch(&snapshot->refs, 1, __ATOMIC_RELAXED);
+        return snapshot;
 }
 
 void vmsnap_snapshot_free(vmsnap_snapshot *snapshot)
 {
-        if (!snapshot)
+        if (!snapshot || __atomic_sub_fetch(&snapshot->refs, 1, __ATOMIC_ACQ_REL) > 0)
                 return;
         free(snapshot->id);
         free(snapshot->name);
@@ -203,7 +213,7 @@ vmsnap_domain_meta *vmsnap_domain_meta_copy(const vmsnap_domain_meta *meta)
          * already): a copy of 1,000 snapshots costs linear time, not one search per path. */
         copy->snapshots = xcalloc(meta->n_snapshots + 1, sizeof(*copy->snapshots));
         for (size_t i = 0; i < meta->n_snapshots; i++)
-                copy->snapshots[i] = vmsnap_snapshot_copy(meta->snapshots[i]);
+                copy->snapshots[i] = snapshot_hold(meta->snapshots[i]);
         copy->n_snapshots = meta->n_snapshots;
         copy->owned = xcalloc(meta->n_owned + 1, sizeof(*copy->owned));
         for (size_t i = 0; i < meta->n_owned; i++)
@@ -242,6 +252,23 @@ bool vmsnap_domain_meta_remove_snapshot(vmsnap_domain_meta *meta, const char *id
                 return true;
         }
         return false;
+}
+
+vmsnap_snapshot *vmsnap_domain_meta_writable(vmsnap_domain_meta *meta, const char *id)
+{
+        for (size_t i = 0; meta && id && i < meta->n_snapshots; i++) {
+                vmsnap_snapshot *snapshot = meta->snapshots[i];
+                if (!streq_ptr(snapshot->id, id))
+                        continue;
+                /* Held by this model alone: no other can take a hold of it meanwhile, as only
+                 * this model's owner copies it. */
+                if (__atomic_load_n(&snapshot->refs, __ATOMIC_ACQUIRE) > 1) {
+                        meta->snapshots[i] = vmsnap_snapshot_copy(snapshot);
+                        vmsnap_snapshot_free(snapshot);
+                }
+                return meta->snapshots[i];
+        }
+        return NULL;
 }
 
 vmsnap_snapshot *vmsnap_domain_meta_find_id(const vmsnap_domain_meta *meta, const char *id)

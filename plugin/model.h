@@ -27,6 +27,10 @@ typedef struct vmsnap_snapshot {
         vmsnap_disk_entry *disks;
         size_t n_disks;
         char *memory_file; /* NULL when none */
+        /* How many models hold this record (vmsnap_domain_meta_copy shares records): one
+         * held by more than one is never changed, only replaced by a copy of its own
+         * (vmsnap_domain_meta_writable). */
+        unsigned refs;
 } vmsnap_snapshot;
 
 /* One disk of a running preview. */
@@ -69,11 +73,18 @@ typedef struct vmsnap_domain_meta {
 
 vmsnap_domain_meta *vmsnap_domain_meta_new(const char *uuid, const char *name);
 void vmsnap_domain_meta_free(vmsnap_domain_meta *meta);
-/* Deep copy, the intent included. */
+/* A copy whose changes leave meta as it is, the intent included. The snapshot records are
+ * shared, not copied (a copy of a tree of 1,000 costs 1,000 references): a record is
+ * changed only through vmsnap_domain_meta_writable, which first gives the model a copy of
+ * its own when another holds it. */
 vmsnap_domain_meta *vmsnap_domain_meta_copy(const vmsnap_domain_meta *meta);
+/* The snapshot with id, to change: a record of meta's own. NULL when absent. */
+vmsnap_snapshot *vmsnap_domain_meta_writable(vmsnap_domain_meta *meta, const char *id);
 
 vmsnap_snapshot *vmsnap_snapshot_new(void);
+/* Drops one hold of snapshot; the last frees it. */
 void vmsnap_snapshot_free(vmsnap_snapshot *snapshot);
+/* A deep copy, held once. */
 vmsnap_snapshot *vmsnap_snapshot_copy(const vmsnap_snapshot *snapshot);
 /* Whether a and b hold the same record, field by field. */
 bool vmsnap_snapshot_equal(const vmsnap_snapshot *a, const vmsnap_snapshot *b);

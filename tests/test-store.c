@@ -288,7 +288,7 @@ static void test_model_owned_set_holds_each_path_once(void **state)
         vmsnap_domain_meta_free(meta);
 }
 
-static void test_model_copy_is_deep_and_copies_the_intent(void **state)
+static void test_model_copy_changes_apart_from_the_original_and_copies_the_intent(void **state)
 {
         vmsnap_domain_meta *meta = sample_meta();
         vmsnap_domain_meta *copy = vmsnap_domain_meta_copy(meta);
@@ -298,12 +298,18 @@ static void test_model_copy_is_deep_and_copies_the_intent(void **state)
          * hold published copies, and json-c's reference counts are not atomic. */
         assert_ptr_not_equal(meta->intent, copy->intent);
         assert_true(json_object_equal(meta->intent, copy->intent));
-        assert_ptr_not_equal(meta->snapshots[0], copy->snapshots[0]);
-        assert_ptr_not_equal(meta->snapshots[0]->disks, copy->snapshots[0]->disks);
         assert_ptr_not_equal(meta->preview, copy->preview);
 
-        /* Changing the copy leaves the original alone. */
-        copy->snapshots[0]->name[0] = 'X';
+        /* Changing the copy leaves the original alone: a snapshot the two share is copied
+         * when it is to change, and only that one. */
+        assert_ptr_equal(meta->snapshots[0], copy->snapshots[0]);
+        vmsnap_snapshot *changed = vmsnap_domain_meta_writable(copy, ID_BASE);
+        assert_ptr_not_equal(meta->snapshots[0], changed);
+        assert_ptr_equal(copy->snapshots[0], changed);
+        assert_ptr_not_equal(meta->snapshots[0]->disks, changed->disks);
+        assert_ptr_equal(vmsnap_domain_meta_writable(copy, ID_BASE), changed); /* its own now */
+        assert_ptr_equal(meta->snapshots[1], copy->snapshots[1]);
+        changed->name[0] = 'X';
         copy->preview->disks[0].target[0] = 'X';
         vmsnap_domain_meta_add_owned(copy, "/images/new.qcow2");
         assert_string_equal(meta->snapshots[0]->name, "base");
@@ -315,6 +321,7 @@ static void test_model_copy_is_deep_and_copies_the_intent(void **state)
         assert_int_equal(json_object_array_length(json_object_object_get(copy->intent, "files")), 1);
         vmsnap_domain_meta_free(meta);
         assert_int_equal(json_object_get_int(json_object_object_get(copy->intent, "step")), 2);
+        assert_string_equal(copy->snapshots[1]->name, "a"); /* a shared one outlives the original */
         vmsnap_domain_meta_free(copy);
 }
 
@@ -1387,7 +1394,7 @@ int main(void)
                 cmocka_unit_test(test_model_descends_terminates_on_a_parent_loop),
                 cmocka_unit_test(test_model_remove_snapshot_keeps_the_others_in_order),
                 cmocka_unit_test(test_model_owned_set_holds_each_path_once),
-                cmocka_unit_test(test_model_copy_is_deep_and_copies_the_intent),
+                cmocka_unit_test(test_model_copy_changes_apart_from_the_original_and_copies_the_intent),
                 cmocka_unit_test_setup_teardown(test_store_save_then_load_gives_the_same_model,
                                                 setup_state_dir, teardown_state_dir),
                 cmocka_unit_test_setup_teardown(test_store_round_trips_an_empty_domain, setup_state_dir,
