@@ -35,11 +35,26 @@ static bool same_time(struct timespec a, struct timespec b)
         return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
+/* Whether a header read under entry->forced is the one a read under forced gives: a file
+ * with the qcow2 magic reads the same probed or declared as anything but raw
+ * (image_header_read_fd), and a raw one the same probed or declared raw. So the planner,
+ * which reads the files vmsnap made by probing, and the walks, which read each as its
+ * parent declares it, share their headers instead of replacing each other's. */
+static bool same_reading(const header_entry *entry, int forced)
+{
+        if (entry->forced == forced)
+                return true;
+        if (entry->header.format == VMSNAP_FORMAT_QCOW2)
+                return forced != (int)VMSNAP_FORMAT_RAW;
+        return entry->header.format == VMSNAP_FORMAT_RAW && entry->forced == -1 &&
+               forced == (int)VMSNAP_FORMAT_RAW;
+}
+
 static bool entry_matches(const header_entry *entry, const struct stat *st, int forced)
 {
         return entry->device == st->st_dev && entry->inode == st->st_ino && entry->size == st->st_size &&
                same_time(entry->modified, st->st_mtim) && same_time(entry->changed, st->st_ctim) &&
-               entry->forced == forced;
+               same_reading(entry, forced);
 }
 
 static void header_copy(vmsnap_image_header *to, const vmsnap_image_header *from)

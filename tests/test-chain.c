@@ -341,6 +341,63 @@ static visit_log *walk_ok(const char *top)
 /* Headers of files unchanged for two seconds are kept (header-cache.h), and given again
  * only while the file is the same: a new internal snapshot, a header rewritten in place
  * at the same size, or another file put at the path are all seen. */
+/* A qcow2 header read by probing is the one a read as declared qcow2 gives, and the other
+ * way round; one read as raw is not. The planner probes the files vmsnap made and the walks
+ * read each as its parent declares it: they share what is kept instead of replacing it. */
+static void test_header_kept_serves_probed_and_declared_reads_alike(void **state)
+{
+        _cleanup_free_ char *image = path_in(*state, "image.qcow2");
+        _cleanup_free_ char *disk = path_in(*state, "disk.raw");
+        vmsnap_image_format qcow2 = VMSNAP_FORMAT_QCOW2, raw = VMSNAP_FORMAT_RAW;
+        vmsnap_image_header header = {0};
+        vmsnap_error error = {0};
+        unsigned long hits;
+
+        test_qcow2_create(image, NULL, NULL, "16M");
+        assert_int_equal(test_runf("qemu-img create -q -f raw %s 4M", disk), 0);
+        vmsnap_header_cache_clear();
+        usleep(2100 * 1000);
+
+        assert_int_equal(vmsnap_image_header_read(image, &header, &error), 0); /* probed, kept */
+        vmsnap_image_header_clear(&header);
+        hits = vmsnap_header_cache_hits();
+        assert_int_equal(vmsnap_image_header_read_as(image, &qcow2, &header, &error), 0);
+        assert_int_equal(header.format, VMSNAP_FORMAT_QCOW2);
+        vmsnap_image_header_clear(&header);
+        assert_int_equal(vmsnap_header_cache_hits(), hits + 1);
+        /* Declared raw, a qcow2 file reads as raw: not from what was kept. */
+        assert_int_equal(vmsnap_image_header_read_as(image, &raw, &header, &error), 0);
+        assert_int_equal(header.format, VMSNAP_FORMAT_RAW);
+        assert_null(header.backing);
+        vmsnap_image_header_clear(&header);
+        assert_int_equal(vmsnap_header_cache_hits(), hits + 1);
+        /* Kept as declared qcow2 now, it serves a probe. */
+        assert_int_equal(vmsnap_image_header_read_as(image, &qcow2, &header, &error), 0);
+        vmsnap_image_header_clear(&header);
+        hits = vmsnap_header_cache_hits();
+        assert_int_equal(vmsnap_image_header_read(image, &header, &error), 0);
+        assert_int_equal(header.format, VMSNAP_FORMAT_QCOW2);
+        vmsnap_image_header_clear(&header);
+        assert_int_equal(vmsnap_header_cache_hits(), hits + 1);
+
+        /* A raw file probed serves a read declared raw; one read declared raw serves no probe
+         * (a declared raw file is raw whatever its first bytes say). */
+        assert_int_equal(vmsnap_image_header_read(disk, &header, &error), 0);
+        vmsnap_image_header_clear(&header);
+        hits = vmsnap_header_cache_hits();
+        assert_int_equal(vmsnap_image_header_read_as(disk, &raw, &header, &error), 0);
+        assert_int_equal(header.format, VMSNAP_FORMAT_RAW);
+        vmsnap_image_header_clear(&header);
+        assert_int_equal(vmsnap_header_cache_hits(), hits + 1);
+        vmsnap_header_cache_clear();
+        assert_int_equal(vmsnap_image_header_read_as(disk, &raw, &header, &error), 0);
+        vmsnap_image_header_clear(&header);
+        hits = vmsnap_header_cache_hits();
+        assert_int_equal(vmsnap_image_header_read(disk, &header, &error), 0);
+        vmsnap_image_header_clear(&header);
+        assert_int_equal(vmsnap_header_cache_hits(), hits);
+}
+
 static void test_header_kept_is_given_again_only_while_the_file_is_unchanged(void **state)
 {
         _cleanup_free_ char *base = path_in(*state, "base.qcow2");
@@ -855,6 +912,7 @@ int main(void)
                 TEST(test_header_without_backing_format_extension_leaves_format_unknown),
                 TEST(test_walk_probes_backing_format_when_extension_absent),
                 TEST(test_header_counts_internal_snapshots),
+                TEST(test_header_kept_serves_probed_and_declared_reads_alike),
                 TEST(test_header_kept_is_given_again_only_while_the_file_is_unchanged),
                 TEST(test_header_reports_encryption_and_external_data_file),
                 TEST(test_header_refuses_unknown_crypt_method),
