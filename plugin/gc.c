@@ -49,7 +49,10 @@ static int reach_add_root(reach_set *set, const char *path, vmsnap_error *error)
                 return 0;
         /* A root already reached (a snapshot's image in the chain of a disk or of a later
          * snapshot) is where the walk would stop at once: its header need not be read. A
-         * missing one reads nothing. */
+         * missing one reads nothing. A path that is itself a canonical path the walk marked
+         * names that very file (a canonical path crosses no symlink): no lstat() needed. */
+        if (reach_contains(set, path))
+                return 0;
         if (vmsnap_path_canonical_exists_in(&set->dirs, path, &canonical, &exists, NULL) == 0) {
                 if (!exists || reach_contains(set, canonical))
                         return 0;
