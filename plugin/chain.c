@@ -156,8 +156,14 @@ static int image_header_read_fd(int fd, const char *path, const vmsnap_image_for
         if (r < 0)
                 return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED, "cannot read image %s: %m", path);
 
-        if (got >= 4 && be32toh(h.magic) == QCOW2_MAGIC)
-                return qcow2_header_read(fd, &h, got, file_size, path, ret, error);
+        if (got >= 4 && be32toh(h.magic) == QCOW2_MAGIC) {
+                r = qcow2_header_read(fd, &h, got, file_size, path, ret, error);
+                if (r >= 0) {
+                        ret->file_device = (uint64_t)st.st_dev;
+                        ret->file_inode = (uint64_t)st.st_ino;
+                }
+                return r;
+        }
         if (forced)
                 return vmsnap_error_set(error, -EBADMSG, VMSNAP_ERROR_FAILED,
                                         "%s should be a qcow2 image but does not start with the qcow2 magic",
@@ -166,6 +172,8 @@ static int image_header_read_fd(int fd, const char *path, const vmsnap_image_for
 raw:
         *ret = (vmsnap_image_header){
                 .format = VMSNAP_FORMAT_RAW,
+                .file_device = (uint64_t)st.st_dev,
+                .file_inode = (uint64_t)st.st_ino,
                 .virtual_size = file_size,
         };
         return 0;

@@ -5,6 +5,7 @@
  * An image a metadata-only delete left to the administrator is a root like a
  * snapshot's until its file is gone. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,56 +17,81 @@
 #include "guard.h"
 #include "path-set.h"
 
+/* What the walk reached, known two ways: the paths it was led by (a path names one file,
+ * so the same path again is the same file), and each file's identity (device and inode, from
+ * the header the walk reads anyway: the same file by another path). Neither needs another
+ * look at a path, where canonical paths took an lstat() per file. */
 typedef struct reach_set {
-        vmsnap_path_set paths; /* canonical */
-        vmsnap_resolved_dirs dirs;
-        vmsnap_error *error; /* why a file could not be marked */
+        vmsnap_path_set paths;
+        vmsnap_path_set identities; /* "device:inode" */
+        bool root_read;             /* the walk under way read its first image */
 } reach_set;
 
+static char *identity_key(uint64_t device, uint64_t inode)
+{
+        return xasprintf("%" PRIx64 ":%" PRIx64, device, inode);
+}
+
+/* Whether the walk reached path: by its name, else by the file it names now. */
 static bool reach_contains(const reach_set *set, const char *path)
 {
-        return vmsnap_path_set_contains(&set->paths, path);
+        struct stat st;
+
+        if (vmsnap_path_set_contains(&set->paths, path))
+                return true;
+        if (stat(path, &st) < 0)
+                return false;
+        _cleanup_free_ char *key = identity_key((uint64_t)st.st_dev, (uint64_t)st.st_ino);
+        return vmsnap_path_set_contains(&set->identities, key);
+}
+
+/* Marks the file path led to: 1 when that file was marked already (by any name). */
+static int reach_mark(reach_set *set, const char *path, uint64_t device, uint64_t inode)
+{
+        vmsnap_path_set_add(&set->paths, xstrdup(path));
+        return vmsnap_path_set_add(&set->identities, identity_key(device, inode)) ? 0 : 1;
 }
 
 static int reach_visit(const char *path, const vmsnap_image_header *header, unsigned depth, void *userdata)
 {
         reach_set *set = userdata;
-        char *canonical = NULL;
-        int r;
 
-        r = vmsnap_path_canonical_in(&set->dirs, path, &canonical, set->error);
-        if (r < 0)
-                return r;
+        if (depth == 0)
+                set->root_read = true;
         /* Already there: the rest of this chain is already marked. */
-        return vmsnap_path_set_add(&set->paths, canonical) ? 0 : 1;
+        return reach_mark(set, path, header->file_device, header->file_inode);
 }
 
 static int reach_add_root(reach_set *set, const char *path, vmsnap_error *error)
 {
-        _cleanup_free_ char *canonical = NULL;
-        bool exists = false;
+        int r;
 
-        if (!path)
+        /* A root already reached by its name (a snapshot's image in the chain of a disk or of
+         * a later snapshot) is where the walk would stop at once: its header need not be read. */
+        if (!path || vmsnap_path_set_contains(&set->paths, path))
                 return 0;
-        /* A root already reached (a snapshot's image in the chain of a disk or of a later
-         * snapshot) is where the walk would stop at once: its header need not be read. A
-         * missing one reads nothing. A path that is itself a canonical path the walk marked
-         * names that very file (a canonical path crosses no symlink): no lstat() needed. */
-        if (reach_contains(set, path))
+        set->root_read = false;
+        r = vmsnap_chain_walk(path, reach_visit, set, error);
+        if (r == -ENOENT && !set->root_read) {
+                vmsnap_error_clear(error); /* a root that is gone reads nothing */
                 return 0;
-        if (vmsnap_path_canonical_exists_in(&set->dirs, path, &canonical, &exists, NULL) == 0) {
-                if (!exists || reach_contains(set, canonical))
-                        return 0;
-        } else if (!vmsnap_file_exists(path))
-                return 0;
-        int r = vmsnap_chain_walk(path, reach_visit, set, error);
+        }
         return r < 0 ? r : 0;
+}
+
+/* A file no chain reads but a root keeps (a memory state). */
+static void reach_add_file(reach_set *set, const char *path)
+{
+        struct stat st;
+
+        if (path && stat(path, &st) == 0)
+                reach_mark(set, path, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
 }
 
 static void reach_clear(reach_set *set)
 {
         vmsnap_path_set_clear(&set->paths);
-        vmsnap_resolved_dirs_clear(&set->dirs);
+        vmsnap_path_set_clear(&set->identities);
 }
 
 /* Whether every owned file is itself a root of the walk (a disk's active file, a snapshot's
@@ -111,14 +137,11 @@ static int reach_all(const vmsnap_domain_meta *meta, const vmsnap_active_disk *a
 {
         int r = 0;
 
-        reached->error = walk_error;
         for (size_t i = 0; r == 0 && i < n_active; i++)
                 r = reach_add_root(reached, active[i].source, walk_error);
         for (size_t i = 0; r == 0 && i < meta->n_snapshots; i++) {
                 /* A memory file is read by no chain; its snapshot keeps it. */
-                if (meta->snapshots[i]->memory_file && vmsnap_file_exists(meta->snapshots[i]->memory_file))
-                        /* 1, already marked, is no failure. */
-                        r = reach_visit(meta->snapshots[i]->memory_file, NULL, 0, reached) < 0 ? -EIO : 0;
+                reach_add_file(reached, meta->snapshots[i]->memory_file);
                 for (size_t j = 0; r == 0 && j < meta->snapshots[i]->n_disks; j++)
                         r = reach_add_root(reached, meta->snapshots[i]->disks[j].image, walk_error);
         }
@@ -173,7 +196,6 @@ int vmsnap_gc_still_read(vmsnap_op *op, const char *path, bool *ret)
         size_t n_active = 0;
         reach_set reached = {0};
         vmsnap_error walk_error = {0};
-        _cleanup_free_ char *canonical = NULL;
         int r;
 
         *ret = true;
@@ -182,8 +204,8 @@ int vmsnap_gc_still_read(vmsnap_op *op, const char *path, bool *ret)
                 return r;
         r = reach_all(op->meta, active, n_active, path, &reached, &walk_error);
         vmsnap_active_disks_free(active, n_active);
-        if (r == 0 && vmsnap_path_canonical(path, &canonical, NULL) == 0)
-                *ret = reach_contains(&reached, canonical);
+        if (r == 0)
+                *ret = reach_contains(&reached, path);
         reach_clear(&reached);
         return 0; /* a chain that cannot be read may read path: it is taken as read */
 }

@@ -18,6 +18,9 @@ typedef enum vmsnap_image_format {
 
 typedef struct vmsnap_image_header {
         vmsnap_image_format format;
+        /* The file the header was read from, as fstat() saw it: which file a path led to,
+         * without another look at the path. */
+        uint64_t file_device, file_inode;
         uint32_t qcow2_version; /* 2 or 3; 0 for raw */
         uint64_t virtual_size;  /* bytes */
         char *backing;          /* absolute path of the backing file (resolved against the image's
