@@ -9,6 +9,7 @@
  * (live.c); other branches keep using qemu-img. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "begin.h"
 #include "chain.h"
@@ -27,9 +28,10 @@
 /* A file the merge plan knows, with its backing file as its header says. */
 typedef struct graph_node {
         char *path;
-        char *backing; /* canonical, NULL when none */
+        char *backing; /* the path of the node it names when there is one, else canonical; NULL: none */
         char *backing_format;
         uint32_t internal_snapshots; /* qcow2 internal snapshots the file holds (safety rule 4) */
+        uint64_t device, inode;      /* the file read */
 } graph_node;
 
 /* The files, in the order they were added, and three sorted indexes over them, so that
@@ -134,14 +136,37 @@ static int graph_add(vmsnap_op *op, image_graph *graph, const char *path, const 
         if (r < 0)
                 return r;
         node = &graph->nodes[graph->n++];
-        *node = (graph_node){xstrdup(path), NULL, NULL, header.internal_snapshots};
-        if (header.backing) {
-                if (vmsnap_path_canonical_in(&graph->dirs, header.backing, &node->backing, NULL) < 0)
-                        node->backing = xstrdup(header.backing);
+        *node = (graph_node){xstrdup(path),      xstrdup(header.backing), NULL, header.internal_snapshots,
+                             header.file_device, header.file_inode};
+        if (header.backing) /* as the header names it: graph_resolve_backings */
                 node->backing_format = xstrdup(vmsnap_image_format_name(header.backing_format));
-        }
         vmsnap_image_header_clear(&header);
         return 0;
+}
+
+/* Names each node's backing file by the path of the node it is: most headers name it by that
+ * very path; another spelling (a symlink, a relative name) is told by the file's identity,
+ * and a file that is no node by its canonical path. */
+static void graph_resolve_backings(image_graph *graph)
+{
+        for (size_t i = 0; i < graph->n; i++) {
+                graph_node *node = &graph->nodes[i];
+                char *resolved = NULL;
+                struct stat st;
+
+                if (!node->backing || graph_find(graph, node->backing))
+                        continue;
+                if (stat(node->backing, &st) == 0)
+                        for (size_t j = 0; j < graph->n && !resolved; j++)
+                                if (graph->nodes[j].device == (uint64_t)st.st_dev &&
+                                    graph->nodes[j].inode == (uint64_t)st.st_ino)
+                                        resolved = xstrdup(graph->nodes[j].path);
+                if (resolved ||
+                    vmsnap_path_canonical_in(&graph->dirs, node->backing, &resolved, NULL) == 0) {
+                        free(node->backing);
+                        node->backing = resolved;
+                }
+        }
 }
 
 /* The files vmsnap made (their headers are its own), the snapshots' images and the active
@@ -189,12 +214,13 @@ static int graph_build(vmsnap_op *op, const vmsnap_active_disk *active, size_t n
                 r = graph_add(op, graph, candidates[i].path, candidates[i].format);
         free(candidates);
 
-        for (size_t i = 0; i < graph->n; i++) {
+        for (size_t i = 0; i < graph->n; i++)
                 graph->by_path[i] = &graph->nodes[i];
+        qsort(graph->by_path, graph->n, sizeof(*graph->by_path), compare_node_paths);
+        graph_resolve_backings(graph);
+        for (size_t i = 0; i < graph->n; i++)
                 if (graph->nodes[i].backing)
                         graph->by_backing[graph->n_by_backing++] = &graph->nodes[i];
-        }
-        qsort(graph->by_path, graph->n, sizeof(*graph->by_path), compare_node_paths);
         qsort(graph->by_backing, graph->n_by_backing, sizeof(*graph->by_backing), compare_node_backings);
         graph->running = virDomainIsActive(op->domain) == 1;
         return r;
