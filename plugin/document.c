@@ -120,7 +120,8 @@ json_object *vmsnap_store_to_json(const vmsnap_domain_meta *meta)
 /* ---- the text, snapshot by snapshot ---- */
 
 typedef struct kept_snapshot {
-        vmsnap_snapshot *record; /* a copy of the record text was made from */
+        vmsnap_snapshot *record; /* a hold of the record text was made from (model.h: held, it
+                                    never changes, so the same pointer is the same record) */
         char *text;
         size_t size;
         bool moved;      /* now owned by the array that replaces this one */
@@ -131,8 +132,9 @@ typedef struct kept_document {
         char *uuid;
         kept_snapshot *snapshots; /* sorted by record->id */
         size_t n_snapshots;
-        char **order; /* the snapshots' ids in the order of the text */
-        char **owned; /* the owned files as the text lists them */
+        char **order;                /* the snapshots' ids in the order of the text */
+        kept_snapshot **by_position; /* the same order, into snapshots */
+        char **owned;                /* the owned files as the text lists them */
         size_t n_owned;
         vmsnap_document_written written; /* valid only once the store says so */
 } kept_document;
@@ -207,7 +209,8 @@ static bool take_kept(kept_document *document, const vmsnap_snapshot *snapshot, 
 {
         kept_snapshot *candidate = kept_find(document, snapshot->id);
 
-        if (!candidate || candidate->moved || !vmsnap_snapshot_equal(candidate->record, snapshot))
+        if (!candidate || candidate->moved ||
+            (candidate->record != snapshot && !vmsnap_snapshot_equal(candidate->record, snapshot)))
                 return false;
         *ret = *candidate;
         candidate->moved = true;
@@ -221,7 +224,7 @@ static kept_snapshot snapshot_text(const vmsnap_snapshot *snapshot)
         const char *text = json_object_to_json_string_length(object, TEXT_FLAGS, &size);
         if (!text)
                 oom();
-        kept_snapshot made = {vmsnap_snapshot_copy(snapshot), xstrndup(text, size), size, false};
+        kept_snapshot made = {vmsnap_snapshot_hold(snapshot), xstrndup(text, size), size, false};
         json_object_put(object);
         return made;
 }
@@ -251,6 +254,10 @@ static void kept_replace(kept_document *document, const vmsnap_domain_meta *meta
         qsort(next, meta->n_snapshots, sizeof(*next), compare_kept);
         document->snapshots = next;
         document->n_snapshots = meta->n_snapshots;
+        free(document->by_position);
+        document->by_position = xcalloc(meta->n_snapshots + 1, sizeof(*document->by_position));
+        for (size_t i = 0; i < meta->n_snapshots; i++)
+                document->by_position[next[i].position] = &next[i];
 }
 
 char *vmsnap_document_text(const vmsnap_domain_meta *meta, uint64_t generation, size_t *ret_size)
@@ -383,7 +390,12 @@ char *vmsnap_document_change_text(const vmsnap_domain_meta *meta, uint64_t from,
         bool follows = true, after_new = false;
         size_t last = 0;
         for (size_t i = 0; follows && i < n; i++) {
-                kept_snapshot *kept_one = kept_find(document, meta->snapshots[i]->id);
+                /* Most stand where they stood: the next place is asked first. */
+                kept_snapshot *kept_one =
+                        last < document->n_snapshots && strcmp(document->by_position[last]->record->id,
+                                                               meta->snapshots[i]->id) == 0
+                                ? document->by_position[last]
+                                : kept_find(document, meta->snapshots[i]->id);
                 found[i] = kept_one;
                 is_put[i] = !kept_one;
                 if (!kept_one) {
@@ -394,7 +406,8 @@ char *vmsnap_document_change_text(const vmsnap_domain_meta *meta, uint64_t from,
                         !after_new && !seen[kept_one->position] && (last == 0 || kept_one->position >= last);
                 seen[kept_one->position] = true;
                 last = kept_one->position + 1;
-                is_put[i] = !vmsnap_snapshot_equal(kept_one->record, meta->snapshots[i]);
+                is_put[i] = kept_one->record != meta->snapshots[i] &&
+                            !vmsnap_snapshot_equal(kept_one->record, meta->snapshots[i]);
         }
         if (!follows) {
                 pthread_mutex_unlock(&kept_lock);
@@ -477,6 +490,7 @@ void vmsnap_document_forget(const char *uuid)
                         free(kept[i].order[j]);
                 }
                 free(kept[i].snapshots);
+                free(kept[i].by_position);
                 free(kept[i].order);
                 for (size_t j = 0; j < kept[i].n_owned; j++)
                         free(kept[i].owned[j]);

@@ -52,10 +52,11 @@ vmsnap_snapshot *vmsnap_snapshot_new(void)
 
 /* Published models are read by other threads while an operation copies and frees its
  * own: the count changes atomically. */
-static vmsnap_snapshot *snapshot_hold(vmsnap_snapshot *snapshot)
+vmsnap_snapshot *vmsnap_snapshot_hold(const vmsnap_snapshot *snapshot)
 {
-        __atomic_add_fetch(&snapshot->refs, 1, __ATOMIC_RELAXED);
-        return snapshot;
+        vmsnap_snapshot *held = (vmsnap_snapshot *)snapshot; /* only its count changes */
+        __atomic_add_fetch(&held->refs, 1, __ATOMIC_RELAXED);
+        return held;
 }
 
 void vmsnap_snapshot_free(vmsnap_snapshot *snapshot)
@@ -213,7 +214,7 @@ vmsnap_domain_meta *vmsnap_domain_meta_copy(const vmsnap_domain_meta *meta)
          * already): a copy of 1,000 snapshots costs linear time, not one search per path. */
         copy->snapshots = xcalloc(meta->n_snapshots + 1, sizeof(*copy->snapshots));
         for (size_t i = 0; i < meta->n_snapshots; i++)
-                copy->snapshots[i] = snapshot_hold(meta->snapshots[i]);
+                copy->snapshots[i] = vmsnap_snapshot_hold(meta->snapshots[i]);
         copy->n_snapshots = meta->n_snapshots;
         copy->owned = xcalloc(meta->n_owned + 1, sizeof(*copy->owned));
         for (size_t i = 0; i < meta->n_owned; i++)

@@ -86,6 +86,9 @@ vmsnap_snapshot *vmsnap_snapshot_new(void);
 void vmsnap_snapshot_free(vmsnap_snapshot *snapshot);
 /* A deep copy, held once. */
 vmsnap_snapshot *vmsnap_snapshot_copy(const vmsnap_snapshot *snapshot);
+/* One hold more of snapshot, which from now on does not change (its holders replace it
+ * instead): the same pointer then means the same record. */
+vmsnap_snapshot *vmsnap_snapshot_hold(const vmsnap_snapshot *snapshot);
 /* Whether a and b hold the same record, field by field. */
 bool vmsnap_snapshot_equal(const vmsnap_snapshot *a, const vmsnap_snapshot *b);
 /* Appends a disk entry; image/format NULL and reason non-NULL for an excluded disk. */

@@ -546,7 +546,8 @@ static void change_model(vmsnap_domain_meta *meta, unsigned i)
                 break;
         }
         case 4: {
-                vmsnap_snapshot *renamed = meta->snapshots[i % meta->n_snapshots];
+                vmsnap_snapshot *renamed =
+                        vmsnap_domain_meta_writable(meta, meta->snapshots[i % meta->n_snapshots]->id);
                 snprintf(name, sizeof(name), "renamed%u", i);
                 free(renamed->name);
                 renamed->name = strdup(name);
@@ -997,7 +998,9 @@ static void test_store_save_writes_every_change_to_any_field_of_a_snapshot(void 
 
         assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
         for (int step = 0; step < 14; step++) {
-                vmsnap_snapshot *a = meta->snapshots[1];
+                /* Changed as the engine changes one: through a record of the model's own
+                 * (the store holds the one it wrote, model.h). */
+                vmsnap_snapshot *a = vmsnap_domain_meta_writable(meta, ID_A);
                 vmsnap_domain_meta *loaded = NULL;
 
                 switch (step) {
@@ -1011,7 +1014,8 @@ static void test_store_save_writes_every_change_to_any_field_of_a_snapshot(void 
                         a->created++;
                         break;
                 case 3:
-                        replace_text(&meta->snapshots[3]->parent_id, ID_B);
+                        replace_text(&vmsnap_domain_meta_writable(meta, meta->snapshots[3]->id)->parent_id,
+                                     ID_B);
                         break;
                 case 4:
                         replace_text(&a->state, "paused");
