@@ -10,7 +10,9 @@
  *   bushy   a 4-ary tree in breadth order: snapshot i is made after a revert to snapshot
  *           (i - 2) / 4 + 1, as someone who returns to an earlier state and takes a new
  *           snapshot from there; 1,000 snapshots are 5 levels deep.
- * Then K rounds (default 7) of four timed changes, which leave the tree at N snapshots again:
+ * Then K rounds (default 7) of four timed changes, which leave the tree at N snapshots again
+ * (every size's tree is built first, and the sizes take their rounds in turns, so that what
+ * the machine does meanwhile weighs on each alike):
  *   create         a snapshot on the current state;
  *   delete middle  a merge of the current snapshot's ancestor halfway to the root (its
  *                  children, and in the bushy tree its other subtrees, move to its parent);
@@ -312,66 +314,91 @@ static void undefine_domain(bench *b)
         }
 }
 
-static result measure(const settings *s, virConnectPtr connection, const char *shape, unsigned size)
+/* One shape and size under measurement: its domain, engine and tree, and the samples so far. */
+typedef struct bench_case {
+        bench b;
+        char domain[64];
+        char *case_dir, *image, *state;
+        double *samples[CHANGE_KINDS];
+        size_t n_samples[CHANGE_KINDS];
+        double *all;
+        size_t n_all;
+        result r;
+} bench_case;
+
+static void case_build(bench_case *c, const settings *s, virConnectPtr connection, const char *shape,
+                       unsigned size)
 {
-        char *case_dir, *image, *state, domain[64], name[32];
-        double *samples[CHANGE_KINDS], all[4 * 64];
-        size_t n_samples[CHANGE_KINDS] = {0}, n_all = 0;
         vmsnap_error error = {0};
-        result r = {.size = size};
-        bench b = {.settings = s, .connection = connection, .domain = domain, .tree = {.current = -1}};
         double start;
 
-        snprintf(domain, sizeof(domain), "tree-bench-%s-%u", shape, size);
-        if (asprintf(&case_dir, "%s/%s", s->dir, domain) < 0 ||
-            asprintf(&image, "%s/disk.qcow2", case_dir) < 0 || asprintf(&state, "%s/state", case_dir) < 0)
+        *c = (bench_case){.r = {.size = size}};
+        c->b = (bench){
+                .settings = s, .connection = connection, .domain = c->domain, .tree = {.current = -1}};
+        snprintf(c->domain, sizeof(c->domain), "tree-bench-%s-%u", shape, size);
+        if (asprintf(&c->case_dir, "%s/%s", s->dir, c->domain) < 0 ||
+            asprintf(&c->image, "%s/disk.qcow2", c->case_dir) < 0 ||
+            asprintf(&c->state, "%s/state", c->case_dir) < 0)
                 abort();
-        char *remove[] = {"rm", "-rf", case_dir, NULL};
-        char *create[] = {"qemu-img", "create", "-q", "-f", "qcow2", image, "1M", NULL};
-        if (run(remove) < 0 || mkdir(case_dir, 0755) < 0 || run(create) < 0)
-                die(case_dir, "cannot make the directory and its image");
-        define_domain(&b, image);
-        if (vmsnap_engine_new(s->uri, state, &b.engine, &error) < 0)
+        char *remove[] = {"rm", "-rf", c->case_dir, NULL};
+        char *create[] = {"qemu-img", "create", "-q", "-f", "qcow2", c->image, "1M", NULL};
+        if (run(remove) < 0 || mkdir(c->case_dir, 0755) < 0 || run(create) < 0)
+                die(c->case_dir, "cannot make the directory and its image");
+        define_domain(&c->b, c->image);
+        if (vmsnap_engine_new(s->uri, c->state, &c->b.engine, &error) < 0)
                 die("engine", error.message);
 
         start = now_ms();
-        build(&b, size, strcmp(shape, "bushy") == 0);
-        r.build_seconds = (now_ms() - start) / 1e3;
-
+        build(&c->b, size, strcmp(shape, "bushy") == 0);
+        c->r.build_seconds = (now_ms() - start) / 1e3;
         for (int k = 0; k < CHANGE_KINDS; k++)
-                samples[k] = calloc(2 * s->rounds, sizeof(double));
-        for (unsigned round = 1; round <= s->rounds; round++) {
-                double ms;
-                int middle;
+                c->samples[k] = calloc(2 * s->rounds, sizeof(double));
+        c->all = calloc(4 * s->rounds, sizeof(double));
+}
 
-                snprintf(name, sizeof(name), "c%u", round);
-                all[n_all++] = samples[CHANGE_CREATE][n_samples[CHANGE_CREATE]++] = timed_create(&b, name);
-                middle = tree_middle_ancestor(&b.tree, b.tree.current);
-                if (middle < 0)
-                        die(domain, "the tree has no snapshot between the root and the current one");
-                ms = timed_delete(&b, middle);
-                all[n_all++] = samples[CHANGE_DELETE_MIDDLE][n_samples[CHANGE_DELETE_MIDDLE]++] = ms;
-                snprintf(name, sizeof(name), "d%u", round);
-                all[n_all++] = samples[CHANGE_CREATE][n_samples[CHANGE_CREATE]++] = timed_create(&b, name);
-                ms = timed_delete(&b, b.tree.current);
-                all[n_all++] = samples[CHANGE_DELETE_LEAF][n_samples[CHANGE_DELETE_LEAF]++] = ms;
-        }
-        check_tree(&b);
+/* One round of the four changes, which leave the tree at its size again. */
+static void case_round(bench_case *c, unsigned round)
+{
+        bench *b = &c->b;
+        char name[32];
+        double ms;
+        int middle;
+
+        snprintf(name, sizeof(name), "c%u", round);
+        c->all[c->n_all++] = c->samples[CHANGE_CREATE][c->n_samples[CHANGE_CREATE]++] =
+                timed_create(b, name);
+        middle = tree_middle_ancestor(&b->tree, b->tree.current);
+        if (middle < 0)
+                die(c->domain, "the tree has no snapshot between the root and the current one");
+        ms = timed_delete(b, middle);
+        c->all[c->n_all++] = c->samples[CHANGE_DELETE_MIDDLE][c->n_samples[CHANGE_DELETE_MIDDLE]++] = ms;
+        snprintf(name, sizeof(name), "d%u", round);
+        c->all[c->n_all++] = c->samples[CHANGE_CREATE][c->n_samples[CHANGE_CREATE]++] =
+                timed_create(b, name);
+        ms = timed_delete(b, b->tree.current);
+        c->all[c->n_all++] = c->samples[CHANGE_DELETE_LEAF][c->n_samples[CHANGE_DELETE_LEAF]++] = ms;
+}
+
+static result case_finish(bench_case *c)
+{
+        check_tree(&c->b);
         for (int k = 0; k < CHANGE_KINDS; k++) {
-                r.median_ms[k] = median(samples[k], n_samples[k]);
-                free(samples[k]);
+                c->r.median_ms[k] = median(c->samples[k], c->n_samples[k]);
+                free(c->samples[k]);
         }
-        r.all_ms = median(all, n_all);
+        c->r.all_ms = median(c->all, c->n_all);
+        free(c->all);
 
-        vmsnap_engine_free(b.engine);
-        undefine_domain(&b);
-        tree_clear(&b.tree);
+        vmsnap_engine_free(c->b.engine);
+        undefine_domain(&c->b);
+        tree_clear(&c->b.tree);
+        char *remove[] = {"rm", "-rf", c->case_dir, NULL};
         if (!getenv("VMSNAP_BENCH_KEEP"))
                 (void)run(remove);
-        free(case_dir);
-        free(image);
-        free(state);
-        return r;
+        free(c->case_dir);
+        free(c->image);
+        free(c->state);
+        return c->r;
 }
 
 static void report(const char *shape, const result *results, size_t n)
@@ -442,6 +469,7 @@ int main(int argc, char **argv)
         char default_dir[] = "/var/tmp/vmsnap-tree-bench-XXXXXX";
         virConnectPtr connection;
         result results[MAX_SIZES];
+        static bench_case cases[MAX_SIZES];
 
         parse_sizes(&s, "10,100,300");
         for (int i = 1; i < argc; i++) {
@@ -487,8 +515,16 @@ int main(int argc, char **argv)
                 const char *name = shape == 0 ? "linear" : "bushy";
                 if (!(shape == 0 ? s.linear : s.bushy))
                         continue;
+                /* Every size's tree first, then the rounds in turns, a round of each size after
+                 * the other: what the machine does meanwhile (writeback, the file system's
+                 * journal) weighs on every size alike, and the ratios hold. */
+                for (size_t i = 0; i < s.n_sizes; i++)
+                        case_build(&cases[i], &s, connection, name, s.sizes[i]);
+                for (unsigned round = 1; round <= s.rounds; round++)
+                        for (size_t i = 0; i < s.n_sizes; i++)
+                                case_round(&cases[(i + round) % s.n_sizes], round);
                 for (size_t i = 0; i < s.n_sizes; i++) {
-                        results[i] = measure(&s, connection, name, s.sizes[i]);
+                        results[i] = case_finish(&cases[i]);
                         fprintf(stderr, "  %s %u: built in %.1f s, any change %.1f ms\n", name, s.sizes[i],
                                 results[i].build_seconds, results[i].all_ms);
                 }

@@ -17,20 +17,59 @@
 #include "guard.h"
 #include "path-set.h"
 
+/* The files reached, by device and inode: open addressing, at most half full. */
+typedef struct file_identity {
+        uint64_t device, inode;
+} file_identity;
+
+typedef struct identity_set {
+        file_identity *slots; /* inode 0: free (no file has inode 0) */
+        size_t size, n;
+} identity_set;
+
+static file_identity *identity_slot(file_identity *slots, size_t size, file_identity key)
+{
+        size_t i = (size_t)((key.inode * UINT64_C(0x9e3779b97f4a7c15)) ^ key.device) & (size - 1);
+        for (;; i = (i + 1) & (size - 1))
+                if (slots[i].inode == 0 || (slots[i].inode == key.inode && slots[i].device == key.device))
+                        return &slots[i];
+}
+
+/* Adds key: true; false when it was there. */
+static bool identity_set_add(identity_set *set, file_identity key)
+{
+        if (2 * (set->n + 1) > set->size) {
+                size_t size = set->size ? 2 * set->size : 256;
+                file_identity *slots = xcalloc(size, sizeof(*slots));
+                for (size_t i = 0; i < set->size; i++)
+                        if (set->slots[i].inode)
+                                *identity_slot(slots, size, set->slots[i]) = set->slots[i];
+                free(set->slots);
+                set->slots = slots;
+                set->size = size;
+        }
+        file_identity *slot = identity_slot(set->slots, set->size, key);
+        if (slot->inode)
+                return false;
+        *slot = key;
+        set->n++;
+        return true;
+}
+
+static bool identity_set_contains(const identity_set *set, file_identity key)
+{
+        return set->size && identity_slot(set->slots, set->size, key)->inode != 0;
+}
+
 /* What the walk reached, known two ways: the paths it was led by (a path names one file,
  * so the same path again is the same file), and each file's identity (device and inode, from
  * the header the walk reads anyway: the same file by another path). Neither needs another
  * look at a path, where canonical paths took an lstat() per file. */
 typedef struct reach_set {
         vmsnap_path_set paths;
-        vmsnap_path_set identities; /* "device:inode" */
-        bool root_read;             /* the walk under way read its first image */
+        identity_set identities;
+        bool root_read; /* the walk under way read its first image */
 } reach_set;
-
-static char *identity_key(uint64_t device, uint64_t inode)
-{
-        return xasprintf("%" PRIx64 ":%" PRIx64, device, inode);
-}
 
 /* Whether the walk reached path: by its name, else by the file it names now. */
 static bool reach_contains(const reach_set *set, const char *path)
@@ -39,17 +78,18 @@ static bool reach_contains(const reach_set *set, const char *path)
 
         if (vmsnap_path_set_contains(&set->paths, path))
                 return true;
-        if (stat(path, &st) < 0)
-                return false;
-        _cleanup_free_ char *key = identity_key((uint64_t)st.st_dev, (uint64_t)st.st_ino);
-        return vmsnap_path_set_contains(&set->identities, key);
+        return stat(path, &st) == 0 &&
+               identity_set_contains(&set->identities,
+                                     (file_identity){(uint64_t)st.st_dev, (uint64_t)st.st_ino});
 }
 
 /* Marks the file path led to: 1 when that file was marked already (by any name). */
 static int reach_mark(reach_set *set, const char *path, uint64_t device, uint64_t inode)
 {
+        if (!identity_set_add(&set->identities, (file_identity){device, inode}))
+                return 1;
         vmsnap_path_set_add(&set->paths, xstrdup(path));
-        return vmsnap_path_set_add(&set->identities, identity_key(device, inode)) ? 0 : 1;
+        return 0;
 }
 
 static int reach_visit(const char *path, const vmsnap_image_header *header, unsigned depth, void *userdata)
@@ -91,7 +131,8 @@ static void reach_add_file(reach_set *set, const char *path)
 static void reach_clear(reach_set *set)
 {
         vmsnap_path_set_clear(&set->paths);
-        vmsnap_path_set_clear(&set->identities);
+        free(set->identities.slots);
+        set->identities = (identity_set){0};
 }
 
 /* Whether every owned file is itself a root of the walk (a disk's active file, a snapshot's

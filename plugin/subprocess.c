@@ -4,14 +4,15 @@
  * and the error sentence built from the child's stderr. What to run is the
  * caller's business. Safe to call from several threads at once.
  *
- * fork() + execve() rather than posix_spawn(): the child closes every descriptor
- * other threads opened without O_CLOEXEC (close_range) and reports a failed exec
- * through a pipe of its own, neither of which posix_spawn() offers portably.
- * Between fork and exec the child calls only async-signal-safe functions; PATH is
- * searched in the parent beforehand. */
+ * posix_spawn(), which glibc runs as vfork: its cost does not grow with the memory
+ * of the process, where fork() copied the page tables of a daemon holding large
+ * trees at every qemu-img. glibc's closefrom action closes every descriptor other
+ * threads opened without O_CLOEXEC, and a failed exec is posix_spawn()'s own
+ * answer. PATH is searched in the parent beforehand. */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -210,90 +211,70 @@ static int program_find(const char *argv0, char **ret)
         }
 }
 
-/* Runs in the child between fork() and execve(): async-signal-safe calls only. */
-_Noreturn static void child_exec(const char *program, const char *const *argv, int stdout_fd, int stderr_fd,
-                                 int exec_error_fd)
+/* A descriptor the child is to get as 1 or 2, moved to 3 or above first when it is one of
+ * 0-2 itself, so that placing the two cannot clobber one another: the copy to close, or -1. */
+static int lift_descriptor(int *fd)
 {
-        struct sigaction default_action = {.sa_handler = SIG_DFL};
-        sigset_t none;
-        int null_fd, error;
-
-        /* Lift every descriptor we keep above 3 first, so that placing them on 0-2 cannot clobber one
-         * another. */
-        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (null_fd < 0)
-                goto fail;
-        null_fd = fcntl(null_fd, F_DUPFD_CLOEXEC, 4);
-        stdout_fd = fcntl(stdout_fd, F_DUPFD_CLOEXEC, 4);
-        stderr_fd = fcntl(stderr_fd, F_DUPFD_CLOEXEC, 4);
-        exec_error_fd = fcntl(exec_error_fd, F_DUPFD_CLOEXEC, 4);
-        if (null_fd < 0 || stdout_fd < 0 || stderr_fd < 0 || exec_error_fd < 0)
-                goto fail;
-        if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(stdout_fd, STDOUT_FILENO) < 0 ||
-            dup2(stderr_fd, STDERR_FILENO) < 0 || dup3(exec_error_fd, 3, O_CLOEXEC) < 0)
-                goto fail;
-        exec_error_fd = 3;
-
-        /* Descriptors other threads opened without O_CLOEXEC are not the child's. */
-        if (close_range(4, ~0U, 0) < 0)
-                for (int fd = 4; fd < 65536; fd++)
-                        (void)close(fd);
-
-        /* The calling thread may block signals (sd-event does) and the process may ignore some;
-         * the child starts clean so that SIGTERM ends it. */
-        for (int sig = 1; sig < NSIG; sig++)
-                if (sig != SIGKILL && sig != SIGSTOP)
-                        (void)sigaction(sig, &default_action, NULL);
-        sigemptyset(&none);
-        (void)sigprocmask(SIG_SETMASK, &none, NULL);
-
-        execve(program, (char *const *)argv, environ);
-
-fail:
-        error = errno;
-        (void)!write(exec_error_fd, &error, sizeof(error));
-        _exit(127);
+        if (*fd > STDERR_FILENO)
+                return -1;
+        int lifted = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+        if (lifted >= 0)
+                *fd = lifted;
+        return lifted;
 }
 
-/* Starts the child; returns once execve() succeeded or failed (its errno comes back through a pipe). */
+/* Starts the child; returns once execve() succeeded or failed (its errno is posix_spawn()'s
+ * answer: glibc's waits for the exec). */
 static int spawn_child(const char *const *argv, int stdout_fd, int stderr_fd, pid_t *ret)
 {
         _cleanup_free_ char *program = NULL;
-        int exec_error_pipe[2], child_errno = 0, r;
-        ssize_t n;
-        pid_t pid;
+        posix_spawn_file_actions_t actions;
+        posix_spawnattr_t attributes;
+        sigset_t all, none;
+        int lifted_out, lifted_err, r;
 
         r = program_find(argv[0], &program);
         if (r < 0)
                 return r;
+        lifted_out = lift_descriptor(&stdout_fd);
+        lifted_err = lift_descriptor(&stderr_fd);
 
-        if (pipe2(exec_error_pipe, O_CLOEXEC) < 0)
-                return -errno;
-
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
-                close_pair(exec_error_pipe);
-                return r;
+        /* stdin from /dev/null, the pipes on 1 and 2, and no other descriptor: other threads
+         * may have opened some without O_CLOEXEC. The child starts with every signal at its
+         * default and none blocked (the calling thread may block some, as sd-event does), so
+         * that SIGTERM ends it. */
+        r = posix_spawn_file_actions_init(&actions);
+        if (r != 0)
+                return -r;
+        r = posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY | O_NOCTTY, 0);
+        if (r == 0)
+                r = posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
+        if (r == 0)
+                r = posix_spawn_file_actions_adddup2(&actions, stderr_fd, STDERR_FILENO);
+        if (r == 0)
+                r = posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+        if (r == 0)
+                r = posix_spawnattr_init(&attributes);
+        if (r == 0) {
+                sigfillset(&all);
+                sigemptyset(&none);
+                r = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+                if (r == 0)
+                        r = posix_spawnattr_setsigdefault(&attributes, &all);
+                if (r == 0)
+                        r = posix_spawnattr_setsigmask(&attributes, &none);
+                /* vfork-like: the cost does not grow with the memory of the process, as fork()'s
+                 * copy of its page tables did for a daemon holding large trees. */
+                if (r == 0)
+                        r = posix_spawn(ret, program, &actions, &attributes, (char *const *)argv, environ);
+                posix_spawnattr_destroy(&attributes);
         }
-        if (pid == 0)
-                child_exec(program, argv, stdout_fd, stderr_fd, exec_error_pipe[1]);
-
-        close(exec_error_pipe[1]);
-        do
-                n = read(exec_error_pipe[0], &child_errno, sizeof(child_errno));
-        while (n < 0 && errno == EINTR);
-        close(exec_error_pipe[0]);
-
-        if (n == sizeof(child_errno)) {
-                /* execve() failed; the child has exited with 127. */
-                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-                return child_errno > 0 ? -child_errno : -EIO;
-        }
-
-        *ret = pid;
-        return 0;
+        posix_spawn_file_actions_destroy(&actions);
+        if (lifted_out >= 0)
+                close(lifted_out);
+        if (lifted_err >= 0)
+                close(lifted_err);
+        return -r;
 }
 
 /* Reads whatever is available on *fd; closes it and sets it to -EBADF at end of file. */
