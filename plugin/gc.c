@@ -104,18 +104,34 @@ static int reach_visit(const char *path, const vmsnap_image_header *header, unsi
 
 static int reach_add_root(reach_set *set, const char *path, vmsnap_error *error)
 {
+        vmsnap_image_header header = {0};
         int r;
 
         /* A root already reached by its name (a snapshot's image in the chain of a disk or of
          * a later snapshot) is where the walk would stop at once: its header need not be read. */
         if (!path || vmsnap_path_set_contains(&set->paths, path))
                 return 0;
-        set->root_read = false;
-        r = vmsnap_chain_walk(path, reach_visit, set, error);
-        if (r == -ENOENT && !set->root_read) {
+        /* Its own header first: a root whose backing file is marked already (a leaf of a
+         * branch the walk went down before) ends there, without reading that one's header
+         * again as the walk would. */
+        r = vmsnap_image_header_read(path, &header, error);
+        if (r == -ENOENT) {
                 vmsnap_error_clear(error); /* a root that is gone reads nothing */
                 return 0;
         }
+        if (r < 0)
+                return r;
+        r = reach_mark(set, path, header.file_device, header.file_inode);
+        if (r == 0 && header.backing && !vmsnap_path_set_contains(&set->paths, header.backing)) {
+                set->root_read = false;
+                r = vmsnap_chain_walk_as(header.backing,
+                                         header.backing_format_known ? &header.backing_format : NULL,
+                                         reach_visit, set, error);
+                if (r == -ENOENT && !set->root_read)
+                        r = vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
+                                             "backing file %s of %s does not exist", header.backing, path);
+        }
+        vmsnap_image_header_clear(&header);
         return r < 0 ? r : 0;
 }
 
