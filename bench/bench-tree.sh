@@ -5,9 +5,9 @@
 #
 #  * engine: bench/tree-bench on libvirt's test driver (in its own process, no libvirtd):
 #    linear and bushy trees of each of SIZES snapshots (default 10,100,300; the target's
-#    sizes are 10,100,1000), tiny qcow2 images; the median of Create, of a merge of a
-#    snapshot in the middle and of the newest snapshot, and each one's ratio to the
-#    smallest size's. Target (issue 16): a change at 1,000 costs at most 1.5x one at 10.
+#    sizes are 10,100,1000), tiny qcow2 images, every size's tree built first and the
+#    rounds taken by the sizes in turns; the median of Create, of a merge of a snapshot in
+#    the middle and of the newest snapshot, and each one's ratio to the smallest size's. Target (issue 16): a change at 1,000 costs at most 1.5x one at 10.
 #  * vmsnapd (root; a real libvirtd, qemu:///system, started for the run when none runs):
 #    SNAPSHOTS snapshots (default 200; the target's size is 1000) of a shut-off domain with
 #    one qcow2 disk, made through vmsnapd on a private bus one `vmsnapctl create` after
@@ -23,7 +23,9 @@
 #                             the ratios BUILD_DIR / baseline are printed;
 #  VMSNAP_BENCH_ROUNDS=N      measure vmsnapd N times (default 1), each round reported;
 #  VMSNAP_BENCH_SHAPES=S      the engine's trees, linear,bushy by default;
-#  VMSNAP_BENCH_PARTS=P       engine,bus by default; engine alone needs no root.
+#  VMSNAP_BENCH_PARTS=P       engine,bus by default; engine alone needs no root;
+#  VMSNAP_BENCH_DIR=DIR       where the engine's trees go (default a new directory in
+#                             /var/tmp): the file system counts, see the README.
 # Building 1,000 snapshots takes minutes on a loaded 2-core machine (a linear tree about
 # 4 minutes through the engine today, a bushy one twice that: each snapshot follows a revert).
 set -euo pipefail
@@ -39,11 +41,14 @@ ninja -C "$build" bench/tree-bench >/dev/null || { echo "bench-tree: cannot buil
 
 if [[ $parts == *engine* ]]; then
         echo "== engine: $build"
-        "$build/bench/tree-bench" --sizes "$sizes" --shapes "$shapes"
+        dir_option=()
+        [ -z "${VMSNAP_BENCH_DIR:-}" ] || dir_option=(--dir "$VMSNAP_BENCH_DIR")
+        "$build/bench/tree-bench" --sizes "$sizes" --shapes "$shapes" "${dir_option[@]}"
         if [ -n "$baseline" ]; then
                 echo
                 echo "== engine: baseline $baseline (its libvmsnap.so under this tree-bench)"
-                LD_LIBRARY_PATH=$baseline/plugin "$build/bench/tree-bench" --sizes "$sizes" --shapes "$shapes"
+                LD_LIBRARY_PATH=$baseline/plugin "$build/bench/tree-bench" --sizes "$sizes" --shapes "$shapes" \
+                        "${dir_option[@]}"
         fi
 fi
 [[ $parts == *bus* ]] || exit 0
