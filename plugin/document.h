@@ -12,8 +12,12 @@
 
 #include "model.h"
 
-/* The format version of a domain's document. */
-#define STORE_VERSION 1
+/* The format version of the domain's documents this vmsnap writes: 2 since a change log may
+ * stand beside the document (store.h). A vmsnap that reads version 1 alone would not read
+ * the log and would lose the changes in it; it refuses version 2 instead. Documents of
+ * version 1, which never have a log, are read. */
+#define STORE_VERSION 2
+#define STORE_VERSION_OLDEST 1
 
 /* The model as a JSON object, intent included (store.c's reader takes it back). */
 json_object *vmsnap_store_to_json(const vmsnap_domain_meta *meta);

@@ -425,11 +425,11 @@ int vmsnap_store_from_json(json_object *object, vmsnap_domain_meta **ret, vmsnap
         r = read_int64(object, "", "version", INT64_MIN, INT64_MAX, &number, error);
         if (r < 0)
                 return r;
-        if (number != STORE_VERSION)
+        if (number < STORE_VERSION_OLDEST || number > STORE_VERSION)
                 return vmsnap_error_set(error, -EPROTONOSUPPORT, VMSNAP_ERROR_UNSUPPORTED,
                                         "the document has format version %" PRId64
-                                        ", but this vmsnap reads only version %d",
-                                        number, STORE_VERSION);
+                                        ", but this vmsnap reads versions %d to %d",
+                                        number, STORE_VERSION_OLDEST, STORE_VERSION);
 
         meta = vmsnap_domain_meta_new(NULL, NULL);
         r = read_name(object, "", "uuid", false, &meta->uuid, error);

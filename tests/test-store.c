@@ -1119,8 +1119,11 @@ static void test_store_refuses_a_document_that_is_not_an_object(void **state)
 static void test_store_refuses_an_unknown_version(void **state)
 {
         json_object *document = sample_document();
-        json_object_object_add(document, "version", json_object_new_int(2));
-        assert_refused_with_code(document, -EPROTONOSUPPORT, "version 2", NULL);
+        json_object_object_add(document, "version", json_object_new_int(3));
+        assert_refused_with_code(document, -EPROTONOSUPPORT, "version 3", NULL);
+        document = sample_document();
+        json_object_object_add(document, "version", json_object_new_int(0));
+        assert_refused_with_code(document, -EPROTONOSUPPORT, "version 0", NULL);
 
         document = sample_document();
         json_object_object_del(document, "version");
