@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "fileio.h"
 #include "path-set.h"
@@ -81,12 +80,6 @@ void vmsnap_path_set_clear(vmsnap_path_set *set)
 
 int vmsnap_path_canonical_in(vmsnap_resolved_dirs *dirs, const char *path, char **ret, vmsnap_error *error)
 {
-        return vmsnap_path_canonical_exists_in(dirs, path, ret, NULL, error);
-}
-
-int vmsnap_path_canonical_exists_in(vmsnap_resolved_dirs *dirs, const char *path, char **ret, bool *exists,
-                                    vmsnap_error *error)
-{
         const char *slash = path ? strrchr(path, '/') : NULL;
         bool plain_name = slash && slash != path && slash[1] && strcmp(slash + 1, ".") != 0 &&
                           strcmp(slash + 1, "..") != 0;
@@ -97,14 +90,9 @@ int vmsnap_path_canonical_exists_in(vmsnap_resolved_dirs *dirs, const char *path
          * resolved whole; so is anything lstat() cannot look at, for realpath's own error. */
         if (plain_name)
                 looked = lstat(path, &st);
-        if (!plain_name || (looked < 0 && errno != ENOENT) || (looked == 0 && S_ISLNK(st.st_mode))) {
-                int r = vmsnap_path_canonical(path, ret, error);
-                if (exists)
-                        *exists = r == 0 && stat(*ret, &st) == 0;
-                return r;
-        }
-        if (exists)
-                *exists = looked == 0;
+        if (!plain_name || (looked < 0 && errno != ENOENT) || (looked == 0 && S_ISLNK(st.st_mode)))
+                return vmsnap_path_canonical(path, ret, error);
+
         size_t dir_length = (size_t)(slash - path), i;
         for (i = 0; i < dirs->n; i++)
                 if (strlen(dirs->dirs[i]) == dir_length && memcmp(dirs->dirs[i], path, dir_length) == 0)

@@ -43,8 +43,4 @@ typedef struct vmsnap_resolved_dirs {
  * directory and its name), with each directory resolved once per dirs: a file that is no
  * symlink is its resolved directory and its name. */
 int vmsnap_path_canonical_in(vmsnap_resolved_dirs *dirs, const char *path, char **ret, vmsnap_error *error);
-/* The same, and whether the file exists (*exists; NULL: not asked), learned from the same
- * lstat(): a missing file in an existing directory still has a canonical path. */
-int vmsnap_path_canonical_exists_in(vmsnap_resolved_dirs *dirs, const char *path, char **ret, bool *exists,
-                                    vmsnap_error *error);
 void vmsnap_resolved_dirs_clear(vmsnap_resolved_dirs *dirs);

@@ -690,6 +690,23 @@ static int path_beside(const char *state_dir, const char *uuid, const char *suff
         return 0;
 }
 
+/* Reads a file beside the document that may not be there: 1 and its text, 0 when it is
+ * missing (nothing to read, no error), or a failure. */
+static int read_if_present(const char *path, char **data, size_t *size, vmsnap_error *error)
+{
+        vmsnap_error read_error = {};
+        int r = vmsnap_file_read_all(path, data, size, &read_error);
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                if (error)
+                        *error = read_error;
+                return r;
+        }
+        return 1;
+}
+
 /* ---- the change log beside the document (store.h) ---- */
 
 static int log_path(const char *state_dir, const char *uuid, char **ret, vmsnap_error *error)
@@ -835,20 +852,14 @@ static int log_replay(const char *path, const char *text, size_t text_size, vmsn
                       vmsnap_error *error)
 {
         _cleanup_free_ char *data = NULL;
-        vmsnap_error read_error = {};
         uint64_t base = meta->generation;
         uint32_t crc = text_crc32(text, text_size);
         size_t size = 0, line = 0;
         int r;
 
-        r = vmsnap_file_read_all(path, &data, &size, &read_error);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0) {
-                if (error)
-                        *error = read_error;
+        r = read_if_present(path, &data, &size, error);
+        if (r <= 0)
                 return r;
-        }
         for (char *at = data; at < data + size; line++) {
                 char *end = memchr(at, '\n', (size_t)(data + size - at));
                 _cleanup_json_ json_object *change = NULL;
@@ -932,21 +943,15 @@ static int read_intent(json_object *object, const char *key, json_object **ret, 
 static int journal_read(const char *path, journal_record *record, vmsnap_error *error)
 {
         _cleanup_free_ char *data = NULL;
-        vmsnap_error read_error = {};
         size_t size = 0;
         int64_t generation;
         bool present;
         int r;
 
         *record = (journal_record){0};
-        r = vmsnap_file_read_all(path, &data, &size, &read_error);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0) {
-                if (error)
-                        *error = read_error;
+        r = read_if_present(path, &data, &size, error);
+        if (r <= 0)
                 return r;
-        }
         r = json_parse_document(data, size, &record->document, error);
         if (r >= 0)
                 r = require_object(record->document, "the journal", error);

@@ -573,6 +573,19 @@ static void change_model(vmsnap_domain_meta *meta, unsigned i)
         }
 }
 
+/* Saves meta whole, then after each of the first n changes of change_model: a document and
+ * a change log of n lines. */
+static void save_with_changes(const char *dir, vmsnap_domain_meta *meta, unsigned n)
+{
+        vmsnap_error error = {};
+
+        assert_int_equal(vmsnap_store_save(dir, meta, &error), 0);
+        for (unsigned i = 0; i < n; i++) {
+                change_model(meta, i);
+                assert_int_equal(vmsnap_store_save(dir, meta, &error), 0);
+        }
+}
+
 /* Each save after the first writes one line that says what changed, load replays the lines,
  * and once the log is as large as the document both are folded into a new document. */
 static void test_store_change_log_replays_every_change_and_is_folded_into_the_document(void **state)
@@ -623,11 +636,7 @@ static void test_store_change_log_leaves_out_a_last_line_cut_short(void **state)
         vmsnap_error error = {};
         char *changes = state_file(fixture->dir, ".changes.json");
 
-        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
-        change_model(meta, 0);
-        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
-        change_model(meta, 1);
-        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        save_with_changes(fixture->dir, meta, 2);
         assert_true(file_size(changes) > 0);
 
         FILE *file = fopen(changes, "ae");
@@ -658,11 +667,7 @@ static void test_store_change_log_refuses_a_damaged_line_before_others(void **st
         vmsnap_error error = {};
         char *changes = state_file(fixture->dir, ".changes.json");
 
-        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
-        change_model(meta, 0);
-        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
-        change_model(meta, 1);
-        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        save_with_changes(fixture->dir, meta, 2);
 
         char *text = read_text(changes);
         text[3] = '#';
@@ -687,9 +692,7 @@ static void test_store_change_log_ignores_lines_of_an_older_document(void **stat
         vmsnap_error error = {};
         char *changes = state_file(fixture->dir, ".changes.json");
 
-        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
-        change_model(meta, 0);
-        assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
+        save_with_changes(fixture->dir, meta, 1);
         char *old_lines = read_text(changes);
 
         /* The same generations again from a document written whole with other content. */
