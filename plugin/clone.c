@@ -149,6 +149,12 @@ static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const 
                         drop_disk(plan, entry->target);
                         continue;
                 }
+                if (entry->rbd_snapshot)
+                        return vmsnap_error_set(
+                                op->error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
+                                "disk %s of snapshot \"%s\" is an RBD snapshot (%s), and vmsnap "
+                                "cannot clone RBD disks yet; leave the disk out of the clone",
+                                entry->target, s->name, entry->rbd_snapshot);
                 if (!entry->image) {
                         if (shared_as_is(entry->excluded_reason))
                                 continue;

@@ -19,6 +19,7 @@
 #include "journal.h"
 #include "live.h"
 #include "names.h"
+#include "rbd-disk.h"
 
 #define DESCRIPTION_MAX 65536
 
@@ -132,6 +133,37 @@ static int check_selection(vmsnap_op *op, const vmsnap_create_options *options)
         return 0;
 }
 
+/* One RBD disk to freeze: its cluster, and the RBD snapshot it gains. */
+typedef struct rbd_freeze {
+        vmsnap_rbd_disk *disk;
+        char *rbd_snapshot;
+} rbd_freeze;
+
+/* The RBD disk's part of the plan: its cluster is reached, and its image holds no
+ * snapshot vmsnap did not make (safety rule 4), before anything changes. Offline only
+ * for now: a running domain's RBD disk is refused, naming it. */
+static int plan_rbd_disk(vmsnap_op *op, const vmsnap_xml_disk *disk, vmsnap_snapshot *snapshot, bool live,
+                         rbd_freeze *ret)
+{
+        int r;
+
+        if (live)
+                return vmsnap_error_set(
+                        op->error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
+                        "disk %s of domain %s is an RBD disk, and vmsnap snapshots RBD disks "
+                        "only while the domain is shut off; nothing was changed: shut it off, "
+                        "or leave the disk out",
+                        disk->target, op->name);
+        r = vmsnap_rbd_disk_open(op, op->xml, disk->target, &ret->disk);
+        if (r == 0)
+                r = vmsnap_rbd_disk_refuse_foreign_snapshots(op, ret->disk);
+        if (r < 0)
+                return r;
+        ret->rbd_snapshot = vmsnap_rbd_disk_snapshot_name(ret->disk, snapshot->id);
+        vmsnap_snapshot_add_rbd_disk(snapshot, disk->target, ret->rbd_snapshot);
+        return 0;
+}
+
 /* One disk to freeze: its current leaf and the overlay that replaces it. */
 typedef struct freeze_plan {
         const vmsnap_xml_disk *disk; /* into op->disks: valid until the domain is redefined */
@@ -142,9 +174,9 @@ typedef struct freeze_plan {
 } freeze_plan;
 
 static int plan_disks(vmsnap_op *op, const vmsnap_create_options *options, vmsnap_snapshot *snapshot,
-                      freeze_plan *plan, size_t *n_plan)
+                      bool live, freeze_plan *plan, size_t *n_plan, rbd_freeze *rbd_plan, size_t *n_rbd)
 {
-        *n_plan = 0;
+        *n_plan = *n_rbd = 0;
         for (size_t i = 0; i < op->n_disks; i++) {
                 const vmsnap_xml_disk *disk = &op->disks[i];
                 const char *reason = vmsnap_disk_ineligible_reason(disk);
@@ -156,6 +188,12 @@ static int plan_disks(vmsnap_op *op, const vmsnap_create_options *options, vmsna
                         reason = "not selected";
                 if (reason) {
                         vmsnap_snapshot_add_disk(snapshot, disk->target, NULL, NULL, reason);
+                        continue;
+                }
+                if (disk->rbd) {
+                        r = plan_rbd_disk(op, disk, snapshot, live, &rbd_plan[(*n_rbd)++]);
+                        if (r < 0)
+                                return r;
                         continue;
                 }
                 p = &plan[(*n_plan)++];
@@ -184,11 +222,11 @@ static int plan_disks(vmsnap_op *op, const vmsnap_create_options *options, vmsna
                         return r;
                 vmsnap_snapshot_add_disk(snapshot, disk->target, p->leaf, p->format, NULL);
         }
-        if (*n_plan == 0)
+        if (*n_plan + *n_rbd == 0)
                 return vmsnap_error_set(
                         op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                         "no disk of domain %s can be snapshotted: a snapshot needs at least one "
-                        "writable file disk in qcow2 or raw format",
+                        "writable file disk in qcow2 or raw format, or an RBD disk",
                         op->name);
         return 0;
 }
@@ -249,8 +287,35 @@ static int expect_switch(vmsnap_op *op, const vmsnap_snapshot *snapshot, const f
         return r;
 }
 
+/* Takes the RBD snapshots, each recorded in the intent first. */
+static int freeze_rbd_disks(vmsnap_op *op, const vmsnap_snapshot *snapshot, rbd_freeze *rbd_plan,
+                            size_t n_rbd, size_t n_plan)
+{
+        int r;
+
+        for (size_t i = 0; i < n_rbd; i++) {
+                r = vmsnap_journal_add_rbd_snapshot(op, rbd_plan[i].rbd_snapshot);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < n_rbd; i++) {
+                if (vmsnap_op_canceled(op))
+                        return vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,
+                                                "the snapshot was canceled; nothing was changed");
+                r = vmsnap_op_failpoint(op, "create: before rbd snapshot");
+                if (r == 0)
+                        r = vmsnap_rbd_disk_freeze(op, rbd_plan[i].disk, snapshot->id);
+                if (r == 0)
+                        r = vmsnap_op_failpoint(op, "create: after rbd snapshot");
+                if (r < 0)
+                        return r;
+                vmsnap_op_progress(op, n_plan + i + 1, n_plan + n_rbd + 1);
+        }
+        return 0;
+}
+
 static int freeze_disks(vmsnap_op *op, const vmsnap_snapshot *snapshot, freeze_plan *plan, size_t n_plan,
-                        bool live, bool quiesce)
+                        rbd_freeze *rbd_plan, size_t n_rbd, bool live, bool quiesce)
 {
         vmsnap_xml_disk_source sources[n_plan];
         vmsnap_live_disk live_disks[n_plan];
@@ -279,8 +344,11 @@ static int freeze_disks(vmsnap_op *op, const vmsnap_snapshot *snapshot, freeze_p
                         return r;
                 sources[i] = (vmsnap_xml_disk_source){plan[i].target, plan[i].overlay, "qcow2"};
                 live_disks[i] = (vmsnap_live_disk){plan[i].target, plan[i].overlay};
-                vmsnap_op_progress(op, i + 1, n_plan + 1);
+                vmsnap_op_progress(op, i + 1, n_plan + n_rbd + 1);
         }
+        r = freeze_rbd_disks(op, snapshot, rbd_plan, n_rbd, n_plan);
+        if (r < 0)
+                return r;
         if (live) {
                 if (snapshot->memory_file) {
                         r = vmsnap_journal_add_memory_file(op, snapshot->memory_file);
@@ -304,6 +372,8 @@ static int freeze_disks(vmsnap_op *op, const vmsnap_snapshot *snapshot, freeze_p
                         return r;
                 return follow_onto_overlays(op, sources, n_plan);
         }
+        if (n_plan == 0)
+                return 0; /* RBD disks alone: the definition stays as it is */
         r = vmsnap_xml_set_disk_sources(saved_xml, sources, n_plan, &new_xml, op->error);
         if (r < 0)
                 return r;
@@ -320,7 +390,8 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
         vmsnap_snapshot *snapshot = NULL;
         vmsnap_op *op = NULL;
         freeze_plan *plan = NULL;
-        size_t n_plan = 0;
+        rbd_freeze *rbd_plan = NULL;
+        size_t n_plan = 0, n_rbd = 0;
         char *memory_file = NULL;
         bool live;
         char id[37];
@@ -362,7 +433,8 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
                 goto out;
 
         plan = xcalloc(op->n_disks + 1, sizeof(*plan));
-        r = plan_disks(op, options, snapshot, plan, &n_plan);
+        rbd_plan = xcalloc(op->n_disks + 1, sizeof(*rbd_plan));
+        r = plan_disks(op, options, snapshot, live, plan, &n_plan, rbd_plan, &n_rbd);
         if (r < 0)
                 goto out;
         if (options->quiesce) {
@@ -394,7 +466,7 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
 
         snapshot->memory_file = xstrdup(memory_file);
 
-        r = freeze_disks(op, snapshot, plan, n_plan, live, options->quiesce);
+        r = freeze_disks(op, snapshot, plan, n_plan, rbd_plan, n_rbd, live, options->quiesce);
         if (r < 0) {
                 vmsnap_journal_rollback(op);
                 /* libvirt may have moved the disks although the call reported a failure (a
@@ -413,8 +485,13 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
         if (r == 0 && name_ret)
                 *name_ret = xstrdup(snapshot->name);
         snapshot = NULL; /* owned by the model now */
-        vmsnap_op_progress(op, n_plan + 1, n_plan + 1);
+        vmsnap_op_progress(op, n_plan + n_rbd + 1, n_plan + n_rbd + 1);
 out:
+        for (size_t i = 0; rbd_plan && i < n_rbd; i++) {
+                vmsnap_rbd_disk_close(rbd_plan[i].disk);
+                free(rbd_plan[i].rbd_snapshot);
+        }
+        free(rbd_plan);
         for (size_t i = 0; plan && i < n_plan; i++) {
                 free(plan[i].target);
                 free(plan[i].leaf);

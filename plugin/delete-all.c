@@ -264,6 +264,7 @@ static int delete_all(vmsnap_op *op, bool into_original)
         }
         while (op->meta->n_snapshots > 0) {
                 _cleanup_free_ char *id = xstrdup(op->meta->snapshots[op->meta->n_snapshots - 1]->id);
+                vmsnap_journal_step_rbd_snapshots_remove(op, op->meta->snapshots[op->meta->n_snapshots - 1]);
                 vmsnap_domain_meta_remove_snapshot(op->meta, id);
         }
         free(op->meta->current_id);

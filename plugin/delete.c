@@ -636,6 +636,7 @@ static int delete_merge(vmsnap_op *op, vmsnap_snapshot *snapshot)
                 goto out;
         }
         snapshot = vmsnap_domain_meta_find_id(op->meta, id);
+        vmsnap_journal_step_rbd_snapshots_remove(op, snapshot);
         reparent_children(op->meta, snapshot);
         vmsnap_domain_meta_remove_snapshot(op->meta, id);
         /* From here on the merge completes, also after a crash. */
@@ -675,13 +676,15 @@ static int delete_children(vmsnap_op *op, vmsnap_snapshot *snapshot, bool keep_s
         for (size_t i = op->meta->n_snapshots; i > 0; i--) {
                 vmsnap_snapshot *s = op->meta->snapshots[i - 1];
                 if (strcmp(s->id, id) != 0 && vmsnap_domain_meta_descends(op->meta, s->id, id)) {
+                        vmsnap_journal_step_rbd_snapshots_remove(op, s);
                         vmsnap_domain_meta_remove_snapshot(op->meta, s->id);
                         removed++;
                 }
         }
-        if (!keep_snapshot)
+        if (!keep_snapshot) {
+                vmsnap_journal_step_rbd_snapshots_remove(op, snapshot);
                 vmsnap_domain_meta_remove_snapshot(op->meta, id);
-        else if (removed == 0) {
+        } else if (removed == 0) {
                 vmsnap_op_message(op, "snapshot \"%s\" of %s has no children: nothing was deleted",
                                   snapshot->name, op->name);
                 return 0;
@@ -726,6 +729,13 @@ static int delete_metadata(vmsnap_op *op, vmsnap_snapshot *snapshot)
                                          "reads it any more, and vmsnap will never change or remove it",
                                   forgotten->disks[i].target, forgotten->disks[i].image, forgotten->name);
         }
+        for (size_t i = 0; r == 0 && i < forgotten->n_disks; i++)
+                if (forgotten->disks[i].rbd_snapshot)
+                        vmsnap_op_message(op,
+                                          "disk %s: the RBD snapshot %s of snapshot \"%s\" is left to you: "
+                                          "vmsnap no longer manages it and never removes it",
+                                          forgotten->disks[i].target, forgotten->disks[i].rbd_snapshot,
+                                          forgotten->name);
         if (r == 0 && forgotten->memory_file)
                 vmsnap_op_message(op,
                                   "the memory state %s of snapshot \"%s\" is left to you: vmsnap no longer "

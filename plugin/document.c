@@ -31,6 +31,8 @@ static json_object *disk_entry_to_json(const vmsnap_disk_entry *disk)
         json_add(object, "target", json_string_or_null(disk->target));
         json_add(object, "image", json_string_or_null(disk->image));
         json_add(object, "format", json_string_or_null(disk->format));
+        if (disk->rbd_snapshot) /* only then: a file disk's entry reads as before */
+                json_add(object, "rbd_snapshot", json_object_new_string(disk->rbd_snapshot));
         json_add(object, "excluded_reason", json_string_or_null(disk->excluded_reason));
         return object;
 }

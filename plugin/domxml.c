@@ -239,6 +239,7 @@ void vmsnap_xml_disks_free(vmsnap_xml_disk *disks, size_t n)
                 free(disks[i].device);
                 free(disks[i].type);
                 free(disks[i].source);
+                free(disks[i].rbd);
                 free(disks[i].format);
         }
         free(disks);
@@ -277,6 +278,9 @@ int vmsnap_xml_disks(const char *xml, vmsnap_xml_disk **ret, size_t *n_ret, vmsn
                         disk->type = xstrdup("file");
                 if (disk_is_file(node))
                         disk->source = attribute_dup(first_child(node, "source"), "file");
+                else if (attribute_equals(node, "type", "network") &&
+                         attribute_equals(first_child(node, "source"), "protocol", "rbd"))
+                        disk->rbd = attribute_dup(first_child(node, "source"), "name");
                 disk->format = attribute_dup(first_child(node, "driver"), "type");
                 disk->readonly = first_child(node, "readonly") != NULL;
                 disk->shareable = first_child(node, "shareable") != NULL;

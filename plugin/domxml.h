@@ -13,6 +13,7 @@ typedef struct vmsnap_xml_disk {
         char *device;  /* disk, cdrom, floppy, lun */
         char *type;    /* file, block, network, volume, dir */
         char *source;  /* <source file=> for type file, else NULL */
+        char *rbd;     /* <source name=> of an RBD disk (type network, protocol rbd), else NULL */
         char *format;  /* <driver type=>, NULL when absent */
         bool readonly; /* <readonly/> */
         bool shareable;

@@ -20,6 +20,7 @@
 #include "journal.h"
 #include "live.h"
 #include "prepared.h"
+#include "rbd-disk.h"
 #include "document.h"
 #include "store.h"
 
@@ -76,6 +77,15 @@ int vmsnap_journal_prepare_overlays(vmsnap_op *op, const char *operation, const 
 int vmsnap_journal_add_memory_file(vmsnap_op *op, const char *path)
 {
         record_file(op, path, "memory", json_object_new_boolean(true));
+        return vmsnap_op_save_intent(op);
+}
+
+int vmsnap_journal_add_rbd_snapshot(vmsnap_op *op, const char *rbd_snapshot)
+{
+        json_object *record = json_object_new_object();
+
+        json_object_object_add(record, "rbd_snapshot", json_object_new_string(rbd_snapshot));
+        json_object_array_add(intent_array(op, "files"), record);
         return vmsnap_op_save_intent(op);
 }
 
@@ -275,6 +285,22 @@ void vmsnap_journal_step_commit(vmsnap_op *op, const char *top, const char *base
         json_object_object_add(step, "top", json_object_new_string(top));
         json_object_object_add(step, "base", json_object_new_string(base));
         json_object_array_add(intent_array(op, "steps"), step);
+}
+
+void vmsnap_journal_step_rbd_snapshot_remove(vmsnap_op *op, const char *rbd_snapshot)
+{
+        json_object *step = json_object_new_object();
+
+        json_object_object_add(step, "kind", json_object_new_string("rbd_snapshot_remove"));
+        json_object_object_add(step, "rbd_snapshot", json_object_new_string(rbd_snapshot));
+        json_object_array_add(intent_array(op, "steps"), step);
+}
+
+void vmsnap_journal_step_rbd_snapshots_remove(vmsnap_op *op, const vmsnap_snapshot *snapshot)
+{
+        for (size_t i = 0; i < snapshot->n_disks; i++)
+                if (snapshot->disks[i].rbd_snapshot)
+                        vmsnap_journal_step_rbd_snapshot_remove(op, snapshot->disks[i].rbd_snapshot);
 }
 
 /* Records in step the backing file image starts from (as its header names it) and that
@@ -584,6 +610,10 @@ static int run_step(vmsnap_op *op, json_object *step, size_t index, size_t count
                 r = run_block_pull(op, step, &hooks, interrupted);
                 if (r != -EBADMSG)
                         return r;
+        } else if (kind && strcmp(kind, "rbd_snapshot_remove") == 0) {
+                const char *name = vmsnap_json_string(step, "rbd_snapshot");
+                if (name)
+                        return vmsnap_rbd_snapshot_drop(op, name);
         } else if (kind && strcmp(kind, "restore") == 0) {
                 const char *file = vmsnap_json_string(step, "memory_file"),
                            *xml = vmsnap_json_string(step, "xml");

@@ -30,6 +30,9 @@ int vmsnap_journal_prepare_overlays(vmsnap_op *op, const char *operation, const 
 /* Records that libvirt is about to write a memory-state file at path (which does not
  * exist yet); saved before the call. */
 int vmsnap_journal_add_memory_file(vmsnap_op *op, const char *path);
+/* Records that vmsnap is about to take the RBD snapshot rbd_snapshot (a model name,
+ * rbd-disk.h) whose id is new; saved before it is taken. Rolling back removes it. */
+int vmsnap_journal_add_rbd_snapshot(vmsnap_op *op, const char *rbd_snapshot);
 /* Records that a block job that changes no snapshot (a pull into a running disk) is
  * about to run on disk target before the commit point; saved. Rolling back stops it. */
 int vmsnap_journal_add_block_job(vmsnap_op *op, const char *target);
@@ -63,6 +66,12 @@ void vmsnap_journal_step_block_commit(vmsnap_op *op, const char *target, const c
  * a libvirt block job when the domain runs, qemu-img rebase when it does not. */
 int vmsnap_journal_step_block_pull(vmsnap_op *op, const char *target, const char *image, const char *base,
                                    const char *base_format);
+/* Removes vmsnap's RBD snapshot rbd_snapshot; done once it is gone. */
+void vmsnap_journal_step_rbd_snapshot_remove(vmsnap_op *op, const char *rbd_snapshot);
+/* The same for every RBD disk of a snapshot that leaves the tree: such a disk needs no
+ * merge, as its RBD snapshot is one of its own that neither the image nor the other
+ * snapshots read. */
+void vmsnap_journal_step_rbd_snapshots_remove(vmsnap_op *op, const vmsnap_snapshot *snapshot);
 /* Starts the domain from a memory file with this XML (live.c), unless it runs. */
 void vmsnap_journal_step_restore(vmsnap_op *op, const char *memory_file, const char *xml);
 /* The commit point: saves op->meta (the final model) with the steps still to run,

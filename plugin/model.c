@@ -40,6 +40,7 @@ static void disk_entry_clear(vmsnap_disk_entry *entry)
         free(entry->target);
         free(entry->image);
         free(entry->format);
+        free(entry->rbd_snapshot);
         free(entry->excluded_reason);
 }
 
@@ -92,6 +93,7 @@ vmsnap_snapshot *vmsnap_snapshot_copy(const vmsnap_snapshot *snapshot)
                 const vmsnap_disk_entry *disk = &snapshot->disks[i];
                 vmsnap_snapshot_add_disk(copy, disk->target, disk->image, disk->format,
                                          disk->excluded_reason);
+                copy->disks[i].rbd_snapshot = xstrdup(disk->rbd_snapshot);
         }
         copy->memory_file = xstrdup(snapshot->memory_file);
         return copy;
@@ -113,7 +115,8 @@ bool vmsnap_snapshot_equal(const vmsnap_snapshot *a, const vmsnap_snapshot *b)
         for (size_t i = 0; i < a->n_disks; i++) {
                 const vmsnap_disk_entry *x = &a->disks[i], *y = &b->disks[i];
                 if (!same_text(x->target, y->target) || !same_text(x->image, y->image) ||
-                    !same_text(x->format, y->format) || !same_text(x->excluded_reason, y->excluded_reason))
+                    !same_text(x->format, y->format) || !same_text(x->rbd_snapshot, y->rbd_snapshot) ||
+                    !same_text(x->excluded_reason, y->excluded_reason))
                         return false;
         }
         return true;
@@ -127,6 +130,20 @@ void vmsnap_snapshot_add_disk(vmsnap_snapshot *snapshot, const char *target, con
         entry->image = xstrdup(image);
         entry->format = xstrdup(format);
         entry->excluded_reason = xstrdup(excluded_reason);
+}
+
+void vmsnap_snapshot_add_rbd_disk(vmsnap_snapshot *snapshot, const char *target, const char *rbd_snapshot)
+{
+        vmsnap_snapshot_add_disk(snapshot, target, NULL, NULL, NULL);
+        snapshot->disks[snapshot->n_disks - 1].rbd_snapshot = xstrdup(rbd_snapshot);
+}
+
+bool vmsnap_snapshot_has_rbd_disk(const vmsnap_snapshot *snapshot)
+{
+        for (size_t i = 0; i < snapshot->n_disks; i++)
+                if (snapshot->disks[i].rbd_snapshot)
+                        return true;
+        return false;
 }
 
 const vmsnap_disk_entry *vmsnap_snapshot_find_disk(const vmsnap_snapshot *snapshot, const char *target)

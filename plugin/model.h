@@ -11,8 +11,9 @@
 
 typedef struct vmsnap_disk_entry {
         char *target;          /* vda */
-        char *image;           /* frozen image (absolute path); NULL when excluded */
-        char *format;          /* "qcow2" or "raw"; NULL when excluded */
+        char *image;           /* frozen image (absolute path); NULL for an RBD disk or when excluded */
+        char *format;          /* "qcow2" or "raw"; NULL for an RBD disk or when excluded */
+        char *rbd_snapshot;    /* an RBD disk's frozen state: "pool[/namespace]/image@snapshot" */
         char *excluded_reason; /* NULL when included */
 } vmsnap_disk_entry;
 
@@ -94,6 +95,10 @@ bool vmsnap_snapshot_equal(const vmsnap_snapshot *a, const vmsnap_snapshot *b);
 /* Appends a disk entry; image/format NULL and reason non-NULL for an excluded disk. */
 void vmsnap_snapshot_add_disk(vmsnap_snapshot *snapshot, const char *target, const char *image,
                               const char *format, const char *excluded_reason);
+/* An RBD disk whose frozen state is the RBD snapshot rbd_snapshot (rbd-disk.h). */
+void vmsnap_snapshot_add_rbd_disk(vmsnap_snapshot *snapshot, const char *target, const char *rbd_snapshot);
+/* Whether any disk of the snapshot is an RBD one. */
+bool vmsnap_snapshot_has_rbd_disk(const vmsnap_snapshot *snapshot);
 const vmsnap_disk_entry *vmsnap_snapshot_find_disk(const vmsnap_snapshot *snapshot, const char *target);
 
 void vmsnap_preview_free(vmsnap_preview *preview);

@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "chain.h"
+#include "error.h"
 #include "fileio.h"
 #include "live.h"
 #include "prepared.h"
+#include "rbd-disk.h"
 #include "store.h"
 
 /* A file the running domain reads now stays: a crash between libvirt's live snapshot
@@ -62,10 +64,31 @@ out:
         free(have);
 }
 
+/* An RBD snapshot recorded before it was taken bears the new snapshot's id: vmsnap's
+ * alone. One that cannot be removed now (the cluster is out of reach) is named. */
+static void remove_prepared_rbd_snapshot(vmsnap_op *op, const char *rbd_snapshot)
+{
+        vmsnap_error error = {0}, *saved = op->error;
+
+        op->error = &error;
+        if (vmsnap_rbd_snapshot_drop(op, rbd_snapshot) < 0)
+                vmsnap_op_message(op,
+                                  "the RBD snapshot %s was left in place: %s; remove it with 'rbd snap rm'",
+                                  rbd_snapshot, error.message);
+        op->error = saved;
+        vmsnap_error_clear(&error);
+}
+
 void vmsnap_prepared_file_remove(vmsnap_op *op, json_object *file)
 {
         const char *path = vmsnap_json_string(file, "path");
         const char *backing = vmsnap_json_string(file, "backing");
+        const char *rbd_snapshot = vmsnap_json_string(file, "rbd_snapshot");
+
+        if (rbd_snapshot) {
+                remove_prepared_rbd_snapshot(op, rbd_snapshot);
+                return;
+        }
 
         /* The path was free when recorded, so whatever is there now is libvirt's
          * unfinished memory file. */

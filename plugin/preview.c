@@ -134,9 +134,20 @@ static int plan_preview(vmsnap_op *op, vmsnap_snapshot *config, const vmsnap_pre
                 r = choice_for(op, options, disk->target, config, &chosen);
                 if (r < 0)
                         goto out;
+                entry = vmsnap_snapshot_find_disk(chosen, disk->target);
+                if (entry && entry->rbd_snapshot) {
+                        r = vmsnap_error_set(
+                                op->error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
+                                "disk %s of snapshot \"%s\" is an RBD snapshot (%s), and vmsnap "
+                                "cannot preview or revert to RBD snapshots yet; nothing was "
+                                "changed",
+                                disk->target, chosen->name, entry->rbd_snapshot);
+                        goto out;
+                }
+                if (disk->rbd)
+                        continue; /* not in the snapshot: the RBD disk keeps its current state */
                 p = &plans[n++];
                 p->target = xstrdup(disk->target);
-                entry = vmsnap_snapshot_find_disk(chosen, disk->target);
                 if (entry && entry->image) {
                         if (!vmsnap_file_exists(entry->image)) {
                                 r = vmsnap_error_set(op->error, -ENOENT, VMSNAP_ERROR_FAILED,

@@ -169,6 +169,13 @@ static int purge_plan(vmsnap_op *op, bool undefine, json_object **ret)
                 else if (r == 0)
                         json_object_array_add(prepared, json_object_get(file));
         }
+        for (size_t i = 0; r == 0 && i < op->meta->n_snapshots; i++)
+                for (size_t j = 0; j < op->meta->snapshots[i]->n_disks; j++)
+                        if (op->meta->snapshots[i]->disks[j].rbd_snapshot)
+                                vmsnap_op_message(op,
+                                                  "the RBD snapshot %s stays: a purge does not remove RBD "
+                                                  "snapshots yet; remove it with 'rbd snap rm'",
+                                                  op->meta->snapshots[i]->disks[j].rbd_snapshot);
         for (size_t i = 0; r == 0 && i < op->meta->n_forgotten; i++)
                 if (vmsnap_file_exists(op->meta->forgotten[i]))
                         vmsnap_op_message(op,

@@ -344,8 +344,10 @@ static void snapshot_info_fill(const vmsnap_domain_slot *slot, const vmsnap_tree
         for (size_t i = 0; i < s->n_disks; i++) {
                 const vmsnap_disk_entry *e = &s->disks[i];
                 info->disks[i].target = xstrdup(strempty(e->target));
-                info->disks[i].image = xstrdup(e->image);
-                info->disks[i].format = xstrdup(e->format);
+                /* An RBD snapshot as QEMU names it, read as raw. */
+                info->disks[i].image =
+                        e->rbd_snapshot ? xasprintf("rbd:%s", e->rbd_snapshot) : xstrdup(e->image);
+                info->disks[i].format = xstrdup(e->rbd_snapshot ? "raw" : e->format);
                 info->disks[i].excluded_reason = xstrdup(e->excluded_reason);
                 if (e->image && now->targets_known && !attached_has(now, e->target))
                         info->partial = true;
@@ -573,7 +575,8 @@ int vmsnap_domain_get_configuration(vmsnap_engine *engine, const char *domain, c
                 if (now[i].source) {
                         disks[i].image = xstrdup(strempty(now[i].source));
                         (void)image_sizes_fill(&disks[i], disks[i].format);
-                }
+                } else if (now[i].rbd)
+                        disks[i].image = xasprintf("rbd:%s", now[i].rbd); /* as QEMU names it */
         }
         vmsnap_xml_disks_free(now, n);
         *xml_ret = xml;

@@ -181,10 +181,23 @@ static int require_object(json_object *value, const char *path, vmsnap_error *er
         return 0;
 }
 
+/* A disk is a file (image and format), an RBD snapshot, or excluded (a reason): exactly one. */
+static int check_disk_kind(const vmsnap_disk_entry *disk, const char *where, vmsnap_error *error)
+{
+        unsigned kinds = (disk->image || disk->format) + !!disk->rbd_snapshot + !!disk->excluded_reason;
+
+        if (kinds != 1 || !disk->image != !disk->format)
+                return malformed(error,
+                                 "%s (disk %s) needs exactly one of: image and format, an rbd_snapshot, "
+                                 "or an excluded_reason",
+                                 where, disk->target);
+        return 0;
+}
+
 static int disk_entry_from_json(json_object *object, const char *where, vmsnap_snapshot *snapshot,
                                 vmsnap_error *error)
 {
-        _cleanup_free_ char *target = NULL, *image = NULL, *format = NULL, *reason = NULL;
+        _cleanup_free_ char *target = NULL, *image = NULL, *format = NULL, *rbd = NULL, *reason = NULL;
         int r;
 
         r = require_object(object, where, error);
@@ -199,22 +212,18 @@ static int disk_entry_from_json(json_object *object, const char *where, vmsnap_s
         r = read_name(object, where, "format", true, &format, error);
         if (r < 0)
                 return r;
+        r = read_string(object, where, "rbd_snapshot", true, &rbd, error);
+        if (r < 0)
+                return r;
         r = read_string(object, where, "excluded_reason", true, &reason, error);
         if (r < 0)
                 return r;
-
-        /* A disk is either included (image and format) or excluded (a reason): never both, never neither. */
-        if (reason && (image || format))
-                return malformed(error, "%s (disk %s) has an excluded_reason and also an image or format",
-                                 where, target);
-        if (!reason && (!image || !format))
-                return malformed(error, "%s (disk %s) needs either image and format, or an excluded_reason",
-                                 where, target);
         if (vmsnap_snapshot_find_disk(snapshot, target))
                 return malformed(error, "%s repeats disk %s", where, target);
 
         vmsnap_snapshot_add_disk(snapshot, target, image, format, reason);
-        return 0;
+        snapshot->disks[snapshot->n_disks - 1].rbd_snapshot = TAKE_PTR(rbd);
+        return check_disk_kind(&snapshot->disks[snapshot->n_disks - 1], where, error);
 }
 
 static int snapshot_from_json(json_object *object, const char *where, vmsnap_snapshot **ret,
@@ -555,16 +564,13 @@ static int check_snapshot(const vmsnap_snapshot *snapshot, const char *where, vm
                         r = check_name(disk->image, true, disk_where, "image", error);
                 if (r == 0)
                         r = check_name(disk->format, true, disk_where, "format", error);
+                if (r == 0)
+                        r = check_name(disk->rbd_snapshot, true, disk_where, "rbd_snapshot", error);
                 if (r < 0)
                         break;
-                if (disk->excluded_reason && (disk->image || disk->format))
-                        return malformed(error,
-                                         "%s (disk %s) has an excluded_reason and also an image or format",
-                                         disk_where, disk->target);
-                if (!disk->excluded_reason && (!disk->image || !disk->format))
-                        return malformed(error,
-                                         "%s (disk %s) needs either image and format, or an excluded_reason",
-                                         disk_where, disk->target);
+                r = check_disk_kind(disk, disk_where, error);
+                if (r < 0)
+                        return r;
                 for (size_t k = 0; k < i; k++)
                         if (strcmp(snapshot->disks[k].target, disk->target) == 0)
                                 return malformed(error, "%s repeats disk %s", disk_where, disk->target);

@@ -207,6 +207,8 @@ static void test_disks_gives_no_source_for_block_and_network_disks(void **state)
         assert_string_equal(vde->type, "network");
         assert_null(vde->source);
         assert_string_equal(vde->format, "raw");
+        assert_string_equal(vde->rbd, "pool/web1-scratch"); /* an RBD disk names its image */
+        assert_null(vdd->rbd);
         vmsnap_xml_disks_free(disks, n);
 }
 

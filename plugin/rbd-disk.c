@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* rbd-disk.c: see rbd-disk.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libvirt/virterror.h>
+
+#include "config.h"
+#include "engine.h"
+#include "error.h"
+#include "names.h"
+#include "rbd-disk.h"
+#include "util.h"
+
+#if HAVE_RBD
+#include "rbd.h"
+
+struct vmsnap_rbd_disk {
+        char *target;
+        char *image_name; /* pool[/namespace]/image */
+        vmsnap_xml_rbd_source source;
+        vmsnap_rbd_cluster *cluster;
+};
+
+/* The parts of a model name "pool[/namespace]/image@vmsnap-ID" (malloc'd), or false. */
+static bool parse_snapshot_name(const char *text, char **image_name, char **pool, char **image, char **id)
+{
+        const char *at = text ? strrchr(text, '@') : NULL;
+        if (!at || at == text)
+                return false;
+        _cleanup_free_ char *name = xstrndup(text, (size_t)(at - text));
+        char *slash = strrchr(name, '/');
+        const char *snapshot = at + 1;
+        size_t prefix = strlen(VMSNAP_RBD_SNAPSHOT_PREFIX);
+        if (!slash || slash == name || !slash[1] ||
+            strncmp(snapshot, VMSNAP_RBD_SNAPSHOT_PREFIX, prefix) != 0 ||
+            !vmsnap_uuid_is_valid(snapshot + prefix))
+                return false;
+        if (image_name)
+                *image_name = xstrdup(name);
+        if (id)
+                *id = xstrdup(snapshot + prefix);
+        if (image)
+                *image = xstrdup(slash + 1);
+        *slash = '\0';
+        if (pool)
+                *pool = xstrdup(name);
+        return true;
+}
+
+bool vmsnap_rbd_snapshot_name_valid(const char *rbd_snapshot)
+{
+        return parse_snapshot_name(rbd_snapshot, NULL, NULL, NULL, NULL);
+}
+
+static char *base64_encode(const unsigned char *data, size_t size)
+{
+        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        char *text = xcalloc(4 * ((size + 2) / 3) + 1, 1), *out = text;
+
+        for (size_t i = 0; i < size; i += 3) {
+                uint32_t group = (uint32_t)data[i] << 16;
+                if (i + 1 < size)
+                        group |= (uint32_t)data[i + 1] << 8;
+                if (i + 2 < size)
+                        group |= data[i + 2];
+                *out++ = alphabet[(group >> 18) & 63];
+                *out++ = alphabet[(group >> 12) & 63];
+                *out++ = i + 1 < size ? alphabet[(group >> 6) & 63] : '=';
+                *out++ = i + 2 < size ? alphabet[group & 63] : '=';
+        }
+        return text;
+}
+
+/* "pool[/namespace]/image" of a source. */
+static char *image_name_of(const vmsnap_xml_rbd_source *source)
+{
+        return source->rados_namespace
+                       ? xasprintf("%s/%s/%s", source->pool, source->rados_namespace, source->image)
+                       : xasprintf("%s/%s", source->pool, source->image);
+}
+
+/* The cephx key of the disk's <auth><secret>, from libvirt's secret store (base64). */
+static int read_secret(vmsnap_op *op, const vmsnap_rbd_disk *disk, char **key_ret)
+{
+        const char *by = disk->source.secret_uuid ? "uuid" : "usage";
+        const char *which = disk->source.secret_uuid ? disk->source.secret_uuid : disk->source.secret_usage;
+        virConnectPtr connection;
+        virSecretPtr secret;
+        unsigned char *value;
+        size_t size = 0;
+
+        *key_ret = NULL;
+        if (!which)
+                return 0;
+        connection = vmsnap_engine_connection(op->engine, op->error);
+        if (!connection)
+                return -EIO;
+        secret = disk->source.secret_uuid
+                         ? virSecretLookupByUUIDString(connection, which)
+                         : virSecretLookupByUsage(connection, VIR_SECRET_USAGE_TYPE_CEPH, which);
+        value = secret ? virSecretGetValue(secret, &size, 0) : NULL;
+        if (secret)
+                virSecretFree(secret);
+        if (!value)
+                return vmsnap_error_set(op->error, -EACCES, VMSNAP_ERROR_FAILED,
+                                        "the Ceph secret of disk %s (%s %s) cannot be read from libvirt: %s",
+                                        disk->target, by, which, virGetLastErrorMessage());
+        *key_ret = base64_encode(value, size);
+        memset(value, 0, size);
+        free(value);
+        return 0;
+}
+
+int vmsnap_rbd_disk_open(vmsnap_op *op, const char *xml, const char *target, vmsnap_rbd_disk **ret)
+{
+        vmsnap_rbd_disk *disk = xcalloc(1, sizeof(*disk));
+        vmsnap_rbd_cluster_options options;
+        _cleanup_free_ char *key = NULL;
+        int r;
+
+        *ret = NULL;
+        disk->target = xstrdup(target);
+        r = vmsnap_xml_rbd_source_read(xml, target, &disk->source, op->error);
+        if (r == 0 && disk->source.snapshot)
+                r = vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                     "disk %s reads the RBD snapshot %s of image %s, which does not change: "
+                                     "leave the disk out",
+                                     target, disk->source.snapshot, disk->source.image);
+        if (r == 0)
+                r = read_secret(op, disk, &key);
+        if (r < 0) {
+                vmsnap_rbd_disk_close(disk);
+                return r;
+        }
+        disk->image_name = image_name_of(&disk->source);
+        vmsnap_rbd_cluster_options_from_source(&disk->source, &options);
+        options.key = key;
+        r = vmsnap_rbd_cluster_connect(&options, &disk->cluster, op->error);
+        if (r < 0) {
+                vmsnap_error_prefix(op->error, "disk %s (RBD image %s)", target, disk->image_name);
+                vmsnap_rbd_disk_close(disk);
+                return r;
+        }
+        *ret = disk;
+        return 0;
+}
+
+/* The target of the RBD disk of xml that reads image_name, or NULL. */
+static char *target_reading(const char *xml, const char *image_name)
+{
+        vmsnap_xml_disk *disks = NULL;
+        size_t n = 0;
+        char *target = NULL;
+        vmsnap_error ignored = {0};
+
+        if (!xml || vmsnap_xml_disks(xml, &disks, &n, &ignored) < 0)
+                return NULL;
+        for (size_t i = 0; i < n && !target; i++) {
+                vmsnap_xml_rbd_source source;
+                if (!disks[i].rbd || vmsnap_xml_rbd_source_read(xml, disks[i].target, &source, &ignored) < 0)
+                        continue;
+                _cleanup_free_ char *name = image_name_of(&source);
+                if (strcmp(name, image_name) == 0)
+                        target = xstrdup(disks[i].target);
+                vmsnap_xml_rbd_source_clear(&source);
+        }
+        vmsnap_xml_disks_free(disks, n);
+        return target;
+}
+
+int vmsnap_rbd_disk_open_image(vmsnap_op *op, const char *rbd_snapshot, vmsnap_rbd_disk **ret)
+{
+        _cleanup_free_ char *image_name = NULL;
+        char *target = NULL;
+        const char *xml = op->xml;
+
+        *ret = NULL;
+        if (!parse_snapshot_name(rbd_snapshot, &image_name, NULL, NULL, NULL))
+                return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_FAILED,
+                                        "\"%s\" is not the name of an RBD snapshot vmsnap made",
+                                        rbd_snapshot);
+        target = target_reading(xml, image_name);
+        for (size_t i = op->meta->n_snapshots; !target && i > 0; i--) {
+                xml = op->meta->snapshots[i - 1]->config_xml;
+                target = target_reading(xml, image_name);
+        }
+        if (!target)
+                return vmsnap_error_set(op->error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
+                                        "no configuration of domain %s names RBD image %s, so its cluster "
+                                        "cannot be reached",
+                                        op->name, image_name);
+        int r = vmsnap_rbd_disk_open(op, xml, target, ret);
+        free(target);
+        return r;
+}
+
+void vmsnap_rbd_disk_close(vmsnap_rbd_disk *disk)
+{
+        if (!disk)
+                return;
+        if (disk->cluster)
+                vmsnap_rbd_cluster_disconnect(disk->cluster);
+        vmsnap_xml_rbd_source_clear(&disk->source);
+        free(disk->image_name);
+        free(disk->target);
+        free(disk);
+}
+
+const char *vmsnap_rbd_disk_image_name(const vmsnap_rbd_disk *disk)
+{
+        return disk->image_name;
+}
+
+/* The pool as rbd.h names it: "pool" or "pool/namespace". */
+static char *pool_of(const vmsnap_rbd_disk *disk)
+{
+        return disk->source.rados_namespace
+                       ? xasprintf("%s/%s", disk->source.pool, disk->source.rados_namespace)
+                       : xstrdup(disk->source.pool);
+}
+
+int vmsnap_rbd_disk_refuse_foreign_snapshots(vmsnap_op *op, vmsnap_rbd_disk *disk)
+{
+        _cleanup_free_ char *pool = pool_of(disk);
+        int r = vmsnap_rbd_image_refuse_foreign_snapshots(disk->cluster, pool, disk->source.image,
+                                                          op->error);
+        if (r < 0)
+                vmsnap_error_prefix(op->error, "disk %s", disk->target);
+        return r;
+}
+
+char *vmsnap_rbd_disk_snapshot_name(const vmsnap_rbd_disk *disk, const char *snapshot_id)
+{
+        return xasprintf("%s@" VMSNAP_RBD_SNAPSHOT_PREFIX "%s", disk->image_name, snapshot_id);
+}
+
+int vmsnap_rbd_disk_freeze(vmsnap_op *op, vmsnap_rbd_disk *disk, const char *snapshot_id)
+{
+        _cleanup_free_ char *pool = pool_of(disk);
+        int r = vmsnap_rbd_snapshot_create(disk->cluster, pool, disk->source.image, snapshot_id, op->error);
+        if (r < 0)
+                vmsnap_error_prefix(op->error, "disk %s", disk->target);
+        return r;
+}
+
+int vmsnap_rbd_snapshot_drop(vmsnap_op *op, const char *rbd_snapshot)
+{
+        _cleanup_free_ char *pool = NULL, *image = NULL, *id = NULL;
+        vmsnap_rbd_disk *disk = NULL;
+        int r;
+
+        if (!parse_snapshot_name(rbd_snapshot, NULL, &pool, &image, &id))
+                return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_FAILED,
+                                        "\"%s\" is not the name of an RBD snapshot vmsnap made",
+                                        rbd_snapshot);
+        r = vmsnap_rbd_disk_open_image(op, rbd_snapshot, &disk);
+        if (r < 0)
+                return r;
+        r = vmsnap_rbd_snapshot_remove(disk->cluster, pool, image, id, op->error);
+        if (r == -ENOENT) {
+                vmsnap_error_clear(op->error);
+                r = 0;
+        }
+        vmsnap_rbd_disk_close(disk);
+        return r;
+}
+
+#else /* !HAVE_RBD */
+
+static int not_built(vmsnap_op *op)
+{
+        return vmsnap_error_set(op->error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
+                                "this vmsnap was built without RBD support (librbd), so domain %s's RBD "
+                                "disks cannot be changed",
+                                op->name);
+}
+
+int vmsnap_rbd_disk_open(vmsnap_op *op, const char *xml, const char *target, vmsnap_rbd_disk **ret)
+{
+        (void)xml;
+        (void)target;
+        *ret = NULL;
+        return not_built(op);
+}
+
+int vmsnap_rbd_disk_open_image(vmsnap_op *op, const char *rbd_snapshot, vmsnap_rbd_disk **ret)
+{
+        (void)rbd_snapshot;
+        *ret = NULL;
+        return not_built(op);
+}
+
+void vmsnap_rbd_disk_close(vmsnap_rbd_disk *disk)
+{
+        (void)disk;
+}
+
+const char *vmsnap_rbd_disk_image_name(const vmsnap_rbd_disk *disk)
+{
+        (void)disk;
+        return NULL;
+}
+
+int vmsnap_rbd_disk_refuse_foreign_snapshots(vmsnap_op *op, vmsnap_rbd_disk *disk)
+{
+        (void)disk;
+        return not_built(op);
+}
+
+char *vmsnap_rbd_disk_snapshot_name(const vmsnap_rbd_disk *disk, const char *snapshot_id)
+{
+        (void)disk;
+        (void)snapshot_id;
+        return NULL;
+}
+
+int vmsnap_rbd_disk_freeze(vmsnap_op *op, vmsnap_rbd_disk *disk, const char *snapshot_id)
+{
+        (void)disk;
+        (void)snapshot_id;
+        return not_built(op);
+}
+
+int vmsnap_rbd_snapshot_drop(vmsnap_op *op, const char *rbd_snapshot)
+{
+        (void)rbd_snapshot;
+        return not_built(op);
+}
+
+bool vmsnap_rbd_snapshot_name_valid(const char *rbd_snapshot)
+{
+        return rbd_snapshot && strchr(rbd_snapshot, '@');
+}
+
+#endif

@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-rbd-ops.c: the operations on a domain with an RBD disk beside a qcow2 file disk,
+ * through the public engine API, against a real single-node Ceph cluster that
+ * tests/with-ceph.sh starts for the run and libvirt's test driver. What each RBD snapshot
+ * reads is checked with qemu-img compare on rbd: URLs against raw files written with the
+ * same qemu-io commands; what is in the cluster is read with the rbd command, as an
+ * administrator would. Skipped without the cluster. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "error.h"
+#include "failpoint.h"
+#include "fixture.h"
+#include "testlib.h"
+#include "util.h"
+
+static const char *ceph_conf, *ceph_mon_host, *pool;
+
+static char *format_or_fail(const char *format, ...) __attribute__((format(printf, 1, 2)));
+static char *format_or_fail(const char *format, ...)
+{
+        char *text;
+        va_list ap;
+
+        va_start(ap, format);
+        int r = vasprintf(&text, format, ap);
+        va_end(ap);
+        if (r < 0)
+                fail_msg("out of memory");
+        return text;
+}
+
+/* QEMU's name for the image (at an RBD snapshot when snapshot is not NULL). */
+static char *rbd_url(const char *image, const char *snapshot)
+{
+        return format_or_fail("rbd:%s/%s%s%s:conf=%s", pool, image, snapshot ? "@" : "",
+                              snapshot ? snapshot : "", ceph_conf);
+}
+
+/* The names of the image's RBD snapshots, one per line, as `rbd snap ls` gives them. */
+static char *rbd_snapshots(const char *image)
+{
+        _cleanup_free_ char *spec = format_or_fail("%s/%s", pool, image);
+        const char *argv[] = {"rbd", "-c", ceph_conf, "snap", "ls", "--format", "json", spec, NULL};
+        char *out = test_capture(argv);
+        if (!out)
+                fail_msg("rbd snap ls %s failed", spec);
+        return out;
+}
+
+static size_t count_of(const char *text, const char *needle)
+{
+        size_t n = 0;
+        for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+                n++;
+        return n;
+}
+
+typedef struct rbd_case {
+        fixture *f;
+        char *image;     /* in pool */
+        char *reference; /* a raw file written as the image was */
+} rbd_case;
+
+/* A shut-off domain "name" with vda, a qcow2 file, and vdb, a 4 MiB raw RBD image written
+ * with pattern 0x11, reached through the monitor at mon (NULL: the cluster's). */
+static rbd_case *case_new(const char *name, const char *mon)
+{
+        rbd_case *c = xcalloc(1, sizeof(*c));
+        _cleanup_free_ char *devices = NULL, *vda = NULL, *url = NULL;
+        const char *mon_host = mon ? mon : ceph_mon_host;
+        _cleanup_free_ char *host = xstrndup(mon_host, (size_t)(strrchr(mon_host, ':') - mon_host));
+
+        c->f = fixture_new();
+        c->image = format_or_fail("%s-%d", name, (int)getpid());
+        c->reference = format_or_fail("%s/%s.raw", c->f->dir, c->image);
+        url = rbd_url(c->image, NULL);
+        assert_int_equal(test_runf("qemu-img create -q -f raw %s 4M", url), 0);
+        test_raw_create(c->reference, "4M");
+        test_qemu_io(url, "raw", "write -P 0x11 0 1M");
+        test_qemu_io(c->reference, "raw", "write -P 0x11 0 1M");
+        _cleanup_free_ char *domain_dir = format_or_fail("%s/%s", c->f->dir, name);
+        if (mkdir(domain_dir, 0755) < 0)
+                fail_msg("cannot make %s", domain_dir);
+        vda = format_or_fail("%s/vda.qcow2", domain_dir);
+        test_qcow2_create(vda, NULL, NULL, FIXTURE_DISK_SIZE);
+        devices = format_or_fail("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                                 "<source file='%s'/><target dev='vda' bus='virtio'/></disk>"
+                                 "<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
+                                 "<source protocol='rbd' name='%s/%s'><host name='%s' port='%s'/>"
+                                 "<config file='%s'/></source><target dev='vdb' bus='virtio'/></disk>",
+                                 vda, pool, c->image, host, strrchr(mon_host, ':') + 1, ceph_conf);
+        fixture_define_domain(c->f, name, devices);
+        return c;
+}
+
+static void case_free(rbd_case *c)
+{
+        const char *purge[] = {"rbd", "-c", ceph_conf, "snap", "purge", NULL, NULL};
+        _cleanup_free_ char *spec = format_or_fail("%s/%s", pool, c->image);
+
+        purge[5] = spec;
+        test_run(purge);
+        test_runf("rbd -c %s rm %s", ceph_conf, spec);
+        fixture_free(c->f);
+        free(c->image);
+        free(c->reference);
+        free(c);
+}
+
+/* Writes the same qemu-io command into the image and its reference. */
+static void case_write(rbd_case *c, const char *command)
+{
+        _cleanup_free_ char *url = rbd_url(c->image, NULL);
+        test_qemu_io(url, "raw", command);
+        test_qemu_io(c->reference, "raw", command);
+}
+
+/* A copy of the reference now, for what a snapshot taken now must read. */
+static char *case_keep_reference(rbd_case *c, const char *label)
+{
+        char *copy = format_or_fail("%s.%s", c->reference, label);
+        assert_int_equal(test_runf("cp --sparse=always %s %s", c->reference, copy), 0);
+        return copy;
+}
+
+static void assert_reads(rbd_case *c, const char *snapshot, const char *reference)
+{
+        _cleanup_free_ char *url = rbd_url(c->image, snapshot);
+        if (!test_images_equal(url, reference))
+                fail_msg("%s does not read what %s holds", url, reference);
+}
+
+/* The RBD snapshot name vmsnap records for the disk vdb of snapshot name. */
+static char *rbd_snapshot_of(rbd_case *c, const char *domain, const char *name)
+{
+        vmsnap_snapshot_info info = {0};
+        vmsnap_error error = {0};
+        char *found = NULL;
+
+        assert_ok(vmsnap_snapshot_get(c->f->engine, domain, name, &info, &error), &error);
+        for (size_t i = 0; i < info.n_disks; i++)
+                if (strcmp(info.disks[i].target, "vdb") == 0 && info.disks[i].image) {
+                        const char *at = strrchr(info.disks[i].image, '@');
+                        _cleanup_free_ char *prefix = format_or_fail("rbd:%s/%s@", pool, c->image);
+                        assert_non_null(at);
+                        assert_int_equal(strncmp(info.disks[i].image, prefix, strlen(prefix)), 0);
+                        assert_string_equal(info.disks[i].format, "raw");
+                        found = xstrdup(at + 1);
+                }
+        vmsnap_snapshot_info_clear(&info);
+        if (!found)
+                fail_msg("snapshot %s records no RBD snapshot for vdb", name);
+        return found;
+}
+
+static int setup(void **state)
+{
+        ceph_conf = getenv("VMSNAP_TEST_CEPH_CONF");
+        ceph_mon_host = getenv("VMSNAP_TEST_CEPH_MON_HOST");
+        pool = getenv("VMSNAP_TEST_CEPH_POOL");
+        return 0;
+}
+
+#define REQUIRE_CLUSTER()                                                                                   \
+        do {                                                                                                \
+                if (!ceph_conf || !ceph_mon_host || !pool)                                                  \
+                        skip(); /* run through tests/with-ceph.sh */                                        \
+        } while (0)
+
+static void test_create_takes_an_rbd_snapshot_beside_the_file_overlay(void **state)
+{
+        REQUIRE_CLUSTER();
+        rbd_case *c = case_new("rbd-create", NULL);
+        vmsnap_create_options options = {.name = "first"};
+        vmsnap_error error = {0};
+        _cleanup_free_ char *first_reads = case_keep_reference(c, "first");
+        _cleanup_free_ char *vda_before = fixture_active_source(c->f, "rbd-create", "vda");
+
+        assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-create", &options, NULL, NULL, &error), &error);
+        _cleanup_free_ char *first = rbd_snapshot_of(c, "rbd-create", "first");
+        assert_int_equal(strncmp(first, "vmsnap-", 7), 0);
+        _cleanup_free_ char *listed = rbd_snapshots(c->image);
+        assert_int_equal(count_of(listed, "\"name\":\"vmsnap-"), 1);
+        assert_non_null(strstr(listed, first));
+
+        /* The file disk moved onto an overlay; the RBD disk's definition stays as it was. */
+        _cleanup_free_ char *vda_after = fixture_active_source(c->f, "rbd-create", "vda");
+        assert_string_not_equal(vda_before, vda_after);
+        _cleanup_free_ char *xml = fixture_domain_xml(c->f, "rbd-create");
+        _cleanup_free_ char *source = format_or_fail("name='%s/%s'", pool, c->image);
+        _cleanup_free_ char *source_quoted = format_or_fail("name=\"%s/%s\"", pool, c->image);
+        assert_true(strstr(xml, source) || strstr(xml, source_quoted));
+
+        /* Writes after it leave the snapshot reading what it read. */
+        case_write(c, "write -P 0x22 512k 1M");
+        options.name = "second";
+        assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-create", &options, NULL, NULL, &error), &error);
+        case_write(c, "write -P 0x33 0 64k");
+        assert_reads(c, first, first_reads);
+        _cleanup_free_ char *second = rbd_snapshot_of(c, "rbd-create", "second");
+        _cleanup_free_ char *now = rbd_url(c->image, NULL);
+        assert_false(test_images_equal(now, first_reads));
+        free(listed);
+        listed = rbd_snapshots(c->image);
+        assert_int_equal(count_of(listed, "\"name\":\"vmsnap-"), 2);
+        fixture_assert_no_orphans(c->f, "rbd-create");
+        case_free(c);
+}
+
+static void test_delete_removes_its_rbd_snapshot_and_no_other(void **state)
+{
+        REQUIRE_CLUSTER();
+        rbd_case *c = case_new("rbd-delete", NULL);
+        vmsnap_create_options options = {.name = "first"};
+        vmsnap_error error = {0};
+
+        assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-delete", &options, NULL, NULL, &error), &error);
+        case_write(c, "write -P 0x44 1M 1M");
+        fixture_write(c->f, "rbd-delete", "vda", 3, 0x44);
+        _cleanup_free_ char *second_reads = case_keep_reference(c, "second");
+        options.name = "second";
+        assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-delete", &options, NULL, NULL, &error), &error);
+        case_write(c, "write -P 0x55 0 1M");
+        _cleanup_free_ char *now_reads = case_keep_reference(c, "now");
+        _cleanup_free_ char *first = rbd_snapshot_of(c, "rbd-delete", "first");
+        _cleanup_free_ char *second = rbd_snapshot_of(c, "rbd-delete", "second");
+
+        assert_ok(vmsnap_snapshot_delete(c->f->engine, "rbd-delete", "first", VMSNAP_DELETE_MERGE, NULL,
+                                         &error),
+                  &error);
+        _cleanup_free_ char *listed = rbd_snapshots(c->image);
+        assert_null(strstr(listed, first));
+        assert_non_null(strstr(listed, second));
+        assert_reads(c, second, second_reads);
+        assert_reads(c, NULL, now_reads);
+        fixture_assert_no_orphans(c->f, "rbd-delete");
+
+        /* Delete-all takes the rest; the image keeps what it reads now. */
+        assert_ok(vmsnap_snapshot_delete_all(c->f->engine, "rbd-delete", NULL, NULL, &error), &error);
+        free(listed);
+        listed = rbd_snapshots(c->image);
+        assert_int_equal(count_of(listed, "\"name\":"), 0);
+        assert_reads(c, NULL, now_reads);
+        fixture_assert_no_orphans(c->f, "rbd-delete");
+        case_free(c);
+}
+
+/* Nothing of a refused Create is left: no snapshot record, no overlay, no RBD snapshot. */
+static void assert_create_refused(rbd_case *c, const char *domain, const char *expected)
+{
+        vmsnap_create_options options = {.name = "refused"};
+        vmsnap_snapshot_info *list = NULL;
+        size_t n = 99, files = fixture_count_files(c->f, domain);
+        vmsnap_error error = {0};
+        _cleanup_free_ char *vda = fixture_active_source(c->f, domain, "vda");
+
+        assert_int_not_equal(vmsnap_snapshot_create(c->f->engine, domain, &options, NULL, NULL, &error), 0);
+        if (!strstr(error.message, expected))
+                fail_msg("the refusal \"%s\" does not say \"%s\"", error.message, expected);
+        assert_ok(vmsnap_snapshot_list(c->f->engine, domain, &list, &n, &error), &error);
+        assert_int_equal(n, 0);
+        vmsnap_snapshot_info_array_free(list, n);
+        assert_int_equal(fixture_count_files(c->f, domain), files);
+        _cleanup_free_ char *vda_after = fixture_active_source(c->f, domain, "vda");
+        assert_string_equal(vda, vda_after);
+        vmsnap_error_clear(&error);
+}
+
+static void test_foreign_rbd_snapshot_refuses_create_naming_it(void **state)
+{
+        REQUIRE_CLUSTER();
+        rbd_case *c = case_new("rbd-foreign", NULL);
+
+        assert_int_equal(test_runf("rbd -c %s snap create %s/%s@before-upgrade", ceph_conf, pool, c->image),
+                         0);
+        assert_create_refused(c, "rbd-foreign", "before-upgrade");
+        _cleanup_free_ char *listed = rbd_snapshots(c->image);
+        assert_int_equal(count_of(listed, "\"name\":"), 1);
+        case_free(c);
+}
+
+static void test_unreachable_cluster_refuses_create_before_anything_changes(void **state)
+{
+        REQUIRE_CLUSTER();
+        /* A monitor address where nothing listens (the block's last port, which ceph.sh leaves free). */
+        _cleanup_free_ char *base =
+                xstrndup(ceph_mon_host, (size_t)(strrchr(ceph_mon_host, ':') - ceph_mon_host));
+        _cleanup_free_ char *dead =
+                format_or_fail("%s:%d", base, atoi(strrchr(ceph_mon_host, ':') + 1) + 98);
+        rbd_case *c = case_new("rbd-unreachable", dead);
+
+        assert_create_refused(c, "rbd-unreachable", "is not reachable");
+        case_free(c);
+}
+
+static void test_crash_after_the_rbd_snapshot_is_rolled_back(void **state)
+{
+        REQUIRE_CLUSTER();
+        rbd_case *c = case_new("rbd-crash", NULL);
+        vmsnap_create_options options = {.name = "crashed"};
+        vmsnap_snapshot_info *list = NULL;
+        size_t n = 99, files = fixture_count_files(c->f, "rbd-crash");
+        vmsnap_error error = {0};
+
+        vmsnap_failpoint_arm_step("create: after rbd snapshot");
+        assert_int_not_equal(vmsnap_snapshot_create(c->f->engine, "rbd-crash", &options, NULL, NULL, &error),
+                             0);
+        vmsnap_failpoint_arm(0);
+        vmsnap_error_clear(&error);
+        /* The process died with the RBD snapshot taken and the intent naming it. */
+        _cleanup_free_ char *listed = rbd_snapshots(c->image);
+        assert_int_equal(count_of(listed, "\"name\":\"vmsnap-"), 1);
+
+        vmsnap_engine_free(c->f->engine);
+        vmsnap_failpoint_revive();
+        assert_ok(vmsnap_engine_new(c->f->uri, c->f->state_dir, &c->f->engine, &error), &error);
+        assert_ok(vmsnap_snapshot_list(c->f->engine, "rbd-crash", &list, &n, &error), &error);
+        assert_int_equal(n, 0);
+        vmsnap_snapshot_info_array_free(list, n);
+        free(listed);
+        listed = rbd_snapshots(c->image);
+        assert_int_equal(count_of(listed, "\"name\":"), 0);
+        assert_int_equal(fixture_count_files(c->f, "rbd-crash"), files);
+        case_free(c);
+}
+
+static void test_preview_and_clone_of_an_rbd_snapshot_are_refused(void **state)
+{
+        REQUIRE_CLUSTER();
+        rbd_case *c = case_new("rbd-preview", NULL);
+        vmsnap_create_options options = {.name = "first"};
+        vmsnap_error error = {0};
+
+        assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-preview", &options, NULL, NULL, &error), &error);
+        _cleanup_free_ char *vda = fixture_active_source(c->f, "rbd-preview", "vda");
+        size_t files = fixture_count_files(c->f, "rbd-preview");
+
+        assert_int_not_equal(vmsnap_preview_start(c->f->engine, "rbd-preview", "first", NULL, NULL, &error),
+                             0);
+        assert_non_null(strstr(error.message, "RBD snapshot"));
+        assert_non_null(strstr(error.message, "nothing was changed"));
+        vmsnap_error_clear(&error);
+        assert_int_not_equal(
+                vmsnap_snapshot_revert(c->f->engine, "rbd-preview", "first", NULL, NULL, &error), 0);
+        assert_non_null(strstr(error.message, "RBD snapshot"));
+        vmsnap_error_clear(&error);
+        _cleanup_free_ char *vda_after = fixture_active_source(c->f, "rbd-preview", "vda");
+        assert_string_equal(vda, vda_after);
+        assert_int_equal(fixture_count_files(c->f, "rbd-preview"), files);
+        case_free(c);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_create_takes_an_rbd_snapshot_beside_the_file_overlay),
+                cmocka_unit_test(test_delete_removes_its_rbd_snapshot_and_no_other),
+                cmocka_unit_test(test_foreign_rbd_snapshot_refuses_create_naming_it),
+                cmocka_unit_test(test_unreachable_cluster_refuses_create_before_anything_changes),
+                cmocka_unit_test(test_crash_after_the_rbd_snapshot_is_rolled_back),
+                cmocka_unit_test(test_preview_and_clone_of_an_rbd_snapshot_are_refused),
+        };
+        return cmocka_run_group_tests(tests, setup, NULL);
+}
