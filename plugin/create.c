@@ -140,19 +140,20 @@ typedef struct rbd_freeze {
 } rbd_freeze;
 
 /* The RBD disk's part of the plan: its cluster is reached, and its image holds no
- * snapshot vmsnap did not make (safety rule 4), before anything changes. Offline only
- * for now: a running domain's RBD disk is refused, naming it. */
-static int plan_rbd_disk(vmsnap_op *op, const vmsnap_xml_disk *disk, vmsnap_snapshot *snapshot, bool live,
+ * snapshot vmsnap did not make (safety rule 4), before anything changes. A memory state
+ * is taken only with the file disks libvirt switches: with an RBD disk it is refused,
+ * naming the disk. */
+static int plan_rbd_disk(vmsnap_op *op, const vmsnap_xml_disk *disk, vmsnap_snapshot *snapshot, bool memory,
                          rbd_freeze *ret)
 {
         int r;
 
-        if (live)
+        if (memory)
                 return vmsnap_error_set(
                         op->error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
-                        "disk %s of domain %s is an RBD disk, and vmsnap snapshots RBD disks "
-                        "only while the domain is shut off; nothing was changed: shut it off, "
-                        "or leave the disk out",
+                        "disk %s of domain %s is an RBD disk, and vmsnap does not take memory "
+                        "states with RBD disks yet; nothing was changed: take the snapshot "
+                        "without memory, or leave the disk out",
                         disk->target, op->name);
         r = vmsnap_rbd_disk_open(op, op->xml, disk->target, &ret->disk);
         if (r == 0)
@@ -174,7 +175,7 @@ typedef struct freeze_plan {
 } freeze_plan;
 
 static int plan_disks(vmsnap_op *op, const vmsnap_create_options *options, vmsnap_snapshot *snapshot,
-                      bool live, freeze_plan *plan, size_t *n_plan, rbd_freeze *rbd_plan, size_t *n_rbd)
+                      freeze_plan *plan, size_t *n_plan, rbd_freeze *rbd_plan, size_t *n_rbd)
 {
         *n_plan = *n_rbd = 0;
         for (size_t i = 0; i < op->n_disks; i++) {
@@ -191,7 +192,7 @@ static int plan_disks(vmsnap_op *op, const vmsnap_create_options *options, vmsna
                         continue;
                 }
                 if (disk->rbd) {
-                        r = plan_rbd_disk(op, disk, snapshot, live, &rbd_plan[(*n_rbd)++]);
+                        r = plan_rbd_disk(op, disk, snapshot, options->memory, &rbd_plan[(*n_rbd)++]);
                         if (r < 0)
                                 return r;
                         continue;
@@ -287,22 +288,23 @@ static int expect_switch(vmsnap_op *op, const vmsnap_snapshot *snapshot, const f
         return r;
 }
 
-/* Takes the RBD snapshots, each recorded in the intent first. */
-static int freeze_rbd_disks(vmsnap_op *op, const vmsnap_snapshot *snapshot, rbd_freeze *rbd_plan,
-                            size_t n_rbd, size_t n_plan)
+/* Records the RBD snapshots in the intent before any is taken. */
+static int record_rbd_snapshots(vmsnap_op *op, rbd_freeze *rbd_plan, size_t n_rbd)
 {
-        int r;
-
         for (size_t i = 0; i < n_rbd; i++) {
-                r = vmsnap_journal_add_rbd_snapshot(op, rbd_plan[i].rbd_snapshot);
+                int r = vmsnap_journal_add_rbd_snapshot(op, rbd_plan[i].rbd_snapshot,
+                                                        vmsnap_rbd_disk_reach(rbd_plan[i].disk));
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+static int take_rbd_snapshots(vmsnap_op *op, const vmsnap_snapshot *snapshot, rbd_freeze *rbd_plan,
+                              size_t n_rbd, size_t n_plan)
+{
         for (size_t i = 0; i < n_rbd; i++) {
-                if (vmsnap_op_canceled(op))
-                        return vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,
-                                                "the snapshot was canceled; nothing was changed");
-                r = vmsnap_op_failpoint(op, "create: before rbd snapshot");
+                int r = vmsnap_op_failpoint(op, "create: before rbd snapshot");
                 if (r == 0)
                         r = vmsnap_rbd_disk_freeze(op, rbd_plan[i].disk, snapshot->id);
                 if (r == 0)
@@ -312,6 +314,46 @@ static int freeze_rbd_disks(vmsnap_op *op, const vmsnap_snapshot *snapshot, rbd_
                 vmsnap_op_progress(op, n_plan + i + 1, n_plan + n_rbd + 1);
         }
         return 0;
+}
+
+/* A running domain's snapshot: RBD snapshots taken by vmsnap, the file disks switched by
+ * libvirt. One instant for all of them needs the guest held still: its file systems frozen
+ * when it is to be quiesced, else its vCPUs paused when there is more than one disk (one
+ * RBD disk alone is snapshotted at an instant by Ceph). */
+static int snapshot_running(vmsnap_op *op, const vmsnap_snapshot *snapshot,
+                            const vmsnap_live_disk *live_disks, const vmsnap_xml_disk_source *sources,
+                            size_t n_plan, rbd_freeze *rbd_plan, size_t n_rbd, bool quiesce)
+{
+        const char *still = n_rbd == 0 ? NULL : quiesce ? "frozen" : n_plan + n_rbd > 1 ? "paused" : NULL;
+        int r = 0;
+
+        if (still) {
+                r = vmsnap_journal_guest_still(op, still);
+                if (r == 0)
+                        r = vmsnap_live_still_begin(op, still);
+                if (r < 0) {
+                        vmsnap_journal_guest_still(op, NULL);
+                        return r;
+                }
+        }
+        r = take_rbd_snapshots(op, snapshot, rbd_plan, n_rbd, n_plan);
+        if (r == 0 && n_plan > 0) {
+                r = vmsnap_op_failpoint(op, "create: before live snapshot");
+                if (r == 0)
+                        r = vmsnap_live_snapshot(op, live_disks, n_plan, snapshot->memory_file,
+                                                 quiesce && !still);
+                if (r == 0)
+                        r = vmsnap_op_failpoint(op, "create: after live snapshot");
+        }
+        if (still && !op->crashed) {
+                vmsnap_live_still_end(op, still);
+                int ended = vmsnap_journal_guest_still(op, NULL);
+                if (r == 0)
+                        r = ended;
+        }
+        if (r < 0)
+                return r;
+        return n_plan > 0 ? follow_onto_overlays(op, sources, n_plan) : 0;
 }
 
 static int freeze_disks(vmsnap_op *op, const vmsnap_snapshot *snapshot, freeze_plan *plan, size_t n_plan,
@@ -346,7 +388,7 @@ static int freeze_disks(vmsnap_op *op, const vmsnap_snapshot *snapshot, freeze_p
                 live_disks[i] = (vmsnap_live_disk){plan[i].target, plan[i].overlay};
                 vmsnap_op_progress(op, i + 1, n_plan + n_rbd + 1);
         }
-        r = freeze_rbd_disks(op, snapshot, rbd_plan, n_rbd, n_plan);
+        r = record_rbd_snapshots(op, rbd_plan, n_rbd);
         if (r < 0)
                 return r;
         if (live) {
@@ -358,20 +400,19 @@ static int freeze_disks(vmsnap_op *op, const vmsnap_snapshot *snapshot, freeze_p
                 if (vmsnap_op_canceled(op))
                         return vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,
                                                 "the snapshot was canceled; nothing was changed");
-                r = expect_switch(op, snapshot, plan, n_plan, sources);
-                if (r < 0)
-                        return r;
-                r = vmsnap_op_failpoint(op, "create: before live snapshot");
-                if (r < 0)
-                        return r;
-                r = vmsnap_live_snapshot(op, live_disks, n_plan, snapshot->memory_file, quiesce);
-                if (r < 0)
-                        return r;
-                r = vmsnap_op_failpoint(op, "create: after live snapshot");
-                if (r < 0)
-                        return r;
-                return follow_onto_overlays(op, sources, n_plan);
+                if (n_plan > 0) {
+                        r = expect_switch(op, snapshot, plan, n_plan, sources);
+                        if (r < 0)
+                                return r;
+                }
+                return snapshot_running(op, snapshot, live_disks, sources, n_plan, rbd_plan, n_rbd, quiesce);
         }
+        if (vmsnap_op_canceled(op))
+                return vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,
+                                        "the snapshot was canceled; nothing was changed");
+        r = take_rbd_snapshots(op, snapshot, rbd_plan, n_rbd, n_plan);
+        if (r < 0)
+                return r;
         if (n_plan == 0)
                 return 0; /* RBD disks alone: the definition stays as it is */
         r = vmsnap_xml_set_disk_sources(saved_xml, sources, n_plan, &new_xml, op->error);
@@ -434,7 +475,7 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
 
         plan = xcalloc(op->n_disks + 1, sizeof(*plan));
         rbd_plan = xcalloc(op->n_disks + 1, sizeof(*rbd_plan));
-        r = plan_disks(op, options, snapshot, live, plan, &n_plan, rbd_plan, &n_rbd);
+        r = plan_disks(op, options, snapshot, plan, &n_plan, rbd_plan, &n_rbd);
         if (r < 0)
                 goto out;
         if (options->quiesce) {

@@ -249,6 +249,8 @@ static int delete_all(vmsnap_op *op, bool into_original)
                         /* after the commits: they check the chain */
                         vmsnap_journal_step_define_after_merge(op, new_xml);
         }
+        for (size_t i = 0; r == 0 && i < op->meta->n_snapshots; i++)
+                r = vmsnap_journal_step_rbd_snapshots_remove(op, op->meta->snapshots[i]);
         if (r == 0 && vmsnap_op_canceled(op))
                 r = vmsnap_error_set(op->error, -ECANCELED, VMSNAP_ERROR_CANCELED,
                                      "deleting every snapshot of %s was canceled; nothing was changed",
@@ -264,7 +266,6 @@ static int delete_all(vmsnap_op *op, bool into_original)
         }
         while (op->meta->n_snapshots > 0) {
                 _cleanup_free_ char *id = xstrdup(op->meta->snapshots[op->meta->n_snapshots - 1]->id);
-                vmsnap_journal_step_rbd_snapshots_remove(op, op->meta->snapshots[op->meta->n_snapshots - 1]);
                 vmsnap_domain_meta_remove_snapshot(op->meta, id);
         }
         free(op->meta->current_id);

@@ -611,6 +611,8 @@ static int delete_merge(vmsnap_op *op, vmsnap_snapshot *snapshot)
         for (size_t i = 0; r == 0 && i < snapshot->n_disks; i++)
                 if (snapshot->disks[i].image && plan.bytes > 0)
                         r = check_space(op, snapshot->disks[i].image, plan.bytes);
+        if (r == 0)
+                r = vmsnap_journal_step_rbd_snapshots_remove(op, snapshot);
         if (r < 0)
                 goto out;
         if (plan.n_sources > 0) {
@@ -636,7 +638,6 @@ static int delete_merge(vmsnap_op *op, vmsnap_snapshot *snapshot)
                 goto out;
         }
         snapshot = vmsnap_domain_meta_find_id(op->meta, id);
-        vmsnap_journal_step_rbd_snapshots_remove(op, snapshot);
         reparent_children(op->meta, snapshot);
         vmsnap_domain_meta_remove_snapshot(op->meta, id);
         /* From here on the merge completes, also after a crash. */
@@ -676,13 +677,17 @@ static int delete_children(vmsnap_op *op, vmsnap_snapshot *snapshot, bool keep_s
         for (size_t i = op->meta->n_snapshots; i > 0; i--) {
                 vmsnap_snapshot *s = op->meta->snapshots[i - 1];
                 if (strcmp(s->id, id) != 0 && vmsnap_domain_meta_descends(op->meta, s->id, id)) {
-                        vmsnap_journal_step_rbd_snapshots_remove(op, s);
+                        int r = vmsnap_journal_step_rbd_snapshots_remove(op, s);
+                        if (r < 0)
+                                return r;
                         vmsnap_domain_meta_remove_snapshot(op->meta, s->id);
                         removed++;
                 }
         }
         if (!keep_snapshot) {
-                vmsnap_journal_step_rbd_snapshots_remove(op, snapshot);
+                int r = vmsnap_journal_step_rbd_snapshots_remove(op, snapshot);
+                if (r < 0)
+                        return r;
                 vmsnap_domain_meta_remove_snapshot(op->meta, id);
         } else if (removed == 0) {
                 vmsnap_op_message(op, "snapshot \"%s\" of %s has no children: nothing was deleted",

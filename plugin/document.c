@@ -70,6 +70,10 @@ static json_object *preview_to_json(const vmsnap_preview *preview)
                 json_add(entry, "saved_leaf", json_string_or_null(disk->saved_leaf));
                 json_add(entry, "saved_format", json_string_or_null(disk->saved_format));
                 json_add(entry, "snapshot", json_string_or_null(disk->snapshot_id));
+                if (disk->rbd_saved) { /* only then: a file disk's entry reads as before */
+                        json_add(entry, "rbd_saved", json_object_new_string(disk->rbd_saved));
+                        json_add(entry, "rbd_overlay", json_string_or_null(disk->rbd_overlay));
+                }
                 json_object_array_add(disks, entry);
         }
         json_add(object, "disks", disks);

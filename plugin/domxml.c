@@ -393,6 +393,27 @@ static void disk_set_source(xmlNode *disk, const char *source, const char *forma
                 remove_element(backing);
 }
 
+/* Points the RBD disk target at another image of its cluster: its hosts, configuration
+ * and authentication stay. */
+static int disk_set_rbd_image(xmlNode *root, const char *target, const char *image, vmsnap_error *error)
+{
+        xmlNode *disk, *source_node, *backing;
+        int r = find_disk_to_change(root, target, &disk, error);
+
+        if (r < 0)
+                return r;
+        source_node = first_child(disk, "source");
+        if (!attribute_equals(disk, "type", "network") || !attribute_equals(source_node, "protocol", "rbd"))
+                return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                        "disk %s is not an RBD disk, so it cannot read RBD image %s", target,
+                                        image);
+        set_attribute(source_node, "name", image);
+        unset_attribute(source_node, "index");
+        while ((backing = first_child(disk, "backingStore")))
+                remove_element(backing);
+        return 0;
+}
+
 int vmsnap_xml_set_disk_sources(const char *xml, const vmsnap_xml_disk_source *sources, size_t n, char **ret,
                                 vmsnap_error *error)
 {
@@ -406,6 +427,12 @@ int vmsnap_xml_set_disk_sources(const char *xml, const vmsnap_xml_disk_source *s
         xmlNode *root = xmlDocGetRootElement(doc);
         for (size_t i = 0; i < n; i++) {
                 const vmsnap_xml_disk_source *wanted = &sources[i];
+                if (wanted->target && wanted->rbd_image) {
+                        r = disk_set_rbd_image(root, wanted->target, wanted->rbd_image, error);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 if (!wanted->target || !wanted->source || !wanted->format)
                         return vmsnap_error_set(error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                                                 "disk source %zu lacks a target, a source path or a format",

@@ -33,6 +33,9 @@ typedef struct vmsnap_xml_disk_source {
         const char *target;
         const char *source;
         const char *format;
+        /* Instead of source and format: the RBD disk target reads this image,
+         * "pool[/namespace]/image", from the same cluster (<source name=>). */
+        const char *rbd_image;
 } vmsnap_xml_disk_source;
 
 /* Returns a new XML string. Fails with -ENOENT naming the target if a disk is missing. */

@@ -80,12 +80,34 @@ int vmsnap_journal_add_memory_file(vmsnap_op *op, const char *path)
         return vmsnap_op_save_intent(op);
 }
 
-int vmsnap_journal_add_rbd_snapshot(vmsnap_op *op, const char *rbd_snapshot)
+int vmsnap_journal_add_rbd_snapshot(vmsnap_op *op, const char *rbd_snapshot, json_object *reach)
 {
         json_object *record = json_object_new_object();
 
         json_object_object_add(record, "rbd_snapshot", json_object_new_string(rbd_snapshot));
+        json_object_object_add(record, "reach", reach);
         json_object_array_add(intent_array(op, "files"), record);
+        return vmsnap_op_save_intent(op);
+}
+
+int vmsnap_journal_add_rbd_clone(vmsnap_op *op, const char *clone_name, json_object *reach)
+{
+        json_object *record = json_object_new_object();
+
+        json_object_object_add(record, "rbd_clone", json_object_new_string(clone_name));
+        json_object_object_add(record, "reach", reach);
+        json_object_array_add(intent_array(op, "files"), record);
+        return vmsnap_op_save_intent(op);
+}
+
+int vmsnap_journal_guest_still(vmsnap_op *op, const char *how)
+{
+        if (!op->meta->intent)
+                op->meta->intent = json_object_new_object();
+        if (how)
+                json_object_object_add(op->meta->intent, "guest_still", json_object_new_string(how));
+        else
+                json_object_object_del(op->meta->intent, "guest_still");
         return vmsnap_op_save_intent(op);
 }
 
@@ -211,8 +233,12 @@ static int rollback_prepare(vmsnap_op *op)
         json_object *intent = json_object_get(op->meta->intent);
         json_object *files, *expected, *jobs;
         const char *saved_xml = vmsnap_json_string(intent, "saved_xml");
+        const char *still = vmsnap_json_string(intent, "guest_still");
         int r = 0;
 
+        /* A guest a crash left frozen or paused is let go before anything else. */
+        if (still && op->domain)
+                vmsnap_live_still_end(op, still);
         if (json_object_object_get_ex(intent, "switch", &expected) && switch_happened(op, expected)) {
                 r = roll_forward_switch(op, expected);
                 json_object_put(intent);
@@ -287,20 +313,40 @@ void vmsnap_journal_step_commit(vmsnap_op *op, const char *top, const char *base
         json_object_array_add(intent_array(op, "steps"), step);
 }
 
-void vmsnap_journal_step_rbd_snapshot_remove(vmsnap_op *op, const char *rbd_snapshot)
+void vmsnap_journal_step_rbd_snapshot_remove(vmsnap_op *op, const char *rbd_snapshot, json_object *reach)
 {
         json_object *step = json_object_new_object();
 
         json_object_object_add(step, "kind", json_object_new_string("rbd_snapshot_remove"));
         json_object_object_add(step, "rbd_snapshot", json_object_new_string(rbd_snapshot));
+        json_object_object_add(step, "reach", reach);
         json_object_array_add(intent_array(op, "steps"), step);
 }
 
-void vmsnap_journal_step_rbd_snapshots_remove(vmsnap_op *op, const vmsnap_snapshot *snapshot)
+void vmsnap_journal_step_rbd_image_remove(vmsnap_op *op, const char *image_name, json_object *reach)
 {
-        for (size_t i = 0; i < snapshot->n_disks; i++)
-                if (snapshot->disks[i].rbd_snapshot)
-                        vmsnap_journal_step_rbd_snapshot_remove(op, snapshot->disks[i].rbd_snapshot);
+        json_object *step = json_object_new_object();
+
+        json_object_object_add(step, "kind", json_object_new_string("rbd_image_remove"));
+        json_object_object_add(step, "rbd_image", json_object_new_string(image_name));
+        json_object_object_add(step, "reach", reach);
+        json_object_array_add(intent_array(op, "steps"), step);
+}
+
+int vmsnap_journal_step_rbd_snapshots_remove(vmsnap_op *op, const vmsnap_snapshot *snapshot)
+{
+        for (size_t i = 0; i < snapshot->n_disks; i++) {
+                const char *name = snapshot->disks[i].rbd_snapshot;
+                vmsnap_rbd_disk *disk = NULL;
+                if (!name)
+                        continue;
+                int r = vmsnap_rbd_disk_open_image(op, NULL, name, &disk);
+                if (r < 0)
+                        return vmsnap_error_prefix(op->error, "snapshot \"%s\"", snapshot->name);
+                vmsnap_journal_step_rbd_snapshot_remove(op, name, vmsnap_rbd_disk_reach(disk));
+                vmsnap_rbd_disk_close(disk);
+        }
+        return 0;
 }
 
 /* Records in step the backing file image starts from (as its header names it) and that
@@ -612,8 +658,15 @@ static int run_step(vmsnap_op *op, json_object *step, size_t index, size_t count
                         return r;
         } else if (kind && strcmp(kind, "rbd_snapshot_remove") == 0) {
                 const char *name = vmsnap_json_string(step, "rbd_snapshot");
+                json_object *reach = vmsnap_json_object(step, "reach");
+                if (name) {
+                        r = vmsnap_rbd_snapshot_drop(op, reach, name);
+                        return r < 0 ? r : vmsnap_rbd_image_drop_unused(op, reach, name);
+                }
+        } else if (kind && strcmp(kind, "rbd_image_remove") == 0) {
+                const char *name = vmsnap_json_string(step, "rbd_image");
                 if (name)
-                        return vmsnap_rbd_snapshot_drop(op, name);
+                        return vmsnap_rbd_image_drop_unused(op, vmsnap_json_object(step, "reach"), name);
         } else if (kind && strcmp(kind, "restore") == 0) {
                 const char *file = vmsnap_json_string(step, "memory_file"),
                            *xml = vmsnap_json_string(step, "xml");
@@ -718,6 +771,7 @@ int vmsnap_journal_commit(vmsnap_op *op)
         json_object_object_del(op->meta->intent, "files");
         json_object_object_del(op->meta->intent, "switch");
         json_object_object_del(op->meta->intent, "block_jobs");
+        json_object_object_del(op->meta->intent, "guest_still");
         r = vmsnap_op_failpoint(op, "commit point");
         if (r < 0)
                 return r;

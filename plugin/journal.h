@@ -31,8 +31,17 @@ int vmsnap_journal_prepare_overlays(vmsnap_op *op, const char *operation, const 
  * exist yet); saved before the call. */
 int vmsnap_journal_add_memory_file(vmsnap_op *op, const char *path);
 /* Records that vmsnap is about to take the RBD snapshot rbd_snapshot (a model name,
- * rbd-disk.h) whose id is new; saved before it is taken. Rolling back removes it. */
-int vmsnap_journal_add_rbd_snapshot(vmsnap_op *op, const char *rbd_snapshot);
+ * rbd-disk.h) whose id is new, with how to reach its cluster (reach, taken over);
+ * saved before it is taken. Rolling back removes it. The records and steps below that
+ * take a reach take it over alike. */
+int vmsnap_journal_add_rbd_snapshot(vmsnap_op *op, const char *rbd_snapshot, json_object *reach);
+/* Records that vmsnap is about to make the RBD clone clone_name (a new name); saved
+ * before it is made. Rolling back removes it. */
+int vmsnap_journal_add_rbd_clone(vmsnap_op *op, const char *clone_name, json_object *reach);
+/* Records, before it is done, that the running guest is held still ("frozen", "paused":
+ * vmsnap_live_still_begin), or with NULL that it was let go; saved. A crash meanwhile
+ * leaves the guest held: the rollback, and the roll forward, let it go first. */
+int vmsnap_journal_guest_still(vmsnap_op *op, const char *how);
 /* Records that a block job that changes no snapshot (a pull into a running disk) is
  * about to run on disk target before the commit point; saved. Rolling back stops it. */
 int vmsnap_journal_add_block_job(vmsnap_op *op, const char *target);
@@ -66,12 +75,17 @@ void vmsnap_journal_step_block_commit(vmsnap_op *op, const char *target, const c
  * a libvirt block job when the domain runs, qemu-img rebase when it does not. */
 int vmsnap_journal_step_block_pull(vmsnap_op *op, const char *target, const char *image, const char *base,
                                    const char *base_format);
-/* Removes vmsnap's RBD snapshot rbd_snapshot; done once it is gone. */
-void vmsnap_journal_step_rbd_snapshot_remove(vmsnap_op *op, const char *rbd_snapshot);
+/* Removes the RBD image vmsnap made for the domain once nothing needs it
+ * (vmsnap_rbd_image_drop_unused); done once it is gone or needed. */
+void vmsnap_journal_step_rbd_image_remove(vmsnap_op *op, const char *image_name, json_object *reach);
+/* Removes vmsnap's RBD snapshot rbd_snapshot, then its image if that was a clone vmsnap
+ * made that nothing needs any more; done once both are gone or needed. */
+void vmsnap_journal_step_rbd_snapshot_remove(vmsnap_op *op, const char *rbd_snapshot, json_object *reach);
 /* The same for every RBD disk of a snapshot that leaves the tree: such a disk needs no
  * merge, as its RBD snapshot is one of its own that neither the image nor the other
- * snapshots read. */
-void vmsnap_journal_step_rbd_snapshots_remove(vmsnap_op *op, const vmsnap_snapshot *snapshot);
+ * snapshots read. Each disk's cluster is reached now, while the snapshot's configuration
+ * still names its image: one out of reach fails here, before anything changes. */
+int vmsnap_journal_step_rbd_snapshots_remove(vmsnap_op *op, const vmsnap_snapshot *snapshot);
 /* Starts the domain from a memory file with this XML (live.c), unless it runs. */
 void vmsnap_journal_step_restore(vmsnap_op *op, const char *memory_file, const char *xml);
 /* The commit point: saves op->meta (the final model) with the steps still to run,

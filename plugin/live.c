@@ -529,3 +529,39 @@ int vmsnap_live_restore(vmsnap_op *op, const char *memory_file, const char *xml)
                                         op->name, memory_file, libvirt_message());
         return 0;
 }
+
+int vmsnap_live_still_begin(vmsnap_op *op, const char *how)
+{
+        if (strcmp(how, "frozen") == 0) {
+                if (virDomainFSFreeze(op->domain, NULL, 0, 0) < 0)
+                        return vmsnap_error_set(
+                                op->error, -EIO, VMSNAP_ERROR_FAILED,
+                                "the snapshot of domain %s needs its file systems quiesced, which failed "
+                                "(%s); nothing was changed: check that qemu-guest-agent runs in the guest, "
+                                "or "
+                                "take the snapshot without quiesce",
+                                op->name, libvirt_message());
+                return 0;
+        }
+        if (virDomainSuspend(op->domain) < 0)
+                return vmsnap_error_set(op->error, -EIO, VMSNAP_ERROR_FAILED,
+                                        "domain %s could not be paused for the instant its disks are "
+                                        "snapshotted together (%s); nothing was changed",
+                                        op->name, libvirt_message());
+        return 0;
+}
+
+int vmsnap_live_still_end(vmsnap_op *op, const char *how)
+{
+        bool frozen = strcmp(how, "frozen") == 0;
+
+        if (virDomainIsActive(op->domain) != 1)
+                return 0; /* nothing runs to let go of */
+        if (frozen ? virDomainFSThaw(op->domain, NULL, 0, 0) >= 0 : virDomainResume(op->domain) >= 0)
+                return 0;
+        /* A domain paused by something else meanwhile, or one that was never frozen, is not an
+         * error of ours; the guest is named so that someone looks. */
+        vmsnap_op_message(op, "domain %s could not be %s (%s); check that it runs", op->name,
+                          frozen ? "thawed" : "resumed", libvirt_message());
+        return 0;
+}

@@ -76,6 +76,14 @@ int vmsnap_live_check_stopped(vmsnap_op *op, const char *change, bool stop, bool
 int vmsnap_live_refuse_running(vmsnap_error *error, const char *domain_name, const char *change);
 int vmsnap_live_stop(vmsnap_op *op);
 
+/* Holding the running guest still while disks libvirt does not switch (RBD snapshots)
+ * are frozen with the others: "frozen" quiesces its file systems through the guest agent
+ * (virDomainFSFreeze), "paused" suspends its vCPUs, so every disk is taken at one
+ * instant. vmsnap_live_still_end undoes either; it is what recovery calls when a crash
+ * left the guest held (journal.h). */
+int vmsnap_live_still_begin(vmsnap_op *op, const char *how);
+int vmsnap_live_still_end(vmsnap_op *op, const char *how);
+
 /* The domain XML kept in a memory file, its disks moved onto sources: what the
  * domain restored from it runs with. */
 int vmsnap_live_restore_xml(vmsnap_op *op, const char *memory_file, const vmsnap_xml_disk_source *sources,

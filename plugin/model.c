@@ -163,6 +163,8 @@ static void preview_disk_clear(vmsnap_preview_disk *disk)
         free(disk->saved_leaf);
         free(disk->saved_format);
         free(disk->snapshot_id);
+        free(disk->rbd_saved);
+        free(disk->rbd_overlay);
 }
 
 void vmsnap_preview_free(vmsnap_preview *preview)
@@ -196,6 +198,8 @@ static vmsnap_preview *preview_copy(const vmsnap_preview *preview)
                 copy->disks[i].saved_leaf = xstrdup(preview->disks[i].saved_leaf);
                 copy->disks[i].saved_format = xstrdup(preview->disks[i].saved_format);
                 copy->disks[i].snapshot_id = xstrdup(preview->disks[i].snapshot_id);
+                copy->disks[i].rbd_saved = xstrdup(preview->disks[i].rbd_saved);
+                copy->disks[i].rbd_overlay = xstrdup(preview->disks[i].rbd_overlay);
         }
         return copy;
 }

@@ -38,9 +38,13 @@ typedef struct vmsnap_snapshot {
 typedef struct vmsnap_preview_disk {
         char *target;
         char *overlay;    /* the temporary overlay the domain now uses; NULL for a disk left as it was */
-        char *saved_leaf; /* the leaf the domain used before the preview */
+        char *saved_leaf; /* the leaf the domain used before the preview; NULL for an RBD disk */
         char *saved_format;
         char *snapshot_id; /* whose state the disk shows; NULL when it keeps its current state */
+        /* An RBD disk: the image it read before the preview ("pool[/namespace]/image"), and
+         * the copy-on-write clone of the snapshot it reads now (NULL when it keeps its state). */
+        char *rbd_saved;
+        char *rbd_overlay;
 } vmsnap_preview_disk;
 
 typedef struct vmsnap_preview {

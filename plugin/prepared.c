@@ -64,17 +64,22 @@ out:
         free(have);
 }
 
-/* An RBD snapshot recorded before it was taken bears the new snapshot's id: vmsnap's
- * alone. One that cannot be removed now (the cluster is out of reach) is named. */
-static void remove_prepared_rbd_snapshot(vmsnap_op *op, const char *rbd_snapshot)
+/* An RBD snapshot recorded before it was taken bears the new snapshot's id, and a clone
+ * a new name marked with the domain's UUID: vmsnap's alone. One that cannot be removed
+ * now (the cluster is out of reach) is named. */
+static void remove_prepared_rbd(vmsnap_op *op, json_object *reach, const char *rbd_snapshot,
+                                const char *rbd_clone)
 {
         vmsnap_error error = {0}, *saved = op->error;
 
         op->error = &error;
-        if (vmsnap_rbd_snapshot_drop(op, rbd_snapshot) < 0)
+        if (rbd_snapshot && vmsnap_rbd_snapshot_drop(op, reach, rbd_snapshot) < 0)
                 vmsnap_op_message(op,
                                   "the RBD snapshot %s was left in place: %s; remove it with 'rbd snap rm'",
                                   rbd_snapshot, error.message);
+        if (rbd_clone && vmsnap_rbd_image_drop(op, reach, rbd_clone) < 0)
+                vmsnap_op_message(op, "the RBD image %s was left in place: %s; remove it with 'rbd rm'",
+                                  rbd_clone, error.message);
         op->error = saved;
         vmsnap_error_clear(&error);
 }
@@ -84,9 +89,10 @@ void vmsnap_prepared_file_remove(vmsnap_op *op, json_object *file)
         const char *path = vmsnap_json_string(file, "path");
         const char *backing = vmsnap_json_string(file, "backing");
         const char *rbd_snapshot = vmsnap_json_string(file, "rbd_snapshot");
+        const char *rbd_clone = vmsnap_json_string(file, "rbd_clone");
 
-        if (rbd_snapshot) {
-                remove_prepared_rbd_snapshot(op, rbd_snapshot);
+        if (rbd_snapshot || rbd_clone) {
+                remove_prepared_rbd(op, vmsnap_json_object(file, "reach"), rbd_snapshot, rbd_clone);
                 return;
         }
 

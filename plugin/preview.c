@@ -16,6 +16,7 @@
 #include "image.h"
 #include "journal.h"
 #include "live.h"
+#include "rbd-disk.h"
 
 typedef struct preview_plan {
         char *target;
@@ -23,6 +24,12 @@ typedef struct preview_plan {
         char *base_format;
         char *snapshot_id; /* NULL: the disk keeps its current state */
         char *overlay;
+        /* An RBD disk instead: the image it reads now, and the snapshot it shows with the
+         * clone of it that it reads in the preview (both NULL: it keeps its state). */
+        char *rbd_saved;
+        char *rbd_snapshot;
+        char *rbd_overlay;
+        json_object *rbd_reach; /* its cluster, reached while planning */
 } preview_plan;
 
 static void plans_free(preview_plan *plans, size_t n)
@@ -35,6 +42,10 @@ static void plans_free(preview_plan *plans, size_t n)
                 free(plans[i].base_format);
                 free(plans[i].snapshot_id);
                 free(plans[i].overlay);
+                free(plans[i].rbd_saved);
+                free(plans[i].rbd_snapshot);
+                free(plans[i].rbd_overlay);
+                json_object_put(plans[i].rbd_reach);
         }
         free(plans);
 }
@@ -45,6 +56,36 @@ static const vmsnap_active_disk *active_find(const vmsnap_active_disk *active, s
                 if (strcmp(active[i].target, target) == 0)
                         return &active[i];
         return NULL;
+}
+
+/* An RBD disk of the configuration: it shows its RBD snapshot in the snapshot chosen
+ * through a new clone of it, or keeps its current state when that snapshot has none. Either
+ * way the domain must have it as an RBD disk now: that image is what an undo goes back to. */
+static int plan_rbd_disk(vmsnap_op *op, const char *target, const vmsnap_snapshot *chosen,
+                         const vmsnap_disk_entry *entry, preview_plan *p)
+{
+        for (size_t i = 0; i < op->n_disks && !p->rbd_saved; i++)
+                if (op->disks[i].rbd && strcmp(op->disks[i].target, target) == 0)
+                        p->rbd_saved = xstrdup(op->disks[i].rbd);
+        if (!p->rbd_saved)
+                return vmsnap_error_set(
+                        op->error, -ENOENT, VMSNAP_ERROR_INVALID_ARGUMENT,
+                        "disk %s of snapshot \"%s\" is an RBD disk, and domain %s has no RBD "
+                        "disk %s now; nothing was changed",
+                        target, chosen->name, op->name, target);
+        p->target = xstrdup(target);
+        if (entry && entry->rbd_snapshot) {
+                vmsnap_rbd_disk *disk = NULL;
+                int r = vmsnap_rbd_disk_open_image(op, NULL, entry->rbd_snapshot, &disk);
+                if (r < 0)
+                        return r;
+                p->rbd_reach = vmsnap_rbd_disk_reach(disk);
+                vmsnap_rbd_disk_close(disk);
+                p->rbd_snapshot = xstrdup(entry->rbd_snapshot);
+                p->rbd_overlay = vmsnap_rbd_clone_name_new(entry->rbd_snapshot);
+                p->snapshot_id = xstrdup(chosen->id);
+        }
+        return 0;
 }
 
 /* The snapshot a disk of the preview shows: from the custom choices, else config. */
@@ -135,17 +176,12 @@ static int plan_preview(vmsnap_op *op, vmsnap_snapshot *config, const vmsnap_pre
                 if (r < 0)
                         goto out;
                 entry = vmsnap_snapshot_find_disk(chosen, disk->target);
-                if (entry && entry->rbd_snapshot) {
-                        r = vmsnap_error_set(
-                                op->error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
-                                "disk %s of snapshot \"%s\" is an RBD snapshot (%s), and vmsnap "
-                                "cannot preview or revert to RBD snapshots yet; nothing was "
-                                "changed",
-                                disk->target, chosen->name, entry->rbd_snapshot);
-                        goto out;
+                if (disk->rbd || (entry && entry->rbd_snapshot)) {
+                        r = plan_rbd_disk(op, disk->target, chosen, entry, &plans[n++]);
+                        if (r < 0)
+                                goto out;
+                        continue;
                 }
-                if (disk->rbd)
-                        continue; /* not in the snapshot: the RBD disk keeps its current state */
                 p = &plans[n++];
                 p->target = xstrdup(disk->target);
                 if (entry && entry->image) {
@@ -185,6 +221,21 @@ out:
         return r;
 }
 
+/* The disks of the preview: the files on their overlays, the RBD disks on their clones
+ * or on the images they read now. */
+static void plan_sources(const preview_plan *plans, size_t n, vmsnap_xml_disk_source *sources)
+{
+        for (size_t i = 0; i < n; i++) {
+                const preview_plan *p = &plans[i];
+                if (p->rbd_saved)
+                        sources[i] = (vmsnap_xml_disk_source){.target = p->target,
+                                                              .rbd_image = p->rbd_overlay ? p->rbd_overlay
+                                                                                          : p->rbd_saved};
+                else
+                        sources[i] = (vmsnap_xml_disk_source){p->target, p->overlay, "qcow2"};
+        }
+}
+
 /* The preview configuration: the snapshot's XML under the domain's current name, its
  * disks on the overlays. */
 static int preview_xml(vmsnap_op *op, vmsnap_snapshot *config, preview_plan *plans, size_t n, char **ret)
@@ -193,8 +244,7 @@ static int preview_xml(vmsnap_op *op, vmsnap_snapshot *config, preview_plan *pla
         _cleanup_free_ char *renamed = NULL;
         int r;
 
-        for (size_t i = 0; i < n; i++)
-                sources[i] = (vmsnap_xml_disk_source){plans[i].target, plans[i].overlay, "qcow2"};
+        plan_sources(plans, n, sources);
         r = vmsnap_xml_set_name(config->config_xml, op->name, &renamed, op->error);
         if (r < 0)
                 return r;
@@ -217,6 +267,12 @@ static vmsnap_preview *preview_record(vmsnap_op *op, vmsnap_snapshot *config, pr
                 const vmsnap_active_disk *now = active_find(active, n_active, plans[i].target);
                 vmsnap_preview_disk *d = &preview->disks[preview->n_disks++];
                 d->target = xstrdup(plans[i].target);
+                if (plans[i].rbd_saved) {
+                        d->rbd_saved = xstrdup(plans[i].rbd_saved);
+                        d->rbd_overlay = xstrdup(plans[i].rbd_overlay);
+                        d->snapshot_id = xstrdup(plans[i].snapshot_id);
+                        continue;
+                }
                 d->overlay = xstrdup(plans[i].overlay);
                 d->saved_leaf = now ? xstrdup(now->source) : NULL;
                 d->saved_format = now ? xstrdup(now->format) : NULL;
@@ -244,8 +300,7 @@ static int restore_xml(vmsnap_op *op, vmsnap_snapshot *config, preview_plan *pla
 {
         vmsnap_xml_disk_source sources[n + 1];
 
-        for (size_t i = 0; i < n; i++)
-                sources[i] = (vmsnap_xml_disk_source){plans[i].target, plans[i].overlay, "qcow2"};
+        plan_sources(plans, n, sources);
         return vmsnap_live_restore_xml(op, config->memory_file, sources, n, ret);
 }
 
@@ -284,10 +339,16 @@ static int preview_apply(vmsnap_op *op, vmsnap_snapshot *config, const vmsnap_pr
         }
 
         vmsnap_journal_overlay *overlays = xcalloc(n + 1, sizeof(*overlays));
+        size_t n_overlays = 0;
         for (size_t i = 0; i < n; i++)
-                overlays[i] = (vmsnap_journal_overlay){plans[i].overlay, plans[i].base};
-        r = vmsnap_journal_prepare_overlays(op, operation, saved_xml, overlays, n);
+                if (plans[i].overlay)
+                        overlays[n_overlays++] = (vmsnap_journal_overlay){plans[i].overlay, plans[i].base};
+        r = vmsnap_journal_prepare_overlays(op, operation, saved_xml, overlays, n_overlays);
         free(overlays);
+        for (size_t i = 0; r == 0 && i < n; i++)
+                if (plans[i].rbd_overlay)
+                        r = vmsnap_journal_add_rbd_clone(op, plans[i].rbd_overlay,
+                                                         json_object_get(plans[i].rbd_reach));
         if (r < 0)
                 goto out;
         for (size_t i = 0; i < n; i++) {
@@ -297,7 +358,10 @@ static int preview_apply(vmsnap_op *op, vmsnap_snapshot *config, const vmsnap_pr
                         goto fail;
                 }
                 r = vmsnap_op_failpoint(op, "preview: before overlay");
-                if (r == 0)
+                if (r == 0 && plans[i].rbd_overlay)
+                        r = vmsnap_rbd_snapshot_clone(op, plans[i].rbd_reach, plans[i].rbd_snapshot,
+                                                      plans[i].rbd_overlay);
+                else if (r == 0 && plans[i].overlay)
                         r = vmsnap_image_create_overlay(plans[i].overlay, plans[i].base,
                                                         plans[i].base_format, op->error);
                 if (r == 0)
@@ -315,7 +379,8 @@ static int preview_apply(vmsnap_op *op, vmsnap_snapshot *config, const vmsnap_pr
                 goto fail;
 
         for (size_t i = 0; i < n; i++)
-                vmsnap_domain_meta_add_owned(op->meta, plans[i].overlay);
+                if (plans[i].overlay)
+                        vmsnap_domain_meta_add_owned(op->meta, plans[i].overlay);
         vmsnap_preview_free(op->meta->preview);
         op->meta->preview = preview;
         preview = NULL;
@@ -360,9 +425,30 @@ int vmsnap_preview_start(vmsnap_engine *engine, const char *domain, const char *
         return r;
 }
 
-/* The preview becomes the active state; the unsaved state it replaced is collected. */
+/* A step that removes an RBD image vmsnap made once nothing needs it, with its cluster
+ * reached now, while a configuration of the domain still names the image. */
+static int step_rbd_image_remove(vmsnap_op *op, const char *image_name)
+{
+        vmsnap_rbd_disk *disk = NULL;
+        int r = vmsnap_rbd_disk_open_image(op, NULL, image_name, &disk);
+
+        if (r < 0)
+                return r;
+        vmsnap_journal_step_rbd_image_remove(op, image_name, vmsnap_rbd_disk_reach(disk));
+        vmsnap_rbd_disk_close(disk);
+        return 0;
+}
+
+/* The preview becomes the active state; the unsaved state it replaced is collected (an RBD
+ * image vmsnap made, once nothing needs it). */
 static int commit_apply(vmsnap_op *op)
 {
+        for (size_t i = 0; i < op->meta->preview->n_disks; i++)
+                if (op->meta->preview->disks[i].rbd_overlay) {
+                        int r = step_rbd_image_remove(op, op->meta->preview->disks[i].rbd_saved);
+                        if (r < 0)
+                                return r;
+                }
         vmsnap_preview_free(op->meta->preview);
         op->meta->preview = NULL;
         return vmsnap_journal_commit(op);
@@ -468,12 +554,17 @@ int vmsnap_preview_undo_with_options(vmsnap_engine *engine, const char *domain,
         if (r < 0)
                 return r;
         preview = op->meta->preview;
-        op->meta->preview = NULL;
-        free(op->meta->current_id);
-        op->meta->current_id = xstrdup(preview->saved_current_id);
         vmsnap_journal_step_define(op, preview->saved_xml);
-        vmsnap_preview_free(preview);
-        r = vmsnap_journal_commit(op);
+        for (size_t i = 0; r == 0 && i < preview->n_disks; i++)
+                if (preview->disks[i].rbd_overlay)
+                        r = step_rbd_image_remove(op, preview->disks[i].rbd_overlay);
+        if (r == 0) {
+                op->meta->preview = NULL;
+                free(op->meta->current_id);
+                op->meta->current_id = xstrdup(preview->saved_current_id);
+                vmsnap_preview_free(preview);
+                r = vmsnap_journal_commit(op);
+        }
         vmsnap_live_release(op);
         vmsnap_op_end(op);
         return r;

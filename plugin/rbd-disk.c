@@ -114,11 +114,30 @@ static int read_secret(vmsnap_op *op, const vmsnap_rbd_disk *disk, char **key_re
         return 0;
 }
 
+/* The image's name (image_part) for messages. */
+static char *image_part(const char *name);
+
+/* Reaches the cluster of a disk whose source is read. */
+static int connect_disk(vmsnap_op *op, vmsnap_rbd_disk *disk)
+{
+        vmsnap_rbd_cluster_options options;
+        _cleanup_free_ char *key = NULL;
+        int r;
+
+        r = read_secret(op, disk, &key);
+        if (r < 0)
+                return r;
+        vmsnap_rbd_cluster_options_from_source(&disk->source, &options);
+        options.key = key;
+        r = vmsnap_rbd_cluster_connect(&options, &disk->cluster, op->error);
+        if (r < 0)
+                vmsnap_error_prefix(op->error, "disk %s (RBD image %s)", disk->target, disk->image_name);
+        return r;
+}
+
 int vmsnap_rbd_disk_open(vmsnap_op *op, const char *xml, const char *target, vmsnap_rbd_disk **ret)
 {
         vmsnap_rbd_disk *disk = xcalloc(1, sizeof(*disk));
-        vmsnap_rbd_cluster_options options;
-        _cleanup_free_ char *key = NULL;
         int r;
 
         *ret = NULL;
@@ -129,18 +148,54 @@ int vmsnap_rbd_disk_open(vmsnap_op *op, const char *xml, const char *target, vms
                                      "disk %s reads the RBD snapshot %s of image %s, which does not change: "
                                      "leave the disk out",
                                      target, disk->source.snapshot, disk->source.image);
-        if (r == 0)
-                r = read_secret(op, disk, &key);
+        if (r == 0) {
+                disk->image_name = image_name_of(&disk->source);
+                r = connect_disk(op, disk);
+        }
         if (r < 0) {
                 vmsnap_rbd_disk_close(disk);
                 return r;
         }
-        disk->image_name = image_name_of(&disk->source);
-        vmsnap_rbd_cluster_options_from_source(&disk->source, &options);
-        options.key = key;
-        r = vmsnap_rbd_cluster_connect(&options, &disk->cluster, op->error);
+        *ret = disk;
+        return 0;
+}
+
+/* The fields of a reach (vmsnap_rbd_disk_reach), each the source's field of that name. */
+#define REACH_FIELDS(X)                                                                                     \
+        X("mon_host", mon_host)                                                                             \
+        X("config", config_file)                                                                            \
+        X("user", auth_username)                                                                            \
+        X("secret_uuid", secret_uuid)                                                                       \
+        X("secret_usage", secret_usage)
+
+json_object *vmsnap_rbd_disk_reach(const vmsnap_rbd_disk *disk)
+{
+        json_object *reach = json_object_new_object();
+
+#define REACH_PUT(key, field)                                                                               \
+        if (disk->source.field)                                                                             \
+                json_object_object_add(reach, key, json_object_new_string(disk->source.field));
+        REACH_FIELDS(REACH_PUT)
+#undef REACH_PUT
+        return reach;
+}
+
+static int open_reach(vmsnap_op *op, json_object *reach, const char *name, vmsnap_rbd_disk **ret)
+{
+        vmsnap_rbd_disk *disk = xcalloc(1, sizeof(*disk));
+        json_object *value;
+        int r;
+
+        *ret = NULL;
+        disk->target = xstrdup("recorded in the journal");
+        disk->image_name = image_part(name);
+#define REACH_GET(key, field)                                                                               \
+        if (json_object_object_get_ex(reach, key, &value) && json_object_is_type(value, json_type_string))  \
+                disk->source.field = xstrdup(json_object_get_string(value));
+        REACH_FIELDS(REACH_GET)
+#undef REACH_GET
+        r = connect_disk(op, disk);
         if (r < 0) {
-                vmsnap_error_prefix(op->error, "disk %s (RBD image %s)", target, disk->image_name);
                 vmsnap_rbd_disk_close(disk);
                 return r;
         }
@@ -171,22 +226,42 @@ static char *target_reading(const char *xml, const char *image_name)
         return target;
 }
 
-int vmsnap_rbd_disk_open_image(vmsnap_op *op, const char *rbd_snapshot, vmsnap_rbd_disk **ret)
+/* The configurations of the domain that may name an image: its XML now, before its
+ * preview, and each snapshot's. NULL past the last. */
+static const char *configuration(const vmsnap_op *op, size_t index)
 {
-        _cleanup_free_ char *image_name = NULL;
+        if (index == 0)
+                return op->xml;
+        index--;
+        if (op->meta->preview) {
+                if (index == 0)
+                        return op->meta->preview->saved_xml;
+                index--;
+        }
+        return index < op->meta->n_snapshots
+                       ? op->meta->snapshots[op->meta->n_snapshots - 1 - index]->config_xml
+                       : NULL;
+}
+
+/* "pool[/namespace]/image" of a name that may end in "@snapshot" (malloc'd). */
+static char *image_part(const char *name)
+{
+        const char *at = strrchr(name, '@');
+        return at ? xstrndup(name, (size_t)(at - name)) : xstrdup(name);
+}
+
+int vmsnap_rbd_disk_open_image(vmsnap_op *op, json_object *reach, const char *name, vmsnap_rbd_disk **ret)
+{
+        if (reach)
+                return open_reach(op, reach, name, ret);
+
+        _cleanup_free_ char *image_name = image_part(name);
+        const char *xml = NULL;
         char *target = NULL;
-        const char *xml = op->xml;
 
         *ret = NULL;
-        if (!parse_snapshot_name(rbd_snapshot, &image_name, NULL, NULL, NULL))
-                return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_FAILED,
-                                        "\"%s\" is not the name of an RBD snapshot vmsnap made",
-                                        rbd_snapshot);
-        target = target_reading(xml, image_name);
-        for (size_t i = op->meta->n_snapshots; !target && i > 0; i--) {
-                xml = op->meta->snapshots[i - 1]->config_xml;
+        for (size_t i = 0; !target && (xml = configuration(op, i)); i++)
                 target = target_reading(xml, image_name);
-        }
         if (!target)
                 return vmsnap_error_set(op->error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
                                         "no configuration of domain %s names RBD image %s, so its cluster "
@@ -246,7 +321,105 @@ int vmsnap_rbd_disk_freeze(vmsnap_op *op, vmsnap_rbd_disk *disk, const char *sna
         return r;
 }
 
-int vmsnap_rbd_snapshot_drop(vmsnap_op *op, const char *rbd_snapshot)
+char *vmsnap_rbd_clone_name_new(const char *rbd_snapshot)
+{
+        _cleanup_free_ char *image_name = image_part(rbd_snapshot);
+        size_t length = strlen(image_name);
+        char id[37];
+
+        /* A clone of a clone keeps the first image's name and one suffix. */
+        if (length > 9 && image_name[length - 9] == '.' &&
+            strspn(image_name + length - 8, "0123456789abcdef") == 8 &&
+            strchr(image_name, '/') < image_name + length - 9)
+                image_name[length - 9] = '\0';
+        vmsnap_uuid_generate(id);
+        return xasprintf("%s.%.8s", image_name, id);
+}
+
+/* The pool ("pool[/namespace]") and image of "pool[/namespace]/image[@snapshot]". */
+static void split_image_name(const char *name, char **pool, char **image)
+{
+        _cleanup_free_ char *image_name = image_part(name);
+        char *slash = strrchr(image_name, '/');
+
+        *image = xstrdup(slash ? slash + 1 : image_name);
+        *pool = slash ? xstrndup(image_name, (size_t)(slash - image_name)) : xstrdup("");
+}
+
+int vmsnap_rbd_snapshot_clone(vmsnap_op *op, json_object *reach, const char *rbd_snapshot,
+                              const char *clone_name)
+{
+        _cleanup_free_ char *pool = NULL, *image = NULL, *id = NULL, *clone_pool = NULL, *clone_image = NULL;
+        vmsnap_rbd_disk *disk = NULL;
+        int r;
+
+        if (!parse_snapshot_name(rbd_snapshot, NULL, &pool, &image, &id))
+                return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_FAILED,
+                                        "\"%s\" is not the name of an RBD snapshot vmsnap made",
+                                        rbd_snapshot);
+        split_image_name(clone_name, &clone_pool, &clone_image);
+        r = vmsnap_rbd_disk_open_image(op, reach, rbd_snapshot, &disk);
+        if (r < 0)
+                return r;
+        r = vmsnap_rbd_clone(disk->cluster, pool, image, id, clone_pool, clone_image, op->meta->uuid,
+                             op->error);
+        vmsnap_rbd_disk_close(disk);
+        return r;
+}
+
+/* Whether a configuration of the domain names image_name (now, before its preview, in a
+ * snapshot). */
+static bool named_by_domain(const vmsnap_op *op, const char *image_name)
+{
+        const char *xml;
+
+        for (size_t i = 0; (xml = configuration(op, i)); i++) {
+                _cleanup_free_ char *target = target_reading(xml, image_name);
+                if (target)
+                        return true;
+        }
+        return false;
+}
+
+int vmsnap_rbd_image_drop_unused(vmsnap_op *op, json_object *reach, const char *image_name)
+{
+        _cleanup_free_ char *name = image_part(image_name);
+        return named_by_domain(op, name) ? 0 : vmsnap_rbd_image_drop(op, reach, name);
+}
+
+int vmsnap_rbd_image_drop(vmsnap_op *op, json_object *reach, const char *image_name)
+{
+        _cleanup_free_ char *pool = NULL, *image = NULL, *owner = NULL;
+        vmsnap_rbd_snapshot *snapshots = NULL;
+        vmsnap_rbd_disk *disk = NULL;
+        size_t n = 0;
+        int r;
+
+        split_image_name(image_name, &pool, &image);
+        r = vmsnap_rbd_disk_open_image(op, reach, image_name, &disk);
+        if (r < 0)
+                return r;
+        r = vmsnap_rbd_image_owner(disk->cluster, pool, image, &owner, op->error);
+        if (r == 0 && owner && strcmp(owner, op->meta->uuid) == 0)
+                r = vmsnap_rbd_snapshot_list(disk->cluster, pool, image, &snapshots, &n, op->error);
+        if (r == 0 && owner && strcmp(owner, op->meta->uuid) == 0 && n == 0)
+                r = vmsnap_rbd_image_remove(disk->cluster, pool, image, op->error);
+        vmsnap_rbd_snapshots_free(snapshots, n);
+        vmsnap_rbd_disk_close(disk);
+        if (r == -ENOENT) { /* gone already: a step run again */
+                vmsnap_error_clear(op->error);
+                r = 0;
+        } else if (r == -ENOTEMPTY || r == -EBUSY) {
+                /* A removed snapshot that a clone still reads waits in the trash, or a client
+                 * has the image open: it stays, and the job says so. */
+                vmsnap_op_message(op, "%s", op->error->message);
+                vmsnap_error_clear(op->error);
+                r = 0;
+        }
+        return r;
+}
+
+int vmsnap_rbd_snapshot_drop(vmsnap_op *op, json_object *reach, const char *rbd_snapshot)
 {
         _cleanup_free_ char *pool = NULL, *image = NULL, *id = NULL;
         vmsnap_rbd_disk *disk = NULL;
@@ -256,7 +429,7 @@ int vmsnap_rbd_snapshot_drop(vmsnap_op *op, const char *rbd_snapshot)
                 return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_FAILED,
                                         "\"%s\" is not the name of an RBD snapshot vmsnap made",
                                         rbd_snapshot);
-        r = vmsnap_rbd_disk_open_image(op, rbd_snapshot, &disk);
+        r = vmsnap_rbd_disk_open_image(op, reach, rbd_snapshot, &disk);
         if (r < 0)
                 return r;
         r = vmsnap_rbd_snapshot_remove(disk->cluster, pool, image, id, op->error);
@@ -286,8 +459,10 @@ int vmsnap_rbd_disk_open(vmsnap_op *op, const char *xml, const char *target, vms
         return not_built(op);
 }
 
-int vmsnap_rbd_disk_open_image(vmsnap_op *op, const char *rbd_snapshot, vmsnap_rbd_disk **ret)
+int vmsnap_rbd_disk_open_image(vmsnap_op *op, json_object *reach, const char *rbd_snapshot,
+                               vmsnap_rbd_disk **ret)
 {
+        (void)reach;
         (void)rbd_snapshot;
         *ret = NULL;
         return not_built(op);
@@ -324,15 +499,47 @@ int vmsnap_rbd_disk_freeze(vmsnap_op *op, vmsnap_rbd_disk *disk, const char *sna
         return not_built(op);
 }
 
-int vmsnap_rbd_snapshot_drop(vmsnap_op *op, const char *rbd_snapshot)
+int vmsnap_rbd_snapshot_drop(vmsnap_op *op, json_object *reach, const char *rbd_snapshot)
 {
+        (void)reach;
         (void)rbd_snapshot;
         return not_built(op);
+}
+
+json_object *vmsnap_rbd_disk_reach(const vmsnap_rbd_disk *disk)
+{
+        (void)disk;
+        return json_object_new_object();
 }
 
 bool vmsnap_rbd_snapshot_name_valid(const char *rbd_snapshot)
 {
         return rbd_snapshot && strchr(rbd_snapshot, '@');
+}
+
+char *vmsnap_rbd_clone_name_new(const char *rbd_snapshot)
+{
+        return xstrdup(rbd_snapshot);
+}
+
+int vmsnap_rbd_snapshot_clone(vmsnap_op *op, json_object *reach, const char *rbd_snapshot,
+                              const char *clone_name)
+{
+        (void)rbd_snapshot;
+        (void)clone_name;
+        return not_built(op);
+}
+
+int vmsnap_rbd_image_drop(vmsnap_op *op, json_object *reach, const char *image_name)
+{
+        (void)image_name;
+        return not_built(op);
+}
+
+int vmsnap_rbd_image_drop_unused(vmsnap_op *op, json_object *reach, const char *image_name)
+{
+        (void)image_name;
+        return not_built(op);
 }
 
 #endif

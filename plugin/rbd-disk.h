@@ -6,6 +6,7 @@
  * A build without RBD support refuses every call with a sentence saying so. */
 #pragma once
 
+#include <json-c/json.h>
 #include <stdbool.h>
 
 #include "op.h"
@@ -16,10 +17,15 @@ typedef struct vmsnap_rbd_disk vmsnap_rbd_disk;
  * anything changes with the cluster's sentence when it cannot be reached, and with one
  * naming the disk when its secret cannot be read. */
 int vmsnap_rbd_disk_open(vmsnap_op *op, const char *xml, const char *target, vmsnap_rbd_disk **ret);
-/* The RBD disk that reads image "pool[/namespace]/image" (any snapshot of it), found in
- * the domain's XML now or in a snapshot's recorded one, for the steps that outlive the
- * disk's definition (a rollback, a delete after the disk was detached). */
-int vmsnap_rbd_disk_open_image(vmsnap_op *op, const char *rbd_snapshot, vmsnap_rbd_disk **ret);
+/* How to reach a disk's cluster (its monitors, configuration file, user and secret), as
+ * the journal records it beside a step, so that the step reaches the cluster also once no
+ * configuration of the domain names the image (an undone preview's clone). */
+json_object *vmsnap_rbd_disk_reach(const vmsnap_rbd_disk *disk);
+/* The cluster of image "pool[/namespace]/image" (or of a snapshot of it, "…@snapshot"):
+ * through reach when it is not NULL, else through the RBD disk that names the image in the
+ * domain's XML now, before its preview or in a snapshot's recorded one. The functions
+ * below that take a reach find their cluster this way. */
+int vmsnap_rbd_disk_open_image(vmsnap_op *op, json_object *reach, const char *name, vmsnap_rbd_disk **ret);
 void vmsnap_rbd_disk_close(vmsnap_rbd_disk *disk);
 
 /* "pool[/namespace]/image" of the disk. */
@@ -37,7 +43,20 @@ int vmsnap_rbd_disk_freeze(vmsnap_op *op, vmsnap_rbd_disk *disk, const char *sna
 
 /* Removes vmsnap's RBD snapshot rbd_snapshot (a model name); one that is gone already is
  * no error, so that a rollback or a step run again after a crash ends the same. */
-int vmsnap_rbd_snapshot_drop(vmsnap_op *op, const char *rbd_snapshot);
+int vmsnap_rbd_snapshot_drop(vmsnap_op *op, json_object *reach, const char *rbd_snapshot);
+
+/* A new name for a clone of rbd_snapshot, in its image's pool: the image's name with a
+ * suffix ".<8 hex digits>" (replacing one it has), "pool[/namespace]/image.1a2b3c4d". */
+char *vmsnap_rbd_clone_name_new(const char *rbd_snapshot);
+/* Makes clone_name, a copy-on-write clone of rbd_snapshot marked as this domain's. */
+int vmsnap_rbd_snapshot_clone(vmsnap_op *op, json_object *reach, const char *rbd_snapshot,
+                              const char *clone_name);
+/* Removes image "pool[/namespace]/image" if vmsnap made it for this domain and it has no
+ * snapshots; otherwise it stays and this returns 0. One that is gone is no error. */
+int vmsnap_rbd_image_drop(vmsnap_op *op, json_object *reach, const char *image_name);
+/* The same once nothing needs it: also an image that a configuration of the domain names
+ * (now, before its preview, in a snapshot) stays. */
+int vmsnap_rbd_image_drop_unused(vmsnap_op *op, json_object *reach, const char *image_name);
 
 /* Whether rbd_snapshot is a well-formed model name of one of vmsnap's RBD snapshots. */
 bool vmsnap_rbd_snapshot_name_valid(const char *rbd_snapshot);

@@ -194,6 +194,30 @@ static int check_disk_kind(const vmsnap_disk_entry *disk, const char *where, vms
         return 0;
 }
 
+/* A preview's disk is a file (saved_leaf and saved_format, maybe an overlay) or an RBD
+ * disk (rbd_saved, maybe an rbd_overlay), never both. */
+static int check_preview_disk_kind(const vmsnap_preview_disk *disk, const char *where, vmsnap_error *error)
+{
+        if (disk->rbd_saved) {
+                if (disk->saved_leaf || disk->saved_format || disk->overlay)
+                        return malformed(
+                                error,
+                                "%s (disk %s) has an rbd_saved and also a saved_leaf, saved_format or "
+                                "overlay",
+                                where, disk->target);
+                return 0;
+        }
+        if (disk->rbd_overlay)
+                return malformed(error, "field %s.rbd_overlay needs an rbd_saved", where);
+        if (!disk->saved_leaf)
+                return malformed(error, "field %s.saved_leaf is missing or null; it must be a string",
+                                 where);
+        if (!disk->saved_format)
+                return malformed(error, "field %s.saved_format is missing or null; it must be a string",
+                                 where);
+        return 0;
+}
+
 static int disk_entry_from_json(json_object *object, const char *where, vmsnap_snapshot *snapshot,
                                 vmsnap_error *error)
 {
@@ -318,13 +342,22 @@ static int preview_from_json(json_object *object, vmsnap_preview **ret, vmsnap_e
                 r = read_name(entry, where, "overlay", true, &disk->overlay, error);
                 if (r < 0)
                         return r;
-                r = read_name(entry, where, "saved_leaf", false, &disk->saved_leaf, error);
+                r = read_name(entry, where, "saved_leaf", true, &disk->saved_leaf, error);
                 if (r < 0)
                         return r;
-                r = read_name(entry, where, "saved_format", false, &disk->saved_format, error);
+                r = read_name(entry, where, "saved_format", true, &disk->saved_format, error);
                 if (r < 0)
                         return r;
                 r = read_name(entry, where, "snapshot", true, &disk->snapshot_id, error);
+                if (r < 0)
+                        return r;
+                r = read_string(entry, where, "rbd_saved", true, &disk->rbd_saved, error);
+                if (r < 0)
+                        return r;
+                r = read_string(entry, where, "rbd_overlay", true, &disk->rbd_overlay, error);
+                if (r < 0)
+                        return r;
+                r = check_preview_disk_kind(disk, where, error);
                 if (r < 0)
                         return r;
                 for (size_t k = 0; k < i; k++)
@@ -595,9 +628,15 @@ static int check_preview(const vmsnap_preview *preview, vmsnap_error *error)
                 if (r == 0)
                         r = check_name(disk->overlay, true, where, "overlay", error);
                 if (r == 0)
-                        r = check_name(disk->saved_leaf, false, where, "saved_leaf", error);
+                        r = check_name(disk->saved_leaf, true, where, "saved_leaf", error);
                 if (r == 0)
-                        r = check_name(disk->saved_format, false, where, "saved_format", error);
+                        r = check_name(disk->saved_format, true, where, "saved_format", error);
+                if (r == 0)
+                        r = check_name(disk->rbd_saved, true, where, "rbd_saved", error);
+                if (r == 0)
+                        r = check_name(disk->rbd_overlay, true, where, "rbd_overlay", error);
+                if (r == 0)
+                        r = check_preview_disk_kind(disk, where, error);
                 if (r == 0)
                         r = check_name(disk->snapshot_id, true, where, "snapshot", error);
                 for (size_t k = 0; r == 0 && k < i; k++)
@@ -1291,12 +1330,21 @@ const char *vmsnap_json_string(json_object *object, const char *key)
         return json_object_get_string(value);
 }
 
-json_object *vmsnap_json_array(json_object *object, const char *key)
+static json_object *member_of_type(json_object *object, const char *key, json_type type)
 {
         json_object *value;
 
-        if (!object || !json_object_object_get_ex(object, key, &value) ||
-            !json_object_is_type(value, json_type_array))
+        if (!object || !json_object_object_get_ex(object, key, &value) || !json_object_is_type(value, type))
                 return NULL;
         return value;
+}
+
+json_object *vmsnap_json_array(json_object *object, const char *key)
+{
+        return member_of_type(object, key, json_type_array);
+}
+
+json_object *vmsnap_json_object(json_object *object, const char *key)
+{
+        return member_of_type(object, key, json_type_object);
 }

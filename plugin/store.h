@@ -58,3 +58,5 @@ int vmsnap_store_from_json(json_object *object, vmsnap_domain_meta **ret, vmsnap
 const char *vmsnap_json_string(json_object *object, const char *key);
 /* The array member key of object, or NULL as vmsnap_json_string has it. */
 json_object *vmsnap_json_array(json_object *object, const char *key);
+/* The object member key of object, or NULL as vmsnap_json_string has it. */
+json_object *vmsnap_json_object(json_object *object, const char *key);

@@ -345,6 +345,29 @@ static void test_set_sources_changes_the_format_of_a_raw_disk(void **state)
         free(xml);
 }
 
+static void test_set_sources_points_an_rbd_disk_at_another_image_of_its_cluster(void **state)
+{
+        const vmsnap_xml_disk_source sources[] = {
+                {.target = "vde", .rbd_image = "pool/web1-scratch.1a2b3c4d"}};
+        const vmsnap_xml_disk_source on_a_file[] = {{.target = "vdd", .rbd_image = "pool/other"}};
+        vmsnap_error error = {0};
+        char *xml = NULL;
+
+        assert_int_equal(vmsnap_xml_set_disk_sources(domain_xml, sources, 1, &xml, NULL), 0);
+        char *vde = disk_text(xml, "vde");
+        assert_contains(vde, "<source protocol=\"rbd\" name=\"pool/web1-scratch.1a2b3c4d\">");
+        assert_contains(vde, "<host name=\"ceph1.example.com\" port=\"6789\"/>");
+        assert_contains(vde, "<disk type=\"network\" device=\"disk\">");
+        free(vde);
+        free(xml);
+        xml = NULL;
+
+        /* Only an RBD disk reads an RBD image. */
+        assert_int_equal(vmsnap_xml_set_disk_sources(domain_xml, on_a_file, 1, &xml, &error), -EINVAL);
+        assert_non_null(strstr(error.message, "disk vdd is not an RBD disk"));
+        assert_null(xml);
+}
+
 static void test_set_sources_keeps_everything_else_intact(void **state)
 {
         const vmsnap_xml_disk_source sources[] = {
@@ -726,6 +749,7 @@ int main(void)
                 cmocka_unit_test(test_set_sources_repoints_a_qcow2_disk_and_drops_its_backing_store),
                 cmocka_unit_test(test_set_sources_changes_the_format_of_a_raw_disk),
                 cmocka_unit_test(test_set_sources_keeps_everything_else_intact),
+                cmocka_unit_test(test_set_sources_points_an_rbd_disk_at_another_image_of_its_cluster),
                 cmocka_unit_test(test_set_sources_turns_a_block_disk_into_a_file_disk),
                 cmocka_unit_test(test_set_sources_turns_a_network_disk_into_a_file_disk),
                 cmocka_unit_test(test_set_sources_adds_a_qemu_driver_when_there_is_none),

@@ -332,29 +332,143 @@ static void test_crash_after_the_rbd_snapshot_is_rolled_back(void **state)
         case_free(c);
 }
 
-static void test_preview_and_clone_of_an_rbd_snapshot_are_refused(void **state)
+/* The image name the domain's disk vdb reads now, "pool/image" (malloc'd). */
+static char *vdb_image(rbd_case *c, const char *domain)
+{
+        _cleanup_free_ char *xml = fixture_domain_xml(c->f, domain);
+        const char *disk = strstr(xml, "protocol=");
+        const char *name = disk ? strstr(disk, "name=") : NULL;
+
+        if (!name)
+                fail_msg("the domain's XML has no RBD source:\n%s", xml);
+        name += strlen("name=") + 1;
+        return xstrndup(name, strcspn(name, "'\""));
+}
+
+static bool image_exists(const char *image_name)
+{
+        return test_runf("rbd -c %s info %s", ceph_conf, image_name) == 0;
+}
+
+static void assert_image_reads(const char *image_name, const char *reference)
+{
+        _cleanup_free_ char *url = format_or_fail("rbd:%s:conf=%s", image_name, ceph_conf);
+        if (!test_images_equal(url, reference))
+                fail_msg("%s does not read what %s holds", image_name, reference);
+}
+
+static void test_preview_undo_and_revert_read_the_rbd_snapshot_through_a_clone(void **state)
 {
         REQUIRE_CLUSTER();
         rbd_case *c = case_new("rbd-preview", NULL);
         vmsnap_create_options options = {.name = "first"};
         vmsnap_error error = {0};
+        _cleanup_free_ char *original = format_or_fail("%s/%s", pool, c->image);
+        _cleanup_free_ char *first_reads = case_keep_reference(c, "first");
 
         assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-preview", &options, NULL, NULL, &error), &error);
-        _cleanup_free_ char *vda = fixture_active_source(c->f, "rbd-preview", "vda");
-        size_t files = fixture_count_files(c->f, "rbd-preview");
+        case_write(c, "write -P 0x66 0 2M");
+        _cleanup_free_ char *now_reads = case_keep_reference(c, "now");
 
-        assert_int_not_equal(vmsnap_preview_start(c->f->engine, "rbd-preview", "first", NULL, NULL, &error),
+        /* A preview reads the snapshot through a new clone; the image keeps what it read. */
+        assert_ok(vmsnap_preview_start(c->f->engine, "rbd-preview", "first", NULL, NULL, &error), &error);
+        _cleanup_free_ char *previewed = vdb_image(c, "rbd-preview");
+        assert_string_not_equal(previewed, original);
+        assert_image_reads(previewed, first_reads);
+        assert_image_reads(original, now_reads);
+
+        /* Undo goes back to the image and removes the clone. */
+        assert_ok(vmsnap_preview_undo(c->f->engine, "rbd-preview", NULL, &error), &error);
+        _cleanup_free_ char *undone = vdb_image(c, "rbd-preview");
+        assert_string_equal(undone, original);
+        assert_false(image_exists(previewed));
+        assert_image_reads(original, now_reads);
+
+        /* A revert moves the domain onto a clone for good; the original is not vmsnap's and stays. */
+        assert_ok(vmsnap_snapshot_revert(c->f->engine, "rbd-preview", "first", NULL, NULL, &error), &error);
+        _cleanup_free_ char *c1 = vdb_image(c, "rbd-preview");
+        assert_string_not_equal(c1, original);
+        assert_image_reads(c1, first_reads);
+        assert_true(image_exists(original));
+
+        /* A snapshot on the clone keeps it through the next revert; deleting that snapshot
+         * then removes the clone nothing needs any more. */
+        _cleanup_free_ char *c1_url = format_or_fail("rbd:%s:conf=%s", c1, ceph_conf);
+        test_qemu_io(c1_url, "raw", "write -P 0x77 3M 64k");
+        options.name = "second";
+        assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-preview", &options, NULL, NULL, &error), &error);
+        assert_ok(vmsnap_snapshot_revert(c->f->engine, "rbd-preview", "first", NULL, NULL, &error), &error);
+        _cleanup_free_ char *c2 = vdb_image(c, "rbd-preview");
+        assert_string_not_equal(c2, c1);
+        assert_true(image_exists(c1));
+        assert_image_reads(c2, first_reads);
+        assert_ok(vmsnap_snapshot_delete(c->f->engine, "rbd-preview", "second", VMSNAP_DELETE_MERGE, NULL,
+                                         &error),
+                  &error);
+        assert_false(image_exists(c1));
+
+        /* A revert from a clone without snapshots removes that clone. */
+        assert_ok(vmsnap_snapshot_revert(c->f->engine, "rbd-preview", "first", NULL, NULL, &error), &error);
+        _cleanup_free_ char *c3 = vdb_image(c, "rbd-preview");
+        assert_false(image_exists(c2));
+        assert_image_reads(c3, first_reads);
+
+        /* Deleting the snapshot the domain's clone reads leaves the clone reading it. */
+        assert_ok(vmsnap_snapshot_delete(c->f->engine, "rbd-preview", "first", VMSNAP_DELETE_MERGE, NULL,
+                                         &error),
+                  &error);
+        assert_image_reads(c3, first_reads);
+        fixture_assert_no_orphans(c->f, "rbd-preview");
+        test_runf("rbd -c %s rm %s", ceph_conf, c3);
+        case_free(c);
+}
+
+static void test_crash_in_a_preview_removes_the_clone(void **state)
+{
+        REQUIRE_CLUSTER();
+        rbd_case *c = case_new("rbd-preview-crash", NULL);
+        vmsnap_create_options options = {.name = "first"};
+        vmsnap_error error = {0};
+        _cleanup_free_ char *original = format_or_fail("%s/%s", pool, c->image);
+
+        assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-preview-crash", &options, NULL, NULL, &error),
+                  &error);
+        vmsnap_failpoint_arm_step("preview: after define");
+        assert_int_not_equal(
+                vmsnap_preview_start(c->f->engine, "rbd-preview-crash", "first", NULL, NULL, &error), 0);
+        vmsnap_failpoint_arm(0);
+        vmsnap_error_clear(&error);
+        _cleanup_free_ char *previewed = vdb_image(c, "rbd-preview-crash");
+        assert_string_not_equal(previewed, original);
+        assert_true(image_exists(previewed));
+
+        vmsnap_engine_free(c->f->engine);
+        vmsnap_failpoint_revive();
+        assert_ok(vmsnap_engine_new(c->f->uri, c->f->state_dir, &c->f->engine, &error), &error);
+        vmsnap_domain_info info = {0};
+        assert_ok(vmsnap_domain_get(c->f->engine, "rbd-preview-crash", &info, &error), &error);
+        assert_false(info.in_preview);
+        vmsnap_domain_info_clear(&info);
+        _cleanup_free_ char *after = vdb_image(c, "rbd-preview-crash");
+        assert_string_equal(after, original);
+        assert_false(image_exists(previewed));
+        case_free(c);
+}
+
+static void test_clone_of_an_rbd_snapshot_is_refused(void **state)
+{
+        REQUIRE_CLUSTER();
+        rbd_case *c = case_new("rbd-clone", NULL);
+        vmsnap_create_options options = {.name = "first"};
+        vmsnap_error error = {0};
+
+        assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-clone", &options, NULL, NULL, &error), &error);
+        fixture_allow_clone_target(c->f, c->f->dir);
+        assert_int_not_equal(vmsnap_snapshot_clone(c->f->engine, "rbd-clone", "first", "rbd-clone-copy",
+                                                   NULL, NULL, NULL, &error),
                              0);
         assert_non_null(strstr(error.message, "RBD snapshot"));
-        assert_non_null(strstr(error.message, "nothing was changed"));
         vmsnap_error_clear(&error);
-        assert_int_not_equal(
-                vmsnap_snapshot_revert(c->f->engine, "rbd-preview", "first", NULL, NULL, &error), 0);
-        assert_non_null(strstr(error.message, "RBD snapshot"));
-        vmsnap_error_clear(&error);
-        _cleanup_free_ char *vda_after = fixture_active_source(c->f, "rbd-preview", "vda");
-        assert_string_equal(vda, vda_after);
-        assert_int_equal(fixture_count_files(c->f, "rbd-preview"), files);
         case_free(c);
 }
 
@@ -366,7 +480,9 @@ int main(void)
                 cmocka_unit_test(test_foreign_rbd_snapshot_refuses_create_naming_it),
                 cmocka_unit_test(test_unreachable_cluster_refuses_create_before_anything_changes),
                 cmocka_unit_test(test_crash_after_the_rbd_snapshot_is_rolled_back),
-                cmocka_unit_test(test_preview_and_clone_of_an_rbd_snapshot_are_refused),
+                cmocka_unit_test(test_preview_undo_and_revert_read_the_rbd_snapshot_through_a_clone),
+                cmocka_unit_test(test_crash_in_a_preview_removes_the_clone),
+                cmocka_unit_test(test_clone_of_an_rbd_snapshot_is_refused),
         };
         return cmocka_run_group_tests(tests, setup, NULL);
 }

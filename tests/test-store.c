@@ -57,6 +57,7 @@ static vmsnap_domain_meta *sample_meta(void)
         a->memory_file = strdup("/var/lib/libvirt/images/vm1.a.mem");
         vmsnap_snapshot_add_disk(a, "vda", "/var/lib/libvirt/images/vm1.a.qcow2", "qcow2", NULL);
         vmsnap_snapshot_add_disk(a, "vdc", "/var/lib/libvirt/images/data.raw", "raw", NULL);
+        vmsnap_snapshot_add_rbd_disk(a, "vdf", "rbd/ns/vm1-data@vmsnap-" ID_A);
         vmsnap_domain_meta_add_snapshot(meta, a);
 
         vmsnap_domain_meta_add_snapshot(meta, snapshot_new(ID_B, "b", ID_BASE));
@@ -72,8 +73,8 @@ static vmsnap_domain_meta *sample_meta(void)
         preview->config_snapshot_id = strdup(ID_B);
         preview->saved_xml = strdup("<domain><name>vm1</name></domain>");
         preview->saved_current_id = strdup(ID_A);
-        preview->n_disks = 2;
-        preview->disks = calloc(2, sizeof(*preview->disks));
+        preview->n_disks = 3;
+        preview->disks = calloc(3, sizeof(*preview->disks));
         preview->disks[0].target = strdup("vda");
         preview->disks[0].overlay = strdup("/var/lib/libvirt/images/vm1.preview.qcow2");
         preview->disks[0].saved_leaf = strdup("/var/lib/libvirt/images/vm1.leaf.qcow2");
@@ -82,6 +83,10 @@ static vmsnap_domain_meta *sample_meta(void)
         preview->disks[1].target = strdup("vdc");
         preview->disks[1].saved_leaf = strdup("/var/lib/libvirt/images/data.raw");
         preview->disks[1].saved_format = strdup("raw");
+        preview->disks[2].target = strdup("vdf");
+        preview->disks[2].rbd_saved = strdup("rbd/ns/vm1-data");
+        preview->disks[2].rbd_overlay = strdup("rbd/ns/vm1-data.1a2b3c4d");
+        preview->disks[2].snapshot_id = strdup(ID_A);
         meta->preview = preview;
 
         meta->intent = json_tokener_parse("{\"operation\":\"delete\",\"step\":2,\"files\":[\"/x\"]}");
@@ -119,6 +124,7 @@ static void assert_meta_equal(const vmsnap_domain_meta *a, const vmsnap_domain_m
                         assert_string_equal(x->disks[k].target, y->disks[k].target);
                         assert_string_equal_or_null(x->disks[k].image, y->disks[k].image);
                         assert_string_equal_or_null(x->disks[k].format, y->disks[k].format);
+                        assert_string_equal_or_null(x->disks[k].rbd_snapshot, y->disks[k].rbd_snapshot);
                         assert_string_equal_or_null(x->disks[k].excluded_reason,
                                                     y->disks[k].excluded_reason);
                 }
@@ -141,9 +147,11 @@ static void assert_meta_equal(const vmsnap_domain_meta *a, const vmsnap_domain_m
                 for (size_t k = 0; k < x->n_disks; k++) {
                         assert_string_equal(x->disks[k].target, y->disks[k].target);
                         assert_string_equal_or_null(x->disks[k].overlay, y->disks[k].overlay);
-                        assert_string_equal(x->disks[k].saved_leaf, y->disks[k].saved_leaf);
-                        assert_string_equal(x->disks[k].saved_format, y->disks[k].saved_format);
+                        assert_string_equal_or_null(x->disks[k].saved_leaf, y->disks[k].saved_leaf);
+                        assert_string_equal_or_null(x->disks[k].saved_format, y->disks[k].saved_format);
                         assert_string_equal_or_null(x->disks[k].snapshot_id, y->disks[k].snapshot_id);
+                        assert_string_equal_or_null(x->disks[k].rbd_saved, y->disks[k].rbd_saved);
+                        assert_string_equal_or_null(x->disks[k].rbd_overlay, y->disks[k].rbd_overlay);
                 }
         }
 
@@ -1000,7 +1008,7 @@ static void test_store_save_writes_every_change_to_any_field_of_a_snapshot(void 
         vmsnap_error error = {};
 
         assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
-        for (int step = 0; step < 14; step++) {
+        for (int step = 0; step < 15; step++) {
                 /* Changed as the engine changes one: through a record of the model's own
                  * (the store holds the one it wrote, model.h). */
                 vmsnap_snapshot *a = vmsnap_domain_meta_writable(meta, ID_A);
@@ -1053,6 +1061,9 @@ static void test_store_save_writes_every_change_to_any_field_of_a_snapshot(void 
                 case 13:
                         /* The same snapshots in another order, and one made anew with the id of one gone. */
                         vmsnap_domain_meta_add_snapshot(meta, snapshot_new(ID_C, "c2", ID_BASE));
+                        break;
+                case 14:
+                        replace_text(&a->disks[2].rbd_snapshot, "rbd/ns/vm1-data.1a2b3c4d@vmsnap-" ID_A);
                         break;
                 }
                 assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
@@ -1240,6 +1251,29 @@ static void test_store_refuses_a_disk_both_included_and_excluded(void **state)
         disk = json_object_array_get_idx(json_object_object_get(snapshot_in(document, 0), "disks"), 1);
         json_object_object_add(disk, "excluded_reason", NULL);
         assert_refused(document, "snapshots[0].disks[1]", "vdb");
+}
+
+static void test_store_refuses_an_rbd_disk_that_also_names_a_file(void **state)
+{
+        json_object *document = sample_document();
+        json_object *disk =
+                json_object_array_get_idx(json_object_object_get(snapshot_in(document, 1), "disks"), 2);
+        json_object_object_add(disk, "image", json_object_new_string("/var/lib/libvirt/images/x.qcow2"));
+        json_object_object_add(disk, "format", json_object_new_string("qcow2"));
+        assert_refused(document, "snapshots[1].disks[2]", "vdf", "exactly one");
+
+        document = sample_document();
+        disk = json_object_array_get_idx(
+                json_object_object_get(json_object_object_get(document, "preview"), "disks"), 2);
+        json_object_object_add(disk, "saved_leaf",
+                               json_object_new_string("/var/lib/libvirt/images/x.qcow2"));
+        assert_refused(document, "preview.disks[2]", "vdf", "rbd_saved");
+
+        document = sample_document();
+        disk = json_object_array_get_idx(
+                json_object_object_get(json_object_object_get(document, "preview"), "disks"), 0);
+        json_object_object_add(disk, "rbd_overlay", json_object_new_string("rbd/vm1.1a2b3c4d"));
+        assert_refused(document, "preview.disks[0].rbd_overlay");
 }
 
 static void test_store_refuses_a_repeated_disk_target(void **state)
@@ -1458,6 +1492,7 @@ int main(void)
                 cmocka_unit_test(test_store_refuses_duplicate_snapshot_names),
                 cmocka_unit_test(test_store_refuses_a_disk_both_included_and_excluded),
                 cmocka_unit_test(test_store_refuses_a_repeated_disk_target),
+                cmocka_unit_test(test_store_refuses_an_rbd_disk_that_also_names_a_file),
                 cmocka_unit_test(test_store_refuses_references_to_missing_snapshots),
                 cmocka_unit_test(test_store_refuses_a_preview_disk_without_its_saved_leaf),
                 cmocka_unit_test(test_store_refuses_a_next_default_index_out_of_range),
