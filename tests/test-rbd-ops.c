@@ -339,8 +339,10 @@ static char *vdb_image(rbd_case *c, const char *domain)
         const char *disk = strstr(xml, "protocol=");
         const char *name = disk ? strstr(disk, "name=") : NULL;
 
-        if (!name)
+        if (!name) {
                 fail_msg("the domain's XML has no RBD source:\n%s", xml);
+                return NULL;
+        }
         name += strlen("name=") + 1;
         return xstrndup(name, strcspn(name, "'\""));
 }
