@@ -144,6 +144,11 @@ static int load_foreign_images(vmsnap_op *op)
                         for (size_t j = 0; j < n_disks; j++) {
                                 struct collect_ctx ctx = {&op->foreign_images, &op->n_foreign_images};
                                 vmsnap_error ignored;
+                                if (disks[j].rbd) { /* kept as "rbd:" and the name it reads */
+                                        *ctx.paths = xreallocarray(*ctx.paths, *ctx.n + 1, sizeof(char *));
+                                        (*ctx.paths)[(*ctx.n)++] = xasprintf("rbd:%s", disks[j].rbd);
+                                        continue;
+                                }
                                 if (!disks[j].source || strcmp(disks[j].type, "file") != 0)
                                         continue;
                                 /* A broken chain of another domain still protects the files we can reach. */
@@ -179,6 +184,29 @@ int vmsnap_op_used_elsewhere(vmsnap_op *op, const char *path, bool *ret)
                         break;
                 }
         free(canonical);
+        return 0;
+}
+
+int vmsnap_op_rbd_used_elsewhere(vmsnap_op *op, const char *name, bool *ret)
+{
+        bool snapshot = strchr(name, '@') != NULL;
+        size_t length = strlen(name);
+        int r;
+
+        if (!op->foreign_loaded) {
+                r = load_foreign_images(op);
+                if (r < 0)
+                        return r;
+        }
+        *ret = false;
+        for (size_t i = 0; i < op->n_foreign_images && !*ret; i++) {
+                const char *read = op->foreign_images[i];
+                if (strncmp(read, "rbd:", 4) != 0)
+                        continue;
+                read += 4;
+                *ret = strcmp(read, name) == 0 ||
+                       (!snapshot && strncmp(read, name, length) == 0 && read[length] == '@');
+        }
         return 0;
 }
 

@@ -26,6 +26,10 @@ int vmsnap_guard_internal_snapshots_error(vmsnap_op *op, const char *path, const
 /* Safety rule 2: true if another defined domain's chain contains path. The chains are read
  * once per operation, at the first question. */
 int vmsnap_op_used_elsewhere(vmsnap_op *op, const char *path, bool *ret);
+/* The same for RBD: true if another defined domain has an RBD disk that reads name
+ * ("pool[/namespace]/image", or one of its snapshots "…@snapshot"), or, for an image
+ * name, any snapshot of it. */
+int vmsnap_op_rbd_used_elsewhere(vmsnap_op *op, const char *name, bool *ret);
 
 /* The image a metadata-only delete left to the administrator (op->meta->forgotten) whose
  * chain contains path, path itself included, or NULL: vmsnap writes into or removes no such

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "engine.h"
 #include "error.h"
+#include "guard.h"
 #include "names.h"
 #include "rbd-disk.h"
 #include "util.h"
@@ -381,6 +382,21 @@ static bool named_by_domain(const vmsnap_op *op, const char *image_name)
         return false;
 }
 
+/* Safety rule 2: 1, and the job says so, when another defined domain reads name (an image,
+ * or one of its snapshots); it is then left in place. */
+static int kept_for_another_domain(vmsnap_op *op, const char *name)
+{
+        bool elsewhere = false;
+        int r = vmsnap_op_rbd_used_elsewhere(op, name, &elsewhere);
+
+        if (r < 0)
+                return r;
+        if (!elsewhere)
+                return 0;
+        vmsnap_op_message(op, "%s stays: another domain's disk reads it; vmsnap no longer manages it", name);
+        return 1;
+}
+
 int vmsnap_rbd_image_drop_unused(vmsnap_op *op, json_object *reach, const char *image_name)
 {
         _cleanup_free_ char *name = image_part(image_name);
@@ -396,6 +412,9 @@ int vmsnap_rbd_image_drop(vmsnap_op *op, json_object *reach, const char *image_n
         int r;
 
         split_image_name(image_name, &pool, &image);
+        r = kept_for_another_domain(op, image_name);
+        if (r != 0)
+                return r < 0 ? r : 0;
         r = vmsnap_rbd_disk_open_image(op, reach, image_name, &disk);
         if (r < 0)
                 return r;
@@ -429,6 +448,9 @@ int vmsnap_rbd_snapshot_drop(vmsnap_op *op, json_object *reach, const char *rbd_
                 return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_FAILED,
                                         "\"%s\" is not the name of an RBD snapshot vmsnap made",
                                         rbd_snapshot);
+        r = kept_for_another_domain(op, rbd_snapshot);
+        if (r != 0)
+                return r < 0 ? r : 0;
         r = vmsnap_rbd_disk_open_image(op, reach, rbd_snapshot, &disk);
         if (r < 0)
                 return r;

@@ -149,7 +149,8 @@ static char *rbd_snapshot_of(rbd_case *c, const char *domain, const char *name)
         for (size_t i = 0; i < info.n_disks; i++)
                 if (strcmp(info.disks[i].target, "vdb") == 0 && info.disks[i].image) {
                         const char *at = strrchr(info.disks[i].image, '@');
-                        _cleanup_free_ char *prefix = format_or_fail("rbd:%s/%s@", pool, c->image);
+                        _cleanup_free_ char *prefix =
+                                format_or_fail("rbd:%s/%s", pool, c->image); /* or a clone of it */
                         assert_non_null(at);
                         assert_int_equal(strncmp(info.disks[i].image, prefix, strlen(prefix)), 0);
                         assert_string_equal(info.disks[i].format, "raw");
@@ -425,6 +426,57 @@ static void test_preview_undo_and_revert_read_the_rbd_snapshot_through_a_clone(v
         case_free(c);
 }
 
+/* Defines a shut-off domain whose only disk reads the RBD name (an image or a snapshot). */
+static void define_reader(rbd_case *c, const char *domain, const char *name)
+{
+        _cleanup_free_ char *host =
+                xstrndup(ceph_mon_host, (size_t)(strrchr(ceph_mon_host, ':') - ceph_mon_host));
+        _cleanup_free_ char *devices =
+                format_or_fail("<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
+                               "<source protocol='rbd' name='%s'><host name='%s' port='%s'/></source>"
+                               "<target dev='vda' bus='virtio'/></disk>",
+                               name, host, strrchr(ceph_mon_host, ':') + 1);
+        fixture_define_domain(c->f, domain, devices);
+}
+
+static void test_images_and_snapshots_another_domain_reads_are_kept(void **state)
+{
+        REQUIRE_CLUSTER();
+        rbd_case *c = case_new("rbd-shared", NULL);
+        vmsnap_create_options options = {.name = "first"};
+        vmsnap_error error = {0};
+
+        assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-shared", &options, NULL, NULL, &error), &error);
+        assert_ok(vmsnap_snapshot_revert(c->f->engine, "rbd-shared", "first", NULL, NULL, &error), &error);
+        _cleanup_free_ char *c1 = vdb_image(c, "rbd-shared");
+        define_reader(c, "rbd-shared-reader", c1);
+
+        /* Reverting again would remove the clone; another domain reads it, so it stays. */
+        assert_ok(vmsnap_snapshot_revert(c->f->engine, "rbd-shared", "first", NULL, NULL, &error), &error);
+        _cleanup_free_ char *c2 = vdb_image(c, "rbd-shared");
+        assert_string_not_equal(c1, c2);
+        assert_true(image_exists(c1));
+
+        /* A snapshot another domain reads stays when its snapshot goes. */
+        options.name = "second";
+        assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-shared", &options, NULL, NULL, &error), &error);
+        _cleanup_free_ char *second = rbd_snapshot_of(c, "rbd-shared", "second");
+        _cleanup_free_ char *second_name = format_or_fail("%s@%s", c2, second);
+        define_reader(c, "rbd-shared-snapshot-reader", second_name);
+        assert_ok(vmsnap_snapshot_delete(c->f->engine, "rbd-shared", "second", VMSNAP_DELETE_MERGE, NULL,
+                                         &error),
+                  &error);
+        const char *argv[] = {"rbd", "-c", ceph_conf, "snap", "ls", "--format", "json", c2, NULL};
+        _cleanup_free_ char *listed = test_capture(argv);
+        assert_non_null(listed);
+        assert_non_null(strstr(listed, second));
+
+        test_runf("rbd -c %s snap purge %s", ceph_conf, c2);
+        test_runf("rbd -c %s rm %s", ceph_conf, c2);
+        test_runf("rbd -c %s rm %s", ceph_conf, c1);
+        case_free(c);
+}
+
 static void test_crash_in_a_preview_removes_the_clone(void **state)
 {
         REQUIRE_CLUSTER();
@@ -484,6 +536,7 @@ int main(void)
                 cmocka_unit_test(test_crash_after_the_rbd_snapshot_is_rolled_back),
                 cmocka_unit_test(test_preview_undo_and_revert_read_the_rbd_snapshot_through_a_clone),
                 cmocka_unit_test(test_crash_in_a_preview_removes_the_clone),
+                cmocka_unit_test(test_images_and_snapshots_another_domain_reads_are_kept),
                 cmocka_unit_test(test_clone_of_an_rbd_snapshot_is_refused),
         };
         return cmocka_run_group_tests(tests, setup, NULL);
