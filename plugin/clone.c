@@ -22,6 +22,7 @@
 #include "fileio.h"
 #include "journal.h"
 #include "names.h"
+#include "rbd-disk.h"
 
 /* Why an excluded disk still belongs in the clone as it is: it is shared read-only. */
 static bool shared_as_is(const char *reason)
@@ -39,12 +40,24 @@ typedef struct clone_disk_plan {
         vmsnap_image_format format;
 } clone_disk_plan;
 
+/* An RBD disk of the clone: a copy-on-write clone of the snapshot's RBD snapshot, in the
+ * same cluster, flattened unless the clone is linked. */
+typedef struct clone_rbd_plan {
+        char *target;
+        char *rbd_snapshot; /* the snapshot's state of the disk */
+        char *image;        /* the new image, "pool[/namespace]/name" */
+        json_object *reach; /* its cluster, reached while planning */
+        bool made;
+} clone_rbd_plan;
+
 typedef struct clone_plan {
         char *name;
         char uuid[37];
         vmsnap_snapshot *snapshot; /* a copy: the model may change while the copy runs */
         clone_disk_plan *disks;
         size_t n_disks;
+        clone_rbd_plan *rbd;
+        size_t n_rbd;
         char **dropped; /* targets left out of the clone */
         size_t n_dropped;
         char *nvram_source;
@@ -62,6 +75,13 @@ static void clone_plan_clear(clone_plan *plan)
                 free(plan->disks[i].copy);
         }
         free(plan->disks);
+        for (size_t i = 0; i < plan->n_rbd; i++) {
+                free(plan->rbd[i].target);
+                free(plan->rbd[i].rbd_snapshot);
+                free(plan->rbd[i].image);
+                json_object_put(plan->rbd[i].reach);
+        }
+        free(plan->rbd);
         for (size_t i = 0; i < plan->n_dropped; i++)
                 free(plan->dropped[i]);
         free(plan->dropped);
@@ -112,6 +132,42 @@ static int place_check(vmsnap_op *op, const vmsnap_places *places, const char *d
         return vmsnap_places_check(places, dir, what, canonical_ret, st_ret, op->error);
 }
 
+/* The clone's image of an RBD disk: "<clone>-<target>" in the pool asked for, else in the
+ * snapshot image's; its cluster is reached and the name free before anything is made. */
+static int plan_rbd_disk(vmsnap_op *op, const vmsnap_clone_disk *choice, const vmsnap_disk_entry *entry,
+                         clone_plan *plan)
+{
+        clone_rbd_plan *p = &plan->rbd[plan->n_rbd++];
+        vmsnap_rbd_disk *disk = NULL;
+        _cleanup_free_ char *pool = NULL;
+        int r;
+
+        p->target = xstrdup(entry->target);
+        p->rbd_snapshot = xstrdup(entry->rbd_snapshot);
+        r = vmsnap_rbd_disk_open_image(op, NULL, entry->rbd_snapshot, &disk);
+        if (r < 0)
+                return r;
+        p->reach = vmsnap_rbd_disk_reach(disk);
+        vmsnap_rbd_disk_close(disk);
+        if (choice && choice->rbd_pool) {
+                if (!*choice->rbd_pool || strchr(choice->rbd_pool, '@') ||
+                    strspn(choice->rbd_pool, "/") == strlen(choice->rbd_pool))
+                        return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                                "\"%s\" is not an RBD pool for disk %s; give \"pool\" or "
+                                                "\"pool/namespace\"",
+                                                choice->rbd_pool, entry->target);
+                pool = xstrdup(choice->rbd_pool);
+        } else {
+                /* The snapshot image's pool: its name up to the image's. */
+                const char *at = strrchr(entry->rbd_snapshot, '@');
+                _cleanup_free_ char *image_name =
+                        xstrndup(entry->rbd_snapshot, (size_t)(at - entry->rbd_snapshot));
+                pool = xstrndup(image_name, (size_t)(strrchr(image_name, '/') - image_name));
+        }
+        p->image = xasprintf("%s/%s-%s", pool, plan->name, entry->target);
+        return vmsnap_rbd_image_check_free(op, p->reach, p->image);
+}
+
 static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const vmsnap_places *places,
                       const char *pool_dir, clone_plan *plan)
 {
@@ -139,6 +195,7 @@ static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const 
         }
 
         plan->disks = xcalloc(s->n_disks + 1, sizeof(*plan->disks));
+        plan->rbd = xcalloc(s->n_disks + 1, sizeof(*plan->rbd));
         for (size_t i = 0; i < s->n_disks; i++) {
                 const vmsnap_disk_entry *entry = &s->disks[i];
                 const vmsnap_clone_disk *choice = disk_choice(options, entry->target);
@@ -149,12 +206,12 @@ static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const 
                         drop_disk(plan, entry->target);
                         continue;
                 }
-                if (entry->rbd_snapshot)
-                        return vmsnap_error_set(
-                                op->error, -EOPNOTSUPP, VMSNAP_ERROR_UNSUPPORTED,
-                                "disk %s of snapshot \"%s\" is an RBD snapshot (%s), and vmsnap "
-                                "cannot clone RBD disks yet; leave the disk out of the clone",
-                                entry->target, s->name, entry->rbd_snapshot);
+                if (entry->rbd_snapshot) {
+                        r = plan_rbd_disk(op, choice, entry, plan);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 if (!entry->image) {
                         if (shared_as_is(entry->excluded_reason))
                                 continue;
@@ -219,7 +276,7 @@ static int plan_disks(vmsnap_op *op, const vmsnap_clone_options *options, const 
                                 "clone",
                                 p->copy);
         }
-        if (plan->n_disks == 0)
+        if (plan->n_disks + plan->n_rbd == 0)
                 return vmsnap_error_set(
                         op->error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
                         "the clone would have no disk: snapshot \"%s\" includes none that can be "
@@ -296,17 +353,27 @@ static int check_space(vmsnap_op *op, clone_plan *plan)
         return 0;
 }
 
-static void remove_copies(clone_plan *plan)
+static void remove_copies(vmsnap_op *op, clone_plan *plan)
 {
+        vmsnap_error ignored = {0}, *saved = op->error;
+
         for (size_t i = 0; i < plan->n_disks; i++)
                 vmsnap_file_remove(plan->disks[i].copy, NULL);
         if (plan->nvram_copy)
                 vmsnap_file_remove(plan->nvram_copy, NULL);
+        op->error = &ignored;
+        for (size_t i = 0; i < plan->n_rbd; i++)
+                if (plan->rbd[i].made && vmsnap_rbd_image_remove_owned(op, plan->rbd[i].reach,
+                                                                       plan->rbd[i].image, plan->uuid) < 0)
+                        vmsnap_engine_log(op->engine, "clone %s: RBD image %s was left in place: %s",
+                                          plan->name, plan->rbd[i].image, ignored.message);
+        op->error = saved;
+        vmsnap_error_clear(&ignored);
 }
 
 static int build_xml(clone_plan *plan, char **ret, vmsnap_error *error)
 {
-        vmsnap_xml_disk_source sources[plan->n_disks + 1];
+        vmsnap_xml_disk_source sources[plan->n_disks + plan->n_rbd + 1];
         _cleanup_free_ char *without = NULL, *with_copies = NULL;
         int r;
 
@@ -317,7 +384,10 @@ static int build_xml(clone_plan *plan, char **ret, vmsnap_error *error)
         for (size_t i = 0; i < plan->n_disks; i++)
                 sources[i] = (vmsnap_xml_disk_source){plan->disks[i].target, plan->disks[i].copy,
                                                       vmsnap_image_format_name(plan->disks[i].format)};
-        r = vmsnap_xml_set_disk_sources(without, sources, plan->n_disks, &with_copies, error);
+        for (size_t i = 0; i < plan->n_rbd; i++)
+                sources[plan->n_disks + i] = (vmsnap_xml_disk_source){.target = plan->rbd[i].target,
+                                                                      .rbd_image = plan->rbd[i].image};
+        r = vmsnap_xml_set_disk_sources(without, sources, plan->n_disks + plan->n_rbd, &with_copies, error);
         if (r < 0)
                 return r;
         return vmsnap_xml_rename_domain(with_copies, plan->name, plan->uuid, plan->nvram_copy, ret, error);
@@ -430,6 +500,27 @@ static int clone_prepare(vmsnap_op *op, const char *snapshot, const char *new_na
         return r;
 }
 
+/* The RBD disks' images: each a clone of the snapshot, marked as the new domain's, then,
+ * unless linked, flattened so that it stands alone. */
+static int clone_rbd_disks(vmsnap_op *op, clone_plan *plan, bool linked, const vmsnap_hooks *hooks)
+{
+        for (size_t i = 0; i < plan->n_rbd; i++) {
+                clone_rbd_plan *p = &plan->rbd[i];
+                int r = vmsnap_op_failpoint(op, "clone: before rbd clone");
+                if (r == 0)
+                        r = vmsnap_rbd_snapshot_clone(op, p->reach, p->rbd_snapshot, p->image, plan->uuid);
+                if (r < 0)
+                        return r;
+                p->made = true;
+                r = vmsnap_op_failpoint(op, "clone: after rbd clone");
+                if (r == 0 && !linked)
+                        r = vmsnap_rbd_image_flatten_named(op, p->reach, p->image, hooks);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int clone_copy_and_define(vmsnap_engine *engine, vmsnap_op *op, clone_plan *plan,
                                  const vmsnap_clone_options *options, const vmsnap_hooks *hooks,
                                  vmsnap_error *error)
@@ -453,8 +544,15 @@ static int clone_copy_and_define(vmsnap_engine *engine, vmsnap_op *op, clone_pla
                 files[n_files++] = plan->disks[i].copy;
         if (plan->nvram_copy)
                 files[n_files++] = plan->nvram_copy;
+        json_object *rbd_images = json_object_new_array();
+        for (size_t i = 0; i < plan->n_rbd; i++) {
+                json_object *record = json_object_new_object();
+                json_object_object_add(record, "image", json_object_new_string(plan->rbd[i].image));
+                json_object_object_add(record, "reach", json_object_get(plan->rbd[i].reach));
+                json_object_array_add(rbd_images, record);
+        }
         r = vmsnap_journal_clone_prepare(engine->state_dir, plan->uuid, plan->name, files, n_files,
-                                         &plan->journal, error);
+                                         rbd_images, &plan->journal, error);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < plan->n_disks; i++)
@@ -475,7 +573,9 @@ static int clone_copy_and_define(vmsnap_engine *engine, vmsnap_op *op, clone_pla
                         .dir_device = plan->nvram_dir.st_dev,
                         .dir_inode = plan->nvram_dir.st_ino,
                 };
-        r = vmsnap_collapse_run(pool, items, n, hooks, error);
+        r = n > 0 ? vmsnap_collapse_run(pool, items, n, hooks, error) : 0;
+        if (r == 0)
+                r = clone_rbd_disks(op, plan, options->linked, hooks);
         if (r < 0)
                 return r;
         r = vmsnap_op_failpoint(op, "clone: before define");
@@ -485,14 +585,14 @@ static int clone_copy_and_define(vmsnap_engine *engine, vmsnap_op *op, clone_pla
                 return vmsnap_failpoint_dead_error(error);
         virConnectPtr connection = vmsnap_engine_connection(engine, error);
         if (!connection) {
-                remove_copies(plan);
+                remove_copies(op, plan);
                 return error->code;
         }
         defined = virDomainDefineXML(connection, xml);
         virConnectClose(connection);
         if (!defined) {
                 virErrorPtr last = virGetLastError();
-                remove_copies(plan);
+                remove_copies(op, plan);
                 return vmsnap_error_set(error, -EIO, VMSNAP_ERROR_FAILED,
                                         "libvirt refused the clone's definition: %s",
                                         last && last->message ? last->message : "unknown error");
@@ -537,10 +637,10 @@ int vmsnap_snapshot_clone(vmsnap_engine *engine, const char *domain, const char 
         vmsnap_engine_notify(engine, slot->uuid);
 
         /* A separate op only for the failpoint hook; the domain is not locked. */
-        vmsnap_op shadow = {.engine = engine, .error = error};
+        vmsnap_op shadow = {.engine = engine, .error = error, .name = plan.name};
         r = clone_copy_and_define(engine, &shadow, &plan, options, hooks, error);
         if (r < 0 && !shadow.crashed && plan.journal && vmsnap_file_exists(plan.journal)) {
-                remove_copies(&plan);
+                remove_copies(&shadow, &plan);
                 vmsnap_file_remove(plan.journal, NULL);
         }
         if (r == 0 && name_ret)

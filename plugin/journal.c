@@ -805,8 +805,8 @@ int vmsnap_journal_recover(vmsnap_op *op)
 /* ---- clones: copies of a clone that was interrupted are removed ---- */
 
 int vmsnap_journal_clone_prepare(const char *state_dir, const char *uuid, const char *name,
-                                 const char *const *files, size_t n_files, char **path_ret,
-                                 vmsnap_error *error)
+                                 const char *const *files, size_t n_files, json_object *rbd_images,
+                                 char **path_ret, vmsnap_error *error)
 {
         json_object *doc = json_object_new_object(), *list = json_object_new_array();
         int r;
@@ -816,11 +816,40 @@ int vmsnap_journal_clone_prepare(const char *state_dir, const char *uuid, const 
         for (size_t i = 0; i < n_files; i++)
                 json_object_array_add(list, json_object_new_string(files[i]));
         json_object_object_add(doc, "files", list);
+        if (rbd_images)
+                json_object_object_add(doc, "rbd_images", rbd_images);
         *path_ret = xasprintf("%s/clone-%s.json", state_dir, uuid);
         const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY);
         r = vmsnap_file_write_atomic(*path_ret, text, strlen(text), error);
         json_object_put(doc);
         return r;
+}
+
+/* The RBD images of a clone whose domain never got defined: each vmsnap made for it. */
+static void recover_clone_rbd_images(vmsnap_engine *engine, const char *uuid, json_object *images)
+{
+        for (size_t i = 0; images && i < json_object_array_length(images); i++) {
+                json_object *record = json_object_array_get_idx(images, i);
+                const char *image = vmsnap_json_string(record, "image");
+                vmsnap_error error = {0};
+                vmsnap_op shadow = {.engine = engine, .error = &error, .name = (char *)uuid};
+
+                if (!image)
+                        continue;
+                if (vmsnap_rbd_image_remove_owned(&shadow, vmsnap_json_object(record, "reach"), image,
+                                                  uuid) < 0)
+                        vmsnap_engine_log(
+                                engine,
+                                "clone %s: interrupted before its domain was defined; RBD image %s "
+                                "was left in place: %s",
+                                uuid, image, error.message);
+                else
+                        vmsnap_engine_log(engine,
+                                          "clone %s: interrupted before its domain was defined; removed RBD "
+                                          "image %s",
+                                          uuid, image);
+                vmsnap_error_clear(&error);
+        }
 }
 
 void vmsnap_journal_recover_clones(vmsnap_engine *engine)
@@ -852,7 +881,9 @@ void vmsnap_journal_recover_clones(vmsnap_engine *engine)
                                                   "clone %s: interrupted after its domain was defined; its "
                                                   "files are kept",
                                                   json_object_get_string(uuid));
-                        } else
+                        } else {
+                                recover_clone_rbd_images(engine, json_object_get_string(uuid),
+                                                         vmsnap_json_array(doc, "rbd_images"));
                                 for (size_t i = 0; i < json_object_array_length(files); i++) {
                                         const char *file =
                                                 json_object_get_string(json_object_array_get_idx(files, i));
@@ -863,6 +894,7 @@ void vmsnap_journal_recover_clones(vmsnap_engine *engine)
                                                 "removed %s",
                                                 json_object_get_string(uuid), file);
                                 }
+                        }
                 }
                 json_object_put(doc);
                 vmsnap_file_remove(path, NULL);

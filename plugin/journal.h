@@ -99,12 +99,13 @@ int vmsnap_journal_recover(vmsnap_op *op);
 /* A clone's copies. A clone runs without its source domain's lock (snapshots may be taken
  * meanwhile) and its new domain has no metadata until libvirt defines it, so its intent
  * cannot stand in either domain's document: it is a file of its own in the state
- * directory, <state_dir>/clone-<uuid>.json, {"uuid", "name", "files": [path, ...]}, written
+ * directory, <state_dir>/clone-<uuid>.json, {"uuid", "name", "files": [path, ...], "rbd_images":
+ * [{"image", "reach"}, ...] (rbd_images, taken over; NULL: none)}, written
  * before the first copy is created (*path_ret: the file, which the clone removes once its
  * domain is defined or its copies are removed). */
 int vmsnap_journal_clone_prepare(const char *state_dir, const char *uuid, const char *name,
-                                 const char *const *files, size_t n_files, char **path_ret,
-                                 vmsnap_error *error);
+                                 const char *const *files, size_t n_files, json_object *rbd_images,
+                                 char **path_ret, vmsnap_error *error);
 /* At start: removes the copies of clones whose domain never got defined, and every clone
  * intent. */
 void vmsnap_journal_recover_clones(vmsnap_engine *engine);

@@ -360,7 +360,7 @@ static int preview_apply(vmsnap_op *op, vmsnap_snapshot *config, const vmsnap_pr
                 r = vmsnap_op_failpoint(op, "preview: before overlay");
                 if (r == 0 && plans[i].rbd_overlay)
                         r = vmsnap_rbd_snapshot_clone(op, plans[i].rbd_reach, plans[i].rbd_snapshot,
-                                                      plans[i].rbd_overlay);
+                                                      plans[i].rbd_overlay, op->meta->uuid);
                 else if (r == 0 && plans[i].overlay)
                         r = vmsnap_image_create_overlay(plans[i].overlay, plans[i].base,
                                                         plans[i].base_format, op->error);

@@ -348,7 +348,7 @@ static void split_image_name(const char *name, char **pool, char **image)
 }
 
 int vmsnap_rbd_snapshot_clone(vmsnap_op *op, json_object *reach, const char *rbd_snapshot,
-                              const char *clone_name)
+                              const char *clone_name, const char *owner)
 {
         _cleanup_free_ char *pool = NULL, *image = NULL, *id = NULL, *clone_pool = NULL, *clone_image = NULL;
         vmsnap_rbd_disk *disk = NULL;
@@ -362,9 +362,74 @@ int vmsnap_rbd_snapshot_clone(vmsnap_op *op, json_object *reach, const char *rbd
         r = vmsnap_rbd_disk_open_image(op, reach, rbd_snapshot, &disk);
         if (r < 0)
                 return r;
-        r = vmsnap_rbd_clone(disk->cluster, pool, image, id, clone_pool, clone_image, op->meta->uuid,
-                             op->error);
+        r = vmsnap_rbd_clone(disk->cluster, pool, image, id, clone_pool, clone_image, owner, op->error);
         vmsnap_rbd_disk_close(disk);
+        return r;
+}
+
+int vmsnap_rbd_image_check_free(vmsnap_op *op, json_object *reach, const char *image_name)
+{
+        _cleanup_free_ char *pool = NULL, *image = NULL, *owner = NULL;
+        vmsnap_rbd_disk *disk = NULL;
+        vmsnap_error probe = {0};
+        int r;
+
+        split_image_name(image_name, &pool, &image);
+        r = vmsnap_rbd_disk_open_image(op, reach, image_name, &disk);
+        if (r < 0)
+                return r;
+        r = vmsnap_rbd_image_owner(disk->cluster, pool, image, &owner, &probe);
+        vmsnap_rbd_disk_close(disk);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                r = vmsnap_error_set(op->error, r, probe.kind, "%s", probe.message);
+                vmsnap_error_clear(&probe);
+                return r;
+        }
+        return vmsnap_error_set(op->error, -EEXIST, VMSNAP_ERROR_INVALID_ARGUMENT,
+                                "RBD image %s already exists; choose another name or pool for the clone",
+                                image_name);
+}
+
+int vmsnap_rbd_image_flatten_named(vmsnap_op *op, json_object *reach, const char *image_name,
+                                   const vmsnap_hooks *hooks)
+{
+        _cleanup_free_ char *pool = NULL, *image = NULL;
+        vmsnap_rbd_disk *disk = NULL;
+        int r;
+
+        split_image_name(image_name, &pool, &image);
+        r = vmsnap_rbd_disk_open_image(op, reach, image_name, &disk);
+        if (r < 0)
+                return r;
+        r = vmsnap_rbd_image_flatten(disk->cluster, pool, image, hooks, op->error);
+        vmsnap_rbd_disk_close(disk);
+        return r;
+}
+
+int vmsnap_rbd_image_remove_owned(vmsnap_op *op, json_object *reach, const char *image_name,
+                                  const char *owner)
+{
+        _cleanup_free_ char *pool = NULL, *image = NULL, *recorded = NULL;
+        vmsnap_rbd_disk *disk = NULL;
+        int r;
+
+        if (!reach)
+                return vmsnap_error_set(op->error, -EINVAL, VMSNAP_ERROR_FAILED,
+                                        "RBD image %s has no record of its cluster", image_name);
+        split_image_name(image_name, &pool, &image);
+        r = vmsnap_rbd_disk_open_image(op, reach, image_name, &disk);
+        if (r < 0)
+                return r;
+        r = vmsnap_rbd_image_owner(disk->cluster, pool, image, &recorded, op->error);
+        if (r == 0 && recorded && strcmp(recorded, owner) == 0)
+                r = vmsnap_rbd_image_remove(disk->cluster, pool, image, op->error);
+        vmsnap_rbd_disk_close(disk);
+        if (r == -ENOENT) {
+                vmsnap_error_clear(op->error);
+                r = 0;
+        }
         return r;
 }
 
@@ -561,6 +626,31 @@ int vmsnap_rbd_image_drop(vmsnap_op *op, json_object *reach, const char *image_n
 int vmsnap_rbd_image_drop_unused(vmsnap_op *op, json_object *reach, const char *image_name)
 {
         (void)image_name;
+        return not_built(op);
+}
+
+int vmsnap_rbd_image_check_free(vmsnap_op *op, json_object *reach, const char *image_name)
+{
+        (void)reach;
+        (void)image_name;
+        return not_built(op);
+}
+
+int vmsnap_rbd_image_flatten_named(vmsnap_op *op, json_object *reach, const char *image_name,
+                                   const vmsnap_hooks *hooks)
+{
+        (void)reach;
+        (void)image_name;
+        (void)hooks;
+        return not_built(op);
+}
+
+int vmsnap_rbd_image_remove_owned(vmsnap_op *op, json_object *reach, const char *image_name,
+                                  const char *owner)
+{
+        (void)reach;
+        (void)image_name;
+        (void)owner;
         return not_built(op);
 }
 

@@ -48,9 +48,20 @@ int vmsnap_rbd_snapshot_drop(vmsnap_op *op, json_object *reach, const char *rbd_
 /* A new name for a clone of rbd_snapshot, in its image's pool: the image's name with a
  * suffix ".<8 hex digits>" (replacing one it has), "pool[/namespace]/image.1a2b3c4d". */
 char *vmsnap_rbd_clone_name_new(const char *rbd_snapshot);
-/* Makes clone_name, a copy-on-write clone of rbd_snapshot marked as this domain's. */
+/* Makes clone_name, a copy-on-write clone of rbd_snapshot marked as owner's (a domain
+ * UUID), in any pool of the same cluster. */
 int vmsnap_rbd_snapshot_clone(vmsnap_op *op, json_object *reach, const char *rbd_snapshot,
-                              const char *clone_name);
+                              const char *clone_name, const char *owner);
+/* Fails, naming it, when image "pool[/namespace]/image" exists already. */
+int vmsnap_rbd_image_check_free(vmsnap_op *op, json_object *reach, const char *image_name);
+/* Copies the parent's data into the clone image_name so that it stands alone: progress in
+ * bytes and cancel through hooks (a canceled flatten leaves the clone reading the same). */
+int vmsnap_rbd_image_flatten_named(vmsnap_op *op, json_object *reach, const char *image_name,
+                                   const vmsnap_hooks *hooks);
+/* Removes image_name if vmsnap made it for owner and it has no snapshots; one that is gone
+ * is no error. For a clone's copies, whose domain has no metadata: reach is required. */
+int vmsnap_rbd_image_remove_owned(vmsnap_op *op, json_object *reach, const char *image_name,
+                                  const char *owner);
 /* Removes image "pool[/namespace]/image" if vmsnap made it for this domain and it has no
  * snapshots; otherwise it stays and this returns 0. One that is gone is no error. */
 int vmsnap_rbd_image_drop(vmsnap_op *op, json_object *reach, const char *image_name);

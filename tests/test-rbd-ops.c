@@ -509,20 +509,128 @@ static void test_crash_in_a_preview_removes_the_clone(void **state)
         case_free(c);
 }
 
-static void test_clone_of_an_rbd_snapshot_is_refused(void **state)
+static bool rbd_has_parent(const char *image_name)
+{
+        const char *argv[] = {"rbd", "-c", ceph_conf, "info", "--format", "json", image_name, NULL};
+        _cleanup_free_ char *out = test_capture(argv);
+        assert_non_null(out);
+        return strstr(out, "\"parent\"") != NULL;
+}
+
+typedef struct clone_progress {
+        uint64_t last, total;
+        bool cancel;
+} clone_progress;
+
+static void on_clone_progress(void *userdata, uint64_t done, uint64_t total)
+{
+        clone_progress *p = userdata;
+        p->last = done;
+        p->total = total;
+}
+
+static bool clone_cancel(void *userdata)
+{
+        return ((clone_progress *)userdata)->cancel;
+}
+
+static void test_linked_and_standalone_clones_read_the_snapshot(void **state)
 {
         REQUIRE_CLUSTER();
         rbd_case *c = case_new("rbd-clone", NULL);
         vmsnap_create_options options = {.name = "first"};
         vmsnap_error error = {0};
+        const char *other_pool = getenv("VMSNAP_TEST_CEPH_OTHER_POOL");
+        _cleanup_free_ char *first_reads = case_keep_reference(c, "first");
 
         assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-clone", &options, NULL, NULL, &error), &error);
-        fixture_allow_clone_target(c->f, c->f->dir);
-        assert_int_not_equal(vmsnap_snapshot_clone(c->f->engine, "rbd-clone", "first", "rbd-clone-copy",
+        case_write(c, "write -P 0x88 0 1M");
+
+        /* Linked: a copy-on-write clone of the snapshot, in the snapshot image's pool. */
+        vmsnap_clone_options linked = {.linked = true};
+        fixture_add_defined(c->f, "rbd-linked");
+        assert_ok(vmsnap_snapshot_clone(c->f->engine, "rbd-clone", "first", "rbd-linked", &linked, NULL,
+                                        NULL, &error),
+                  &error);
+        _cleanup_free_ char *linked_image = vdb_image(c, "rbd-linked");
+        _cleanup_free_ char *expected_linked = format_or_fail("%s/rbd-linked-vdb", pool);
+        assert_string_equal(linked_image, expected_linked);
+        assert_image_reads(linked_image, first_reads);
+        assert_true(rbd_has_parent(linked_image));
+
+        /* Standalone, into another pool: flattened with byte progress. */
+        vmsnap_clone_disk into_other = {.target = "vdb", .include = 1, .rbd_pool = other_pool};
+        vmsnap_clone_options standalone = {.disks = &into_other, .n_disks = 1};
+        clone_progress progress = {0};
+        vmsnap_hooks hooks = {
+                .progress = on_clone_progress, .is_canceled = clone_cancel, .userdata = &progress};
+        fixture_add_defined(c->f, "rbd-standalone");
+        assert_ok(vmsnap_snapshot_clone(c->f->engine, "rbd-clone", "first", "rbd-standalone", &standalone,
+                                        &hooks, NULL, &error),
+                  &error);
+        _cleanup_free_ char *standalone_image = vdb_image(c, "rbd-standalone");
+        _cleanup_free_ char *expected_standalone = format_or_fail("%s/rbd-standalone-vdb", other_pool);
+        assert_string_equal(standalone_image, expected_standalone);
+        assert_image_reads(standalone_image, first_reads);
+        assert_false(rbd_has_parent(standalone_image));
+        assert_int_equal(progress.last, progress.total);
+        assert_true(progress.total >= 4 << 20);
+
+        /* A name taken in the cluster is refused before anything is made. */
+        _cleanup_free_ char *taken = format_or_fail("rbd:%s/rbd-taken-vdb:conf=%s", pool, ceph_conf);
+        assert_int_equal(test_runf("qemu-img create -q -f raw %s 1M", taken), 0);
+        size_t files = fixture_count_files(c->f, "rbd-clone");
+        assert_int_not_equal(vmsnap_snapshot_clone(c->f->engine, "rbd-clone", "first", "rbd-taken", NULL,
+                                                   NULL, NULL, &error),
+                             0);
+        assert_non_null(strstr(error.message, "already exists"));
+        vmsnap_error_clear(&error);
+        assert_int_equal(fixture_count_files(c->f, "rbd-clone"), files);
+        virDomainPtr none = virDomainLookupByName(c->f->connection, "rbd-taken");
+        assert_null(none);
+
+        test_runf("rbd -c %s rm %s/rbd-taken-vdb", ceph_conf, pool);
+        fixture_free(c->f); /* the clones' domains go before their images */
+        c->f = fixture_new();
+        test_runf("rbd -c %s rm %s", ceph_conf, linked_image);
+        test_runf("rbd -c %s rm %s", ceph_conf, standalone_image);
+        case_free(c);
+}
+
+static void test_canceled_or_crashed_clone_leaves_no_rbd_image(void **state)
+{
+        REQUIRE_CLUSTER();
+        rbd_case *c = case_new("rbd-clone-cancel", NULL);
+        vmsnap_create_options options = {.name = "first"};
+        vmsnap_error error = {0};
+        _cleanup_free_ char *image = format_or_fail("%s/rbd-canceled-vdb", pool);
+
+        assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-clone-cancel", &options, NULL, NULL, &error),
+                  &error);
+        clone_progress progress = {.cancel = true};
+        vmsnap_hooks hooks = {
+                .progress = on_clone_progress, .is_canceled = clone_cancel, .userdata = &progress};
+        assert_int_not_equal(vmsnap_snapshot_clone(c->f->engine, "rbd-clone-cancel", "first", "rbd-canceled",
+                                                   NULL, &hooks, NULL, &error),
+                             0);
+        assert_int_equal(error.kind, VMSNAP_ERROR_CANCELED);
+        vmsnap_error_clear(&error);
+        assert_false(image_exists(image));
+        assert_null(virDomainLookupByName(c->f->connection, "rbd-canceled"));
+
+        /* Killed once the clone exists: the next start removes it. */
+        vmsnap_failpoint_arm_step("clone: after rbd clone");
+        assert_int_not_equal(vmsnap_snapshot_clone(c->f->engine, "rbd-clone-cancel", "first", "rbd-canceled",
                                                    NULL, NULL, NULL, &error),
                              0);
-        assert_non_null(strstr(error.message, "RBD snapshot"));
+        vmsnap_failpoint_arm(0);
         vmsnap_error_clear(&error);
+        assert_true(image_exists(image));
+        vmsnap_engine_free(c->f->engine);
+        vmsnap_failpoint_revive();
+        assert_ok(vmsnap_engine_new(c->f->uri, c->f->state_dir, &c->f->engine, &error), &error);
+        assert_false(image_exists(image));
+        assert_null(virDomainLookupByName(c->f->connection, "rbd-canceled"));
         case_free(c);
 }
 
@@ -537,7 +645,8 @@ int main(void)
                 cmocka_unit_test(test_preview_undo_and_revert_read_the_rbd_snapshot_through_a_clone),
                 cmocka_unit_test(test_crash_in_a_preview_removes_the_clone),
                 cmocka_unit_test(test_images_and_snapshots_another_domain_reads_are_kept),
-                cmocka_unit_test(test_clone_of_an_rbd_snapshot_is_refused),
+                cmocka_unit_test(test_linked_and_standalone_clones_read_the_snapshot),
+                cmocka_unit_test(test_canceled_or_crashed_clone_leaves_no_rbd_image),
         };
         return cmocka_run_group_tests(tests, setup, NULL);
 }

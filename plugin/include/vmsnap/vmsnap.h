@@ -333,6 +333,9 @@ typedef struct vmsnap_clone_disk {
         const char *target_dir; /* directory for this disk's copy */
         const char *format;     /* "qcow2" or "raw" */
         int include;            /* 1 include (default), 0 leave the disk out of the clone */
+        /* An RBD disk: the pool ("pool" or "pool/namespace") of the clone's image, in the
+         * same cluster; NULL: the snapshot image's. */
+        const char *rbd_pool;
 } vmsnap_clone_disk;
 
 typedef struct vmsnap_clone_options {
@@ -343,6 +346,10 @@ typedef struct vmsnap_clone_options {
         size_t n_disks;
         bool start;         /* start the new domain once defined */
         bool allow_partial; /* clone a snapshot whose recorded image is gone, without that disk */
+        /* RBD disks: the clone's image stays a copy-on-write clone of the snapshot (instant,
+         * and the snapshot cannot go for good while it reads it); by default it is flattened
+         * into a standalone image, with byte progress and cancel. */
+        bool linked;
 } vmsnap_clone_options;
 
 /* Defines a new domain from the snapshot's configuration (new name, UUID and MAC
