@@ -25,6 +25,7 @@ enum {
         OPT_UNDEFINE = 1u << 14,
         OPT_DISKS = 1u << 15,
         OPT_NO_WAIT = 1u << 16,
+        OPT_LINKED = 1u << 17,
 };
 
 typedef struct cli_options {
@@ -41,7 +42,7 @@ typedef struct cli_options {
         bool memory, quiesce, stop, start;
         bool children, children_only, metadata_only;
         const char *format, *dir, *pool;
-        bool allow_partial, into_original, undefine, show_disks, no_wait;
+        bool allow_partial, into_original, undefine, show_disks, no_wait, linked;
 } cli_options;
 
 extern cli_options arg;

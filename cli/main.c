@@ -83,6 +83,7 @@ enum {
         ARG_DIR,
         ARG_POOL,
         ARG_ALLOW_PARTIAL,
+        ARG_LINKED,
         ARG_INTO_ORIGINAL,
         ARG_UNDEFINE,
         ARG_DISKS,
@@ -110,6 +111,7 @@ static const struct option long_options[] = {
         {"dir", required_argument, NULL, ARG_DIR},
         {"pool", required_argument, NULL, ARG_POOL},
         {"allow-partial", no_argument, NULL, ARG_ALLOW_PARTIAL},
+        {"linked", no_argument, NULL, ARG_LINKED},
         {"into-original", no_argument, NULL, ARG_INTO_ORIGINAL},
         {"undefine", no_argument, NULL, ARG_UNDEFINE},
         {"disks", no_argument, NULL, ARG_DISKS},
@@ -205,6 +207,10 @@ static int parse_argv(int argc, char **argv, bool *help_wanted)
                 case ARG_ALLOW_PARTIAL:
                         arg.allow_partial = true;
                         arg.given |= OPT_ALLOW_PARTIAL;
+                        break;
+                case ARG_LINKED:
+                        arg.linked = true;
+                        arg.given |= OPT_LINKED;
                         break;
                 case ARG_INTO_ORIGINAL:
                         arg.into_original = true;

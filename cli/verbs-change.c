@@ -218,10 +218,11 @@ int verb_purge(int argc, char **argv)
         return r != 0 ? r : run_job(bus, m, "cannot purge the domain");
 }
 
-/* One --disk of clone: TARGET:KEY=VALUE[,KEY=VALUE...], keys format, dir, include. */
+/* One --disk of clone: TARGET:KEY=VALUE[,KEY=VALUE...], keys format, dir, include,
+ * rbd-pool. */
 typedef struct clone_disk {
         char *target;
-        char *format, *dir;
+        char *format, *dir, *rbd_pool;
         int include; /* -1: not given */
 } clone_disk;
 
@@ -257,13 +258,16 @@ static int parse_clone_disk(const char *spec, clone_disk *disk)
                         string_update(&disk->format, value);
                 } else if (strcmp(item, "dir") == 0)
                         string_update(&disk->dir, value);
+                else if (strcmp(item, "rbd-pool") == 0)
+                        string_update(&disk->rbd_pool, value);
                 else if (strcmp(item, "include") == 0) {
                         disk->include = parse_yes_no(value);
                         if (disk->include < 0)
                                 return usage_error("--disk \"%s\": include must be yes or no.", spec);
                 } else
-                        return usage_error("--disk \"%s\": unknown key \"%s\" (format, dir, include).", spec,
-                                           item);
+                        return usage_error(
+                                "--disk \"%s\": unknown key \"%s\" (format, dir, include, rbd-pool).", spec,
+                                item);
         }
         return 0;
 }
@@ -274,6 +278,7 @@ static void clone_disks_free(clone_disk *disks, size_t n)
                 free(disks[i].target);
                 free(disks[i].format);
                 free(disks[i].dir);
+                free(disks[i].rbd_pool);
         }
         free(disks);
 }
@@ -301,6 +306,8 @@ static int append_clone_disks(sd_bus_message *m, clone_disk *disks, size_t n)
                         r = bus_append_string_option(m, "target_dir", disks[i].dir);
                 if (r >= 0 && disks[i].include >= 0)
                         r = bus_append_bool_option(m, "include", disks[i].include);
+                if (r >= 0 && disks[i].rbd_pool)
+                        r = bus_append_string_option(m, "rbd_pool", disks[i].rbd_pool);
                 for (int level = 0; r >= 0 && level < 3; level++)
                         r = sd_bus_message_close_container(m);
         }
@@ -346,6 +353,8 @@ int verb_clone(int argc, char **argv)
                 r = bus_append_bool_option(m, "start", 1);
         if (r >= 0 && (arg.given & OPT_ALLOW_PARTIAL))
                 r = bus_append_bool_option(m, "allow_partial", 1);
+        if (r >= 0 && (arg.given & OPT_LINKED))
+                r = bus_append_bool_option(m, "linked", 1);
         clone_disks_free(disks, n);
         r = options_end(m, r);
         return r != 0 ? r : run_job(bus, m, "cannot clone the snapshot");

@@ -92,7 +92,7 @@ struct call {
         struct {
                 char *target_dir, *pool, *format;
                 clone_disk_list disks;
-                bool start, allow_partial;
+                bool start, allow_partial, linked;
         } clone;
 
         /* ListJobs: the domains of jobs the caller did not start, whose read polkit has not

@@ -644,6 +644,7 @@ static const option_spec clone_options[] = {
         {"disks", "a{sv}", offsetof(call, clone.disks), clone_disks_option_read},
         {"start", "b", offsetof(call, clone.start), NULL},
         {"allow_partial", "b", offsetof(call, clone.allow_partial), NULL},
+        {"linked", "b", offsetof(call, clone.linked), NULL},
         {NULL, NULL, 0, NULL},
 };
 
@@ -691,6 +692,7 @@ static void act_clone(call *c)
                         .target_dir = d->target_dir,
                         .format = d->format,
                         .include = d->include_set ? d->include : 1,
+                        .rbd_pool = d->rbd_pool,
                 };
         }
         vmsnap_clone_options options = {
@@ -701,6 +703,7 @@ static void act_clone(call *c)
                 .n_disks = n,
                 .start = c->clone.start,
                 .allow_partial = c->clone.allow_partial,
+                .linked = c->clone.linked,
         };
         if (vmsnap_snapshot_clone(c->manager->engine, call_domain(c), c->snapshot, c->name, &options,
                                   call_hooks(c), &c->new_name, &error) < 0)

@@ -156,12 +156,14 @@ static int read_include(sd_bus_message *message, const char *method, const optio
 typedef struct clone_disk_parsed {
         char *target_dir;
         char *format;
+        char *rbd_pool;
         int include; /* -1: not given */
 } clone_disk_parsed;
 
 static const option_spec clone_disk_specs[] = {
         {"target_dir", "s", offsetof(clone_disk_parsed, target_dir), NULL},
         {"format", "s", offsetof(clone_disk_parsed, format), NULL},
+        {"rbd_pool", "s", offsetof(clone_disk_parsed, rbd_pool), NULL},
         {"include", "b", offsetof(clone_disk_parsed, include), read_include},
         {NULL, NULL, 0, NULL},
 };
@@ -172,6 +174,7 @@ void clone_disk_list_clear(clone_disk_list *list)
                 free(list->disks[i].target);
                 free(list->disks[i].target_dir);
                 free(list->disks[i].format);
+                free(list->disks[i].rbd_pool);
         }
         free(list->disks);
         list->disks = NULL;
@@ -219,12 +222,14 @@ int clone_disks_option_read(sd_bus_message *message, const char *method, const o
                                 .target = xstrdup(strempty(target)),
                                 .target_dir = parsed.target_dir,
                                 .format = parsed.format,
+                                .rbd_pool = parsed.rbd_pool,
                                 .include = parsed.include != 0,
                                 .include_set = parsed.include >= 0,
                         };
                 } else {
                         free(parsed.target_dir);
                         free(parsed.format);
+                        free(parsed.rbd_pool);
                         return r;
                 }
                 r = sd_bus_message_exit_container(message);

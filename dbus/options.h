@@ -32,6 +32,7 @@ typedef struct clone_disk_options {
         char *target;
         char *target_dir;
         char *format;
+        char *rbd_pool;
         bool include;
         bool include_set;
 } clone_disk_options;

@@ -306,7 +306,8 @@ def _():
     run(client.create("alpha", "to-clone"))
     before = disk_images()
     properties = run(client.clone("alpha", "to-clone", "", {
-        "format": "raw", "disks": GLib.Variant("a{sv}", {
+        "format": "raw", "linked": GLib.Variant("b", True),  # RBD disks only: file disks are copied anyway
+        "disks": GLib.Variant("a{sv}", {
             "vda": GLib.Variant("a{sv}", {"format": GLib.Variant("s", "qcow2")})})}))
     check_equal(properties["Result"], "copy_of_alpha", "the new domain's name")
     check_equal(properties["Snapshot"], "to-clone", "Snapshot: still the snapshot copied")

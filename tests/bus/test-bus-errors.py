@@ -135,7 +135,10 @@ def _():
                 (client.clone, ("alpha", "a1", "", {"disks": v("a{sv}", {"vda": v("s", "raw")})}), "vda",
                  "(a{sv})"),
                 (client.clone, ("alpha", "a1", "", {"disks": v("a{sv}", {
-                    "vda": v("a{sv}", {"include": v("s", "no")})})}), "include", "(b)")):
+                    "vda": v("a{sv}", {"include": v("s", "no")})})}), "include", "(b)"),
+                (client.clone, ("alpha", "a1", "", {"linked": "yes"}), "linked", "(b)"),
+                (client.clone, ("alpha", "a1", "", {"disks": v("a{sv}", {
+                    "vda": v("a{sv}", {"rbd_pool": v("b", True)})})}), "rbd_pool", "(s)")):
             message = expect_error(INVALID_ARGUMENT, function, *args)
             check(key in message and expected in message, f"{key}: {message}")
     unchanged(calls)

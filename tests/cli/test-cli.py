@@ -160,6 +160,7 @@ def _():
         (["preview", "alpha", "s1", "--disk", "vdb="], '--disk "vdb="'),
         (["clone", "alpha", "s1", "--disk", "vda"], '--disk "vda"'),
         (["clone", "alpha", "s1", "--disk", "vda:colour=red"], 'unknown key "colour"'),
+        (["clone", "alpha", "s1", "--disk", "vda:colour=red"], "rbd-pool"),
         (["clone", "alpha", "s1", "--disk", "vda:format=vmdk"], "format must be qcow2 or raw"),
         (["clone", "alpha", "s1", "--disk", "vda:include=maybe"], "include must be yes or no"),
         (["clone", "alpha", "s1", "--format", "vmdk"], "--format must be qcow2 or raw"),
@@ -189,7 +190,7 @@ def _():
     text = ok("clone", "--help", env=NOWHERE).stdout
     check(text.startswith("vmsnapctl [OPTIONS...] clone DOMAIN SNAPSHOT [NEW]"), text)
     for option in ("--disk=TARGET:KEY=VALUE", "--format", "--dir", "--pool", "--start", "--allow-partial",
-                   "--no-wait"):
+                   "--linked", "--no-wait"):
         check(option in text, f"{option} in clone --help")
     check("--memory" not in text, "only clone's options")
     check_equal(ok("help", "tree", env=NOWHERE).stdout, ok("tree", "--help", env=NOWHERE).stdout, "help VERB")
