@@ -12,6 +12,7 @@
 #include "guard.h"
 #include "journal.h"
 #include "purge-finish.h"
+#include "shared-tree.h"
 #include "store.h"
 
 static bool intent_is(json_object *intent, const char *operation)
@@ -107,22 +108,24 @@ int vmsnap_op_begin(vmsnap_engine *engine, const char *domain, unsigned flags, c
                 return 0;
         }
 
+        r = vmsnap_op_reload_xml(op);
+        if (r < 0)
+                goto fail;
+        r = vmsnap_shared_tree_begin(op, !(flags & VMSNAP_OP_READ));
+        if (r < 0)
+                goto fail;
         r = vmsnap_engine_slot_load(engine, op->slot, op->domain, error);
         if (r < 0)
                 goto fail;
         pthread_mutex_lock(&op->slot->data_lock);
         op->meta = vmsnap_domain_meta_copy(op->slot->meta);
         pthread_mutex_unlock(&op->slot->data_lock);
-
-        r = vmsnap_op_reload_xml(op);
-        if (r < 0)
-                goto fail;
         if (op->meta->name == NULL || strcmp(op->meta->name, op->name) != 0) {
                 free(op->meta->name);
                 op->meta->name = xstrdup(op->name);
         }
 
-        if (op->meta->intent) {
+        if (op->meta->intent && vmsnap_shared_tree_leased(op)) {
                 r = recover(op, "operation");
                 if (r < 0)
                         goto fail;

@@ -20,6 +20,10 @@ typedef enum vmsnap_op_flags {
         /* Safety rule 4 on every image of the active chains, for operations that remove them
          * all; implies VMSNAP_OP_NO_FOREIGN_SNAPSHOTS. */
         VMSNAP_OP_NO_FOREIGN_IN_CHAINS = 1 << 5,
+        /* A read that brings the domain's metadata up to date: a tree kept in the cluster
+         * (shared-tree.h) is read without its lease, and an unfinished operation found
+         * there is left to the next change, which holds the lease. */
+        VMSNAP_OP_READ = 1 << 6,
 } vmsnap_op_flags;
 
 /* Resolves the domain (name or UUID), takes its op lock, loads and recovers its

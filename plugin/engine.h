@@ -26,6 +26,10 @@ typedef struct vmsnap_domain_slot {
         /* Held briefly around every read or swap of meta, never across I/O. */
         pthread_mutex_t data_lock;
         vmsnap_domain_meta *meta; /* NULL until loaded; guarded by data_lock */
+        /* Its tree lives in the cluster (shared-tree.h), and when meta was last brought up
+         * to date from there (CLOCK_MONOTONIC), guarded by data_lock. */
+        bool shared;
+        uint64_t shared_synced_usec;
         /* Snapshots being read by running clones (guarded by data_lock): deletes wait. */
         char **clone_locked_ids;
         size_t n_clone_locks;
@@ -67,7 +71,8 @@ typedef struct vmsnap_domain_slot {
 struct vmsnap_engine {
         char *uri;
         char *state_dir;
-        virConnectPtr connection; /* use vmsnap_engine_connection(): it is replaced after a reconnect */
+        virConnectPtr connection;   /* use vmsnap_engine_connection(): it is replaced after a reconnect */
+        unsigned rbd_lease_seconds; /* a domain tree's lease in its cluster (shared-tree.h); 0: 30 */
         pthread_mutex_t connection_lock;
         pthread_mutex_t slots_lock;
         vmsnap_domain_slot **slots;

@@ -12,6 +12,7 @@
 #include "failpoint.h"
 #include "fileio.h"
 #include "op.h"
+#include "shared-tree.h"
 #include "store.h"
 
 /* ---- failpoints (tests) ---- */
@@ -63,6 +64,8 @@ int vmsnap_op_define(vmsnap_op *op, const char *xml)
 int vmsnap_op_save(vmsnap_op *op)
 {
         int r = vmsnap_store_save(op->engine->state_dir, op->meta, op->error);
+        if (r == 0)
+                r = vmsnap_shared_tree_publish(op, false);
         if (r < 0)
                 return r;
         op->saved = true;
@@ -97,7 +100,7 @@ int vmsnap_op_save_intent(vmsnap_op *op)
         }
         pthread_mutex_unlock(&op->slot->data_lock);
         json_object_put(intent);
-        return 0;
+        return vmsnap_shared_tree_publish(op, true);
 }
 
 void vmsnap_op_guard_clear(vmsnap_op *op)
@@ -134,6 +137,7 @@ void vmsnap_op_end(vmsnap_op *op)
                 vmsnap_slot_files_changed(op->slot);
                 pthread_mutex_unlock(&op->slot->data_lock);
                 vmsnap_domain_meta_free(dropped);
+                vmsnap_shared_tree_end(op);
                 pthread_mutex_unlock(&op->slot->op_lock);
                 if (op->saved)
                         vmsnap_engine_notify(op->engine, op->slot->uuid);

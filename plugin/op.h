@@ -42,6 +42,7 @@ typedef struct vmsnap_op {
         bool saved;      /* the metadata was written: watchers hear of it when the op ends */
         bool recovering; /* its messages are also the engine's log (vmsnap_engine_set_log) */
         bool purged;     /* recovery completed a purge: the domain's metadata is gone */
+        struct vmsnap_shared_tree *shared; /* the domain's tree in its cluster (shared-tree.h) */
 } vmsnap_op;
 
 /* Writes op->meta to the store and publishes it to readers. */

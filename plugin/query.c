@@ -17,6 +17,7 @@
 #include "names.h"
 #include "sizes.h"
 #include "store.h"
+#include "shared-tree.h"
 #include "tree.h"
 #include "undefined.h"
 #include "util.h"
@@ -31,11 +32,11 @@ static int slot_read_lock(vmsnap_engine *engine, vmsnap_domain_slot *slot, const
         int r;
 
         pthread_mutex_lock(&slot->data_lock);
-        if (slot->meta)
+        if (slot->meta && !vmsnap_shared_tree_stale(slot))
                 return 0;
         pthread_mutex_unlock(&slot->data_lock);
 
-        r = vmsnap_op_begin(engine, slot->uuid, 0, NULL, &op, error);
+        r = vmsnap_op_begin(engine, slot->uuid, VMSNAP_OP_READ, NULL, &op, error);
         if (r < 0)
                 return r;
         vmsnap_op_end(op);

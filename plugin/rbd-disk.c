@@ -18,6 +18,8 @@
 #if HAVE_RBD
 #include "rbd.h"
 
+static char *pool_of(const vmsnap_rbd_disk *disk);
+
 struct vmsnap_rbd_disk {
         char *target;
         char *image_name; /* pool[/namespace]/image */
@@ -288,6 +290,16 @@ void vmsnap_rbd_disk_close(vmsnap_rbd_disk *disk)
 const char *vmsnap_rbd_disk_image_name(const vmsnap_rbd_disk *disk)
 {
         return disk->image_name;
+}
+
+char *vmsnap_rbd_disk_pool(const vmsnap_rbd_disk *disk)
+{
+        return pool_of(disk);
+}
+
+vmsnap_rbd_cluster *vmsnap_rbd_disk_cluster(const vmsnap_rbd_disk *disk)
+{
+        return disk->cluster;
 }
 
 /* The pool as rbd.h names it: "pool" or "pool/namespace". */
@@ -610,10 +622,12 @@ char *vmsnap_rbd_clone_name_new(const char *rbd_snapshot)
 }
 
 int vmsnap_rbd_snapshot_clone(vmsnap_op *op, json_object *reach, const char *rbd_snapshot,
-                              const char *clone_name)
+                              const char *clone_name, const char *owner)
 {
+        (void)reach;
         (void)rbd_snapshot;
         (void)clone_name;
+        (void)owner;
         return not_built(op);
 }
 

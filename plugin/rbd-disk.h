@@ -30,6 +30,10 @@ void vmsnap_rbd_disk_close(vmsnap_rbd_disk *disk);
 
 /* "pool[/namespace]/image" of the disk. */
 const char *vmsnap_rbd_disk_image_name(const vmsnap_rbd_disk *disk);
+/* The disk's pool as rbd.h names it, "pool" or "pool/namespace" (malloc'd). */
+char *vmsnap_rbd_disk_pool(const vmsnap_rbd_disk *disk);
+/* The connection to the disk's cluster, which lives as long as the disk. */
+struct vmsnap_rbd_cluster *vmsnap_rbd_disk_cluster(const vmsnap_rbd_disk *disk);
 
 /* Safety rule 4 for an RBD disk: fails, naming them, when its image holds snapshots
  * vmsnap did not make. */

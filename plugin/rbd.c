@@ -890,10 +890,8 @@ int vmsnap_rbd_lease_check(vmsnap_rbd_lease *lease, vmsnap_error *error)
         return lost_error(lease, error);
 }
 
-void vmsnap_rbd_lease_release(vmsnap_rbd_lease *lease)
+static void lease_stop_renewing(vmsnap_rbd_lease *lease)
 {
-        if (!lease)
-                return;
         if (lease->renewer_started) {
                 pthread_mutex_lock(&lease->mutex);
                 lease->stopping = true;
@@ -901,6 +899,21 @@ void vmsnap_rbd_lease_release(vmsnap_rbd_lease *lease)
                 pthread_mutex_unlock(&lease->mutex);
                 pthread_join(lease->renewer, NULL);
         }
+}
+
+void vmsnap_rbd_lease_abandon(vmsnap_rbd_lease *lease)
+{
+        if (!lease)
+                return;
+        lease_stop_renewing(lease);
+        lease_free(lease);
+}
+
+void vmsnap_rbd_lease_release(vmsnap_rbd_lease *lease)
+{
+        if (!lease)
+                return;
+        lease_stop_renewing(lease);
         /* Unlocked even when it looked lost (the OSD may still count it): the cookie is this
          * holder's alone, so unlocking a lost lease leaves a new holder's lock be. */
         (void)rados_unlock(lease->ioctx, lease->object, LOCK_NAME, lease->cookie);

@@ -116,6 +116,9 @@ bool vmsnap_rbd_lease_held(vmsnap_rbd_lease *lease);
 int vmsnap_rbd_lease_check(vmsnap_rbd_lease *lease, vmsnap_error *error);
 /* Stops renewing, unlocks (when still held) and frees the lease. */
 void vmsnap_rbd_lease_release(vmsnap_rbd_lease *lease);
+/* Stops renewing and frees the lease without unlocking: the lock runs out after the lease,
+ * as a dead holder's does (the tests' crashed operations). */
+void vmsnap_rbd_lease_abandon(vmsnap_rbd_lease *lease);
 
 /* The domain's document (NULL in *text_ret when there is none) and the object's version. */
 int vmsnap_rbd_document_read(vmsnap_rbd_cluster *cluster, const char *pool, const char *domain_uuid,
