@@ -113,6 +113,18 @@ static int sync_local(vmsnap_op *op, struct vmsnap_shared_tree *shared, const ch
         return r;
 }
 
+/* A read whose cluster cannot be reached answers from this host's copy, and says so in
+ * the log: a change, which needs the cluster, fails instead. */
+static int read_from_copy(vmsnap_op *op)
+{
+        vmsnap_engine_log(op->engine,
+                          "domain %s: its tree in the cluster cannot be read (%s); reads use this "
+                          "host's copy",
+                          op->name ? op->name : op->slot->uuid, op->error->message);
+        vmsnap_error_clear(op->error);
+        return 0;
+}
+
 int vmsnap_shared_tree_begin(vmsnap_op *op, bool lease)
 {
         const vmsnap_xml_disk *first = op->xml ? rbd_only_first(op) : NULL;
@@ -131,7 +143,7 @@ int vmsnap_shared_tree_begin(vmsnap_op *op, bool lease)
         r = vmsnap_rbd_disk_open(op, op->xml, first->target, &shared->disk);
         if (r < 0) {
                 shared_tree_free(shared);
-                return r;
+                return lease ? r : read_from_copy(op);
         }
         shared->pool = vmsnap_rbd_disk_pool(shared->disk);
         if (lease) {
@@ -151,6 +163,8 @@ int vmsnap_shared_tree_begin(vmsnap_op *op, bool lease)
         op->shared = shared;
         r = vmsnap_rbd_document_read(vmsnap_rbd_disk_cluster(shared->disk), shared->pool, op->slot->uuid,
                                      &text, &version, op->error);
+        if (r < 0 && !lease)
+                return read_from_copy(op);
         if (r == 0)
                 r = sync_local(op, shared, text);
         if (r == 0) {

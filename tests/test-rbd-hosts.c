@@ -222,6 +222,43 @@ static void test_a_host_killed_in_a_change_is_recovered_by_the_other_after_the_l
         two_hosts_free(h);
 }
 
+static void test_an_unreachable_cluster_leaves_reads_to_the_copy_and_refuses_changes(void **state)
+{
+        REQUIRE_CLUSTER();
+        two_hosts *h = two_hosts_new("hosts-cut-off");
+        vmsnap_create_options options = {.name = "refused"};
+        vmsnap_error error = {0};
+
+        create(h->f->engine, "hosts-cut-off", "first");
+        _cleanup_free_ char *seen = names(h->b, "hosts-cut-off");
+        assert_string_equal(seen, "first");
+
+        /* The monitor moves where nothing listens (the port block's last, which ceph.sh leaves free). */
+        virDomainPtr d = virDomainLookupByName(h->f->connection, "hosts-cut-off");
+        _cleanup_free_ char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        virDomainFree(d);
+        const char *port = strrchr(ceph_mon_host, ':') + 1;
+        _cleanup_free_ char *old_port = xasprintf("port='%s'", port); /* as libvirt writes it */
+        _cleanup_free_ char *new_port = xasprintf("port='%d'", atoi(port) + 98);
+        char *at = strstr(xml, old_port);
+        assert_non_null(at);
+        _cleanup_free_ char *moved =
+                xasprintf("%.*s%s%s", (int)(at - xml), xml, new_port, at + strlen(old_port));
+        d = virDomainDefineXML(h->f->connection, moved);
+        assert_non_null(d);
+        virDomainFree(d);
+
+        let_reads_look_again();
+        _cleanup_free_ char *from_copy = names(h->b, "hosts-cut-off");
+        assert_string_equal(from_copy, "first");
+        assert_int_not_equal(vmsnap_snapshot_create(h->b, "hosts-cut-off", &options, NULL, NULL, &error), 0);
+        if (!strstr(error.message, "is not reachable"))
+                fail_msg("the refusal does not say the cluster is out of reach: %s", error.message);
+        vmsnap_error_clear(&error);
+        assert_int_equal(rbd_snapshot_count(h), 1);
+        two_hosts_free(h);
+}
+
 static int setup(void **state)
 {
         ceph_conf = getenv("VMSNAP_TEST_CEPH_CONF");
@@ -236,6 +273,7 @@ int main(void)
                 cmocka_unit_test(test_a_change_through_one_host_is_seen_by_the_other),
                 cmocka_unit_test(test_a_change_while_another_host_holds_the_lease_is_busy),
                 cmocka_unit_test(test_a_host_killed_in_a_change_is_recovered_by_the_other_after_the_lease),
+                cmocka_unit_test(test_an_unreachable_cluster_leaves_reads_to_the_copy_and_refuses_changes),
         };
         return cmocka_run_group_tests(tests, setup, NULL);
 }
