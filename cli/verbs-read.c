@@ -112,6 +112,8 @@ int verb_show(int argc, char **argv)
         show_field("Created", created);
         show_field("Parent", *record_string(s, "parent") ? record_string(s, "parent") : "-");
         show_field("State", record_string(s, "state"));
+        const char *consistency = record_string(s, "consistency");
+        show_field("Consistency", consistency && *consistency ? consistency : "unknown");
         json_object *disks = record_array(s, "disks");
         text[0] = '\0';
         for (size_t i = 0; disks && i < json_object_array_length(disks); i++) {

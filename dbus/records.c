@@ -136,6 +136,7 @@ int bus_append_snapshot_record(sd_bus_message *reply, const vmsnap_snapshot_info
         close_container(reply, &r);
         end_entry(reply, &r);
 
+        append_string(reply, &r, "consistency", info->consistency);
         append_bool(reply, &r, "memory", info->memory);
         append_bool(reply, &r, "current", info->current);
         append_bool(reply, &r, "partial", info->partial);

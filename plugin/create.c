@@ -506,6 +506,9 @@ int vmsnap_snapshot_create(vmsnap_engine *engine, const char *domain, const vmsn
         snapshot->config_xml = xstrdup(op->xml);
 
         snapshot->memory_file = xstrdup(memory_file);
+        snapshot->consistency = xstrdup(!live              ? VMSNAP_CONSISTENCY_OFFLINE
+                                        : options->quiesce ? VMSNAP_CONSISTENCY_QUIESCED
+                                                           : VMSNAP_CONSISTENCY_CRASH);
 
         r = freeze_disks(op, snapshot, plan, n_plan, rbd_plan, n_rbd, live, options->quiesce);
         if (r < 0) {

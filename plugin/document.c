@@ -52,6 +52,8 @@ static json_object *snapshot_to_json(const vmsnap_snapshot *snapshot)
                 json_object_array_add(disks, disk_entry_to_json(&snapshot->disks[i]));
         json_add(object, "disks", disks);
         json_add(object, "memory_file", json_string_or_null(snapshot->memory_file));
+        if (snapshot->consistency) /* only then: an older snapshot's record reads as before */
+                json_add(object, "consistency", json_object_new_string(snapshot->consistency));
         return object;
 }
 

@@ -74,6 +74,7 @@ void vmsnap_snapshot_free(vmsnap_snapshot *snapshot)
                 disk_entry_clear(&snapshot->disks[i]);
         free(snapshot->disks);
         free(snapshot->memory_file);
+        free(snapshot->consistency);
         free(snapshot);
 }
 
@@ -96,6 +97,7 @@ vmsnap_snapshot *vmsnap_snapshot_copy(const vmsnap_snapshot *snapshot)
                 copy->disks[i].rbd_snapshot = xstrdup(disk->rbd_snapshot);
         }
         copy->memory_file = xstrdup(snapshot->memory_file);
+        copy->consistency = xstrdup(snapshot->consistency);
         return copy;
 }
 
@@ -110,7 +112,7 @@ bool vmsnap_snapshot_equal(const vmsnap_snapshot *a, const vmsnap_snapshot *b)
             !same_text(a->description, b->description) || a->created != b->created ||
             !same_text(a->parent_id, b->parent_id) || !same_text(a->state, b->state) ||
             !same_text(a->config_xml, b->config_xml) || !same_text(a->memory_file, b->memory_file) ||
-            a->n_disks != b->n_disks)
+            !same_text(a->consistency, b->consistency) || a->n_disks != b->n_disks)
                 return false;
         for (size_t i = 0; i < a->n_disks; i++) {
                 const vmsnap_disk_entry *x = &a->disks[i], *y = &b->disks[i];

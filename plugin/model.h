@@ -17,6 +17,14 @@ typedef struct vmsnap_disk_entry {
         char *excluded_reason; /* NULL when included */
 } vmsnap_disk_entry;
 
+/* A snapshot's consistency. Offline: taken while the domain was not running, so its disks
+ * were at rest. Quiesced: the guest agent froze the guest's file systems around it.
+ * Crash-consistent: every disk taken at one instant without the guest's help, as after a
+ * power loss; a snapshot with memory resumes from that same instant. */
+#define VMSNAP_CONSISTENCY_OFFLINE "offline"
+#define VMSNAP_CONSISTENCY_QUIESCED "quiesced"
+#define VMSNAP_CONSISTENCY_CRASH "crash-consistent"
+
 typedef struct vmsnap_snapshot {
         char *id; /* UUID text */
         char *name;
@@ -28,6 +36,9 @@ typedef struct vmsnap_snapshot {
         vmsnap_disk_entry *disks;
         size_t n_disks;
         char *memory_file; /* NULL when none */
+        /* How consistent the disks are with each other and with the guest's file systems
+         * (one of VMSNAP_CONSISTENCY_*); NULL in snapshots taken before vmsnap recorded it. */
+        char *consistency;
         /* How many models hold this record (vmsnap_domain_meta_copy shares records): one
          * held by more than one is never changed, only replaced by a copy of its own
          * (vmsnap_domain_meta_writable). */

@@ -336,6 +336,7 @@ static void snapshot_info_fill(const vmsnap_domain_slot *slot, const vmsnap_tree
         info->created = s->created;
         info->parent_id = xstrdup(strempty(s->parent_id));
         info->state = xstrdup(strempty(s->state));
+        info->consistency = xstrdup(strempty(s->consistency));
         info->memory = s->memory_file != NULL;
         info->current = meta->current_id && strcmp(meta->current_id, s->id) == 0;
         info->locked = slot->n_clone_locks > 0 && clone_locked(slot, s->id);

@@ -29,6 +29,7 @@ void vmsnap_snapshot_info_clear(vmsnap_snapshot_info *info)
         free(info->description);
         free(info->parent_id);
         free(info->state);
+        free(info->consistency);
         for (size_t i = 0; i < info->n_disks; i++) {
                 free(info->disks[i].target);
                 free(info->disks[i].image);

@@ -250,6 +250,19 @@ static int disk_entry_from_json(json_object *object, const char *where, vmsnap_s
         return check_disk_kind(&snapshot->disks[snapshot->n_disks - 1], where, error);
 }
 
+/* A snapshot's consistency is one vmsnap knows (model.h), or NULL in an older record. */
+static int check_consistency(const char *value, const char *where, vmsnap_error *error)
+{
+        char path[128];
+
+        if (!value || strcmp(value, VMSNAP_CONSISTENCY_OFFLINE) == 0 ||
+            strcmp(value, VMSNAP_CONSISTENCY_QUIESCED) == 0 || strcmp(value, VMSNAP_CONSISTENCY_CRASH) == 0)
+                return 0;
+        field_path(path, sizeof(path), where, "consistency");
+        return malformed(error, "field %s is \"%s\"; it must be \"%s\", \"%s\" or \"%s\"", path, value,
+                         VMSNAP_CONSISTENCY_OFFLINE, VMSNAP_CONSISTENCY_QUIESCED, VMSNAP_CONSISTENCY_CRASH);
+}
+
 static int snapshot_from_json(json_object *object, const char *where, vmsnap_snapshot **ret,
                               vmsnap_error *error)
 {
@@ -292,6 +305,11 @@ static int snapshot_from_json(json_object *object, const char *where, vmsnap_sna
                         return r;
         }
         r = read_name(object, where, "memory_file", true, &snapshot->memory_file, error);
+        if (r < 0)
+                return r;
+        r = read_name(object, where, "consistency", true, &snapshot->consistency, error);
+        if (r == 0)
+                r = check_consistency(snapshot->consistency, where, error);
         if (r < 0)
                 return r;
 
@@ -587,6 +605,8 @@ static int check_snapshot(const vmsnap_snapshot *snapshot, const char *where, vm
                 r = check_text(snapshot->config_xml, where, "config_xml", error);
         if (r == 0)
                 r = check_name(snapshot->memory_file, true, where, "memory_file", error);
+        if (r == 0)
+                r = check_consistency(snapshot->consistency, where, error);
         for (size_t i = 0; r == 0 && i < snapshot->n_disks; i++) {
                 const vmsnap_disk_entry *disk = &snapshot->disks[i];
                 char disk_where[96];

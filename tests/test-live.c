@@ -137,6 +137,8 @@ static void test_live_create_moves_the_running_disks_onto_new_overlays(void **st
         assert_true(domain_running(f, "vm"));
         assert_ok(vmsnap_snapshot_get(f->engine, "vm", "live", &info, &error), &error);
         assert_string_equal(info.state, "running");
+        /* Taken without quiesce: the record says the disks are only crash-consistent. */
+        assert_string_equal(info.consistency, "crash-consistent");
         assert_false(info.memory);
         for (int i = 0; i < 2; i++) {
                 const char *target = i == 0 ? "vda" : "vdb";
@@ -320,6 +322,7 @@ static void test_a_crash_after_the_live_snapshot_records_the_snapshot_at_recover
         assert_true(info.current);
         assert_true(info.memory);
         assert_string_equal(info.state, "running");
+        assert_string_equal(info.consistency, "crash-consistent");
         assert_string_equal(image_of(&info, "vda"), a);
         char *live = disk_source(f, "vm", "vda", true), *persistent = disk_source(f, "vm", "vda", false);
         assert_non_null(strstr(live, "a.vmsnap-"));

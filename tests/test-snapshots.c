@@ -110,6 +110,7 @@ static void test_create_freezes_selected_disks_and_records_excluded_ones(void **
         assert_ok(vmsnap_snapshot_create(f->engine, "vm1", &options, NULL, NULL, &error), &error);
         assert_ok(vmsnap_snapshot_get(f->engine, "vm1", "first", &info, &error), &error);
         assert_string_equal(info.state, "shutoff");
+        assert_string_equal(info.consistency, "offline");
         assert_true(info.current);
         assert_string_equal(info.parent_id, "");
         for (size_t i = 0; i < info.n_disks; i++) {

@@ -55,6 +55,7 @@ static vmsnap_domain_meta *sample_meta(void)
         free(a->state);
         a->state = strdup("running");
         a->memory_file = strdup("/var/lib/libvirt/images/vm1.a.mem");
+        a->consistency = strdup(VMSNAP_CONSISTENCY_CRASH);
         vmsnap_snapshot_add_disk(a, "vda", "/var/lib/libvirt/images/vm1.a.qcow2", "qcow2", NULL);
         vmsnap_snapshot_add_disk(a, "vdc", "/var/lib/libvirt/images/data.raw", "raw", NULL);
         vmsnap_snapshot_add_rbd_disk(a, "vdf", "rbd/ns/vm1-data@vmsnap-" ID_A);
@@ -119,6 +120,7 @@ static void assert_meta_equal(const vmsnap_domain_meta *a, const vmsnap_domain_m
                 assert_string_equal(x->state, y->state);
                 assert_string_equal(x->config_xml, y->config_xml);
                 assert_string_equal_or_null(x->memory_file, y->memory_file);
+                assert_string_equal_or_null(x->consistency, y->consistency);
                 assert_int_equal(x->n_disks, y->n_disks);
                 for (size_t k = 0; k < x->n_disks; k++) {
                         assert_string_equal(x->disks[k].target, y->disks[k].target);
@@ -1008,7 +1010,7 @@ static void test_store_save_writes_every_change_to_any_field_of_a_snapshot(void 
         vmsnap_error error = {};
 
         assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
-        for (int step = 0; step < 15; step++) {
+        for (int step = 0; step < 16; step++) {
                 /* Changed as the engine changes one: through a record of the model's own
                  * (the store holds the one it wrote, model.h). */
                 vmsnap_snapshot *a = vmsnap_domain_meta_writable(meta, ID_A);
@@ -1064,6 +1066,9 @@ static void test_store_save_writes_every_change_to_any_field_of_a_snapshot(void 
                         break;
                 case 14:
                         replace_text(&a->disks[2].rbd_snapshot, "rbd/ns/vm1-data.1a2b3c4d@vmsnap-" ID_A);
+                        break;
+                case 15:
+                        replace_text(&a->consistency, VMSNAP_CONSISTENCY_QUIESCED);
                         break;
                 }
                 assert_int_equal(vmsnap_store_save(fixture->dir, meta, &error), 0);
@@ -1251,6 +1256,32 @@ static void test_store_refuses_a_disk_both_included_and_excluded(void **state)
         disk = json_object_array_get_idx(json_object_object_get(snapshot_in(document, 0), "disks"), 1);
         json_object_object_add(disk, "excluded_reason", NULL);
         assert_refused(document, "snapshots[0].disks[1]", "vdb");
+}
+
+/* A snapshot says how consistent it is; an older one's record has no such field and reads
+ * as unknown, and a value vmsnap does not know is refused, naming it. */
+static void test_store_reads_a_snapshots_consistency_and_refuses_an_unknown_one(void **state)
+{
+        json_object *document = sample_document();
+        vmsnap_domain_meta *meta = NULL;
+        vmsnap_error error = {};
+
+        assert_string_equal(
+                json_object_get_string(json_object_object_get(snapshot_in(document, 1), "consistency")),
+                "crash-consistent");
+        assert_false(json_object_object_get_ex(snapshot_in(document, 0), "consistency", NULL));
+        assert_int_equal(vmsnap_store_from_json(document, &meta, &error), 0);
+        assert_null(meta->snapshots[0]->consistency);
+        assert_string_equal(meta->snapshots[1]->consistency, "crash-consistent");
+        vmsnap_domain_meta_free(meta);
+        json_object_put(document);
+
+        document = sample_document();
+        json_object_object_add(snapshot_in(document, 1), "consistency", json_object_new_string("hopeful"));
+        assert_refused(document, "snapshots[1].consistency", "hopeful", "quiesced");
+        document = sample_document();
+        json_object_object_add(snapshot_in(document, 1), "consistency", json_object_new_int(1));
+        assert_refused(document, "snapshots[1].consistency", "string");
 }
 
 static void test_store_refuses_an_rbd_disk_that_also_names_a_file(void **state)
@@ -1492,6 +1523,7 @@ int main(void)
                 cmocka_unit_test(test_store_refuses_duplicate_snapshot_names),
                 cmocka_unit_test(test_store_refuses_a_disk_both_included_and_excluded),
                 cmocka_unit_test(test_store_refuses_a_repeated_disk_target),
+                cmocka_unit_test(test_store_reads_a_snapshots_consistency_and_refuses_an_unknown_one),
                 cmocka_unit_test(test_store_refuses_an_rbd_disk_that_also_names_a_file),
                 cmocka_unit_test(test_store_refuses_references_to_missing_snapshots),
                 cmocka_unit_test(test_store_refuses_a_preview_disk_without_its_saved_leaf),

@@ -16,7 +16,7 @@ client = Client()
 DOMAIN_KEYS = {"name": "s", "uuid": "s", "state": "s", "current_snapshot": "s", "in_preview": "b",
                "snapshot_count": "u", "defined": "b", "snapshot_bytes": "t"}
 SNAPSHOT_KEYS = {"id": "s", "name": "s", "description": "s", "created": "x", "parent": "s", "state": "s",
-                 "disks": "as", "excluded": "a(ss)", "memory": "b", "current": "b", "partial": "b", "locked": "b",
+                 "consistency": "s", "disks": "as", "excluded": "a(ss)", "memory": "b", "current": "b", "partial": "b", "locked": "b",
                  "in_preview": "b", "children": "u", "size": "t", "reclaimable": "t"}
 IMAGE_KEYS = {"target": "s", "image": "s", "format": "s", "virtual_size": "t", "allocated": "t"}
 CURRENT_DISK_KEYS = {**IMAGE_KEYS, "eligible": "b", "reason": "s"}
@@ -90,8 +90,9 @@ def _():
     reply = raw_call("GetSnapshot", "ss", ("alpha", "first"))
     check_equal(record_types(reply.get_child_value(0)), SNAPSHOT_KEYS, "keys and types")
     record = snapshot("alpha", "first")
-    check_equal((record["name"], record["description"], record["parent"], record["state"]),
-                ("first", "the first one", "", "shutoff"), "name, description, parent, state")
+    check_equal((record["name"], record["description"], record["parent"], record["state"],
+                 record["consistency"]),
+                ("first", "the first one", "", "shutoff", "offline"), "name, description, parent, state, consistency")
     check_equal((record["disks"], record["excluded"]), (["vda", "vdb"], []), "disks, excluded")
     check_equal((record["memory"], record["current"], record["partial"], record["locked"]),
                 (False, True, False, False), "flags")

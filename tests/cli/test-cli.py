@@ -252,8 +252,8 @@ def _():
     text = ok("show", "alpha", record["id"]).stdout
     fields = dict(re.match(r"\s*([^:]*): ?(.*)", line).groups() for line in text.splitlines())
     check_equal((fields["Name"], fields["Id"], fields["Description"], fields["Parent"], fields["State"],
-                 fields["Disks"], fields["Current"], fields["Children"]),
-                ("first", record["id"], "the first one", "-", "shutoff", "vda vdb", "no", "1"), "fields")
+                 fields["Consistency"], fields["Disks"], fields["Current"], fields["Children"]),
+                ("first", record["id"], "the first one", "-", "shutoff", "offline", "vda vdb", "no", "1"), "fields")
     check(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", fields["Created"]), fields["Created"])
     shown = json.loads(ok("--json", "show", "alpha", "first").stdout)
     check_equal(shown["id"], record["id"], "id")

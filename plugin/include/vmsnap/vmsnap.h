@@ -121,6 +121,10 @@ typedef struct vmsnap_snapshot_info {
         int64_t created; /* unix seconds */
         char *parent_id; /* "" for a root */
         char *state;     /* domain state when taken: running, paused, shutoff */
+        /* "offline" (the domain was not running), "quiesced" (the guest's file systems were
+         * frozen through its agent) or "crash-consistent" (all disks at one instant, without
+         * the guest's help); "" for a snapshot taken before vmsnap recorded it. */
+        char *consistency;
         vmsnap_snapshot_disk *disks;
         size_t n_disks;
         char **children_ids;
