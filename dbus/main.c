@@ -44,6 +44,9 @@ static void help(void)
                "                         unit's TimeoutStopSec)\n"
                "  --clone-targets FILE   the list of directories clones may also write into\n"
                "                         (default /etc/vmsnap/clone-targets)\n"
+               "  --rbd-lease SECONDS    how long this host's hold on a VM's tree kept in a\n"
+               "                         Ceph cluster outlives it (default 30; the same on\n"
+               "                         every host of the cluster)\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n\n"
                "SIGTERM: take no new work, let running jobs end (up to --stop-timeout), exit.\n"
@@ -78,6 +81,7 @@ static int parse_arguments(int argc, char *argv[], settings *s)
                 {"job-linger", required_argument, NULL, OPT_SETTING},
                 {"stop-timeout", required_argument, NULL, OPT_SETTING},
                 {"clone-targets", required_argument, NULL, OPT_SETTING},
+                {"rbd-lease", required_argument, NULL, OPT_SETTING},
                 {"config", required_argument, NULL, OPT_CONFIG},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, OPT_VERSION},
@@ -211,6 +215,11 @@ static int run(const settings *args)
                 return EXIT_FAILURE;
         }
         vmsnap_engine_set_log(engine, log_recovery, NULL);
+        r = vmsnap_engine_set_rbd_lease(engine, (unsigned)args->rbd_lease_sec, &error);
+        if (r < 0) {
+                fprintf(stderr, "vmsnapd: %s\n", error.message);
+                goto out;
+        }
         if (args->clone_targets) {
                 r = vmsnap_engine_set_clone_targets(engine, args->clone_targets, &error);
                 if (r < 0) {

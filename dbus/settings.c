@@ -27,6 +27,7 @@ void settings_init(settings *s)
                 .workers = cpus > 0 ? (unsigned)(cpus < WORKERS_MAX ? cpus : WORKERS_MAX) : 1,
                 .job_linger_sec = 300,
                 .stop_timeout_sec = 60,
+                .rbd_lease_sec = 30,
         };
 }
 
@@ -90,6 +91,7 @@ static const setting_spec specs[] = {
         {"stop-timeout", SETTING_SECONDS, offsetof(settings, stop_timeout_sec), 0, STOP_TIMEOUT_MAX, false,
          NULL},
         {"clone-targets", SETTING_ABSOLUTE, offsetof(settings, clone_targets), 0, 0, false, "file name"},
+        {"rbd-lease", SETTING_SECONDS, offsetof(settings, rbd_lease_sec), 2, 3600, false, NULL},
         {"bus-address", SETTING_TEXT, offsetof(settings, bus_address), 0, 0, true,
          "a D-Bus address such as unix:path=/run/dbus/system_bus_socket"},
 };

@@ -19,6 +19,7 @@ typedef struct settings {
         unsigned workers;
         uint64_t job_linger_sec;
         uint64_t stop_timeout_sec;
+        uint64_t rbd_lease_sec;
 } settings;
 
 /* The built-in defaults (the URI and state directory of the build, a worker per CPU). */

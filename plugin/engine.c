@@ -598,6 +598,16 @@ int vmsnap_engine_set_workers(vmsnap_engine *engine, unsigned workers, vmsnap_er
         return 0;
 }
 
+int vmsnap_engine_set_rbd_lease(vmsnap_engine *engine, unsigned seconds, vmsnap_error *error)
+{
+        if (seconds < 2 || seconds > 3600)
+                return vmsnap_error_set(
+                        error, -EINVAL, VMSNAP_ERROR_INVALID_ARGUMENT,
+                        "a lease on a domain tree in a cluster lasts 2 to 3600 seconds, not %u", seconds);
+        engine->rbd_lease_seconds = seconds;
+        return 0;
+}
+
 /* ---- operations ---- */
 
 int vmsnap_engine_slot_load(vmsnap_engine *engine, vmsnap_domain_slot *slot, virDomainPtr domain,

@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 nowhere="unix:path=$work/no-bus"
 n=0
 failed=0
-echo "1..9"
+echo "1..10"
 
 # refused NAME FILE-CONTENT EXPECTED-LINE: vmsnapd exits 6 printing exactly that line.
 refused() {
@@ -32,10 +32,13 @@ refused() {
 
 refused "an unknown setting is an error naming it and the known ones" \
         'workers = 2\nworker = 3\n' \
-        '2: worker is not a setting (the settings are connect, state-dir, workers, job-linger, stop-timeout, clone-targets)'
+        '2: worker is not a setting (the settings are connect, state-dir, workers, job-linger, stop-timeout, clone-targets, rbd-lease)'
 refused "a bad value is an error with the setting's rule" \
         '# the pool\nworkers = 0\n' \
         '2: workers takes a number from 1 to 1024, not "0"'
+refused "a lease shorter than two seconds is refused" \
+        'rbd-lease = 1\n' \
+        '1: rbd-lease takes seconds from 2 to 3600, not "1"'
 refused "a line that is not name = value is an error quoting it" \
         'job-linger 30\n' \
         '1: expected "name = value", found "job-linger 30"'
@@ -44,7 +47,7 @@ refused "a setting given twice is an error naming both lines" \
         '3: stop-timeout is set twice (first on line 1)'
 refused "the bus address is for the command line only" \
         'bus-address = unix:path=/run/x\n' \
-        '1: bus-address is not a setting (the settings are connect, state-dir, workers, job-linger, stop-timeout, clone-targets)'
+        '1: bus-address is not a setting (the settings are connect, state-dir, workers, job-linger, stop-timeout, clone-targets, rbd-lease)'
 
 n=$((n + 1))
 out=$("$vmsnapd" --config "$work/missing.conf" 2>&1)

@@ -375,6 +375,13 @@ VMSNAP_EXPORT int vmsnap_snapshot_clone(vmsnap_engine *engine, const char *domai
 VMSNAP_EXPORT int vmsnap_engine_set_clone_targets(vmsnap_engine *engine, const char *path,
                                                   vmsnap_error *error);
 
+/* How long this engine's hold on a domain tree kept in a Ceph cluster (a domain whose
+ * disks are all RBD) outlives it, in seconds (2 to 3600; default 30). The hold is renewed
+ * while the engine lives; when its host dies, other hosts wait this long before they take
+ * the tree over and recover what it left half done. Every host sharing a cluster should
+ * use the same value. */
+VMSNAP_EXPORT int vmsnap_engine_set_rbd_lease(vmsnap_engine *engine, unsigned seconds, vmsnap_error *error);
+
 /* Worker threads for clones (0: the CPU count). Takes effect before the first clone. */
 VMSNAP_EXPORT int vmsnap_engine_set_workers(vmsnap_engine *engine, unsigned workers, vmsnap_error *error);
 
