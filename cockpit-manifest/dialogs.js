@@ -4,7 +4,8 @@
  * oVirt's), Commit, Revert, Delete (merge, with children, children only, or metadata
  * only, each saying what it keeps, the merge what it frees), Delete all, Purge (a VM
  * libvirt no longer defines), Edit (rename and description) and Clone (name, per-disk
- * target directory and format from GetConfiguration). A dialog starts the call; the
+ * target directory and format from GetConfiguration; for RBD disks a target pool and
+ * linked or standalone). A dialog starts the call; the
  * job it returns is handed to the job list, and the tree follows SnapshotsChanged.
  * Preview, Commit and Revert refused because the VM runs offer to stop it and retry.
  * ctx: {domain (ListDomains record), records (ListSnapshots), tree (buildTree), jobs}. */
@@ -500,6 +501,28 @@ function directoryOf(path) {
     return slash > 0 ? path.slice(0, slash) : "/";
 }
 
+/* "pool/image" or "pool/namespace/image" -> its pool, as the clone's rbd_pool takes it. */
+function rbdPoolOf(image) {
+    return image.slice(0, image.lastIndexOf("/"));
+}
+
+/* The snapshot's RBD disks, [{target, image: "pool/image"}]: the disks it includes that
+ * GetConfiguration lists no image file for, each named by the <source protocol='rbd'>
+ * of the configuration the snapshot recorded. */
+function rbdDisksOf(snapshot, configuration, fileDisks) {
+    const fileTargets = new Set(fileDisks.map(disk => disk.target));
+    const images = new Map();
+    const xml = new DOMParser().parseFromString(configuration.xml, "application/xml");
+    for (const disk of xml.querySelectorAll("devices > disk")) {
+        const source = disk.querySelector(":scope > source[protocol='rbd']");
+        const target = disk.querySelector(":scope > target");
+        if (source && target && source.getAttribute("name"))
+            images.set(target.getAttribute("dev"), source.getAttribute("name"));
+    }
+    return (snapshot.disks || []).filter(target => !fileTargets.has(target) && images.has(target))
+            .map(target => ({ target, image: images.get(target) }));
+}
+
 export function cloneDialog(ctx, snapshot) {
     const { domain } = ctx;
     const name = textInput(`copy_of_${domain.name}`, { "data-field": "name", "data-autofocus": true });
@@ -509,16 +532,26 @@ export function cloneDialog(ctx, snapshot) {
         : null;
     const disksArea = h("div", { class: "vmsnap-clone-disks" }, spinner("lg"));
     const diskRows = [];
-    // vmsnapd names each copy <new name>-<target>.qcow2 (or .img for raw) in its directory.
+    const rbdRows = [];
+    let linked = null; // only when the snapshot has RBD disks
+    // vmsnapd names each copy <new name>-<target>.qcow2 (or .img for raw) in its directory,
+    // and each RBD image <new name>-<target> in its pool.
+    const newName = () => name.value.trim() || `copy_of_${domain.name}`;
     const showFileName = row => {
-        const base = name.value.trim() || `copy_of_${domain.name}`;
-        row.file.textContent = cockpit.format(_("File: $0"), `${base}-${row.target}.${row.format.value === "raw" ? "img" : "qcow2"}`);
+        row.file.textContent = cockpit.format(_("File: $0"), `${newName()}-${row.target}.${row.format.value === "raw" ? "img" : "qcow2"}`);
     };
-    name.addEventListener("input", () => diskRows.forEach(showFileName));
+    const showImageName = row => {
+        row.file.textContent = cockpit.format(_("Image: $0"), `${row.pool.value.trim()}/${newName()}-${row.target}`);
+    };
+    name.addEventListener("input", () => {
+        diskRows.forEach(showFileName);
+        rbdRows.forEach(showImageName);
+    });
 
+    const description = h("span", {}, _("A new VM with its own copy of every disk as it was in this snapshot, each backing chain collapsed into one image."));
     const modal = new Modal({
         title: cockpit.format(_("Clone $0 from $1"), domain.name, quoted(snapshot.name)),
-        description: _("A new VM with its own copy of every disk as it was in this snapshot, each backing chain collapsed into one image."),
+        description,
         body: h("div", {}, formGroup(_("Name of the new VM"), name), disksArea, start.element, partial ? partial.element : null),
         size: "lg",
         dataset: { dialog: "clone" },
@@ -534,23 +567,62 @@ export function cloneDialog(ctx, snapshot) {
                         format: row.format.value,
                     }));
                 }
+                for (const row of rbdRows) {
+                    disks[row.target] = bus.variant("a{sv}", bus.options({
+                        include: row.include.input.checked,
+                        rbd_pool: row.pool.value.trim(),
+                    }));
+                }
                 return startJob(ctx, bus.clone(domain.name, snapshot.id, name.value.trim(), {
                     disks: bus.variant("a{sv}", disks),
                     start: start.input.checked,
                     allow_partial: partial ? partial.input.checked : undefined,
+                    linked: linked ? linked.input.checked : undefined,
                 }));
             },
         },
     }).open();
 
+    /* Each RBD disk becomes an image in the same cluster: in the snapshot image's pool
+     * unless another is typed; linked or standalone applies to all of them. */
+    function rbdDisksGroup(rbdDisks) {
+        const table = h("table", { class: "pf-c-table pf-m-compact pf-m-grid-md vmsnap-clone-rbd-table", "aria-label": _("RBD disks of the clone") },
+                        h("thead", {}, h("tr", {},
+                                         h("th", { scope: "col" }, _("Disk")),
+                                         h("th", { scope: "col" }, _("Image")),
+                                         h("th", { scope: "col" }, _("Target pool")))),
+                        h("tbody", {}, rbdDisks.map(disk => {
+                            const include = choice("checkbox", disk.target, null, { checked: true, dataset: { target: disk.target } });
+                            const pool = textInput(rbdPoolOf(disk.image), {
+                                "aria-label": cockpit.format(_("Target pool of $0"), disk.target),
+                                dataset: { target: disk.target, field: "rbd_pool" },
+                            });
+                            const file = h("p", { class: "pf-c-form__helper-text vmsnap-clone-file" });
+                            const rbdRow = { target: disk.target, include, pool, file };
+                            rbdRows.push(rbdRow);
+                            pool.addEventListener("input", () => showImageName(rbdRow));
+                            showImageName(rbdRow);
+                            return h("tr", { dataset: { target: disk.target } },
+                                     h("td", { "data-label": _("Disk") }, include.element),
+                                     h("td", { "data-label": _("Image"), class: "vmsnap-clone-rbd-image" }, disk.image),
+                                     h("td", { "data-label": _("Target pool") }, pool, file));
+                        })));
+        linked = choice("checkbox", _("Linked clone (copy-on-write, instant)"),
+                        _("A standalone clone (the default) copies each RBD image in full as part of the task, with its progress, and depends on nothing afterwards. A linked clone is ready at once whatever the size, but reads what it has not changed from this snapshot, which Ceph keeps as long as the clone exists."),
+                        { dataset: { field: "linked" } });
+        return fieldset(_("RBD disks (Ceph)"), [table, linked.element]);
+    }
+
     bus.getConfiguration(domain.name, snapshot.id).then(configuration => {
+        const fileDisks = configuration.disks.filter(disk => !disk.image.startsWith("rbd:"));
+        const rbdDisks = rbdDisksOf(snapshot, configuration, fileDisks);
         const table = h("table", { class: "pf-c-table pf-m-compact pf-m-grid-md vmsnap-clone-table", "aria-label": _("Disks of the clone") },
                         h("thead", {}, h("tr", {},
                                          h("th", { scope: "col" }, _("Disk")),
                                          h("th", { scope: "col" }, _("Size")),
                                          h("th", { scope: "col" }, _("Target directory")),
                                          h("th", { scope: "col" }, _("Format")))),
-                        h("tbody", {}, configuration.disks.map(disk => {
+                        h("tbody", {}, fileDisks.map(disk => {
                             const include = choice("checkbox", disk.target, null, { checked: true, dataset: { target: disk.target } });
                             const directory = textInput(directoryOf(disk.image), {
                                 "aria-label": cockpit.format(_("Target directory of $0"), disk.target),
@@ -572,7 +644,12 @@ export function cloneDialog(ctx, snapshot) {
                                      h("td", { "data-label": _("Format") }, format));
                         })));
         const excluded = (snapshot.excluded || []).map(([target, reason]) => label(cockpit.format(_("$0 not in this snapshot ($1)"), target, reasonText(reason)), "grey"));
-        replaceChildren(disksArea, fieldset(_("Disks"), table), excluded.length ? h("div", { class: "vmsnap-markers" }, excluded) : null);
+        if (rbdDisks.length)
+            description.textContent = _("A new VM with every disk as it was in this snapshot: each file disk's backing chain collapsed into one image, each RBD disk cloned in its Ceph cluster.");
+        replaceChildren(disksArea,
+                        fileDisks.length || !rbdDisks.length ? fieldset(_("Disks"), table) : null,
+                        rbdDisks.length ? rbdDisksGroup(rbdDisks) : null,
+                        excluded.length ? h("div", { class: "vmsnap-markers" }, excluded) : null);
     }, error => {
         replaceChildren(disksArea, alert("danger", _("The snapshot's configuration could not be read"), h("p", {}, bus.errorSentence(error))));
     });
