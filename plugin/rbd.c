@@ -650,6 +650,125 @@ int vmsnap_rbd_image_sizes(vmsnap_rbd_cluster *cluster, const char *pool, const 
         return 0;
 }
 
+/* The objects of an image that changed between two of its states, one bit each. */
+typedef struct object_set {
+        uint8_t *bits;
+        uint64_t object_size, n_objects;
+} object_set;
+
+static int mark_object(uint64_t offset, size_t length, int exists, void *userdata)
+{
+        object_set *set = userdata;
+
+        (void)exists; /* written or discarded: either way the object changed */
+        for (uint64_t k = offset / set->object_size;
+             k < set->n_objects && k * set->object_size < offset + length; k++)
+                set->bits[k / 8] |= (uint8_t)(1u << (k % 8));
+        return 0;
+}
+
+/* Sums the written bytes of the extents whose object is in the set. */
+typedef struct held_in_set {
+        const object_set *set;
+        uint64_t bytes;
+} held_in_set;
+
+static int count_extent_in_set(uint64_t offset, size_t length, int exists, void *userdata)
+{
+        held_in_set *held = userdata;
+        const object_set *set = held->set;
+
+        if (!exists)
+                return 0;
+        for (uint64_t at = offset; at < offset + length;) {
+                uint64_t k = at / set->object_size, end = (k + 1) * set->object_size;
+                if (end > offset + length)
+                        end = offset + length;
+                if (k < set->n_objects && (set->bits[k / 8] & (1u << (k % 8))))
+                        held->bytes += end - at;
+                at = end;
+        }
+        return 0;
+}
+
+int vmsnap_rbd_snapshot_usage(vmsnap_rbd_cluster *cluster, const char *pool, const char *image,
+                              const char *since_id, const char *vmsnap_id, const char *next_id,
+                              uint64_t *held_ret, uint64_t *freed_ret, vmsnap_error *error)
+{
+        _cleanup_ioctx_ rados_ioctx_t ioctx = NULL;
+        _cleanup_image_ rbd_image_t handle = NULL;
+        _cleanup_free_ char *at = snapshot_name(vmsnap_id),
+                            *since = since_id ? snapshot_name(since_id) : NULL,
+                            *next = next_id ? snapshot_name(next_id) : NULL;
+        _cleanup_free_ uint8_t *bits = NULL;
+        rbd_image_info_t info;
+        held_in_set held = {0};
+        uint64_t changed = 0;
+        int r;
+
+        *held_ret = *freed_ret = 0;
+        if ((r = check_vmsnap_id(vmsnap_id, error)) < 0 ||
+            (since_id && (r = check_vmsnap_id(since_id, error)) < 0) ||
+            (next_id && (r = check_vmsnap_id(next_id, error)) < 0) ||
+            (r = open_image(cluster, pool, image, false, &ioctx, &handle, error)) < 0)
+                return r;
+        /* What changed after the snapshot: from it to the next one, or to the image now. */
+        r = rbd_snap_set(handle, next);
+        if (r == 0)
+                r = rbd_stat(handle, &info, sizeof(info));
+        if (r < 0)
+                return image_error(r, pool, image, "reading the snapshots of", error);
+        object_set after = {.object_size = info.obj_size ? info.obj_size : 1,
+                            .n_objects =
+                                    (info.size + info.obj_size - 1) / (info.obj_size ? info.obj_size : 1)};
+        bits = xcalloc(after.n_objects / 8 + 1, 1);
+        after.bits = bits;
+        r = rbd_diff_iterate2(handle, at, 0, info.size, 0, 1, mark_object, &after);
+        if (r == 0)
+                r = rbd_snap_set(handle, at);
+        if (r == 0)
+                r = rbd_get_size(handle, &info.size);
+        /* What the snapshot holds: what changed since the one before it, exact extents. */
+        held.set = &after;
+        if (r == 0)
+                r = rbd_diff_iterate2(handle, since, 0, info.size, 0, 0, count_extent, &changed);
+        if (r == 0)
+                r = rbd_diff_iterate2(handle, since, 0, info.size, 0, 0, count_extent_in_set, &held);
+        if (r < 0)
+                return vmsnap_error_set(
+                        error, r, r == -ENOENT ? VMSNAP_ERROR_NOT_FOUND : VMSNAP_ERROR_FAILED,
+                        "the allocation of snapshot %s of image %s in pool %s cannot be read: %s", at, image,
+                        pool, strerror(-r));
+        *held_ret = changed;
+        *freed_ret = held.bytes;
+        return 0;
+}
+
+int vmsnap_rbd_snapshot_has_clones(vmsnap_rbd_cluster *cluster, const char *pool, const char *image,
+                                   const char *vmsnap_id, bool *ret, vmsnap_error *error)
+{
+        _cleanup_ioctx_ rados_ioctx_t ioctx = NULL;
+        _cleanup_image_ rbd_image_t handle = NULL;
+        _cleanup_free_ char *at = snapshot_name(vmsnap_id);
+        size_t n_children = 0;
+        int r;
+
+        *ret = false;
+        if ((r = check_vmsnap_id(vmsnap_id, error)) < 0 ||
+            (r = open_image(cluster, pool, image, false, &ioctx, &handle, error)) < 0)
+                return r;
+        r = rbd_snap_set(handle, at);
+        if (r < 0)
+                return vmsnap_error_set(error, r,
+                                        r == -ENOENT ? VMSNAP_ERROR_NOT_FOUND : VMSNAP_ERROR_FAILED,
+                                        "image %s in pool %s has no snapshot %s", image, pool, at);
+        r = rbd_list_children3(handle, NULL, &n_children);
+        if (r < 0 && r != -ERANGE)
+                return image_error(r, pool, image, "listing the clones of", error);
+        *ret = n_children > 0;
+        return 0;
+}
+
 /* ---- the domain's document and its lease ---- */
 
 static char *domain_object(const char *domain_uuid)

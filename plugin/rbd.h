@@ -91,6 +91,17 @@ int vmsnap_rbd_image_sizes(vmsnap_rbd_cluster *cluster, const char *pool, const 
                            const char *since_id, const char *vmsnap_id, uint64_t *virtual_ret,
                            uint64_t *allocated_ret, vmsnap_error *error);
 
+/* What vmsnap's snapshot vmsnap_id of the image occupies: *held_ret, the bytes written
+ * between the snapshot before it (since_id; NULL: the image's own data up to it) and it;
+ * *freed_ret, the part of those that removing it would free, the objects that also changed
+ * after it (until next_id, NULL: the image now). */
+int vmsnap_rbd_snapshot_usage(vmsnap_rbd_cluster *cluster, const char *pool, const char *image,
+                              const char *since_id, const char *vmsnap_id, const char *next_id,
+                              uint64_t *held_ret, uint64_t *freed_ret, vmsnap_error *error);
+/* Whether a clone reads vmsnap's snapshot vmsnap_id of the image (one in the trash too). */
+int vmsnap_rbd_snapshot_has_clones(vmsnap_rbd_cluster *cluster, const char *pool, const char *image,
+                                   const char *vmsnap_id, bool *ret, vmsnap_error *error);
+
 /* A domain's document in RADOS: the object "vmsnap.domain.<uuid>" in the pool, changed only
  * under an exclusive lock with a lease. The holder keeps the lock while it lives: a thread
  * renews it every third of lease_seconds until it is released. A holder that dies or stops

@@ -19,6 +19,7 @@
 #include "fileio.h"
 #include "guard.h"
 #include "qcow2.h"
+#include "rbd-sizes.h"
 #include "sizes.h"
 
 /* ---- allocation maps, cached per file version ---- */
@@ -572,8 +573,27 @@ static void plans_make(vmsnap_engine *engine, const char *uuid, const vmsnap_dom
         estimate_op_close(&op);
 }
 
-void vmsnap_sizes_fill(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
-                       vmsnap_snapshot_info *infos, size_t n)
+/* What the domain's RBD snapshots occupy and free (rbd-sizes.h), added to what its files do. */
+static void rbd_sizes_add(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
+                          vmsnap_snapshot_info *infos, size_t n)
+{
+        vmsnap_error error = {0};
+        vmsnap_op op;
+        bool any = false;
+
+        for (size_t i = 0; i < meta->n_snapshots && !any; i++)
+                any = vmsnap_snapshot_has_rbd_disk(meta->snapshots[i]);
+        if (!any)
+                return;
+        if (estimate_op_open(engine, uuid, meta, &error, &op) == 0)
+                vmsnap_rbd_sizes_add(&op, infos, n);
+        estimate_op_close(&op);
+        vmsnap_error_clear(&error);
+}
+
+/* The files' part: sizes from their allocation, reclaimable from the merge plans. */
+static void file_sizes_fill(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
+                            vmsnap_snapshot_info *infos, size_t n)
 {
         uint64_t started = now_usec(CLOCK_MONOTONIC);
         measured_files table;
@@ -604,4 +624,11 @@ void vmsnap_sizes_fill(vmsnap_engine *engine, const char *uuid, const vmsnap_dom
         /* Only a listing's plans are kept: a record of one snapshot is planned alone. */
         if (n > 1 || meta->n_snapshots <= 1)
                 plans_store(uuid, fingerprint, started, infos, n);
+}
+
+void vmsnap_sizes_fill(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
+                       vmsnap_snapshot_info *infos, size_t n)
+{
+        file_sizes_fill(engine, uuid, meta, infos, n);
+        rbd_sizes_add(engine, uuid, meta, infos, n);
 }

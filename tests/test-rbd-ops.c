@@ -216,6 +216,64 @@ static void test_create_takes_an_rbd_snapshot_beside_the_file_overlay(void **sta
         case_free(c);
 }
 
+/* Size and reclaimable of the snapshots' records (vdb alone, so that no file counts). */
+static void snapshot_sizes(rbd_case *c, const char *name, const char *snapshot, uint64_t *size,
+                           uint64_t *reclaimable)
+{
+        vmsnap_snapshot_info info = {0};
+        vmsnap_error error = {0};
+
+        assert_ok(vmsnap_snapshot_get(c->f->engine, name, snapshot, &info, &error), &error);
+        *size = info.size;
+        *reclaimable = info.reclaimable;
+        vmsnap_snapshot_info_clear(&info);
+}
+
+/* An RBD snapshot occupies what was written between the one before it and it (the first
+ * one of the domain's own image counts 0); deleting it frees what of that also changed
+ * after it, and nothing while a clone reads it. The image is one 4 MiB object. */
+static void test_rbd_snapshots_report_what_they_hold_and_what_deleting_them_frees(void **state)
+{
+        REQUIRE_CLUSTER();
+        rbd_case *c = case_new("rbd-sizes", NULL);
+        const char *vdb[] = {"vdb"};
+        vmsnap_create_options options = {.name = "first", .disks = vdb, .n_disks = 1};
+        vmsnap_error error = {0};
+        uint64_t size, reclaimable;
+
+        assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-sizes", &options, NULL, NULL, &error), &error);
+        snapshot_sizes(c, "rbd-sizes", "first", &size, &reclaimable);
+        assert_int_equal(size, 0);        /* the original image's data */
+        assert_int_equal(reclaimable, 0); /* nothing changed after it */
+
+        case_write(c, "write -P 0x22 1M 1M");
+        options.name = "second";
+        assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-sizes", &options, NULL, NULL, &error), &error);
+        snapshot_sizes(c, "rbd-sizes", "second", &size, &reclaimable);
+        assert_int_equal(size, 1 << 20);
+        assert_int_equal(reclaimable, 0);
+        /* first's object changed after it: deleting first frees the 1 MiB it held. */
+        snapshot_sizes(c, "rbd-sizes", "first", &size, &reclaimable);
+        assert_int_equal(size, 0);
+        assert_int_equal(reclaimable, 1 << 20);
+
+        /* The newest snapshot's figures follow the image as it is written. */
+        case_write(c, "write -P 0x33 0 64k");
+        snapshot_sizes(c, "rbd-sizes", "second", &size, &reclaimable);
+        assert_int_equal(size, 1 << 20);
+        assert_int_equal(reclaimable, 1 << 20);
+
+        /* A clone reads first while it is previewed: deleting first would free nothing. */
+        assert_ok(vmsnap_preview_start(c->f->engine, "rbd-sizes", "first", NULL, NULL, &error), &error);
+        snapshot_sizes(c, "rbd-sizes", "first", &size, &reclaimable);
+        assert_int_equal(reclaimable, 0);
+        assert_ok(vmsnap_preview_undo(c->f->engine, "rbd-sizes", NULL, &error), &error);
+        snapshot_sizes(c, "rbd-sizes", "first", &size, &reclaimable);
+        assert_int_equal(reclaimable, 1 << 20);
+        fixture_assert_no_orphans(c->f, "rbd-sizes");
+        case_free(c);
+}
+
 static void test_delete_removes_its_rbd_snapshot_and_no_other(void **state)
 {
         REQUIRE_CLUSTER();
@@ -638,6 +696,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_create_takes_an_rbd_snapshot_beside_the_file_overlay),
+                cmocka_unit_test(test_rbd_snapshots_report_what_they_hold_and_what_deleting_them_frees),
                 cmocka_unit_test(test_delete_removes_its_rbd_snapshot_and_no_other),
                 cmocka_unit_test(test_foreign_rbd_snapshot_refuses_create_naming_it),
                 cmocka_unit_test(test_unreachable_cluster_refuses_create_before_anything_changes),
