@@ -489,6 +489,7 @@ int vmsnap_snapshot_get_configuration(vmsnap_engine *engine, const char *domain,
                                       vmsnap_error *error)
 {
         vmsnap_snapshot *copy = NULL;
+        vmsnap_domain_meta *meta = NULL; /* to reach the clusters of RBD disks */
         vmsnap_image_info *disks;
         read_context ctx;
         size_t n = 0;
@@ -498,9 +499,11 @@ int vmsnap_snapshot_get_configuration(vmsnap_engine *engine, const char *domain,
         if (r < 0)
                 return r;
         const vmsnap_snapshot *found = snapshot ? vmsnap_domain_meta_find(ctx.slot->meta, snapshot) : NULL;
-        if (found)
+        if (found) {
                 copy = vmsnap_snapshot_copy(found);
-        else
+                if (vmsnap_snapshot_has_rbd_disk(found))
+                        meta = vmsnap_domain_meta_copy(ctx.slot->meta);
+        } else
                 r = vmsnap_error_set(error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
                                      "domain %s has no snapshot named \"%s\"", ctx.now.name,
                                      snapshot ? snapshot : "");
@@ -512,6 +515,7 @@ int vmsnap_snapshot_get_configuration(vmsnap_engine *engine, const char *domain,
         r = vmsnap_xml_without_secrets(copy->config_xml, xml_ret, error);
         if (r < 0) {
                 vmsnap_snapshot_free(copy);
+                vmsnap_domain_meta_free(meta);
                 return r;
         }
 
@@ -520,6 +524,13 @@ int vmsnap_snapshot_get_configuration(vmsnap_engine *engine, const char *domain,
         for (size_t i = 0; i < copy->n_disks; i++) {
                 const vmsnap_disk_entry *e = &copy->disks[i];
 
+                if (e->rbd_snapshot) {
+                        /* As QEMU names it, read as raw; sized below, through its cluster. */
+                        disks[n].target = xstrdup(strempty(e->target));
+                        disks[n].image = xasprintf("rbd:%s", e->rbd_snapshot);
+                        disks[n++].format = xstrdup("raw");
+                        continue;
+                }
                 if (!e->image)
                         continue;
                 disks[n].target = xstrdup(strempty(e->target));
@@ -528,6 +539,9 @@ int vmsnap_snapshot_get_configuration(vmsnap_engine *engine, const char *domain,
                 (void)image_sizes_fill(&disks[n], e->format);
                 n++;
         }
+        if (meta)
+                vmsnap_sizes_fill_rbd_images(engine, ctx.slot->uuid, meta, disks, n);
+        vmsnap_domain_meta_free(meta);
         *disks_ret = disks;
         *n_disks_ret = n;
         vmsnap_snapshot_free(copy);

@@ -148,7 +148,44 @@ void vmsnap_rbd_sizes_add(vmsnap_op *op, vmsnap_snapshot_info *infos, size_t n)
         free(images);
 }
 
+void vmsnap_rbd_image_infos_fill(vmsnap_op *op, vmsnap_image_info *images, size_t n)
+{
+        static const char prefix[] = "rbd:", snapshot_prefix[] = "@vmsnap-";
+
+        for (size_t i = 0; i < n; i++) {
+                const char *name = images[i].image;
+                const char *at =
+                        name && strncmp(name, prefix, strlen(prefix)) == 0 ? strrchr(name, '@') : NULL;
+                if (!at || strncmp(at, snapshot_prefix, strlen(snapshot_prefix)) != 0)
+                        continue;
+                _cleanup_free_ char *image_name =
+                        xstrndup(name + strlen(prefix), (size_t)(at - name) - strlen(prefix));
+                vmsnap_rbd_disk *disk = NULL;
+                vmsnap_error error = {0}, *saved = op->error;
+                op->error = &error;
+                int r = strchr(image_name, '/') ? vmsnap_rbd_disk_open_image(op, NULL, image_name, &disk)
+                                                : -EINVAL;
+                op->error = saved;
+                if (r == 0) {
+                        _cleanup_free_ char *pool = vmsnap_rbd_disk_pool(disk);
+                        (void)vmsnap_rbd_image_sizes(vmsnap_rbd_disk_cluster(disk), pool,
+                                                     strrchr(image_name, '/') + 1, NULL,
+                                                     at + strlen(snapshot_prefix), &images[i].virtual_size,
+                                                     &images[i].allocated, &error);
+                }
+                vmsnap_error_clear(&error);
+                vmsnap_rbd_disk_close(disk);
+        }
+}
+
 #else
+
+void vmsnap_rbd_image_infos_fill(vmsnap_op *op, vmsnap_image_info *images, size_t n)
+{
+        (void)op;
+        (void)images;
+        (void)n;
+}
 
 void vmsnap_rbd_sizes_add(vmsnap_op *op, vmsnap_snapshot_info *infos, size_t n)
 {

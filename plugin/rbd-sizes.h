@@ -15,3 +15,6 @@
 /* Adds the RBD part to each record (op: the domain, its XML and metadata, for reaching
  * the clusters). An image whose cluster cannot be reached adds nothing. */
 void vmsnap_rbd_sizes_add(vmsnap_op *op, vmsnap_snapshot_info *infos, size_t n);
+/* The virtual size and own allocated bytes of each image record that names an RBD
+ * snapshot ("rbd:pool[/namespace]/image@vmsnap-<id>"); others are left as they are. */
+void vmsnap_rbd_image_infos_fill(vmsnap_op *op, vmsnap_image_info *images, size_t n);

@@ -591,6 +591,18 @@ static void rbd_sizes_add(vmsnap_engine *engine, const char *uuid, const vmsnap_
         vmsnap_error_clear(&error);
 }
 
+void vmsnap_sizes_fill_rbd_images(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
+                                  vmsnap_image_info *images, size_t n)
+{
+        vmsnap_error error = {0};
+        vmsnap_op op;
+
+        if (estimate_op_open(engine, uuid, meta, &error, &op) == 0)
+                vmsnap_rbd_image_infos_fill(&op, images, n);
+        estimate_op_close(&op);
+        vmsnap_error_clear(&error);
+}
+
 /* The files' part: sizes from their allocation, reclaimable from the merge plans. */
 static void file_sizes_fill(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
                             vmsnap_snapshot_info *infos, size_t n)

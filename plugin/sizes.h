@@ -24,3 +24,7 @@ uint64_t vmsnap_image_growth(const char *from, const char *into, bool over_zero)
  * active disks, the files other domains use). */
 void vmsnap_sizes_fill(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
                        vmsnap_snapshot_info *infos, size_t n);
+/* The sizes of the image records that name an RBD snapshot (rbd-sizes.h), reached through
+ * meta (a copy the caller owns) and the domain's XML. Never under the data lock. */
+void vmsnap_sizes_fill_rbd_images(vmsnap_engine *engine, const char *uuid, const vmsnap_domain_meta *meta,
+                                  vmsnap_image_info *images, size_t n);

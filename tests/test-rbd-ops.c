@@ -252,6 +252,22 @@ static void test_rbd_snapshots_report_what_they_hold_and_what_deleting_them_free
         snapshot_sizes(c, "rbd-sizes", "second", &size, &reclaimable);
         assert_int_equal(size, 1 << 20);
         assert_int_equal(reclaimable, 0);
+        /* Its configuration lists the RBD disk as QEMU names the snapshot, with its sizes. */
+        vmsnap_image_info *disks = NULL;
+        size_t n_disks = 0;
+        _cleanup_free_ char *xml = NULL;
+        assert_ok(vmsnap_snapshot_get_configuration(c->f->engine, "rbd-sizes", "second", &xml, &disks,
+                                                    &n_disks, &error),
+                  &error);
+        _cleanup_free_ char *second = rbd_snapshot_of(c, "rbd-sizes", "second");
+        _cleanup_free_ char *expected = format_or_fail("rbd:%s/%s@%s", pool, c->image, second);
+        assert_int_equal(n_disks, 1);
+        assert_string_equal(disks[0].target, "vdb");
+        assert_string_equal(disks[0].image, expected);
+        assert_string_equal(disks[0].format, "raw");
+        assert_int_equal(disks[0].virtual_size, 4 << 20);
+        assert_int_equal(disks[0].allocated, 2 << 20);
+        vmsnap_image_info_array_free(disks, n_disks);
         /* first's object changed after it: deleting first frees the 1 MiB it held. */
         snapshot_sizes(c, "rbd-sizes", "first", &size, &reclaimable);
         assert_int_equal(size, 0);

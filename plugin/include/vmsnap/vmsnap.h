@@ -190,7 +190,9 @@ VMSNAP_EXPORT int vmsnap_snapshot_get(vmsnap_engine *engine, const char *domain,
  * free, which plans the merges of the domain's tree. */
 VMSNAP_EXPORT int vmsnap_snapshot_identify(vmsnap_engine *engine, const char *domain, const char *snapshot,
                                            vmsnap_snapshot_info *ret, vmsnap_error *error);
-/* The domain XML recorded at the snapshot and, per included disk, its frozen image. */
+/* The domain XML recorded at the snapshot and, per included disk, its frozen image (an
+ * RBD disk's as QEMU names its snapshot, "rbd:pool[/namespace]/image@vmsnap-<id>", raw,
+ * sized through its cluster). */
 VMSNAP_EXPORT int vmsnap_snapshot_get_configuration(vmsnap_engine *engine, const char *domain,
                                                     const char *snapshot, char **xml_ret,
                                                     vmsnap_image_info **disks_ret, size_t *n_disks_ret,
