@@ -645,6 +645,7 @@ int vmsnap_snapshot_clone(vmsnap_engine *engine, const char *domain, const char 
         }
         if (r == 0 && name_ret)
                 *name_ret = xstrdup(plan.name);
+        vmsnap_op_kept_release(&shadow);
         unlock_snapshot(slot, plan.snapshot->id);
         vmsnap_engine_notify(engine, slot->uuid);
         clone_plan_clear(&plan);

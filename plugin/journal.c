@@ -848,6 +848,7 @@ static void recover_clone_rbd_images(vmsnap_engine *engine, const char *uuid, js
                                           "clone %s: interrupted before its domain was defined; removed RBD "
                                           "image %s",
                                           uuid, image);
+                vmsnap_op_kept_release(&shadow);
                 vmsnap_error_clear(&error);
         }
 }

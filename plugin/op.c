@@ -121,6 +121,31 @@ void vmsnap_op_guard_clear(vmsnap_op *op)
         op->forgotten_loaded = false;
 }
 
+void *vmsnap_op_kept_value(const vmsnap_op *op, const char *key)
+{
+        for (size_t i = 0; i < op->n_kept; i++)
+                if (strcmp(op->kept[i].key, key) == 0)
+                        return op->kept[i].value;
+        return NULL;
+}
+
+void vmsnap_op_keep(vmsnap_op *op, const char *key, void *value, void (*release)(void *value))
+{
+        op->kept = xreallocarray(op->kept, op->n_kept + 1, sizeof(*op->kept));
+        op->kept[op->n_kept++] = (vmsnap_op_kept){xstrdup(key), value, release};
+}
+
+void vmsnap_op_kept_release(vmsnap_op *op)
+{
+        for (size_t i = op->n_kept; i-- > 0;) {
+                op->kept[i].release(op->kept[i].value);
+                free(op->kept[i].key);
+        }
+        free(op->kept);
+        op->kept = NULL;
+        op->n_kept = 0;
+}
+
 void vmsnap_op_end(vmsnap_op *op)
 {
         if (!op)
@@ -147,6 +172,7 @@ void vmsnap_op_end(vmsnap_op *op)
         vmsnap_xml_disks_free(op->disks, op->n_disks);
         vmsnap_op_guard_clear(op);
         vmsnap_domain_meta_free(op->meta);
+        vmsnap_op_kept_release(op);
         free(op->xml);
         free(op->name);
         free(op);

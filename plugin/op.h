@@ -21,6 +21,13 @@ typedef struct vmsnap_active_disk {
         char *format;
 } vmsnap_active_disk;
 
+/* Something an operation keeps for its whole life under a key (vmsnap_op_keep). */
+typedef struct vmsnap_op_kept {
+        char *key;
+        void *value;
+        void (*release)(void *value);
+} vmsnap_op_kept;
+
 typedef struct vmsnap_op {
         vmsnap_engine *engine;
         vmsnap_domain_slot *slot;
@@ -43,7 +50,18 @@ typedef struct vmsnap_op {
         bool recovering; /* its messages are also the engine's log (vmsnap_engine_set_log) */
         bool purged;     /* recovery completed a purge: the domain's metadata is gone */
         struct vmsnap_shared_tree *shared; /* the domain's tree in its cluster (shared-tree.h) */
+        vmsnap_op_kept *kept;              /* vmsnap_op_keep */
+        size_t n_kept;
 } vmsnap_op;
+
+/* What the operation keeps under key (NULL: nothing yet), and keeping value under key for
+ * the rest of the operation: released with release(value) when it ends. One connection to
+ * a cluster serves every disk the operation reaches there (rbd-disk.c). */
+void *vmsnap_op_kept_value(const vmsnap_op *op, const char *key);
+void vmsnap_op_keep(vmsnap_op *op, const char *key, void *value, void (*release)(void *value));
+/* Releases what the operation kept: vmsnap_op_end does; so does whoever made an op
+ * without vmsnap_op_begin. */
+void vmsnap_op_kept_release(vmsnap_op *op);
 
 /* Writes op->meta to the store and publishes it to readers. */
 int vmsnap_op_save(vmsnap_op *op);

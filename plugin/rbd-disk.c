@@ -120,22 +120,40 @@ static int read_secret(vmsnap_op *op, const vmsnap_rbd_disk *disk, char **key_re
 /* The image's name (image_part) for messages. */
 static char *image_part(const char *name);
 
-/* Reaches the cluster of a disk whose source is read. */
+static void cluster_release(void *cluster)
+{
+        vmsnap_rbd_cluster_disconnect(cluster);
+}
+
+/* Reaches the cluster of a disk whose source is read: through the connection the operation
+ * made to it already, else a new one the operation keeps for its other disks there. */
 static int connect_disk(vmsnap_op *op, vmsnap_rbd_disk *disk)
 {
         vmsnap_rbd_cluster_options options;
         _cleanup_free_ char *key = NULL;
+        json_object *reach = vmsnap_rbd_disk_reach(disk);
+        _cleanup_free_ char *kept_as =
+                xasprintf("rbd cluster %s", json_object_to_json_string_ext(reach, JSON_C_TO_STRING_PLAIN));
+        json_object_put(reach);
+        vmsnap_rbd_cluster *kept = vmsnap_op_kept_value(op, kept_as);
         int r;
 
+        if (kept) {
+                disk->cluster = vmsnap_rbd_cluster_ref(kept);
+                return 0;
+        }
         r = read_secret(op, disk, &key);
         if (r < 0)
                 return r;
         vmsnap_rbd_cluster_options_from_source(&disk->source, &options);
         options.key = key;
         r = vmsnap_rbd_cluster_connect(&options, &disk->cluster, op->error);
-        if (r < 0)
+        if (r < 0) {
                 vmsnap_error_prefix(op->error, "disk %s (RBD image %s)", disk->target, disk->image_name);
-        return r;
+                return r;
+        }
+        vmsnap_op_keep(op, kept_as, vmsnap_rbd_cluster_ref(disk->cluster), cluster_release);
+        return 0;
 }
 
 int vmsnap_rbd_disk_open(vmsnap_op *op, const char *xml, const char *target, vmsnap_rbd_disk **ret)

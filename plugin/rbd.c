@@ -30,6 +30,7 @@
 struct vmsnap_rbd_cluster {
         rados_t rados;
         char *hosts;
+        unsigned refs; /* vmsnap_rbd_cluster_ref */
 };
 
 struct vmsnap_rbd_lease {
@@ -135,14 +136,21 @@ int vmsnap_rbd_cluster_connect(const vmsnap_rbd_cluster_options *options, vmsnap
         vmsnap_rbd_cluster *cluster = xcalloc(1, sizeof(*cluster));
         cluster->rados = rados;
         cluster->hosts = xstrdup(configured_hosts);
+        cluster->refs = 1;
         rados = NULL;
         *ret = cluster;
         return 0;
 }
 
+vmsnap_rbd_cluster *vmsnap_rbd_cluster_ref(vmsnap_rbd_cluster *cluster)
+{
+        __atomic_add_fetch(&cluster->refs, 1, __ATOMIC_RELAXED);
+        return cluster;
+}
+
 void vmsnap_rbd_cluster_disconnect(vmsnap_rbd_cluster *cluster)
 {
-        if (!cluster)
+        if (!cluster || __atomic_sub_fetch(&cluster->refs, 1, __ATOMIC_ACQ_REL) > 0)
                 return;
         rados_shutdown(cluster->rados);
         free(cluster->hosts);

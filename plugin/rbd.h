@@ -37,6 +37,9 @@ void vmsnap_rbd_cluster_options_from_source(const vmsnap_xml_rbd_source *source,
 /* Connects within the timeout or fails with "the Ceph cluster at HOSTS is not reachable: …". */
 int vmsnap_rbd_cluster_connect(const vmsnap_rbd_cluster_options *options, vmsnap_rbd_cluster **ret,
                                vmsnap_error *error);
+/* One more holder of the connection; each holder disconnects, and the last one's
+ * disconnect shuts the connection down. */
+vmsnap_rbd_cluster *vmsnap_rbd_cluster_ref(vmsnap_rbd_cluster *cluster);
 void vmsnap_rbd_cluster_disconnect(vmsnap_rbd_cluster *cluster);
 /* The monitors the cluster was reached at, for messages. */
 const char *vmsnap_rbd_cluster_hosts(const vmsnap_rbd_cluster *cluster);

@@ -329,6 +329,7 @@ static int estimate_op_open(vmsnap_engine *engine, const char *uuid, const vmsna
 
 static void estimate_op_close(vmsnap_op *op)
 {
+        vmsnap_op_kept_release(op);
         vmsnap_op_guard_clear(op);
         vmsnap_xml_disks_free(op->disks, op->n_disks);
         vmsnap_domain_meta_free(op->meta);
