@@ -105,12 +105,25 @@ static int read_secret(vmsnap_op *op, const vmsnap_rbd_disk *disk, char **key_re
                          ? virSecretLookupByUUIDString(connection, which)
                          : virSecretLookupByUsage(connection, VIR_SECRET_USAGE_TYPE_CEPH, which);
         value = secret ? virSecretGetValue(secret, &size, 0) : NULL;
+        /* Read before anything else resets it (virSecretFree does). */
+        virErrorPtr failure = value ? NULL : virSaveLastError();
         if (secret)
                 virSecretFree(secret);
-        if (!value)
-                return vmsnap_error_set(op->error, -EACCES, VMSNAP_ERROR_FAILED,
-                                        "the Ceph secret of disk %s (%s %s) cannot be read from libvirt: %s",
-                                        disk->target, by, which, virGetLastErrorMessage());
+        virConnectClose(connection);
+        if (!value) {
+                int r = vmsnap_error_set(
+                        op->error, -EACCES, VMSNAP_ERROR_FAILED,
+                        "the Ceph secret of disk %s (%s %s) cannot be read from libvirt: %s%s", disk->target,
+                        by, which, failure && failure->message ? failure->message : "unknown libvirt error",
+                        !secret ? " (define it with virsh secret-define and set its value)"
+                        : failure && failure->code == VIR_ERR_INVALID_SECRET
+                                ? " (a private secret cannot be read by vmsnap: define it with "
+                                  "private='no', "
+                                  "as libvirt's Ceph documentation does)"
+                                : "");
+                virFreeError(failure);
+                return r;
+        }
         *key_ret = base64_encode(value, size);
         memset(value, 0, size);
         free(value);

@@ -128,10 +128,14 @@ int vmsnap_rbd_cluster_connect(const vmsnap_rbd_cluster_options *options, vmsnap
 
         r = rados_connect(rados);
         if (r < 0)
-                return vmsnap_error_set(error, r, VMSNAP_ERROR_FAILED,
-                                        "the Ceph cluster at %s is not reachable: %s%s", configured_hosts,
-                                        strerror(-r),
-                                        r == -ETIMEDOUT ? " (no monitor answered in time)" : "");
+                return vmsnap_error_set(
+                        error, r, VMSNAP_ERROR_FAILED, "the Ceph cluster at %s is not reachable: %s%s",
+                        configured_hosts, strerror(-r),
+                        r == -ETIMEDOUT ? " (no monitor answered in time, or none accepted the user's key)"
+                        : r == -EACCES || r == -EPERM
+                                ? " (the monitors refused the credentials: check the user and "
+                                  "its key)"
+                                : "");
 
         vmsnap_rbd_cluster *cluster = xcalloc(1, sizeof(*cluster));
         cluster->rados = rados;

@@ -8,7 +8,10 @@
 # images).
 #
 # ceph_start sets CEPH_DIR, CEPH_CONF, CEPH_MON_HOST and CEPH_POOL (an RBD pool for the
-# tests); ceph_stop stops the daemons and removes CEPH_DIR. Call ceph_stop from an EXIT
+# tests); ceph_stop stops the daemons and removes CEPH_DIR. With VMSNAP_CEPH_AUTH=cephx
+# the cluster requires cephx, as production clusters do: one keyring (CEPH_KEYRING, named
+# in the configuration) holds every daemon's key and client.admin's, whose base64 key is
+# CEPH_ADMIN_KEY (for a libvirt secret). Otherwise it runs with auth none. Call ceph_stop from an EXIT
 # trap: it is safe to call twice and after a failed or partial start.
 
 # ceph_unavailable: returns 0 with the reason in ceph_reason when no cluster can start
@@ -69,8 +72,26 @@ ceph_start() {
         fsid=$(uuidgen)
         osd_uuid=$(uuidgen)
         mkdir -p "$CEPH_DIR"/{run,log,crash,mon,mgr/ceph-x,osd/ceph-0}
-        # auth none: the cluster lives for one test run on the loopback. The osd_op shard
-        # and bdev_aio_poll_ms settings bring a start from ~13 s to ~4 s.
+        # auth none: the cluster lives for one test run on the loopback (unless cephx is
+        # asked for). The osd_op shard and bdev_aio_poll_ms settings bring a start from
+        # ~13 s to ~4 s.
+        local auth=none keyring_line="" mkfs_keyring=()
+        CEPH_KEYRING= CEPH_ADMIN_KEY=
+        if [ "${VMSNAP_CEPH_AUTH:-none}" = cephx ]; then
+                auth=cephx
+                CEPH_KEYRING=$CEPH_DIR/keyring
+                keyring_line="keyring = $CEPH_KEYRING"
+                mkfs_keyring=(--keyring "$CEPH_KEYRING")
+                { ceph-authtool --create-keyring "$CEPH_KEYRING" --gen-key -n mon. --cap mon 'allow *' &&
+                        ceph-authtool "$CEPH_KEYRING" --gen-key -n client.admin --cap mon 'allow *' \
+                                --cap osd 'allow *' --cap mgr 'allow *' &&
+                        ceph-authtool "$CEPH_KEYRING" --gen-key -n mgr.x --cap mon 'allow profile mgr' \
+                                --cap osd 'allow *' &&
+                        ceph-authtool "$CEPH_KEYRING" --gen-key -n osd.0 --cap mon 'allow profile osd' \
+                                --cap mgr 'allow profile osd' --cap osd 'allow *'; } >/dev/null 2>>"$CEPH_DIR/log/stderr" ||
+                        { ceph_reason="the cephx keyring could not be made: $(tail -n 1 "$CEPH_DIR/log/stderr")"; return 1; }
+                CEPH_ADMIN_KEY=$(ceph-authtool "$CEPH_KEYRING" -n client.admin -p)
+        fi
         cat >"$CEPH_CONF" <<CONF
 [global]
 fsid = $fsid
@@ -79,9 +100,10 @@ public_addr = 127.0.0.1
 cluster_addr = 127.0.0.1
 ms_bind_port_min = $((ceph_port_base + 10))
 ms_bind_port_max = $((ceph_port_base + 99))
-auth_cluster_required = none
-auth_service_required = none
-auth_client_required = none
+auth_cluster_required = $auth
+auth_service_required = $auth
+auth_client_required = $auth
+$keyring_line
 run_dir = $CEPH_DIR/run
 admin_socket = $CEPH_DIR/run/\$name.asok
 pid_file = $CEPH_DIR/run/\$name.pid
@@ -118,7 +140,8 @@ bluestore_fsck_on_mount = false
 osd_memory_target = 1073741824
 CONF
         monmaptool --create --fsid "$fsid" --addv a "$mon_addr" "$CEPH_DIR/monmap" >/dev/null &&
-                ceph-mon -c "$CEPH_CONF" --mkfs -i a --monmap "$CEPH_DIR/monmap" 2>>"$CEPH_DIR/log/stderr" ||
+                ceph-mon -c "$CEPH_CONF" --mkfs -i a --monmap "$CEPH_DIR/monmap" "${mkfs_keyring[@]}" \
+                        2>>"$CEPH_DIR/log/stderr" ||
                 { ceph_reason="the Ceph monitor's store could not be made: $(tail -n 1 "$CEPH_DIR/log/stderr")"; return 1; }
         # The daemons must not hold the port lock: a run killed by its timeout frees it.
         ceph-mon -f -c "$CEPH_CONF" -i a 2>>"$CEPH_DIR/log/stderr" 8>&- &
