@@ -12,6 +12,7 @@
 #include "path-set.h"
 #include "prepared.h"
 #include "purge-finish.h"
+#include "rbd-disk.h"
 #include "store.h"
 
 static int add_chain_file(const char *path, const vmsnap_image_header *header, unsigned depth,
@@ -60,15 +61,48 @@ static int must_stay(vmsnap_op *op, const char *path, const vmsnap_path_set *rea
         return 0;
 }
 
+/* The planned RBD snapshots, then the images vmsnap made for the domain that are left
+ * without snapshots; what another domain reads now stays. Each can run again: what is
+ * gone already is fine. */
+static int remove_rbd(vmsnap_op *op, json_object *rbd_remove, size_t done, size_t total)
+{
+        size_t n = rbd_remove ? json_object_array_length(rbd_remove) : 0;
+        int r = 0;
+
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                json_object *entry = json_object_array_get_idx(rbd_remove, i);
+                const char *snapshot = vmsnap_json_string(entry, "rbd_snapshot");
+                const char *image = vmsnap_json_string(entry, "rbd_image");
+                json_object *reach = vmsnap_json_object(entry, "reach");
+                bool elsewhere = false;
+
+                if (!snapshot && !image)
+                        continue;
+                r = vmsnap_op_rbd_used_elsewhere(op, snapshot ? snapshot : image, &elsewhere);
+                if (r == 0 && elsewhere)
+                        vmsnap_op_message(op, "%s stays: another domain's RBD disk reads it",
+                                          snapshot ? snapshot : image);
+                else if (r == 0)
+                        r = snapshot ? vmsnap_rbd_snapshot_drop(op, reach, snapshot)
+                                     : vmsnap_rbd_image_drop(op, reach, image);
+                if (r == 0)
+                        r = vmsnap_op_failpoint(op, "purge: after an RBD removal");
+                vmsnap_op_progress(op, done + i + 1, total);
+        }
+        return r;
+}
+
 /* Past the point of no return: removes the planned files, then the metadata. Every
  * removal can run again: a file already gone is fine. */
 int vmsnap_purge_finish(vmsnap_op *op)
 {
         json_object *remove = vmsnap_json_array(op->meta->intent, "remove");
         json_object *prepared = vmsnap_json_array(op->meta->intent, "prepared");
+        json_object *rbd_remove = vmsnap_json_array(op->meta->intent, "rbd_remove");
         size_t n_remove = remove ? json_object_array_length(remove) : 0;
         size_t n_prepared = prepared ? json_object_array_length(prepared) : 0;
-        size_t total = n_remove + n_prepared + 1;
+        size_t n_rbd = rbd_remove ? json_object_array_length(rbd_remove) : 0;
+        size_t total = n_remove + n_prepared + n_rbd + 1;
         vmsnap_path_set read_now = {0};
         bool stay;
         int r = 0;
@@ -95,6 +129,8 @@ int vmsnap_purge_finish(vmsnap_op *op)
                 vmsnap_op_progress(op, i + 1, total);
         }
         vmsnap_path_set_clear(&read_now);
+        if (r == 0)
+                r = remove_rbd(op, rbd_remove, n_remove + n_prepared, total);
         if (r < 0)
                 return r;
         r = vmsnap_op_failpoint(op, "purge: before the metadata goes");

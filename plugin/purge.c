@@ -17,11 +17,13 @@
 #include "live.h"
 #include "path-set.h"
 #include "purge-finish.h"
+#include "rbd-disk.h"
 #include "store.h"
 
 /* The intent of a purge, in the domain's document:
  *   {"operation": "purge", "phase": "prepare"|"finish", "undefine": b,
- *    "remove": [path, ...], "prepared": [{"path", "backing"} | {"path", "memory": true}, ...]}
+ *    "remove": [path, ...], "prepared": [{"path", "backing"} | {"path", "memory": true}, ...],
+ *    "rbd_remove": [{"rbd_snapshot", "reach"} | {"rbd_image", "reach"}, ...]}
  * remove: the files vmsnap made, as planned; prepared: the files an operation left
  * unfinished had recorded before creating them. Only a defined domain waiting for its
  * undefine has a prepare phase: rolled back while libvirt still defines the domain, rolled
@@ -138,6 +140,98 @@ static int check_unfinished(vmsnap_op *op, json_object *previous)
         return 0;
 }
 
+/* Whether the domain's tree is (or was, for a domain no longer defined) kept in its cluster:
+ * every disk it recorded is an RBD one. */
+static bool tree_in_cluster(const vmsnap_op *op)
+{
+        if (op->domain)
+                return op->shared != NULL;
+        bool any = false;
+        for (size_t i = 0; i < op->meta->n_snapshots; i++)
+                for (size_t j = 0; j < op->meta->snapshots[i]->n_disks; j++) {
+                        const vmsnap_disk_entry *e = &op->meta->snapshots[i]->disks[j];
+                        if (e->image)
+                                return false;
+                        any |= e->rbd_snapshot != NULL;
+                }
+        return any;
+}
+
+/* Adds {key: name, "reach": how to reach its cluster} to rbd_remove, unless another domain
+ * reads it or its cluster cannot be reached now; the job names what stays. */
+static int plan_rbd_removal(vmsnap_op *op, json_object *rbd_remove, const char *key, const char *name)
+{
+        _cleanup_free_ char *image = xstrndup(name, strcspn(name, "@"));
+        vmsnap_error error = {0}, *saved = op->error;
+        vmsnap_rbd_disk *disk = NULL;
+        bool elsewhere;
+        int r;
+
+        r = vmsnap_op_rbd_used_elsewhere(op, name, &elsewhere);
+        if (r < 0)
+                return r;
+        if (elsewhere) {
+                vmsnap_op_message(op, "%s stays: another domain's RBD disk reads it", name);
+                return 0;
+        }
+        op->error = &error;
+        r = vmsnap_rbd_disk_open_image(op, NULL, image, &disk);
+        op->error = saved;
+        if (r < 0) {
+                vmsnap_op_message(op, "%s stays: %s", name, error.message);
+                vmsnap_error_clear(&error);
+                return 0;
+        }
+        json_object *entry = json_object_new_object();
+        json_object_object_add(entry, key, json_object_new_string(name));
+        json_object_object_add(entry, "reach", vmsnap_rbd_disk_reach(disk));
+        json_object_array_add(rbd_remove, entry);
+        vmsnap_rbd_disk_close(disk);
+        return 0;
+}
+
+static void add_once(char ***v, const char *s)
+{
+        for (size_t i = 0; *v && (*v)[i]; i++)
+                if (strcmp((*v)[i], s) == 0)
+                        return;
+        strv_push(v, s);
+}
+
+/* The RBD snapshots vmsnap took for the tree, then the images it made for the domain
+ * (its preview and revert clones; removed only if they have no snapshots left then). A
+ * tree kept in the cluster stays there for the hosts that share it: its RBD snapshots
+ * are named, not removed. */
+static int plan_rbd(vmsnap_op *op, json_object *rbd_remove)
+{
+        char **images = NULL;
+        int r = 0;
+
+        for (size_t i = 0; r == 0 && i < op->meta->n_snapshots; i++)
+                for (size_t j = 0; r == 0 && j < op->meta->snapshots[i]->n_disks; j++) {
+                        const char *name = op->meta->snapshots[i]->disks[j].rbd_snapshot;
+                        if (!name)
+                                continue;
+                        if (tree_in_cluster(op)) {
+                                vmsnap_op_message(op,
+                                                  "the RBD snapshot %s stays: the tree of domain %s is kept "
+                                                  "in its cluster for every host that shares it",
+                                                  name, op->name);
+                                continue;
+                        }
+                        r = plan_rbd_removal(op, rbd_remove, "rbd_snapshot", name);
+                        _cleanup_free_ char *image = xstrndup(name, strcspn(name, "@"));
+                        add_once(&images, image);
+                }
+        for (size_t i = 0; op->domain && !tree_in_cluster(op) && i < op->n_disks; i++)
+                if (op->disks[i].rbd)
+                        add_once(&images, op->disks[i].rbd);
+        for (size_t i = 0; r == 0 && images && images[i]; i++)
+                r = plan_rbd_removal(op, rbd_remove, "rbd_image", images[i]);
+        strv_free(images);
+        return r;
+}
+
 /* The purge's intent: what will be removed. Files another defined domain's chain contains
  * stay (safety rule 2), so do the images a metadata-only delete left to the administrator and
  * every file they read, and so does every file vmsnap did not make (rule 1); the job names
@@ -145,7 +239,7 @@ static int check_unfinished(vmsnap_op *op, json_object *previous)
 static int purge_plan(vmsnap_op *op, bool undefine, json_object **ret)
 {
         json_object *intent = json_object_new_object(), *remove = json_object_new_array(),
-                    *prepared = json_object_new_array(), *files;
+                    *prepared = json_object_new_array(), *rbd_remove = json_object_new_array(), *files;
         json_object *previous = op->meta->intent;
         bool elsewhere;
         int r;
@@ -154,6 +248,7 @@ static int purge_plan(vmsnap_op *op, bool undefine, json_object **ret)
         json_object_object_add(intent, "undefine", json_object_new_boolean(undefine));
         json_object_object_add(intent, "remove", remove);
         json_object_object_add(intent, "prepared", prepared);
+        json_object_object_add(intent, "rbd_remove", rbd_remove);
 
         r = previous ? check_unfinished(op, previous) : 0;
         files = vmsnap_json_array(previous, "files");
@@ -169,13 +264,8 @@ static int purge_plan(vmsnap_op *op, bool undefine, json_object **ret)
                 else if (r == 0)
                         json_object_array_add(prepared, json_object_get(file));
         }
-        for (size_t i = 0; r == 0 && i < op->meta->n_snapshots; i++)
-                for (size_t j = 0; j < op->meta->snapshots[i]->n_disks; j++)
-                        if (op->meta->snapshots[i]->disks[j].rbd_snapshot)
-                                vmsnap_op_message(op,
-                                                  "the RBD snapshot %s stays: a purge does not remove RBD "
-                                                  "snapshots yet; remove it with 'rbd snap rm'",
-                                                  op->meta->snapshots[i]->disks[j].rbd_snapshot);
+        if (r == 0)
+                r = plan_rbd(op, rbd_remove);
         for (size_t i = 0; r == 0 && i < op->meta->n_forgotten; i++)
                 if (vmsnap_file_exists(op->meta->forgotten[i]))
                         vmsnap_op_message(op,

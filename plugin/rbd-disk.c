@@ -260,8 +260,13 @@ static char *target_reading(const char *xml, const char *image_name)
         return target;
 }
 
-/* The configurations of the domain that may name an image: its XML now, before its
- * preview, and each snapshot's. NULL past the last. */
+/* The configurations of the domain that may name an image: its XML now (NULL for a domain
+ * libvirt no longer defines), before its preview, and each snapshot's, newest first. */
+static size_t n_configurations(const vmsnap_op *op)
+{
+        return 1 + (op->meta->preview != NULL) + op->meta->n_snapshots;
+}
+
 static const char *configuration(const vmsnap_op *op, size_t index)
 {
         if (index == 0)
@@ -294,8 +299,8 @@ int vmsnap_rbd_disk_open_image(vmsnap_op *op, json_object *reach, const char *na
         char *target = NULL;
 
         *ret = NULL;
-        for (size_t i = 0; !target && (xml = configuration(op, i)); i++)
-                target = target_reading(xml, image_name);
+        for (size_t i = 0; !target && i < n_configurations(op); i++)
+                target = target_reading(xml = configuration(op, i), image_name);
         if (!target)
                 return vmsnap_error_set(op->error, -ENOENT, VMSNAP_ERROR_NOT_FOUND,
                                         "no configuration of domain %s names RBD image %s, so its cluster "
@@ -480,10 +485,8 @@ int vmsnap_rbd_image_remove_owned(vmsnap_op *op, json_object *reach, const char 
  * snapshot). */
 static bool named_by_domain(const vmsnap_op *op, const char *image_name)
 {
-        const char *xml;
-
-        for (size_t i = 0; (xml = configuration(op, i)); i++) {
-                _cleanup_free_ char *target = target_reading(xml, image_name);
+        for (size_t i = 0; i < n_configurations(op); i++) {
+                _cleanup_free_ char *target = target_reading(configuration(op, i), image_name);
                 if (target)
                         return true;
         }

@@ -708,12 +708,53 @@ static void test_canceled_or_crashed_clone_leaves_no_rbd_image(void **state)
         case_free(c);
 }
 
+/* A purge of a domain libvirt no longer defines whose tree is local (it has a file disk):
+ * the RBD snapshots vmsnap took go, so does the clone a revert made (once its snapshots
+ * are gone), and the image vmsnap did not make stays. */
+static void test_purge_removes_the_rbd_snapshots_and_clones_vmsnap_made(void **state)
+{
+        REQUIRE_CLUSTER();
+        rbd_case *c = case_new("rbd-purge", NULL);
+        vmsnap_create_options options = {.name = "first"};
+        vmsnap_error error = {0};
+        _cleanup_free_ char *original = format_or_fail("%s/%s", pool, c->image);
+
+        assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-purge", &options, NULL, NULL, &error), &error);
+        assert_ok(vmsnap_snapshot_revert(c->f->engine, "rbd-purge", "first", NULL, NULL, &error), &error);
+        _cleanup_free_ char *clone = vdb_image(c, "rbd-purge");
+        assert_string_not_equal(clone, original);
+        options.name = "second";
+        assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-purge", &options, NULL, NULL, &error), &error);
+        _cleanup_free_ char *on_original = rbd_snapshots(c->image);
+        assert_int_equal(count_of(on_original, "\"name\":\"vmsnap-"), 1);
+
+        virDomainPtr d = virDomainLookupByName(c->f->connection, "rbd-purge");
+        assert_non_null(d);
+        assert_int_equal(virDomainUndefine(d), 0);
+        virDomainFree(d);
+        assert_ok(vmsnap_domain_purge(c->f->engine, "rbd-purge", NULL, NULL, &error), &error);
+
+        free(on_original);
+        on_original = rbd_snapshots(c->image);
+        assert_int_equal(count_of(on_original, "\"name\":\"vmsnap-"), 0);
+        assert_true(image_exists(original));
+        assert_false(image_exists(clone));
+        vmsnap_domain_info *domains = NULL;
+        size_t n = 0;
+        assert_ok(vmsnap_domain_list(c->f->engine, &domains, &n, &error), &error);
+        for (size_t i = 0; i < n; i++)
+                assert_string_not_equal(domains[i].name, "rbd-purge");
+        vmsnap_domain_info_array_free(domains, n);
+        case_free(c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_create_takes_an_rbd_snapshot_beside_the_file_overlay),
                 cmocka_unit_test(test_rbd_snapshots_report_what_they_hold_and_what_deleting_them_frees),
                 cmocka_unit_test(test_delete_removes_its_rbd_snapshot_and_no_other),
+                cmocka_unit_test(test_purge_removes_the_rbd_snapshots_and_clones_vmsnap_made),
                 cmocka_unit_test(test_foreign_rbd_snapshot_refuses_create_naming_it),
                 cmocka_unit_test(test_unreachable_cluster_refuses_create_before_anything_changes),
                 cmocka_unit_test(test_crash_after_the_rbd_snapshot_is_rolled_back),
