@@ -91,6 +91,20 @@ function disksCell(record) {
 const OVERSCAN_PIXELS = 800; // drawn beyond each edge of the window, so scrolling rarely shows a gap
 const ESTIMATED_ROW_PIXELS = 41; // until a row of the tree has been measured
 
+/* What a snapshot's consistency means, for the state cell's tooltip. */
+function consistencyText(consistency) {
+    switch (consistency) {
+    case "offline":
+        return _("Taken while the VM was not running: its disks were at rest.");
+    case "quiesced":
+        return _("Quiesced: the guest agent froze the guest's file systems around it.");
+    case "crash-consistent":
+        return _("Crash-consistent: every disk at one instant, as after a power loss.");
+    default:
+        return null;
+    }
+}
+
 export class SnapshotTree {
     /* onSelect(record or null) when the selection changes. */
     constructor(onSelect) {
@@ -376,7 +390,13 @@ export class SnapshotTree {
               markers.length ? h("span", { class: "vmsnap-markers" }, markers) : null))),
         h("td", { role: "gridcell", class: "vmsnap-description", "data-label": _("Description") }, record.description),
         h("td", { role: "gridcell", class: "vmsnap-time", "data-label": _("Taken") }, formatTime(record.created)),
-        h("td", { role: "gridcell", class: "vmsnap-state", "data-label": _("VM state") }, stateText(record.state)),
+        h("td", {
+            role: "gridcell",
+            class: "vmsnap-state",
+            "data-label": _("VM state"),
+            dataset: { consistency: record.consistency || "" },
+            title: consistencyText(record.consistency),
+        }, stateText(record.state)),
         disksCell(record),
         h("td", { role: "gridcell", class: "vmsnap-memory", "data-label": _("Memory") },
           record.memory ? _("Saved") : h("span", { class: "vmsnap-muted" }, _("No"))),

@@ -134,7 +134,9 @@ def tree_rows():
         name: r.dataset.name, level: +r.getAttribute('aria-level'), hidden: r.hidden,
         current: !!r.querySelector('.vmsnap-marker-current'), preview: !!r.querySelector('.vmsnap-marker-preview'),
         excluded: Array.from(r.querySelectorAll('.vmsnap-excluded')).map(e => e.textContent),
-        description: r.querySelector('.vmsnap-description').textContent}))""")
+        description: r.querySelector('.vmsnap-description').textContent,
+        consistency: r.querySelector('.vmsnap-state').dataset.consistency,
+        consistency_text: r.querySelector('.vmsnap-state').title}))""")
 
 
 def tree_row(name):
@@ -350,6 +352,8 @@ def _():
     record = snapshot("alpha", "before-upgrade")
     check_equal((record["disks"], record["excluded"]), (["vda"], [("vdb", "not selected")]), "disks, excluded")
     check_equal(tree_row("before-upgrade")["excluded"], ["vdb excluded: not selected"], "the tree's disks cell")
+    check_equal(tree_row("before-upgrade")["consistency"], "offline", "the state cell's consistency")
+    check("not running" in tree_row("before-upgrade")["consistency_text"], "the state cell's tooltip says why")
 
 
 @page_case("the create dialog lists every disk of the VM: those a snapshot cannot include are disabled with the "
