@@ -80,24 +80,25 @@ int vmsnap_journal_add_memory_file(vmsnap_op *op, const char *path)
         return vmsnap_op_save_intent(op);
 }
 
-int vmsnap_journal_add_rbd_snapshot(vmsnap_op *op, const char *rbd_snapshot, json_object *reach)
+/* Records {key: name, "reach": reach} among the files the operation is about to make. */
+static int add_rbd_record(vmsnap_op *op, const char *key, const char *name, json_object *reach)
 {
         json_object *record = json_object_new_object();
 
-        json_object_object_add(record, "rbd_snapshot", json_object_new_string(rbd_snapshot));
+        json_object_object_add(record, key, json_object_new_string(name));
         json_object_object_add(record, "reach", reach);
         json_object_array_add(intent_array(op, "files"), record);
         return vmsnap_op_save_intent(op);
 }
 
+int vmsnap_journal_add_rbd_snapshot(vmsnap_op *op, const char *rbd_snapshot, json_object *reach)
+{
+        return add_rbd_record(op, "rbd_snapshot", rbd_snapshot, reach);
+}
+
 int vmsnap_journal_add_rbd_clone(vmsnap_op *op, const char *clone_name, json_object *reach)
 {
-        json_object *record = json_object_new_object();
-
-        json_object_object_add(record, "rbd_clone", json_object_new_string(clone_name));
-        json_object_object_add(record, "reach", reach);
-        json_object_array_add(intent_array(op, "files"), record);
-        return vmsnap_op_save_intent(op);
+        return add_rbd_record(op, "rbd_clone", clone_name, reach);
 }
 
 int vmsnap_journal_guest_still(vmsnap_op *op, const char *how)
