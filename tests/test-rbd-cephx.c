@@ -107,11 +107,7 @@ static char *define_domain(fixture *f, const char *name, const char *auth)
 /* The names of the image's snapshots, as `rbd snap ls --format json` gives them. */
 static char *snapshots_of(const char *image)
 {
-        const char *argv[] = {"rbd", "-c", ceph_conf, "snap", "ls", "--format", "json", image, NULL};
-        char *out = test_capture(argv);
-        if (!out)
-                fail_msg("rbd snap ls %s failed", image);
-        return out;
+        return test_rbd_snapshot_list(ceph_conf, image);
 }
 
 static void

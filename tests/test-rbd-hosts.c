@@ -99,14 +99,7 @@ static char *names(vmsnap_engine *engine, const char *domain)
 
 static size_t rbd_snapshot_count(two_hosts *h)
 {
-        const char *argv[] = {"rbd", "-c", ceph_conf, "snap", "ls", "--format", "json", h->image, NULL};
-        _cleanup_free_ char *out = test_capture(argv);
-        size_t n = 0;
-
-        assert_non_null(out);
-        for (const char *p = out; (p = strstr(p, "\"name\":")); p++)
-                n++;
-        return n;
+        return test_rbd_snapshot_count(ceph_conf, h->image);
 }
 
 static void create(vmsnap_engine *engine, const char *domain, const char *name)

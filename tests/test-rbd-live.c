@@ -120,14 +120,7 @@ static char *vda_snapshot_url(live_case *c, const char *domain, const char *snap
 
 static size_t rbd_snapshot_count(live_case *c)
 {
-        const char *argv[] = {"rbd", "-c", ceph_conf, "snap", "ls", "--format", "json", c->image, NULL};
-        _cleanup_free_ char *out = test_capture(argv);
-        size_t n = 0;
-
-        assert_non_null(out);
-        for (const char *p = out; (p = strstr(p, "\"name\":")); p++)
-                n++;
-        return n;
+        return test_rbd_snapshot_count(ceph_conf, c->image);
 }
 
 static void test_live_snapshot_takes_the_rbd_disk_and_the_file_disk_at_one_instant(void **state)

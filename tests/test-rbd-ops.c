@@ -23,36 +23,18 @@
 
 static const char *ceph_conf, *ceph_mon_host, *pool;
 
-static char *format_or_fail(const char *format, ...) __attribute__((format(printf, 1, 2)));
-static char *format_or_fail(const char *format, ...)
-{
-        char *text;
-        va_list ap;
-
-        va_start(ap, format);
-        int r = vasprintf(&text, format, ap);
-        va_end(ap);
-        if (r < 0)
-                fail_msg("out of memory");
-        return text;
-}
-
 /* QEMU's name for the image (at an RBD snapshot when snapshot is not NULL). */
 static char *rbd_url(const char *image, const char *snapshot)
 {
-        return format_or_fail("rbd:%s/%s%s%s:conf=%s", pool, image, snapshot ? "@" : "",
-                              snapshot ? snapshot : "", ceph_conf);
+        return xasprintf("rbd:%s/%s%s%s:conf=%s", pool, image, snapshot ? "@" : "", snapshot ? snapshot : "",
+                         ceph_conf);
 }
 
 /* The names of the image's RBD snapshots, one per line, as `rbd snap ls` gives them. */
 static char *rbd_snapshots(const char *image)
 {
-        _cleanup_free_ char *spec = format_or_fail("%s/%s", pool, image);
-        const char *argv[] = {"rbd", "-c", ceph_conf, "snap", "ls", "--format", "json", spec, NULL};
-        char *out = test_capture(argv);
-        if (!out)
-                fail_msg("rbd snap ls %s failed", spec);
-        return out;
+        _cleanup_free_ char *spec = xasprintf("%s/%s", pool, image);
+        return test_rbd_snapshot_list(ceph_conf, spec);
 }
 
 static size_t count_of(const char *text, const char *needle)
@@ -79,24 +61,24 @@ static rbd_case *case_new(const char *name, const char *mon)
         _cleanup_free_ char *host = xstrndup(mon_host, (size_t)(strrchr(mon_host, ':') - mon_host));
 
         c->f = fixture_new();
-        c->image = format_or_fail("%s-%d", name, (int)getpid());
-        c->reference = format_or_fail("%s/%s.raw", c->f->dir, c->image);
+        c->image = xasprintf("%s-%d", name, (int)getpid());
+        c->reference = xasprintf("%s/%s.raw", c->f->dir, c->image);
         url = rbd_url(c->image, NULL);
         assert_int_equal(test_runf("qemu-img create -q -f raw %s 4M", url), 0);
         test_raw_create(c->reference, "4M");
         test_qemu_io(url, "raw", "write -P 0x11 0 1M");
         test_qemu_io(c->reference, "raw", "write -P 0x11 0 1M");
-        _cleanup_free_ char *domain_dir = format_or_fail("%s/%s", c->f->dir, name);
+        _cleanup_free_ char *domain_dir = xasprintf("%s/%s", c->f->dir, name);
         if (mkdir(domain_dir, 0755) < 0)
                 fail_msg("cannot make %s", domain_dir);
-        vda = format_or_fail("%s/vda.qcow2", domain_dir);
+        vda = xasprintf("%s/vda.qcow2", domain_dir);
         test_qcow2_create(vda, NULL, NULL, FIXTURE_DISK_SIZE);
-        devices = format_or_fail("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
-                                 "<source file='%s'/><target dev='vda' bus='virtio'/></disk>"
-                                 "<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
-                                 "<source protocol='rbd' name='%s/%s'><host name='%s' port='%s'/>"
-                                 "<config file='%s'/></source><target dev='vdb' bus='virtio'/></disk>",
-                                 vda, pool, c->image, host, strrchr(mon_host, ':') + 1, ceph_conf);
+        devices = xasprintf("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                            "<source file='%s'/><target dev='vda' bus='virtio'/></disk>"
+                            "<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
+                            "<source protocol='rbd' name='%s/%s'><host name='%s' port='%s'/>"
+                            "<config file='%s'/></source><target dev='vdb' bus='virtio'/></disk>",
+                            vda, pool, c->image, host, strrchr(mon_host, ':') + 1, ceph_conf);
         fixture_define_domain(c->f, name, devices);
         return c;
 }
@@ -104,7 +86,7 @@ static rbd_case *case_new(const char *name, const char *mon)
 static void case_free(rbd_case *c)
 {
         const char *purge[] = {"rbd", "-c", ceph_conf, "snap", "purge", NULL, NULL};
-        _cleanup_free_ char *spec = format_or_fail("%s/%s", pool, c->image);
+        _cleanup_free_ char *spec = xasprintf("%s/%s", pool, c->image);
 
         purge[5] = spec;
         test_run(purge);
@@ -126,7 +108,7 @@ static void case_write(rbd_case *c, const char *command)
 /* A copy of the reference now, for what a snapshot taken now must read. */
 static char *case_keep_reference(rbd_case *c, const char *label)
 {
-        char *copy = format_or_fail("%s.%s", c->reference, label);
+        char *copy = xasprintf("%s.%s", c->reference, label);
         assert_int_equal(test_runf("cp --sparse=always %s %s", c->reference, copy), 0);
         return copy;
 }
@@ -150,7 +132,7 @@ static char *rbd_snapshot_of(rbd_case *c, const char *domain, const char *name)
                 if (strcmp(info.disks[i].target, "vdb") == 0 && info.disks[i].image) {
                         const char *at = strrchr(info.disks[i].image, '@');
                         _cleanup_free_ char *prefix =
-                                format_or_fail("rbd:%s/%s", pool, c->image); /* or a clone of it */
+                                xasprintf("rbd:%s/%s", pool, c->image); /* or a clone of it */
                         assert_non_null(at);
                         assert_int_equal(strncmp(info.disks[i].image, prefix, strlen(prefix)), 0);
                         assert_string_equal(info.disks[i].format, "raw");
@@ -196,8 +178,8 @@ static void test_create_takes_an_rbd_snapshot_beside_the_file_overlay(void **sta
         _cleanup_free_ char *vda_after = fixture_active_source(c->f, "rbd-create", "vda");
         assert_string_not_equal(vda_before, vda_after);
         _cleanup_free_ char *xml = fixture_domain_xml(c->f, "rbd-create");
-        _cleanup_free_ char *source = format_or_fail("name='%s/%s'", pool, c->image);
-        _cleanup_free_ char *source_quoted = format_or_fail("name=\"%s/%s\"", pool, c->image);
+        _cleanup_free_ char *source = xasprintf("name='%s/%s'", pool, c->image);
+        _cleanup_free_ char *source_quoted = xasprintf("name=\"%s/%s\"", pool, c->image);
         assert_true(strstr(xml, source) || strstr(xml, source_quoted));
 
         /* Writes after it leave the snapshot reading what it read. */
@@ -260,7 +242,7 @@ static void test_rbd_snapshots_report_what_they_hold_and_what_deleting_them_free
                                                     &n_disks, &error),
                   &error);
         _cleanup_free_ char *second = rbd_snapshot_of(c, "rbd-sizes", "second");
-        _cleanup_free_ char *expected = format_or_fail("rbd:%s/%s@%s", pool, c->image, second);
+        _cleanup_free_ char *expected = xasprintf("rbd:%s/%s@%s", pool, c->image, second);
         assert_int_equal(n_disks, 1);
         assert_string_equal(disks[0].target, "vdb");
         assert_string_equal(disks[0].image, expected);
@@ -368,8 +350,7 @@ static void test_unreachable_cluster_refuses_create_before_anything_changes(void
         /* A monitor address where nothing listens (the block's last port, which ceph.sh leaves free). */
         _cleanup_free_ char *base =
                 xstrndup(ceph_mon_host, (size_t)(strrchr(ceph_mon_host, ':') - ceph_mon_host));
-        _cleanup_free_ char *dead =
-                format_or_fail("%s:%d", base, atoi(strrchr(ceph_mon_host, ':') + 1) + 98);
+        _cleanup_free_ char *dead = xasprintf("%s:%d", base, atoi(strrchr(ceph_mon_host, ':') + 1) + 98);
         rbd_case *c = case_new("rbd-unreachable", dead);
 
         assert_create_refused(c, "rbd-unreachable", "is not reachable");
@@ -429,7 +410,7 @@ static bool image_exists(const char *image_name)
 
 static void assert_image_reads(const char *image_name, const char *reference)
 {
-        _cleanup_free_ char *url = format_or_fail("rbd:%s:conf=%s", image_name, ceph_conf);
+        _cleanup_free_ char *url = xasprintf("rbd:%s:conf=%s", image_name, ceph_conf);
         if (!test_images_equal(url, reference))
                 fail_msg("%s does not read what %s holds", image_name, reference);
 }
@@ -440,7 +421,7 @@ static void test_preview_undo_and_revert_read_the_rbd_snapshot_through_a_clone(v
         rbd_case *c = case_new("rbd-preview", NULL);
         vmsnap_create_options options = {.name = "first"};
         vmsnap_error error = {0};
-        _cleanup_free_ char *original = format_or_fail("%s/%s", pool, c->image);
+        _cleanup_free_ char *original = xasprintf("%s/%s", pool, c->image);
         _cleanup_free_ char *first_reads = case_keep_reference(c, "first");
 
         assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-preview", &options, NULL, NULL, &error), &error);
@@ -470,7 +451,7 @@ static void test_preview_undo_and_revert_read_the_rbd_snapshot_through_a_clone(v
 
         /* A snapshot on the clone keeps it through the next revert; deleting that snapshot
          * then removes the clone nothing needs any more. */
-        _cleanup_free_ char *c1_url = format_or_fail("rbd:%s:conf=%s", c1, ceph_conf);
+        _cleanup_free_ char *c1_url = xasprintf("rbd:%s:conf=%s", c1, ceph_conf);
         test_qemu_io(c1_url, "raw", "write -P 0x77 3M 64k");
         options.name = "second";
         assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-preview", &options, NULL, NULL, &error), &error);
@@ -506,10 +487,10 @@ static void define_reader(rbd_case *c, const char *domain, const char *name)
         _cleanup_free_ char *host =
                 xstrndup(ceph_mon_host, (size_t)(strrchr(ceph_mon_host, ':') - ceph_mon_host));
         _cleanup_free_ char *devices =
-                format_or_fail("<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
-                               "<source protocol='rbd' name='%s'><host name='%s' port='%s'/></source>"
-                               "<target dev='vda' bus='virtio'/></disk>",
-                               name, host, strrchr(ceph_mon_host, ':') + 1);
+                xasprintf("<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
+                          "<source protocol='rbd' name='%s'><host name='%s' port='%s'/></source>"
+                          "<target dev='vda' bus='virtio'/></disk>",
+                          name, host, strrchr(ceph_mon_host, ':') + 1);
         fixture_define_domain(c->f, domain, devices);
 }
 
@@ -535,7 +516,7 @@ static void test_images_and_snapshots_another_domain_reads_are_kept(void **state
         options.name = "second";
         assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-shared", &options, NULL, NULL, &error), &error);
         _cleanup_free_ char *second = rbd_snapshot_of(c, "rbd-shared", "second");
-        _cleanup_free_ char *second_name = format_or_fail("%s@%s", c2, second);
+        _cleanup_free_ char *second_name = xasprintf("%s@%s", c2, second);
         define_reader(c, "rbd-shared-snapshot-reader", second_name);
         assert_ok(vmsnap_snapshot_delete(c->f->engine, "rbd-shared", "second", VMSNAP_DELETE_MERGE, NULL,
                                          &error),
@@ -557,7 +538,7 @@ static void test_crash_in_a_preview_removes_the_clone(void **state)
         rbd_case *c = case_new("rbd-preview-crash", NULL);
         vmsnap_create_options options = {.name = "first"};
         vmsnap_error error = {0};
-        _cleanup_free_ char *original = format_or_fail("%s/%s", pool, c->image);
+        _cleanup_free_ char *original = xasprintf("%s/%s", pool, c->image);
 
         assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-preview-crash", &options, NULL, NULL, &error),
                   &error);
@@ -627,7 +608,7 @@ static void test_linked_and_standalone_clones_read_the_snapshot(void **state)
                                         NULL, &error),
                   &error);
         _cleanup_free_ char *linked_image = vdb_image(c, "rbd-linked");
-        _cleanup_free_ char *expected_linked = format_or_fail("%s/rbd-linked-vdb", pool);
+        _cleanup_free_ char *expected_linked = xasprintf("%s/rbd-linked-vdb", pool);
         assert_string_equal(linked_image, expected_linked);
         assert_image_reads(linked_image, first_reads);
         assert_true(rbd_has_parent(linked_image));
@@ -643,7 +624,7 @@ static void test_linked_and_standalone_clones_read_the_snapshot(void **state)
                                         &hooks, NULL, &error),
                   &error);
         _cleanup_free_ char *standalone_image = vdb_image(c, "rbd-standalone");
-        _cleanup_free_ char *expected_standalone = format_or_fail("%s/rbd-standalone-vdb", other_pool);
+        _cleanup_free_ char *expected_standalone = xasprintf("%s/rbd-standalone-vdb", other_pool);
         assert_string_equal(standalone_image, expected_standalone);
         assert_image_reads(standalone_image, first_reads);
         assert_false(rbd_has_parent(standalone_image));
@@ -651,7 +632,7 @@ static void test_linked_and_standalone_clones_read_the_snapshot(void **state)
         assert_true(progress.total >= 4 << 20);
 
         /* A name taken in the cluster is refused before anything is made. */
-        _cleanup_free_ char *taken = format_or_fail("rbd:%s/rbd-taken-vdb:conf=%s", pool, ceph_conf);
+        _cleanup_free_ char *taken = xasprintf("rbd:%s/rbd-taken-vdb:conf=%s", pool, ceph_conf);
         assert_int_equal(test_runf("qemu-img create -q -f raw %s 1M", taken), 0);
         size_t files = fixture_count_files(c->f, "rbd-clone");
         assert_int_not_equal(vmsnap_snapshot_clone(c->f->engine, "rbd-clone", "first", "rbd-taken", NULL,
@@ -677,7 +658,7 @@ static void test_canceled_or_crashed_clone_leaves_no_rbd_image(void **state)
         rbd_case *c = case_new("rbd-clone-cancel", NULL);
         vmsnap_create_options options = {.name = "first"};
         vmsnap_error error = {0};
-        _cleanup_free_ char *image = format_or_fail("%s/rbd-canceled-vdb", pool);
+        _cleanup_free_ char *image = xasprintf("%s/rbd-canceled-vdb", pool);
 
         assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-clone-cancel", &options, NULL, NULL, &error),
                   &error);
@@ -717,7 +698,7 @@ static void test_purge_removes_the_rbd_snapshots_and_clones_vmsnap_made(void **s
         rbd_case *c = case_new("rbd-purge", NULL);
         vmsnap_create_options options = {.name = "first"};
         vmsnap_error error = {0};
-        _cleanup_free_ char *original = format_or_fail("%s/%s", pool, c->image);
+        _cleanup_free_ char *original = xasprintf("%s/%s", pool, c->image);
 
         assert_ok(vmsnap_snapshot_create(c->f->engine, "rbd-purge", &options, NULL, NULL, &error), &error);
         assert_ok(vmsnap_snapshot_revert(c->f->engine, "rbd-purge", "first", NULL, NULL, &error), &error);

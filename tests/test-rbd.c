@@ -35,32 +35,18 @@ static double now_seconds(void)
         return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static char *format_or_fail(const char *format, ...) __attribute__((format(printf, 1, 2)));
-static char *format_or_fail(const char *format, ...)
-{
-        char *text;
-        va_list ap;
-
-        va_start(ap, format);
-        int r = vasprintf(&text, format, ap);
-        va_end(ap);
-        if (r < 0)
-                fail_msg("out of memory");
-        return text;
-}
-
 /* An image name no other case uses. */
 static char *unique_name(const char *what)
 {
         static unsigned counter;
-        return format_or_fail("%s-%d-%u", what, (int)getpid(), ++counter);
+        return xasprintf("%s-%d-%u", what, (int)getpid(), ++counter);
 }
 
 /* QEMU's name for an image (at an RBD snapshot when snapshot is not NULL). */
 static char *rbd_url(const char *in_pool, const char *image, const char *snapshot)
 {
-        return format_or_fail("rbd:%s/%s%s%s:conf=%s", in_pool, image, snapshot ? "@" : "",
-                              snapshot ? snapshot : "", ceph_conf);
+        return xasprintf("rbd:%s/%s%s%s:conf=%s", in_pool, image, snapshot ? "@" : "",
+                         snapshot ? snapshot : "", ceph_conf);
 }
 
 /* A raw image of size in the pool and a local raw file as its reference, both written
@@ -68,7 +54,7 @@ static char *rbd_url(const char *in_pool, const char *image, const char *snapsho
 static char *image_with_reference(const char *image, const char *size, ...)
 {
         _cleanup_free_ char *url = rbd_url(pool, image, NULL);
-        char *reference = format_or_fail("%s/%s.raw", work_dir, image);
+        char *reference = xasprintf("%s/%s.raw", work_dir, image);
         const char *create[] = {"qemu-img", "create", "-f", "raw", url, size, NULL};
         va_list ap;
 
@@ -100,7 +86,7 @@ static void rbd_cli(const char *format, ...)
 
 static bool rbd_image_exists(const char *in_pool, const char *image)
 {
-        _cleanup_free_ char *command = format_or_fail("rbd -c %s info %s/%s", ceph_conf, in_pool, image);
+        _cleanup_free_ char *command = xasprintf("rbd -c %s info %s/%s", ceph_conf, in_pool, image);
         return test_runf("%s", command) == 0;
 }
 
@@ -168,12 +154,12 @@ static void test_disk_source_from_domain_xml_reaches_the_cluster(void **state)
         _cleanup_free_ char *reference = image_with_reference(image, "4M", "write -P 0x11 0 4k", NULL);
         const char *port = strrchr(ceph_mon_host, ':') + 1;
         _cleanup_free_ char *xml =
-                format_or_fail("<domain type='qemu'><name>d</name><devices>"
-                               "<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
-                               "<source protocol='rbd' name='%s/%s'><host name='127.0.0.1' port='%s'/>"
-                               "<config file='%s'/></source><target dev='vda' bus='virtio'/></disk>"
-                               "</devices></domain>",
-                               pool, image, port, ceph_conf);
+                xasprintf("<domain type='qemu'><name>d</name><devices>"
+                          "<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
+                          "<source protocol='rbd' name='%s/%s'><host name='127.0.0.1' port='%s'/>"
+                          "<config file='%s'/></source><target dev='vda' bus='virtio'/></disk>"
+                          "</devices></domain>",
+                          pool, image, port, ceph_conf);
         vmsnap_xml_rbd_source source;
         vmsnap_rbd_cluster_options options;
         vmsnap_rbd_cluster *from_xml = NULL;
@@ -184,7 +170,7 @@ static void test_disk_source_from_domain_xml_reaches_the_cluster(void **state)
         assert_int_equal(vmsnap_xml_rbd_source_read(xml, "vda", &source, &error), 0);
         vmsnap_rbd_cluster_options_from_source(&source, &options);
         assert_int_equal(vmsnap_rbd_cluster_connect(&options, &from_xml, &error), 0);
-        _cleanup_free_ char *expected_hosts = format_or_fail("127.0.0.1:%s", port);
+        _cleanup_free_ char *expected_hosts = xasprintf("127.0.0.1:%s", port);
         assert_string_equal(vmsnap_rbd_cluster_hosts(from_xml), expected_hosts);
         assert_int_equal(
                 vmsnap_rbd_snapshot_list(from_xml, source.pool, source.image, &snapshots, &n, &error), 0);
@@ -203,7 +189,7 @@ static void test_missing_pool_and_image_are_named(void **state)
         assert_int_equal(error.kind, VMSNAP_ERROR_NOT_FOUND);
         assert_non_null(strstr(error.message, "there is no pool no-such-pool in the Ceph cluster at "));
         assert_int_equal(vmsnap_rbd_snapshot_create(cluster, pool, "no-such-image", "s1", &error), -ENOENT);
-        _cleanup_free_ char *expected = format_or_fail("there is no image no-such-image in pool %s", pool);
+        _cleanup_free_ char *expected = xasprintf("there is no image no-such-image in pool %s", pool);
         assert_string_equal(error.message, expected);
 }
 
@@ -271,7 +257,7 @@ static void test_foreign_snapshots_are_listed_and_named_in_the_refusal(void **st
 
         assert_int_equal(vmsnap_rbd_image_refuse_foreign_snapshots(cluster, pool, image, &error), -EPERM);
         assert_int_equal(error.kind, VMSNAP_ERROR_UNSUPPORTED);
-        _cleanup_free_ char *expected = format_or_fail(
+        _cleanup_free_ char *expected = xasprintf(
                 "image %s in pool %s has 2 snapshots vmsnap did not make (backup-1, vmsnap-)", image, pool);
         assert_non_null(strstr(error.message, expected));
         /* vmsnap's names cannot reach them. */
@@ -304,7 +290,7 @@ static void test_clone_into_another_pool_reads_the_snapshot_and_is_marked(void *
         assert_int_equal(vmsnap_rbd_image_owner(cluster, other_pool, clone, &owner, &error), 0);
         assert_string_equal(owner, "uuid-1");
         assert_int_equal(vmsnap_rbd_image_parent(cluster, other_pool, clone, &parent, &error), 0);
-        _cleanup_free_ char *expected_parent = format_or_fail("%s/%s@vmsnap-base", pool, image);
+        _cleanup_free_ char *expected_parent = xasprintf("%s/%s@vmsnap-base", pool, image);
         assert_string_equal(parent, expected_parent);
 
         /* Writing the clone leaves the snapshot as it was. */
@@ -359,7 +345,7 @@ static char *parent_of_many_objects(const char *image)
         const char *commands[64];
         char *owned[64];
         for (int i = 0; i < 64; i++)
-                commands[i] = owned[i] = format_or_fail("write -P 0x%02x %dM 64k", 0x10 + i, 4 * i);
+                commands[i] = owned[i] = xasprintf("write -P 0x%02x %dM 64k", 0x10 + i, 4 * i);
         test_qemu_io_list(url, "raw", commands, 64);
         test_qemu_io_list(reference, "raw", commands, 64);
         for (int i = 0; i < 64; i++)
@@ -446,10 +432,10 @@ static void test_images_vmsnap_did_not_make_are_neither_flattened_nor_removed(vo
         assert_null(owner);
 
         assert_int_equal(vmsnap_rbd_image_flatten(cluster, pool, clone, NULL, &error), -EPERM);
-        _cleanup_free_ char *expected = format_or_fail(
-                "image %s in pool %s was not made by vmsnap (it has no vmsnap.owner metadata); "
-                "vmsnap does not flatten it",
-                clone, pool);
+        _cleanup_free_ char *expected =
+                xasprintf("image %s in pool %s was not made by vmsnap (it has no vmsnap.owner metadata); "
+                          "vmsnap does not flatten it",
+                          clone, pool);
         assert_string_equal(error.message, expected);
         assert_int_equal(vmsnap_rbd_image_remove(cluster, pool, clone, &error), -EPERM);
         assert_int_equal(vmsnap_rbd_image_remove(cluster, pool, image, &error), -EPERM);
@@ -498,7 +484,7 @@ static void close_qemu_io(pid_t pid)
 /* Whether a client watches the image (has it open), as 'rbd status' reports. */
 static bool image_has_watcher(const char *in_pool, const char *image)
 {
-        _cleanup_free_ char *spec = format_or_fail("%s/%s", in_pool, image);
+        _cleanup_free_ char *spec = xasprintf("%s/%s", in_pool, image);
         const char *argv[] = {"rbd", "-c", ceph_conf, "status", spec, NULL};
         _cleanup_free_ char *output = test_capture(argv);
         return output && strstr(output, "watcher=");
@@ -516,8 +502,7 @@ static void test_remove_refuses_an_image_with_snapshots_or_in_use(void **state)
         assert_int_equal(vmsnap_rbd_clone(cluster, pool, image, "base", pool, clone, "uuid-4", &error), 0);
         assert_int_equal(vmsnap_rbd_snapshot_create(cluster, pool, clone, "child", &error), 0);
         assert_int_equal(vmsnap_rbd_image_remove(cluster, pool, clone, &error), -ENOTEMPTY);
-        _cleanup_free_ char *expected =
-                format_or_fail("image %s in pool %s still has 1 snapshot", clone, pool);
+        _cleanup_free_ char *expected = xasprintf("image %s in pool %s still has 1 snapshot", clone, pool);
         assert_non_null(strstr(error.message, expected));
         assert_true(rbd_image_exists(pool, clone));
         assert_int_equal(vmsnap_rbd_snapshot_remove(cluster, pool, clone, "child", &error), 0);
@@ -723,7 +708,7 @@ static char *read_answer(other_host *host)
         if (!fgets(line, sizeof(line), host->answers))
                 fail_msg("the other host ended without an answer");
         line[strcspn(line, "\n")] = '\0';
-        return format_or_fail("%s", line);
+        return xasprintf("%s", line);
 }
 
 /* Starts the other host and waits until it holds the lease. */

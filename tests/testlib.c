@@ -217,6 +217,26 @@ char *test_capture(const char *const *argv)
         return data;
 }
 
+char *test_rbd_snapshot_list(const char *conf, const char *image)
+{
+        const char *argv[] = {"rbd", "-c", conf, "snap", "ls", "--format", "json", image, NULL};
+        char *out = test_capture(argv);
+        if (!out)
+                fail_msg("rbd snap ls %s failed", image);
+        return out;
+}
+
+size_t test_rbd_snapshot_count(const char *conf, const char *image)
+{
+        char *out = test_rbd_snapshot_list(conf, image);
+        size_t n = 0;
+
+        for (const char *p = out; (p = strstr(p, "\"name\":")); p++)
+                n++;
+        free(out);
+        return n;
+}
+
 void test_qcow2_create(const char *path, const char *backing, const char *backing_format, const char *size)
 {
         const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", NULL,

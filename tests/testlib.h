@@ -21,6 +21,10 @@ int test_run(const char *const *argv);
 int test_runf(const char *format, ...) __attribute__((format(printf, 1, 2)));
 /* Runs argv and returns its stdout (malloc'd, NUL-terminated) or NULL on failure. */
 char *test_capture(const char *const *argv);
+/* The snapshots of RBD image "pool[/namespace]/image" as `rbd -c conf snap ls --format json`
+ * gives them (malloc'd), and how many there are; either fails the test when rbd fails. */
+char *test_rbd_snapshot_list(const char *conf, const char *image);
+size_t test_rbd_snapshot_count(const char *conf, const char *image);
 /* qemu-img create -f qcow2 [-b backing -F backing_format] path size */
 void test_qcow2_create(const char *path, const char *backing, const char *backing_format, const char *size);
 /* qemu-io -f format -c command path (e.g. "write -P 0x41 0 64k") */
